@@ -1,0 +1,3 @@
+from scimgate.cli.main import app
+
+app()

@@ -1,0 +1,67 @@
+"""The ASGI application: SCIM routes, error handling, and the process-wide engine."""
+
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from scim2_models import SCIMException
+from starlette.exceptions import HTTPException
+
+from scimgate import __version__
+from scimgate.api.responses import error_response
+from scimgate.api.scim_routes import router as scim_router
+from scimgate.config import Settings
+from scimgate.store.engine import open_engine
+
+log = structlog.get_logger("scimgate")
+
+
+class _HttpError(SCIMException):
+    """An error Starlette raised before a handler ran (no such route, method not allowed)."""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the application for a settings object (from the environment when none is given).
+
+    The database must already be migrated: ``scimgate serve`` and ``scimgate
+    migrate`` do that.
+    """
+    settings = settings or Settings.from_env()
+    app = FastAPI(title="scimgate", version=__version__, docs_url=None, redoc_url=None)
+    app.state.settings = settings
+    app.state.engine = open_engine(settings.database_url)
+    app.include_router(scim_router)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> JSONResponse:
+        return JSONResponse({"status": "ok", "version": __version__})
+
+    app.add_exception_handler(SCIMException, _scim_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _unexpected_error)
+    return app
+
+
+async def _scim_error(_: Request, exc: Any) -> Response:
+    return error_response(exc)
+
+
+async def _http_error(_: Request, exc: Any) -> Response:
+    error = _HttpError(detail=str(exc.detail))
+    error.status = exc.status_code
+    return error_response(error)
+
+
+async def _validation_error(_: Request, exc: Any) -> Response:
+    error = _HttpError(detail=f"Invalid request: {exc.errors()[0].get('msg', 'bad parameter')}")
+    return error_response(error)
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error", method=request.method, path=request.url.path)
+    error = _HttpError(detail="Internal error; nothing was changed. The server log has the details")
+    error.status = 500
+    return error_response(error)

@@ -1,0 +1,22 @@
+"""Per-request dependencies: the authenticated scope of a SCIM request."""
+
+from fastapi import Request
+from starlette.concurrency import run_in_threadpool
+
+from scimgate.service.scope import Scope
+from scimgate.service.tenants import authenticate
+
+
+async def scim_scope(request: Request, directory_id: str) -> Scope:
+    """Authenticate the bearer token for the directory named in the URL."""
+    state = request.app.state
+    directory = await run_in_threadpool(
+        authenticate, state.engine, directory_id, request.headers.get("authorization")
+    )
+    root = state.settings.public_url or str(request.base_url)
+    return Scope(
+        engine=state.engine,
+        directory=directory,
+        base_url=f"{root.rstrip('/')}/scim/v2/{directory.id}",
+        limits=state.settings.limits,
+    )

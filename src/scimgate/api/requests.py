@@ -1,0 +1,56 @@
+"""Reading the HTTP side of a SCIM request: body limits, media types, query parameters."""
+
+from typing import Any
+
+from fastapi import Request
+from pydantic import ValidationError
+from scim2_models import PayloadTooLargeException, ResponseParameters, SCIMException
+
+from scimgate.scim.errors import from_validation_error
+
+ACCEPTED_MEDIA_TYPES = ("application/scim+json", "application/json")
+
+
+class UnsupportedMediaType(SCIMException):
+    """A body in a media type SCIM does not use (RFC 7644 §3.1 and §8.1)."""
+
+    status = 415
+
+
+async def read_body(request: Request) -> bytes:
+    """The request body, refused when it is too large or not JSON (before parsing it)."""
+    limit: int = request.app.state.settings.limits.max_payload_bytes
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _too_large(int(declared), limit)
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type not in ACCEPTED_MEDIA_TYPES:
+        raise UnsupportedMediaType(
+            detail=f"Content-Type {media_type or '(none)'} is not accepted: "
+            "send application/scim+json (or application/json)"
+        )
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > limit:
+            raise _too_large(len(body), limit)
+    return bytes(body)
+
+
+def _too_large(size: int, limit: int) -> PayloadTooLargeException:
+    return PayloadTooLargeException(
+        detail=f"The request body has at least {size} bytes; at most {limit} are accepted"
+    )
+
+
+def response_parameters(request: Request) -> ResponseParameters[Any]:
+    """``attributes`` and ``excludedAttributes`` from the query string (RFC 7644 §3.9)."""
+    query = {
+        name: request.query_params[name]
+        for name in ("attributes", "excludedAttributes")
+        if name in request.query_params
+    }
+    try:
+        return ResponseParameters.model_validate(query)
+    except ValidationError as exc:
+        raise from_validation_error(exc, "attributes parameter") from None

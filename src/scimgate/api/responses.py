@@ -1,0 +1,50 @@
+"""SCIM responses: ``application/scim+json`` bodies and the error envelope."""
+
+from typing import Any
+
+from fastapi.responses import Response
+from scim2_models import Context, Error, Message, Resource, ResponseParameters, SCIMException
+
+SCIM_MEDIA_TYPE = "application/scim+json"
+
+
+class ScimResponse(Response):
+    media_type = SCIM_MEDIA_TYPE
+
+
+def render(
+    payload: Resource[Any] | Message,
+    context: Context,
+    *,
+    status: int = 200,
+    parameters: ResponseParameters[Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> ScimResponse:
+    body = payload.model_dump_json(scim_ctx=context, response_parameters=parameters)
+    return ScimResponse(body, status_code=status, headers=headers)
+
+
+def resource_response(
+    resource: Resource[Any],
+    context: Context,
+    *,
+    status: int = 200,
+    parameters: ResponseParameters[Any] | None = None,
+) -> ScimResponse:
+    """A single resource, with its ``ETag`` (and ``Location`` when it was just created)."""
+    meta = resource.meta
+    headers: dict[str, str] = {}
+    if meta is not None and meta.version:
+        headers["ETag"] = meta.version
+    if meta is not None and meta.location and status == 201:
+        headers["Location"] = str(meta.location)
+    return render(resource, context, status=status, parameters=parameters, headers=headers)
+
+
+def error_response(exc: SCIMException) -> ScimResponse:
+    error: Error = exc.to_error()
+    status = int(error.status or 500)
+    headers = {"WWW-Authenticate": 'Bearer realm="scimgate"'} if status == 401 else None
+    return ScimResponse(
+        error.model_dump_json(scim_ctx=Context.DEFAULT), status_code=status, headers=headers
+    )

@@ -1,0 +1,152 @@
+"""The ``scimgate`` command: run the service, migrate, manage directories and tokens."""
+
+import os
+from dataclasses import replace
+from typing import Annotated
+
+import typer
+import uvicorn
+from rich.console import Console
+from rich.table import Table
+
+from scimgate.api.app import create_app
+from scimgate.config import Settings
+from scimgate.service import tenants
+from scimgate.service.bootstrap import prepare_database
+from scimgate.store.engine import open_engine
+from scimgate.store.migrate import upgrade
+
+app = typer.Typer(help="scimgate: a SCIM 2.0 provisioning service.", no_args_is_help=True)
+directories_app = typer.Typer(help="Directories: one per identity-provider connection.")
+tokens_app = typer.Typer(help="Bearer tokens of a directory.")
+app.add_typer(directories_app, name="directories")
+app.add_typer(tokens_app, name="tokens")
+console = Console(soft_wrap=True)
+
+DatabaseOption = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url", help="Database URL; default $SCIMGATE_DATABASE_URL or ./scimgate.db"
+    ),
+]
+BaseUrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--base-url",
+        help="The service's external URL; default $SCIMGATE_PUBLIC_URL or http://127.0.0.1:8000",
+    ),
+]
+
+
+def _settings(database_url: str | None) -> Settings:
+    settings = Settings.from_env()
+    return replace(settings, database_url=database_url) if database_url else settings
+
+
+def _scim_url(root: str, directory_id: str) -> str:
+    return f"{root.rstrip('/')}/scim/v2/{directory_id}"
+
+
+def _public_root(base_url: str | None) -> str:
+    return base_url or os.environ.get("SCIMGATE_PUBLIC_URL") or "http://127.0.0.1:8000"
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Run the SCIM service (migrating the database first; a new database gets a demo directory)."""
+    settings = _settings(database_url)
+    bootstrap = prepare_database(open_engine(settings.database_url))
+    root = settings.public_url or f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port}"
+    if bootstrap.created is not None:
+        created = bootstrap.created
+        console.print("[bold]First start: created a demo directory.[/bold]")
+        console.print(f"SCIM base URL: {_scim_url(root, created.directory.id)}")
+        console.print(f"Bearer token:  {created.token.secret}")
+        console.print("The token is shown once; create more with 'scimgate tokens create'.")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+@app.command()
+def migrate(database_url: DatabaseOption = None) -> None:
+    """Bring the database schema up to date."""
+    upgrade(open_engine(_settings(database_url).database_url))
+    console.print("Database is up to date.")
+
+
+@directories_app.command("create")
+def create_directory(
+    name: str,
+    org: Annotated[str, typer.Option("--org", help="Organization name (created if new)")],
+    database_url: DatabaseOption = None,
+    base_url: BaseUrlOption = None,
+) -> None:
+    """Create a directory and print its SCIM base URL and first token."""
+    engine = open_engine(_settings(database_url).database_url)
+    upgrade(engine)
+    organization = tenants.ensure_organization(engine, org)
+    created = tenants.create_directory(engine, organization.id, name)
+    console.print(f"Directory:     {created.directory.id} ({name}, organization {org})")
+    console.print(f"SCIM base URL: {_scim_url(_public_root(base_url), created.directory.id)}")
+    console.print(f"Bearer token:  {created.token.secret}")
+
+
+@directories_app.command("list")
+def list_directories(database_url: DatabaseOption = None) -> None:
+    """List every directory."""
+    engine = open_engine(_settings(database_url).database_url)
+    table = Table("id", "name", "organization", "created")
+    for directory in tenants.list_directories(engine):
+        table.add_row(
+            directory.id,
+            directory.name,
+            directory.organization_id,
+            directory.created_at.isoformat(),
+        )
+    console.print(table)
+
+
+@tokens_app.command("create")
+def create_token(
+    directory_id: str,
+    name: Annotated[str, typer.Option(help="A label, e.g. the IdP it is for")] = "token",
+    database_url: DatabaseOption = None,
+) -> None:
+    """Create another token for a directory (rotate: create, switch the IdP, revoke the old)."""
+    engine = open_engine(_settings(database_url).database_url)
+    try:
+        issued = tenants.create_token(engine, directory_id, name)
+    except LookupError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    console.print(f"Token id:     {issued.record.id}")
+    console.print(f"Bearer token: {issued.secret}")
+
+
+@tokens_app.command("list")
+def list_tokens(directory_id: str, database_url: DatabaseOption = None) -> None:
+    """List a directory's tokens (never their secrets)."""
+    engine = open_engine(_settings(database_url).database_url)
+    table = Table("id", "name", "starts with", "created", "last used", "revoked")
+    for token in tenants.list_tokens(engine, directory_id):
+        table.add_row(
+            token.id,
+            token.name,
+            token.hint + "…",
+            token.created_at.isoformat(timespec="seconds"),
+            token.last_used_at.isoformat(timespec="seconds") if token.last_used_at else "never",
+            token.revoked_at.isoformat(timespec="seconds") if token.revoked_at else "",
+        )
+    console.print(table)
+
+
+@tokens_app.command("revoke")
+def revoke_token(directory_id: str, token_id: str, database_url: DatabaseOption = None) -> None:
+    """Revoke a token: requests bearing it get 401 from now on."""
+    engine = open_engine(_settings(database_url).database_url)
+    if not tenants.revoke_token(engine, directory_id, token_id):
+        console.print("No such active token in that directory.")
+        raise typer.Exit(1)
+    console.print(f"Revoked {token_id}.")

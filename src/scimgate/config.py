@@ -1,0 +1,62 @@
+"""Settings, read from ``SCIMGATE_*`` environment variables (flags override them)."""
+
+import os
+from dataclasses import dataclass, field
+
+DEFAULT_DATABASE_URL = "sqlite:///scimgate.db"
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return int(raw) if raw else default
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What the SCIM endpoint accepts, advertised in ``/ServiceProviderConfig``."""
+
+    max_results: int = 1000
+    """The largest page a list or search returns (``filter.maxResults``)."""
+
+    default_count: int = 100
+    """The page size when a request does not name ``count``."""
+
+    max_payload_bytes: int = 1_048_576
+    """The largest request body, and ``bulk.maxPayloadSize``."""
+
+    max_bulk_operations: int = 1000
+    """``bulk.maxOperations``."""
+
+    max_filter_length: int = 4096
+    """The longest filter expression accepted, in characters."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The configuration of one scimgate process."""
+
+    database_url: str = DEFAULT_DATABASE_URL
+    """``SCIMGATE_DATABASE_URL``: an SQLite file (default) or ``postgresql+psycopg://…``."""
+
+    public_url: str | None = None
+    """``SCIMGATE_PUBLIC_URL``: the external base URL behind a proxy; else from each request."""
+
+    limits: Limits = field(default_factory=Limits)
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        defaults = Limits()
+        return cls(
+            database_url=os.environ.get("SCIMGATE_DATABASE_URL", DEFAULT_DATABASE_URL),
+            public_url=os.environ.get("SCIMGATE_PUBLIC_URL") or None,
+            limits=Limits(
+                max_results=_env_int("SCIMGATE_MAX_RESULTS", defaults.max_results),
+                default_count=_env_int("SCIMGATE_DEFAULT_COUNT", defaults.default_count),
+                max_payload_bytes=_env_int(
+                    "SCIMGATE_MAX_PAYLOAD_BYTES", defaults.max_payload_bytes
+                ),
+                max_bulk_operations=_env_int(
+                    "SCIMGATE_MAX_BULK_OPERATIONS", defaults.max_bulk_operations
+                ),
+            ),
+        )

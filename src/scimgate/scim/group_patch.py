@@ -1,0 +1,177 @@
+"""Splitting a group PATCH into membership changes and attribute changes.
+
+Members are rows, not a list inside the group, so operations on ``members``
+are turned into row changes (add these ids, remove those, replace them all)
+and never into a rewrite of a member list. Every other operation is left to
+the PATCH engine of scim2-models, applied to the group without its members.
+Steps keep the order of the request's operations.
+"""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+from scim2_models import (
+    Group,
+    GroupMember,
+    InvalidPathException,
+    InvalidValueException,
+    MutabilityException,
+    PatchOp,
+    PatchOperation,
+)
+from scim2_models.path import (
+    AttrPath,
+    CompareOperator,
+    Comparison,
+    FilterNode,
+    LogicalExpr,
+    LogicalOperator,
+    ValuePath,
+)
+
+MEMBERS = "members"
+_MEMBER_LIST = TypeAdapter(list[GroupMember])
+
+
+class MemberAction(StrEnum):
+    add = "add"
+    remove = "remove"
+    replace = "replace"
+
+
+@dataclass(frozen=True)
+class MemberChange:
+    """A change to the membership rows of one group.
+
+    ``add`` and ``replace`` name the members by id. ``remove`` names them by
+    id, or by a filter over member sub-attributes when the request selected
+    them some other way; ``remove`` with neither removes every member.
+    """
+
+    action: MemberAction
+    member_ids: tuple[str, ...] = ()
+    selection: FilterNode | None = None
+
+
+GroupPatchStep = MemberChange | PatchOp[Group]
+
+
+def split_group_patch(patch: PatchOp[Group]) -> list[GroupPatchStep]:
+    """The steps a group PATCH stands for, in the order they apply."""
+    steps: list[GroupPatchStep] = []
+    pending: list[PatchOperation[Group]] = []
+    for operation in patch.operations or []:
+        for step in _steps(operation):
+            if isinstance(step, PatchOperation):
+                pending.append(step)
+                continue
+            if pending:
+                steps.append(PatchOp[Group](operations=pending))
+                pending = []
+            steps.append(step)
+    if pending:
+        steps.append(PatchOp[Group](operations=pending))
+    return steps
+
+
+def _steps(operation: PatchOperation[Group]) -> Iterator[MemberChange | PatchOperation[Group]]:
+    if operation.path is None:
+        yield from _no_path_steps(operation)
+        return
+    node = operation.path.ast
+    if not _names_members(node):
+        yield operation
+        return
+    yield _member_path_step(operation, node)
+
+
+def _no_path_steps(
+    operation: PatchOperation[Group],
+) -> Iterator[MemberChange | PatchOperation[Group]]:
+    """A no-path ``add``/``replace`` whose value object may carry ``members`` among other keys."""
+    value = operation.value
+    if not isinstance(value, dict):
+        yield operation
+        return
+    members_key = next((key for key in value if key.lower() == MEMBERS), None)
+    rest = {key: item for key, item in value.items() if key != members_key}
+    if rest:
+        yield PatchOperation[Group](op=operation.op, value=rest)
+    if members_key is not None:
+        action = (
+            MemberAction.replace if operation.op == PatchOperation.Op.replace_ else MemberAction.add
+        )
+        yield MemberChange(action, member_ids(value[members_key]))
+
+
+def _names_members(node: Any) -> bool:
+    attr_path = node.attr_path if isinstance(node, ValuePath | Comparison) else node
+    return isinstance(attr_path, AttrPath) and attr_path.attr.lower() == MEMBERS
+
+
+def _member_path_step(operation: PatchOperation[Group], node: Any) -> MemberChange:
+    op = operation.op
+    if isinstance(node, AttrPath) and node.sub_attr is None:
+        if op == PatchOperation.Op.remove:
+            return MemberChange(MemberAction.remove)
+        action = MemberAction.replace if op == PatchOperation.Op.replace_ else MemberAction.add
+        return MemberChange(action, member_ids(operation.value))
+    if isinstance(node, ValuePath) and node.sub_attr is None and op == PatchOperation.Op.remove:
+        ids = _ids_selected(node.val_filter)
+        if ids is not None:
+            return MemberChange(MemberAction.remove, ids)
+        return MemberChange(MemberAction.remove, selection=node.val_filter)
+    if isinstance(node, ValuePath) and node.sub_attr is None:
+        raise InvalidPathException(
+            detail=f"'{operation.path}': members are added with path 'members' and a list of "
+            '{"value": id}; a filtered members path can only be removed'
+        )
+    raise MutabilityException(
+        detail=f"'{operation.path}': the sub-attributes of a member are immutable; "
+        "remove the member and add the one you mean"
+    )
+
+
+def member_ids(value: Any) -> tuple[str, ...]:
+    """The ids a ``members`` value lists (one member object is taken as a list of one)."""
+    entries = [value] if isinstance(value, dict) else value
+    try:
+        members = _MEMBER_LIST.validate_python(entries)
+    except ValidationError:
+        raise InvalidValueException(
+            detail='members must be a list of objects like {"value": "<user or group id>"}'
+        ) from None
+    missing = [index for index, member in enumerate(members) if not member.value]
+    if missing:
+        raise InvalidValueException(
+            detail=f"members[{missing[0]}] has no 'value': each member names a user or group id"
+        )
+    return tuple(dict.fromkeys(member.value for member in members if member.value))
+
+
+def _ids_selected(node: FilterNode) -> tuple[str, ...] | None:
+    """The ids a filter selects when it is ``value eq "id"``, or several joined by ``or``.
+
+    That is the form identity providers use; any other selection is evaluated
+    against the member rows instead.
+    """
+    if (
+        isinstance(node, Comparison)
+        and node.op == CompareOperator.eq
+        and node.attr_path.attr.lower() == "value"
+        and node.attr_path.sub_attr is None
+        and isinstance(node.value, str)
+    ):
+        return (node.value,)
+    if isinstance(node, LogicalExpr) and node.op == LogicalOperator.or_:
+        ids: list[str] = []
+        for term in node.terms:
+            selected = _ids_selected(term)
+            if selected is None:
+                return None
+            ids.extend(selected)
+        return tuple(dict.fromkeys(ids))
+    return None

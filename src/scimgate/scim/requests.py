@@ -1,0 +1,99 @@
+"""Reading SCIM requests: bodies, resources, PATCH operations and list parameters."""
+
+import json
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from pydantic import ValidationError
+from scim2_models import (
+    BulkRequest,
+    Context,
+    InvalidSyntaxException,
+    InvalidValueException,
+    PatchOp,
+    Resource,
+    SearchRequest,
+)
+
+from scimgate.scim.errors import from_validation_error
+
+ResourceT = TypeVar("ResourceT", bound=Resource[Any])
+
+LIST_PARAMETERS = (
+    "filter",
+    "sortBy",
+    "sortOrder",
+    "startIndex",
+    "count",
+    "cursor",
+    "attributes",
+    "excludedAttributes",
+)
+"""The query parameters of RFC 7644 §3.4.2 and RFC 9865; any other one is ignored."""
+
+
+def decode_json(body: bytes) -> dict[str, Any]:
+    """Decode a request body that must be a JSON object."""
+    try:
+        payload = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidSyntaxException(detail=f"The request body is not valid JSON: {exc}") from None
+    if not isinstance(payload, dict):
+        raise InvalidSyntaxException(
+            detail=f"The request body must be a JSON object, not {type(payload).__name__}"
+        )
+    return payload
+
+
+def read_resource(
+    model: type[ResourceT], payload: dict[str, Any], context: Context, what: str
+) -> ResourceT:
+    """Validate a creation or replacement body against its resource model."""
+    schemas = payload.get("schemas")
+    if not isinstance(schemas, list) or not schemas:
+        raise InvalidValueException(
+            detail=f"Invalid {what}: 'schemas' must list the resource's schema URNs, "
+            f'e.g. ["{model.__schema__}"]'
+        )
+    try:
+        return model.model_validate(payload, scim_ctx=context)
+    except ValidationError as exc:
+        raise from_validation_error(exc, what) from None
+
+
+def read_patch(model: type[ResourceT], payload: dict[str, Any]) -> PatchOp[ResourceT]:
+    """Validate a PATCH body: every operation's path and value are checked before any is applied."""
+    try:
+        patch: PatchOp[ResourceT] = PatchOp[model].model_validate(  # type: ignore[valid-type]
+            payload, scim_ctx=Context.RESOURCE_PATCH_REQUEST
+        )
+    except ValidationError as exc:
+        raise from_validation_error(exc, "PATCH request") from None
+    return patch
+
+
+def read_search(
+    model: type[ResourceT], parameters: Mapping[str, Any], max_filter_length: int
+) -> SearchRequest[ResourceT]:
+    """Validate list parameters (from a query string or a ``.search`` body)."""
+    known = {name: parameters[name] for name in LIST_PARAMETERS if name in parameters}
+    scim_filter = known.get("filter")
+    if isinstance(scim_filter, str) and len(scim_filter) > max_filter_length:
+        raise InvalidValueException(
+            detail=f"The filter is {len(scim_filter)} characters long; "
+            f"at most {max_filter_length} are accepted"
+        )
+    try:
+        search: SearchRequest[ResourceT] = SearchRequest[model].model_validate(  # type: ignore[valid-type]
+            known, scim_ctx=Context.SEARCH_REQUEST
+        )
+    except ValidationError as exc:
+        raise from_validation_error(exc, "query") from None
+    return search
+
+
+def read_bulk(payload: dict[str, Any]) -> BulkRequest:
+    try:
+        return BulkRequest.model_validate(payload, scim_ctx=Context.BULK_REQUEST)
+    except ValidationError as exc:
+        raise from_validation_error(exc, "Bulk request") from None

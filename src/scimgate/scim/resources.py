@@ -1,0 +1,79 @@
+"""The resource types scimgate serves and how it describes itself (RFC 7643 §5-7)."""
+
+from typing import Any
+
+from scim2_models import (
+    AuthenticationScheme,
+    Bulk,
+    BulkOperation,
+    ChangePassword,
+    EnterpriseUser,
+    ETag,
+    Filter,
+    Group,
+    ListResponse,
+    Pagination,
+    Patch,
+    ResourceType,
+    ScimProvider,
+    ServiceProviderConfig,
+    Sort,
+    User,
+)
+
+from scimgate.config import Limits
+
+UserResource: Any = User[EnterpriseUser]
+"""A user: the core User schema with the enterprise extension (RFC 7643 §4.1, §4.3)."""
+
+GroupResource = Group
+
+ResourceList: Any = ListResponse[UserResource | Group]
+"""A page of users and groups, as list, search and ``/.search`` answer."""
+
+BulkResult: Any = BulkOperation[UserResource]
+"""One entry of a Bulk response. Results carry no resource body, so the type
+parameter only satisfies the model: a group operation's result is the same."""
+
+USER_SCHEMA = str(User.__schema__)
+GROUP_SCHEMA = str(Group.__schema__)
+ENTERPRISE_SCHEMA = str(EnterpriseUser.__schema__)
+
+
+def service_provider(limits: Limits) -> ScimProvider:
+    """The description of the service, with the limits it really enforces."""
+    config = ServiceProviderConfig(
+        patch=Patch(supported=True),
+        bulk=Bulk(
+            supported=True,
+            max_operations=limits.max_bulk_operations,
+            max_payload_size=limits.max_payload_bytes,
+        ),
+        filter=Filter(supported=True, max_results=limits.max_results),
+        change_password=ChangePassword(supported=False),
+        sort=Sort(supported=True),
+        etag=ETag(supported=True),
+        pagination=Pagination(
+            cursor=True,
+            index=True,
+            default_pagination_method=Pagination.DefaultPaginationMethod.index,
+            default_page_size=limits.default_count,
+            max_page_size=limits.max_results,
+        ),
+        authentication_schemes=[
+            AuthenticationScheme(
+                type="oauthbearertoken",
+                name="Bearer token",
+                description="A directory token sent as 'Authorization: Bearer <token>'.",
+                primary=True,
+            )
+        ],
+    )
+    return ScimProvider(
+        models=[User, EnterpriseUser, Group],
+        resource_types=[
+            ResourceType.from_resource(UserResource),
+            ResourceType.from_resource(Group),
+        ],
+        config=config,
+    )

@@ -1,0 +1,178 @@
+"""Running a Bulk request: each operation through the same use case as its single request.
+
+Operations run in the order sent, except that one referring to a ``bulkId``
+waits until the operation defining it has run. Each operation is its own
+transaction (RFC 7644 §3.7 does not make a Bulk request atomic); processing
+stops once ``failOnErrors`` operations have failed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from scim2_models import (
+    BulkOperation,
+    BulkResponse,
+    ConflictException,
+    Context,
+    InvalidValueException,
+    SCIMException,
+)
+
+from scimgate.scim.bulk import (
+    BulkOperationRequest,
+    operation_target,
+    read_envelope,
+    references,
+    resolve,
+)
+from scimgate.scim.requests import read_patch, read_resource
+from scimgate.scim.resources import BulkResult, GroupResource, UserResource
+from scimgate.service import groups, users
+from scimgate.service.scope import Scope
+
+_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+
+
+def run(scope: Scope, payload: dict[str, Any]) -> BulkResponse:
+    envelope = read_envelope(payload, scope.limits.max_bulk_operations)
+    created: dict[str, str] = {}
+    results: dict[int, BulkOperation[Any]] = {}
+    errors = 0
+    waiting = list(enumerate(envelope.operations))
+    while waiting and (envelope.fail_on_errors is None or errors < envelope.fail_on_errors):
+        ready = [
+            (index, operation)
+            for index, operation in waiting
+            if references(operation.data) | _path_reference(operation) <= created.keys()
+        ]
+        if not ready:
+            index, operation = waiting[0]
+            unresolved = sorted(
+                (references(operation.data) | _path_reference(operation)) - created.keys()
+            )
+            results[index] = _failed(
+                operation,
+                ConflictException(
+                    detail=f"bulkId:{unresolved[0]} refers to no operation that created a resource "
+                    "(it is unknown, failed, or part of a circular reference)"
+                ),
+            )
+            errors += 1
+            waiting = waiting[1:]
+            continue
+        index, operation = ready[0]
+        waiting.remove((index, operation))
+        try:
+            result = _run_one(scope, operation, created)
+        except SCIMException as exc:
+            result = _failed(operation, exc)
+            errors += 1
+        results[index] = result
+    return BulkResponse(operations=[results[index] for index in sorted(results)])
+
+
+def _path_reference(operation: BulkOperationRequest) -> set[str]:
+    target = operation_target(operation.path) if operation.path.startswith("/") else None
+    if target and target.resource_id:
+        return references(target.resource_id)
+    return set()
+
+
+@dataclass(frozen=True)
+class _Endpoint:
+    """The use cases behind one endpoint, in the shape a Bulk operation calls them."""
+
+    model: Any
+    create: Callable[[Scope, Any], Any]
+    replace: Callable[[Scope, str, Any, str | None], Any]
+    patch: Callable[[Scope, str, Any, str | None], Any]
+    delete: Callable[[Scope, str, str | None], None]
+
+
+_ENDPOINTS = {
+    "Users": _Endpoint(
+        UserResource, users.create_user, users.replace_user, users.patch_user, users.delete_user
+    ),
+    "Groups": _Endpoint(
+        GroupResource,
+        groups.create_group,
+        groups.replace_group,
+        lambda scope, group_id, patch, version: groups.patch_group(
+            scope, group_id, patch, version, respond=False
+        ),
+        groups.delete_group,
+    ),
+}
+
+
+def _run_one(
+    scope: Scope, operation: BulkOperationRequest, created: dict[str, str]
+) -> BulkOperation[Any]:
+    target = operation_target(operation.path)
+    endpoint = _ENDPOINTS[target.endpoint]
+    method = operation.method.upper()
+    resource_id = resolve(target.resource_id, created) if target.resource_id else None
+    data = resolve(operation.data, created)
+    if method == "POST" and resource_id is None:
+        if not operation.bulk_id:
+            raise InvalidValueException(detail="A Bulk POST needs a bulkId")
+        resource = read_resource(
+            endpoint.model, _object(data), Context.RESOURCE_CREATION_REQUEST, "data"
+        )
+        made = endpoint.create(scope, resource)
+        created[operation.bulk_id] = made.id
+        return _result(operation, 201, scope.location(target.endpoint, made.id), made)
+    if resource_id is None or method not in ("PUT", "PATCH", "DELETE"):
+        raise InvalidValueException(
+            detail=f"{method} {operation.path} is not a Bulk operation: use POST on "
+            f"/{target.endpoint}, or PUT, PATCH or DELETE on /{target.endpoint}/<id>"
+        )
+    location = scope.location(target.endpoint, resource_id)
+    if method == "DELETE":
+        endpoint.delete(scope, resource_id, operation.version)
+        return _result(operation, 204, location, None)
+    if method == "PUT":
+        resource = read_resource(
+            endpoint.model, _object(data), Context.RESOURCE_REPLACEMENT_REQUEST, "data"
+        )
+        return _result(
+            operation,
+            200,
+            location,
+            endpoint.replace(scope, resource_id, resource, operation.version),
+        )
+    patch = read_patch(endpoint.model, _object(data))
+    patched = endpoint.patch(scope, resource_id, patch, operation.version)
+    return _result(operation, 200 if patched is not None else 204, location, patched)
+
+
+def _object(data: Any) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise InvalidValueException(detail="A Bulk operation's data must be a JSON object")
+    return data
+
+
+def _result(
+    operation: BulkOperationRequest, status: int, location: str, resource: Any
+) -> BulkOperation[Any]:
+    meta = resource.meta if resource is not None else None
+    return BulkResult(
+        method=operation.method.upper(),
+        bulk_id=operation.bulk_id,
+        version=meta.version if meta else None,
+        location=location,
+        status=status,
+    )
+
+
+def _failed(operation: BulkOperationRequest, exc: SCIMException) -> BulkOperation[Any]:
+    error = exc.to_error()
+    return BulkResult(
+        method=operation.method.upper() if operation.method.upper() in _METHODS else None,
+        bulk_id=operation.bulk_id,
+        status=int(error.status or 400),
+        response=error,
+    )

@@ -1,0 +1,75 @@
+"""What the service says about itself (RFC 7644 §4), with locations in the caller's directory."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from scim2_models import (
+    ListResponse,
+    Meta,
+    NotFoundException,
+    ResourceType,
+    Schema,
+    ScimProvider,
+    ServiceProviderConfig,
+)
+
+from scimgate.config import Limits
+from scimgate.scim.resources import service_provider
+from scimgate.service.scope import Scope
+
+
+@lru_cache(maxsize=8)
+def _provider(limits: Limits) -> ScimProvider:
+    return service_provider(limits)
+
+
+def configuration(scope: Scope) -> ServiceProviderConfig:
+    config = _provider(scope.limits).config
+    assert config is not None
+    return config.model_copy(
+        update={
+            "meta": Meta(
+                resource_type="ServiceProviderConfig",
+                location=f"{scope.base_url}/ServiceProviderConfig",
+            )
+        }
+    )
+
+
+def resource_types(scope: Scope) -> ListResponse[ResourceType]:
+    found = [_located_type(scope, each) for each in _provider(scope.limits).resource_types]
+    return ListResponse[ResourceType](
+        total_results=len(found), start_index=1, items_per_page=len(found), resources=found
+    )
+
+
+def resource_type(scope: Scope, name: str) -> ResourceType:
+    for each in _provider(scope.limits).resource_types:
+        if each.id == name:
+            return _located_type(scope, each)
+    raise NotFoundException(detail=f"No resource type {name!r}: this service has User and Group")
+
+
+def schemas(scope: Scope) -> ListResponse[Schema]:
+    found = [_located_schema(scope, each) for each in _provider(scope.limits).schemas]
+    return ListResponse[Schema](
+        total_results=len(found), start_index=1, items_per_page=len(found), resources=found
+    )
+
+
+def schema(scope: Scope, schema_id: str) -> Schema:
+    for each in _provider(scope.limits).schemas:
+        if each.id.lower() == schema_id.lower():
+            return _located_schema(scope, each)
+    raise NotFoundException(detail=f"No schema {schema_id!r} is served here")
+
+
+def _located_type(scope: Scope, each: ResourceType) -> ResourceType:
+    meta = Meta(resource_type="ResourceType", location=f"{scope.base_url}/ResourceTypes/{each.id}")
+    return each.model_copy(update={"meta": meta})
+
+
+def _located_schema(scope: Scope, each: Schema) -> Schema:
+    meta = Meta(resource_type="Schema", location=f"{scope.base_url}/Schemas/{each.id}")
+    return each.model_copy(update={"meta": meta})

@@ -1,0 +1,31 @@
+"""What every SCIM use case runs within: one directory, reached through one base URL."""
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from scimgate.config import Limits
+from scimgate.store.tenants import Directory
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The directory a request was authenticated for, and where its SCIM API lives.
+
+    Every service function takes one, and every store call it makes names
+    ``scope.directory.id``: there is no way to reach a resource without it.
+    """
+
+    engine: Engine
+    directory: Directory
+    base_url: str
+    """The SCIM base URL of the directory, without a trailing slash."""
+
+    limits: Limits
+
+    @property
+    def directory_id(self) -> str:
+        return self.directory.id
+
+    def location(self, endpoint: str, resource_id: str) -> str:
+        return f"{self.base_url}/{endpoint}/{resource_id}"

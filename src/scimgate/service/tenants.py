@@ -1,0 +1,150 @@
+"""Use cases on tenants: organizations, directories and their SCIM bearer tokens."""
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from scim2_models import NotFoundException, UnauthorizedException
+from sqlalchemy import Connection, Engine
+
+from scimgate.store import tenants
+from scimgate.store.ids import new_id, utcnow
+from scimgate.store.tenants import Directory, Organization, TokenRecord
+from scimgate.store.transactions import reading, writing
+
+TOKEN_PREFIX = "scimgate_"
+"""Tokens are recognisable, so that secret scanners and people can tell what leaked."""
+
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+"""A token's last-used time is written at most this often, so reads stay reads."""
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """A token as it is shown once, at creation: the secret is never shown again."""
+
+    record: TokenRecord
+    secret: str
+
+
+@dataclass(frozen=True)
+class NewDirectory:
+    directory: Directory
+    token: IssuedToken
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def create_organization(engine: Engine, name: str) -> Organization:
+    organization = Organization(id=new_id(), name=name, created_at=utcnow())
+    with writing(engine) as conn:
+        tenants.insert_organization(conn, organization)
+    return organization
+
+
+def ensure_organization(engine: Engine, name: str) -> Organization:
+    """The organization with this name, created if there is none."""
+    with writing(engine) as conn:
+        found = tenants.find_organization_by_name(conn, name)
+        if found is not None:
+            return found
+        organization = Organization(id=new_id(), name=name, created_at=utcnow())
+        tenants.insert_organization(conn, organization)
+    return organization
+
+
+def create_directory(engine: Engine, organization_id: str, name: str) -> NewDirectory:
+    """A directory (one identity-provider connection) with its first token."""
+    directory = Directory(
+        id=new_id(), organization_id=organization_id, name=name, created_at=utcnow()
+    )
+    with writing(engine) as conn:
+        if tenants.get_organization(conn, organization_id) is None:
+            raise LookupError(f"no organization {organization_id}")
+        tenants.insert_directory(conn, directory)
+        token = _issue(conn, directory.id, "initial")
+    return NewDirectory(directory, token)
+
+
+def list_directories(engine: Engine) -> list[Directory]:
+    with reading(engine) as conn:
+        return tenants.list_directories(conn)
+
+
+def create_token(engine: Engine, directory_id: str, name: str) -> IssuedToken:
+    """Another active token for a directory: rotate by creating one, then revoking the old."""
+    with writing(engine) as conn:
+        if tenants.get_directory(conn, directory_id) is None:
+            raise LookupError(f"no directory {directory_id}")
+        return _issue(conn, directory_id, name)
+
+
+def list_tokens(engine: Engine, directory_id: str) -> list[TokenRecord]:
+    with reading(engine) as conn:
+        return tenants.list_tokens(conn, directory_id)
+
+
+def revoke_token(engine: Engine, directory_id: str, token_id: str) -> bool:
+    with writing(engine) as conn:
+        return tenants.revoke_token(conn, directory_id, token_id, utcnow())
+
+
+def _issue(conn: Connection, directory_id: str, name: str) -> IssuedToken:
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)  # 256 bits of entropy
+    record = TokenRecord(
+        id=new_id(),
+        directory_id=directory_id,
+        name=name,
+        hint=secret[: len(TOKEN_PREFIX) + 4],
+        created_at=utcnow(),
+        last_used_at=None,
+        revoked_at=None,
+    )
+    tenants.insert_token(conn, record, _hash(secret))
+    return IssuedToken(record, secret)
+
+
+def authenticate(engine: Engine, directory_id: str, authorization: str | None) -> Directory:
+    """The directory a request may act on, from its URL and its bearer token.
+
+    A missing, malformed, unknown or revoked token is a 401. A valid token used
+    on another directory's URL is a 404, as if that directory did not exist,
+    so a token reveals nothing about directories it does not open.
+    """
+    secret = _bearer(authorization)
+    with reading(engine) as conn:
+        found = tenants.find_token_by_hash(conn, _hash(secret))
+        if found is None or not hmac.compare_digest(found[1], _hash(secret)):
+            raise UnauthorizedException(detail="The bearer token is not valid for this service")
+        token, _ = found
+        if token.revoked_at is not None:
+            raise UnauthorizedException(detail="The bearer token has been revoked")
+        if not hmac.compare_digest(token.directory_id, directory_id):
+            raise NotFoundException(detail=f"No directory {directory_id}")
+        directory = tenants.get_directory(conn, directory_id)
+    if directory is None:
+        raise NotFoundException(detail=f"No directory {directory_id}")
+    _note_use(engine, token)
+    return directory
+
+
+def _note_use(engine: Engine, token: TokenRecord) -> None:
+    now = utcnow()
+    last = token.last_used_at
+    if last is not None and now - last < LAST_USED_RESOLUTION:
+        return
+    with writing(engine) as conn:
+        tenants.touch_token(conn, token.directory_id, token.id, now)
+
+
+def _bearer(authorization: str | None) -> str:
+    scheme, _, credentials = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not credentials.strip():
+        raise UnauthorizedException(
+            detail="Send the directory's token as 'Authorization: Bearer <token>'"
+        )
+    return credentials.strip()

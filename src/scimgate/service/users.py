@@ -1,0 +1,133 @@
+"""Use cases on users: provision, read, replace, patch, deprovision."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from scim2_models import NotFoundException, PatchOp, UniquenessException
+from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
+
+from scimgate.scim.compare import fold
+from scimgate.scim.etag import check_if_match
+from scimgate.service import changes
+from scimgate.service.representation import document, user_resource
+from scimgate.service.scope import Scope
+from scimgate.store import memberships
+from scimgate.store.ids import new_id, utcnow
+from scimgate.store.resources import GROUPS, USERS, StoredResource
+from scimgate.store.tables import users
+from scimgate.store.transactions import reading, writing
+
+
+def create_user(scope: Scope, user: Any) -> Any:
+    """Provision a user (POST /Users); its userName must be free in the directory."""
+    doc = document(user)
+    now = utcnow()
+    stored = StoredResource(id=new_id(), doc=doc, created_at=now, modified_at=now, version=1)
+    with _unique_user_name(doc["userName"]), writing(scope.engine) as conn:
+        _check_user_name_free(conn, scope, doc["userName"], None)
+        USERS.insert(conn, scope.directory_id, stored)
+        changes.record(conn, scope, "user.created", stored.id, doc)
+    return user_resource(scope, stored, [])
+
+
+def get_user(scope: Scope, user_id: str) -> Any:
+    with reading(scope.engine) as conn:
+        stored = _existing(conn, scope, user_id, for_update=False)
+        groups = memberships.groups_of(conn, scope.directory_id, [user_id])[user_id]
+    return user_resource(scope, stored, groups)
+
+
+def replace_user(scope: Scope, user_id: str, replacement: Any, if_match: str | None) -> Any:
+    """Replace a user's attributes (PUT); read-only and unchanged immutable values are kept."""
+    with _unique_user_name(replacement.user_name), writing(scope.engine) as conn:
+        stored = _existing(conn, scope, user_id, for_update=True)
+        check_if_match(if_match, stored.version)
+        groups = memberships.groups_of(conn, scope.directory_id, [user_id])[user_id]
+        current = user_resource(scope, stored, groups)
+        replacement.replace(current)
+        stored = _save_if_changed(conn, scope, stored, document(replacement))
+    return user_resource(scope, stored, groups)
+
+
+def patch_user(scope: Scope, user_id: str, patch: PatchOp[Any], if_match: str | None) -> Any:
+    """Apply PATCH operations to a user, all of them or none."""
+    with writing(scope.engine) as conn:
+        stored = _existing(conn, scope, user_id, for_update=True)
+        check_if_match(if_match, stored.version)
+        groups = memberships.groups_of(conn, scope.directory_id, [user_id])[user_id]
+        user = user_resource(scope, stored, groups)
+        patch.patch(user)
+        with _unique_user_name(user.user_name):
+            stored = _save_if_changed(conn, scope, stored, document(user))
+    return user_resource(scope, stored, groups)
+
+
+def delete_user(scope: Scope, user_id: str, if_match: str | None) -> None:
+    """Delete a user and its memberships; the groups it left change version."""
+    with writing(scope.engine) as conn:
+        stored = _existing(conn, scope, user_id, for_update=True)
+        check_if_match(if_match, stored.version)
+        now = utcnow()
+        for group_id in memberships.remove_member_everywhere(conn, scope.directory_id, user_id):
+            GROUPS.touch(conn, scope.directory_id, group_id, now)
+            changes.record(conn, scope, "group.user_removed", group_id, {"user_id": user_id})
+        USERS.delete(conn, scope.directory_id, user_id)
+        changes.record(conn, scope, "user.deleted", user_id, stored.doc)
+
+
+def _existing(conn: Connection, scope: Scope, user_id: str, *, for_update: bool) -> StoredResource:
+    stored = USERS.get(conn, scope.directory_id, user_id, for_update=for_update)
+    if stored is None:
+        raise NotFoundException(detail=f"No user with id {user_id} in this directory")
+    return stored
+
+
+def _save_if_changed(
+    conn: Connection, scope: Scope, stored: StoredResource, doc: dict[str, Any]
+) -> StoredResource:
+    """Store a new state; a write that changes nothing keeps the version and emits nothing."""
+    if doc == stored.doc:
+        return stored
+    if fold(doc["userName"]) != fold(stored.doc["userName"]):
+        _check_user_name_free(conn, scope, doc["userName"], stored.id)
+    updated = StoredResource(
+        id=stored.id,
+        doc=doc,
+        created_at=stored.created_at,
+        modified_at=utcnow(),
+        version=stored.version + 1,
+    )
+    USERS.replace(conn, scope.directory_id, updated)
+    changes.record(conn, scope, "user.updated", stored.id, doc)
+    return updated
+
+
+def _check_user_name_free(
+    conn: Connection, scope: Scope, user_name: str, except_id: str | None
+) -> None:
+    holder = USERS.find_id(conn, scope.directory_id, users.c.user_name_key == fold(user_name))
+    if holder is not None and holder != except_id:
+        raise _taken(user_name, holder)
+
+
+def _taken(user_name: str, holder: str | None) -> UniquenessException:
+    by = f"user {holder}" if holder else "another user"
+    return UniquenessException(
+        detail=f"userName {user_name!r} already belongs to {by} in this directory "
+        "(userName is unique regardless of case)"
+    )
+
+
+@contextmanager
+def _unique_user_name(user_name: str | None) -> Iterator[None]:
+    """Turn a uniqueness race lost in the database into the same 409 as a checked conflict."""
+    try:
+        yield
+    except IntegrityError as exc:
+        if "user_name_key" not in str(exc.orig):
+            raise
+        raise _taken(user_name or "", None) from None

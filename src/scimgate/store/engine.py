@@ -1,0 +1,58 @@
+"""Opening the database: one engine per process, tuned per backend.
+
+SQLite runs in WAL mode with a busy timeout, and every writing transaction starts
+with ``BEGIN IMMEDIATE`` so that two writers queue for the lock instead of failing
+when a read transaction tries to upgrade. Both backends get ``scim_fold``, the
+function that maps a string to the form case-insensitive SCIM comparisons use
+(Unicode NFC, then lower case): on SQLite it is a Python function registered on
+every connection, on PostgreSQL an SQL function the migrations create.
+"""
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+from scimgate.scim.compare import fold
+
+WRITE_OPTION = "scimgate_writes"
+"""Execution option marking a connection whose transaction will write."""
+
+
+def open_engine(url: str) -> Engine:
+    """Create the engine for a database URL (``sqlite:///…`` or ``postgresql+psycopg://…``)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(url)
+    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+
+def _sqlite_engine(url: str) -> Engine:
+    database = make_url(url).database
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_connection: Any, _record: Any) -> None:
+        # Transactions are begun by hand below, so that writers take the lock up front.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+        dbapi_connection.create_function("scim_fold", 1, _fold_or_null, deterministic=True)
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Any) -> None:
+        writes = connection.get_execution_options().get(WRITE_OPTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
+
+    return engine
+
+
+def _fold_or_null(value: Any) -> Any:
+    return fold(value) if isinstance(value, str) else value

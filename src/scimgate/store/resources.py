@@ -1,0 +1,161 @@
+"""Rows of SCIM resources (users and groups): the document plus its indexed columns."""
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, Table, delete, func, select, update
+
+from scimgate.scim.compare import fold
+from scimgate.store.tables import groups, users
+
+
+@dataclass(frozen=True)
+class StoredResource:
+    """A resource as stored: its SCIM document and the server-owned values around it."""
+
+    id: str
+    doc: dict[str, Any]
+    created_at: datetime
+    modified_at: datetime
+    version: int
+
+
+@dataclass(frozen=True)
+class ResourceTable:
+    """How one resource type is laid out: its table and the columns derived from its document."""
+
+    table: Table
+    index_columns: Callable[[dict[str, Any]], dict[str, Any]]
+
+    def insert(self, conn: Connection, directory_id: str, resource: StoredResource) -> None:
+        conn.execute(
+            self.table.insert().values(
+                directory_id=directory_id,
+                **vars(resource),
+                **self.index_columns(resource.doc),
+            )
+        )
+
+    def get(
+        self, conn: Connection, directory_id: str, resource_id: str, *, for_update: bool = False
+    ) -> StoredResource | None:
+        query = select(*self._stored_columns()).where(
+            self.table.c.directory_id == directory_id, self.table.c.id == resource_id
+        )
+        if for_update:
+            query = query.with_for_update()
+        row = conn.execute(query).first()
+        return StoredResource(**row._mapping) if row else None
+
+    def replace(self, conn: Connection, directory_id: str, resource: StoredResource) -> None:
+        """Store a new state of an existing resource (whose version the caller has checked)."""
+        conn.execute(
+            update(self.table)
+            .where(self.table.c.directory_id == directory_id, self.table.c.id == resource.id)
+            .values(
+                doc=resource.doc,
+                modified_at=resource.modified_at,
+                version=resource.version,
+                **self.index_columns(resource.doc),
+            )
+        )
+
+    def touch(self, conn: Connection, directory_id: str, resource_id: str, at: datetime) -> None:
+        """Mark a resource as changed without rewriting its document (a membership change)."""
+        conn.execute(
+            update(self.table)
+            .where(self.table.c.directory_id == directory_id, self.table.c.id == resource_id)
+            .values(modified_at=at, version=self.table.c.version + 1)
+        )
+
+    def delete(self, conn: Connection, directory_id: str, resource_id: str) -> bool:
+        result = conn.execute(
+            delete(self.table).where(
+                self.table.c.directory_id == directory_id, self.table.c.id == resource_id
+            )
+        )
+        return result.rowcount == 1
+
+    def existing_ids(
+        self, conn: Connection, directory_id: str, resource_ids: Sequence[str]
+    ) -> set[str]:
+        """Which of these ids name a resource of this type in the directory."""
+        if not resource_ids:
+            return set()
+        rows = conn.execute(
+            select(self.table.c.id).where(
+                self.table.c.directory_id == directory_id, self.table.c.id.in_(resource_ids)
+            )
+        )
+        return {row.id for row in rows}
+
+    def find_id(
+        self, conn: Connection, directory_id: str, condition: ColumnElement[bool]
+    ) -> str | None:
+        """The id of one resource of the directory meeting an indexed condition."""
+        return conn.execute(
+            select(self.table.c.id)
+            .where(self.table.c.directory_id == directory_id, condition)
+            .limit(1)
+        ).scalar()
+
+    def count(
+        self, conn: Connection, directory_id: str, condition: ColumnElement[bool] | None
+    ) -> int:
+        query = select(func.count()).select_from(self.table)
+        query = query.where(self.table.c.directory_id == directory_id)
+        if condition is not None:
+            query = query.where(condition)
+        return int(conn.execute(query).scalar_one())
+
+    def page(
+        self,
+        conn: Connection,
+        directory_id: str,
+        condition: ColumnElement[bool] | None,
+        order_by: Sequence[ColumnElement[Any]],
+        limit: int,
+        *,
+        offset: int = 0,
+        after_id: str | None = None,
+    ) -> list[StoredResource]:
+        """One page in the given order; ``after_id`` resumes an id-ordered walk (keyset)."""
+        query = select(*self._stored_columns()).where(self.table.c.directory_id == directory_id)
+        if condition is not None:
+            query = query.where(condition)
+        if after_id is not None:
+            query = query.where(self.table.c.id > after_id)
+        query = query.order_by(*order_by).limit(limit)
+        if offset:
+            query = query.offset(offset)
+        return [StoredResource(**row._mapping) for row in conn.execute(query)]
+
+    def _stored_columns(self) -> list[Any]:
+        c = self.table.c
+        return [c.id, c.doc, c.created_at, c.modified_at, c.version]
+
+
+def _user_columns(doc: dict[str, Any]) -> dict[str, Any]:
+    user_name = doc["userName"]
+    return {
+        "user_name": user_name,
+        "user_name_key": fold(user_name),
+        "external_id": doc.get("externalId"),
+        "display_name": doc.get("displayName"),
+        "active": doc.get("active"),
+    }
+
+
+def _group_columns(doc: dict[str, Any]) -> dict[str, Any]:
+    display_name = doc["displayName"]
+    return {
+        "display_name": display_name,
+        "display_name_key": fold(display_name),
+        "external_id": doc.get("externalId"),
+    }
+
+
+USERS = ResourceTable(users, _user_columns)
+GROUPS = ResourceTable(groups, _group_columns)

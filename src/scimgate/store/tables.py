@@ -1,0 +1,159 @@
+"""The database schema, as SQLAlchemy Core tables.
+
+Every tenant-owned table carries ``directory_id`` and every index that serves
+a lookup starts with it, so that a query for one directory never reads another
+directory's rows and costs the same whatever the size of the other tenants.
+
+Resources keep their full SCIM document in ``doc`` (without the server-owned
+``id`` and ``meta``, and without anything derived from membership rows), next to
+indexed columns for what identity providers look up: the case-folded
+``userName``, ``externalId``, ``displayName`` and ``active``.
+"""
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+Document = JSON().with_variant(JSONB(), "postgresql")
+"""A JSON document: JSONB on PostgreSQL, JSON text on SQLite."""
+
+Uuid = String(36)
+"""Ids are UUID strings: the same text on every backend and on the wire."""
+
+
+class Timestamp(TypeDecorator[datetime]):
+    """A UTC instant: stored in UTC, always read back timezone-aware (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("timestamps must be timezone-aware")
+        utc = value.astimezone(UTC)
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None or value.tzinfo is not None:
+            return value
+        return value.replace(tzinfo=UTC)
+
+
+organizations = Table(
+    "organizations",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("created_at", Timestamp(), nullable=False),
+)
+
+directories = Table(
+    "directories",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("organization_id", Uuid, ForeignKey("organizations.id"), nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+    Column("created_at", Timestamp(), nullable=False),
+)
+
+scim_tokens = Table(
+    "scim_tokens",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("directory_id", Uuid, ForeignKey("directories.id"), nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+    Column("hint", String(32), nullable=False),
+    Column("secret_hash", String(64), nullable=False, unique=True),
+    Column("created_at", Timestamp(), nullable=False),
+    Column("last_used_at", Timestamp()),
+    Column("revoked_at", Timestamp()),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("directory_id", Uuid, ForeignKey("directories.id"), nullable=False),
+    Column("user_name", String(512), nullable=False),
+    Column("user_name_key", String(512), nullable=False),
+    Column("external_id", String(512)),
+    Column("display_name", String(512)),
+    Column("active", Boolean),
+    Column("doc", Document, nullable=False),
+    Column("created_at", Timestamp(), nullable=False),
+    Column("modified_at", Timestamp(), nullable=False),
+    Column("version", Integer, nullable=False),
+    UniqueConstraint("directory_id", "user_name_key"),
+    Index(None, "directory_id", "id"),
+    Index(None, "directory_id", "external_id"),
+    Index(None, "directory_id", "display_name"),
+)
+
+groups = Table(
+    "groups",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("directory_id", Uuid, ForeignKey("directories.id"), nullable=False),
+    Column("display_name", String(512), nullable=False),
+    Column("display_name_key", String(512), nullable=False),
+    Column("external_id", String(512)),
+    Column("doc", Document, nullable=False),
+    Column("created_at", Timestamp(), nullable=False),
+    Column("modified_at", Timestamp(), nullable=False),
+    Column("version", Integer, nullable=False),
+    Index(None, "directory_id", "id"),
+    Index(None, "directory_id", "display_name_key"),
+    Index(None, "directory_id", "external_id"),
+)
+
+group_members = Table(
+    "group_members",
+    metadata,
+    Column("group_id", Uuid, ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
+    Column("member_id", Uuid, primary_key=True),
+    Column("directory_id", Uuid, ForeignKey("directories.id"), nullable=False),
+    Column("member_type", String(8), nullable=False),
+    Index(None, "directory_id", "member_id"),
+)
+"""One row per membership: a member is a user or a nested group."""
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("id", Uuid, nullable=False, unique=True),
+    Column("directory_id", Uuid, ForeignKey("directories.id"), nullable=False),
+    Column("type", String(64), nullable=False),
+    Column("resource_id", Uuid, nullable=False),
+    Column("occurred_at", Timestamp(), nullable=False),
+    Column("data", Document, nullable=False),
+    Index(None, "directory_id", "seq"),
+)
+"""Changes written in the same transaction as the change itself (transactional outbox)."""

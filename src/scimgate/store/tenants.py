@@ -1,0 +1,111 @@
+"""Organizations, directories and the bearer tokens that open a directory."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, select, update
+
+from scimgate.store.tables import directories, organizations, scim_tokens
+
+
+@dataclass(frozen=True)
+class Organization:
+    id: str
+    name: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Directory:
+    id: str
+    organization_id: str
+    name: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class TokenRecord:
+    id: str
+    directory_id: str
+    name: str
+    hint: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+def insert_organization(conn: Connection, organization: Organization) -> None:
+    conn.execute(organizations.insert().values(**vars(organization)))
+
+
+def get_organization(conn: Connection, organization_id: str) -> Organization | None:
+    row = conn.execute(select(organizations).where(organizations.c.id == organization_id)).first()
+    return Organization(**row._mapping) if row else None
+
+
+def find_organization_by_name(conn: Connection, name: str) -> Organization | None:
+    row = conn.execute(
+        select(organizations).where(organizations.c.name == name).order_by(organizations.c.id)
+    ).first()
+    return Organization(**row._mapping) if row else None
+
+
+def insert_directory(conn: Connection, directory: Directory) -> None:
+    conn.execute(directories.insert().values(**vars(directory)))
+
+
+def get_directory(conn: Connection, directory_id: str) -> Directory | None:
+    row = conn.execute(select(directories).where(directories.c.id == directory_id)).first()
+    return Directory(**row._mapping) if row else None
+
+
+def list_directories(conn: Connection) -> list[Directory]:
+    rows = conn.execute(select(directories).order_by(directories.c.id))
+    return [Directory(**row._mapping) for row in rows]
+
+
+def insert_token(conn: Connection, token: TokenRecord, secret_hash: str) -> None:
+    conn.execute(scim_tokens.insert().values(**vars(token), secret_hash=secret_hash))
+
+
+def find_token_by_hash(conn: Connection, secret_hash: str) -> tuple[TokenRecord, str] | None:
+    """Return the token stored under a hash, with the hash as stored."""
+    row = conn.execute(select(scim_tokens).where(scim_tokens.c.secret_hash == secret_hash)).first()
+    if row is None:
+        return None
+    fields = dict(row._mapping)
+    stored_hash = fields.pop("secret_hash")
+    return TokenRecord(**fields), stored_hash
+
+
+def list_tokens(conn: Connection, directory_id: str) -> list[TokenRecord]:
+    rows = conn.execute(
+        select(scim_tokens)
+        .where(scim_tokens.c.directory_id == directory_id)
+        .order_by(scim_tokens.c.created_at, scim_tokens.c.id)
+    )
+    return [
+        TokenRecord(**{k: v for k, v in r._mapping.items() if k != "secret_hash"}) for r in rows
+    ]
+
+
+def revoke_token(conn: Connection, directory_id: str, token_id: str, at: datetime) -> bool:
+    """Revoke a token of a directory; False when it has no such active token."""
+    result = conn.execute(
+        update(scim_tokens)
+        .where(
+            scim_tokens.c.directory_id == directory_id,
+            scim_tokens.c.id == token_id,
+            scim_tokens.c.revoked_at.is_(None),
+        )
+        .values(revoked_at=at)
+    )
+    return result.rowcount == 1
+
+
+def touch_token(conn: Connection, directory_id: str, token_id: str, at: datetime) -> None:
+    conn.execute(
+        update(scim_tokens)
+        .where(scim_tokens.c.directory_id == directory_id, scim_tokens.c.id == token_id)
+        .values(last_used_at=at)
+    )

@@ -1,0 +1,162 @@
+"""Shared fixtures: real databases (an SQLite file and a PostgreSQL server) and a real server.
+
+Every SCIM test runs once per backend. The server is a separate process
+(uvicorn on a free loopback port) driven over HTTP with httpx.
+"""
+
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+from sqlalchemy import Engine
+
+from scimgate.service import tenants
+from scimgate.store.engine import open_engine
+from scimgate.store.migrate import upgrade
+
+POSTGRES_DSN = os.environ.get("SCIMGATE_TEST_POSTGRES", "host=127.0.0.1 port=5432 user=postgres")
+BACKENDS = ("sqlite", "postgresql")
+
+
+def _postgres_reachable() -> bool:
+    try:
+        with psycopg.connect(f"{POSTGRES_DSN} dbname=postgres", connect_timeout=3):
+            return True
+    except psycopg.OperationalError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test run, dropped afterwards."""
+    if not _postgres_reachable():
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is not reachable at {POSTGRES_DSN}; .ci/run starts it")
+        pytest.skip("PostgreSQL is not reachable")
+    name = f"scimgate_test_{secrets.token_hex(4)}"
+    with psycopg.connect(f"{POSTGRES_DSN} dbname=postgres", autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    params = dict(item.split("=", 1) for item in POSTGRES_DSN.split())
+    yield (
+        f"postgresql+psycopg://{params.get('user', 'postgres')}@{params.get('host', '127.0.0.1')}"
+        f":{params.get('port', '5432')}/{name}"
+    )
+    with psycopg.connect(f"{POSTGRES_DSN} dbname=postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A migrated database on each backend: an SQLite file, then PostgreSQL."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'scimgate.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    upgrade(open_engine(url))
+    return url
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Engine:
+    return open_engine(database_url)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    url: str
+    engine: Engine
+
+
+@pytest.fixture(scope="session")
+def live_server(database_url: str, engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """scimgate running in its own process on a loopback port."""
+    port = _free_port()
+    log = (tmp_path_factory.mktemp("server") / "server.log").open("w")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "scimgate.api.app:create_app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        env={**os.environ, "SCIMGATE_DATABASE_URL": database_url},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_up(url, process, Path(log.name))
+        yield LiveServer(url, engine)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        log.close()
+
+
+def _wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited with {process.returncode}:\n{log.read_text()}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise RuntimeError("the server did not start within 30 s")
+
+
+@dataclass
+class DirectoryClient:
+    """An httpx client for one directory's SCIM base URL, with its token."""
+
+    directory_id: str
+    token: str
+    base_url: str
+    http: httpx.Client
+
+
+def new_directory(server: LiveServer, name: str = "test") -> DirectoryClient:
+    organization = tenants.create_organization(server.engine, f"org {secrets.token_hex(3)}")
+    created = tenants.create_directory(server.engine, organization.id, name)
+    base_url = f"{server.url}/scim/v2/{created.directory.id}"
+    http = httpx.Client(
+        base_url=base_url,
+        headers={
+            "Authorization": f"Bearer {created.token.secret}",
+            "Content-Type": "application/scim+json",
+        },
+        timeout=30,
+    )
+    return DirectoryClient(created.directory.id, created.token.secret, base_url, http)
+
+
+@pytest.fixture
+def scim(live_server: LiveServer) -> Iterator[DirectoryClient]:
+    """A fresh, empty directory on the live server."""
+    client = new_directory(live_server)
+    yield client
+    client.http.close()
+
