@@ -70,7 +70,7 @@ def engine(database_url: str) -> Engine:
     return open_engine(database_url)
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -83,9 +83,11 @@ class LiveServer:
 
 
 @pytest.fixture(scope="session")
-def live_server(database_url: str, engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def live_server(
+    database_url: str, engine: Engine, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
     """scimgate running in its own process on a loopback port."""
-    port = _free_port()
+    port = free_port()
     log = (tmp_path_factory.mktemp("server") / "server.log").open("w")
     process = subprocess.Popen(
         [
@@ -159,4 +161,3 @@ def scim(live_server: LiveServer) -> Iterator[DirectoryClient]:
     client = new_directory(live_server)
     yield client
     client.http.close()
-

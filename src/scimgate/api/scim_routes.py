@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from scim2_models import (
     Context,
     Group,
-    NotFoundException,
+    GroupMember,
     NotImplementedException,
     SearchRequest,
 )
@@ -115,7 +115,7 @@ def delete_user(request: Request, scope: ScopeDep, user_id: str) -> Response:
 
 def _with_members(parameters: Any) -> bool:
     """Whether a group representation will carry ``members``, so they are worth reading."""
-    probe = Group(members=[{"value": "probe"}])  # type: ignore[list-item]
+    probe = Group(members=[GroupMember(value="probe")])
     dumped = probe.model_dump(
         scim_ctx=Context.RESOURCE_QUERY_RESPONSE, response_parameters=parameters
     )
@@ -246,8 +246,3 @@ def schemas(scope: ScopeDep) -> Response:
 @router.get("/Schemas/{schema_id}")
 def schema(scope: ScopeDep, schema_id: str) -> Response:
     return render(discovery.schema(scope, schema_id), Context.RESOURCE_QUERY_RESPONSE)
-
-
-@router.api_route("/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
-def unknown_endpoint(scope: ScopeDep, rest: str) -> Response:
-    raise NotFoundException(detail=f"/{rest} is not a SCIM endpoint of this service")

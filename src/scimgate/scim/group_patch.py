@@ -9,7 +9,7 @@ Steps keep the order of the request's operations.
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from enum import StrEnum
+from enum import Enum
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
@@ -36,7 +36,7 @@ MEMBERS = "members"
 _MEMBER_LIST = TypeAdapter(list[GroupMember])
 
 
-class MemberAction(StrEnum):
+class MemberAction(Enum):
     add = "add"
     remove = "remove"
     replace = "replace"

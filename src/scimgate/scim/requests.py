@@ -6,7 +6,6 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 from scim2_models import (
-    BulkRequest,
     Context,
     InvalidSyntaxException,
     InvalidValueException,
@@ -90,10 +89,3 @@ def read_search(
     except ValidationError as exc:
         raise from_validation_error(exc, "query") from None
     return search
-
-
-def read_bulk(payload: dict[str, Any]) -> BulkRequest:
-    try:
-        return BulkRequest.model_validate(payload, scim_ctx=Context.BULK_REQUEST)
-    except ValidationError as exc:
-        raise from_validation_error(exc, "Bulk request") from None

@@ -6,6 +6,7 @@ from scim2_models import (
     AuthenticationScheme,
     Bulk,
     BulkOperation,
+    BulkResponse,
     ChangePassword,
     EnterpriseUser,
     ETag,
@@ -31,9 +32,12 @@ GroupResource = Group
 ResourceList: Any = ListResponse[UserResource | Group]
 """A page of users and groups, as list, search and ``/.search`` answer."""
 
-BulkResult: Any = BulkOperation[UserResource]
+BulkResult = BulkOperation[UserResource]
 """One entry of a Bulk response. Results carry no resource body, so the type
 parameter only satisfies the model: a group operation's result is the same."""
+
+BulkResults = BulkResponse[UserResource]
+"""A Bulk response made of :data:`BulkResult` entries."""
 
 USER_SCHEMA = str(User.__schema__)
 GROUP_SCHEMA = str(Group.__schema__)

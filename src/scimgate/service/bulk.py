@@ -14,7 +14,6 @@ from typing import Any
 
 from scim2_models import (
     BulkOperation,
-    BulkResponse,
     ConflictException,
     Context,
     InvalidValueException,
@@ -29,14 +28,14 @@ from scimgate.scim.bulk import (
     resolve,
 )
 from scimgate.scim.requests import read_patch, read_resource
-from scimgate.scim.resources import BulkResult, GroupResource, UserResource
+from scimgate.scim.resources import BulkResult, BulkResults, GroupResource, UserResource
 from scimgate.service import groups, users
 from scimgate.service.scope import Scope
 
 _METHODS = ("POST", "PUT", "PATCH", "DELETE")
 
 
-def run(scope: Scope, payload: dict[str, Any]) -> BulkResponse:
+def run(scope: Scope, payload: dict[str, Any]) -> BulkResults:
     envelope = read_envelope(payload, scope.limits.max_bulk_operations)
     created: dict[str, str] = {}
     results: dict[int, BulkOperation[Any]] = {}
@@ -71,7 +70,7 @@ def run(scope: Scope, payload: dict[str, Any]) -> BulkResponse:
             result = _failed(operation, exc)
             errors += 1
         results[index] = result
-    return BulkResponse(operations=[results[index] for index in sorted(results)])
+    return BulkResults(operations=[results[index] for index in sorted(results)])
 
 
 def _path_reference(operation: BulkOperationRequest) -> set[str]:

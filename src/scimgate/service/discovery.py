@@ -60,7 +60,7 @@ def schemas(scope: Scope) -> ListResponse[Schema]:
 
 def schema(scope: Scope, schema_id: str) -> Schema:
     for each in _provider(scope.limits).schemas:
-        if each.id.lower() == schema_id.lower():
+        if str(each.id).lower() == schema_id.lower():
             return _located_schema(scope, each)
     raise NotFoundException(detail=f"No schema {schema_id!r} is served here")
 

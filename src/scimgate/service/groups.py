@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from scim2_models import (
     Group,
@@ -194,7 +194,7 @@ def _members_matching(
     conn: Connection, scope: Scope, group_id: str, selection: Any
 ) -> tuple[str, ...]:
     """Members selected by a filter other than ``value eq``: evaluated on the member rows."""
-    member_filter = ScimFilter[GroupMember](selection)
+    member_filter = cast(Any, ScimFilter)[GroupMember](selection)
     return tuple(
         member.id
         for member in memberships.members_of(conn, scope.directory_id, group_id)

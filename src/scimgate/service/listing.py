@@ -7,7 +7,7 @@ import binascii
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, cast
 
 from scim2_models import InvalidCursorException, ScimFilter, SearchRequest
 from sqlalchemy import ColumnElement, Connection
@@ -162,6 +162,14 @@ def _decode_cursor(cursor: str) -> Position:
     )
 
 
+def _condition_for(kind: ResourceKind, search: SearchRequest[Any]) -> ColumnElement[bool] | None:
+    """The filter of a search over several types, bound to one of them."""
+    if not search.filter:
+        return None
+    bound = cast(Any, ScimFilter)[kind.model](str(search.filter))
+    return filter_clause(kind.table.table, bound)
+
+
 def search_everything(scope: Scope, search: SearchRequest[Any]) -> ResourceList:
     """``POST /.search`` at the root: users, then groups, as one positional list.
 
@@ -177,7 +185,9 @@ def search_everything(scope: Scope, search: SearchRequest[Any]) -> ResourceList:
     total = 0
     with reading(scope.engine) as conn:
         for kind in (USER_KIND, GROUP_KIND):
-            scim_filter = ScimFilter[kind.model](str(search.filter)) if search.filter else None
+            scim_filter = (
+                cast(Any, ScimFilter)[kind.model](str(search.filter)) if search.filter else None
+            )
             condition = filter_clause(kind.table.table, scim_filter) if scim_filter else None
             matching = kind.table.count(conn, scope.directory_id, condition)
             wanted = count - len(resources)

@@ -1,0 +1,116 @@
+"""The command line: first start on an empty directory, and token management."""
+
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from conftest import LiveServer, free_port
+from scim_payloads import patch, user
+from scimgate.cli.main import app
+
+URL = re.compile(r"SCIM base URL:\s+(\S+)")
+TOKEN = re.compile(r"Bearer token:\s+(scimgate_\S+)")
+
+
+@pytest.fixture
+def first_start(tmp_path: Path) -> Iterator[tuple[str, str, subprocess.Popen[str]]]:
+    """`scimgate serve` in an empty working directory, as a new user runs it."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SCIMGATE_")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "scimgate", "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert process.stdout is not None
+    printed = ""
+    for line in process.stdout:
+        printed += line
+        if "Uvicorn running" in line or "Application startup complete" in line:
+            break
+    url, token = URL.search(printed), TOKEN.search(printed)
+    assert url and token, printed
+    try:
+        yield url.group(1), token.group(1), process
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    assert (tmp_path / "scimgate.db").exists()
+
+
+def test_first_start_prints_a_working_url_and_token(
+    first_start: tuple[str, str, subprocess.Popen[str]],
+) -> None:
+    base_url, token, _ = first_start
+    with httpx.Client(
+        base_url=base_url,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/scim+json"},
+    ) as http:
+        created = http.post("/Users", json=user("first@acme.com"))
+        assert created.status_code == 201
+        user_id = created.json()["id"]
+        found = http.get("/Users", params={"filter": 'userName eq "first@acme.com"'}).json()
+        assert [r["id"] for r in found["Resources"]] == [user_id]
+        deactivated = http.patch(
+            f"/Users/{user_id}", json=patch({"op": "replace", "path": "active", "value": False})
+        )
+        assert deactivated.json()["active"] is False
+        assert http.delete(f"/Users/{user_id}").status_code == 204
+        assert http.get(f"/Users/{user_id}").status_code == 404
+
+
+def test_directories_and_token_rotation(database_url: str, live_server: LiveServer) -> None:
+    runner = CliRunner()
+    created = runner.invoke(
+        app, ["directories", "create", "Okta", "--org", "Acme", "--database-url", database_url]
+    )
+    assert created.exit_code == 0, created.output
+    directory_id = re.search(r"Directory:\s+(\S+)", created.output)
+    first_token = TOKEN.search(created.output)
+    assert directory_id and first_token
+    listed = runner.invoke(app, ["directories", "list", "--database-url", database_url])
+    assert directory_id.group(1) in listed.output
+
+    second = runner.invoke(
+        app, ["tokens", "create", directory_id.group(1), "--database-url", database_url]
+    )
+    token_id = re.search(r"Token id:\s+(\S+)", second.output)
+    second_token = TOKEN.search(second.output)
+    assert token_id and second_token
+    tokens = runner.invoke(
+        app, ["tokens", "list", directory_id.group(1), "--database-url", database_url]
+    )
+    assert tokens.output.count("scimgate_") == 2
+    assert first_token.group(1) not in tokens.output  # secrets are never shown again
+
+    server_url = live_server.url
+    scim_url = f"{server_url}/scim/v2/{directory_id.group(1)}/Users"
+    for token in (first_token.group(1), second_token.group(1)):
+        response = httpx.get(scim_url, headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 200
+    revoked = runner.invoke(
+        app,
+        [
+            "tokens",
+            "revoke",
+            directory_id.group(1),
+            token_id.group(1),
+            "--database-url",
+            database_url,
+        ],
+    )
+    assert revoked.exit_code == 0
+    after = httpx.get(scim_url, headers={"Authorization": f"Bearer {second_token.group(1)}"})
+    assert after.status_code == 401
+    still = httpx.get(scim_url, headers={"Authorization": f"Bearer {first_token.group(1)}"})
+    assert still.status_code == 200
