@@ -1,6 +1,7 @@
 """The ``scimgate`` command: run the service, migrate, manage directories and tokens."""
 
 import os
+import sys
 from dataclasses import replace
 from typing import Annotated
 
@@ -21,7 +22,8 @@ directories_app = typer.Typer(help="Directories: one per identity-provider conne
 tokens_app = typer.Typer(help="Bearer tokens of a directory.")
 app.add_typer(directories_app, name="directories")
 app.add_typer(tokens_app, name="tokens")
-console = Console(soft_wrap=True)
+console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+"""Piped output is not cut to 80 columns: ids and tokens must survive whole."""
 
 DatabaseOption = Annotated[
     str | None,
@@ -98,13 +100,15 @@ def create_directory(
 def list_directories(database_url: DatabaseOption = None) -> None:
     """List every directory."""
     engine = open_engine(_settings(database_url).database_url)
-    table = Table("id", "name", "organization", "created")
+    table = Table("name", "created")
+    table.add_column("id", no_wrap=True, min_width=36)
+    table.add_column("organization", no_wrap=True, min_width=36)
     for directory in tenants.list_directories(engine):
         table.add_row(
-            directory.id,
             directory.name,
+            directory.created_at.isoformat(timespec="seconds"),
+            directory.id,
             directory.organization_id,
-            directory.created_at.isoformat(),
         )
     console.print(table)
 
@@ -129,15 +133,16 @@ def create_token(
 def list_tokens(directory_id: str, database_url: DatabaseOption = None) -> None:
     """List a directory's tokens (never their secrets)."""
     engine = open_engine(_settings(database_url).database_url)
-    table = Table("id", "name", "starts with", "created", "last used", "revoked")
+    table = Table("name", "starts with", "created", "last used", "revoked")
+    table.add_column("id", no_wrap=True, min_width=36)
     for token in tenants.list_tokens(engine, directory_id):
         table.add_row(
-            token.id,
             token.name,
             token.hint + "…",
             token.created_at.isoformat(timespec="seconds"),
             token.last_used_at.isoformat(timespec="seconds") if token.last_used_at else "never",
             token.revoked_at.isoformat(timespec="seconds") if token.revoked_at else "",
+            token.id,
         )
     console.print(table)
 
