@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
 from scim2_models import (
     ListResponse,
@@ -39,9 +40,7 @@ def configuration(scope: Scope) -> ServiceProviderConfig:
 
 def resource_types(scope: Scope) -> ListResponse[ResourceType]:
     found = [_located_type(scope, each) for each in _provider(scope.limits).resource_types]
-    return ListResponse[ResourceType](
-        total_results=len(found), start_index=1, items_per_page=len(found), resources=found
-    )
+    return ListResponse[ResourceType](**_whole_list(found))
 
 
 def resource_type(scope: Scope, name: str) -> ResourceType:
@@ -53,9 +52,7 @@ def resource_type(scope: Scope, name: str) -> ResourceType:
 
 def schemas(scope: Scope) -> ListResponse[Schema]:
     found = [_located_schema(scope, each) for each in _provider(scope.limits).schemas]
-    return ListResponse[Schema](
-        total_results=len(found), start_index=1, items_per_page=len(found), resources=found
-    )
+    return ListResponse[Schema](**_whole_list(found))
 
 
 def schema(scope: Scope, schema_id: str) -> Schema:
@@ -73,3 +70,13 @@ def _located_type(scope: Scope, each: ResourceType) -> ResourceType:
 def _located_schema(scope: Scope, each: Schema) -> Schema:
     meta = Meta(resource_type="Schema", location=f"{scope.base_url}/Schemas/{each.id}")
     return each.model_copy(update={"meta": meta})
+
+
+def _whole_list(found: list[Any]) -> dict[str, Any]:
+    """A list response holding everything at once: discovery lists are short."""
+    return {
+        "total_results": len(found),
+        "start_index": 1,
+        "items_per_page": len(found),
+        "resources": found,
+    }

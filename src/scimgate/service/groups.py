@@ -9,7 +9,6 @@ from scim2_models import (
     Group,
     GroupMember,
     InvalidValueException,
-    NotFoundException,
     PatchOp,
     ScimFilter,
 )
@@ -29,8 +28,7 @@ from scimgate.store.transactions import reading, writing
 def create_group(scope: Scope, group: Group) -> Group:
     """Create a group with its initial members, who must exist in the directory."""
     doc = document(group)
-    now = utcnow()
-    stored = StoredResource(id=new_id(), doc=doc, created_at=now, modified_at=now, version=1)
+    stored = StoredResource.new(new_id(), doc, utcnow())
     ids = member_ids(group.members or [])
     with writing(scope.engine) as conn:
         GROUPS.insert(conn, scope.directory_id, stored)
@@ -43,7 +41,7 @@ def create_group(scope: Scope, group: Group) -> Group:
 def get_group(scope: Scope, group_id: str, *, with_members: bool) -> Group:
     """Read a group; members are only read when the response will carry them."""
     with reading(scope.engine) as conn:
-        stored = _existing(conn, scope, group_id, for_update=False)
+        stored = GROUPS.existing(conn, scope.directory_id, group_id, for_update=False)
         members = (
             memberships.members_of(conn, scope.directory_id, group_id) if with_members else None
         )
@@ -53,7 +51,7 @@ def get_group(scope: Scope, group_id: str, *, with_members: bool) -> Group:
 def replace_group(scope: Scope, group_id: str, replacement: Group, if_match: str | None) -> Group:
     """Replace a group (PUT), its member list included."""
     with writing(scope.engine) as conn:
-        stored = _existing(conn, scope, group_id, for_update=True)
+        stored = GROUPS.existing(conn, scope.directory_id, group_id, for_update=True)
         check_if_match(if_match, stored.version)
         current = group_resource(scope, stored, None)
         wanted_members = member_ids(replacement.members or [])
@@ -74,7 +72,7 @@ def patch_group(
     so it costs the same for a group of ten as for a group of a hundred thousand.
     """
     with writing(scope.engine) as conn:
-        stored = _existing(conn, scope, group_id, for_update=True)
+        stored = GROUPS.existing(conn, scope.directory_id, group_id, for_update=True)
         check_if_match(if_match, stored.version)
         group = group_resource(scope, stored, None)
         membership_changed = False
@@ -92,7 +90,7 @@ def patch_group(
 
 def delete_group(scope: Scope, group_id: str, if_match: str | None) -> None:
     with writing(scope.engine) as conn:
-        stored = _existing(conn, scope, group_id, for_update=True)
+        stored = GROUPS.existing(conn, scope.directory_id, group_id, for_update=True)
         check_if_match(if_match, stored.version)
         memberships.remove_all(conn, scope.directory_id, group_id)
         now = utcnow()
@@ -100,13 +98,6 @@ def delete_group(scope: Scope, group_id: str, if_match: str | None) -> None:
             GROUPS.touch(conn, scope.directory_id, parent_id, now)
         GROUPS.delete(conn, scope.directory_id, group_id)
         changes.record(conn, scope, "group.deleted", group_id, stored.doc)
-
-
-def _existing(conn: Connection, scope: Scope, group_id: str, *, for_update: bool) -> StoredResource:
-    stored = GROUPS.get(conn, scope.directory_id, group_id, for_update=for_update)
-    if stored is None:
-        raise NotFoundException(detail=f"No group with id {group_id} in this directory")
-    return stored
 
 
 def _save(
@@ -119,13 +110,7 @@ def _save(
     """Store the group's new state; its version moves when its document or its members changed."""
     if doc == stored.doc and not membership_changed:
         return stored
-    updated = StoredResource(
-        id=stored.id,
-        doc=doc,
-        created_at=stored.created_at,
-        modified_at=utcnow(),
-        version=stored.version + 1,
-    )
+    updated = stored.evolved(doc, utcnow())
     GROUPS.replace(conn, scope.directory_id, updated)
     if doc != stored.doc:
         changes.record(conn, scope, "group.updated", stored.id, doc)

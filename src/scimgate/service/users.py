@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from scim2_models import NotFoundException, PatchOp, UniquenessException
+from scim2_models import PatchOp, UniquenessException
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -25,8 +25,7 @@ from scimgate.store.transactions import reading, writing
 def create_user(scope: Scope, user: Any) -> Any:
     """Provision a user (POST /Users); its userName must be free in the directory."""
     doc = document(user)
-    now = utcnow()
-    stored = StoredResource(id=new_id(), doc=doc, created_at=now, modified_at=now, version=1)
+    stored = StoredResource.new(new_id(), doc, utcnow())
     with _unique_user_name(doc["userName"]), writing(scope.engine) as conn:
         _check_user_name_free(conn, scope, doc["userName"], None)
         USERS.insert(conn, scope.directory_id, stored)
@@ -36,7 +35,7 @@ def create_user(scope: Scope, user: Any) -> Any:
 
 def get_user(scope: Scope, user_id: str) -> Any:
     with reading(scope.engine) as conn:
-        stored = _existing(conn, scope, user_id, for_update=False)
+        stored = USERS.existing(conn, scope.directory_id, user_id, for_update=False)
         groups = memberships.groups_of(conn, scope.directory_id, [user_id])[user_id]
     return user_resource(scope, stored, groups)
 
@@ -44,7 +43,7 @@ def get_user(scope: Scope, user_id: str) -> Any:
 def replace_user(scope: Scope, user_id: str, replacement: Any, if_match: str | None) -> Any:
     """Replace a user's attributes (PUT); read-only and unchanged immutable values are kept."""
     with _unique_user_name(replacement.user_name), writing(scope.engine) as conn:
-        stored = _existing(conn, scope, user_id, for_update=True)
+        stored = USERS.existing(conn, scope.directory_id, user_id, for_update=True)
         check_if_match(if_match, stored.version)
         groups = memberships.groups_of(conn, scope.directory_id, [user_id])[user_id]
         current = user_resource(scope, stored, groups)
@@ -56,7 +55,7 @@ def replace_user(scope: Scope, user_id: str, replacement: Any, if_match: str | N
 def patch_user(scope: Scope, user_id: str, patch: PatchOp[Any], if_match: str | None) -> Any:
     """Apply PATCH operations to a user, all of them or none."""
     with writing(scope.engine) as conn:
-        stored = _existing(conn, scope, user_id, for_update=True)
+        stored = USERS.existing(conn, scope.directory_id, user_id, for_update=True)
         check_if_match(if_match, stored.version)
         groups = memberships.groups_of(conn, scope.directory_id, [user_id])[user_id]
         user = user_resource(scope, stored, groups)
@@ -69,7 +68,7 @@ def patch_user(scope: Scope, user_id: str, patch: PatchOp[Any], if_match: str | 
 def delete_user(scope: Scope, user_id: str, if_match: str | None) -> None:
     """Delete a user and its memberships; the groups it left change version."""
     with writing(scope.engine) as conn:
-        stored = _existing(conn, scope, user_id, for_update=True)
+        stored = USERS.existing(conn, scope.directory_id, user_id, for_update=True)
         check_if_match(if_match, stored.version)
         now = utcnow()
         for group_id in memberships.remove_member_everywhere(conn, scope.directory_id, user_id):
@@ -77,13 +76,6 @@ def delete_user(scope: Scope, user_id: str, if_match: str | None) -> None:
             changes.record(conn, scope, "group.user_removed", group_id, {"user_id": user_id})
         USERS.delete(conn, scope.directory_id, user_id)
         changes.record(conn, scope, "user.deleted", user_id, stored.doc)
-
-
-def _existing(conn: Connection, scope: Scope, user_id: str, *, for_update: bool) -> StoredResource:
-    stored = USERS.get(conn, scope.directory_id, user_id, for_update=for_update)
-    if stored is None:
-        raise NotFoundException(detail=f"No user with id {user_id} in this directory")
-    return stored
 
 
 def _save_if_changed(
@@ -94,13 +86,7 @@ def _save_if_changed(
         return stored
     if fold(doc["userName"]) != fold(stored.doc["userName"]):
         _check_user_name_free(conn, scope, doc["userName"], stored.id)
-    updated = StoredResource(
-        id=stored.id,
-        doc=doc,
-        created_at=stored.created_at,
-        modified_at=utcnow(),
-        version=stored.version + 1,
-    )
+    updated = stored.evolved(doc, utcnow())
     USERS.replace(conn, scope.directory_id, updated)
     changes.record(conn, scope, "user.updated", stored.id, doc)
     return updated

@@ -89,15 +89,32 @@ def _quoted_key(key: str) -> str:
     return '"' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def _sqlite_path(keys: tuple[str, ...]) -> str:
+    return "$" + "".join("." + _quoted_key(key) for key in keys)
+
+
+def _postgresql_path(keys: tuple[str, ...]) -> str:
+    return "{" + ",".join(_quoted_key(key) for key in keys) + "}"
+
+
+def _postgresql_array(document: str, keys: tuple[str, ...]) -> str:
+    """The array at a path, or an empty one: ``jsonb_array_elements`` refuses anything else."""
+    path = _postgresql_path(keys)
+    return (
+        f"CASE WHEN jsonb_typeof({document} #> '{path}') = 'array' "
+        f"THEN {document} #> '{path}' ELSE '[]'::jsonb END"
+    )
+
+
 @compiles(JsonValue, "sqlite")
 def _json_value_sqlite(element: JsonValue, compiler: SQLCompiler, **kw: Any) -> str:
-    path = "$" + "".join("." + _quoted_key(key) for key in element.path)
+    path = _sqlite_path(element.path)
     return f"json_extract({compiler.process(element.document, **kw)}, '{path}')"
 
 
 @compiles(JsonValue, "postgresql")
 def _json_value_postgresql(element: JsonValue, compiler: SQLCompiler, **kw: Any) -> str:
-    path = "{" + ",".join(_quoted_key(key) for key in element.path) + "}"
+    path = _postgresql_path(element.path)
     text = f"({compiler.process(element.document, **kw)} #>> '{path}')"
     casts = {"bool": "::boolean", "number": "::numeric"}
     return f"{text}{casts.get(element.kind, '')}"
@@ -127,7 +144,7 @@ class AnyElement(ColumnElement[bool]):
 
 @compiles(AnyElement, "sqlite")
 def _any_element_sqlite(element: AnyElement, compiler: SQLCompiler, **kw: Any) -> str:
-    path = "$" + "".join("." + _quoted_key(key) for key in element.path)
+    path = _sqlite_path(element.path)
     return (
         f"EXISTS (SELECT 1 FROM json_each({compiler.process(element.document, **kw)}, '{path}') "
         f"AS {element.alias} WHERE {compiler.process(element.predicate, **kw)})"
@@ -136,12 +153,9 @@ def _any_element_sqlite(element: AnyElement, compiler: SQLCompiler, **kw: Any) -
 
 @compiles(AnyElement, "postgresql")
 def _any_element_postgresql(element: AnyElement, compiler: SQLCompiler, **kw: Any) -> str:
-    path = "{" + ",".join(_quoted_key(key) for key in element.path) + "}"
-    document = compiler.process(element.document, **kw)
+    array = _postgresql_array(compiler.process(element.document, **kw), element.path)
     return (
-        f"EXISTS (SELECT 1 FROM jsonb_array_elements("
-        f"CASE WHEN jsonb_typeof({document} #> '{path}') = 'array' "
-        f"THEN {document} #> '{path}' ELSE '[]'::jsonb END) "
+        f"EXISTS (SELECT 1 FROM jsonb_array_elements({array}) "
         f"AS {element.alias}(value) WHERE {compiler.process(element.predicate, **kw)})"
     )
 
@@ -160,8 +174,8 @@ class PrimaryValue(ColumnElement[Any]):
 
 @compiles(PrimaryValue, "sqlite")
 def _primary_value_sqlite(element: PrimaryValue, compiler: SQLCompiler, **kw: Any) -> str:
-    path = "$" + "".join("." + _quoted_key(key) for key in element.path)
-    sub = "$." + _quoted_key(element.sub)
+    path = _sqlite_path(element.path)
+    sub = _sqlite_path((element.sub,))
     return (
         f"(SELECT json_extract(e.value, '{sub}') "
         f"FROM json_each({compiler.process(element.document, **kw)}, '{path}') AS e "
@@ -172,12 +186,10 @@ def _primary_value_sqlite(element: PrimaryValue, compiler: SQLCompiler, **kw: An
 
 @compiles(PrimaryValue, "postgresql")
 def _primary_value_postgresql(element: PrimaryValue, compiler: SQLCompiler, **kw: Any) -> str:
-    path = "{" + ",".join(_quoted_key(key) for key in element.path) + "}"
-    document = compiler.process(element.document, **kw)
+    array = _postgresql_array(compiler.process(element.document, **kw), element.path)
     return (
-        f"(SELECT e.value #>> '{{{_quoted_key(element.sub)}}}' "
-        f"FROM jsonb_array_elements(CASE WHEN jsonb_typeof({document} #> '{path}') = 'array' "
-        f"THEN {document} #> '{path}' ELSE '[]'::jsonb END) WITH ORDINALITY AS e(value, n) "
+        f"(SELECT e.value #>> '{_postgresql_path((element.sub,))}' "
+        f"FROM jsonb_array_elements({array}) WITH ORDINALITY AS e(value, n) "
         f"ORDER BY CASE WHEN (e.value #>> '{{primary}}') = 'true' THEN 0 ELSE 1 END, e.n LIMIT 1)"
     )
 

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from scim2_models import NotFoundException
 from sqlalchemy import ColumnElement, Connection, Table, delete, func, select, update
 
 from scimgate.scim.compare import fold
@@ -21,13 +22,35 @@ class StoredResource:
     modified_at: datetime
     version: int
 
+    @classmethod
+    def new(cls, resource_id: str, doc: dict[str, Any], at: datetime) -> "StoredResource":
+        return cls(id=resource_id, doc=doc, created_at=at, modified_at=at, version=1)
+
+    def evolved(self, doc: dict[str, Any], at: datetime) -> "StoredResource":
+        """The next version of this resource, holding ``doc``."""
+        return StoredResource(self.id, doc, self.created_at, at, self.version + 1)
+
 
 @dataclass(frozen=True)
 class ResourceTable:
     """How one resource type is laid out: its table and the columns derived from its document."""
 
+    noun: str
+    """What the resource is called in messages: "user", "group"."""
+
     table: Table
     index_columns: Callable[[dict[str, Any]], dict[str, Any]]
+
+    def existing(
+        self, conn: Connection, directory_id: str, resource_id: str, *, for_update: bool
+    ) -> StoredResource:
+        """The stored resource, or the SCIM 404 for one the directory does not have."""
+        stored = self.get(conn, directory_id, resource_id, for_update=for_update)
+        if stored is None:
+            raise NotFoundException(
+                detail=f"No {self.noun} with id {resource_id} in this directory"
+            )
+        return stored
 
     def insert(self, conn: Connection, directory_id: str, resource: StoredResource) -> None:
         conn.execute(
@@ -157,5 +180,5 @@ def _group_columns(doc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-USERS = ResourceTable(users, _user_columns)
-GROUPS = ResourceTable(groups, _group_columns)
+USERS = ResourceTable("user", users, _user_columns)
+GROUPS = ResourceTable("group", groups, _group_columns)
