@@ -4,6 +4,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,6 +41,8 @@ def first_start(tmp_path: Path) -> Iterator[tuple[str, str, subprocess.Popen[str
             break
     url, token = URL.search(printed), TOKEN.search(printed)
     assert url and token, printed
+    # Keep reading the server's output, or its access log fills the pipe and blocks it.
+    threading.Thread(target=process.stdout.read, daemon=True).start()
     try:
         yield url.group(1), token.group(1), process
     finally:
