@@ -43,15 +43,24 @@ class MemberAction(Enum):
 
 
 @dataclass(frozen=True)
+class ListedMember:
+    """A member as a request lists it: an id, and the name the client shows for it."""
+
+    id: str
+    display: str | None = None
+
+
+@dataclass(frozen=True)
 class MemberChange:
     """A change to the membership rows of one group.
 
-    ``add`` and ``replace`` name the members by id. ``remove`` names them by
-    id, or by a filter over member sub-attributes when the request selected
-    them some other way; ``remove`` with neither removes every member.
+    ``add`` and ``replace`` list the members. ``remove`` names them by id, or
+    by a filter over member sub-attributes when the request selected them some
+    other way; ``remove`` with neither removes every member.
     """
 
     action: MemberAction
+    members: tuple[ListedMember, ...] = ()
     member_ids: tuple[str, ...] = ()
     selection: FilterNode | None = None
 
@@ -104,7 +113,7 @@ def _no_path_steps(
         action = (
             MemberAction.replace if operation.op == PatchOperation.Op.replace_ else MemberAction.add
         )
-        yield MemberChange(action, member_ids(value[members_key]))
+        yield MemberChange(action, listed_members(value[members_key]))
 
 
 def _names_members(node: Any) -> bool:
@@ -118,11 +127,11 @@ def _member_path_step(operation: PatchOperation[Group], node: Any) -> MemberChan
         if op == PatchOperation.Op.remove:
             return MemberChange(MemberAction.remove)
         action = MemberAction.replace if op == PatchOperation.Op.replace_ else MemberAction.add
-        return MemberChange(action, member_ids(operation.value))
+        return MemberChange(action, listed_members(operation.value))
     if isinstance(node, ValuePath) and node.sub_attr is None and op == PatchOperation.Op.remove:
         ids = _ids_selected(node.val_filter)
         if ids is not None:
-            return MemberChange(MemberAction.remove, ids)
+            return MemberChange(MemberAction.remove, member_ids=ids)
         return MemberChange(MemberAction.remove, selection=node.val_filter)
     if isinstance(node, ValuePath) and node.sub_attr is None:
         raise InvalidPathException(
@@ -135,8 +144,8 @@ def _member_path_step(operation: PatchOperation[Group], node: Any) -> MemberChan
     )
 
 
-def member_ids(value: Any) -> tuple[str, ...]:
-    """The ids a ``members`` value lists (one member object is taken as a list of one)."""
+def listed_members(value: Any) -> tuple[ListedMember, ...]:
+    """The members a ``members`` value lists (one member object is taken as a list of one)."""
     entries = [value] if isinstance(value, dict) else value
     try:
         members = _MEMBER_LIST.validate_python(entries)
@@ -149,7 +158,8 @@ def member_ids(value: Any) -> tuple[str, ...]:
         raise InvalidValueException(
             detail=f"members[{missing[0]}] has no 'value': each member names a user or group id"
         )
-    return tuple(dict.fromkeys(member.value for member in members if member.value))
+    unique = {member.value: member.display for member in members if member.value}
+    return tuple(ListedMember(member_id, display) for member_id, display in unique.items())
 
 
 def _ids_selected(node: FilterNode) -> tuple[str, ...] | None:

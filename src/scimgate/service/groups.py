@@ -15,7 +15,13 @@ from scim2_models import (
 from sqlalchemy import Connection
 
 from scimgate.scim.etag import check_if_match
-from scimgate.scim.group_patch import MemberAction, MemberChange, member_ids, split_group_patch
+from scimgate.scim.group_patch import (
+    ListedMember,
+    MemberAction,
+    MemberChange,
+    listed_members,
+    split_group_patch,
+)
 from scimgate.service import changes
 from scimgate.service.representation import document, group_resource
 from scimgate.service.scope import Scope
@@ -29,11 +35,11 @@ def create_group(scope: Scope, group: Group) -> Group:
     """Create a group with its initial members, who must exist in the directory."""
     doc = document(group)
     stored = StoredResource.new(new_id(), doc, utcnow())
-    ids = member_ids(group.members or [])
+    listed = listed_members(group.members or [])
     with writing(scope.engine) as conn:
         GROUPS.insert(conn, scope.directory_id, stored)
         changes.record(conn, scope, "group.created", stored.id, doc)
-        _add_members(conn, scope, stored.id, ids)
+        _add_members(conn, scope, stored.id, listed)
         members = memberships.members_of(conn, scope.directory_id, stored.id)
     return group_resource(scope, stored, members)
 
@@ -54,7 +60,7 @@ def replace_group(scope: Scope, group_id: str, replacement: Group, if_match: str
         stored = GROUPS.existing(conn, scope.directory_id, group_id, for_update=True)
         check_if_match(if_match, stored.version)
         current = group_resource(scope, stored, None)
-        wanted_members = member_ids(replacement.members or [])
+        wanted_members = listed_members(replacement.members or [])
         replacement.members = None
         replacement.replace(current)
         membership_changed = _replace_members(conn, scope, group_id, wanted_members)
@@ -121,9 +127,9 @@ def _apply_member_change(
     conn: Connection, scope: Scope, group_id: str, change: MemberChange
 ) -> bool:
     if change.action == MemberAction.add:
-        return _add_members(conn, scope, group_id, change.member_ids) > 0
+        return _add_members(conn, scope, group_id, change.members) > 0
     if change.action == MemberAction.replace:
-        return _replace_members(conn, scope, group_id, change.member_ids)
+        return _replace_members(conn, scope, group_id, change.members)
     if change.selection is not None:
         ids = _members_matching(conn, scope, group_id, change.selection)
     elif change.member_ids:
@@ -133,10 +139,13 @@ def _apply_member_change(
     return _remove_members(conn, scope, group_id, ids) > 0
 
 
-def _add_members(conn: Connection, scope: Scope, group_id: str, ids: Sequence[str]) -> int:
-    """Add members by id; each must be a user or another group of this directory."""
-    if not ids:
+def _add_members(
+    conn: Connection, scope: Scope, group_id: str, listed: Sequence[ListedMember]
+) -> int:
+    """Add members; each must be a user or another group of this directory."""
+    if not listed:
         return 0
+    ids = [member.id for member in listed]
     user_ids = USERS.existing_ids(conn, scope.directory_id, ids)
     group_ids = GROUPS.existing_ids(conn, scope.directory_id, ids)
     unknown = [member_id for member_id in ids if member_id not in user_ids | group_ids]
@@ -148,15 +157,16 @@ def _add_members(conn: Connection, scope: Scope, group_id: str, ids: Sequence[st
     if group_id in group_ids:
         raise InvalidValueException(detail="members: a group cannot be a member of itself")
     already = memberships.member_ids(conn, scope.directory_id, group_id, ids)
-    new = [member_id for member_id in ids if member_id not in already]
-    memberships.add(
-        conn,
-        scope.directory_id,
-        group_id,
-        [(member_id, "User" if member_id in user_ids else "Group") for member_id in new],
-    )
-    for member_id in new:
-        changes.record(conn, scope, "group.user_added", group_id, {"member_id": member_id})
+    new = [
+        memberships.NewMember(
+            member.id, "User" if member.id in user_ids else "Group", member.display
+        )
+        for member in listed
+        if member.id not in already
+    ]
+    memberships.add(conn, scope.directory_id, group_id, new)
+    for member in new:
+        changes.record(conn, scope, "group.user_added", group_id, {"member_id": member.id})
     return len(new)
 
 
@@ -168,10 +178,13 @@ def _remove_members(conn: Connection, scope: Scope, group_id: str, ids: Sequence
     return len(present)
 
 
-def _replace_members(conn: Connection, scope: Scope, group_id: str, ids: Sequence[str]) -> bool:
+def _replace_members(
+    conn: Connection, scope: Scope, group_id: str, listed: Sequence[ListedMember]
+) -> bool:
     current = {m.id for m in memberships.members_of(conn, scope.directory_id, group_id)}
-    removed = _remove_members(conn, scope, group_id, sorted(current - set(ids)))
-    added = _add_members(conn, scope, group_id, [i for i in ids if i not in current])
+    wanted = {member.id for member in listed}
+    removed = _remove_members(conn, scope, group_id, sorted(current - wanted))
+    added = _add_members(conn, scope, group_id, [m for m in listed if m.id not in current])
     return removed + added > 0
 
 

@@ -575,6 +575,7 @@ class _MembershipTranslator(FilterVisitor[ColumnElement[bool]]):
                 return Operand(gm.member_type, "text", False)
             if sub == "display":
                 display = func.coalesce(
+                    gm.display,
                     _member_user.c.display_name,
                     _member_user.c.user_name,
                     _member_group.c.display_name,

@@ -26,16 +26,28 @@ class Membership:
     display: str
 
 
-def add(
-    conn: Connection, directory_id: str, group_id: str, members: Iterable[tuple[str, str]]
-) -> int:
-    """Add ``(member_id, member_type)`` pairs; members already present are left as they are.
+@dataclass(frozen=True)
+class NewMember:
+    id: str
+    type: str
+    display: str | None = None
+    """The name the client gave the member, kept as sent; None shows the member's own name."""
+
+
+def add(conn: Connection, directory_id: str, group_id: str, members: Iterable[NewMember]) -> int:
+    """Add members; members already present are left as they are.
 
     Returns how many rows were added.
     """
     rows = [
-        {"directory_id": directory_id, "group_id": group_id, "member_id": m, "member_type": t}
-        for m, t in dict(members).items()
+        {
+            "directory_id": directory_id,
+            "group_id": group_id,
+            "member_id": member.id,
+            "member_type": member.type,
+            "display": member.display,
+        }
+        for member in {member.id: member for member in members}.values()
     ]
     if not rows:
         return 0
@@ -90,12 +102,16 @@ def members_of(conn: Connection, directory_id: str, group_id: str) -> list[Membe
     """Every member of a group with the name it displays, in a stable order."""
     gm = group_members.c
     user_members = (
-        select(gm.member_id, gm.member_type, func.coalesce(users.c.display_name, users.c.user_name))
+        select(
+            gm.member_id,
+            gm.member_type,
+            func.coalesce(gm.display, users.c.display_name, users.c.user_name),
+        )
         .join(users, (users.c.id == gm.member_id) & (users.c.directory_id == gm.directory_id))
         .where(gm.directory_id == directory_id, gm.group_id == group_id)
     )
     group_members_ = (
-        select(gm.member_id, gm.member_type, groups.c.display_name)
+        select(gm.member_id, gm.member_type, func.coalesce(gm.display, groups.c.display_name))
         .join(groups, (groups.c.id == gm.member_id) & (groups.c.directory_id == gm.directory_id))
         .where(gm.directory_id == directory_id, gm.group_id == group_id)
     )

@@ -140,6 +140,7 @@ group_members = Table(
     Column("member_id", Uuid, primary_key=True),
     Column("directory_id", Uuid, ForeignKey("directories.id"), nullable=False),
     Column("member_type", String(8), nullable=False),
+    Column("display", String(512)),
     Index(None, "directory_id", "member_id"),
 )
 """One row per membership: a member is a user or a nested group."""

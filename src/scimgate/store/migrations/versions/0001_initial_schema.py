@@ -169,6 +169,7 @@ def upgrade() -> None:
         sa.Column("member_id", sa.String(length=36), nullable=False),
         sa.Column("directory_id", sa.String(length=36), nullable=False),
         sa.Column("member_type", sa.String(length=8), nullable=False),
+        sa.Column("display", sa.String(length=512), nullable=True),
         sa.ForeignKeyConstraint(
             ["directory_id"],
             ["directories.id"],
