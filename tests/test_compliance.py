@@ -1,9 +1,10 @@
 """RFC 7643/7644 compliance, as python-scim's checker `scim2-tester` judges it, on a live server."""
 
 import httpx2
-from conftest import DirectoryClient
 from scim2_client.engines.httpx2 import SyncSCIMClient
 from scim2_tester import Status, check_server
+
+from conftest import DirectoryClient
 
 PASSING = {Status.SUCCESS, Status.COMPLIANT, Status.ACCEPTABLE}
 
