@@ -48,12 +48,7 @@ def read_resource(
     model: type[ResourceT], payload: dict[str, Any], context: Context, what: str
 ) -> ResourceT:
     """Validate a creation or replacement body against its resource model."""
-    schemas = payload.get("schemas")
-    if not isinstance(schemas, list) or not schemas:
-        raise InvalidValueException(
-            detail=f"Invalid {what}: 'schemas' must list the resource's schema URNs, "
-            f'e.g. ["{model.__schema__}"]'
-        )
+    _require_schema(payload, str(model.__schema__), what)
     try:
         return model.model_validate(payload, scim_ctx=context)
     except ValidationError as exc:
@@ -62,6 +57,7 @@ def read_resource(
 
 def read_patch(model: type[ResourceT], payload: dict[str, Any]) -> PatchOp[ResourceT]:
     """Validate a PATCH body: every operation's path and value are checked before any is applied."""
+    _require_schema(payload, str(PatchOp.__schema__), "PATCH request")
     try:
         patch: PatchOp[ResourceT] = PatchOp[model].model_validate(  # type: ignore[valid-type]
             payload, scim_ctx=Context.RESOURCE_PATCH_REQUEST
@@ -89,3 +85,14 @@ def read_search(
     except ValidationError as exc:
         raise from_validation_error(exc, "query") from None
     return search
+
+
+def _require_schema(payload: dict[str, Any], schema: str, what: str) -> None:
+    """Refuse a body whose ``schemas`` does not name the message or resource schema it must."""
+    schemas = payload.get("schemas")
+    if not isinstance(schemas, list) or schema.lower() not in {
+        str(each).lower() for each in schemas
+    }:
+        raise InvalidValueException(
+            detail=f"Invalid {what}: 'schemas' must list \"{schema}\", got {schemas!r}"
+        )
