@@ -48,7 +48,6 @@ from sqlalchemy import (
     ColumnElement,
     Table,
     and_,
-    case,
     exists,
     false,
     func,
@@ -356,7 +355,7 @@ class _Translator(FilterVisitor[ColumnElement[bool]]):
         return and_(*terms) if node.op == LogicalOperator.and_ else or_(*terms)
 
     def visit_not(self, node: Not) -> ColumnElement[bool]:
-        return not_(self.visit(node.expr))
+        return _negated(self.visit(node.expr))
 
     def visit_present(self, node: Present) -> ColumnElement[bool]:
         binding = self._resolve_or_none(node.attr_path, for_comparison=False)
@@ -443,7 +442,7 @@ class _Translator(FilterVisitor[ColumnElement[bool]]):
             equal = AnyElement(
                 document, path, lambda e: _compare(element_operand(e), CompareOperator.eq, value)
             )
-            return not_(equal)
+            return _negated(equal)
         return AnyElement(document, path, lambda e: _compare(element_operand(e), op, value))
 
     def _membership_comparison(
@@ -457,7 +456,7 @@ class _Translator(FilterVisitor[ColumnElement[bool]]):
                 binding,
                 lambda _: _compare(inner.operand(sub), CompareOperator.eq, value),
             )
-            return not_(equal)
+            return _negated(equal)
         return _membership(self.table, binding, lambda _: _compare(inner.operand(sub), op, value))
 
 
@@ -494,7 +493,7 @@ class _ElementTranslator(FilterVisitor[ColumnElement[bool]]):
         return _present(operand.expression) if operand.kind == "text" else _not_null(operand)
 
     def visit_not(self, node: Not) -> ColumnElement[bool]:
-        return not_(self.visit(node.expr))
+        return _negated(self.visit(node.expr))
 
     def visit_logical_expr(self, node: LogicalExpr) -> ColumnElement[bool]:
         terms = [self.visit(term) for term in node.terms]
@@ -593,7 +592,7 @@ class _MembershipTranslator(FilterVisitor[ColumnElement[bool]]):
         return _present(self.operand(self._sub(node.attr_path)).expression)
 
     def visit_not(self, node: Not) -> ColumnElement[bool]:
-        return not_(self.visit(node.expr))
+        return _negated(self.visit(node.expr))
 
     def visit_logical_expr(self, node: LogicalExpr) -> ColumnElement[bool]:
         terms = [self.visit(term) for term in node.terms]
@@ -606,21 +605,26 @@ class _MembershipTranslator(FilterVisitor[ColumnElement[bool]]):
 # --- Comparisons ------------------------------------------------------------------------
 
 
-def _two_valued(condition: ColumnElement[bool]) -> ColumnElement[bool]:
-    """``condition`` with SQL's unknown turned into false, so that ``not`` stays a negation."""
-    return case((condition, True), else_=False)
+def _negated(condition: ColumnElement[bool]) -> ColumnElement[bool]:
+    """``not condition``, where SQL's unknown (a NULL operand) counts as false.
+
+    Under ``and`` and ``or``, an unknown leaf is true exactly when the
+    two-valued reading is, so leaves stay plain comparisons that indexes can
+    serve; only a negation needs the unknown made false first.
+    """
+    return not_(func.coalesce(condition, false()))
 
 
 def _present(expression: ColumnElement[Any]) -> ColumnElement[bool]:
-    return _two_valued(and_(expression.is_not(None), expression != ""))
+    return and_(expression.is_not(None), expression != "")
 
 
 def _not_null(operand: Operand) -> ColumnElement[bool]:
-    return _two_valued(operand.expression.is_not(None))
+    return operand.expression.is_not(None)
 
 
 def _present_json(element: ColumnElement[Any]) -> ColumnElement[bool]:
-    return _two_valued(element.is_not(None))
+    return element.is_not(None)
 
 
 def _present_complex(
@@ -634,7 +638,7 @@ def _present_complex(
     for field_name in item.model_fields:
         kind = _kind(item.get_field_root_type(field_name))
         value = JsonValue(document, (*path, _json_key(item, field_name)), "text")
-        checks.append(_present(value) if kind == "text" else _two_valued(value.is_not(None)))
+        checks.append(_present(value) if kind == "text" else value.is_not(None))
     return or_(*checks) if checks else false()
 
 
@@ -666,33 +670,36 @@ def _version(table: Table, value: Any, op: CompareOperator) -> ColumnElement[boo
         raise InvalidFilterException(detail="meta.version can only be compared with eq or ne")
     digits = value.removeprefix("W/").strip('"')
     equal = table.c.version == int(digits) if digits.isdigit() else false()
-    return _two_valued(equal) if op == CompareOperator.eq else not_(_two_valued(equal))
+    return equal if op == CompareOperator.eq else _negated(equal)
 
 
 def _compare(operand: Operand, op: CompareOperator, value: Any) -> ColumnElement[bool]:
-    """One comparison of a single value, two-valued, as ``_compare`` of scim2-models does it."""
+    """One comparison of a single value, as ``_compare`` of scim2-models does it.
+
+    The result is unknown (NULL) where the attribute is absent; see ``_negated``.
+    """
     expression = operand.expression
     if value is None:
         # Only "eq null" / "ne null" reach here; an absent value equals null.
         condition = expression.is_(None)
-        return condition if op == CompareOperator.eq else not_(_two_valued(condition))
+        return condition if op == CompareOperator.eq else _negated(condition)
     if op == CompareOperator.ne:
-        return not_(_compare(operand, CompareOperator.eq, value))
+        return _negated(_compare(operand, CompareOperator.eq, value))
     if operand.kind == "text":
         if not isinstance(value, str):
             return false()
         left = expression if operand.case_exact or operand.folded else func.scim_fold(expression)
         right = value if operand.case_exact else fold(value)
-        return _two_valued(_text_comparison(left, op, right))
+        return _text_comparison(left, op, right)
     if operand.kind == "datetime" and isinstance(value, datetime):
         if isinstance(expression, JsonValue):
             stamp = value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-            return _two_valued(_ordering(expression, op, stamp))
-        return _two_valued(_ordering(expression, op, value))
+            return _ordering(expression, op, stamp)
+        return _ordering(expression, op, value)
     if operand.kind == "bool":
         if not isinstance(value, bool) or op != CompareOperator.eq:
             return false()
-        return _two_valued(expression == literal(value, Boolean()))
+        return expression == literal(value, Boolean())
     if (
         operand.kind == "number"
         and isinstance(value, int | float | Decimal)
@@ -700,7 +707,7 @@ def _compare(operand: Operand, op: CompareOperator, value: Any) -> ColumnElement
     ):
         if op in (CompareOperator.co, CompareOperator.sw, CompareOperator.ew):
             return false()
-        return _two_valued(_ordering(expression, op, value))
+        return _ordering(expression, op, value)
     return false()
 
 
