@@ -143,3 +143,13 @@ def test_me_is_not_implemented(scim: DirectoryClient) -> None:
     response = scim.http.get("/Me")
     assert response.status_code == 501
     assert response.json()["status"] == "501"
+
+
+def test_plain_json_is_accepted_and_answers_are_scim_json(scim: DirectoryClient) -> None:
+    response = scim.http.post(
+        "/Users",
+        json=user("json@acme.com"),
+        headers={"Content-Type": "application/json; charset=utf-8"},
+    )
+    assert response.status_code == 201
+    assert response.headers["content-type"] == "application/scim+json"

@@ -375,7 +375,7 @@ class _Translator(FilterVisitor[ColumnElement[bool]]):
             )
         column = _column_operand(self.table, binding)
         if column is not None:
-            return _present(column.expression)
+            return _present(column.expression) if column.kind == "text" else _not_null(column)
         if isclass(binding.target_type) and issubclass(binding.target_type, BaseModel):
             return _present_complex(self.table.c.doc, binding)
         operand = _document_operand(self.table.c.doc, binding)
