@@ -9,12 +9,12 @@ that leaked across directories would be caught too.
 from typing import Any
 
 import pytest
-from scim2_models import Group, ScimFilter
+from scim2_models import Group, ScimFilter, SearchRequest
 from sqlalchemy import Engine, Table, select
 
 from scimgate.config import Limits
 from scimgate.scim.resources import ENTERPRISE_SCHEMA, USER_SCHEMA, UserResource
-from scimgate.service import groups, tenants, users
+from scimgate.service import groups, listing, tenants, users
 from scimgate.service.scope import Scope
 from scimgate.store.filtering import filter_clause
 from scimgate.store.tables import groups as groups_table
@@ -243,3 +243,27 @@ def test_membership_filters(engine: Engine, corpus: tuple[Scope, list[Any], list
         everyone[0].id,
         everyone[4].id,
     }
+
+
+@pytest.mark.parametrize(
+    "sort_by", ["userName", "name.familyName", "emails", "title", "meta.created", "externalId"]
+)
+@pytest.mark.parametrize("order", ["ascending", "descending"])
+def test_sort_matches_the_reference(
+    corpus: tuple[Scope, list[Any], list[Group]], sort_by: str, order: str
+) -> None:
+    scope, everyone, _ = corpus
+    search = SearchRequest[UserResource].model_validate({"sortBy": sort_by, "sortOrder": order})
+    listed = listing.list_resources(scope, listing.USER_KIND, search)
+    expected = search.sort(everyone)
+    if order == "descending":
+        expected = _descending(search, everyone)
+    keys = [search.sort_value(user) for user in listed.resources]
+    assert keys == [search.sort_value(user) for user in expected]
+
+
+def _descending(search: SearchRequest[Any], everyone: list[Any]) -> list[Any]:
+    """The reference order, descending: missing values first, then values high to low."""
+    missing = [user for user in everyone if search.sort_value(user) is None]
+    present = [user for user in everyone if search.sort_value(user) is not None]
+    return missing + sorted(present, key=search.sort_value, reverse=True)
