@@ -280,6 +280,11 @@ CORPUS: dict[str, Bad] = {
         body=patch({"op": "replace", "path": "displayName", "value": "x"}),
     ),
     "unknown endpoint": Bad("GET", "/Pets", 404),
+    "nul in id": Bad("GET", "/Users/a%00b", 404),
+    "nul in body": Bad(
+        "POST", "/Users", 400, "invalidValue", body=user("a\u0000b"), mentions="NUL"
+    ),
+    "nul in filter": Bad("GET", "/Users", 400, params={"filter": 'userName eq "a\u0000"'}),
     "wrong method": Bad("PUT", "/Users", 405),
     # Bulk
     "bulk not a bulk request": Bad("POST", "/Bulk", 400, body={"schemas": [BULK_SCHEMA]}),

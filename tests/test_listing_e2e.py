@@ -120,3 +120,11 @@ def test_unknown_query_parameters_are_ignored(scim: DirectoryClient, people: lis
     response = scim.http.get("/Users", params={"aadOptscim062020": "", "count": 2})
     assert response.status_code == 200
     assert _ids(response.json()) == people[:2]
+
+
+def test_pages_past_the_end_are_empty(scim: DirectoryClient, people: list[str]) -> None:
+    for start in (13, 10**30):
+        page = scim.http.get("/Users", params={"startIndex": start, "count": 5})
+        assert page.status_code == 200
+        assert page.json()["totalResults"] == 12
+        assert page.json().get("Resources", []) == []

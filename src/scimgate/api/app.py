@@ -8,6 +8,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from scim2_models import SCIMException
 from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from scimgate import __version__
 from scimgate.api.responses import error_response
@@ -41,7 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(SCIMException, _scim_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(Exception, _unexpected_error)
+    app.add_middleware(_UnexpectedErrors)
     return app
 
 
@@ -60,8 +61,36 @@ async def _validation_error(_: Request, exc: Any) -> Response:
     return error_response(error)
 
 
-async def _unexpected_error(request: Request, exc: Exception) -> Response:
-    log.exception("unexpected error", method=request.method, path=request.url.path)
-    error = _HttpError(detail="Internal error; nothing was changed. The server log has the details")
-    error.status = 500
-    return error_response(error)
+class _UnexpectedErrors:
+    """Answer an unexpected exception with a SCIM 500, and keep the connection usable.
+
+    Starlette re-raises an exception after its 500 handler has answered, which
+    makes the server drop the client's keep-alive connection; this middleware
+    ends the exception here instead.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            log.exception("unexpected error", method=scope.get("method"), path=scope.get("path"))
+            if started:
+                raise
+            error = _HttpError(
+                detail="Internal error; nothing was changed. The server log has the details"
+            )
+            error.status = 500
+            await error_response(error)(scope, receive, send)

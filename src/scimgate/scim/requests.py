@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 from pydantic import ValidationError
 from scim2_models import (
     Context,
+    InvalidFilterException,
     InvalidSyntaxException,
     InvalidValueException,
     PatchOp,
@@ -41,7 +42,23 @@ def decode_json(body: bytes) -> dict[str, Any]:
         raise InvalidSyntaxException(
             detail=f"The request body must be a JSON object, not {type(payload).__name__}"
         )
+    if _holds_nul(payload):
+        raise InvalidValueException(detail=NUL_DETAIL)
     return payload
+
+
+NUL_DETAIL = "Text may not contain the NUL character (U+0000)"
+
+
+def _holds_nul(value: Any) -> bool:
+    """Whether a decoded JSON value holds U+0000 anywhere, which no database text can store."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    return False
 
 
 def read_resource(
@@ -72,9 +89,11 @@ def read_search(
 ) -> SearchRequest[ResourceT]:
     """Validate list parameters (from a query string or a ``.search`` body)."""
     known = {name: parameters[name] for name in LIST_PARAMETERS if name in parameters}
+    if _holds_nul(known):
+        raise InvalidValueException(detail=NUL_DETAIL)
     scim_filter = known.get("filter")
     if isinstance(scim_filter, str) and len(scim_filter) > max_filter_length:
-        raise InvalidValueException(
+        raise InvalidFilterException(
             detail=f"The filter is {len(scim_filter)} characters long; "
             f"at most {max_filter_length} are accepted"
         )

@@ -29,7 +29,13 @@ from inspect import isclass
 from itertools import count
 from typing import Any
 
-from scim2_models import BaseModel, Extension, InvalidFilterException, ScimFilter
+from scim2_models import (
+    BaseModel,
+    Extension,
+    InvalidFilterException,
+    InvalidValueException,
+    ScimFilter,
+)
 from scim2_models.path import (
     AttributeBinding,
     AttrPath,
@@ -302,7 +308,7 @@ def sort_key(table: Table, binding: AttributeBinding) -> ColumnElement[Any]:
     if column is not None:
         return _ordered(column)
     if binding.field_name in ("groups", "members") and binding.is_multivalued:
-        raise InvalidFilterException(detail=f"cannot sort on {binding.urn}")
+        raise InvalidValueException(detail=f"sortBy: cannot sort on {binding.urn}")
     if binding.is_multivalued:
         return _primary_value(table, binding)
     return _ordered(_document_operand(table.c.doc, binding))

@@ -11,6 +11,9 @@ from sqlalchemy import ColumnElement, Connection, Table, delete, func, select, u
 from scimgate.scim.compare import fold
 from scimgate.store.tables import groups, users
 
+MAX_OFFSET = 2**62
+"""The largest offset sent to the database (SCIM's ``startIndex`` has no upper bound)."""
+
 
 @dataclass(frozen=True)
 class StoredResource:
@@ -45,7 +48,11 @@ class ResourceTable:
         self, conn: Connection, directory_id: str, resource_id: str, *, for_update: bool
     ) -> StoredResource:
         """The stored resource, or the SCIM 404 for one the directory does not have."""
-        stored = self.get(conn, directory_id, resource_id, for_update=for_update)
+        # An id with U+0000 names nothing, and PostgreSQL text cannot even hold it.
+        has_nul = "\x00" in resource_id
+        stored = (
+            None if has_nul else self.get(conn, directory_id, resource_id, for_update=for_update)
+        )
         if stored is None:
             raise NotFoundException(
                 detail=f"No {self.noun} with id {resource_id} in this directory"
@@ -152,7 +159,8 @@ class ResourceTable:
             query = query.where(self.table.c.id > after_id)
         query = query.order_by(*order_by).limit(limit)
         if offset:
-            query = query.offset(offset)
+            # Past the last row every offset reads nothing; keep it within a 64-bit integer.
+            query = query.offset(min(offset, MAX_OFFSET))
         return [StoredResource(**row._mapping) for row in conn.execute(query)]
 
     def _stored_columns(self) -> list[Any]:
