@@ -34,13 +34,9 @@ Body = Annotated[bytes, Depends(read_body)]
 
 def _not_modified(request: Request, resource: Any) -> Response | None:
     version = resource.meta.version if resource.meta else None
-    if version and matches_if_none_match(request.headers.get("if-none-match"), _version(version)):
+    if version and matches_if_none_match(request.headers.get("if-none-match"), version):
         return Response(status_code=304, headers={"ETag": version})
     return None
-
-
-def _version(etag: str) -> int:
-    return int(etag.removeprefix('W/"').rstrip('"'))
 
 
 def _search(request: Request, model: Any, scope: Scope) -> SearchRequest[Any]:

@@ -7,13 +7,16 @@ def etag(version: int) -> str:
     return f'W/"{version}"'
 
 
+def _names(header: str, current: str) -> bool:
+    """Whether a conditional header lists the current ETag (weak comparison, RFC 9110 §8.8.3.2)."""
+    candidates = {candidate.strip() for candidate in header.split(",")}
+    return "*" in candidates or current in candidates or current[2:] in candidates
+
+
 def check_if_match(if_match: str | None, version: int) -> None:
     """Refuse a write whose ``If-Match`` names another version of the resource (412)."""
-    if if_match is None:
-        return
     current = etag(version)
-    candidates = {candidate.strip() for candidate in if_match.split(",")}
-    if "*" in candidates or current in candidates or current[2:] in candidates:
+    if if_match is None or _names(if_match, current):
         return
     raise PreconditionFailedException(
         detail=f"If-Match {if_match} does not match the current version {current}; "
@@ -21,10 +24,6 @@ def check_if_match(if_match: str | None, version: int) -> None:
     )
 
 
-def matches_if_none_match(if_none_match: str | None, version: int) -> bool:
-    """Whether a read can answer 304 Not Modified."""
-    if if_none_match is None:
-        return False
-    current = etag(version)
-    candidates = {candidate.strip() for candidate in if_none_match.split(",")}
-    return "*" in candidates or current in candidates or current[2:] in candidates
+def matches_if_none_match(if_none_match: str | None, current: str) -> bool:
+    """Whether a read of a resource whose ETag is ``current`` can answer 304 Not Modified."""
+    return if_none_match is not None and _names(if_none_match, current)

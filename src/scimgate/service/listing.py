@@ -17,7 +17,7 @@ from scimgate.service.representation import group_resource, user_resource
 from scimgate.service.scope import Scope
 from scimgate.service.walks import WalkKey, WalkPositions
 from scimgate.store import memberships
-from scimgate.store.filtering import filter_clause, sort_key
+from scimgate.store.filtering import filter_clause, ordering
 from scimgate.store.resources import GROUPS, USERS, ResourceTable, StoredResource
 from scimgate.store.transactions import reading
 
@@ -118,16 +118,9 @@ def list_resources(
 
 
 def _order_by(kind: ResourceKind, search: SearchRequest[Any]) -> list[ColumnElement[Any]]:
-    """Pages come in id order (creation order, UUIDv7) unless ``sortBy`` names an attribute."""
-    table = kind.table.table
     binding = search.sort_binding(kind.model) if search.sort_by else None
-    if binding is None:
-        return [table.c.id]
     descending = search.sort_order == SearchRequest.SortOrder.descending
-    key = sort_key(table, binding)
-    if descending:
-        return [key.is_(None).desc(), key.desc(), table.c.id.desc()]
-    return [key.is_(None), key, table.c.id]
+    return ordering(kind.table.table, binding, descending=descending)
 
 
 @dataclass(frozen=True)
@@ -196,7 +189,12 @@ def search_everything(scope: Scope, search: SearchRequest[Any]) -> ResourceList:
             if wanted <= 0 or skip >= matching:
                 continue
             rows = kind.table.page(
-                conn, scope.directory_id, condition, [kind.table.table.c.id], wanted, offset=skip
+                conn,
+                scope.directory_id,
+                condition,
+                ordering(kind.table.table, None, descending=False),
+                wanted,
+                offset=skip,
             )
             resources.extend(kind.build(conn, scope, rows, True))
     return ResourceList(

@@ -314,6 +314,21 @@ def sort_key(table: Table, binding: AttributeBinding) -> ColumnElement[Any]:
     return _ordered(_document_operand(table.c.doc, binding))
 
 
+def ordering(
+    table: Table, binding: AttributeBinding | None, *, descending: bool
+) -> list[ColumnElement[Any]]:
+    """ORDER BY for a page: ``sortBy`` then id, missing values last (first when descending).
+
+    Without ``sortBy`` pages come in id order, which is creation order (UUIDv7).
+    """
+    if binding is None:
+        return [table.c.id]
+    key = sort_key(table, binding)
+    if descending:
+        return [key.is_(None).desc(), key.desc(), table.c.id.desc()]
+    return [key.is_(None), key, table.c.id]
+
+
 def _ordered(operand: Operand) -> ColumnElement[Any]:
     if operand.kind != "text":
         return operand.expression
