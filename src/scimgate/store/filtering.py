@@ -245,6 +245,11 @@ def _kind(python_type: Any) -> str:
     return "text"
 
 
+def _json_kind(kind: str) -> str:
+    """How a value of this kind is read out of JSON: dateTimes are ISO strings there."""
+    return kind if kind in ("bool", "number") else "text"
+
+
 def _json_key(model: type[BaseModel], field_name: str) -> str:
     return str(model._scim_name(field_name))
 
@@ -360,16 +365,12 @@ def _document_operand(document: ColumnElement[Any], binding: AttributeBinding) -
     if sub is not None:
         path = (*path, sub)
     kind = _kind(binding.target_type)
-    json_kind = kind if kind in ("bool", "number") else "text"
+    json_kind = _json_kind(kind)
     return Operand(JsonValue(document, path, json_kind), kind, binding.case_exact)
 
 
-class _Translator(FilterVisitor[ColumnElement[bool]]):
-    """Translate a filter over the resources of one table."""
-
-    def __init__(self, table: Table, model: type[BaseModel]) -> None:
-        self.table = table
-        self.model = model
+class _SqlTranslator(FilterVisitor[ColumnElement[bool]]):
+    """What every translation shares: the logical operators, and no nested value paths."""
 
     def visit_logical_expr(self, node: LogicalExpr) -> ColumnElement[bool]:
         terms = [self.visit(term) for term in node.terms]
@@ -377,6 +378,17 @@ class _Translator(FilterVisitor[ColumnElement[bool]]):
 
     def visit_not(self, node: Not) -> ColumnElement[bool]:
         return _negated(self.visit(node.expr))
+
+    def visit_value_path(self, node: ValuePath) -> ColumnElement[bool]:
+        raise InvalidFilterException(detail="a value path cannot be nested in another")
+
+
+class _Translator(_SqlTranslator):
+    """Translate a filter over the resources of one table."""
+
+    def __init__(self, table: Table, model: type[BaseModel]) -> None:
+        self.table = table
+        self.model = model
 
     def visit_present(self, node: Present) -> ColumnElement[bool]:
         binding = self._resolve_or_none(node.attr_path, for_comparison=False)
@@ -450,7 +462,7 @@ class _Translator(FilterVisitor[ColumnElement[bool]]):
     ) -> ColumnElement[bool]:
         sub = _sub_key(binding)
         kind = _kind(binding.target_type)
-        json_kind = kind if kind in ("bool", "number") else "text"
+        json_kind = _json_kind(kind)
 
         def element_operand(element: ColumnElement[Any]) -> Operand:
             path = (sub,) if sub else ()
@@ -481,7 +493,7 @@ class _Translator(FilterVisitor[ColumnElement[bool]]):
         return _membership(self.table, binding, lambda _: _compare(inner.operand(sub), op, value))
 
 
-class _ElementTranslator(FilterVisitor[ColumnElement[bool]]):
+class _ElementTranslator(_SqlTranslator):
     """Translate the filter of a value path against one element of a JSON array."""
 
     def __init__(self, element: ColumnElement[Any], item: type[BaseModel]) -> None:
@@ -493,7 +505,7 @@ class _ElementTranslator(FilterVisitor[ColumnElement[bool]]):
         if binding is None:
             return None
         kind = _kind(binding.target_type)
-        json_kind = kind if kind in ("bool", "number") else "text"
+        json_kind = _json_kind(kind)
         key = _json_key(self.item, binding.field_name)
         return Operand(
             JsonValue(self.element, (key,), json_kind), kind, binding.case_exact
@@ -512,16 +524,6 @@ class _ElementTranslator(FilterVisitor[ColumnElement[bool]]):
             return false()
         operand, _ = found
         return _present(operand.expression) if operand.kind == "text" else _not_null(operand)
-
-    def visit_not(self, node: Not) -> ColumnElement[bool]:
-        return _negated(self.visit(node.expr))
-
-    def visit_logical_expr(self, node: LogicalExpr) -> ColumnElement[bool]:
-        terms = [self.visit(term) for term in node.terms]
-        return and_(*terms) if node.op == LogicalOperator.and_ else or_(*terms)
-
-    def visit_value_path(self, node: ValuePath) -> ColumnElement[bool]:
-        raise InvalidFilterException(detail="a value path cannot be nested in another")
 
 
 # --- Membership-derived attributes ------------------------------------------------------
@@ -573,7 +575,7 @@ def _membership(
     return exists(query.where(predicate(None)))
 
 
-class _MembershipTranslator(FilterVisitor[ColumnElement[bool]]):
+class _MembershipTranslator(_SqlTranslator):
     """Translate a filter over the sub-attributes of ``groups`` (users) or ``members`` (groups)."""
 
     def __init__(self, table: Table) -> None:
@@ -611,16 +613,6 @@ class _MembershipTranslator(FilterVisitor[ColumnElement[bool]]):
 
     def visit_present(self, node: Present) -> ColumnElement[bool]:
         return _present(self.operand(self._sub(node.attr_path)).expression)
-
-    def visit_not(self, node: Not) -> ColumnElement[bool]:
-        return _negated(self.visit(node.expr))
-
-    def visit_logical_expr(self, node: LogicalExpr) -> ColumnElement[bool]:
-        terms = [self.visit(term) for term in node.terms]
-        return and_(*terms) if node.op == LogicalOperator.and_ else or_(*terms)
-
-    def visit_value_path(self, node: ValuePath) -> ColumnElement[bool]:
-        raise InvalidFilterException(detail="a value path cannot be nested in another")
 
 
 # --- Comparisons ------------------------------------------------------------------------
