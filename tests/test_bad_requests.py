@@ -183,11 +183,12 @@ CORPUS: dict[str, Bad] = {
         "PATCH",
         f"/Users/{U}",
         400,
-        "noTarget",
+        "invalidValue",
         body=patch(
             {"op": "replace", "path": "title", "value": "changed"},
-            {"op": "replace", "path": 'emails[type eq "home"].value', "value": "x@y"},
+            {"op": "replace", "path": "userName", "value": 42},
         ),
+        mentions="userName",
     ),
     "patch group member sub-attribute": Bad(
         "PATCH",

@@ -92,7 +92,8 @@ def test_patch_is_atomic(scim: DirectoryClient) -> None:
         f"/Users/{created['id']}",
         json=patch(
             {"op": "replace", "path": "title", "value": "Boss"},
-            {"op": "replace", "path": 'emails[type eq "work"].value', "value": "g@x.com"},
+            # A filter that describes no entry to create, so nothing matches: noTarget.
+            {"op": "replace", "path": 'emails[value co "zzz"].type', "value": "work"},
         ),
     )
     assert refused.status_code == 400

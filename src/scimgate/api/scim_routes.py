@@ -62,7 +62,9 @@ def search_users(scope: ScopeDep, body: Body) -> Response:
 
 @router.post("/Users")
 def create_user(request: Request, scope: ScopeDep, body: Body) -> Response:
-    user = read_resource(UserResource, decode_json(body), Context.RESOURCE_CREATION_REQUEST, "user")
+    user = read_resource(
+        UserResource, decode_json(body), Context.RESOURCE_CREATION_REQUEST, "user", scope.users_url
+    )
     created = users.create_user(scope, user)
     return resource_response(
         created,
@@ -83,7 +85,11 @@ def get_user(request: Request, scope: ScopeDep, user_id: str) -> Response:
 @router.put("/Users/{user_id}")
 def replace_user(request: Request, scope: ScopeDep, user_id: str, body: Body) -> Response:
     replacement = read_resource(
-        UserResource, decode_json(body), Context.RESOURCE_REPLACEMENT_REQUEST, "user"
+        UserResource,
+        decode_json(body),
+        Context.RESOURCE_REPLACEMENT_REQUEST,
+        "user",
+        scope.users_url,
     )
     user = users.replace_user(scope, user_id, replacement, request.headers.get("if-match"))
     return resource_response(
@@ -93,7 +99,7 @@ def replace_user(request: Request, scope: ScopeDep, user_id: str, body: Body) ->
 
 @router.patch("/Users/{user_id}")
 def patch_user(request: Request, scope: ScopeDep, user_id: str, body: Body) -> Response:
-    patch = read_patch(UserResource, decode_json(body))
+    patch = read_patch(UserResource, decode_json(body), scope.users_url)
     user = users.patch_user(scope, user_id, patch, request.headers.get("if-match"))
     return resource_response(
         user, Context.RESOURCE_PATCH_RESPONSE, parameters=response_parameters(request)
@@ -139,7 +145,11 @@ def search_groups(scope: ScopeDep, body: Body) -> Response:
 @router.post("/Groups")
 def create_group(request: Request, scope: ScopeDep, body: Body) -> Response:
     group = read_resource(
-        GroupResource, decode_json(body), Context.RESOURCE_CREATION_REQUEST, "group"
+        GroupResource,
+        decode_json(body),
+        Context.RESOURCE_CREATION_REQUEST,
+        "group",
+        scope.users_url,
     )
     created = groups.create_group(scope, group)
     return resource_response(
@@ -162,7 +172,11 @@ def get_group(request: Request, scope: ScopeDep, group_id: str) -> Response:
 @router.put("/Groups/{group_id}")
 def replace_group(request: Request, scope: ScopeDep, group_id: str, body: Body) -> Response:
     replacement = read_resource(
-        GroupResource, decode_json(body), Context.RESOURCE_REPLACEMENT_REQUEST, "group"
+        GroupResource,
+        decode_json(body),
+        Context.RESOURCE_REPLACEMENT_REQUEST,
+        "group",
+        scope.users_url,
     )
     group = groups.replace_group(scope, group_id, replacement, request.headers.get("if-match"))
     return resource_response(
@@ -174,7 +188,7 @@ def replace_group(request: Request, scope: ScopeDep, group_id: str, body: Body) 
 def patch_group(request: Request, scope: ScopeDep, group_id: str, body: Body) -> Response:
     """204 unless the request names ``attributes`` (RFC 7644 §3.5.2): a one-member change to a
     100,000-member group must not serialize the group."""
-    patch = read_patch(GroupResource, decode_json(body))
+    patch = read_patch(GroupResource, decode_json(body), scope.users_url)
     parameters = response_parameters(request)
     respond = bool(parameters.attributes)
     group = groups.patch_group(

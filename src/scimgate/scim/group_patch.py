@@ -39,6 +39,7 @@ _MEMBER_LIST = TypeAdapter(list[GroupMember])
 class MemberAction(Enum):
     add = "add"
     remove = "remove"
+    remove_all = "remove_all"
     replace = "replace"
 
 
@@ -56,7 +57,7 @@ class MemberChange:
 
     ``add`` and ``replace`` list the members. ``remove`` names them by id, or
     by a filter over member sub-attributes when the request selected them some
-    other way; ``remove`` with neither removes every member.
+    other way. ``remove_all`` empties the group.
     """
 
     action: MemberAction
@@ -124,8 +125,12 @@ def _names_members(node: Any) -> bool:
 def _member_path_step(operation: PatchOperation[Group], node: Any) -> MemberChange:
     op = operation.op
     if isinstance(node, AttrPath) and node.sub_attr is None:
+        if op == PatchOperation.Op.remove and operation.value is None:
+            return MemberChange(MemberAction.remove_all)
         if op == PatchOperation.Op.remove:
-            return MemberChange(MemberAction.remove)
+            # Microsoft Entra names the members to remove in the value (the policy allows it).
+            listed = listed_members(operation.value)
+            return MemberChange(MemberAction.remove, member_ids=tuple(m.id for m in listed))
         action = MemberAction.replace if op == PatchOperation.Op.replace_ else MemberAction.add
         return MemberChange(action, listed_members(operation.value))
     if isinstance(node, ValuePath) and node.sub_attr is None and op == PatchOperation.Op.remove:

@@ -16,6 +16,7 @@ from scim2_models import (
 )
 
 from scimgate.scim.errors import from_validation_error
+from scimgate.scim.tolerance import SERVICE_POLICY, tolerate_patch, tolerate_resource
 
 ResourceT = TypeVar("ResourceT", bound=Resource[Any])
 
@@ -62,22 +63,29 @@ def _holds_nul(value: Any) -> bool:
 
 
 def read_resource(
-    model: type[ResourceT], payload: dict[str, Any], context: Context, what: str
+    model: type[ResourceT], payload: dict[str, Any], context: Context, what: str, users_url: str
 ) -> ResourceT:
-    """Validate a creation or replacement body against its resource model."""
+    """Validate a creation or replacement body against its resource model.
+
+    ``users_url`` is where the directory's users live, for references IdPs leave out.
+    """
+    payload = tolerate_resource(payload, users_url)
     _require_schema(payload, str(model.__schema__), what)
     try:
-        return model.model_validate(payload, scim_ctx=context)
+        return model.model_validate(payload, scim_ctx=context, scim_policy=SERVICE_POLICY)
     except ValidationError as exc:
         raise from_validation_error(exc, what) from None
 
 
-def read_patch(model: type[ResourceT], payload: dict[str, Any]) -> PatchOp[ResourceT]:
+def read_patch(
+    model: type[ResourceT], payload: dict[str, Any], users_url: str
+) -> PatchOp[ResourceT]:
     """Validate a PATCH body: every operation's path and value are checked before any is applied."""
+    payload = tolerate_patch(payload, users_url)
     _require_schema(payload, str(PatchOp.__schema__), "PATCH request")
     try:
         patch: PatchOp[ResourceT] = PatchOp[model].model_validate(  # type: ignore[valid-type]
-            payload, scim_ctx=Context.RESOURCE_PATCH_REQUEST
+            payload, scim_ctx=Context.RESOURCE_PATCH_REQUEST, scim_policy=SERVICE_POLICY
         )
     except ValidationError as exc:
         raise from_validation_error(exc, "PATCH request") from None

@@ -119,7 +119,11 @@ def _run_one(
         if not operation.bulk_id:
             raise InvalidValueException(detail="A Bulk POST needs a bulkId")
         resource = read_resource(
-            endpoint.model, _object(data), Context.RESOURCE_CREATION_REQUEST, "data"
+            endpoint.model,
+            _object(data),
+            Context.RESOURCE_CREATION_REQUEST,
+            "data",
+            scope.users_url,
         )
         made = endpoint.create(scope, resource)
         created[operation.bulk_id] = made.id
@@ -135,7 +139,11 @@ def _run_one(
         return _result(operation, 204, location, None)
     if method == "PUT":
         resource = read_resource(
-            endpoint.model, _object(data), Context.RESOURCE_REPLACEMENT_REQUEST, "data"
+            endpoint.model,
+            _object(data),
+            Context.RESOURCE_REPLACEMENT_REQUEST,
+            "data",
+            scope.users_url,
         )
         return _result(
             operation,
@@ -143,7 +151,7 @@ def _run_one(
             location,
             endpoint.replace(scope, resource_id, resource, operation.version),
         )
-    patch = read_patch(endpoint.model, _object(data))
+    patch = read_patch(endpoint.model, _object(data), scope.users_url)
     patched = endpoint.patch(scope, resource_id, patch, operation.version)
     return _result(operation, 200 if patched is not None else 204, location, patched)
 

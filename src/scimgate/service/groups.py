@@ -22,6 +22,7 @@ from scimgate.scim.group_patch import (
     listed_members,
     split_group_patch,
 )
+from scimgate.scim.tolerance import apply_patch
 from scimgate.service import changes
 from scimgate.service.representation import document, group_resource
 from scimgate.service.scope import Scope
@@ -86,7 +87,7 @@ def patch_group(
             if isinstance(step, MemberChange):
                 membership_changed |= _apply_member_change(conn, scope, group_id, step)
             else:
-                step.patch(group)
+                apply_patch(step, group)
         stored = _save(conn, scope, stored, document(group), membership_changed)
         if not respond:
             return None
@@ -130,12 +131,12 @@ def _apply_member_change(
         return _add_members(conn, scope, group_id, change.members) > 0
     if change.action == MemberAction.replace:
         return _replace_members(conn, scope, group_id, change.members)
-    if change.selection is not None:
-        ids = _members_matching(conn, scope, group_id, change.selection)
-    elif change.member_ids:
-        ids = tuple(change.member_ids)
-    else:
+    if change.action == MemberAction.remove_all:
         ids = tuple(m.id for m in memberships.members_of(conn, scope.directory_id, group_id))
+    elif change.selection is not None:
+        ids = _members_matching(conn, scope, group_id, change.selection)
+    else:
+        ids = change.member_ids
     return _remove_members(conn, scope, group_id, ids) > 0
 
 

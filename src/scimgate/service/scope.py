@@ -27,5 +27,9 @@ class Scope:
     def directory_id(self) -> str:
         return self.directory.id
 
+    @property
+    def users_url(self) -> str:
+        return f"{self.base_url}/Users"
+
     def location(self, endpoint: str, resource_id: str) -> str:
         return f"{self.base_url}/{endpoint}/{resource_id}"

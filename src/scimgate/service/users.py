@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from scimgate.scim.compare import fold
 from scimgate.scim.etag import check_if_match
+from scimgate.scim.tolerance import apply_patch
 from scimgate.service import changes
 from scimgate.service.representation import document, user_resource
 from scimgate.service.scope import Scope
@@ -59,7 +60,7 @@ def patch_user(scope: Scope, user_id: str, patch: PatchOp[Any], if_match: str | 
         check_if_match(if_match, stored.version)
         groups = memberships.groups_of(conn, scope.directory_id, [user_id])[user_id]
         user = user_resource(scope, stored, groups)
-        patch.patch(user)
+        apply_patch(patch, user)
         with _unique_user_name(user.user_name):
             stored = _save_if_changed(conn, scope, stored, document(user))
     return user_resource(scope, stored, groups)

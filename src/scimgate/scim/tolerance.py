@@ -1,0 +1,111 @@
+"""What real identity providers send that the strict RFC reading would refuse, made acceptable.
+
+Two parts. The policy hands scim2-models the tolerances it implements itself:
+Microsoft Entra's member removal with a ``value`` list, and ``Add``/``Replace``
+on a filtered path (``addresses[type eq "work"].locality``) that creates the
+entry when the user has none. The adapters rewrite the shapes no policy covers,
+before validation, into the RFC form: ``manager`` sent as a plain id (Entra),
+a ``manager`` without ``$ref``, and vendor schema URNs that carry nothing to
+store (Entra's ADSCIM group schema). Everything else an IdP sends that the RFC
+allows (case-insensitive ops, string booleans, explicit nulls, read-only
+attributes in a request) the models already accept.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+from scim2_models import PatchOp, Resource, SCIMException, ScimPolicy
+
+from scimgate.scim.errors import from_validation_error
+from scimgate.scim.resources import ENTERPRISE_SCHEMA
+
+SERVICE_POLICY = ScimPolicy(
+    remove_value_as_filter=ScimPolicy.RemoveValue.apply,
+    unmatched_path_filter=ScimPolicy.UnmatchedPathFilter.create,
+)
+
+
+def apply_patch(patch: PatchOp[Any], resource: Resource[Any]) -> None:
+    """Apply a PATCH under the service's policy, all operations or none.
+
+    A value that does not fit its attribute is reported with SCIM attribute
+    names (``userName``), not the models' Python names.
+    """
+    try:
+        patch.patch(resource, scim_policy=SERVICE_POLICY)
+    except SCIMException as exc:
+        if isinstance(exc.__cause__, ValidationError):
+            raise from_validation_error(exc.__cause__, "PATCH value") from None
+        raise
+
+
+IGNORED_SCHEMAS = frozenset(
+    {"http://schemas.microsoft.com/2006/11/resourcemanagement/adscim/2.0/group"}
+)
+"""Schema URNs some IdPs list that describe no attribute: accepted and left out."""
+
+_MANAGER_PATHS = frozenset({"manager", f"{ENTERPRISE_SCHEMA}:manager".lower()})
+
+
+def tolerate_resource(payload: dict[str, Any], users_url: str) -> dict[str, Any]:
+    """A creation or replacement body in RFC form."""
+    adapted = dict(payload)
+    schemas = adapted.get("schemas")
+    if isinstance(schemas, list):
+        adapted["schemas"] = [s for s in schemas if str(s).lower() not in IGNORED_SCHEMAS]
+    extension_key = next((k for k in adapted if k.lower() == ENTERPRISE_SCHEMA.lower()), None)
+    extension = adapted.get(extension_key) if extension_key else None
+    if isinstance(extension, dict) and "manager" in extension:
+        adapted[extension_key] = {  # type: ignore[index]
+            **extension,
+            "manager": _manager(extension["manager"], users_url),
+        }
+    return adapted
+
+
+def tolerate_patch(payload: dict[str, Any], users_url: str) -> dict[str, Any]:
+    """A PATCH body in RFC form: each operation's ``manager`` value made complete."""
+    operations = payload.get("Operations")
+    if not isinstance(operations, list):
+        return payload
+    return {**payload, "Operations": [_operation(op, users_url) for op in operations]}
+
+
+def _operation(operation: Any, users_url: str) -> Any:
+    if not isinstance(operation, dict):
+        return operation
+    path, value = operation.get("path"), operation.get("value")
+    if isinstance(path, str) and path.lower() in _MANAGER_PATHS:
+        return {**operation, "value": _manager(value, users_url)}
+    if path is None and isinstance(value, dict):
+        return {**operation, "value": _no_path_value(value, users_url)}
+    return operation
+
+
+def _no_path_value(value: dict[str, Any], users_url: str) -> dict[str, Any]:
+    """A no-path value: the manager may be a URN-qualified key or inside the extension object."""
+    adapted = {}
+    for key, item in value.items():
+        if key.lower() == f"{ENTERPRISE_SCHEMA}:manager".lower():
+            adapted[key] = _manager(item, users_url)
+        elif key.lower() == ENTERPRISE_SCHEMA.lower() and isinstance(item, dict):
+            adapted[key] = tolerate_resource({key: item}, users_url)[key]
+        else:
+            adapted[key] = item
+    return adapted
+
+
+def _manager(value: Any, users_url: str) -> Any:
+    """``manager`` as the RFC has it: ``{"value": id, "$ref": uri}``.
+
+    Entra sends the id alone, as a string, and others leave ``$ref`` out; the
+    reference is the manager's location in the same directory. An empty id
+    means no manager.
+    """
+    if isinstance(value, str):
+        return {"value": value, "$ref": f"{users_url}/{value}"} if value else None
+    if isinstance(value, dict) and value.get("value") and not value.get("$ref"):
+        return {**value, "$ref": f"{users_url}/{value['value']}"}
+    return value

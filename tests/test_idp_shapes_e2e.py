@@ -1,0 +1,203 @@
+"""Requests as Microsoft Entra ID and Okta really send them (numbers refer to the shared
+research list of IdP behaviours), accepted and answered in the shape those clients expect."""
+
+from conftest import DirectoryClient
+from scim_payloads import ENTERPRISE_SCHEMA, GROUP_SCHEMA, PATCH_SCHEMA, USER_SCHEMA, group, user
+
+ADSCIM = "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"
+
+
+def _entra_user(user_name: str) -> dict[str, object]:
+    """Entra's create body (items 9 and 25): read-only meta, empty roles, explicit nulls."""
+    return {
+        "schemas": [USER_SCHEMA, ENTERPRISE_SCHEMA],
+        "externalId": "0a21f0f2-8d2a-4f8e-bf98-7b2d5b8b1a01",
+        "userName": user_name,
+        "active": True,
+        "emails": [{"primary": True, "type": "work", "value": user_name}],
+        "meta": {"resourceType": "User"},
+        "name": {"formatted": "Test User", "familyName": "User", "givenName": "Test"},
+        "roles": [],
+        "title": None,
+        "addresses": None,
+        ENTERPRISE_SCHEMA: {"employeeNumber": "42", "manager": None},
+    }
+
+
+def _patch(scim: DirectoryClient, path: str, *operations: dict[str, object]) -> dict[str, object]:
+    response = scim.http.patch(
+        path, json={"schemas": [PATCH_SCHEMA], "Operations": list(operations)}
+    )
+    assert response.status_code in (200, 204), response.text
+    return response.json() if response.status_code == 200 else {}
+
+
+def test_entra_user_lifecycle(scim: DirectoryClient) -> None:
+    # Test connection: a random userName is an empty list, not a 404 (item 1).
+    probe = scim.http.get("/Users", params={"filter": 'userName eq "7b0c2f9e-probe"'})
+    assert probe.status_code == 200
+    assert probe.json()["totalResults"] == 0
+
+    created = scim.http.post("/Users", json=_entra_user("test.user@contoso.com"))
+    assert created.status_code == 201, created.text
+    user_id = created.json()["id"]
+    assert "title" not in created.json()
+
+    manager_id = scim.http.post("/Users", json=user("boss@contoso.com")).json()["id"]
+    # Capitalised ops, a string manager (item 19), filtered paths on values the user
+    # does not have yet (item 18), and a URN-qualified path (item 15).
+    patched = _patch(
+        scim,
+        f"/Users/{user_id}",
+        {"op": "Add", "path": f"{ENTERPRISE_SCHEMA}:manager", "value": manager_id},
+        {"op": "Add", "path": 'addresses[type eq "work"].locality', "value": "Redmond"},
+        {"op": "Add", "path": 'addresses[type eq "work"].postalCode', "value": "98052"},
+        {"op": "Replace", "path": 'phoneNumbers[type eq "mobile"].value', "value": "+1 555 0100"},
+        {"op": "Replace", "path": f"{ENTERPRISE_SCHEMA}:employeeNumber", "value": "43"},
+        {"op": "Replace", "path": "name.givenName", "value": "Tess"},
+    )
+    assert patched[ENTERPRISE_SCHEMA]["manager"]["value"] == manager_id  # type: ignore[index]
+    assert patched["addresses"] == [{"type": "work", "locality": "Redmond", "postalCode": "98052"}]
+    assert patched["phoneNumbers"] == [{"type": "mobile", "value": "+1 555 0100"}]
+
+    # Newer dialect: one no-path replace with dotted and URN-qualified keys (item 16).
+    patched = _patch(
+        scim,
+        f"/Users/{user_id}",
+        {
+            "op": "replace",
+            "value": {
+                "name.familyName": "Userson",
+                f"{ENTERPRISE_SCHEMA}:department": "Sales",
+                "active": True,
+            },
+        },
+    )
+    assert patched["name"]["familyName"] == "Userson"  # type: ignore[index]
+    assert patched[ENTERPRISE_SCHEMA]["department"] == "Sales"  # type: ignore[index]
+
+    # Disable with a string boolean (item 20); the user is still found (item 21).
+    disabled = _patch(
+        scim, f"/Users/{user_id}", {"op": "Replace", "path": "active", "value": "False"}
+    )
+    assert disabled["active"] is False
+    found = scim.http.get("/Users", params={"filter": 'userName eq "test.user@contoso.com"'}).json()
+    assert found["Resources"][0]["active"] is False
+
+
+def test_entra_group_lifecycle(scim: DirectoryClient) -> None:
+    ann = scim.http.post("/Users", json=user("ann@contoso.com")).json()["id"]
+    ben = scim.http.post("/Users", json=user("ben@contoso.com")).json()["id"]
+    # Created empty, with Microsoft's group schema URN and read-only meta (item 27).
+    created = scim.http.post(
+        "/Groups",
+        json={
+            "schemas": [GROUP_SCHEMA, ADSCIM],
+            "externalId": "8aa1a0c0-c4c3-4bc0-b4a5-2ef676900159",
+            "displayName": "Sales",
+            "meta": {"resourceType": "Group"},
+        },
+    )
+    assert created.status_code == 201, created.text
+    group_id = created.json()["id"]
+    lookup = scim.http.get(
+        "/Groups", params={"excludedAttributes": "members", "filter": 'displayName eq "Sales"'}
+    ).json()
+    assert [g["id"] for g in lookup["Resources"]] == [group_id]
+    assert "members" not in lookup["Resources"][0]
+
+    # Adds with "$ref": null, several in one PATCH, answered 204 (items 29-31).
+    added = scim.http.patch(
+        f"/Groups/{group_id}",
+        json={
+            "schemas": [PATCH_SCHEMA],
+            "Operations": [
+                {"op": "Add", "path": "members", "value": [{"$ref": None, "value": ann}]},
+                {"op": "Add", "path": "members", "value": [{"$ref": None, "value": ben}]},
+            ],
+        },
+    )
+    assert added.status_code == 204
+    # Removal with a value list, the older dialect (item 29): only ann leaves.
+    _patch(
+        scim, f"/Groups/{group_id}", {"op": "Remove", "path": "members", "value": [{"value": ann}]}
+    )
+    members = scim.http.get(f"/Groups/{group_id}").json()["members"]
+    assert [m["value"] for m in members] == [ben]
+    # An empty value list removes nobody.
+    _patch(scim, f"/Groups/{group_id}", {"op": "Remove", "path": "members", "value": []})
+    assert len(scim.http.get(f"/Groups/{group_id}").json()["members"]) == 1
+
+
+def test_okta_user_lifecycle(scim: DirectoryClient) -> None:
+    headers = {"User-Agent": "Okta SCIM Client 1.0.0"}
+    # Existence check with startIndex and count (item 36), then create with groups: [] and
+    # a password (item 37).
+    probe = scim.http.get(
+        "/Users",
+        params={"filter": 'userName eq "isabella@okta.example.com"', "startIndex": 1, "count": 100},
+        headers=headers,
+    )
+    assert probe.json()["totalResults"] == 0
+    created = scim.http.post(
+        "/Users",
+        headers=headers,
+        json={
+            "schemas": [USER_SCHEMA],
+            "userName": "isabella@okta.example.com",
+            "name": {"givenName": "Isabella", "familyName": "Rossi"},
+            "emails": [{"primary": True, "value": "isabella@okta.example.com", "type": "work"}],
+            "displayName": "Isabella Rossi",
+            "locale": "en-US",
+            "externalId": "00ujl29u0le5T6Aj10h7",
+            "groups": [],
+            "password": "1mz050nq",
+            "active": True,
+        },
+    )
+    assert created.status_code == 201, created.text
+    body = created.json()
+    assert body["active"] is True and "password" not in body
+    # Case-insensitive userName check (item 39).
+    upper = scim.http.get("/Users", params={"filter": 'userName eq "ISABELLA@OKTA.EXAMPLE.COM"'})
+    assert upper.json()["totalResults"] == 1
+    # Profile update by PUT of the whole object, id, meta and groups included (item 43).
+    body["title"] = "Director"
+    replaced = scim.http.put(f"/Users/{body['id']}", json=body, headers=headers)
+    assert replaced.status_code == 200, replaced.text
+    assert replaced.json()["title"] == "Director"
+    # Deactivation: no-path replace, lowercase op (item 44), with an unchanged id (item 47).
+    deactivated = _patch(
+        scim,
+        f"/Users/{body['id']}",
+        {"op": "replace", "value": {"id": body["id"], "active": False}},
+    )
+    assert deactivated["active"] is False
+
+
+def test_okta_group_push(scim: DirectoryClient) -> None:
+    ann = scim.http.post("/Users", json=user("ann@okta.example.com")).json()["id"]
+    ben = scim.http.post("/Users", json=user("ben@okta.example.com")).json()["id"]
+    created = scim.http.post("/Groups", json={**group("Engineering"), "members": []})
+    assert created.status_code == 201
+    group_id = created.json()["id"]
+    # Rename with the id in the value, and membership changes in one PATCH (items 47-48).
+    _patch(
+        scim,
+        f"/Groups/{group_id}",
+        {"op": "replace", "value": {"id": group_id, "displayName": "Engineering Team"}},
+        {"op": "add", "path": "members", "value": [{"value": ann, "display": "ann"}]},
+        {"op": "add", "path": "members", "value": [{"value": ben, "display": "ben"}]},
+        {"op": "remove", "path": f'members[value eq "{ann}"]'},
+    )
+    body = scim.http.get(f"/Groups/{group_id}").json()
+    assert body["displayName"] == "Engineering Team"
+    assert [m["value"] for m in body["members"]] == [ben]
+    # Full push (item 48), then unlink with delete (item 49).
+    _patch(
+        scim,
+        f"/Groups/{group_id}",
+        {"op": "replace", "path": "members", "value": [{"value": ann}]},
+    )
+    assert [m["value"] for m in scim.http.get(f"/Groups/{group_id}").json()["members"]] == [ann]
+    assert scim.http.delete(f"/Groups/{group_id}").status_code == 204
