@@ -201,3 +201,22 @@ def test_okta_group_push(scim: DirectoryClient) -> None:
     )
     assert [m["value"] for m in scim.http.get(f"/Groups/{group_id}").json()["members"]] == [ann]
     assert scim.http.delete(f"/Groups/{group_id}").status_code == 204
+
+
+def test_entra_filter_spellings(scim: DirectoryClient) -> None:
+    created = scim.http.post("/Users", json={**user("a@b.example.com"), "externalId": "jyoung"})
+    user_id = created.json()["id"]
+    # An unquoted value, as in Microsoft's example (item 7).
+    bare = scim.http.get("/Users", params={"filter": "externalId eq jyoung"})
+    assert bare.status_code == 200, bare.text
+    assert [r["id"] for r in bare.json()["Resources"]] == [user_id]
+    # Form-encoded: spaces as '+', raw quotes, '@' percent-encoded (item 7).
+    encoded = scim.http.get('/Users?filter=userName+eq+"a%40b.example.com"')
+    assert [r["id"] for r in encoded.json()["Resources"]] == [user_id]
+    # A feature flag appended to the URL is ignored (item 6).
+    flagged = scim.http.get("/Users?aadOptscim062020", params={"filter": "externalId eq jyoung"})
+    assert flagged.json()["totalResults"] == 1
+    # A filter that stays wrong once quoted is still refused, with the original reason.
+    wrong = scim.http.get("/Users", params={"filter": "externalId eq"})
+    assert wrong.status_code == 400
+    assert wrong.json()["scimType"] == "invalidFilter"

@@ -16,7 +16,12 @@ from scim2_models import (
 )
 
 from scimgate.scim.errors import from_validation_error
-from scimgate.scim.tolerance import SERVICE_POLICY, tolerate_patch, tolerate_resource
+from scimgate.scim.tolerance import (
+    SERVICE_POLICY,
+    quote_bare_values,
+    tolerate_patch,
+    tolerate_resource,
+)
 
 ResourceT = TypeVar("ResourceT", bound=Resource[Any])
 
@@ -110,7 +115,16 @@ def read_search(
             known, scim_ctx=Context.SEARCH_REQUEST
         )
     except ValidationError as exc:
-        raise from_validation_error(exc, "query") from None
+        error = from_validation_error(exc, "query")
+        requoted = quote_bare_values(scim_filter) if isinstance(scim_filter, str) else None
+        if requoted is None:
+            raise error from None
+        try:
+            return SearchRequest[model].model_validate(  # type: ignore[valid-type]
+                {**known, "filter": requoted}, scim_ctx=Context.SEARCH_REQUEST
+            )
+        except ValidationError:
+            raise error from None
     return search
 
 

@@ -13,6 +13,7 @@ attributes in a request) the models already accept.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import ValidationError
@@ -39,6 +40,30 @@ def apply_patch(patch: PatchOp[Any], resource: Resource[Any]) -> None:
         if isinstance(exc.__cause__, ValidationError):
             raise from_validation_error(exc.__cause__, "PATCH value") from None
         raise
+
+
+_BARE_VALUE = re.compile(
+    r"(?P<head>\b(?:eq|ne|co|sw|ew|gt|ge|lt|le)\s+)(?P<value>[^\s\"()\[\]]+)", re.IGNORECASE
+)
+_LITERALS = re.compile(r"^(?:true|false|null|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)$")
+
+
+def quote_bare_values(scim_filter: str) -> str | None:
+    """The filter with unquoted string values quoted, or None when none are bare.
+
+    Microsoft documents ``filter=externalId eq jyoung``: the value is a string
+    the grammar wants quoted. ``true``, ``false``, ``null`` and numbers stay as
+    they are. Only tried on a filter that does not parse as written.
+    """
+
+    def quoted(match: re.Match[str]) -> str:
+        value = match["value"]
+        if _LITERALS.match(value):
+            return match[0]
+        return f'{match["head"]}"{value}"'
+
+    rewritten = _BARE_VALUE.sub(quoted, scim_filter)
+    return rewritten if rewritten != scim_filter else None
 
 
 IGNORED_SCHEMAS = frozenset(
