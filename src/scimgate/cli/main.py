@@ -2,6 +2,7 @@
 
 import os
 import sys
+import time
 from dataclasses import replace
 from typing import Annotated
 
@@ -14,6 +15,9 @@ from scimgate.api.app import create_app
 from scimgate.config import Settings
 from scimgate.service import tenants
 from scimgate.service.bootstrap import prepare_database
+from scimgate.simulator import lifecycle
+from scimgate.simulator.dialects import DIALECTS
+from scimgate.simulator.population import generate
 from scimgate.store.engine import open_engine
 from scimgate.store.migrate import upgrade
 
@@ -155,3 +159,44 @@ def revoke_token(directory_id: str, token_id: str, database_url: DatabaseOption 
         console.print("No such active token in that directory.")
         raise typer.Exit(1)
     console.print(f"Revoked {token_id}.")
+
+
+@app.command()
+def simulate(
+    url: Annotated[str, typer.Option(help="The directory's SCIM base URL")],
+    token: Annotated[str, typer.Option(help="The directory's bearer token")],
+    idp: Annotated[str, typer.Option(help="Dialect: " + ", ".join(DIALECTS))] = "entra",
+    users: Annotated[int, typer.Option(help="People in the simulated directory")] = 100,
+    groups: Annotated[int, typer.Option(help="Groups in the simulated directory")] = 10,
+    seed: Annotated[int, typer.Option(help="Varies the generated directory")] = 1,
+) -> None:
+    """Rehearse an identity provider: run a full provisioning lifecycle against a SCIM endpoint."""
+    if idp not in DIALECTS:
+        raise typer.BadParameter(f"unknown IdP {idp!r}; choose one of {', '.join(DIALECTS)}")
+    population = generate(users, groups, seed=seed)
+    started = time.perf_counter()
+    report = lifecycle.run(url, token, DIALECTS[idp], population)
+    elapsed = time.perf_counter() - started
+    table = Table("step", "requests", "failures", "req/s", "p50 ms", "p99 ms")
+    for step in report.steps:
+        rate = step.requests / step.seconds if step.seconds else 0.0
+        table.add_row(
+            step.name,
+            str(step.requests),
+            str(step.failures),
+            f"{rate:.0f}",
+            f"{step.p50:.1f}",
+            f"{step.p99:.1f}",
+        )
+    console.print(table)
+    for failure in report.failures[:20]:
+        console.print(f"[red]FAIL[/red] {failure.step}: {failure.request}")
+        if failure.status is not None:
+            console.print(f"     -> {failure.status} {failure.response}")
+    verdict = "passed" if report.ok else f"failed ({len(report.failures)} failures)"
+    console.print(
+        f"{idp} lifecycle {verdict}: {report.requests} requests in {elapsed:.1f} s "
+        f"({report.requests / elapsed:.0f} requests/s)"
+    )
+    if not report.ok:
+        raise typer.Exit(1)

@@ -1,0 +1,1 @@
+"""A rehearsal identity provider: drives a full provisioning lifecycle in an IdP's dialect."""

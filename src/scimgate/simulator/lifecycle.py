@@ -1,0 +1,99 @@
+"""The provisioning lifecycle an identity provider runs against a SCIM service."""
+
+import uuid
+
+from scimgate.simulator.dialects import Dialect
+from scimgate.simulator.population import Population
+from scimgate.simulator.runner import Report, Session
+
+
+def run(base_url: str, token: str, dialect: Dialect, population: Population) -> Report:
+    """Discovery, test connection, initial sync, memberships, changes, leavers; then verify."""
+    session = Session(base_url, token, dialect.user_agent)
+    try:
+        _lifecycle(session, dialect, population)
+    finally:
+        session.close()
+    return session.report
+
+
+def _lifecycle(session: Session, dialect: Dialect, population: Population) -> None:
+    people = population.people
+    with session.step("discovery"):
+        for path in ("/ServiceProviderConfig", "/ResourceTypes", "/Schemas"):
+            session.send("GET", path, (200,))
+
+    with session.step("test connection"):
+        probe = session.send(
+            "GET", "/Users", (200,), params={"filter": f'userName eq "{uuid.uuid4()}"'}
+        )
+        session.check(bool(probe) and probe.get("totalResults") == 0, "random userName is absent")
+
+    with session.step("initial sync: users"):
+        for person in people:
+            lookup = {"filter": f'userName eq "{person.user_name}"', "startIndex": 1, "count": 100}
+            found = session.send("GET", "/Users", (200,), params=lookup)
+            if found and found.get("totalResults"):
+                person.scim_id = found["Resources"][0]["id"]
+                continue
+            created = session.send(
+                "POST", "/Users", (201,), json=dialect.user_body(person, population.domain)
+            )
+            person.scim_id = created["id"] if created else None
+
+    by_key = {person.key: person for person in people}
+    with session.step("initial sync: managers"):
+        for person in people:
+            manager = by_key.get(person.manager) if person.manager else None
+            if person.scim_id and manager and manager.scim_id:
+                dialect.set_manager(session, person, manager.scim_id)
+
+    with session.step("initial sync: groups and members"):
+        for team in population.teams:
+            found = dialect.find_group(session, team)
+            if found and found.get("totalResults"):
+                team.scim_id = found["Resources"][0]["id"]
+            else:
+                created = dialect.create_group(session, team)
+                team.scim_id = created["id"] if created else None
+            ids = [by_key[key].scim_id for key in team.members if by_key[key].scim_id]
+            if team.scim_id:
+                dialect.add_members(session, team, [i for i in ids if i])
+
+    movers = people[1::10]
+    with session.step("movers: attribute changes"):
+        for person in movers:
+            changed = dialect.change_title(session, person, "Principal")
+            session.check(bool(changed) and changed.get("title") == "Principal", "title changed")
+
+    with session.step("movers: membership removals"):
+        for team in population.teams[::2]:
+            if team.scim_id and team.members and by_key[team.members[0]].scim_id:
+                dialect.remove_member(session, team, str(by_key[team.members.pop(0)].scim_id))
+
+    leavers = people[2::10]
+    with session.step("leavers: deactivation"):
+        for person in leavers:
+            answer = dialect.deactivate(session, person)
+            session.check(bool(answer) and answer.get("active") is False, "user deactivated")
+
+    if dialect.deletes_users:
+        with session.step("leavers: deletion"):
+            for person in leavers[::2]:
+                session.send("DELETE", f"/Users/{person.scim_id}", (204,))
+                session.send("GET", f"/Users/{person.scim_id}", (404,))
+                person.scim_id = None
+                for team in population.teams:
+                    if person.key in team.members:
+                        team.members.remove(person.key)
+
+    with session.step("verification"):
+        for person in leavers:
+            if person.scim_id:
+                user = session.send("GET", f"/Users/{person.scim_id}", (200,))
+                session.check(bool(user) and user.get("active") is False, "leaver stays inactive")
+        for team in population.teams[:5]:
+            group = session.send("GET", f"/Groups/{team.scim_id}", (200,))
+            members = {m["value"] for m in (group or {}).get("members", [])}
+            expected = {by_key[key].scim_id for key in team.members}
+            session.check(members == expected, f"members of {team.display_name}")

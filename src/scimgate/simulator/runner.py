@@ -1,0 +1,120 @@
+"""Sending the lifecycle's requests and keeping score, step by step."""
+
+import statistics
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+
+@dataclass
+class Failure:
+    step: str
+    request: str
+    status: int | None
+    response: str
+
+
+@dataclass
+class StepReport:
+    """How one step of the lifecycle went."""
+
+    name: str
+    requests: int = 0
+    failures: int = 0
+    seconds: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+
+    @property
+    def p50(self) -> float:
+        return statistics.median(self.latencies) if self.latencies else 0.0
+
+    @property
+    def p99(self) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))] if ordered else 0.0
+
+
+@dataclass
+class Report:
+    steps: list[StepReport] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    @property
+    def requests(self) -> int:
+        return sum(step.requests for step in self.steps)
+
+
+class Session:
+    """One SCIM client with the IdP's headers, recording every exchange in a report."""
+
+    def __init__(self, base_url: str, token: str, user_agent: str) -> None:
+        self.http = httpx.Client(
+            base_url=base_url.rstrip("/"),
+            headers={
+                "Authorization": f"Bearer {token}",
+                "Content-Type": "application/scim+json; charset=utf-8",
+                "User-Agent": user_agent,
+            },
+            timeout=60,
+        )
+        self.report = Report()
+        self._step: StepReport | None = None
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        self._step = StepReport(name)
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self._step.seconds = time.perf_counter() - started
+            self.report.steps.append(self._step)
+            self._step = None
+
+    def send(
+        self,
+        method: str,
+        path: str,
+        expect: tuple[int, ...],
+        *,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+    ) -> Any:
+        """Send a request; a status outside ``expect`` is a failure. Returns the JSON body."""
+        assert self._step is not None, "requests are sent within a step"
+        self._step.requests += 1
+        started = time.perf_counter()
+        try:
+            response = self.http.request(method, path, json=json, params=params)
+        except httpx.HTTPError as exc:
+            self._fail(method, path, json, None, repr(exc))
+            return None
+        self._step.latencies.append((time.perf_counter() - started) * 1000)
+        if response.status_code not in expect:
+            self._fail(method, path, json, response.status_code, response.text)
+            return None
+        return response.json() if response.content else {}
+
+    def check(self, condition: bool, what: str) -> None:
+        """Record a failed expectation about what the server answered."""
+        if not condition:
+            assert self._step is not None
+            self._step.failures += 1
+            self.report.failures.append(Failure(self._step.name, what, None, ""))
+
+    def _fail(self, method: str, path: str, body: Any, status: int | None, text: str) -> None:
+        assert self._step is not None
+        self._step.failures += 1
+        request = f"{method} {path}" + (f" {body}" if body is not None else "")
+        self.report.failures.append(Failure(self._step.name, request[:600], status, text[:600]))
+
+    def close(self) -> None:
+        self.http.close()

@@ -1,0 +1,36 @@
+"""`scimgate simulate` rehearses each identity provider's lifecycle against the live server."""
+
+import pytest
+from typer.testing import CliRunner
+
+from conftest import LiveServer, new_directory
+from scimgate.cli.main import app
+from scimgate.simulator.dialects import DIALECTS
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("idp", sorted(DIALECTS))
+def test_full_lifecycle_passes(live_server: LiveServer, idp: str) -> None:
+    directory = new_directory(live_server, f"simulated {idp}")
+    result = CliRunner().invoke(
+        app,
+        ["simulate", "--url", directory.base_url, "--token", directory.token, "--idp", idp,
+         "--users", "1000", "--groups", "50"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert f"{idp} lifecycle passed" in result.output
+    everyone = directory.http.get("/Users", params={"count": 0}).json()["totalResults"]
+    deleted = 50 if DIALECTS[idp].deletes_users else 0
+    assert everyone == 1000 - deleted
+    inactive = directory.http.get("/Users", params={"filter": "active eq false", "count": 0})
+    assert inactive.json()["totalResults"] == 100 - deleted
+    assert directory.http.get("/Groups", params={"count": 0}).json()["totalResults"] == 50
+
+
+def test_a_failing_server_fails_the_rehearsal(live_server: LiveServer) -> None:
+    directory = new_directory(live_server, "wrong token")
+    result = CliRunner().invoke(
+        app, ["simulate", "--url", directory.base_url, "--token", "scimgate_wrong", "--users", "5"]
+    )
+    assert result.exit_code == 1
+    assert "401" in result.output
