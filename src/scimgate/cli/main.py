@@ -1,9 +1,10 @@
 """The ``scimgate`` command: run the service, migrate, manage directories and tokens."""
 
+import json
 import os
 import sys
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 from typing import Annotated
 
 import typer
@@ -15,6 +16,7 @@ from scimgate.api.app import create_app
 from scimgate.config import Settings
 from scimgate.service import tenants
 from scimgate.service.bootstrap import prepare_database
+from scimgate.service.directory_view import directory_users
 from scimgate.simulator import lifecycle
 from scimgate.simulator.dialects import DIALECTS
 from scimgate.simulator.population import generate
@@ -24,8 +26,10 @@ from scimgate.store.migrate import upgrade
 app = typer.Typer(help="scimgate: a SCIM 2.0 provisioning service.", no_args_is_help=True)
 directories_app = typer.Typer(help="Directories: one per identity-provider connection.")
 tokens_app = typer.Typer(help="Bearer tokens of a directory.")
+users_app = typer.Typer(help="A directory's users, in the normalized shape apps read.")
 app.add_typer(directories_app, name="directories")
 app.add_typer(tokens_app, name="tokens")
+app.add_typer(users_app, name="users")
 console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 """Piped output is not cut to 80 columns: ids and tokens must survive whole."""
 
@@ -159,6 +163,43 @@ def revoke_token(directory_id: str, token_id: str, database_url: DatabaseOption 
         console.print("No such active token in that directory.")
         raise typer.Exit(1)
     console.print(f"Revoked {token_id}.")
+
+
+@users_app.command("list")
+def list_users(
+    directory_id: str,
+    count: Annotated[int, typer.Option(help="Page size")] = 100,
+    start_index: Annotated[int, typer.Option("--start-index", help="1-based position")] = 1,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line")] = False,
+    database_url: DatabaseOption = None,
+    base_url: BaseUrlOption = None,
+) -> None:
+    """List a directory's users, normalized (the same fields whichever IdP sent them)."""
+    engine = open_engine(_settings(database_url).database_url)
+    try:
+        total, found = directory_users(
+            engine, directory_id, _public_root(base_url), count=count, start_index=start_index
+        )
+    except LookupError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    if as_json:
+        for user in found:
+            print(json.dumps(asdict(user), default=str))
+        return
+    table = Table("username", "name", "e-mail", "department", "state", "groups")
+    table.add_column("id", no_wrap=True, min_width=36)
+    for user in found:
+        table.add_row(
+            user.username,
+            user.display_name or "",
+            user.primary_email or "",
+            user.department or "",
+            user.state.value,
+            ", ".join(group.name for group in user.groups),
+            user.id,
+        )
+    console.print(table)
+    console.print(f"{len(found)} of {total} users from position {start_index}.")
 
 
 @app.command()

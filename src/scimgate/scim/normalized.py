@@ -1,0 +1,98 @@
+"""The one shape an app reads a directory in, whichever IdP dialect filled it.
+
+SCIM lets each IdP put the same fact in different places: the work e-mail may
+be primary or merely typed "work", a name may come whole (``displayName``) or in
+parts, the department lives in the enterprise extension. These functions read
+a stored SCIM resource and answer with fixed fields, keeping the raw document
+next to them for anything the fields leave out.
+"""
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from scim2_models import Context, Group
+
+from scimgate.scim.resources import ENTERPRISE_SCHEMA
+
+
+class UserState(StrEnum):
+    active = "active"
+    inactive = "inactive"
+
+
+@dataclass(frozen=True)
+class GroupRef:
+    id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class DirectoryUser:
+    id: str
+    """scimgate's id (the SCIM ``id``)."""
+
+    idp_id: str | None
+    """The IdP's own id for the user (SCIM ``externalId``)."""
+
+    username: str
+    primary_email: str | None
+    emails: list[str]
+    first_name: str | None
+    last_name: str | None
+    display_name: str | None
+    job_title: str | None
+    department: str | None
+    manager_id: str | None
+    state: UserState
+    groups: list[GroupRef]
+    raw: dict[str, Any] = field(repr=False)
+    """The SCIM document as the IdP left it."""
+
+
+@dataclass(frozen=True)
+class DirectoryGroup:
+    id: str
+    idp_id: str | None
+    name: str
+    raw: dict[str, Any] = field(repr=False)
+
+
+def normalize_user(user: Any) -> DirectoryUser:
+    """The normalized view of a SCIM user (``User[EnterpriseUser]``)."""
+    raw = user.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
+    emails = [email for email in user.emails or [] if email.value]
+    primary = next((e for e in emails if e.primary), None) or next(
+        (e for e in emails if str(e.type or "").lower() == "work"), None
+    )
+    enterprise = raw.get(ENTERPRISE_SCHEMA, {})
+    name = user.name
+    given = name.given_name if name else None
+    family = name.family_name if name else None
+    display = user.display_name or (name.formatted if name else None)
+    if display is None and (given or family):
+        display = " ".join(part for part in (given, family) if part)
+    return DirectoryUser(
+        id=str(user.id),
+        idp_id=user.external_id,
+        username=user.user_name,
+        primary_email=str(primary.value) if primary else (str(emails[0].value) if emails else None),
+        emails=[str(email.value) for email in emails],
+        first_name=given,
+        last_name=family,
+        display_name=display,
+        job_title=user.title,
+        department=enterprise.get("department"),
+        manager_id=(enterprise.get("manager") or {}).get("value"),
+        state=UserState.inactive if user.active is False else UserState.active,
+        groups=[GroupRef(str(g.value), str(g.display or "")) for g in user.groups or []],
+        raw=raw,
+    )
+
+
+def normalize_group(group: Group) -> DirectoryGroup:
+    raw = group.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
+    raw.pop("members", None)
+    return DirectoryGroup(
+        id=str(group.id), idp_id=group.external_id, name=str(group.display_name), raw=raw
+    )

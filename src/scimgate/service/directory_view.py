@@ -1,0 +1,32 @@
+"""The normalized view of a directory: for the app that reads it, not the IdP that fills it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scim2_models import SearchRequest
+from sqlalchemy import Engine
+
+from scimgate.config import Limits
+from scimgate.scim.normalized import DirectoryUser, normalize_user
+from scimgate.scim.resources import UserResource
+from scimgate.service import listing
+from scimgate.service.scope import Scope
+from scimgate.store import tenants
+from scimgate.store.transactions import reading
+
+
+def directory_users(
+    engine: Engine, directory_id: str, base_url: str, *, count: int, start_index: int = 1
+) -> tuple[int, list[DirectoryUser]]:
+    """One page of a directory's users, normalized, with the directory's total."""
+    with reading(engine) as conn:
+        directory = tenants.get_directory(conn, directory_id)
+    if directory is None:
+        raise LookupError(f"no directory {directory_id}")
+    scope = Scope(engine, directory, f"{base_url.rstrip('/')}/scim/v2/{directory_id}", Limits())
+    search: Any = SearchRequest[UserResource].model_validate(
+        {"count": count, "startIndex": start_index}
+    )
+    page = listing.list_resources(scope, listing.USER_KIND, search)
+    return page.total_results or 0, [normalize_user(user) for user in page.resources or []]

@@ -1,0 +1,111 @@
+"""The normalized view reads the same person the same way, whichever IdP dialect sent it."""
+
+import json
+
+from typer.testing import CliRunner
+
+from conftest import DirectoryClient, LiveServer, new_directory
+from scim_payloads import ENTERPRISE_SCHEMA, PATCH_SCHEMA, USER_SCHEMA, group
+from scimgate.cli.main import app
+from scimgate.scim.normalized import DirectoryUser, UserState
+from scimgate.service.directory_view import directory_users
+
+
+def _entra(scim: DirectoryClient, manager_id: str) -> str:
+    created = scim.http.post(
+        "/Users",
+        json={
+            "schemas": [USER_SCHEMA, ENTERPRISE_SCHEMA],
+            "externalId": "aad-object-1",
+            "userName": "grace@contoso.com",
+            "active": True,
+            "emails": [
+                {"type": "home", "value": "grace@home.example.com"},
+                {"primary": True, "type": "work", "value": "grace@contoso.com"},
+            ],
+            "name": {"formatted": "Grace Hopper", "familyName": "Hopper", "givenName": "Grace"},
+            "title": "Rear Admiral",
+            ENTERPRISE_SCHEMA: {"department": "Navy"},
+        },
+    ).json()
+    scim.http.patch(
+        f"/Users/{created['id']}",
+        json={
+            "schemas": [PATCH_SCHEMA],
+            "Operations": [
+                {"op": "Add", "path": f"{ENTERPRISE_SCHEMA}:manager", "value": manager_id},
+                {"op": "Replace", "path": "active", "value": "False"},
+            ],
+        },
+    )
+    return str(created["id"])
+
+
+def _okta(scim: DirectoryClient, manager_id: str) -> str:
+    created = scim.http.post(
+        "/Users",
+        json={
+            "schemas": [USER_SCHEMA, ENTERPRISE_SCHEMA],
+            "userName": "grace@contoso.com",
+            "name": {"givenName": "Grace", "familyName": "Hopper"},
+            "displayName": "Grace Hopper",
+            # No primary flag: the work address is the one that counts.
+            "emails": [
+                {"value": "grace@contoso.com", "type": "work"},
+                {"value": "grace@home.example.com", "type": "home"},
+            ],
+            "externalId": "aad-object-1",
+            "title": "Rear Admiral",
+            "groups": [],
+            "password": "s3cret-S3cret",
+            "active": True,
+            ENTERPRISE_SCHEMA: {"department": "Navy", "manager": {"value": manager_id}},
+        },
+    ).json()
+    scim.http.patch(
+        f"/Users/{created['id']}",
+        json={
+            "schemas": [PATCH_SCHEMA],
+            "Operations": [{"op": "replace", "value": {"active": False}}],
+        },
+    )
+    return str(created["id"])
+
+
+def _grace(live_server: LiveServer, dialect: str) -> DirectoryUser:
+    scim = new_directory(live_server, dialect)
+    boss = scim.http.post("/Users", json={"schemas": [USER_SCHEMA], "userName": "boss@contoso.com"})
+    grace_id = (_entra if dialect == "entra" else _okta)(scim, boss.json()["id"])
+    scim.http.post("/Groups", json=group("Navy", [grace_id]))
+    _, users = directory_users(live_server.engine, scim.directory_id, "http://x", count=10)
+    return next(user for user in users if user.id == grace_id)
+
+
+def test_the_same_person_reads_the_same_from_entra_and_okta(live_server: LiveServer) -> None:
+    from_entra, from_okta = _grace(live_server, "entra"), _grace(live_server, "okta")
+    for grace in (from_entra, from_okta):
+        assert grace.username == "grace@contoso.com"
+        assert grace.idp_id == "aad-object-1"
+        assert grace.primary_email == "grace@contoso.com"
+        assert set(grace.emails) == {"grace@contoso.com", "grace@home.example.com"}
+        assert (grace.first_name, grace.last_name) == ("Grace", "Hopper")
+        assert grace.display_name == "Grace Hopper"
+        assert (grace.job_title, grace.department) == ("Rear Admiral", "Navy")
+        assert grace.manager_id is not None
+        assert grace.state is UserState.inactive
+        assert [g.name for g in grace.groups] == ["Navy"]
+        assert grace.raw["userName"] == "grace@contoso.com"
+        assert "password" not in grace.raw
+
+
+def test_users_list_command(live_server: LiveServer, database_url: str) -> None:
+    scim = new_directory(live_server, "cli view")
+    scim.http.post("/Users", json={"schemas": [USER_SCHEMA], "userName": "ann@example.com"})
+    result = CliRunner().invoke(
+        app, ["users", "list", scim.directory_id, "--json", "--database-url", database_url]
+    )
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.output.splitlines()]
+    assert [(row["username"], row["state"]) for row in rows] == [("ann@example.com", "active")]
+    unknown = CliRunner().invoke(app, ["users", "list", "nope", "--database-url", database_url])
+    assert unknown.exit_code != 0
