@@ -220,3 +220,12 @@ def test_entra_filter_spellings(scim: DirectoryClient) -> None:
     wrong = scim.http.get("/Users", params={"filter": "externalId eq"})
     assert wrong.status_code == 400
     assert wrong.json()["scimType"] == "invalidFilter"
+
+
+def test_active_directory_addresses_in_special_use_domains(scim: DirectoryClient) -> None:
+    body = user("alice@corp.local", emails=[{"value": "alice@corp.local", "type": "work"}])
+    created = scim.http.post("/Users", json=body)
+    assert created.status_code == 201, created.text
+    assert created.json()["emails"][0]["value"] == "alice@corp.local"
+    malformed = scim.http.post("/Users", json=user("bob", emails=[{"value": "bob@"}]))
+    assert malformed.status_code == 400

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+import email_validator
 from scim2_models import (
     AuthenticationScheme,
     Bulk,
@@ -23,6 +24,12 @@ from scim2_models import (
 )
 
 from scimgate.config import Limits
+
+# E-mail addresses are the directory's, not ours to judge: Active Directory
+# tenants sync addresses in special-use domains such as "corp.local", which the
+# validator behind scim2-models' EmailStr refuses by default. The validator
+# documents this list as the place to change that.
+email_validator.SPECIAL_USE_DOMAIN_NAMES.clear()
 
 UserResource: Any = User[EnterpriseUser]
 """A user: the core User schema with the enterprise extension (RFC 7643 §4.1, §4.3)."""
