@@ -4,7 +4,7 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from scimgate.service.scope import Scope
-from scimgate.service.tenants import authenticate
+from scimgate.service.tenants import authenticate, note_client
 
 
 async def scim_scope(request: Request, directory_id: str) -> Scope:
@@ -13,6 +13,14 @@ async def scim_scope(request: Request, directory_id: str) -> Scope:
     directory = await run_in_threadpool(
         authenticate, state.engine, directory_id, request.headers.get("authorization")
     )
+    if directory.idp_detected is None:
+        await run_in_threadpool(
+            note_client,
+            state.engine,
+            directory,
+            request.headers.get("user-agent"),
+            list(request.query_params.keys()),
+        )
     root = state.settings.public_url or str(request.base_url)
     return Scope(
         engine=state.engine,

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from scimgate.api.app import create_app
 from scimgate.config import Settings
+from scimgate.scim.idp import IdpProfile
 from scimgate.service import tenants
 from scimgate.service.bootstrap import prepare_database
 from scimgate.service.directory_view import directory_users
@@ -91,6 +92,9 @@ def migrate(database_url: DatabaseOption = None) -> None:
 def create_directory(
     name: str,
     org: Annotated[str, typer.Option("--org", help="Organization name (created if new)")],
+    idp: Annotated[IdpProfile, typer.Option(help="The identity provider it connects")] = (
+        IdpProfile.generic
+    ),
     database_url: DatabaseOption = None,
     base_url: BaseUrlOption = None,
 ) -> None:
@@ -98,8 +102,8 @@ def create_directory(
     engine = open_engine(_settings(database_url).database_url)
     upgrade(engine)
     organization = tenants.ensure_organization(engine, org)
-    created = tenants.create_directory(engine, organization.id, name)
-    console.print(f"Directory:     {created.directory.id} ({name}, organization {org})")
+    created = tenants.create_directory(engine, organization.id, name, idp)
+    console.print(f"Directory:     {created.directory.id} ({name}, {idp.value}, organization {org})")
     console.print(f"SCIM base URL: {_scim_url(_public_root(base_url), created.directory.id)}")
     console.print(f"Bearer token:  {created.token.secret}")
 
@@ -108,12 +112,15 @@ def create_directory(
 def list_directories(database_url: DatabaseOption = None) -> None:
     """List every directory."""
     engine = open_engine(_settings(database_url).database_url)
-    table = Table("name", "created")
+    table = Table("name", "idp", "created")
     table.add_column("id", no_wrap=True, min_width=36)
     table.add_column("organization", no_wrap=True, min_width=36)
     for directory in tenants.list_directories(engine):
+        idp = tenants.effective_idp(directory).value
+        declared = directory.idp != "generic" or directory.idp_detected is None
         table.add_row(
             directory.name,
+            idp if declared else f"{idp} (recognised)",
             directory.created_at.isoformat(timespec="seconds"),
             directory.id,
             directory.organization_id,

@@ -9,6 +9,7 @@ from datetime import timedelta
 from scim2_models import NotFoundException, UnauthorizedException
 from sqlalchemy import Connection, Engine
 
+from scimgate.scim.idp import IdpProfile, recognise
 from scimgate.store import tenants
 from scimgate.store.ids import new_id, utcnow
 from scimgate.store.tenants import Directory, Organization, TokenRecord
@@ -57,10 +58,12 @@ def ensure_organization(engine: Engine, name: str) -> Organization:
     return organization
 
 
-def create_directory(engine: Engine, organization_id: str, name: str) -> NewDirectory:
+def create_directory(
+    engine: Engine, organization_id: str, name: str, idp: IdpProfile = IdpProfile.generic
+) -> NewDirectory:
     """A directory (one identity-provider connection) with its first token."""
     directory = Directory(
-        id=new_id(), organization_id=organization_id, name=name, created_at=utcnow()
+        id=new_id(), organization_id=organization_id, name=name, created_at=utcnow(), idp=idp
     )
     with writing(engine) as conn:
         if tenants.get_organization(conn, organization_id) is None:
@@ -130,6 +133,26 @@ def authenticate(engine: Engine, directory_id: str, authorization: str | None) -
         raise NotFoundException(detail=f"No directory {directory_id}")
     _note_use(engine, token)
     return directory
+
+
+def note_client(
+    engine: Engine, directory: Directory, user_agent: str | None, query: list[str]
+) -> None:
+    """Remember which IdP a generic directory's requests come from, the first time it shows."""
+    if directory.idp_detected is not None:
+        return
+    recognised = recognise(user_agent, query)
+    if recognised is None:
+        return
+    with writing(engine) as conn:
+        tenants.record_detected_idp(conn, directory.id, recognised)
+
+
+def effective_idp(directory: Directory) -> IdpProfile:
+    """The declared IdP, or else the recognised one, or else ``generic``."""
+    if directory.idp != IdpProfile.generic:
+        return IdpProfile(directory.idp)
+    return IdpProfile(directory.idp_detected or IdpProfile.generic)
 
 
 def _note_use(engine: Engine, token: TokenRecord) -> None:

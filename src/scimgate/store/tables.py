@@ -81,6 +81,8 @@ directories = Table(
     Column("organization_id", Uuid, ForeignKey("organizations.id"), nullable=False, index=True),
     Column("name", String(200), nullable=False),
     Column("created_at", Timestamp(), nullable=False),
+    Column("idp", String(16), nullable=False, server_default="generic"),
+    Column("idp_detected", String(16)),
 )
 
 scim_tokens = Table(

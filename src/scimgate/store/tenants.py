@@ -21,6 +21,11 @@ class Directory:
     organization_id: str
     name: str
     created_at: datetime
+    idp: str = "generic"
+    """The identity provider declared for the directory."""
+
+    idp_detected: str | None = None
+    """The identity provider first recognised in the directory's requests."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,15 @@ def insert_directory(conn: Connection, directory: Directory) -> None:
 def get_directory(conn: Connection, directory_id: str) -> Directory | None:
     row = conn.execute(select(directories).where(directories.c.id == directory_id)).first()
     return Directory(**row._mapping) if row else None
+
+
+def record_detected_idp(conn: Connection, directory_id: str, idp: str) -> None:
+    """Remember the first IdP recognised for a directory; a later guess never overwrites it."""
+    conn.execute(
+        update(directories)
+        .where(directories.c.id == directory_id, directories.c.idp_detected.is_(None))
+        .values(idp_detected=idp)
+    )
 
 
 def list_directories(conn: Connection) -> list[Directory]:
