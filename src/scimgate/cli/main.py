@@ -103,7 +103,8 @@ def create_directory(
     upgrade(engine)
     organization = tenants.ensure_organization(engine, org)
     created = tenants.create_directory(engine, organization.id, name, idp)
-    console.print(f"Directory:     {created.directory.id} ({name}, {idp.value}, organization {org})")
+    described = f"{name}, {idp.value}, organization {org}"
+    console.print(f"Directory:     {created.directory.id} ({described})")
     console.print(f"SCIM base URL: {_scim_url(_public_root(base_url), created.directory.id)}")
     console.print(f"Bearer token:  {created.token.secret}")
 
