@@ -95,6 +95,7 @@ def test_the_same_person_reads_the_same_from_entra_and_okta(live_server: LiveSer
         assert grace.state is UserState.inactive
         assert [g.name for g in grace.groups] == ["Navy"]
         assert grace.raw["userName"] == "grace@contoso.com"
+        assert grace.custom_attributes["employee_id"] is None
         assert "password" not in grace.raw
 
 
@@ -109,3 +110,44 @@ def test_users_list_command(live_server: LiveServer, database_url: str) -> None:
     assert [(row["username"], row["state"]) for row in rows] == [("ann@example.com", "active")]
     unknown = CliRunner().invoke(app, ["users", "list", "nope", "--database-url", database_url])
     assert unknown.exit_code != 0
+
+
+def test_attribute_mappings(live_server: LiveServer, database_url: str) -> None:
+    scim = new_directory(live_server, "mapped")
+    scim.http.post(
+        "/Users",
+        json={
+            "schemas": [USER_SCHEMA, ENTERPRISE_SCHEMA],
+            "userName": "kim@example.com",
+            "nickName": "Kimmy",
+            "phoneNumbers": [{"value": "+1 555 0199", "type": "mobile"}],
+            ENTERPRISE_SCHEMA: {"employeeNumber": "E-77", "costCenter": "CC-9"},
+        },
+    )
+    runner = CliRunner()
+
+    def invoke(*args: str) -> str:
+        result = runner.invoke(app, [*args, "--database-url", database_url])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    def kim() -> dict[str, object]:
+        output = invoke("users", "list", scim.directory_id, "--json")
+        return dict(json.loads(output.splitlines()[0])["custom_attributes"])
+
+    # The IdP's defaults apply until the directory says otherwise.
+    assert kim()["employee_id"] == "E-77"
+    assert kim()["cost_center"] == "CC-9"
+    invoke("mappings", "set", scim.directory_id, "nickname", "nickName")
+    invoke(
+        "mappings", "set", scim.directory_id, "cost_center", 'phoneNumbers[type eq "mobile"].value'
+    )
+    assert (kim()["nickname"], kim()["cost_center"]) == ("Kimmy", "+1 555 0199")
+    assert "nickname" in invoke("mappings", "list", scim.directory_id)
+    invoke("mappings", "remove", scim.directory_id, "cost_center")
+    assert kim()["cost_center"] == "CC-9"
+    refused = runner.invoke(
+        app, ["mappings", "set", scim.directory_id, "x", "shoeSize", "--database-url", database_url]
+    )
+    assert refused.exit_code != 0
+    assert "shoeSize" in refused.output

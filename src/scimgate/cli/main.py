@@ -11,11 +11,12 @@ import typer
 import uvicorn
 from rich.console import Console
 from rich.table import Table
+from scim2_models import SCIMException
 
 from scimgate.api.app import create_app
 from scimgate.config import Settings
 from scimgate.scim.idp import IdpProfile
-from scimgate.service import tenants
+from scimgate.service import attribute_mappings, tenants
 from scimgate.service.bootstrap import prepare_database
 from scimgate.service.directory_view import directory_users
 from scimgate.simulator import lifecycle
@@ -28,9 +29,11 @@ app = typer.Typer(help="scimgate: a SCIM 2.0 provisioning service.", no_args_is_
 directories_app = typer.Typer(help="Directories: one per identity-provider connection.")
 tokens_app = typer.Typer(help="Bearer tokens of a directory.")
 users_app = typer.Typer(help="A directory's users, in the normalized shape apps read.")
+mappings_app = typer.Typer(help="Attribute mappings: named custom attributes read from SCIM paths.")
 app.add_typer(directories_app, name="directories")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(users_app, name="users")
+app.add_typer(mappings_app, name="mappings")
 console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 """Piped output is not cut to 80 columns: ids and tokens must survive whole."""
 
@@ -208,6 +211,45 @@ def list_users(
         )
     console.print(table)
     console.print(f"{len(found)} of {total} users from position {start_index}.")
+
+
+@mappings_app.command("list")
+def list_mappings(directory_id: str, database_url: DatabaseOption = None) -> None:
+    """Show the directory's attribute mappings, its IdP's defaults included."""
+    engine = open_engine(_settings(database_url).database_url)
+    try:
+        found = attribute_mappings.effective_mappings(engine, directory_id)
+    except LookupError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    table = Table("name", "SCIM path")
+    for name, path in found.items():
+        table.add_row(name, path)
+    console.print(table)
+
+
+@mappings_app.command("set")
+def set_mapping(
+    directory_id: str, name: str, path: str, database_url: DatabaseOption = None
+) -> None:
+    """Map a custom attribute NAME to a SCIM PATH, e.g. cost_center to a custom extension."""
+    engine = open_engine(_settings(database_url).database_url)
+    try:
+        attribute_mappings.set_mapping(engine, directory_id, name, path)
+    except LookupError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    except SCIMException as exc:
+        raise typer.BadParameter(str(exc)) from None
+    console.print(f"{name} = {path}")
+
+
+@mappings_app.command("remove")
+def remove_mapping(directory_id: str, name: str, database_url: DatabaseOption = None) -> None:
+    """Remove a directory's own mapping (its IdP's default, if any, applies again)."""
+    engine = open_engine(_settings(database_url).database_url)
+    if not attribute_mappings.remove_mapping(engine, directory_id, name):
+        console.print(f"No mapping {name} of its own in that directory.")
+        raise typer.Exit(1)
+    console.print(f"Removed {name}.")
 
 
 @app.command()

@@ -13,6 +13,7 @@ from typing import Any
 
 from scim2_models import Context, Group
 
+from scimgate.scim.attribute_mapping import custom_attributes
 from scimgate.scim.resources import ENTERPRISE_SCHEMA
 
 
@@ -46,6 +47,9 @@ class DirectoryUser:
     manager_id: str | None
     state: UserState
     groups: list[GroupRef]
+    custom_attributes: dict[str, Any]
+    """Named attributes read through the directory's attribute mappings."""
+
     raw: dict[str, Any] = field(repr=False)
     """The SCIM document as the IdP left it."""
 
@@ -58,8 +62,8 @@ class DirectoryGroup:
     raw: dict[str, Any] = field(repr=False)
 
 
-def normalize_user(user: Any) -> DirectoryUser:
-    """The normalized view of a SCIM user (``User[EnterpriseUser]``)."""
+def normalize_user(user: Any, mappings: dict[str, str]) -> DirectoryUser:
+    """The normalized view of a SCIM user (``User[EnterpriseUser]``), custom attributes mapped."""
     raw = user.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
     emails = [email for email in user.emails or [] if email.value]
     primary = next((e for e in emails if e.primary), None) or next(
@@ -86,6 +90,7 @@ def normalize_user(user: Any) -> DirectoryUser:
         manager_id=(enterprise.get("manager") or {}).get("value"),
         state=UserState.inactive if user.active is False else UserState.active,
         groups=[GroupRef(str(g.value), str(g.display or "")) for g in user.groups or []],
+        custom_attributes=custom_attributes(user, mappings),
         raw=raw,
     )
 

@@ -11,6 +11,7 @@ from scimgate.config import Limits
 from scimgate.scim.normalized import DirectoryUser, normalize_user
 from scimgate.scim.resources import UserResource
 from scimgate.service import listing
+from scimgate.service.attribute_mappings import effective_mappings
 from scimgate.service.scope import Scope
 from scimgate.store import tenants
 from scimgate.store.transactions import reading
@@ -29,4 +30,5 @@ def directory_users(
         {"count": count, "startIndex": start_index}
     )
     page = listing.list_resources(scope, listing.USER_KIND, search)
-    return page.total_results or 0, [normalize_user(user) for user in page.resources or []]
+    mapped = effective_mappings(engine, directory_id)
+    return page.total_results or 0, [normalize_user(user, mapped) for user in page.resources or []]

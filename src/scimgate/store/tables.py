@@ -147,6 +147,15 @@ group_members = Table(
 )
 """One row per membership: a member is a user or a nested group."""
 
+attribute_mappings = Table(
+    "attribute_mappings",
+    metadata,
+    Column("directory_id", Uuid, ForeignKey("directories.id"), primary_key=True),
+    Column("name", String(64), primary_key=True),
+    Column("path", String(512), nullable=False),
+)
+"""Per directory: a named custom attribute of the normalized view, read from a SCIM path."""
+
 outbox = Table(
     "outbox",
     metadata,

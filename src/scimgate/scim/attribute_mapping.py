@@ -1,0 +1,53 @@
+"""Named custom attributes read from SCIM paths: ``employee_id`` from ``…:employeeNumber``.
+
+Each IdP profile comes with defaults; a directory's own mappings add to them
+or replace them by name.
+"""
+
+import re
+from typing import Any
+
+from scim2_models import BaseModel, InvalidPathException, Path
+
+from scimgate.scim.idp import IdpProfile
+from scimgate.scim.resources import ENTERPRISE_SCHEMA, UserResource
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+_COMMON = {
+    "employee_id": f"{ENTERPRISE_SCHEMA}:employeeNumber",
+    "cost_center": f"{ENTERPRISE_SCHEMA}:costCenter",
+    "division": f"{ENTERPRISE_SCHEMA}:division",
+    "organization": f"{ENTERPRISE_SCHEMA}:organization",
+}
+DEFAULTS: dict[IdpProfile, dict[str, str]] = {profile: dict(_COMMON) for profile in IdpProfile}
+DEFAULTS[IdpProfile.okta] = {**_COMMON, "locale": "locale", "user_type": "userType"}
+DEFAULTS[IdpProfile.entra] = {**_COMMON, "mobile_phone": 'phoneNumbers[type eq "mobile"].value'}
+
+
+def checked_mapping(name: str, path: str) -> str:
+    """The path, once it is known to name a user attribute; refuses bad names and paths."""
+    if not _NAME.match(name):
+        raise InvalidPathException(
+            detail=f"{name!r}: a custom attribute name is lower case letters, digits and _"
+        )
+    try:
+        if Path[UserResource](path).resolve() is None:
+            raise ValueError(path)
+    except ValueError:
+        raise InvalidPathException(detail=f"{path!r} is not an attribute of a user") from None
+    return path
+
+
+def custom_attributes(user: Any, mappings: dict[str, str]) -> dict[str, Any]:
+    """The value of each mapped attribute for a user (None when the user has none)."""
+    return {name: _plain(Path[UserResource](path).get(user)) for name, path in mappings.items()}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json", exclude_none=True, by_alias=True)
+    if isinstance(value, list):
+        plain = [_plain(item) for item in value]
+        return plain[0] if len(plain) == 1 else plain
+    return value

@@ -1,0 +1,30 @@
+"""Attribute mappings of a directory: custom attribute name -> SCIM path."""
+
+from sqlalchemy import Connection, delete, select
+
+from scimgate.store.tables import attribute_mappings
+
+
+def set_mapping(conn: Connection, directory_id: str, name: str, path: str) -> None:
+    remove_mapping(conn, directory_id, name)
+    conn.execute(
+        attribute_mappings.insert().values(directory_id=directory_id, name=name, path=path)
+    )
+
+
+def remove_mapping(conn: Connection, directory_id: str, name: str) -> bool:
+    result = conn.execute(
+        delete(attribute_mappings).where(
+            attribute_mappings.c.directory_id == directory_id, attribute_mappings.c.name == name
+        )
+    )
+    return result.rowcount == 1
+
+
+def mappings(conn: Connection, directory_id: str) -> dict[str, str]:
+    rows = conn.execute(
+        select(attribute_mappings.c.name, attribute_mappings.c.path)
+        .where(attribute_mappings.c.directory_id == directory_id)
+        .order_by(attribute_mappings.c.name)
+    )
+    return {row.name: row.path for row in rows}
