@@ -17,6 +17,7 @@ from scimgate.api.app import create_app
 from scimgate.config import Settings
 from scimgate.scim.idp import IdpProfile
 from scimgate.service import attribute_mappings, tenants
+from scimgate.service import roles as role_mapping
 from scimgate.service.bootstrap import prepare_database
 from scimgate.service.directory_view import directory_users
 from scimgate.simulator import lifecycle
@@ -29,11 +30,13 @@ app = typer.Typer(help="scimgate: a SCIM 2.0 provisioning service.", no_args_is_
 directories_app = typer.Typer(help="Directories: one per identity-provider connection.")
 tokens_app = typer.Typer(help="Bearer tokens of a directory.")
 users_app = typer.Typer(help="A directory's users, in the normalized shape apps read.")
+roles_app = typer.Typer(help="Role mapping: groups give their members roles.")
 mappings_app = typer.Typer(help="Attribute mappings: named custom attributes read from SCIM paths.")
 app.add_typer(directories_app, name="directories")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(users_app, name="users")
 app.add_typer(mappings_app, name="mappings")
+app.add_typer(roles_app, name="roles")
 console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 """Piped output is not cut to 80 columns: ids and tokens must survive whole."""
 
@@ -197,7 +200,7 @@ def list_users(
         for user in found:
             print(json.dumps(asdict(user), default=str))
         return
-    table = Table("username", "name", "e-mail", "department", "state", "groups")
+    table = Table("username", "name", "e-mail", "department", "state", "groups", "roles")
     table.add_column("id", no_wrap=True, min_width=36)
     for user in found:
         table.add_row(
@@ -207,6 +210,7 @@ def list_users(
             user.department or "",
             user.state.value,
             ", ".join(group.name for group in user.groups),
+            ", ".join(user.roles),
             user.id,
         )
     console.print(table)
@@ -250,6 +254,60 @@ def remove_mapping(directory_id: str, name: str, database_url: DatabaseOption = 
         console.print(f"No mapping {name} of its own in that directory.")
         raise typer.Exit(1)
     console.print(f"Removed {name}.")
+
+
+@roles_app.command("list")
+def list_role_rules(directory_id: str, database_url: DatabaseOption = None) -> None:
+    """Show the directory's role rules, in priority order."""
+    engine = open_engine(_settings(database_url).database_url)
+    try:
+        found = role_mapping.list_rules(engine, directory_id)
+    except LookupError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    table = Table("priority", "kind", "group", "role")
+    table.add_column("id", no_wrap=True, min_width=36)
+    for rule in found:
+        table.add_row(str(rule.priority), rule.kind, rule.match, rule.role, rule.id)
+    console.print(table)
+
+
+@roles_app.command("add")
+def add_role_rule(
+    directory_id: str,
+    role: str,
+    group: Annotated[str | None, typer.Option(help="Group display name")] = None,
+    group_id: Annotated[str | None, typer.Option(help="The IdP's id for the group")] = None,
+    default: Annotated[bool, typer.Option(help="The role of users no rule matches")] = False,
+    priority: Annotated[int, typer.Option(help="Lower comes first")] = 100,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Give ROLE to the members of a group (or to everyone else, with --default)."""
+    choices = [
+        (kind, value)
+        for kind, value in (("group_name", group), ("group_external_id", group_id))
+        if value
+    ]
+    if default:
+        choices.append(("default", ""))
+    if len(choices) != 1:
+        raise typer.BadParameter("name exactly one of --group, --group-id or --default")
+    kind, match = choices[0]
+    engine = open_engine(_settings(database_url).database_url)
+    try:
+        rule = role_mapping.add_rule(engine, directory_id, kind, match, role, priority)
+    except (LookupError, ValueError) as exc:
+        raise typer.BadParameter(str(exc)) from None
+    console.print(f"Rule {rule.id}: {kind} {match!r} -> {role} (priority {priority})")
+
+
+@roles_app.command("remove")
+def remove_role_rule(directory_id: str, rule_id: str, database_url: DatabaseOption = None) -> None:
+    """Remove a role rule; every user's roles are recomputed."""
+    engine = open_engine(_settings(database_url).database_url)
+    if not role_mapping.remove_rule(engine, directory_id, rule_id):
+        console.print("No such rule in that directory.")
+        raise typer.Exit(1)
+    console.print(f"Removed {rule_id}.")
 
 
 @app.command()

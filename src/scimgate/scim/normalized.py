@@ -47,6 +47,9 @@ class DirectoryUser:
     manager_id: str | None
     state: UserState
     groups: list[GroupRef]
+    roles: list[str]
+    """Roles the directory's role mapping gives the user, in priority order."""
+
     custom_attributes: dict[str, Any]
     """Named attributes read through the directory's attribute mappings."""
 
@@ -62,7 +65,7 @@ class DirectoryGroup:
     raw: dict[str, Any] = field(repr=False)
 
 
-def normalize_user(user: Any, mappings: dict[str, str]) -> DirectoryUser:
+def normalize_user(user: Any, mappings: dict[str, str], roles: list[str]) -> DirectoryUser:
     """The normalized view of a SCIM user (``User[EnterpriseUser]``), custom attributes mapped."""
     raw = user.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
     emails = [email for email in user.emails or [] if email.value]
@@ -90,6 +93,7 @@ def normalize_user(user: Any, mappings: dict[str, str]) -> DirectoryUser:
         manager_id=(enterprise.get("manager") or {}).get("value"),
         state=UserState.inactive if user.active is False else UserState.active,
         groups=[GroupRef(str(g.value), str(g.display or "")) for g in user.groups or []],
+        roles=roles,
         custom_attributes=custom_attributes(user, mappings),
         raw=raw,
     )

@@ -4,18 +4,17 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from scimgate.service.scope import Scope
 from scimgate.store import outbox
 from scimgate.store.ids import new_id, utcnow
 
 
 def record(
-    conn: Connection, scope: Scope, change_type: str, resource_id: str, data: dict[str, Any]
+    conn: Connection, directory_id: str, change_type: str, resource_id: str, data: dict[str, Any]
 ) -> None:
     """Append one change (``user.created``, ``group.user_added``…) for the directory."""
     outbox.append(
         conn,
-        scope.directory_id,
+        directory_id,
         outbox.Change(
             id=new_id(),
             type=change_type,

@@ -13,7 +13,7 @@ from scimgate.scim.resources import UserResource
 from scimgate.service import listing
 from scimgate.service.attribute_mappings import effective_mappings
 from scimgate.service.scope import Scope
-from scimgate.store import tenants
+from scimgate.store import roles, tenants
 from scimgate.store.transactions import reading
 
 
@@ -30,5 +30,10 @@ def directory_users(
         {"count": count, "startIndex": start_index}
     )
     page = listing.list_resources(scope, listing.USER_KIND, search)
+    found = page.resources or []
     mapped = effective_mappings(engine, directory_id)
-    return page.total_results or 0, [normalize_user(user, mapped) for user in page.resources or []]
+    with reading(engine) as conn:
+        user_roles = roles.roles_of(conn, directory_id, [str(user.id) for user in found])
+    return page.total_results or 0, [
+        normalize_user(user, mapped, user_roles[str(user.id)]) for user in found
+    ]

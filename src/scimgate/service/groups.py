@@ -23,7 +23,7 @@ from scimgate.scim.group_patch import (
     split_group_patch,
 )
 from scimgate.scim.tolerance import apply_patch
-from scimgate.service import changes
+from scimgate.service import changes, roles
 from scimgate.service.representation import document, group_resource
 from scimgate.service.scope import Scope
 from scimgate.store import memberships
@@ -39,7 +39,7 @@ def create_group(scope: Scope, group: Group) -> Group:
     listed = listed_members(group.members or [])
     with writing(scope.engine) as conn:
         GROUPS.insert(conn, scope.directory_id, stored)
-        changes.record(conn, scope, "group.created", stored.id, doc)
+        changes.record(conn, scope.directory_id, "group.created", stored.id, doc)
         _add_members(conn, scope, stored.id, listed)
         members = memberships.members_of(conn, scope.directory_id, stored.id)
     return group_resource(scope, stored, members)
@@ -99,12 +99,14 @@ def delete_group(scope: Scope, group_id: str, if_match: str | None) -> None:
     with writing(scope.engine) as conn:
         stored = GROUPS.existing(conn, scope.directory_id, group_id, for_update=True)
         check_if_match(if_match, stored.version)
+        former = _user_members(conn, scope, group_id)
         memberships.remove_all(conn, scope.directory_id, group_id)
         now = utcnow()
         for parent_id in memberships.remove_member_everywhere(conn, scope.directory_id, group_id):
             GROUPS.touch(conn, scope.directory_id, parent_id, now)
         GROUPS.delete(conn, scope.directory_id, group_id)
-        changes.record(conn, scope, "group.deleted", group_id, stored.doc)
+        changes.record(conn, scope.directory_id, "group.deleted", group_id, stored.doc)
+        roles.recompute(conn, scope.directory_id, former)
 
 
 def _save(
@@ -120,8 +122,19 @@ def _save(
     updated = stored.evolved(doc, utcnow())
     GROUPS.replace(conn, scope.directory_id, updated)
     if doc != stored.doc:
-        changes.record(conn, scope, "group.updated", stored.id, doc)
+        changes.record(conn, scope.directory_id, "group.updated", stored.id, doc)
+    if any(doc.get(key) != stored.doc.get(key) for key in ROLE_KEYS):
+        roles.recompute(conn, scope.directory_id, _user_members(conn, scope, stored.id))
     return updated
+
+
+ROLE_KEYS = ("displayName", "externalId")
+"""What role rules match a group by: renaming it can change its members' roles."""
+
+
+def _user_members(conn: Connection, scope: Scope, group_id: str) -> list[str]:
+    members = memberships.members_of(conn, scope.directory_id, group_id)
+    return [member.id for member in members if member.type == "User"]
 
 
 def _apply_member_change(
@@ -167,7 +180,10 @@ def _add_members(
     ]
     memberships.add(conn, scope.directory_id, group_id, new)
     for member in new:
-        changes.record(conn, scope, "group.user_added", group_id, {"member_id": member.id})
+        changes.record(
+            conn, scope.directory_id, "group.user_added", group_id, {"member_id": member.id}
+        )
+    roles.recompute(conn, scope.directory_id, [m.id for m in new if m.type == "User"])
     return len(new)
 
 
@@ -175,7 +191,11 @@ def _remove_members(conn: Connection, scope: Scope, group_id: str, ids: Sequence
     present = memberships.member_ids(conn, scope.directory_id, group_id, ids)
     memberships.remove(conn, scope.directory_id, group_id, sorted(present))
     for member_id in sorted(present):
-        changes.record(conn, scope, "group.user_removed", group_id, {"member_id": member_id})
+        changes.record(
+            conn, scope.directory_id, "group.user_removed", group_id, {"member_id": member_id}
+        )
+    users_left = USERS.existing_ids(conn, scope.directory_id, sorted(present))
+    roles.recompute(conn, scope.directory_id, sorted(users_left))
     return len(present)
 
 

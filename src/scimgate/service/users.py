@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from scimgate.scim.compare import fold
 from scimgate.scim.etag import check_if_match
 from scimgate.scim.tolerance import apply_patch
-from scimgate.service import changes
+from scimgate.service import changes, roles
 from scimgate.service.representation import document, user_resource
 from scimgate.service.scope import Scope
 from scimgate.store import memberships
@@ -30,7 +30,8 @@ def create_user(scope: Scope, user: Any) -> Any:
     with _unique_user_name(doc["userName"]), writing(scope.engine) as conn:
         _check_user_name_free(conn, scope, doc["userName"], None)
         USERS.insert(conn, scope.directory_id, stored)
-        changes.record(conn, scope, "user.created", stored.id, doc)
+        changes.record(conn, scope.directory_id, "user.created", stored.id, doc)
+        roles.recompute(conn, scope.directory_id, [stored.id])
     return user_resource(scope, stored, [])
 
 
@@ -74,9 +75,11 @@ def delete_user(scope: Scope, user_id: str, if_match: str | None) -> None:
         now = utcnow()
         for group_id in memberships.remove_member_everywhere(conn, scope.directory_id, user_id):
             GROUPS.touch(conn, scope.directory_id, group_id, now)
-            changes.record(conn, scope, "group.user_removed", group_id, {"user_id": user_id})
+            changes.record(
+                conn, scope.directory_id, "group.user_removed", group_id, {"user_id": user_id}
+            )
         USERS.delete(conn, scope.directory_id, user_id)
-        changes.record(conn, scope, "user.deleted", user_id, stored.doc)
+        changes.record(conn, scope.directory_id, "user.deleted", user_id, stored.doc)
 
 
 def _save_if_changed(
@@ -89,7 +92,7 @@ def _save_if_changed(
         _check_user_name_free(conn, scope, doc["userName"], stored.id)
     updated = stored.evolved(doc, utcnow())
     USERS.replace(conn, scope.directory_id, updated)
-    changes.record(conn, scope, "user.updated", stored.id, doc)
+    changes.record(conn, scope.directory_id, "user.updated", stored.id, doc)
     return updated
 
 

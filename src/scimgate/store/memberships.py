@@ -24,6 +24,8 @@ class Membership:
 
     group_id: str
     display: str
+    external_id: str | None = None
+    """The IdP's id for the group."""
 
 
 @dataclass(frozen=True)
@@ -144,7 +146,7 @@ def groups_of(
     if not member_ids_:
         return found
     rows = conn.execute(
-        select(group_members.c.member_id, groups.c.id, groups.c.display_name)
+        select(group_members.c.member_id, groups.c.id, groups.c.display_name, groups.c.external_id)
         .join(groups, groups.c.id == group_members.c.group_id)
         .where(
             group_members.c.directory_id == directory_id,
@@ -152,6 +154,6 @@ def groups_of(
         )
         .order_by(group_members.c.member_id, groups.c.id)
     )
-    for member_id, group_id, display in rows:
-        found[member_id].append(Membership(group_id=group_id, display=display))
+    for member_id, group_id, display, external_id in rows:
+        found[member_id].append(Membership(group_id, display, external_id))
     return found

@@ -156,6 +156,27 @@ attribute_mappings = Table(
 )
 """Per directory: a named custom attribute of the normalized view, read from a SCIM path."""
 
+role_rules = Table(
+    "role_rules",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("directory_id", Uuid, ForeignKey("directories.id"), nullable=False, index=True),
+    Column("kind", String(32), nullable=False),
+    Column("match", String(512), nullable=False),
+    Column("role", String(64), nullable=False),
+    Column("priority", Integer, nullable=False),
+)
+"""Per directory: members of a group (by name or IdP id) get a role; ``default`` when none."""
+
+user_roles = Table(
+    "user_roles",
+    metadata,
+    Column("directory_id", Uuid, ForeignKey("directories.id"), primary_key=True),
+    Column("user_id", Uuid, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("roles", Document, nullable=False),
+)
+"""A user's effective roles, kept current as memberships and rules change."""
+
 outbox = Table(
     "outbox",
     metadata,

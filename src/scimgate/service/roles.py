@@ -1,0 +1,98 @@
+"""Role mapping: groups give roles; each user's effective roles follow memberships and rules.
+
+A rule gives a role to the members of a group named by its display name
+(case-insensitively) or by the IdP's id for it; a ``default`` rule gives a role
+to users no other rule matches. A user's roles are listed by rule priority,
+lowest first, each once. They are stored, so the app reads them without
+evaluating anything, and recomputed in the transaction of every change that can
+move them; a change records ``user.roles_changed``.
+"""
+
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import Connection, Engine
+
+from scimgate.scim.compare import fold
+from scimgate.service import changes
+from scimgate.store import memberships, roles, tenants
+from scimgate.store.ids import new_id
+from scimgate.store.memberships import Membership
+from scimgate.store.roles import RoleRule
+from scimgate.store.transactions import reading, writing
+
+RULE_KINDS = ("group_name", "group_external_id", "default")
+
+
+def effective_roles(rules: Sequence[RoleRule], groups: Iterable[Membership]) -> list[str]:
+    """The roles rules give to a member of these groups, in priority order."""
+    names = {fold(group.display) for group in groups}
+    external_ids = {group.external_id for group in groups if group.external_id}
+    matched = [
+        rule.role
+        for rule in rules
+        if (rule.kind == "group_name" and fold(rule.match) in names)
+        or (rule.kind == "group_external_id" and rule.match in external_ids)
+    ]
+    if not matched:
+        matched = [rule.role for rule in rules if rule.kind == "default"][:1]
+    return list(dict.fromkeys(matched))
+
+
+def recompute(conn: Connection, directory_id: str, user_ids: Sequence[str]) -> None:
+    """Bring these users' stored roles up to date, recording each change."""
+    rules = roles.rules(conn, directory_id)
+    current = roles.roles_of(conn, directory_id, user_ids)
+    if not rules and not any(current.values()):
+        return
+    groups = memberships.groups_of(conn, directory_id, user_ids)
+    for user_id in user_ids:
+        wanted = effective_roles(rules, groups[user_id])
+        if wanted == current[user_id]:
+            continue
+        roles.store_roles(conn, directory_id, user_id, wanted)
+        changes.record(
+            conn,
+            directory_id,
+            "user.roles_changed",
+            user_id,
+            {"roles": wanted, "previous_roles": current[user_id]},
+        )
+
+
+def add_rule(
+    engine: Engine, directory_id: str, kind: str, match: str, role: str, priority: int
+) -> RoleRule:
+    """Add a rule (a ``default`` rule replaces the previous one) and apply it to every user."""
+    if kind not in RULE_KINDS:
+        raise ValueError(f"kind is one of {', '.join(RULE_KINDS)}")
+    if not role.strip() or (kind != "default" and not match.strip()):
+        raise ValueError("a rule needs a role, and a group to match unless it is the default")
+    if len(role) > 64 or len(match) > 512:
+        raise ValueError("a role is at most 64 characters, a group at most 512")
+    rule = RoleRule(new_id(), kind, match if kind != "default" else "", role, priority)
+    with writing(engine) as conn:
+        _require_directory(conn, directory_id)
+        if kind == "default":
+            roles.remove_default(conn, directory_id)
+        roles.add_rule(conn, directory_id, rule)
+        recompute(conn, directory_id, roles.all_user_ids(conn, directory_id))
+    return rule
+
+
+def remove_rule(engine: Engine, directory_id: str, rule_id: str) -> bool:
+    with writing(engine) as conn:
+        removed = roles.remove_rule(conn, directory_id, rule_id)
+        if removed:
+            recompute(conn, directory_id, roles.all_user_ids(conn, directory_id))
+    return removed
+
+
+def list_rules(engine: Engine, directory_id: str) -> list[RoleRule]:
+    with reading(engine) as conn:
+        _require_directory(conn, directory_id)
+        return roles.rules(conn, directory_id)
+
+
+def _require_directory(conn: Connection, directory_id: str) -> None:
+    if tenants.get_directory(conn, directory_id) is None:
+        raise LookupError(f"no directory {directory_id}")

@@ -1,0 +1,90 @@
+"""Role rules of a directory, and the effective roles kept for each user."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, delete, select
+
+from scimgate.store.tables import role_rules, user_roles, users
+
+
+@dataclass(frozen=True)
+class RoleRule:
+    id: str
+    kind: str
+    """``group_name``, ``group_external_id`` or ``default``."""
+
+    match: str
+    """The group's display name (compared case-insensitively) or IdP id; empty for ``default``."""
+
+    role: str
+    priority: int
+    """Lower first: a user's roles are listed in priority order."""
+
+
+def add_rule(conn: Connection, directory_id: str, rule: RoleRule) -> None:
+    conn.execute(role_rules.insert().values(directory_id=directory_id, **vars(rule)))
+
+
+def remove_rule(conn: Connection, directory_id: str, rule_id: str) -> bool:
+    result = conn.execute(
+        delete(role_rules).where(
+            role_rules.c.directory_id == directory_id, role_rules.c.id == rule_id
+        )
+    )
+    return result.rowcount == 1
+
+
+def remove_default(conn: Connection, directory_id: str) -> None:
+    conn.execute(
+        delete(role_rules).where(
+            role_rules.c.directory_id == directory_id, role_rules.c.kind == "default"
+        )
+    )
+
+
+def rules(conn: Connection, directory_id: str) -> list[RoleRule]:
+    rows = conn.execute(
+        select(
+            role_rules.c.id,
+            role_rules.c.kind,
+            role_rules.c.match,
+            role_rules.c.role,
+            role_rules.c.priority,
+        )
+        .where(role_rules.c.directory_id == directory_id)
+        .order_by(role_rules.c.priority, role_rules.c.id)
+    )
+    return [RoleRule(**row._mapping) for row in rows]
+
+
+def roles_of(conn: Connection, directory_id: str, user_ids: Sequence[str]) -> dict[str, list[str]]:
+    """The stored roles of these users (a user never computed has none)."""
+    found: dict[str, list[str]] = {user_id: [] for user_id in user_ids}
+    if not user_ids:
+        return found
+    rows = conn.execute(
+        select(user_roles.c.user_id, user_roles.c.roles).where(
+            user_roles.c.directory_id == directory_id, user_roles.c.user_id.in_(user_ids)
+        )
+    )
+    for user_id, roles in rows:
+        found[user_id] = list(roles)
+    return found
+
+
+def store_roles(conn: Connection, directory_id: str, user_id: str, roles: list[str]) -> None:
+    conn.execute(
+        delete(user_roles).where(
+            user_roles.c.directory_id == directory_id, user_roles.c.user_id == user_id
+        )
+    )
+    conn.execute(
+        user_roles.insert().values(directory_id=directory_id, user_id=user_id, roles=roles)
+    )
+
+
+def all_user_ids(conn: Connection, directory_id: str) -> list[str]:
+    return list(
+        conn.execute(select(users.c.id).where(users.c.directory_id == directory_id)).scalars()
+    )
