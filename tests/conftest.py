@@ -103,7 +103,12 @@ def live_server(
             "--log-level",
             "warning",
         ],
-        env={**os.environ, "SCIMGATE_DATABASE_URL": database_url},
+        # Every read confirms what it shows at once, so drift tests need not wait.
+        env={
+            **os.environ,
+            "SCIMGATE_DATABASE_URL": database_url,
+            "SCIMGATE_CONFIRMATION_INTERVAL": "0",
+        },
         stdout=log,
         stderr=subprocess.STDOUT,
     )

@@ -30,6 +30,9 @@ class Limits:
     max_filter_length: int = 4096
     """The longest filter expression accepted, in characters."""
 
+    confirmation_interval: float = 60.0
+    """Seconds within which a resource the IdP sends again is not re-marked as confirmed."""
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -57,6 +60,10 @@ class Settings:
                 ),
                 max_bulk_operations=_env_int(
                     "SCIMGATE_MAX_BULK_OPERATIONS", defaults.max_bulk_operations
+                ),
+                confirmation_interval=float(
+                    os.environ.get("SCIMGATE_CONFIRMATION_INTERVAL")
+                    or defaults.confirmation_interval
                 ),
             ),
         )

@@ -5,6 +5,7 @@ import os
 import sys
 import time
 from dataclasses import asdict, replace
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import typer
@@ -16,7 +17,7 @@ from scim2_models import SCIMException
 from scimgate.api.app import create_app
 from scimgate.config import Settings
 from scimgate.scim.idp import IdpProfile
-from scimgate.service import attribute_mappings, tenants
+from scimgate.service import attribute_mappings, confirmations, tenants
 from scimgate.service import roles as role_mapping
 from scimgate.service.bootstrap import prepare_database
 from scimgate.service.directory_view import directory_users
@@ -308,6 +309,37 @@ def remove_role_rule(directory_id: str, rule_id: str, database_url: DatabaseOpti
         console.print("No such rule in that directory.")
         raise typer.Exit(1)
     console.print(f"Removed {rule_id}.")
+
+
+@app.command()
+def drift(
+    directory_id: str,
+    since: Annotated[
+        datetime | None, typer.Option(help="Report what the IdP has not confirmed since (UTC)")
+    ] = None,
+    older_than: Annotated[
+        float | None, typer.Option(help="...or for longer than this many hours")
+    ] = None,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Users and groups the IdP has stopped sending: candidates for a missed deprovisioning."""
+    if (since is None) == (older_than is None):
+        raise typer.BadParameter("give exactly one of --since or --older-than")
+    cutoff = since.replace(tzinfo=since.tzinfo or UTC) if since else None
+    if cutoff is None:
+        cutoff = datetime.now(UTC) - timedelta(hours=older_than or 0)
+    engine = open_engine(_settings(database_url).database_url)
+    try:
+        found = confirmations.drift_report(engine, directory_id, cutoff)
+    except LookupError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    table = Table("kind", "name", "last confirmed")
+    table.add_column("id", no_wrap=True, min_width=36)
+    for item in found:
+        last = item.confirmed_at.isoformat(timespec="seconds") if item.confirmed_at else "never"
+        table.add_row(item.kind, item.name, last, item.id)
+    console.print(table)
+    console.print(f"{len(found)} not confirmed since {cutoff.isoformat(timespec='seconds')}.")
 
 
 @app.command()

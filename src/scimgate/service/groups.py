@@ -23,7 +23,7 @@ from scimgate.scim.group_patch import (
     split_group_patch,
 )
 from scimgate.scim.tolerance import apply_patch
-from scimgate.service import changes, roles
+from scimgate.service import changes, confirmations, roles
 from scimgate.service.representation import document, group_resource
 from scimgate.service.scope import Scope
 from scimgate.store import memberships
@@ -52,6 +52,7 @@ def get_group(scope: Scope, group_id: str, *, with_members: bool) -> Group:
         members = (
             memberships.members_of(conn, scope.directory_id, group_id) if with_members else None
         )
+    confirmations.confirm_seen(scope, GROUPS, [stored])
     return group_resource(scope, stored, members)
 
 
@@ -66,6 +67,7 @@ def replace_group(scope: Scope, group_id: str, replacement: Group, if_match: str
         replacement.replace(current)
         membership_changed = _replace_members(conn, scope, group_id, wanted_members)
         stored = _save(conn, scope, stored, document(replacement), membership_changed)
+        confirmations.confirm_in(conn, scope, GROUPS, [stored])
         members = memberships.members_of(conn, scope.directory_id, group_id)
     return group_resource(scope, stored, members)
 
@@ -89,6 +91,7 @@ def patch_group(
             else:
                 apply_patch(step, group)
         stored = _save(conn, scope, stored, document(group), membership_changed)
+        confirmations.confirm_in(conn, scope, GROUPS, [stored])
         if not respond:
             return None
         members = memberships.members_of(conn, scope.directory_id, group_id)

@@ -13,6 +13,7 @@ from scim2_models import InvalidCursorException, ScimFilter, SearchRequest
 from sqlalchemy import ColumnElement, Connection
 
 from scimgate.scim.resources import GroupResource, ResourceList, UserResource
+from scimgate.service import confirmations
 from scimgate.service.representation import group_resource, user_resource
 from scimgate.service.scope import Scope
 from scimgate.service.walks import WalkKey, WalkPositions
@@ -99,6 +100,7 @@ def list_resources(
                 after_id=position.after_id,
             )
         resources = kind.build(conn, scope, rows, with_members)
+    confirmations.confirm_seen(scope, kind.table, rows)
 
     full_page = bool(rows) and len(rows) == count
     if full_page and keyset and search.cursor is None:

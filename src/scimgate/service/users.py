@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from scimgate.scim.compare import fold
 from scimgate.scim.etag import check_if_match
 from scimgate.scim.tolerance import apply_patch
-from scimgate.service import changes, roles
+from scimgate.service import changes, confirmations, roles
 from scimgate.service.representation import document, user_resource
 from scimgate.service.scope import Scope
 from scimgate.store import memberships
@@ -39,6 +39,7 @@ def get_user(scope: Scope, user_id: str) -> Any:
     with reading(scope.engine) as conn:
         stored = USERS.existing(conn, scope.directory_id, user_id, for_update=False)
         groups = memberships.groups_of(conn, scope.directory_id, [user_id])[user_id]
+    confirmations.confirm_seen(scope, USERS, [stored])
     return user_resource(scope, stored, groups)
 
 
@@ -51,6 +52,7 @@ def replace_user(scope: Scope, user_id: str, replacement: Any, if_match: str | N
         current = user_resource(scope, stored, groups)
         replacement.replace(current)
         stored = _save_if_changed(conn, scope, stored, document(replacement))
+        confirmations.confirm_in(conn, scope, USERS, [stored])
     return user_resource(scope, stored, groups)
 
 
@@ -64,6 +66,7 @@ def patch_user(scope: Scope, user_id: str, patch: PatchOp[Any], if_match: str | 
         apply_patch(patch, user)
         with _unique_user_name(user.user_name):
             stored = _save_if_changed(conn, scope, stored, document(user))
+        confirmations.confirm_in(conn, scope, USERS, [stored])
     return user_resource(scope, stored, groups)
 
 

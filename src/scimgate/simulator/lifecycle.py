@@ -51,14 +51,20 @@ def _lifecycle(session: Session, dialect: Dialect, population: Population) -> No
     with session.step("initial sync: groups and members"):
         for team in population.teams:
             found = dialect.find_group(session, team)
+            present: set[str] = set()
             if found and found.get("totalResults"):
                 team.scim_id = found["Resources"][0]["id"]
+                # A group from an earlier run: reconcile it, as the IdP would.
+                current = session.send("GET", f"/Groups/{team.scim_id}", (200,)) or {}
+                present = {member["value"] for member in current.get("members", [])}
             else:
                 created = dialect.create_group(session, team)
                 team.scim_id = created["id"] if created else None
-            ids = [by_key[key].scim_id for key in team.members if by_key[key].scim_id]
+            wanted = {by_key[key].scim_id for key in team.members if by_key[key].scim_id}
             if team.scim_id:
-                dialect.add_members(session, team, [i for i in ids if i])
+                for extra in sorted(present - wanted):
+                    dialect.remove_member(session, team, extra)
+                dialect.add_members(session, team, sorted(i for i in wanted - present if i))
 
     movers = people[1::10]
     with session.step("movers: attribute changes"):

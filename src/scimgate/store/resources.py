@@ -24,14 +24,16 @@ class StoredResource:
     created_at: datetime
     modified_at: datetime
     version: int
+    confirmed_at: datetime | None = None
+    """When the IdP last sent or asked for the resource (drift detection)."""
 
     @classmethod
     def new(cls, resource_id: str, doc: dict[str, Any], at: datetime) -> "StoredResource":
-        return cls(id=resource_id, doc=doc, created_at=at, modified_at=at, version=1)
+        return cls(resource_id, doc, at, at, 1, at)
 
     def evolved(self, doc: dict[str, Any], at: datetime) -> "StoredResource":
         """The next version of this resource, holding ``doc``."""
-        return StoredResource(self.id, doc, self.created_at, at, self.version + 1)
+        return StoredResource(self.id, doc, self.created_at, at, self.version + 1, at)
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,7 @@ class ResourceTable:
                 doc=resource.doc,
                 modified_at=resource.modified_at,
                 version=resource.version,
+                confirmed_at=resource.confirmed_at,
                 **self.index_columns(resource.doc),
             )
         )
@@ -99,6 +102,32 @@ class ResourceTable:
             .where(self.table.c.directory_id == directory_id, self.table.c.id == resource_id)
             .values(modified_at=at, version=self.table.c.version + 1)
         )
+
+    def confirm(
+        self, conn: Connection, directory_id: str, resource_ids: Sequence[str], at: datetime
+    ) -> None:
+        """Record that the IdP still sends or asks for these resources."""
+        conn.execute(
+            update(self.table)
+            .where(self.table.c.directory_id == directory_id, self.table.c.id.in_(resource_ids))
+            .values(confirmed_at=at)
+        )
+
+    def unconfirmed_since(
+        self, conn: Connection, directory_id: str, since: datetime
+    ) -> list[tuple[str, str, datetime | None]]:
+        """Resources the IdP has not sent or asked for since ``since``: id, name, last time."""
+        c = self.table.c
+        name = c.user_name if "user_name" in c else c.display_name
+        rows = conn.execute(
+            select(c.id, name, c.confirmed_at)
+            .where(
+                c.directory_id == directory_id,
+                (c.confirmed_at.is_(None)) | (c.confirmed_at < since),
+            )
+            .order_by(c.confirmed_at, c.id)
+        )
+        return [(row[0], row[1], row[2]) for row in rows]
 
     def delete(self, conn: Connection, directory_id: str, resource_id: str) -> bool:
         result = conn.execute(
@@ -165,7 +194,7 @@ class ResourceTable:
 
     def _stored_columns(self) -> list[Any]:
         c = self.table.c
-        return [c.id, c.doc, c.created_at, c.modified_at, c.version]
+        return [c.id, c.doc, c.created_at, c.modified_at, c.version, c.confirmed_at]
 
 
 def _user_columns(doc: dict[str, Any]) -> dict[str, Any]:
