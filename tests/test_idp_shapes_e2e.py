@@ -229,3 +229,18 @@ def test_active_directory_addresses_in_special_use_domains(scim: DirectoryClient
     assert created.json()["emails"][0]["value"] == "alice@corp.local"
     malformed = scim.http.post("/Users", json=user("bob", emails=[{"value": "bob@"}]))
     assert malformed.status_code == 400
+
+
+def test_onelogin_manager_with_display_name(scim: DirectoryClient) -> None:
+    """OneLogin sends the read-only manager.displayName (research item 53): ignored, not refused."""
+    boss = scim.http.post("/Users", json=user("boss@onelogin.example.com")).json()["id"]
+    body = {
+        **user("kai@onelogin.example.com", nickName=""),
+        "schemas": [USER_SCHEMA, ENTERPRISE_SCHEMA],
+        ENTERPRISE_SCHEMA: {"manager": {"value": boss, "displayName": "The Boss"}},
+    }
+    created = scim.http.post("/Users", json=body)
+    assert created.status_code == 201, created.text
+    manager = created.json()[ENTERPRISE_SCHEMA]["manager"]
+    assert manager["value"] == boss
+    assert manager["$ref"].endswith(f"/Users/{boss}")

@@ -127,10 +127,15 @@ def _manager(value: Any, users_url: str) -> Any:
 
     Entra sends the id alone, as a string, and others leave ``$ref`` out; the
     reference is the manager's location in the same directory. An empty id
-    means no manager.
+    means no manager. A ``displayName`` sent along (OneLogin) is read-only, and
+    dropped.
     """
     if isinstance(value, str):
         return {"value": value, "$ref": f"{users_url}/{value}"} if value else None
-    if isinstance(value, dict) and value.get("value") and not value.get("$ref"):
-        return {**value, "$ref": f"{users_url}/{value['value']}"}
-    return value
+    if not isinstance(value, dict):
+        return value
+    # displayName is read-only (the server's to fill); OneLogin sends it anyway.
+    manager = {key: item for key, item in value.items() if key.lower() != "displayname"}
+    if manager.get("value") and not manager.get("$ref"):
+        manager["$ref"] = f"{users_url}/{manager['value']}"
+    return manager
