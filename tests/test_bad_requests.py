@@ -165,6 +165,13 @@ CORPUS: dict[str, Bad] = {
     "patch add without value": Bad(
         "PATCH", f"/Users/{U}", 400, "invalidValue", body=patch({"op": "add", "path": "title"})
     ),
+    "patch removes a required attribute": Bad(
+        "PATCH",
+        f"/Users/{U}",
+        400,
+        body=patch({"op": "remove", "path": "userName"}),
+        mentions="userName",
+    ),
     "patch read-only id": Bad(
         "PATCH",
         f"/Users/{U}",

@@ -244,3 +244,37 @@ def test_onelogin_manager_with_display_name(scim: DirectoryClient) -> None:
     manager = created.json()[ENTERPRISE_SCHEMA]["manager"]
     assert manager["value"] == boss
     assert manager["$ref"].endswith(f"/Users/{boss}")
+
+
+def test_entra_matching_by_work_email_and_renames(scim: DirectoryClient) -> None:
+    """Items 7 and 22: a filter on the work e-mail in Entra's spelling, and a userName rename."""
+    created = scim.http.post(
+        "/Users",
+        json=user("old@contoso.com", emails=[{"type": "work", "value": "work@contoso.com"}]),
+    ).json()
+    found = scim.http.get(
+        "/Users", params={"filter": 'emails[type eq "work"].value eq "WORK@contoso.com"'}
+    ).json()
+    assert [r["id"] for r in found["Resources"]] == [created["id"]]
+    renamed = _patch(
+        scim,
+        f"/Users/{created['id']}",
+        {"op": "Replace", "path": "userName", "value": "new@contoso.com"},
+    )
+    assert renamed["userName"] == "new@contoso.com"
+    assert (
+        scim.http.get("/Users", params={"filter": 'userName eq "old@contoso.com"'}).json()[
+            "totalResults"
+        ]
+        == 0
+    )
+
+
+def test_okta_first_page_of_one(scim: DirectoryClient) -> None:
+    """Items 40 and 59: integers in the envelope; a startIndex below 1 reads as 1."""
+    first = scim.http.post("/Users", json=user("first@okta.example.com")).json()["id"]
+    scim.http.post("/Users", json=user("second@okta.example.com"))
+    for start in (1, 0, -3):
+        page = scim.http.get("/Users", params={"count": 1, "startIndex": start}).json()
+        assert (page["totalResults"], page["itemsPerPage"], page["startIndex"]) == (2, 1, 1)
+        assert [r["id"] for r in page["Resources"]] == [first]

@@ -93,8 +93,32 @@ def read_patch(
             payload, scim_ctx=Context.RESOURCE_PATCH_REQUEST, scim_policy=SERVICE_POLICY
         )
     except ValidationError as exc:
-        raise from_validation_error(exc, "PATCH request") from None
+        raise from_validation_error(exc, _patch_culprit(model, payload)) from None
     return patch
+
+
+def _patch_culprit(model: type[ResourceT], payload: dict[str, Any]) -> str:
+    """Name the operation a refused PATCH failed on, for errors that do not say which.
+
+    The models check the operations as a whole; trying them one at a time, only
+    once the request has already failed, finds the first one to blame.
+    """
+    operations = payload.get("Operations")
+    if not isinstance(operations, list):
+        return "PATCH request"
+    for number, operation in enumerate(operations, start=1):
+        try:
+            PatchOp[model].model_validate(  # type: ignore[valid-type]
+                {**payload, "Operations": [operation]},
+                scim_ctx=Context.RESOURCE_PATCH_REQUEST,
+                scim_policy=SERVICE_POLICY,
+            )
+        except ValidationError:
+            if isinstance(operation, dict):
+                described = f"{operation.get('op')} {operation.get('path') or '(no path)'}"
+                return f"PATCH operation {number} ({described})"
+            return f"PATCH operation {number}"
+    return "PATCH request"
 
 
 def read_search(
