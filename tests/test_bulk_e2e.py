@@ -66,3 +66,20 @@ def test_bulk_limits_are_advertised_and_enforced(scim: DirectoryClient) -> None:
     response = scim.http.post("/Bulk", json={"schemas": [BULK_SCHEMA], "Operations": operations})
     assert response.status_code == 413
     assert scim.http.get("/Users", params={"count": 0}).json()["totalResults"] == 0
+
+
+def test_a_bad_operation_fails_alone(scim: DirectoryClient) -> None:
+    response = scim.http.post(
+        "/Bulk",
+        json={
+            "schemas": [BULK_SCHEMA],
+            "Operations": [
+                {"method": "POST", "path": "/Pets", "bulkId": "p", "data": user("pet")},
+                {"method": "POST", "path": "/Users", "bulkId": "u", "data": user("fine")},
+            ],
+        },
+    )
+    assert response.status_code == 200, response.text
+    results = response.json()["Operations"]
+    assert [r["status"] for r in results] == ["400", "201"]
+    assert results[0]["response"]["scimType"] == "invalidPath"

@@ -74,10 +74,12 @@ def run(scope: Scope, payload: dict[str, Any]) -> BulkResults:
 
 
 def _path_reference(operation: BulkOperationRequest) -> set[str]:
-    target = operation_target(operation.path) if operation.path.startswith("/") else None
-    if target and target.resource_id:
-        return references(target.resource_id)
-    return set()
+    """The bulkId an operation's path refers to; a bad path fails later, in its own entry."""
+    try:
+        target = operation_target(operation.path)
+    except SCIMException:
+        return set()
+    return references(target.resource_id) if target.resource_id else set()
 
 
 @dataclass(frozen=True)
