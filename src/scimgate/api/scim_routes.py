@@ -22,7 +22,6 @@ from scimgate.api.requests import read_body, response_parameters
 from scimgate.api.responses import render, resource_response
 from scimgate.scim.etag import matches_if_none_match
 from scimgate.scim.requests import decode_json, read_patch, read_resource, read_search
-from scimgate.scim.resources import GroupResource, UserResource
 from scimgate.service import bulk, discovery, groups, listing, users
 from scimgate.service.scope import Scope
 
@@ -48,14 +47,14 @@ def _search(request: Request, model: Any, scope: Scope) -> SearchRequest[Any]:
 
 @router.get("/Users")
 def list_users(request: Request, scope: ScopeDep) -> Response:
-    search = _search(request, UserResource, scope)
+    search = _search(request, scope.models.user, scope)
     page = listing.list_resources(scope, listing.USER_KIND, search)
     return render(page, Context.SEARCH_RESPONSE, parameters=search)
 
 
 @router.post("/Users/.search")
 def search_users(scope: ScopeDep, body: Body) -> Response:
-    search = read_search(UserResource, decode_json(body), scope.limits.max_filter_length)
+    search = read_search(scope.models.user, decode_json(body), scope.limits.max_filter_length)
     page = listing.list_resources(scope, listing.USER_KIND, search)
     return render(page, Context.SEARCH_RESPONSE, parameters=search)
 
@@ -63,7 +62,11 @@ def search_users(scope: ScopeDep, body: Body) -> Response:
 @router.post("/Users")
 def create_user(request: Request, scope: ScopeDep, body: Body) -> Response:
     user = read_resource(
-        UserResource, decode_json(body), Context.RESOURCE_CREATION_REQUEST, "user", scope.users_url
+        scope.models.user,
+        decode_json(body),
+        Context.RESOURCE_CREATION_REQUEST,
+        "user",
+        scope.users_url,
     )
     created = users.create_user(scope, user)
     return resource_response(
@@ -85,7 +88,7 @@ def get_user(request: Request, scope: ScopeDep, user_id: str) -> Response:
 @router.put("/Users/{user_id}")
 def replace_user(request: Request, scope: ScopeDep, user_id: str, body: Body) -> Response:
     replacement = read_resource(
-        UserResource,
+        scope.models.user,
         decode_json(body),
         Context.RESOURCE_REPLACEMENT_REQUEST,
         "user",
@@ -99,7 +102,7 @@ def replace_user(request: Request, scope: ScopeDep, user_id: str, body: Body) ->
 
 @router.patch("/Users/{user_id}")
 def patch_user(request: Request, scope: ScopeDep, user_id: str, body: Body) -> Response:
-    patch = read_patch(UserResource, decode_json(body), scope.users_url)
+    patch = read_patch(scope.models.user, decode_json(body), scope.users_url)
     user = users.patch_user(scope, user_id, patch, request.headers.get("if-match"))
     return resource_response(
         user, Context.RESOURCE_PATCH_RESPONSE, parameters=response_parameters(request)
@@ -126,7 +129,7 @@ def _with_members(parameters: Any) -> bool:
 
 @router.get("/Groups")
 def list_groups(request: Request, scope: ScopeDep) -> Response:
-    search = _search(request, GroupResource, scope)
+    search = _search(request, scope.models.group, scope)
     page = listing.list_resources(
         scope, listing.GROUP_KIND, search, with_members=_with_members(search)
     )
@@ -135,7 +138,7 @@ def list_groups(request: Request, scope: ScopeDep) -> Response:
 
 @router.post("/Groups/.search")
 def search_groups(scope: ScopeDep, body: Body) -> Response:
-    search = read_search(GroupResource, decode_json(body), scope.limits.max_filter_length)
+    search = read_search(scope.models.group, decode_json(body), scope.limits.max_filter_length)
     page = listing.list_resources(
         scope, listing.GROUP_KIND, search, with_members=_with_members(search)
     )
@@ -145,7 +148,7 @@ def search_groups(scope: ScopeDep, body: Body) -> Response:
 @router.post("/Groups")
 def create_group(request: Request, scope: ScopeDep, body: Body) -> Response:
     group = read_resource(
-        GroupResource,
+        scope.models.group,
         decode_json(body),
         Context.RESOURCE_CREATION_REQUEST,
         "group",
@@ -172,7 +175,7 @@ def get_group(request: Request, scope: ScopeDep, group_id: str) -> Response:
 @router.put("/Groups/{group_id}")
 def replace_group(request: Request, scope: ScopeDep, group_id: str, body: Body) -> Response:
     replacement = read_resource(
-        GroupResource,
+        scope.models.group,
         decode_json(body),
         Context.RESOURCE_REPLACEMENT_REQUEST,
         "group",
@@ -188,7 +191,7 @@ def replace_group(request: Request, scope: ScopeDep, group_id: str, body: Body) 
 def patch_group(request: Request, scope: ScopeDep, group_id: str, body: Body) -> Response:
     """204 unless the request names ``attributes`` (RFC 7644 §3.5.2): a one-member change to a
     100,000-member group must not serialize the group."""
-    patch = read_patch(GroupResource, decode_json(body), scope.users_url)
+    patch = read_patch(scope.models.group, decode_json(body), scope.users_url)
     parameters = response_parameters(request)
     respond = bool(parameters.attributes)
     group = groups.patch_group(
@@ -211,7 +214,7 @@ def delete_group(request: Request, scope: ScopeDep, group_id: str) -> Response:
 @router.post("/.search")
 def search_all(scope: ScopeDep, body: Body) -> Response:
     search = read_search(
-        UserResource | GroupResource, decode_json(body), scope.limits.max_filter_length
+        scope.models.user | scope.models.group, decode_json(body), scope.limits.max_filter_length
     )
     page = listing.search_everything(scope, search)
     return render(page, Context.SEARCH_RESPONSE, parameters=search)

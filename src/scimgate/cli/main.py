@@ -6,6 +6,7 @@ import sys
 import time
 from dataclasses import asdict, replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -16,8 +17,9 @@ from scim2_models import SCIMException
 
 from scimgate.api.app import create_app
 from scimgate.config import Settings
+from scimgate.scim.extensions import simple_schema
 from scimgate.scim.idp import IdpProfile
-from scimgate.service import attribute_mappings, confirmations, tenants
+from scimgate.service import attribute_mappings, confirmations, extension_schemas, tenants
 from scimgate.service import roles as role_mapping
 from scimgate.service.bootstrap import prepare_database
 from scimgate.service.directory_view import directory_users
@@ -33,11 +35,13 @@ tokens_app = typer.Typer(help="Bearer tokens of a directory.")
 users_app = typer.Typer(help="A directory's users, in the normalized shape apps read.")
 roles_app = typer.Typer(help="Role mapping: groups give their members roles.")
 mappings_app = typer.Typer(help="Attribute mappings: named custom attributes read from SCIM paths.")
+schemas_app = typer.Typer(help="Extension schemas: custom attributes a directory's IdP sends.")
 app.add_typer(directories_app, name="directories")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(users_app, name="users")
 app.add_typer(mappings_app, name="mappings")
 app.add_typer(roles_app, name="roles")
+app.add_typer(schemas_app, name="schemas")
 console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 """Piped output is not cut to 80 columns: ids and tokens must survive whole."""
 
@@ -255,6 +259,64 @@ def remove_mapping(directory_id: str, name: str, database_url: DatabaseOption = 
         console.print(f"No mapping {name} of its own in that directory.")
         raise typer.Exit(1)
     console.print(f"Removed {name}.")
+
+
+@schemas_app.command("list")
+def list_schemas(directory_id: str, database_url: DatabaseOption = None) -> None:
+    """Show the extension schemas registered for a directory."""
+    engine = open_engine(_settings(database_url).database_url)
+    try:
+        found = extension_schemas.registered(engine, directory_id)
+    except LookupError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    table = Table("schema", "extends", "attributes", "registered")
+    for each in found:
+        names = ", ".join(attribute["name"] for attribute in each.definition["attributes"])
+        table.add_row(each.id, each.resource_type, names, each.created_at.isoformat())
+    console.print(table)
+
+
+@schemas_app.command("add")
+def add_schema(
+    directory_id: str,
+    definition: Annotated[
+        str | None,
+        typer.Argument(help="A JSON file holding an RFC 7643 schema definition, or - for stdin"),
+    ] = None,
+    urn: Annotated[str | None, typer.Option(help="The schema URN, with --attribute")] = None,
+    attribute: Annotated[
+        list[str] | None,
+        typer.Option(help="name, name:type or name:type:multi (repeat for more)"),
+    ] = None,
+    extends: Annotated[str, typer.Option(help="User or Group")] = "User",
+    database_url: DatabaseOption = None,
+) -> None:
+    """Register an extension schema: from a definition file, or from --urn and --attribute."""
+    if (definition is None) == (urn is None):
+        raise typer.BadParameter("give either a definition file or --urn with --attribute")
+    engine = open_engine(_settings(database_url).database_url)
+    try:
+        if definition is not None:
+            text = sys.stdin.read() if definition == "-" else Path(definition).read_text()
+            payload = json.loads(text)
+        else:
+            payload = simple_schema(str(urn), attribute or [])
+        schema = extension_schemas.register(engine, directory_id, extends, payload)
+    except (LookupError, OSError, ValueError, SCIMException) as exc:
+        raise typer.BadParameter(str(exc)) from None
+    names = ", ".join(each.name or "" for each in schema.attributes or [])
+    console.print(f"Registered {schema.id} on {extends}: {names}")
+
+
+@schemas_app.command("remove")
+def remove_schema(directory_id: str, urn: str, database_url: DatabaseOption = None) -> None:
+    """Unregister a schema; its values are removed from every resource that held them."""
+    engine = open_engine(_settings(database_url).database_url)
+    try:
+        purged = extension_schemas.unregister(engine, directory_id, urn)
+    except (LookupError, SCIMException) as exc:
+        raise typer.BadParameter(str(exc)) from None
+    console.print(f"Removed {urn}; {purged} resources held values for it.")
 
 
 @roles_app.command("list")

@@ -10,7 +10,7 @@ from typing import Any
 from scim2_models import BaseModel, InvalidPathException, Path
 
 from scimgate.scim.idp import IdpProfile
-from scimgate.scim.resources import ENTERPRISE_SCHEMA, UserResource
+from scimgate.scim.resources import ENTERPRISE_SCHEMA
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
@@ -25,14 +25,18 @@ DEFAULTS[IdpProfile.okta] = {**_COMMON, "locale": "locale", "user_type": "userTy
 DEFAULTS[IdpProfile.entra] = {**_COMMON, "mobile_phone": 'phoneNumbers[type eq "mobile"].value'}
 
 
-def checked_mapping(name: str, path: str) -> str:
-    """The path, once it is known to name a user attribute; refuses bad names and paths."""
+def checked_mapping(name: str, path: str, user_model: Any) -> str:
+    """The path, once it is known to name an attribute of ``user_model``.
+
+    Refuses bad names and paths; a path into a custom extension needs the
+    extension registered first.
+    """
     if not _NAME.match(name):
         raise InvalidPathException(
             detail=f"{name!r}: a custom attribute name is lower case letters, digits and _"
         )
     try:
-        if Path[UserResource](path).resolve() is None:
+        if Path[user_model](path).resolve() is None:
             raise ValueError(path)
     except ValueError:
         raise InvalidPathException(detail=f"{path!r} is not an attribute of a user") from None
@@ -40,8 +44,15 @@ def checked_mapping(name: str, path: str) -> str:
 
 
 def custom_attributes(user: Any, mappings: dict[str, str]) -> dict[str, Any]:
-    """The value of each mapped attribute for a user (None when the user has none)."""
-    return {name: _plain(Path[UserResource](path).get(user)) for name, path in mappings.items()}
+    """The value of each mapped attribute for a user (None when the user has none).
+
+    A mapping whose path no longer resolves (its extension was removed) reads None.
+    """
+    model: Any = type(user)
+    return {
+        name: _plain(Path[model](path).get(user)) if Path[model](path).resolve() else None
+        for name, path in mappings.items()
+    }
 
 
 def _plain(value: Any) -> Any:

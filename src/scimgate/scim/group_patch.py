@@ -79,11 +79,11 @@ def split_group_patch(patch: PatchOp[Group]) -> list[GroupPatchStep]:
                 pending.append(step)
                 continue
             if pending:
-                steps.append(PatchOp[Group](operations=pending))
+                steps.append(type(patch)(operations=pending))
                 pending = []
             steps.append(step)
     if pending:
-        steps.append(PatchOp[Group](operations=pending))
+        steps.append(type(patch)(operations=pending))
     return steps
 
 
@@ -109,7 +109,7 @@ def _no_path_steps(
     members_key = next((key for key in value if key.lower() == MEMBERS), None)
     rest = {key: item for key, item in value.items() if key != members_key}
     if rest:
-        yield PatchOperation[Group](op=operation.op, value=rest)
+        yield type(operation)(op=operation.op, value=rest)
     if members_key is not None:
         action = (
             MemberAction.replace if operation.op == PatchOperation.Op.replace_ else MemberAction.add

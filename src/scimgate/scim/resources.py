@@ -13,7 +13,6 @@ from scim2_models import (
     ETag,
     Filter,
     Group,
-    ListResponse,
     Pagination,
     Patch,
     ResourceType,
@@ -35,9 +34,6 @@ UserResource: Any = User[EnterpriseUser]
 """A user: the core User schema with the enterprise extension (RFC 7643 §4.1, §4.3)."""
 
 GroupResource = Group
-
-ResourceList: Any = ListResponse[UserResource | Group]
-"""A page of users and groups, as list, search and ``/.search`` answer."""
 
 BulkResult = BulkOperation[UserResource]
 """One entry of a Bulk response. Results carry no resource body, so the type

@@ -28,7 +28,7 @@ from scimgate.scim.bulk import (
     resolve,
 )
 from scimgate.scim.requests import read_patch, read_resource
-from scimgate.scim.resources import BulkResult, BulkResults, GroupResource, UserResource
+from scimgate.scim.resources import BulkResult, BulkResults
 from scimgate.service import groups, users
 from scimgate.service.scope import Scope
 
@@ -86,7 +86,7 @@ def _path_reference(operation: BulkOperationRequest) -> set[str]:
 class _Endpoint:
     """The use cases behind one endpoint, in the shape a Bulk operation calls them."""
 
-    model: Any
+    resource_type: str
     create: Callable[[Scope, Any], Any]
     replace: Callable[[Scope, str, Any, str | None], Any]
     patch: Callable[[Scope, str, Any, str | None], Any]
@@ -95,10 +95,10 @@ class _Endpoint:
 
 _ENDPOINTS = {
     "Users": _Endpoint(
-        UserResource, users.create_user, users.replace_user, users.patch_user, users.delete_user
+        "User", users.create_user, users.replace_user, users.patch_user, users.delete_user
     ),
     "Groups": _Endpoint(
-        GroupResource,
+        "Group",
         groups.create_group,
         groups.replace_group,
         lambda scope, group_id, patch, version: groups.patch_group(
@@ -121,7 +121,7 @@ def _run_one(
         if not operation.bulk_id:
             raise InvalidValueException(detail="A Bulk POST needs a bulkId")
         resource = read_resource(
-            endpoint.model,
+            scope.models.of(endpoint.resource_type),
             _object(data),
             Context.RESOURCE_CREATION_REQUEST,
             "data",
@@ -141,7 +141,7 @@ def _run_one(
         return _result(operation, 204, location, None)
     if method == "PUT":
         resource = read_resource(
-            endpoint.model,
+            scope.models.of(endpoint.resource_type),
             _object(data),
             Context.RESOURCE_REPLACEMENT_REQUEST,
             "data",
@@ -153,7 +153,7 @@ def _run_one(
             location,
             endpoint.replace(scope, resource_id, resource, operation.version),
         )
-    patch = read_patch(endpoint.model, _object(data), scope.users_url)
+    patch = read_patch(scope.models.of(endpoint.resource_type), _object(data), scope.users_url)
     patched = endpoint.patch(scope, resource_id, patch, operation.version)
     return _result(operation, 200 if patched is not None else 204, location, patched)
 

@@ -54,8 +54,7 @@ class Unconfirmed:
 def drift_report(engine: Engine, directory_id: str, since: datetime) -> list[Unconfirmed]:
     """Users and groups the IdP has not sent or asked for since ``since``."""
     with reading(engine) as conn:
-        if tenants.get_directory(conn, directory_id) is None:
-            raise LookupError(f"no directory {directory_id}")
+        tenants.existing_directory(conn, directory_id)
         return [
             Unconfirmed(kind, resource_id, name, confirmed_at)
             for kind, table in (("user", USERS), ("group", GROUPS))

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from scim2_models import SearchRequest
 from sqlalchemy import Engine
 
 from scimgate.config import Limits
 from scimgate.scim.normalized import DirectoryUser, normalize_user
-from scimgate.scim.resources import UserResource
 from scimgate.service import listing
 from scimgate.service.attribute_mappings import effective_mappings
 from scimgate.service.scope import Scope
@@ -22,11 +21,9 @@ def directory_users(
 ) -> tuple[int, list[DirectoryUser]]:
     """One page of a directory's users, normalized, with the directory's total."""
     with reading(engine) as conn:
-        directory = tenants.get_directory(conn, directory_id)
-    if directory is None:
-        raise LookupError(f"no directory {directory_id}")
+        directory = tenants.existing_directory(conn, directory_id)
     scope = Scope(engine, directory, f"{base_url.rstrip('/')}/scim/v2/{directory_id}", Limits())
-    search: Any = SearchRequest[UserResource].model_validate(
+    search: Any = cast(Any, SearchRequest)[scope.models.user].model_validate(
         {"count": count, "startIndex": start_index}
     )
     page = listing.list_resources(scope, listing.USER_KIND, search)

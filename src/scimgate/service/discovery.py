@@ -39,27 +39,47 @@ def configuration(scope: Scope) -> ServiceProviderConfig:
 
 
 def resource_types(scope: Scope) -> ListResponse[ResourceType]:
-    found = [_located_type(scope, each) for each in _provider(scope.limits).resource_types]
+    found = [_located_type(scope, each) for each in _resource_types(scope)]
     return ListResponse[ResourceType](**_whole_list(found))
 
 
 def resource_type(scope: Scope, name: str) -> ResourceType:
-    for each in _provider(scope.limits).resource_types:
+    for each in _resource_types(scope):
         if each.id == name:
             return _located_type(scope, each)
     raise NotFoundException(detail=f"No resource type {name!r}: this service has User and Group")
 
 
 def schemas(scope: Scope) -> ListResponse[Schema]:
-    found = [_located_schema(scope, each) for each in _provider(scope.limits).schemas]
+    found = [_located_schema(scope, each) for each in _schemas(scope)]
     return ListResponse[Schema](**_whole_list(found))
 
 
 def schema(scope: Scope, schema_id: str) -> Schema:
-    for each in _provider(scope.limits).schemas:
+    for each in _schemas(scope):
         if str(each.id).lower() == schema_id.lower():
             return _located_schema(scope, each)
     raise NotFoundException(detail=f"No schema {schema_id!r} is served here")
+
+
+def _resource_types(scope: Scope) -> list[ResourceType]:
+    """User and Group, each listing the extensions the directory registered for it."""
+    return [_resource_type(scope.models.user), _resource_type(scope.models.group)]
+
+
+@lru_cache(maxsize=256)
+def _resource_type(model: Any) -> ResourceType:
+    return ResourceType.from_resource(model)
+
+
+def _schemas(scope: Scope) -> list[Schema]:
+    """The built-in schemas, then the directory's own."""
+    models = scope.models
+    return [
+        *_provider(scope.limits).schemas,
+        *models.extensions_of("User"),
+        *models.extensions_of("Group"),
+    ]
 
 
 def _located_type(scope: Scope, each: ResourceType) -> ResourceType:

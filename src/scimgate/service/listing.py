@@ -12,7 +12,6 @@ from typing import Any, cast
 from scim2_models import InvalidCursorException, ScimFilter, SearchRequest
 from sqlalchemy import ColumnElement, Connection
 
-from scimgate.scim.resources import GroupResource, ResourceList, UserResource
 from scimgate.service import confirmations
 from scimgate.service.representation import group_resource, user_resource
 from scimgate.service.scope import Scope
@@ -30,7 +29,6 @@ class ResourceKind:
     """One resource type as the list use case needs it."""
 
     name: str
-    model: Any
     table: ResourceTable
     build: Builder
 
@@ -55,15 +53,15 @@ def _build_groups(
     ]
 
 
-USER_KIND = ResourceKind("User", UserResource, USERS, _build_users)
-GROUP_KIND = ResourceKind("Group", GroupResource, GROUPS, _build_groups)
+USER_KIND = ResourceKind("User", USERS, _build_users)
+GROUP_KIND = ResourceKind("Group", GROUPS, _build_groups)
 
 _walks = WalkPositions()
 
 
 def list_resources(
     scope: Scope, kind: ResourceKind, search: SearchRequest[Any], *, with_members: bool = True
-) -> ResourceList:
+) -> Any:
     """Answer a list or search request (RFC 7644 §3.4.2) with one page of resources."""
     limits = scope.limits
     count = min(
@@ -94,7 +92,7 @@ def list_resources(
                 conn,
                 scope.directory_id,
                 condition,
-                _order_by(kind, search),
+                _order_by(kind, scope.models.of(kind.name), search),
                 count,
                 offset=0 if position.after_id else position.offset,
                 after_id=position.after_id,
@@ -110,7 +108,7 @@ def list_resources(
         next_cursor = _encode_cursor(
             Position(after_id=rows[-1].id) if keyset else Position(offset=position.offset + count)
         )
-    return ResourceList(
+    return scope.models.list_response(
         total_results=total,
         start_index=start_index if search.cursor is None else None,
         items_per_page=len(resources),
@@ -119,8 +117,10 @@ def list_resources(
     )
 
 
-def _order_by(kind: ResourceKind, search: SearchRequest[Any]) -> list[ColumnElement[Any]]:
-    binding = search.sort_binding(kind.model) if search.sort_by else None
+def _order_by(
+    kind: ResourceKind, model: Any, search: SearchRequest[Any]
+) -> list[ColumnElement[Any]]:
+    binding = search.sort_binding(model) if search.sort_by else None
     descending = search.sort_order == SearchRequest.SortOrder.descending
     return ordering(kind.table.table, binding, descending=descending)
 
@@ -157,15 +157,7 @@ def _decode_cursor(cursor: str) -> Position:
     )
 
 
-def _condition_for(kind: ResourceKind, search: SearchRequest[Any]) -> ColumnElement[bool] | None:
-    """The filter of a search over several types, bound to one of them."""
-    if not search.filter:
-        return None
-    bound = cast(Any, ScimFilter)[kind.model](str(search.filter))
-    return filter_clause(kind.table.table, bound)
-
-
-def search_everything(scope: Scope, search: SearchRequest[Any]) -> ResourceList:
+def search_everything(scope: Scope, search: SearchRequest[Any]) -> Any:
     """``POST /.search`` at the root: users, then groups, as one positional list.
 
     The filter is bound to each resource type in turn; an attribute one type
@@ -181,7 +173,9 @@ def search_everything(scope: Scope, search: SearchRequest[Any]) -> ResourceList:
     with reading(scope.engine) as conn:
         for kind in (USER_KIND, GROUP_KIND):
             scim_filter = (
-                cast(Any, ScimFilter)[kind.model](str(search.filter)) if search.filter else None
+                cast(Any, ScimFilter)[scope.models.of(kind.name)](str(search.filter))
+                if search.filter
+                else None
             )
             condition = filter_clause(kind.table.table, scim_filter) if scim_filter else None
             matching = kind.table.count(conn, scope.directory_id, condition)
@@ -199,7 +193,7 @@ def search_everything(scope: Scope, search: SearchRequest[Any]) -> ResourceList:
                 offset=skip,
             )
             resources.extend(kind.build(conn, scope, rows, True))
-    return ResourceList(
+    return scope.models.list_response(
         total_results=total,
         start_index=offset + 1,
         items_per_page=len(resources),

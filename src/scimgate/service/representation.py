@@ -5,7 +5,6 @@ from typing import Any
 from scim2_models import Context, Group, Resource
 
 from scimgate.scim.etag import etag
-from scimgate.scim.resources import UserResource
 from scimgate.service.scope import Scope
 from scimgate.store.memberships import Member, Membership
 from scimgate.store.resources import StoredResource
@@ -45,7 +44,7 @@ def user_resource(scope: Scope, stored: StoredResource, memberships: list[Member
             }
             for membership in memberships
         ]
-    return UserResource.model_validate(payload)
+    return scope.models.user.model_validate(payload)
 
 
 def group_resource(scope: Scope, stored: StoredResource, members: list[Member] | None) -> Group:
@@ -61,4 +60,5 @@ def group_resource(scope: Scope, stored: StoredResource, members: list[Member] |
             }
             for member in members
         ]
-    return Group.model_validate(payload)
+    group: Group = scope.models.group.model_validate(payload)
+    return group

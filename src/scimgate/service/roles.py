@@ -71,7 +71,7 @@ def add_rule(
         raise ValueError("a role is at most 64 characters, a group at most 512")
     rule = RoleRule(new_id(), kind, match if kind != "default" else "", role, priority)
     with writing(engine) as conn:
-        _require_directory(conn, directory_id)
+        tenants.existing_directory(conn, directory_id)
         if kind == "default":
             roles.remove_default(conn, directory_id)
         roles.add_rule(conn, directory_id, rule)
@@ -89,10 +89,5 @@ def remove_rule(engine: Engine, directory_id: str, rule_id: str) -> bool:
 
 def list_rules(engine: Engine, directory_id: str) -> list[RoleRule]:
     with reading(engine) as conn:
-        _require_directory(conn, directory_id)
+        tenants.existing_directory(conn, directory_id)
         return roles.rules(conn, directory_id)
-
-
-def _require_directory(conn: Connection, directory_id: str) -> None:
-    if tenants.get_directory(conn, directory_id) is None:
-        raise LookupError(f"no directory {directory_id}")

@@ -1,10 +1,13 @@
 """What every SCIM use case runs within: one directory, reached through one base URL."""
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from sqlalchemy import Engine
 
 from scimgate.config import Limits
+from scimgate.scim.extensions import ResourceModels
+from scimgate.service.extension_schemas import directory_models
 from scimgate.store.tenants import Directory
 
 
@@ -26,6 +29,11 @@ class Scope:
     @property
     def directory_id(self) -> str:
         return self.directory.id
+
+    @cached_property
+    def models(self) -> ResourceModels:
+        """The models of this directory's users and groups, with its registered extensions."""
+        return directory_models(self.engine, self.directory)
 
     @property
     def users_url(self) -> str:

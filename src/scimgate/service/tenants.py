@@ -81,8 +81,7 @@ def list_directories(engine: Engine) -> list[Directory]:
 def create_token(engine: Engine, directory_id: str, name: str) -> IssuedToken:
     """Another active token for a directory: rotate by creating one, then revoking the old."""
     with writing(engine) as conn:
-        if tenants.get_directory(conn, directory_id) is None:
-            raise LookupError(f"no directory {directory_id}")
+        tenants.existing_directory(conn, directory_id)
         return _issue(conn, directory_id, name)
 
 

@@ -94,7 +94,7 @@ def _quoted_key(key: str) -> str:
     return '"' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _sqlite_path(keys: tuple[str, ...]) -> str:
+def sqlite_json_path(keys: tuple[str, ...]) -> str:
     return "$" + "".join("." + _quoted_key(key) for key in keys)
 
 
@@ -113,7 +113,7 @@ def _postgresql_array(document: str, keys: tuple[str, ...]) -> str:
 
 @compiles(JsonValue, "sqlite")
 def _json_value_sqlite(element: JsonValue, compiler: SQLCompiler, **kw: Any) -> str:
-    path = _sqlite_path(element.path)
+    path = sqlite_json_path(element.path)
     return f"json_extract({compiler.process(element.document, **kw)}, '{path}')"
 
 
@@ -149,7 +149,7 @@ class AnyElement(ColumnElement[bool]):
 
 @compiles(AnyElement, "sqlite")
 def _any_element_sqlite(element: AnyElement, compiler: SQLCompiler, **kw: Any) -> str:
-    path = _sqlite_path(element.path)
+    path = sqlite_json_path(element.path)
     return (
         f"EXISTS (SELECT 1 FROM json_each({compiler.process(element.document, **kw)}, '{path}') "
         f"AS {element.alias} WHERE {compiler.process(element.predicate, **kw)})"
@@ -179,8 +179,8 @@ class PrimaryValue(ColumnElement[Any]):
 
 @compiles(PrimaryValue, "sqlite")
 def _primary_value_sqlite(element: PrimaryValue, compiler: SQLCompiler, **kw: Any) -> str:
-    path = _sqlite_path(element.path)
-    sub = _sqlite_path((element.sub,))
+    path = sqlite_json_path(element.path)
+    sub = sqlite_json_path((element.sub,))
     return (
         f"(SELECT json_extract(e.value, '{sub}') "
         f"FROM json_each({compiler.process(element.document, **kw)}, '{path}') AS e "

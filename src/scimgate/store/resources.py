@@ -9,6 +9,7 @@ from scim2_models import NotFoundException
 from sqlalchemy import ColumnElement, Connection, Table, delete, func, select, update
 
 from scimgate.scim.compare import fold
+from scimgate.store.filtering import sqlite_json_path
 from scimgate.store.tables import groups, users
 
 MAX_OFFSET = 2**62
@@ -136,6 +137,18 @@ class ResourceTable:
             )
         )
         return result.rowcount == 1
+
+    def holding(self, conn: Connection, directory_id: str, key: str) -> list[StoredResource]:
+        """The resources whose document has a top-level ``key`` (an extension's URN)."""
+        document = self.table.c.doc
+        held = (
+            document.has_key(key)
+            if conn.dialect.name == "postgresql"
+            else func.json_type(document, sqlite_json_path((key,))).is_not(None)
+        )
+        query = select(*self._stored_columns()).where(self.table.c.directory_id == directory_id)
+        rows = conn.execute(query.where(held).order_by(self.table.c.id))
+        return [StoredResource(**row._mapping) for row in rows]
 
     def existing_ids(
         self, conn: Connection, directory_id: str, resource_ids: Sequence[str]

@@ -83,6 +83,7 @@ directories = Table(
     Column("created_at", Timestamp(), nullable=False),
     Column("idp", String(16), nullable=False, server_default="generic"),
     Column("idp_detected", String(16)),
+    Column("schemas_revision", Integer, nullable=False, server_default="0"),
 )
 
 scim_tokens = Table(
@@ -157,6 +158,17 @@ attribute_mappings = Table(
     Column("path", String(512), nullable=False),
 )
 """Per directory: a named custom attribute of the normalized view, read from a SCIM path."""
+
+extension_schemas = Table(
+    "extension_schemas",
+    metadata,
+    Column("directory_id", Uuid, ForeignKey("directories.id"), primary_key=True),
+    Column("id", String(512), primary_key=True),
+    Column("resource_type", String(16), nullable=False),
+    Column("definition", Document, nullable=False),
+    Column("created_at", Timestamp(), nullable=False),
+)
+"""Per directory: the extension schemas (RFC 7643 §7) its users or groups may carry."""
 
 role_rules = Table(
     "role_rules",

@@ -27,6 +27,9 @@ class Directory:
     idp_detected: str | None = None
     """The identity provider first recognised in the directory's requests."""
 
+    schemas_revision: int = 0
+    """Moves each time the directory's extension schemas change."""
+
 
 @dataclass(frozen=True)
 class TokenRecord:
@@ -62,6 +65,14 @@ def insert_directory(conn: Connection, directory: Directory) -> None:
 def get_directory(conn: Connection, directory_id: str) -> Directory | None:
     row = conn.execute(select(directories).where(directories.c.id == directory_id)).first()
     return Directory(**row._mapping) if row else None
+
+
+def existing_directory(conn: Connection, directory_id: str) -> Directory:
+    """The directory, or LookupError for an id that names none (a caller's mistake)."""
+    found = get_directory(conn, directory_id)
+    if found is None:
+        raise LookupError(f"no directory {directory_id}")
+    return found
 
 
 def record_detected_idp(conn: Connection, directory_id: str, idp: str) -> None:

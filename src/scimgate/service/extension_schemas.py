@@ -1,0 +1,90 @@
+"""Use cases on a directory's extension schemas: register, list, remove, build models."""
+
+import json
+from dataclasses import replace
+from functools import lru_cache
+
+from scim2_models import NotFoundException, Schema, UniquenessException
+from sqlalchemy import Connection, Engine
+
+from scimgate.scim.extensions import ResourceModels, definition, read_schema, resource_models
+from scimgate.service import changes
+from scimgate.store import extension_schemas, tenants
+from scimgate.store.extension_schemas import RegisteredSchema
+from scimgate.store.ids import utcnow
+from scimgate.store.resources import GROUPS, USERS, ResourceTable
+from scimgate.store.tenants import Directory
+from scimgate.store.transactions import reading, writing
+
+
+def register(engine: Engine, directory_id: str, resource_type: str, payload: object) -> Schema:
+    """Let the directory's users (or groups) carry a schema; its URN must be new to it."""
+    schema = read_schema(payload, resource_type)
+    with writing(engine) as conn:
+        tenants.existing_directory(conn, directory_id)
+        taken = {each.id.lower() for each in extension_schemas.registered(conn, directory_id)}
+        if str(schema.id).lower() in taken:
+            raise UniquenessException(
+                detail=f"{schema.id} is already registered; remove it before registering "
+                "a new definition"
+            )
+        extension_schemas.add(
+            conn,
+            directory_id,
+            RegisteredSchema(str(schema.id), resource_type, definition(schema), utcnow()),
+        )
+    return schema
+
+
+def registered(engine: Engine, directory_id: str) -> list[RegisteredSchema]:
+    with reading(engine) as conn:
+        tenants.existing_directory(conn, directory_id)
+        return extension_schemas.registered(conn, directory_id)
+
+
+def unregister(engine: Engine, directory_id: str, schema_id: str) -> int:
+    """Remove a schema and, in the same transaction, its values from every resource.
+
+    Returns how many resources held values. Each of them changes version and
+    emits an update, as if the IdP had removed the values itself.
+    """
+    with writing(engine) as conn:
+        tenants.existing_directory(conn, directory_id)
+        found = next(
+            (
+                each
+                for each in extension_schemas.registered(conn, directory_id)
+                if each.id.lower() == schema_id.lower()
+            ),
+            None,
+        )
+        if found is None or not extension_schemas.remove(conn, directory_id, found.id):
+            raise NotFoundException(detail=f"No schema {schema_id} is registered here")
+        table = USERS if found.resource_type == "User" else GROUPS
+        return _purge(conn, directory_id, table, found.id)
+
+
+def _purge(conn: Connection, directory_id: str, table: ResourceTable, schema_id: str) -> int:
+    holders = table.holding(conn, directory_id, schema_id)
+    for stored in holders:
+        doc = {key: value for key, value in stored.doc.items() if key != schema_id}
+        doc["schemas"] = [each for each in doc.get("schemas", []) if each != schema_id]
+        # An administrator's change, not the IdP's: the resource is no more confirmed than before.
+        updated = replace(stored.evolved(doc, utcnow()), confirmed_at=stored.confirmed_at)
+        table.replace(conn, directory_id, updated)
+        changes.record(conn, directory_id, f"{table.noun}.updated", stored.id, doc)
+    return len(holders)
+
+
+def directory_models(engine: Engine, directory: Directory) -> ResourceModels:
+    """The models of the directory's resources, rebuilt only when its schemas change."""
+    return _models(engine, directory.id, directory.schemas_revision)
+
+
+@lru_cache(maxsize=1024)
+def _models(engine: Engine, directory_id: str, revision: int) -> ResourceModels:
+    with reading(engine) as conn:
+        found = extension_schemas.registered(conn, directory_id)
+    return resource_models(
+        tuple((each.resource_type, json.dumps(each.definition, sort_keys=True)) for each in found)
+    )
