@@ -1,5 +1,6 @@
 """Turning a payload the models refused into one precise SCIM error (RFC 7644 §3.12)."""
 
+import re
 from typing import Any
 
 from pydantic import ValidationError
@@ -16,8 +17,29 @@ def from_validation_error(exc: ValidationError, what: str) -> SCIMException:
     errors = Error.from_validation_errors([_scim_spelling(error) for error in exc.errors()])
     details = "; ".join(error.detail or "" for error in errors)
     first = errors[0]
+    detail = f"Invalid {what}: {details}{_unknown_schema_hint(details)}"
     return SCIMException.from_error(
-        Error(status=first.status, scim_type=first.scim_type, detail=f"Invalid {what}: {details}")
+        Error(status=first.status, scim_type=first.scim_type, detail=detail)
+    )
+
+
+_UNKNOWN_MARKERS = ("Extra inputs are not permitted", "is not an attribute", "is not declared")
+_URN = re.compile(r"urn:[^\s']+", re.IGNORECASE)
+
+
+def _unknown_schema_hint(details: str) -> str:
+    """What to do about a URN-qualified attribute the directory does not know.
+
+    IdPs send custom attributes under their own URNs; the server accepts them
+    once the application's administrator has registered that schema.
+    """
+    urn = _URN.search(details)
+    if urn is None or not any(marker in details for marker in _UNKNOWN_MARKERS):
+        return ""
+    return (
+        f". {urn[0]} is not an attribute of any schema of this directory: if it is a custom "
+        "attribute, have its extension schema registered for the directory, or remove it "
+        "from the IdP's attribute mappings"
     )
 
 

@@ -142,7 +142,7 @@ class ResourceTable:
         """The resources whose document has a top-level ``key`` (an extension's URN)."""
         document = self.table.c.doc
         held = (
-            document.has_key(key)
+            func.jsonb_exists(document, key)
             if conn.dialect.name == "postgresql"
             else func.json_type(document, sqlite_json_path((key,))).is_not(None)
         )
