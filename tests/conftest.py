@@ -25,6 +25,8 @@ from scimgate.store.migrate import upgrade
 
 POSTGRES_DSN = os.environ.get("SCIMGATE_TEST_POSTGRES", "host=127.0.0.1 port=5432 user=postgres")
 BACKENDS = ("sqlite", "postgresql")
+ADMIN_TOKEN = secrets.token_urlsafe(24)
+"""The live server's admin token, which opens its management API."""
 
 
 def _postgres_reachable() -> bool:
@@ -108,6 +110,7 @@ def live_server(
             **os.environ,
             "SCIMGATE_DATABASE_URL": database_url,
             "SCIMGATE_CONFIRMATION_INTERVAL": "0",
+            "SCIMGATE_ADMIN_TOKEN": ADMIN_TOKEN,
         },
         stdout=log,
         stderr=subprocess.STDOUT,

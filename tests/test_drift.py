@@ -4,9 +4,10 @@ import re
 import time
 from datetime import UTC, datetime
 
+import httpx
 from typer.testing import CliRunner
 
-from conftest import LiveServer, new_directory
+from conftest import ADMIN_TOKEN, LiveServer, new_directory
 from scimgate.cli.main import app
 from scimgate.service.confirmations import drift_report
 
@@ -42,3 +43,24 @@ def test_a_user_the_idp_stopped_sending_is_reported(
     assert printed.exit_code == 0, printed.output
     assert found[0].id in printed.output
     assert "1 not confirmed since" in printed.output
+
+    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    # The application reading its users confirms nothing: only the IdP does.
+    users_api = f"{live_server.url}/api/v1/directories/{directory.directory_id}/users"
+    assert httpx.get(users_api, params={"count": 1000}, headers=admin).status_code == 200
+    api = f"{live_server.url}/api/v1/directories/{directory.directory_id}/drift"
+    answered = httpx.get(
+        api,
+        params={"since": second_cycle_started.isoformat()},
+        headers=admin,
+    )
+    assert answered.status_code == 200, answered.text
+    assert [(each["kind"], each["id"]) for each in answered.json()["resources"]] == [
+        ("user", found[0].id)
+    ]
+    with_scim_token = httpx.get(
+        api,
+        params={"older_than_hours": 1},
+        headers={"Authorization": f"Bearer {directory.token}"},
+    )
+    assert with_scim_token.status_code == 401

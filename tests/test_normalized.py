@@ -2,9 +2,10 @@
 
 import json
 
+import httpx
 from typer.testing import CliRunner
 
-from conftest import DirectoryClient, LiveServer, new_directory
+from conftest import ADMIN_TOKEN, DirectoryClient, LiveServer, new_directory
 from scim_payloads import ENTERPRISE_SCHEMA, PATCH_SCHEMA, USER_SCHEMA, group
 from scimgate.cli.main import app
 from scimgate.scim.normalized import DirectoryUser, UserState
@@ -151,3 +152,29 @@ def test_attribute_mappings(live_server: LiveServer, database_url: str) -> None:
     )
     assert refused.exit_code != 0
     assert "shoeSize" in refused.output
+
+
+def test_management_api_lists_normalized_users(live_server: LiveServer) -> None:
+    scim = new_directory(live_server, "api view")
+    bo = scim.http.post("/Users", json={"schemas": [USER_SCHEMA], "userName": "bo@example.com"})
+    scim.http.post("/Groups", json={**group("Ops", [bo.json()["id"]]), "externalId": "g-ops"})
+    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    api = f"{live_server.url}/api/v1/directories"
+
+    answered = httpx.get(f"{api}/{scim.directory_id}/users", headers=admin)
+    assert answered.status_code == 200, answered.text
+    page = answered.json()
+    assert page["total"] == 1
+    assert (page["users"][0]["username"], page["users"][0]["state"]) == ("bo@example.com", "active")
+    assert page["users"][0]["raw"]["userName"] == "bo@example.com"
+    assert [each["name"] for each in page["users"][0]["groups"]] == ["Ops"]
+
+    groups = httpx.get(f"{api}/{scim.directory_id}/groups", headers=admin).json()
+    assert groups["total"] == 1
+    assert (groups["groups"][0]["name"], groups["groups"][0]["idp_id"]) == ("Ops", "g-ops")
+    assert "members" not in groups["groups"][0]["raw"]
+
+    assert httpx.get(f"{api}/{scim.directory_id}/users").status_code == 401
+    wrong = {"Authorization": f"Bearer {scim.token}"}
+    assert httpx.get(f"{api}/{scim.directory_id}/users", headers=wrong).status_code == 401
+    assert httpx.get(f"{api}/not-a-directory/users", headers=admin).status_code == 404

@@ -44,6 +44,9 @@ class Settings:
     public_url: str | None = None
     """``SCIMGATE_PUBLIC_URL``: the external base URL behind a proxy; else from each request."""
 
+    admin_token: str | None = None
+    """``SCIMGATE_ADMIN_TOKEN``: opens the management API (``/api/v1``); closed when unset."""
+
     limits: Limits = field(default_factory=Limits)
 
     @classmethod
@@ -52,6 +55,7 @@ class Settings:
         return cls(
             database_url=os.environ.get("SCIMGATE_DATABASE_URL", DEFAULT_DATABASE_URL),
             public_url=os.environ.get("SCIMGATE_PUBLIC_URL") or None,
+            admin_token=os.environ.get("SCIMGATE_ADMIN_TOKEN") or None,
             limits=Limits(
                 max_results=_env_int("SCIMGATE_MAX_RESULTS", defaults.max_results),
                 default_count=_env_int("SCIMGATE_DEFAULT_COUNT", defaults.default_count),

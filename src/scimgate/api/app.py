@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from scimgate import __version__
+from scimgate.api.management import router as management_router
 from scimgate.api.responses import error_response
 from scimgate.api.scim_routes import router as scim_router
 from scimgate.config import Settings
@@ -34,6 +35,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = open_engine(settings.database_url)
     app.include_router(scim_router)
+    app.include_router(management_router)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> JSONResponse:

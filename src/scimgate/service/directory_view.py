@@ -8,7 +8,12 @@ from scim2_models import SearchRequest
 from sqlalchemy import Engine
 
 from scimgate.config import Limits
-from scimgate.scim.normalized import DirectoryUser, normalize_user
+from scimgate.scim.normalized import (
+    DirectoryGroup,
+    DirectoryUser,
+    normalize_group,
+    normalize_user,
+)
 from scimgate.service import listing
 from scimgate.service.attribute_mappings import effective_mappings
 from scimgate.service.scope import Scope
@@ -20,17 +25,35 @@ def directory_users(
     engine: Engine, directory_id: str, base_url: str, *, count: int, start_index: int = 1
 ) -> tuple[int, list[DirectoryUser]]:
     """One page of a directory's users, normalized, with the directory's total."""
-    with reading(engine) as conn:
-        directory = tenants.existing_directory(conn, directory_id)
-    scope = Scope(engine, directory, f"{base_url.rstrip('/')}/scim/v2/{directory_id}", Limits())
-    search: Any = cast(Any, SearchRequest)[scope.models.user].model_validate(
-        {"count": count, "startIndex": start_index}
-    )
-    page = listing.list_resources(scope, listing.USER_KIND, search)
-    found = page.resources or []
+    total, found = _page(engine, directory_id, base_url, listing.USER_KIND, count, start_index)
     mapped = effective_mappings(engine, directory_id)
     with reading(engine) as conn:
         user_roles = roles.roles_of(conn, directory_id, [str(user.id) for user in found])
-    return page.total_results or 0, [
-        normalize_user(user, mapped, user_roles[str(user.id)]) for user in found
-    ]
+    return total, [normalize_user(user, mapped, user_roles[str(user.id)]) for user in found]
+
+
+def directory_groups(
+    engine: Engine, directory_id: str, base_url: str, *, count: int, start_index: int = 1
+) -> tuple[int, list[DirectoryGroup]]:
+    """One page of a directory's groups, normalized, with the directory's total."""
+    total, found = _page(engine, directory_id, base_url, listing.GROUP_KIND, count, start_index)
+    return total, [normalize_group(group) for group in found]
+
+
+def _page(
+    engine: Engine,
+    directory_id: str,
+    base_url: str,
+    kind: listing.ResourceKind,
+    count: int,
+    start_index: int,
+) -> tuple[int, list[Any]]:
+    """A page of SCIM resources as the application reads them: confirming nothing to drift."""
+    with reading(engine) as conn:
+        directory = tenants.existing_directory(conn, directory_id)
+    scope = Scope(engine, directory, f"{base_url.rstrip('/')}/scim/v2/{directory_id}", Limits())
+    search: Any = cast(Any, SearchRequest)[scope.models.of(kind.name)].model_validate(
+        {"count": count, "startIndex": start_index}
+    )
+    page = listing.list_resources(scope, kind, search, with_members=False, by_idp=False)
+    return page.total_results or 0, list(page.resources or [])

@@ -60,9 +60,18 @@ _walks = WalkPositions()
 
 
 def list_resources(
-    scope: Scope, kind: ResourceKind, search: SearchRequest[Any], *, with_members: bool = True
+    scope: Scope,
+    kind: ResourceKind,
+    search: SearchRequest[Any],
+    *,
+    with_members: bool = True,
+    by_idp: bool = True,
 ) -> Any:
-    """Answer a list or search request (RFC 7644 §3.4.2) with one page of resources."""
+    """Answer a list or search request (RFC 7644 §3.4.2) with one page of resources.
+
+    A page the IdP reads confirms what it shows (drift detection); one the
+    application reads (``by_idp=False``) confirms nothing.
+    """
     limits = scope.limits
     count = min(
         search.count if search.count is not None else limits.default_count, limits.max_results
@@ -98,7 +107,8 @@ def list_resources(
                 after_id=position.after_id,
             )
         resources = kind.build(conn, scope, rows, with_members)
-    confirmations.confirm_seen(scope, kind.table, rows)
+    if by_idp:
+        confirmations.confirm_seen(scope, kind.table, rows)
 
     full_page = bool(rows) and len(rows) == count
     if full_page and keyset and search.cursor is None:
