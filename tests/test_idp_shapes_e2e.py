@@ -278,3 +278,20 @@ def test_okta_first_page_of_one(scim: DirectoryClient) -> None:
         page = scim.http.get("/Users", params={"count": 1, "startIndex": start}).json()
         assert (page["totalResults"], page["itemsPerPage"], page["startIndex"]) == (2, 1, 1)
         assert [r["id"] for r in page["Resources"]] == [first]
+
+
+def test_one_entry_per_type_under_repeated_filtered_updates(scim: DirectoryClient) -> None:
+    """Item 11: Entra updates ``emails[type eq "work"].value`` and the like every cycle;
+    the first creates the entry, the next ones change it, and there is never a second one."""
+    created = scim.http.post("/Users", json=user("rue@contoso.com")).json()
+    for address, phone in (("rue@contoso.com", "+1 555 0100"), ("rue@fabrikam.com", "+1 555 0101")):
+        for op in ("Add", "Replace"):
+            _patch(
+                scim,
+                f"/Users/{created['id']}",
+                {"op": op, "path": 'emails[type eq "work"].value', "value": address},
+                {"op": op, "path": 'phoneNumbers[type eq "mobile"].value', "value": phone},
+            )
+    read = scim.http.get(f"/Users/{created['id']}").json()
+    assert read["emails"] == [{"value": "rue@fabrikam.com", "type": "work"}]
+    assert read["phoneNumbers"] == [{"value": "+1 555 0101", "type": "mobile"}]

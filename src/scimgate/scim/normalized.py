@@ -74,9 +74,9 @@ def normalize_user(user: Any, mappings: dict[str, str], roles: list[str]) -> Dir
     )
     enterprise = raw.get(ENTERPRISE_SCHEMA, {})
     name = user.name
-    given = name.given_name if name else None
-    family = name.family_name if name else None
-    display = user.display_name or (name.formatted if name else None)
+    given = _text(name.given_name) if name else None
+    family = _text(name.family_name) if name else None
+    display = _text(user.display_name) or (_text(name.formatted) if name else None)
     if display is None and (given or family):
         display = " ".join(part for part in (given, family) if part)
     return DirectoryUser(
@@ -88,8 +88,8 @@ def normalize_user(user: Any, mappings: dict[str, str], roles: list[str]) -> Dir
         first_name=given,
         last_name=family,
         display_name=display,
-        job_title=user.title,
-        department=enterprise.get("department"),
+        job_title=_text(user.title),
+        department=_text(enterprise.get("department")),
         manager_id=(enterprise.get("manager") or {}).get("value"),
         state=UserState.inactive if user.active is False else UserState.active,
         groups=[GroupRef(str(g.value), str(g.display or "")) for g in user.groups or []],
@@ -97,6 +97,11 @@ def normalize_user(user: Any, mappings: dict[str, str], roles: list[str]) -> Dir
         custom_attributes=custom_attributes(user, mappings),
         raw=raw,
     )
+
+
+def _text(value: str | None) -> str | None:
+    """A text value, or None for a blank one: OneLogin sends empty placeholders as ""."""
+    return value if value and value.strip() else None
 
 
 def normalize_group(group: Group) -> DirectoryGroup:

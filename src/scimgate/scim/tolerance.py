@@ -127,15 +127,23 @@ def _manager(value: Any, users_url: str) -> Any:
 
     Entra sends the id alone, as a string, and others leave ``$ref`` out; the
     reference is the manager's location in the same directory. An empty id
-    means no manager. A ``displayName`` sent along (OneLogin) is read-only, and
-    dropped.
+    means no manager. OneLogin names the id ``managerId``, as SCIM 1.1 did, and
+    sends a read-only ``displayName`` along, which is dropped.
     """
     if isinstance(value, str):
         return {"value": value, "$ref": f"{users_url}/{value}"} if value else None
     if not isinstance(value, dict):
         return value
-    # displayName is read-only (the server's to fill); OneLogin sends it anyway.
-    manager = {key: item for key, item in value.items() if key.lower() != "displayname"}
+    # displayName is read-only (the server's to fill); OneLogin sends it anyway,
+    # and its documented template still names the id ``managerId`` (SCIM 1.1).
+    manager = {
+        key: item for key, item in value.items() if key.lower() not in ("displayname", "managerid")
+    }
+    manager_id = next((item for key, item in value.items() if key.lower() == "managerid"), None)
+    if "value" not in manager and manager_id is not None:
+        if not manager_id:
+            return None
+        manager["value"] = manager_id
     if manager.get("value") and not manager.get("$ref"):
         manager["$ref"] = f"{users_url}/{manager['value']}"
     return manager
