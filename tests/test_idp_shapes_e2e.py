@@ -295,3 +295,33 @@ def test_one_entry_per_type_under_repeated_filtered_updates(scim: DirectoryClien
     read = scim.http.get(f"/Users/{created['id']}").json()
     assert read["emails"] == [{"value": "rue@fabrikam.com", "type": "work"}]
     assert read["phoneNumbers"] == [{"value": "+1 555 0101", "type": "mobile"}]
+
+
+def test_groups_sent_on_a_user_never_change_membership(scim: DirectoryClient) -> None:
+    """Membership has one source, the group's ``members``: ``groups`` on a user (read-only,
+    echoed back by Okta's PUT) is accepted and ignored, whichever way it is sent."""
+    team = scim.http.post("/Groups", json=group("Team")).json()
+    claimed = [{"value": team["id"], "display": "Team"}]
+    created = scim.http.post("/Users", json=user("uma@example.com", groups=claimed))
+    assert created.status_code == 201, created.text
+    assert "groups" not in created.json()
+    location = f"/Users/{created.json()['id']}"
+    replaced = scim.http.put(location, json=user("uma@example.com", groups=claimed))
+    assert replaced.status_code == 200, replaced.text
+    patched = scim.http.patch(
+        location, json={"schemas": [PATCH_SCHEMA], "Operations": [
+            {"op": "replace", "value": {"groups": claimed, "title": "Lead"}}
+        ]},
+    )  # fmt: skip
+    assert patched.status_code == 200, patched.text
+    assert "groups" not in scim.http.get(location).json()
+    assert "members" not in scim.http.get(f"/Groups/{team['id']}").json()
+    by_path = scim.http.patch(
+        location,
+        json={"schemas": [PATCH_SCHEMA], "Operations": [
+            {"op": "add", "path": "groups", "value": claimed}
+        ]},
+    )  # fmt: skip
+    assert by_path.status_code == 400
+    assert by_path.json()["scimType"] == "mutability"
+    assert "PATCH /Groups/{id}" in by_path.json()["detail"]

@@ -17,7 +17,7 @@ import re
 from typing import Any
 
 from pydantic import ValidationError
-from scim2_models import PatchOp, Resource, SCIMException, ScimPolicy
+from scim2_models import MutabilityException, PatchOp, Resource, SCIMException, ScimPolicy
 
 from scimgate.scim.errors import from_validation_error
 from scimgate.scim.resources import ENTERPRISE_SCHEMA
@@ -104,15 +104,30 @@ def _operation(operation: Any, users_url: str) -> Any:
     path, value = operation.get("path"), operation.get("value")
     if isinstance(path, str) and path.lower() in _MANAGER_PATHS:
         return {**operation, "value": _manager(value, users_url)}
+    if isinstance(path, str) and path.split("[")[0].lower() == "groups":
+        raise MutabilityException(
+            detail="A user's 'groups' is read-only: membership changes through the group, "
+            "with PATCH /Groups/{id} on 'members'. Map group membership to groups in the IdP"
+        )
     if path is None and isinstance(value, dict):
         return {**operation, "value": _no_path_value(value, users_url)}
     return operation
 
 
+_ECHOED_READ_ONLY = frozenset({"groups", "meta"})
+"""Read-only attributes a client may copy into a no-path value from a user it read."""
+
+
 def _no_path_value(value: dict[str, Any], users_url: str) -> dict[str, Any]:
-    """A no-path value: the manager may be a URN-qualified key or inside the extension object."""
+    """A no-path value: the manager may be a URN-qualified key or inside the extension object.
+
+    Read-only attributes echoed from a read (``groups``, ``meta``) are left out:
+    a PATCH that only repeats them changes nothing, as a PUT that does.
+    """
     adapted = {}
     for key, item in value.items():
+        if key.lower() in _ECHOED_READ_ONLY:
+            continue
         if key.lower() == f"{ENTERPRISE_SCHEMA}:manager".lower():
             adapted[key] = _manager(item, users_url)
         elif key.lower() == ENTERPRISE_SCHEMA.lower() and isinstance(item, dict):
