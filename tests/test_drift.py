@@ -58,6 +58,9 @@ def test_a_user_the_idp_stopped_sending_is_reported(
     assert [(each["kind"], each["id"]) for each in answered.json()["resources"]] == [
         ("user", found[0].id)
     ]
+    neither = httpx.get(api, headers=admin)
+    assert neither.status_code == 400
+    assert "exactly one" in neither.json()["detail"]
     with_scim_token = httpx.get(
         api,
         params={"older_than_hours": 1},

@@ -6,7 +6,7 @@ by a directory's SCIM token; without an admin token configured it is closed.
 
 import hmac
 from dataclasses import asdict
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -81,13 +81,10 @@ async def drift(
     older_than_hours: float | None = None,
 ) -> JSONResponse:
     """Users and groups the IdP has not confirmed since a time: missed deprovisionings."""
-    if (since is None) == (older_than_hours is None):
-        raise InvalidValueException(detail="Give exactly one of since or older_than_hours")
-    cutoff = (
-        since.replace(tzinfo=since.tzinfo or UTC)
-        if since
-        else datetime.now(UTC) - timedelta(hours=older_than_hours or 0)
-    )
+    try:
+        cutoff = confirmations.drift_cutoff(since, older_than_hours)
+    except ValueError as exc:
+        raise InvalidValueException(detail=f"Drift report: {exc}") from None
     try:
         found = await run_in_threadpool(
             confirmations.drift_report, request.app.state.engine, directory_id, cutoff

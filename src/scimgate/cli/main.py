@@ -5,7 +5,7 @@ import os
 import sys
 import time
 from dataclasses import asdict, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -385,11 +385,10 @@ def drift(
     database_url: DatabaseOption = None,
 ) -> None:
     """Users and groups the IdP has stopped sending: candidates for a missed deprovisioning."""
-    if (since is None) == (older_than is None):
-        raise typer.BadParameter("give exactly one of --since or --older-than")
-    cutoff = since.replace(tzinfo=since.tzinfo or UTC) if since else None
-    if cutoff is None:
-        cutoff = datetime.now(UTC) - timedelta(hours=older_than or 0)
+    try:
+        cutoff = confirmations.drift_cutoff(since, older_than)
+    except ValueError as exc:
+        raise typer.BadParameter(f"{exc}: --since or --older-than") from None
     engine = open_engine(_settings(database_url).database_url)
     try:
         found = confirmations.drift_report(engine, directory_id, cutoff)

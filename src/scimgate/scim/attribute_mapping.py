@@ -49,10 +49,11 @@ def custom_attributes(user: Any, mappings: dict[str, str]) -> dict[str, Any]:
     A mapping whose path no longer resolves (its extension was removed) reads None.
     """
     model: Any = type(user)
-    return {
-        name: _plain(Path[model](path).get(user)) if Path[model](path).resolve() else None
-        for name, path in mappings.items()
-    }
+    return {name: _value(Path[model](path), user) for name, path in mappings.items()}
+
+
+def _value(path: Path[Any], user: Any) -> Any:
+    return _plain(path.get(user)) if path.resolve() is not None else None
 
 
 def _plain(value: Any) -> Any:

@@ -158,10 +158,6 @@ class ResourceModels:
         """A page of this directory's users and groups."""
         return ListResponse[self.user | self.group](**fields)  # type: ignore[name-defined]
 
-    def extensions_of(self, resource_type: str) -> tuple[Schema, ...]:
-        """The registered schemas extending ``User`` or ``Group``."""
-        return self.user_extensions if resource_type == "User" else self.group_extensions
-
 
 BUILT_IN_MODELS = ResourceModels(UserResource, GroupResource)
 

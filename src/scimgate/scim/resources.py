@@ -15,7 +15,6 @@ from scim2_models import (
     Group,
     Pagination,
     Patch,
-    ResourceType,
     ScimProvider,
     ServiceProviderConfig,
     Sort,
@@ -48,7 +47,10 @@ ENTERPRISE_SCHEMA = str(EnterpriseUser.__schema__)
 
 
 def service_provider(limits: Limits) -> ScimProvider:
-    """The description of the service, with the limits it really enforces."""
+    """The description of the service, with the limits it really enforces.
+
+    Resource types are described per directory, with its own extensions (``service.discovery``).
+    """
     config = ServiceProviderConfig(
         patch=Patch(supported=True),
         bulk=Bulk(
@@ -78,9 +80,5 @@ def service_provider(limits: Limits) -> ScimProvider:
     )
     return ScimProvider(
         models=[User, EnterpriseUser, Group],
-        resource_types=[
-            ResourceType.from_resource(UserResource),
-            ResourceType.from_resource(Group),
-        ],
         config=config,
     )

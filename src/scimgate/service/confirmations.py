@@ -9,7 +9,7 @@ write of a resource by the IdP marks it confirmed, at most once per
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, Engine
 
@@ -49,6 +49,15 @@ class Unconfirmed:
     id: str
     name: str
     confirmed_at: datetime | None
+
+
+def drift_cutoff(since: datetime | None, older_than_hours: float | None) -> datetime:
+    """The instant a drift report looks back to: a given time (UTC when naive), or an age."""
+    if (since is None) == (older_than_hours is None):
+        raise ValueError("give exactly one of a time (since) or an age in hours (older than)")
+    if since is not None:
+        return since.replace(tzinfo=since.tzinfo or UTC)
+    return datetime.now(UTC) - timedelta(hours=older_than_hours or 0)
 
 
 def drift_report(engine: Engine, directory_id: str, since: datetime) -> list[Unconfirmed]:

@@ -77,8 +77,8 @@ def _schemas(scope: Scope) -> list[Schema]:
     models = scope.models
     return [
         *_provider(scope.limits).schemas,
-        *models.extensions_of("User"),
-        *models.extensions_of("Group"),
+        *models.user_extensions,
+        *models.group_extensions,
     ]
 
 
