@@ -4,15 +4,15 @@ from sqlalchemy import select
 
 from conftest import DirectoryClient, LiveServer
 from scim_payloads import group, patch, user
-from scimgate.store.tables import outbox
+from scimgate.store.tables import events
 
 
 def _changes(server: LiveServer, directory_id: str) -> list[tuple[str, str]]:
     with server.engine.connect() as conn:
         rows = conn.execute(
-            select(outbox.c.type, outbox.c.resource_id)
-            .where(outbox.c.directory_id == directory_id)
-            .order_by(outbox.c.seq)
+            select(events.c.type, events.c.resource_id)
+            .where(events.c.directory_id == directory_id)
+            .order_by(events.c.seq)
         )
         return [(row.type, row.resource_id) for row in rows]
 
@@ -29,11 +29,12 @@ def test_changes_are_recorded_in_order(scim: DirectoryClient, live_server: LiveS
     )
     scim.http.delete(f"/Users/{user_id}")
     assert _changes(live_server, scim.directory_id) == [
+        ("directory.activated", scim.directory_id),
         ("user.created", user_id),
         ("group.created", group_id),
-        ("group.user_added", group_id),
-        ("user.updated", user_id),
-        ("group.user_removed", group_id),
+        ("group.user_added", user_id),
+        ("user.deactivated", user_id),
+        ("group.user_removed", user_id),
         ("user.deleted", user_id),
     ]
 
@@ -53,4 +54,7 @@ def test_refused_and_noop_writes_record_nothing(
     noop = scim.http.put(f"/Users/{created['id']}", json=user("bob", title="Engineer"))
     assert noop.status_code == 200
     assert scim.http.post("/Users", json=user("BOB")).status_code == 409
-    assert _changes(live_server, scim.directory_id) == [("user.created", created["id"])]
+    assert _changes(live_server, scim.directory_id) == [
+        ("directory.activated", scim.directory_id),
+        ("user.created", created["id"]),
+    ]

@@ -10,7 +10,7 @@ from scim_payloads import PATCH_SCHEMA, group, user
 from scimgate.cli.main import app
 from scimgate.service import roles
 from scimgate.store import roles as role_rows
-from scimgate.store.tables import outbox
+from scimgate.store.tables import events
 from scimgate.store.transactions import reading
 
 
@@ -62,15 +62,21 @@ def test_roles_follow_memberships_renames_and_rules(
 
     with reading(engine) as conn:
         changed = conn.execute(
-            select(outbox.c.data)
+            select(events.c.data)
             .where(
-                outbox.c.directory_id == scim.directory_id, outbox.c.type == "user.roles_changed"
+                events.c.directory_id == scim.directory_id, events.c.type == "user.roles_changed"
             )
-            .order_by(outbox.c.seq)
+            .order_by(events.c.seq)
         ).scalars()
-        history = [(row["previous_roles"], row["roles"]) for row in changed]
+        history = [(row["previous_roles"], row["user"]["roles"]) for row in changed]
+        created = conn.execute(
+            select(events.c.data).where(
+                events.c.directory_id == scim.directory_id, events.c.type == "user.created"
+            )
+        ).scalar_one()
+    # A new user's first roles come with user.created, not as a change of roles.
+    assert created["user"]["roles"] == ["member"]
     assert history == [
-        ([], ["member"]),
         (["member"], ["developer"]),
         (["developer"], ["admin", "developer"]),
         (["admin", "developer"], ["admin"]),

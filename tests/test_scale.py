@@ -21,7 +21,7 @@ from scimgate.service import groups, listing, users
 from scimgate.store.ids import new_id
 
 SIZES = (1_000, 20_000)
-TENANT_TABLES = ("users", "groups", "group_members", "outbox")
+TENANT_TABLES = ("users", "groups", "group_members", "events")
 
 
 @pytest.fixture(scope="module")

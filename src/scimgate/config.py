@@ -11,6 +11,11 @@ def _env_int(name: str, default: int) -> int:
     return int(raw) if raw else default
 
 
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    return float(raw) if raw else default
+
+
 @dataclass(frozen=True)
 class Limits:
     """What the SCIM endpoint accepts, advertised in ``/ServiceProviderConfig``."""
@@ -35,6 +40,26 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class EventSettings:
+    """How long events and deleted users are kept, and when offboarding is overdue."""
+
+    retention_days: float = 30.0
+    """Published events older than this are removed; cursors before them expire."""
+
+    tombstone_days: float = 30.0
+    """Deleted users' tombstones are purged after this."""
+
+    offboarding_alert_minutes: float = 60.0
+    """A deprovisioning the app has not confirmed after this raises ``offboarding.overdue``."""
+
+    webhook_timeout: float = 10.0
+    """Seconds a webhook endpoint has to answer one delivery."""
+
+    lease_seconds: float = 60.0
+    """How long a worker owns a delivery it took; a dead worker's deliveries are retried after."""
+
+
+@dataclass(frozen=True)
 class Settings:
     """The configuration of one scimgate process."""
 
@@ -48,10 +73,12 @@ class Settings:
     """``SCIMGATE_ADMIN_TOKEN``: opens the management API (``/api/v1``); closed when unset."""
 
     limits: Limits = field(default_factory=Limits)
+    events: EventSettings = field(default_factory=EventSettings)
 
     @classmethod
     def from_env(cls) -> "Settings":
         defaults = Limits()
+        event_defaults = EventSettings()
         return cls(
             database_url=os.environ.get("SCIMGATE_DATABASE_URL", DEFAULT_DATABASE_URL),
             public_url=os.environ.get("SCIMGATE_PUBLIC_URL") or None,
@@ -69,5 +96,20 @@ class Settings:
                     os.environ.get("SCIMGATE_CONFIRMATION_INTERVAL")
                     or defaults.confirmation_interval
                 ),
+            ),
+            events=EventSettings(
+                retention_days=_env_float(
+                    "SCIMGATE_EVENT_RETENTION_DAYS", event_defaults.retention_days
+                ),
+                tombstone_days=_env_float(
+                    "SCIMGATE_TOMBSTONE_RETENTION_DAYS", event_defaults.tombstone_days
+                ),
+                offboarding_alert_minutes=_env_float(
+                    "SCIMGATE_OFFBOARDING_ALERT_MINUTES", event_defaults.offboarding_alert_minutes
+                ),
+                webhook_timeout=_env_float(
+                    "SCIMGATE_WEBHOOK_TIMEOUT", event_defaults.webhook_timeout
+                ),
+                lease_seconds=_env_float("SCIMGATE_LEASE_SECONDS", event_defaults.lease_seconds),
             ),
         )

@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from scimgate import __version__
+from scimgate.api.events import router as events_router
 from scimgate.api.management import router as management_router
 from scimgate.api.responses import error_response
 from scimgate.api.scim_routes import router as scim_router
@@ -36,6 +37,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = open_engine(settings.database_url)
     app.include_router(scim_router)
     app.include_router(management_router)
+    app.include_router(events_router)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> JSONResponse:

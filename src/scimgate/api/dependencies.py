@@ -3,6 +3,7 @@
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
+from scimgate.service.activation import note_activation
 from scimgate.service.scope import Scope
 from scimgate.service.tenants import authenticate, note_client
 
@@ -13,6 +14,8 @@ async def scim_scope(request: Request, directory_id: str) -> Scope:
     directory = await run_in_threadpool(
         authenticate, state.engine, directory_id, request.headers.get("authorization")
     )
+    if directory.activated_at is None:
+        await run_in_threadpool(note_activation, state.engine, directory)
     if directory.idp_detected is None:
         await run_in_threadpool(
             note_client,

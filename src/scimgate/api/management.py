@@ -19,7 +19,8 @@ from scimgate.service import confirmations
 from scimgate.service.directory_view import directory_groups, directory_users
 
 
-def _admin(request: Request) -> None:
+def require_admin(request: Request) -> None:
+    """Open the management API only to the operator's admin token."""
     expected = request.app.state.settings.admin_token
     if not expected:
         raise UnauthorizedException(
@@ -30,7 +31,7 @@ def _admin(request: Request) -> None:
         raise UnauthorizedException(detail="The admin token is not valid")
 
 
-router = APIRouter(prefix="/api/v1", dependencies=[Depends(_admin)])
+router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_admin)])
 
 
 Count = Annotated[int, Query(ge=0, le=1000)]
@@ -43,7 +44,7 @@ async def list_users(
 ) -> JSONResponse:
     """A page of the directory's users in the normalized shape, whichever IdP sent them."""
     total, found = await _normalized(request, directory_users, directory_id, count, start_index)
-    return _json({"total": total, "users": [asdict(user) for user in found]})
+    return json_response({"total": total, "users": [asdict(user) for user in found]})
 
 
 @router.get("/directories/{directory_id}/groups")
@@ -52,7 +53,7 @@ async def list_groups(
 ) -> JSONResponse:
     """A page of the directory's groups in the normalized shape."""
     total, found = await _normalized(request, directory_groups, directory_id, count, start_index)
-    return _json({"total": total, "groups": [asdict(group) for group in found]})
+    return json_response({"total": total, "groups": [asdict(group) for group in found]})
 
 
 async def _normalized(
@@ -91,8 +92,8 @@ async def drift(
         )
     except LookupError:
         raise NotFoundException(detail=f"No directory {directory_id}") from None
-    return _json({"since": cutoff, "resources": [asdict(item) for item in found]})
+    return json_response({"since": cutoff, "resources": [asdict(item) for item in found]})
 
 
-def _json(payload: Any) -> JSONResponse:
+def json_response(payload: Any) -> JSONResponse:
     return JSONResponse(jsonable_encoder(payload))

@@ -20,6 +20,10 @@ from scimgate.scim.resources import ENTERPRISE_SCHEMA
 class UserState(StrEnum):
     active = "active"
     inactive = "inactive"
+    """Deactivated by the IdP, or outside the directory's assignment group."""
+
+    deleted = "deleted"
+    """Deleted by the IdP: only events and tombstones show a user in this state."""
 
 
 @dataclass(frozen=True)
@@ -65,8 +69,14 @@ class DirectoryGroup:
     raw: dict[str, Any] = field(repr=False)
 
 
-def normalize_user(user: Any, mappings: dict[str, str], roles: list[str]) -> DirectoryUser:
-    """The normalized view of a SCIM user (``User[EnterpriseUser]``), custom attributes mapped."""
+def normalize_user(
+    user: Any, mappings: dict[str, str], roles: list[str], *, assigned: bool = True
+) -> DirectoryUser:
+    """The normalized view of a SCIM user (``User[EnterpriseUser]``), custom attributes mapped.
+
+    ``assigned`` is False for a user outside the directory's assignment group,
+    who is inactive whatever ``active`` says.
+    """
     raw = user.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
     emails = [email for email in user.emails or [] if email.value]
     primary = next((e for e in emails if e.primary), None) or next(
@@ -91,7 +101,7 @@ def normalize_user(user: Any, mappings: dict[str, str], roles: list[str]) -> Dir
         job_title=_text(user.title),
         department=_text(enterprise.get("department")),
         manager_id=(enterprise.get("manager") or {}).get("value"),
-        state=UserState.inactive if user.active is False else UserState.active,
+        state=UserState.active if assigned and user.active is not False else UserState.inactive,
         groups=[GroupRef(str(g.value), str(g.display or "")) for g in user.groups or []],
         roles=roles,
         custom_attributes=custom_attributes(user, mappings),

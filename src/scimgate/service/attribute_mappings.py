@@ -3,7 +3,7 @@
 from sqlalchemy import Engine
 
 from scimgate.scim.attribute_mapping import DEFAULTS, checked_mapping
-from scimgate.service.extension_schemas import directory_models
+from scimgate.service.directory_models import directory_models
 from scimgate.service.tenants import effective_idp
 from scimgate.store import mappings, tenants
 from scimgate.store.transactions import reading, writing

@@ -1,25 +1,206 @@
-"""Recording each change in the outbox, inside the transaction that makes it."""
+"""Recording changes as events, in the transaction that makes them (a transactional outbox).
 
+A use case that changes a directory runs in :func:`changing`. While it runs,
+each change is recorded with its payload, built from the transaction's own
+view of the data, so the event shows the resource as it stands after the
+change. When the use case ends without error, the events are published (or
+held back by the safety valve) in the same transaction, just before it
+commits: no change without its event, no event without its change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 
-from scimgate.store import outbox
+from scimgate.events.models import (
+    DeprovisionReason,
+    DirectoryData,
+    EventType,
+    GroupData,
+    MembershipData,
+    UserData,
+)
+from scimgate.scim.normalized import DirectoryUser, UserState
+from scimgate.service import publishing
+from scimgate.service.payloads import PayloadBuilder, directory_info
+from scimgate.store import tenants
+from scimgate.store.events import NewEvent
 from scimgate.store.ids import new_id, utcnow
+from scimgate.store.transactions import writing
+
+_JOURNAL = "scimgate.journal"
 
 
-def record(
-    conn: Connection, directory_id: str, change_type: str, resource_id: str, data: dict[str, Any]
+@dataclass
+class Journal:
+    """The events a transaction has recorded so far, and what it needed to build them."""
+
+    events: list[publishing.Recorded] = field(default_factory=list)
+    builders: dict[str, PayloadBuilder] = field(default_factory=dict)
+
+
+@contextmanager
+def changing(engine: Engine) -> Iterator[Connection]:
+    """A writing transaction whose recorded changes are published when it commits."""
+    with writing(engine) as conn:
+        journal = Journal()
+        conn.info[_JOURNAL] = journal
+        try:
+            yield conn
+            publishing.publish_recorded(conn, journal.events)
+        finally:
+            conn.info.pop(_JOURNAL, None)
+
+
+def builder(conn: Connection, directory_id: str) -> PayloadBuilder:
+    """The payload builder of this transaction for a directory."""
+    journal = _journal(conn)
+    found = journal.builders.get(directory_id)
+    if found is None:
+        directory = tenants.existing_directory(conn, directory_id)
+        found = journal.builders[directory_id] = PayloadBuilder(conn, directory)
+    return found
+
+
+def user_changed(
+    conn: Connection,
+    directory_id: str,
+    user_id: str,
+    *,
+    before: UserState,
+    previous_attributes: dict[str, Any],
+    reason: DeprovisionReason = DeprovisionReason.deactivated,
 ) -> None:
-    """Append one change (``user.created``, ``group.user_added``…) for the directory."""
-    outbox.append(
-        conn,
-        directory_id,
-        outbox.Change(
-            id=new_id(),
-            type=change_type,
-            resource_id=resource_id,
-            occurred_at=utcnow(),
-            data=data,
-        ),
+    """A user's attributes or assignment changed: updated, deactivated or reactivated.
+
+    ``before`` is the user's state before the change; the event type follows
+    from how the state moved.
+    """
+    user = builder(conn, directory_id).user(user_id)
+    active_now = user.state == UserState.active
+    if before == UserState.active and not active_now:
+        kind, data = EventType.user_deactivated, UserData(user=user, reason=reason)
+    elif before == UserState.inactive and active_now:
+        kind, data = EventType.user_reactivated, UserData(user=user)
+    elif previous_attributes:
+        kind, data = EventType.user_updated, UserData(user=user)
+    else:
+        return
+    data.previous_attributes = previous_attributes
+    _append(conn, directory_id, kind, user_id, data)
+
+
+def user_created(conn: Connection, directory_id: str, user_id: str) -> None:
+    user = builder(conn, directory_id).user(user_id)
+    _append(conn, directory_id, EventType.user_created, user_id, UserData(user=user))
+
+
+def user_deleted(conn: Connection, directory_id: str, last_state: DirectoryUser) -> None:
+    """A user was deleted; ``last_state`` was read before its row went."""
+    data = UserData(user=last_state, reason=DeprovisionReason.deleted)
+    _append(conn, directory_id, EventType.user_deleted, last_state.id, data)
+
+
+def roles_changed(
+    conn: Connection, directory_id: str, user_id: str, previous_roles: list[str]
+) -> None:
+    user = builder(conn, directory_id).user(user_id)
+    data = UserData(user=user, previous_roles=previous_roles)
+    _append(conn, directory_id, EventType.user_roles_changed, user_id, data)
+
+
+def group_changed(
+    conn: Connection,
+    directory_id: str,
+    kind: EventType,
+    group_id: str,
+    previous_attributes: dict[str, Any] | None = None,
+) -> None:
+    """``group.created``, ``group.updated``, or (before its row goes) ``group.deleted``."""
+    group = builder(conn, directory_id).group(group_id)
+    data = GroupData(group=group, previous_attributes=previous_attributes or {})
+    _append(conn, directory_id, kind, group_id, data)
+
+
+def membership_changed(
+    conn: Connection,
+    directory_id: str,
+    group_id: str,
+    member_id: str,
+    member_type: str,
+    *,
+    added: bool,
+) -> None:
+    """A member joined or left a group; the event is filed under the member's id.
+
+    Filing it under the member makes it part of the user's history, and of
+    what erasing the user's personal data redacts.
+    """
+    build = builder(conn, directory_id)
+    group = build.group(group_id)
+    if member_type == "User":
+        kind = EventType.group_user_added if added else EventType.group_user_removed
+        data = MembershipData(group=group, user=build.user(member_id))
+    else:
+        kind = EventType.group_group_added if added else EventType.group_group_removed
+        data = MembershipData(group=group, member_group=build.group(member_id))
+    _append(conn, directory_id, kind, member_id, data)
+
+
+def assignment_changed(
+    conn: Connection, directory_id: str, group_id: str, user_ids: Sequence[str], *, joined: bool
+) -> None:
+    """Users joined or left a group: if it is the assignment group, they gain or lose access."""
+    build = builder(conn, directory_id)
+    if build.directory.assignment_group != group_id:
+        return
+    for user_id in user_ids:
+        if joined:
+            user_changed(
+                conn, directory_id, user_id, before=UserState.inactive, previous_attributes={}
+            )
+        else:
+            was_active = build.user(user_id).raw.get("active") is not False
+            before = UserState.active if was_active else UserState.inactive
+            user_changed(
+                conn,
+                directory_id,
+                user_id,
+                before=before,
+                previous_attributes={},
+                reason=DeprovisionReason.unassigned,
+            )
+
+
+def directory_changed(conn: Connection, directory_id: str, kind: EventType) -> None:
+    info = directory_info(builder(conn, directory_id).directory)
+    _append(conn, directory_id, kind, directory_id, DirectoryData(directory=info))
+
+
+def _append(
+    conn: Connection, directory_id: str, kind: EventType, resource_id: str, data: Any
+) -> None:
+    directory = builder(conn, directory_id).directory
+    event = NewEvent(
+        id=new_id(),
+        organization_id=directory.organization_id,
+        directory_id=directory_id,
+        type=kind.value,
+        resource_id=resource_id,
+        occurred_at=utcnow(),
+        data=data.model_dump(mode="json"),
     )
+    _journal(conn).events.append(publishing.Recorded(event, data))
+
+
+def _journal(conn: Connection) -> Journal:
+    journal = conn.info.get(_JOURNAL)
+    if journal is None:
+        raise RuntimeError("changes are recorded only inside changes.changing()")
+    assert isinstance(journal, Journal)
+    return journal

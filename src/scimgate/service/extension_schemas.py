@@ -1,19 +1,18 @@
 """Use cases on a directory's extension schemas: register, list, remove, build models."""
 
-import json
 from dataclasses import replace
-from functools import lru_cache
 
 from scim2_models import NotFoundException, Schema, UniquenessException
 from sqlalchemy import Connection, Engine
 
-from scimgate.scim.extensions import ResourceModels, definition, read_schema, resource_models
+from scimgate.events.diff import previous_attributes
+from scimgate.events.models import EventType
+from scimgate.scim.extensions import definition, read_schema
 from scimgate.service import changes
 from scimgate.store import extension_schemas, tenants
 from scimgate.store.extension_schemas import RegisteredSchema
 from scimgate.store.ids import utcnow
 from scimgate.store.resources import GROUPS, USERS, ResourceTable
-from scimgate.store.tenants import Directory
 from scimgate.store.transactions import reading, writing
 
 
@@ -48,7 +47,7 @@ def unregister(engine: Engine, directory_id: str, schema_id: str) -> int:
     Returns how many resources held values. Each of them changes version and
     emits an update, as if the IdP had removed the values itself.
     """
-    with writing(engine) as conn:
+    with changes.changing(engine) as conn:
         tenants.existing_directory(conn, directory_id)
         found = next(
             (
@@ -71,20 +70,14 @@ def _purge(conn: Connection, directory_id: str, table: ResourceTable, schema_id:
         doc["schemas"] = [each for each in doc.get("schemas", []) if each != schema_id]
         # An administrator's change, not the IdP's: the resource is no more confirmed than before.
         updated = replace(stored.evolved(doc, utcnow()), confirmed_at=stored.confirmed_at)
-        table.replace(conn, directory_id, updated)
-        changes.record(conn, directory_id, f"{table.noun}.updated", stored.id, doc)
+        changed = previous_attributes(stored.doc, doc)
+        if table is USERS:
+            state = changes.builder(conn, directory_id).user(stored.id).state
+            table.replace(conn, directory_id, updated)
+            changes.user_changed(
+                conn, directory_id, stored.id, before=state, previous_attributes=changed
+            )
+        else:
+            table.replace(conn, directory_id, updated)
+            changes.group_changed(conn, directory_id, EventType.group_updated, stored.id, changed)
     return len(holders)
-
-
-def directory_models(engine: Engine, directory: Directory) -> ResourceModels:
-    """The models of the directory's resources, rebuilt only when its schemas change."""
-    return _models(engine, directory.id, directory.schemas_revision)
-
-
-@lru_cache(maxsize=1024)
-def _models(engine: Engine, directory_id: str, revision: int) -> ResourceModels:
-    with reading(engine) as conn:
-        found = extension_schemas.registered(conn, directory_id)
-    return resource_models(
-        tuple((each.resource_type, json.dumps(each.definition, sort_keys=True)) for each in found)
-    )

@@ -14,6 +14,8 @@ from scim2_models import (
 )
 from sqlalchemy import Connection
 
+from scimgate.events.diff import previous_attributes
+from scimgate.events.models import EventType
 from scimgate.scim.etag import check_if_match
 from scimgate.scim.group_patch import (
     ListedMember,
@@ -24,12 +26,13 @@ from scimgate.scim.group_patch import (
 )
 from scimgate.scim.tolerance import apply_patch
 from scimgate.service import changes, confirmations, roles
+from scimgate.service.changes import changing
 from scimgate.service.representation import document, group_resource
 from scimgate.service.scope import Scope
 from scimgate.store import memberships
 from scimgate.store.ids import new_id, utcnow
 from scimgate.store.resources import GROUPS, USERS, StoredResource
-from scimgate.store.transactions import reading, writing
+from scimgate.store.transactions import reading
 
 
 def create_group(scope: Scope, group: Group) -> Group:
@@ -37,9 +40,9 @@ def create_group(scope: Scope, group: Group) -> Group:
     doc = document(group)
     stored = StoredResource.new(new_id(), doc, utcnow())
     listed = listed_members(group.members or [])
-    with writing(scope.engine) as conn:
+    with changing(scope.engine) as conn:
         GROUPS.insert(conn, scope.directory_id, stored)
-        changes.record(conn, scope.directory_id, "group.created", stored.id, doc)
+        changes.group_changed(conn, scope.directory_id, EventType.group_created, stored.id)
         _add_members(conn, scope, stored.id, listed)
         members = memberships.members_of(conn, scope.directory_id, stored.id)
     return group_resource(scope, stored, members)
@@ -58,7 +61,7 @@ def get_group(scope: Scope, group_id: str, *, with_members: bool) -> Group:
 
 def replace_group(scope: Scope, group_id: str, replacement: Group, if_match: str | None) -> Group:
     """Replace a group (PUT), its member list included."""
-    with writing(scope.engine) as conn:
+    with changing(scope.engine) as conn:
         stored = GROUPS.existing(conn, scope.directory_id, group_id, for_update=True)
         check_if_match(if_match, stored.version)
         current = group_resource(scope, stored, None)
@@ -80,7 +83,7 @@ def patch_group(
     A membership change writes rows for the members it names and nothing else,
     so it costs the same for a group of ten as for a group of a hundred thousand.
     """
-    with writing(scope.engine) as conn:
+    with changing(scope.engine) as conn:
         stored = GROUPS.existing(conn, scope.directory_id, group_id, for_update=True)
         check_if_match(if_match, stored.version)
         group = group_resource(scope, stored, None)
@@ -99,16 +102,22 @@ def patch_group(
 
 
 def delete_group(scope: Scope, group_id: str, if_match: str | None) -> None:
-    with writing(scope.engine) as conn:
+    """Delete a group: one ``group.deleted`` event, not one per member it had.
+
+    Its members' roles are recomputed; if it was the directory's assignment
+    group, its active members are deprovisioned.
+    """
+    with changing(scope.engine) as conn:
         stored = GROUPS.existing(conn, scope.directory_id, group_id, for_update=True)
         check_if_match(if_match, stored.version)
+        changes.group_changed(conn, scope.directory_id, EventType.group_deleted, group_id)
         former = _user_members(conn, scope, group_id)
         memberships.remove_all(conn, scope.directory_id, group_id)
         now = utcnow()
         for parent_id in memberships.remove_member_everywhere(conn, scope.directory_id, group_id):
             GROUPS.touch(conn, scope.directory_id, parent_id, now)
         GROUPS.delete(conn, scope.directory_id, group_id)
-        changes.record(conn, scope.directory_id, "group.deleted", group_id, stored.doc)
+        changes.assignment_changed(conn, scope.directory_id, group_id, former, joined=False)
         roles.recompute(conn, scope.directory_id, former)
 
 
@@ -125,7 +134,13 @@ def _save(
     updated = stored.evolved(doc, utcnow())
     GROUPS.replace(conn, scope.directory_id, updated)
     if doc != stored.doc:
-        changes.record(conn, scope.directory_id, "group.updated", stored.id, doc)
+        changes.group_changed(
+            conn,
+            scope.directory_id,
+            EventType.group_updated,
+            stored.id,
+            previous_attributes(stored.doc, doc),
+        )
     if any(doc.get(key) != stored.doc.get(key) for key in ROLE_KEYS):
         roles.recompute(conn, scope.directory_id, _user_members(conn, scope, stored.id))
     return updated
@@ -183,21 +198,25 @@ def _add_members(
     ]
     memberships.add(conn, scope.directory_id, group_id, new)
     for member in new:
-        changes.record(
-            conn, scope.directory_id, "group.user_added", group_id, {"member_id": member.id}
+        changes.membership_changed(
+            conn, scope.directory_id, group_id, member.id, member.type, added=True
         )
-    roles.recompute(conn, scope.directory_id, [m.id for m in new if m.type == "User"])
+    new_users = [m.id for m in new if m.type == "User"]
+    changes.assignment_changed(conn, scope.directory_id, group_id, new_users, joined=True)
+    roles.recompute(conn, scope.directory_id, new_users)
     return len(new)
 
 
 def _remove_members(conn: Connection, scope: Scope, group_id: str, ids: Sequence[str]) -> int:
-    present = memberships.member_ids(conn, scope.directory_id, group_id, ids)
-    memberships.remove(conn, scope.directory_id, group_id, sorted(present))
-    for member_id in sorted(present):
-        changes.record(
-            conn, scope.directory_id, "group.user_removed", group_id, {"member_id": member_id}
+    present = sorted(memberships.member_ids(conn, scope.directory_id, group_id, ids))
+    users_left = USERS.existing_ids(conn, scope.directory_id, present)
+    memberships.remove(conn, scope.directory_id, group_id, present)
+    for member_id in present:
+        member_type = "User" if member_id in users_left else "Group"
+        changes.membership_changed(
+            conn, scope.directory_id, group_id, member_id, member_type, added=False
         )
-    users_left = USERS.existing_ids(conn, scope.directory_id, sorted(present))
+    changes.assignment_changed(conn, scope.directory_id, group_id, sorted(users_left), joined=False)
     roles.recompute(conn, scope.directory_id, sorted(users_left))
     return len(present)
 

@@ -18,7 +18,7 @@ from scimgate.store import memberships, roles, tenants
 from scimgate.store.ids import new_id
 from scimgate.store.memberships import Membership
 from scimgate.store.roles import RoleRule
-from scimgate.store.transactions import reading, writing
+from scimgate.store.transactions import reading
 
 RULE_KINDS = ("group_name", "group_external_id", "default")
 
@@ -38,8 +38,14 @@ def effective_roles(rules: Sequence[RoleRule], groups: Iterable[Membership]) -> 
     return list(dict.fromkeys(matched))
 
 
-def recompute(conn: Connection, directory_id: str, user_ids: Sequence[str]) -> None:
-    """Bring these users' stored roles up to date, recording each change."""
+def recompute(
+    conn: Connection, directory_id: str, user_ids: Sequence[str], *, announce: bool = True
+) -> None:
+    """Bring these users' stored roles up to date, recording each change.
+
+    ``announce`` is False for a user being created: its ``user.created`` event
+    carries its first roles.
+    """
     rules = roles.rules(conn, directory_id)
     current = roles.roles_of(conn, directory_id, user_ids)
     if not rules and not any(current.values()):
@@ -50,13 +56,8 @@ def recompute(conn: Connection, directory_id: str, user_ids: Sequence[str]) -> N
         if wanted == current[user_id]:
             continue
         roles.store_roles(conn, directory_id, user_id, wanted)
-        changes.record(
-            conn,
-            directory_id,
-            "user.roles_changed",
-            user_id,
-            {"roles": wanted, "previous_roles": current[user_id]},
-        )
+        if announce:
+            changes.roles_changed(conn, directory_id, user_id, current[user_id])
 
 
 def add_rule(
@@ -70,7 +71,7 @@ def add_rule(
     if len(role) > 64 or len(match) > 512:
         raise ValueError("a role is at most 64 characters, a group at most 512")
     rule = RoleRule(new_id(), kind, match if kind != "default" else "", role, priority)
-    with writing(engine) as conn:
+    with changes.changing(engine) as conn:
         tenants.existing_directory(conn, directory_id)
         if kind == "default":
             roles.remove_default(conn, directory_id)
@@ -80,7 +81,7 @@ def add_rule(
 
 
 def remove_rule(engine: Engine, directory_id: str, rule_id: str) -> bool:
-    with writing(engine) as conn:
+    with changes.changing(engine) as conn:
         removed = roles.remove_rule(conn, directory_id, rule_id)
         if removed:
             recompute(conn, directory_id, roles.all_user_ids(conn, directory_id))

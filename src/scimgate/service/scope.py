@@ -7,7 +7,7 @@ from sqlalchemy import Engine
 
 from scimgate.config import Limits
 from scimgate.scim.extensions import ResourceModels
-from scimgate.service.extension_schemas import directory_models
+from scimgate.service.directory_models import directory_models
 from scimgate.store.tenants import Directory
 
 

@@ -10,28 +10,31 @@ from scim2_models import PatchOp, UniquenessException
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
+from scimgate.events.diff import previous_attributes
 from scimgate.scim.compare import fold
 from scimgate.scim.etag import check_if_match
 from scimgate.scim.tolerance import apply_patch
 from scimgate.service import changes, confirmations, roles
+from scimgate.service.changes import changing
+from scimgate.service.payloads import user_json
 from scimgate.service.representation import document, user_resource
 from scimgate.service.scope import Scope
-from scimgate.store import memberships
+from scimgate.store import memberships, offboarding
 from scimgate.store.ids import new_id, utcnow
 from scimgate.store.resources import GROUPS, USERS, StoredResource
 from scimgate.store.tables import users
-from scimgate.store.transactions import reading, writing
+from scimgate.store.transactions import reading
 
 
 def create_user(scope: Scope, user: Any) -> Any:
     """Provision a user (POST /Users); its userName must be free in the directory."""
     doc = document(user)
     stored = StoredResource.new(new_id(), doc, utcnow())
-    with _unique_user_name(doc["userName"]), writing(scope.engine) as conn:
+    with _unique_user_name(doc["userName"]), changing(scope.engine) as conn:
         _check_user_name_free(conn, scope, doc["userName"], None)
         USERS.insert(conn, scope.directory_id, stored)
-        changes.record(conn, scope.directory_id, "user.created", stored.id, doc)
-        roles.recompute(conn, scope.directory_id, [stored.id])
+        roles.recompute(conn, scope.directory_id, [stored.id], announce=False)
+        changes.user_created(conn, scope.directory_id, stored.id)
     return user_resource(scope, stored, [])
 
 
@@ -45,7 +48,7 @@ def get_user(scope: Scope, user_id: str) -> Any:
 
 def replace_user(scope: Scope, user_id: str, replacement: Any, if_match: str | None) -> Any:
     """Replace a user's attributes (PUT); read-only and unchanged immutable values are kept."""
-    with _unique_user_name(replacement.user_name), writing(scope.engine) as conn:
+    with _unique_user_name(replacement.user_name), changing(scope.engine) as conn:
         stored = USERS.existing(conn, scope.directory_id, user_id, for_update=True)
         check_if_match(if_match, stored.version)
         groups = memberships.groups_of(conn, scope.directory_id, [user_id])[user_id]
@@ -58,7 +61,7 @@ def replace_user(scope: Scope, user_id: str, replacement: Any, if_match: str | N
 
 def patch_user(scope: Scope, user_id: str, patch: PatchOp[Any], if_match: str | None) -> Any:
     """Apply PATCH operations to a user, all of them or none."""
-    with writing(scope.engine) as conn:
+    with changing(scope.engine) as conn:
         stored = USERS.existing(conn, scope.directory_id, user_id, for_update=True)
         check_if_match(if_match, stored.version)
         groups = memberships.groups_of(conn, scope.directory_id, [user_id])[user_id]
@@ -71,18 +74,31 @@ def patch_user(scope: Scope, user_id: str, patch: PatchOp[Any], if_match: str | 
 
 
 def delete_user(scope: Scope, user_id: str, if_match: str | None) -> None:
-    """Delete a user and its memberships; the groups it left change version."""
-    with writing(scope.engine) as conn:
+    """Delete a user and its memberships; the groups it left change version.
+
+    The user's last state stays behind as a tombstone, and in the ``user.deleted`` event.
+    """
+    with changing(scope.engine) as conn:
         stored = USERS.existing(conn, scope.directory_id, user_id, for_update=True)
         check_if_match(if_match, stored.version)
         now = utcnow()
+        last_state = changes.builder(conn, scope.directory_id).deleted_user(user_id)
         for group_id in memberships.remove_member_everywhere(conn, scope.directory_id, user_id):
             GROUPS.touch(conn, scope.directory_id, group_id, now)
-            changes.record(
-                conn, scope.directory_id, "group.user_removed", group_id, {"user_id": user_id}
+            changes.membership_changed(
+                conn, scope.directory_id, group_id, user_id, "User", added=False
             )
         USERS.delete(conn, scope.directory_id, user_id)
-        changes.record(conn, scope.directory_id, "user.deleted", user_id, stored.doc)
+        changes.user_deleted(conn, scope.directory_id, last_state)
+        offboarding.bury(
+            conn,
+            scope.directory_id,
+            user_id,
+            stored.doc["userName"],
+            stored.doc.get("externalId"),
+            user_json(last_state),
+            now,
+        )
 
 
 def _save_if_changed(
@@ -93,9 +109,16 @@ def _save_if_changed(
         return stored
     if fold(doc["userName"]) != fold(stored.doc["userName"]):
         _check_user_name_free(conn, scope, doc["userName"], stored.id)
+    before = changes.builder(conn, scope.directory_id).user(stored.id).state
     updated = stored.evolved(doc, utcnow())
     USERS.replace(conn, scope.directory_id, updated)
-    changes.record(conn, scope.directory_id, "user.updated", stored.id, doc)
+    changes.user_changed(
+        conn,
+        scope.directory_id,
+        stored.id,
+        before=before,
+        previous_attributes=previous_attributes(stored.doc, doc),
+    )
     return updated
 
 

@@ -11,6 +11,7 @@ indexed columns for what identity providers look up: the case-folded
 """
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -84,7 +85,16 @@ directories = Table(
     Column("idp", String(16), nullable=False, server_default="generic"),
     Column("idp_detected", String(16)),
     Column("schemas_revision", Integer, nullable=False, server_default="0"),
+    Column("activated_at", Timestamp()),
+    Column("delivery", String(16), nullable=False, server_default="live"),
+    Column("held_since", Timestamp()),
+    Column("safety_max_count", Integer, nullable=False, server_default="50"),
+    Column("safety_max_percent", Integer, nullable=False, server_default="10"),
+    Column("safety_window_minutes", Integer, nullable=False, server_default="60"),
+    Column("safety_reset_at", Timestamp()),
+    Column("assignment_group", String(512)),
 )
+"""``delivery`` is ``live``, ``held`` (the safety valve tripped) or ``review`` (dry run)."""
 
 scim_tokens = Table(
     "scim_tokens",
@@ -191,16 +201,172 @@ user_roles = Table(
 )
 """A user's effective roles, kept current as memberships and rules change."""
 
-outbox = Table(
-    "outbox",
+
+def _event_columns() -> list[Column[Any]]:
+    return [
+        Column("id", Uuid, nullable=False, unique=True),
+        Column("organization_id", Uuid, nullable=False),
+        Column("directory_id", Uuid, ForeignKey("directories.id"), nullable=False),
+        Column("type", String(64), nullable=False),
+        Column("resource_id", Uuid),
+        Column("occurred_at", Timestamp(), nullable=False),
+        Column("data", Document, nullable=False),
+    ]
+
+
+events = Table(
+    "events",
     metadata,
     Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
-    Column("id", Uuid, nullable=False, unique=True),
-    Column("directory_id", Uuid, ForeignKey("directories.id"), nullable=False),
-    Column("type", String(64), nullable=False),
-    Column("resource_id", Uuid, nullable=False),
-    Column("occurred_at", Timestamp(), nullable=False),
-    Column("data", Document, nullable=False),
+    *_event_columns(),
+    Column("published_at", Timestamp(), nullable=False),
     Index(None, "directory_id", "seq"),
+    Index(None, "organization_id", "seq"),
+    Index(None, "directory_id", "resource_id"),
+    Index(None, "occurred_at"),
+    sqlite_autoincrement=True,
 )
-"""Changes written in the same transaction as the change itself (transactional outbox)."""
+"""Published events, in the order the app reads them (``seq``, commit order).
+
+Written in the transaction of the change they announce (a transactional
+outbox). ``seq`` is never reused, not even after retention removes old events,
+so a cursor stays meaningful.
+"""
+
+held_events = Table(
+    "held_events",
+    metadata,
+    Column("position", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    *_event_columns(),
+    Index(None, "directory_id", "position"),
+    sqlite_autoincrement=True,
+)
+"""Events of a directory whose delivery is held (safety valve, dry run), awaiting review."""
+
+deprovisionings = Table(
+    "deprovisionings",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("organization_id", Uuid, nullable=False),
+    Column("directory_id", Uuid, ForeignKey("directories.id"), nullable=False),
+    Column("user_id", Uuid, nullable=False),
+    Column("user_name", String(512)),
+    Column("reason", String(16), nullable=False),
+    Column("event_id", Uuid, nullable=False, unique=True),
+    Column("requested_at", Timestamp(), nullable=False),
+    Column("notified_at", Timestamp()),
+    Column("notified_via", String(32)),
+    Column("confirmed_at", Timestamp()),
+    Column("confirmed_via", String(32)),
+    Column("alerted_at", Timestamp()),
+    Column("discarded_at", Timestamp()),
+    Index(None, "directory_id", "requested_at"),
+    Index(None, "organization_id", "requested_at"),
+    Index(None, "directory_id", "user_id"),
+)
+"""Proof of offboarding: when the IdP asked, when the app was told, when it confirmed."""
+
+user_tombstones = Table(
+    "user_tombstones",
+    metadata,
+    Column("directory_id", Uuid, ForeignKey("directories.id"), primary_key=True),
+    Column("user_id", Uuid, primary_key=True),
+    Column("user_name", String(512)),
+    Column("external_id", String(512)),
+    Column("last_state", Document, nullable=False),
+    Column("deleted_at", Timestamp(), nullable=False),
+    Index(None, "deleted_at"),
+)
+"""Deleted users, kept for audit until the retention period purges them."""
+
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("organization_id", Uuid, ForeignKey("organizations.id"), index=True),
+    Column("url", String(2048), nullable=False),
+    Column("description", String(200), nullable=False, server_default=""),
+    Column("event_types", Document, nullable=False),
+    Column("revocation_hook", Boolean, nullable=False, server_default="0"),
+    Column("enabled", Boolean, nullable=False, server_default="1"),
+    Column("disabled_reason", String(512)),
+    Column("created_at", Timestamp(), nullable=False),
+)
+"""Where events are delivered: for one organization, or for all when it names none."""
+
+webhook_secrets = Table(
+    "webhook_secrets",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column(
+        "endpoint_id",
+        Uuid,
+        ForeignKey("webhook_endpoints.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("secret", String(128), nullable=False),
+    Column("created_at", Timestamp(), nullable=False),
+    Column("expires_at", Timestamp()),
+)
+"""Signing secrets of an endpoint; during a rotation two are valid and both sign."""
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column(
+        "endpoint_id",
+        Uuid,
+        ForeignKey("webhook_endpoints.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("directory_id", Uuid, nullable=False),
+    Column("event_seq", BigInteger, nullable=False),
+    Column("event_id", Uuid, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", Timestamp(), nullable=False),
+    Column("lease_owner", String(64)),
+    Column("lease_until", Timestamp()),
+    Column("created_at", Timestamp(), nullable=False),
+    Column("delivered_at", Timestamp()),
+    Index(None, "endpoint_id", "directory_id", "status", "event_seq"),
+    Index(None, "status", "next_attempt_at"),
+    Index(None, "event_id"),
+)
+"""One event to one endpoint. ``pending`` until a 2xx makes it ``delivered``.
+
+Deliveries of one directory to one endpoint go strictly in ``event_seq`` order:
+only the oldest pending one may be attempted, so a failing delivery holds back
+the later events of its directory, for that endpoint alone.
+"""
+
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column(
+        "delivery_id",
+        Uuid,
+        ForeignKey("webhook_deliveries.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("endpoint_id", Uuid, nullable=False),
+    Column("attempted_at", Timestamp(), nullable=False),
+    Column("status_code", Integer),
+    Column("latency_ms", Integer, nullable=False),
+    Column("error", String(512)),
+    Column("response_excerpt", String(1024)),
+    Index(None, "endpoint_id", "attempted_at"),
+)
+"""Every delivery attempt: its answer (or error), how long it took, the start of the response."""
+
+worker_cursors = Table(
+    "worker_cursors",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("position", BigInteger, nullable=False),
+)
+"""Positions background work has reached, e.g. the last event fanned out to webhooks."""

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, select, update
 
@@ -30,6 +31,26 @@ class Directory:
     schemas_revision: int = 0
     """Moves each time the directory's extension schemas change."""
 
+    activated_at: datetime | None = None
+    """When the first authenticated request from the IdP arrived."""
+
+    delivery: str = "live"
+    """``live``; ``held`` when the safety valve tripped; ``review`` in dry-run mode."""
+
+    held_since: datetime | None = None
+    safety_max_count: int = 50
+    """Deprovisionings within the window that trip the safety valve; 0 turns the rule off."""
+
+    safety_max_percent: int = 10
+    """Share of the directory's users, in percent, that trips it; 0 turns the rule off."""
+
+    safety_window_minutes: int = 60
+    safety_reset_at: datetime | None = None
+    """Deprovisionings before this instant no longer count (set when held events are released)."""
+
+    assignment_group: str | None = None
+    """Display name of the group whose members are the app's users; leaving it deprovisions."""
+
 
 @dataclass(frozen=True)
 class TokenRecord:
@@ -44,6 +65,11 @@ class TokenRecord:
 
 def insert_organization(conn: Connection, organization: Organization) -> None:
     conn.execute(organizations.insert().values(**vars(organization)))
+
+
+def list_organizations(conn: Connection) -> list[Organization]:
+    rows = conn.execute(select(organizations).order_by(organizations.c.name, organizations.c.id))
+    return [Organization(**row._mapping) for row in rows]
 
 
 def get_organization(conn: Connection, organization_id: str) -> Organization | None:
@@ -62,9 +88,27 @@ def insert_directory(conn: Connection, directory: Directory) -> None:
     conn.execute(directories.insert().values(**vars(directory)))
 
 
-def get_directory(conn: Connection, directory_id: str) -> Directory | None:
-    row = conn.execute(select(directories).where(directories.c.id == directory_id)).first()
+def get_directory(
+    conn: Connection, directory_id: str, *, for_update: bool = False
+) -> Directory | None:
+    query = select(directories).where(directories.c.id == directory_id)
+    row = conn.execute(query.with_for_update() if for_update else query).first()
     return Directory(**row._mapping) if row else None
+
+
+def update_directory(conn: Connection, directory_id: str, **values: Any) -> None:
+    """Change a directory's settings or delivery state (column names as in ``Directory``)."""
+    conn.execute(update(directories).where(directories.c.id == directory_id).values(**values))
+
+
+def activate(conn: Connection, directory_id: str, at: datetime) -> bool:
+    """Mark the directory activated; True only for the request that did it first."""
+    result = conn.execute(
+        update(directories)
+        .where(directories.c.id == directory_id, directories.c.activated_at.is_(None))
+        .values(activated_at=at)
+    )
+    return result.rowcount == 1
 
 
 def existing_directory(conn: Connection, directory_id: str) -> Directory:

@@ -1,0 +1,176 @@
+"""The events API, the safety valve's controls and the offboarding report (management API)."""
+
+import asyncio
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Annotated, Concatenate, Literal, ParamSpec, TypeVar
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
+from scim2_models import InvalidValueException, NotFoundException, SCIMException
+from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
+
+from scimgate.api.management import json_response, require_admin
+from scimgate.events.report import offboarding_csv
+from scimgate.service import event_feed, publishing, safety
+from scimgate.service.event_feed import CursorExpired, EventFilter
+
+router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_admin)])
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+MAX_WAIT_SECONDS = 30.0
+POLL_INTERVAL = 0.2
+
+
+class _Gone(SCIMException):
+    """The cursor points to events retention has removed."""
+
+    status = 410
+
+
+@router.get("/events")
+async def list_events(
+    request: Request,
+    after: Annotated[int, Query(ge=0, description="Cursor: the last sequence already read")] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    organization_id: str | None = None,
+    directory_id: str | None = None,
+    types: Annotated[str | None, Query(description="Comma-separated event types")] = None,
+    wait: Annotated[float, Query(ge=0, le=MAX_WAIT_SECONDS)] = 0,
+) -> JSONResponse:
+    """Events after a cursor, oldest first; ``wait`` long-polls for up to that many seconds."""
+    where = EventFilter(
+        organization_id=organization_id,
+        directory_id=directory_id,
+        types=tuple(kind.strip() for kind in (types or "").split(",") if kind.strip()),
+    )
+    engine = request.app.state.engine
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            page = await run_in_threadpool(event_feed.read_events, engine, after, limit, where)
+        except CursorExpired as exc:
+            raise _Gone(detail=str(exc)) from None
+        if page.events or time.monotonic() >= deadline or await request.is_disconnected():
+            break
+        await asyncio.sleep(POLL_INTERVAL)
+    return json_response({"data": page.events, "next_cursor": page.next_cursor})
+
+
+@router.get("/events/latest")
+async def latest_cursor(request: Request) -> JSONResponse:
+    """The newest cursor: start from it to receive only what happens next."""
+    cursor = await run_in_threadpool(event_feed.latest_cursor, request.app.state.engine)
+    return json_response({"cursor": cursor})
+
+
+@router.get("/directories/{directory_id}/users/{user_id}/events")
+async def user_history(request: Request, directory_id: str, user_id: str) -> JSONResponse:
+    """Every published event about one user, oldest first."""
+    found = await _directory_call(event_feed.user_history, request, directory_id, user_id)
+    return json_response({"data": found})
+
+
+@router.post("/directories/{directory_id}/users/{user_id}/access-revoked")
+async def access_revoked(request: Request, directory_id: str, user_id: str) -> JSONResponse:
+    """The app confirms it revoked the user's sessions and tokens (proof of offboarding)."""
+    confirmed = await _directory_call(event_feed.confirm_revoked, request, directory_id, user_id)
+    return json_response({"confirmed": confirmed})
+
+
+@router.get("/directories/{directory_id}/held")
+async def held(request: Request, directory_id: str) -> JSONResponse:
+    """Whether the directory's events are held back, and how many."""
+    summary = await _directory_call(publishing.held_summary, request, directory_id)
+    return json_response(summary)
+
+
+@router.post("/directories/{directory_id}/held/release")
+async def release_held(request: Request, directory_id: str) -> JSONResponse:
+    """Publish the held events in their order and resume live delivery."""
+    released = await _directory_call(publishing.release, request, directory_id)
+    return json_response({"released": released})
+
+
+@router.post("/directories/{directory_id}/held/discard")
+async def discard_held(request: Request, directory_id: str) -> JSONResponse:
+    """Drop the held events (the changes stay stored) and resume live delivery."""
+    discarded = await _directory_call(publishing.discard, request, directory_id)
+    return json_response({"discarded": discarded})
+
+
+class SafetySettings(BaseModel):
+    max_count: int | None = Field(default=None, ge=0)
+    max_percent: int | None = Field(default=None, ge=0, le=100)
+    window_minutes: int | None = Field(default=None, ge=1, le=7 * 24 * 60)
+
+
+@router.patch("/directories/{directory_id}/safety")
+async def set_safety(request: Request, directory_id: str, body: SafetySettings) -> JSONResponse:
+    """Change the safety valve's thresholds (0 turns a rule off)."""
+    found = await _directory_call(
+        safety.configure,
+        request,
+        directory_id,
+        max_count=body.max_count,
+        max_percent=body.max_percent,
+        window_minutes=body.window_minutes,
+    )
+    return json_response(found)
+
+
+@router.get("/offboarding/report")
+async def offboarding_report(
+    request: Request,
+    organization_id: str,
+    since: datetime,
+    until: datetime | None = None,
+    directory_id: str | None = None,
+    format: Literal["json", "csv"] = "json",
+) -> Response:
+    """Each deprovisioning: when the IdP asked, when the app was told, when it confirmed."""
+    try:
+        rows = await run_in_threadpool(
+            event_feed.offboarding_report,
+            request.app.state.engine,
+            organization_id,
+            _utc(since),
+            _utc(until) if until else datetime.now(UTC),
+            directory_id,
+        )
+    except LookupError:
+        raise NotFoundException(detail=f"No organization {organization_id}") from None
+    except ValueError as exc:
+        raise InvalidValueException(detail=f"Offboarding report: {exc}") from None
+    if format == "csv":
+        return Response(
+            offboarding_csv(rows),
+            media_type="text/csv",
+            headers={"Content-Disposition": 'attachment; filename="offboarding.csv"'},
+        )
+    return json_response({"data": [row.model_dump(mode="json") for row in rows]})
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+async def _directory_call(
+    function: Callable[Concatenate[Engine, str, P], T],
+    request: Request,
+    directory_id: str,
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> T:
+    """Call a service function on a directory; an unknown directory is a 404."""
+    try:
+        return await run_in_threadpool(
+            function, request.app.state.engine, directory_id, *args, **kwargs
+        )
+    except LookupError:
+        raise NotFoundException(detail=f"No directory {directory_id}") from None

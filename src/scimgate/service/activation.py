@@ -1,0 +1,18 @@
+"""A directory becomes active with the first request its IdP authenticates."""
+
+from sqlalchemy import Engine
+
+from scimgate.events.models import EventType
+from scimgate.service import changes
+from scimgate.store import tenants
+from scimgate.store.ids import utcnow
+from scimgate.store.tenants import Directory
+
+
+def note_activation(engine: Engine, directory: Directory) -> None:
+    """Record ``directory.activated`` once, for the first authenticated request."""
+    if directory.activated_at is not None:
+        return
+    with changes.changing(engine) as conn:
+        if tenants.activate(conn, directory.id, utcnow()):
+            changes.directory_changed(conn, directory.id, EventType.directory_activated)

@@ -1,0 +1,139 @@
+"""Reading the event stream: pages after a cursor, acknowledgements, the offboarding report."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from scim2_models import InvalidValueException
+from sqlalchemy import Engine
+
+from scimgate.events.models import DEPROVISIONING_TYPES, SCHEMA_VERSION, Deprovisioning, EventType
+from scimgate.store import events, offboarding, progress, tenants
+from scimgate.store.events import StoredEvent
+from scimgate.store.ids import utcnow
+from scimgate.store.transactions import reading, writing
+
+PURGED_THROUGH = "events.purged_through"
+"""The cursor name under which retention records the newest sequence it removed."""
+
+KNOWN_TYPES = frozenset(kind.value for kind in EventType)
+
+
+class CursorExpired(Exception):
+    """The cursor points before events that retention has already removed."""
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    organization_id: str | None = None
+    directory_id: str | None = None
+    types: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.types) - KNOWN_TYPES)
+        if unknown:
+            raise InvalidValueException(
+                detail=f"Unknown event type {unknown[0]!r}; the types are "
+                + ", ".join(sorted(KNOWN_TYPES))
+            )
+
+
+@dataclass(frozen=True)
+class EventPage:
+    events: list[dict[str, Any]]
+    next_cursor: int
+    """Pass as ``after`` for the next page; equal to the request's cursor when nothing came."""
+
+
+def wire(event: StoredEvent) -> dict[str, Any]:
+    """An event as the API and webhooks send it (the envelope of ``scimgate.events.models``)."""
+    return {
+        "id": event.id,
+        "type": event.type,
+        "sequence": event.seq,
+        "schema_version": SCHEMA_VERSION,
+        "organization_id": event.organization_id,
+        "directory_id": event.directory_id,
+        "occurred_at": event.occurred_at.isoformat().replace("+00:00", "Z"),
+        "data": event.data,
+    }
+
+
+def read_events(engine: Engine, after: int, limit: int, where: EventFilter) -> EventPage:
+    """Published events after ``after``, oldest first; telling the app of deprovisionings."""
+    with reading(engine) as conn:
+        if after < progress.position(conn, PURGED_THROUGH):
+            raise CursorExpired(
+                f"cursor {after} is older than the retention window; start again from 0 "
+                "and reconcile with the directory's users"
+            )
+        found = events.page(
+            conn,
+            after,
+            limit,
+            organization_id=where.organization_id,
+            directory_id=where.directory_id,
+            types=where.types,
+        )
+    _mark_notified(engine, found, "events_api")
+    return EventPage([wire(event) for event in found], found[-1].seq if found else after)
+
+
+def latest_cursor(engine: Engine) -> int:
+    """The cursor of the newest event: start here to receive only what comes next."""
+    with reading(engine) as conn:
+        return events.last_seq(conn)
+
+
+def _mark_notified(engine: Engine, found: Sequence[StoredEvent], via: str) -> None:
+    told = [event.id for event in found if event.type in DEPROVISIONING_TYPES]
+    if told:
+        with writing(engine) as conn:
+            offboarding.mark_notified(conn, told, utcnow(), via)
+
+
+def mark_delivered(
+    engine: Engine, delivered: Sequence[StoredEvent], *, revocation_hook: bool
+) -> None:
+    """A webhook endpoint answered 2xx: the app was told; a revocation hook also confirms."""
+    told = [event.id for event in delivered if event.type in DEPROVISIONING_TYPES]
+    if not told:
+        return
+    now = utcnow()
+    with writing(engine) as conn:
+        offboarding.mark_notified(conn, told, now, "webhook")
+        if revocation_hook:
+            offboarding.confirm_events(conn, told, now, "revocation_hook")
+
+
+def confirm_revoked(engine: Engine, directory_id: str, user_id: str) -> list[str]:
+    """The app says it revoked the user's access; returns the deprovisionings confirmed."""
+    with writing(engine) as conn:
+        tenants.existing_directory(conn, directory_id)
+        return offboarding.confirm_user(conn, directory_id, user_id, utcnow(), "api")
+
+
+def offboarding_report(
+    engine: Engine,
+    organization_id: str,
+    since: datetime,
+    until: datetime,
+    directory_id: str | None = None,
+) -> list[Deprovisioning]:
+    """Every deprovisioning the organization's IdPs asked for in a time range."""
+    if until <= since:
+        raise ValueError("the end of the range must come after its start")
+    with reading(engine) as conn:
+        if tenants.get_organization(conn, organization_id) is None:
+            raise LookupError(f"no organization {organization_id}")
+        return offboarding.report(conn, organization_id, since, until, directory_id)
+
+
+def user_history(engine: Engine, directory_id: str, user_id: str) -> list[dict[str, Any]]:
+    """Every published event about a user, oldest first."""
+    with reading(engine) as conn:
+        tenants.existing_directory(conn, directory_id)
+        return [wire(event) for event in events.resource_events(conn, directory_id, user_id)]

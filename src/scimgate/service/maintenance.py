@@ -1,0 +1,58 @@
+"""Periodic upkeep the worker runs: retention, tombstones, overdue offboarding alerts."""
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import Engine
+
+from scimgate.config import EventSettings
+from scimgate.events.models import EventType, OffboardingData
+from scimgate.service.event_feed import PURGED_THROUGH
+from scimgate.store import events, offboarding, progress
+from scimgate.store.events import NewEvent
+from scimgate.store.ids import new_id, utcnow
+from scimgate.store.transactions import writing
+
+OVERDUE_BATCH = 500
+
+
+@dataclass(frozen=True)
+class Upkeep:
+    events_purged_through: int
+    tombstones_purged: int
+    overdue_alerts: int
+
+
+def run_upkeep(engine: Engine, settings: EventSettings) -> Upkeep:
+    now = utcnow()
+    with writing(engine) as conn:
+        newest = events.purge_before(conn, now - timedelta(days=settings.retention_days))
+        if newest:
+            progress.advance(conn, PURGED_THROUGH, newest)
+        tombstones = offboarding.purge_tombstones(
+            conn, now - timedelta(days=settings.tombstone_days)
+        )
+    alerts = raise_overdue_alerts(engine, timedelta(minutes=settings.offboarding_alert_minutes))
+    return Upkeep(newest, tombstones, alerts)
+
+
+def raise_overdue_alerts(engine: Engine, threshold: timedelta) -> int:
+    """Publish ``offboarding.overdue`` for each deprovisioning unconfirmed past the threshold."""
+    now = utcnow()
+    with writing(engine) as conn:
+        late = offboarding.overdue(conn, now - threshold, OVERDUE_BATCH)
+        alerts = [
+            NewEvent(
+                id=new_id(),
+                organization_id=record.organization_id,
+                directory_id=record.directory_id,
+                type=EventType.offboarding_overdue.value,
+                resource_id=record.user_id,
+                occurred_at=now,
+                data=OffboardingData(deprovisioning=record).model_dump(mode="json"),
+            )
+            for record in late
+        ]
+        events.publish(conn, alerts, now)
+        offboarding.mark_alerted(conn, [record.id for record in late], now)
+    return len(alerts)

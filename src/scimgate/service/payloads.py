@@ -1,0 +1,91 @@
+"""Event payloads: the normalized user or group as it stands in the current transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from pydantic import TypeAdapter
+from sqlalchemy import Connection
+
+from scimgate.config import Limits
+from scimgate.events.models import DirectoryInfo
+from scimgate.scim.attribute_mapping import DEFAULTS
+from scimgate.scim.normalized import (
+    DirectoryGroup,
+    DirectoryUser,
+    UserState,
+    normalize_group,
+    normalize_user,
+)
+from scimgate.service.representation import group_resource, user_resource
+from scimgate.service.scope import Scope
+from scimgate.service.tenants import effective_idp
+from scimgate.store import mappings, memberships, roles
+from scimgate.store.memberships import Membership
+from scimgate.store.resources import GROUPS, USERS
+from scimgate.store.tenants import Directory
+
+
+def is_assigned(directory: Directory, groups: list[Membership]) -> bool:
+    """Whether a user with these memberships is in the directory's assignment group (if any)."""
+    group_id = directory.assignment_group
+    return group_id is None or any(group.group_id == group_id for group in groups)
+
+
+_USER_JSON: TypeAdapter[DirectoryUser] = TypeAdapter(DirectoryUser)
+
+
+def user_json(user: DirectoryUser) -> dict[str, Any]:
+    """A normalized user as JSON values (for tombstones)."""
+    dumped: dict[str, Any] = _USER_JSON.dump_python(user, mode="json")
+    return dumped
+
+
+def directory_info(directory: Directory) -> DirectoryInfo:
+    return DirectoryInfo(
+        id=directory.id,
+        name=directory.name,
+        organization_id=directory.organization_id,
+        idp=effective_idp(directory).value,
+    )
+
+
+@dataclass
+class PayloadBuilder:
+    """Reads resources through the writing transaction, so payloads see its own changes.
+
+    ``location`` URLs in the raw documents are relative to the service root
+    (``/scim/v2/{directory}/Users/{id}``): events are not answers to a request
+    and have no host to name.
+    """
+
+    conn: Connection
+    directory: Directory
+    _mappings: dict[str, str] | None = field(default=None, init=False)
+
+    @property
+    def scope(self) -> Scope:
+        return Scope(self.conn.engine, self.directory, f"/scim/v2/{self.directory.id}", Limits())
+
+    def user(self, user_id: str) -> DirectoryUser:
+        stored = USERS.existing(self.conn, self.directory.id, user_id, for_update=False)
+        groups = memberships.groups_of(self.conn, self.directory.id, [user_id])[user_id]
+        user_roles = roles.roles_of(self.conn, self.directory.id, [user_id])[user_id]
+        resource = user_resource(self.scope, stored, groups)
+        assigned = is_assigned(self.directory, groups)
+        return normalize_user(resource, self.mappings, user_roles, assigned=assigned)
+
+    def deleted_user(self, user_id: str) -> DirectoryUser:
+        return replace(self.user(user_id), state=UserState.deleted)
+
+    def group(self, group_id: str) -> DirectoryGroup:
+        stored = GROUPS.existing(self.conn, self.directory.id, group_id, for_update=False)
+        return normalize_group(group_resource(self.scope, stored, None))
+
+    @property
+    def mappings(self) -> dict[str, str]:
+        if self._mappings is None:
+            own = mappings.mappings(self.conn, self.directory.id)
+            self._mappings = {**DEFAULTS[effective_idp(self.directory)], **own}
+        return self._mappings

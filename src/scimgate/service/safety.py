@@ -1,0 +1,97 @@
+"""Per-directory delivery settings: the safety valve's thresholds, dry runs, assignment group."""
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from scimgate.events.models import DeprovisionReason
+from scimgate.scim.compare import fold
+from scimgate.service import changes
+from scimgate.store import roles, tenants
+from scimgate.store.resources import GROUPS
+from scimgate.store.tables import groups
+from scimgate.store.transactions import writing
+
+
+@dataclass(frozen=True)
+class SafetyValve:
+    directory_id: str
+    delivery: str
+    max_count: int
+    max_percent: int
+    window_minutes: int
+
+
+def configure(
+    engine: Engine,
+    directory_id: str,
+    *,
+    max_count: int | None = None,
+    max_percent: int | None = None,
+    window_minutes: int | None = None,
+) -> SafetyValve:
+    """Change the thresholds given (0 turns the count or the share rule off)."""
+    values = {
+        "safety_max_count": max_count,
+        "safety_max_percent": max_percent,
+        "safety_window_minutes": window_minutes,
+    }
+    if any(value is not None and value < 0 for value in values.values()):
+        raise ValueError("thresholds are zero (off) or more")
+    if window_minutes is not None and window_minutes < 1:
+        raise ValueError("the window is at least one minute")
+    with writing(engine) as conn:
+        tenants.existing_directory(conn, directory_id)
+        changed = {key: value for key, value in values.items() if value is not None}
+        if changed:
+            tenants.update_directory(conn, directory_id, **changed)
+        directory = tenants.existing_directory(conn, directory_id)
+    return SafetyValve(
+        directory.id,
+        directory.delivery,
+        directory.safety_max_count,
+        directory.safety_max_percent,
+        directory.safety_window_minutes,
+    )
+
+
+def start_review(engine: Engine, directory_id: str) -> None:
+    """Dry run: hold every event of the directory until an administrator releases them."""
+    with writing(engine) as conn:
+        tenants.existing_directory(conn, directory_id)
+        tenants.update_directory(conn, directory_id, delivery="review")
+
+
+def set_assignment_group(engine: Engine, directory_id: str, group_name: str | None) -> str | None:
+    """Make membership of a group (by display name) what gives users access, or stop that.
+
+    Users outside the group become inactive at once (``user.deactivated`` with
+    reason ``unassigned``); clearing the setting reactivates them. The group is
+    remembered by id, so renaming it in the IdP changes nothing.
+    """
+    with changes.changing(engine) as conn:
+        directory = tenants.existing_directory(conn, directory_id)
+        group_id = None
+        if group_name is not None:
+            group_id = GROUPS.find_id(
+                conn, directory_id, groups.c.display_name_key == fold(group_name)
+            )
+            if group_id is None:
+                raise LookupError(f"no group named {group_name!r} in directory {directory_id}")
+        if group_id == directory.assignment_group:
+            return group_id
+        build = changes.builder(conn, directory_id)
+        user_ids = roles.all_user_ids(conn, directory_id)
+        before = {user_id: build.user(user_id).state for user_id in user_ids}
+        tenants.update_directory(conn, directory_id, assignment_group=group_id)
+        build.directory = tenants.existing_directory(conn, directory_id)
+        for user_id in user_ids:
+            changes.user_changed(
+                conn,
+                directory_id,
+                user_id,
+                before=before[user_id],
+                previous_attributes={},
+                reason=DeprovisionReason.unassigned,
+            )
+    return group_id

@@ -1,0 +1,179 @@
+"""Published and held events: appended in the transaction of their change, read in order.
+
+On PostgreSQL a sequence hands out ``seq`` when a row is inserted, not when
+its transaction commits, so a reader could see seq 11 before seq 10 commits
+and then skip it. Publishing therefore takes a transaction-scoped advisory
+lock first: transactions that publish commit one after another, and ``seq``
+order is commit order. On SQLite writers are serialized already.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, select, text, update
+
+from scimgate.store.tables import events, held_events
+
+PUBLISH_LOCK = 0x5C1A_6A7E
+"""The advisory lock key that orders publishing transactions on PostgreSQL."""
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    id: str
+    organization_id: str
+    directory_id: str
+    type: str
+    resource_id: str | None
+    occurred_at: datetime
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class StoredEvent(NewEvent):
+    seq: int
+
+
+def publish(conn: Connection, new: Sequence[NewEvent], at: datetime) -> list[int]:
+    """Append events to the stream, in the given order; returns their sequence numbers."""
+    if not new:
+        return []
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PUBLISH_LOCK})
+    seqs = []
+    for event in new:
+        seqs.append(
+            conn.execute(
+                events.insert().values(**vars(event), published_at=at).returning(events.c.seq)
+            ).scalar_one()
+        )
+    return seqs
+
+
+def hold(conn: Connection, new: Sequence[NewEvent]) -> None:
+    """Keep events back from the app until an administrator releases or discards them."""
+    if new:
+        conn.execute(held_events.insert(), [vars(event) for event in new])
+
+
+def held(conn: Connection, directory_id: str) -> list[NewEvent]:
+    """The directory's held events, in the order they were made."""
+    rows = conn.execute(
+        select(*_columns(held_events))
+        .where(held_events.c.directory_id == directory_id)
+        .order_by(held_events.c.position)
+    )
+    return [NewEvent(**row._mapping) for row in rows]
+
+
+def held_count(conn: Connection, directory_id: str) -> int:
+    return int(
+        conn.execute(
+            select(func.count())
+            .select_from(held_events)
+            .where(held_events.c.directory_id == directory_id)
+        ).scalar_one()
+    )
+
+
+def drop_held(conn: Connection, directory_id: str) -> int:
+    return conn.execute(
+        delete(held_events).where(held_events.c.directory_id == directory_id)
+    ).rowcount
+
+
+def page(
+    conn: Connection,
+    after: int,
+    limit: int,
+    *,
+    organization_id: str | None = None,
+    directory_id: str | None = None,
+    types: Sequence[str] = (),
+) -> list[StoredEvent]:
+    """Published events after a cursor, oldest first."""
+    query = select(events.c.seq, *_columns(events)).where(events.c.seq > after)
+    if organization_id is not None:
+        query = query.where(events.c.organization_id == organization_id)
+    if directory_id is not None:
+        query = query.where(events.c.directory_id == directory_id)
+    if types:
+        query = query.where(events.c.type.in_(types))
+    rows = conn.execute(query.order_by(events.c.seq).limit(limit))
+    return [StoredEvent(**row._mapping) for row in rows]
+
+
+def get(conn: Connection, event_id: str) -> StoredEvent | None:
+    row = conn.execute(
+        select(events.c.seq, *_columns(events)).where(events.c.id == event_id)
+    ).first()
+    return StoredEvent(**row._mapping) if row else None
+
+
+def by_seqs(conn: Connection, seqs: Sequence[int]) -> dict[int, StoredEvent]:
+    if not seqs:
+        return {}
+    rows = conn.execute(select(events.c.seq, *_columns(events)).where(events.c.seq.in_(seqs)))
+    return {row.seq: StoredEvent(**row._mapping) for row in rows}
+
+
+def last_seq(conn: Connection) -> int:
+    """The newest sequence number published (0 before the first event)."""
+    return int(conn.execute(select(func.coalesce(func.max(events.c.seq), 0))).scalar_one())
+
+
+def first_seq(conn: Connection) -> int | None:
+    """The oldest sequence number still kept, or None when the stream is empty."""
+    found = conn.execute(select(func.min(events.c.seq))).scalar()
+    return int(found) if found is not None else None
+
+
+def purge_before(conn: Connection, cutoff: datetime) -> int:
+    """Forget published events older than the retention window; returns the newest seq removed.
+
+    0 when nothing was removed.
+    """
+    newest = conn.execute(
+        select(func.max(events.c.seq)).where(events.c.occurred_at < cutoff)
+    ).scalar()
+    if newest is None:
+        return 0
+    conn.execute(delete(events).where(events.c.seq <= newest))
+    return int(newest)
+
+
+def resource_events(conn: Connection, directory_id: str, resource_id: str) -> list[StoredEvent]:
+    """Every published event about one resource, oldest first (a user's history)."""
+    rows = conn.execute(
+        select(events.c.seq, *_columns(events))
+        .where(events.c.directory_id == directory_id, events.c.resource_id == resource_id)
+        .order_by(events.c.seq)
+    )
+    return [StoredEvent(**row._mapping) for row in rows]
+
+
+def redact(conn: Connection, directory_id: str, resource_id: str, data: dict[str, Any]) -> int:
+    """Replace the payloads of every event about a resource (erasure of personal data)."""
+    count = 0
+    for table in (events, held_events):
+        count += conn.execute(
+            update(table)
+            .where(table.c.directory_id == directory_id, table.c.resource_id == resource_id)
+            .values(data=data)
+        ).rowcount
+    return count
+
+
+def _columns(table: Any) -> list[Any]:
+    c = table.c
+    return [
+        c.id,
+        c.organization_id,
+        c.directory_id,
+        c.type,
+        c.resource_id,
+        c.occurred_at,
+        c.data,
+    ]
