@@ -169,3 +169,14 @@ def scim(live_server: LiveServer) -> Iterator[DirectoryClient]:
     client = new_directory(live_server)
     yield client
     client.http.close()
+
+
+@pytest.fixture
+def admin(live_server: LiveServer) -> Iterator[httpx.Client]:
+    """An httpx client for the live server's management API (``/api/v1``), with the admin token."""
+    with httpx.Client(
+        base_url=f"{live_server.url}/api/v1",
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+        timeout=60,
+    ) as client:
+        yield client

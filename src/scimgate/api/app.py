@@ -12,9 +12,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from scimgate import __version__
 from scimgate.api.events import router as events_router
+from scimgate.api.lookup import router as lookup_router
 from scimgate.api.management import router as management_router
 from scimgate.api.responses import error_response
 from scimgate.api.scim_routes import router as scim_router
+from scimgate.api.webhooks import router as webhooks_router
 from scimgate.config import Settings
 from scimgate.store.engine import open_engine
 
@@ -38,6 +40,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(scim_router)
     app.include_router(management_router)
     app.include_router(events_router)
+    app.include_router(webhooks_router)
+    app.include_router(lookup_router)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> JSONResponse:
