@@ -1,4 +1,4 @@
-"""Finding the directory user behind a login, so JIT provisioning and SCIM never duplicate a user."""
+"""Finding the directory user behind a login, so JIT and SCIM never create the same user twice."""
 
 from fastapi import APIRouter, Depends
 
