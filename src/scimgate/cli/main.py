@@ -16,6 +16,7 @@ from rich.table import Table
 from scim2_models import SCIMException
 
 from scimgate.api.app import create_app
+from scimgate.cli.webhooks import webhooks_app, worker
 from scimgate.config import Settings
 from scimgate.scim.extensions import simple_schema
 from scimgate.scim.idp import IdpProfile
@@ -42,6 +43,8 @@ app.add_typer(users_app, name="users")
 app.add_typer(mappings_app, name="mappings")
 app.add_typer(roles_app, name="roles")
 app.add_typer(schemas_app, name="schemas")
+app.add_typer(webhooks_app, name="webhooks")
+app.command()(worker)
 console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 """Piped output is not cut to 80 columns: ids and tokens must survive whole."""
 
