@@ -1,4 +1,4 @@
-"""``scimgate webhooks …`` and ``scimgate worker``: endpoints, deliveries, and the delivery worker."""
+"""``scimgate webhooks …`` and ``scimgate worker``: endpoints, deliveries, the delivery worker."""
 
 import typer
 
