@@ -4,23 +4,31 @@ import json
 import os
 import sys
 import time
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 import uvicorn
-from rich.console import Console
 from rich.table import Table
 from scim2_models import SCIMException
 
 from scimgate.api.app import create_app
+from scimgate.cli.common import BaseUrlOption, DatabaseOption, console, engine_for, settings_for
+from scimgate.cli.events import events_app, held_app, offboarding_app
 from scimgate.cli.webhooks import webhooks_app, worker
-from scimgate.config import Settings
 from scimgate.scim.extensions import simple_schema
 from scimgate.scim.idp import IdpProfile
-from scimgate.service import attribute_mappings, confirmations, extension_schemas, tenants
+from scimgate.service import (
+    attribute_mappings,
+    confirmations,
+    erasure,
+    event_feed,
+    extension_schemas,
+    safety,
+    tenants,
+)
 from scimgate.service import roles as role_mapping
 from scimgate.service.bootstrap import prepare_database
 from scimgate.service.directory_view import directory_users
@@ -43,29 +51,11 @@ app.add_typer(users_app, name="users")
 app.add_typer(mappings_app, name="mappings")
 app.add_typer(roles_app, name="roles")
 app.add_typer(schemas_app, name="schemas")
+app.add_typer(events_app, name="events")
+app.add_typer(held_app, name="held")
+app.add_typer(offboarding_app, name="offboarding")
 app.add_typer(webhooks_app, name="webhooks")
 app.command()(worker)
-console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
-"""Piped output is not cut to 80 columns: ids and tokens must survive whole."""
-
-DatabaseOption = Annotated[
-    str | None,
-    typer.Option(
-        "--database-url", help="Database URL; default $SCIMGATE_DATABASE_URL or ./scimgate.db"
-    ),
-]
-BaseUrlOption = Annotated[
-    str | None,
-    typer.Option(
-        "--base-url",
-        help="The service's external URL; default $SCIMGATE_PUBLIC_URL or http://127.0.0.1:8000",
-    ),
-]
-
-
-def _settings(database_url: str | None) -> Settings:
-    settings = Settings.from_env()
-    return replace(settings, database_url=database_url) if database_url else settings
 
 
 def _scim_url(root: str, directory_id: str) -> str:
@@ -83,7 +73,7 @@ def serve(
     database_url: DatabaseOption = None,
 ) -> None:
     """Run the SCIM service (migrating the database first; a new database gets a demo directory)."""
-    settings = _settings(database_url)
+    settings = settings_for(database_url)
     bootstrap = prepare_database(open_engine(settings.database_url))
     root = settings.public_url or f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port}"
     if bootstrap.created is not None:
@@ -98,7 +88,7 @@ def serve(
 @app.command()
 def migrate(database_url: DatabaseOption = None) -> None:
     """Bring the database schema up to date."""
-    upgrade(open_engine(_settings(database_url).database_url))
+    upgrade(engine_for(database_url))
     console.print("Database is up to date.")
 
 
@@ -109,16 +99,21 @@ def create_directory(
     idp: Annotated[IdpProfile, typer.Option(help="The identity provider it connects")] = (
         IdpProfile.generic
     ),
+    dry_run: Annotated[
+        bool, typer.Option(help="Hold every event until the first sync is reviewed")
+    ] = False,
     database_url: DatabaseOption = None,
     base_url: BaseUrlOption = None,
 ) -> None:
     """Create a directory and print its SCIM base URL and first token."""
-    engine = open_engine(_settings(database_url).database_url)
+    engine = engine_for(database_url)
     upgrade(engine)
     organization = tenants.ensure_organization(engine, org)
-    created = tenants.create_directory(engine, organization.id, name, idp)
-    described = f"{name}, {idp.value}, organization {org}"
+    created = tenants.create_directory(engine, organization.id, name, idp, dry_run=dry_run)
+    described = f"{name}, {idp.value}, organization {org} ({organization.id})"
     console.print(f"Directory:     {created.directory.id} ({described})")
+    if dry_run:
+        console.print("Dry run: events are held until 'scimgate held release'.")
     console.print(f"SCIM base URL: {_scim_url(_public_root(base_url), created.directory.id)}")
     console.print(f"Bearer token:  {created.token.secret}")
 
@@ -126,7 +121,7 @@ def create_directory(
 @directories_app.command("list")
 def list_directories(database_url: DatabaseOption = None) -> None:
     """List every directory."""
-    engine = open_engine(_settings(database_url).database_url)
+    engine = engine_for(database_url)
     table = Table("name", "idp", "created")
     table.add_column("id", no_wrap=True, min_width=36)
     table.add_column("organization", no_wrap=True, min_width=36)
@@ -143,6 +138,54 @@ def list_directories(database_url: DatabaseOption = None) -> None:
     console.print(table)
 
 
+@directories_app.command("configure")
+def configure_directory(
+    directory_id: str,
+    assignment_group: Annotated[
+        str | None,
+        typer.Option(help="Display name of the group whose members may use the app"),
+    ] = None,
+    no_assignment_group: Annotated[
+        bool, typer.Option(help="Every user of the directory may use the app")
+    ] = False,
+    safety_max_count: Annotated[
+        int | None, typer.Option(help="Deprovisionings in the window that hold events (0: off)")
+    ] = None,
+    safety_max_percent: Annotated[
+        int | None, typer.Option(help="Share of users, in percent, that holds events (0: off)")
+    ] = None,
+    safety_window: Annotated[
+        int | None, typer.Option(help="The safety valve's window, in minutes")
+    ] = None,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Set a directory's assignment group and safety-valve thresholds."""
+    engine = engine_for(database_url)
+    if assignment_group is not None and no_assignment_group:
+        raise typer.BadParameter("give --assignment-group or --no-assignment-group, not both")
+    try:
+        valve = safety.configure(
+            engine,
+            directory_id,
+            max_count=safety_max_count,
+            max_percent=safety_max_percent,
+            window_minutes=safety_window,
+        )
+        if assignment_group is not None or no_assignment_group:
+            safety.set_assignment_group(engine, directory_id, assignment_group)
+    except (LookupError, ValueError) as exc:
+        raise typer.BadParameter(str(exc)) from None
+    console.print(
+        f"Safety valve: more than {valve.max_count} deprovisionings or {valve.max_percent}% "
+        f"of users within {valve.window_minutes} minutes hold events (0 = rule off); "
+        f"delivery is {valve.delivery}."
+    )
+    if assignment_group is not None:
+        console.print(f"Only members of {assignment_group!r} are active users of the app.")
+    elif no_assignment_group:
+        console.print("Every user of the directory is a user of the app.")
+
+
 @tokens_app.command("create")
 def create_token(
     directory_id: str,
@@ -150,7 +193,7 @@ def create_token(
     database_url: DatabaseOption = None,
 ) -> None:
     """Create another token for a directory (rotate: create, switch the IdP, revoke the old)."""
-    engine = open_engine(_settings(database_url).database_url)
+    engine = engine_for(database_url)
     try:
         issued = tenants.create_token(engine, directory_id, name)
     except LookupError as exc:
@@ -162,7 +205,7 @@ def create_token(
 @tokens_app.command("list")
 def list_tokens(directory_id: str, database_url: DatabaseOption = None) -> None:
     """List a directory's tokens (never their secrets)."""
-    engine = open_engine(_settings(database_url).database_url)
+    engine = engine_for(database_url)
     table = Table("name", "starts with", "created", "last used", "revoked")
     table.add_column("id", no_wrap=True, min_width=36)
     for token in tenants.list_tokens(engine, directory_id):
@@ -180,7 +223,7 @@ def list_tokens(directory_id: str, database_url: DatabaseOption = None) -> None:
 @tokens_app.command("revoke")
 def revoke_token(directory_id: str, token_id: str, database_url: DatabaseOption = None) -> None:
     """Revoke a token: requests bearing it get 401 from now on."""
-    engine = open_engine(_settings(database_url).database_url)
+    engine = engine_for(database_url)
     if not tenants.revoke_token(engine, directory_id, token_id):
         console.print("No such active token in that directory.")
         raise typer.Exit(1)
@@ -197,7 +240,7 @@ def list_users(
     base_url: BaseUrlOption = None,
 ) -> None:
     """List a directory's users, normalized (the same fields whichever IdP sent them)."""
-    engine = open_engine(_settings(database_url).database_url)
+    engine = engine_for(database_url)
     try:
         total, found = directory_users(
             engine, directory_id, _public_root(base_url), count=count, start_index=start_index
@@ -225,10 +268,54 @@ def list_users(
     console.print(f"{len(found)} of {total} users from position {start_index}.")
 
 
+@users_app.command("history")
+def user_history(
+    directory_id: str,
+    user_id: str,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON event per line")] = False,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Every published event about a user, oldest first."""
+    try:
+        found = event_feed.user_history(engine_for(database_url), directory_id, user_id)
+    except LookupError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    if as_json:
+        for event in found:
+            print(json.dumps(event))
+        return
+    table = Table("seq", "occurred", "type")
+    for event in found:
+        table.add_row(str(event["sequence"]), str(event["occurred_at"]), str(event["type"]))
+    console.print(table)
+
+
+@users_app.command("purge")
+def purge_user(
+    directory_id: str,
+    user_id: str,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation")] = False,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Erase a deleted or deactivated user's personal data (a data subject's request)."""
+    if not yes:
+        typer.confirm(f"Erase every personal detail of user {user_id}?", abort=True)
+    try:
+        purged = erasure.purge_user(engine_for(database_url), directory_id, user_id)
+    except (LookupError, erasure.StillActive) as exc:
+        console.print(f"Not purged: {exc}")
+        raise typer.Exit(1) from None
+    if purged.deleted_now:
+        console.print(f"Deleted user {user_id} (it was deactivated).")
+    console.print(
+        f"Erased user {user_id}: {purged.events_redacted} events redacted, tombstone removed."
+    )
+
+
 @mappings_app.command("list")
 def list_mappings(directory_id: str, database_url: DatabaseOption = None) -> None:
     """Show the directory's attribute mappings, its IdP's defaults included."""
-    engine = open_engine(_settings(database_url).database_url)
+    engine = engine_for(database_url)
     try:
         found = attribute_mappings.effective_mappings(engine, directory_id)
     except LookupError as exc:
@@ -244,7 +331,7 @@ def set_mapping(
     directory_id: str, name: str, path: str, database_url: DatabaseOption = None
 ) -> None:
     """Map a custom attribute NAME to a SCIM PATH, e.g. cost_center to a custom extension."""
-    engine = open_engine(_settings(database_url).database_url)
+    engine = engine_for(database_url)
     try:
         attribute_mappings.set_mapping(engine, directory_id, name, path)
     except LookupError as exc:
@@ -257,7 +344,7 @@ def set_mapping(
 @mappings_app.command("remove")
 def remove_mapping(directory_id: str, name: str, database_url: DatabaseOption = None) -> None:
     """Remove a directory's own mapping (its IdP's default, if any, applies again)."""
-    engine = open_engine(_settings(database_url).database_url)
+    engine = engine_for(database_url)
     if not attribute_mappings.remove_mapping(engine, directory_id, name):
         console.print(f"No mapping {name} of its own in that directory.")
         raise typer.Exit(1)
@@ -267,7 +354,7 @@ def remove_mapping(directory_id: str, name: str, database_url: DatabaseOption = 
 @schemas_app.command("list")
 def list_schemas(directory_id: str, database_url: DatabaseOption = None) -> None:
     """Show the extension schemas registered for a directory."""
-    engine = open_engine(_settings(database_url).database_url)
+    engine = engine_for(database_url)
     try:
         found = extension_schemas.registered(engine, directory_id)
     except LookupError as exc:
@@ -297,7 +384,7 @@ def add_schema(
     """Register an extension schema: from a definition file, or from --urn and --attribute."""
     if (definition is None) == (urn is None):
         raise typer.BadParameter("give either a definition file or --urn with --attribute")
-    engine = open_engine(_settings(database_url).database_url)
+    engine = engine_for(database_url)
     try:
         if definition is not None:
             text = sys.stdin.read() if definition == "-" else Path(definition).read_text()
@@ -314,7 +401,7 @@ def add_schema(
 @schemas_app.command("remove")
 def remove_schema(directory_id: str, urn: str, database_url: DatabaseOption = None) -> None:
     """Unregister a schema; its values are removed from every resource that held them."""
-    engine = open_engine(_settings(database_url).database_url)
+    engine = engine_for(database_url)
     try:
         purged = extension_schemas.unregister(engine, directory_id, urn)
     except (LookupError, SCIMException) as exc:
@@ -325,7 +412,7 @@ def remove_schema(directory_id: str, urn: str, database_url: DatabaseOption = No
 @roles_app.command("list")
 def list_role_rules(directory_id: str, database_url: DatabaseOption = None) -> None:
     """Show the directory's role rules, in priority order."""
-    engine = open_engine(_settings(database_url).database_url)
+    engine = engine_for(database_url)
     try:
         found = role_mapping.list_rules(engine, directory_id)
     except LookupError as exc:
@@ -358,7 +445,7 @@ def add_role_rule(
     if len(choices) != 1:
         raise typer.BadParameter("name exactly one of --group, --group-id or --default")
     kind, match = choices[0]
-    engine = open_engine(_settings(database_url).database_url)
+    engine = engine_for(database_url)
     try:
         rule = role_mapping.add_rule(engine, directory_id, kind, match, role, priority)
     except (LookupError, ValueError) as exc:
@@ -369,7 +456,7 @@ def add_role_rule(
 @roles_app.command("remove")
 def remove_role_rule(directory_id: str, rule_id: str, database_url: DatabaseOption = None) -> None:
     """Remove a role rule; every user's roles are recomputed."""
-    engine = open_engine(_settings(database_url).database_url)
+    engine = engine_for(database_url)
     if not role_mapping.remove_rule(engine, directory_id, rule_id):
         console.print("No such rule in that directory.")
         raise typer.Exit(1)
@@ -392,7 +479,7 @@ def drift(
         cutoff = confirmations.drift_cutoff(since, older_than)
     except ValueError as exc:
         raise typer.BadParameter(f"{exc}: --since or --older-than") from None
-    engine = open_engine(_settings(database_url).database_url)
+    engine = engine_for(database_url)
     try:
         found = confirmations.drift_report(engine, directory_id, cutoff)
     except LookupError as exc:

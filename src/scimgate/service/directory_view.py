@@ -28,8 +28,18 @@ def directory_users(
     total, found = _page(engine, directory_id, base_url, listing.USER_KIND, count, start_index)
     mapped = effective_mappings(engine, directory_id)
     with reading(engine) as conn:
+        assignment_group = tenants.existing_directory(conn, directory_id).assignment_group
         user_roles = roles.roles_of(conn, directory_id, [str(user.id) for user in found])
-    return total, [normalize_user(user, mapped, user_roles[str(user.id)]) for user in found]
+    return total, [
+        normalize_user(
+            user,
+            mapped,
+            user_roles[str(user.id)],
+            assigned=assignment_group is None
+            or any(group.value == assignment_group for group in user.groups or []),
+        )
+        for user in found
+    ]
 
 
 def directory_groups(

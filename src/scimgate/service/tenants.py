@@ -59,11 +59,25 @@ def ensure_organization(engine: Engine, name: str) -> Organization:
 
 
 def create_directory(
-    engine: Engine, organization_id: str, name: str, idp: IdpProfile = IdpProfile.generic
+    engine: Engine,
+    organization_id: str,
+    name: str,
+    idp: IdpProfile = IdpProfile.generic,
+    *,
+    dry_run: bool = False,
 ) -> NewDirectory:
-    """A directory (one identity-provider connection) with its first token."""
+    """A directory (one identity-provider connection) with its first token.
+
+    In a dry run, every event is held back until an administrator has reviewed
+    the first sync and released (or discarded) them.
+    """
     directory = Directory(
-        id=new_id(), organization_id=organization_id, name=name, created_at=utcnow(), idp=idp
+        id=new_id(),
+        organization_id=organization_id,
+        name=name,
+        created_at=utcnow(),
+        idp=idp,
+        delivery="review" if dry_run else "live",
     )
     with writing(engine) as conn:
         if tenants.get_organization(conn, organization_id) is None:

@@ -1,0 +1,39 @@
+"""What every ``scimgate`` command shares: the console, the database option, settings."""
+
+import sys
+from dataclasses import replace
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from sqlalchemy import Engine
+
+from scimgate.config import Settings
+from scimgate.store.engine import open_engine
+
+console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+"""Piped output is not cut to 80 columns: ids and tokens must survive whole."""
+
+DatabaseOption = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url", help="Database URL; default $SCIMGATE_DATABASE_URL or ./scimgate.db"
+    ),
+]
+BaseUrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--base-url",
+        help="The service's external URL; default $SCIMGATE_PUBLIC_URL or http://127.0.0.1:8000",
+    ),
+]
+
+
+def settings_for(database_url: str | None) -> Settings:
+    """The environment's settings, with the database a command was given."""
+    settings = Settings.from_env()
+    return replace(settings, database_url=database_url) if database_url else settings
+
+
+def engine_for(database_url: str | None) -> Engine:
+    return open_engine(settings_for(database_url).database_url)

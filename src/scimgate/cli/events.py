@@ -1,0 +1,188 @@
+"""``scimgate events``, ``held`` and ``offboarding``: the event stream as an operator sees it."""
+
+import json
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from scimgate.cli.common import DatabaseOption, console, engine_for
+from scimgate.events.report import offboarding_csv
+from scimgate.events.schema import event_schema_text
+from scimgate.service import event_feed, publishing
+from scimgate.service.event_feed import CursorExpired, EventFilter
+
+events_app = typer.Typer(help="The event stream: every change of every directory, in order.")
+held_app = typer.Typer(help="Events held back by the safety valve or a dry run: review them.")
+offboarding_app = typer.Typer(help="Proof of offboarding: deprovisionings and their confirmation.")
+
+FOLLOW_INTERVAL = 1.0
+
+
+@events_app.command("list")
+def list_events(
+    after: Annotated[int, typer.Option(help="Cursor: the last sequence already read")] = 0,
+    limit: Annotated[int, typer.Option(help="Events per page")] = 100,
+    directory: Annotated[str | None, typer.Option(help="Only this directory")] = None,
+    org: Annotated[str | None, typer.Option(help="Only this organization (id)")] = None,
+    event_type: Annotated[
+        list[str] | None, typer.Option("--type", help="Only these types (repeatable)")
+    ] = None,
+    follow: Annotated[bool, typer.Option(help="Keep printing new events until interrupted")] = (
+        False
+    ),
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON event per line")] = False,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Print events after a cursor, oldest first."""
+    engine = engine_for(database_url)
+    where = EventFilter(organization_id=org, directory_id=directory, types=tuple(event_type or ()))
+    cursor = after
+    while True:
+        try:
+            page = event_feed.read_events(engine, cursor, limit, where)
+        except CursorExpired as exc:
+            raise typer.BadParameter(str(exc)) from None
+        _print_events(page.events, as_json)
+        cursor = page.next_cursor
+        if not follow:
+            if not as_json:
+                console.print(f"Next cursor: {cursor}")
+            return
+        if not page.events:
+            time.sleep(FOLLOW_INTERVAL)
+
+
+def _print_events(found: list[dict[str, object]], as_json: bool) -> None:
+    if as_json:
+        for event in found:
+            print(json.dumps(event))
+        return
+    table = Table("seq", "occurred", "type", "directory", "subject")
+    for event in found:
+        data = event["data"]
+        assert isinstance(data, dict)
+        table.add_row(
+            str(event["sequence"]),
+            str(event["occurred_at"]),
+            str(event["type"]),
+            str(event["directory_id"]),
+            _subject(data),
+        )
+    console.print(table)
+
+
+SUBJECTS = (
+    ("user", "username"),
+    ("group", "name"),
+    ("directory", "name"),
+    ("deprovisioning", "user_name"),
+)
+"""Where an event's payload names what it is about, in order of preference."""
+
+
+def _subject(data: dict[str, Any]) -> str:
+    for key, name in SUBJECTS:
+        if data.get(key):
+            return str(data[key].get(name) or "")
+    return ""
+
+
+@events_app.command("schema")
+def schema() -> None:
+    """Print the JSON Schema of events (also in docs/events/)."""
+    print(event_schema_text(), end="")
+
+
+@held_app.command("status")
+def held_status(directory_id: str, database_url: DatabaseOption = None) -> None:
+    """Whether a directory's events are held, and how many."""
+    try:
+        summary = publishing.held_summary(engine_for(database_url), directory_id)
+    except LookupError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    since = summary.held_since.isoformat(timespec="seconds") if summary.held_since else "-"
+    console.print(
+        f"Delivery: {summary.delivery} (since {since}); held events: {summary.held_events}"
+    )
+
+
+@held_app.command("release")
+def held_release(directory_id: str, database_url: DatabaseOption = None) -> None:
+    """Publish the held events in their original order and resume live delivery."""
+    try:
+        released = publishing.release(engine_for(database_url), directory_id)
+    except LookupError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    console.print(f"Released {released} events; delivery is live.")
+
+
+@held_app.command("discard")
+def held_discard(
+    directory_id: str,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation")] = False,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Drop the held events: the app never learns of them (the changes stay stored)."""
+    if not yes:
+        typer.confirm("The app will never be told of the held changes. Discard them?", abort=True)
+    try:
+        discarded = publishing.discard(engine_for(database_url), directory_id)
+    except LookupError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    console.print(f"Discarded {discarded} events; delivery is live.")
+
+
+@offboarding_app.command("report")
+def report(
+    org: Annotated[str, typer.Option("--org", help="Organization id")],
+    since: Annotated[datetime | None, typer.Option(help="Start (UTC); default 30 days ago")] = None,
+    until: Annotated[datetime | None, typer.Option(help="End (UTC); default now")] = None,
+    directory: Annotated[str | None, typer.Option(help="Only this directory")] = None,
+    output: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table",
+    database_url: DatabaseOption = None,
+) -> None:
+    """When each deprovisioning was asked for, told to the app, and confirmed by it."""
+    end = _utc(until) if until else datetime.now(UTC)
+    start = _utc(since) if since else end - timedelta(days=30)
+    try:
+        rows = event_feed.offboarding_report(engine_for(database_url), org, start, end, directory)
+    except (LookupError, ValueError) as exc:
+        raise typer.BadParameter(str(exc)) from None
+    if output == "csv":
+        print(offboarding_csv(rows), end="")
+    elif output == "json":
+        print(json.dumps([row.model_dump(mode="json") for row in rows], indent=2))
+    else:
+        table = Table("user", "reason", "requested", "notified", "confirmed")
+        for row in rows:
+            table.add_row(
+                row.user_name or row.user_id,
+                row.reason.value,
+                _time(row.requested_at),
+                _time(row.notified_at),
+                _time(row.confirmed_at),
+            )
+        console.print(table)
+        unconfirmed = sum(1 for row in rows if row.confirmed_at is None)
+        console.print(f"{len(rows)} deprovisionings, {unconfirmed} not confirmed by the app.")
+
+
+@offboarding_app.command("confirm")
+def confirm(directory_id: str, user_id: str, database_url: DatabaseOption = None) -> None:
+    """Record that the app revoked a user's access (what the app's API call does)."""
+    try:
+        confirmed = event_feed.confirm_revoked(engine_for(database_url), directory_id, user_id)
+    except LookupError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    console.print(f"Confirmed {len(confirmed)} deprovisioning(s) of {user_id}.")
+
+
+def _time(moment: datetime | None) -> str:
+    return moment.isoformat(timespec="seconds") if moment else "-"
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -1,0 +1,28 @@
+"""Rewriting stored event payloads about one resource (erasure of personal data)."""
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Connection, select, update
+
+from scimgate.store.tables import events, held_events
+
+
+def rewrite_payloads(
+    conn: Connection,
+    directory_id: str,
+    resource_id: str,
+    rewrite: Callable[[dict[str, Any]], dict[str, Any]],
+) -> int:
+    """Replace the payload of every published or held event about a resource; returns how many."""
+    count = 0
+    for table, key in ((events, events.c.seq), (held_events, held_events.c.position)):
+        rows = conn.execute(
+            select(key, table.c.data).where(
+                table.c.directory_id == directory_id, table.c.resource_id == resource_id
+            )
+        ).all()
+        for row_key, data in rows:
+            conn.execute(update(table).where(key == row_key).values(data=rewrite(dict(data))))
+        count += len(rows)
+    return count
