@@ -1,7 +1,67 @@
 """Finding the directory user behind a login, so JIT and SCIM never create the same user twice."""
 
-from fastapi import APIRouter, Depends
+from collections.abc import Callable
+from dataclasses import asdict
 
-from scimgate.api.management import require_admin
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+from scim2_models import NotFoundException, UniquenessException
+from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
+
+from scimgate.api.management import json_response, require_admin
+from scimgate.service.lookup import (
+    AmbiguousLogin,
+    LoginClaims,
+    UserMatch,
+    find_in_directory,
+    find_in_organization,
+)
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_admin)])
+
+Finder = Callable[[Engine, str, LoginClaims, str], UserMatch | None]
+
+
+@router.get("/directories/{directory_id}/users/lookup")
+async def lookup_in_directory(
+    request: Request,
+    directory_id: str,
+    external_id: str | None = None,
+    subject: str | None = None,
+    email: str | None = None,
+) -> JSONResponse:
+    """The directory's user with this externalId, else userName, else e-mail address."""
+    claims = LoginClaims(external_id=external_id, subject=subject, email=email)
+    return await _lookup(request, find_in_directory, "directory", directory_id, claims)
+
+
+@router.get("/organizations/{organization_id}/users/lookup")
+async def lookup_in_organization(
+    request: Request,
+    organization_id: str,
+    external_id: str | None = None,
+    subject: str | None = None,
+    email: str | None = None,
+) -> JSONResponse:
+    """The same lookup across every directory of an organization."""
+    claims = LoginClaims(external_id=external_id, subject=subject, email=email)
+    return await _lookup(request, find_in_organization, "organization", organization_id, claims)
+
+
+async def _lookup(
+    request: Request, finder: Finder, noun: str, owner_id: str, claims: LoginClaims
+) -> JSONResponse:
+    root = request.app.state.settings.public_url or str(request.base_url)
+    try:
+        found = await run_in_threadpool(finder, request.app.state.engine, owner_id, claims, root)
+    except LookupError:
+        raise NotFoundException(detail=f"No {noun} {owner_id}") from None
+    except AmbiguousLogin as exc:
+        raise UniquenessException(detail=str(exc)) from None
+    if found is None:
+        # The client tells this 404 from an unknown directory's by how the detail begins.
+        raise NotFoundException(detail=f"No user of {noun} {owner_id} matches the login")
+    return json_response(
+        {"directory_id": found.directory_id, "matched": found.matched, "user": asdict(found.user)}
+    )

@@ -26,17 +26,22 @@ def directory_users(
 ) -> tuple[int, list[DirectoryUser]]:
     """One page of a directory's users, normalized, with the directory's total."""
     total, found = _page(engine, directory_id, base_url, listing.USER_KIND, count, start_index)
+    return total, normalized_users(engine, directory_id, found)
+
+
+def normalized_users(engine: Engine, directory_id: str, found: list[Any]) -> list[DirectoryUser]:
+    """SCIM users of a directory in the normalized shape: mappings, roles and assignment applied."""
     mapped = effective_mappings(engine, directory_id)
     with reading(engine) as conn:
         assignment_group = tenants.existing_directory(conn, directory_id).assignment_group
         user_roles = roles.roles_of(conn, directory_id, [str(user.id) for user in found])
-    return total, [
+    return [
         normalize_user(
             user,
             mapped,
             user_roles[str(user.id)],
             assigned=assignment_group is None
-            or any(group.value == assignment_group for group in user.groups or []),
+            or any(str(group.value) == assignment_group for group in user.groups or []),
         )
         for user in found
     ]

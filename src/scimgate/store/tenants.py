@@ -128,6 +128,15 @@ def record_detected_idp(conn: Connection, directory_id: str, idp: str) -> None:
     )
 
 
+def organization_directories(conn: Connection, organization_id: str) -> list[Directory]:
+    rows = conn.execute(
+        select(directories)
+        .where(directories.c.organization_id == organization_id)
+        .order_by(directories.c.id)
+    )
+    return [Directory(**row._mapping) for row in rows]
+
+
 def list_directories(conn: Connection) -> list[Directory]:
     rows = conn.execute(select(directories).order_by(directories.c.id))
     return [Directory(**row._mapping) for row in rows]
