@@ -32,6 +32,7 @@ from scimgate.service import (
 from scimgate.service import roles as role_mapping
 from scimgate.service.bootstrap import prepare_database
 from scimgate.service.directory_view import directory_users
+from scimgate.service.worker import start_in_background
 from scimgate.simulator import lifecycle
 from scimgate.simulator.dialects import DIALECTS
 from scimgate.simulator.population import generate
@@ -70,6 +71,13 @@ def _public_root(base_url: str | None) -> str:
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+    with_worker: Annotated[
+        bool,
+        typer.Option(
+            "--worker/--no-worker",
+            help="Deliver webhooks in this process too (off when 'scimgate worker' runs apart)",
+        ),
+    ] = True,
     database_url: DatabaseOption = None,
 ) -> None:
     """Run the SCIM service (migrating the database first; a new database gets a demo directory)."""
@@ -82,7 +90,12 @@ def serve(
         console.print(f"SCIM base URL: {_scim_url(root, created.directory.id)}")
         console.print(f"Bearer token:  {created.token.secret}")
         console.print("The token is shown once; create more with 'scimgate tokens create'.")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    background = start_in_background(settings) if with_worker else None
+    try:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    finally:
+        if background is not None:
+            background.stop()
 
 
 @app.command()

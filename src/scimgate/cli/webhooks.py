@@ -1,10 +1,279 @@
 """``scimgate webhooks …`` and ``scimgate worker``: endpoints, deliveries, the delivery worker."""
 
+import json
+import signal
+import threading
+from collections.abc import Callable
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
+from types import FrameType
+from typing import Annotated, Any, TypeVar
+
 import typer
+from rich.table import Table
+from scim2_models import SCIMException
+from sqlalchemy import Engine
+
+from scimgate.cli.common import DatabaseOption, console, engine_for, settings_for
+from scimgate.service import webhooks
+from scimgate.service import worker as delivery_worker
+from scimgate.service.webhooks import EndpointInfo, WithSecret
 
 webhooks_app = typer.Typer(help="Webhook endpoints: where events are delivered, signed.")
+T = TypeVar("T")
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")]
 
 
-def worker() -> None:
+def _call(database_url: str | None, use_case: Callable[[Engine], T]) -> T:
+    """Run a use case on the database; a refused request ends the command with its reason."""
+    try:
+        return use_case(engine_for(database_url))
+    except SCIMException as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+@webhooks_app.command("create")
+def create(
+    url: str,
+    org: Annotated[
+        str | None, typer.Option("--org", help="Organization id; default: every organization")
+    ] = None,
+    event_type: Annotated[
+        list[str] | None, typer.Option("--type", help="An event type to send (repeat); default all")
+    ] = None,
+    revocation_hook: Annotated[
+        bool,
+        typer.Option(
+            "--revocation-hook", help="A 2xx answer confirms the app revoked a user's access"
+        ),
+    ] = False,
+    description: Annotated[str, typer.Option(help="What the endpoint is for")] = "",
+    as_json: JsonOption = False,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Register an endpoint for URL and print its signing secret (shown this once)."""
+    created = _call(
+        database_url,
+        lambda engine: webhooks.register(
+            engine,
+            url,
+            organization_id=org,
+            event_types=event_type or [],
+            description=description,
+            revocation_hook=revocation_hook,
+        ),
+    )
+    _print_secret(created, as_json)
+
+
+@webhooks_app.command("list")
+def list_endpoints(
+    org: Annotated[
+        str | None, typer.Option("--org", help="Only endpoints receiving this organization's")
+    ] = None,
+    as_json: JsonOption = False,
+    database_url: DatabaseOption = None,
+) -> None:
+    """List endpoints (never their secrets)."""
+    found = _call(database_url, lambda engine: webhooks.list_endpoints(engine, org))
+    if as_json:
+        _print_json([asdict(each) for each in found])
+        return
+    table = Table("url", "organization", "types", "state", "secrets", "created")
+    table.add_column("id", no_wrap=True, min_width=36)
+    for each in found:
+        table.add_row(
+            each.url,
+            each.organization_id or "all",
+            ", ".join(each.event_types) or "all",
+            _state(each),
+            str(len(each.secrets)),
+            _time(each.created_at),
+            each.id,
+        )
+    console.print(table)
+
+
+@webhooks_app.command("remove")
+def remove(endpoint_id: str, database_url: DatabaseOption = None) -> None:
+    """Remove an endpoint with its deliveries and their attempts."""
+    _call(database_url, lambda engine: webhooks.remove(engine, endpoint_id))
+    console.print(f"Removed {endpoint_id}.")
+
+
+@webhooks_app.command("disable")
+def disable(
+    endpoint_id: str,
+    reason: Annotated[str | None, typer.Option(help="Why, for whoever looks next")] = None,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Stop delivering to an endpoint; its events wait for it meanwhile."""
+    found = _call(database_url, lambda engine: webhooks.disable(engine, endpoint_id, reason))
+    console.print(f"{found.url}: {_state(found)}")
+
+
+@webhooks_app.command("enable")
+def enable(endpoint_id: str, database_url: DatabaseOption = None) -> None:
+    """Turn an endpoint back on: what waited for it is delivered, in order."""
+    found = _call(database_url, lambda engine: webhooks.enable(engine, endpoint_id))
+    console.print(f"{found.url}: {_state(found)}")
+
+
+@webhooks_app.command("rotate-secret")
+def rotate_secret(
+    endpoint_id: str,
+    overlap_hours: Annotated[
+        float, typer.Option(help="How long the current secret keeps signing")
+    ] = 24.0,
+    as_json: JsonOption = False,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Make a new signing secret (shown this once); both sign during the overlap."""
+    rotated = _call(
+        database_url,
+        lambda engine: webhooks.rotate_secret(engine, endpoint_id, timedelta(hours=overlap_hours)),
+    )
+    _print_secret(rotated, as_json)
+
+
+@webhooks_app.command("deliveries")
+def deliveries(
+    endpoint_id: str,
+    status: Annotated[
+        str | None, typer.Option(help="pending, delivered or expired; default all")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="At most this many")] = 100,
+    as_json: JsonOption = False,
+    database_url: DatabaseOption = None,
+) -> None:
+    """An endpoint's deliveries, newest event first."""
+    found = _call(
+        database_url, lambda engine: webhooks.deliveries(engine, endpoint_id, status, limit)
+    )
+    if as_json:
+        _print_json([asdict(each) for each in found])
+        return
+    table = Table("sequence", "event", "directory", "status", "attempts", "next attempt")
+    table.add_column("id", no_wrap=True, min_width=36)
+    for each in found:
+        table.add_row(
+            str(each.event_seq),
+            each.event_id,
+            each.directory_id,
+            each.status,
+            str(each.attempts),
+            _time(each.next_attempt_at) if each.status == "pending" else "",
+            each.id,
+        )
+    console.print(table)
+
+
+@webhooks_app.command("attempts")
+def attempts(
+    delivery_id: str, as_json: JsonOption = False, database_url: DatabaseOption = None
+) -> None:
+    """Every attempt of a delivery: the answer or error, and how long it took."""
+    found = _call(database_url, lambda engine: webhooks.attempts(engine, delivery_id))
+    if as_json:
+        _print_json([asdict(each) for each in found])
+        return
+    table = Table("at", "status", "latency ms", "error", "response")
+    for each in found:
+        table.add_row(
+            _time(each.attempted_at),
+            str(each.status_code) if each.status_code is not None else "",
+            str(each.latency_ms),
+            each.error or "",
+            (each.response_excerpt or "")[:80],
+        )
+    console.print(table)
+
+
+@webhooks_app.command("replay")
+def replay(delivery_id: str, database_url: DatabaseOption = None) -> None:
+    """Send a delivery's event again (same webhook-id), as a new delivery."""
+    again = _call(database_url, lambda engine: webhooks.replay(engine, delivery_id))
+    console.print(f"Queued delivery {again.id} of event {again.event_id}.")
+
+
+@webhooks_app.command("replay-range")
+def replay_range(
+    endpoint_id: str,
+    since: Annotated[
+        datetime | None, typer.Option(help="Events that occurred from this time (UTC)")
+    ] = None,
+    until: Annotated[datetime | None, typer.Option(help="...and before this time (UTC)")] = None,
+    from_sequence: Annotated[
+        int | None, typer.Option(help="Or: events from this sequence number")
+    ] = None,
+    to_sequence: Annotated[int | None, typer.Option(help="...through this one")] = None,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Send again the endpoint's events in a time range or a sequence range, in order."""
+    done = _call(
+        database_url,
+        lambda engine: webhooks.replay_range(
+            engine,
+            endpoint_id,
+            since=_utc(since),
+            until=_utc(until),
+            from_sequence=from_sequence,
+            to_sequence=to_sequence,
+        ),
+    )
+    console.print(
+        f"Queued {done.replayed} events; {done.already_pending} were waiting for delivery already."
+    )
+
+
+def worker(database_url: DatabaseOption = None) -> None:
     """Deliver webhooks and run upkeep (retention, overdue alerts) until stopped."""
-    raise NotImplementedError
+    stopping = threading.Event()
+
+    def stop(_signal: int, _frame: FrameType | None) -> None:
+        stopping.set()
+
+    try:
+        built = delivery_worker.build(settings_for(database_url))
+    except ValueError as exc:  # a malformed retry schedule in the environment
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    built.run(stopping)
+
+
+def _print_secret(issued: WithSecret, as_json: bool) -> None:
+    if as_json:
+        _print_json({**asdict(issued.endpoint), "secret": issued.secret})
+        return
+    console.print(f"Endpoint:       {issued.endpoint.id} ({issued.endpoint.url})")
+    console.print(f"Signing secret: {issued.secret}")
+    console.print("The secret is shown once; verify deliveries with it (Standard Webhooks).")
+
+
+def _print_json(payload: Any) -> None:
+    print(json.dumps(payload, default=_json_default, indent=2))
+
+
+def _json_default(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def _state(endpoint: EndpointInfo) -> str:
+    if endpoint.enabled:
+        return "enabled"
+    return f"disabled: {endpoint.disabled_reason}" if endpoint.disabled_reason else "disabled"
+
+
+def _time(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds")
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)

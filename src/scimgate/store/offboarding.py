@@ -105,7 +105,10 @@ def report(
 
 
 def overdue(conn: Connection, requested_before: datetime, limit: int) -> list[Deprovisioning]:
-    """Unconfirmed deprovisionings older than the threshold that raised no alert yet."""
+    """Unconfirmed deprovisionings older than the threshold that raised no alert yet.
+
+    Locked (skipping rows another worker holds), so two workers never alert twice.
+    """
     rows = conn.execute(
         select(*_RECORD_COLUMNS)
         .where(
@@ -116,6 +119,7 @@ def overdue(conn: Connection, requested_before: datetime, limit: int) -> list[De
         )
         .order_by(deprovisionings.c.requested_at)
         .limit(limit)
+        .with_for_update(skip_locked=True)
     )
     return [Deprovisioning(**row._mapping) for row in rows]
 

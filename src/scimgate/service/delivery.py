@@ -1,0 +1,310 @@
+"""Delivering events to webhook endpoints: fan-out, claiming, signing, one attempt, retries.
+
+Delivery is at least once. Fan-out turns each published event into a pending
+delivery per endpoint that wants it. A worker claims the heads of the
+endpoints' lines (the oldest pending delivery of each endpoint and directory)
+by leasing them, posts outside any transaction, and records the outcome in a
+new one. A worker that dies mid-delivery leaves a lease that runs out; another
+worker then sends the event again, with the same ``webhook-id``, by which
+receivers deduplicate.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import random
+import secrets
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import httpx
+from sqlalchemy import Connection, Engine
+from standardwebhooks.webhooks import Webhook
+
+from scimgate import __version__
+from scimgate.service import event_feed
+from scimgate.store import events, progress, webhooks
+from scimgate.store.events import StoredEvent
+from scimgate.store.ids import new_id, utcnow
+from scimgate.store.transactions import reading, writing
+from scimgate.store.webhooks import PENDING, Delivery, Endpoint
+
+FANOUT_POSITION = "webhooks.fanout"
+"""The named position (``worker_cursors``) of the last event fanned out to endpoints."""
+
+FANOUT_BATCH = 500
+SECRET_PREFIX = "whsec_"
+SECRET_BYTES = 32
+USER_AGENT = f"scimgate/{__version__}"
+EXCERPT_CHARS = 1024
+"""How much of an endpoint's answer the attempt log keeps."""
+
+ERROR_CHARS = 512
+RETRY_SCHEDULE_VARIABLE = "SCIMGATE_WEBHOOK_RETRY_SCHEDULE"
+
+DEFAULT_SCHEDULE: tuple[float, ...] = (
+    5,
+    30,
+    2 * 60,
+    10 * 60,
+    30 * 60,
+    3600,
+    2 * 3600,
+    4 * 3600,
+    8 * 3600,
+    *(12 * 3600,) * 5,
+)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """When to try a failed delivery again: exponential backoff with jitter.
+
+    By default the waits after each failure are 5 s, 30 s, 2 min, 10 min,
+    30 min, 1 h, 2 h, 4 h, 8 h, then 12 h five times: 15 attempts spread over
+    75 h 43 min (about three days), each wait varied by ±20% so that the
+    retries of many deliveries do not arrive together. A delivery that fails
+    once more after the last wait has used the schedule up, and its endpoint is
+    disabled.
+    """
+
+    delays: tuple[float, ...] = DEFAULT_SCHEDULE
+    jitter: float = 0.2
+
+    @classmethod
+    def from_env(cls) -> RetryPolicy:
+        """The default policy, or the schedule in ``SCIMGATE_WEBHOOK_RETRY_SCHEDULE``.
+
+        That variable holds comma-separated seconds, e.g. ``0.2,0.2,0.2``.
+        """
+        raw = os.environ.get(RETRY_SCHEDULE_VARIABLE, "").strip()
+        if not raw:
+            return cls()
+        try:
+            delays = tuple(float(part) for part in raw.split(","))
+        except ValueError:
+            raise ValueError(
+                f"{RETRY_SCHEDULE_VARIABLE} must be comma-separated seconds, not {raw!r}"
+            ) from None
+        if any(delay < 0 for delay in delays):
+            raise ValueError(f"{RETRY_SCHEDULE_VARIABLE} holds a negative wait: {raw!r}")
+        return cls(delays=delays)
+
+    def delay_after(self, failures: int) -> float | None:
+        """Seconds to wait after this many failed attempts; None once the schedule is used up."""
+        if failures > len(self.delays):
+            return None
+        return self.delays[failures - 1] * random.uniform(1 - self.jitter, 1 + self.jitter)
+
+
+@dataclass(frozen=True)
+class Job:
+    """A leased delivery, with everything needed to send it."""
+
+    delivery: Delivery
+    endpoint: Endpoint
+    event: StoredEvent
+    secrets: list[str]
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What one attempt got: a status code and the start of the body, or an error."""
+
+    sent_at: datetime
+    status_code: int | None
+    latency_ms: int
+    error: str | None = None
+    excerpt: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+def new_secret() -> str:
+    """A signing secret in the Standard Webhooks form: ``whsec_`` and base64 of random bytes."""
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode()
+
+
+def body_of(event: StoredEvent) -> str:
+    """The request body: the event as the events API shows it, as compact JSON."""
+    return json.dumps(event_feed.wire(event), separators=(",", ":"), ensure_ascii=False)
+
+
+def signed_headers(
+    message_id: str, body: str, signing: Sequence[str], at: datetime
+) -> dict[str, str]:
+    """Standard Webhooks headers; one ``v1`` signature per secret that is valid now."""
+    return {
+        "webhook-id": message_id,
+        "webhook-timestamp": str(int(at.timestamp())),
+        "webhook-signature": " ".join(
+            Webhook(secret).sign(message_id, at, body) for secret in signing
+        ),
+        "content-type": "application/json",
+        "user-agent": USER_AGENT,
+    }
+
+
+def fan_out(engine: Engine, batch: int = FANOUT_BATCH) -> int:
+    """Queue the next events for the endpoints that want them; returns how many were read.
+
+    Reading, queueing and moving the position happen in one transaction that
+    locks the position, so no event is queued twice, whatever the number of
+    workers. Disabled endpoints get deliveries too: nothing is lost while they are off.
+    """
+    with reading(engine) as conn:
+        if events.last_seq(conn) <= progress.position(conn, FANOUT_POSITION):
+            return 0
+    now = utcnow()
+    with writing(engine) as conn:
+        after = progress.lock(conn, FANOUT_POSITION)
+        found = webhooks.published_after(conn, after, batch)
+        if not found:
+            return 0
+        endpoints = webhooks.list_endpoints(conn)
+        webhooks.insert_deliveries(
+            conn,
+            [
+                new_delivery(endpoint.id, event, now)
+                for event in found
+                for endpoint in endpoints
+                if endpoint.wants(event)
+            ],
+        )
+        progress.advance(conn, FANOUT_POSITION, found[-1].seq)
+    return len(found)
+
+
+def new_delivery(endpoint_id: str, event: webhooks.EventRef, now: datetime) -> Delivery:
+    """A pending delivery of an event to an endpoint, due at once."""
+    return Delivery(
+        id=new_id(),
+        endpoint_id=endpoint_id,
+        directory_id=event.directory_id,
+        event_seq=event.seq,
+        event_id=event.id,
+        status=PENDING,
+        attempts=0,
+        next_attempt_at=now,
+        lease_owner=None,
+        lease_until=None,
+        created_at=now,
+        delivered_at=None,
+    )
+
+
+def claim(engine: Engine, owner: str, limit: int, lease_seconds: float) -> list[Job]:
+    """Lease up to ``limit`` deliveries that may be attempted now, in one short transaction.
+
+    A delivery whose event retention has removed can never be sent: it is
+    marked ``expired`` so that it no longer holds back its line.
+    """
+    if limit <= 0:
+        return []
+    now = utcnow()
+    with writing(engine) as conn:
+        leased = webhooks.claim(conn, owner, now, now + timedelta(seconds=lease_seconds), limit)
+        if not leased:
+            return []
+        found = events.by_seqs(conn, [each.event_seq for each in leased])
+        webhooks.mark_expired(conn, [each.id for each in leased if each.event_seq not in found])
+        endpoint_ids = list({each.endpoint_id for each in leased})
+        endpoints = webhooks.endpoints_by_id(conn, endpoint_ids)
+        signing = webhooks.valid_secrets(conn, endpoint_ids, now)
+    return [
+        Job(each, endpoints[each.endpoint_id], found[each.event_seq], signing[each.endpoint_id])
+        for each in leased
+        if each.event_seq in found
+    ]
+
+
+def send(job: Job, client: httpx.Client, timeout: float) -> Answer:
+    """POST the event to the endpoint, signed; no transaction is open meanwhile."""
+    body = body_of(job.event)
+    sent_at = utcnow()
+    headers = signed_headers(job.event.id, body, job.secrets, sent_at)
+    started = time.perf_counter()
+    try:
+        with client.stream(
+            "POST", job.endpoint.url, content=body.encode(), headers=headers, timeout=timeout
+        ) as response:
+            excerpt = _excerpt(response)
+            return Answer(sent_at, response.status_code, _elapsed_ms(started), excerpt=excerpt)
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        return Answer(sent_at, None, _elapsed_ms(started), error=error[:ERROR_CHARS])
+
+
+@dataclass(frozen=True)
+class Outcome:
+    delivered: bool
+    retry_in: float | None
+    """Seconds until the next attempt after a failure; None once the schedule is used up."""
+
+    disabled_reason: str | None = None
+    """Set when this failure used the schedule up and disabled the endpoint."""
+
+
+def record(engine: Engine, job: Job, owner: str, answer: Answer, policy: RetryPolicy) -> Outcome:
+    """Log the attempt and move the delivery on: delivered, retried later, or its endpoint off."""
+    now = utcnow()
+    delivery = job.delivery
+    with writing(engine) as conn:
+        webhooks.record_attempt(
+            conn,
+            webhooks.Attempt(
+                id=new_id(),
+                delivery_id=delivery.id,
+                endpoint_id=delivery.endpoint_id,
+                attempted_at=answer.sent_at,
+                status_code=answer.status_code,
+                latency_ms=answer.latency_ms,
+                error=answer.error,
+                response_excerpt=answer.excerpt,
+            ),
+        )
+        if answer.ok:
+            webhooks.mark_delivered(conn, delivery.id, now)
+            outcome = Outcome(delivered=True, retry_in=None)
+        else:
+            outcome = _failed(conn, delivery, owner, policy, now)
+    if answer.ok:
+        event_feed.mark_delivered(engine, [job.event], revocation_hook=job.endpoint.revocation_hook)
+    return outcome
+
+
+def _failed(
+    conn: Connection, delivery: Delivery, owner: str, policy: RetryPolicy, now: datetime
+) -> Outcome:
+    failures = delivery.attempts + 1
+    wait = policy.delay_after(failures)
+    if wait is not None:
+        webhooks.schedule_retry(conn, delivery.id, owner, failures, now + timedelta(seconds=wait))
+        return Outcome(delivered=False, retry_in=wait)
+    if not webhooks.schedule_retry(conn, delivery.id, owner, failures, now):
+        return Outcome(delivered=False, retry_in=None)
+    run = webhooks.attempts_of(conn, delivery.id)[-failures:]
+    since = run[0].attempted_at.strftime("%Y-%m-%d %H:%M:%S UTC")
+    reason = f"failing since {since}, {failures} attempts"
+    webhooks.set_enabled(conn, delivery.endpoint_id, False, reason)
+    return Outcome(delivered=False, retry_in=None, disabled_reason=reason)
+
+
+def _excerpt(response: httpx.Response) -> str:
+    """The start of the answer, without reading more of a large one than needed."""
+    taken = ""
+    for chunk in response.iter_text():
+        taken += chunk
+        if len(taken) >= EXCERPT_CHARS:
+            break
+    return taken[:EXCERPT_CHARS]
+
+
+def _elapsed_ms(started: float) -> int:
+    return round((time.perf_counter() - started) * 1000)

@@ -1,0 +1,317 @@
+"""Use cases on webhook endpoints: registration, state, secret rotation, deliveries, replay.
+
+A signing secret is shown once, when it is made (at registration and at each
+rotation); listings show only when each secret was made and when it expires.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+from scim2_models import ConflictException, InvalidValueException, NotFoundException
+from sqlalchemy import Connection, Engine
+
+from scimgate.events.models import EventType
+from scimgate.service.delivery import new_delivery, new_secret
+from scimgate.store import events, tenants, webhooks
+from scimgate.store.ids import new_id, utcnow
+from scimgate.store.transactions import reading, writing
+from scimgate.store.webhooks import DELIVERED, EXPIRED, PENDING, Attempt, Delivery, Endpoint
+
+KNOWN_TYPES = [kind.value for kind in EventType]
+STATUSES = (PENDING, DELIVERED, EXPIRED)
+MAX_URL_LENGTH = 2048
+MAX_DESCRIPTION_LENGTH = 200
+MAX_REPLAY = 10_000
+"""The most events one bulk replay queues; a longer range is replayed in parts."""
+
+DEFAULT_OVERLAP = timedelta(hours=24)
+MAX_OVERLAP = timedelta(days=30)
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    """A secret as listings show it: when it was made and when it stops signing, never its value."""
+
+    id: str
+    created_at: datetime
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True)
+class EndpointInfo:
+    id: str
+    organization_id: str | None
+    url: str
+    description: str
+    event_types: list[str]
+    revocation_hook: bool
+    enabled: bool
+    disabled_reason: str | None
+    created_at: datetime
+    secrets: list[SigningKey]
+    """Valid secrets, newest first; two during a rotation's overlap."""
+
+
+@dataclass(frozen=True)
+class WithSecret:
+    """An endpoint with a secret just made: the only time the secret is shown."""
+
+    endpoint: EndpointInfo
+    secret: str
+
+
+@dataclass(frozen=True)
+class Replayed:
+    replayed: int
+    already_pending: int
+    """Events in the range that were still waiting for delivery, so were not queued again."""
+
+
+def register(
+    engine: Engine,
+    url: str,
+    *,
+    organization_id: str | None = None,
+    event_types: list[str] | None = None,
+    description: str = "",
+    revocation_hook: bool = False,
+) -> WithSecret:
+    """Register an endpoint (for one organization, or all when none is named) with a secret."""
+    _check_url(url)
+    if len(description) > MAX_DESCRIPTION_LENGTH:
+        raise InvalidValueException(
+            detail=f"description: at most {MAX_DESCRIPTION_LENGTH} characters"
+        )
+    endpoint = Endpoint(
+        id=new_id(),
+        organization_id=organization_id,
+        url=url,
+        description=description,
+        event_types=_checked_types(event_types or []),
+        revocation_hook=revocation_hook,
+        enabled=True,
+        disabled_reason=None,
+        created_at=utcnow(),
+    )
+    secret = new_secret()
+    with writing(engine) as conn:
+        if organization_id is not None and tenants.get_organization(conn, organization_id) is None:
+            raise NotFoundException(detail=f"No organization {organization_id}")
+        webhooks.insert_endpoint(conn, endpoint)
+        webhooks.insert_secret(
+            conn, webhooks.Secret(new_id(), endpoint.id, secret, endpoint.created_at, None)
+        )
+        return WithSecret(_info(conn, endpoint), secret)
+
+
+def list_endpoints(engine: Engine, organization_id: str | None = None) -> list[EndpointInfo]:
+    """Every endpoint, or those receiving an organization's events (its own and all-org ones)."""
+    with reading(engine) as conn:
+        return [_info(conn, each) for each in webhooks.list_endpoints(conn, organization_id)]
+
+
+def get_endpoint(engine: Engine, endpoint_id: str) -> EndpointInfo:
+    with reading(engine) as conn:
+        return _info(conn, _existing(conn, endpoint_id))
+
+
+def remove(engine: Engine, endpoint_id: str) -> None:
+    """Remove an endpoint with its secrets, deliveries and their attempts."""
+    with writing(engine) as conn:
+        if not webhooks.delete_endpoint(conn, endpoint_id):
+            raise NotFoundException(detail=f"No webhook endpoint {endpoint_id}")
+
+
+def enable(engine: Engine, endpoint_id: str) -> EndpointInfo:
+    """Turn a disabled endpoint back on; its pending deliveries are due at once, in order.
+
+    Their failed attempts start counting from zero again, so a full retry
+    schedule passes before the endpoint could be disabled again.
+    """
+    with writing(engine) as conn:
+        _existing(conn, endpoint_id, for_update=True)
+        if webhooks.set_enabled(conn, endpoint_id, True, None):
+            webhooks.make_due(conn, endpoint_id, utcnow())
+        return _info(conn, _existing(conn, endpoint_id))
+
+
+def disable(engine: Engine, endpoint_id: str, reason: str | None = None) -> EndpointInfo:
+    """Stop attempting deliveries to an endpoint; events are still queued for it meanwhile."""
+    with writing(engine) as conn:
+        _existing(conn, endpoint_id, for_update=True)
+        webhooks.set_enabled(conn, endpoint_id, False, reason or "disabled by an administrator")
+        return _info(conn, _existing(conn, endpoint_id))
+
+
+def rotate_secret(
+    engine: Engine, endpoint_id: str, overlap: timedelta = DEFAULT_OVERLAP
+) -> WithSecret:
+    """Make a new secret; the current ones keep signing for ``overlap``, then expire.
+
+    During the overlap every delivery carries a signature for each, so the app
+    can switch to the new secret at any moment within it.
+    """
+    if not timedelta(0) <= overlap <= MAX_OVERLAP:
+        raise InvalidValueException(
+            detail=f"overlap_hours: between 0 and {MAX_OVERLAP.days * 24} hours"
+        )
+    now = utcnow()
+    secret = new_secret()
+    with writing(engine) as conn:
+        endpoint = _existing(conn, endpoint_id, for_update=True)
+        webhooks.expire_secrets(conn, endpoint_id, now, now + overlap)
+        webhooks.insert_secret(conn, webhooks.Secret(new_id(), endpoint_id, secret, now, None))
+        return WithSecret(_info(conn, endpoint), secret)
+
+
+def deliveries(
+    engine: Engine, endpoint_id: str, status: str | None = None, limit: int = 100
+) -> list[Delivery]:
+    """An endpoint's deliveries, newest event first."""
+    if status is not None and status not in STATUSES:
+        raise InvalidValueException(
+            detail=f"status: {status!r} is not one of {', '.join(STATUSES)}"
+        )
+    with reading(engine) as conn:
+        _existing(conn, endpoint_id)
+        return webhooks.list_deliveries(conn, endpoint_id, status, limit)
+
+
+def attempts(engine: Engine, delivery_id: str) -> list[Attempt]:
+    """A delivery's attempts, oldest first."""
+    with reading(engine) as conn:
+        _existing_delivery(conn, delivery_id)
+        return webhooks.attempts_of(conn, delivery_id)
+
+
+def replay(engine: Engine, delivery_id: str) -> Delivery:
+    """Send a delivery's event to its endpoint again, as a new delivery with the same event id.
+
+    It takes its place in the line by sequence, so it goes before any later
+    event of the directory that is still waiting.
+    """
+    with writing(engine) as conn:
+        original = _existing_delivery(conn, delivery_id)
+        if webhooks.pending_event_seqs(conn, original.endpoint_id, [original.event_seq]):
+            raise ConflictException(
+                detail=f"Event {original.event_id} is already waiting for delivery to this endpoint"
+            )
+        if events.get(conn, original.event_id) is None:
+            raise InvalidValueException(
+                detail=f"Event {original.event_id} is older than the retention window"
+            )
+        event = webhooks.EventRef(original.event_seq, original.event_id, original.directory_id)
+        again = new_delivery(original.endpoint_id, event, utcnow())
+        webhooks.insert_deliveries(conn, [again])
+    return again
+
+
+def replay_range(
+    engine: Engine,
+    endpoint_id: str,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    from_sequence: int | None = None,
+    to_sequence: int | None = None,
+) -> Replayed:
+    """Send again the endpoint's events in a time range (by ``occurred_at``) or sequence range.
+
+    Time bounds include ``since`` and exclude ``until``; sequence bounds are
+    inclusive. Events still waiting for delivery to the endpoint are skipped.
+    """
+    _check_range(since, until, from_sequence, to_sequence)
+    with writing(engine) as conn:
+        endpoint = _existing(conn, endpoint_id)
+        found = webhooks.events_in_range(
+            conn,
+            endpoint,
+            since=since,
+            until=until,
+            from_seq=from_sequence,
+            to_seq=to_sequence,
+            limit=MAX_REPLAY + 1,
+        )
+        if len(found) > MAX_REPLAY:
+            raise InvalidValueException(
+                detail=f"The range holds more than {MAX_REPLAY} events; replay it in parts"
+            )
+        waiting = webhooks.pending_event_seqs(conn, endpoint_id, [event.seq for event in found])
+        now = utcnow()
+        webhooks.insert_deliveries(
+            conn,
+            [new_delivery(endpoint_id, event, now) for event in found if event.seq not in waiting],
+        )
+    return Replayed(replayed=len(found) - len(waiting), already_pending=len(waiting))
+
+
+def _check_url(url: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidValueException(detail=f"url: {url!r} is not an http or https URL")
+    if len(url) > MAX_URL_LENGTH:
+        raise InvalidValueException(detail=f"url: at most {MAX_URL_LENGTH} characters")
+
+
+def _checked_types(types: list[str]) -> list[str]:
+    for kind in types:
+        if kind not in KNOWN_TYPES:
+            raise InvalidValueException(
+                detail=f"event_types: unknown event type {kind!r}; the types are "
+                + ", ".join(KNOWN_TYPES)
+            )
+    return list(dict.fromkeys(types))
+
+
+def _check_range(
+    since: datetime | None,
+    until: datetime | None,
+    from_sequence: int | None,
+    to_sequence: int | None,
+) -> None:
+    by_time = since is not None or until is not None
+    by_sequence = from_sequence is not None or to_sequence is not None
+    if by_time and by_sequence:
+        raise InvalidValueException(
+            detail="Replay a time range (since, until) or a sequence range "
+            "(from_sequence, to_sequence), not both"
+        )
+    if not by_time and not by_sequence:
+        raise InvalidValueException(
+            detail="Name the range to replay: since (and until), or from_sequence (and to_sequence)"
+        )
+    if by_time and since is None:
+        raise InvalidValueException(detail="since: a time range needs its start")
+    if since is not None and until is not None and until <= since:
+        raise InvalidValueException(detail="until: the end of the range must come after since")
+    if by_sequence and from_sequence is None:
+        raise InvalidValueException(detail="from_sequence: a sequence range needs its start")
+    if from_sequence is not None and to_sequence is not None and to_sequence < from_sequence:
+        raise InvalidValueException(detail="to_sequence: must not be below from_sequence")
+
+
+def _existing(conn: Connection, endpoint_id: str, *, for_update: bool = False) -> Endpoint:
+    found = webhooks.get_endpoint(conn, endpoint_id, for_update=for_update)
+    if found is None:
+        raise NotFoundException(detail=f"No webhook endpoint {endpoint_id}")
+    return found
+
+
+def _existing_delivery(conn: Connection, delivery_id: str) -> Delivery:
+    found = webhooks.get_delivery(conn, delivery_id)
+    if found is None:
+        raise NotFoundException(detail=f"No webhook delivery {delivery_id}")
+    return found
+
+
+def _info(conn: Connection, endpoint: Endpoint) -> EndpointInfo:
+    now = utcnow()
+    keys = [
+        SigningKey(each.id, each.created_at, each.expires_at)
+        for each in webhooks.secrets_of(conn, endpoint.id)
+        if each.expires_at is None or each.expires_at > now
+    ]
+    return EndpointInfo(**vars(endpoint), secrets=keys)

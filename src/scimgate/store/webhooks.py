@@ -1,0 +1,432 @@
+"""Webhook endpoints, their signing secrets, deliveries and the log of attempts.
+
+A delivery may be attempted only while it is the head of its line: the oldest
+pending delivery (lowest ``event_seq``, then ``id``) of its endpoint and
+directory. Claiming leases heads for a while; on PostgreSQL the candidates are
+locked with ``SKIP LOCKED`` so that concurrent workers take different ones, and
+SQLite serializes writers already.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, delete, exists, or_, select, update
+from sqlalchemy.sql.elements import ColumnElement
+
+from scimgate.store.tables import (
+    events,
+    webhook_attempts,
+    webhook_deliveries,
+    webhook_endpoints,
+    webhook_secrets,
+)
+
+PENDING = "pending"
+DELIVERED = "delivered"
+EXPIRED = "expired"
+"""A delivery whose event retention removed before it could be delivered."""
+
+
+@dataclass(frozen=True)
+class EventRef:
+    """What a delivery needs to know of an event."""
+
+    seq: int
+    id: str
+    directory_id: str
+
+
+@dataclass(frozen=True)
+class Published(EventRef):
+    """What fan-out needs to know of an event: whom it is for, and when it was published."""
+
+    organization_id: str
+    type: str
+    published_at: datetime
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    id: str
+    organization_id: str | None
+    """None: the endpoint receives the events of every organization."""
+
+    url: str
+    description: str
+    event_types: list[str]
+    """The types it receives; empty for all."""
+
+    revocation_hook: bool
+    """A 2xx answer confirms that the app revoked a deprovisioned user's access."""
+
+    enabled: bool
+    disabled_reason: str | None
+    created_at: datetime
+
+    def wants(self, event: Published) -> bool:
+        """Whether fan-out queues an event for this endpoint.
+
+        It must be of the endpoint's organization and types, and published since
+        the endpoint was registered: older events reach it only by replay.
+        """
+        return (
+            self.organization_id in (None, event.organization_id)
+            and (not self.event_types or event.type in self.event_types)
+            and event.published_at >= self.created_at
+        )
+
+
+@dataclass(frozen=True)
+class Secret:
+    id: str
+    endpoint_id: str
+    secret: str
+    created_at: datetime
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Delivery:
+    id: str
+    endpoint_id: str
+    directory_id: str
+    event_seq: int
+    event_id: str
+    status: str
+    attempts: int
+    """Failed attempts since the delivery was made (or its endpoint last re-enabled)."""
+
+    next_attempt_at: datetime
+    lease_owner: str | None
+    lease_until: datetime | None
+    created_at: datetime
+    delivered_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Attempt:
+    id: str
+    delivery_id: str
+    endpoint_id: str
+    attempted_at: datetime
+    status_code: int | None
+    latency_ms: int
+    error: str | None
+    response_excerpt: str | None
+
+
+def insert_endpoint(conn: Connection, endpoint: Endpoint) -> None:
+    conn.execute(webhook_endpoints.insert().values(**vars(endpoint)))
+
+
+def get_endpoint(
+    conn: Connection, endpoint_id: str, *, for_update: bool = False
+) -> Endpoint | None:
+    query = select(webhook_endpoints).where(webhook_endpoints.c.id == endpoint_id)
+    row = conn.execute(query.with_for_update() if for_update else query).first()
+    return _endpoint(row._mapping) if row else None
+
+
+def list_endpoints(conn: Connection, organization_id: str | None = None) -> list[Endpoint]:
+    """Every endpoint, or those of one organization (endpoints for all organizations included)."""
+    query = select(webhook_endpoints)
+    if organization_id is not None:
+        query = query.where(
+            or_(
+                webhook_endpoints.c.organization_id == organization_id,
+                webhook_endpoints.c.organization_id.is_(None),
+            )
+        )
+    rows = conn.execute(query.order_by(webhook_endpoints.c.created_at, webhook_endpoints.c.id))
+    return [_endpoint(row._mapping) for row in rows]
+
+
+def endpoints_by_id(conn: Connection, ids: Sequence[str]) -> dict[str, Endpoint]:
+    if not ids:
+        return {}
+    rows = conn.execute(select(webhook_endpoints).where(webhook_endpoints.c.id.in_(ids)))
+    return {row.id: _endpoint(row._mapping) for row in rows}
+
+
+def delete_endpoint(conn: Connection, endpoint_id: str) -> bool:
+    """Remove an endpoint; its secrets, deliveries and attempts go with it (cascades)."""
+    result = conn.execute(delete(webhook_endpoints).where(webhook_endpoints.c.id == endpoint_id))
+    return result.rowcount == 1
+
+
+def set_enabled(conn: Connection, endpoint_id: str, enabled: bool, reason: str | None) -> bool:
+    """Enable or disable an endpoint; False when it already was in that state."""
+    result = conn.execute(
+        update(webhook_endpoints)
+        .where(webhook_endpoints.c.id == endpoint_id, webhook_endpoints.c.enabled != enabled)
+        .values(enabled=enabled, disabled_reason=None if enabled else reason)
+    )
+    return result.rowcount == 1
+
+
+def insert_secret(conn: Connection, secret: Secret) -> None:
+    conn.execute(webhook_secrets.insert().values(**vars(secret)))
+
+
+def secrets_of(conn: Connection, endpoint_id: str) -> list[Secret]:
+    """An endpoint's secrets, newest first, expired ones included."""
+    rows = conn.execute(
+        select(webhook_secrets)
+        .where(webhook_secrets.c.endpoint_id == endpoint_id)
+        .order_by(webhook_secrets.c.created_at.desc(), webhook_secrets.c.id.desc())
+    )
+    return [Secret(**row._mapping) for row in rows]
+
+
+def valid_secrets(
+    conn: Connection, endpoint_ids: Sequence[str], at: datetime
+) -> dict[str, list[str]]:
+    """The secrets that sign at an instant, per endpoint, newest first."""
+    if not endpoint_ids:
+        return {}
+    rows = conn.execute(
+        select(webhook_secrets.c.endpoint_id, webhook_secrets.c.secret)
+        .where(webhook_secrets.c.endpoint_id.in_(endpoint_ids), _valid_at(at))
+        .order_by(webhook_secrets.c.created_at.desc(), webhook_secrets.c.id.desc())
+    )
+    found: dict[str, list[str]] = {endpoint_id: [] for endpoint_id in endpoint_ids}
+    for row in rows:
+        found[row.endpoint_id].append(row.secret)
+    return found
+
+
+def expire_secrets(conn: Connection, endpoint_id: str, at: datetime, by: datetime) -> None:
+    """Rotation: every secret still valid at ``at`` stops being valid at ``by`` (or sooner)."""
+    conn.execute(
+        update(webhook_secrets)
+        .where(
+            webhook_secrets.c.endpoint_id == endpoint_id,
+            or_(webhook_secrets.c.expires_at.is_(None), webhook_secrets.c.expires_at > by),
+        )
+        .values(expires_at=by)
+    )
+    conn.execute(
+        delete(webhook_secrets).where(
+            webhook_secrets.c.endpoint_id == endpoint_id, webhook_secrets.c.expires_at <= at
+        )
+    )
+
+
+def insert_deliveries(conn: Connection, deliveries: Sequence[Delivery]) -> None:
+    if deliveries:
+        conn.execute(webhook_deliveries.insert(), [vars(each) for each in deliveries])
+
+
+def get_delivery(conn: Connection, delivery_id: str) -> Delivery | None:
+    row = conn.execute(
+        select(webhook_deliveries).where(webhook_deliveries.c.id == delivery_id)
+    ).first()
+    return Delivery(**row._mapping) if row else None
+
+
+def list_deliveries(
+    conn: Connection, endpoint_id: str, status: str | None, limit: int
+) -> list[Delivery]:
+    """An endpoint's deliveries, newest event first."""
+    query = select(webhook_deliveries).where(webhook_deliveries.c.endpoint_id == endpoint_id)
+    if status is not None:
+        query = query.where(webhook_deliveries.c.status == status)
+    rows = conn.execute(
+        query.order_by(webhook_deliveries.c.event_seq.desc(), webhook_deliveries.c.id.desc()).limit(
+            limit
+        )
+    )
+    return [Delivery(**row._mapping) for row in rows]
+
+
+def pending_event_seqs(conn: Connection, endpoint_id: str, seqs: Sequence[int]) -> set[int]:
+    """Which of these events already wait for delivery to the endpoint."""
+    if not seqs:
+        return set()
+    rows = conn.execute(
+        select(webhook_deliveries.c.event_seq).where(
+            webhook_deliveries.c.endpoint_id == endpoint_id,
+            webhook_deliveries.c.status == PENDING,
+            webhook_deliveries.c.event_seq.in_(seqs),
+        )
+    )
+    return set(rows.scalars())
+
+
+def claim(
+    conn: Connection, owner: str, now: datetime, lease_until: datetime, limit: int
+) -> list[Delivery]:
+    """Lease up to ``limit`` deliveries that are due, unleased, heads, of enabled endpoints."""
+    earlier = webhook_deliveries.alias("earlier")
+    ahead = exists().where(
+        earlier.c.endpoint_id == webhook_deliveries.c.endpoint_id,
+        earlier.c.directory_id == webhook_deliveries.c.directory_id,
+        earlier.c.status == PENDING,
+        or_(
+            earlier.c.event_seq < webhook_deliveries.c.event_seq,
+            and_(
+                earlier.c.event_seq == webhook_deliveries.c.event_seq,
+                earlier.c.id < webhook_deliveries.c.id,
+            ),
+        ),
+    )
+    candidates = (
+        select(webhook_deliveries.c.id)
+        .join(webhook_endpoints, webhook_endpoints.c.id == webhook_deliveries.c.endpoint_id)
+        .where(
+            webhook_deliveries.c.status == PENDING,
+            webhook_deliveries.c.next_attempt_at <= now,
+            _unleased(now),
+            webhook_endpoints.c.enabled.is_(True),
+            ~ahead,
+        )
+        .order_by(webhook_deliveries.c.next_attempt_at, webhook_deliveries.c.event_seq)
+        .limit(limit)
+        .with_for_update(of=webhook_deliveries, skip_locked=True)
+    )
+    ids = list(conn.execute(candidates).scalars())
+    if not ids:
+        return []
+    conn.execute(
+        update(webhook_deliveries)
+        .where(webhook_deliveries.c.id.in_(ids))
+        .values(lease_owner=owner, lease_until=lease_until)
+    )
+    rows = conn.execute(
+        select(webhook_deliveries)
+        .where(webhook_deliveries.c.id.in_(ids))
+        .order_by(webhook_deliveries.c.event_seq)
+    )
+    return [Delivery(**row._mapping) for row in rows]
+
+
+def record_attempt(conn: Connection, attempt: Attempt) -> None:
+    conn.execute(webhook_attempts.insert().values(**vars(attempt)))
+
+
+def attempts_of(conn: Connection, delivery_id: str) -> list[Attempt]:
+    """A delivery's attempts, oldest first."""
+    rows = conn.execute(
+        select(webhook_attempts)
+        .where(webhook_attempts.c.delivery_id == delivery_id)
+        .order_by(webhook_attempts.c.attempted_at, webhook_attempts.c.id)
+    )
+    return [Attempt(**row._mapping) for row in rows]
+
+
+def mark_delivered(conn: Connection, delivery_id: str, at: datetime) -> bool:
+    """The endpoint answered 2xx; False when the delivery was no longer pending."""
+    result = conn.execute(
+        update(webhook_deliveries)
+        .where(webhook_deliveries.c.id == delivery_id, webhook_deliveries.c.status == PENDING)
+        .values(status=DELIVERED, delivered_at=at, lease_owner=None, lease_until=None)
+    )
+    return result.rowcount == 1
+
+
+def mark_expired(conn: Connection, delivery_ids: Sequence[str]) -> None:
+    if delivery_ids:
+        conn.execute(
+            update(webhook_deliveries)
+            .where(webhook_deliveries.c.id.in_(delivery_ids))
+            .values(status=EXPIRED, lease_owner=None, lease_until=None)
+        )
+
+
+def schedule_retry(
+    conn: Connection, delivery_id: str, owner: str, attempts: int, at: datetime
+) -> bool:
+    """Count a failed attempt and release the lease; False when the lease was lost meanwhile."""
+    result = conn.execute(
+        update(webhook_deliveries)
+        .where(
+            webhook_deliveries.c.id == delivery_id,
+            webhook_deliveries.c.status == PENDING,
+            webhook_deliveries.c.lease_owner == owner,
+        )
+        .values(attempts=attempts, next_attempt_at=at, lease_owner=None, lease_until=None)
+    )
+    return result.rowcount == 1
+
+
+def make_due(conn: Connection, endpoint_id: str, at: datetime) -> int:
+    """An endpoint's pending deliveries start over: due at once, no failed attempts counted."""
+    return conn.execute(
+        update(webhook_deliveries)
+        .where(
+            webhook_deliveries.c.endpoint_id == endpoint_id,
+            webhook_deliveries.c.status == PENDING,
+        )
+        .values(attempts=0, next_attempt_at=at)
+    ).rowcount
+
+
+def purge_finished(conn: Connection, before: datetime) -> int:
+    """Forget deliveries (with their attempts) that ended before a time; pending ones stay."""
+    return conn.execute(
+        delete(webhook_deliveries).where(
+            webhook_deliveries.c.status != PENDING, webhook_deliveries.c.created_at < before
+        )
+    ).rowcount
+
+
+def published_after(conn: Connection, after: int, limit: int) -> list[Published]:
+    """The next published events to fan out, oldest first, without their payloads."""
+    rows = conn.execute(
+        select(
+            events.c.seq,
+            events.c.id,
+            events.c.directory_id,
+            events.c.organization_id,
+            events.c.type,
+            events.c.published_at,
+        )
+        .where(events.c.seq > after)
+        .order_by(events.c.seq)
+        .limit(limit)
+    )
+    return [Published(**row._mapping) for row in rows]
+
+
+def events_in_range(
+    conn: Connection,
+    endpoint: Endpoint,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    from_seq: int | None = None,
+    to_seq: int | None = None,
+    limit: int,
+) -> list[EventRef]:
+    """The endpoint's events in a time or sequence range (bounds inclusive, ``until`` not)."""
+    query = select(events.c.seq, events.c.id, events.c.directory_id)
+    if endpoint.organization_id is not None:
+        query = query.where(events.c.organization_id == endpoint.organization_id)
+    if endpoint.event_types:
+        query = query.where(events.c.type.in_(endpoint.event_types))
+    if since is not None:
+        query = query.where(events.c.occurred_at >= since)
+    if until is not None:
+        query = query.where(events.c.occurred_at < until)
+    if from_seq is not None:
+        query = query.where(events.c.seq >= from_seq)
+    if to_seq is not None:
+        query = query.where(events.c.seq <= to_seq)
+    rows = conn.execute(query.order_by(events.c.seq).limit(limit))
+    return [EventRef(row.seq, row.id, row.directory_id) for row in rows]
+
+
+def _unleased(now: datetime) -> ColumnElement[bool]:
+    return or_(webhook_deliveries.c.lease_until.is_(None), webhook_deliveries.c.lease_until < now)
+
+
+def _valid_at(at: datetime) -> ColumnElement[bool]:
+    return or_(webhook_secrets.c.expires_at.is_(None), webhook_secrets.c.expires_at > at)
+
+
+def _endpoint(row: Any) -> Endpoint:
+    fields = dict(row)
+    fields["event_types"] = list(fields["event_types"])
+    return Endpoint(**fields)

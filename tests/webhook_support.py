@@ -1,0 +1,240 @@
+"""Helpers for webhook tests: a receiving server, delivery workers, directories of one org."""
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from conftest import DirectoryClient, LiveServer
+from scimgate.config import EventSettings
+from scimgate.service import tenants
+from scimgate.service.delivery import RetryPolicy
+from scimgate.service.worker import Worker
+from scimgate.store.engine import open_engine
+
+WAIT_SECONDS = 20.0
+
+
+@dataclass(frozen=True)
+class Received:
+    """One request the receiver got: its path, headers (lower-case names) and body."""
+
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def event(self) -> dict[str, Any]:
+        found: dict[str, Any] = json.loads(self.body)
+        return found
+
+    @property
+    def webhook_id(self) -> str:
+        return self.headers["webhook-id"]
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int = 200
+    delay: float = 0.0
+    """Seconds to hold the request open before answering."""
+
+    body: str = "ok"
+
+
+Plan = Callable[[Received], Reply]
+
+
+@dataclass
+class Receiver:
+    """An HTTP server on a loopback port that records every request and answers per its plan.
+
+    The plan may be changed while the server runs; each endpoint of a test can
+    use its own path on the one receiver.
+    """
+
+    server: ThreadingHTTPServer
+    plan: Plan = field(default=lambda _: Reply())
+    requests: list[Received] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def url(self, path: str = "/hook") -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host!s}:{port}{path}"
+
+    def received(self, path: str | None = None) -> list[Received]:
+        with self.lock:
+            return [each for each in self.requests if path is None or each.path == path]
+
+    def answered(self, request: Received) -> Reply:
+        with self.lock:
+            self.requests.append(request)
+            plan = self.plan
+        return plan(request)
+
+
+@contextmanager
+def receiving() -> Iterator[Receiver]:
+    holder: list[Receiver] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("content-length", "0")))
+            request = Received(
+                self.path, {name.lower(): value for name, value in self.headers.items()}, body
+            )
+            reply = holder[0].answered(request)
+            time.sleep(reply.delay)
+            payload = reply.body.encode()
+            with suppress(OSError):  # the sender may have gone (a killed worker)
+                self.send_response(reply.status)
+                self.send_header("content-type", "text/plain")
+                self.send_header("content-length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    receiver = Receiver(server)
+    holder.append(receiver)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield receiver
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def wait_until(condition: Callable[[], bool], what: str, timeout: float = WAIT_SECONDS) -> None:
+    """Poll until the condition holds; fail naming what did not happen in time."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"within {timeout} s: {what}")
+        time.sleep(0.05)
+
+
+@contextmanager
+def worker_thread(
+    database_url: str, schedule: tuple[float, ...] = (0.2,) * 50, lease_seconds: float = 30.0
+) -> Iterator[Worker]:
+    """A delivery worker running in this process until the block ends."""
+    worker = Worker(
+        open_engine(database_url),
+        EventSettings(webhook_timeout=5.0, lease_seconds=lease_seconds),
+        RetryPolicy(delays=schedule),
+    )
+    stopping = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stopping,), daemon=True)
+    thread.start()
+    try:
+        yield worker
+    finally:
+        stopping.set()
+        thread.join(30)
+        assert not thread.is_alive(), "the worker did not stop"
+
+
+def start_worker_process(
+    database_url: str, log: Path, **environment: str
+) -> subprocess.Popen[bytes]:
+    """``scimgate worker`` as its own process; its output goes to ``log``."""
+    with log.open("ab") as output:
+        return subprocess.Popen(
+            [sys.executable, "-m", "scimgate", "worker", "--database-url", database_url],
+            env={**os.environ, **environment},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+
+
+@contextmanager
+def worker_processes(
+    database_url: str, log_dir: Path, count: int = 1, **environment: str
+) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Worker processes, stopped with SIGTERM (the clean way) when the block ends."""
+    started = [
+        start_worker_process(database_url, log_dir / f"worker-{index}.log", **environment)
+        for index in range(count)
+    ]
+    try:
+        yield started
+    finally:
+        stop_processes(started)
+
+
+def stop_processes(processes: list[subprocess.Popen[bytes]]) -> None:
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@dataclass(frozen=True)
+class Organization:
+    id: str
+    directories: list[DirectoryClient]
+
+
+def organization_with(server: LiveServer, count: int) -> Organization:
+    """A new organization with ``count`` directories, each with its SCIM client."""
+    organization = tenants.create_organization(server.engine, f"org {secrets.token_hex(3)}")
+    clients = []
+    for index in range(count):
+        created = tenants.create_directory(server.engine, organization.id, f"directory {index}")
+        base_url = f"{server.url}/scim/v2/{created.directory.id}"
+        http = httpx.Client(
+            base_url=base_url,
+            headers={
+                "Authorization": f"Bearer {created.token.secret}",
+                "Content-Type": "application/scim+json",
+            },
+            timeout=30,
+        )
+        clients.append(DirectoryClient(created.directory.id, created.token.secret, base_url, http))
+    return Organization(organization.id, clients)
+
+
+class Endpoints:
+    """Registers endpoints through the management API; the tests' fixture removes them after."""
+
+    def __init__(self, admin: httpx.Client) -> None:
+        self.admin = admin
+        self.created: list[str] = []
+
+    def register(self, url: str, **body: Any) -> dict[str, Any]:
+        answer = self.admin.post("/webhooks", json={"url": url, **body})
+        assert answer.status_code == 201, answer.text
+        created: dict[str, Any] = answer.json()
+        self.created.append(created["id"])
+        return created
+
+    def deliveries(self, endpoint_id: str, **params: Any) -> list[dict[str, Any]]:
+        answer = self.admin.get(f"/webhooks/{endpoint_id}/deliveries", params=params)
+        assert answer.status_code == 200, answer.text
+        found: list[dict[str, Any]] = answer.json()["data"]
+        return found
+
+    def all_delivered(self, endpoint_id: str, count: int) -> bool:
+        found = self.deliveries(endpoint_id)
+        return len(found) == count and all(each["status"] == "delivered" for each in found)
