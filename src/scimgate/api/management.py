@@ -26,8 +26,10 @@ def require_admin(request: Request) -> None:
         raise UnauthorizedException(
             detail="The management API is closed: set SCIMGATE_ADMIN_TOKEN to open it"
         )
-    given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-    if not hmac.compare_digest(given.encode(), expected.encode()):
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        given.strip().encode(), expected.encode()
+    ):
         raise UnauthorizedException(detail="The admin token is not valid")
 
 

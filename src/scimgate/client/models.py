@@ -14,16 +14,19 @@ from scimgate.events.models import (
     Deprovisioning,
     DeprovisionReason,
     DirectoryData,
+    DirectoryGroup,
     DirectoryInfo,
+    DirectoryUser,
     Event,
     EventData,
     EventType,
     GroupData,
+    GroupRef,
     MembershipData,
     OffboardingData,
     UserData,
+    UserState,
 )
-from scimgate.scim.normalized import DirectoryGroup, DirectoryUser, GroupRef, UserState
 
 __all__ = [
     "DEPROVISIONING_TYPES",

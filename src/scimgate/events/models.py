@@ -11,7 +11,27 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from scimgate.scim.normalized import DirectoryGroup, DirectoryUser
+from scimgate.scim.normalized import DirectoryGroup, DirectoryUser, GroupRef, UserState
+
+__all__ = [
+    "DEPROVISIONING_TYPES",
+    "SCHEMA_VERSION",
+    "DeprovisionReason",
+    "Deprovisioning",
+    "DirectoryData",
+    "DirectoryGroup",
+    "DirectoryInfo",
+    "DirectoryUser",
+    "Event",
+    "EventData",
+    "EventType",
+    "GroupData",
+    "GroupRef",
+    "MembershipData",
+    "OffboardingData",
+    "UserData",
+    "UserState",
+]
 
 SCHEMA_VERSION = 1
 

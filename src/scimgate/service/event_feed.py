@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from scim2_models import InvalidValueException
@@ -57,15 +57,20 @@ def wire(event: StoredEvent) -> dict[str, Any]:
         "schema_version": SCHEMA_VERSION,
         "organization_id": event.organization_id,
         "directory_id": event.directory_id,
-        "occurred_at": event.occurred_at.isoformat().replace("+00:00", "Z"),
+        # In UTC whatever zone the database session reads timestamps in.
+        "occurred_at": event.occurred_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
         "data": event.data,
     }
 
 
 def read_events(engine: Engine, after: int, limit: int, where: EventFilter) -> EventPage:
-    """Published events after ``after``, oldest first; telling the app of deprovisionings."""
+    """Published events after ``after``, oldest first; telling the app of deprovisionings.
+
+    ``after=0`` reads from the oldest event kept: it is where a new reader, or
+    one whose cursor expired, starts (and then reconciles with the directory).
+    """
     with reading(engine) as conn:
-        if after < progress.position(conn, PURGED_THROUGH):
+        if 0 < after < progress.position(conn, PURGED_THROUGH):
             raise CursorExpired(
                 f"cursor {after} is older than the retention window; start again from 0 "
                 "and reconcile with the directory's users"
@@ -83,9 +88,12 @@ def read_events(engine: Engine, after: int, limit: int, where: EventFilter) -> E
 
 
 def latest_cursor(engine: Engine) -> int:
-    """The cursor of the newest event: start here to receive only what comes next."""
+    """The cursor of the newest event: start here to receive only what comes next.
+
+    Retention may have removed every event; the cursor still never goes back.
+    """
     with reading(engine) as conn:
-        return events.last_seq(conn)
+        return max(events.last_seq(conn), progress.position(conn, PURGED_THROUGH))
 
 
 def _mark_notified(engine: Engine, found: Sequence[StoredEvent], via: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, cast
 
 from scim2_models import (
@@ -43,7 +44,7 @@ def create_group(scope: Scope, group: Group) -> Group:
     with changing(scope.engine) as conn:
         GROUPS.insert(conn, scope.directory_id, stored)
         changes.group_changed(conn, scope.directory_id, EventType.group_created, stored.id)
-        _add_members(conn, scope, stored.id, listed)
+        _announce(conn, scope, stored.id, _add_members(conn, scope, stored.id, listed))
         members = memberships.members_of(conn, scope.directory_id, stored.id)
     return group_resource(scope, stored, members)
 
@@ -68,8 +69,9 @@ def replace_group(scope: Scope, group_id: str, replacement: Group, if_match: str
         wanted_members = listed_members(replacement.members or [])
         replacement.members = None
         replacement.replace(current)
-        membership_changed = _replace_members(conn, scope, group_id, wanted_members)
-        stored = _save(conn, scope, stored, document(replacement), membership_changed)
+        moves = _replace_members(conn, scope, group_id, wanted_members)
+        stored = _save(conn, scope, stored, document(replacement), bool(moves))
+        _announce(conn, scope, group_id, moves)
         confirmations.confirm_in(conn, scope, GROUPS, [stored])
         members = memberships.members_of(conn, scope.directory_id, group_id)
     return group_resource(scope, stored, members)
@@ -87,13 +89,14 @@ def patch_group(
         stored = GROUPS.existing(conn, scope.directory_id, group_id, for_update=True)
         check_if_match(if_match, stored.version)
         group = group_resource(scope, stored, None)
-        membership_changed = False
+        moves: list[_MemberMove] = []
         for step in split_group_patch(patch):
             if isinstance(step, MemberChange):
-                membership_changed |= _apply_member_change(conn, scope, group_id, step)
+                moves += _apply_member_change(conn, scope, group_id, step)
             else:
                 apply_patch(step, group)
-        stored = _save(conn, scope, stored, document(group), membership_changed)
+        stored = _save(conn, scope, stored, document(group), bool(moves))
+        _announce(conn, scope, group_id, moves)
         confirmations.confirm_in(conn, scope, GROUPS, [stored])
         if not respond:
             return None
@@ -104,18 +107,22 @@ def patch_group(
 def delete_group(scope: Scope, group_id: str, if_match: str | None) -> None:
     """Delete a group: one ``group.deleted`` event, not one per member it had.
 
-    Its members' roles are recomputed; if it was the directory's assignment
-    group, its active members are deprovisioned.
+    The groups it was a member of announce that it left them, as they do for a
+    deleted user. Its members' roles are recomputed; if it was the directory's
+    assignment group, its active members are deprovisioned.
     """
     with changing(scope.engine) as conn:
         stored = GROUPS.existing(conn, scope.directory_id, group_id, for_update=True)
         check_if_match(if_match, stored.version)
-        changes.group_changed(conn, scope.directory_id, EventType.group_deleted, group_id)
-        former = _user_members(conn, scope, group_id)
-        memberships.remove_all(conn, scope.directory_id, group_id)
         now = utcnow()
         for parent_id in memberships.remove_member_everywhere(conn, scope.directory_id, group_id):
             GROUPS.touch(conn, scope.directory_id, parent_id, now)
+            changes.membership_changed(
+                conn, scope.directory_id, parent_id, group_id, "Group", added=False
+            )
+        changes.group_changed(conn, scope.directory_id, EventType.group_deleted, group_id)
+        former = _user_members(conn, scope, group_id)
+        memberships.remove_all(conn, scope.directory_id, group_id)
         GROUPS.delete(conn, scope.directory_id, group_id)
         changes.assignment_changed(conn, scope.directory_id, group_id, former, joined=False)
         roles.recompute(conn, scope.directory_id, former)
@@ -155,11 +162,20 @@ def _user_members(conn: Connection, scope: Scope, group_id: str) -> list[str]:
     return [member.id for member in members if member.type == "User"]
 
 
+@dataclass(frozen=True)
+class _MemberMove:
+    """A membership row added or removed by a request."""
+
+    member_id: str
+    member_type: str
+    added: bool
+
+
 def _apply_member_change(
     conn: Connection, scope: Scope, group_id: str, change: MemberChange
-) -> bool:
+) -> list[_MemberMove]:
     if change.action == MemberAction.add:
-        return _add_members(conn, scope, group_id, change.members) > 0
+        return _add_members(conn, scope, group_id, change.members)
     if change.action == MemberAction.replace:
         return _replace_members(conn, scope, group_id, change.members)
     if change.action == MemberAction.remove_all:
@@ -168,15 +184,15 @@ def _apply_member_change(
         ids = _members_matching(conn, scope, group_id, change.selection)
     else:
         ids = change.member_ids
-    return _remove_members(conn, scope, group_id, ids) > 0
+    return _remove_members(conn, scope, group_id, ids)
 
 
 def _add_members(
     conn: Connection, scope: Scope, group_id: str, listed: Sequence[ListedMember]
-) -> int:
+) -> list[_MemberMove]:
     """Add members; each must be a user or another group of this directory."""
     if not listed:
-        return 0
+        return []
     ids = [member.id for member in listed]
     user_ids = USERS.existing_ids(conn, scope.directory_id, ids)
     group_ids = GROUPS.existing_ids(conn, scope.directory_id, ids)
@@ -189,46 +205,58 @@ def _add_members(
     if group_id in group_ids:
         raise InvalidValueException(detail="members: a group cannot be a member of itself")
     already = memberships.member_ids(conn, scope.directory_id, group_id, ids)
-    new = [
-        memberships.NewMember(
+    new = {
+        member.id: memberships.NewMember(
             member.id, "User" if member.id in user_ids else "Group", member.display
         )
         for member in listed
         if member.id not in already
-    ]
-    memberships.add(conn, scope.directory_id, group_id, new)
-    for member in new:
-        changes.membership_changed(
-            conn, scope.directory_id, group_id, member.id, member.type, added=True
-        )
-    new_users = [m.id for m in new if m.type == "User"]
-    changes.assignment_changed(conn, scope.directory_id, group_id, new_users, joined=True)
-    roles.recompute(conn, scope.directory_id, new_users)
-    return len(new)
+    }
+    memberships.add(conn, scope.directory_id, group_id, new.values())
+    return [_MemberMove(member.id, member.type, added=True) for member in new.values()]
 
 
-def _remove_members(conn: Connection, scope: Scope, group_id: str, ids: Sequence[str]) -> int:
+def _remove_members(
+    conn: Connection, scope: Scope, group_id: str, ids: Sequence[str]
+) -> list[_MemberMove]:
     present = sorted(memberships.member_ids(conn, scope.directory_id, group_id, ids))
     users_left = USERS.existing_ids(conn, scope.directory_id, present)
     memberships.remove(conn, scope.directory_id, group_id, present)
-    for member_id in present:
-        member_type = "User" if member_id in users_left else "Group"
-        changes.membership_changed(
-            conn, scope.directory_id, group_id, member_id, member_type, added=False
-        )
-    changes.assignment_changed(conn, scope.directory_id, group_id, sorted(users_left), joined=False)
-    roles.recompute(conn, scope.directory_id, sorted(users_left))
-    return len(present)
+    return [
+        _MemberMove(member_id, "User" if member_id in users_left else "Group", added=False)
+        for member_id in present
+    ]
 
 
 def _replace_members(
     conn: Connection, scope: Scope, group_id: str, listed: Sequence[ListedMember]
-) -> bool:
+) -> list[_MemberMove]:
     current = {m.id for m in memberships.members_of(conn, scope.directory_id, group_id)}
     wanted = {member.id for member in listed}
     removed = _remove_members(conn, scope, group_id, sorted(current - wanted))
-    added = _add_members(conn, scope, group_id, [m for m in listed if m.id not in current])
-    return removed + added > 0
+    return removed + _add_members(conn, scope, group_id, [m for m in listed if m.id not in current])
+
+
+def _announce(conn: Connection, scope: Scope, group_id: str, moves: list[_MemberMove]) -> None:
+    """Record a request's membership changes, then what they did to access and roles.
+
+    Called once the group's new version is stored, so that the events show the
+    group as the request left it. A user added and removed again (or the other
+    way round) by the same request keeps its access as it was.
+    """
+    for move in moves:
+        changes.membership_changed(
+            conn, scope.directory_id, group_id, move.member_id, move.member_type, added=move.added
+        )
+    net: dict[str, bool] = {}
+    for move in moves:
+        if move.member_type == "User" and net.pop(move.member_id, None) is None:
+            net[move.member_id] = move.added
+    joined = sorted(user_id for user_id, added in net.items() if added)
+    left = sorted(user_id for user_id, added in net.items() if not added)
+    changes.assignment_changed(conn, scope.directory_id, group_id, joined, joined=True)
+    changes.assignment_changed(conn, scope.directory_id, group_id, left, joined=False)
+    roles.recompute(conn, scope.directory_id, sorted(net))
 
 
 def _members_matching(

@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Engine
 from scimgate.events.models import (
     DEPROVISIONING_TYPES,
     Deprovisioning,
+    DeprovisionReason,
     DirectoryData,
     EventType,
     UserData,
@@ -31,7 +32,7 @@ from scimgate.store.events import NewEvent
 from scimgate.store.ids import new_id, utcnow
 from scimgate.store.resources import USERS
 from scimgate.store.tenants import Directory
-from scimgate.store.transactions import writing
+from scimgate.store.transactions import reading, writing
 
 PERCENT_RULE_FLOOR = 5
 """The share-of-users rule needs at least this many deprovisionings, so that one
@@ -53,12 +54,12 @@ def publish_recorded(conn: Connection, recorded: Sequence[Recorded]) -> None:
     now = utcnow()
     for directory_id in dict.fromkeys(item.event.directory_id for item in recorded):
         batch = [item for item in recorded if item.event.directory_id == directory_id]
-        directory = tenants.get_directory(conn, directory_id, for_update=True)
-        assert directory is not None
+        directory = _locked(conn, directory_id)
         offboarding.record(conn, [_deprovisioning(item) for item in batch if _deprovisions(item)])
         if directory.delivery == "live" and any(_deprovisions(item) for item in batch):
-            in_window = _deprovisionings_in_window(conn, directory, now)
-            if _trips(conn, directory, in_window):
+            since = _window_start(directory, now)
+            in_window = offboarding.count_since(conn, directory.id, since)
+            if _trips(conn, directory, since, in_window):
                 directory = _hold(conn, directory, now, in_window)
         new = [item.event for item in batch]
         if directory.delivery == "live":
@@ -96,18 +97,16 @@ def _window_start(directory: Directory, now: datetime) -> datetime:
     return max(start, reset) if reset is not None else start
 
 
-def _deprovisionings_in_window(conn: Connection, directory: Directory, now: datetime) -> int:
-    return offboarding.count_since(conn, directory.id, _window_start(directory, now))
-
-
-def _trips(conn: Connection, directory: Directory, in_window: int) -> bool:
+def _trips(conn: Connection, directory: Directory, since: datetime, in_window: int) -> bool:
     """More deprovisionings in the window than the directory allows, by count or by share."""
     if directory.safety_max_count and in_window > directory.safety_max_count:
         return True
     if not directory.safety_max_percent or in_window < PERCENT_RULE_FLOOR:
         return False
-    # Users deleted in the window no longer have rows, but were part of the directory.
-    population = USERS.count(conn, directory.id, None) + in_window
+    # Users deleted in the window no longer have rows, but were part of the directory;
+    # deactivated users still have theirs, and count once.
+    deleted = offboarding.count_since(conn, directory.id, since, DeprovisionReason.deleted)
+    population = USERS.count(conn, directory.id, None) + deleted
     return in_window * 100 > directory.safety_max_percent * population
 
 
@@ -148,16 +147,22 @@ class HeldSummary:
 
 
 def held_summary(engine: Engine, directory_id: str) -> HeldSummary:
-    with writing(engine) as conn:
+    with reading(engine) as conn:
         directory = tenants.existing_directory(conn, directory_id)
         count = events.held_count(conn, directory_id)
     return HeldSummary(directory_id, directory.delivery, directory.held_since, count)
 
 
 def release(engine: Engine, directory_id: str) -> int:
-    """Publish a directory's held events in their original order and resume live delivery."""
+    """Publish a directory's held events in their original order and resume live delivery.
+
+    A directory delivering live holds nothing: it is left as it is, without a
+    notice, and its safety valve's window goes on.
+    """
     with writing(engine) as conn:
         directory = _locked(conn, directory_id)
+        if directory.delivery == "live":
+            return 0
         held = events.held(conn, directory_id)
         now = utcnow()
         events.publish(conn, held, now)
@@ -173,10 +178,13 @@ def discard(engine: Engine, directory_id: str) -> int:
     """Drop a directory's held events: the app is never told of them. Resume live delivery.
 
     The changes themselves stay stored: scimgate holds what the IdP sent. The
-    deprovisionings among them are marked discarded in the offboarding report.
+    deprovisionings among them are marked discarded in the offboarding report. A
+    directory delivering live is left as it is.
     """
     with writing(engine) as conn:
         directory = _locked(conn, directory_id)
+        if directory.delivery == "live":
+            return 0
         now = utcnow()
         held_ids = [event.id for event in events.held(conn, directory_id)]
         dropped = events.drop_held(conn, directory_id)
@@ -189,10 +197,9 @@ def discard(engine: Engine, directory_id: str) -> int:
 
 
 def _locked(conn: Connection, directory_id: str) -> Directory:
-    directory = tenants.get_directory(conn, directory_id, for_update=True)
-    if directory is None:
-        raise LookupError(f"no directory {directory_id}")
-    return directory
+    """The directory as it stands once this transaction holds its stream lock."""
+    events.lock_directory_stream(conn, directory_id)
+    return tenants.existing_directory(conn, directory_id)
 
 
 def _resume(conn: Connection, directory: Directory, now: datetime) -> None:

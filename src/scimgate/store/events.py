@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, select, text, update
 
-from scimgate.store.tables import events, held_events
+from scimgate.store.tables import directories, events, held_events
 
 PUBLISH_LOCK = 0x5C1A_6A7E
 """The advisory lock key that orders publishing transactions on PostgreSQL."""
@@ -34,6 +34,21 @@ class NewEvent:
 @dataclass(frozen=True)
 class StoredEvent(NewEvent):
     seq: int
+
+
+def lock_directory_stream(conn: Connection, directory_id: str) -> None:
+    """Hold the directory's row until the transaction ends: one publisher (or holder) at a time.
+
+    ``FOR NO KEY UPDATE``, not ``FOR UPDATE``: every insert of a row that
+    references the directory (users, groups, events...) takes a key-share lock
+    on it, which ``FOR UPDATE`` would wait for, so that two transactions that
+    both wrote to the directory would deadlock when each came to publish.
+    """
+    conn.execute(
+        select(directories.c.id)
+        .where(directories.c.id == directory_id)
+        .with_for_update(key_share=True)
+    )
 
 
 def publish(conn: Connection, new: Sequence[NewEvent], at: datetime) -> list[int]:
@@ -131,13 +146,20 @@ def first_seq(conn: Connection) -> int | None:
 
 
 def purge_before(conn: Connection, cutoff: datetime) -> int:
-    """Forget published events older than the retention window; returns the newest seq removed.
+    """Forget the events published before a time; returns the newest seq removed (0: none).
 
-    0 when nothing was removed.
+    Only a prefix of the stream goes, up to the first event published since
+    the cutoff, so that a cursor is either still good or expired. Publication
+    time counts, not ``occurred_at``: held events released today keep the time
+    of their change, and must not take today's other events with them.
     """
-    newest = conn.execute(
-        select(func.max(events.c.seq)).where(events.c.occurred_at < cutoff)
+    first_kept = conn.execute(
+        select(events.c.seq).where(events.c.published_at >= cutoff).order_by(events.c.seq).limit(1)
     ).scalar()
+    query = select(func.max(events.c.seq))
+    if first_kept is not None:
+        query = query.where(events.c.seq < first_kept)
+    newest = conn.execute(query).scalar()
     if newest is None:
         return 0
     conn.execute(delete(events).where(events.c.seq <= newest))

@@ -6,8 +6,8 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, delete, func, select, update
 
-from scimgate.events.models import Deprovisioning
-from scimgate.store.tables import deprovisionings, user_tombstones
+from scimgate.events.models import Deprovisioning, DeprovisionReason
+from scimgate.store.tables import deprovisionings, held_events, user_tombstones
 
 _RECORD_COLUMNS = [
     deprovisionings.c[name] for name in Deprovisioning.model_fields if name in deprovisionings.c
@@ -19,18 +19,21 @@ def record(conn: Connection, rows: Sequence[Deprovisioning]) -> None:
         conn.execute(deprovisionings.insert(), [row.model_dump() for row in rows])
 
 
-def count_since(conn: Connection, directory_id: str, since: datetime) -> int:
+def count_since(
+    conn: Connection, directory_id: str, since: datetime, reason: DeprovisionReason | None = None
+) -> int:
     """Deprovisionings the IdP asked for since a time (the safety valve's window)."""
-    return int(
-        conn.execute(
-            select(func.count())
-            .select_from(deprovisionings)
-            .where(
-                deprovisionings.c.directory_id == directory_id,
-                deprovisionings.c.requested_at >= since,
-            )
-        ).scalar_one()
+    query = (
+        select(func.count())
+        .select_from(deprovisionings)
+        .where(
+            deprovisionings.c.directory_id == directory_id,
+            deprovisionings.c.requested_at >= since,
+        )
     )
+    if reason is not None:
+        query = query.where(deprovisionings.c.reason == reason.value)
+    return int(conn.execute(query).scalar_one())
 
 
 def mark_notified(conn: Connection, event_ids: Sequence[str], at: datetime, via: str) -> int:
@@ -108,7 +111,10 @@ def overdue(conn: Connection, requested_before: datetime, limit: int) -> list[De
     """Unconfirmed deprovisionings older than the threshold that raised no alert yet.
 
     Locked (skipping rows another worker holds), so two workers never alert twice.
+    Those whose event is still held back are not due: the app has not been told,
+    and an alert would tell it what the safety valve holds.
     """
+    still_held = select(held_events.c.id).where(held_events.c.id == deprovisionings.c.event_id)
     rows = conn.execute(
         select(*_RECORD_COLUMNS)
         .where(
@@ -116,6 +122,7 @@ def overdue(conn: Connection, requested_before: datetime, limit: int) -> list[De
             deprovisionings.c.confirmed_at.is_(None),
             deprovisionings.c.alerted_at.is_(None),
             deprovisionings.c.discarded_at.is_(None),
+            ~still_held.exists(),
         )
         .order_by(deprovisionings.c.requested_at)
         .limit(limit)

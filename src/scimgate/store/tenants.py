@@ -39,10 +39,10 @@ class Directory:
 
     held_since: datetime | None = None
     safety_max_count: int = 50
-    """Deprovisionings within the window that trip the safety valve; 0 turns the rule off."""
+    """The safety valve trips on more deprovisionings than this within the window; 0: off."""
 
     safety_max_percent: int = 10
-    """Share of the directory's users, in percent, that trips it; 0 turns the rule off."""
+    """It trips on more than this share of the directory's users, in percent; 0: off."""
 
     safety_window_minutes: int = 60
     safety_reset_at: datetime | None = None
@@ -88,11 +88,8 @@ def insert_directory(conn: Connection, directory: Directory) -> None:
     conn.execute(directories.insert().values(**vars(directory)))
 
 
-def get_directory(
-    conn: Connection, directory_id: str, *, for_update: bool = False
-) -> Directory | None:
-    query = select(directories).where(directories.c.id == directory_id)
-    row = conn.execute(query.with_for_update() if for_update else query).first()
+def get_directory(conn: Connection, directory_id: str) -> Directory | None:
+    row = conn.execute(select(directories).where(directories.c.id == directory_id)).first()
     return Directory(**row._mapping) if row else None
 
 

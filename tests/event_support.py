@@ -1,0 +1,139 @@
+"""Helpers for the event tests: reading the stream from the table and through the events API."""
+
+import os
+import secrets
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+from sqlalchemy import Engine, func, select
+
+from conftest import ADMIN_TOKEN, POSTGRES_DSN, LiveServer, free_port
+from scimgate.store.engine import open_engine
+from scimgate.store.migrate import upgrade
+from scimgate.store.tables import events
+from scimgate.store.transactions import reading
+
+
+@dataclass(frozen=True)
+class Published:
+    """One row of the ``events`` table, as the tests compare it."""
+
+    seq: int
+    id: str
+    type: str
+    resource_id: str | None
+    directory_id: str
+    data: dict[str, Any]
+
+
+def last_seq(engine: Engine) -> int:
+    with reading(engine) as conn:
+        return int(conn.execute(select(func.coalesce(func.max(events.c.seq), 0))).scalar_one())
+
+
+def published(engine: Engine, directory_id: str | None = None, after: int = 0) -> list[Published]:
+    """Rows of the events table after a sequence number, oldest first."""
+    query = select(
+        events.c.seq,
+        events.c.id,
+        events.c.type,
+        events.c.resource_id,
+        events.c.directory_id,
+        events.c.data,
+    ).where(events.c.seq > after)
+    if directory_id is not None:
+        query = query.where(events.c.directory_id == directory_id)
+    with reading(engine) as conn:
+        return [Published(**row._mapping) for row in conn.execute(query.order_by(events.c.seq))]
+
+
+def read_all(admin: httpx.Client, after: int = 0, **filters: Any) -> list[dict[str, Any]]:
+    """Every event the events API returns after a cursor, following ``next_cursor`` to the end."""
+    found: list[dict[str, Any]] = []
+    while True:
+        response = admin.get("/events", params={"after": after, "limit": 50, **filters})
+        assert response.status_code == 200, response.text
+        page = response.json()
+        found.extend(page["data"])
+        if not page["data"]:
+            assert page["next_cursor"] == after
+            return found
+        after = page["next_cursor"]
+
+
+def admin_client(server: LiveServer) -> httpx.Client:
+    return httpx.Client(
+        base_url=f"{server.url}/api/v1",
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+        timeout=60,
+    )
+
+
+@contextmanager
+def private_server(backend_url: str, tmp_path: Path) -> Iterator[LiveServer]:
+    """A server on a database of its own, on the same backend as ``backend_url``.
+
+    For tests whose effects reach every directory of a database (retention
+    purges the whole stream), so that they leave the shared database alone.
+    """
+    name = f"scimgate_private_{secrets.token_hex(4)}"
+    if backend_url.startswith("sqlite"):
+        url = f"sqlite:///{tmp_path / f'{name}.db'}"
+    else:
+        with psycopg.connect(f"{POSTGRES_DSN} dbname=postgres", autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        url = backend_url.rsplit("/", 1)[0] + f"/{name}"
+    engine = open_engine(url)
+    upgrade(engine)
+    port = free_port()
+    log = (tmp_path / f"{name}.log").open("w")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "scimgate.api.app:create_app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        env={**os.environ, "SCIMGATE_DATABASE_URL": url, "SCIMGATE_ADMIN_TOKEN": ADMIN_TOKEN},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    server = LiveServer(f"http://127.0.0.1:{port}", engine)
+    try:
+        _wait_until_up(server.url, process)
+        yield server
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        log.close()
+        engine.dispose()
+        if not backend_url.startswith("sqlite"):
+            with psycopg.connect(f"{POSTGRES_DSN} dbname=postgres", autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _wait_until_up(url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"the server exited with {process.returncode}"
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise RuntimeError("the server did not start within 30 s")
