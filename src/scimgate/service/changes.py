@@ -31,6 +31,9 @@ from scimgate.service.payloads import PayloadBuilder, directory_info
 from scimgate.store import tenants
 from scimgate.store.events import NewEvent
 from scimgate.store.ids import new_id, utcnow
+from scimgate.store.memberships import Membership
+from scimgate.store.resources import StoredResource
+from scimgate.store.tenants import Directory
 from scimgate.store.transactions import writing
 
 _JOURNAL = "scimgate.journal"
@@ -45,10 +48,16 @@ class Journal:
 
 
 @contextmanager
-def changing(engine: Engine) -> Iterator[Connection]:
-    """A writing transaction whose recorded changes are published when it commits."""
+def changing(engine: Engine, directory: Directory | None = None) -> Iterator[Connection]:
+    """A writing transaction whose recorded changes are published when it commits.
+
+    ``directory``, when the caller has it at hand, saves reading it again to
+    build the events' payloads.
+    """
     with writing(engine) as conn:
         journal = Journal()
+        if directory is not None:
+            journal.builders[directory.id] = PayloadBuilder(conn, directory)
         conn.info[_JOURNAL] = journal
         try:
             yield conn
@@ -75,13 +84,16 @@ def user_changed(
     before: UserState,
     previous_attributes: dict[str, Any],
     reason: DeprovisionReason = DeprovisionReason.deactivated,
+    stored: StoredResource | None = None,
+    groups: list[Membership] | None = None,
 ) -> None:
     """A user's attributes or assignment changed: updated, deactivated or reactivated.
 
     ``before`` is the user's state before the change; the event type follows
-    from how the state moved.
+    from how the state moved. A caller holding the user's new row and its
+    memberships passes them, saving their reads.
     """
-    user = builder(conn, directory_id).user(user_id)
+    user = builder(conn, directory_id).user(user_id, stored=stored, groups=groups)
     active_now = user.state == UserState.active
     if before == UserState.active and not active_now:
         kind, data = EventType.user_deactivated, UserData(user=user, reason=reason)
@@ -95,9 +107,10 @@ def user_changed(
     _append(conn, directory_id, kind, user_id, data)
 
 
-def user_created(conn: Connection, directory_id: str, user_id: str) -> None:
-    user = builder(conn, directory_id).user(user_id)
-    _append(conn, directory_id, EventType.user_created, user_id, UserData(user=user))
+def user_created(conn: Connection, directory_id: str, stored: StoredResource) -> None:
+    """A user was provisioned (``stored`` is its new row; it belongs to no group yet)."""
+    user = builder(conn, directory_id).user(stored.id, stored=stored, groups=[])
+    _append(conn, directory_id, EventType.user_created, stored.id, UserData(user=user))
 
 
 def user_deleted(conn: Connection, directory_id: str, last_state: DirectoryUser) -> None:

@@ -41,7 +41,7 @@ def create_group(scope: Scope, group: Group) -> Group:
     doc = document(group)
     stored = StoredResource.new(new_id(), doc, utcnow())
     listed = listed_members(group.members or [])
-    with changing(scope.engine) as conn:
+    with changing(scope.engine, scope.directory) as conn:
         GROUPS.insert(conn, scope.directory_id, stored)
         changes.group_changed(conn, scope.directory_id, EventType.group_created, stored.id)
         _announce(conn, scope, stored.id, _add_members(conn, scope, stored.id, listed))
@@ -62,7 +62,7 @@ def get_group(scope: Scope, group_id: str, *, with_members: bool) -> Group:
 
 def replace_group(scope: Scope, group_id: str, replacement: Group, if_match: str | None) -> Group:
     """Replace a group (PUT), its member list included."""
-    with changing(scope.engine) as conn:
+    with changing(scope.engine, scope.directory) as conn:
         stored = GROUPS.existing(conn, scope.directory_id, group_id, for_update=True)
         check_if_match(if_match, stored.version)
         current = group_resource(scope, stored, None)
@@ -85,7 +85,7 @@ def patch_group(
     A membership change writes rows for the members it names and nothing else,
     so it costs the same for a group of ten as for a group of a hundred thousand.
     """
-    with changing(scope.engine) as conn:
+    with changing(scope.engine, scope.directory) as conn:
         stored = GROUPS.existing(conn, scope.directory_id, group_id, for_update=True)
         check_if_match(if_match, stored.version)
         group = group_resource(scope, stored, None)
@@ -111,7 +111,7 @@ def delete_group(scope: Scope, group_id: str, if_match: str | None) -> None:
     deleted user. Its members' roles are recomputed; if it was the directory's
     assignment group, its active members are deprovisioned.
     """
-    with changing(scope.engine) as conn:
+    with changing(scope.engine, scope.directory) as conn:
         stored = GROUPS.existing(conn, scope.directory_id, group_id, for_update=True)
         check_if_match(if_match, stored.version)
         now = utcnow()

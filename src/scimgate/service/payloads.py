@@ -23,7 +23,7 @@ from scimgate.service.scope import Scope
 from scimgate.service.tenants import effective_idp
 from scimgate.store import mappings, memberships, roles
 from scimgate.store.memberships import Membership
-from scimgate.store.resources import GROUPS, USERS
+from scimgate.store.resources import GROUPS, USERS, StoredResource
 from scimgate.store.tenants import Directory
 
 
@@ -68,13 +68,27 @@ class PayloadBuilder:
     def scope(self) -> Scope:
         return Scope(self.conn.engine, self.directory, f"/scim/v2/{self.directory.id}", Limits())
 
-    def user(self, user_id: str) -> DirectoryUser:
-        stored = USERS.existing(self.conn, self.directory.id, user_id, for_update=False)
-        groups = memberships.groups_of(self.conn, self.directory.id, [user_id])[user_id]
+    def user(
+        self,
+        user_id: str,
+        *,
+        stored: StoredResource | None = None,
+        groups: list[Membership] | None = None,
+    ) -> DirectoryUser:
+        """The user as it stands; a caller that holds its row and memberships passes them."""
+        if stored is None:
+            stored = USERS.existing(self.conn, self.directory.id, user_id, for_update=False)
+        if groups is None:
+            groups = memberships.groups_of(self.conn, self.directory.id, [user_id])[user_id]
         user_roles = roles.roles_of(self.conn, self.directory.id, [user_id])[user_id]
         resource = user_resource(self.scope, stored, groups)
         assigned = is_assigned(self.directory, groups)
         return normalize_user(resource, self.mappings, user_roles, assigned=assigned)
+
+    def state_of(self, doc: dict[str, Any], groups: list[Membership]) -> UserState:
+        """A user's state from its stored document and memberships, without building it."""
+        active = doc.get("active") is not False and is_assigned(self.directory, groups)
+        return UserState.active if active else UserState.inactive
 
     def deleted_user(self, user_id: str) -> DirectoryUser:
         return replace(self.user(user_id), state=UserState.deleted)

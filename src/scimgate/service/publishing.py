@@ -54,7 +54,7 @@ def publish_recorded(conn: Connection, recorded: Sequence[Recorded]) -> None:
     now = utcnow()
     for directory_id in dict.fromkeys(item.event.directory_id for item in recorded):
         batch = [item for item in recorded if item.event.directory_id == directory_id]
-        directory = _locked(conn, directory_id)
+        directory = tenants.lock_directory(conn, directory_id)
         offboarding.record(conn, [_deprovisioning(item) for item in batch if _deprovisions(item)])
         if directory.delivery == "live" and any(_deprovisions(item) for item in batch):
             since = _window_start(directory, now)
@@ -160,7 +160,7 @@ def release(engine: Engine, directory_id: str) -> int:
     notice, and its safety valve's window goes on.
     """
     with writing(engine) as conn:
-        directory = _locked(conn, directory_id)
+        directory = tenants.lock_directory(conn, directory_id)
         if directory.delivery == "live":
             return 0
         held = events.held(conn, directory_id)
@@ -182,7 +182,7 @@ def discard(engine: Engine, directory_id: str) -> int:
     directory delivering live is left as it is.
     """
     with writing(engine) as conn:
-        directory = _locked(conn, directory_id)
+        directory = tenants.lock_directory(conn, directory_id)
         if directory.delivery == "live":
             return 0
         now = utcnow()
@@ -194,12 +194,6 @@ def discard(engine: Engine, directory_id: str) -> int:
             conn, directory, EventType.directory_held_events_discarded, held_events=dropped
         )
     return dropped
-
-
-def _locked(conn: Connection, directory_id: str) -> Directory:
-    """The directory as it stands once this transaction holds its stream lock."""
-    events.lock_directory_stream(conn, directory_id)
-    return tenants.existing_directory(conn, directory_id)
 
 
 def _resume(conn: Connection, directory: Directory, now: datetime) -> None:

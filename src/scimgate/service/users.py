@@ -21,6 +21,7 @@ from scimgate.service.representation import document, user_resource
 from scimgate.service.scope import Scope
 from scimgate.store import memberships, offboarding
 from scimgate.store.ids import new_id, utcnow
+from scimgate.store.memberships import Membership
 from scimgate.store.resources import GROUPS, USERS, StoredResource
 from scimgate.store.tables import users
 from scimgate.store.transactions import reading
@@ -30,11 +31,11 @@ def create_user(scope: Scope, user: Any) -> Any:
     """Provision a user (POST /Users); its userName must be free in the directory."""
     doc = document(user)
     stored = StoredResource.new(new_id(), doc, utcnow())
-    with _unique_user_name(doc["userName"]), changing(scope.engine) as conn:
+    with _unique_user_name(doc["userName"]), changing(scope.engine, scope.directory) as conn:
         _check_user_name_free(conn, scope, doc["userName"], None)
         USERS.insert(conn, scope.directory_id, stored)
         roles.recompute(conn, scope.directory_id, [stored.id], announce=False)
-        changes.user_created(conn, scope.directory_id, stored.id)
+        changes.user_created(conn, scope.directory_id, stored)
     return user_resource(scope, stored, [])
 
 
@@ -48,27 +49,27 @@ def get_user(scope: Scope, user_id: str) -> Any:
 
 def replace_user(scope: Scope, user_id: str, replacement: Any, if_match: str | None) -> Any:
     """Replace a user's attributes (PUT); read-only and unchanged immutable values are kept."""
-    with _unique_user_name(replacement.user_name), changing(scope.engine) as conn:
+    with _unique_user_name(replacement.user_name), changing(scope.engine, scope.directory) as conn:
         stored = USERS.existing(conn, scope.directory_id, user_id, for_update=True)
         check_if_match(if_match, stored.version)
         groups = memberships.groups_of(conn, scope.directory_id, [user_id])[user_id]
         current = user_resource(scope, stored, groups)
         replacement.replace(current)
-        stored = _save_if_changed(conn, scope, stored, document(replacement))
+        stored = _save_if_changed(conn, scope, stored, document(replacement), groups)
         confirmations.confirm_in(conn, scope, USERS, [stored])
     return user_resource(scope, stored, groups)
 
 
 def patch_user(scope: Scope, user_id: str, patch: PatchOp[Any], if_match: str | None) -> Any:
     """Apply PATCH operations to a user, all of them or none."""
-    with changing(scope.engine) as conn:
+    with changing(scope.engine, scope.directory) as conn:
         stored = USERS.existing(conn, scope.directory_id, user_id, for_update=True)
         check_if_match(if_match, stored.version)
         groups = memberships.groups_of(conn, scope.directory_id, [user_id])[user_id]
         user = user_resource(scope, stored, groups)
         apply_patch(patch, user)
         with _unique_user_name(user.user_name):
-            stored = _save_if_changed(conn, scope, stored, document(user))
+            stored = _save_if_changed(conn, scope, stored, document(user), groups)
         confirmations.confirm_in(conn, scope, USERS, [stored])
     return user_resource(scope, stored, groups)
 
@@ -78,7 +79,7 @@ def delete_user(scope: Scope, user_id: str, if_match: str | None) -> None:
 
     The user's last state stays behind as a tombstone, and in the ``user.deleted`` event.
     """
-    with changing(scope.engine) as conn:
+    with changing(scope.engine, scope.directory) as conn:
         stored = USERS.existing(conn, scope.directory_id, user_id, for_update=True)
         check_if_match(if_match, stored.version)
         now = utcnow()
@@ -102,14 +103,18 @@ def delete_user(scope: Scope, user_id: str, if_match: str | None) -> None:
 
 
 def _save_if_changed(
-    conn: Connection, scope: Scope, stored: StoredResource, doc: dict[str, Any]
+    conn: Connection,
+    scope: Scope,
+    stored: StoredResource,
+    doc: dict[str, Any],
+    groups: list[Membership],
 ) -> StoredResource:
     """Store a new state; a write that changes nothing keeps the version and emits nothing."""
     if doc == stored.doc:
         return stored
     if fold(doc["userName"]) != fold(stored.doc["userName"]):
         _check_user_name_free(conn, scope, doc["userName"], stored.id)
-    before = changes.builder(conn, scope.directory_id).user(stored.id).state
+    before = changes.builder(conn, scope.directory_id).state_of(stored.doc, groups)
     updated = stored.evolved(doc, utcnow())
     USERS.replace(conn, scope.directory_id, updated)
     changes.user_changed(
@@ -118,6 +123,8 @@ def _save_if_changed(
         stored.id,
         before=before,
         previous_attributes=previous_attributes(stored.doc, doc),
+        stored=updated,
+        groups=groups,
     )
     return updated
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, select, text, update
 
-from scimgate.store.tables import directories, events, held_events
+from scimgate.store.tables import events, held_events
 
 PUBLISH_LOCK = 0x5C1A_6A7E
 """The advisory lock key that orders publishing transactions on PostgreSQL."""
@@ -34,21 +34,6 @@ class NewEvent:
 @dataclass(frozen=True)
 class StoredEvent(NewEvent):
     seq: int
-
-
-def lock_directory_stream(conn: Connection, directory_id: str) -> None:
-    """Hold the directory's row until the transaction ends: one publisher (or holder) at a time.
-
-    ``FOR NO KEY UPDATE``, not ``FOR UPDATE``: every insert of a row that
-    references the directory (users, groups, events...) takes a key-share lock
-    on it, which ``FOR UPDATE`` would wait for, so that two transactions that
-    both wrote to the directory would deadlock when each came to publish.
-    """
-    conn.execute(
-        select(directories.c.id)
-        .where(directories.c.id == directory_id)
-        .with_for_update(key_share=True)
-    )
 
 
 def publish(conn: Connection, new: Sequence[NewEvent], at: datetime) -> list[int]:

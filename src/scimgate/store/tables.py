@@ -224,7 +224,7 @@ events = Table(
     Index(None, "directory_id", "seq"),
     Index(None, "organization_id", "seq"),
     Index(None, "directory_id", "resource_id"),
-    Index(None, "occurred_at"),
+    Index(None, "published_at"),
     sqlite_autoincrement=True,
 )
 """Published events, in the order the app reads them (``seq``, commit order).

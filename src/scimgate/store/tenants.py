@@ -93,6 +93,23 @@ def get_directory(conn: Connection, directory_id: str) -> Directory | None:
     return Directory(**row._mapping) if row else None
 
 
+def lock_directory(conn: Connection, directory_id: str) -> Directory:
+    """The directory, its row held until the transaction ends: one publisher at a time.
+
+    ``FOR NO KEY UPDATE``, not ``FOR UPDATE``: every insert of a row that
+    references the directory (users, groups, events...) takes a key-share lock
+    on it, which ``FOR UPDATE`` would wait for, so two transactions that both
+    wrote to the directory would deadlock when each came to publish. LookupError
+    for an id that names no directory.
+    """
+    row = conn.execute(
+        select(directories).where(directories.c.id == directory_id).with_for_update(key_share=True)
+    ).first()
+    if row is None:
+        raise LookupError(f"no directory {directory_id}")
+    return Directory(**row._mapping)
+
+
 def update_directory(conn: Connection, directory_id: str, **values: Any) -> None:
     """Change a directory's settings or delivery state (column names as in ``Directory``)."""
     conn.execute(update(directories).where(directories.c.id == directory_id).values(**values))

@@ -123,7 +123,7 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_events_directory_id_seq"), ["directory_id", "seq"], unique=False
         )
-        batch_op.create_index(batch_op.f("ix_events_occurred_at"), ["occurred_at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_events_published_at"), ["published_at"], unique=False)
         batch_op.create_index(
             batch_op.f("ix_events_organization_id_seq"), ["organization_id", "seq"], unique=False
         )
@@ -352,7 +352,7 @@ def downgrade() -> None:
     op.drop_table("held_events")
     with op.batch_alter_table("events", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_events_organization_id_seq"))
-        batch_op.drop_index(batch_op.f("ix_events_occurred_at"))
+        batch_op.drop_index(batch_op.f("ix_events_published_at"))
         batch_op.drop_index(batch_op.f("ix_events_directory_id_seq"))
         batch_op.drop_index(batch_op.f("ix_events_directory_id_resource_id"))
 
