@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +25,9 @@ from scimgate.store.engine import open_engine
 from scimgate.store.migrate import upgrade
 
 POSTGRES_DSN = os.environ.get("SCIMGATE_TEST_POSTGRES", "host=127.0.0.1 port=5432 user=postgres")
+pytest_plugins = ["webhook_support"]
+"""The webhook tests' fixtures (``endpoints``, ``receiver``) live with their helpers."""
+
 BACKENDS = ("sqlite", "postgresql")
 ADMIN_TOKEN = secrets.token_urlsafe(24)
 """The live server's admin token, which opens its management API."""
@@ -84,45 +88,52 @@ class LiveServer:
     engine: Engine
 
 
+@contextmanager
+def serving(database_url: str, log_path: Path, **env: str) -> Iterator[str]:
+    """scimgate in its own process on a loopback port, for a database; yields its URL."""
+    port = free_port()
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--factory",
+                "scimgate.api.app:create_app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+            ],
+            env={
+                **os.environ,
+                "SCIMGATE_DATABASE_URL": database_url,
+                "SCIMGATE_ADMIN_TOKEN": ADMIN_TOKEN,
+                **env,
+            },
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            _wait_until_up(url, process, log_path)
+            yield url
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+
+
 @pytest.fixture(scope="session")
 def live_server(
     database_url: str, engine: Engine, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveServer]:
     """scimgate running in its own process on a loopback port."""
-    port = free_port()
-    log = (tmp_path_factory.mktemp("server") / "server.log").open("w")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            "scimgate.api.app:create_app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        # Every read confirms what it shows at once, so drift tests need not wait.
-        env={
-            **os.environ,
-            "SCIMGATE_DATABASE_URL": database_url,
-            "SCIMGATE_CONFIRMATION_INTERVAL": "0",
-            "SCIMGATE_ADMIN_TOKEN": ADMIN_TOKEN,
-        },
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_up(url, process, Path(log.name))
+    log = tmp_path_factory.mktemp("server") / "server.log"
+    # Every read confirms what it shows at once, so drift tests need not wait.
+    with serving(database_url, log, SCIMGATE_CONFIRMATION_INTERVAL="0") as url:
         yield LiveServer(url, engine)
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        log.close()
 
 
 def _wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> None:

@@ -1,10 +1,6 @@
 """Helpers for the event tests: reading the stream from the table and through the events API."""
 
-import os
 import secrets
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,7 +11,7 @@ import httpx
 import psycopg
 from sqlalchemy import Engine, func, select
 
-from conftest import ADMIN_TOKEN, POSTGRES_DSN, LiveServer, free_port
+from conftest import ADMIN_TOKEN, POSTGRES_DSN, LiveServer, serving
 from scimgate.store.engine import open_engine
 from scimgate.store.migrate import upgrade
 from scimgate.store.tables import events
@@ -93,47 +89,11 @@ def private_server(backend_url: str, tmp_path: Path) -> Iterator[LiveServer]:
         url = backend_url.rsplit("/", 1)[0] + f"/{name}"
     engine = open_engine(url)
     upgrade(engine)
-    port = free_port()
-    log = (tmp_path / f"{name}.log").open("w")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            "scimgate.api.app:create_app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        env={**os.environ, "SCIMGATE_DATABASE_URL": url, "SCIMGATE_ADMIN_TOKEN": ADMIN_TOKEN},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    server = LiveServer(f"http://127.0.0.1:{port}", engine)
     try:
-        _wait_until_up(server.url, process)
-        yield server
+        with serving(url, tmp_path / f"{name}.log") as served:
+            yield LiveServer(served, engine)
     finally:
-        process.terminate()
-        process.wait(timeout=10)
-        log.close()
         engine.dispose()
         if not backend_url.startswith("sqlite"):
             with psycopg.connect(f"{POSTGRES_DSN} dbname=postgres", autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def _wait_until_up(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert process.poll() is None, f"the server exited with {process.returncode}"
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise RuntimeError("the server did not start within 30 s")

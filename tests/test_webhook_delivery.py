@@ -3,13 +3,11 @@ mid-delivery, two workers on one database, endpoints disabled by failure, and re
 
 import threading
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from conftest import LiveServer
 from scim_payloads import patch, user
@@ -19,7 +17,6 @@ from webhook_support import (
     Receiver,
     Reply,
     organization_with,
-    receiving,
     start_worker_process,
     stop_processes,
     wait_until,
@@ -28,20 +25,6 @@ from webhook_support import (
 )
 
 USER_EVENTS = ["user.created", "user.deactivated"]
-
-
-@pytest.fixture
-def endpoints(admin: httpx.Client) -> Iterator[Endpoints]:
-    registry = Endpoints(admin)
-    yield registry
-    for endpoint_id in registry.created:
-        admin.delete(f"/webhooks/{endpoint_id}")
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with receiving() as started:
-        yield started
 
 
 def _events(admin: httpx.Client, directory_id: str, types: list[str]) -> list[dict[str, Any]]:

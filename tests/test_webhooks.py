@@ -2,11 +2,9 @@
 rotation, the management API's answers to bad input, and secrets that are shown only once."""
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
-import pytest
 from standardwebhooks.webhooks import Webhook as StandardWebhook
 from standardwebhooks.webhooks import WebhookVerificationError
 from svix.webhooks import Webhook as SvixWebhook
@@ -23,26 +21,11 @@ from webhook_support import (
     Endpoints,
     Receiver,
     organization_with,
-    receiving,
     wait_until,
     worker_thread,
 )
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def endpoints(admin: httpx.Client) -> Iterator[Endpoints]:
-    registry = Endpoints(admin)
-    yield registry
-    for endpoint_id in registry.created:
-        admin.delete(f"/webhooks/{endpoint_id}")
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with receiving() as started:
-        yield started
 
 
 def _verifies(secret: str, body: bytes, headers: dict[str, str]) -> bool:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from conftest import DirectoryClient, LiveServer
 from scimgate.config import EventSettings
@@ -238,3 +239,19 @@ class Endpoints:
     def all_delivered(self, endpoint_id: str, count: int) -> bool:
         found = self.deliveries(endpoint_id)
         return len(found) == count and all(each["status"] == "delivered" for each in found)
+
+
+@pytest.fixture
+def endpoints(admin: httpx.Client) -> Iterator[Endpoints]:
+    """Webhook endpoints a test registers, removed after it."""
+    registry = Endpoints(admin)
+    yield registry
+    for endpoint_id in registry.created:
+        admin.delete(f"/webhooks/{endpoint_id}")
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A webhook receiver on a loopback port, answering as the test programs it."""
+    with receiving() as started:
+        yield started
