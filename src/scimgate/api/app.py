@@ -5,15 +5,20 @@ from typing import Any
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from scim2_models import SCIMException
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from scimgate import __version__
+from scimgate.api.admin import router as admin_router
 from scimgate.api.events import router as events_router
+from scimgate.api.logs import router as logs_router
 from scimgate.api.lookup import router as lookup_router
 from scimgate.api.management import router as management_router
+from scimgate.api.observability import router as observability_router
+from scimgate.api.provisioning_log import ProvisioningLog
+from scimgate.api.request_id import RequestIds
 from scimgate.api.responses import error_response
 from scimgate.api.scim_routes import router as scim_router
 from scimgate.api.webhooks import router as webhooks_router
@@ -42,15 +47,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(events_router)
     app.include_router(webhooks_router)
     app.include_router(lookup_router)
-
-    @app.get("/healthz", include_in_schema=False)
-    def healthz() -> JSONResponse:
-        return JSONResponse({"status": "ok", "version": __version__})
+    app.include_router(admin_router)
+    app.include_router(logs_router)
+    app.include_router(observability_router)
 
     app.add_exception_handler(SCIMException, _scim_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    # Outermost last: request ids wrap the provisioning log, which sees even a 500.
     app.add_middleware(_UnexpectedErrors)
+    app.add_middleware(ProvisioningLog)
+    app.add_middleware(RequestIds)
     return app
 
 

@@ -371,3 +371,81 @@ worker_cursors = Table(
     Column("position", BigInteger, nullable=False),
 )
 """Positions background work has reached, e.g. the last event fanned out to webhooks."""
+
+admin_keys = Table(
+    "admin_keys",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("hint", String(32), nullable=False),
+    Column("secret_hash", String(64), nullable=False, unique=True),
+    Column("scope", String(16), nullable=False),
+    Column("created_at", Timestamp(), nullable=False),
+    Column("last_used_at", Timestamp()),
+    Column("revoked_at", Timestamp()),
+)
+"""Keys of the management API: shown once, stored as a hash, ``read`` or ``write``."""
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("id", Uuid, nullable=False, unique=True),
+    Column("at", Timestamp(), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("action", String(200), nullable=False),
+    Column("target_type", String(64)),
+    Column("target_id", String(512)),
+    Column("organization_id", Uuid),
+    Column("outcome", String(16), nullable=False),
+    Column("detail", String(1024)),
+    Index(None, "at"),
+    Index(None, "organization_id", "seq"),
+    sqlite_autoincrement=True,
+)
+"""Every administrative action, appended and never changed: who, when, on what, with what result."""
+
+provisioning_logs = Table(
+    "provisioning_logs",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("directory_id", Uuid, ForeignKey("directories.id"), nullable=False),
+    Column("request_id", String(64), nullable=False),
+    Column("received_at", Timestamp(), nullable=False),
+    Column("method", String(8), nullable=False),
+    Column("path", String(2048), nullable=False),
+    Column("query", String(4096)),
+    Column("status", Integer, nullable=False),
+    Column("latency_ms", Integer, nullable=False),
+    Column("client", String(16)),
+    Column("user_agent", String(512)),
+    Column("scim_type", String(32)),
+    Column("error_detail", String(2048)),
+    Column("resource_type", String(16)),
+    Column("resource_id", String(64)),
+    Column("user_name", String(512)),
+    Column("request_body", Document),
+    Column("response_body", Document),
+    Column("diagnosis", String(2048)),
+    Index(None, "directory_id", "received_at"),
+    Index(None, "directory_id", "status", "received_at"),
+    Index(None, "directory_id", "user_name"),
+    Index(None, "request_id"),
+    Index(None, "received_at"),
+)
+"""Every SCIM request to a directory, with what support needs to explain a failure."""
+
+setup_links = Table(
+    "setup_links",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("organization_id", Uuid, ForeignKey("organizations.id"), nullable=False, index=True),
+    Column("secret_hash", String(64), nullable=False, unique=True),
+    Column("created_at", Timestamp(), nullable=False),
+    Column("expires_at", Timestamp(), nullable=False),
+    Column("opened_at", Timestamp()),
+    Column("directory_id", Uuid, ForeignKey("directories.id")),
+    Column("token_revealed_at", Timestamp()),
+    Column("revoked_at", Timestamp()),
+)
+"""Expiring one-time links through which a customer's IT admin connects an IdP."""
