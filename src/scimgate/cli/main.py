@@ -11,6 +11,8 @@ from typing import Annotated
 
 import typer
 import uvicorn
+from rich.console import Console
+from rich.progress import Progress
 from rich.table import Table
 from scim2_models import SCIMException
 
@@ -28,10 +30,11 @@ from scimgate.service import (
     extension_schemas,
     safety,
     tenants,
+    transfer,
 )
 from scimgate.service import roles as role_mapping
 from scimgate.service.bootstrap import prepare_database
-from scimgate.service.directory_view import directory_users
+from scimgate.service.directory_view import directory_groups, directory_users
 from scimgate.service.worker import start_in_background
 from scimgate.simulator import lifecycle
 from scimgate.simulator.dialects import DIALECTS
@@ -43,12 +46,14 @@ app = typer.Typer(help="scimgate: a SCIM 2.0 provisioning service.", no_args_is_
 directories_app = typer.Typer(help="Directories: one per identity-provider connection.")
 tokens_app = typer.Typer(help="Bearer tokens of a directory.")
 users_app = typer.Typer(help="A directory's users, in the normalized shape apps read.")
+groups_app = typer.Typer(help="A directory's groups, in the normalized shape apps read.")
 roles_app = typer.Typer(help="Role mapping: groups give their members roles.")
 mappings_app = typer.Typer(help="Attribute mappings: named custom attributes read from SCIM paths.")
 schemas_app = typer.Typer(help="Extension schemas: custom attributes a directory's IdP sends.")
 app.add_typer(directories_app, name="directories")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(users_app, name="users")
+app.add_typer(groups_app, name="groups")
 app.add_typer(mappings_app, name="mappings")
 app.add_typer(roles_app, name="roles")
 app.add_typer(schemas_app, name="schemas")
@@ -279,6 +284,89 @@ def list_users(
         )
     console.print(table)
     console.print(f"{len(found)} of {total} users from position {start_index}.")
+
+
+@groups_app.command("list")
+def list_groups(
+    directory_id: str,
+    count: Annotated[int, typer.Option(help="Page size")] = 100,
+    start_index: Annotated[int, typer.Option("--start-index", help="1-based position")] = 1,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line")] = False,
+    database_url: DatabaseOption = None,
+    base_url: BaseUrlOption = None,
+) -> None:
+    """List a directory's groups, normalized."""
+    engine = engine_for(database_url)
+    try:
+        total, found = directory_groups(
+            engine, directory_id, _public_root(base_url), count=count, start_index=start_index
+        )
+    except LookupError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    if as_json:
+        for group in found:
+            print(json.dumps(asdict(group), default=str))
+        return
+    table = Table("name", "IdP id")
+    table.add_column("id", no_wrap=True, min_width=36)
+    for group in found:
+        table.add_row(group.name, group.idp_id or "", group.id)
+    console.print(table)
+    console.print(f"{len(found)} of {total} groups from position {start_index}.")
+
+
+@app.command("export")
+def export_directory(
+    directory_id: str,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File to write; default stdout")
+    ] = None,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Write a directory's users and groups as JSON lines (users first, groups with members)."""
+    engine = engine_for(database_url)
+    target = output.open("w") if output else sys.stdout
+    written = 0
+    try:
+        with Progress(console=Console(stderr=True), transient=True) as progress:
+            task = progress.add_task("Exporting", total=None)
+            for line in transfer.export_directory(engine, directory_id):
+                target.write(json.dumps(line) + "\n")
+                written += 1
+                progress.advance(task)
+    except LookupError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    finally:
+        if output:
+            target.close()
+    Console(stderr=True).print(f"Exported {written} resources.")
+
+
+@app.command("import")
+def import_directory(
+    directory_id: str,
+    source: Annotated[Path, typer.Argument(help="JSON lines, as 'scimgate export' writes them")],
+    database_url: DatabaseOption = None,
+) -> None:
+    """Provision an export into a directory, as an IdP would (events included)."""
+    engine = engine_for(database_url)
+    lines = [json.loads(text) for text in source.read_text().splitlines() if text.strip()]
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("Importing", total=len(lines))
+        try:
+            result = transfer.import_directory(
+                engine, directory_id, lines, lambda: progress.advance(task)
+            )
+        except LookupError as exc:
+            raise typer.BadParameter(str(exc)) from None
+    console.print(
+        f"Imported {result.users} users, {result.groups} groups, "
+        f"{result.memberships} memberships; {len(result.refused)} refused."
+    )
+    for reason in result.refused:
+        console.print(f"  {reason}")
+    if result.refused:
+        raise typer.Exit(1)
 
 
 @users_app.command("history")
