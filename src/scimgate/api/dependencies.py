@@ -24,6 +24,8 @@ async def scim_scope(request: Request, directory_id: str) -> Scope:
             request.headers.get("user-agent"),
             list(request.query_params.keys()),
         )
+    # The middlewares (provisioning log, metrics) learn here that the request is the directory's.
+    request.state.directory = directory
     root = state.settings.public_url or str(request.base_url)
     return Scope(
         engine=state.engine,

@@ -1,7 +1,71 @@
 """The provisioning log over HTTP: every SCIM request of a directory, with a diagnosis."""
 
-from fastapi import APIRouter, Depends
+from datetime import datetime
+from typing import Annotated
 
-from scimgate.api.management import require_admin
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+from scim2_models import InvalidValueException, NotFoundException
+from starlette.concurrency import run_in_threadpool
+
+from scimgate.api.management import json_response, require_admin
+from scimgate.service import provisioning_log
+from scimgate.service.provisioning_log import LogPage, as_dict
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_admin)])
+
+
+@router.get("/directories/{directory_id}/logs")
+async def list_logs(
+    request: Request,
+    directory_id: str,
+    status: str | None = None,
+    user: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    before: str | None = None,
+) -> JSONResponse:
+    """A page of the directory's log, newest first, without bodies."""
+    try:
+        page: LogPage = await run_in_threadpool(
+            provisioning_log.search,
+            request.app.state.engine,
+            directory_id,
+            limit=limit,
+            status=status,
+            user=user,
+            since=since,
+            until=until,
+            before=before,
+        )
+    except LookupError:
+        raise NotFoundException(detail=f"No directory {directory_id}") from None
+    except ValueError as exc:
+        raise InvalidValueException(detail=str(exc)) from None
+    return json_response(
+        {
+            "data": [as_dict(found, bodies=False) for found in page.entries],
+            "next_cursor": page.next_cursor,
+        }
+    )
+
+
+@router.get("/directories/{directory_id}/logs/{log_id}")
+async def get_log(request: Request, directory_id: str, log_id: str) -> JSONResponse:
+    """One entry with its bodies and diagnosis."""
+    found = await run_in_threadpool(
+        provisioning_log.entry, request.app.state.engine, directory_id, log_id
+    )
+    if found is None:
+        raise NotFoundException(detail=f"No log entry {log_id} in directory {directory_id}")
+    return json_response(as_dict(found, bodies=True))
+
+
+@router.get("/logs/{request_id}")
+async def log_of_request(request: Request, request_id: str) -> JSONResponse:
+    """The entry of a request id (as an IdP or a server log quotes it)."""
+    found = await run_in_threadpool(provisioning_log.find, request.app.state.engine, request_id)
+    if found is None:
+        raise NotFoundException(detail=f"No log entry for request {request_id}")
+    return json_response(as_dict(found, bodies=True))

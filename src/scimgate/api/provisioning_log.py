@@ -1,11 +1,122 @@
-"""Recording every SCIM request of a directory in its provisioning log."""
+"""Recording every SCIM request of a directory in its provisioning log.
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+The bodies are captured while they pass through, and the entry is written
+once the answer has been sent, in a worker thread: the log never delays an
+answer or changes it, and a failure to write it is only logged.
+"""
+
+import time
+from typing import Any
+
+import structlog
+from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from scimgate.service.provisioning_log import CapturedRequest, LogPolicy, record
+from scimgate.store.ids import new_id, utcnow
+from scimgate.store.tenants import Directory
+
+log = structlog.get_logger("scimgate.provisioning_log")
+
+SCIM_PREFIX = "/scim/v2/"
+CAPTURE_LIMIT = 4 * 1024 * 1024
+"""A body larger than this is passed through without being kept."""
+
+
+class _Body:
+    """Chunks of a body, kept up to the capture limit."""
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+        self.size = 0
+
+    def add(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        if self.size <= CAPTURE_LIMIT:
+            self.chunks.append(chunk)
+
+    def content(self) -> bytes | None:
+        return b"".join(self.chunks) if self.size <= CAPTURE_LIMIT else None
 
 
 class ProvisioningLog:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self.policy = LogPolicy.from_env()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.app(scope, receive, send)
+        path: str = scope.get("path", "")
+        if scope["type"] != "http" or not path.startswith(SCIM_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        received_at = utcnow()
+        started = time.perf_counter()
+        request = _Body()
+        response = _Body()
+        status = 0
+        latency_ms = 0
+
+        async def capturing_receive() -> Message:
+            message = await receive()
+            if message["type"] == "http.request":
+                request.add(message.get("body", b""))
+            return message
+
+        async def capturing_send(message: Message) -> None:
+            nonlocal status, latency_ms
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            elif message["type"] == "http.response.body":
+                response.add(message.get("body", b""))
+                if not message.get("more_body", False):
+                    latency_ms = round((time.perf_counter() - started) * 1000)
+            await send(message)
+
+        try:
+            await self.app(scope, capturing_receive, capturing_send)
+        finally:
+            # Set by the SCIM dependency once the token opened the directory in the URL:
+            # a request that did not authenticate for it is nobody's to see.
+            directory: Directory | None = scope.get("state", {}).get("directory")
+            if status and directory is not None:
+                headers = _headers(scope)
+                captured = CapturedRequest(
+                    directory=directory,
+                    request_id=_request_id(scope),
+                    received_at=received_at,
+                    method=str(scope.get("method", "")),
+                    path=path,
+                    query=scope.get("query_string", b"").decode("latin-1"),
+                    status=status,
+                    latency_ms=latency_ms,
+                    user_agent=headers.get("user-agent"),
+                    request_body=request.content(),
+                    response_body=response.content(),
+                )
+                await run_in_threadpool(_write, scope["app"].state.engine, captured, self.policy)
+
+
+def _write(engine: Engine, captured: CapturedRequest, policy: LogPolicy) -> None:
+    try:
+        record(engine, captured, policy)
+    except Exception:
+        log.exception(
+            "could not write the provisioning log",
+            request_id=captured.request_id,
+            directory_id=captured.directory.id,
+        )
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    return {
+        name.decode("latin-1").lower(): value.decode("latin-1")
+        for name, value in scope.get("headers", [])
+    }
+
+
+def _request_id(scope: Scope) -> str:
+    """The id the request-id middleware gave the request, or a new one."""
+    state: Any = scope.get("state")
+    given = state.get("request_id") if isinstance(state, dict) else None
+    return str(given) if given else new_id()

@@ -1,6 +1,32 @@
-"""A request id for every request: in the logs, the answer's headers and error details."""
+"""A request id for every request: in the logs, the answer's headers and error details.
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+The middleware also writes the access log line and counts SCIM requests in the
+application's metrics, since it is the one place every request passes. Both
+happen when the answer starts, before the client can see it.
+"""
+
+import re
+import time
+import uuid
+
+import structlog
+from starlette.applications import Starlette
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from scimgate.api.observability import metrics_of
+from scimgate.service.tenants import effective_idp
+from scimgate.store.ids import new_id
+from scimgate.store.tenants import Directory
+
+HEADER = "X-Request-Id"
+WELL_FORMED = re.compile(r"[A-Za-z0-9._:@+=-]{1,64}")
+"""An id a client or proxy may choose; anything else is replaced, never logged as given."""
+
+SCIM_PATH = re.compile(r"/scim/v2/([^/]+)")
+DIRECTORY_PATH = re.compile(r"/(?:scim/v2|api/v1/directories)/([^/]+)")
+
+access_log = structlog.get_logger("scimgate.access")
 
 
 class RequestIds:
@@ -8,4 +34,64 @@ class RequestIds:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.app(scope, receive, send)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = _incoming(scope) or new_id()
+        scope.setdefault("state", {})["request_id"] = request_id
+        started = time.perf_counter()
+
+        async def answering(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message)[HEADER] = request_id
+                await _observe(scope, message["status"], time.perf_counter() - started)
+            await send(message)
+
+        with structlog.contextvars.bound_contextvars(request_id=request_id):
+            await self.app(scope, receive, answering)
+
+
+def _incoming(scope: Scope) -> str | None:
+    """The client's request id, when it sent a well-formed one."""
+    for name, value in scope["headers"]:
+        if name == b"x-request-id":
+            given = value.decode("latin-1")
+            return given if WELL_FORMED.fullmatch(given) else None
+    return None
+
+
+def _directory_in(path: str, pattern: re.Pattern[str]) -> str | None:
+    """The directory id a path names, when the path has one shaped like an id."""
+    found = pattern.match(path)
+    if found is None:
+        return None
+    try:
+        return str(uuid.UUID(found.group(1)))
+    except ValueError:
+        return None
+
+
+async def _observe(scope: Scope, status: int, seconds: float) -> None:
+    """Log the request (never its query string or headers) and count it when it is SCIM."""
+    method, path = scope["method"], scope["path"]
+    access_log.info(
+        "request",
+        method=method,
+        path=path,
+        status=status,
+        latency_ms=round(seconds * 1000, 1),
+        directory_id=_directory_in(path, DIRECTORY_PATH),
+    )
+    if SCIM_PATH.match(path) is None:
+        return
+    # Only a request that authenticated for its directory labels a series with it, so
+    # made-up ids in URLs cannot grow the number of series.
+    directory: Directory | None = scope.get("state", {}).get("directory")
+    app: Starlette = scope["app"]
+    metrics_of(app).observe_scim(
+        directory.id if directory else None,
+        effective_idp(directory).value if directory else None,
+        method,
+        status,
+        seconds,
+    )

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+import structlog
 from fastapi.responses import Response
 from scim2_models import Context, Error, Message, Resource, ResponseParameters, SCIMException
 
@@ -42,7 +43,12 @@ def resource_response(
 
 
 def error_response(exc: SCIMException) -> ScimResponse:
+    """The SCIM error envelope; its detail ends with the request id, for support to trace."""
     error: Error = exc.to_error()
+    request_id = structlog.contextvars.get_contextvars().get("request_id")
+    if request_id is not None:
+        reference = f"(request id {request_id})"
+        error.detail = f"{error.detail} {reference}" if error.detail else reference
     status = int(error.status or 500)
     headers = {"WWW-Authenticate": 'Bearer realm="scimgate"'} if status == 401 else None
     return ScimResponse(

@@ -19,7 +19,9 @@ from scim2_models import SCIMException
 from scimgate.api.app import create_app
 from scimgate.cli.common import BaseUrlOption, DatabaseOption, console, engine_for, settings_for
 from scimgate.cli.events import events_app, held_app, offboarding_app
+from scimgate.cli.logs import logs_app
 from scimgate.cli.webhooks import webhooks_app, worker
+from scimgate.logging import configure as configure_logging
 from scimgate.scim.extensions import simple_schema
 from scimgate.scim.idp import IdpProfile
 from scimgate.service import (
@@ -61,6 +63,7 @@ app.add_typer(events_app, name="events")
 app.add_typer(held_app, name="held")
 app.add_typer(offboarding_app, name="offboarding")
 app.add_typer(webhooks_app, name="webhooks")
+app.add_typer(logs_app, name="logs")
 app.command()(worker)
 
 
@@ -86,6 +89,7 @@ def serve(
     database_url: DatabaseOption = None,
 ) -> None:
     """Run the SCIM service (migrating the database first; a new database gets a demo directory)."""
+    configure_logging(json=not sys.stderr.isatty())
     settings = settings_for(database_url)
     bootstrap = prepare_database(open_engine(settings.database_url))
     root = settings.public_url or f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port}"

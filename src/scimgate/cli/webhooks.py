@@ -2,6 +2,7 @@
 
 import json
 import signal
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import asdict
@@ -15,6 +16,7 @@ from scim2_models import SCIMException
 from sqlalchemy import Engine
 
 from scimgate.cli.common import DatabaseOption, console, engine_for, settings_for
+from scimgate.logging import configure as configure_logging
 from scimgate.service import webhooks
 from scimgate.service import worker as delivery_worker
 from scimgate.service.webhooks import EndpointInfo, WithSecret
@@ -229,6 +231,7 @@ def replay_range(
 
 def worker(database_url: DatabaseOption = None) -> None:
     """Deliver webhooks and run upkeep (retention, overdue alerts) until stopped."""
+    configure_logging(json=not sys.stderr.isatty())
     stopping = threading.Event()
 
     def stop(_signal: int, _frame: FrameType | None) -> None:

@@ -1,4 +1,4 @@
-"""Periodic upkeep the worker runs: retention, tombstones, overdue offboarding alerts."""
+"""Periodic upkeep the worker runs: retention, tombstones, overdue alerts, old log entries."""
 
 from dataclasses import dataclass
 from datetime import timedelta
@@ -7,6 +7,7 @@ from sqlalchemy import Engine
 
 from scimgate.config import EventSettings
 from scimgate.events.models import EventType, OffboardingData
+from scimgate.service import provisioning_log
 from scimgate.service.event_feed import PURGED_THROUGH
 from scimgate.store import events, offboarding, progress
 from scimgate.store.events import NewEvent
@@ -21,6 +22,7 @@ class Upkeep:
     events_purged_through: int
     tombstones_purged: int
     overdue_alerts: int
+    log_entries_purged: int
 
 
 def run_upkeep(engine: Engine, settings: EventSettings) -> Upkeep:
@@ -33,7 +35,7 @@ def run_upkeep(engine: Engine, settings: EventSettings) -> Upkeep:
             conn, now - timedelta(days=settings.tombstone_days)
         )
     alerts = raise_overdue_alerts(engine, timedelta(minutes=settings.offboarding_alert_minutes))
-    return Upkeep(newest, tombstones, alerts)
+    return Upkeep(newest, tombstones, alerts, provisioning_log.purge_expired(engine, now))
 
 
 def raise_overdue_alerts(engine: Engine, threshold: timedelta) -> int:

@@ -23,7 +23,7 @@ import structlog
 from sqlalchemy import Engine
 
 from scimgate.config import EventSettings, Settings
-from scimgate.service import delivery
+from scimgate.service import delivery, health
 from scimgate.service.delivery import FANOUT_BATCH, USER_AGENT, Job, RetryPolicy
 from scimgate.service.maintenance import run_upkeep
 from scimgate.store import webhooks
@@ -40,6 +40,9 @@ IDLE_SECONDS = 0.5
 """How long a worker with nothing to do waits before it looks again."""
 
 UPKEEP_SECONDS = 60.0
+
+HEARTBEAT_SECONDS = 10.0
+"""How often the worker records that it is alive (``/readyz`` wants one within 30 s)."""
 
 
 def new_worker_id() -> str:
@@ -70,7 +73,7 @@ class Worker:
     def run(self, stop: threading.Event) -> None:
         log.info("worker started", worker=self.id, concurrency=self.concurrency)
         in_flight: set[Future[None]] = set()
-        next_upkeep = time.monotonic()
+        next_upkeep = next_heartbeat = time.monotonic()
         with (
             httpx.Client(headers={"user-agent": USER_AGENT}) as client,
             ThreadPoolExecutor(self.concurrency, thread_name_prefix="webhook") as pool,
@@ -81,6 +84,9 @@ class Worker:
                     next_upkeep = time.monotonic() + UPKEEP_SECONDS
                 in_flight = self._running(in_flight)
                 try:
+                    if time.monotonic() >= next_heartbeat:
+                        health.heartbeat(self.engine)
+                        next_heartbeat = time.monotonic() + HEARTBEAT_SECONDS
                     busy = self._turn(client, pool, in_flight)
                 except Exception:
                     # The database may be away for a moment: log, wait, try again.

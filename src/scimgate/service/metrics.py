@@ -1,0 +1,100 @@
+"""Prometheus metrics of one application: SCIM traffic as it passes, the rest read at scrape.
+
+Counts of traffic live in the process. What several processes share (the event
+stream, the webhook outbox, held events) is read from the database whenever
+Prometheus scrapes, so every server answers the same and none must be the one
+that saw a change happen.
+"""
+
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from sqlalchemy import Engine
+
+from scimgate.service.delivery import FANOUT_POSITION
+from scimgate.store import events, health, progress
+from scimgate.store.transactions import reading
+
+UNKNOWN = "unknown"
+"""The directory and IdP labels of a request to a directory that does not exist."""
+
+
+class Metrics:
+    """The metrics registry of one application, so that several apps in a process do not clash."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.registry = CollectorRegistry()
+        self.scim_requests = Counter(
+            "scimgate_scim_requests",
+            "SCIM requests answered, by directory, IdP profile, method and status.",
+            ["directory", "idp", "method", "status"],
+            registry=self.registry,
+        )
+        self.scim_duration = Histogram(
+            "scimgate_scim_request_duration_seconds",
+            "Time to answer a SCIM request, by method.",
+            ["method"],
+            registry=self.registry,
+        )
+        self.rate_limited = Counter(
+            "scimgate_rate_limited",
+            "Requests refused because a rate limit was exceeded.",
+            registry=self.registry,
+        )
+        self.registry.register(_StreamGauges(engine))
+
+    def observe_scim(
+        self, directory_id: str | None, idp: str | None, method: str, status: int, seconds: float
+    ) -> None:
+        """Count one answered SCIM request; None labels a directory that does not exist."""
+        self.scim_requests.labels(
+            directory=directory_id or UNKNOWN, idp=idp or UNKNOWN, method=method, status=status
+        ).inc()
+        self.scim_duration.labels(method=method).observe(seconds)
+
+    def exposition(self) -> bytes:
+        """Every metric in the Prometheus text format (this reads the database)."""
+        return generate_latest(self.registry)
+
+
+class _StreamGauges:
+    """Gauges of the event stream and the webhook outbox, read from the database at scrape.
+
+    Having no ``describe``, it is not queried when registered, only when scraped.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        with reading(self.engine) as conn:
+            newest = events.last_seq(conn)
+            fanned_out = progress.position(conn, FANOUT_POSITION)
+            backlog = health.webhook_backlog(conn)
+            held = health.held_count(conn)
+        yield GaugeMetricFamily(
+            "scimgate_events_newest_sequence",
+            "Sequence number of the newest published event.",
+            value=newest,
+        )
+        yield GaugeMetricFamily(
+            "scimgate_webhook_fanout_lag_events",
+            "Published events not yet queued for webhook endpoints.",
+            value=max(newest - fanned_out, 0),
+        )
+        yield GaugeMetricFamily(
+            "scimgate_webhook_backlog",
+            "Webhook deliveries pending (not yet answered 2xx).",
+            value=backlog.pending,
+        )
+        yield GaugeMetricFamily(
+            "scimgate_webhook_failing",
+            "Pending webhook deliveries that have failed at least once.",
+            value=backlog.failing,
+        )
+        yield GaugeMetricFamily(
+            "scimgate_events_held",
+            "Events held back by the safety valve or a dry run.",
+            value=held,
+        )

@@ -1,0 +1,310 @@
+"""The provisioning log: what each directory's IdP sent, what it was answered, and why it failed.
+
+Only requests that authenticated for the directory in their URL are kept, so a
+directory's log never shows another tenant's traffic. Nothing secret is kept:
+no header but the user agent, and no ``password`` value at any depth of a body.
+"""
+
+import json
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qs
+
+from sqlalchemy import Connection, Engine
+
+from scimgate.scim.compare import fold
+from scimgate.scim.idp import recognise
+from scimgate.service.diagnosis import Facts, Holder, diagnose
+from scimgate.service.tenants import effective_idp
+from scimgate.store import provisioning_logs, tenants
+from scimgate.store.ids import new_id
+from scimgate.store.provisioning_logs import LogEntry, LogSearch
+from scimgate.store.resources import USERS
+from scimgate.store.tables import users
+from scimgate.store.tenants import Directory
+from scimgate.store.transactions import reading, writing
+
+BODY_CAP = 64 * 1024
+"""Stored bodies are cut to this many characters of JSON (large member lists, big Bulks)."""
+
+REDACTED = "[redacted]"
+WRITE_ONLY = "password"
+"""SCIM's one write-only attribute: its values are never stored, redacted or not."""
+
+RESOURCE_TYPES = {"Users": "User", "Groups": "Group"}
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+@dataclass(frozen=True)
+class LogPolicy:
+    """What the log keeps, from ``SCIMGATE_LOG_*`` environment variables."""
+
+    redact: frozenset[str] = frozenset()
+    """Lower-cased SCIM attribute names whose values are replaced by ``[redacted]``."""
+
+    bodies: bool = True
+    retention_days: float = 14.0
+
+    @classmethod
+    def from_env(cls) -> "LogPolicy":
+        names = os.environ.get("SCIMGATE_LOG_REDACT", "")
+        retention = os.environ.get("SCIMGATE_LOG_RETENTION_DAYS")
+        return cls(
+            redact=frozenset(name.strip().lower() for name in names.split(",") if name.strip()),
+            bodies=os.environ.get("SCIMGATE_LOG_BODIES", "true").strip().lower()
+            not in ("false", "0", "no", "off"),
+            retention_days=float(retention) if retention else cls.retention_days,
+        )
+
+
+@dataclass(frozen=True)
+class CapturedRequest:
+    """A SCIM request and its answer as the HTTP layer saw them, secrets still inside."""
+
+    directory: Directory
+    """The directory the request authenticated for."""
+
+    request_id: str
+    received_at: datetime
+    method: str
+    path: str
+    query: str
+    status: int
+    latency_ms: int
+    user_agent: str | None
+    request_body: bytes | None
+    """None when the body was too large to keep."""
+
+    response_body: bytes | None
+
+
+def record(engine: Engine, captured: CapturedRequest, policy: LogPolicy) -> LogEntry | None:
+    """Write the request into its directory's log."""
+    directory = captured.directory
+    request = _parse(captured.request_body)
+    response = _parse(captured.response_body)
+    resource_type, resource_id = _resource(captured.path, captured.status, response)
+    error = response if captured.status >= 400 and isinstance(response, dict) else {}
+    query_keys = parse_qs(captured.query, keep_blank_values=True).keys()
+    entry = LogEntry(
+        id=new_id(),
+        directory_id=directory.id,
+        request_id=captured.request_id,
+        received_at=captured.received_at,
+        method=captured.method,
+        path=captured.path[:2048],
+        query=captured.query[:4096] or None,
+        status=captured.status,
+        latency_ms=captured.latency_ms,
+        client=recognise(captured.user_agent, query_keys) or effective_idp(directory),
+        user_agent=(captured.user_agent or "")[:512] or None,
+        scim_type=_text(error.get("scimType"), 32),
+        error_detail=_text(error.get("detail"), 2048),
+        resource_type=resource_type,
+        resource_id=resource_id,
+        user_name=None if "username" in policy.redact else _user_name(request, response),
+        request_body=_stored(request, captured.request_body, policy),
+        response_body=_stored(response, captured.response_body, policy),
+        diagnosis=None,
+    )
+    with writing(engine) as conn:
+        diagnosis = diagnose(entry, _facts(conn, entry), captured.received_at)
+        entry = LogEntry(**{**vars(entry), "diagnosis": _text(diagnosis, 2048)})
+        provisioning_logs.insert(conn, entry)
+    return entry
+
+
+def _facts(conn: Connection, entry: LogEntry) -> Facts:
+    """What the diagnosis of a failure needs to know about the directory's users."""
+    if entry.status == 409 and entry.user_name:
+        holder_id = USERS.find_id(
+            conn, entry.directory_id, users.c.user_name_key == fold(entry.user_name)
+        )
+        holder = USERS.get(conn, entry.directory_id, holder_id) if holder_id else None
+        if holder is not None:
+            active = holder.doc.get("active") is not False
+            return Facts(holder=Holder(holder.id, active, holder.modified_at))
+    if entry.status == 404 and entry.resource_type == "User" and entry.resource_id:
+        return Facts(
+            deleted_at=provisioning_logs.deleted_at(conn, entry.directory_id, entry.resource_id)
+        )
+    return Facts()
+
+
+_UNREADABLE = object()
+"""A body that is not JSON: it is not stored, since it may hide a secret we cannot find."""
+
+
+def _parse(body: bytes | None) -> Any:
+    if not body:
+        return None
+    try:
+        return json.loads(body)
+    except ValueError:
+        return _UNREADABLE
+
+
+def _stored(parsed: Any, raw: bytes | None, policy: LogPolicy) -> Any:
+    """A body as the log keeps it: scrubbed, capped, or only its size."""
+    if not policy.bodies:
+        return None
+    if raw is None:
+        return {"omitted": "too large to keep"}
+    if parsed is None:
+        return None
+    if parsed is _UNREADABLE:
+        return {"omitted": "not JSON", "bytes": len(raw)}
+    text = json.dumps(scrub(parsed, policy.redact))
+    if len(text) > BODY_CAP:
+        return {"truncated": True, "characters": len(text), "head": text[:BODY_CAP]}
+    return json.loads(text)
+
+
+def scrub(value: Any, redact: frozenset[str]) -> Any:
+    """A copy of a body without ``password`` values and with the redacted attributes masked.
+
+    Attributes are matched by name at any depth, URN-qualified or not; a PATCH
+    operation is matched by the attribute its ``path`` names.
+    """
+    if isinstance(value, list):
+        return [scrub(item, redact) for item in value]
+    if not isinstance(value, dict):
+        return value
+    target = value.get("path")
+    if isinstance(target, str) and "value" in value:
+        name = _attribute(target)
+        kept = {key: item for key, item in value.items() if key != "value"}
+        if name == WRITE_ONLY:
+            return kept
+        if name in redact:
+            return {**kept, "value": REDACTED}
+    cleaned: dict[str, Any] = {}
+    for key, item in value.items():
+        name = _attribute(key)
+        if name == WRITE_ONLY:
+            continue
+        cleaned[key] = REDACTED if name in redact else scrub(item, redact)
+    return cleaned
+
+
+def _attribute(path: str) -> str:
+    """The top attribute a key or PATCH path names: ``emails[type eq "work"].value`` → emails."""
+    head = path.split("[", 1)[0]
+    if head.lower().startswith("urn:"):
+        head = head.rsplit(":", 1)[-1]
+    return head.split(".", 1)[0].strip().lower()
+
+
+def _resource(path: str, status: int, response: Any) -> tuple[str | None, str | None]:
+    """The resource type and id a request was about: from its URL, or the resource created."""
+    parts = [part for part in path.split("/")[4:] if part]
+    if not parts:
+        return None, None
+    resource_type = RESOURCE_TYPES.get(parts[0], parts[0])[:16]
+    if len(parts) > 1 and not parts[1].startswith("."):
+        return resource_type, parts[1][:64]
+    if status < 300 and isinstance(response, dict) and isinstance(response.get("id"), str):
+        return resource_type, response["id"][:64]
+    return resource_type, None
+
+
+def _user_name(request: Any, response: Any) -> str | None:
+    for body in (request, response):
+        if isinstance(body, dict) and isinstance(body.get("userName"), str):
+            return str(body["userName"])[:512]
+    return None
+
+
+def _text(value: Any, limit: int) -> str | None:
+    return str(value)[:limit] if value is not None else None
+
+
+@dataclass(frozen=True)
+class LogPage:
+    entries: list[LogEntry]
+    next_cursor: str | None
+
+
+def search(
+    engine: Engine,
+    directory_id: str,
+    *,
+    limit: int = 50,
+    status: str | None = None,
+    user: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    before: str | None = None,
+) -> LogPage:
+    """A page of a directory's log, newest first; LookupError for an unknown directory.
+
+    ``status`` is one status (``409``) or a class (``4xx``); ``before`` is the
+    previous page's ``next_cursor``. ValueError for a malformed one.
+    """
+    status_from, status_to = parse_status(status) if status else (None, None)
+    where = LogSearch(
+        directory_id=directory_id,
+        limit=limit,
+        status_from=status_from,
+        status_to=status_to,
+        user=user,
+        since=since,
+        until=until,
+        before=_decode_cursor(before) if before else None,
+    )
+    with reading(engine) as conn:
+        if tenants.get_directory(conn, directory_id) is None:
+            raise LookupError(f"No directory {directory_id}")
+        found = provisioning_logs.search(conn, where)
+    last = found[-1] if len(found) == limit else None
+    return LogPage(found, _encode_cursor(last) if last else None)
+
+
+def parse_status(text: str) -> tuple[int, int]:
+    """``409`` → (409, 409); ``4xx`` → (400, 499)."""
+    text = text.strip().lower()
+    if len(text) == 3 and text[0] in "12345" and text[1:] == "xx":
+        low = int(text[0]) * 100
+        return low, low + 99
+    if len(text) == 3 and text.isdigit():
+        return int(text), int(text)
+    raise ValueError(f"status: give a status like 409 or a class like 4xx, not {text!r}")
+
+
+def _encode_cursor(entry: LogEntry) -> str:
+    return f"{(entry.received_at - _EPOCH) // _MICROSECOND}.{entry.id}"
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    micros, _, log_id = cursor.partition(".")
+    if not micros.isdigit() or not log_id:
+        raise ValueError(f"before: {cursor!r} is not a cursor this service gave")
+    return _EPOCH + int(micros) * _MICROSECOND, log_id
+
+
+def entry(engine: Engine, directory_id: str, log_id: str) -> LogEntry | None:
+    """One entry of a directory's log, with its bodies and diagnosis."""
+    with reading(engine) as conn:
+        return provisioning_logs.get(conn, log_id, directory_id)
+
+
+def find(engine: Engine, key: str) -> LogEntry | None:
+    """The entry with this log id, or else the one of this request id, in any directory."""
+    with reading(engine) as conn:
+        return provisioning_logs.get(conn, key) or provisioning_logs.by_request_id(conn, key)
+
+
+def purge_expired(engine: Engine, now: datetime, policy: LogPolicy | None = None) -> int:
+    """Remove entries older than the retention period; the number removed."""
+    days = (policy or LogPolicy.from_env()).retention_days
+    with writing(engine) as conn:
+        return provisioning_logs.purge_before(conn, now - timedelta(days=days))
+
+
+def as_dict(found: LogEntry, *, bodies: bool) -> dict[str, Any]:
+    """An entry as the management API and the CLI show it."""
+    skipped = () if bodies else ("request_body", "response_body")
+    return {key: value for key, value in vars(found).items() if key not in skipped}
