@@ -36,7 +36,9 @@ class _Gone(SCIMException):
 @router.get("/events")
 async def list_events(
     request: Request,
-    after: Annotated[int, Query(ge=0, description="Cursor: the last sequence already read")] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=2**63 - 1, description="Cursor: the last sequence already read")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     organization_id: str | None = None,
     directory_id: str | None = None,

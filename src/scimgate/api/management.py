@@ -1,36 +1,150 @@
 """The management API the application calls: its directories' users and drift, normalized.
 
-It is opened by the operator's admin token (``SCIMGATE_ADMIN_TOKEN``), never
-by a directory's SCIM token; without an admin token configured it is closed.
+It is opened by an admin key or by the operator's admin token
+(``SCIMGATE_ADMIN_TOKEN``), never by a directory's SCIM token. A ``read`` key
+may only look; every other request is written to the audit log, refused or not.
 """
 
-import hmac
+import re
+from collections.abc import AsyncIterator
 from dataclasses import asdict
 from datetime import datetime
+from http import HTTPStatus
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from scim2_models import InvalidValueException, NotFoundException, UnauthorizedException
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from scim2_models import (
+    ForbiddenException,
+    InvalidValueException,
+    NotFoundException,
+    SCIMException,
+)
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 
-from scimgate.service import confirmations
+from scimgate.service import admin_keys, audit, confirmations
+from scimgate.service.admin_keys import READ_METHODS, Actor
 from scimgate.service.directory_view import directory_groups, directory_users
 
+bearer = HTTPBearer(
+    auto_error=False,
+    description="An admin key (`scimgate keys create`) or the operator's SCIMGATE_ADMIN_TOKEN",
+)
+"""Declares the bearer scheme in the OpenAPI document; ``require_admin`` checks it."""
 
-def require_admin(request: Request) -> None:
-    """Open the management API only to the operator's admin token."""
-    expected = request.app.state.settings.admin_token
-    if not expected:
-        raise UnauthorizedException(
-            detail="The management API is closed: set SCIMGATE_ADMIN_TOKEN to open it"
-        )
-    scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(
-        given.strip().encode(), expected.encode()
-    ):
-        raise UnauthorizedException(detail="The admin token is not valid")
+_PATH_PARAM = re.compile(r"/([^/{}]+)/\{(\w+)")
+
+
+def note_target(
+    request: Request,
+    target_type: str,
+    target_id: str,
+    *,
+    organization_id: str | None = None,
+    detail: str | None = None,
+) -> None:
+    """Name what a handler acted on when the path does not (a resource it just created)."""
+    request.state.audit_target = (target_type, target_id, organization_id)
+    if detail is not None:
+        request.state.audit_detail = detail
+
+
+async def _audited(request: Request) -> AsyncIterator[None]:
+    """Append an audit row for a mutating request once its handler has answered or failed.
+
+    Handlers signal failure by raising, so a handler that returns succeeded.
+    Runs before authentication, so refused credentials are recorded too.
+    """
+    if request.method in READ_METHODS:
+        yield
+        return
+    outcome, detail = "ok", None
+    try:
+        yield
+    except SCIMException as exc:
+        outcome, detail = _failure(int(exc.status or 500), exc.detail)
+        raise
+    except HTTPException as exc:
+        outcome, detail = _failure(exc.status_code, None)
+        raise
+    except RequestValidationError:
+        outcome, detail = "refused", "Invalid request parameters or body"
+        raise
+    except Exception:
+        outcome, detail = "error", "Internal error"
+        raise
+    finally:
+        action = _action(request, outcome, detail)
+        await run_in_threadpool(audit.record, request.app.state.engine, action)
+
+
+def _failure(status: int, reason: str | None) -> tuple[str, str]:
+    """The outcome and detail of a failed request.
+
+    Only the fixed reasons of refused credentials are kept: other reasons may
+    quote the request, which the audit log never holds.
+    """
+    outcome = "error" if status >= 500 else "refused"
+    if status in (401, 403) and reason:
+        return outcome, f"{status}: {reason}"
+    try:
+        return outcome, f"{status}: {HTTPStatus(status).phrase}"
+    except ValueError:
+        return outcome, str(status)
+
+
+def _action(request: Request, outcome: str, detail: str | None) -> audit.Action:
+    route = request.scope.get("route")
+    template = getattr(route, "path", request.url.path)
+    params = request.path_params
+    target: tuple[str | None, str | None, str | None] = (None, None, None)
+    named = _PATH_PARAM.findall(template)
+    if named:
+        collection, param = named[-1]
+        target = (_singular(collection), str(params.get(param, "")), params.get("organization_id"))
+    target = getattr(request.state, "audit_target", target)
+    actor: Actor | None = getattr(request.state, "admin_actor", None)
+    return audit.Action(
+        actor=actor.label if actor is not None else "unauthenticated",
+        action=f"{request.method} {template}",
+        outcome=outcome,
+        target_type=target[0],
+        target_id=target[1],
+        organization_id=target[2] or params.get("organization_id"),
+        directory_id=params.get("directory_id"),
+        detail=detail or getattr(request.state, "audit_detail", None),
+    )
+
+
+def _singular(collection: str) -> str:
+    if collection.endswith("ies"):
+        return collection[:-3] + "y"
+    return collection.removesuffix("s")
+
+
+async def require_admin(
+    request: Request,
+    _audit: Annotated[None, Depends(_audited, scope="function")],
+    _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> None:
+    """Open the management API to an admin key or the operator's admin token.
+
+    An unknown or revoked key is a 401; a ``read`` key asking to change
+    anything is a 403. The actor is kept on ``request.state.admin_actor``.
+    """
+    actor = await run_in_threadpool(
+        admin_keys.authenticate,
+        request.app.state.engine,
+        request.headers.get("authorization"),
+        request.app.state.settings.admin_token,
+    )
+    request.state.admin_actor = actor
+    if not actor.may(request.method):
+        raise ForbiddenException(detail="This admin key is read-only: it may only use GET and HEAD")
 
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_admin)])

@@ -226,7 +226,7 @@ def bulk_request(scope: ScopeDep, body: Body) -> Response:
     return render(response, Context.BULK_RESPONSE)
 
 
-@router.api_route("/Me", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+@router.api_route("/Me", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
 def me(scope: ScopeDep) -> Response:
     raise NotImplementedException(
         detail="/Me is not supported: tokens belong to a directory, not to a user"

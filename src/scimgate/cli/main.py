@@ -17,6 +17,7 @@ from rich.table import Table
 from scim2_models import SCIMException
 
 from scimgate.api.app import create_app
+from scimgate.cli.admin import audit_app, keys_app, orgs_app
 from scimgate.cli.common import BaseUrlOption, DatabaseOption, console, engine_for, settings_for
 from scimgate.cli.events import events_app, held_app, offboarding_app
 from scimgate.cli.logs import logs_app
@@ -64,6 +65,9 @@ app.add_typer(held_app, name="held")
 app.add_typer(offboarding_app, name="offboarding")
 app.add_typer(webhooks_app, name="webhooks")
 app.add_typer(logs_app, name="logs")
+app.add_typer(orgs_app, name="orgs")
+app.add_typer(keys_app, name="keys")
+app.add_typer(audit_app, name="audit")
 app.command()(worker)
 
 
@@ -230,7 +234,11 @@ def list_tokens(directory_id: str, database_url: DatabaseOption = None) -> None:
     engine = engine_for(database_url)
     table = Table("name", "starts with", "created", "last used", "revoked")
     table.add_column("id", no_wrap=True, min_width=36)
-    for token in tenants.list_tokens(engine, directory_id):
+    try:
+        found = tenants.list_tokens(engine, directory_id)
+    except LookupError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    for token in found:
         table.add_row(
             token.name,
             token.hint + "…",

@@ -57,7 +57,12 @@ def drift_cutoff(since: datetime | None, older_than_hours: float | None) -> date
         raise ValueError("give exactly one of a time (since) or an age in hours (older than)")
     if since is not None:
         return since.replace(tzinfo=since.tzinfo or UTC)
-    return datetime.now(UTC) - timedelta(hours=older_than_hours or 0)
+    try:
+        return datetime.now(UTC) - timedelta(hours=older_than_hours or 0)
+    except OverflowError:
+        raise ValueError(
+            f"an age of {older_than_hours} hours reaches outside the calendar"
+        ) from None
 
 
 def drift_report(engine: Engine, directory_id: str, since: datetime) -> list[Unconfirmed]:

@@ -92,6 +92,22 @@ def list_directories(engine: Engine) -> list[Directory]:
         return tenants.list_directories(conn)
 
 
+def list_organizations(engine: Engine) -> list[Organization]:
+    with reading(engine) as conn:
+        return tenants.list_organizations(conn)
+
+
+def organization_with_directories(
+    engine: Engine, organization_id: str
+) -> tuple[Organization, list[Directory]]:
+    """An organization and its directories; LookupError for an unknown id."""
+    with reading(engine) as conn:
+        found = tenants.get_organization(conn, organization_id)
+        if found is None:
+            raise LookupError(f"no organization {organization_id}")
+        return found, tenants.organization_directories(conn, organization_id)
+
+
 def create_token(engine: Engine, directory_id: str, name: str) -> IssuedToken:
     """Another active token for a directory: rotate by creating one, then revoking the old."""
     with writing(engine) as conn:
@@ -100,7 +116,9 @@ def create_token(engine: Engine, directory_id: str, name: str) -> IssuedToken:
 
 
 def list_tokens(engine: Engine, directory_id: str) -> list[TokenRecord]:
+    """A directory's tokens (never their secrets); LookupError for an unknown directory."""
     with reading(engine) as conn:
+        tenants.existing_directory(conn, directory_id)
         return tenants.list_tokens(conn, directory_id)
 
 

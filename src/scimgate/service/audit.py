@@ -1,0 +1,76 @@
+"""The audit log: one append-only row per administrative action, whoever made it."""
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from scimgate.store import audit, tenants
+from scimgate.store.audit import AuditEntry, AuditQuery
+from scimgate.store.ids import new_id, utcnow
+from scimgate.store.transactions import reading, writing
+
+OUTCOMES = ("ok", "refused", "error")
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class Action:
+    """What to record; free text is cleaned and cut to the columns' sizes here."""
+
+    actor: str
+    action: str
+    outcome: str
+    target_type: str | None = None
+    target_id: str | None = None
+    organization_id: str | None = None
+    directory_id: str | None = None
+    """When the target lies in a directory, its organization is recorded."""
+
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    entries: list[AuditEntry]
+    next_before: int | None
+    """Pass as ``before`` for the next, older page; None on the last page."""
+
+
+def record(engine: Engine, action: Action) -> AuditEntry:
+    """Append one row. Ids that name no organization or directory leave the organization empty."""
+    if action.outcome not in OUTCOMES:
+        raise ValueError(f"outcome is one of {', '.join(OUTCOMES)}")
+    with writing(engine) as conn:
+        organization_id = None
+        if action.organization_id is not None:
+            found = tenants.get_organization(conn, _clean(action.organization_id, 36) or "")
+            organization_id = found.id if found is not None else None
+        if organization_id is None and action.directory_id is not None:
+            directory = tenants.get_directory(conn, _clean(action.directory_id, 36) or "")
+            organization_id = directory.organization_id if directory is not None else None
+        entry = AuditEntry(
+            id=new_id(),
+            at=utcnow(),
+            actor=_clean(action.actor, 200) or "unknown",
+            action=_clean(action.action, 200) or "unknown",
+            target_type=_clean(action.target_type, 64),
+            target_id=_clean(action.target_id, 512),
+            organization_id=organization_id,
+            outcome=action.outcome,
+            detail=_clean(action.detail, 1024),
+        )
+        audit.append(conn, entry)
+    return entry
+
+
+def entries(engine: Engine, query: AuditQuery) -> AuditPage:
+    """A page of entries, newest first."""
+    with reading(engine) as conn:
+        found = audit.entries(conn, query)
+    last = found[-1][0] if len(found) == query.limit else None
+    return AuditPage([entry for _, entry in found], last)
+
+
+def _clean(text: str | None, size: int) -> str | None:
+    return None if text is None else _UNPRINTABLE.sub("?", text)[:size]

@@ -1,0 +1,31 @@
+"""A directory at a glance: its settings, how many users and groups, when its IdP last called."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine
+
+from scimgate.store import tenants
+from scimgate.store.resources import GROUPS, USERS
+from scimgate.store.tenants import Directory
+from scimgate.store.transactions import reading
+
+
+@dataclass(frozen=True)
+class DirectorySummary:
+    directory: Directory
+    users: int
+    groups: int
+    last_request_at: datetime | None
+    """The latest use of any of its SCIM tokens (recorded to the minute)."""
+
+
+def directory_summary(engine: Engine, directory_id: str) -> DirectorySummary:
+    """LookupError for an unknown directory."""
+    with reading(engine) as conn:
+        directory = tenants.existing_directory(conn, directory_id)
+        users = USERS.count(conn, directory_id, None)
+        groups = GROUPS.count(conn, directory_id, None)
+        used = [token.last_used_at for token in tenants.list_tokens(conn, directory_id)]
+    last = max((at for at in used if at is not None), default=None)
+    return DirectorySummary(directory, users, groups, last)
