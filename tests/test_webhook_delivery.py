@@ -340,3 +340,29 @@ def test_a_revocation_hook_answering_2xx_confirms_the_offboarding(
     assert report(told.id)["confirmed_at"] is None
     assert report(hooked.id)["notified_via"] == "webhook"
     assert report(hooked.id)["confirmed_via"] == "revocation_hook"
+
+
+def test_a_slow_endpoint_ties_up_one_sender_and_the_others_flow_on(
+    live_server: LiveServer,
+    database_url: str,
+    endpoints: Endpoints,
+    receiver: Receiver,
+) -> None:
+    """An endpoint that answers slowly, for many directories, never takes every sender."""
+    org = organization_with(live_server, 4)
+    slow = endpoints.register(receiver.url("/slow"), organization_id=org.id)
+    fast = endpoints.register(receiver.url("/fast"), organization_id=org.id)
+    receiver.plan = lambda request: Reply(200, delay=2.0 if request.path == "/slow" else 0.0)
+    for directory in org.directories:
+        assert directory.http.post("/Users", json=user("ann")).status_code == 201
+    expected = 2 * len(org.directories)  # directory.activated and user.created, each
+    with worker_thread(database_url):
+        wait_until(
+            lambda: endpoints.all_delivered(fast["id"], expected),
+            "the fast endpoint gets every event while the slow one is still answering",
+            timeout=10.0,
+        )
+        # Four directories' heads were due at the slow endpoint: one at a time goes out.
+        assert len(receiver.received("/slow")) <= 2
+    for each in endpoints.deliveries(slow["id"]):
+        assert each["endpoint_id"] == slow["id"]

@@ -255,11 +255,26 @@ def pending_event_seqs(conn: Connection, endpoint_id: str, seqs: Sequence[int]) 
     return set(rows.scalars())
 
 
+CANDIDATES_PER_SLOT = 8
+"""Heads read per free sender, so that several endpoints' heads are among them."""
+
+
 def claim(
     conn: Connection, owner: str, now: datetime, lease_until: datetime, limit: int
 ) -> list[Delivery]:
-    """Lease up to ``limit`` deliveries that are due, unleased, heads, of enabled endpoints."""
+    """Lease up to ``limit`` deliveries that are due, unleased, heads, of enabled endpoints.
+
+    At most one per endpoint, and none for an endpoint that has a delivery in
+    flight already: a slow or unreachable endpoint ties up one sender at a
+    time, never all of them, so the other endpoints flow on.
+    """
     earlier = webhook_deliveries.alias("earlier")
+    busy = webhook_deliveries.alias("busy")
+    in_flight = exists().where(
+        busy.c.endpoint_id == webhook_deliveries.c.endpoint_id,
+        busy.c.status == PENDING,
+        busy.c.lease_until > now,
+    )
     ahead = exists().where(
         earlier.c.endpoint_id == webhook_deliveries.c.endpoint_id,
         earlier.c.directory_id == webhook_deliveries.c.directory_id,
@@ -273,7 +288,7 @@ def claim(
         ),
     )
     candidates = (
-        select(webhook_deliveries.c.id)
+        select(webhook_deliveries.c.id, webhook_deliveries.c.endpoint_id)
         .join(webhook_endpoints, webhook_endpoints.c.id == webhook_deliveries.c.endpoint_id)
         .where(
             webhook_deliveries.c.status == PENDING,
@@ -281,12 +296,16 @@ def claim(
             _unleased(now),
             webhook_endpoints.c.enabled.is_(True),
             ~ahead,
+            ~in_flight,
         )
         .order_by(webhook_deliveries.c.next_attempt_at, webhook_deliveries.c.event_seq)
-        .limit(limit)
+        .limit(limit * CANDIDATES_PER_SLOT)
         .with_for_update(of=webhook_deliveries, skip_locked=True)
     )
-    ids = list(conn.execute(candidates).scalars())
+    first_per_endpoint: dict[str, str] = {}
+    for delivery_id, endpoint_id in conn.execute(candidates):
+        first_per_endpoint.setdefault(endpoint_id, delivery_id)
+    ids = list(first_per_endpoint.values())[:limit]
     if not ids:
         return []
     conn.execute(
