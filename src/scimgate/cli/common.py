@@ -20,6 +20,9 @@ DatabaseOption = Annotated[
         "--database-url", help="Database URL; default $SCIMGATE_DATABASE_URL or ./scimgate.db"
     ),
 ]
+CountOption = Annotated[int, typer.Option(help="Page size")]
+StartIndexOption = Annotated[int, typer.Option("--start-index", help="1-based position")]
+JsonLinesOption = Annotated[bool, typer.Option("--json", help="One JSON object per line")]
 BaseUrlOption = Annotated[
     str | None,
     typer.Option(

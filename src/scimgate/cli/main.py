@@ -4,10 +4,11 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import typer
 import uvicorn
@@ -18,7 +19,16 @@ from scim2_models import SCIMException
 
 from scimgate.api.app import create_app
 from scimgate.cli.admin import audit_app, keys_app, orgs_app
-from scimgate.cli.common import BaseUrlOption, DatabaseOption, console, engine_for, settings_for
+from scimgate.cli.common import (
+    BaseUrlOption,
+    CountOption,
+    DatabaseOption,
+    JsonLinesOption,
+    StartIndexOption,
+    console,
+    engine_for,
+    settings_for,
+)
 from scimgate.cli.events import events_app, held_app, offboarding_app
 from scimgate.cli.logs import logs_app
 from scimgate.cli.webhooks import webhooks_app, worker
@@ -263,23 +273,18 @@ def revoke_token(directory_id: str, token_id: str, database_url: DatabaseOption 
 @users_app.command("list")
 def list_users(
     directory_id: str,
-    count: Annotated[int, typer.Option(help="Page size")] = 100,
-    start_index: Annotated[int, typer.Option("--start-index", help="1-based position")] = 1,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line")] = False,
+    count: CountOption = 100,
+    start_index: StartIndexOption = 1,
+    as_json: JsonLinesOption = False,
     database_url: DatabaseOption = None,
     base_url: BaseUrlOption = None,
 ) -> None:
     """List a directory's users, normalized (the same fields whichever IdP sent them)."""
-    engine = engine_for(database_url)
-    try:
-        total, found = directory_users(
-            engine, directory_id, _public_root(base_url), count=count, start_index=start_index
-        )
-    except LookupError as exc:
-        raise typer.BadParameter(str(exc)) from None
+    total, found = _normalized_page(
+        directory_users, database_url, directory_id, base_url, count, start_index
+    )
     if as_json:
-        for user in found:
-            print(json.dumps(asdict(user), default=str))
+        _print_json_lines(found)
         return
     table = Table("username", "name", "e-mail", "department", "state", "groups", "roles")
     table.add_column("id", no_wrap=True, min_width=36)
@@ -301,23 +306,18 @@ def list_users(
 @groups_app.command("list")
 def list_groups(
     directory_id: str,
-    count: Annotated[int, typer.Option(help="Page size")] = 100,
-    start_index: Annotated[int, typer.Option("--start-index", help="1-based position")] = 1,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line")] = False,
+    count: CountOption = 100,
+    start_index: StartIndexOption = 1,
+    as_json: JsonLinesOption = False,
     database_url: DatabaseOption = None,
     base_url: BaseUrlOption = None,
 ) -> None:
     """List a directory's groups, normalized."""
-    engine = engine_for(database_url)
-    try:
-        total, found = directory_groups(
-            engine, directory_id, _public_root(base_url), count=count, start_index=start_index
-        )
-    except LookupError as exc:
-        raise typer.BadParameter(str(exc)) from None
+    total, found = _normalized_page(
+        directory_groups, database_url, directory_id, base_url, count, start_index
+    )
     if as_json:
-        for group in found:
-            print(json.dumps(asdict(group), default=str))
+        _print_json_lines(found)
         return
     table = Table("name", "IdP id")
     table.add_column("id", no_wrap=True, min_width=36)
@@ -325,6 +325,35 @@ def list_groups(
         table.add_row(group.name, group.idp_id or "", group.id)
     console.print(table)
     console.print(f"{len(found)} of {total} groups from position {start_index}.")
+
+
+Page = TypeVar("Page")
+
+
+def _normalized_page(
+    view: Callable[..., tuple[int, list[Page]]],
+    database_url: str | None,
+    directory_id: str,
+    base_url: str | None,
+    count: int,
+    start_index: int,
+) -> tuple[int, list[Page]]:
+    """A page of the directory's normalized view; an unknown directory ends the command."""
+    try:
+        return view(
+            engine_for(database_url),
+            directory_id,
+            _public_root(base_url),
+            count=count,
+            start_index=start_index,
+        )
+    except LookupError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+def _print_json_lines(found: list[Any]) -> None:
+    for item in found:
+        print(json.dumps(asdict(item), default=str))
 
 
 @app.command("export")
