@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from scimgate import __version__
+from scimgate.admin import install as install_portal
 from scimgate.api.admin import router as admin_router
 from scimgate.api.events import router as events_router
 from scimgate.api.logs import router as logs_router
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(admin_router)
     app.include_router(logs_router)
     app.include_router(observability_router)
+    install_portal(app)
 
     app.add_exception_handler(SCIMException, _scim_error)
     app.add_exception_handler(HTTPException, _http_error)

@@ -5,9 +5,8 @@ It is opened by an admin key or by the operator's admin token
 may only look; every other request is written to the audit log, refused or not.
 """
 
-import re
 from collections.abc import AsyncIterator
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import datetime
 from http import HTTPStatus
 from typing import Annotated, Any
@@ -35,8 +34,6 @@ bearer = HTTPBearer(
     description="An admin key (`scimgate keys create`) or the operator's SCIMGATE_ADMIN_TOKEN",
 )
 """Declares the bearer scheme in the OpenAPI document; ``require_admin`` checks it."""
-
-_PATH_PARAM = re.compile(r"/([^/{}]+)/\{(\w+)")
 
 
 def note_target(
@@ -99,31 +96,24 @@ def _failure(status: int, reason: str | None) -> tuple[str, str]:
 
 def _action(request: Request, outcome: str, detail: str | None) -> audit.Action:
     route = request.scope.get("route")
-    template = getattr(route, "path", request.url.path)
-    params = request.path_params
-    target: tuple[str | None, str | None, str | None] = (None, None, None)
-    named = _PATH_PARAM.findall(template)
-    if named:
-        collection, param = named[-1]
-        target = (_singular(collection), str(params.get(param, "")), params.get("organization_id"))
-    target = getattr(request.state, "audit_target", target)
     actor: Actor | None = getattr(request.state, "admin_actor", None)
-    return audit.Action(
-        actor=actor.label if actor is not None else "unauthenticated",
-        action=f"{request.method} {template}",
-        outcome=outcome,
-        target_type=target[0],
-        target_id=target[1],
-        organization_id=target[2] or params.get("organization_id"),
-        directory_id=params.get("directory_id"),
-        detail=detail or getattr(request.state, "audit_detail", None),
+    action = audit.route_action(
+        actor.label if actor is not None else "unauthenticated",
+        request.method,
+        getattr(route, "path", request.url.path),
+        request.path_params,
+        outcome,
     )
-
-
-def _singular(collection: str) -> str:
-    if collection.endswith("ies"):
-        return collection[:-3] + "y"
-    return collection.removesuffix("s")
+    noted = getattr(request.state, "audit_target", None)
+    if noted is not None:
+        target_type, target_id, organization_id = noted
+        action = replace(
+            action,
+            target_type=target_type,
+            target_id=target_id,
+            organization_id=organization_id or action.organization_id,
+        )
+    return replace(action, detail=detail or getattr(request.state, "audit_detail", None))
 
 
 async def require_admin(

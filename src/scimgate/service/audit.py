@@ -12,6 +12,7 @@ from scimgate.store.transactions import reading, writing
 
 OUTCOMES = ("ok", "refused", "error")
 _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f]")
+_PATH_PARAM = re.compile(r"/([^/{}]+)/\{(\w+)")
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,32 @@ class Action:
     """When the target lies in a directory, its organization is recorded."""
 
     detail: str | None = None
+
+
+def route_action(
+    actor: str, method: str, template: str, params: dict[str, str], outcome: str
+) -> Action:
+    """An action named by its route: the target is the last ``/<things>/{id}`` of the path."""
+    target_type = target_id = None
+    named = _PATH_PARAM.findall(template)
+    if named:
+        collection, param = named[-1]
+        target_type, target_id = _singular(collection), str(params.get(param, ""))
+    return Action(
+        actor=actor,
+        action=f"{method} {template}",
+        outcome=outcome,
+        target_type=target_type,
+        target_id=target_id,
+        organization_id=params.get("organization_id"),
+        directory_id=params.get("directory_id"),
+    )
+
+
+def _singular(collection: str) -> str:
+    if collection.endswith("ies"):
+        return collection[:-3] + "y"
+    return collection.removesuffix("s")
 
 
 @dataclass(frozen=True)

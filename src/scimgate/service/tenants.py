@@ -83,7 +83,7 @@ def create_directory(
         if tenants.get_organization(conn, organization_id) is None:
             raise LookupError(f"no organization {organization_id}")
         tenants.insert_directory(conn, directory)
-        token = _issue(conn, directory.id, "initial")
+        token = issue_token(conn, directory.id, "initial")
     return NewDirectory(directory, token)
 
 
@@ -112,7 +112,7 @@ def create_token(engine: Engine, directory_id: str, name: str) -> IssuedToken:
     """Another active token for a directory: rotate by creating one, then revoking the old."""
     with writing(engine) as conn:
         tenants.existing_directory(conn, directory_id)
-        return _issue(conn, directory_id, name)
+        return issue_token(conn, directory_id, name)
 
 
 def list_tokens(engine: Engine, directory_id: str) -> list[TokenRecord]:
@@ -127,7 +127,8 @@ def revoke_token(engine: Engine, directory_id: str, token_id: str) -> bool:
         return tenants.revoke_token(conn, directory_id, token_id, utcnow())
 
 
-def _issue(conn: Connection, directory_id: str, name: str) -> IssuedToken:
+def issue_token(conn: Connection, directory_id: str, name: str) -> IssuedToken:
+    """A new token for a directory, inside the caller's transaction."""
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)  # 256 bits of entropy
     record = TokenRecord(
         id=new_id(),

@@ -55,3 +55,9 @@ def revoke(conn: Connection, key_id: str, at: datetime) -> bool:
 
 def touch(conn: Connection, key_id: str, at: datetime) -> None:
     conn.execute(update(admin_keys).where(admin_keys.c.id == key_id).values(last_used_at=at))
+
+
+def get_key(conn: Connection, key_id: str) -> AdminKey | None:
+    columns = [column for column in admin_keys.c if column.name != "secret_hash"]
+    row = conn.execute(select(*columns).where(admin_keys.c.id == key_id)).first()
+    return AdminKey(**row._mapping) if row is not None else None

@@ -1,0 +1,54 @@
+"""The web portal: the SaaS team's admin pages and the IT admin's self-serve setup pages.
+
+Server-rendered with Jinja2; htmx (served from here, no build step) refreshes
+parts of pages. Installed on the application by ``install``.
+"""
+
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from scimgate.admin import (
+    dashboard,
+    directory_pages,
+    log_pages,
+    mapping_pages,
+    setup,
+    sign_in,
+    webhook_pages,
+)
+from scimgate.admin.web import STATIC, PortalError, SignInRequired, render
+from scimgate.service.portal_sessions import SessionPolicy
+
+
+def install(app: FastAPI) -> None:
+    app.state.session_policy = SessionPolicy.from_env()
+    app.mount("/admin/static", StaticFiles(directory=STATIC), name="portal-static")
+    for module in (
+        sign_in,
+        dashboard,
+        directory_pages,
+        log_pages,
+        mapping_pages,
+        webhook_pages,
+        setup,
+    ):
+        app.include_router(module.router)
+    app.include_router(sign_in.signed_in)
+    app.add_exception_handler(PortalError, _portal_error)
+    app.add_exception_handler(SignInRequired, _sign_in_required)
+
+
+async def _portal_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, PortalError)
+    return render(request, "error.html", {"message": exc.message}, status=exc.status)
+
+
+async def _sign_in_required(request: Request, _: Exception) -> Response:
+    target = f"/admin/sign-in?next={quote(request.url.path)}"
+    if request.headers.get("HX-Request"):
+        # htmx follows this with a full page load instead of swapping the sign-in page in.
+        return Response(status_code=401, headers={"HX-Redirect": target})
+    return RedirectResponse(target, status_code=303)

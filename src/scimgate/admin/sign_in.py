@@ -1,0 +1,113 @@
+"""Signing the SaaS team in and out of the portal with an admin key."""
+
+import hmac
+import secrets
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from scim2_models import UnauthorizedException
+from starlette.concurrency import run_in_threadpool
+
+from scimgate.admin.guard import CSRF_FIELD, Session, admin_guard
+from scimgate.admin.web import (
+    ADMIN_COOKIE,
+    clear_session_cookie,
+    render,
+    secure_cookies,
+    set_session_cookie,
+)
+from scimgate.service import audit, portal_sessions
+
+SIGN_IN_COOKIE = "scimgate_sign_in"
+"""Double-submit token of the sign-in form, which has no session yet to hold one."""
+
+router = APIRouter(prefix="/admin", include_in_schema=False)
+signed_in = APIRouter(prefix="/admin", include_in_schema=False, dependencies=[Depends(admin_guard)])
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path inside the portal: never an open redirect to another site."""
+    if target and target.startswith("/admin") and not target.startswith("//"):
+        return target
+    return "/admin/"
+
+
+@router.get("/sign-in")
+async def sign_in_page(request: Request, next: str | None = None) -> Response:
+    token = secrets.token_urlsafe(32)
+    response = render(request, "sign_in.html", {"form_token": token, "next": _safe_next(next)})
+    response.set_cookie(
+        SIGN_IN_COOKIE,
+        token,
+        path="/admin/sign-in",
+        httponly=True,
+        samesite="strict",
+        secure=secure_cookies(request),
+        max_age=3600,
+    )
+    return response
+
+
+@router.post("/sign-in")
+async def sign_in(
+    request: Request,
+    key: Annotated[str, Form(max_length=500)],
+    form_token: Annotated[str, Form(alias=CSRF_FIELD)] = "",
+    next: Annotated[str, Form()] = "/admin/",
+) -> Response:
+    expected = request.cookies.get(SIGN_IN_COOKIE, "")
+    if not expected or not hmac.compare_digest(expected.encode(), form_token.encode()):
+        return render(
+            request,
+            "sign_in.html",
+            {
+                "form_token": form_token,
+                "next": _safe_next(next),
+                "error": "The sign-in form expired. Try again.",
+            },
+            status=403,
+        )
+    engine = request.app.state.engine
+    try:
+        opened = await run_in_threadpool(
+            portal_sessions.sign_in,
+            engine,
+            key,
+            request.app.state.settings.admin_token,
+            request.app.state.session_policy,
+        )
+    except UnauthorizedException as exc:
+        await run_in_threadpool(
+            audit.record,
+            engine,
+            audit.Action(
+                actor="unauthenticated",
+                action="portal sign-in",
+                outcome="refused",
+                detail=exc.detail,
+            ),
+        )
+        return render(
+            request,
+            "sign_in.html",
+            {"form_token": form_token, "next": _safe_next(next), "error": exc.detail},
+            status=401,
+        )
+    await run_in_threadpool(
+        audit.record,
+        engine,
+        audit.Action(actor=opened.session.actor, action="portal sign-in", outcome="ok"),
+    )
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    set_session_cookie(request, response, ADMIN_COOKIE, opened.secret, "/admin")
+    response.delete_cookie(SIGN_IN_COOKIE, path="/admin/sign-in")
+    return response
+
+
+@signed_in.post("/sign-out")
+async def sign_out(request: Request, session: Session) -> Response:
+    await run_in_threadpool(portal_sessions.sign_out, request.app.state.engine, session)
+    response = RedirectResponse("/admin/sign-in", status_code=303)
+    clear_session_cookie(request, response, ADMIN_COOKIE, "/admin")
+    return response

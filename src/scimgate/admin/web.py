@@ -1,0 +1,112 @@
+"""Rendering portal pages: the templates, the errors pages show, and the session cookies."""
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from scimgate.store.portal_sessions import PortalSession
+
+HERE = Path(__file__).parent
+STATIC = HERE / "static"
+
+ADMIN_COOKIE = "scimgate_portal"
+SETUP_COOKIE = "scimgate_setup"
+
+templates = Jinja2Templates(directory=HERE / "templates")
+
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    # Scripts and styles only from the portal itself; no framing; forms post only here.
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    # A setup link's secret is in its address: never send it to another site.
+    "Referrer-Policy": "no-referrer",
+}
+
+
+class PortalError(Exception):
+    """A page that cannot be shown: rendered as an error page with this status and message."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class SignInRequired(Exception):
+    """No live admin session: the browser is sent to the sign-in page, then back."""
+
+
+def render(
+    request: Request, template: str, context: dict[str, Any] | None = None, status: int = 200
+) -> HTMLResponse:
+    """A page or an htmx fragment, with the signed-in session and its CSRF token in context.
+
+    Pages are never cached: they may show data only a signed-in person may see.
+    """
+    session: PortalSession | None = getattr(request.state, "portal_session", None)
+    values = {
+        "session": session,
+        "csrf_token": session.csrf_token if session is not None else "",
+        "now": datetime.now(UTC),
+        **(context or {}),
+    }
+    response = templates.TemplateResponse(request, template, values, status_code=status)
+    response.headers.update(PAGE_HEADERS)
+    return response
+
+
+def secure_cookies(request: Request) -> bool:
+    """Cookies are ``Secure`` whenever the portal is reached over HTTPS (directly or by proxy)."""
+    public_url: str | None = request.app.state.settings.public_url
+    return request.url.scheme == "https" or bool(public_url and public_url.startswith("https:"))
+
+
+def set_session_cookie(
+    request: Request, response: Response, name: str, secret: str, path: str
+) -> None:
+    """The session cookie: unreadable by scripts, not sent cross-site with forms, path-bound."""
+    response.set_cookie(
+        name,
+        secret,
+        path=path,
+        httponly=True,
+        samesite="lax",
+        secure=secure_cookies(request),
+    )
+
+
+def clear_session_cookie(request: Request, response: Response, name: str, path: str) -> None:
+    response.delete_cookie(
+        name, path=path, httponly=True, samesite="lax", secure=secure_cookies(request)
+    )
+
+
+def ago(value: datetime | None, now: datetime | None = None) -> str:
+    """``3 min ago``: how long ago a time was, for people scanning a table."""
+    if value is None:
+        return "never"
+    seconds = int(((now or datetime.now(UTC)) - value).total_seconds())
+    if seconds < 0:
+        return "just now"
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds // size} {unit} ago"
+    return f"{seconds} s ago"
+
+
+def utc(value: datetime | None) -> str:
+    """A time as people read it in the portal: UTC, to the second."""
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if value else "—"
+
+
+templates.env.filters["ago"] = ago
+templates.env.filters["utc"] = utc

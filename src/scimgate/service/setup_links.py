@@ -1,0 +1,204 @@
+"""Self-serve setup: an expiring one-time link through which a customer's IT admin connects an IdP.
+
+The SaaS team creates a link for an organization (optionally for one of its
+directories). The first browser to open it redeems it: the link is then bound
+to that browser's session and cannot be opened anywhere else. Behind it, the
+IT admin picks their IdP (which creates the directory), is shown the SCIM
+token exactly once, and watches their own directory, and nothing else, come
+alive. Every function here takes the link the session was opened by, so a
+link can never reach another organization's directory.
+"""
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine
+
+from scimgate.scim.idp import IdpProfile
+from scimgate.service import portal_sessions, tenants
+from scimgate.service.directory_summary import DirectorySummary, directory_summary
+from scimgate.service.portal_sessions import OpenedSession
+from scimgate.store import setup_links
+from scimgate.store import tenants as tenant_store
+from scimgate.store.ids import new_id, utcnow
+from scimgate.store.setup_links import SetupLink
+from scimgate.store.tenants import Directory
+from scimgate.store.transactions import reading, writing
+
+LINK_PREFIX = "scimgate_setup_"
+
+DEFAULT_VALIDITY = timedelta(days=7)
+MAX_VALIDITY = timedelta(days=30)
+
+
+class SetupLinkRefused(Exception):
+    """The link cannot be used; the message says why, in words for the IT admin."""
+
+
+@dataclass(frozen=True)
+class IssuedLink:
+    """A link as it is shown once, at creation: its secret is never shown again."""
+
+    link: SetupLink
+    secret: str
+
+    def url(self, root: str) -> str:
+        return f"{root.rstrip('/')}/setup/{self.secret}"
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def create_link(
+    engine: Engine,
+    organization_id: str,
+    *,
+    directory_id: str | None = None,
+    valid_for: timedelta = DEFAULT_VALIDITY,
+) -> IssuedLink:
+    """A new link; LookupError for an unknown organization or a directory not in it.
+
+    ValueError for a validity that is not positive or longer than 30 days.
+    """
+    if not timedelta(0) < valid_for <= MAX_VALIDITY:
+        raise ValueError("a setup link is valid for more than nothing and at most 30 days")
+    secret = LINK_PREFIX + secrets.token_urlsafe(32)  # 256 bits of entropy
+    now = utcnow()
+    link = SetupLink(
+        id=new_id(),
+        organization_id=organization_id,
+        created_at=now,
+        expires_at=now + valid_for,
+        opened_at=None,
+        directory_id=directory_id,
+        token_revealed_at=None,
+        token_id=None,
+        revoked_at=None,
+    )
+    with writing(engine) as conn:
+        if tenant_store.get_organization(conn, organization_id) is None:
+            raise LookupError(f"No organization {organization_id}")
+        if directory_id is not None:
+            directory = tenant_store.get_directory(conn, directory_id)
+            if directory is None or directory.organization_id != organization_id:
+                raise LookupError(f"No directory {directory_id} in organization {organization_id}")
+        setup_links.insert_link(conn, link, _hash(secret))
+    return IssuedLink(link, secret)
+
+
+def list_links(engine: Engine, organization_id: str) -> list[SetupLink]:
+    """An organization's links, newest first; LookupError for an unknown organization."""
+    with reading(engine) as conn:
+        if tenant_store.get_organization(conn, organization_id) is None:
+            raise LookupError(f"No organization {organization_id}")
+        return setup_links.organization_links(conn, organization_id)
+
+
+def revoke_link(engine: Engine, link_id: str) -> SetupLink:
+    """Revoke a link: its IT admin's browser loses access at once. LookupError if unknown."""
+    with writing(engine) as conn:
+        setup_links.revoke(conn, link_id, utcnow())
+        found = setup_links.get_link(conn, link_id)
+    if found is None:
+        raise LookupError(f"No setup link {link_id}")
+    return found
+
+
+def state(link: SetupLink, now: datetime) -> str:
+    """``revoked``, ``expired``, ``unopened`` or ``open``."""
+    if link.revoked_at is not None:
+        return "revoked"
+    if now >= link.expires_at:
+        return "expired"
+    return "unopened" if link.opened_at is None else "open"
+
+
+def redeem(engine: Engine, secret: str) -> OpenedSession:
+    """Bind a link to the browser opening it, and open that browser's session.
+
+    Refused for an unknown, revoked, expired or already opened link; a race
+    between two browsers is won by exactly one.
+    """
+    now = utcnow()
+    with writing(engine) as conn:
+        link = setup_links.find_by_hash(conn, _hash(secret))
+        if link is None:
+            raise SetupLinkRefused("This setup link is not valid. Check that it was copied whole.")
+        _check_usable(link, now)
+        if not setup_links.mark_opened(conn, link.id, now):
+            raise SetupLinkRefused(
+                "This setup link has already been opened, in another browser. Links work once: "
+                "ask your vendor for a new one."
+            )
+    return portal_sessions.open_setup_session(engine, link.id, link.expires_at)
+
+
+def current(engine: Engine, link_id: str) -> SetupLink:
+    """The link a setup session belongs to, refused once it is revoked or expired."""
+    with reading(engine) as conn:
+        link = setup_links.get_link(conn, link_id)
+    if link is None:
+        raise SetupLinkRefused("This setup link is not valid.")
+    _check_usable(link, utcnow())
+    return link
+
+
+def _check_usable(link: SetupLink, now: datetime) -> None:
+    if link.revoked_at is not None:
+        raise SetupLinkRefused("This setup link was revoked. Ask your vendor for a new one.")
+    if now >= link.expires_at:
+        raise SetupLinkRefused("This setup link has expired. Ask your vendor for a new one.")
+
+
+def connect(engine: Engine, link: SetupLink, idp: IdpProfile, name: str) -> Directory:
+    """The link's directory: created for the chosen IdP the first time, as it is afterwards.
+
+    The directory gets no token here: the token is made when the IT admin
+    asks to see it, so that its only copy is the one on their screen.
+    """
+    if not name.strip() or len(name) > 200:
+        raise ValueError("A directory's name is 1 to 200 characters.")
+    with writing(engine) as conn:
+        locked = setup_links.get_link(conn, link.id, for_update=True)
+        if locked is None:
+            raise SetupLinkRefused("This setup link is not valid.")
+        if locked.directory_id is not None:
+            return tenant_store.existing_directory(conn, locked.directory_id)
+        directory = Directory(
+            id=new_id(),
+            organization_id=locked.organization_id,
+            name=name.strip(),
+            created_at=utcnow(),
+            idp=idp,
+        )
+        tenant_store.insert_directory(conn, directory)
+        setup_links.attach_directory(conn, locked.id, directory.id)
+    return directory
+
+
+def reveal_token(engine: Engine, link: SetupLink) -> tenants.IssuedToken:
+    """The link's SCIM token, made now and shown this once; refused a second time."""
+    now = utcnow()
+    with writing(engine) as conn:
+        locked = setup_links.get_link(conn, link.id, for_update=True)
+        if locked is None or locked.directory_id is None:
+            raise SetupLinkRefused("Choose your identity provider first.")
+        if locked.token_revealed_at is not None:
+            raise SetupLinkRefused(
+                "The token was already shown, on "
+                f"{locked.token_revealed_at:%Y-%m-%d at %H:%M} UTC, and is never shown again. "
+                "If it was lost, ask your vendor for a new setup link."
+            )
+        issued = tenants.issue_token(conn, locked.directory_id, f"setup link {locked.id[:8]}")
+        setup_links.mark_revealed(conn, locked.id, issued.record.id, now)
+    return issued
+
+
+def directory_of(engine: Engine, link: SetupLink) -> DirectorySummary | None:
+    """The link's directory at a glance, or None before an IdP was chosen."""
+    if link.directory_id is None:
+        return None
+    return directory_summary(engine, link.directory_id)
