@@ -25,7 +25,7 @@ from scimgate.store.engine import open_engine
 from scimgate.store.migrate import upgrade
 
 POSTGRES_DSN = os.environ.get("SCIMGATE_TEST_POSTGRES", "host=127.0.0.1 port=5432 user=postgres")
-pytest_plugins = ["webhook_support"]
+pytest_plugins = ["webhook_support", "portal_support", "browser_support"]
 """The webhook tests' fixtures (``endpoints``, ``receiver``) live with their helpers."""
 
 BACKENDS = ("sqlite", "postgresql")

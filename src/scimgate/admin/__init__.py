@@ -36,7 +36,6 @@ def install(app: FastAPI) -> None:
         setup,
     ):
         app.include_router(module.router)
-    app.include_router(sign_in.signed_in)
     app.add_exception_handler(PortalError, _portal_error)
     app.add_exception_handler(SignInRequired, _sign_in_required)
 

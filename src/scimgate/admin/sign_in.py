@@ -4,12 +4,12 @@ import hmac
 import secrets
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from scim2_models import UnauthorizedException
 from starlette.concurrency import run_in_threadpool
 
-from scimgate.admin.guard import CSRF_FIELD, Session, admin_guard
+from scimgate.admin.guard import CSRF_FIELD
 from scimgate.admin.web import (
     ADMIN_COOKIE,
     clear_session_cookie,
@@ -23,7 +23,6 @@ SIGN_IN_COOKIE = "scimgate_sign_in"
 """Double-submit token of the sign-in form, which has no session yet to hold one."""
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
-signed_in = APIRouter(prefix="/admin", include_in_schema=False, dependencies=[Depends(admin_guard)])
 
 
 def _safe_next(target: str | None) -> str:
@@ -105,9 +104,27 @@ async def sign_in(
     return response
 
 
-@signed_in.post("/sign-out")
-async def sign_out(request: Request, session: Session) -> Response:
-    await run_in_threadpool(portal_sessions.sign_out, request.app.state.engine, session)
+@router.post("/sign-out")
+async def sign_out(
+    request: Request, form_token: Annotated[str, Form(alias=CSRF_FIELD)] = ""
+) -> Response:
+    """End the session; open to read-only keys too, so it checks its CSRF token itself."""
+    engine = request.app.state.engine
+    session = await run_in_threadpool(
+        portal_sessions.resume,
+        engine,
+        request.cookies.get(ADMIN_COOKIE),
+        "admin",
+        request.app.state.session_policy,
+        request.app.state.settings.admin_token,
+    )
+    if session is not None and portal_sessions.csrf_matches(session, form_token):
+        await run_in_threadpool(portal_sessions.sign_out, engine, session)
+        await run_in_threadpool(
+            audit.record,
+            engine,
+            audit.Action(actor=session.actor, action="portal sign-out", outcome="ok"),
+        )
     response = RedirectResponse("/admin/sign-in", status_code=303)
     clear_session_cookie(request, response, ADMIN_COOKIE, "/admin")
     return response

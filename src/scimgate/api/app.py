@@ -22,6 +22,7 @@ from scimgate.api.provisioning_log import ProvisioningLog
 from scimgate.api.request_id import RequestIds
 from scimgate.api.responses import error_response
 from scimgate.api.scim_routes import router as scim_router
+from scimgate.api.setup_links import router as setup_links_router
 from scimgate.api.webhooks import router as webhooks_router
 from scimgate.config import Settings
 from scimgate.store.engine import open_engine
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(lookup_router)
     app.include_router(admin_router)
     app.include_router(logs_router)
+    app.include_router(setup_links_router)
     app.include_router(observability_router)
     install_portal(app)
 

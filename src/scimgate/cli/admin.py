@@ -35,7 +35,7 @@ def _actor() -> str:
         return "cli"
 
 
-def _audited(
+def audited(
     engine: Engine,
     verb: str,
     target_type: str,
@@ -69,7 +69,7 @@ def create_organization(name: str, database_url: DatabaseOption = None) -> None:
     engine = engine_for(database_url)
     if not name.strip():
         raise typer.BadParameter("an organization needs a name")
-    created = _audited(
+    created = audited(
         engine,
         "organization.create",
         "organization",
@@ -101,7 +101,7 @@ def create_key(
 ) -> None:
     """Create an admin key and print it (shown this once; only its hash is kept)."""
     engine = engine_for(database_url)
-    issued = _audited(
+    issued = audited(
         engine,
         "key.create",
         "key",

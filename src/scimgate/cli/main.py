@@ -31,6 +31,7 @@ from scimgate.cli.common import (
 )
 from scimgate.cli.events import events_app, held_app, offboarding_app
 from scimgate.cli.logs import logs_app
+from scimgate.cli.setup_links import setup_links_app
 from scimgate.cli.webhooks import webhooks_app, worker
 from scimgate.logging import configure as configure_logging
 from scimgate.scim.extensions import simple_schema
@@ -78,6 +79,7 @@ app.add_typer(logs_app, name="logs")
 app.add_typer(orgs_app, name="orgs")
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
+app.add_typer(setup_links_app, name="setup-links")
 app.command()(worker)
 
 
@@ -113,6 +115,10 @@ def serve(
         console.print(f"SCIM base URL: {_scim_url(root, created.directory.id)}")
         console.print(f"Bearer token:  {created.token.secret}")
         console.print("The token is shown once; create more with 'scimgate tokens create'.")
+    if bootstrap.admin_key is not None:
+        console.print(f"Admin portal:  {root}/admin/")
+        console.print(f"Admin key:     {bootstrap.admin_key.secret}")
+        console.print("Sign in with the key; it is shown once ('scimgate keys create' makes more).")
     background = start_in_background(settings) if with_worker else None
     try:
         uvicorn.run(create_app(settings), host=host, port=port, log_level="info")

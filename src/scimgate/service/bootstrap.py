@@ -1,14 +1,15 @@
-"""First start: a database with nothing in it gets a demo organization and directory."""
+"""First start: a database with nothing in it gets a demo directory and a first admin key."""
 
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
-from scimgate.service import tenants
+from scimgate.service import admin_keys, tenants
 from scimgate.store.migrate import upgrade
 
 DEMO_ORGANIZATION = "Demo organization"
 DEMO_DIRECTORY = "Demo directory"
+FIRST_ADMIN_KEY = "first admin key"
 
 
 @dataclass(frozen=True)
@@ -16,6 +17,8 @@ class Bootstrap:
     """What a first start created; None when the database already had directories."""
 
     created: tenants.NewDirectory | None
+    admin_key: admin_keys.IssuedKey | None = None
+    """A write key to sign in to the portal with, shown once."""
 
 
 def prepare_database(engine: Engine) -> Bootstrap:
@@ -24,4 +27,8 @@ def prepare_database(engine: Engine) -> Bootstrap:
     if tenants.list_directories(engine):
         return Bootstrap(None)
     organization = tenants.ensure_organization(engine, DEMO_ORGANIZATION)
-    return Bootstrap(tenants.create_directory(engine, organization.id, DEMO_DIRECTORY))
+    directory = tenants.create_directory(engine, organization.id, DEMO_DIRECTORY)
+    first_key = None
+    if not admin_keys.list_keys(engine):
+        first_key = admin_keys.create_key(engine, FIRST_ADMIN_KEY, "write")
+    return Bootstrap(directory, first_key)

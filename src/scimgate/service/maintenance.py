@@ -1,4 +1,4 @@
-"""Periodic upkeep the worker runs: retention, tombstones, overdue alerts, old log entries."""
+"""Periodic upkeep the worker runs: retention, tombstones, overdue alerts, old logs, sessions."""
 
 from dataclasses import dataclass
 from datetime import timedelta
@@ -7,7 +7,7 @@ from sqlalchemy import Engine
 
 from scimgate.config import EventSettings
 from scimgate.events.models import EventType, OffboardingData
-from scimgate.service import provisioning_log
+from scimgate.service import portal_sessions, provisioning_log
 from scimgate.service.event_feed import PURGED_THROUGH
 from scimgate.store import events, offboarding, progress
 from scimgate.store.events import NewEvent
@@ -23,6 +23,7 @@ class Upkeep:
     tombstones_purged: int
     overdue_alerts: int
     log_entries_purged: int
+    portal_sessions_purged: int
 
 
 def run_upkeep(engine: Engine, settings: EventSettings) -> Upkeep:
@@ -35,7 +36,13 @@ def run_upkeep(engine: Engine, settings: EventSettings) -> Upkeep:
             conn, now - timedelta(days=settings.tombstone_days)
         )
     alerts = raise_overdue_alerts(engine, timedelta(minutes=settings.offboarding_alert_minutes))
-    return Upkeep(newest, tombstones, alerts, provisioning_log.purge_expired(engine, now))
+    return Upkeep(
+        newest,
+        tombstones,
+        alerts,
+        provisioning_log.purge_expired(engine, now),
+        portal_sessions.purge_expired(engine, now),
+    )
 
 
 def raise_overdue_alerts(engine: Engine, threshold: timedelta) -> int:

@@ -1,0 +1,107 @@
+"""Setup links over the management API: create one for an organization, list them, revoke one.
+
+A link's URL (which holds its secret) is in the answer that creates it and in
+no later answer.
+"""
+
+from datetime import datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, ConfigDict, Field
+from scim2_models import InvalidValueException, NotFoundException
+from starlette.concurrency import run_in_threadpool
+
+from scimgate.api.management import note_target, require_admin
+from scimgate.service import setup_links
+from scimgate.store.ids import utcnow
+from scimgate.store.setup_links import SetupLink as StoredLink
+
+router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_admin)])
+
+
+class SetupLinkIn(BaseModel):
+    valid_days: Annotated[float, Field(gt=0, le=30)] = Field(
+        7, description="How long the link may be opened, in days (at most 30)"
+    )
+    directory_id: str | None = Field(
+        None,
+        description="An existing directory of the organization; else the IT admin makes one",
+    )
+
+
+class SetupLink(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    organization_id: str
+    directory_id: str | None
+    created_at: datetime
+    expires_at: datetime
+    opened_at: datetime | None
+    token_revealed_at: datetime | None
+    revoked_at: datetime | None
+    state: str = Field(description="unopened, open, expired or revoked")
+
+
+class IssuedSetupLink(BaseModel):
+    link: SetupLink
+    url: str = Field(description="The link to send to the IT admin; shown in this answer only")
+
+
+class SetupLinks(BaseModel):
+    data: list[SetupLink]
+
+
+def _out(link: StoredLink) -> SetupLink:
+    return SetupLink.model_validate({**vars(link), "state": setup_links.state(link, utcnow())})
+
+
+@router.post(
+    "/organizations/{organization_id}/setup-links",
+    status_code=201,
+    summary="Create a setup link for an organization's IT admin; its URL is in this answer only",
+)
+async def create_setup_link(
+    request: Request, organization_id: str, body: SetupLinkIn
+) -> IssuedSetupLink:
+    try:
+        issued = await run_in_threadpool(
+            setup_links.create_link,
+            request.app.state.engine,
+            organization_id,
+            directory_id=body.directory_id,
+            valid_for=timedelta(days=body.valid_days),
+        )
+    except LookupError as exc:
+        raise NotFoundException(detail=str(exc)) from None
+    except ValueError as exc:
+        raise InvalidValueException(detail=str(exc)) from None
+    note_target(request, "setup_link", issued.link.id, organization_id=organization_id)
+    root = request.app.state.settings.public_url or str(request.base_url)
+    return IssuedSetupLink(link=_out(issued.link), url=issued.url(root))
+
+
+@router.get("/organizations/{organization_id}/setup-links", summary="An organization's setup links")
+async def list_setup_links(request: Request, organization_id: str) -> SetupLinks:
+    try:
+        found = await run_in_threadpool(
+            setup_links.list_links, request.app.state.engine, organization_id
+        )
+    except LookupError as exc:
+        raise NotFoundException(detail=str(exc)) from None
+    return SetupLinks(data=[_out(link) for link in found])
+
+
+@router.post(
+    "/setup-links/{setup_link_id}/revoke",
+    summary="Revoke a setup link: the IT admin's browser loses access at once",
+)
+async def revoke_setup_link(request: Request, setup_link_id: str) -> SetupLink:
+    try:
+        link = await run_in_threadpool(
+            setup_links.revoke_link, request.app.state.engine, setup_link_id
+        )
+    except LookupError as exc:
+        raise NotFoundException(detail=str(exc)) from None
+    return _out(link)

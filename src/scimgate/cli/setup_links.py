@@ -1,0 +1,104 @@
+"""``scimgate setup-links …``: expiring one-time links for a customer's IT admin."""
+
+import json
+from dataclasses import asdict
+from datetime import timedelta
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from scimgate.cli.admin import JsonOption, audited
+from scimgate.cli.common import DatabaseOption, console, engine_for
+from scimgate.service import setup_links
+from scimgate.store.ids import utcnow
+from scimgate.store.setup_links import SetupLink
+
+setup_links_app = typer.Typer(help="Setup links: a customer's IT admin connects their IdP alone.")
+
+BaseUrlOption = Annotated[
+    str,
+    typer.Option(
+        "--base-url",
+        envvar="SCIMGATE_PUBLIC_URL",
+        help="The service's external base URL, which the link starts with",
+    ),
+]
+
+
+@setup_links_app.command("create")
+def create_link(
+    organization_id: str,
+    base_url: BaseUrlOption = "http://127.0.0.1:8000",
+    days: Annotated[float, typer.Option(help="How long the link may be opened (at most 30)")] = 7,
+    directory_id: Annotated[
+        str | None, typer.Option(help="Reopen this directory of the organization")
+    ] = None,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Create a setup link and print it (shown this once; only its hash is kept)."""
+    engine = engine_for(database_url)
+
+    def create() -> setup_links.IssuedLink:
+        try:
+            return setup_links.create_link(
+                engine, organization_id, directory_id=directory_id, valid_for=timedelta(days=days)
+            )
+        except LookupError as exc:
+            raise ValueError(str(exc)) from None
+
+    issued = audited(
+        engine,
+        "setup_link.create",
+        "setup_link",
+        create,
+        lambda created: created.link.id,
+        lambda created: created.link.organization_id,
+    )
+    console.print(f"Setup link id: {issued.link.id}")
+    console.print(f"Send this to the IT admin: {issued.url(base_url)}")
+    console.print(
+        f"It opens once, in one browser, until {issued.link.expires_at:%Y-%m-%d %H:%M} UTC."
+    )
+
+
+@setup_links_app.command("list")
+def list_links(
+    organization_id: str, as_json: JsonOption = False, database_url: DatabaseOption = None
+) -> None:
+    """List an organization's setup links (never their secrets)."""
+    try:
+        found = setup_links.list_links(engine_for(database_url), organization_id)
+    except LookupError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    now = utcnow()
+    if as_json:
+        rows = [{**asdict(link), "state": setup_links.state(link, now)} for link in found]
+        console.print_json(json.dumps(rows, default=str))
+        return
+    table = Table("id", "state", "created", "expires", "directory", "token revealed")
+    for link in found:
+        table.add_row(
+            link.id,
+            setup_links.state(link, now),
+            f"{link.created_at:%Y-%m-%d %H:%M}",
+            f"{link.expires_at:%Y-%m-%d %H:%M}",
+            link.directory_id or "—",
+            f"{link.token_revealed_at:%Y-%m-%d %H:%M}" if link.token_revealed_at else "no",
+        )
+    console.print(table)
+
+
+@setup_links_app.command("revoke")
+def revoke_link(link_id: str, database_url: DatabaseOption = None) -> None:
+    """Revoke a setup link: the IT admin's browser loses access at once."""
+    engine = engine_for(database_url)
+
+    def revoke() -> SetupLink:
+        try:
+            return setup_links.revoke_link(engine, link_id)
+        except LookupError as exc:
+            raise ValueError(str(exc)) from None
+
+    audited(engine, "setup_link.revoke", "setup_link", revoke, lambda link: link.id)
+    console.print(f"Revoked {link_id}.")
