@@ -13,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import LiveServer, free_port
+from portal_support import sign_in
 from scim_payloads import patch, user
 from scimgate.cli.main import app
 
@@ -21,7 +22,7 @@ TOKEN = re.compile(r"Bearer token:\s+(scimgate_\S+)")
 
 
 @pytest.fixture
-def first_start(tmp_path: Path) -> Iterator[tuple[str, str, subprocess.Popen[str]]]:
+def first_start(tmp_path: Path) -> Iterator[tuple[str, str, str]]:
     """`scimgate serve` in an empty working directory, as a new user runs it."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SCIMGATE_")}
@@ -44,7 +45,7 @@ def first_start(tmp_path: Path) -> Iterator[tuple[str, str, subprocess.Popen[str
     # Keep reading the server's output, or its access log fills the pipe and blocks it.
     threading.Thread(target=process.stdout.read, daemon=True).start()
     try:
-        yield url.group(1), token.group(1), process
+        yield url.group(1), token.group(1), printed
     finally:
         process.terminate()
         process.wait(timeout=10)
@@ -52,7 +53,7 @@ def first_start(tmp_path: Path) -> Iterator[tuple[str, str, subprocess.Popen[str
 
 
 def test_first_start_prints_a_working_url_and_token(
-    first_start: tuple[str, str, subprocess.Popen[str]],
+    first_start: tuple[str, str, str],
 ) -> None:
     base_url, token, _ = first_start
     with httpx.Client(
@@ -70,6 +71,27 @@ def test_first_start_prints_a_working_url_and_token(
         assert deactivated.json()["active"] is False
         assert http.delete(f"/Users/{user_id}").status_code == 204
         assert http.get(f"/Users/{user_id}").status_code == 404
+
+
+def test_first_start_prints_a_portal_address_and_a_key_that_signs_in(
+    first_start: tuple[str, str, str],
+) -> None:
+    _, scim_token, printed = first_start
+    portal = re.search(r"Admin portal:\s+(\S+)", printed)
+    key = re.search(r"Admin key:\s+(scimgate_admin_\S+)", printed)
+    assert portal and key, printed
+    root = portal.group(1).removesuffix("/admin/")
+    signed_in = sign_in(root, key.group(1))
+    assert "Demo organization" in signed_in.get("/admin/").text
+    # The SCIM token opens SCIM only, never the portal.
+    with httpx.Client(base_url=root) as http:
+        form = http.get("/admin/sign-in").text
+        form_token = re.search(r'name="csrf_token" value="([^"]+)"', form)
+        assert form_token is not None
+        refused = http.post(
+            "/admin/sign-in", data={"key": scim_token, "csrf_token": form_token.group(1)}
+        )
+        assert refused.status_code == 401
 
 
 def test_directories_and_token_rotation(database_url: str, live_server: LiveServer) -> None:

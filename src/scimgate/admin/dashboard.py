@@ -1,7 +1,160 @@
-"""(being written)"""
+"""The dashboard and the organization pages: every tenant's health, new directories, setup links.
 
-from fastapi import APIRouter, Depends
+A new directory's first token and a new setup link's address are secrets:
+they are in the page that answers the form creating them, and in no other.
+"""
+
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
 
 from scimgate.admin.guard import admin_guard
+from scimgate.admin.web import PortalError, public_root, render
+from scimgate.scim.idp import IdpProfile
+from scimgate.service import dashboard, setup_links, tenants
 
-router = APIRouter(prefix="/admin", include_in_schema=False, dependencies=[Depends(admin_guard)])
+router = APIRouter(
+    prefix="/admin", include_in_schema=False, dependencies=[Depends(admin_guard, scope="function")]
+)
+
+NAME_LIMIT = 200
+
+
+def _engine(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+def _name(text: str, what: str) -> str:
+    """A display name from a form: trimmed, 1 to 200 characters, no control characters."""
+    name = text.strip()
+    if not name or len(name) > NAME_LIMIT or not name.isprintable():
+        raise PortalError(
+            422, f"The {what}'s name must be 1 to {NAME_LIMIT} characters, without line breaks."
+        )
+    return name
+
+
+@router.get("/")
+async def dashboard_page(request: Request) -> Response:
+    organizations = await run_in_threadpool(dashboard.overview, _engine(request))
+    return render(
+        request,
+        "dashboard/index.html",
+        {"nav": "dashboard", "organizations": organizations},
+    )
+
+
+@router.post("/organizations")
+async def create_organization(
+    request: Request, name: Annotated[str, Form(max_length=1000)] = ""
+) -> Response:
+    created = await run_in_threadpool(
+        tenants.create_organization, _engine(request), _name(name, "organization")
+    )
+    return RedirectResponse(f"/admin/organizations/{created.id}", status_code=303)
+
+
+@router.get("/organizations/{organization_id}")
+async def organization_page(request: Request, organization_id: str) -> Response:
+    try:
+        page = await run_in_threadpool(
+            dashboard.organization_page, _engine(request), organization_id
+        )
+    except LookupError:
+        raise PortalError(404, "No such organization.") from None
+    return render(
+        request,
+        "organization/show.html",
+        {
+            "nav": "dashboard",
+            "page": page,
+            "organization": page.overview.organization,
+            "idps": list(IdpProfile),
+            "link_state": setup_links.state,
+        },
+    )
+
+
+@router.post("/organizations/{organization_id}/directories")
+async def create_directory(
+    request: Request,
+    organization_id: str,
+    name: Annotated[str, Form(max_length=1000)] = "",
+    idp: Annotated[str, Form(max_length=32)] = IdpProfile.generic.value,
+    dry_run: Annotated[str | None, Form(max_length=8)] = None,
+) -> Response:
+    try:
+        profile = IdpProfile(idp)
+    except ValueError:
+        raise PortalError(422, "Choose an identity provider from the list.") from None
+    clean = _name(name, "directory")
+    try:
+        created = await run_in_threadpool(
+            lambda: tenants.create_directory(
+                _engine(request), organization_id, clean, profile, dry_run=dry_run is not None
+            )
+        )
+    except LookupError:
+        raise PortalError(404, "No such organization.") from None
+    root = public_root(request)
+    return render(
+        request,
+        "organization/directory_created.html",
+        {
+            "nav": "dashboard",
+            "directory": created.directory,
+            "scim_base_url": f"{root}/scim/v2/{created.directory.id}",
+            "token": created.token,
+        },
+        status=201,
+    )
+
+
+@router.post("/organizations/{organization_id}/setup-links")
+async def create_setup_link(
+    request: Request,
+    organization_id: str,
+    valid_days: Annotated[str, Form(max_length=8)] = "7",
+    directory_id: Annotated[str, Form(max_length=64)] = "",
+) -> Response:
+    days = int(valid_days) if valid_days.strip().isdigit() else 0
+    if not 1 <= days <= setup_links.MAX_VALIDITY.days:
+        raise PortalError(422, "A setup link is valid for 1 to 30 days.")
+    try:
+        issued = await run_in_threadpool(
+            lambda: setup_links.create_link(
+                _engine(request),
+                organization_id,
+                directory_id=directory_id or None,
+                valid_for=timedelta(days=days),
+            )
+        )
+    except LookupError:
+        raise PortalError(
+            404, "No such organization, or that directory is not one of its."
+        ) from None
+    return render(
+        request,
+        "organization/setup_link_created.html",
+        {
+            "nav": "dashboard",
+            "organization_id": organization_id,
+            "link": issued.link,
+            "url": issued.url(public_root(request)),
+        },
+        status=201,
+    )
+
+
+@router.post("/setup-links/{link_id}/revoke")
+async def revoke_setup_link(request: Request, link_id: str) -> Response:
+    try:
+        link = await run_in_threadpool(setup_links.revoke_link, _engine(request), link_id)
+    except LookupError:
+        raise PortalError(404, "No such setup link.") from None
+    return RedirectResponse(f"/admin/organizations/{link.organization_id}", status_code=303)

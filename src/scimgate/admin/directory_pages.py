@@ -1,7 +1,186 @@
-"""(being written)"""
+"""A directory's pages: its overview and tokens, its users and groups, one user's history.
 
-from fastapi import APIRouter, Depends
+Any admin may open any directory; a user or group is always looked up within
+the directory its address names. A rotated token is shown in the answer to
+the rotation and never again.
+"""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
 
 from scimgate.admin.guard import admin_guard
+from scimgate.admin.web import PortalError, public_root, render
+from scimgate.service import dashboard, directory_browser, tenants
+from scimgate.store.ids import utcnow
 
-router = APIRouter(prefix="/admin", include_in_schema=False, dependencies=[Depends(admin_guard)])
+router = APIRouter(
+    prefix="/admin", include_in_schema=False, dependencies=[Depends(admin_guard, scope="function")]
+)
+
+PAGE_SIZE = 50
+NO_DIRECTORY = "No such directory."
+
+SearchText = Annotated[str, Query(max_length=200)]
+Start = Annotated[int, Query(ge=1, le=2**62)]
+
+
+def _engine(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+def _fragment(request: Request) -> bool:
+    """An htmx request for the results region only (not a history restore, which wants a page)."""
+    return bool(
+        request.headers.get("HX-Request") and not request.headers.get("HX-History-Restore-Request")
+    )
+
+
+@router.get("/directories/{directory_id}")
+async def directory_page(request: Request, directory_id: str) -> Response:
+    try:
+        found = await run_in_threadpool(
+            dashboard.directory_overview, _engine(request), directory_id
+        )
+    except LookupError:
+        raise PortalError(404, NO_DIRECTORY) from None
+    return render(
+        request,
+        "directory/overview.html",
+        {
+            "nav": "dashboard",
+            "tab": "overview",
+            "directory": found.health.directory,
+            "health": found.health,
+            "tokens": found.tokens,
+            "scim_base_url": f"{public_root(request)}/scim/v2/{directory_id}",
+        },
+    )
+
+
+@router.post("/directories/{directory_id}/tokens/rotate")
+async def rotate_token(
+    request: Request, directory_id: str, name: Annotated[str, Form(max_length=1000)] = ""
+) -> Response:
+    label = name.strip() or f"rotated {utcnow().date()}"
+    if len(label) > 200 or not label.isprintable():
+        raise PortalError(422, "A token's name must be 1 to 200 characters, without line breaks.")
+    try:
+        issued = await run_in_threadpool(
+            tenants.create_token, _engine(request), directory_id, label
+        )
+    except LookupError:
+        raise PortalError(404, NO_DIRECTORY) from None
+    return render(
+        request,
+        "directory/token_rotated.html",
+        {"nav": "dashboard", "directory_id": directory_id, "token": issued},
+        status=201,
+    )
+
+
+@router.post("/directories/{directory_id}/tokens/{token_id}/revoke")
+async def revoke_token(request: Request, directory_id: str, token_id: str) -> Response:
+    revoked = await run_in_threadpool(
+        tenants.revoke_token, _engine(request), directory_id, token_id
+    )
+    if not revoked:
+        raise PortalError(404, "No such active token in this directory.")
+    return RedirectResponse(f"/admin/directories/{directory_id}", status_code=303)
+
+
+@router.get("/directories/{directory_id}/users")
+async def users_page(
+    request: Request, directory_id: str, q: SearchText = "", start: Start = 1
+) -> Response:
+    try:
+        found = await run_in_threadpool(
+            lambda: directory_browser.search_users(
+                _engine(request), directory_id, public_root(request), q, start=start, size=PAGE_SIZE
+            )
+        )
+    except LookupError:
+        raise PortalError(404, NO_DIRECTORY) from None
+    context = {
+        "nav": "dashboard",
+        "tab": "users",
+        "directory": found.directory,
+        "q": q,
+        "page": found.page,
+    }
+    template = "directory/_users_results.html" if _fragment(request) else "directory/users.html"
+    return render(request, template, context)
+
+
+@router.get("/directories/{directory_id}/users/{user_id}")
+async def user_page(request: Request, directory_id: str, user_id: str) -> Response:
+    try:
+        found = await run_in_threadpool(
+            directory_browser.user_detail,
+            _engine(request),
+            directory_id,
+            user_id,
+            public_root(request),
+        )
+    except LookupError:
+        raise PortalError(404, NO_DIRECTORY) from None
+    if found is None:
+        raise PortalError(404, "No such user in this directory.")
+    return render(
+        request,
+        "directory/user.html",
+        {"nav": "dashboard", "tab": "users", "directory": found.directory, "detail": found},
+    )
+
+
+@router.get("/directories/{directory_id}/groups")
+async def groups_page(
+    request: Request, directory_id: str, q: SearchText = "", start: Start = 1
+) -> Response:
+    try:
+        found = await run_in_threadpool(
+            lambda: directory_browser.search_groups(
+                _engine(request), directory_id, public_root(request), q, start=start, size=PAGE_SIZE
+            )
+        )
+    except LookupError:
+        raise PortalError(404, NO_DIRECTORY) from None
+    context = {
+        "nav": "dashboard",
+        "tab": "groups",
+        "directory": found.directory,
+        "q": q,
+        "page": found.page,
+    }
+    template = "directory/_groups_results.html" if _fragment(request) else "directory/groups.html"
+    return render(request, template, context)
+
+
+@router.get("/directories/{directory_id}/groups/{group_id}")
+async def group_page(
+    request: Request, directory_id: str, group_id: str, start: Start = 1
+) -> Response:
+    try:
+        found = await run_in_threadpool(
+            lambda: directory_browser.group_detail(
+                _engine(request),
+                directory_id,
+                group_id,
+                public_root(request),
+                start=start,
+                size=PAGE_SIZE,
+            )
+        )
+    except LookupError:
+        raise PortalError(404, NO_DIRECTORY) from None
+    if found is None:
+        raise PortalError(404, "No such group in this directory.")
+    return render(
+        request,
+        "directory/group.html",
+        {"nav": "dashboard", "tab": "groups", "directory": found.directory, "detail": found},
+    )

@@ -67,11 +67,13 @@ async def _guarded(request: Request, session: PortalSession) -> AsyncIterator[No
         outcome = "error"
         raise
     finally:
+        if outcome == "ok" and getattr(request.state, "answered_refusal", False):
+            outcome = "refused"
         route = request.scope.get("route")
         action = audit.route_action(
             session.actor,
-            request.method,
-            "portal " + getattr(route, "path", request.url.path),
+            f"portal {request.method}",
+            getattr(route, "path", request.url.path),
             request.path_params,
             outcome,
         )

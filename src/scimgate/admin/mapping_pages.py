@@ -1,7 +1,231 @@
-"""(being written)"""
+"""A directory's attribute mappings and role rules in the portal: edit them, preview first.
 
-from fastapi import APIRouter, Depends
+Each editor's "Preview" posts the same fields as "Save" and shows how the
+change would move existing users' values; it saves nothing. Without htmx the
+preview comes back as the whole page.
+"""
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from scim2_models import SCIMException
+from starlette.concurrency import run_in_threadpool
 
 from scimgate.admin.guard import admin_guard
+from scimgate.admin.web import PortalError, render
+from scimgate.service import attribute_mappings, mapping_preview, roles
+from scimgate.service.mapping_preview import SCAN_CAP, MappingPreview, RolePreview
 
-router = APIRouter(prefix="/admin", include_in_schema=False, dependencies=[Depends(admin_guard)])
+router = APIRouter(
+    prefix="/admin", include_in_schema=False, dependencies=[Depends(admin_guard, scope="function")]
+)
+
+Name = Annotated[str, Form(max_length=64)]
+Path = Annotated[str, Form(max_length=512)]
+Kind = Annotated[str, Form(max_length=32)]
+Match = Annotated[str, Form(max_length=512)]
+Role = Annotated[str, Form(max_length=64)]
+Priority = Annotated[int, Form(ge=-1_000_000, le=1_000_000)]
+
+
+@dataclass(frozen=True)
+class MappingForm:
+    name: str = ""
+    path: str = ""
+
+
+@dataclass(frozen=True)
+class RuleForm:
+    kind: str = "group_name"
+    match: str = ""
+    role: str = ""
+    priority: int = 100
+
+
+@dataclass(frozen=True)
+class Editors:
+    """What the page's two editors show: the values typed, an error, a preview."""
+
+    mapping: MappingForm = MappingForm()
+    rule: RuleForm = RuleForm()
+    mapping_error: str | None = None
+    rule_error: str | None = None
+    mapping_preview: MappingPreview | None = None
+    rule_preview: RolePreview | None = None
+
+
+def _base(directory_id: str) -> str:
+    return f"/admin/directories/{directory_id}/mappings"
+
+
+async def _page(
+    request: Request, directory_id: str, editors: Editors, status: int = 200
+) -> HTMLResponse:
+    try:
+        found = await run_in_threadpool(
+            mapping_preview.settings, request.app.state.engine, directory_id
+        )
+    except LookupError:
+        raise PortalError(404, f"There is no directory {directory_id}.") from None
+    return render(
+        request,
+        "directory/mappings.html",
+        {
+            "directory": found.directory,
+            "tab": "mappings",
+            "mappings": found.mappings,
+            "rules": found.rules,
+            "editors": editors,
+            "scan_cap": SCAN_CAP,
+            "base": _base(directory_id),
+        },
+        status=status,
+    )
+
+
+def _fragment(request: Request, template: str, context: dict[str, Any]) -> HTMLResponse:
+    # htmx swaps only 2xx answers, so a refused preview is a 200 fragment showing the error.
+    return render(request, template, {"scan_cap": SCAN_CAP, **context})
+
+
+@router.get("/directories/{directory_id}/mappings")
+async def mappings_page(request: Request, directory_id: str) -> HTMLResponse:
+    return await _page(request, directory_id, Editors())
+
+
+@router.post("/directories/{directory_id}/mappings")
+async def set_mapping(
+    request: Request, directory_id: str, name: Name = "", path: Path = ""
+) -> Response:
+    """Map a custom attribute; a refused one comes back with its error, nothing saved."""
+    form = MappingForm(name.strip(), path.strip())
+    try:
+        await run_in_threadpool(
+            attribute_mappings.set_mapping,
+            request.app.state.engine,
+            directory_id,
+            form.name,
+            form.path,
+        )
+    except LookupError:
+        raise PortalError(404, f"There is no directory {directory_id}.") from None
+    except (SCIMException, ValueError) as exc:
+        return await _page(
+            request, directory_id, Editors(mapping=form, mapping_error=str(exc)), status=400
+        )
+    return RedirectResponse(_base(directory_id), status_code=303)
+
+
+@router.post("/directories/{directory_id}/mappings/preview")
+async def preview_mapping(
+    request: Request, directory_id: str, name: Name = "", path: Path = ""
+) -> HTMLResponse:
+    """What mapping the attribute would change for existing users, without saving it."""
+    form = MappingForm(name.strip(), path.strip())
+    htmx = bool(request.headers.get("HX-Request"))
+    try:
+        found = await run_in_threadpool(
+            mapping_preview.preview_mapping,
+            request.app.state.engine,
+            directory_id,
+            form.name,
+            form.path,
+        )
+    except LookupError:
+        raise PortalError(404, f"There is no directory {directory_id}.") from None
+    except (SCIMException, ValueError) as exc:
+        if htmx:
+            return _fragment(request, "directory/mappings_preview.html", {"error": str(exc)})
+        editors = Editors(mapping=form, mapping_error=str(exc))
+        return await _page(request, directory_id, editors, status=400)
+    if htmx:
+        return _fragment(request, "directory/mappings_preview.html", {"found": found})
+    return await _page(request, directory_id, Editors(mapping=form, mapping_preview=found))
+
+
+@router.post("/directories/{directory_id}/mappings/{name}/remove")
+async def remove_mapping(request: Request, directory_id: str, name: str) -> Response:
+    """Remove the directory's own mapping: the IdP profile's default, if any, applies again."""
+    removed = await run_in_threadpool(
+        attribute_mappings.remove_mapping, request.app.state.engine, directory_id, name
+    )
+    if not removed:
+        raise PortalError(404, f"The directory has no mapping of its own named {name!r}.")
+    return RedirectResponse(_base(directory_id), status_code=303)
+
+
+@router.post("/directories/{directory_id}/roles")
+async def add_rule(
+    request: Request,
+    directory_id: str,
+    kind: Kind = "group_name",
+    match: Match = "",
+    role: Role = "",
+    priority: Priority = 100,
+) -> Response:
+    """Add a role rule (applied to every user at once); a refused one comes back with its error."""
+    form = RuleForm(kind, match.strip(), role.strip(), priority)
+    try:
+        await run_in_threadpool(
+            roles.add_rule,
+            request.app.state.engine,
+            directory_id,
+            form.kind,
+            form.match,
+            form.role,
+            form.priority,
+        )
+    except LookupError:
+        raise PortalError(404, f"There is no directory {directory_id}.") from None
+    except ValueError as exc:
+        return await _page(
+            request, directory_id, Editors(rule=form, rule_error=str(exc)), status=400
+        )
+    return RedirectResponse(_base(directory_id), status_code=303)
+
+
+@router.post("/directories/{directory_id}/roles/preview")
+async def preview_rule(
+    request: Request,
+    directory_id: str,
+    kind: Kind = "group_name",
+    match: Match = "",
+    role: Role = "",
+    priority: Priority = 100,
+) -> HTMLResponse:
+    """Which users a role rule would give (or take) roles, without saving it."""
+    form = RuleForm(kind, match.strip(), role.strip(), priority)
+    htmx = bool(request.headers.get("HX-Request"))
+    try:
+        found = await run_in_threadpool(
+            mapping_preview.preview_rule,
+            request.app.state.engine,
+            directory_id,
+            form.kind,
+            form.match,
+            form.role,
+            form.priority,
+        )
+    except LookupError:
+        raise PortalError(404, f"There is no directory {directory_id}.") from None
+    except ValueError as exc:
+        if htmx:
+            return _fragment(request, "directory/mappings_role_preview.html", {"error": str(exc)})
+        return await _page(
+            request, directory_id, Editors(rule=form, rule_error=str(exc)), status=400
+        )
+    if htmx:
+        return _fragment(request, "directory/mappings_role_preview.html", {"found": found})
+    return await _page(request, directory_id, Editors(rule=form, rule_preview=found))
+
+
+@router.post("/directories/{directory_id}/roles/{rule_id}/remove")
+async def remove_rule(request: Request, directory_id: str, rule_id: str) -> Response:
+    removed = await run_in_threadpool(
+        roles.remove_rule, request.app.state.engine, directory_id, rule_id
+    )
+    if not removed:
+        raise PortalError(404, "This role rule does not exist any more.")
+    return RedirectResponse(_base(directory_id), status_code=303)

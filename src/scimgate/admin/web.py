@@ -1,6 +1,8 @@
 """Rendering portal pages: the templates, the errors pages show, and the session cookies."""
 
+import json
 from datetime import UTC, datetime
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +61,9 @@ def render(
         "now": datetime.now(UTC),
         **(context or {}),
     }
+    if status >= 400:
+        # A change answered with a page that refuses it is audited as refused.
+        request.state.answered_refusal = True
     response = templates.TemplateResponse(request, template, values, status_code=status)
     response.headers.update(PAGE_HEADERS)
     return response
@@ -90,6 +95,12 @@ def clear_session_cookie(request: Request, response: Response, name: str, path: 
     )
 
 
+def public_root(request: Request) -> str:
+    """Where the service is reached from outside, without a trailing slash."""
+    root: str = request.app.state.settings.public_url or str(request.base_url)
+    return root.rstrip("/")
+
+
 def ago(value: datetime | None, now: datetime | None = None) -> str:
     """``3 min ago``: how long ago a time was, for people scanning a table."""
     if value is None:
@@ -108,5 +119,28 @@ def utc(value: datetime | None) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if value else "—"
 
 
-templates.env.filters["ago"] = ago
-templates.env.filters["utc"] = utc
+def status_words(status: int) -> str:
+    """``409 Conflict``: a status with its name, so that nobody needs to remember codes."""
+    try:
+        return f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return str(status)
+
+
+def status_badge(status: int) -> str:
+    """The badge class of a status: fine, refused, or broken."""
+    if status >= 500:
+        return "badge-bad"
+    if status >= 400:
+        return "badge-warn"
+    return "badge-ok"
+
+
+def pretty_json(value: Any) -> str:
+    """A logged body as people read it: indented, non-ASCII left as it is (templates escape it)."""
+    return json.dumps(value, indent=2, ensure_ascii=False)
+
+
+templates.env.filters.update(
+    ago=ago, utc=utc, status_words=status_words, status_badge=status_badge, pretty_json=pretty_json
+)

@@ -1,7 +1,245 @@
-"""(being written)"""
+"""Webhook endpoints in the portal: registering, turning on and off, secrets, deliveries, replay.
 
-from fastapi import APIRouter, Depends
+A signing secret appears only in the answer to the form that made it
+(registration, rotation); no other page shows it.
+"""
+
+import re
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from scim2_models import ConflictException, InvalidValueException, NotFoundException
+from starlette.concurrency import run_in_threadpool
 
 from scimgate.admin.guard import admin_guard
+from scimgate.admin.web import PortalError, render
+from scimgate.service import tenants, webhooks
+from scimgate.service.webhooks import EndpointInfo
+from scimgate.store.webhooks import PENDING, Delivery
 
-router = APIRouter(prefix="/admin", include_in_schema=False, dependencies=[Depends(admin_guard)])
+router = APIRouter(
+    prefix="/admin", include_in_schema=False, dependencies=[Depends(admin_guard, scope="function")]
+)
+
+BACKLOG_CAP = 1000
+"""The backlog is counted up to this many waiting deliveries; beyond, the page says ``1000+``."""
+
+FAILING = "failing"
+DELIVERY_FILTERS = (
+    ("", "All deliveries"),
+    (FAILING, "Failing (waiting, with failed attempts)"),
+    ("pending", "Waiting"),
+    ("delivered", "Delivered"),
+    ("expired", "Expired"),
+)
+_SEPARATORS = re.compile(r"[\s,]+")
+
+
+@dataclass(frozen=True)
+class EndpointForm:
+    """The registration form as typed, to show again beside an error."""
+
+    url: str = ""
+    organization_id: str = ""
+    description: str = ""
+    event_types: str = ""
+    revocation_hook: bool = False
+
+
+def _missing(exc: Exception) -> PortalError:
+    return PortalError(404, str(exc) or "This webhook endpoint or delivery does not exist.")
+
+
+async def _list_page(
+    request: Request, form: EndpointForm, error: str | None = None, status: int = 200
+) -> HTMLResponse:
+    engine = request.app.state.engine
+    found = await run_in_threadpool(webhooks.list_endpoints, engine)
+    organizations = await run_in_threadpool(tenants.list_organizations, engine)
+    return render(
+        request,
+        "webhooks/list.html",
+        {
+            "nav": "webhooks",
+            "endpoints": found,
+            "organizations": {each.id: each.name for each in organizations},
+            "form": form,
+            "error": error,
+            "known_types": webhooks.KNOWN_TYPES,
+        },
+        status=status,
+    )
+
+
+@router.get("/webhooks")
+async def endpoint_list(request: Request) -> HTMLResponse:
+    """Every endpoint with its state and secrets' ages, and the form to register one."""
+    return await _list_page(request, EndpointForm())
+
+
+@router.post("/webhooks")
+async def register(
+    request: Request,
+    url: Annotated[str, Form(max_length=4096)] = "",
+    organization_id: Annotated[str, Form(max_length=64)] = "",
+    description: Annotated[str, Form(max_length=1000)] = "",
+    event_types: Annotated[str, Form(max_length=4096)] = "",
+    revocation_hook: Annotated[bool, Form()] = False,
+) -> HTMLResponse:
+    """Register an endpoint; the page that answers shows its secret, this once."""
+    form = EndpointForm(
+        url.strip(), organization_id, description.strip(), event_types, revocation_hook
+    )
+    try:
+        created = await run_in_threadpool(
+            webhooks.register,
+            request.app.state.engine,
+            form.url,
+            organization_id=form.organization_id or None,
+            event_types=[kind for kind in _SEPARATORS.split(event_types) if kind],
+            description=form.description,
+            revocation_hook=form.revocation_hook,
+        )
+    except (InvalidValueException, NotFoundException) as exc:
+        return await _list_page(request, form, str(exc), status=400)
+    return render(
+        request,
+        "webhooks/secret.html",
+        {"nav": "webhooks", "endpoint": created.endpoint, "secret": created.secret, "new": True},
+        status=201,
+    )
+
+
+@router.get("/webhooks/{endpoint_id}/backlog")
+async def backlog(request: Request, endpoint_id: str) -> HTMLResponse:
+    """How many deliveries wait for an endpoint (loaded by the list, one endpoint at a time)."""
+    try:
+        waiting = await run_in_threadpool(
+            webhooks.deliveries, request.app.state.engine, endpoint_id, PENDING, BACKLOG_CAP + 1
+        )
+    except NotFoundException as exc:
+        raise _missing(exc) from None
+    return render(request, "webhooks/_backlog.html", {"count": len(waiting), "cap": BACKLOG_CAP})
+
+
+async def _endpoint_page(
+    request: Request, endpoint: EndpointInfo, status: str, secret: str | None = None
+) -> HTMLResponse:
+    service_status = PENDING if status == FAILING else status or None
+    try:
+        found = await run_in_threadpool(
+            webhooks.deliveries, request.app.state.engine, endpoint.id, service_status
+        )
+    except InvalidValueException as exc:
+        raise PortalError(400, str(exc)) from None
+    if status == FAILING:
+        found = [each for each in found if each.attempts > 0]
+    types = await run_in_threadpool(
+        webhooks.event_types, request.app.state.engine, [each.event_seq for each in found]
+    )
+    context: dict[str, Any] = {
+        "nav": "webhooks",
+        "endpoint": endpoint,
+        "deliveries": found,
+        "types": types,
+        "status": status,
+        "filters": DELIVERY_FILTERS,
+    }
+    if secret is not None:
+        return render(request, "webhooks/secret.html", {**context, "secret": secret, "new": False})
+    if request.headers.get("HX-Request"):
+        return render(request, "webhooks/_deliveries.html", context)
+    return render(request, "webhooks/endpoint.html", context)
+
+
+async def _endpoint(request: Request, endpoint_id: str) -> EndpointInfo:
+    try:
+        found: EndpointInfo = await run_in_threadpool(
+            webhooks.get_endpoint, request.app.state.engine, endpoint_id
+        )
+    except NotFoundException as exc:
+        raise _missing(exc) from None
+    return found
+
+
+@router.get("/webhooks/{endpoint_id}")
+async def endpoint_page(request: Request, endpoint_id: str, status: str = "") -> HTMLResponse:
+    """An endpoint, its secrets' ages and its deliveries (an htmx filter gets only the table)."""
+    return await _endpoint_page(request, await _endpoint(request, endpoint_id), status)
+
+
+@router.post("/webhooks/{endpoint_id}/enable")
+async def enable(request: Request, endpoint_id: str) -> Response:
+    try:
+        await run_in_threadpool(webhooks.enable, request.app.state.engine, endpoint_id)
+    except NotFoundException as exc:
+        raise _missing(exc) from None
+    return RedirectResponse(f"/admin/webhooks/{endpoint_id}", status_code=303)
+
+
+@router.post("/webhooks/{endpoint_id}/disable")
+async def disable(
+    request: Request, endpoint_id: str, reason: Annotated[str, Form(max_length=512)] = ""
+) -> Response:
+    try:
+        await run_in_threadpool(
+            webhooks.disable, request.app.state.engine, endpoint_id, reason.strip() or None
+        )
+    except NotFoundException as exc:
+        raise _missing(exc) from None
+    return RedirectResponse(f"/admin/webhooks/{endpoint_id}", status_code=303)
+
+
+@router.post("/webhooks/{endpoint_id}/rotate-secret")
+async def rotate_secret(request: Request, endpoint_id: str) -> HTMLResponse:
+    """A new secret, shown on the page that answers; the old one keeps signing for a day."""
+    try:
+        rotated = await run_in_threadpool(
+            webhooks.rotate_secret, request.app.state.engine, endpoint_id
+        )
+    except NotFoundException as exc:
+        raise _missing(exc) from None
+    return await _endpoint_page(request, rotated.endpoint, "", secret=rotated.secret)
+
+
+@router.get("/webhooks/deliveries/{delivery_id}")
+async def delivery_attempts(request: Request, delivery_id: str) -> HTMLResponse:
+    """A delivery's attempts: a page, or the rows htmx expands under the delivery."""
+    try:
+        found = await run_in_threadpool(webhooks.attempts, request.app.state.engine, delivery_id)
+    except NotFoundException as exc:
+        raise _missing(exc) from None
+    context = {"nav": "webhooks", "delivery_id": delivery_id, "attempts": found}
+    if request.headers.get("HX-Request"):
+        return render(request, "webhooks/_attempts.html", context)
+    return render(request, "webhooks/delivery.html", context)
+
+
+@router.post("/webhooks/deliveries/{delivery_id}/replay")
+async def replay(request: Request, delivery_id: str) -> Response:
+    """Send a delivery's event again; htmx swaps the delivery's row to say it is queued."""
+    htmx = bool(request.headers.get("HX-Request"))
+    try:
+        again: Delivery = await run_in_threadpool(
+            webhooks.replay, request.app.state.engine, delivery_id
+        )
+    except NotFoundException as exc:
+        raise _missing(exc) from None
+    except (ConflictException, InvalidValueException) as exc:
+        if not htmx:
+            raise PortalError(409, str(exc)) from None
+        # htmx swaps only 2xx answers: the refusal is shown in the row all the same.
+        return render(
+            request,
+            "webhooks/_replayed.html",
+            {"delivery_id": delivery_id, "again": None, "message": str(exc)},
+        )
+    if htmx:
+        return render(
+            request,
+            "webhooks/_replayed.html",
+            {"delivery_id": delivery_id, "again": again, "message": None},
+        )
+    return RedirectResponse(f"/admin/webhooks/{again.endpoint_id}", status_code=303)

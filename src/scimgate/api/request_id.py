@@ -26,6 +26,9 @@ WELL_FORMED = re.compile(r"[A-Za-z0-9._:@+=-]{1,64}")
 SCIM_PATH = re.compile(r"/scim/v2/([^/]+)")
 DIRECTORY_PATH = re.compile(r"/(?:scim/v2|api/v1/directories)/([^/]+)")
 
+SECRET_IN_PATH = re.compile(r"scimgate_[A-Za-z0-9_-]+")
+"""A secret some paths carry (a setup link's): logged as ``[secret]``."""
+
 access_log = structlog.get_logger("scimgate.access")
 
 
@@ -77,7 +80,7 @@ async def _observe(scope: Scope, status: int, seconds: float) -> None:
     access_log.info(
         "request",
         method=method,
-        path=path,
+        path=SECRET_IN_PATH.sub("[secret]", path),
         status=status,
         latency_ms=round(seconds * 1000, 1),
         directory_id=_directory_in(path, DIRECTORY_PATH),

@@ -121,7 +121,8 @@ def serve(
         console.print("Sign in with the key; it is shown once ('scimgate keys create' makes more).")
     background = start_in_background(settings) if with_worker else None
     try:
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+        # scimgate writes its own access line (no query strings, no secrets in paths).
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info", access_log=False)
     finally:
         if background is not None:
             background.stop()

@@ -264,14 +264,16 @@ def search(
 
 
 def parse_status(text: str) -> tuple[int, int]:
-    """``409`` → (409, 409); ``4xx`` → (400, 499)."""
+    """``409`` → (409, 409); ``4xx`` → (400, 499); ``failures`` → (400, 599)."""
     text = text.strip().lower()
+    if text == "failures":
+        return 400, 599
     if len(text) == 3 and text[0] in "12345" and text[1:] == "xx":
         low = int(text[0]) * 100
         return low, low + 99
     if len(text) == 3 and text.isdigit():
         return int(text), int(text)
-    raise ValueError(f"status: give a status like 409 or a class like 4xx, not {text!r}")
+    raise ValueError(f"status: give a status like 409, a class like 4xx, or failures, not {text!r}")
 
 
 def _encode_cursor(entry: LogEntry) -> str:

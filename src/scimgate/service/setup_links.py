@@ -17,14 +17,18 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine
 
 from scimgate.scim.idp import IdpProfile
-from scimgate.service import portal_sessions, tenants
-from scimgate.service.directory_summary import DirectorySummary, directory_summary
+from scimgate.scim.normalized import DirectoryGroup, DirectoryUser
+from scimgate.service import portal_sessions, provisioning_log, tenants
+from scimgate.service.directory_summary import directory_summary
+from scimgate.service.directory_view import directory_groups, directory_users
 from scimgate.service.portal_sessions import OpenedSession
-from scimgate.store import setup_links
+from scimgate.store import provisioning_logs, setup_links
 from scimgate.store import tenants as tenant_store
 from scimgate.store.ids import new_id, utcnow
+from scimgate.store.portal_sessions import PortalSession
+from scimgate.store.provisioning_logs import LogEntry, LogSearch
 from scimgate.store.setup_links import SetupLink
-from scimgate.store.tenants import Directory
+from scimgate.store.tenants import Directory, Organization
 from scimgate.store.transactions import reading, writing
 
 LINK_PREFIX = "scimgate_setup_"
@@ -35,6 +39,10 @@ MAX_VALIDITY = timedelta(days=30)
 
 class SetupLinkRefused(Exception):
     """The link cannot be used; the message says why, in words for the IT admin."""
+
+
+class UnknownSetupLink(SetupLinkRefused):
+    """No link has this secret (a typo, a truncated copy, a guess)."""
 
 
 @dataclass(frozen=True)
@@ -136,16 +144,6 @@ def redeem(engine: Engine, secret: str) -> OpenedSession:
     return portal_sessions.open_setup_session(engine, link.id, link.expires_at)
 
 
-def current(engine: Engine, link_id: str) -> SetupLink:
-    """The link a setup session belongs to, refused once it is revoked or expired."""
-    with reading(engine) as conn:
-        link = setup_links.get_link(conn, link_id)
-    if link is None:
-        raise SetupLinkRefused("This setup link is not valid.")
-    _check_usable(link, utcnow())
-    return link
-
-
 def _check_usable(link: SetupLink, now: datetime) -> None:
     if link.revoked_at is not None:
         raise SetupLinkRefused("This setup link was revoked. Ask your vendor for a new one.")
@@ -197,8 +195,149 @@ def reveal_token(engine: Engine, link: SetupLink) -> tenants.IssuedToken:
     return issued
 
 
-def directory_of(engine: Engine, link: SetupLink) -> DirectorySummary | None:
-    """The link's directory at a glance, or None before an IdP was chosen."""
+@dataclass(frozen=True)
+class LinkOpening:
+    """What opening a link's address did."""
+
+    link: SetupLink
+    opened: OpenedSession | None
+    """The new session; None when the browser already held this link's session."""
+
+
+def open_link(engine: Engine, secret: str, held: PortalSession | None) -> LinkOpening:
+    """Open a link's address: redeem it, unless ``held`` is already its session.
+
+    The browser that redeemed a link may open its address again (a bookmark, a
+    second tab) and is simply let back in; any other browser is refused, as
+    ``redeem`` refuses it.
+    """
+    with reading(engine) as conn:
+        link = setup_links.find_by_hash(conn, _hash(secret))
+    if link is None:
+        raise UnknownSetupLink("This setup link is not valid. Check that it was copied whole.")
+    if held is not None and held.setup_link_id == link.id:
+        return LinkOpening(link, None)
+    return LinkOpening(link, redeem(engine, secret))
+
+
+@dataclass(frozen=True)
+class OpenLink:
+    """A usable link with what its pages show: its organization and, once chosen, directory."""
+
+    link: SetupLink
+    organization: Organization
+    directory: Directory | None
+
+
+def open_link_view(engine: Engine, link_id: str) -> OpenLink:
+    """The link a setup session belongs to, refused once it is revoked or expired."""
+    with reading(engine) as conn:
+        link = setup_links.get_link(conn, link_id)
+        if link is None:
+            raise SetupLinkRefused("This setup link is not valid.")
+        _check_usable(link, utcnow())
+        organization = tenant_store.get_organization(conn, link.organization_id)
+        directory = (
+            tenant_store.get_directory(conn, link.directory_id) if link.directory_id else None
+        )
+    if organization is None:
+        raise SetupLinkRefused("This setup link is not valid.")
+    return OpenLink(link, organization, directory)
+
+
+RECENT = 5
+"""How many of the latest users and groups the status shows."""
+
+FAILURE_WINDOW = timedelta(hours=24)
+FAILURE_COUNT_CAP = 100
+"""Failures are counted up to this many (the status is polled every few seconds)."""
+
+
+@dataclass(frozen=True)
+class SetupStatus:
+    """The link's directory coming alive, as the IT admin watches it."""
+
+    directory: Directory
+    """As it is now: ``activated_at`` is set by the first authenticated request."""
+
+    users: int
+    groups: int
+    latest_users: list[DirectoryUser]
+    """The users created last, newest first."""
+
+    latest_groups: list[DirectoryGroup]
+    failures: int
+    """Failed requests (an answer of 400 or more) within ``FAILURE_WINDOW``."""
+
+    @property
+    def failures_capped(self) -> bool:
+        return self.failures >= FAILURE_COUNT_CAP
+
+
+def setup_status(engine: Engine, link: SetupLink, base_url: str) -> SetupStatus | None:
+    """The status of the link's directory, or None before an IdP was chosen."""
     if link.directory_id is None:
         return None
-    return directory_summary(engine, link.directory_id)
+    directory_id = link.directory_id
+    summary = directory_summary(engine, directory_id)
+    # Pages come in creation order: the last page holds the newest.
+    _, users = directory_users(
+        engine,
+        directory_id,
+        base_url,
+        count=RECENT,
+        start_index=max(summary.users - RECENT + 1, 1),
+    )
+    _, groups = directory_groups(
+        engine,
+        directory_id,
+        base_url,
+        count=RECENT,
+        start_index=max(summary.groups - RECENT + 1, 1),
+    )
+    failed = LogSearch(
+        directory_id=directory_id,
+        limit=FAILURE_COUNT_CAP,
+        status_from=400,
+        since=utcnow() - FAILURE_WINDOW,
+    )
+    with reading(engine) as conn:
+        failures = len(provisioning_logs.search(conn, failed))
+    return SetupStatus(
+        directory=summary.directory,
+        users=summary.users,
+        groups=summary.groups,
+        latest_users=users[::-1],
+        latest_groups=groups[::-1],
+        failures=failures,
+    )
+
+
+def setup_log(
+    engine: Engine,
+    link: SetupLink,
+    *,
+    failures_only: bool = False,
+    before: str | None = None,
+    limit: int = 50,
+) -> provisioning_log.LogPage:
+    """A page of the link's own directory's provisioning log, newest first.
+
+    ``before`` is the previous page's cursor; a malformed one starts at the newest.
+    """
+    if link.directory_id is None:
+        return provisioning_log.LogPage([], None)
+    status = "failures" if failures_only else None
+    try:
+        return provisioning_log.search(
+            engine, link.directory_id, limit=limit, status=status, before=before
+        )
+    except ValueError:
+        return provisioning_log.search(engine, link.directory_id, limit=limit, status=status)
+
+
+def setup_log_entry(engine: Engine, link: SetupLink, log_id: str) -> LogEntry | None:
+    """One entry of the link's own directory's log; None for any other directory's."""
+    if link.directory_id is None:
+        return None
+    return provisioning_log.entry(engine, link.directory_id, log_id)

@@ -6,6 +6,7 @@ rotation); listings show only when each secret was made and when it expires.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
@@ -178,6 +179,12 @@ def deliveries(
     with reading(engine) as conn:
         _existing(conn, endpoint_id)
         return webhooks.list_deliveries(conn, endpoint_id, status, limit)
+
+
+def event_types(engine: Engine, seqs: Sequence[int]) -> dict[int, str]:
+    """The type of each of these events that retention still keeps."""
+    with reading(engine) as conn:
+        return {seq: event.type for seq, event in events.by_seqs(conn, seqs).items()}
 
 
 def attempts(engine: Engine, delivery_id: str) -> list[Attempt]:

@@ -1,0 +1,162 @@
+"""Measures of many directories at once, for the portal's overview pages.
+
+Each measure is one aggregate query grouped by ``directory_id`` over the
+directories a ``Span`` covers (all of them, one organization's, or one), so a
+page of a hundred directories costs a handful of queries, not hundreds. The
+counts read the ``directory_id``-leading indexes; the request counts read only
+the last day of the provisioning log, through its ``received_at`` index.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, case, func, select, true
+
+from scimgate.store.memberships import Member
+from scimgate.store.tables import (
+    directories,
+    group_members,
+    groups,
+    provisioning_logs,
+    scim_tokens,
+    users,
+    webhook_deliveries,
+)
+from scimgate.store.webhooks import PENDING
+
+
+@dataclass(frozen=True)
+class Span:
+    """The directories a measure covers: one directory, one organization's, or every one."""
+
+    organization_id: str | None = None
+    directory_id: str | None = None
+
+    def covers(self, column: ColumnElement[Any]) -> ColumnElement[bool]:
+        """The condition on a ``directory_id`` column that keeps rows of covered directories."""
+        if self.directory_id is not None:
+            return column == self.directory_id
+        if self.organization_id is not None:
+            return column.in_(
+                select(directories.c.id).where(
+                    directories.c.organization_id == self.organization_id
+                )
+            )
+        return true()
+
+
+@dataclass(frozen=True)
+class RequestCounts:
+    """A directory's logged SCIM requests in a time window."""
+
+    total: int
+    failed: int
+    """Answered with a status of 400 or more."""
+
+    last_at: datetime | None
+
+
+def user_counts(conn: Connection, span: Span) -> dict[str, int]:
+    """How many users each covered directory holds (directories without any are absent)."""
+    return _counts(conn, span, users.c.directory_id)
+
+
+def group_counts(conn: Connection, span: Span) -> dict[str, int]:
+    return _counts(conn, span, groups.c.directory_id)
+
+
+def _counts(conn: Connection, span: Span, column: ColumnElement[Any]) -> dict[str, int]:
+    rows = conn.execute(select(column, func.count()).where(span.covers(column)).group_by(column))
+    return {row[0]: int(row[1]) for row in rows}
+
+
+def last_token_use(conn: Connection, span: Span) -> dict[str, datetime]:
+    """When any of each directory's SCIM tokens last opened it (recorded to the minute)."""
+    column = scim_tokens.c.directory_id
+    rows = conn.execute(
+        select(column, func.max(scim_tokens.c.last_used_at))
+        .where(span.covers(column), scim_tokens.c.last_used_at.is_not(None))
+        .group_by(column)
+    )
+    return {row[0]: row[1] for row in rows}
+
+
+def request_counts(conn: Connection, span: Span, since: datetime) -> dict[str, RequestCounts]:
+    """Each covered directory's logged requests since an instant: all, failed, the latest."""
+    column = provisioning_logs.c.directory_id
+    failed = func.sum(case((provisioning_logs.c.status >= 400, 1), else_=0))
+    rows = conn.execute(
+        select(
+            column,
+            func.count(),
+            failed,
+            func.max(provisioning_logs.c.received_at),
+        )
+        .where(span.covers(column), provisioning_logs.c.received_at >= since)
+        .group_by(column)
+    )
+    return {
+        row[0]: RequestCounts(total=int(row[1]), failed=int(row[2] or 0), last_at=row[3])
+        for row in rows
+    }
+
+
+def pending_deliveries(conn: Connection, span: Span) -> dict[str, int]:
+    """Webhook deliveries not yet made, per directory the events came from (every endpoint)."""
+    column = webhook_deliveries.c.directory_id
+    rows = conn.execute(
+        select(column, func.count())
+        .where(webhook_deliveries.c.status == PENDING, span.covers(column))
+        .group_by(column)
+    )
+    return {row[0]: int(row[1]) for row in rows}
+
+
+def member_counts(conn: Connection, directory_id: str, group_ids: list[str]) -> dict[str, int]:
+    """How many direct members (users and groups) each of these groups has."""
+    counts = dict.fromkeys(group_ids, 0)
+    if not group_ids:
+        return counts
+    gm = group_members.c
+    rows = conn.execute(
+        select(gm.group_id, func.count())
+        .where(gm.directory_id == directory_id, gm.group_id.in_(group_ids))
+        .group_by(gm.group_id)
+    )
+    counts.update({row[0]: int(row[1]) for row in rows})
+    return counts
+
+
+def members_page(
+    conn: Connection, directory_id: str, group_id: str, limit: int, offset: int
+) -> list[Member]:
+    """One page of a group's direct members in id order, each with the name it displays."""
+    gm = group_members.c
+    member_user = users.alias("member_user")
+    member_group = groups.alias("member_group")
+    display = func.coalesce(
+        gm.display,
+        member_user.c.display_name,
+        member_user.c.user_name,
+        member_group.c.display_name,
+    )
+    query = (
+        select(gm.member_id, gm.member_type, display)
+        .select_from(
+            group_members.outerjoin(
+                member_user,
+                (member_user.c.id == gm.member_id)
+                & (member_user.c.directory_id == gm.directory_id),
+            ).outerjoin(
+                member_group,
+                (member_group.c.id == gm.member_id)
+                & (member_group.c.directory_id == gm.directory_id),
+            )
+        )
+        .where(gm.directory_id == directory_id, gm.group_id == group_id)
+        .order_by(gm.member_id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return [Member(id=row[0], type=row[1], display=row[2]) for row in conn.execute(query)]
