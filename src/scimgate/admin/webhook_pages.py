@@ -243,3 +243,26 @@ async def replay(request: Request, delivery_id: str) -> Response:
             {"delivery_id": delivery_id, "again": again, "message": None},
         )
     return RedirectResponse(f"/admin/webhooks/{again.endpoint_id}", status_code=303)
+
+
+@router.post("/webhooks/deliveries/{delivery_id}/retry")
+async def retry_now(request: Request, delivery_id: str) -> Response:
+    """Attempt a failing delivery at once (its endpoint was fixed); htmx swaps in the outcome."""
+    htmx = bool(request.headers.get("HX-Request"))
+    try:
+        found: Delivery = await run_in_threadpool(
+            webhooks.retry_now, request.app.state.engine, delivery_id
+        )
+    except NotFoundException as exc:
+        raise _missing(exc) from None
+    except ConflictException as exc:
+        if not htmx:
+            raise PortalError(409, str(exc)) from None
+        return render(
+            request,
+            "webhooks/_replayed.html",
+            {"delivery_id": delivery_id, "again": None, "message": str(exc)},
+        )
+    if htmx:
+        return render(request, "webhooks/_replayed.html", {"retried": True})
+    return RedirectResponse(f"/admin/webhooks/{found.endpoint_id}", status_code=303)

@@ -143,6 +143,13 @@ async def replay(request: Request, delivery_id: str) -> JSONResponse:
     return _created(asdict(again))
 
 
+@router.post("/webhooks/deliveries/{delivery_id}/retry")
+async def retry_now(request: Request, delivery_id: str) -> JSONResponse:
+    """Attempt a waiting (failing) delivery now instead of at its next scheduled retry."""
+    found = await run_in_threadpool(webhooks.retry_now, request.app.state.engine, delivery_id)
+    return json_response(asdict(found))
+
+
 @router.post("/webhooks/{endpoint_id}/replay")
 async def replay_range(request: Request, endpoint_id: str) -> JSONResponse:
     """Send again the endpoint's events in a time range or a sequence range."""

@@ -199,6 +199,13 @@ def replay(delivery_id: str, database_url: DatabaseOption = None) -> None:
     console.print(f"Queued delivery {again.id} of event {again.event_id}.")
 
 
+@webhooks_app.command("retry")
+def retry_now(delivery_id: str, database_url: DatabaseOption = None) -> None:
+    """Attempt a waiting (failing) delivery now instead of at its next scheduled retry."""
+    found = _call(database_url, lambda engine: webhooks.retry_now(engine, delivery_id))
+    console.print(f"Delivery {found.id} of event {found.event_id} is due now.")
+
+
 @webhooks_app.command("replay-range")
 def replay_range(
     endpoint_id: str,

@@ -216,6 +216,25 @@ def replay(engine: Engine, delivery_id: str) -> Delivery:
     return again
 
 
+def retry_now(engine: Engine, delivery_id: str) -> Delivery:
+    """Attempt a waiting delivery at once instead of at its next scheduled retry.
+
+    For the moment its endpoint is fixed. The delivery keeps its place in
+    line and its count of failed attempts; a disabled endpoint still waits to be
+    enabled. Refused for a delivery that is not waiting (replay it instead) or
+    that a worker is attempting right now.
+    """
+    with writing(engine) as conn:
+        found = _existing_delivery(conn, delivery_id)
+        if found.status != PENDING:
+            raise ConflictException(
+                detail=f"Delivery {delivery_id} is {found.status}: replay it to send its event anew"
+            )
+        if not webhooks.make_delivery_due(conn, delivery_id, utcnow()):
+            raise ConflictException(detail=f"Delivery {delivery_id} is being attempted right now")
+        return _existing_delivery(conn, delivery_id)
+
+
 def replay_range(
     engine: Engine,
     endpoint_id: str,

@@ -382,6 +382,25 @@ def make_due(conn: Connection, endpoint_id: str, at: datetime) -> int:
     ).rowcount
 
 
+def make_delivery_due(conn: Connection, delivery_id: str, at: datetime) -> bool:
+    """A waiting delivery is due at once; False when it is not waiting or a worker holds it."""
+    return (
+        conn.execute(
+            update(webhook_deliveries)
+            .where(
+                webhook_deliveries.c.id == delivery_id,
+                webhook_deliveries.c.status == PENDING,
+                or_(
+                    webhook_deliveries.c.lease_until.is_(None),
+                    webhook_deliveries.c.lease_until < at,
+                ),
+            )
+            .values(next_attempt_at=at, lease_owner=None, lease_until=None)
+        ).rowcount
+        == 1
+    )
+
+
 def purge_finished(conn: Connection, before: datetime) -> int:
     """Forget deliveries (with their attempts) that ended before a time; pending ones stay."""
     return conn.execute(
