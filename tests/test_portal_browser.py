@@ -120,6 +120,8 @@ def test_the_saas_team_and_the_it_admin_set_up_a_directory(
 
     # The SaaS team sees the directory healthy, its users and groups, and the failure explained.
     page.goto(f"{url}/admin/")
+    page.get_by_label("Find an organization").fill(company)
+    page.get_by_role("button", name="Find").click()
     organization = page.locator("section.card", has=page.get_by_role("heading", name=company))
     expect(organization).to_contain_text("Okta production")
     expect(organization).to_contain_text("Healthy")

@@ -12,6 +12,7 @@ import httpx
 from conftest import DirectoryClient, LiveServer, new_directory
 from portal_support import Portal, sign_in
 from scim_payloads import group, patch, user
+from scimgate.service import tenants as tenant_service
 from scimgate.store import tenants
 from scimgate.store.ids import utcnow
 from scimgate.store.transactions import writing
@@ -90,7 +91,7 @@ def test_the_dashboard_follows_a_new_directory_from_waiting_to_healthy_to_errors
     organization_id = create_organization(portal, organization_name)
     directory_id, base_url, token, _ = create_directory(portal, organization_id)
 
-    dashboard = portal.get("/admin/")
+    dashboard = portal.get("/admin/", params={"q": organization_name})
     assert dashboard.status_code == 200
     assert organization_name in dashboard.text
     waiting = row_cells(dashboard.text, directory_id)
@@ -111,7 +112,12 @@ def test_the_dashboard_follows_a_new_directory_from_waiting_to_healthy_to_errors
         def healthy(cells: list[str]) -> bool:
             return cells[HEALTH] == "Healthy" and "(0 of 3)" in cells[ERRORS]
 
-        cells = eventually(lambda: row_cells(portal.get("/admin/").text, directory_id), healthy)
+        cells = eventually(
+            lambda: row_cells(
+                portal.get("/admin/", params={"q": organization_name}).text, directory_id
+            ),
+            healthy,
+        )
         assert cells[HEALTH] == "Healthy", cells
         assert cells[ERRORS] == "0.0 % (0 of 3)"
         assert (cells[USERS], cells[GROUPS]) == ("2", "1")
@@ -120,7 +126,9 @@ def test_the_dashboard_follows_a_new_directory_from_waiting_to_healthy_to_errors
         # A duplicate userName is refused: one failure in four requests is 25 %.
         assert scim.post("/Users", json=user("ANN@acme.com")).status_code == 409
         cells = eventually(
-            lambda: row_cells(portal.get("/admin/").text, directory_id),
+            lambda: row_cells(
+                portal.get("/admin/", params={"q": organization_name}).text, directory_id
+            ),
             lambda found: "(1 of 4)" in found[ERRORS],
         )
     assert cells[ERRORS] == "25.0 % (1 of 4)"
@@ -333,7 +341,7 @@ def test_forms_without_the_csrf_token_change_nothing(portal: Portal) -> None:
     name = f"Forged {secrets.token_hex(4)}"
     forged = portal.http.post("/admin/organizations", data={"name": name})
     assert forged.status_code == 403
-    assert name not in portal.get("/admin/").text
+    assert "No organization" in portal.get("/admin/", params={"q": name}).text
 
     organization_id = create_organization(portal)
     directory = portal.http.post(
@@ -397,3 +405,20 @@ def test_users_come_fifty_to_a_page(portal: Portal, scim: DirectoryClient) -> No
     assert "u50@page.test" in second and "u51@page.test" in second
     assert "u00@page.test" not in second
     assert "Next 50" not in second and "Previous 50" in second
+
+
+def test_the_dashboard_finds_organizations_by_name_a_page_at_a_time(
+    live_server: LiveServer, portal: Portal
+) -> None:
+    family = f"Paged {secrets.token_hex(4)}"
+    for index in range(27):
+        tenant_service.create_organization(live_server.engine, f"{family} {index:02d}")
+    first = portal.get("/admin/", params={"q": family.upper()})
+    assert "1\N{EN DASH}25 of 27 organizations" in first.text
+    assert f"{family} 00" in first.text and f"{family} 24" in first.text
+    assert f"{family} 25" not in first.text
+    second = portal.get("/admin/", params={"q": family, "start": 26})
+    assert "26\N{EN DASH}27 of 27 organizations" in second.text
+    assert f"{family} 26" in second.text and f"{family} 00" not in second.text
+    none = portal.get("/admin/", params={"q": f"{family} nobody"})
+    assert "No organization" in none.text

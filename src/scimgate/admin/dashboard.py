@@ -7,7 +7,7 @@ they are in the page that answers the form creating them, and in no other.
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
@@ -39,13 +39,18 @@ def _name(text: str, what: str) -> str:
     return name
 
 
+PAGE_SIZE = 25
+
+
 @router.get("/")
-async def dashboard_page(request: Request) -> Response:
-    organizations = await run_in_threadpool(dashboard.overview, _engine(request))
+async def dashboard_page(
+    request: Request, q: str = "", start: Annotated[int, Query(ge=1)] = 1
+) -> Response:
+    found = await run_in_threadpool(dashboard.overview, _engine(request), q, start, PAGE_SIZE)
     return render(
         request,
         "dashboard/index.html",
-        {"nav": "dashboard", "organizations": organizations},
+        {"nav": "dashboard", "page": found.organizations, "q": found.query, "base": "/admin/"},
     )
 
 

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Engine
 
+from scimgate.service.directory_browser import MAX_QUERY, Page
 from scimgate.store import dashboard, setup_links, tenants
 from scimgate.store.dashboard import Span
 from scimgate.store.ids import utcnow
@@ -106,18 +107,31 @@ class DirectoryOverview:
     """Oldest first; never their secrets."""
 
 
-def overview(engine: Engine) -> list[OrganizationOverview]:
-    """Every organization, by name, with the health of each of its directories."""
+@dataclass(frozen=True)
+class Overview:
+    """A page of organizations, by name, each with the health of its directories."""
+
+    organizations: Page[OrganizationOverview]
+    query: str
+
+
+def overview(engine: Engine, query: str = "", start: int = 1, size: int = 25) -> Overview:
+    """Organizations by name (those whose name contains ``query``), a page at a time."""
+    query = query.strip()[:MAX_QUERY]
     with reading(engine) as conn:
-        organizations = tenants.list_organizations(conn)
-        measured = _measure(conn, Span(), tenants.list_directories(conn))
+        total, organizations = tenants.organizations_page(conn, query, start - 1, size)
+        ids = tuple(organization.id for organization in organizations)
+        measured = _measure(
+            conn, Span(organization_ids=ids), tenants.organizations_directories(conn, ids)
+        )
     by_organization: dict[str, list[DirectoryHealth]] = {}
     for each in measured:
         by_organization.setdefault(each.directory.organization_id, []).append(each)
-    return [
+    entries = [
         OrganizationOverview(organization, by_organization.get(organization.id, []))
         for organization in organizations
     ]
+    return Overview(Page(entries, total, start, size), query)
 
 
 def organization_page(engine: Engine, organization_id: str) -> OrganizationPage:
@@ -130,7 +144,7 @@ def organization_page(engine: Engine, organization_id: str) -> OrganizationPage:
         if organization is None:
             raise LookupError(f"no organization {organization_id}")
         directories = tenants.organization_directories(conn, organization_id)
-        measured = _measure(conn, Span(organization_id=organization_id), directories)
+        measured = _measure(conn, Span(organization_ids=(organization_id,)), directories)
         links = setup_links.organization_links(conn, organization_id)
     return OrganizationPage(OrganizationOverview(organization, measured), links)
 

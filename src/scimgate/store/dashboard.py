@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, case, func, select, true
+from sqlalchemy import ColumnElement, Connection, case, func, select
 
 from scimgate.store.memberships import Member
 from scimgate.store.tables import (
@@ -28,22 +28,18 @@ from scimgate.store.webhooks import PENDING
 
 @dataclass(frozen=True)
 class Span:
-    """The directories a measure covers: one directory, one organization's, or every one."""
+    """The directories a measure covers: one directory, or those of some organizations."""
 
-    organization_id: str | None = None
+    organization_ids: tuple[str, ...] = ()
     directory_id: str | None = None
 
     def covers(self, column: ColumnElement[Any]) -> ColumnElement[bool]:
         """The condition on a ``directory_id`` column that keeps rows of covered directories."""
         if self.directory_id is not None:
             return column == self.directory_id
-        if self.organization_id is not None:
-            return column.in_(
-                select(directories.c.id).where(
-                    directories.c.organization_id == self.organization_id
-                )
-            )
-        return true()
+        return column.in_(
+            select(directories.c.id).where(directories.c.organization_id.in_(self.organization_ids))
+        )
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,11 @@
 """Organizations, directories and the bearer tokens that open a directory."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, func, select, update
 
 from scimgate.store.tables import directories, organizations, scim_tokens
 
@@ -70,6 +71,33 @@ def insert_organization(conn: Connection, organization: Organization) -> None:
 def list_organizations(conn: Connection) -> list[Organization]:
     rows = conn.execute(select(organizations).order_by(organizations.c.name, organizations.c.id))
     return [Organization(**row._mapping) for row in rows]
+
+
+def organizations_page(
+    conn: Connection, name_contains: str | None, offset: int, limit: int
+) -> tuple[int, list[Organization]]:
+    """A page of organizations by name (optionally those whose name contains a text), and how
+    many match."""
+    matching = select(organizations)
+    if name_contains:
+        matching = matching.where(
+            func.lower(organizations.c.name).contains(name_contains.lower(), autoescape=True)
+        )
+    total = conn.execute(select(func.count()).select_from(matching.subquery())).scalar_one()
+    rows = conn.execute(
+        matching.order_by(organizations.c.name, organizations.c.id).offset(offset).limit(limit)
+    )
+    return total, [Organization(**row._mapping) for row in rows]
+
+
+def organizations_directories(conn: Connection, organization_ids: Sequence[str]) -> list[Directory]:
+    """The directories of some organizations."""
+    rows = conn.execute(
+        select(directories)
+        .where(directories.c.organization_id.in_(organization_ids))
+        .order_by(directories.c.id)
+    )
+    return [Directory(**row._mapping) for row in rows]
 
 
 def get_organization(conn: Connection, organization_id: str) -> Organization | None:
@@ -143,12 +171,7 @@ def record_detected_idp(conn: Connection, directory_id: str, idp: str) -> None:
 
 
 def organization_directories(conn: Connection, organization_id: str) -> list[Directory]:
-    rows = conn.execute(
-        select(directories)
-        .where(directories.c.organization_id == organization_id)
-        .order_by(directories.c.id)
-    )
-    return [Directory(**row._mapping) for row in rows]
+    return organizations_directories(conn, [organization_id])
 
 
 def list_directories(conn: Connection) -> list[Directory]:
