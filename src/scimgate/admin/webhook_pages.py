@@ -5,12 +5,14 @@ A signing secret appears only in the answer to the form that made it
 """
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from scim2_models import ConflictException, InvalidValueException, NotFoundException
+from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from scimgate.admin.guard import admin_guard
@@ -220,17 +222,33 @@ async def delivery_attempts(request: Request, delivery_id: str) -> HTMLResponse:
 @router.post("/webhooks/deliveries/{delivery_id}/replay")
 async def replay(request: Request, delivery_id: str) -> Response:
     """Send a delivery's event again; htmx swaps the delivery's row to say it is queued."""
+    return await _act_on_delivery(request, delivery_id, webhooks.replay, retried=False)
+
+
+@router.post("/webhooks/deliveries/{delivery_id}/retry")
+async def retry_now(request: Request, delivery_id: str) -> Response:
+    """Attempt a failing delivery at once (its endpoint was fixed); htmx swaps in the outcome."""
+    return await _act_on_delivery(request, delivery_id, webhooks.retry_now, retried=True)
+
+
+async def _act_on_delivery(
+    request: Request,
+    delivery_id: str,
+    action: Callable[[Engine, str], Delivery],
+    *,
+    retried: bool,
+) -> Response:
+    """Replay or retry a delivery: htmx gets the outcome in the row, a plain form a redirect."""
     htmx = bool(request.headers.get("HX-Request"))
     try:
-        again: Delivery = await run_in_threadpool(
-            webhooks.replay, request.app.state.engine, delivery_id
-        )
+        done = await run_in_threadpool(action, request.app.state.engine, delivery_id)
     except NotFoundException as exc:
         raise _missing(exc) from None
     except (ConflictException, InvalidValueException) as exc:
         if not htmx:
             raise PortalError(409, str(exc)) from None
         # htmx swaps only 2xx answers: the refusal is shown in the row all the same.
+        request.state.answered_refusal = True
         return render(
             request,
             "webhooks/_replayed.html",
@@ -240,29 +258,6 @@ async def replay(request: Request, delivery_id: str) -> Response:
         return render(
             request,
             "webhooks/_replayed.html",
-            {"delivery_id": delivery_id, "again": again, "message": None},
+            {"delivery_id": delivery_id, "again": done, "retried": retried, "message": None},
         )
-    return RedirectResponse(f"/admin/webhooks/{again.endpoint_id}", status_code=303)
-
-
-@router.post("/webhooks/deliveries/{delivery_id}/retry")
-async def retry_now(request: Request, delivery_id: str) -> Response:
-    """Attempt a failing delivery at once (its endpoint was fixed); htmx swaps in the outcome."""
-    htmx = bool(request.headers.get("HX-Request"))
-    try:
-        found: Delivery = await run_in_threadpool(
-            webhooks.retry_now, request.app.state.engine, delivery_id
-        )
-    except NotFoundException as exc:
-        raise _missing(exc) from None
-    except ConflictException as exc:
-        if not htmx:
-            raise PortalError(409, str(exc)) from None
-        return render(
-            request,
-            "webhooks/_replayed.html",
-            {"delivery_id": delivery_id, "again": None, "message": str(exc)},
-        )
-    if htmx:
-        return render(request, "webhooks/_replayed.html", {"retried": True})
-    return RedirectResponse(f"/admin/webhooks/{found.endpoint_id}", status_code=303)
+    return RedirectResponse(f"/admin/webhooks/{done.endpoint_id}", status_code=303)

@@ -45,10 +45,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = open_engine(settings.database_url)
     app.include_router(scim_router)
+    # Before the management routes, whose /users/{user_id} would take /users/lookup.
+    app.include_router(lookup_router)
     app.include_router(management_router)
     app.include_router(events_router)
     app.include_router(webhooks_router)
-    app.include_router(lookup_router)
     app.include_router(admin_router)
     app.include_router(logs_router)
     app.include_router(setup_links_router)

@@ -27,6 +27,14 @@ from starlette.exceptions import HTTPException
 
 from scimgate.service import admin_keys, audit, confirmations
 from scimgate.service.admin_keys import READ_METHODS, Actor
+from scimgate.service.directory_browser import (
+    Browsed,
+    Page,
+    group_detail,
+    search_groups,
+    search_users,
+    user_detail,
+)
 from scimgate.service.directory_view import directory_groups, directory_users
 
 bearer = HTTPBearer(
@@ -144,34 +152,129 @@ Count = Annotated[int, Query(ge=0, le=1000)]
 StartIndex = Annotated[int, Query(alias="startIndex", ge=1)]
 
 
+Search = Annotated[
+    str | None,
+    Query(max_length=200, description="Keep those whose names (or e-mails) contain this text"),
+]
+
+
 @router.get("/directories/{directory_id}/users")
 async def list_users(
-    request: Request, directory_id: str, count: Count = 100, start_index: StartIndex = 1
+    request: Request,
+    directory_id: str,
+    count: Count = 100,
+    start_index: StartIndex = 1,
+    q: Search = None,
 ) -> JSONResponse:
-    """A page of the directory's users in the normalized shape, whichever IdP sent them."""
-    total, found = await _normalized(request, directory_users, directory_id, count, start_index)
-    return json_response({"total": total, "users": [asdict(user) for user in found]})
+    """A page of the directory's users in the normalized shape, whichever IdP sent them.
+
+    ``q`` keeps the users whose userName, name or e-mail contains it, in any case.
+    """
+    if q:
+        found = await _searched(request, search_users, directory_id, q, count, start_index)
+        users = [asdict(row.user) for row in found.items]
+        return json_response({"total": found.total, "users": users})
+    total, listed = await _normalized(request, directory_users, directory_id, count, start_index)
+    return json_response({"total": total, "users": [asdict(user) for user in listed]})
+
+
+@router.get("/directories/{directory_id}/users/{user_id}")
+async def get_user(request: Request, directory_id: str, user_id: str) -> JSONResponse:
+    """One user of the directory in the normalized shape."""
+    try:
+        found = await run_in_threadpool(
+            user_detail, request.app.state.engine, directory_id, user_id, _root(request)
+        )
+    except LookupError:
+        raise NotFoundException(detail=f"No directory {directory_id}") from None
+    if found is None:
+        raise NotFoundException(detail=f"No user {user_id} in directory {directory_id}")
+    return json_response(asdict(found.user))
 
 
 @router.get("/directories/{directory_id}/groups")
 async def list_groups(
-    request: Request, directory_id: str, count: Count = 100, start_index: StartIndex = 1
+    request: Request,
+    directory_id: str,
+    count: Count = 100,
+    start_index: StartIndex = 1,
+    q: Search = None,
 ) -> JSONResponse:
-    """A page of the directory's groups in the normalized shape."""
-    total, found = await _normalized(request, directory_groups, directory_id, count, start_index)
-    return json_response({"total": total, "groups": [asdict(group) for group in found]})
+    """A page of the directory's groups in the normalized shape.
+
+    ``q`` keeps the groups whose name or IdP id contains it, in any case.
+    """
+    if q:
+        found = await _searched(request, search_groups, directory_id, q, count, start_index)
+        groups = [{**asdict(row.group), "member_count": row.members} for row in found.items]
+        return json_response({"total": found.total, "groups": groups})
+    total, listed = await _normalized(request, directory_groups, directory_id, count, start_index)
+    return json_response({"total": total, "groups": [asdict(group) for group in listed]})
+
+
+@router.get("/directories/{directory_id}/groups/{group_id}")
+async def get_group(
+    request: Request,
+    directory_id: str,
+    group_id: str,
+    count: Count = 100,
+    start_index: StartIndex = 1,
+) -> JSONResponse:
+    """One group of the directory, with a page of its members (``count``, ``startIndex``)."""
+    try:
+        found = await run_in_threadpool(
+            lambda: group_detail(
+                request.app.state.engine,
+                directory_id,
+                group_id,
+                _root(request),
+                start=start_index,
+                size=count,
+            )
+        )
+    except LookupError:
+        raise NotFoundException(detail=f"No directory {directory_id}") from None
+    if found is None:
+        raise NotFoundException(detail=f"No group {group_id} in directory {directory_id}")
+    members = [asdict(member) for member in found.members.items]
+    return json_response(
+        {**asdict(found.group), "member_count": found.members.total, "members": members}
+    )
+
+
+def _root(request: Request) -> str:
+    root: str = request.app.state.settings.public_url or str(request.base_url)
+    return root
+
+
+async def _searched(
+    request: Request, search: Any, directory_id: str, text: str, count: int, start_index: int
+) -> Page[Any]:
+    try:
+        found: Browsed[Any] = await run_in_threadpool(
+            lambda: search(
+                request.app.state.engine,
+                directory_id,
+                _root(request),
+                text,
+                start=start_index,
+                size=count,
+            )
+        )
+    except LookupError:
+        raise NotFoundException(detail=f"No directory {directory_id}") from None
+    return found.page
 
 
 async def _normalized(
     request: Request, view: Any, directory_id: str, count: int, start_index: int
 ) -> tuple[int, list[Any]]:
-    root = request.app.state.settings.public_url or str(request.base_url)
     try:
         found: tuple[int, list[Any]] = await run_in_threadpool(
             view,
             request.app.state.engine,
             directory_id,
-            root,
+            _root(request),
             count=count,
             start_index=start_index,
         )

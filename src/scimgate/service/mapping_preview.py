@@ -17,11 +17,10 @@ from scimgate.scim.attribute_mapping import DEFAULTS, checked_mapping, custom_at
 from scimgate.service.attribute_mappings import effective_mappings
 from scimgate.service.directory_models import directory_models
 from scimgate.service.representation import user_resource
-from scimgate.service.roles import RULE_KINDS, effective_roles
+from scimgate.service.roles import effective_roles, new_rule
 from scimgate.service.scope import Scope
 from scimgate.service.tenants import effective_idp
 from scimgate.store import mappings, memberships, roles, tenants
-from scimgate.store.ids import new_id
 from scimgate.store.memberships import Membership
 from scimgate.store.resources import USERS, StoredResource
 from scimgate.store.roles import RoleRule
@@ -171,13 +170,7 @@ def preview_rule(
     Refuses (ValueError) what adding the rule would refuse; LookupError for an
     unknown directory.
     """
-    if kind not in RULE_KINDS:
-        raise ValueError(f"kind is one of {', '.join(RULE_KINDS)}")
-    if not role.strip() or (kind != "default" and not match.strip()):
-        raise ValueError("a rule needs a role, and a group to match unless it is the default")
-    if len(role) > 64 or len(match) > 512:
-        raise ValueError("a role is at most 64 characters, a group at most 512")
-    rule = RoleRule(new_id(), kind, match if kind != "default" else "", role, priority)
+    rule = new_rule(kind, match, role, priority)
     with reading(engine) as conn:
         tenants.existing_directory(conn, directory_id)
         current = roles.rules(conn, directory_id)

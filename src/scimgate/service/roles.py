@@ -60,17 +60,22 @@ def recompute(
             changes.roles_changed(conn, directory_id, user_id, current[user_id])
 
 
-def add_rule(
-    engine: Engine, directory_id: str, kind: str, match: str, role: str, priority: int
-) -> RoleRule:
-    """Add a rule (a ``default`` rule replaces the previous one) and apply it to every user."""
+def new_rule(kind: str, match: str, role: str, priority: int) -> RoleRule:
+    """A rule as it would be added; ValueError for one that could not be."""
     if kind not in RULE_KINDS:
         raise ValueError(f"kind is one of {', '.join(RULE_KINDS)}")
     if not role.strip() or (kind != "default" and not match.strip()):
         raise ValueError("a rule needs a role, and a group to match unless it is the default")
     if len(role) > 64 or len(match) > 512:
         raise ValueError("a role is at most 64 characters, a group at most 512")
-    rule = RoleRule(new_id(), kind, match if kind != "default" else "", role, priority)
+    return RoleRule(new_id(), kind, match if kind != "default" else "", role, priority)
+
+
+def add_rule(
+    engine: Engine, directory_id: str, kind: str, match: str, role: str, priority: int
+) -> RoleRule:
+    """Add a rule (a ``default`` rule replaces the previous one) and apply it to every user."""
+    rule = new_rule(kind, match, role, priority)
     with changes.changing(engine) as conn:
         tenants.existing_directory(conn, directory_id)
         if kind == "default":
