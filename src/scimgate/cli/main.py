@@ -12,10 +12,12 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 import uvicorn
+from fastapi import FastAPI
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 from scim2_models import SCIMException
+from sqlalchemy.engine import make_url
 
 from scimgate.api.app import create_app
 from scimgate.cli.admin import audit_app, keys_app, orgs_app
@@ -91,10 +93,30 @@ def _public_root(base_url: str | None) -> str:
     return base_url or os.environ.get("SCIMGATE_PUBLIC_URL") or "http://127.0.0.1:8000"
 
 
+APP_FACTORY = "scimgate.cli.main:server_process_app"
+"""What each of several server processes imports: the app built from the environment."""
+
+
+def server_process_app() -> FastAPI:
+    """The application of one server process of ``serve --workers N``.
+
+    Each process is started afresh, so it sets up logging as ``serve`` did and
+    reads its settings from the environment, where ``serve`` put its options.
+    """
+    configure_logging(json=not sys.stderr.isatty())
+    return create_app()
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1, help="Server processes sharing the port (more than 1 needs PostgreSQL)"
+        ),
+    ] = 1,
     with_worker: Annotated[
         bool,
         typer.Option(
@@ -107,7 +129,15 @@ def serve(
     """Run the SCIM service (migrating the database first; a new database gets a demo directory)."""
     configure_logging(json=not sys.stderr.isatty())
     settings = settings_for(database_url)
-    bootstrap = prepare_database(open_engine(settings.database_url))
+    if workers > 1 and make_url(settings.database_url).get_backend_name() == "sqlite":
+        # SQLite lets one writer in at a time: more processes only queue for its lock.
+        raise typer.BadParameter(
+            "several server processes need PostgreSQL; SQLite serves one process on one machine",
+            param_hint="--workers",
+        )
+    engine = open_engine(settings.database_url)
+    bootstrap = prepare_database(engine)
+    engine.dispose()  # the server (and the worker) open their own
     root = settings.public_url or f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port}"
     if bootstrap.created is not None:
         created = bootstrap.created
@@ -120,9 +150,15 @@ def serve(
         console.print(f"Admin key:     {bootstrap.admin_key.secret}")
         console.print("Sign in with the key; it is shown once ('scimgate keys create' makes more).")
     background = start_in_background(settings) if with_worker else None
+    # scimgate writes its own access line (no query strings, no secrets in paths).
+    options: dict[str, Any] = {"host": host, "port": port, "log_level": "info", "access_log": False}
     try:
-        # scimgate writes its own access line (no query strings, no secrets in paths).
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="info", access_log=False)
+        if workers == 1:
+            uvicorn.run(create_app(settings), **options)
+        else:
+            # The server processes start afresh and read their settings from the environment.
+            os.environ["SCIMGATE_DATABASE_URL"] = settings.database_url
+            uvicorn.run(APP_FACTORY, factory=True, workers=workers, **options)
     finally:
         if background is not None:
             background.stop()

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from scimgate.service import admin_keys, tenants
-from scimgate.store.migrate import upgrade
+from scimgate.store.migrate import first_start_lock, upgrade
 
 DEMO_ORGANIZATION = "Demo organization"
 DEMO_DIRECTORY = "Demo directory"
@@ -24,11 +24,12 @@ class Bootstrap:
 def prepare_database(engine: Engine) -> Bootstrap:
     """Migrate the database, and create the demo directory when there is no directory at all."""
     upgrade(engine)
-    if tenants.list_directories(engine):
-        return Bootstrap(None)
-    organization = tenants.ensure_organization(engine, DEMO_ORGANIZATION)
-    directory = tenants.create_directory(engine, organization.id, DEMO_DIRECTORY)
-    first_key = None
-    if not admin_keys.list_keys(engine):
-        first_key = admin_keys.create_key(engine, FIRST_ADMIN_KEY, "write")
+    with first_start_lock(engine):
+        if tenants.list_directories(engine):
+            return Bootstrap(None)
+        organization = tenants.ensure_organization(engine, DEMO_ORGANIZATION)
+        directory = tenants.create_directory(engine, organization.id, DEMO_DIRECTORY)
+        first_key = None
+        if not admin_keys.list_keys(engine):
+            first_key = admin_keys.create_key(engine, FIRST_ADMIN_KEY, "write")
     return Bootstrap(directory, first_key)

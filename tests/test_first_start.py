@@ -1,0 +1,43 @@
+"""Several processes starting at once on an empty PostgreSQL database: one migrates, one seeds."""
+
+import secrets
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import psycopg
+import pytest
+
+from conftest import POSTGRES_DSN
+from scimgate.service import admin_keys, tenants
+from scimgate.service.bootstrap import Bootstrap, prepare_database
+from scimgate.store.engine import open_engine
+
+STARTING = 4
+
+
+@pytest.fixture
+def empty_postgres(database_url: str) -> Iterator[str]:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("concurrent start-up is a PostgreSQL matter: SQLite serves one process")
+    name = f"scimgate_start_{secrets.token_hex(4)}"
+    with psycopg.connect(f"{POSTGRES_DSN} dbname=postgres", autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield database_url.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with psycopg.connect(f"{POSTGRES_DSN} dbname=postgres", autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_servers_starting_together_migrate_once_and_seed_one_demo(empty_postgres: str) -> None:
+    engines = [open_engine(empty_postgres) for _ in range(STARTING)]
+    try:
+        with ThreadPoolExecutor(STARTING) as pool:
+            started: list[Bootstrap] = list(pool.map(prepare_database, engines))
+        assert sum(each.created is not None for each in started) == 1
+        assert sum(each.admin_key is not None for each in started) == 1
+        assert len(tenants.list_directories(engines[0])) == 1
+        assert len(admin_keys.list_keys(engines[0])) == 1
+    finally:
+        for engine in engines:
+            engine.dispose()
