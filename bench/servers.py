@@ -1,0 +1,139 @@
+"""What the benchmark drives: a server on a loopback port, and how to read its memory.
+
+Every target the suite measures (scimgate, the reference peer, the bare ASGI
+ceiling) is started by a context manager that yields a ``Server``; the load
+generator only needs its SCIM base URL and headers, and the report reads the
+process tree's peak resident memory from ``/proc``.
+"""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from scimgate.service import tenants
+from scimgate.store.engine import open_engine
+from scimgate.store.migrate import upgrade
+
+
+@dataclass(frozen=True)
+class Server:
+    """A running server: where to send requests, with which headers, and its process."""
+
+    name: str
+    """Shown in the table: ``scimgate (sqlite)``, ``scim2-server``, ``ceiling``."""
+
+    base_url: str
+    """The SCIM base URL (``…/scim/v2/<directory>`` for scimgate); the ceiling's root."""
+
+    pid: int
+    headers: dict[str, str] = field(default_factory=dict)
+    """Sent with every request (the bearer token, the content type)."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until_answering(url: str, seconds: float = 60) -> None:
+    """Poll ``url`` until anything answers over HTTP."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            httpx.get(url, timeout=2)
+            return
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"nothing answered at {url} within {seconds:.0f} s") from None
+            time.sleep(0.1)
+
+
+def peak_rss_mib(pid: int) -> float:
+    """The peak resident memory (VmHWM) of a process and its children, in MiB."""
+    total_kib = 0
+    for each in [pid, *_children(pid)]:
+        try:
+            status = Path(f"/proc/{each}/status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                total_kib += int(line.split()[1])
+    return total_kib / 1024
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        found = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return []
+    children = [int(child) for child in found]
+    return children + [grandchild for child in children for grandchild in _children(child)]
+
+
+@dataclass(frozen=True)
+class BenchDirectory:
+    """A directory made for a benchmark, with a token to reach it."""
+
+    directory_id: str
+    token: str
+
+
+def new_directories(database_url: str, count: int = 1, name: str = "bench") -> list[BenchDirectory]:
+    """Directories in one new organization of a (migrated) database, each with a token."""
+    engine = open_engine(database_url)
+    try:
+        upgrade(engine)
+        organization = tenants.create_organization(engine, f"{name} {time.time_ns()}")
+        made = [
+            tenants.create_directory(engine, organization.id, f"{name} {n}") for n in range(count)
+        ]
+        return [BenchDirectory(each.directory.id, each.token.secret) for each in made]
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def scimgate_server(
+    database_url: str,
+    directory: BenchDirectory,
+    *,
+    label: str,
+    deliver_webhooks: bool = False,
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[Server]:
+    """``scimgate serve`` (one process, as the README runs it) on a free loopback port."""
+    port = free_port()
+    command = [str(Path(sys.executable).with_name("scimgate")), "serve", "--port", str(port)]
+    command += ["--database-url", database_url]
+    command += ["--worker" if deliver_webhooks else "--no-worker"]
+    process = subprocess.Popen(
+        command,
+        env={**os.environ, **(extra_env or {})},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    root = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_answering(f"{root}/healthz")
+        yield Server(
+            name=label,
+            base_url=f"{root}/scim/v2/{directory.directory_id}",
+            pid=process.pid,
+            headers={
+                "Authorization": f"Bearer {directory.token}",
+                "Content-Type": "application/scim+json",
+            },
+        )
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
