@@ -369,31 +369,30 @@ def test_bodies_can_be_left_out_and_big_ones_are_cut(
     scim: DirectoryClient, live_server: LiveServer
 ) -> None:
     now = datetime.now(UTC)
-    without = record(
+    [without] = record(
         live_server.engine,
-        _captured(live_server, scim, now, user("x@y.example")),
+        [_captured(live_server, scim, now, user("x@y.example"))],
         LogPolicy(bodies=False),
     )
-    assert without is not None
     assert without.request_body is None and without.response_body is None
     assert without.client == "okta"
     assert without.diagnosis is not None and without.diagnosis.startswith("400 (invalidValue)")
     huge = user("big@y.example", members=[{"value": secrets.token_hex(16)} for _ in range(4000)])
-    cut = record(live_server.engine, _captured(live_server, scim, now, huge), LogPolicy())
-    assert cut is not None
+    [cut] = record(live_server.engine, [_captured(live_server, scim, now, huge)], LogPolicy())
     assert cut.request_body["truncated"] is True
     assert len(cut.request_body["head"]) == 64 * 1024
 
 
 def test_retention_purges_old_entries_only(scim: DirectoryClient, live_server: LiveServer) -> None:
     now = datetime.now(UTC)
-    old = record(
-        live_server.engine, _captured(live_server, scim, now - timedelta(days=15), {}), LogPolicy()
+    old, recent = record(
+        live_server.engine,
+        [
+            _captured(live_server, scim, now - timedelta(days=15), {}),
+            _captured(live_server, scim, now - timedelta(days=13), {}),
+        ],
+        LogPolicy(),
     )
-    recent = record(
-        live_server.engine, _captured(live_server, scim, now - timedelta(days=13), {}), LogPolicy()
-    )
-    assert old is not None and recent is not None
     assert purge_expired(live_server.engine, now, LogPolicy(retention_days=14)) >= 1
     stored = raw_rows(live_server.engine, scim.directory_id)
     assert old.id not in stored

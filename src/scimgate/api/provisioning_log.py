@@ -1,23 +1,21 @@
 """Recording every SCIM request of a directory in its provisioning log.
 
 The bodies are captured while they pass through, and the entry is written
-once the answer has been sent, in a worker thread: the log never delays an
-answer or changes it, and a failure to write it is only logged.
+once the answer has been sent, by the log's writer thread together with other
+entries of the moment: the log never delays an answer or changes it, and a
+failure to write it is only logged.
 """
 
+import asyncio
 import time
 from typing import Any
 
-import structlog
-from sqlalchemy import Engine
-from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from scimgate.service.provisioning_log import CapturedRequest, LogPolicy, record
+from scimgate.service.log_writer import LogWriter
+from scimgate.service.provisioning_log import CapturedRequest, LogPolicy
 from scimgate.store.ids import new_id, utcnow
 from scimgate.store.tenants import Directory
-
-log = structlog.get_logger("scimgate.provisioning_log")
 
 SCIM_PREFIX = "/scim/v2/"
 CAPTURE_LIMIT = 4 * 1024 * 1024
@@ -44,6 +42,7 @@ class ProvisioningLog:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
         self.policy = LogPolicy.from_env()
+        self._writer: LogWriter | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope.get("path", "")
@@ -94,18 +93,12 @@ class ProvisioningLog:
                     request_body=request.content(),
                     response_body=response.content(),
                 )
-                await run_in_threadpool(_write, scope["app"].state.engine, captured, self.policy)
+                await asyncio.wrap_future(self._writer_for(scope).submit(captured))
 
-
-def _write(engine: Engine, captured: CapturedRequest, policy: LogPolicy) -> None:
-    try:
-        record(engine, captured, policy)
-    except Exception:
-        log.exception(
-            "could not write the provisioning log",
-            request_id=captured.request_id,
-            directory_id=captured.directory.id,
-        )
+    def _writer_for(self, scope: Scope) -> LogWriter:
+        if self._writer is None:
+            self._writer = LogWriter(scope["app"].state.engine, self.policy)
+        return self._writer
 
 
 def _headers(scope: Scope) -> dict[str, str]:

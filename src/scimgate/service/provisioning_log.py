@@ -7,7 +7,7 @@ no header but the user agent, and no ``password`` value at any depth of a body.
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs
@@ -28,6 +28,9 @@ from scimgate.store.transactions import reading, writing
 
 BODY_CAP = 64 * 1024
 """Stored bodies are cut to this many characters of JSON (large member lists, big Bulks)."""
+
+_SURELY_UNDER_CAP = BODY_CAP // 6
+"""Bytes of JSON that ``json.dumps`` cannot stretch past the cap (at worst ``\\uXXXX`` per byte)."""
 
 REDACTED = "[redacted]"
 WRITE_ONLY = "password"
@@ -81,15 +84,29 @@ class CapturedRequest:
     response_body: bytes | None
 
 
-def record(engine: Engine, captured: CapturedRequest, policy: LogPolicy) -> LogEntry | None:
-    """Write the request into its directory's log."""
+def record(engine: Engine, batch: list[CapturedRequest], policy: LogPolicy) -> list[LogEntry]:
+    """Write requests into their directories' logs, in one transaction."""
+    entries = [_entry(captured, policy) for captured in batch]
+    with writing(engine) as conn:
+        diagnosed = [
+            replace(
+                entry,
+                diagnosis=_text(diagnose(entry, _facts(conn, entry), entry.received_at), 2048),
+            )
+            for entry in entries
+        ]
+        provisioning_logs.insert(conn, diagnosed)
+    return diagnosed
+
+
+def _entry(captured: CapturedRequest, policy: LogPolicy) -> LogEntry:
     directory = captured.directory
     request = _parse(captured.request_body)
     response = _parse(captured.response_body)
     resource_type, resource_id = _resource(captured.path, captured.status, response)
     error = response if captured.status >= 400 and isinstance(response, dict) else {}
     query_keys = parse_qs(captured.query, keep_blank_values=True).keys()
-    entry = LogEntry(
+    return LogEntry(
         id=new_id(),
         directory_id=directory.id,
         request_id=captured.request_id,
@@ -110,11 +127,6 @@ def record(engine: Engine, captured: CapturedRequest, policy: LogPolicy) -> LogE
         response_body=_stored(response, captured.response_body, policy),
         diagnosis=None,
     )
-    with writing(engine) as conn:
-        diagnosis = diagnose(entry, _facts(conn, entry), captured.received_at)
-        entry = LogEntry(**{**vars(entry), "diagnosis": _text(diagnosis, 2048)})
-        provisioning_logs.insert(conn, entry)
-    return entry
 
 
 def _facts(conn: Connection, entry: LogEntry) -> Facts:
@@ -157,10 +169,18 @@ def _stored(parsed: Any, raw: bytes | None, policy: LogPolicy) -> Any:
         return None
     if parsed is _UNREADABLE:
         return {"omitted": "not JSON", "bytes": len(raw)}
-    text = json.dumps(scrub(parsed, policy.redact))
+    if not policy.redact and len(raw) <= _SURELY_UNDER_CAP and not _may_hold_password(raw):
+        return parsed  # nothing to scrub, and short enough whatever json.dumps makes of it
+    scrubbed = scrub(parsed, policy.redact)
+    text = json.dumps(scrubbed)
     if len(text) > BODY_CAP:
         return {"truncated": True, "characters": len(text), "head": text[:BODY_CAP]}
-    return json.loads(text)
+    return scrubbed
+
+
+def _may_hold_password(raw: bytes) -> bool:
+    """Whether a body may name ``password``, even spelled with JSON escapes."""
+    return b"password" in raw.lower() or b"\\u" in raw
 
 
 def scrub(value: Any, redact: frozenset[str]) -> Any:

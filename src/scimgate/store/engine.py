@@ -2,14 +2,22 @@
 
 SQLite runs in WAL mode with a busy timeout, and every writing transaction starts
 with ``BEGIN IMMEDIATE`` so that two writers queue for the lock instead of failing
-when a read transaction tries to upgrade. Both backends get ``scim_fold``, the
-function that maps a string to the form case-insensitive SCIM comparisons use
-(Unicode NFC, then lower case): on SQLite it is a Python function registered on
-every connection, on PostgreSQL an SQL function the migrations create.
+when a read transaction tries to upgrade. Within one process, writers also queue
+on a Python lock before they ask SQLite (``write_turn``): SQLite's own busy
+handler sleeps and polls (1, 2, 5 … 100 ms), so a burst of concurrent writers
+would spend most of its time asleep while the database sits idle.
+
+Both backends get ``scim_fold``, the function that maps a string to the form
+case-insensitive SCIM comparisons use (Unicode NFC, then lower case): on SQLite
+it is a Python function registered on every connection, on PostgreSQL an SQL
+function the migrations create.
 """
 
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
+from threading import RLock
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
@@ -19,6 +27,9 @@ from scimgate.scim.compare import fold
 WRITE_OPTION = "scimgate_writes"
 """Execution option marking a connection whose transaction will write."""
 
+_WRITE_LOCKS: "WeakKeyDictionary[Engine, RLock]" = WeakKeyDictionary()
+"""One lock per SQLite engine: its writers take turns in this process."""
+
 
 def open_engine(url: str) -> Engine:
     """Create the engine for a database URL (``sqlite:///…`` or ``postgresql+psycopg://…``)."""
@@ -26,6 +37,11 @@ def open_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url)
     return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+
+def write_turn(engine: Engine) -> AbstractContextManager[Any]:
+    """Wait for this process's turn to write (SQLite); PostgreSQL writers need no turn."""
+    return _WRITE_LOCKS.get(engine) or nullcontext()
 
 
 def _sqlite_engine(url: str) -> Engine:
@@ -51,6 +67,7 @@ def _sqlite_engine(url: str) -> Engine:
         writes = connection.get_execution_options().get(WRITE_OPTION, False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
 
+    _WRITE_LOCKS[engine] = RLock()
     return engine
 
 

@@ -58,8 +58,9 @@ _SUMMARY_COLUMNS = [
 ]
 
 
-def insert(conn: Connection, entry: LogEntry) -> None:
-    conn.execute(provisioning_logs.insert().values(**vars(entry)))
+def insert(conn: Connection, entries: list[LogEntry]) -> None:
+    if entries:
+        conn.execute(provisioning_logs.insert(), [vars(entry) for entry in entries])
 
 
 def get(conn: Connection, log_id: str, directory_id: str | None = None) -> LogEntry | None:

@@ -5,13 +5,13 @@ from contextlib import contextmanager
 
 from sqlalchemy import Connection, Engine
 
-from scimgate.store.engine import WRITE_OPTION
+from scimgate.store.engine import WRITE_OPTION, write_turn
 
 
 @contextmanager
 def writing(engine: Engine) -> Iterator[Connection]:
     """A transaction that writes: committed on success, rolled back on any exception."""
-    with engine.connect() as connection:
+    with write_turn(engine), engine.connect() as connection:
         connection.execution_options(**{WRITE_OPTION: True})
         with connection.begin():
             yield connection
