@@ -6,6 +6,8 @@ import structlog
 from fastapi.responses import Response
 from scim2_models import Context, Error, Message, Resource, ResponseParameters, SCIMException
 
+from scimgate.scim.documents import ListDocument, ScimDocument
+
 SCIM_MEDIA_TYPE = "application/scim+json"
 
 
@@ -14,19 +16,22 @@ class ScimResponse(Response):
 
 
 def render(
-    payload: Resource[Any] | Message,
+    payload: Resource[Any] | Message | ScimDocument | ListDocument,
     context: Context,
     *,
     status: int = 200,
     parameters: ResponseParameters[Any] | None = None,
     headers: dict[str, str] | None = None,
 ) -> ScimResponse:
-    body = payload.model_dump_json(scim_ctx=context, response_parameters=parameters)
+    if isinstance(payload, ScimDocument | ListDocument):
+        body = payload.to_json(context, parameters)
+    else:
+        body = payload.model_dump_json(scim_ctx=context, response_parameters=parameters)
     return ScimResponse(body, status_code=status, headers=headers)
 
 
 def resource_response(
-    resource: Resource[Any],
+    resource: Resource[Any] | ScimDocument,
     context: Context,
     *,
     status: int = 200,

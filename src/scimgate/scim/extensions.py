@@ -154,9 +154,20 @@ class ResourceModels:
         """The model of ``User`` or ``Group``."""
         return self.user if resource_type == "User" else self.group
 
+    @property
+    def served_as_stored(self) -> bool:
+        """Whether stored documents are answered as they are (no schema of the directory's own)."""
+        return not (self.user_extensions or self.group_extensions)
+
     def list_response(self, **fields: Any) -> Any:
         """A page of this directory's users and groups."""
-        return ListResponse[self.user | self.group](**fields)  # type: ignore[name-defined]
+        return _list_response(self.user, self.group)(**fields)
+
+
+@lru_cache(maxsize=256)
+def _list_response(user: Any, group: Any) -> Any:
+    """``ListResponse`` of a directory's models, built once: a parametrized model is costly."""
+    return ListResponse[user | group]
 
 
 BUILT_IN_MODELS = ResourceModels(UserResource, GroupResource)

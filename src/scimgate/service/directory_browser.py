@@ -245,7 +245,7 @@ def _search(
         # Text the filter grammar cannot carry matches nothing rather than failing the page.
         return Page([], 0, start, size)
     listed = listing.list_resources(scope, kind, search, with_members=False, by_idp=False)
-    return Page(list(listed.resources or []), listed.total_results or 0, start, size)
+    return Page(listed.models(), listed.total_results, start, size)
 
 
 def _pretty(resource: Any) -> str:

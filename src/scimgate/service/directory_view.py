@@ -71,4 +71,4 @@ def _page(
         {"count": count, "startIndex": start_index}
     )
     page = listing.list_resources(scope, kind, search, with_members=False, by_idp=False)
-    return page.total_results or 0, list(page.resources or [])
+    return page.total_results, page.models()

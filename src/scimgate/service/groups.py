@@ -17,6 +17,7 @@ from sqlalchemy import Connection
 
 from scimgate.events.diff import previous_attributes
 from scimgate.events.models import EventType
+from scimgate.scim.documents import ScimDocument
 from scimgate.scim.etag import check_if_match
 from scimgate.scim.group_patch import (
     ListedMember,
@@ -28,7 +29,7 @@ from scimgate.scim.group_patch import (
 from scimgate.scim.tolerance import apply_patch
 from scimgate.service import changes, confirmations, roles
 from scimgate.service.changes import changing
-from scimgate.service.representation import document, group_resource
+from scimgate.service.representation import document, group_document, group_resource
 from scimgate.service.scope import Scope
 from scimgate.store import memberships
 from scimgate.store.ids import new_id, utcnow
@@ -36,7 +37,7 @@ from scimgate.store.resources import GROUPS, USERS, StoredResource
 from scimgate.store.transactions import reading
 
 
-def create_group(scope: Scope, group: Group) -> Group:
+def create_group(scope: Scope, group: Group) -> ScimDocument:
     """Create a group with its initial members, who must exist in the directory."""
     doc = document(group)
     stored = StoredResource.new(new_id(), doc, utcnow())
@@ -46,10 +47,10 @@ def create_group(scope: Scope, group: Group) -> Group:
         changes.group_changed(conn, scope.directory_id, EventType.group_created, stored.id)
         _announce(conn, scope, stored.id, _add_members(conn, scope, stored.id, listed))
         members = memberships.members_of(conn, scope.directory_id, stored.id)
-    return group_resource(scope, stored, members)
+    return group_document(scope, stored, members)
 
 
-def get_group(scope: Scope, group_id: str, *, with_members: bool) -> Group:
+def get_group(scope: Scope, group_id: str, *, with_members: bool) -> ScimDocument:
     """Read a group; members are only read when the response will carry them."""
     with reading(scope.engine) as conn:
         stored = GROUPS.existing(conn, scope.directory_id, group_id, for_update=False)
@@ -57,10 +58,12 @@ def get_group(scope: Scope, group_id: str, *, with_members: bool) -> Group:
             memberships.members_of(conn, scope.directory_id, group_id) if with_members else None
         )
     confirmations.confirm_seen(scope, GROUPS, [stored])
-    return group_resource(scope, stored, members)
+    return group_document(scope, stored, members)
 
 
-def replace_group(scope: Scope, group_id: str, replacement: Group, if_match: str | None) -> Group:
+def replace_group(
+    scope: Scope, group_id: str, replacement: Group, if_match: str | None
+) -> ScimDocument:
     """Replace a group (PUT), its member list included."""
     with changing(scope.engine, scope.directory) as conn:
         stored = GROUPS.existing(conn, scope.directory_id, group_id, for_update=True)
@@ -74,12 +77,12 @@ def replace_group(scope: Scope, group_id: str, replacement: Group, if_match: str
         _announce(conn, scope, group_id, moves)
         confirmations.confirm_in(conn, scope, GROUPS, [stored])
         members = memberships.members_of(conn, scope.directory_id, group_id)
-    return group_resource(scope, stored, members)
+    return group_document(scope, stored, members)
 
 
 def patch_group(
     scope: Scope, group_id: str, patch: PatchOp[Group], if_match: str | None, *, respond: bool
-) -> Group | None:
+) -> ScimDocument | None:
     """Apply a group PATCH atomically; returns the group only when ``respond`` asks for it.
 
     A membership change writes rows for the members it names and nothing else,
@@ -101,7 +104,7 @@ def patch_group(
         if not respond:
             return None
         members = memberships.members_of(conn, scope.directory_id, group_id)
-    return group_resource(scope, stored, members)
+    return group_document(scope, stored, members)
 
 
 def delete_group(scope: Scope, group_id: str, if_match: str | None) -> None:

@@ -12,8 +12,9 @@ from typing import Any, cast
 from scim2_models import InvalidCursorException, ScimFilter, SearchRequest
 from sqlalchemy import ColumnElement, Connection
 
+from scimgate.scim.documents import ListDocument, ScimDocument
 from scimgate.service import confirmations
-from scimgate.service.representation import group_resource, user_resource
+from scimgate.service.representation import group_document, user_document
 from scimgate.service.scope import Scope
 from scimgate.service.walks import WalkKey, WalkPositions
 from scimgate.store import memberships
@@ -21,7 +22,7 @@ from scimgate.store.filtering import filter_clause, ordering
 from scimgate.store.resources import GROUPS, USERS, ResourceTable, StoredResource
 from scimgate.store.transactions import reading
 
-Builder = Callable[[Connection, Scope, list[StoredResource], bool], list[Any]]
+Builder = Callable[[Connection, Scope, list[StoredResource], bool], list[ScimDocument]]
 
 
 @dataclass(frozen=True)
@@ -35,16 +36,16 @@ class ResourceKind:
 
 def _build_users(
     conn: Connection, scope: Scope, rows: list[StoredResource], _with_members: bool
-) -> list[Any]:
+) -> list[ScimDocument]:
     groups = memberships.groups_of(conn, scope.directory_id, [row.id for row in rows])
-    return [user_resource(scope, row, groups[row.id]) for row in rows]
+    return [user_document(scope, row, groups[row.id]) for row in rows]
 
 
 def _build_groups(
     conn: Connection, scope: Scope, rows: list[StoredResource], with_members: bool
-) -> list[Any]:
+) -> list[ScimDocument]:
     return [
-        group_resource(
+        group_document(
             scope,
             row,
             memberships.members_of(conn, scope.directory_id, row.id) if with_members else None,
@@ -66,7 +67,7 @@ def list_resources(
     *,
     with_members: bool = True,
     by_idp: bool = True,
-) -> Any:
+) -> ListDocument:
     """Answer a list or search request (RFC 7644 §3.4.2) with one page of resources.
 
     A page the IdP reads confirms what it shows (drift detection); one the
@@ -118,12 +119,12 @@ def list_resources(
         next_cursor = _encode_cursor(
             Position(after_id=rows[-1].id) if keyset else Position(offset=position.offset + count)
         )
-    return scope.models.list_response(
+    return ListDocument(
         total_results=total,
         start_index=start_index if search.cursor is None else None,
-        items_per_page=len(resources),
         resources=resources,
         next_cursor=next_cursor,
+        list_model=scope.models.list_response,
     )
 
 
@@ -167,7 +168,7 @@ def _decode_cursor(cursor: str) -> Position:
     )
 
 
-def search_everything(scope: Scope, search: SearchRequest[Any]) -> Any:
+def search_everything(scope: Scope, search: SearchRequest[Any]) -> ListDocument:
     """``POST /.search`` at the root: users, then groups, as one positional list.
 
     The filter is bound to each resource type in turn; an attribute one type
@@ -178,7 +179,7 @@ def search_everything(scope: Scope, search: SearchRequest[Any]) -> Any:
         search.count if search.count is not None else limits.default_count, limits.max_results
     )
     offset = (search.start_index or 1) - 1
-    resources: list[Any] = []
+    resources: list[ScimDocument] = []
     total = 0
     with reading(scope.engine) as conn:
         for kind in (USER_KIND, GROUP_KIND):
@@ -203,9 +204,10 @@ def search_everything(scope: Scope, search: SearchRequest[Any]) -> Any:
                 offset=skip,
             )
             resources.extend(kind.build(conn, scope, rows, True))
-    return scope.models.list_response(
+    return ListDocument(
         total_results=total,
         start_index=offset + 1,
-        items_per_page=len(resources),
         resources=resources,
+        next_cursor=None,
+        list_model=scope.models.list_response,
     )

@@ -147,7 +147,7 @@ def _matching(
         # The schema refuses the value (an e-mail without an @): no stored user can hold it.
         return 0, []
     page = listing.list_resources(scope, listing.USER_KIND, search, by_idp=False)
-    found = list(page.resources or [])
+    found = page.models()
     if not found:
         return 0, []
-    return page.total_results or len(found), normalized_users(engine, directory.id, found)
+    return page.total_results, normalized_users(engine, directory.id, found)

@@ -4,6 +4,7 @@ from typing import Any
 
 from scim2_models import Context, Group, Resource
 
+from scimgate.scim.documents import ScimDocument, timestamp
 from scimgate.scim.etag import etag
 from scimgate.service.scope import Scope
 from scimgate.store.memberships import Member, Membership
@@ -25,40 +26,72 @@ def document(resource: Resource[Any]) -> dict[str, Any]:
 def _meta(scope: Scope, stored: StoredResource, resource_type: str) -> dict[str, Any]:
     return {
         "resourceType": resource_type,
-        "created": stored.created_at.isoformat(),
-        "lastModified": stored.modified_at.isoformat(),
+        "created": timestamp(stored.created_at),
+        "lastModified": timestamp(stored.modified_at),
         "version": etag(stored.version),
         "location": scope.location(f"{resource_type}s", stored.id),
     }
 
 
+def user_document(
+    scope: Scope, stored: StoredResource, memberships: list[Membership]
+) -> ScimDocument:
+    """A user as a read returns it."""
+    content = _user_content(scope, stored, memberships)
+    return ScimDocument(content, scope.models.user, scope.models.served_as_stored)
+
+
 def user_resource(scope: Scope, stored: StoredResource, memberships: list[Membership]) -> Any:
-    payload = dict(stored.doc, id=stored.id, meta=_meta(scope, stored, "User"))
-    if memberships:
-        payload["groups"] = [
-            {
-                "value": membership.group_id,
-                "display": membership.display,
-                "type": "direct",
-                "$ref": scope.location("Groups", membership.group_id),
-            }
-            for membership in memberships
-        ]
-    return scope.models.user.model_validate(payload)
+    """A user as its model, to change it or to derive from it."""
+    return scope.models.user.model_validate(_user_content(scope, stored, memberships))
+
+
+def group_document(
+    scope: Scope, stored: StoredResource, members: list[Member] | None
+) -> ScimDocument:
+    """A group as a read returns it; ``members`` is None when the read leaves them out."""
+    content = _group_content(scope, stored, members)
+    return ScimDocument(content, scope.models.group, scope.models.served_as_stored)
 
 
 def group_resource(scope: Scope, stored: StoredResource, members: list[Member] | None) -> Group:
-    """A group; ``members`` is None when the caller asked for a representation without them."""
-    payload = dict(stored.doc, id=stored.id, meta=_meta(scope, stored, "Group"))
+    """A group as its model; ``members`` is None when the caller needs it without them."""
+    group: Group = scope.models.group.model_validate(_group_content(scope, stored, members))
+    return group
+
+
+def _user_content(
+    scope: Scope, stored: StoredResource, memberships: list[Membership]
+) -> dict[str, Any]:
+    content = dict(stored.doc, id=stored.id, meta=_meta(scope, stored, "User"))
+    if memberships:
+        content["groups"] = [
+            _reference(
+                membership.group_id,
+                membership.display,
+                "direct",
+                scope.location("Groups", membership.group_id),
+            )
+            for membership in memberships
+        ]
+    return content
+
+
+def _group_content(
+    scope: Scope, stored: StoredResource, members: list[Member] | None
+) -> dict[str, Any]:
+    content = dict(stored.doc, id=stored.id, meta=_meta(scope, stored, "Group"))
     if members:
-        payload["members"] = [
-            {
-                "value": member.id,
-                "display": member.display,
-                "type": member.type,
-                "$ref": scope.location(f"{member.type}s", member.id),
-            }
+        content["members"] = [
+            _reference(
+                member.id, member.display, member.type, scope.location(f"{member.type}s", member.id)
+            )
             for member in members
         ]
-    group: Group = scope.models.group.model_validate(payload)
-    return group
+    return content
+
+
+def _reference(value: str, display: str | None, kind: str, ref: str) -> dict[str, str]:
+    """A group or member reference, without the keys that have no value (as the models write it)."""
+    reference = {"value": value, "display": display, "type": kind, "$ref": ref}
+    return {key: item for key, item in reference.items() if item is not None}

@@ -12,12 +12,13 @@ from sqlalchemy.exc import IntegrityError
 
 from scimgate.events.diff import previous_attributes
 from scimgate.scim.compare import fold
+from scimgate.scim.documents import ScimDocument
 from scimgate.scim.etag import check_if_match
 from scimgate.scim.tolerance import apply_patch
 from scimgate.service import changes, confirmations, roles
 from scimgate.service.changes import changing
 from scimgate.service.payloads import user_json
-from scimgate.service.representation import document, user_resource
+from scimgate.service.representation import document, user_document, user_resource
 from scimgate.service.scope import Scope
 from scimgate.store import memberships, offboarding
 from scimgate.store.ids import new_id, utcnow
@@ -27,7 +28,7 @@ from scimgate.store.tables import users
 from scimgate.store.transactions import reading
 
 
-def create_user(scope: Scope, user: Any) -> Any:
+def create_user(scope: Scope, user: Any) -> ScimDocument:
     """Provision a user (POST /Users); its userName must be free in the directory."""
     doc = document(user)
     stored = StoredResource.new(new_id(), doc, utcnow())
@@ -36,18 +37,20 @@ def create_user(scope: Scope, user: Any) -> Any:
         USERS.insert(conn, scope.directory_id, stored)
         roles.recompute(conn, scope.directory_id, [stored.id], announce=False)
         changes.user_created(conn, scope.directory_id, stored)
-    return user_resource(scope, stored, [])
+    return user_document(scope, stored, [])
 
 
-def get_user(scope: Scope, user_id: str) -> Any:
+def get_user(scope: Scope, user_id: str) -> ScimDocument:
     with reading(scope.engine) as conn:
         stored = USERS.existing(conn, scope.directory_id, user_id, for_update=False)
         groups = memberships.groups_of(conn, scope.directory_id, [user_id])[user_id]
     confirmations.confirm_seen(scope, USERS, [stored])
-    return user_resource(scope, stored, groups)
+    return user_document(scope, stored, groups)
 
 
-def replace_user(scope: Scope, user_id: str, replacement: Any, if_match: str | None) -> Any:
+def replace_user(
+    scope: Scope, user_id: str, replacement: Any, if_match: str | None
+) -> ScimDocument:
     """Replace a user's attributes (PUT); read-only and unchanged immutable values are kept."""
     with _unique_user_name(replacement.user_name), changing(scope.engine, scope.directory) as conn:
         stored = USERS.existing(conn, scope.directory_id, user_id, for_update=True)
@@ -57,10 +60,12 @@ def replace_user(scope: Scope, user_id: str, replacement: Any, if_match: str | N
         replacement.replace(current)
         stored = _save_if_changed(conn, scope, stored, document(replacement), groups)
         confirmations.confirm_in(conn, scope, USERS, [stored])
-    return user_resource(scope, stored, groups)
+    return user_document(scope, stored, groups)
 
 
-def patch_user(scope: Scope, user_id: str, patch: PatchOp[Any], if_match: str | None) -> Any:
+def patch_user(
+    scope: Scope, user_id: str, patch: PatchOp[Any], if_match: str | None
+) -> ScimDocument:
     """Apply PATCH operations to a user, all of them or none."""
     with changing(scope.engine, scope.directory) as conn:
         stored = USERS.existing(conn, scope.directory_id, user_id, for_update=True)
@@ -71,7 +76,7 @@ def patch_user(scope: Scope, user_id: str, patch: PatchOp[Any], if_match: str | 
         with _unique_user_name(user.user_name):
             stored = _save_if_changed(conn, scope, stored, document(user), groups)
         confirmations.confirm_in(conn, scope, USERS, [stored])
-    return user_resource(scope, stored, groups)
+    return user_document(scope, stored, groups)
 
 
 def delete_user(scope: Scope, user_id: str, if_match: str | None) -> None:

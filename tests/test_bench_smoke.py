@@ -1,0 +1,70 @@
+"""The benchmark suite runs end to end at its smallest sizes and reports every row it should.
+
+Runs ``bench/run.py --quick --skip-peer --backend sqlite`` into a temporary
+results folder. Needs wrk (Debian's ``wrk`` package); skipped without it.
+"""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+SERVERS = ("scimgate (sqlite)", "ceiling")
+EXPECTED_ROWS = {
+    ("W1", "POST /Users, unique userNames"),
+    ("W2", 'filter userName eq "…", 1,000 users'),
+    ("W2", 'filter userName eq "…", 5,000 users'),
+    ("W3", "first page of 100, 1,000 users"),
+    ("W3", "last pages of a sequential walk, 5,000 users"),
+    ("W3", "cold jump to the last page (not walked), 5,000 users"),
+    ("W3", "whole sweep, pages/s, 1,000 users"),
+    ("W4", "add 1 member (Entra), group of 1,000"),
+    ("W4", "remove 1 member (Okta), group of 0"),
+    ("W4", "GET group, excludedAttributes=members, group of 100"),
+}
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("wrk") is None, reason="the benchmark needs wrk: apt-get install wrk"
+)
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict, str]:
+    results = tmp_path_factory.mktemp("results")
+    command = [sys.executable, str(BENCH / "run.py"), "--quick", "--skip-peer"]
+    command += ["--backend", "sqlite", "--only", "W1,W2,W3,W4", "--results", str(results)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    latest = json.loads((results / "latest.json").read_text())
+    return done.stdout, latest, (results / "latest.md").read_text()
+
+
+def test_every_row_is_measured_on_scimgate_and_the_ceiling(quick_run: tuple[str, dict, str]) -> None:
+    _, latest, _ = quick_run
+    measured = {(m["workload"], m["case"], m["server"]) for m in latest["measurements"]}
+    for workload, case in EXPECTED_ROWS:
+        for server in SERVERS:
+            assert (workload, case, server) in measured
+
+
+def test_no_run_failed_and_every_run_answered(quick_run: tuple[str, dict, str]) -> None:
+    _, latest, _ = quick_run
+    timed = [m for m in latest["measurements"] if m["workload"] != "RSS"]
+    assert [m for m in timed if m["notes"].get("failed")] == []
+    assert all(m["throughput"] > 0 and m["p50_ms"] > 0 for m in timed)
+    assert any(m["workload"] == "RSS" and m["peak_rss_mib"] > 0 for m in latest["measurements"])
+
+
+def test_the_table_and_the_markdown_show_the_rows_and_the_targets(
+    quick_run: tuple[str, dict, str],
+) -> None:
+    printed, _, markdown = quick_run
+    for text in (printed, markdown):
+        assert "sqlite vs ceiling" in text
+        assert "W4 p50, every case and group size up to 1,000" in text
+    for _, case in EXPECTED_ROWS:
+        assert f"| {case} |" in markdown
