@@ -18,10 +18,10 @@ EXPECTED_ROWS = {
     ("W1", "POST /Users, unique userNames"),
     ("W2", 'filter userName eq "…", 1,000 users'),
     ("W2", 'filter userName eq "…", 5,000 users'),
-    ("W3", "first page of 100, 1,000 users"),
-    ("W3", "last pages of a sequential walk, 5,000 users"),
-    ("W3", "cold jump to the last page (not walked), 5,000 users"),
-    ("W3", "whole sweep, pages/s, 1,000 users"),
+    ("W3", "page of 100: first pages of a walk, 1,000 users"),
+    ("W3", "page of 100: last pages of a walk, 5,000 users"),
+    ("W3", "page of 100: cold jump near the end (not walked), 5,000 users"),
+    ("W3", "whole sweep by pages of 100 (pages/s), 1,000 users"),
     ("W4", "add 1 member (Entra), group of 1,000"),
     ("W4", "remove 1 member (Okta), group of 0"),
     ("W4", "GET group, excludedAttributes=members, group of 100"),
@@ -43,7 +43,9 @@ def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict, str]
     return done.stdout, latest, (results / "latest.md").read_text()
 
 
-def test_every_row_is_measured_on_scimgate_and_the_ceiling(quick_run: tuple[str, dict, str]) -> None:
+def test_every_row_is_measured_on_scimgate_and_the_ceiling(
+    quick_run: tuple[str, dict, str],
+) -> None:
     _, latest, _ = quick_run
     measured = {(m["workload"], m["case"], m["server"]) for m in latest["measurements"]}
     for workload, case in EXPECTED_ROWS:

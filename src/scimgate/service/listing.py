@@ -95,7 +95,6 @@ def list_resources(
         position = Position(offset=start_index - 1)
 
     with reading(scope.engine) as conn:
-        total = kind.table.count(conn, scope.directory_id, condition)
         rows = []
         if count:
             rows = kind.table.page(
@@ -107,6 +106,11 @@ def list_resources(
                 offset=0 if position.after_id else position.offset,
                 after_id=position.after_id,
             )
+        from_the_start = position.offset == 0 and position.after_id is None
+        if count and from_the_start and len(rows) < count:
+            total = len(rows)  # a short first page (a lookup's) is all there is: nothing to count
+        else:
+            total = kind.table.count(conn, scope.directory_id, condition)
         resources = kind.build(conn, scope, rows, with_members)
     if by_idp:
         confirmations.confirm_seen(scope, kind.table, rows)

@@ -19,6 +19,7 @@ from scimgate.store.tables import (
     group_members,
     groups,
     provisioning_logs,
+    resource_counts,
     scim_tokens,
     users,
     webhook_deliveries,
@@ -55,15 +56,20 @@ class RequestCounts:
 
 def user_counts(conn: Connection, span: Span) -> dict[str, int]:
     """How many users each covered directory holds (directories without any are absent)."""
-    return _counts(conn, span, users.c.directory_id)
+    return _totals(conn, span, "user")
 
 
 def group_counts(conn: Connection, span: Span) -> dict[str, int]:
-    return _counts(conn, span, groups.c.directory_id)
+    return _totals(conn, span, "group")
 
 
-def _counts(conn: Connection, span: Span, column: ColumnElement[Any]) -> dict[str, int]:
-    rows = conn.execute(select(column, func.count()).where(span.covers(column)).group_by(column))
+def _totals(conn: Connection, span: Span, noun: str) -> dict[str, int]:
+    counts = resource_counts.c
+    rows = conn.execute(
+        select(counts.directory_id, counts.total).where(
+            span.covers(counts.directory_id), counts.resource_type == noun, counts.total > 0
+        )
+    )
     return {row[0]: int(row[1]) for row in rows}
 
 

@@ -7,10 +7,12 @@ from typing import Any
 
 from scim2_models import NotFoundException
 from sqlalchemy import ColumnElement, Connection, Table, delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from scimgate.scim.compare import fold
 from scimgate.store.filtering import sqlite_json_path
-from scimgate.store.tables import groups, users
+from scimgate.store.tables import groups, resource_counts, users
 
 MAX_OFFSET = 2**62
 """The largest offset sent to the database (SCIM's ``startIndex`` has no upper bound)."""
@@ -70,6 +72,7 @@ class ResourceTable:
                 **self.index_columns(resource.doc),
             )
         )
+        self._add_to_total(conn, directory_id, 1)
 
     def get(
         self, conn: Connection, directory_id: str, resource_id: str, *, for_update: bool = False
@@ -136,7 +139,23 @@ class ResourceTable:
                 self.table.c.directory_id == directory_id, self.table.c.id == resource_id
             )
         )
-        return result.rowcount == 1
+        if result.rowcount != 1:
+            return False
+        self._add_to_total(conn, directory_id, -1)
+        return True
+
+    def _add_to_total(self, conn: Connection, directory_id: str, change: int) -> None:
+        upsert = (postgresql_insert if conn.dialect.name == "postgresql" else sqlite_insert)(
+            resource_counts
+        )
+        conn.execute(
+            upsert.values(
+                directory_id=directory_id, resource_type=self.noun, total=change
+            ).on_conflict_do_update(
+                index_elements=[resource_counts.c.directory_id, resource_counts.c.resource_type],
+                set_={"total": resource_counts.c.total + change},
+            )
+        )
 
     def holding(self, conn: Connection, directory_id: str, key: str) -> list[StoredResource]:
         """The resources whose document has a top-level ``key`` (an extension's URN)."""
@@ -176,10 +195,17 @@ class ResourceTable:
     def count(
         self, conn: Connection, directory_id: str, condition: ColumnElement[bool] | None
     ) -> int:
+        """How many of the directory's resources meet a condition (all of them: one row read)."""
+        if condition is None:
+            total = conn.execute(
+                select(resource_counts.c.total).where(
+                    resource_counts.c.directory_id == directory_id,
+                    resource_counts.c.resource_type == self.noun,
+                )
+            ).scalar()
+            return int(total or 0)
         query = select(func.count()).select_from(self.table)
-        query = query.where(self.table.c.directory_id == directory_id)
-        if condition is not None:
-            query = query.where(condition)
+        query = query.where(self.table.c.directory_id == directory_id, condition)
         return int(conn.execute(query).scalar_one())
 
     def page(

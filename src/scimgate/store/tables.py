@@ -131,6 +131,19 @@ users = Table(
     Index(None, "directory_id", "display_name"),
 )
 
+resource_counts = Table(
+    "resource_counts",
+    metadata,
+    Column("directory_id", Uuid, ForeignKey("directories.id"), primary_key=True),
+    Column("resource_type", String(8), primary_key=True),
+    Column("total", Integer, nullable=False),
+)
+"""How many users and groups each directory holds, kept with every insert and delete.
+
+A list's ``totalResults`` without a filter reads this row instead of counting
+the directory's rows, which would cost as much as the directory is large.
+"""
+
 groups = Table(
     "groups",
     metadata,
