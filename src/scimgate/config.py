@@ -60,6 +60,24 @@ class EventSettings:
 
 
 @dataclass(frozen=True)
+class PoolSettings:
+    """Connections each process keeps to PostgreSQL (SQLite opens its file as needed)."""
+
+    size: int = 10
+    """``SCIMGATE_DB_POOL_SIZE``: connections kept open."""
+
+    overflow: int = 20
+    """``SCIMGATE_DB_MAX_OVERFLOW``: extra connections opened under load, closed after."""
+
+    @classmethod
+    def from_env(cls) -> "PoolSettings":
+        return cls(
+            size=_env_int("SCIMGATE_DB_POOL_SIZE", cls.size),
+            overflow=_env_int("SCIMGATE_DB_MAX_OVERFLOW", cls.overflow),
+        )
+
+
+@dataclass(frozen=True)
 class Settings:
     """The configuration of one scimgate process."""
 
@@ -74,6 +92,7 @@ class Settings:
 
     limits: Limits = field(default_factory=Limits)
     events: EventSettings = field(default_factory=EventSettings)
+    pool: PoolSettings = field(default_factory=PoolSettings)
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -112,4 +131,5 @@ class Settings:
                 ),
                 lease_seconds=_env_float("SCIMGATE_LEASE_SECONDS", event_defaults.lease_seconds),
             ),
+            pool=PoolSettings.from_env(),
         )

@@ -43,7 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
     app = FastAPI(title="scimgate", version=__version__, docs_url=None, redoc_url=None)
     app.state.settings = settings
-    app.state.engine = open_engine(settings.database_url)
+    app.state.engine = open_engine(settings.database_url, settings.pool)
     app.include_router(scim_router)
     # Before the management routes, whose /users/{user_id} would take /users/lookup.
     app.include_router(lookup_router)

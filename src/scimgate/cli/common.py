@@ -39,4 +39,5 @@ def settings_for(database_url: str | None) -> Settings:
 
 
 def engine_for(database_url: str | None) -> Engine:
-    return open_engine(settings_for(database_url).database_url)
+    settings = settings_for(database_url)
+    return open_engine(settings.database_url, settings.pool)

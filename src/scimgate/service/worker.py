@@ -172,7 +172,8 @@ class Worker:
 
 def build(settings: Settings) -> Worker:
     """A worker for the configured database, with the retry policy of the environment."""
-    return Worker(open_engine(settings.database_url), settings.events, RetryPolicy.from_env())
+    engine = open_engine(settings.database_url, settings.pool)
+    return Worker(engine, settings.events, RetryPolicy.from_env())
 
 
 @dataclass(frozen=True)

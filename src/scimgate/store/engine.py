@@ -22,6 +22,7 @@ from weakref import WeakKeyDictionary
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+from scimgate.config import PoolSettings
 from scimgate.scim.compare import fold
 
 WRITE_OPTION = "scimgate_writes"
@@ -31,12 +32,13 @@ _WRITE_LOCKS: "WeakKeyDictionary[Engine, RLock]" = WeakKeyDictionary()
 """One lock per SQLite engine: its writers take turns in this process."""
 
 
-def open_engine(url: str) -> Engine:
+def open_engine(url: str, pool: PoolSettings | None = None) -> Engine:
     """Create the engine for a database URL (``sqlite:///…`` or ``postgresql+psycopg://…``)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url)
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    pool = pool or PoolSettings()
+    return create_engine(url, pool_size=pool.size, max_overflow=pool.overflow, pool_pre_ping=True)
 
 
 def write_turn(engine: Engine) -> AbstractContextManager[Any]:
