@@ -424,10 +424,17 @@ def test_serve_runs_several_server_processes_on_postgresql(
             timeout=30,
         ) as http:
             # Each process reads the database the command was given, not the default file.
-            answers = [http.post("/Users", json=user(f"u{index}")) for index in range(6)]
+            answers = [
+                http.post("/Users", json=user(f"u{index}"), headers={"Connection": "close"})
+                for index in range(6)
+            ]
             assert [each.status_code for each in answers] == [201] * 6
             listed = http.get("/Users").json()
             assert listed["totalResults"] == 6
+        # Whichever process a scrape reaches counts the requests every process answered.
+        for _ in range(6):
+            scraped = httpx.get(f"{url}/metrics", headers={"Connection": "close"}).text
+            assert _scim_requests_counted(scraped) == 7, scraped
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -443,6 +450,14 @@ def test_serve_refuses_several_processes_on_sqlite(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "PostgreSQL" in result.output
     assert not database.exists()
+
+
+def _scim_requests_counted(exposition: str) -> float:
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in exposition.splitlines()
+        if line.startswith("scimgate_scim_requests_total{")
+    )
 
 
 def _answers(url: str) -> bool:

@@ -3,6 +3,7 @@
 import json
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict
@@ -51,6 +52,7 @@ from scimgate.service import (
 from scimgate.service import roles as role_mapping
 from scimgate.service.bootstrap import prepare_database
 from scimgate.service.directory_view import directory_groups, directory_users
+from scimgate.service.metrics import MULTIPROCESS_DIRECTORY
 from scimgate.service.worker import start_in_background
 from scimgate.simulator import lifecycle
 from scimgate.simulator.dialects import DIALECTS
@@ -156,9 +158,12 @@ def serve(
         if workers == 1:
             uvicorn.run(create_app(settings), **options)
         else:
-            # The server processes start afresh and read their settings from the environment.
+            # The server processes start afresh and read their settings from the environment,
+            # and count their traffic in files that any one of them sums up when scraped.
             os.environ["SCIMGATE_DATABASE_URL"] = settings.database_url
-            uvicorn.run(APP_FACTORY, factory=True, workers=workers, **options)
+            with tempfile.TemporaryDirectory(prefix="scimgate-metrics-") as counters:
+                os.environ.setdefault(MULTIPROCESS_DIRECTORY, counters)
+                uvicorn.run(APP_FACTORY, factory=True, workers=workers, **options)
     finally:
         if background is not None:
             background.stop()

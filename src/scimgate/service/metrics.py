@@ -1,20 +1,28 @@
 """Prometheus metrics of one application: SCIM traffic as it passes, the rest read at scrape.
 
-Counts of traffic live in the process. What several processes share (the event
-stream, the webhook outbox, held events) is read from the database whenever
-Prometheus scrapes, so every server answers the same and none must be the one
-that saw a change happen.
+Counts of traffic live in the process; under ``serve --workers N`` they live in
+files every server process writes (Prometheus's multiprocess mode, switched on
+by ``PROMETHEUS_MULTIPROC_DIR``), so a scrape that reaches any one process
+reports the traffic of all. What several processes share (the event stream,
+the webhook outbox, held events) is read from the database whenever Prometheus
+scrapes, so every server answers the same and none must be the one that saw a
+change happen.
 """
 
+import os
 from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import Engine
 
 from scimgate.service.delivery import FANOUT_POSITION
 from scimgate.store import events, health, progress
 from scimgate.store.transactions import reading
+
+MULTIPROCESS_DIRECTORY = "PROMETHEUS_MULTIPROC_DIR"
+"""Where the server processes of one ``serve`` keep their counters (set by ``serve``)."""
 
 UNKNOWN = "unknown"
 """The directory and IdP labels of a request to a directory that does not exist."""
@@ -42,7 +50,8 @@ class Metrics:
             "Requests refused because a rate limit was exceeded.",
             registry=self.registry,
         )
-        self.registry.register(_StreamGauges(engine))
+        self.gauges = _StreamGauges(engine)
+        self.registry.register(self.gauges)
 
     def observe_scim(
         self, directory_id: str | None, idp: str | None, method: str, status: int, seconds: float
@@ -55,7 +64,13 @@ class Metrics:
 
     def exposition(self) -> bytes:
         """Every metric in the Prometheus text format (this reads the database)."""
-        return generate_latest(self.registry)
+        shared = os.environ.get(MULTIPROCESS_DIRECTORY)
+        if not shared:
+            return generate_latest(self.registry)
+        every_process = CollectorRegistry()
+        MultiProcessCollector(every_process, path=shared)
+        every_process.register(self.gauges)
+        return generate_latest(every_process)
 
 
 class _StreamGauges:
