@@ -68,7 +68,7 @@ class Metrics:
         if not shared:
             return generate_latest(self.registry)
         every_process = CollectorRegistry()
-        MultiProcessCollector(every_process, path=shared)
+        MultiProcessCollector(every_process, path=shared)  # type: ignore[no-untyped-call]
         every_process.register(self.gauges)
         return generate_latest(every_process)
 

@@ -153,18 +153,14 @@ def authenticate(engine: Engine, directory_id: str, authorization: str | None) -
     secret = _bearer(authorization)
     with reading(engine) as conn:
         found = tenants.find_token_by_hash(conn, _hash(secret))
-        if found is None or not hmac.compare_digest(found[1], _hash(secret)):
-            raise UnauthorizedException(detail="The bearer token is not valid for this service")
-        token, _ = found
-        if token.revoked_at is not None:
-            raise UnauthorizedException(detail="The bearer token has been revoked")
-        if not hmac.compare_digest(token.directory_id, directory_id):
-            raise NotFoundException(detail=f"No directory {directory_id}")
-        directory = tenants.get_directory(conn, directory_id)
-    if directory is None:
+    if found is None or not hmac.compare_digest(found.stored_hash, _hash(secret)):
+        raise UnauthorizedException(detail="The bearer token is not valid for this service")
+    if found.token.revoked_at is not None:
+        raise UnauthorizedException(detail="The bearer token has been revoked")
+    if not hmac.compare_digest(found.token.directory_id, directory_id):
         raise NotFoundException(detail=f"No directory {directory_id}")
-    _note_use(engine, token)
-    return directory
+    _note_use(engine, found.token)
+    return found.directory
 
 
 def note_client(

@@ -183,14 +183,34 @@ def insert_token(conn: Connection, token: TokenRecord, secret_hash: str) -> None
     conn.execute(scim_tokens.insert().values(**vars(token), secret_hash=secret_hash))
 
 
-def find_token_by_hash(conn: Connection, secret_hash: str) -> tuple[TokenRecord, str] | None:
-    """Return the token stored under a hash, with the hash as stored."""
-    row = conn.execute(select(scim_tokens).where(scim_tokens.c.secret_hash == secret_hash)).first()
+@dataclass(frozen=True)
+class FoundToken:
+    """A token found by its hash, with the hash as stored and the directory it opens."""
+
+    token: TokenRecord
+    stored_hash: str
+    directory: Directory
+
+
+_TOKEN_COLUMNS = [column for column in scim_tokens.c if column.name != "secret_hash"]
+
+
+def find_token_by_hash(conn: Connection, secret_hash: str) -> FoundToken | None:
+    """The token stored under a hash, read with its directory in one query (every request)."""
+    row = conn.execute(
+        select(*_TOKEN_COLUMNS, scim_tokens.c.secret_hash, *directories.c)
+        .join(directories, directories.c.id == scim_tokens.c.directory_id)
+        .where(scim_tokens.c.secret_hash == secret_hash)
+    ).first()
     if row is None:
         return None
-    fields = dict(row._mapping)
-    stored_hash = fields.pop("secret_hash")
-    return TokenRecord(**fields), stored_hash
+    values = tuple(row)
+    width = len(_TOKEN_COLUMNS)
+    token = TokenRecord(**dict(zip((c.name for c in _TOKEN_COLUMNS), values[:width], strict=True)))
+    directory = Directory(
+        **dict(zip((c.name for c in directories.c), values[width + 1 :], strict=True))
+    )
+    return FoundToken(token, values[width], directory)
 
 
 def list_tokens(conn: Connection, directory_id: str) -> list[TokenRecord]:
