@@ -123,8 +123,8 @@ def _entry(captured: CapturedRequest, policy: LogPolicy) -> LogEntry:
         resource_type=resource_type,
         resource_id=resource_id,
         user_name=None if "username" in policy.redact else _user_name(request, response),
-        request_body=_stored(request, captured.request_body, policy),
-        response_body=_stored(response, captured.response_body, policy),
+        request_body=_stored(request, captured.request_body, policy, answer=False),
+        response_body=_stored(response, captured.response_body, policy, answer=True),
         diagnosis=None,
     )
 
@@ -159,8 +159,12 @@ def _parse(body: bytes | None) -> Any:
         return _UNREADABLE
 
 
-def _stored(parsed: Any, raw: bytes | None, policy: LogPolicy) -> Any:
-    """A body as the log keeps it: scrubbed, capped, or only its size."""
+def _stored(parsed: Any, raw: bytes | None, policy: LogPolicy, *, answer: bool) -> Any:
+    """A body as the log keeps it: scrubbed, capped, or only its size.
+
+    scimgate's own answers never carry a password (SCIM never returns one), so
+    they are only scrubbed of the attributes the policy redacts.
+    """
     if not policy.bodies:
         return None
     if raw is None:
@@ -169,9 +173,10 @@ def _stored(parsed: Any, raw: bytes | None, policy: LogPolicy) -> Any:
         return None
     if parsed is _UNREADABLE:
         return {"omitted": "not JSON", "bytes": len(raw)}
-    if not policy.redact and len(raw) <= _SURELY_UNDER_CAP and not _may_hold_password(raw):
+    clean = not policy.redact and (answer or not _may_hold_password(raw))
+    if clean and len(raw) <= _SURELY_UNDER_CAP:
         return parsed  # nothing to scrub, and short enough whatever json.dumps makes of it
-    scrubbed = scrub(parsed, policy.redact)
+    scrubbed = parsed if clean else scrub(parsed, policy.redact)
     text = json.dumps(scrubbed)
     if len(text) > BODY_CAP:
         return {"truncated": True, "characters": len(text), "head": text[:BODY_CAP]}
