@@ -197,9 +197,9 @@ def corpus(engine: Engine) -> tuple[Scope, list[Any], list[Group]]:
         )  # type: ignore[list-item]
         groups.create_group(target, Group(display_name="Empty"))
         created = made
-    everyone = [users.get_user(scope, user.id) for user in created]
+    everyone = [users.get_user(scope, user.id).resource() for user in created]
     all_groups = [
-        groups.get_group(scope, group_id, with_members=True)
+        groups.get_group(scope, group_id, with_members=True).resource()
         for group_id in _matching(
             engine, groups_table, scope.directory_id, ScimFilter[Group]("id pr")
         )
@@ -258,7 +258,7 @@ def test_sort_matches_the_reference(
     expected = search.sort(everyone)
     if order == "descending":
         expected = _descending(search, everyone)
-    keys = [search.sort_value(user) for user in listed.resources]
+    keys = [search.sort_value(user) for user in listed.models()]
     assert keys == [search.sort_value(user) for user in expected]
 
 

@@ -10,13 +10,14 @@ groups, or a directory with its own extension schemas (whose ``returned`` rules
 may hide attributes). Both ways give the same JSON; a test holds them to it.
 """
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from scim2_models import Context, ListResponse, Message, Resource, ResponseParameters
+
+from scimgate.scim.jsontext import dumps
 
 LIST_RESPONSE_SCHEMA = str(ListResponse.__schema__)
 
@@ -67,7 +68,7 @@ class ScimDocument:
         excluded = _exclusions(parameters) if self.as_stored else None
         if excluded is None:
             return self.resource().model_dump_json(scim_ctx=context, response_parameters=parameters)
-        return _dumps(_without(self.content, excluded))
+        return dumps(_without(self.content, excluded))
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,7 @@ class ListDocument:
         if self.next_cursor is not None:
             content["nextCursor"] = self.next_cursor
         content["Resources"] = [_without(each.content, excluded) for each in self.resources]
-        return _dumps(content)
+        return dumps(content)
 
 
 def _exclusions(parameters: ResponseParameters[Any] | None) -> frozenset[str] | None:
@@ -131,7 +132,3 @@ def _without(content: dict[str, Any], excluded: frozenset[str]) -> dict[str, Any
     if not excluded:
         return content
     return {key: value for key, value in content.items() if key.lower() not in excluded}
-
-
-def _dumps(content: dict[str, Any]) -> str:
-    return json.dumps(content, ensure_ascii=False, separators=(",", ":"))

@@ -14,6 +14,7 @@ from urllib.parse import parse_qs
 
 from sqlalchemy import Connection, Engine
 
+from scimgate.scim import jsontext
 from scimgate.scim.compare import fold
 from scimgate.scim.idp import recognise
 from scimgate.service.diagnosis import Facts, Holder, diagnose
@@ -154,7 +155,7 @@ def _parse(body: bytes | None) -> Any:
     if not body:
         return None
     try:
-        return json.loads(body)
+        return jsontext.loads(body)
     except ValueError:
         return _UNREADABLE
 

@@ -23,6 +23,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 from scimgate.config import PoolSettings
+from scimgate.scim import jsontext
 from scimgate.scim.compare import fold
 
 WRITE_OPTION = "scimgate_writes"
@@ -38,7 +39,14 @@ def open_engine(url: str, pool: PoolSettings | None = None) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url)
     pool = pool or PoolSettings()
-    return create_engine(url, pool_size=pool.size, max_overflow=pool.overflow, pool_pre_ping=True)
+    return create_engine(
+        url,
+        pool_size=pool.size,
+        max_overflow=pool.overflow,
+        pool_pre_ping=True,
+        json_serializer=jsontext.dumps,
+        json_deserializer=jsontext.loads,
+    )
 
 
 def write_turn(engine: Engine) -> AbstractContextManager[Any]:
@@ -50,7 +58,12 @@ def _sqlite_engine(url: str) -> Engine:
     database = make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    engine = create_engine(
+        url,
+        connect_args={"check_same_thread": False, "timeout": 30},
+        json_serializer=jsontext.dumps,
+        json_deserializer=jsontext.loads,
+    )
 
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection: Any, _record: Any) -> None:
