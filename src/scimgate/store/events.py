@@ -36,20 +36,18 @@ class StoredEvent(NewEvent):
     seq: int
 
 
+_PUBLISH = events.insert().returning(events.c.seq)
+
+
 def publish(conn: Connection, new: Sequence[NewEvent], at: datetime) -> list[int]:
     """Append events to the stream, in the given order; returns their sequence numbers."""
     if not new:
         return []
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PUBLISH_LOCK})
-    seqs = []
-    for event in new:
-        seqs.append(
-            conn.execute(
-                events.insert().values(**vars(event), published_at=at).returning(events.c.seq)
-            ).scalar_one()
-        )
-    return seqs
+    return [
+        conn.execute(_PUBLISH, {**vars(event), "published_at": at}).scalar_one() for event in new
+    ]
 
 
 def hold(conn: Connection, new: Sequence[NewEvent]) -> None:

@@ -1,6 +1,6 @@
 """Attribute mappings of a directory: custom attribute name -> SCIM path."""
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, bindparam, delete, select
 
 from scimgate.store.tables import attribute_mappings
 
@@ -21,10 +21,14 @@ def remove_mapping(conn: Connection, directory_id: str, name: str) -> bool:
     return result.rowcount == 1
 
 
+_MAPPINGS = (
+    select(attribute_mappings.c.name, attribute_mappings.c.path)
+    .where(attribute_mappings.c.directory_id == bindparam("directory_id"))
+    .order_by(attribute_mappings.c.name)
+)
+"""Built once: read for every user event."""
+
+
 def mappings(conn: Connection, directory_id: str) -> dict[str, str]:
-    rows = conn.execute(
-        select(attribute_mappings.c.name, attribute_mappings.c.path)
-        .where(attribute_mappings.c.directory_id == directory_id)
-        .order_by(attribute_mappings.c.name)
-    )
+    rows = conn.execute(_MAPPINGS, {"directory_id": directory_id})
     return {row.name: row.path for row in rows}

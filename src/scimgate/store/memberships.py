@@ -3,7 +3,7 @@
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, delete, func, select, union_all
+from sqlalchemy import Connection, bindparam, delete, func, select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 
 from scimgate.store.tables import group_members, groups, users
@@ -138,6 +138,18 @@ def member_ids(
     return set(rows.scalars())
 
 
+_GROUPS_OF = (
+    select(group_members.c.member_id, groups.c.id, groups.c.display_name, groups.c.external_id)
+    .join(groups, groups.c.id == group_members.c.group_id)
+    .where(
+        group_members.c.directory_id == bindparam("directory_id"),
+        group_members.c.member_id.in_(bindparam("member_ids", expanding=True)),
+    )
+    .order_by(group_members.c.member_id, groups.c.id)
+)
+"""Built once: read with every user answered or changed."""
+
+
 def groups_of(
     conn: Connection, directory_id: str, member_ids_: Sequence[str]
 ) -> dict[str, list[Membership]]:
@@ -145,15 +157,7 @@ def groups_of(
     found: dict[str, list[Membership]] = {member_id: [] for member_id in member_ids_}
     if not member_ids_:
         return found
-    rows = conn.execute(
-        select(group_members.c.member_id, groups.c.id, groups.c.display_name, groups.c.external_id)
-        .join(groups, groups.c.id == group_members.c.group_id)
-        .where(
-            group_members.c.directory_id == directory_id,
-            group_members.c.member_id.in_(member_ids_),
-        )
-        .order_by(group_members.c.member_id, groups.c.id)
-    )
+    rows = conn.execute(_GROUPS_OF, {"directory_id": directory_id, "member_ids": list(member_ids_)})
     for member_id, group_id, display, external_id in rows:
         found[member_id].append(Membership(group_id, display, external_id))
     return found

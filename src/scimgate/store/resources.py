@@ -3,10 +3,22 @@
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from scim2_models import NotFoundException
-from sqlalchemy import ColumnElement, Connection, Table, delete, func, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Insert,
+    Select,
+    Table,
+    bindparam,
+    delete,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -65,25 +77,31 @@ class ResourceTable:
         return stored
 
     def insert(self, conn: Connection, directory_id: str, resource: StoredResource) -> None:
-        conn.execute(
-            self.table.insert().values(
-                directory_id=directory_id,
-                **vars(resource),
-                **self.index_columns(resource.doc),
-            )
-        )
+        row = {"directory_id": directory_id, **vars(resource), **self.index_columns(resource.doc)}
+        conn.execute(self._insert, row)
         self._add_to_total(conn, directory_id, 1)
 
     def get(
         self, conn: Connection, directory_id: str, resource_id: str, *, for_update: bool = False
     ) -> StoredResource | None:
-        query = select(*self._stored_columns()).where(
-            self.table.c.directory_id == directory_id, self.table.c.id == resource_id
-        )
-        if for_update:
-            query = query.with_for_update()
-        row = conn.execute(query).first()
+        query = self._get_for_update if for_update else self._get
+        row = conn.execute(query, {"directory_id": directory_id, "id": resource_id}).first()
         return StoredResource(**row._mapping) if row else None
+
+    @cached_property
+    def _get(self) -> Select[Any]:
+        return select(*self._stored_columns()).where(
+            self.table.c.directory_id == bindparam("directory_id"),
+            self.table.c.id == bindparam("id"),
+        )
+
+    @cached_property
+    def _get_for_update(self) -> Select[Any]:
+        return self._get.with_for_update()
+
+    @cached_property
+    def _insert(self) -> Insert:
+        return self.table.insert()
 
     def replace(self, conn: Connection, directory_id: str, resource: StoredResource) -> None:
         """Store a new state of an existing resource (whose version the caller has checked)."""
@@ -145,16 +163,9 @@ class ResourceTable:
         return True
 
     def _add_to_total(self, conn: Connection, directory_id: str, change: int) -> None:
-        upsert = (postgresql_insert if conn.dialect.name == "postgresql" else sqlite_insert)(
-            resource_counts
-        )
         conn.execute(
-            upsert.values(
-                directory_id=directory_id, resource_type=self.noun, total=change
-            ).on_conflict_do_update(
-                index_elements=[resource_counts.c.directory_id, resource_counts.c.resource_type],
-                set_={"total": resource_counts.c.total + change},
-            )
+            _ADD_TO_TOTAL[conn.dialect.name],
+            {"directory_id": directory_id, "resource_type": self.noun, "change": change},
         )
 
     def holding(self, conn: Connection, directory_id: str, key: str) -> list[StoredResource]:
@@ -255,6 +266,27 @@ def _group_columns(doc: dict[str, Any]) -> dict[str, Any]:
         "external_id": doc.get("externalId"),
     }
 
+
+def _adding_to_total(insert: Any) -> Any:
+    """An upsert that adds ``:change`` to a directory's total of one resource type."""
+    return (
+        insert(resource_counts)
+        .values(
+            directory_id=bindparam("directory_id"),
+            resource_type=bindparam("resource_type"),
+            total=bindparam("change"),
+        )
+        .on_conflict_do_update(
+            index_elements=[resource_counts.c.directory_id, resource_counts.c.resource_type],
+            set_={"total": resource_counts.c.total + bindparam("change")},
+        )
+    )
+
+
+_ADD_TO_TOTAL = {
+    "postgresql": _adding_to_total(postgresql_insert),
+    "sqlite": _adding_to_total(sqlite_insert),
+}
 
 USERS = ResourceTable("user", users, _user_columns)
 GROUPS = ResourceTable("group", groups, _group_columns)

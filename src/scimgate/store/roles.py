@@ -3,7 +3,7 @@
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, bindparam, delete, select
 
 from scimgate.store.tables import role_rules, user_roles, users
 
@@ -43,19 +43,30 @@ def remove_default(conn: Connection, directory_id: str) -> None:
     )
 
 
-def rules(conn: Connection, directory_id: str) -> list[RoleRule]:
-    rows = conn.execute(
-        select(
-            role_rules.c.id,
-            role_rules.c.kind,
-            role_rules.c.match,
-            role_rules.c.role,
-            role_rules.c.priority,
-        )
-        .where(role_rules.c.directory_id == directory_id)
-        .order_by(role_rules.c.priority, role_rules.c.id)
+_RULES = (
+    select(
+        role_rules.c.id,
+        role_rules.c.kind,
+        role_rules.c.match,
+        role_rules.c.role,
+        role_rules.c.priority,
     )
+    .where(role_rules.c.directory_id == bindparam("directory_id"))
+    .order_by(role_rules.c.priority, role_rules.c.id)
+)
+"""Built once: read with every change of a user."""
+
+
+def rules(conn: Connection, directory_id: str) -> list[RoleRule]:
+    rows = conn.execute(_RULES, {"directory_id": directory_id})
     return [RoleRule(**row._mapping) for row in rows]
+
+
+_ROLES_OF = select(user_roles.c.user_id, user_roles.c.roles).where(
+    user_roles.c.directory_id == bindparam("directory_id"),
+    user_roles.c.user_id.in_(bindparam("user_ids", expanding=True)),
+)
+"""Built once: read with every change of a user, for its event."""
 
 
 def roles_of(conn: Connection, directory_id: str, user_ids: Sequence[str]) -> dict[str, list[str]]:
@@ -63,11 +74,7 @@ def roles_of(conn: Connection, directory_id: str, user_ids: Sequence[str]) -> di
     found: dict[str, list[str]] = {user_id: [] for user_id in user_ids}
     if not user_ids:
         return found
-    rows = conn.execute(
-        select(user_roles.c.user_id, user_roles.c.roles).where(
-            user_roles.c.directory_id == directory_id, user_roles.c.user_id.in_(user_ids)
-        )
-    )
+    rows = conn.execute(_ROLES_OF, {"directory_id": directory_id, "user_ids": list(user_ids)})
     for user_id, roles in rows:
         found[user_id] = list(roles)
     return found

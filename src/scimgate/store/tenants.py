@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 
 from scimgate.store.tables import directories, organizations, scim_tokens
 
@@ -121,6 +121,14 @@ def get_directory(conn: Connection, directory_id: str) -> Directory | None:
     return Directory(**row._mapping) if row else None
 
 
+_LOCK_DIRECTORY = (
+    select(directories)
+    .where(directories.c.id == bindparam("directory_id"))
+    .with_for_update(key_share=True)
+)
+"""Built once: taken by every change."""
+
+
 def lock_directory(conn: Connection, directory_id: str) -> Directory:
     """The directory, its row held until the transaction ends: one publisher at a time.
 
@@ -130,9 +138,7 @@ def lock_directory(conn: Connection, directory_id: str) -> Directory:
     wrote to the directory would deadlock when each came to publish. LookupError
     for an id that names no directory.
     """
-    row = conn.execute(
-        select(directories).where(directories.c.id == directory_id).with_for_update(key_share=True)
-    ).first()
+    row = conn.execute(_LOCK_DIRECTORY, {"directory_id": directory_id}).first()
     if row is None:
         raise LookupError(f"no directory {directory_id}")
     return Directory(**row._mapping)
@@ -193,15 +199,17 @@ class FoundToken:
 
 
 _TOKEN_COLUMNS = [column for column in scim_tokens.c if column.name != "secret_hash"]
+_TOKEN_BY_HASH = (
+    select(*_TOKEN_COLUMNS, scim_tokens.c.secret_hash, *directories.c)
+    .join(directories, directories.c.id == scim_tokens.c.directory_id)
+    .where(scim_tokens.c.secret_hash == bindparam("secret_hash"))
+)
+"""Built once: read by every SCIM request."""
 
 
 def find_token_by_hash(conn: Connection, secret_hash: str) -> FoundToken | None:
     """The token stored under a hash, read with its directory in one query (every request)."""
-    row = conn.execute(
-        select(*_TOKEN_COLUMNS, scim_tokens.c.secret_hash, *directories.c)
-        .join(directories, directories.c.id == scim_tokens.c.directory_id)
-        .where(scim_tokens.c.secret_hash == secret_hash)
-    ).first()
+    row = conn.execute(_TOKEN_BY_HASH, {"secret_hash": secret_hash}).first()
     if row is None:
         return None
     values = tuple(row)
