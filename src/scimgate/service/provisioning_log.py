@@ -15,15 +15,13 @@ from urllib.parse import parse_qs
 from sqlalchemy import Connection, Engine
 
 from scimgate.scim import jsontext
-from scimgate.scim.compare import fold
 from scimgate.scim.idp import recognise
 from scimgate.service.diagnosis import Facts, Holder, diagnose
 from scimgate.service.tenants import effective_idp
 from scimgate.store import provisioning_logs, tenants
 from scimgate.store.ids import new_id
 from scimgate.store.provisioning_logs import LogEntry, LogSearch
-from scimgate.store.resources import USERS
-from scimgate.store.tables import users
+from scimgate.store.resources import USERS, user_name_holder
 from scimgate.store.tenants import Directory
 from scimgate.store.transactions import reading, writing
 
@@ -133,9 +131,7 @@ def _entry(captured: CapturedRequest, policy: LogPolicy) -> LogEntry:
 def _facts(conn: Connection, entry: LogEntry) -> Facts:
     """What the diagnosis of a failure needs to know about the directory's users."""
     if entry.status == 409 and entry.user_name:
-        holder_id = USERS.find_id(
-            conn, entry.directory_id, users.c.user_name_key == fold(entry.user_name)
-        )
+        holder_id = user_name_holder(conn, entry.directory_id, entry.user_name)
         holder = USERS.get(conn, entry.directory_id, holder_id) if holder_id else None
         if holder is not None:
             active = holder.doc.get("active") is not False

@@ -23,8 +23,7 @@ from scimgate.service.scope import Scope
 from scimgate.store import memberships, offboarding
 from scimgate.store.ids import new_id, utcnow
 from scimgate.store.memberships import Membership
-from scimgate.store.resources import GROUPS, USERS, StoredResource
-from scimgate.store.tables import users
+from scimgate.store.resources import GROUPS, USERS, StoredResource, user_name_holder
 from scimgate.store.transactions import reading
 
 
@@ -137,7 +136,7 @@ def _save_if_changed(
 def _check_user_name_free(
     conn: Connection, scope: Scope, user_name: str, except_id: str | None
 ) -> None:
-    holder = USERS.find_id(conn, scope.directory_id, users.c.user_name_key == fold(user_name))
+    holder = user_name_holder(conn, scope.directory_id, user_name)
     if holder is not None and holder != except_id:
         raise _taken(user_name, holder)
 

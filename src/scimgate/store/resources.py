@@ -267,6 +267,24 @@ def _group_columns(doc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+_USER_NAME_HOLDER = (
+    select(users.c.id)
+    .where(
+        users.c.directory_id == bindparam("directory_id"),
+        users.c.user_name_key == bindparam("user_name_key"),
+    )
+    .limit(1)
+)
+"""Built once: asked before every user is created."""
+
+
+def user_name_holder(conn: Connection, directory_id: str, user_name: str) -> str | None:
+    """The id of the user whose userName is ``user_name`` in any case, if one holds it."""
+    return conn.execute(
+        _USER_NAME_HOLDER, {"directory_id": directory_id, "user_name_key": fold(user_name)}
+    ).scalar()
+
+
 def _adding_to_total(insert: Any) -> Any:
     """An upsert that adds ``:change`` to a directory's total of one resource type."""
     return (
