@@ -43,6 +43,10 @@ def _too_large(size: int, limit: int) -> PayloadTooLargeException:
     )
 
 
+_EVERY_ATTRIBUTE: ResponseParameters[Any] = ResponseParameters()
+"""What most requests ask for: the default attributes (validated once)."""
+
+
 def response_parameters(request: Request) -> ResponseParameters[Any]:
     """``attributes`` and ``excludedAttributes`` from the query string (RFC 7644 §3.9)."""
     query = {
@@ -50,6 +54,8 @@ def response_parameters(request: Request) -> ResponseParameters[Any]:
         for name in ("attributes", "excludedAttributes")
         if name in request.query_params
     }
+    if not query:
+        return _EVERY_ATTRIBUTE
     try:
         return ResponseParameters.model_validate(query)
     except ValidationError as exc:
