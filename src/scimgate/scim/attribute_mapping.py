@@ -5,6 +5,7 @@ or replace them by name.
 """
 
 import re
+from functools import lru_cache
 from typing import Any
 
 from scim2_models import BaseModel, InvalidPathException, Path
@@ -49,11 +50,18 @@ def custom_attributes(user: Any, mappings: dict[str, str]) -> dict[str, Any]:
     A mapping whose path no longer resolves (its extension was removed) reads None.
     """
     model: Any = type(user)
-    return {name: _value(Path[model](path), user) for name, path in mappings.items()}
+    return {name: _value(_compiled(model, path), user) for name, path in mappings.items()}
 
 
-def _value(path: Path[Any], user: Any) -> Any:
-    return _plain(path.get(user)) if path.resolve() is not None else None
+@lru_cache(maxsize=1024)
+def _compiled(model: Any, path: str) -> Path[Any] | None:
+    """A mapping's path parsed for a model, once; None when it names nothing of the model."""
+    parsed: Path[Any] = Path[model](path)
+    return parsed if parsed.resolve() is not None else None
+
+
+def _value(path: Path[Any] | None, user: Any) -> Any:
+    return None if path is None else _plain(path.get(user))
 
 
 def _plain(value: Any) -> Any:
