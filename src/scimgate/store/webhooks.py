@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, exists, or_, select, update
+from sqlalchemy import Connection, and_, delete, func, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from scimgate.store.tables import (
@@ -268,37 +268,40 @@ def claim(
     flight already: a slow or unreachable endpoint ties up one sender at a
     time, never all of them, so the other endpoints flow on.
     """
-    earlier = webhook_deliveries.alias("earlier")
-    busy = webhook_deliveries.alias("busy")
-    in_flight = exists().where(
-        busy.c.endpoint_id == webhook_deliveries.c.endpoint_id,
-        busy.c.status == PENDING,
-        busy.c.lease_until > now,
+    pending = webhook_deliveries.c
+    # Each line's head: its lowest pending sequence number, in one pass over the pending rows
+    # of the (status, line, sequence) index, rather than a probe of the line per pending row.
+    heads = (
+        select(pending.endpoint_id, pending.directory_id, func.min(pending.event_seq).label("seq"))
+        .where(pending.status == PENDING)
+        .group_by(pending.endpoint_id, pending.directory_id)
+        .subquery("heads")
     )
-    ahead = exists().where(
-        earlier.c.endpoint_id == webhook_deliveries.c.endpoint_id,
-        earlier.c.directory_id == webhook_deliveries.c.directory_id,
-        earlier.c.status == PENDING,
-        or_(
-            earlier.c.event_seq < webhook_deliveries.c.event_seq,
-            and_(
-                earlier.c.event_seq == webhook_deliveries.c.event_seq,
-                earlier.c.id < webhook_deliveries.c.id,
-            ),
-        ),
+    busy = (
+        select(pending.endpoint_id)
+        .where(pending.status == PENDING, pending.lease_until > now)
+        .scalar_subquery()
     )
     candidates = (
-        select(webhook_deliveries.c.id, webhook_deliveries.c.endpoint_id)
-        .join(webhook_endpoints, webhook_endpoints.c.id == webhook_deliveries.c.endpoint_id)
+        select(pending.id, pending.endpoint_id)
+        .join(
+            heads,
+            and_(
+                heads.c.endpoint_id == pending.endpoint_id,
+                heads.c.directory_id == pending.directory_id,
+                heads.c.seq == pending.event_seq,
+            ),
+        )
+        .join(webhook_endpoints, webhook_endpoints.c.id == pending.endpoint_id)
         .where(
-            webhook_deliveries.c.status == PENDING,
-            webhook_deliveries.c.next_attempt_at <= now,
+            pending.status == PENDING,
+            pending.next_attempt_at <= now,
             _unleased(now),
             webhook_endpoints.c.enabled.is_(True),
-            ~ahead,
-            ~in_flight,
+            pending.endpoint_id.not_in(busy),
         )
-        .order_by(webhook_deliveries.c.next_attempt_at, webhook_deliveries.c.event_seq)
+        # A replayed event can be pending twice in a line: the older delivery goes first.
+        .order_by(pending.next_attempt_at, pending.event_seq, pending.id)
         .limit(limit * CANDIDATES_PER_SLOT)
         .with_for_update(of=webhook_deliveries, skip_locked=True)
     )
