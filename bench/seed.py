@@ -198,15 +198,10 @@ def _insert_users(engine: Engine, directory_id: str, count: int) -> list[str]:
 
 
 def _keep_total(conn: Connection, table: ResourceTable, directory_id: str, expected: int) -> None:
-    """Bring the store's total of a resource type in line with rows inserted in bulk.
-
-    Where the schema keeps a running total per directory, the store updates it
-    in ``ResourceTable._add_to_total``, which rows inserted here bypass.
-    """
+    """Bring the store's kept total of a resource type in line with rows inserted in bulk."""
     missing = expected - table.count(conn, directory_id, None)
-    add_to_total = getattr(table, "_add_to_total", None)
-    if missing and add_to_total is not None:
-        add_to_total(conn, directory_id, missing)
+    if missing:
+        table.add_to_total(conn, directory_id, missing)
     counted = table.count(conn, directory_id, None)
     if counted != expected:
         raise RuntimeError(f"the store counts {counted} {table.noun}s, {expected} were seeded")

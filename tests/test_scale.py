@@ -1,6 +1,6 @@
 """Cost per request does not grow with the directory: the same statements, each index-driven.
 
-Timings belong to ``bench/scale.py``; this test checks what makes them flat:
+Timings belong to ``bench/run.py`` (W2 to W4); this test checks what makes them flat:
 for a ``userName eq`` lookup and for adding or removing one member of a group,
 the service runs the same statements at 1,000 and at 20,000 users/members, and
 the database plans none of them as a scan of a tenant table.

@@ -79,7 +79,7 @@ class ResourceTable:
     def insert(self, conn: Connection, directory_id: str, resource: StoredResource) -> None:
         row = {"directory_id": directory_id, **vars(resource), **self.index_columns(resource.doc)}
         conn.execute(self._insert, row)
-        self._add_to_total(conn, directory_id, 1)
+        self.add_to_total(conn, directory_id, 1)
 
     def get(
         self, conn: Connection, directory_id: str, resource_id: str, *, for_update: bool = False
@@ -159,10 +159,11 @@ class ResourceTable:
         )
         if result.rowcount != 1:
             return False
-        self._add_to_total(conn, directory_id, -1)
+        self.add_to_total(conn, directory_id, -1)
         return True
 
-    def _add_to_total(self, conn: Connection, directory_id: str, change: int) -> None:
+    def add_to_total(self, conn: Connection, directory_id: str, change: int) -> None:
+        """Move a directory's kept total (``insert`` and ``delete`` do; a bulk load calls it)."""
         conn.execute(
             _ADD_TO_TOTAL[conn.dialect.name],
             {"directory_id": directory_id, "resource_type": self.noun, "change": change},
