@@ -16,60 +16,15 @@ second machine would add.
 import argparse
 import json
 import os
-import secrets
-import subprocess
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-import psycopg
 from load import Request, Shape, run_wrk
-from servers import Server, free_port, new_directories, peak_rss_mib, wait_until_answering
+from seed import postgresql_database
+from servers import new_directories, peak_rss_mib, scimgate_server
 
 RESULTS = Path(__file__).with_name("results")
-POSTGRES_DSN = "host=127.0.0.1 port=5432 user=postgres"
 PROCESSES = (1, 2)
 LOOKUPS = 5_000
-
-
-@contextmanager
-def postgres_database() -> Iterator[str]:
-    """A new PostgreSQL database, dropped afterwards."""
-    name = f"scimgate_bench_{secrets.token_hex(4)}"
-    with psycopg.connect(f"{POSTGRES_DSN} dbname=postgres", autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(f"{POSTGRES_DSN} dbname=postgres", autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@contextmanager
-def serving(database_url: str, processes: int) -> Iterator[Server]:
-    """``scimgate serve --workers N`` on a new directory of the database."""
-    [directory] = new_directories(database_url, name=f"scaling {processes}")
-    port = free_port()
-    scimgate = str(Path(sys.executable).with_name("scimgate"))
-    command = [scimgate, "serve", "--workers", str(processes), "--no-worker", "--port", str(port)]
-    command += ["--database-url", database_url]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    root = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_answering(f"{root}/healthz", seconds=90)
-        yield Server(
-            name=f"scimgate (postgresql, {processes} process{'es' if processes > 1 else ''})",
-            base_url=f"{root}/scim/v2/{directory.directory_id}",
-            pid=process.pid,
-            headers={
-                "Authorization": f"Bearer {directory.token}",
-                "Content-Type": "application/scim+json",
-            },
-        )
-    finally:
-        process.terminate()
-        process.wait(timeout=60)
 
 
 def measure(processes: int, seconds: float) -> dict[str, float]:
@@ -78,12 +33,15 @@ def measure(processes: int, seconds: float) -> dict[str, float]:
         Request("GET", f"/Users?filter=userName%20eq%20%22absent{n}%40scaling.example%22")
         for n in range(LOOKUPS)
     ]
-    with postgres_database() as url, serving(url, processes) as server:
-        creates = run_wrk(server, "create_users", shape=shape, expected=[201], run_id="scaling")
-        lookups = run_wrk(
-            server, "requests", shape=shape, expected=[200], requests=misses, cycle=True
-        )
-        memory = peak_rss_mib(server.pid)
+    label = f"scimgate (postgresql, {processes} process{'es' if processes > 1 else ''})"
+    with postgresql_database() as url:
+        [directory] = new_directories(url, name=f"scaling {processes}")
+        with scimgate_server(url, directory, label=label, processes=processes) as server:
+            creates = run_wrk(server, "create_users", shape=shape, expected=[201], run_id="scaling")
+            lookups = run_wrk(
+                server, "requests", shape=shape, expected=[200], requests=misses, cycle=True
+            )
+            memory = peak_rss_mib(server.pid)
     for name, result in (("creates", creates), ("lookups", lookups)):
         if result.failed:
             raise RuntimeError(f"{processes} process(es), {name}: {result.failure()}")

@@ -110,11 +110,13 @@ def scimgate_server(
     label: str,
     deliver_webhooks: bool = False,
     extra_env: dict[str, str] | None = None,
+    processes: int = 1,
 ) -> Iterator[Server]:
-    """``scimgate serve`` (one process, as the README runs it) on a free loopback port."""
+    """``scimgate serve`` on a free loopback port: one process, as the README runs it, or
+    ``--workers N`` (PostgreSQL)."""
     port = free_port()
     command = [str(Path(sys.executable).with_name("scimgate")), "serve", "--port", str(port)]
-    command += ["--database-url", database_url]
+    command += ["--database-url", database_url, "--workers", str(processes)]
     command += ["--worker" if deliver_webhooks else "--no-worker"]
     process = subprocess.Popen(
         command,
@@ -124,7 +126,7 @@ def scimgate_server(
     )
     root = f"http://127.0.0.1:{port}"
     try:
-        wait_until_answering(f"{root}/healthz")
+        wait_until_answering(f"{root}/healthz", seconds=60 * processes)
         yield Server(
             name=label,
             base_url=f"{root}/scim/v2/{directory.directory_id}",
@@ -136,4 +138,4 @@ def scimgate_server(
         )
     finally:
         process.terminate()
-        process.wait(timeout=30)
+        process.wait(timeout=60)
