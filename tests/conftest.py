@@ -48,16 +48,25 @@ def postgres_url() -> Iterator[str]:
         if os.environ.get("CI"):
             pytest.fail(f"PostgreSQL is not reachable at {POSTGRES_DSN}; .ci/run starts it")
         pytest.skip("PostgreSQL is not reachable")
-    name = f"scimgate_test_{secrets.token_hex(4)}"
+    with postgres_database("scimgate_test") as url:
+        yield url
+
+
+@contextmanager
+def postgres_database(prefix: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database named ``<prefix>_<random>``, dropped afterwards."""
+    name = f"{prefix}_{secrets.token_hex(4)}"
     with psycopg.connect(f"{POSTGRES_DSN} dbname=postgres", autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     params = dict(item.split("=", 1) for item in POSTGRES_DSN.split())
-    yield (
-        f"postgresql+psycopg://{params.get('user', 'postgres')}@{params.get('host', '127.0.0.1')}"
-        f":{params.get('port', '5432')}/{name}"
-    )
-    with psycopg.connect(f"{POSTGRES_DSN} dbname=postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    try:
+        yield (
+            f"postgresql+psycopg://{params.get('user', 'postgres')}"
+            f"@{params.get('host', '127.0.0.1')}:{params.get('port', '5432')}/{name}"
+        )
+    finally:
+        with psycopg.connect(f"{POSTGRES_DSN} dbname=postgres", autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

@@ -1,17 +1,15 @@
 """Helpers for the event tests: reading the stream from the table and through the events API."""
 
-import secrets
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 from sqlalchemy import Engine, func, select
 
-from conftest import ADMIN_TOKEN, POSTGRES_DSN, LiveServer, serving
+from conftest import ADMIN_TOKEN, LiveServer, postgres_database, serving
 from scimgate.store.engine import open_engine
 from scimgate.store.migrate import upgrade
 from scimgate.store.tables import events
@@ -80,20 +78,16 @@ def private_server(backend_url: str, tmp_path: Path) -> Iterator[LiveServer]:
     For tests whose effects reach every directory of a database (retention
     purges the whole stream), so that they leave the shared database alone.
     """
-    name = f"scimgate_private_{secrets.token_hex(4)}"
-    if backend_url.startswith("sqlite"):
-        url = f"sqlite:///{tmp_path / f'{name}.db'}"
-    else:
-        with psycopg.connect(f"{POSTGRES_DSN} dbname=postgres", autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        url = backend_url.rsplit("/", 1)[0] + f"/{name}"
-    engine = open_engine(url)
-    upgrade(engine)
-    try:
-        with serving(url, tmp_path / f"{name}.log") as served:
-            yield LiveServer(served, engine)
-    finally:
-        engine.dispose()
-        if not backend_url.startswith("sqlite"):
-            with psycopg.connect(f"{POSTGRES_DSN} dbname=postgres", autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    database = (
+        nullcontext(f"sqlite:///{tmp_path / 'private.db'}")
+        if backend_url.startswith("sqlite")
+        else postgres_database("scimgate_private")
+    )
+    with database as url:
+        engine = open_engine(url)
+        upgrade(engine)
+        try:
+            with serving(url, tmp_path / "private-server.log") as served:
+                yield LiveServer(served, engine)
+        finally:
+            engine.dispose()

@@ -1,13 +1,11 @@
 """Several processes starting at once on an empty PostgreSQL database: one migrates, one seeds."""
 
-import secrets
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
-import psycopg
 import pytest
 
-from conftest import POSTGRES_DSN
+from conftest import postgres_database
 from scimgate.service import admin_keys, tenants
 from scimgate.service.bootstrap import Bootstrap, prepare_database
 from scimgate.store.engine import open_engine
@@ -19,14 +17,8 @@ STARTING = 4
 def empty_postgres(database_url: str) -> Iterator[str]:
     if not database_url.startswith("postgresql"):
         pytest.skip("concurrent start-up is a PostgreSQL matter: SQLite serves one process")
-    name = f"scimgate_start_{secrets.token_hex(4)}"
-    with psycopg.connect(f"{POSTGRES_DSN} dbname=postgres", autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield database_url.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with psycopg.connect(f"{POSTGRES_DSN} dbname=postgres", autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with postgres_database("scimgate_start") as url:
+        yield url
 
 
 def test_servers_starting_together_migrate_once_and_seed_one_demo(empty_postgres: str) -> None:

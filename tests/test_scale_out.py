@@ -8,7 +8,6 @@ event stream, and (after de-duplication) at the webhook receiver.
 """
 
 import os
-import secrets
 import subprocess
 import sys
 import threading
@@ -21,11 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from conftest import ADMIN_TOKEN, POSTGRES_DSN, free_port, serving
+from conftest import ADMIN_TOKEN, free_port, postgres_database, serving
 from scim_payloads import group, patch, user
 from scimgate.cli.main import app
 from scimgate.service import safety, tenants
@@ -47,18 +45,13 @@ def private_postgres(database_url: str) -> Iterator[str]:
     """A migrated PostgreSQL database of this test's own, dropped after it."""
     if not database_url.startswith("postgresql"):
         pytest.skip("several server processes share a PostgreSQL database")
-    name = f"scimgate_scale_{secrets.token_hex(4)}"
-    with psycopg.connect(f"{POSTGRES_DSN} dbname=postgres", autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = database_url.rsplit("/", 1)[0] + f"/{name}"
-    engine = open_engine(url)
-    try:
-        upgrade(engine)
-        yield url
-    finally:
-        engine.dispose()
-        with psycopg.connect(f"{POSTGRES_DSN} dbname=postgres", autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with postgres_database("scimgate_scale") as url:
+        engine = open_engine(url)
+        try:
+            upgrade(engine)
+            yield url
+        finally:
+            engine.dispose()
 
 
 @dataclass(frozen=True)

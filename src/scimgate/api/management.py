@@ -5,11 +5,11 @@ It is opened by an admin key or by the operator's admin token
 may only look; every other request is written to the audit log, refused or not.
 """
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict, replace
 from datetime import datetime
 from http import HTTPStatus
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.encoders import jsonable_encoder
@@ -145,6 +145,8 @@ async def require_admin(
         raise ForbiddenException(detail="This admin key is read-only: it may only use GET and HEAD")
 
 
+T = TypeVar("T")
+
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_admin)])
 
 
@@ -181,12 +183,10 @@ async def list_users(
 @router.get("/directories/{directory_id}/users/{user_id}")
 async def get_user(request: Request, directory_id: str, user_id: str) -> JSONResponse:
     """One user of the directory in the normalized shape."""
-    try:
-        found = await run_in_threadpool(
-            user_detail, request.app.state.engine, directory_id, user_id, _root(request)
-        )
-    except LookupError:
-        raise NotFoundException(detail=f"No directory {directory_id}") from None
+    engine = request.app.state.engine
+    found = await _in_directory(
+        directory_id, lambda: user_detail(engine, directory_id, user_id, _root(request))
+    )
     if found is None:
         raise NotFoundException(detail=f"No user {user_id} in directory {directory_id}")
     return json_response(asdict(found.user))
@@ -221,19 +221,17 @@ async def get_group(
     start_index: StartIndex = 1,
 ) -> JSONResponse:
     """One group of the directory, with a page of its members (``count``, ``startIndex``)."""
-    try:
-        found = await run_in_threadpool(
-            lambda: group_detail(
-                request.app.state.engine,
-                directory_id,
-                group_id,
-                _root(request),
-                start=start_index,
-                size=count,
-            )
-        )
-    except LookupError:
-        raise NotFoundException(detail=f"No directory {directory_id}") from None
+    found = await _in_directory(
+        directory_id,
+        lambda: group_detail(
+            request.app.state.engine,
+            directory_id,
+            group_id,
+            _root(request),
+            start=start_index,
+            size=count,
+        ),
+    )
     if found is None:
         raise NotFoundException(detail=f"No group {group_id} in directory {directory_id}")
     members = [asdict(member) for member in found.members.items]
@@ -247,39 +245,44 @@ def _root(request: Request) -> str:
     return root
 
 
+async def _in_directory(directory_id: str, read: Callable[[], T]) -> T:
+    """Run a read of one directory off the event loop; an unknown directory answers 404."""
+    try:
+        return await run_in_threadpool(read)
+    except LookupError:
+        raise NotFoundException(detail=f"No directory {directory_id}") from None
+
+
 async def _searched(
     request: Request, search: Any, directory_id: str, text: str, count: int, start_index: int
 ) -> Page[Any]:
-    try:
-        found: Browsed[Any] = await run_in_threadpool(
-            lambda: search(
-                request.app.state.engine,
-                directory_id,
-                _root(request),
-                text,
-                start=start_index,
-                size=count,
-            )
-        )
-    except LookupError:
-        raise NotFoundException(detail=f"No directory {directory_id}") from None
+    found: Browsed[Any] = await _in_directory(
+        directory_id,
+        lambda: search(
+            request.app.state.engine,
+            directory_id,
+            _root(request),
+            text,
+            start=start_index,
+            size=count,
+        ),
+    )
     return found.page
 
 
 async def _normalized(
     request: Request, view: Any, directory_id: str, count: int, start_index: int
 ) -> tuple[int, list[Any]]:
-    try:
-        found: tuple[int, list[Any]] = await run_in_threadpool(
-            view,
+    found: tuple[int, list[Any]] = await _in_directory(
+        directory_id,
+        lambda: view(
             request.app.state.engine,
             directory_id,
             _root(request),
             count=count,
             start_index=start_index,
-        )
-    except LookupError:
-        raise NotFoundException(detail=f"No directory {directory_id}") from None
+        ),
+    )
     return found
 
 
@@ -295,12 +298,10 @@ async def drift(
         cutoff = confirmations.drift_cutoff(since, older_than_hours)
     except ValueError as exc:
         raise InvalidValueException(detail=f"Drift report: {exc}") from None
-    try:
-        found = await run_in_threadpool(
-            confirmations.drift_report, request.app.state.engine, directory_id, cutoff
-        )
-    except LookupError:
-        raise NotFoundException(detail=f"No directory {directory_id}") from None
+    engine = request.app.state.engine
+    found = await _in_directory(
+        directory_id, lambda: confirmations.drift_report(engine, directory_id, cutoff)
+    )
     return json_response({"since": cutoff, "resources": [asdict(item) for item in found]})
 
 
