@@ -78,6 +78,46 @@ class PoolSettings:
 
 
 @dataclass(frozen=True)
+class Bucket:
+    """A token bucket: ``rate`` requests a second on average, bursts of up to ``burst``."""
+
+    rate: float
+    burst: int
+
+    @classmethod
+    def from_env(cls, prefix: str, default: "Bucket | None") -> "Bucket | None":
+        """``<prefix>_RATE`` (0 turns the limit off) and ``<prefix>_BURST``."""
+        rate = _env_float(f"{prefix}_RATE", default.rate if default else 0.0)
+        if rate <= 0:
+            return None
+        burst = _env_int(f"{prefix}_BURST", default.burst if default else 0)
+        return cls(rate=rate, burst=max(burst, 1))
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """How fast SCIM clients may call, per directory and per token (``None``: no limit).
+
+    The defaults let a 10,000-user initial sync (a lookup and a create per user)
+    finish in under four minutes, while one runaway client cannot take the
+    service from every other customer.
+    """
+
+    per_directory: Bucket | None = Bucket(rate=100.0, burst=200)
+    """``SCIMGATE_DIRECTORY_RATE`` / ``SCIMGATE_DIRECTORY_BURST``."""
+
+    per_token: Bucket | None = Bucket(rate=100.0, burst=200)
+    """``SCIMGATE_TOKEN_RATE`` / ``SCIMGATE_TOKEN_BURST``."""
+
+    @classmethod
+    def from_env(cls) -> "RateLimits":
+        return cls(
+            per_directory=Bucket.from_env("SCIMGATE_DIRECTORY", cls.per_directory),
+            per_token=Bucket.from_env("SCIMGATE_TOKEN", cls.per_token),
+        )
+
+
+@dataclass(frozen=True)
 class Settings:
     """The configuration of one scimgate process."""
 
@@ -93,6 +133,13 @@ class Settings:
     limits: Limits = field(default_factory=Limits)
     events: EventSettings = field(default_factory=EventSettings)
     pool: PoolSettings = field(default_factory=PoolSettings)
+    rate_limits: RateLimits = field(default_factory=RateLimits)
+
+    encryption_keys: tuple[str, ...] = ()
+    """``SCIMGATE_ENCRYPTION_KEYS``: comma-separated ``<key id>:<base64 key>``, newest first.
+
+    Empty: stored documents are plain. The first key encrypts; every key decrypts.
+    """
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -132,4 +179,10 @@ class Settings:
                 lease_seconds=_env_float("SCIMGATE_LEASE_SECONDS", event_defaults.lease_seconds),
             ),
             pool=PoolSettings.from_env(),
+            rate_limits=RateLimits.from_env(),
+            encryption_keys=tuple(
+                key.strip()
+                for key in os.environ.get("SCIMGATE_ENCRYPTION_KEYS", "").split(",")
+                if key.strip()
+            ),
         )

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -485,4 +486,18 @@ portal_sessions = Table(
 """Signed-in browsers: the SaaS team's (``admin``) and IT admins' behind a setup link (``setup``).
 
 The cookie holds a random secret; only its SHA-256 is stored, like every other secret.
+"""
+
+rate_buckets = Table(
+    "rate_buckets",
+    metadata,
+    Column("directory_id", Uuid, primary_key=True),
+    Column("bucket", String(64), primary_key=True),
+    Column("tat", Float(precision=53), nullable=False),
+)
+"""Rate limits shared by every server process on PostgreSQL: one row per limited bucket.
+
+``bucket`` is ``directory`` or ``token:<token id>``. ``tat`` is the bucket's
+theoretical arrival time (GCRA), in seconds since the epoch on the database's clock:
+a request is admitted while ``tat`` lies at most the burst allowance ahead of now.
 """
