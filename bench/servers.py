@@ -102,6 +102,9 @@ def new_directories(database_url: str, count: int = 1, name: str = "bench") -> l
         engine.dispose()
 
 
+NO_RATE_LIMITS = {"SCIMGATE_DIRECTORY_RATE": "0", "SCIMGATE_TOKEN_RATE": "0"}
+
+
 @contextmanager
 def scimgate_server(
     database_url: str,
@@ -120,7 +123,8 @@ def scimgate_server(
     command += ["--worker" if deliver_webhooks else "--no-worker"]
     process = subprocess.Popen(
         command,
-        env={**os.environ, **(extra_env or {})},
+        # The workloads measure how fast scimgate serves, so its rate limits are off.
+        env={**os.environ, **NO_RATE_LIMITS, **(extra_env or {})},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -120,6 +120,9 @@ def serving(database_url: str, log_path: Path, **env: str) -> Iterator[str]:
                 **os.environ,
                 "SCIMGATE_DATABASE_URL": database_url,
                 "SCIMGATE_ADMIN_TOKEN": ADMIN_TOKEN,
+                # Tests drive servers faster than an IdP may; tests/test_rate_limits.py sets limits.
+                "SCIMGATE_DIRECTORY_RATE": "0",
+                "SCIMGATE_TOKEN_RATE": "0",
                 **env,
             },
             stdout=log,
@@ -146,7 +149,7 @@ def live_server(
 
 
 def _wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"the server exited with {process.returncode}:\n{log.read_text()}")
@@ -155,7 +158,7 @@ def _wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> Non
                 return
         except httpx.TransportError:
             time.sleep(0.1)
-    raise RuntimeError("the server did not start within 30 s")
+    raise RuntimeError("the server did not start within 90 s")
 
 
 @dataclass

@@ -153,7 +153,8 @@ def test_not_ready_when_the_database_is_gone(postgres_url: str, tmp_path: Path) 
         assert answer.status_code == 503
         assert answer.json()["checks"]["database"].startswith("unreachable")
         failed = scim.http.get("/Users", headers={"X-Request-Id": "db-down"})
-        assert failed.status_code == 500
+        assert failed.status_code == 503
+        assert failed.headers["Retry-After"] == "1"
         assert failed.json()["detail"].endswith(" (request id db-down)")
 
 

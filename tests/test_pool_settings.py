@@ -11,7 +11,8 @@ def test_pool_sizes_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -
     assert Settings.from_env().pool == PoolSettings(size=10, overflow=20)
     monkeypatch.setenv("SCIMGATE_DB_POOL_SIZE", "3")
     monkeypatch.setenv("SCIMGATE_DB_MAX_OVERFLOW", "1")
-    assert Settings.from_env().pool == PoolSettings(size=3, overflow=1)
+    monkeypatch.setenv("SCIMGATE_DB_POOL_TIMEOUT", "2.5")
+    assert Settings.from_env().pool == PoolSettings(size=3, overflow=1, timeout=2.5)
 
 
 def test_the_engine_opens_the_pool_it_is_given() -> None:
@@ -20,5 +21,5 @@ def test_the_engine_opens_the_pool_it_is_given() -> None:
     )
     pool = engine.pool
     assert isinstance(pool, QueuePool)
-    assert (pool.size(), pool._max_overflow) == (3, 1)
+    assert (pool.size(), pool._max_overflow, pool._timeout) == (3, 1, 10.0)
     engine.dispose()

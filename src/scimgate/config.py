@@ -35,6 +35,9 @@ class Limits:
     max_filter_length: int = 4096
     """The longest filter expression accepted, in characters."""
 
+    max_filter_terms: int = 100
+    """The most comparisons (``pr`` included) one filter may make."""
+
     confirmation_interval: float = 60.0
     """Seconds within which a resource the IdP sends again is not re-marked as confirmed."""
 
@@ -69,11 +72,15 @@ class PoolSettings:
     overflow: int = 20
     """``SCIMGATE_DB_MAX_OVERFLOW``: extra connections opened under load, closed after."""
 
+    timeout: float = 10.0
+    """``SCIMGATE_DB_POOL_TIMEOUT``: seconds a request waits for a connection before a 503."""
+
     @classmethod
     def from_env(cls) -> "PoolSettings":
         return cls(
             size=_env_int("SCIMGATE_DB_POOL_SIZE", cls.size),
             overflow=_env_int("SCIMGATE_DB_MAX_OVERFLOW", cls.overflow),
+            timeout=_env_float("SCIMGATE_DB_POOL_TIMEOUT", cls.timeout),
         )
 
 
@@ -158,6 +165,10 @@ class Settings:
                 max_bulk_operations=_env_int(
                     "SCIMGATE_MAX_BULK_OPERATIONS", defaults.max_bulk_operations
                 ),
+                max_filter_length=_env_int(
+                    "SCIMGATE_MAX_FILTER_LENGTH", defaults.max_filter_length
+                ),
+                max_filter_terms=_env_int("SCIMGATE_MAX_FILTER_TERMS", defaults.max_filter_terms),
                 confirmation_interval=float(
                     os.environ.get("SCIMGATE_CONFIRMATION_INTERVAL")
                     or defaults.confirmation_interval

@@ -17,8 +17,12 @@ def configure(json: bool, stream: TextIO | None = None) -> None:
 
     Lines go to ``stream`` (standard error when None) at level INFO and above.
     """
+    # A plain traceback: rendering one with every frame's locals takes seconds, and an
+    # unexpected error is logged on the event loop, which answers nothing meanwhile.
     renderer: Processor = (
-        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
+        structlog.processors.JSONRenderer()
+        if json
+        else structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback)
     )
     exceptions: list[Processor] = [structlog.processors.format_exc_info] if json else []
     structlog.configure(

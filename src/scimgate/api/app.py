@@ -1,5 +1,8 @@
 """The ASGI application: SCIM routes, error handling, and the process-wide engine."""
 
+import sys
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import structlog
@@ -7,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from scim2_models import SCIMException
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -22,9 +26,12 @@ from scimgate.api.provisioning_log import ProvisioningLog
 from scimgate.api.request_id import RequestIds
 from scimgate.api.responses import error_response
 from scimgate.api.scim_routes import router as scim_router
+from scimgate.api.security_headers import SecurityHeaders
 from scimgate.api.setup_links import router as setup_links_router
 from scimgate.api.webhooks import router as webhooks_router
 from scimgate.config import Settings
+from scimgate.logging import configure as configure_logging
+from scimgate.service.rate_limits import RateLimiter
 from scimgate.store.engine import open_engine
 
 log = structlog.get_logger("scimgate")
@@ -34,16 +41,31 @@ class _HttpError(SCIMException):
     """An error Starlette raised before a handler ran (no such route, method not allowed)."""
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, on_shutdown: Callable[[], None] | None = None
+) -> FastAPI:
     """Build the application for a settings object (from the environment when none is given).
 
     The database must already be migrated: ``scimgate serve`` and ``scimgate
-    migrate`` do that.
+    migrate`` do that. ``on_shutdown`` runs (in a thread) once the server has
+    answered its last request.
     """
     settings = settings or Settings.from_env()
-    app = FastAPI(title="scimgate", version=__version__, docs_url=None, redoc_url=None)
+    if not structlog.is_configured():  # served by uvicorn directly, not by ``scimgate serve``
+        configure_logging(json=not sys.stderr.isatty())
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if on_shutdown is not None:
+            await run_in_threadpool(on_shutdown)
+
+    app = FastAPI(
+        title="scimgate", version=__version__, docs_url=None, redoc_url=None, lifespan=lifespan
+    )
     app.state.settings = settings
-    app.state.engine = open_engine(settings.database_url, settings.pool)
+    app.state.engine = open_engine(settings.database_url, settings.pool, settings.encryption_keys)
+    app.state.rate_limiter = RateLimiter(app.state.engine, settings.rate_limits)
     app.include_router(scim_router)
     # Before the management routes, whose /users/{user_id} would take /users/lookup.
     app.include_router(lookup_router)
@@ -63,6 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(_UnexpectedErrors)
     app.add_middleware(ProvisioningLog)
     app.add_middleware(RequestIds)
+    app.add_middleware(SecurityHeaders)
     return app
 
 

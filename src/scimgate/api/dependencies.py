@@ -4,15 +4,20 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from scimgate.service.activation import note_activation
+from scimgate.service.rate_limits import admit
 from scimgate.service.scope import Scope
-from scimgate.service.tenants import authenticate, note_client
+from scimgate.service.tenants import note_client
 
 
 async def scim_scope(request: Request, directory_id: str) -> Scope:
-    """Authenticate the bearer token for the directory named in the URL."""
+    """Authenticate the bearer token for the directory named in the URL, within its rate limits."""
     state = request.app.state
     directory = await run_in_threadpool(
-        authenticate, state.engine, directory_id, request.headers.get("authorization")
+        admit,
+        state.engine,
+        state.rate_limiter,
+        directory_id,
+        request.headers.get("authorization"),
     )
     if directory.activated_at is None:
         await run_in_threadpool(note_activation, state.engine, directory)

@@ -7,6 +7,7 @@ from fastapi.responses import Response
 from scim2_models import Context, Error, Message, Resource, ResponseParameters, SCIMException
 
 from scimgate.scim.documents import ListDocument, ScimDocument
+from scimgate.scim.errors import RetryLater
 
 SCIM_MEDIA_TYPE = "application/scim+json"
 
@@ -55,7 +56,11 @@ def error_response(exc: SCIMException) -> ScimResponse:
         reference = f"(request id {request_id})"
         error.detail = f"{error.detail} {reference}" if error.detail else reference
     status = int(error.status or 500)
-    headers = {"WWW-Authenticate": 'Bearer realm="scimgate"'} if status == 401 else None
+    headers: dict[str, str] = {}
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="scimgate"'
+    if isinstance(exc, RetryLater):
+        headers["Retry-After"] = str(exc.retry_after)
     return ScimResponse(
         error.model_dump_json(scim_ctx=Context.DEFAULT), status_code=status, headers=headers
     )

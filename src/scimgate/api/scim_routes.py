@@ -39,7 +39,7 @@ def _not_modified(request: Request, resource: Any) -> Response | None:
 
 
 def _search(request: Request, model: Any, scope: Scope) -> SearchRequest[Any]:
-    return read_search(model, request.query_params, scope.limits.max_filter_length)
+    return read_search(model, request.query_params, scope.limits)
 
 
 # Users
@@ -54,7 +54,7 @@ def list_users(request: Request, scope: ScopeDep) -> Response:
 
 @router.post("/Users/.search")
 def search_users(scope: ScopeDep, body: Body) -> Response:
-    search = read_search(scope.models.user, decode_json(body), scope.limits.max_filter_length)
+    search = read_search(scope.models.user, decode_json(body), scope.limits)
     page = listing.list_resources(scope, listing.USER_KIND, search)
     return render(page, Context.SEARCH_RESPONSE, parameters=search)
 
@@ -138,7 +138,7 @@ def list_groups(request: Request, scope: ScopeDep) -> Response:
 
 @router.post("/Groups/.search")
 def search_groups(scope: ScopeDep, body: Body) -> Response:
-    search = read_search(scope.models.group, decode_json(body), scope.limits.max_filter_length)
+    search = read_search(scope.models.group, decode_json(body), scope.limits)
     page = listing.list_resources(
         scope, listing.GROUP_KIND, search, with_members=_with_members(search)
     )
@@ -213,9 +213,7 @@ def delete_group(request: Request, scope: ScopeDep, group_id: str) -> Response:
 
 @router.post("/.search")
 def search_all(scope: ScopeDep, body: Body) -> Response:
-    search = read_search(
-        scope.models.user | scope.models.group, decode_json(body), scope.limits.max_filter_length
-    )
+    search = read_search(scope.models.user | scope.models.group, decode_json(body), scope.limits)
     page = listing.search_everything(scope, search)
     return render(page, Context.SEARCH_RESPONSE, parameters=search)
 

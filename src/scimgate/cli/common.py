@@ -40,4 +40,4 @@ def settings_for(database_url: str | None) -> Settings:
 
 def engine_for(database_url: str | None) -> Engine:
     settings = settings_for(database_url)
-    return open_engine(settings.database_url, settings.pool)
+    return open_engine(settings.database_url, settings.pool, settings.encryption_keys)

@@ -32,6 +32,7 @@ from scimgate.cli.common import (
     engine_for,
     settings_for,
 )
+from scimgate.cli.encryption import encryption_app
 from scimgate.cli.events import events_app, held_app, offboarding_app
 from scimgate.cli.logs import logs_app
 from scimgate.cli.setup_links import setup_links_app
@@ -84,6 +85,7 @@ app.add_typer(orgs_app, name="orgs")
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
 app.add_typer(setup_links_app, name="setup-links")
+app.add_typer(encryption_app, name="encryption")
 app.command()(worker)
 
 
@@ -107,6 +109,10 @@ def server_process_app() -> FastAPI:
     """
     configure_logging(json=not sys.stderr.isatty())
     return create_app()
+
+
+SHUTDOWN_GRACE_SECONDS = 30
+"""How long a stopping server waits for its requests in flight before it closes them."""
 
 
 @app.command()
@@ -137,7 +143,7 @@ def serve(
             "several server processes need PostgreSQL; SQLite serves one process on one machine",
             param_hint="--workers",
         )
-    engine = open_engine(settings.database_url)
+    engine = open_engine(settings.database_url, None, settings.encryption_keys)
     bootstrap = prepare_database(engine)
     engine.dispose()  # the server (and the worker) open their own
     root = settings.public_url or f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port}"
@@ -153,10 +159,20 @@ def serve(
         console.print("Sign in with the key; it is shown once ('scimgate keys create' makes more).")
     background = start_in_background(settings) if with_worker else None
     # scimgate writes its own access line (no query strings, no secrets in paths).
-    options: dict[str, Any] = {"host": host, "port": port, "log_level": "info", "access_log": False}
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": "info",
+        "access_log": False,
+        # SIGTERM: stop accepting, let requests in flight finish (and commit), then exit.
+        "timeout_graceful_shutdown": SHUTDOWN_GRACE_SECONDS,
+    }
     try:
         if workers == 1:
-            uvicorn.run(create_app(settings), **options)
+            # uvicorn ends the process by re-raising SIGTERM once it has shut down, so the
+            # worker stops in the application's shutdown, with its deliveries finished.
+            on_shutdown = background.stop if background is not None else None
+            uvicorn.run(create_app(settings, on_shutdown=on_shutdown), **options)
         else:
             # The server processes start afresh and read their settings from the environment,
             # and count their traffic in files that any one of them sums up when scraped.

@@ -1,5 +1,6 @@
 """Turning a payload the models refused into one precise SCIM error (RFC 7644 §3.12)."""
 
+import math
 import re
 from typing import Any
 
@@ -57,3 +58,24 @@ def _camel(part: Any) -> Any:
         return part
     head, *rest = part.split("_")
     return head + "".join(word[:1].upper() + word[1:] for word in rest)
+
+
+class RetryLater(SCIMException):
+    """A refusal the client should retry after ``retry_after`` seconds (``Retry-After``)."""
+
+    def __init__(self, *, retry_after: float, detail: str) -> None:
+        super().__init__(detail=detail)
+        self.retry_after = max(1, math.ceil(retry_after))
+        """Whole seconds, as ``Retry-After`` carries them (RFC 9110 §10.2.3)."""
+
+
+class TooManyRequests(RetryLater):
+    """The client went over its rate limit (RFC 6585 §4): 429, which every IdP backs off from."""
+
+    status = 429
+
+
+class ServiceBusy(RetryLater):
+    """The service cannot take the request now, though the client did nothing wrong: 503."""
+
+    status = 503

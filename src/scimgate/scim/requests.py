@@ -1,7 +1,7 @@
 """Reading SCIM requests: bodies, resources, PATCH operations and list parameters."""
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
@@ -14,8 +14,11 @@ from scim2_models import (
     Resource,
     SearchRequest,
 )
+from scim2_models.path import LogicalExpr, Not, ValuePath
 
+from scimgate.config import Limits
 from scimgate.scim.errors import from_validation_error
+from scimgate.scim.text import UNSTORABLE_DETAIL, holds_unstorable
 from scimgate.scim.tolerance import (
     SERVICE_POLICY,
     quote_bare_values,
@@ -42,29 +45,19 @@ def decode_json(body: bytes) -> dict[str, Any]:
     """Decode a request body that must be a JSON object."""
     try:
         payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except RecursionError:
+        raise InvalidSyntaxException(
+            detail="The request body nests JSON too deeply to be a SCIM message"
+        ) from None
+    except ValueError as exc:  # not JSON, not UTF-8, or an integer of thousands of digits
         raise InvalidSyntaxException(detail=f"The request body is not valid JSON: {exc}") from None
     if not isinstance(payload, dict):
         raise InvalidSyntaxException(
             detail=f"The request body must be a JSON object, not {type(payload).__name__}"
         )
-    if _holds_nul(payload):
-        raise InvalidValueException(detail=NUL_DETAIL)
+    if holds_unstorable(payload):
+        raise InvalidValueException(detail=UNSTORABLE_DETAIL)
     return payload
-
-
-NUL_DETAIL = "Text may not contain the NUL character (U+0000)"
-
-
-def _holds_nul(value: Any) -> bool:
-    """Whether a decoded JSON value holds U+0000 anywhere, which no database text can store."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
-    if isinstance(value, list):
-        return any(_holds_nul(item) for item in value)
-    return False
 
 
 def read_resource(
@@ -122,18 +115,36 @@ def _patch_culprit(model: type[ResourceT], payload: dict[str, Any]) -> str:
 
 
 def read_search(
-    model: type[ResourceT], parameters: Mapping[str, Any], max_filter_length: int
+    model: type[ResourceT], parameters: Mapping[str, Any], limits: Limits
 ) -> SearchRequest[ResourceT]:
-    """Validate list parameters (from a query string or a ``.search`` body)."""
+    """Validate list parameters (from a query string or a ``.search`` body), within the limits."""
+    max_filter_length = limits.max_filter_length
+    max_filter_terms = limits.max_filter_terms
     known = {name: parameters[name] for name in LIST_PARAMETERS if name in parameters}
-    if _holds_nul(known):
-        raise InvalidValueException(detail=NUL_DETAIL)
+    if holds_unstorable(known):
+        raise InvalidValueException(detail=UNSTORABLE_DETAIL)
     scim_filter = known.get("filter")
     if isinstance(scim_filter, str) and len(scim_filter) > max_filter_length:
         raise InvalidFilterException(
             detail=f"The filter is {len(scim_filter)} characters long; "
             f"at most {max_filter_length} are accepted"
         )
+    search = _validated_search(model, known, scim_filter)
+    if search.filter is not None:
+        leaves = list(_leaves(search.filter.ast))
+        if len(leaves) > max_filter_terms:
+            raise InvalidFilterException(
+                detail=f"The filter has {len(leaves)} comparisons; at most {max_filter_terms} "
+                "are accepted: split the query"
+            )
+        if any(holds_unstorable(getattr(leaf, "value", None)) for leaf in leaves):
+            raise InvalidFilterException(detail=UNSTORABLE_DETAIL)
+    return search
+
+
+def _validated_search(
+    model: type[ResourceT], known: dict[str, Any], scim_filter: Any
+) -> SearchRequest[ResourceT]:
     try:
         search: SearchRequest[ResourceT] = SearchRequest[model].model_validate(  # type: ignore[valid-type]
             known, scim_ctx=Context.SEARCH_REQUEST
@@ -150,6 +161,19 @@ def read_search(
         except ValidationError:
             raise error from None
     return search
+
+
+def _leaves(node: Any) -> Iterator[Any]:
+    """The comparisons (``pr`` included) of a parsed filter: its cost in SQL."""
+    if isinstance(node, LogicalExpr):
+        for term in node.terms:
+            yield from _leaves(term)
+    elif isinstance(node, Not):
+        yield from _leaves(node.expr)
+    elif isinstance(node, ValuePath):
+        yield from _leaves(node.val_filter)
+    else:
+        yield node
 
 
 def _require_schema(payload: dict[str, Any], schema: str, what: str) -> None:

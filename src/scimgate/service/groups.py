@@ -98,7 +98,7 @@ def patch_group(
                 moves += _apply_member_change(conn, scope, group_id, step)
             else:
                 apply_patch(step, group)
-        stored = _save(conn, scope, stored, document(group), bool(moves))
+        stored = _save(conn, scope, stored, document(group), _membership_moved(moves))
         _announce(conn, scope, group_id, moves)
         confirmations.confirm_in(conn, scope, GROUPS, [stored])
         if not respond:
@@ -156,6 +156,18 @@ def _save(
     return updated
 
 
+def _membership_moved(moves: list[_MemberMove]) -> bool:
+    """Whether a request left the member rows otherwise than it found them.
+
+    A member added and removed again in one PATCH is announced both ways, but
+    the group ends as it was, and so does its version.
+    """
+    net: dict[str, int] = {}
+    for move in moves:
+        net[move.member_id] = net.get(move.member_id, 0) + (1 if move.added else -1)
+    return any(net.values())
+
+
 ROLE_KEYS = ("displayName", "externalId")
 """What role rules match a group by: renaming it can change its members' roles."""
 
@@ -197,9 +209,15 @@ def _add_members(
     if not listed:
         return []
     ids = [member.id for member in listed]
-    user_ids = USERS.existing_ids(conn, scope.directory_id, ids)
-    group_ids = GROUPS.existing_ids(conn, scope.directory_id, ids)
-    unknown = [member_id for member_id in ids if member_id not in user_ids | group_ids]
+    already = memberships.member_ids(conn, scope.directory_id, group_id, ids)
+    # Joining members stay locked until the transaction ends, so that deleting one at the
+    # same time either waits and then removes the new row, or commits first and the member
+    # is refused as unknown: never a membership row for a deleted member. Members already
+    # in the group are not locked: deleting one locks this group, which this change holds.
+    joining = [member_id for member_id in ids if member_id not in already]
+    user_ids = USERS.existing_ids(conn, scope.directory_id, joining, lock=True)
+    group_ids = GROUPS.existing_ids(conn, scope.directory_id, joining, lock=True)
+    unknown = [member_id for member_id in joining if member_id not in user_ids | group_ids]
     if unknown:
         raise InvalidValueException(
             detail=f"members: no user or group with id {unknown[0]} in this directory"
@@ -207,7 +225,6 @@ def _add_members(
         )
     if group_id in group_ids:
         raise InvalidValueException(detail="members: a group cannot be a member of itself")
-    already = memberships.member_ids(conn, scope.directory_id, group_id, ids)
     new = {
         member.id: memberships.NewMember(
             member.id, "User" if member.id in user_ids else "Group", member.display

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from scimgate.scim.errors import ServiceBusy
 from scimgate.store import health, progress
 from scimgate.store.transactions import reading, writing
 
@@ -44,8 +45,9 @@ def readiness(engine: Engine) -> Readiness:
             health.ping(conn)
             revisions = health.revisions(conn)
             beat = progress.position(conn, HEARTBEAT_POSITION)
-    except SQLAlchemyError as exc:
-        unreachable = f"unreachable: {type(exc).__name__}"
+    except (SQLAlchemyError, ServiceBusy) as exc:
+        cause = exc.__cause__ if isinstance(exc, ServiceBusy) else exc
+        unreachable = f"unreachable: {type(cause).__name__}"
         return Readiness(database=unreachable, migrations="unknown", worker="unknown")
     return Readiness(database=OK, migrations=_migrations(revisions), worker=_worker(beat))
 

@@ -27,6 +27,8 @@ MULTIPROCESS_DIRECTORY = "PROMETHEUS_MULTIPROC_DIR"
 UNKNOWN = "unknown"
 """The directory and IdP labels of a request to a directory that does not exist."""
 
+TOO_MANY_REQUESTS = 429
+
 
 class Metrics:
     """The metrics registry of one application, so that several apps in a process do not clash."""
@@ -61,6 +63,8 @@ class Metrics:
             directory=directory_id or UNKNOWN, idp=idp or UNKNOWN, method=method, status=status
         ).inc()
         self.scim_duration.labels(method=method).observe(seconds)
+        if status == TOO_MANY_REQUESTS:
+            self.rate_limited.inc()
 
     def exposition(self) -> bytes:
         """Every metric in the Prometheus text format (this reads the database)."""

@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Engine
 
 from scimgate.scim import jsontext
 from scimgate.scim.idp import recognise
+from scimgate.scim.text import holds_unstorable, storable
 from scimgate.service.diagnosis import Facts, Holder, diagnose
 from scimgate.service.tenants import effective_idp
 from scimgate.store import provisioning_logs, tenants
@@ -102,7 +103,7 @@ def _entry(captured: CapturedRequest, policy: LogPolicy) -> LogEntry:
     directory = captured.directory
     request = _parse(captured.request_body)
     response = _parse(captured.response_body)
-    resource_type, resource_id = _resource(captured.path, captured.status, response)
+    resource_type, resource_id = _resource(storable(captured.path), captured.status, response)
     error = response if captured.status >= 400 and isinstance(response, dict) else {}
     query_keys = parse_qs(captured.query, keep_blank_values=True).keys()
     return LogEntry(
@@ -111,12 +112,12 @@ def _entry(captured: CapturedRequest, policy: LogPolicy) -> LogEntry:
         request_id=captured.request_id,
         received_at=captured.received_at,
         method=captured.method,
-        path=captured.path[:2048],
-        query=captured.query[:4096] or None,
+        path=storable(captured.path[:2048]),
+        query=storable(captured.query[:4096]) or None,
         status=captured.status,
         latency_ms=captured.latency_ms,
         client=recognise(captured.user_agent, query_keys) or effective_idp(directory),
-        user_agent=(captured.user_agent or "")[:512] or None,
+        user_agent=storable((captured.user_agent or "")[:512]) or None,
         scim_type=_text(error.get("scimType"), 32),
         error_detail=_text(error.get("detail"), 2048),
         resource_type=resource_type,
@@ -146,14 +147,18 @@ def _facts(conn: Connection, entry: LogEntry) -> Facts:
 _UNREADABLE = object()
 """A body that is not JSON: it is not stored, since it may hide a secret we cannot find."""
 
+_UNSTORABLE = object()
+"""A JSON body holding text no database can store (the request was refused for it)."""
+
 
 def _parse(body: bytes | None) -> Any:
     if not body:
         return None
     try:
-        return jsontext.loads(body)
+        parsed = jsontext.loads(body)
     except ValueError:
         return _UNREADABLE
+    return _UNSTORABLE if holds_unstorable(parsed) else parsed
 
 
 def _stored(parsed: Any, raw: bytes | None, policy: LogPolicy, *, answer: bool) -> Any:
@@ -170,6 +175,8 @@ def _stored(parsed: Any, raw: bytes | None, policy: LogPolicy, *, answer: bool) 
         return None
     if parsed is _UNREADABLE:
         return {"omitted": "not JSON", "bytes": len(raw)}
+    if parsed is _UNSTORABLE:
+        return {"omitted": "holds NUL or unpaired surrogates", "bytes": len(raw)}
     clean = not policy.redact and (answer or not _may_hold_password(raw))
     if clean and len(raw) <= _SURELY_UNDER_CAP:
         return parsed  # nothing to scrub, and short enough whatever json.dumps makes of it
@@ -241,7 +248,7 @@ def _user_name(request: Any, response: Any) -> str | None:
 
 
 def _text(value: Any, limit: int) -> str | None:
-    return str(value)[:limit] if value is not None else None
+    return storable(str(value)[:limit]) if value is not None else None
 
 
 @dataclass(frozen=True)

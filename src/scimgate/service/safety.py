@@ -5,11 +5,9 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from scimgate.events.models import DeprovisionReason
-from scimgate.scim.compare import fold
 from scimgate.service import changes
 from scimgate.store import roles, tenants
-from scimgate.store.resources import GROUPS
-from scimgate.store.tables import groups
+from scimgate.store.resources import group_named
 from scimgate.store.transactions import writing
 
 
@@ -73,9 +71,7 @@ def set_assignment_group(engine: Engine, directory_id: str, group_name: str | No
         directory = tenants.existing_directory(conn, directory_id)
         group_id = None
         if group_name is not None:
-            group_id = GROUPS.find_id(
-                conn, directory_id, groups.c.display_name_key == fold(group_name)
-            )
+            group_id = group_named(conn, directory_id, group_name)
             if group_id is None:
                 raise LookupError(f"no group named {group_name!r} in directory {directory_id}")
         if group_id == directory.assignment_group:

@@ -143,7 +143,15 @@ def issue_token(conn: Connection, directory_id: str, name: str) -> IssuedToken:
     return IssuedToken(record, secret)
 
 
-def authenticate(engine: Engine, directory_id: str, authorization: str | None) -> Directory:
+@dataclass(frozen=True)
+class Credential:
+    """Who a SCIM request is: the directory its token opens, and that token."""
+
+    directory: Directory
+    token_id: str
+
+
+def authenticate(engine: Engine, directory_id: str, authorization: str | None) -> Credential:
     """The directory a request may act on, from its URL and its bearer token.
 
     A missing, malformed, unknown or revoked token is a 401. A valid token used
@@ -160,7 +168,7 @@ def authenticate(engine: Engine, directory_id: str, authorization: str | None) -
     if not hmac.compare_digest(found.token.directory_id, directory_id):
         raise NotFoundException(detail=f"No directory {directory_id}")
     _note_use(engine, found.token)
-    return found.directory
+    return Credential(found.directory, found.token.id)
 
 
 def note_client(

@@ -172,7 +172,7 @@ class Worker:
 
 def build(settings: Settings) -> Worker:
     """A worker for the configured database, with the retry policy of the environment."""
-    engine = open_engine(settings.database_url, settings.pool)
+    engine = open_engine(settings.database_url, settings.pool, settings.encryption_keys)
     return Worker(engine, settings.events, RetryPolicy.from_env())
 
 

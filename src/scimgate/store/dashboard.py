@@ -13,6 +13,8 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, case, func, select
 
+from scimgate.store import memberships
+from scimgate.store.encryption import keyring_of
 from scimgate.store.memberships import Member
 from scimgate.store.tables import (
     directories,
@@ -137,14 +139,15 @@ def members_page(
     gm = group_members.c
     member_user = users.alias("member_user")
     member_group = groups.alias("member_group")
-    display = func.coalesce(
-        gm.display,
-        member_user.c.display_name,
-        member_user.c.user_name,
-        member_group.c.display_name,
-    )
     query = (
-        select(gm.member_id, gm.member_type, display)
+        select(
+            gm.member_id,
+            gm.member_type,
+            gm.display,
+            member_user.c.display_name,
+            member_user.c.user_name,
+            member_group.c.display_name,
+        )
         .select_from(
             group_members.outerjoin(
                 member_user,
@@ -161,4 +164,27 @@ def members_page(
         .limit(limit)
         .offset(offset)
     )
-    return [Member(id=row[0], type=row[1], display=row[2]) for row in conn.execute(query)]
+    keyring = keyring_of(conn)
+    found = []
+    for member_id, member_type, display, user_display, user_name, group_display in conn.execute(
+        query
+    ):
+        shown = (
+            memberships.shown_name(
+                keyring,
+                directory_id,
+                group_id,
+                member_id,
+                display,
+                user_display_name=user_display,
+                user_name=user_name,
+                group_display_name=group_display,
+            )
+            if keyring is not None
+            else next(
+                (name for name in (display, user_display, user_name, group_display) if name),
+                None,
+            )
+        )
+        found.append(Member(id=member_id, type=member_type, display=shown))
+    return found

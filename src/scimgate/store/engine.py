@@ -11,8 +11,12 @@ Both backends get ``scim_fold``, the function that maps a string to the form
 case-insensitive SCIM comparisons use (Unicode NFC, then lower case): on SQLite
 it is a Python function registered on every connection, on PostgreSQL an SQL
 function the migrations create.
+
+``encryption_keys`` (``SCIMGATE_ENCRYPTION_KEYS``) gives the engine a keyring
+(``scimgate.store.encryption``): a malformed key stops the process here, at start.
 """
 
+from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from threading import RLock
@@ -25,6 +29,7 @@ from sqlalchemy.engine import make_url
 from scimgate.config import PoolSettings
 from scimgate.scim import jsontext
 from scimgate.scim.compare import fold
+from scimgate.store.encryption import Keyring, attach
 
 WRITE_OPTION = "scimgate_writes"
 """Execution option marking a connection whose transaction will write."""
@@ -33,8 +38,17 @@ _WRITE_LOCKS: "WeakKeyDictionary[Engine, RLock]" = WeakKeyDictionary()
 """One lock per SQLite engine: its writers take turns in this process."""
 
 
-def open_engine(url: str, pool: PoolSettings | None = None) -> Engine:
+def open_engine(
+    url: str, pool: PoolSettings | None = None, encryption_keys: Sequence[str] = ()
+) -> Engine:
     """Create the engine for a database URL (``sqlite:///…`` or ``postgresql+psycopg://…``)."""
+    keyring = Keyring.parse(encryption_keys)
+    engine = _open(url, pool)
+    attach(engine, keyring)
+    return engine
+
+
+def _open(url: str, pool: PoolSettings | None) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url)
@@ -43,6 +57,7 @@ def open_engine(url: str, pool: PoolSettings | None = None) -> Engine:
         url,
         pool_size=pool.size,
         max_overflow=pool.overflow,
+        pool_timeout=pool.timeout,
         pool_pre_ping=True,
         json_serializer=jsontext.dumps,
         json_deserializer=jsontext.loads,

@@ -5,6 +5,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
+from scimgate.store.events import open_payload, seal_payload
 from scimgate.store.tables import events, held_events
 
 
@@ -18,11 +19,13 @@ def rewrite_payloads(
     count = 0
     for table, key in ((events, events.c.seq), (held_events, held_events.c.position)):
         rows = conn.execute(
-            select(key, table.c.data).where(
+            select(key, table.c.id, table.c.data).where(
                 table.c.directory_id == directory_id, table.c.resource_id == resource_id
             )
         ).all()
-        for row_key, data in rows:
-            conn.execute(update(table).where(key == row_key).values(data=rewrite(dict(data))))
+        for row_key, event_id, stored in rows:
+            data = dict(open_payload(conn, directory_id, event_id, stored))
+            rewritten = seal_payload(conn, directory_id, event_id, rewrite(data))
+            conn.execute(update(table).where(key == row_key).values(data=rewritten))
         count += len(rows)
     return count

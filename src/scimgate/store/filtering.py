@@ -19,6 +19,11 @@ Membership-derived attributes (a user's ``groups``, a group's ``members``)
 become correlated EXISTS over the membership rows. Everything else is read from
 the stored document. JSON paths are built from the names the models declare,
 never from the request's spelling, and values are always bound parameters.
+
+With encryption at rest on, the document and the names are ciphertext, so a
+filter is translated again when it meets the connection (``sealed_condition``):
+equality on the lookup attributes becomes a keyed-hash lookup, and whatever
+would need the plaintext in SQL is refused with ``invalidFilter``.
 """
 
 from collections.abc import Callable
@@ -64,11 +69,21 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql import operators
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.types import Boolean, Numeric, String, TypeEngine
 
 from scimgate.scim.compare import fold
-from scimgate.store.tables import group_members, groups, users
+from scimgate.store.encryption import (
+    EMAIL_LOOKUP,
+    GROUP_EXTERNAL_ID_LOOKUP,
+    GROUP_NAME_LOOKUP,
+    USER_EXTERNAL_ID_LOOKUP,
+    USER_NAME_LOOKUP,
+    Keyring,
+)
+from scimgate.store.tables import group_members, groups, user_email_hashes, users
 
 # --- Dialect-specific SQL ---------------------------------------------------------
 
@@ -295,12 +310,71 @@ _MEMBERSHIP_ATTRIBUTE = {"users": "groups", "groups": "members"}
 # --- The translation ----------------------------------------------------------------
 
 
+class FilterClause(ColumnElement[bool]):
+    """A translated filter that remembers its source, to be translated again with encryption on.
+
+    It compiles to exactly its plain translation (and caches like it), so a
+    database without encryption sends the same SQL as if it were not there.
+    """
+
+    inherit_cache = True
+    type = Boolean()
+    _traverse_internals = [("clause", InternalTraversal.dp_clauseelement)]  # noqa: RUF012
+
+    def __init__(
+        self, clause: ColumnElement[bool], table: Table, scim_filter: ScimFilter[Any]
+    ) -> None:
+        self.clause = clause.self_group(against=operators.and_)
+        self.table = table
+        self.scim_filter = scim_filter
+
+
+@compiles(FilterClause)
+def _filter_clause(element: FilterClause, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.clause, **kw)
+
+
 def filter_clause(table: Table, scim_filter: ScimFilter[Any]) -> ColumnElement[bool]:
     """The SQL condition of a filter bound to the model stored in ``table``."""
     model = scim_filter.model
     if model is None:
         raise InvalidFilterException(detail="the filter is not bound to a resource type")
-    return _Translator(table, model).visit(scim_filter.ast)
+    return FilterClause(_Translator(table, model).visit(scim_filter.ast), table, scim_filter)
+
+
+def sealed_condition(
+    condition: ColumnElement[bool], keyring: Keyring, directory_id: str
+) -> ColumnElement[bool]:
+    """The condition of a filter over encrypted rows (refusing what they cannot answer)."""
+    if not isinstance(condition, FilterClause):
+        return condition
+    model = condition.scim_filter.model
+    assert model is not None
+    translator = _SealedTranslator(condition.table, model, keyring, directory_id)
+    return translator.visit(condition.scim_filter.ast)
+
+
+class Ordering(list[ColumnElement[Any]]):
+    """ORDER BY terms, knowing whether encrypted rows could be sorted that way."""
+
+    def __init__(self, terms: list[ColumnElement[Any]], refused: str | None = None) -> None:
+        super().__init__(terms)
+        self.refused = refused
+        """The sortBy attribute, when its stored values are encrypted with encryption on."""
+
+
+_SORTABLE_SEALED = {("id", None), ("meta", "created"), ("meta", "last_modified")}
+
+
+def check_sortable(order_by: Any) -> None:
+    """Refuse a ``sortBy`` that encrypted rows cannot be sorted by."""
+    refused = getattr(order_by, "refused", None)
+    if refused is not None:
+        raise InvalidValueException(
+            detail=f"sortBy: cannot sort on {refused} while encryption at rest is on (its "
+            "stored values are encrypted); sort on id, meta.created or meta.lastModified, "
+            "or leave sortBy out"
+        )
 
 
 def sort_key(table: Table, binding: AttributeBinding) -> ColumnElement[Any]:
@@ -327,11 +401,13 @@ def ordering(
     Without ``sortBy`` pages come in id order, which is creation order (UUIDv7).
     """
     if binding is None:
-        return [table.c.id]
+        return Ordering([table.c.id])
     key = sort_key(table, binding)
+    sortable = (binding.field_name, binding.sub_field_name) in _SORTABLE_SEALED
+    refused = None if sortable else str(binding.urn)
     if descending:
-        return [key.is_(None).desc(), key.desc(), table.c.id.desc()]
-    return [key.is_(None), key, table.c.id]
+        return Ordering([key.is_(None).desc(), key.desc(), table.c.id.desc()], refused)
+    return Ordering([key.is_(None), key, table.c.id], refused)
 
 
 def _ordered(operand: Operand) -> ColumnElement[Any]:
@@ -526,6 +602,141 @@ class _ElementTranslator(_SqlTranslator):
         return _present(operand.expression) if operand.kind == "text" else _not_null(operand)
 
 
+# --- Encryption at rest ---------------------------------------------------------------
+
+_SEALED_LOOKUPS: dict[str, dict[tuple[str, str | None], tuple[str, str, bool]]] = {
+    # (field, sub field) -> (hash column, what the hash is of, case-exact)
+    "users": {
+        ("user_name", None): ("user_name_key", USER_NAME_LOOKUP, False),
+        ("external_id", None): ("external_id", USER_EXTERNAL_ID_LOOKUP, True),
+    },
+    "groups": {
+        ("display_name", None): ("display_name_key", GROUP_NAME_LOOKUP, False),
+        ("external_id", None): ("external_id", GROUP_EXTERNAL_ID_LOOKUP, True),
+    },
+}
+
+_PLAIN_COLUMNS = {("id", None), ("meta", "created"), ("meta", "last_modified")}
+"""Columns kept plain with encryption on: every operator works on them."""
+
+_SEALED_ANSWERS = (
+    "with encryption at rest on, only eq and ne on userName, externalId, emails.value and "
+    "group displayName, pr, and filters on id, active and meta are answered"
+)
+
+
+def _refused(attribute: object, op: str) -> InvalidFilterException:
+    return InvalidFilterException(
+        detail=f"cannot filter on {attribute} with {op}: its stored values are encrypted "
+        f"({_SEALED_ANSWERS})"
+    )
+
+
+class _SealedTranslator(_Translator):
+    """Translate a filter over rows whose document and names are encrypted."""
+
+    def __init__(
+        self, table: Table, model: type[BaseModel], keyring: Keyring, directory_id: str
+    ) -> None:
+        super().__init__(table, model)
+        self.keyring = keyring
+        self.directory_id = directory_id
+
+    def visit_comparison(self, node: Comparison) -> ColumnElement[bool]:
+        binding = self._resolve_or_none(node.attr_path, for_comparison=True)
+        if binding is None:
+            return false()
+        where = (binding.field_name, binding.sub_field_name)
+        if binding.field_name == "meta" or where in _PLAIN_COLUMNS:
+            return super().visit_comparison(node)
+        if binding.field_name == _MEMBERSHIP_ATTRIBUTE.get(self.table.name):
+            if (binding.sub_field_name or "value").lower() == "display":
+                raise _refused(node.attr_path, node.op.value)
+            return super().visit_comparison(node)
+        value = coerce_value(binding, node.value, node.op)
+        if self.table.name == "users" and where == ("active", None):
+            return _compare(Operand(users.c.active, "bool", True), node.op, value)
+        if node.op not in (CompareOperator.eq, CompareOperator.ne):
+            raise _refused(node.attr_path, node.op.value)
+        if self.table.name == "users" and binding.field_name == "emails":
+            if binding.sub_field_name not in (None, "value") or not isinstance(value, str):
+                raise _refused(node.attr_path, node.op.value)
+            return self._equal_or_not(self._email(value), node.op)
+        lookup = _SEALED_LOOKUPS[self.table.name].get(where)
+        if lookup is None:
+            raise _refused(node.attr_path, node.op.value)
+        column_name, attribute, case_exact = lookup
+        column = self.table.c[column_name]
+        if value is None:
+            return _compare(Operand(column, "text", True), node.op, None)
+        if not isinstance(value, str):
+            return false()
+        compared = value if case_exact else fold(value)
+        hashes = self.keyring.lookups(attribute, self.directory_id, compared)
+        return self._equal_or_not(column.in_(hashes), node.op)
+
+    def _equal_or_not(self, equal: ColumnElement[bool], op: CompareOperator) -> ColumnElement[bool]:
+        return equal if op == CompareOperator.eq else _negated(equal)
+
+    def _email(self, value: str) -> ColumnElement[bool]:
+        hashes = self.keyring.lookups(EMAIL_LOOKUP, self.directory_id, fold(value), plain=False)
+        e = user_email_hashes.c
+        return exists(
+            select(literal(1)).where(
+                e.directory_id == self.table.c.directory_id,
+                e.user_id == self.table.c.id,
+                e.hash.in_(hashes),
+            )
+        )
+
+    def visit_present(self, node: Present) -> ColumnElement[bool]:
+        binding = self._resolve_or_none(node.attr_path, for_comparison=False)
+        if binding is None:
+            return false()
+        where = (binding.field_name, binding.sub_field_name)
+        if binding.field_name == "meta" or where in _PLAIN_COLUMNS:
+            return super().visit_present(node)
+        if binding.field_name == _MEMBERSHIP_ATTRIBUTE.get(self.table.name):
+            if (binding.sub_field_name or "value").lower() == "display":
+                raise _refused(node.attr_path, "pr")
+            return super().visit_present(node)
+        if self.table.name == "users" and where == ("active", None):
+            return users.c.active.is_not(None)
+        if self.table.name == "users" and where in (("emails", None), ("emails", "value")):
+            e = user_email_hashes.c
+            return exists(
+                select(literal(1)).where(
+                    e.directory_id == self.table.c.directory_id, e.user_id == self.table.c.id
+                )
+            )
+        lookup = _SEALED_LOOKUPS[self.table.name].get(where)
+        if lookup is None:
+            raise _refused(node.attr_path, "pr")
+        return _present(self.table.c[lookup[0]])
+
+    def visit_value_path(self, node: ValuePath) -> ColumnElement[bool]:
+        binding = self._resolve_or_none(node.attr_path, for_comparison=False)
+        if binding is None:
+            return false()
+        if binding.field_name == _MEMBERSHIP_ATTRIBUTE.get(self.table.name):
+            inner = _SealedMembershipTranslator(self.table)
+            return _membership(self.table, binding, lambda row: inner.visit(node.val_filter))
+        inner_filter = node.val_filter
+        if (
+            self.table.name == "users"
+            and binding.field_name == "emails"
+            and isinstance(inner_filter, Comparison)
+            and inner_filter.attr_path.attr.lower() == "value"
+            and inner_filter.op == CompareOperator.eq
+            and isinstance(inner_filter.value, str)
+        ):
+            return self._email(inner_filter.value)
+        raise InvalidFilterException(
+            detail=f"cannot filter on {node.attr_path}[{node.val_filter}]: its stored values "
+            f'are encrypted ({_SEALED_ANSWERS}; of value paths, only emails[value eq "…"])'
+        )
+
+
 # --- Membership-derived attributes ------------------------------------------------------
 
 _member_user = users.alias("scim_member_user")
@@ -613,6 +824,15 @@ class _MembershipTranslator(_SqlTranslator):
 
     def visit_present(self, node: Present) -> ColumnElement[bool]:
         return _present(self.operand(self._sub(node.attr_path)).expression)
+
+
+class _SealedMembershipTranslator(_MembershipTranslator):
+    """Membership sub-attributes with encryption on: the names are encrypted, ids are not."""
+
+    def operand(self, sub: str) -> Operand:
+        if sub == "display":
+            raise _refused(f"{_MEMBERSHIP_ATTRIBUTE[self.table.name]}.display", "a filter")
+        return super().operand(sub)
 
 
 # --- Comparisons ------------------------------------------------------------------------

@@ -1,12 +1,35 @@
-"""Group membership rows: one per (group, member), so changing one costs the same at any size."""
+"""Group membership rows: one per (group, member), so changing one costs the same at any size.
+
+With encryption at rest on, a member's ``display`` is stored encrypted and the
+names read from users and groups are decrypted here.
+"""
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, func, select, union_all
+from sqlalchemy import (
+    Connection,
+    bindparam,
+    delete,
+    func,
+    literal,
+    select,
+    tuple_,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
+from scimgate.store.encryption import Keyring, key_id_of, keyring_of
 from scimgate.store.tables import group_members, groups, users
+
+DISPLAY = "group_members.display"
+"""Where an encrypted member display lives (part of its associated data)."""
+
+
+def _row_id(group_id: str, member_id: str) -> str:
+    return f"{group_id}/{member_id}"
 
 
 @dataclass(frozen=True)
@@ -41,6 +64,7 @@ def add(conn: Connection, directory_id: str, group_id: str, members: Iterable[Ne
 
     Returns how many rows were added.
     """
+    keyring = keyring_of(conn)
     rows = [
         {
             "directory_id": directory_id,
@@ -53,6 +77,11 @@ def add(conn: Connection, directory_id: str, group_id: str, members: Iterable[Ne
     ]
     if not rows:
         return 0
+    if keyring is not None:
+        for row in rows:
+            row["display"] = keyring.seal_optional(
+                row["display"], DISPLAY, directory_id, _row_id(group_id, str(row["member_id"]))
+            )
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     statement = dialect.insert(group_members).on_conflict_do_nothing(
         index_elements=["group_id", "member_id"]
@@ -102,6 +131,9 @@ def remove_member_everywhere(conn: Connection, directory_id: str, member_id: str
 
 def members_of(conn: Connection, directory_id: str, group_id: str) -> list[Member]:
     """Every member of a group with the name it displays, in a stable order."""
+    keyring = keyring_of(conn)
+    if keyring is not None:
+        return _sealed_members_of(conn, keyring, directory_id, group_id)
     gm = group_members.c
     user_members = (
         select(
@@ -119,6 +151,69 @@ def members_of(conn: Connection, directory_id: str, group_id: str) -> list[Membe
     )
     rows = conn.execute(union_all(user_members, group_members_))
     members = [Member(id=r[0], type=r[1], display=r[2]) for r in rows]
+    return sorted(members, key=lambda member: member.id)
+
+
+def shown_name(
+    keyring: Keyring,
+    directory_id: str,
+    group_id: str,
+    member_id: str,
+    display: str | None,
+    *,
+    user_display_name: str | None,
+    user_name: str | None,
+    group_display_name: str | None,
+) -> str | None:
+    """The name a member shows, from encrypted columns: its own display, else the member's name.
+
+    What ``coalesce(display, displayName, userName, group displayName)`` gives on plain rows.
+    """
+    if display is not None:
+        return keyring.open(display, DISPLAY, directory_id, _row_id(group_id, member_id))
+    for value, place in (
+        (user_display_name, "users.display_name"),
+        (user_name, "users.user_name"),
+        (group_display_name, "groups.display_name"),
+    ):
+        if value is not None:
+            return keyring.open(value, place, directory_id, member_id)
+    return None
+
+
+def _sealed_members_of(
+    conn: Connection, keyring: Keyring, directory_id: str, group_id: str
+) -> list[Member]:
+    """``members_of`` over encrypted names: each candidate name read and decrypted apart."""
+    gm = group_members.c
+    user_members = (
+        select(gm.member_id, gm.member_type, gm.display, users.c.display_name, users.c.user_name)
+        .join(users, (users.c.id == gm.member_id) & (users.c.directory_id == gm.directory_id))
+        .where(gm.directory_id == directory_id, gm.group_id == group_id)
+    )
+    group_members_ = (
+        select(gm.member_id, gm.member_type, gm.display, groups.c.display_name, literal(None))
+        .join(groups, (groups.c.id == gm.member_id) & (groups.c.directory_id == gm.directory_id))
+        .where(gm.directory_id == directory_id, gm.group_id == group_id)
+    )
+    rows = conn.execute(union_all(user_members, group_members_))
+    members = [
+        Member(
+            id=member_id,
+            type=member_type,
+            display=shown_name(
+                keyring,
+                directory_id,
+                group_id,
+                member_id,
+                display,
+                user_display_name=display_name if user_name is not None else None,
+                user_name=user_name,
+                group_display_name=display_name if user_name is None else None,
+            ),
+        )
+        for member_id, member_type, display, display_name, user_name in rows
+    ]
     return sorted(members, key=lambda member: member.id)
 
 
@@ -157,7 +252,83 @@ def groups_of(
     found: dict[str, list[Membership]] = {member_id: [] for member_id in member_ids_}
     if not member_ids_:
         return found
+    keyring = keyring_of(conn)
+    if keyring is not None:
+        return _sealed_groups_of(conn, keyring, directory_id, found)
     rows = conn.execute(_GROUPS_OF, {"directory_id": directory_id, "member_ids": list(member_ids_)})
     for member_id, group_id, display, external_id in rows:
         found[member_id].append(Membership(group_id, display, external_id))
     return found
+
+
+_SEALED_GROUPS_OF = (
+    select(group_members.c.member_id, groups.c.id, groups.c.display_name, groups.c.doc)
+    .join(groups, groups.c.id == group_members.c.group_id)
+    .where(
+        group_members.c.directory_id == bindparam("directory_id"),
+        group_members.c.member_id.in_(bindparam("member_ids", expanding=True)),
+    )
+    .order_by(group_members.c.member_id, groups.c.id)
+)
+"""With encryption on: the group's externalId is only in its (encrypted) document."""
+
+
+def _sealed_groups_of(
+    conn: Connection, keyring: Keyring, directory_id: str, found: dict[str, list[Membership]]
+) -> dict[str, list[Membership]]:
+    rows = conn.execute(
+        _SEALED_GROUPS_OF, {"directory_id": directory_id, "member_ids": list(found)}
+    )
+    opened: dict[str, tuple[str, Any]] = {}
+    for member_id, group_id, display, doc in rows:
+        if group_id not in opened:
+            name = keyring.open(display, "groups.display_name", directory_id, group_id)
+            document = keyring.open_document(doc, "groups.doc", directory_id, group_id)
+            opened[group_id] = (name, document.get("externalId"))
+        name, external_id = opened[group_id]
+        found[member_id].append(Membership(group_id, name, external_id))
+    return found
+
+
+@dataclass(frozen=True)
+class Resealed:
+    """One batch of a rotation: the last row reached (None: done), and how many changed."""
+
+    last: tuple[str, str] | None
+    changed: int
+
+
+def reseal(conn: Connection, keyring: Keyring, after: tuple[str, str], limit: int) -> Resealed:
+    """Encrypt up to ``limit`` member displays (after ``after``) under the newest key."""
+    gm = group_members.c
+    rows = conn.execute(
+        select(gm.group_id, gm.member_id, gm.directory_id, gm.display)
+        .where(tuple_(gm.group_id, gm.member_id) > tuple_(*after))
+        .order_by(gm.group_id, gm.member_id)
+        .limit(limit)
+        .with_for_update()
+    ).all()
+    changed = 0
+    for group_id, member_id, directory_id, display in rows:
+        if display is None or key_id_of(display) == keyring.newest.id:
+            continue
+        row_id = _row_id(group_id, member_id)
+        plain = keyring.open(display, DISPLAY, directory_id, row_id)
+        conn.execute(
+            update(group_members)
+            .where(gm.group_id == group_id, gm.member_id == member_id)
+            .values(display=keyring.seal(plain, DISPLAY, directory_id, row_id))
+        )
+        changed += 1
+    last = (rows[-1].group_id, rows[-1].member_id) if rows else None
+    return Resealed(last, changed)
+
+
+def key_census(conn: Connection) -> dict[str | None, int]:
+    """How many member displays each key id protects (None: plain); rows without one not counted."""
+    census: dict[str | None, int] = {}
+    query = select(group_members.c.display).where(group_members.c.display.is_not(None))
+    for display in conn.execute(query).scalars():
+        key_id = key_id_of(display)
+        census[key_id] = census.get(key_id, 0) + 1
+    return census

@@ -1,13 +1,21 @@
-"""Deprovisioning records (proof of offboarding) and tombstones of deleted users."""
+"""Deprovisioning records (proof of offboarding) and tombstones of deleted users.
+
+With encryption at rest on, the user names they keep and a tombstone's last
+state are stored encrypted, and decrypted when read.
+"""
 
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, select, update
+from sqlalchemy import Connection, and_, delete, func, select, tuple_, update
 
 from scimgate.events.models import Deprovisioning, DeprovisionReason
+from scimgate.store.encryption import Keyring, key_id_of, keyring_of
 from scimgate.store.tables import deprovisionings, held_events, user_tombstones
+
+NAME = "deprovisionings.user_name"
+TOMBSTONE = "user_tombstones"
 
 _RECORD_COLUMNS = [
     deprovisionings.c[name] for name in Deprovisioning.model_fields if name in deprovisionings.c
@@ -16,7 +24,27 @@ _RECORD_COLUMNS = [
 
 def record(conn: Connection, rows: Sequence[Deprovisioning]) -> None:
     if rows:
-        conn.execute(deprovisionings.insert(), [row.model_dump() for row in rows])
+        keyring = keyring_of(conn)
+        values = [row.model_dump() for row in rows]
+        if keyring is not None:
+            for each in values:
+                each["user_name"] = keyring.seal_optional(
+                    each["user_name"], NAME, each["directory_id"], each["id"]
+                )
+        conn.execute(deprovisionings.insert(), values)
+
+
+def _records(keyring: Keyring | None, rows: Any) -> list[Deprovisioning]:
+    if keyring is None:
+        return [Deprovisioning(**row._mapping) for row in rows]
+    found = []
+    for row in rows:
+        values = dict(row._mapping)
+        values["user_name"] = keyring.open_optional(
+            values["user_name"], NAME, values["directory_id"], values["id"]
+        )
+        found.append(Deprovisioning(**values))
+    return found
 
 
 def count_since(
@@ -104,7 +132,7 @@ def report(
     if directory_id is not None:
         query = query.where(deprovisionings.c.directory_id == directory_id)
     rows = conn.execute(query.order_by(deprovisionings.c.requested_at, deprovisionings.c.id))
-    return [Deprovisioning(**row._mapping) for row in rows]
+    return _records(keyring_of(conn), rows)
 
 
 def overdue(conn: Connection, requested_before: datetime, limit: int) -> list[Deprovisioning]:
@@ -128,7 +156,7 @@ def overdue(conn: Connection, requested_before: datetime, limit: int) -> list[De
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    return [Deprovisioning(**row._mapping) for row in rows]
+    return _records(keyring_of(conn), rows)
 
 
 def mark_alerted(conn: Connection, ids: Sequence[str], at: datetime) -> None:
@@ -157,13 +185,23 @@ def bury(
     at: datetime,
 ) -> None:
     """Keep a deleted user's last state (for audit) until the retention purges it."""
+    keyring = keyring_of(conn)
+    state: Any = last_state
+    if keyring is not None:
+        user_name = keyring.seal_optional(
+            user_name, f"{TOMBSTONE}.user_name", directory_id, user_id
+        )
+        external_id = keyring.seal_optional(
+            external_id, f"{TOMBSTONE}.external_id", directory_id, user_id
+        )
+        state = keyring.seal_document(last_state, f"{TOMBSTONE}.last_state", directory_id, user_id)
     conn.execute(
         user_tombstones.insert().values(
             directory_id=directory_id,
             user_id=user_id,
             user_name=user_name,
             external_id=external_id,
-            last_state=last_state,
+            last_state=state,
             deleted_at=at,
         )
     )
@@ -175,7 +213,13 @@ def tombstone(conn: Connection, directory_id: str, user_id: str) -> dict[str, An
             user_tombstones.c.directory_id == directory_id, user_tombstones.c.user_id == user_id
         )
     ).first()
-    return dict(row.last_state) if row else None
+    if row is None:
+        return None
+    keyring = keyring_of(conn)
+    if keyring is None:
+        return dict(row.last_state)
+    place = f"{TOMBSTONE}.last_state"
+    return dict(keyring.open_document(row.last_state, place, directory_id, user_id))
 
 
 def remove_tombstone(conn: Connection, directory_id: str, user_id: str) -> int:
@@ -190,3 +234,69 @@ def purge_tombstones(conn: Connection, deleted_before: datetime) -> int:
     return conn.execute(
         delete(user_tombstones).where(user_tombstones.c.deleted_at < deleted_before)
     ).rowcount
+
+
+def reseal_names(
+    conn: Connection, keyring: Keyring, after: str, limit: int
+) -> tuple[str | None, int]:
+    """Encrypt up to ``limit`` deprovisioning user names under the newest key.
+
+    Returns the last id reached (None: done) and how many changed.
+    """
+    c = deprovisionings.c
+    rows = conn.execute(
+        select(c.id, c.directory_id, c.user_name)
+        .where(c.id > after)
+        .order_by(c.id)
+        .limit(limit)
+        .with_for_update()
+    ).all()
+    changed = 0
+    for record_id, directory_id, user_name in rows:
+        if user_name is None or key_id_of(user_name) == keyring.newest.id:
+            continue
+        plain = keyring.open(user_name, NAME, directory_id, record_id)
+        sealed = keyring.seal(plain, NAME, directory_id, record_id)
+        conn.execute(update(deprovisionings).where(c.id == record_id).values(user_name=sealed))
+        changed += 1
+    return (rows[-1].id if rows else None), changed
+
+
+def reseal_tombstones(
+    conn: Connection, keyring: Keyring, after: tuple[str, str], limit: int
+) -> tuple[tuple[str, str] | None, int]:
+    """Encrypt up to ``limit`` tombstones under the newest key: (last key, changed)."""
+    c = user_tombstones.c
+    rows = conn.execute(
+        select(c.directory_id, c.user_id, c.user_name, c.external_id, c.last_state)
+        .where(tuple_(c.directory_id, c.user_id) > tuple_(*after))
+        .order_by(c.directory_id, c.user_id)
+        .limit(limit)
+        .with_for_update()
+    ).all()
+    changed = 0
+    for directory_id, user_id, user_name, external_id, last_state in rows:
+        if key_id_of(last_state) == keyring.newest.id:
+            continue
+        where = (directory_id, user_id)
+        values = {
+            "user_name": keyring.open_optional(user_name, f"{TOMBSTONE}.user_name", *where),
+            "external_id": keyring.open_optional(external_id, f"{TOMBSTONE}.external_id", *where),
+        }
+        state = keyring.open_document(last_state, f"{TOMBSTONE}.last_state", *where)
+        conn.execute(
+            update(user_tombstones)
+            .where(c.directory_id == directory_id, c.user_id == user_id)
+            .values(
+                user_name=keyring.seal_optional(
+                    values["user_name"], f"{TOMBSTONE}.user_name", *where
+                ),
+                external_id=keyring.seal_optional(
+                    values["external_id"], f"{TOMBSTONE}.external_id", *where
+                ),
+                last_state=keyring.seal_document(state, f"{TOMBSTONE}.last_state", *where),
+            )
+        )
+        changed += 1
+    last = (rows[-1].directory_id, rows[-1].user_id) if rows else None
+    return last, changed

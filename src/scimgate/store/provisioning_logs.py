@@ -1,12 +1,22 @@
-"""The provisioning log: one row per authenticated SCIM request of a directory."""
+"""The provisioning log: one row per authenticated SCIM request of a directory.
+
+With encryption at rest on, the bodies and the userName are stored encrypted
+(bound to the entry), and the userName's keyed hash finds a user's entries.
+"""
 
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, or_, select
+from sqlalchemy import Connection, and_, delete, func, or_, select, update
 
+from scimgate.scim.compare import fold
+from scimgate.store.encryption import LOG_USER_NAME_LOOKUP, Keyring, key_id_of, keyring_of
 from scimgate.store.tables import provisioning_logs, user_tombstones
+
+_SEALED_TEXTS = ("user_name", "query", "error_detail", "diagnosis")
+"""What may name a person: the userName, a filter in the query, an error's detail."""
+_SEALED_BODIES = ("request_body", "response_body")
 
 
 @dataclass(frozen=True)
@@ -54,32 +64,66 @@ class LogSearch:
 
 
 _SUMMARY_COLUMNS = [
-    column for column in provisioning_logs.c if column.name not in ("request_body", "response_body")
+    column
+    for column in provisioning_logs.c
+    if column.name not in ("request_body", "response_body", "user_name_key")
 ]
+_ENTRY_COLUMNS = [column for column in provisioning_logs.c if column.name != "user_name_key"]
 
 
 def insert(conn: Connection, entries: list[LogEntry]) -> None:
     if entries:
-        conn.execute(provisioning_logs.insert(), [vars(entry) for entry in entries])
+        keyring = keyring_of(conn)
+        rows = [vars(entry) if keyring is None else _sealed(keyring, entry) for entry in entries]
+        conn.execute(provisioning_logs.insert(), rows)
+
+
+def _sealed(keyring: Keyring, entry: LogEntry) -> dict[str, Any]:
+    row = dict(vars(entry))
+    where = (entry.directory_id, entry.id)
+    for name in _SEALED_TEXTS:
+        row[name] = keyring.seal_optional(row[name], f"provisioning_logs.{name}", *where)
+    row["user_name_key"] = (
+        None
+        if entry.user_name is None
+        else keyring.lookup(LOG_USER_NAME_LOOKUP, entry.directory_id, fold(entry.user_name))
+    )
+    for body in _SEALED_BODIES:
+        if row[body] is not None:
+            row[body] = keyring.seal_document(row[body], f"provisioning_logs.{body}", *where)
+    return row
+
+
+def _entry(keyring: Keyring | None, row: Any, **extra: Any) -> LogEntry:
+    values = {**row._mapping, **extra}
+    if keyring is None:
+        return LogEntry(**values)
+    where = (values["directory_id"], values["id"])
+    for name in _SEALED_TEXTS:
+        values[name] = keyring.open_optional(values[name], f"provisioning_logs.{name}", *where)
+    for body in _SEALED_BODIES:
+        if values[body] is not None:
+            values[body] = keyring.open_document(values[body], f"provisioning_logs.{body}", *where)
+    return LogEntry(**values)
 
 
 def get(conn: Connection, log_id: str, directory_id: str | None = None) -> LogEntry | None:
     """One entry with its bodies; within one directory when it is named."""
-    query = select(provisioning_logs).where(provisioning_logs.c.id == log_id)
+    query = select(*_ENTRY_COLUMNS).where(provisioning_logs.c.id == log_id)
     if directory_id is not None:
         query = query.where(provisioning_logs.c.directory_id == directory_id)
     row = conn.execute(query).first()
-    return LogEntry(**row._mapping) if row else None
+    return _entry(keyring_of(conn), row) if row else None
 
 
 def by_request_id(conn: Connection, request_id: str) -> LogEntry | None:
     row = conn.execute(
-        select(provisioning_logs)
+        select(*_ENTRY_COLUMNS)
         .where(provisioning_logs.c.request_id == request_id)
         .order_by(provisioning_logs.c.received_at.desc())
         .limit(1)
     ).first()
-    return LogEntry(**row._mapping) if row else None
+    return _entry(keyring_of(conn), row) if row else None
 
 
 def search(conn: Connection, where: LogSearch) -> list[LogEntry]:
@@ -90,7 +134,11 @@ def search(conn: Connection, where: LogSearch) -> list[LogEntry]:
         query = query.where(c.status >= where.status_from)
     if where.status_to is not None:
         query = query.where(c.status <= where.status_to)
-    if where.user is not None:
+    keyring = keyring_of(conn)
+    if where.user is not None and keyring is not None:
+        hashes = keyring.lookups(LOG_USER_NAME_LOOKUP, where.directory_id, fold(where.user))
+        query = query.where(or_(c.user_name_key.in_(hashes), c.resource_id == where.user))
+    elif where.user is not None:
         # userName is case-insensitive in SCIM: the IdP and support may spell it differently.
         query = query.where(
             or_(func.lower(c.user_name) == where.user.lower(), c.resource_id == where.user)
@@ -104,8 +152,7 @@ def search(conn: Connection, where: LogSearch) -> list[LogEntry]:
         query = query.where(or_(c.received_at < at, and_(c.received_at == at, c.id < log_id)))
     query = query.order_by(c.received_at.desc(), c.id.desc()).limit(where.limit)
     return [
-        LogEntry(**row._mapping, request_body=None, response_body=None)
-        for row in conn.execute(query)
+        _entry(keyring, row, request_body=None, response_body=None) for row in conn.execute(query)
     ]
 
 
@@ -123,3 +170,46 @@ def deleted_at(conn: Connection, directory_id: str, user_id: str) -> datetime | 
         )
     ).scalar()
     return found
+
+
+@dataclass(frozen=True)
+class Resealed:
+    """One batch of a rotation: the last entry id reached (None: done), entries changed."""
+
+    last: str | None
+    changed: int
+
+
+def reseal(conn: Connection, keyring: Keyring, after: str, limit: int) -> Resealed:
+    """Encrypt up to ``limit`` entries (in id order, after ``after``) under the newest key."""
+    c = provisioning_logs.c
+    rows = conn.execute(
+        select(*_ENTRY_COLUMNS).where(c.id > after).order_by(c.id).limit(limit).with_for_update()
+    ).all()
+    changed = 0
+    for row in rows:
+        stored = [row._mapping[name] for name in (*_SEALED_TEXTS, *_SEALED_BODIES)]
+        if all(v is None or key_id_of(v) == keyring.newest.id for v in stored):
+            continue
+        entry = _entry(keyring, row)
+        sealed = _sealed(keyring, entry)
+        conn.execute(
+            update(provisioning_logs)
+            .where(c.id == entry.id)
+            .values({name: sealed[name] for name in (*_SEALED_TEXTS, *_SEALED_BODIES)})
+            .values(user_name_key=sealed["user_name_key"])
+        )
+        changed += 1
+    return Resealed(rows[-1].id if rows else None, changed)
+
+
+def key_census(conn: Connection) -> dict[str | None, int]:
+    """How many entries with a request body each key id protects (None: plain)."""
+    census: dict[str | None, int] = {}
+    c = provisioning_logs.c
+    for stored in conn.execute(select(c.request_body)).scalars():
+        if stored is None:  # JSON null: a request without a body
+            continue
+        key_id = key_id_of(stored)
+        census[key_id] = census.get(key_id, 0) + 1
+    return census

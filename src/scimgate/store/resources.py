@@ -1,4 +1,10 @@
-"""Rows of SCIM resources (users and groups): the document plus its indexed columns."""
+"""Rows of SCIM resources (users and groups): the document plus its indexed columns.
+
+With encryption at rest on (``scimgate.store.encryption``), the document and the
+personal name columns are stored encrypted, the lookup columns (``*_key``,
+``external_id``) hold keyed hashes, and a user's e-mail addresses have hash rows
+of their own; everything read is decrypted here, so callers see plain resources.
+"""
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -23,11 +29,30 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from scimgate.scim.compare import fold
-from scimgate.store.filtering import sqlite_json_path
-from scimgate.store.tables import groups, resource_counts, users
+from scimgate.store.encryption import (
+    EMAIL_LOOKUP,
+    GROUP_EXTERNAL_ID_LOOKUP,
+    GROUP_NAME_LOOKUP,
+    USER_EXTERNAL_ID_LOOKUP,
+    USER_NAME_LOOKUP,
+    Keyring,
+    key_id_of,
+    keyring_of,
+    refuse_plain_read,
+)
+from scimgate.store.filtering import check_sortable, sealed_condition, sqlite_json_path
+from scimgate.store.tables import groups, resource_counts, user_email_hashes, users
 
 MAX_OFFSET = 2**62
 """The largest offset sent to the database (SCIM's ``startIndex`` has no upper bound)."""
+
+
+@dataclass(frozen=True)
+class Resealed:
+    """One batch of a rotation: the last id it reached (None: the table is done), rows changed."""
+
+    last_id: str | None
+    changed: int
 
 
 @dataclass(frozen=True)
@@ -60,6 +85,8 @@ class ResourceTable:
 
     table: Table
     index_columns: Callable[[dict[str, Any]], dict[str, Any]]
+    sealed_columns: Callable[[Keyring, str, str, dict[str, Any]], dict[str, Any]]
+    """The stored columns with encryption on: (keyring, directory id, resource id, document)."""
 
     def existing(
         self, conn: Connection, directory_id: str, resource_id: str, *, for_update: bool
@@ -77,16 +104,81 @@ class ResourceTable:
         return stored
 
     def insert(self, conn: Connection, directory_id: str, resource: StoredResource) -> None:
-        row = {"directory_id": directory_id, **vars(resource), **self.index_columns(resource.doc)}
-        conn.execute(self._insert, row)
+        keyring = keyring_of(conn)
+        if keyring is None:
+            row = {
+                "directory_id": directory_id,
+                **vars(resource),
+                **self.index_columns(resource.doc),
+            }
+            conn.execute(self._insert, row)
+        else:
+            row = {
+                "directory_id": directory_id,
+                **vars(resource),
+                **self.sealed_columns(keyring, directory_id, resource.id, resource.doc),
+            }
+            conn.execute(self._insert, row)
+            self._index_emails(conn, keyring, directory_id, resource.id, resource.doc)
         self.add_to_total(conn, directory_id, 1)
+
+    def _index_emails(
+        self,
+        conn: Connection,
+        keyring: Keyring,
+        directory_id: str,
+        resource_id: str,
+        doc: dict[str, Any],
+        *,
+        replacing: bool = False,
+    ) -> None:
+        """Keep a user's e-mail hash rows (encryption on): what ``emails.value eq`` finds."""
+        if self.table is not users:
+            return
+        if replacing:
+            conn.execute(
+                delete(user_email_hashes).where(user_email_hashes.c.user_id == resource_id)
+            )
+        hashes = sorted(
+            {
+                _hash_of(keyring, directory_id, email["value"])
+                for email in doc.get("emails") or []
+                if isinstance(email, dict)
+                and isinstance(email.get("value"), str)
+                and email["value"]
+            }
+        )
+        if hashes:
+            conn.execute(
+                user_email_hashes.insert(),
+                [
+                    {"user_id": resource_id, "hash": each, "directory_id": directory_id}
+                    for each in hashes
+                ],
+            )
+
+    def _stored(self, keyring: Keyring | None, directory_id: str, row: Any) -> StoredResource:
+        """A row read back as a resource, its document decrypted."""
+        if keyring is None:
+            stored = StoredResource(**row._mapping)
+            document: Any = stored.doc  # an encrypted one is a str: refused, never served
+            if document.__class__ is str:
+                refuse_plain_read(f"{self.table.name}.doc", document)
+            return stored
+        values = dict(row._mapping)
+        values["doc"] = keyring.open_document(
+            values["doc"], f"{self.table.name}.doc", directory_id, values["id"]
+        )
+        return StoredResource(**values)
 
     def get(
         self, conn: Connection, directory_id: str, resource_id: str, *, for_update: bool = False
     ) -> StoredResource | None:
         query = self._get_for_update if for_update else self._get
         row = conn.execute(query, {"directory_id": directory_id, "id": resource_id}).first()
-        return StoredResource(**row._mapping) if row else None
+        if row is None:
+            return None
+        return self._stored(keyring_of(conn), directory_id, row)
 
     @cached_property
     def _get(self) -> Select[Any]:
@@ -105,17 +197,25 @@ class ResourceTable:
 
     def replace(self, conn: Connection, directory_id: str, resource: StoredResource) -> None:
         """Store a new state of an existing resource (whose version the caller has checked)."""
+        keyring = keyring_of(conn)
+        if keyring is None:
+            columns = {"doc": resource.doc, **self.index_columns(resource.doc)}
+        else:
+            columns = self.sealed_columns(keyring, directory_id, resource.id, resource.doc)
         conn.execute(
             update(self.table)
             .where(self.table.c.directory_id == directory_id, self.table.c.id == resource.id)
             .values(
-                doc=resource.doc,
                 modified_at=resource.modified_at,
                 version=resource.version,
                 confirmed_at=resource.confirmed_at,
-                **self.index_columns(resource.doc),
+                **columns,
             )
         )
+        if keyring is not None:
+            self._index_emails(
+                conn, keyring, directory_id, resource.id, resource.doc, replacing=True
+            )
 
     def touch(self, conn: Connection, directory_id: str, resource_id: str, at: datetime) -> None:
         """Mark a resource as changed without rewriting its document (a membership change)."""
@@ -149,7 +249,11 @@ class ResourceTable:
             )
             .order_by(c.confirmed_at, c.id)
         )
-        return [(row[0], row[1], row[2]) for row in rows]
+        keyring = keyring_of(conn)
+        if keyring is None:
+            return [(row[0], row[1], row[2]) for row in rows]
+        place = f"{self.table.name}.{name.name}"
+        return [(row[0], keyring.open(row[1], place, directory_id, row[0]), row[2]) for row in rows]
 
     def delete(self, conn: Connection, directory_id: str, resource_id: str) -> bool:
         result = conn.execute(
@@ -171,6 +275,13 @@ class ResourceTable:
 
     def holding(self, conn: Connection, directory_id: str, key: str) -> list[StoredResource]:
         """The resources whose document has a top-level ``key`` (an extension's URN)."""
+        keyring = keyring_of(conn)
+        if keyring is not None:
+            # Encrypted documents cannot be searched in SQL: read the directory's, keep holders.
+            query = select(*self._stored_columns()).where(self.table.c.directory_id == directory_id)
+            every = conn.execute(query.order_by(self.table.c.id))
+            resources = [self._stored(keyring, directory_id, row) for row in every]
+            return [resource for resource in resources if key in resource.doc]
         document = self.table.c.doc
         held = (
             func.jsonb_exists(document, key)
@@ -179,20 +290,30 @@ class ResourceTable:
         )
         query = select(*self._stored_columns()).where(self.table.c.directory_id == directory_id)
         rows = conn.execute(query.where(held).order_by(self.table.c.id))
-        return [StoredResource(**row._mapping) for row in rows]
+        return [self._stored(None, directory_id, row) for row in rows]
 
     def existing_ids(
-        self, conn: Connection, directory_id: str, resource_ids: Sequence[str]
+        self,
+        conn: Connection,
+        directory_id: str,
+        resource_ids: Sequence[str],
+        *,
+        lock: bool = False,
     ) -> set[str]:
-        """Which of these ids name a resource of this type in the directory."""
+        """Which of these ids name a resource of this type in the directory.
+
+        ``lock`` keeps the rows found from being deleted until the transaction ends
+        (``FOR KEY SHARE`` on PostgreSQL; SQLite writers take turns anyway), and
+        skips rows whose deletion committed while it waited.
+        """
         if not resource_ids:
             return set()
-        rows = conn.execute(
-            select(self.table.c.id).where(
-                self.table.c.directory_id == directory_id, self.table.c.id.in_(resource_ids)
-            )
+        query = select(self.table.c.id).where(
+            self.table.c.directory_id == directory_id, self.table.c.id.in_(resource_ids)
         )
-        return {row.id for row in rows}
+        if lock:
+            query = query.with_for_update(read=True, key_share=True)
+        return {row.id for row in conn.execute(query)}
 
     def find_id(
         self, conn: Connection, directory_id: str, condition: ColumnElement[bool]
@@ -216,6 +337,9 @@ class ResourceTable:
                 )
             ).scalar()
             return int(total or 0)
+        keyring = keyring_of(conn)
+        if keyring is not None:
+            condition = sealed_condition(condition, keyring, directory_id)
         query = select(func.count()).select_from(self.table)
         query = query.where(self.table.c.directory_id == directory_id, condition)
         return int(conn.execute(query).scalar_one())
@@ -232,6 +356,11 @@ class ResourceTable:
         after_id: str | None = None,
     ) -> list[StoredResource]:
         """One page in the given order; ``after_id`` resumes an id-ordered walk (keyset)."""
+        keyring = keyring_of(conn)
+        if keyring is not None:
+            check_sortable(order_by)
+            if condition is not None:
+                condition = sealed_condition(condition, keyring, directory_id)
         query = select(*self._stored_columns()).where(self.table.c.directory_id == directory_id)
         if condition is not None:
             query = query.where(condition)
@@ -241,7 +370,52 @@ class ResourceTable:
         if offset:
             # Past the last row every offset reads nothing; keep it within a 64-bit integer.
             query = query.offset(min(offset, MAX_OFFSET))
-        return [StoredResource(**row._mapping) for row in conn.execute(query)]
+        return [self._stored(keyring, directory_id, row) for row in conn.execute(query)]
+
+    def reseal(self, conn: Connection, keyring: Keyring, after_id: str, limit: int) -> Resealed:
+        """Encrypt up to ``limit`` rows (in id order, after ``after_id``) under the newest key.
+
+        Rows already under it are left alone; plain rows (written before encryption
+        was on) are encrypted. The rows are locked for the transaction, so a
+        concurrent write of the same resource waits and then writes over it.
+        Nothing a client sees changes: not the version, not the modification time.
+        """
+        c = self.table.c
+        query = (
+            select(c.directory_id, c.id, c.doc)
+            .where(c.id > after_id)
+            .order_by(c.id)
+            .limit(limit)
+            .with_for_update()
+        )
+        rows = conn.execute(query).all()
+        changed = 0
+        for directory_id, resource_id, stored in rows:
+            if keyring.key_id_of(stored) == keyring.newest.id:
+                continue
+            place = f"{self.table.name}.doc"
+            doc = keyring.open_document(stored, place, directory_id, resource_id)
+            conn.execute(
+                update(self.table)
+                .where(c.id == resource_id)
+                .values(**self.sealed_columns(keyring, directory_id, resource_id, doc))
+            )
+            self._index_emails(conn, keyring, directory_id, resource_id, doc, replacing=True)
+            changed += 1
+        return Resealed(rows[-1].id if rows else None, changed)
+
+    def key_census(self, conn: Connection) -> dict[str | None, int]:
+        """How many rows each key id protects (None: plain rows)."""
+        census: dict[str | None, int] = {}
+        for stored in conn.execute(select(self._name_column)).scalars():
+            key_id = key_id_of(stored)
+            census[key_id] = census.get(key_id, 0) + 1
+        return census
+
+    @property
+    def _name_column(self) -> Any:
+        c = self.table.c
+        return c.user_name if "user_name" in c else c.display_name
 
     def _stored_columns(self) -> list[Any]:
         c = self.table.c
@@ -256,6 +430,40 @@ def _user_columns(doc: dict[str, Any]) -> dict[str, Any]:
         "external_id": doc.get("externalId"),
         "display_name": doc.get("displayName"),
         "active": doc.get("active"),
+    }
+
+
+def _hash_of(keyring: Keyring, directory_id: str, email: str) -> str:
+    return keyring.lookups(EMAIL_LOOKUP, directory_id, fold(email), plain=False)[0]
+
+
+def _sealed_user_columns(
+    keyring: Keyring, directory_id: str, user_id: str, doc: dict[str, Any]
+) -> dict[str, Any]:
+    user_name = doc["userName"]
+    return {
+        "doc": keyring.seal_document(doc, "users.doc", directory_id, user_id),
+        "user_name": keyring.seal(user_name, "users.user_name", directory_id, user_id),
+        "user_name_key": keyring.lookup(USER_NAME_LOOKUP, directory_id, fold(user_name)),
+        "external_id": keyring.lookup(USER_EXTERNAL_ID_LOOKUP, directory_id, doc.get("externalId")),
+        "display_name": keyring.seal_optional(
+            doc.get("displayName"), "users.display_name", directory_id, user_id
+        ),
+        "active": doc.get("active"),
+    }
+
+
+def _sealed_group_columns(
+    keyring: Keyring, directory_id: str, group_id: str, doc: dict[str, Any]
+) -> dict[str, Any]:
+    display_name = doc["displayName"]
+    return {
+        "doc": keyring.seal_document(doc, "groups.doc", directory_id, group_id),
+        "display_name": keyring.seal(display_name, "groups.display_name", directory_id, group_id),
+        "display_name_key": keyring.lookup(GROUP_NAME_LOOKUP, directory_id, fold(display_name)),
+        "external_id": keyring.lookup(
+            GROUP_EXTERNAL_ID_LOOKUP, directory_id, doc.get("externalId")
+        ),
     }
 
 
@@ -279,11 +487,43 @@ _USER_NAME_HOLDER = (
 """Built once: asked before every user is created."""
 
 
+_SEALED_USER_NAME_HOLDER = (
+    select(users.c.id)
+    .where(
+        users.c.directory_id == bindparam("directory_id"),
+        users.c.user_name_key.in_(bindparam("user_name_keys", expanding=True)),
+    )
+    .limit(1)
+)
+"""With encryption on: the userName's hash under every key (and its plain form, not rotated)."""
+
+
 def user_name_holder(conn: Connection, directory_id: str, user_name: str) -> str | None:
-    """The id of the user whose userName is ``user_name`` in any case, if one holds it."""
+    """The id of the user whose userName is ``user_name`` in any case, if one holds it.
+
+    With encryption on, during a rotation a userName's row holds its hash under
+    the old key or the new one, never both, and every write asks here first
+    (writes to a directory take turns), so userName stays unique.
+    """
+    keyring = keyring_of(conn)
+    if keyring is None:
+        return conn.execute(
+            _USER_NAME_HOLDER, {"directory_id": directory_id, "user_name_key": fold(user_name)}
+        ).scalar()
+    keys = keyring.lookups(USER_NAME_LOOKUP, directory_id, fold(user_name))
     return conn.execute(
-        _USER_NAME_HOLDER, {"directory_id": directory_id, "user_name_key": fold(user_name)}
+        _SEALED_USER_NAME_HOLDER, {"directory_id": directory_id, "user_name_keys": keys}
     ).scalar()
+
+
+def group_named(conn: Connection, directory_id: str, display_name: str) -> str | None:
+    """The id of one group of the directory whose displayName is this one in any case."""
+    keyring = keyring_of(conn)
+    folded = fold(display_name)
+    names = (
+        [folded] if keyring is None else keyring.lookups(GROUP_NAME_LOOKUP, directory_id, folded)
+    )
+    return GROUPS.find_id(conn, directory_id, groups.c.display_name_key.in_(names))
 
 
 def _adding_to_total(insert: Any) -> Any:
@@ -307,5 +547,5 @@ _ADD_TO_TOTAL = {
     "sqlite": _adding_to_total(sqlite_insert),
 }
 
-USERS = ResourceTable("user", users, _user_columns)
-GROUPS = ResourceTable("group", groups, _group_columns)
+USERS = ResourceTable("user", users, _user_columns, _sealed_user_columns)
+GROUPS = ResourceTable("group", groups, _group_columns, _sealed_group_columns)

@@ -47,6 +47,12 @@ Document = JSON().with_variant(JSONB(), "postgresql")
 Uuid = String(36)
 """Ids are UUID strings: the same text on every backend and on the wire."""
 
+Sealable = String()
+"""Personal text that encryption at rest stores encrypted (longer than the value): no length cap.
+
+The values' own limits are checked before they are stored.
+"""
+
 
 class Timestamp(TypeDecorator[datetime]):
     """A UTC instant: stored in UTC, always read back timezone-aware (SQLite keeps no zone)."""
@@ -116,10 +122,10 @@ users = Table(
     metadata,
     Column("id", Uuid, primary_key=True),
     Column("directory_id", Uuid, ForeignKey("directories.id"), nullable=False),
-    Column("user_name", String(512), nullable=False),
+    Column("user_name", Sealable, nullable=False),
     Column("user_name_key", String(512), nullable=False),
     Column("external_id", String(512)),
-    Column("display_name", String(512)),
+    Column("display_name", Sealable),
     Column("active", Boolean),
     Column("doc", Document, nullable=False),
     Column("created_at", Timestamp(), nullable=False),
@@ -131,6 +137,20 @@ users = Table(
     Index(None, "directory_id", "external_id"),
     Index(None, "directory_id", "display_name"),
 )
+
+user_email_hashes = Table(
+    "user_email_hashes",
+    metadata,
+    Column("user_id", Uuid, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("hash", String(64), primary_key=True),
+    Column("directory_id", Uuid, ForeignKey("directories.id"), nullable=False),
+    Index(None, "directory_id", "hash"),
+)
+"""With encryption at rest on: the keyed hash of each of a user's e-mail addresses.
+
+The addresses themselves are only in the encrypted document; ``emails.value eq``
+filters find users through these rows. Empty while encryption is off.
+"""
 
 resource_counts = Table(
     "resource_counts",
@@ -150,7 +170,7 @@ groups = Table(
     metadata,
     Column("id", Uuid, primary_key=True),
     Column("directory_id", Uuid, ForeignKey("directories.id"), nullable=False),
-    Column("display_name", String(512), nullable=False),
+    Column("display_name", Sealable, nullable=False),
     Column("display_name_key", String(512), nullable=False),
     Column("external_id", String(512)),
     Column("doc", Document, nullable=False),
@@ -170,7 +190,7 @@ group_members = Table(
     Column("member_id", Uuid, primary_key=True),
     Column("directory_id", Uuid, ForeignKey("directories.id"), nullable=False),
     Column("member_type", String(8), nullable=False),
-    Column("display", String(512)),
+    Column("display", Sealable),
     Index(None, "directory_id", "member_id"),
 )
 """One row per membership: a member is a user or a nested group."""
@@ -265,7 +285,7 @@ deprovisionings = Table(
     Column("organization_id", Uuid, nullable=False),
     Column("directory_id", Uuid, ForeignKey("directories.id"), nullable=False),
     Column("user_id", Uuid, nullable=False),
-    Column("user_name", String(512)),
+    Column("user_name", Sealable),
     Column("reason", String(16), nullable=False),
     Column("event_id", Uuid, nullable=False, unique=True),
     Column("requested_at", Timestamp(), nullable=False),
@@ -286,8 +306,8 @@ user_tombstones = Table(
     metadata,
     Column("directory_id", Uuid, ForeignKey("directories.id"), primary_key=True),
     Column("user_id", Uuid, primary_key=True),
-    Column("user_name", String(512)),
-    Column("external_id", String(512)),
+    Column("user_name", Sealable),
+    Column("external_id", Sealable),
     Column("last_state", Document, nullable=False),
     Column("deleted_at", Timestamp(), nullable=False),
     Index(None, "deleted_at"),
@@ -429,26 +449,32 @@ provisioning_logs = Table(
     Column("received_at", Timestamp(), nullable=False),
     Column("method", String(8), nullable=False),
     Column("path", String(2048), nullable=False),
-    Column("query", String(4096)),
+    Column("query", Sealable),
     Column("status", Integer, nullable=False),
     Column("latency_ms", Integer, nullable=False),
     Column("client", String(16)),
     Column("user_agent", String(512)),
     Column("scim_type", String(32)),
-    Column("error_detail", String(2048)),
+    Column("error_detail", Sealable),
     Column("resource_type", String(16)),
     Column("resource_id", String(64)),
-    Column("user_name", String(512)),
+    Column("user_name", Sealable),
     Column("request_body", Document),
     Column("response_body", Document),
-    Column("diagnosis", String(2048)),
+    Column("diagnosis", Sealable),
+    Column("user_name_key", String(64)),
     Index(None, "directory_id", "received_at"),
     Index(None, "directory_id", "status", "received_at"),
     Index(None, "directory_id", "user_name"),
+    Index(None, "directory_id", "user_name_key"),
     Index(None, "request_id"),
     Index(None, "received_at"),
 )
-"""Every SCIM request to a directory, with what support needs to explain a failure."""
+"""Every SCIM request to a directory, with what support needs to explain a failure.
+
+``user_name_key`` is only set with encryption at rest on: the keyed hash of the
+encrypted ``user_name``, by which support finds a user's requests.
+"""
 
 setup_links = Table(
     "setup_links",

@@ -1,0 +1,160 @@
+"""Graceful shutdown: SIGTERM lets in-flight work finish, and leaves no lease behind.
+
+``scimgate serve`` stops accepting connections, answers the requests it has
+begun and commits their changes; ``scimgate worker`` finishes the deliveries it
+has leased, records them, and exits.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import Engine, func, select
+
+from conftest import ADMIN_TOKEN, LiveServer, free_port, new_directory, postgres_database
+from event_support import admin_client
+from scim_payloads import BULK_SCHEMA, user
+from scimgate.store.engine import open_engine
+from scimgate.store.migrate import upgrade
+from scimgate.store.tables import users, webhook_deliveries
+from webhook_support import Reply, receiving, start_worker_process, wait_until
+
+BULK_SIZE = 300
+
+
+@pytest.fixture
+def private_database(database_url: str, tmp_path: Path) -> Iterator[tuple[str, Engine]]:
+    """An empty, migrated database of the test's own, on the backend under test."""
+    database = (
+        nullcontext(f"sqlite:///{tmp_path / 'graceful.db'}")
+        if database_url.startswith("sqlite")
+        else postgres_database("scimgate_private")
+    )
+    with database as url:
+        engine = open_engine(url)
+        upgrade(engine)
+        try:
+            yield url, engine
+        finally:
+            engine.dispose()
+
+
+@contextmanager
+def scimgate_serve(database_url: str, log: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``scimgate serve`` as an operator runs it, webhook worker included; yields URL, process."""
+    port = free_port()
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "scimgate", "serve", "--port", str(port)],
+            env={
+                **os.environ,
+                "SCIMGATE_DATABASE_URL": database_url,
+                "SCIMGATE_ADMIN_TOKEN": ADMIN_TOKEN,
+                "SCIMGATE_DIRECTORY_RATE": "0",
+                "SCIMGATE_TOKEN_RATE": "0",
+            },
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: _answers(url), "the server answers", timeout=60)
+        yield url, process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def test_sigterm_lets_the_server_finish_a_request_in_flight(
+    private_database: tuple[str, Engine], tmp_path: Path
+) -> None:
+    url, engine = private_database
+    with scimgate_serve(url, tmp_path / "server.log") as (served, process):
+        directory = new_directory(LiveServer(served, engine))
+        bulk = {
+            "schemas": [BULK_SCHEMA],
+            "Operations": [
+                {"method": "POST", "path": "/Users", "bulkId": f"u{n}", "data": user(f"u{n}")}
+                for n in range(BULK_SIZE)
+            ],
+        }
+        answered: list[tuple[httpx.Response, float]] = []
+        sender = threading.Thread(
+            target=lambda: answered.append(
+                (directory.http.post("/Bulk", json=bulk, timeout=120), time.monotonic())
+            )
+        )
+        sender.start()
+        wait_until(lambda: _users(engine) > 0, "the bulk request has begun", timeout=60)
+        signalled = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        sender.join(120)
+        # uvicorn re-raises SIGTERM once it has shut down: the process ends by that signal.
+        ended = process.wait(timeout=60)
+        assert ended in (0, -signal.SIGTERM), (tmp_path / "server.log").read_text()
+    log = (tmp_path / "server.log").read_text()
+    assert "Application shutdown complete" in log
+    assert "worker stopped" in log, "the webhook worker of the server process was not stopped"
+
+    response, arrived = answered[0]
+    assert arrived > signalled, "the request ended before the signal: the test proves nothing"
+    assert response.status_code == 200, response.text
+    statuses = {each["status"] for each in response.json()["Operations"]}
+    assert statuses == {"201"}
+    assert _users(engine) == BULK_SIZE
+
+
+def test_sigterm_lets_the_worker_finish_its_deliveries_and_release_their_leases(
+    database_url: str, engine: Engine, live_server: LiveServer, tmp_path: Path
+) -> None:
+    with receiving() as receiver, admin_client(live_server) as admin:
+        receiver.plan = lambda _: Reply(delay=2.0)
+        directory = new_directory(live_server)
+        endpoint = admin.post("/webhooks", json={"url": receiver.url("/graceful")})
+        assert endpoint.status_code == 201, endpoint.text
+        endpoint_id = endpoint.json()["id"]
+        try:
+            created = directory.http.post("/Users", json=user("leaving.soon@example.com"))
+            assert created.status_code == 201
+            worker = start_worker_process(database_url, tmp_path / "worker.log")
+            try:
+                wait_until(lambda: bool(receiver.received("/graceful")), "a delivery arrives")
+                worker.send_signal(signal.SIGTERM)
+                assert worker.wait(timeout=60) == 0
+            finally:
+                if worker.poll() is None:
+                    worker.kill()
+                    worker.wait()
+            with engine.connect() as conn:
+                rows = conn.execute(
+                    select(webhook_deliveries.c.status, webhook_deliveries.c.lease_owner).where(
+                        webhook_deliveries.c.endpoint_id == endpoint_id
+                    )
+                ).all()
+        finally:
+            admin.delete(f"/webhooks/{endpoint_id}")
+    arrived = len(receiver.received("/graceful"))
+    delivered = [row for row in rows if row.status == "delivered"]
+    assert len(delivered) == arrived >= 1
+    assert all(row.lease_owner is None for row in rows), rows
+
+
+def _users(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(users)).scalar_one())
