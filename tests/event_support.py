@@ -78,6 +78,16 @@ def private_server(backend_url: str, tmp_path: Path) -> Iterator[LiveServer]:
     For tests whose effects reach every directory of a database (retention
     purges the whole stream), so that they leave the shared database alone.
     """
+    with (
+        private_database(backend_url, tmp_path) as (url, engine),
+        serving(url, tmp_path / "private-server.log") as served,
+    ):
+        yield LiveServer(served, engine)
+
+
+@contextmanager
+def private_database(backend_url: str, tmp_path: Path) -> Iterator[tuple[str, Engine]]:
+    """An empty, migrated database of its own, on the backend of ``backend_url``."""
     database = (
         nullcontext(f"sqlite:///{tmp_path / 'private.db'}")
         if backend_url.startswith("sqlite")
@@ -87,7 +97,6 @@ def private_server(backend_url: str, tmp_path: Path) -> Iterator[LiveServer]:
         engine = open_engine(url)
         upgrade(engine)
         try:
-            with serving(url, tmp_path / "private-server.log") as served:
-                yield LiveServer(served, engine)
+            yield url, engine
         finally:
             engine.dispose()

@@ -20,13 +20,10 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-
-from hypothesis import HealthCheck, Phase, settings
 
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -731,24 +728,3 @@ def normalized(doc: Any) -> Any:
     if isinstance(doc, list):
         return [normalized(item) for item in doc if not empty(normalized(item))]
     return doc
-
-
-# --- How the property tests run ------------------------------------------------------------
-
-
-def property_settings(default_examples: int) -> settings:
-    """Bounded and reproducible in CI; random and as long as asked when the variable is set.
-
-    ``SCIMGATE_PROPERTY_EXAMPLES=500`` runs 500 examples of each property, from
-    fresh random seeds, and shrinks a failure to a minimal example (which can
-    take minutes against a database, so CI reports the failing example as found).
-    """
-    longer = "SCIMGATE_PROPERTY_EXAMPLES" in os.environ
-    return settings(
-        max_examples=int(os.environ.get("SCIMGATE_PROPERTY_EXAMPLES") or default_examples),
-        deadline=None,
-        derandomize=not longer,
-        phases=list(Phase) if longer else [Phase.explicit, Phase.generate],
-        database=None,
-        suppress_health_check=list(HealthCheck),
-    )

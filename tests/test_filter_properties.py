@@ -28,6 +28,7 @@ from scim2_models import Context, SCIMException
 from sqlalchemy import Engine
 
 import scim_reference as ref
+from property_support import property_settings
 from scim_payloads import ENTERPRISE_SCHEMA, GROUP_SCHEMA, USER_SCHEMA
 from scim_reference import Attr, Compare, Logical, Node, Not, Present, Spelling, ValuePath
 from scimgate.config import Limits
@@ -378,7 +379,7 @@ def _is_address(value: Any) -> bool:
     return True
 
 
-PROPERTY_SETTINGS = ref.property_settings(12)
+PROPERTY_SETTINGS = property_settings(12)
 
 
 @PROPERTY_SETTINGS

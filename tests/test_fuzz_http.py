@@ -30,6 +30,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from conftest import DirectoryClient, LiveServer, new_directory
+from property_support import near_misses, property_settings, snapshot
 from scim_payloads import (
     BULK_SCHEMA,
     ENTERPRISE_SCHEMA,
@@ -42,7 +43,6 @@ from scim_payloads import (
     user,
 )
 from scimgate.service import tenants
-from test_isolation_properties import near_misses, property_settings, snapshot
 
 MAX_DEPTH = 500
 """Deepest JSON nesting drawn at random (deeper cases are among the fixed bodies)."""

@@ -12,18 +12,16 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import Engine, func, select
 
-from conftest import ADMIN_TOKEN, LiveServer, free_port, new_directory, postgres_database
-from event_support import admin_client
+from conftest import ADMIN_TOKEN, LiveServer, free_port, new_directory
+from event_support import admin_client, private_database
 from scim_payloads import BULK_SCHEMA, user
-from scimgate.store.engine import open_engine
-from scimgate.store.migrate import upgrade
 from scimgate.store.tables import users, webhook_deliveries
 from webhook_support import Reply, receiving, start_worker_process, wait_until
 
@@ -31,20 +29,9 @@ BULK_SIZE = 300
 
 
 @pytest.fixture
-def private_database(database_url: str, tmp_path: Path) -> Iterator[tuple[str, Engine]]:
-    """An empty, migrated database of the test's own, on the backend under test."""
-    database = (
-        nullcontext(f"sqlite:///{tmp_path / 'graceful.db'}")
-        if database_url.startswith("sqlite")
-        else postgres_database("scimgate_private")
-    )
-    with database as url:
-        engine = open_engine(url)
-        upgrade(engine)
-        try:
-            yield url, engine
-        finally:
-            engine.dispose()
+def private(database_url: str, tmp_path: Path) -> Iterator[tuple[str, Engine]]:
+    with private_database(database_url, tmp_path) as made:
+        yield made
 
 
 @contextmanager
@@ -82,9 +69,9 @@ def _answers(url: str) -> bool:
 
 
 def test_sigterm_lets_the_server_finish_a_request_in_flight(
-    private_database: tuple[str, Engine], tmp_path: Path
+    private: tuple[str, Engine], tmp_path: Path
 ) -> None:
-    url, engine = private_database
+    url, engine = private
     with scimgate_serve(url, tmp_path / "server.log") as (served, process):
         directory = new_directory(LiveServer(served, engine))
         bulk = {

@@ -16,8 +16,8 @@ import pytest
 from sqlalchemy import inspect
 
 from conftest import DirectoryClient, LiveServer, new_directory
+from property_support import snapshot
 from scim_payloads import ERROR_SCHEMA, SEARCH_SCHEMA, group, patch, user
-from test_isolation_properties import snapshot
 
 NAMES = [
     "alice@acme.com",

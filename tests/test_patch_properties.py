@@ -30,6 +30,7 @@ from scim2_models import Context, SCIMException
 from sqlalchemy import Engine
 
 import scim_reference as ref
+from property_support import property_settings
 from scim_payloads import ENTERPRISE_SCHEMA, GROUP_SCHEMA, USER_SCHEMA, patch
 from scim_reference import Attr, Compare, Logical, Operation, Path
 from scimgate.config import Limits
@@ -254,7 +255,7 @@ def _check_request(
     assert changed == moved, f"version moved: {moved}, document changed: {changed}; {body}"
 
 
-PROPERTY_SETTINGS = ref.property_settings(25)
+PROPERTY_SETTINGS = property_settings(25)
 
 
 @PROPERTY_SETTINGS

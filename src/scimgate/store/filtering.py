@@ -69,9 +69,8 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql import operators
 from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.visitors import InternalTraversal
+from sqlalchemy.sql.elements import Grouping
 from sqlalchemy.types import Boolean, Numeric, String, TypeEngine
 
 from scimgate.scim.compare import fold
@@ -310,28 +309,23 @@ _MEMBERSHIP_ATTRIBUTE = {"users": "groups", "groups": "members"}
 # --- The translation ----------------------------------------------------------------
 
 
-class FilterClause(ColumnElement[bool]):
+class FilterClause(Grouping[bool]):
     """A translated filter that remembers its source, to be translated again with encryption on.
 
-    It compiles to exactly its plain translation (and caches like it), so a
-    database without encryption sends the same SQL as if it were not there.
+    It compiles to its plain translation in parentheses (and caches like it), so a
+    database without encryption gets the same plan as if it were not there. A
+    grouping, not a column element of its own: SQLite would compare one of those
+    with 1, which no index can serve.
     """
 
     inherit_cache = True
-    type = Boolean()
-    _traverse_internals = [("clause", InternalTraversal.dp_clauseelement)]  # noqa: RUF012
 
     def __init__(
         self, clause: ColumnElement[bool], table: Table, scim_filter: ScimFilter[Any]
     ) -> None:
-        self.clause = clause.self_group(against=operators.and_)
+        super().__init__(clause)
         self.table = table
         self.scim_filter = scim_filter
-
-
-@compiles(FilterClause)
-def _filter_clause(element: FilterClause, compiler: SQLCompiler, **kw: Any) -> str:
-    return compiler.process(element.clause, **kw)
 
 
 def filter_clause(table: Table, scim_filter: ScimFilter[Any]) -> ColumnElement[bool]:
