@@ -7,6 +7,10 @@ from conftest import LiveServer, new_directory
 from scimgate.cli.main import app
 from scimgate.simulator.dialects import DIALECTS
 
+USERS = 300
+GROUPS = 15
+"""Enough for every step of each lifecycle (joiners, movers, leavers) to act on many people."""
+
 
 @pytest.mark.slow
 @pytest.mark.parametrize("idp", sorted(DIALECTS))
@@ -15,16 +19,18 @@ def test_full_lifecycle_passes(live_server: LiveServer, idp: str) -> None:
     result = CliRunner().invoke(
         app,
         ["simulate", "--url", directory.base_url, "--token", directory.token, "--idp", idp,
-         "--users", "1000", "--groups", "50"],
+         "--users", str(USERS), "--groups", str(GROUPS)],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert f"{idp} lifecycle passed" in result.output
     everyone = directory.http.get("/Users", params={"count": 0}).json()["totalResults"]
-    deleted = 50 if DIALECTS[idp].deletes_users else 0
-    assert everyone == 1000 - deleted
+    # Every tenth person leaves (is deactivated); dialects that delete users delete half of them.
+    leavers = USERS // 10
+    deleted = leavers // 2 if DIALECTS[idp].deletes_users else 0
+    assert everyone == USERS - deleted
     inactive = directory.http.get("/Users", params={"filter": "active eq false", "count": 0})
-    assert inactive.json()["totalResults"] == 100 - deleted
-    pushed = 50 if DIALECTS[idp].pushes_groups else 0
+    assert inactive.json()["totalResults"] == leavers - deleted
+    pushed = GROUPS if DIALECTS[idp].pushes_groups else 0
     assert directory.http.get("/Groups", params={"count": 0}).json()["totalResults"] == pushed
 
 
