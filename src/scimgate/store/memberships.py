@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     Connection,
+    Select,
     bindparam,
     delete,
     func,
@@ -233,15 +235,20 @@ def member_ids(
     return set(rows.scalars())
 
 
-_GROUPS_OF = (
-    select(group_members.c.member_id, groups.c.id, groups.c.display_name, groups.c.external_id)
-    .join(groups, groups.c.id == group_members.c.group_id)
-    .where(
-        group_members.c.directory_id == bindparam("directory_id"),
-        group_members.c.member_id.in_(bindparam("member_ids", expanding=True)),
+def _groups_of_members(last: ColumnElement[Any]) -> Select[Any]:
+    """Each member's groups in member, then group order: id, displayName and ``last``."""
+    return (
+        select(group_members.c.member_id, groups.c.id, groups.c.display_name, last)
+        .join(groups, groups.c.id == group_members.c.group_id)
+        .where(
+            group_members.c.directory_id == bindparam("directory_id"),
+            group_members.c.member_id.in_(bindparam("member_ids", expanding=True)),
+        )
+        .order_by(group_members.c.member_id, groups.c.id)
     )
-    .order_by(group_members.c.member_id, groups.c.id)
-)
+
+
+_GROUPS_OF = _groups_of_members(groups.c.external_id)
 """Built once: read with every user answered or changed."""
 
 
@@ -261,15 +268,7 @@ def groups_of(
     return found
 
 
-_SEALED_GROUPS_OF = (
-    select(group_members.c.member_id, groups.c.id, groups.c.display_name, groups.c.doc)
-    .join(groups, groups.c.id == group_members.c.group_id)
-    .where(
-        group_members.c.directory_id == bindparam("directory_id"),
-        group_members.c.member_id.in_(bindparam("member_ids", expanding=True)),
-    )
-    .order_by(group_members.c.member_id, groups.c.id)
-)
+_SEALED_GROUPS_OF = _groups_of_members(groups.c.doc)
 """With encryption on: the group's externalId is only in its (encrypted) document."""
 
 
