@@ -8,11 +8,11 @@ SQLite serializes writers already.
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, or_, select, update
+from sqlalchemy import Connection, delete, func, or_, select, tuple_, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from scimgate.store.tables import (
@@ -258,6 +258,18 @@ def pending_event_seqs(conn: Connection, endpoint_id: str, seqs: Sequence[int]) 
 CANDIDATES_PER_SLOT = 8
 """Heads read per free sender, so that several endpoints' heads are among them."""
 
+HEADS_PER_QUERY = 500
+"""Lines whose heads one statement looks up (bound parameters stay well under limits)."""
+
+
+@dataclass(frozen=True)
+class Head:
+    """The oldest pending delivery of a line: an endpoint and a directory."""
+
+    endpoint_id: str
+    directory_id: str
+    event_seq: int
+
 
 def claim(
     conn: Connection, owner: str, now: datetime, lease_until: datetime, limit: int
@@ -267,48 +279,36 @@ def claim(
     At most one per endpoint, and none for an endpoint that has a delivery in
     flight already: a slow or unreachable endpoint ties up one sender at a
     time, never all of them, so the other endpoints flow on.
+
+    The heads are found first, in one pass over the pending rows of the
+    (status, line, sequence) index, and then looked up by their keys. Two
+    plain statements rather than one join: a burst of events grows the table
+    faster than the planner's statistics follow, and a join planned for an
+    empty table re-reads every pending row once per pending row.
     """
-    pending = webhook_deliveries.c
-    # Each line's head: its lowest pending sequence number, in one pass over the pending rows
-    # of the (status, line, sequence) index, rather than a probe of the line per pending row.
-    heads = (
-        select(pending.endpoint_id, pending.directory_id, func.min(pending.event_seq).label("seq"))
-        .where(pending.status == PENDING)
-        .group_by(pending.endpoint_id, pending.directory_id)
-        .subquery("heads")
-    )
-    busy = (
-        select(pending.endpoint_id)
-        .where(pending.status == PENDING, pending.lease_until > now)
-        .scalar_subquery()
-    )
-    candidates = (
-        select(pending.id, pending.endpoint_id)
-        .join(
-            heads,
-            and_(
-                heads.c.endpoint_id == pending.endpoint_id,
-                heads.c.directory_id == pending.directory_id,
-                heads.c.seq == pending.event_seq,
-            ),
+    heads = _free_heads(conn, now)
+    chosen: dict[str, str] = {}
+    for start in range(0, len(heads), HEADS_PER_QUERY):
+        lines = [astuple(head) for head in heads[start : start + HEADS_PER_QUERY]]
+        pending = webhook_deliveries.c
+        due = (
+            select(pending.id, pending.endpoint_id)
+            .where(
+                tuple_(pending.endpoint_id, pending.directory_id, pending.event_seq).in_(lines),
+                pending.status == PENDING,
+                pending.next_attempt_at <= now,
+                _unleased(now),
+            )
+            # A replayed event can be pending twice in a line: the older delivery goes first.
+            .order_by(pending.next_attempt_at, pending.event_seq, pending.id)
+            .limit(limit * CANDIDATES_PER_SLOT)
+            .with_for_update(skip_locked=True)
         )
-        .join(webhook_endpoints, webhook_endpoints.c.id == pending.endpoint_id)
-        .where(
-            pending.status == PENDING,
-            pending.next_attempt_at <= now,
-            _unleased(now),
-            webhook_endpoints.c.enabled.is_(True),
-            pending.endpoint_id.not_in(busy),
-        )
-        # A replayed event can be pending twice in a line: the older delivery goes first.
-        .order_by(pending.next_attempt_at, pending.event_seq, pending.id)
-        .limit(limit * CANDIDATES_PER_SLOT)
-        .with_for_update(of=webhook_deliveries, skip_locked=True)
-    )
-    first_per_endpoint: dict[str, str] = {}
-    for delivery_id, endpoint_id in conn.execute(candidates):
-        first_per_endpoint.setdefault(endpoint_id, delivery_id)
-    ids = list(first_per_endpoint.values())[:limit]
+        for delivery_id, endpoint_id in conn.execute(due):
+            chosen.setdefault(endpoint_id, delivery_id)
+        if len(chosen) >= limit:
+            break
+    ids = list(chosen.values())[:limit]
     if not ids:
         return []
     conn.execute(
@@ -322,6 +322,35 @@ def claim(
         .order_by(webhook_deliveries.c.event_seq)
     )
     return [Delivery(**row._mapping) for row in rows]
+
+
+def _free_heads(conn: Connection, now: datetime) -> list[Head]:
+    """The heads of the lines of enabled endpoints with nothing in flight, oldest first."""
+    pending = webhook_deliveries.c
+    lines = conn.execute(
+        select(
+            pending.endpoint_id,
+            pending.directory_id,
+            func.min(pending.event_seq),
+            func.max(pending.lease_until),
+        )
+        .where(pending.status == PENDING)
+        .group_by(pending.endpoint_id, pending.directory_id)
+        .order_by(func.min(pending.event_seq))
+    ).all()
+    if not lines:
+        return []
+    busy = {line[0] for line in lines if line[3] is not None and line[3] > now}
+    enabled = set(
+        conn.execute(
+            select(webhook_endpoints.c.id).where(webhook_endpoints.c.enabled.is_(True))
+        ).scalars()
+    )
+    return [
+        Head(endpoint_id, directory_id, seq)
+        for endpoint_id, directory_id, seq, _ in lines
+        if endpoint_id in enabled and endpoint_id not in busy
+    ]
 
 
 def record_attempt(conn: Connection, attempt: Attempt) -> None:
