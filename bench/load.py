@@ -16,7 +16,7 @@ import signal
 import subprocess
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from servers import Server
@@ -25,7 +25,13 @@ WRK_SCRIPTS = Path(__file__).with_name("wrk")
 RESULT_PREFIX = "BENCH-RESULT "
 THREAD_DONE = "BENCH-THREAD-DONE"
 LIST_RUN_LIMIT_S = 600
-"""A list run stops when its list is exhausted; this only bounds a run that hangs."""
+"""A list run stops when its list is answered; this only bounds a run that hangs."""
+
+LIST_SECONDS_BASE = 30.0
+LIST_SECONDS_PER_REQUEST = 2.0
+"""A list run that is not answered within 30 s plus 2 s a request (ten times the slowest
+case measured) is stopped and failed: a server that stopped answering costs minutes, not
+the whole limit."""
 
 
 @dataclass(frozen=True)
@@ -126,8 +132,11 @@ def run_wrk(
     with tempfile.TemporaryDirectory() as folder:
         listing = Path(folder) / "requests.tsv"
         listing.write_text("".join(request.line() + "\n" for request in requests))
+        seconds = shape.seconds
+        if requests and not cycle:
+            seconds = min(seconds, LIST_SECONDS_BASE + LIST_SECONDS_PER_REQUEST * len(requests))
         command = [ensure_wrk(), f"-t{shape.threads}", f"-c{shape.connections}"]
-        command += [f"-d{max(1, round(shape.seconds))}s", "--timeout", "30s"]
+        command += [f"-d{max(1, round(seconds))}s", "--timeout", "30s"]
         command += [f"-s{WRK_SCRIPTS / (script + '.lua')}"]
         command += [
             arg for name, value in server.headers.items() for arg in ("-H", f"{name}: {value}")
@@ -142,7 +151,11 @@ def run_wrk(
             "BENCH_RUN": run_id,
         }
         output = _wrk_output(command, env, stop_when_done=0 if cycle else shape.threads)
-    return _parse(output, frozenset(expected))
+    result = _parse(output, frozenset(expected))
+    if requests and not cycle and output.count(THREAD_DONE) < shape.threads:
+        unanswered = f"the list was not answered within {seconds:.0f} s"
+        return replace(result, problems=[*result.problems, unanswered])
+    return result
 
 
 def _wrk_output(command: list[str], env: dict[str, str], stop_when_done: int) -> list[str]:
@@ -154,11 +167,9 @@ def _wrk_output(command: list[str], env: dict[str, str], stop_when_done: int) ->
         )
         assert process.stdout is not None
         lines: list[str] = []
-        threads_done = 0
         for line in process.stdout:
             lines.append(line.rstrip("\n"))
-            threads_done += line.startswith(THREAD_DONE)
-            if stop_when_done and threads_done == stop_when_done:
+            if stop_when_done and lines.count(THREAD_DONE) == stop_when_done:
                 process.send_signal(signal.SIGINT)
                 stop_when_done = 0
         if process.wait() != 0:

@@ -130,6 +130,21 @@ def wait_until(condition: Callable[[], bool], what: str, timeout: float = WAIT_S
         time.sleep(0.05)
 
 
+def wait_while_progressing(
+    done: Callable[[], int], goal: int, what: str, stall: float = WAIT_SECONDS
+) -> None:
+    """Poll until ``done()`` reaches ``goal``; fail only when it stops moving for ``stall``
+    seconds, so that a long backlog on a slow machine is waited for and a stuck one is not."""
+    reached, moved = done(), time.monotonic()
+    while reached < goal:
+        if time.monotonic() - moved > stall:
+            raise AssertionError(f"no progress for {stall} s at {reached} of {goal}: {what}")
+        time.sleep(0.05)
+        now = done()
+        if now > reached:
+            reached, moved = now, time.monotonic()
+
+
 @contextmanager
 def worker_thread(
     database_url: str, schedule: tuple[float, ...] = (0.2,) * 50, lease_seconds: float = 30.0
