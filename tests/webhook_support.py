@@ -21,7 +21,7 @@ from conftest import DirectoryClient, LiveServer
 from scimgate.config import EventSettings
 from scimgate.service import tenants
 from scimgate.service.delivery import RetryPolicy
-from scimgate.service.worker import Worker
+from scimgate.service.worker import CONCURRENCY, Worker
 from scimgate.store.engine import open_engine
 
 WAIT_SECONDS = 20.0
@@ -91,7 +91,10 @@ def receiving() -> Iterator[Receiver]:
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("content-length", "0")))
+            length = int(self.headers.get("content-length", "0"))
+            body = self.rfile.read(length)
+            if len(body) < length:
+                return  # the sender died mid-request (a killed worker): nothing was delivered
             request = Received(
                 self.path, {name.lower(): value for name, value in self.headers.items()}, body
             )
@@ -147,13 +150,17 @@ def wait_while_progressing(
 
 @contextmanager
 def worker_thread(
-    database_url: str, schedule: tuple[float, ...] = (0.2,) * 50, lease_seconds: float = 30.0
+    database_url: str,
+    schedule: tuple[float, ...] = (0.2,) * 50,
+    lease_seconds: float = 30.0,
+    concurrency: int = CONCURRENCY,
 ) -> Iterator[Worker]:
     """A delivery worker running in this process until the block ends."""
     worker = Worker(
         open_engine(database_url),
         EventSettings(webhook_timeout=5.0, lease_seconds=lease_seconds),
         RetryPolicy(delays=schedule),
+        concurrency=concurrency,
     )
     stopping = threading.Event()
     thread = threading.Thread(target=worker.run, args=(stopping,), daemon=True)
