@@ -190,3 +190,41 @@ def test_finding_the_heads_handles_each_pending_delivery_a_few_times_whatever_th
             handled += _rows_handled(plans[0]["Plan"])
         conn.rollback()
     assert handled <= 5 * pending, f"{handled} rows handled to claim among {pending} pending"
+
+
+def test_an_endpoints_next_delivery_is_its_oldest_pending_one_when_that_is_free(
+    queue: Queue,
+) -> None:
+    endpoint, other, retrying, disabled = (queue.endpoint() for _ in range(4))
+    first_line, second_line = new_id(), new_id()
+    queue.queue(other, first_line, 1)
+    oldest = queue.queue(endpoint, second_line, 2)[0]
+    queue.queue(endpoint, first_line, 2)
+    # Its oldest delivery waits for a retry: the claim serves its other, due lines.
+    queue.queue(retrying, first_line, 1, due_in=60)
+    queue.queue(retrying, second_line, 1)
+    queue.queue(disabled, first_line, 1)
+    with writing(queue.engine) as conn:
+        store.set_enabled(conn, disabled, False, "test")
+
+    def lease(endpoint_id: str) -> Delivery | None:
+        with writing(queue.engine) as conn:
+            return store.lease_endpoint_head(
+                conn, endpoint_id, "this worker", queue.now, queue.now + LEASE
+            )
+
+    leased = lease(endpoint)
+    assert leased is not None
+    assert (leased.id, leased.lease_owner, leased.lease_until) == (
+        oldest.id,
+        "this worker",
+        queue.now + LEASE,
+    )
+    assert lease(endpoint) is None  # its oldest is leased: nothing else goes meanwhile
+    with writing(queue.engine) as conn:
+        store.mark_delivered(conn, oldest.id, queue.now)
+    following = lease(endpoint)
+    assert following is not None and following.event_seq == oldest.event_seq + 1
+
+    assert lease(retrying) is None
+    assert lease(disabled) is None

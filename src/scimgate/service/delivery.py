@@ -200,23 +200,28 @@ def new_delivery(endpoint_id: str, event: webhooks.EventRef, now: datetime) -> D
 
 
 def claim(engine: Engine, owner: str, limit: int, lease_seconds: float) -> list[Job]:
-    """Lease up to ``limit`` deliveries that may be attempted now, in one short transaction.
-
-    A delivery whose event retention has removed can never be sent: it is
-    marked ``expired`` so that it no longer holds back its line.
-    """
+    """Lease up to ``limit`` deliveries that may be attempted now, in one short transaction."""
     if limit <= 0:
         return []
     now = utcnow()
     with writing(engine) as conn:
         leased = webhooks.claim(conn, owner, now, now + timedelta(seconds=lease_seconds), limit)
-        if not leased:
-            return []
-        found = events.by_seqs(conn, [each.event_seq for each in leased])
-        webhooks.mark_expired(conn, [each.id for each in leased if each.event_seq not in found])
-        endpoint_ids = list({each.endpoint_id for each in leased})
-        endpoints = webhooks.endpoints_by_id(conn, endpoint_ids)
-        signing = webhooks.valid_secrets(conn, endpoint_ids, now)
+        return _jobs(conn, leased, now)
+
+
+def _jobs(conn: Connection, leased: Sequence[Delivery], now: datetime) -> list[Job]:
+    """What sending leased deliveries needs: their events, endpoints and signing secrets.
+
+    A delivery whose event retention has removed can never be sent: it is
+    marked ``expired`` so that it no longer holds back its line.
+    """
+    if not leased:
+        return []
+    found = events.by_seqs(conn, [each.event_seq for each in leased])
+    webhooks.mark_expired(conn, [each.id for each in leased if each.event_seq not in found])
+    endpoint_ids = list({each.endpoint_id for each in leased})
+    endpoints = webhooks.endpoints_by_id(conn, endpoint_ids)
+    signing = webhooks.valid_secrets(conn, endpoint_ids, now)
     return [
         Job(each, endpoints[each.endpoint_id], found[each.event_seq], signing[each.endpoint_id])
         for each in leased
@@ -250,9 +255,26 @@ class Outcome:
     disabled_reason: str | None = None
     """Set when this failure used the schedule up and disabled the endpoint."""
 
+    next_job: Job | None = None
+    """The endpoint's next delivery, leased in the same transaction (see ``record``)."""
 
-def record(engine: Engine, job: Job, owner: str, answer: Answer, policy: RetryPolicy) -> Outcome:
-    """Log the attempt and move the delivery on: delivered, retried later, or its endpoint off."""
+
+def record(
+    engine: Engine,
+    job: Job,
+    owner: str,
+    answer: Answer,
+    policy: RetryPolicy,
+    *,
+    lease_next_for: float | None = None,
+) -> Outcome:
+    """Log the attempt and move the delivery on: delivered, retried later, or its endpoint off.
+
+    With ``lease_next_for`` (seconds), a delivered job's endpoint is asked for its
+    next delivery in the same transaction, which the caller then sends: an
+    endpoint with a backlog is served one delivery after another without a
+    claim between them, still one delivery at a time and in order.
+    """
     now = utcnow()
     delivery = job.delivery
     with writing(engine) as conn:
@@ -269,14 +291,16 @@ def record(engine: Engine, job: Job, owner: str, answer: Answer, policy: RetryPo
                 response_excerpt=answer.excerpt,
             ),
         )
-        if answer.ok:
-            webhooks.mark_delivered(conn, delivery.id, now)
-            outcome = Outcome(delivered=True, retry_in=None)
-        else:
-            outcome = _failed(conn, delivery, owner, policy, now)
-    if answer.ok:
-        event_feed.mark_delivered(engine, [job.event], revocation_hook=job.endpoint.revocation_hook)
-    return outcome
+        if not answer.ok:
+            return _failed(conn, delivery, owner, policy, now)
+        webhooks.mark_delivered(conn, delivery.id, now)
+        event_feed.note_delivered(conn, job.event, revocation_hook=job.endpoint.revocation_hook)
+        if lease_next_for is None:
+            return Outcome(delivered=True, retry_in=None)
+        lease_until = now + timedelta(seconds=lease_next_for)
+        head = webhooks.lease_endpoint_head(conn, delivery.endpoint_id, owner, now, lease_until)
+        following = _jobs(conn, [head] if head else [], now)
+        return Outcome(delivered=True, retry_in=None, next_job=next(iter(following), None))
 
 
 def _failed(

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from scim2_models import InvalidValueException
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from scimgate.events.models import DEPROVISIONING_TYPES, SCHEMA_VERSION, Deprovisioning, EventType
 from scimgate.store import events, offboarding, progress, tenants
@@ -103,18 +103,17 @@ def _mark_notified(engine: Engine, found: Sequence[StoredEvent], via: str) -> No
             offboarding.mark_notified(conn, told, utcnow(), via)
 
 
-def mark_delivered(
-    engine: Engine, delivered: Sequence[StoredEvent], *, revocation_hook: bool
-) -> None:
-    """A webhook endpoint answered 2xx: the app was told; a revocation hook also confirms."""
-    told = [event.id for event in delivered if event.type in DEPROVISIONING_TYPES]
-    if not told:
+def note_delivered(conn: Connection, delivered: StoredEvent, *, revocation_hook: bool) -> None:
+    """A webhook endpoint answered 2xx: the app was told; a revocation hook also confirms.
+
+    Runs in the transaction that records the delivery, so the two never disagree.
+    """
+    if delivered.type not in DEPROVISIONING_TYPES:
         return
     now = utcnow()
-    with writing(engine) as conn:
-        offboarding.mark_notified(conn, told, now, "webhook")
-        if revocation_hook:
-            offboarding.confirm_events(conn, told, now, "revocation_hook")
+    offboarding.mark_notified(conn, [delivered.id], now, "webhook")
+    if revocation_hook:
+        offboarding.confirm_events(conn, [delivered.id], now, "revocation_hook")
 
 
 def confirm_revoked(engine: Engine, directory_id: str, user_id: str) -> list[str]:

@@ -3,8 +3,9 @@
 Any number of workers may run against one database. Each loop turn fans out
 newly published events, then leases as many deliveries as it has free threads
 and sends them concurrently, so a slow endpoint occupies one thread and
-nothing else. Upkeep (retention, tombstones, overdue alerts, old deliveries)
-runs every minute.
+nothing else. A thread that delivered goes on with the same endpoint's next
+delivery while one is due, for up to ``CHAIN_LIMIT`` in a row. Upkeep
+(retention, tombstones, overdue alerts, old deliveries) runs every minute.
 """
 
 from __future__ import annotations
@@ -40,6 +41,11 @@ IDLE_SECONDS = 0.5
 """How long a worker with nothing to do waits before it looks again."""
 
 UPKEEP_SECONDS = 60.0
+
+CHAIN_LIMIT = 50
+"""Deliveries a sender makes to one endpoint in a row, each leased as the last is recorded,
+before it goes back to the claim: an endpoint's backlog drains without a claim per
+delivery, and endpoints beyond the worker's concurrency still get their turn."""
 
 HEARTBEAT_SECONDS = 10.0
 """How often the worker records that it is alive (``/readyz`` wants one within 30 s)."""
@@ -87,7 +93,7 @@ class Worker:
                     if time.monotonic() >= next_heartbeat:
                         health.heartbeat(self.engine)
                         next_heartbeat = time.monotonic() + HEARTBEAT_SECONDS
-                    busy = self._turn(client, pool, in_flight)
+                    busy = self._turn(client, pool, in_flight, stop)
                 except Exception:
                     # The database may be away for a moment: log, wait, try again.
                     log.exception("worker turn failed", worker=self.id)
@@ -102,7 +108,11 @@ class Worker:
         log.info("worker stopped", worker=self.id)
 
     def _turn(
-        self, client: httpx.Client, pool: ThreadPoolExecutor, in_flight: set[Future[None]]
+        self,
+        client: httpx.Client,
+        pool: ThreadPoolExecutor,
+        in_flight: set[Future[None]],
+        stop: threading.Event,
     ) -> bool:
         """Fan out, then lease and start deliveries; True when there may be more to do at once."""
         fanned = delivery.fan_out(self.engine)
@@ -110,7 +120,7 @@ class Worker:
             self.engine, self.id, self.concurrency - len(in_flight), self.settings.lease_seconds
         )
         for job in jobs:
-            in_flight.add(pool.submit(self._deliver, client, job))
+            in_flight.add(pool.submit(self._deliver, client, job, stop))
         return fanned == FANOUT_BATCH or bool(jobs)
 
     def _running(self, in_flight: set[Future[None]]) -> set[Future[None]]:
@@ -120,7 +130,17 @@ class Worker:
                 log.error("delivery thread failed", worker=self.id, error=repr(future.exception()))
         return {future for future in in_flight if not future.done()}
 
-    def _deliver(self, client: httpx.Client, job: Job) -> None:
+    def _deliver(self, client: httpx.Client, job: Job, stop: threading.Event) -> None:
+        """Send a job, then the endpoint's next ones while they are due (up to a limit)."""
+        current: Job | None = job
+        sent = 0
+        while current is not None:
+            sent += 1
+            go_on = sent < CHAIN_LIMIT and not stop.is_set()
+            current = self._attempt(client, current, go_on)
+
+    def _attempt(self, client: httpx.Client, job: Job, lease_next: bool) -> Job | None:
+        """One attempt, recorded; returns the endpoint's next job when one was leased."""
         fields: dict[str, object] = {
             "worker": self.id,
             "delivery": job.delivery.id,
@@ -130,11 +150,18 @@ class Worker:
         }
         try:
             answer = delivery.send(job, client, self.timeout)
-            outcome = delivery.record(self.engine, job, self.id, answer, self.policy)
+            outcome = delivery.record(
+                self.engine,
+                job,
+                self.id,
+                answer,
+                self.policy,
+                lease_next_for=self.settings.lease_seconds if lease_next else None,
+            )
         except Exception:
             # The lease runs out and another turn tries again.
             log.exception("delivery failed unexpectedly", **fields)
-            return
+            return None
         fields.update(status=answer.status_code, latency_ms=answer.latency_ms)
         if outcome.delivered:
             log.info("webhook delivered", **fields)
@@ -148,6 +175,7 @@ class Worker:
                 retry_in=outcome.retry_in,
                 **fields,
             )
+        return outcome.next_job
 
     def _upkeep(self) -> None:
         try:

@@ -367,6 +367,7 @@ webhook_deliveries = Table(
     Column("created_at", Timestamp(), nullable=False),
     Column("delivered_at", Timestamp()),
     Index(None, "endpoint_id", "directory_id", "status", "event_seq"),
+    Index(None, "endpoint_id", "status", "event_seq", "id"),
     Index(None, "status", "endpoint_id", "directory_id", "event_seq"),
     Index(None, "status", "next_attempt_at"),
     Index(None, "event_id"),

@@ -8,7 +8,7 @@ SQLite serializes writers already.
 """
 
 from collections.abc import Sequence
-from dataclasses import astuple, dataclass
+from dataclasses import astuple, dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -322,6 +322,43 @@ def claim(
         .order_by(webhook_deliveries.c.event_seq)
     )
     return [Delivery(**row._mapping) for row in rows]
+
+
+def lease_endpoint_head(
+    conn: Connection, endpoint_id: str, owner: str, now: datetime, lease_until: datetime
+) -> Delivery | None:
+    """Lease an endpoint's oldest pending delivery if it may be sent now; None otherwise.
+
+    The oldest pending delivery of an endpoint is the head of its line, and the
+    oldest of the endpoint's heads: a worker that has just delivered to an
+    endpoint goes on with it this way, in one index probe, without a claim.
+    Its row is waited for rather than skipped when another worker's claim
+    holds it, since the row after it may not be a head.
+    """
+    pending = webhook_deliveries.c
+    row = conn.execute(
+        select(webhook_deliveries)
+        .join(webhook_endpoints, webhook_endpoints.c.id == pending.endpoint_id)
+        .where(
+            pending.endpoint_id == endpoint_id,
+            pending.status == PENDING,
+            webhook_endpoints.c.enabled.is_(True),
+        )
+        .order_by(pending.event_seq, pending.id)
+        .limit(1)
+        .with_for_update(of=webhook_deliveries)
+    ).first()
+    if row is None:
+        return None
+    head = Delivery(**row._mapping)
+    if head.next_attempt_at > now or (head.lease_until is not None and head.lease_until >= now):
+        return None
+    conn.execute(
+        update(webhook_deliveries)
+        .where(webhook_deliveries.c.id == head.id)
+        .values(lease_owner=owner, lease_until=lease_until)
+    )
+    return replace(head, lease_owner=owner, lease_until=lease_until)
 
 
 def _free_heads(conn: Connection, now: datetime) -> list[Head]:
