@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from conftest import LiveServer, new_directory, serving
 from scim_payloads import ERROR_SCHEMA, patch, user
@@ -185,6 +185,21 @@ def test_limits_are_shared_by_server_processes_on_postgresql(
     # One shared bucket admits its burst plus what it refilled meanwhile; one bucket per
     # process would admit a burst on each.
     assert 10 <= admitted <= 10 + int(elapsed) + 1, (admitted, elapsed)
+
+
+def test_shared_buckets_are_unlogged_so_a_request_waits_for_no_disk_flush(
+    engine: Engine,
+) -> None:
+    """Every SCIM request updates its buckets; that write need not survive a crash of the
+    database (the buckets then start full), so it writes no WAL and its commit waits for
+    no flush."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite keeps its buckets in the serving process's memory")
+    with reading(engine) as conn:
+        persistence = conn.execute(
+            text("SELECT relpersistence FROM pg_class WHERE relname = 'rate_buckets'")
+        ).scalar_one()
+    assert persistence == "u"
 
 
 def _counting_get(base_url: str, token: str) -> Callable[[str], int]:

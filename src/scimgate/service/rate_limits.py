@@ -10,7 +10,7 @@ every host) shares them. On SQLite, where one process serves, they live in
 that process's memory and cost no query.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from threading import Lock
 from time import monotonic
@@ -43,53 +43,65 @@ class _Pace:
         return cls(interval, (bucket.burst - 1) * interval)
 
 
-Admit = Callable[[str, str, _Pace], float | None]
-"""Take one request from the bucket (directory id, bucket name): ``None``, or seconds to wait."""
+@dataclass(frozen=True)
+class _Limit:
+    """A configured bucket: its pace, and how a refusal names it."""
+
+    whose: str
+    bucket: Bucket
+    pace: _Pace
+
+    @classmethod
+    def of(cls, whose: str, bucket: Bucket | None) -> "_Limit | None":
+        return cls(whose, bucket, _Pace.of(bucket)) if bucket else None
+
+
+Admit = Callable[[str, Sequence[tuple[str, _Pace]]], tuple[int, float] | None]
+"""Take one request from each of a directory's buckets in turn (bucket name, pace); ``None``
+when all admit it, else the refusing bucket's position and the seconds to wait."""
 
 
 class RateLimiter:
     """Admits or refuses each SCIM request of a process, by its directory and its token."""
 
     def __init__(self, engine: Engine, limits: RateLimits) -> None:
-        self.limits = limits
-        self._directory = _Pace.of(limits.per_directory) if limits.per_directory else None
-        self._token = _Pace.of(limits.per_token) if limits.per_token else None
+        self._token = _Limit.of("this token", limits.per_token)
+        self._directory = _Limit.of("this directory", limits.per_directory)
         shared = engine.dialect.name == "postgresql"
         self._admit: Admit = _in_database(engine) if shared else _in_memory()
-        self.needs_database = shared and self.enabled
-        """Whether checking a request costs a query (callers run it off the event loop)."""
-
-    @property
-    def enabled(self) -> bool:
-        return self._directory is not None or self._token is not None
 
     def check(self, directory_id: str, token_id: str) -> None:
         """Take the request from its token's bucket, then its directory's; refuse with 429."""
-        if self._token is not None:
-            wait = self._admit(directory_id, f"token:{token_id}", self._token)
-            if wait is not None:
-                raise _refusal("this token", self.limits.per_token, wait)
-        if self._directory is not None:
-            wait = self._admit(directory_id, DIRECTORY_BUCKET, self._directory)
-            if wait is not None:
-                raise _refusal("this directory", self.limits.per_directory, wait)
+        named = [(f"token:{token_id}", self._token), (DIRECTORY_BUCKET, self._directory)]
+        taken = [(name, limit) for name, limit in named if limit is not None]
+        if not taken:
+            return
+        refused = self._admit(directory_id, [(name, limit.pace) for name, limit in taken])
+        if refused is not None:
+            position, wait = refused
+            raise _refusal(taken[position][1], wait)
 
 
-def _refusal(whose: str, bucket: Bucket | None, wait: float) -> TooManyRequests:
-    assert bucket is not None
+def _refusal(limit: _Limit, wait: float) -> TooManyRequests:
     return TooManyRequests(
         retry_after=wait,
         detail=(
-            f"Too many requests for {whose}: at most {bucket.rate:g} a second on average, "
-            f"{bucket.burst} at once. Retry after the number of seconds in Retry-After"
+            f"Too many requests for {limit.whose}: at most {limit.bucket.rate:g} a second on "
+            f"average, {limit.bucket.burst} at once. Retry after the number of seconds in "
+            "Retry-After"
         ),
     )
 
 
 def _in_database(engine: Engine) -> Admit:
-    def admit(directory_id: str, bucket: str, pace: _Pace) -> float | None:
+    def admit(directory_id: str, buckets: Sequence[tuple[str, _Pace]]) -> tuple[int, float] | None:
+        # One connection for every bucket: a checkout costs about as much as a bucket.
         with autocommit(engine) as conn:
-            return rate_limits.admit(conn, directory_id, bucket, pace.interval, pace.tolerance)
+            for position, (bucket, pace) in enumerate(buckets):
+                wait = rate_limits.admit(conn, directory_id, bucket, pace.interval, pace.tolerance)
+                if wait is not None:
+                    return position, wait
+        return None
 
     return admit
 
@@ -107,16 +119,17 @@ def _in_memory() -> Admit:
     arrivals: dict[tuple[str, str], float] = {}
     lock = Lock()
 
-    def admit(directory_id: str, bucket: str, pace: _Pace) -> float | None:
-        key = (directory_id, bucket)
+    def admit(directory_id: str, buckets: Sequence[tuple[str, _Pace]]) -> tuple[int, float] | None:
         now = monotonic()
         with lock:
             if len(arrivals) > _FORGET_AFTER:
                 _forget_idle(arrivals, now)
-            ahead = max(arrivals.get(key, now), now)
-            if ahead - now > pace.tolerance:
-                return ahead - now - pace.tolerance
-            arrivals[key] = ahead + pace.interval
+            for position, (bucket, pace) in enumerate(buckets):
+                key = (directory_id, bucket)
+                ahead = max(arrivals.get(key, now), now)
+                if ahead - now > pace.tolerance:
+                    return position, ahead - now - pace.tolerance
+                arrivals[key] = ahead + pace.interval
         return None
 
     return admit

@@ -527,4 +527,6 @@ rate_buckets = Table(
 ``bucket`` is ``directory`` or ``token:<token id>``. ``tat`` is the bucket's
 theoretical arrival time (GCRA), in seconds since the epoch on the database's clock:
 a request is admitted while ``tat`` lies at most the burst allowance ahead of now.
+The table is unlogged (migration 0015): a crash of the database refills the buckets,
+and a request's bucket update waits for no disk flush.
 """
