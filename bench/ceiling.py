@@ -56,7 +56,7 @@ def ceiling_server() -> Iterator[Server]:
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     root = f"http://127.0.0.1:{port}"
     try:
-        wait_until_answering(root)
+        wait_until_answering(root, process)
         yield Server(
             name="ceiling",
             base_url=root,

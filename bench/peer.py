@@ -66,7 +66,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import httpx
-from servers import Server, free_port
+from servers import Server, free_port, wait_until_answering
 
 HERE = Path(__file__).resolve().parent
 PEER_VENV = HERE / ".peer-venv"
@@ -219,18 +219,14 @@ def scim2_server() -> Iterator[Server]:
 
 def _wait_for_peer(url: str, process: subprocess.Popen[bytes], errors: IO[bytes]) -> None:
     """Wait until the peer answers; if it exits or stays silent for a minute, show its stderr."""
-    deadline = time.monotonic() + 60
-    while process.poll() is None and time.monotonic() < deadline:
-        try:
-            httpx.get(url, timeout=2)
-            return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    process.kill()
-    process.wait()
-    errors.seek(0)
-    printed = errors.read().decode(errors="replace")[-2000:]
-    raise RuntimeError(f"scim2-server did not start:\n{printed}")
+    try:
+        wait_until_answering(url, process)
+    except RuntimeError as failed:
+        process.kill()
+        process.wait()
+        errors.seek(0)
+        printed = errors.read().decode(errors="replace")[-2000:]
+        raise RuntimeError(f"scim2-server did not start ({failed}):\n{printed}") from None
 
 
 # -- Bringing the peer to a state -----------------------------------------

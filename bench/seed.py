@@ -11,6 +11,7 @@ copies a file instead of rebuilding a million users. PostgreSQL databases are
 rebuilt in a new database ``scimgate_bench_<hex>``, dropped afterwards.
 """
 
+import fcntl
 import json
 import secrets
 import shutil
@@ -115,21 +116,31 @@ def seeded_postgresql(spec: SeedSpec) -> Iterator[tuple[str, Seed]]:
 def _cached_sqlite(spec: SeedSpec) -> tuple[Path, Seed]:
     database = CACHE / f"{spec.cache_name()}.db"
     described = database.with_suffix(".json")
-    if database.exists() and described.exists():
-        return database, Seed.from_json(described.read_text())
-    CACHE.mkdir(exist_ok=True)
-    (CACHE / ".gitignore").write_text("*\n")
-    _forget_older_schemas()
-    building = CACHE / f"building-{secrets.token_hex(4)}.db"
-    try:
-        seed = build(f"sqlite:///{building}", spec)
-        _checkpoint(building)
-        building.replace(database)
-        described.write_text(seed.to_json())
-    finally:
-        for leftover in CACHE.glob(f"{building.name}*"):
-            leftover.unlink()
+    with _cache_lock():
+        if database.exists() and described.exists():
+            return database, Seed.from_json(described.read_text())
+        (CACHE / ".gitignore").write_text("*\n")
+        _forget_older_schemas()
+        building = CACHE / f"building-{secrets.token_hex(4)}.db"
+        try:
+            seed = build(f"sqlite:///{building}", spec)
+            _checkpoint(building)
+            building.replace(database)
+            described.write_text(seed.to_json())
+        finally:
+            for leftover in CACHE.glob(f"{building.name}*"):
+                leftover.unlink()
     return database, seed
+
+
+@contextmanager
+def _cache_lock() -> Iterator[None]:
+    """One run at a time reads or fills the cache: two runs at once (two test workers) would
+    each clear away the other's database while building their own."""
+    CACHE.mkdir(exist_ok=True)
+    with (CACHE / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def _forget_older_schemas() -> None:

@@ -44,10 +44,14 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_until_answering(url: str, seconds: float = 60) -> None:
-    """Poll ``url`` until anything answers over HTTP."""
+def wait_until_answering(url: str, process: subprocess.Popen[bytes], seconds: float = 60) -> None:
+    """Poll ``url`` until anything answers over HTTP, while ``process`` (what should answer)
+    runs: a process that exits first, say because its port was taken meanwhile, must not
+    leave whatever else holds the port to be measured in its place."""
     deadline = time.monotonic() + seconds
     while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"the process for {url} exited with {process.returncode}")
         try:
             httpx.get(url, timeout=2)
             return
@@ -130,7 +134,7 @@ def scimgate_server(
     )
     root = f"http://127.0.0.1:{port}"
     try:
-        wait_until_answering(f"{root}/healthz", seconds=60 * processes)
+        wait_until_answering(f"{root}/healthz", process, seconds=60 * processes)
         yield Server(
             name=label,
             base_url=f"{root}/scim/v2/{directory.directory_id}",

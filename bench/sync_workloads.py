@@ -475,9 +475,9 @@ def w7_webhooks(database_url: str, label: str, events: int = 10_000) -> list[Mea
             with started(
                 [sys.executable, str(RECEIVER), "--port", str(port)],
                 env={SECRET_VARIABLE: issued.secret},
-            ):
+            ) as receiver:
                 stats_url = f"http://127.0.0.1:{port}/stats"
-                wait_until_answering(stats_url)
+                wait_until_answering(stats_url, receiver)
                 backlog = drain_backlog(engine, database_url, directory, label, events, stats_url)
             return [delivery_measurement(backlog, delivery_record(engine, issued.endpoint.id))]
         finally:

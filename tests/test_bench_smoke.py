@@ -37,9 +37,8 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-@pytest.fixture(scope="module")
-def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict, str]:
-    results = tmp_path_factory.mktemp("results")
+def _quick_run(results: Path) -> str:
+    """``bench/run.py --quick`` into ``results``; what it printed."""
     command = [sys.executable, str(BENCH / "run.py"), "--quick", "--skip-peer"]
     command += ["--backend", "sqlite", "--only", "W1,W2,W3,W4", "--results", str(results)]
     # A session of its own, so that a run cut short takes its servers and wrk with it.
@@ -53,32 +52,30 @@ def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict, str]
             printed, _ = run.communicate()
             pytest.fail(f"the quick run took over {RUN_LIMIT_S} s; it printed:\n{printed[-4000:]}")
     assert run.returncode == 0, printed[-6000:]
-    latest = json.loads((results / "latest.json").read_text())
-    return printed, latest, (results / "latest.md").read_text()
+    return printed
 
 
-def test_every_row_is_measured_on_scimgate_and_the_ceiling(
-    quick_run: tuple[str, dict, str],
+def test_the_quick_run_measures_every_row_and_shows_the_table_and_the_targets(
+    tmp_path: Path,
 ) -> None:
-    _, latest, _ = quick_run
+    """One test for one run (tests of their own could run it twice, on two workers at once)."""
+    printed = _quick_run(tmp_path)
+    latest = json.loads((tmp_path / "latest.json").read_text())
+    markdown = (tmp_path / "latest.md").read_text()
+
+    # Every row is measured on scimgate and on the ceiling.
     measured = {(m["workload"], m["case"], m["server"]) for m in latest["measurements"]}
     for workload, case in EXPECTED_ROWS:
         for server in SERVERS:
             assert (workload, case, server) in measured
 
-
-def test_no_run_failed_and_every_run_answered(quick_run: tuple[str, dict, str]) -> None:
-    _, latest, _ = quick_run
+    # No run failed, and every run was answered.
     timed = [m for m in latest["measurements"] if m["workload"] != "RSS"]
     assert [m for m in timed if m["notes"].get("failed")] == []
     assert all(m["throughput"] > 0 and m["p50_ms"] > 0 for m in timed)
     assert any(m["workload"] == "RSS" and m["peak_rss_mib"] > 0 for m in latest["measurements"])
 
-
-def test_the_table_and_the_markdown_show_the_rows_and_the_targets(
-    quick_run: tuple[str, dict, str],
-) -> None:
-    printed, _, markdown = quick_run
+    # The printed table and the Markdown show the rows and the targets.
     for text in (printed, markdown):
         assert "sqlite vs ceiling" in text
         assert "W4 p50, every case and group size up to 1,000" in text
