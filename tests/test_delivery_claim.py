@@ -1,10 +1,12 @@
-"""Claiming deliveries: which heads a worker leases, and what finding them reads.
+"""Claiming deliveries: which heads a worker leases, what finding them reads, and which
+delivery a sender goes on with after one to the same endpoint.
 
 A line is an endpoint and a directory; only its head (its oldest pending
-delivery) may be sent. These tests call the store's ``claim`` on a database of
-their own, filled with deliveries directly, so that every kind of line is
-there at once: heads that are due, leased, not yet due, of disabled endpoints,
-and more lines than one statement looks up.
+delivery) may be sent. These tests call the store's ``claim`` and
+``lease_endpoint_head`` on a database of their own, filled with deliveries
+directly, so that every kind of line is there at once: heads that are due,
+leased, not yet due, of disabled endpoints, and more lines than one statement
+looks up.
 """
 
 import json
