@@ -100,7 +100,10 @@ async def _http_error(_: Request, exc: Any) -> Response:
 
 
 async def _validation_error(_: Request, exc: Any) -> Response:
-    error = _HttpError(detail=f"Invalid request: {exc.errors()[0].get('msg', 'bad parameter')}")
+    first = exc.errors()[0]
+    # ("query", "since") names the parameter; ("body", "max_count") the field of the body.
+    where = ".".join(str(part) for part in first.get("loc", ())[1:]) or "request"
+    error = _HttpError(detail=f"Invalid request: {where}: {first.get('msg', 'bad parameter')}")
     return error_response(error)
 
 
