@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from scim2_models import SCIMException
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from scimgate import __version__
@@ -107,12 +108,21 @@ async def _validation_error(_: Request, exc: Any) -> Response:
     return error_response(error)
 
 
+CLIENT_CLOSED_REQUEST = 499
+"""The status (nginx's convention) a request gets in logs and metrics when its client left."""
+
+
 class _UnexpectedErrors:
     """Answer an unexpected exception with a SCIM 500, and keep the connection usable.
 
     Starlette re-raises an exception after its 500 handler has answered, which
     makes the server drop the client's keep-alive connection; this middleware
     ends the exception here instead.
+
+    A client that closes the connection before its body has arrived is no server
+    error: the request ends as a 499, which the access log, the metrics and the
+    provisioning log record and which reaches nobody (the server drops what is
+    sent on a closed connection).
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -131,6 +141,12 @@ class _UnexpectedErrors:
 
         try:
             await self.app(scope, receive, tracking_send)
+        except ClientDisconnect:
+            if not started:
+                await send(
+                    {"type": "http.response.start", "status": CLIENT_CLOSED_REQUEST, "headers": []}
+                )
+                await send({"type": "http.response.body", "body": b""})
         except Exception:
             log.exception("unexpected error", method=scope.get("method"), path=scope.get("path"))
             if started:
