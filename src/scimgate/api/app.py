@@ -32,10 +32,15 @@ from scimgate.api.setup_links import router as setup_links_router
 from scimgate.api.webhooks import router as webhooks_router
 from scimgate.config import Settings
 from scimgate.logging import configure as configure_logging
+from scimgate.logging import failure
 from scimgate.service.rate_limits import RateLimiter
 from scimgate.store.engine import open_engine
 
 log = structlog.get_logger("scimgate")
+
+
+class _AnswerBroken(Exception):
+    """An answer that failed after it had started; the error itself is logged already."""
 
 
 class _HttpError(SCIMException):
@@ -147,10 +152,17 @@ class _UnexpectedErrors:
                     {"type": "http.response.start", "status": CLIENT_CLOSED_REQUEST, "headers": []}
                 )
                 await send({"type": "http.response.body", "body": b""})
-        except Exception:
-            log.exception("unexpected error", method=scope.get("method"), path=scope.get("path"))
+        except Exception as exc:
+            log.error(
+                "unexpected error",
+                method=scope.get("method"),
+                path=scope.get("path"),
+                **failure(exc),
+            )
             if started:
-                raise
+                # The answer cannot be completed: the server must drop the connection. A bare
+                # exception tells it so without its own log repeating the message.
+                raise _AnswerBroken from None
             error = _HttpError(
                 detail="Internal error; nothing was changed. The server log has the details"
             )
