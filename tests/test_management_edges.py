@@ -9,13 +9,24 @@ get the same.
 
 import json
 from collections.abc import Iterator
-from typing import Any
+from datetime import datetime
+from typing import Any, get_args
 
 import httpx
 import pytest
+from fastapi.routing import APIRoute
 
 from conftest import LiveServer
 from portal_support import Portal
+from scimgate.admin import (
+    dashboard,
+    directory_pages,
+    log_pages,
+    mapping_pages,
+    setup,
+    sign_in,
+    webhook_pages,
+)
 from scimgate.service import tenants, webhooks
 
 NUMBERS: list[Any] = [
@@ -222,24 +233,71 @@ def test_times_with_an_offset_inside_the_calendar_are_taken_in_utc(
     assert answer.json()["since"].startswith("2024-01-01T00:00:00")
 
 
-PORTAL_EDGES = [
-    ("GET", "/admin/", {"start": str(2**63)}),
-    ("GET", "/admin/", {"start": "1e309"}),
+PARSED_BY_HAND = [
+    # Portal inputs typed as text and read by the handler: the walk below cannot see them.
     ("GET", "/admin/directories/{directory_id}/logs", {"since": "0001-01-01T00:00:00+14:00"}),
     ("GET", "/admin/directories/{directory_id}/logs", {"since": "9999-12-31T23:59:59-14:00"}),
     ("GET", "/admin/directories/{directory_id}/logs", {"before": "99999999999999999999999.x"}),
-    ("GET", "/admin/directories/{directory_id}/users", {"start": str(2**63)}),
-    ("GET", "/admin/directories/{directory_id}/groups", {"start": str(2**63)}),
     ("POST", "/admin/organizations/{organization_id}/setup-links", {"valid_days": "²"}),
     ("POST", "/admin/organizations/{organization_id}/setup-links", {"valid_days": "99999999"}),
 ]
 
 
+PORTAL_MODULES = (
+    sign_in,
+    dashboard,
+    directory_pages,
+    log_pages,
+    mapping_pages,
+    webhook_pages,
+    setup,
+)
+"""The portal's pages, as ``scimgate.admin.install`` mounts them."""
+
+
+def _portal_inputs() -> Iterator[tuple[str, str, str, str, set[str]]]:
+    """(method, path, query or form, name, kinds) of each typed number or time the portal takes."""
+    routes = [route for module in PORTAL_MODULES for route in module.router.routes]
+    for route in routes:
+        if not isinstance(route, APIRoute):
+            continue
+        inputs = [("query", f) for f in route.dependant.query_params]
+        inputs += [("form", f) for f in route.dependant.body_params]
+        for where, field in inputs:
+            kinds = _python_kinds(field.field_info.annotation)
+            if kinds:
+                for method in route.methods:
+                    yield method, route.path, where, field.alias, kinds
+
+
+def _python_kinds(annotation: Any) -> set[str]:
+    found: set[str] = set()
+    for each in (annotation, *get_args(annotation)):
+        if each in (int, float):
+            found.add("number")
+        if each is datetime:
+            found.add("date-time")
+    return found
+
+
 def test_the_portal_bounds_its_numbers_and_times(portal: Portal, ids: dict[str, str]) -> None:
-    for method, path, values in PORTAL_EDGES:
-        url = path.format_map(ids)
+    walked = list(_portal_inputs())
+    assert any(name == "priority" for _, _, _, name, _ in walked)  # the walk sees the forms
+    cases = [
+        (method, path, {name: _query_text(value)}, where)
+        for method, path, where, name, kinds in walked
+        for value in _edges(kinds)
+    ]
+    cases += [
+        (method, path, values, "query" if method == "GET" else "form")
+        for method, path, values in PARSED_BY_HAND
+    ]
+    for method, path, values, where in cases:
+        url = path.format_map({**{name: "unknown" for name in _path_names(path)}, **ids})
         if method == "GET":
             answer = portal.get(url, params=values)
+        elif where == "query":
+            answer = portal.post(url, params=values)
         else:
             answer = portal.post(url, data=values)
         assert answer.status_code < 500, (method, path, values, answer.text[:500])
