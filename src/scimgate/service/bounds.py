@@ -6,7 +6,7 @@ database's column holds; either would fail deep in a query as a server error.
 The edges check them here, where the field can still be named.
 """
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 INT32_MAX = 2**31 - 1
 """The largest value of an ``Integer`` column (PostgreSQL's ``integer``)."""
@@ -29,14 +29,6 @@ def utc_instant(moment: datetime) -> datetime:
     if utc is None or not EARLIEST <= utc <= LATEST:
         raise ValueError(
             f"{moment.isoformat()} is outside the times this service handles "
-            f"({EARLIEST:%Y-%m-%d} to {LATEST:%Y-%m-%d} UTC)"
+            f"({EARLIEST.date().isoformat()} to {LATEST.date().isoformat()} UTC)"
         )
     return utc
-
-
-def hours(count: float) -> timedelta:
-    """A duration of ``count`` hours; ValueError when it is not a finite, representable one."""
-    try:
-        return timedelta(hours=count)
-    except (OverflowError, ValueError):
-        raise ValueError(f"{count} hours is not a duration this service handles") from None
