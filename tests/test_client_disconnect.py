@@ -88,6 +88,7 @@ def test_a_request_cut_off_mid_body_is_a_499_not_a_500(
         )
         entry = _entry(live.url, request_id)
         assert entry["status"] == 499, entry
+        assert entry["diagnosis"].startswith("499: the IdP closed the connection"), entry
     counted = _statuses(live.url, directory.directory_id)
     assert counted.get("499") == 2, counted
     assert "500" not in counted, counted

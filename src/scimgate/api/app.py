@@ -33,6 +33,7 @@ from scimgate.api.webhooks import router as webhooks_router
 from scimgate.config import Settings
 from scimgate.logging import configure as configure_logging
 from scimgate.logging import failure
+from scimgate.service.diagnosis import CLIENT_CLOSED_REQUEST
 from scimgate.service.rate_limits import RateLimiter
 from scimgate.store.engine import open_engine
 
@@ -111,10 +112,6 @@ async def _validation_error(_: Request, exc: Any) -> Response:
     where = ".".join(str(part) for part in first.get("loc", ())[1:]) or "request"
     error = _HttpError(detail=f"Invalid request: {where}: {first.get('msg', 'bad parameter')}")
     return error_response(error)
-
-
-CLIENT_CLOSED_REQUEST = 499
-"""The status (nginx's convention) a request gets in logs and metrics when its client left."""
 
 
 class _UnexpectedErrors:
