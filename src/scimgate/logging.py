@@ -2,10 +2,16 @@
 
 Whatever is bound in structlog's context variables (the request id while a
 request is served) is merged into every line.
+
+No request body, resource document or parameter value reaches the log. An
+unexpected exception is logged with ``failure``: its type and where it was
+raised, never its message, since messages quote data (a database error names
+the row it refused, and SQLAlchemy's adds the statement's parameters).
 """
 
 import logging
 import sys
+import traceback
 from typing import TextIO
 
 import structlog
@@ -38,3 +44,31 @@ def configure(json: bool, stream: TextIO | None = None) -> None:
         logger_factory=structlog.PrintLoggerFactory(stream or sys.stderr),
         cache_logger_on_first_use=False,
     )
+
+
+def failure(exc: BaseException) -> dict[str, str]:
+    """Log fields for an exception: its type (with the SQLSTATE of a database error) and its
+    traceback reduced to code locations, for every exception of its chain."""
+    return {"error": _kind(exc), "traceback": _locations(exc)}
+
+
+def _kind(exc: BaseException) -> str:
+    name = type(exc).__qualname__
+    original = getattr(exc, "orig", None)  # a DBAPI error wrapped by SQLAlchemy
+    if original is not None:
+        name = f"{name} ({type(original).__qualname__})"
+    sqlstate = getattr(original, "sqlstate", None)
+    return f"{name} [SQLSTATE {sqlstate}]" if isinstance(sqlstate, str) else name
+
+
+def _locations(exc: BaseException) -> str:
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    blocks = []
+    for each in reversed(chain):
+        frames = "".join(traceback.format_list(traceback.extract_tb(each.__traceback__)))
+        blocks.append(f"Traceback (most recent call last):\n{frames}{_kind(each)}")
+    return "\n\nwhich caused:\n\n".join(blocks)

@@ -44,7 +44,7 @@ PAGE_SIZE = 25
 
 @router.get("/")
 async def dashboard_page(
-    request: Request, q: str = "", start: Annotated[int, Query(ge=1)] = 1
+    request: Request, q: str = "", start: Annotated[int, Query(ge=1, le=2**62)] = 1
 ) -> Response:
     found = await run_in_threadpool(dashboard.overview, _engine(request), q, start, PAGE_SIZE)
     return render(
@@ -127,7 +127,7 @@ async def create_setup_link(
     valid_days: Annotated[str, Form(max_length=8)] = "7",
     directory_id: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
-    days = int(valid_days) if valid_days.strip().isdigit() else 0
+    days = int(valid_days) if valid_days.strip().isascii() and valid_days.strip().isdigit() else 0
     if not 1 <= days <= setup_links.MAX_VALIDITY.days:
         raise PortalError(422, "A setup link is valid for 1 to 30 days.")
     try:

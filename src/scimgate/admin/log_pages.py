@@ -5,7 +5,7 @@ are shared with the IT admin's setup pages; the filters they use are
 registered here, on the portal's one template environment.
 """
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from scimgate.admin.guard import admin_guard
 from scimgate.admin.web import PortalError, render
 from scimgate.service import directory_summary, provisioning_log
+from scimgate.service.bounds import utc_instant
 from scimgate.service.provisioning_log import LogPage
 
 router = APIRouter(
@@ -35,10 +36,9 @@ def _since(text: str | None) -> datetime | None:
     if not text:
         return None
     try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise PortalError(400, f"since: {text!r} is not a date and time") from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+        return utc_instant(datetime.fromisoformat(text))
+    except ValueError as exc:
+        raise PortalError(400, f"since: {text[:100]!r} is not a date and time: {exc}") from None
 
 
 @router.get("/directories/{directory_id}/logs")

@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from scim2_models import SCIMException
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from scimgate import __version__
@@ -31,10 +32,16 @@ from scimgate.api.setup_links import router as setup_links_router
 from scimgate.api.webhooks import router as webhooks_router
 from scimgate.config import Settings
 from scimgate.logging import configure as configure_logging
+from scimgate.logging import failure
+from scimgate.service.diagnosis import CLIENT_CLOSED_REQUEST
 from scimgate.service.rate_limits import RateLimiter
 from scimgate.store.engine import open_engine
 
 log = structlog.get_logger("scimgate")
+
+
+class _AnswerBroken(Exception):
+    """An answer that failed after it had started; the error itself is logged already."""
 
 
 class _HttpError(SCIMException):
@@ -100,7 +107,10 @@ async def _http_error(_: Request, exc: Any) -> Response:
 
 
 async def _validation_error(_: Request, exc: Any) -> Response:
-    error = _HttpError(detail=f"Invalid request: {exc.errors()[0].get('msg', 'bad parameter')}")
+    first = exc.errors()[0]
+    # ("query", "since") names the parameter; ("body", "max_count") the field of the body.
+    where = ".".join(str(part) for part in first.get("loc", ())[1:]) or "request"
+    error = _HttpError(detail=f"Invalid request: {where}: {first.get('msg', 'bad parameter')}")
     return error_response(error)
 
 
@@ -110,6 +120,11 @@ class _UnexpectedErrors:
     Starlette re-raises an exception after its 500 handler has answered, which
     makes the server drop the client's keep-alive connection; this middleware
     ends the exception here instead.
+
+    A client that closes the connection before its body has arrived is no server
+    error: the request ends as a 499, which the access log, the metrics and the
+    provisioning log record and which reaches nobody (the server drops what is
+    sent on a closed connection).
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -128,10 +143,23 @@ class _UnexpectedErrors:
 
         try:
             await self.app(scope, receive, tracking_send)
-        except Exception:
-            log.exception("unexpected error", method=scope.get("method"), path=scope.get("path"))
+        except ClientDisconnect:
+            if not started:
+                await send(
+                    {"type": "http.response.start", "status": CLIENT_CLOSED_REQUEST, "headers": []}
+                )
+                await send({"type": "http.response.body", "body": b""})
+        except Exception as exc:
+            log.error(
+                "unexpected error",
+                method=scope.get("method"),
+                path=scope.get("path"),
+                **failure(exc),
+            )
             if started:
-                raise
+                # The answer cannot be completed: the server must drop the connection. A bare
+                # exception tells it so without its own log repeating the message.
+                raise _AnswerBroken from None
             error = _HttpError(
                 detail="Internal error; nothing was changed. The server log has the details"
             )

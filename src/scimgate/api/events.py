@@ -13,6 +13,7 @@ from scim2_models import InvalidValueException, NotFoundException, SCIMException
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
+from scimgate.api.bounds import Count32, UtcDateTime
 from scimgate.api.management import json_response, require_admin
 from scimgate.events.report import offboarding_csv
 from scimgate.service import event_feed, publishing, safety
@@ -107,7 +108,7 @@ async def discard_held(request: Request, directory_id: str) -> JSONResponse:
 
 
 class SafetySettings(BaseModel):
-    max_count: int | None = Field(default=None, ge=0)
+    max_count: Count32 | None = None
     max_percent: int | None = Field(default=None, ge=0, le=100)
     window_minutes: int | None = Field(default=None, ge=1, le=7 * 24 * 60)
 
@@ -130,8 +131,8 @@ async def set_safety(request: Request, directory_id: str, body: SafetySettings) 
 async def offboarding_report(
     request: Request,
     organization_id: str,
-    since: datetime,
-    until: datetime | None = None,
+    since: UtcDateTime,
+    until: UtcDateTime | None = None,
     directory_id: str | None = None,
     format: Literal["json", "csv"] = "json",
 ) -> Response:
@@ -141,8 +142,8 @@ async def offboarding_report(
             event_feed.offboarding_report,
             request.app.state.engine,
             organization_id,
-            _utc(since),
-            _utc(until) if until else datetime.now(UTC),
+            since,
+            until or datetime.now(UTC),
             directory_id,
         )
     except LookupError:
@@ -156,10 +157,6 @@ async def offboarding_report(
             headers={"Content-Disposition": 'attachment; filename="offboarding.csv"'},
         )
     return json_response({"data": [row.model_dump(mode="json") for row in rows]})
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 async def _directory_call(

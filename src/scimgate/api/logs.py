@@ -1,6 +1,5 @@
 """The provisioning log over HTTP: every SCIM request of a directory, with a diagnosis."""
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -8,6 +7,7 @@ from fastapi.responses import JSONResponse
 from scim2_models import InvalidValueException, NotFoundException
 from starlette.concurrency import run_in_threadpool
 
+from scimgate.api.bounds import UtcDateTime
 from scimgate.api.management import json_response, require_admin
 from scimgate.service import provisioning_log
 from scimgate.service.provisioning_log import LogPage, as_dict
@@ -21,8 +21,8 @@ async def list_logs(
     directory_id: str,
     status: str | None = None,
     user: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: UtcDateTime | None = None,
+    until: UtcDateTime | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     before: str | None = None,
 ) -> JSONResponse:

@@ -7,7 +7,6 @@ may only look; every other request is written to the audit log, refused or not.
 
 from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict, replace
-from datetime import datetime
 from http import HTTPStatus
 from typing import Annotated, Any, TypeVar
 
@@ -25,6 +24,7 @@ from scim2_models import (
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
+from scimgate.api.bounds import AgeHours, UtcDateTime
 from scimgate.service import admin_keys, audit, confirmations
 from scimgate.service.admin_keys import READ_METHODS, Actor
 from scimgate.service.directory_browser import (
@@ -151,7 +151,7 @@ router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_admin)])
 
 
 Count = Annotated[int, Query(ge=0, le=1000)]
-StartIndex = Annotated[int, Query(alias="startIndex", ge=1)]
+StartIndex = Annotated[int, Query(alias="startIndex", ge=1, le=2**62)]
 
 
 Search = Annotated[
@@ -290,8 +290,8 @@ async def _normalized(
 async def drift(
     request: Request,
     directory_id: str,
-    since: datetime | None = None,
-    older_than_hours: float | None = None,
+    since: UtcDateTime | None = None,
+    older_than_hours: AgeHours | None = None,
 ) -> JSONResponse:
     """Users and groups the IdP has not confirmed since a time: missed deprovisionings."""
     try:

@@ -2,7 +2,7 @@
 
 import json
 from dataclasses import asdict
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from scim2_models import InvalidSyntaxException, InvalidValueException
 from starlette.concurrency import run_in_threadpool
 
+from scimgate.api.bounds import OverlapHours, Sequence, UtcDateTime
 from scimgate.api.management import json_response, require_admin
 from scimgate.service import webhooks
 from scimgate.service.webhooks import WithSecret
@@ -22,6 +23,12 @@ Body = TypeVar("Body", bound=BaseModel)
 
 class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+def _declared(model: type[BaseModel]) -> dict[str, Any]:
+    """The OpenAPI body of a route that reads its body by hand (``_body``): it is optional."""
+    schema = model.model_json_schema()
+    return {"requestBody": {"required": False, "content": {"application/json": {"schema": schema}}}}
 
 
 class NewEndpoint(_Request):
@@ -37,17 +44,17 @@ class Disabling(_Request):
 
 
 class Rotation(_Request):
-    overlap_hours: float = Field(default=24, ge=0)
+    overlap_hours: OverlapHours = 24
 
 
 class ReplayRange(_Request):
-    since: datetime | None = None
-    until: datetime | None = None
-    from_sequence: int | None = Field(default=None, ge=1)
-    to_sequence: int | None = Field(default=None, ge=1)
+    since: UtcDateTime | None = None
+    until: UtcDateTime | None = None
+    from_sequence: Sequence | None = None
+    to_sequence: Sequence | None = None
 
 
-@router.post("/webhooks")
+@router.post("/webhooks", openapi_extra=_declared(NewEndpoint))
 async def register(request: Request) -> JSONResponse:
     """Register an endpoint; the answer holds its signing secret, shown this once."""
     body = await _body(request, NewEndpoint)
@@ -92,7 +99,7 @@ async def enable(request: Request, endpoint_id: str) -> JSONResponse:
     return json_response(asdict(found))
 
 
-@router.post("/webhooks/{endpoint_id}/disable")
+@router.post("/webhooks/{endpoint_id}/disable", openapi_extra=_declared(Disabling))
 async def disable(request: Request, endpoint_id: str) -> JSONResponse:
     """Stop delivering to an endpoint; its events wait for it meanwhile."""
     body = await _body(request, Disabling)
@@ -102,7 +109,7 @@ async def disable(request: Request, endpoint_id: str) -> JSONResponse:
     return json_response(asdict(found))
 
 
-@router.post("/webhooks/{endpoint_id}/rotate-secret")
+@router.post("/webhooks/{endpoint_id}/rotate-secret", openapi_extra=_declared(Rotation))
 async def rotate_secret(request: Request, endpoint_id: str) -> JSONResponse:
     """A new signing secret, shown this once; the old one keeps signing for the overlap."""
     body = await _body(request, Rotation)
@@ -150,7 +157,7 @@ async def retry_now(request: Request, delivery_id: str) -> JSONResponse:
     return json_response(asdict(found))
 
 
-@router.post("/webhooks/{endpoint_id}/replay")
+@router.post("/webhooks/{endpoint_id}/replay", openapi_extra=_declared(ReplayRange))
 async def replay_range(request: Request, endpoint_id: str) -> JSONResponse:
     """Send again the endpoint's events in a time range or a sequence range."""
     body = await _body(request, ReplayRange)
@@ -158,8 +165,8 @@ async def replay_range(request: Request, endpoint_id: str) -> JSONResponse:
         webhooks.replay_range,
         request.app.state.engine,
         endpoint_id,
-        since=_utc(body.since),
-        until=_utc(body.until),
+        since=body.since,
+        until=body.until,
         from_sequence=body.from_sequence,
         to_sequence=body.to_sequence,
     )
@@ -189,9 +196,3 @@ def _created(payload: Any) -> JSONResponse:
     answer = json_response(payload)
     answer.status_code = 201
     return answer
-
-
-def _utc(moment: datetime | None) -> datetime | None:
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=UTC)

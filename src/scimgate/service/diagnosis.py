@@ -59,6 +59,10 @@ _BAD_REQUEST = {
 }
 
 
+CLIENT_CLOSED_REQUEST = 499
+"""The status (nginx's convention) of a request whose client left before it was answered."""
+
+
 def diagnose(entry: LogEntry, facts: Facts, now: datetime) -> str | None:
     """A sentence on why the request failed and what to change; None for a success."""
     status = entry.status
@@ -83,6 +87,11 @@ def diagnose(entry: LogEntry, facts: Facts, now: datetime) -> str | None:
         return (
             "413: the request is larger than this service accepts; have the IdP send "
             "smaller requests (fewer Bulk operations or group members at a time)."
+        )
+    if status == CLIENT_CLOSED_REQUEST:
+        return (
+            "499: the IdP closed the connection before its request had arrived in full; "
+            "nothing was changed, and the IdP is expected to send the request again."
         )
     if status >= 500:
         return (

@@ -163,8 +163,8 @@ def _decode_cursor(cursor: str) -> Position:
         kind, _, value = text.partition(":")
         if kind == "k":
             return Position(after_id=str(uuid.UUID(value)))
-        if kind == "o" and value.isdigit():
-            return Position(offset=int(value))
+        if kind == "o" and value.isascii() and value.isdigit() and len(value) <= 18:
+            return Position(offset=int(value))  # 18 digits stay within a 64-bit OFFSET
     except (ValueError, binascii.Error, UnicodeDecodeError):
         pass
     raise InvalidCursorException(

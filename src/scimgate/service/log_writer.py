@@ -16,6 +16,7 @@ from threading import Lock, Thread
 import structlog
 from sqlalchemy import Engine
 
+from scimgate.logging import failure
 from scimgate.service.provisioning_log import CapturedRequest, LogPolicy, record
 
 log = structlog.get_logger("scimgate.provisioning_log")
@@ -74,16 +75,17 @@ class LogWriter:
     def _write(self, batch: list[_Pending]) -> None:
         try:
             record(self._engine, [each.captured for each in batch], self._policy)
-        except Exception:
+        except Exception as exc:
             if len(batch) > 1:
                 # One entry the database refuses must not cost the others theirs.
                 for each in batch:
                     self._write([each])
                 return
-            log.exception(
+            log.error(
                 "could not write the provisioning log",
                 request_id=batch[0].captured.request_id,
                 directory_id=batch[0].captured.directory.id,
+                **failure(exc),
             )
         for each in batch:
             if not each.written.done():

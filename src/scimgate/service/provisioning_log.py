@@ -150,15 +150,38 @@ _UNREADABLE = object()
 _UNSTORABLE = object()
 """A JSON body holding text no database can store (the request was refused for it)."""
 
+_TOO_DEEP = object()
+"""A JSON body nested deeper than ``MAX_DEPTH``: scrubbing and storing it would recurse as deep."""
+
+MAX_DEPTH = 64
+"""Arrays and objects within each other; a SCIM message needs fewer than ten."""
+
 
 def _parse(body: bytes | None) -> Any:
     if not body:
         return None
     try:
         parsed = jsontext.loads(body)
-    except ValueError:
+    except RecursionError:
+        return _TOO_DEEP
+    except ValueError:  # not JSON, not UTF-8, or an integer of thousands of digits
         return _UNREADABLE
+    if _nests_deeper(parsed, MAX_DEPTH):
+        return _TOO_DEEP
     return _UNSTORABLE if holds_unstorable(parsed) else parsed
+
+
+def _nests_deeper(value: Any, limit: int) -> bool:
+    """Whether arrays and objects nest more than ``limit`` deep (walked without recursion)."""
+    pending = [(value, 0)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict | list):
+            if depth >= limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            pending.extend((child, depth + 1) for child in children)
+    return False
 
 
 def _stored(parsed: Any, raw: bytes | None, policy: LogPolicy, *, answer: bool) -> Any:
@@ -177,6 +200,8 @@ def _stored(parsed: Any, raw: bytes | None, policy: LogPolicy, *, answer: bool) 
         return {"omitted": "not JSON", "bytes": len(raw)}
     if parsed is _UNSTORABLE:
         return {"omitted": "holds NUL or unpaired surrogates", "bytes": len(raw)}
+    if parsed is _TOO_DEEP:
+        return {"omitted": f"nests deeper than {MAX_DEPTH} levels", "bytes": len(raw)}
     clean = not policy.redact and (answer or not _may_hold_password(raw))
     if clean and len(raw) <= _SURELY_UNDER_CAP:
         return parsed  # nothing to scrub, and short enough whatever json.dumps makes of it
@@ -311,9 +336,12 @@ def _encode_cursor(entry: LogEntry) -> str:
 
 def _decode_cursor(cursor: str) -> tuple[datetime, str]:
     micros, _, log_id = cursor.partition(".")
-    if not micros.isdigit() or not log_id:
-        raise ValueError(f"before: {cursor!r} is not a cursor this service gave")
-    return _EPOCH + int(micros) * _MICROSECOND, log_id
+    if micros.isascii() and micros.isdigit() and log_id:
+        try:
+            return _EPOCH + int(micros) * _MICROSECOND, log_id
+        except OverflowError:
+            pass
+    raise ValueError(f"before: {cursor[:100]!r} is not a cursor this service gave")
 
 
 def entry(engine: Engine, directory_id: str, log_id: str) -> LogEntry | None:

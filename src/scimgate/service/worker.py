@@ -24,6 +24,7 @@ import structlog
 from sqlalchemy import Engine
 
 from scimgate.config import EventSettings, Settings
+from scimgate.logging import failure
 from scimgate.service import delivery, health
 from scimgate.service.delivery import FANOUT_BATCH, USER_AGENT, Job, RetryPolicy
 from scimgate.service.maintenance import run_upkeep
@@ -94,9 +95,9 @@ class Worker:
                         health.heartbeat(self.engine)
                         next_heartbeat = time.monotonic() + HEARTBEAT_SECONDS
                     busy = self._turn(client, pool, in_flight, stop)
-                except Exception:
+                except Exception as exc:
                     # The database may be away for a moment: log, wait, try again.
-                    log.exception("worker turn failed", worker=self.id)
+                    log.error("worker turn failed", worker=self.id, **failure(exc))
                     busy = False
                 if busy:
                     continue
@@ -126,8 +127,9 @@ class Worker:
     def _running(self, in_flight: set[Future[None]]) -> set[Future[None]]:
         """The deliveries still in flight; a finished one's unexpected error is logged."""
         for future in in_flight:
-            if future.done() and future.exception() is not None:
-                log.error("delivery thread failed", worker=self.id, error=repr(future.exception()))
+            error = future.exception() if future.done() else None
+            if error is not None:
+                log.error("delivery thread failed", worker=self.id, **failure(error))
         return {future for future in in_flight if not future.done()}
 
     def _deliver(self, client: httpx.Client, job: Job, stop: threading.Event) -> None:
@@ -158,9 +160,9 @@ class Worker:
                 self.policy,
                 lease_next_for=self.settings.lease_seconds if lease_next else None,
             )
-        except Exception:
+        except Exception as exc:
             # The lease runs out and another turn tries again.
-            log.exception("delivery failed unexpectedly", **fields)
+            log.error("delivery failed unexpectedly", **fields, **failure(exc))
             return None
         fields.update(status=answer.status_code, latency_ms=answer.latency_ms)
         if outcome.delivered:
@@ -184,8 +186,8 @@ class Worker:
                 purged = webhooks.purge_finished(
                     conn, utcnow() - timedelta(days=self.settings.retention_days)
                 )
-        except Exception:
-            log.exception("upkeep failed", worker=self.id)
+        except Exception as exc:
+            log.error("upkeep failed", worker=self.id, **failure(exc))
             return
         if done.events_purged_through or done.tombstones_purged or done.overdue_alerts or purged:
             log.info(

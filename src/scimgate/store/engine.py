@@ -12,6 +12,9 @@ case-insensitive SCIM comparisons use (Unicode NFC, then lower case): on SQLite
 it is a Python function registered on every connection, on PostgreSQL an SQL
 function the migrations create.
 
+Statement parameters are hidden from SQLAlchemy's exception messages: they hold
+request data and documents, which no log may hold.
+
 ``encryption_keys`` (``SCIMGATE_ENCRYPTION_KEYS``) gives the engine a keyring
 (``scimgate.store.encryption``): a malformed key stops the process here, at start.
 """
@@ -59,6 +62,7 @@ def _open(url: str, pool: PoolSettings | None) -> Engine:
         max_overflow=pool.overflow,
         pool_timeout=pool.timeout,
         pool_pre_ping=True,
+        hide_parameters=True,
         json_serializer=jsontext.dumps,
         json_deserializer=jsontext.loads,
     )
@@ -76,6 +80,7 @@ def _sqlite_engine(url: str) -> Engine:
     engine = create_engine(
         url,
         connect_args={"check_same_thread": False, "timeout": 30},
+        hide_parameters=True,
         json_serializer=jsontext.dumps,
         json_deserializer=jsontext.loads,
     )

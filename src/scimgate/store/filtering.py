@@ -26,6 +26,7 @@ equality on the lookup attributes becomes a keyed-hash lookup, and whatever
 would need the plaintext in SQL is refused with ``invalidFilter``.
 """
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -127,8 +128,10 @@ def _postgresql_array(document: str, keys: tuple[str, ...]) -> str:
 
 @compiles(JsonValue, "sqlite")
 def _json_value_sqlite(element: JsonValue, compiler: SQLCompiler, **kw: Any) -> str:
-    path = sqlite_json_path(element.path)
-    return f"json_extract({compiler.process(element.document, **kw)}, '{path}')"
+    document = compiler.process(element.document, **kw)
+    if not element.path:  # an element of ``json_each``: already an SQL value
+        return document
+    return f"json_extract({document}, '{sqlite_json_path(element.path)}')"
 
 
 @compiles(JsonValue, "postgresql")
@@ -488,7 +491,7 @@ class _Translator(_SqlTranslator):
         binding = self._resolve_or_none(node.attr_path, for_comparison=True)
         if binding is None:
             return false()
-        value = coerce_value(binding, node.value, node.op)
+        value = _coerced(binding, node.value, node.op)
         if binding.field_name == "meta" and binding.sub_field_name == "resource_type":
             return _constant(self.model.__name__.split("[")[0], value, node.op)
         if binding.field_name == "meta" and binding.sub_field_name == "version":
@@ -536,8 +539,7 @@ class _Translator(_SqlTranslator):
 
         def element_operand(element: ColumnElement[Any]) -> Operand:
             path = (sub,) if sub else ()
-            expression = JsonValue(element, path, json_kind) if path else element
-            return Operand(expression, kind, binding.case_exact)
+            return Operand(JsonValue(element, path, json_kind), kind, binding.case_exact)
 
         document = self.table.c.doc
         path = _document_path(binding)
@@ -586,7 +588,7 @@ class _ElementTranslator(_SqlTranslator):
         if found is None:
             return false()
         operand, binding = found
-        return _compare(operand, node.op, coerce_value(binding, node.value, node.op))
+        return _compare(operand, node.op, _coerced(binding, node.value, node.op))
 
     def visit_present(self, node: Present) -> ColumnElement[bool]:
         found = self._operand(node.attr_path)
@@ -647,7 +649,7 @@ class _SealedTranslator(_Translator):
             if (binding.sub_field_name or "value").lower() == "display":
                 raise _refused(node.attr_path, node.op.value)
             return super().visit_comparison(node)
-        value = coerce_value(binding, node.value, node.op)
+        value = _coerced(binding, node.value, node.op)
         if self.table.name == "users" and where == ("active", None):
             return _compare(Operand(users.c.active, "bool", True), node.op, value)
         if node.op not in (CompareOperator.eq, CompareOperator.ne):
@@ -875,9 +877,9 @@ def _constant(actual: str, value: Any, op: CompareOperator) -> ColumnElement[boo
 
 
 def _python_compare(actual: str, value: Any, op: CompareOperator) -> bool:
-    left, right = fold(actual), fold(value) if isinstance(value, str) else value
-    if right is None:
+    if not isinstance(value, str):  # null, or a number or boolean: never equal to a name
         return op == CompareOperator.ne
+    left, right = fold(actual), fold(value)
     tests: dict[CompareOperator, Callable[[Any, Any], bool]] = {
         CompareOperator.eq: lambda a, b: a == b,
         CompareOperator.ne: lambda a, b: a != b,
@@ -896,8 +898,51 @@ def _version(table: Table, value: Any, op: CompareOperator) -> ColumnElement[boo
     if op not in (CompareOperator.eq, CompareOperator.ne) or not isinstance(value, str):
         raise InvalidFilterException(detail="meta.version can only be compared with eq or ne")
     digits = value.removeprefix("W/").strip('"')
-    equal = table.c.version == int(digits) if digits.isdigit() else false()
+    number = int(digits) if digits.isascii() and digits.isdigit() else None
+    # No version is out of the column's range: comparing with one would overflow it.
+    equal = table.c.version == number if number is not None and number in _INT64 else false()
     return equal if op == CompareOperator.eq else _negated(equal)
+
+
+_INT64 = range(-(2**63), 2**63)
+"""The integers both databases compare exactly (SQLite's INTEGER, PostgreSQL's bigint)."""
+
+
+def _coerced(binding: AttributeBinding, raw: Any, op: CompareOperator) -> Any:
+    """A filter's value in its attribute's Python type, refusing what no database can compare.
+
+    ``coerce_value`` accepts whatever pydantic does: a dateTime at the edge of the
+    calendar whose UTC instant falls outside years 1-9999, a number taken for a
+    Unix time, integers beyond 64 bits, ``"NaN"`` and ``"1e309"`` for a decimal.
+    Each would fail (or mean something else) once bound to SQL, so each is an
+    ``invalidFilter`` here, naming the attribute.
+    """
+    value = coerce_value(binding, raw, op)
+    if isinstance(value, datetime):
+        if not isinstance(raw, str):
+            raise _out_of_range(
+                binding, raw, 'a dateTime is compared with a string such as "2011-05-13T04:42:34Z"'
+            )
+        try:
+            return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+        except OverflowError:
+            raise _out_of_range(
+                binding, raw, "its instant in UTC falls outside years 1 to 9999"
+            ) from None
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value not in _INT64:
+        raise _out_of_range(binding, raw, "integers are compared within -2^63 .. 2^63-1")
+    if isinstance(value, float | Decimal) and not math.isfinite(value):
+        raise _out_of_range(binding, raw, "a number must be finite")
+    return value
+
+
+def _out_of_range(binding: AttributeBinding, raw: Any, reason: str) -> InvalidFilterException:
+    shown = raw if not isinstance(raw, str) or len(raw) <= 64 else raw[:64] + "…"
+    return InvalidFilterException(
+        detail=f"value {shown!r} cannot be compared with {binding.urn}: {reason}"
+    )
 
 
 def _compare(operand: Operand, op: CompareOperator, value: Any) -> ColumnElement[bool]:
