@@ -200,6 +200,33 @@ def test_message_and_operation_keys_come_out_canonical() -> None:
     ]
 
 
+def test_the_resources_own_schema_as_path_is_no_path() -> None:
+    """So that a group's members under it are split off as rows, like any no-path ``members``."""
+    body = {
+        "schemas": [PATCH_SCHEMA],
+        "Operations": [{"op": "replace", "path": GROUP_SCHEMA.lower(), "value": {"Members": []}}],
+    }
+    assert canonical_patch(Group, body)["Operations"] == [
+        {"op": "replace", "value": {"members": []}}
+    ]
+
+
+@pytest.mark.parametrize(
+    "operation",
+    [
+        {"op": "add", "path": ENTERPRISE_SCHEMA, "value": {"Manager": "boss"}},
+        {"op": "add", "path": ENTERPRISE_SCHEMA, "value": {"manager": {"VALUE": "boss"}}},
+        {"op": "add", "value": {ENTERPRISE_SCHEMA.upper(): {"manager": {"managerId": "boss"}}}},
+        {"op": "add", "value": {f"{ENTERPRISE_SCHEMA}:MANAGER": "boss"}},
+    ],
+)
+def test_a_manager_in_any_shape_gets_its_reference(operation: dict[str, Any]) -> None:
+    body = {"schemas": [PATCH_SCHEMA], "Operations": [operation]}
+    value = read_patch(UserResource, body, USERS_URL).operations[0].value  # type: ignore[index]
+    extension = value if "path" in operation else value[ENTERPRISE_SCHEMA]
+    assert extension["manager"] == {"value": "boss", "$ref": f"{USERS_URL}/boss"}
+
+
 def test_an_operation_in_other_spellings_still_gets_its_manager_reference() -> None:
     body = {
         "schemas": [PATCH_SCHEMA],

@@ -1,12 +1,13 @@
 """Every spelling RFC 7643 §2.1 allows for an attribute name does what the plain one does.
 
 Attribute names are case-insensitive and may carry their schema's URN, or sit
-in the object of that schema. A PATCH without a path is sent in each spelling
-(lower case, upper case, capitalised, URN-qualified, nested under the schema's
-URN), with each op, for a group's members and for users' attributes, over HTTP
-on both backends; the resource read back afterwards must hold the new value.
-A 2xx that changed nothing is the failure this guards against: the group
-members in their URN-qualified spelling used to be answered 204 and dropped.
+in the object of that schema. A PATCH is sent in each spelling (lower case,
+upper case, capitalised, URN-qualified, nested under the schema's URN, or with
+the schema's URN as its path), with each op, for a group's members and for
+users' attributes, over HTTP on both backends; the resource read back
+afterwards must hold the new value. A 2xx that changed nothing is the failure
+this guards against: the group members in their URN-qualified spelling used to
+be answered 204 and dropped.
 """
 
 from __future__ import annotations
@@ -21,7 +22,14 @@ import pytest
 from conftest import DirectoryClient, LiveServer, new_directory
 from scim_payloads import ENTERPRISE_SCHEMA, GROUP_SCHEMA, USER_SCHEMA, group, patch, user
 
-SPELLINGS = ("lower", "UPPER", "Capitalised", "URN-qualified", "under the schema URN")
+SPELLINGS = (
+    "lower",
+    "UPPER",
+    "Capitalised",
+    "URN-qualified",
+    "under the schema URN",
+    "the schema URN as path",
+)
 
 
 def _recase(name: str, spelling: str) -> str:
@@ -43,8 +51,17 @@ def _recased(value: Any, spelling: str) -> Any:
     return value
 
 
-def spelled(schema: str, name: str, value: Any, spelling: str) -> dict[str, Any]:
-    """A no-path PATCH value setting ``name`` (``attr`` or ``attr.sub``) of ``schema``."""
+def spelled(op: str, schema: str, name: str, value: Any, spelling: str) -> dict[str, Any]:
+    """A PATCH operation setting ``name`` (``attr`` or ``attr.sub``) of ``schema``: without a
+    path, or with the schema's URN as its path (which names the resource or its extension)."""
+    attribute, _, sub = name.partition(".")
+    nested = {sub: value} if sub else value
+    if spelling == "the schema URN as path":
+        return {"op": op, "path": schema, "value": {attribute: nested}}
+    return {"op": op, "value": _value(schema, name, value, spelling)}
+
+
+def _value(schema: str, name: str, value: Any, spelling: str) -> dict[str, Any]:
     attribute, _, sub = name.partition(".")
     if spelling == "URN-qualified":
         return {f"{schema}:{name}": value}
@@ -160,7 +177,7 @@ def test_user_attribute_in_every_spelling_is_applied(
     value = case.value(directory)
 
     answer = directory.http.patch(
-        location, json=patch({"op": op, "value": spelled(case.schema, case.name, value, spelling)})
+        location, json=patch(spelled(op, case.schema, case.name, value, spelling))
     )
 
     assert answer.status_code == 200, answer.text
@@ -185,9 +202,9 @@ def test_group_members_in_every_spelling_are_applied(
     directory: DirectoryClient, team: tuple[str, list[str]], spelling: str, op: str
 ) -> None:
     location, (member, newcomer) = team
-    value = spelled(GROUP_SCHEMA, "members", [{"value": newcomer}], spelling)
+    operation = spelled(op, GROUP_SCHEMA, "members", [{"value": newcomer}], spelling)
 
-    answer = directory.http.patch(location, json=patch({"op": op, "value": value}))
+    answer = directory.http.patch(location, json=patch(operation))
 
     assert answer.status_code in (200, 204), answer.text
     expected = {member, newcomer} if op == "add" else {newcomer}
@@ -200,9 +217,9 @@ def test_replacing_members_with_none_empties_the_group_in_every_spelling(
 ) -> None:
     """``replace`` with ``[]`` deprovisions through membership: it must not be a silent no-op."""
     location, _ = team
-    value = spelled(GROUP_SCHEMA, "members", [], spelling)
+    operation = spelled("replace", GROUP_SCHEMA, "members", [], spelling)
 
-    answer = directory.http.patch(location, json=patch({"op": "replace", "value": value}))
+    answer = directory.http.patch(location, json=patch(operation))
 
     assert answer.status_code in (200, 204), answer.text
     assert _member_ids(directory, location) == set()

@@ -54,8 +54,9 @@ def canonical_resource(model: type[Resource[Any]], payload: dict[str, Any]) -> d
 def canonical_patch(model: type[Resource[Any]], payload: dict[str, Any]) -> dict[str, Any]:
     """A PATCH body with canonical message keys and, in each operation, a canonical value.
 
-    A value without a path is a set of attributes of the resource; a value with
-    a path is canonical relative to the attribute the path names.
+    A value without a path is a set of attributes of the resource, as is one
+    whose path is the resource's own schema URN (the path is dropped); a value
+    with another path is canonical relative to the attribute the path names.
     """
     message = _plain_keys(PatchOp, payload, "the PATCH request")
     operations = message.get("Operations")
@@ -74,6 +75,10 @@ def _canonical_operation(model: type[Resource[Any]], operation: Any, number: int
     if "value" not in canonical:
         return canonical
     path, value = canonical.get("path"), canonical["value"]
+    if isinstance(path, str) and path.lower() == _schema_urn(model).lower():
+        # The resource's own schema as the path names the resource: no path at all.
+        del canonical["path"]
+        path = None
     try:
         if path is None and isinstance(value, dict):
             canonical["value"] = _Builder(model, strict=True).resource(value)

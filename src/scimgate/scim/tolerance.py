@@ -110,6 +110,9 @@ def _operation(operation: Any, users_url: str) -> Any:
     path, value = operation.get("path"), operation.get("value")
     if isinstance(path, str) and path.lower() in _MANAGER_PATHS:
         return {**operation, "value": _manager(value, users_url)}
+    if isinstance(path, str) and path.lower() == ENTERPRISE_SCHEMA.lower():
+        extension = tolerate_resource({ENTERPRISE_SCHEMA: value}, users_url)
+        return {**operation, "value": extension[ENTERPRISE_SCHEMA]}
     if isinstance(path, str) and _names_groups(path):
         raise MutabilityException(
             detail="A user's 'groups' is read-only: membership changes through the group, "
