@@ -200,11 +200,12 @@ def test_message_and_operation_keys_come_out_canonical() -> None:
     ]
 
 
-def test_the_resources_own_schema_as_path_is_no_path() -> None:
+@pytest.mark.parametrize("path", [GROUP_SCHEMA, GROUP_SCHEMA.lower(), ""])
+def test_the_resources_own_schema_or_an_empty_path_is_no_path(path: str) -> None:
     """So that a group's members under it are split off as rows, like any no-path ``members``."""
     body = {
         "schemas": [PATCH_SCHEMA],
-        "Operations": [{"op": "replace", "path": GROUP_SCHEMA.lower(), "value": {"Members": []}}],
+        "Operations": [{"op": "replace", "path": path, "value": {"Members": []}}],
     }
     assert canonical_patch(Group, body)["Operations"] == [
         {"op": "replace", "value": {"members": []}}

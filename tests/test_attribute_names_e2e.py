@@ -3,7 +3,7 @@
 Attribute names are case-insensitive and may carry their schema's URN, or sit
 in the object of that schema. A PATCH is sent in each spelling (lower case,
 upper case, capitalised, URN-qualified, nested under the schema's URN, or with
-the schema's URN as its path), with each op, for a group's members and for
+the schema's URN or an empty path), with each op, for a group's members and for
 users' attributes, over HTTP on both backends; the resource read back
 afterwards must hold the new value. A 2xx that changed nothing is the failure
 this guards against: the group members in their URN-qualified spelling used to
@@ -29,6 +29,7 @@ SPELLINGS = (
     "URN-qualified",
     "under the schema URN",
     "the schema URN as path",
+    "an empty path",
 )
 
 
@@ -53,11 +54,18 @@ def _recased(value: Any, spelling: str) -> Any:
 
 def spelled(op: str, schema: str, name: str, value: Any, spelling: str) -> dict[str, Any]:
     """A PATCH operation setting ``name`` (``attr`` or ``attr.sub``) of ``schema``: without a
-    path, or with the schema's URN as its path (which names the resource or its extension)."""
+    path, or with a path naming the resource (empty) or the schema (its URN)."""
     attribute, _, sub = name.partition(".")
     nested = {sub: value} if sub else value
     if spelling == "the schema URN as path":
         return {"op": op, "path": schema, "value": {attribute: nested}}
+    if spelling == "an empty path":
+        plain = {attribute: nested}
+        return {
+            "op": op,
+            "path": "",
+            "value": plain if schema != ENTERPRISE_SCHEMA else {schema: plain},
+        }
     return {"op": op, "value": _value(schema, name, value, spelling)}
 
 

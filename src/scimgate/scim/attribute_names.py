@@ -55,10 +55,10 @@ def canonical_patch(model: type[Resource[Any]], payload: dict[str, Any]) -> dict
     """A PATCH body with canonical message keys and, in each operation, a canonical value.
 
     A value without a path is a set of attributes of the resource, as is one
-    whose path is the resource's own schema URN (the path is dropped); a value
-    with another path is canonical relative to the attribute the path names.
+    whose path is empty or the resource's own schema URN (the path is dropped);
+    a value with another path is canonical relative to the attribute it names.
     """
-    message = _plain_keys(PatchOp, payload, "the PATCH request")
+    message = _canonical_keys(PatchOp, payload, "the PATCH request")
     operations = message.get("Operations")
     if isinstance(operations, list):
         message["Operations"] = [
@@ -71,12 +71,12 @@ def canonical_patch(model: type[Resource[Any]], payload: dict[str, Any]) -> dict
 def _canonical_operation(model: type[Resource[Any]], operation: Any, number: int) -> Any:
     if not isinstance(operation, dict):
         return operation
-    canonical = _plain_keys(PatchOperation, operation, f"PATCH operation {number}")
+    canonical = _canonical_keys(PatchOperation, operation, f"PATCH operation {number}")
     if "value" not in canonical:
         return canonical
     path, value = canonical.get("path"), canonical["value"]
-    if isinstance(path, str) and path.lower() == _schema_urn(model).lower():
-        # The resource's own schema as the path names the resource: no path at all.
+    if isinstance(path, str) and path.lower() in ("", _schema_urn(model).lower()):
+        # An empty path, or the resource's own schema, names the resource: no path at all.
         del canonical["path"]
         path = None
     try:
@@ -99,8 +99,6 @@ def _value_at(model: type[Resource[Any]], path: str, value: Any) -> Any:
         binding = target.resolve()
     except (InvalidPathException, ValueError):
         return value  # the models report a path they cannot read
-    if target.model is model and isinstance(value, dict):
-        return _Builder(model, strict=False).resource(value)
     if target.model is not None and isinstance(value, dict):
         # An extension's URN as the path: the value holds the extension's attributes.
         urn = _schema_urn(target.model)
@@ -113,8 +111,8 @@ def _value_at(model: type[Resource[Any]], path: str, value: Any) -> Any:
     if not _is_model(sub_model):
         return value
     if isinstance(value, list):
-        return [_sub_attributes(sub_model, entry, path) for entry in value]
-    return _sub_attributes(sub_model, value, path)
+        return [_complex_value(sub_model, entry, path) for entry in value]
+    return _complex_value(sub_model, value, path)
 
 
 @dataclass(frozen=True)
@@ -169,30 +167,22 @@ def _schema_urn(model: type[BaseModel]) -> str:
     return str(getattr(model, "__schema__", ""))
 
 
-def _sub_attributes(model: type[BaseModel], value: Any, where: str) -> Any:
-    """A complex value with its declared sub-attributes under their canonical names."""
-    if not isinstance(value, dict):
-        return value
+def _complex_value(model: type[BaseModel], value: Any, what: str) -> Any:
+    """A complex attribute's value with its sub-attributes under their canonical names."""
+    return _canonical_keys(model, value, what) if isinstance(value, dict) else value
+
+
+def _canonical_keys(model: type[BaseModel], value: dict[str, Any], what: str) -> dict[str, Any]:
+    """An object with the keys ``model`` declares under their canonical names, others as sent.
+
+    Used for the sub-attributes of a complex value, and for the keys of a PATCH
+    message and of its operations; ``what`` names the object in an error.
+    """
     declared = _schema(model).attributes
     canonical: dict[str, Any] = {}
     sent: dict[str, str] = {}
     for key, item in value.items():
         attribute = declared.get(key.lower()) if isinstance(key, str) else None
-        name = attribute.name if attribute else key
-        if name in sent:
-            raise _twice(sent[name], key, f"{where}.{name}" if where else name)
-        sent[name] = key
-        canonical[name] = item
-    return canonical
-
-
-def _plain_keys(model: type[BaseModel], payload: dict[str, Any], what: str) -> dict[str, Any]:
-    """A message's own keys (``Operations``, ``op``, ``path``, ``value``) in canonical spelling."""
-    declared = _schema(model).attributes
-    canonical: dict[str, Any] = {}
-    sent: dict[str, str] = {}
-    for key, item in payload.items():
-        attribute = declared.get(key.lower())
         name = attribute.name if attribute else key
         if name in sent:
             raise _twice(sent[name], key, f"{name} of {what}")
@@ -235,23 +225,29 @@ class _Builder:
         return self.tree
 
     def place_all(
-        self, model: type[BaseModel], prefix: Slot, value: dict[str, Any], sent: str
+        self,
+        model: type[BaseModel],
+        prefix: Slot,
+        value: dict[str, Any],
+        sent: str,
+        *,
+        attributes: bool = False,
     ) -> None:
         """Place the keys of an object holding ``model``'s attributes or sub-attributes.
 
-        A key ``model`` does not declare is kept as sent: a tolerance or the
-        models deal with it. In a PATCH value, one inside an extension's object
-        is refused, as a top-level one is.
+        A key ``model`` does not declare is kept as sent, for a tolerance or the
+        models to deal with, unless the object holds an extension's
+        ``attributes`` in a PATCH value: it is refused there, as at the top level.
         """
-        if prefix:
-            self._open(prefix, sent)
+        self._open(prefix, sent)
         for key, item in value.items():
-            spelled = f"{sent}/{key}" if sent else str(key)
+            spelled = f"{sent}/{key}"
             if isinstance(key, str) and self._place(model, prefix, key, item, spelled):
                 continue
-            if self.strict and prefix and prefix[0].lower().startswith("urn:") and len(prefix) == 1:
-                raise self._not_declared(spelled)
-            self._leaf((*prefix, str(key)), None, item, spelled)
+            if attributes:
+                self._unknown((*prefix, str(key)), item, spelled)
+            else:
+                self._leaf((*prefix, str(key)), None, item, spelled)
 
     def _place_top(self, key: str, item: Any) -> bool:
         """Place a top-level key of a resource; False when it names nothing the model has."""
@@ -272,7 +268,7 @@ class _Builder:
         if folded in schema.extensions:
             urn, extension = schema.extensions[folded]
             if isinstance(item, dict):
-                self.place_all(extension, (urn,), item, key)
+                self.place_all(extension, (urn,), item, key, attributes=True)
             else:
                 self._leaf((urn,), None, item, key)
             return True
@@ -310,10 +306,10 @@ class _Builder:
         if attribute.model is not None and not attribute.multi_valued and isinstance(item, dict):
             self.place_all(attribute.model, slot, item, sent)
         elif attribute.model is not None and isinstance(item, list):
-            entries = [_sub_attributes(attribute.model, entry, _display(slot)) for entry in item]
+            entries = [_complex_value(attribute.model, entry, _display(slot)) for entry in item]
             self._leaf(slot, None, entries, sent)
         elif attribute.model is not None:
-            self._leaf(slot, None, _sub_attributes(attribute.model, item, _display(slot)), sent)
+            self._leaf(slot, None, _complex_value(attribute.model, item, _display(slot)), sent)
         else:
             self._leaf(slot, None, item, sent)
         return True
