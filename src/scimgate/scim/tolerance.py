@@ -6,9 +6,11 @@ on a filtered path (``addresses[type eq "work"].locality``) that creates the
 entry when the user has none. The adapters rewrite the shapes no policy covers,
 before validation, into the RFC form: ``manager`` sent as a plain id (Entra),
 a ``manager`` without ``$ref``, and vendor schema URNs that carry nothing to
-store (Entra's ADSCIM group schema). Everything else an IdP sends that the RFC
-allows (case-insensitive ops, string booleans, explicit nulls, read-only
-attributes in a request) the models already accept.
+store (Entra's ADSCIM group schema). They read a body whose attribute names
+``scim.attribute_names`` has made canonical, so one spelling is all they look
+for. Everything else an IdP sends that the RFC allows (case-insensitive ops,
+string booleans, explicit nulls, read-only attributes in a request) the models
+already accept.
 """
 
 from __future__ import annotations
