@@ -345,6 +345,30 @@ def test_scrub_reaches_every_depth() -> None:
     assert scrubbed[enterprise] == {"manager": "[redacted]", "department": "d"}
 
 
+PASSWORD_SPELLINGS = [
+    {"op": "replace", "Path": "password", "Value": "p1"},
+    {"OP": "Replace", "PATH": "PASSWORD", "VALUE": "p1"},
+    {"op": "replace", "path": "urn:ietf:params:scim:schemas:core:2.0:User:Password", "value": "p1"},
+    {"op": "replace", "value": {"Password": "p1"}},
+    {"op": "replace", "value": {"urn:ietf:params:scim:schemas:core:2.0:User:PASSWORD": "p1"}},
+    {"op": "replace", "value": {"urn:ietf:params:scim:schemas:core:2.0:User": {"password": "p1"}}},
+    {"op": "replace", "path": "", "Value": {"passWord": "p1"}},
+]
+
+
+@pytest.mark.parametrize("operation", PASSWORD_SPELLINGS)
+def test_scrub_removes_a_password_in_every_spelling(operation: dict[str, Any]) -> None:
+    """Attribute names are case-insensitive (RFC 7643 §2.1), and so are the keys of an
+    operation as scimgate reads them: the log must not keep what the service accepted."""
+    assert "p1" not in json.dumps(scrub({"Operations": [operation]}, frozenset()))
+
+
+def test_scrub_redacts_an_operation_whatever_the_case_of_its_keys() -> None:
+    operation = {"OP": "add", "Path": "TITLE", "Value": "t1"}
+    scrubbed = scrub({"Operations": [operation]}, frozenset({"title"}))
+    assert scrubbed["Operations"] == [{"OP": "add", "Path": "TITLE", "Value": "[redacted]"}]
+
+
 def _captured(
     server: LiveServer, directory: DirectoryClient, at: datetime, body: dict[str, Any]
 ) -> CapturedRequest:

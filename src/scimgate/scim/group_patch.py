@@ -101,20 +101,23 @@ def _steps(operation: PatchOperation[Group]) -> Iterator[MemberChange | PatchOpe
 def _no_path_steps(
     operation: PatchOperation[Group],
 ) -> Iterator[MemberChange | PatchOperation[Group]]:
-    """A no-path ``add``/``replace`` whose value object may carry ``members`` among other keys."""
+    """A no-path ``add``/``replace`` whose value object may carry ``members`` among other keys.
+
+    The value's keys are canonical (``scim.attribute_names``): ``Members``,
+    ``urn:…:core:2.0:Group:members`` and the core schema's object all arrive as ``members``.
+    """
     value = operation.value
     if not isinstance(value, dict):
         yield operation
         return
-    members_key = next((key for key in value if key.lower() == MEMBERS), None)
-    rest = {key: item for key, item in value.items() if key != members_key}
+    rest = {key: item for key, item in value.items() if key != MEMBERS}
     if rest:
         yield type(operation)(op=operation.op, value=rest)
-    if members_key is not None:
+    if MEMBERS in value:
         action = (
             MemberAction.replace if operation.op == PatchOperation.Op.replace_ else MemberAction.add
         )
-        yield MemberChange(action, listed_members(value[members_key]))
+        yield MemberChange(action, listed_members(value[MEMBERS]))
 
 
 def _names_members(node: Any) -> bool:

@@ -17,6 +17,7 @@ from scim2_models import (
 from scim2_models.path import LogicalExpr, Not, ValuePath
 
 from scimgate.config import Limits
+from scimgate.scim.attribute_names import canonical_patch, canonical_resource
 from scimgate.scim.errors import from_validation_error
 from scimgate.scim.text import UNSTORABLE_DETAIL, holds_unstorable
 from scimgate.scim.tolerance import (
@@ -67,7 +68,7 @@ def read_resource(
 
     ``users_url`` is where the directory's users live, for references IdPs leave out.
     """
-    payload = tolerate_resource(payload, users_url)
+    payload = tolerate_resource(canonical_resource(model, payload), users_url)
     _require_schema(payload, str(model.__schema__), what)
     try:
         return model.model_validate(payload, scim_ctx=context, scim_policy=SERVICE_POLICY)
@@ -79,30 +80,33 @@ def read_patch(
     model: type[ResourceT], payload: dict[str, Any], users_url: str
 ) -> PatchOp[ResourceT]:
     """Validate a PATCH body: every operation's path and value are checked before any is applied."""
-    payload = tolerate_patch(payload, users_url)
+    payload = tolerate_patch(canonical_patch(model, payload), users_url)
     _require_schema(payload, str(PatchOp.__schema__), "PATCH request")
     try:
         patch: PatchOp[ResourceT] = PatchOp[model].model_validate(  # type: ignore[valid-type]
             payload, scim_ctx=Context.RESOURCE_PATCH_REQUEST, scim_policy=SERVICE_POLICY
         )
     except ValidationError as exc:
-        raise from_validation_error(exc, _patch_culprit(model, payload)) from None
+        raise from_validation_error(exc, _patch_culprit(model, payload, exc)) from None
     return patch
 
 
-def _patch_culprit(model: type[ResourceT], payload: dict[str, Any]) -> str:
-    """Name the operation a refused PATCH failed on, for errors that do not say which.
+def _patch_culprit(model: type[ResourceT], payload: dict[str, Any], exc: ValidationError) -> str:
+    """Name the part of a refused PATCH to blame, for errors that do not say which.
 
-    The models check the operations as a whole; trying them one at a time, only
-    once the request has already failed, finds the first one to blame.
+    A key beside ``Operations`` is the request's own. Otherwise the models
+    check the operations as a whole; trying them one at a time, only once the
+    request has already failed, finds the first one to blame.
     """
+    if any(error["loc"] and error["loc"][0] != "Operations" for error in exc.errors()):
+        return "PATCH request (at its top level, beside 'Operations')"
     operations = payload.get("Operations")
     if not isinstance(operations, list):
         return "PATCH request"
     for number, operation in enumerate(operations, start=1):
         try:
             PatchOp[model].model_validate(  # type: ignore[valid-type]
-                {**payload, "Operations": [operation]},
+                {"schemas": payload.get("schemas"), "Operations": [operation]},
                 scim_ctx=Context.RESOURCE_PATCH_REQUEST,
                 scim_policy=SERVICE_POLICY,
             )

@@ -6,9 +6,11 @@ on a filtered path (``addresses[type eq "work"].locality``) that creates the
 entry when the user has none. The adapters rewrite the shapes no policy covers,
 before validation, into the RFC form: ``manager`` sent as a plain id (Entra),
 a ``manager`` without ``$ref``, and vendor schema URNs that carry nothing to
-store (Entra's ADSCIM group schema). Everything else an IdP sends that the RFC
-allows (case-insensitive ops, string booleans, explicit nulls, read-only
-attributes in a request) the models already accept.
+store (Entra's ADSCIM group schema). They read a body whose attribute names
+``scim.attribute_names`` has made canonical, so one spelling is all they look
+for. Everything else an IdP sends that the RFC allows (case-insensitive ops,
+string booleans, explicit nulls, read-only attributes in a request) the models
+already accept.
 """
 
 from __future__ import annotations
@@ -17,10 +19,17 @@ import re
 from typing import Any
 
 from pydantic import ValidationError
-from scim2_models import MutabilityException, PatchOp, Resource, SCIMException, ScimPolicy
+from scim2_models import (
+    EnterpriseUser,
+    MutabilityException,
+    PatchOp,
+    Resource,
+    SCIMException,
+    ScimPolicy,
+)
 
 from scimgate.scim.errors import from_validation_error
-from scimgate.scim.resources import ENTERPRISE_SCHEMA
+from scimgate.scim.resources import ENTERPRISE_SCHEMA, USER_SCHEMA
 
 SERVICE_POLICY = ScimPolicy(
     remove_value_as_filter=ScimPolicy.RemoveValue.apply,
@@ -75,15 +84,14 @@ _MANAGER_PATHS = frozenset({"manager", f"{ENTERPRISE_SCHEMA}:manager".lower()})
 
 
 def tolerate_resource(payload: dict[str, Any], users_url: str) -> dict[str, Any]:
-    """A creation or replacement body in RFC form."""
+    """A creation or replacement body, its keys already canonical, in RFC form."""
     adapted = dict(payload)
     schemas = adapted.get("schemas")
     if isinstance(schemas, list):
         adapted["schemas"] = [s for s in schemas if str(s).lower() not in IGNORED_SCHEMAS]
-    extension_key = next((k for k in adapted if k.lower() == ENTERPRISE_SCHEMA.lower()), None)
-    extension = adapted.get(extension_key) if extension_key else None
+    extension = adapted.get(ENTERPRISE_SCHEMA)
     if isinstance(extension, dict) and "manager" in extension:
-        adapted[extension_key] = {  # type: ignore[index]
+        adapted[ENTERPRISE_SCHEMA] = {
             **extension,
             "manager": _manager(extension["manager"], users_url),
         }
@@ -91,7 +99,7 @@ def tolerate_resource(payload: dict[str, Any], users_url: str) -> dict[str, Any]
 
 
 def tolerate_patch(payload: dict[str, Any], users_url: str) -> dict[str, Any]:
-    """A PATCH body in RFC form: each operation's ``manager`` value made complete."""
+    """A PATCH body, its keys already canonical, in RFC form: ``manager`` values made complete."""
     operations = payload.get("Operations")
     if not isinstance(operations, list):
         return payload
@@ -104,7 +112,10 @@ def _operation(operation: Any, users_url: str) -> Any:
     path, value = operation.get("path"), operation.get("value")
     if isinstance(path, str) and path.lower() in _MANAGER_PATHS:
         return {**operation, "value": _manager(value, users_url)}
-    if isinstance(path, str) and path.split("[")[0].lower() == "groups":
+    if isinstance(path, str) and path.lower() == ENTERPRISE_SCHEMA.lower():
+        extension = tolerate_resource({ENTERPRISE_SCHEMA: value}, users_url)
+        return {**operation, "value": extension[ENTERPRISE_SCHEMA]}
+    if isinstance(path, str) and _names_groups(path):
         raise MutabilityException(
             detail="A user's 'groups' is read-only: membership changes through the group, "
             "with PATCH /Groups/{id} on 'members'. Map group membership to groups in the IdP"
@@ -114,27 +125,23 @@ def _operation(operation: Any, users_url: str) -> Any:
     return operation
 
 
+def _names_groups(path: str) -> bool:
+    """Whether a path names a user's ``groups``, with or without the core schema's URN."""
+    return path.split("[")[0].lower() in ("groups", f"{USER_SCHEMA}:groups".lower())
+
+
 _ECHOED_READ_ONLY = frozenset({"groups", "meta"})
 """Read-only attributes a client may copy into a no-path value from a user it read."""
 
 
 def _no_path_value(value: dict[str, Any], users_url: str) -> dict[str, Any]:
-    """A no-path value: the manager may be a URN-qualified key or inside the extension object.
+    """A no-path value, whose enterprise attributes are all in the extension's object.
 
     Read-only attributes echoed from a read (``groups``, ``meta``) are left out:
     a PATCH that only repeats them changes nothing, as a PUT that does.
     """
-    adapted = {}
-    for key, item in value.items():
-        if key.lower() in _ECHOED_READ_ONLY:
-            continue
-        if key.lower() == f"{ENTERPRISE_SCHEMA}:manager".lower():
-            adapted[key] = _manager(item, users_url)
-        elif key.lower() == ENTERPRISE_SCHEMA.lower() and isinstance(item, dict):
-            adapted[key] = tolerate_resource({key: item}, users_url)[key]
-        else:
-            adapted[key] = item
-    return adapted
+    adapted = {key: item for key, item in value.items() if key not in _ECHOED_READ_ONLY}
+    return tolerate_resource(adapted, users_url)
 
 
 def _manager(value: Any, users_url: str) -> Any:
@@ -159,6 +166,26 @@ def _manager(value: Any, users_url: str) -> Any:
         if not manager_id:
             return None
         manager["value"] = manager_id
-    if manager.get("value") and not manager.get("$ref"):
+    if manager.get("value") and not _points_at(manager.get("$ref"), manager["value"]):
         manager["$ref"] = f"{users_url}/{manager['value']}"
     return manager
+
+
+def _points_at(reference: Any, manager_id: str) -> bool:
+    """Whether a manager's ``$ref`` is the location of the user ``manager_id`` names."""
+    return isinstance(reference, str) and reference.endswith(f"/{manager_id}")
+
+
+def settle_manager(user: Resource[Any], users_url: str) -> None:
+    """Point a user's ``manager.$ref`` at the manager its ``value`` names, after a PATCH.
+
+    A PATCH may change the id alone (path ``…:manager.value``, or a value
+    without ``$ref`` written over a manager that had one); the reference left
+    behind would name the previous manager.
+    """
+    if EnterpriseUser not in type(user).get_extension_models().values():
+        return
+    enterprise = user[EnterpriseUser]
+    manager = enterprise.manager if enterprise is not None else None
+    if manager is not None and manager.value and not _points_at(manager.ref, manager.value):
+        manager.ref = f"{users_url}/{manager.value}"

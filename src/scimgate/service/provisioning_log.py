@@ -220,21 +220,24 @@ def _may_hold_password(raw: bytes) -> bool:
 def scrub(value: Any, redact: frozenset[str]) -> Any:
     """A copy of a body without ``password`` values and with the redacted attributes masked.
 
-    Attributes are matched by name at any depth, URN-qualified or not; a PATCH
-    operation is matched by the attribute its ``path`` names.
+    Attributes are matched by name at any depth, in any case, URN-qualified or
+    not; a PATCH operation is matched by the attribute its ``path`` names,
+    whatever the case of its ``path`` and ``value`` keys (the raw body is logged,
+    not the canonical one the service reads).
     """
     if isinstance(value, list):
         return [scrub(item, redact) for item in value]
     if not isinstance(value, dict):
         return value
-    target = value.get("path")
-    if isinstance(target, str) and "value" in value:
+    target = next((item for key, item in value.items() if str(key).lower() == "path"), None)
+    values = [key for key in value if str(key).lower() == "value"]
+    if isinstance(target, str) and values:
         name = _attribute(target)
-        kept = {key: item for key, item in value.items() if key != "value"}
+        kept = {key: item for key, item in value.items() if key not in values}
         if name == WRITE_ONLY:
             return kept
         if name in redact:
-            return {**kept, "value": REDACTED}
+            return {**kept, **dict.fromkeys(values, REDACTED)}
     cleaned: dict[str, Any] = {}
     for key, item in value.items():
         name = _attribute(key)

@@ -14,7 +14,7 @@ from scimgate.events.diff import previous_attributes
 from scimgate.scim.compare import fold
 from scimgate.scim.documents import ScimDocument
 from scimgate.scim.etag import check_if_match
-from scimgate.scim.tolerance import apply_patch
+from scimgate.scim.tolerance import apply_patch, settle_manager
 from scimgate.service import changes, confirmations, roles
 from scimgate.service.changes import changing
 from scimgate.service.payloads import user_json
@@ -72,6 +72,7 @@ def patch_user(
         groups = memberships.groups_of(conn, scope.directory_id, [user_id])[user_id]
         user = user_resource(scope, stored, groups)
         apply_patch(patch, user)
+        settle_manager(user, scope.users_url)
         with _unique_user_name(user.user_name):
             stored = _save_if_changed(conn, scope, stored, document(user), groups)
         confirmations.confirm_in(conn, scope, USERS, [stored])
