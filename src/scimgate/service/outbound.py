@@ -168,7 +168,7 @@ class _GuardedTransport(httpx.HTTPTransport):
     def __init__(self, allowed: AllowedHosts) -> None:
         super().__init__(trust_env=False)
         self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(trust_env=False),
+            ssl_context=httpx.create_ssl_context(),
             max_connections=100,
             max_keepalive_connections=20,
             keepalive_expiry=5.0,
