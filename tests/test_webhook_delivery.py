@@ -409,7 +409,7 @@ def test_a_trickling_answer_is_cut_off_at_the_deadline_and_never_sent_twice_at_o
                 return endpoints.deliveries(slow["id"])[0]["attempts"] == 1
 
             wait_until(attempted, "the slow attempt ends and is recorded", timeout=LEASE)
-            assert trickler.open_now == 0, "the attempt hung up on the endpoint"
+            wait_until(lambda: trickler.open_now == 0, "the attempt hung up on the endpoint")
 
     [delivery] = endpoints.deliveries(slow["id"])
     assert delivery["status"] == "pending", "a failure, to retry"
@@ -419,3 +419,27 @@ def test_a_trickling_answer_is_cut_off_at_the_deadline_and_never_sent_twice_at_o
     assert f"within {DEADLINE:g} s" in attempt["error"]
     assert DEADLINE * 1000 <= attempt["latency_ms"] < LEASE * 1000, "ended within its lease"
     assert trickler.connections == 1 and trickler.most_open == 1, "sent once, never twice"
+
+
+def test_an_endless_answer_is_read_only_as_far_as_its_excerpt(
+    live_server: LiveServer,
+    database_url: str,
+    admin: httpx.Client,
+    endpoints: Endpoints,
+) -> None:
+    """An endpoint that answers 200 with a body that would never end (a terabyte, sent as fast
+    as it is read) is delivered: the sender reads the excerpt's worth and hangs up, well
+    before the deadline would have cut a full read off."""
+    org = organization_with(live_server, 1)
+    with trickling(length=2**24, every=0.0, piece=b"x" * 65536) as endless:
+        endpoint = endpoints.register(
+            endless.url(), organization_id=org.id, event_types=["user.created"]
+        )
+        with worker_thread(database_url, schedule=(600.0,), lease_seconds=LEASE, timeout=DEADLINE):
+            org.directories[0].http.post("/Users", json=user("ann"))
+            wait_until(lambda: endpoints.all_delivered(endpoint["id"], 1), "it is delivered")
+    [delivery] = endpoints.deliveries(endpoint["id"])
+    [attempt] = admin.get(f"/webhooks/deliveries/{delivery['id']}/attempts").json()["data"]
+    assert attempt["status_code"] == 200 and attempt["error"] is None
+    assert attempt["response_excerpt"] == "x" * 1024
+    assert endless.connections == 1

@@ -182,8 +182,8 @@ def _read_request(conn: socket.socket) -> None:
 
 
 @contextmanager
-def trickling(length: int, every: float = 1.0) -> Iterator[Trickler]:
-    """A loopback receiver whose answers' bodies (``length`` bytes) come a byte every ``every``
+def trickling(length: int, every: float = 1.0, piece: bytes = b".") -> Iterator[Trickler]:
+    """A loopback receiver whose answers' bodies (``length`` pieces) come a piece every ``every``
     seconds: the answer begins at once and is not complete for ``length * every`` seconds."""
     listener = socket.create_server(("127.0.0.1", 0))
     listener.settimeout(0.1)
@@ -195,14 +195,15 @@ def trickling(length: int, every: float = 1.0) -> Iterator[Trickler]:
         try:
             with conn:
                 _read_request(conn)
-                head = f"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: {length}"
+                size = length * len(piece)
+                head = f"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: {size}"
                 conn.sendall(head.encode() + b"\r\n\r\n")
                 for _ in range(length):
                     # Wait a byte's interval, watching for the sender closing the connection.
                     readable, _, _ = select.select([conn], [], [], every)
                     if stopping.is_set() or (readable and not conn.recv(1)):
                         return
-                    conn.sendall(b".")
+                    conn.sendall(piece)
         except OSError:
             pass
         finally:
