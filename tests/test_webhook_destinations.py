@@ -3,6 +3,7 @@ line, portal) and again at delivery time, after resolving; URL credentials are r
 never shown; redirects are not followed; answers are shown to write keys only."""
 
 import json
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,7 +46,23 @@ class Form:
     """It leads to this machine: at delivery time, to the port of a running receiver."""
 
 
+def _own_name() -> list[Form]:
+    """This machine's host name, which resolves to one of its own addresses (loopback, or a
+    private one in a container): a plain name, refused only once resolved."""
+    name = socket.gethostname()
+    try:
+        found = destinations.resolve(name, 80, 10.0)
+    except OSError:
+        return []
+    special = name in destinations.LOCAL_NAMES or name.endswith(destinations.LOCAL_SUFFIXES)
+    if special or not found or any(destinations.non_public(each) is None for each in found):
+        return []
+    loopback = all(each.is_loopback for each in found)
+    return [Form(f"http://{name}:{{port}}/hook", f"({name} resolves to it)", loopback=loopback)]
+
+
 FORMS = [
+    *_own_name(),
     Form("http://169.254.169.254/latest/meta-data/", "169.254.169.254 is a link-local address"),
     Form("http://[fd00:ec2::254]/latest/meta-data/", "fd00:ec2::254 is a unique-local address"),
     Form("http://metadata.google.internal/computeMetadata/v1/", "reserved for local networks"),
@@ -68,7 +85,9 @@ FORMS = [
     Form("http://[64:ff9b::a9fe:a9fe]/hook", "is a link-local address"),
     Form("http://[2002:7f00:1::1]/hook", "is a loopback address"),
 ]
-"""Every form of a non-public destination: each is refused unless the operator allows it."""
+"""Every form of a non-public destination: each is refused unless the operator allows it.
+
+This machine's name is there when it resolves to its own addresses, as on any test machine."""
 
 OTHER_REFUSALS = [
     ("https://user:pass@example.com/hook", "credentials"),
