@@ -50,6 +50,7 @@ from servers import (
 )
 from sqlalchemy import Engine, func, select
 
+from scimgate.config import ALLOWED_HOSTS_VARIABLE, AllowedHosts
 from scimgate.service import tenants, webhooks
 from scimgate.simulator.dialects import DIALECTS
 from scimgate.simulator.population import generate
@@ -459,6 +460,10 @@ class Tally:
     """``time.monotonic()`` of the first and latest valid delivery, on this machine's clock."""
 
 
+LOOPBACK_RECEIVER = "127.0.0.1"
+"""W7's receiver runs on this machine: webhooks go there only when the operator allows it."""
+
+
 def w7_webhooks(database_url: str, label: str, events: int = 10_000) -> list[Measurement]:
     """A backlog of ``events`` user creations, drained by one ``scimgate worker`` to a receiver."""
     directory = new_directories(database_url, name="w7")[0]
@@ -470,6 +475,7 @@ def w7_webhooks(database_url: str, label: str, events: int = 10_000) -> list[Mea
             f"http://127.0.0.1:{port}/hook",
             organization_id=organization_of(engine, directory.directory_id),
             description="benchmark receiver",
+            allowed=AllowedHosts.parse(LOOPBACK_RECEIVER),
         )
         try:
             with started(
@@ -567,7 +573,11 @@ def drain_backlog(
     outbox = outbox_size(engine, directory.directory_id)
     with (
         tempfile.TemporaryFile() as log,
-        started([SCIMGATE, "worker", "--database-url", database_url], output=log) as worker,
+        started(
+            [SCIMGATE, "worker", "--database-url", database_url],
+            env={ALLOWED_HOSTS_VARIABLE: LOOPBACK_RECEIVER},
+            output=log,
+        ) as worker,
     ):
         began = time.monotonic()
         tally = wait_for_deliveries(stats_url, outbox, worker, log)

@@ -32,6 +32,9 @@ BACKENDS = ("sqlite", "postgresql")
 ADMIN_TOKEN = secrets.token_urlsafe(24)
 """The live server's admin token, which opens its management API."""
 
+LOOPBACK_RECEIVERS = {"SCIMGATE_WEBHOOK_ALLOWED_HOSTS": "127.0.0.1"}
+"""Webhooks go to public addresses only, unless allowed: the tests' receivers are on loopback."""
+
 
 def _postgres_reachable() -> bool:
     try:
@@ -123,6 +126,7 @@ def serving(database_url: str, log_path: Path, **env: str) -> Iterator[str]:
                 # Tests drive servers faster than an IdP may; tests/test_rate_limits.py sets limits.
                 "SCIMGATE_DIRECTORY_RATE": "0",
                 "SCIMGATE_TOKEN_RATE": "0",
+                **LOOPBACK_RECEIVERS,
                 **env,
             },
             stdout=log,

@@ -52,7 +52,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine, select
 
-from conftest import ADMIN_TOKEN, free_port, postgres_database
+from conftest import ADMIN_TOKEN, LOOPBACK_RECEIVERS, free_port, postgres_database
 from crash_support import (
     Actor,
     Chaos,
@@ -88,11 +88,16 @@ USER_EVENTS = {
 GROUP_EVENTS = {"group.created", "group.updated", "group.deleted"}
 MEMBERSHIP_EVENTS = {"group.user_added", "group.user_removed"}
 
-SERVER_ENVIRONMENT = {"SCIMGATE_DIRECTORY_RATE": "0", "SCIMGATE_TOKEN_RATE": "0"}
+SERVER_ENVIRONMENT = {
+    "SCIMGATE_DIRECTORY_RATE": "0",
+    "SCIMGATE_TOKEN_RATE": "0",
+    **LOOPBACK_RECEIVERS,
+}
 WORKER_ENVIRONMENT = {
     # A killed worker's lease expires soon, so that another picks its delivery up.
     "SCIMGATE_LEASE_SECONDS": "2",
-    "SCIMGATE_WEBHOOK_TIMEOUT": "5",
+    "SCIMGATE_WEBHOOK_TIMEOUT": "1",
+    **LOOPBACK_RECEIVERS,
     "SCIMGATE_WEBHOOK_RETRY_SCHEDULE": ",".join(["0.5"] * 20),
 }
 

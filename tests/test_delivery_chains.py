@@ -7,7 +7,13 @@ from event_support import private_server, published
 from scim_payloads import user
 from scimgate.service import webhooks
 from scimgate.service.worker import CHAIN_LIMIT
-from webhook_support import organization_with, receiving, wait_while_progressing, worker_thread
+from webhook_support import (
+    LOOPBACK,
+    organization_with,
+    receiving,
+    wait_while_progressing,
+    worker_thread,
+)
 
 
 def test_a_backlog_goes_out_in_chains_that_let_an_older_event_of_another_endpoint_through(
@@ -16,7 +22,9 @@ def test_a_backlog_goes_out_in_chains_that_let_an_older_event_of_another_endpoin
     with private_server(database_url, tmp_path) as server, receiving() as receiver:
         busy, quiet = organization_with(server, 1), organization_with(server, 1)
         for organization, path in ((busy, "/busy"), (quiet, "/quiet")):
-            webhooks.register(server.engine, receiver.url(path), organization_id=organization.id)
+            webhooks.register(
+                server.engine, receiver.url(path), organization_id=organization.id, allowed=LOOPBACK
+            )
         busy_client, quiet_client = busy.directories[0].http, quiet.directories[0].http
         for index in range(2 * CHAIN_LIMIT + 10):
             if index == 3:

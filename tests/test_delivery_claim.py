@@ -25,6 +25,7 @@ from scimgate.store import webhooks as store
 from scimgate.store.ids import new_id, utcnow
 from scimgate.store.transactions import writing
 from scimgate.store.webhooks import HEADS_PER_QUERY, PENDING, Delivery
+from webhook_support import LOOPBACK
 
 LEASE = timedelta(seconds=30)
 
@@ -40,7 +41,10 @@ class Queue:
 
     def endpoint(self) -> str:
         issued = webhooks.register(
-            self.engine, "http://127.0.0.1:9/hook", organization_id=self.organization_id
+            self.engine,
+            "http://127.0.0.1:9/hook",
+            organization_id=self.organization_id,
+            allowed=LOOPBACK,
         )
         return issued.endpoint.id
 

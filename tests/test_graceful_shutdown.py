@@ -19,7 +19,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine, func, select
 
-from conftest import ADMIN_TOKEN, LiveServer, free_port, new_directory
+from conftest import ADMIN_TOKEN, LOOPBACK_RECEIVERS, LiveServer, free_port, new_directory
 from event_support import admin_client, private_database
 from scim_payloads import BULK_SCHEMA, user
 from scimgate.store.tables import users, webhook_deliveries
@@ -47,6 +47,7 @@ def scimgate_serve(database_url: str, log: Path) -> Iterator[tuple[str, subproce
                 "SCIMGATE_ADMIN_TOKEN": ADMIN_TOKEN,
                 "SCIMGATE_DIRECTORY_RATE": "0",
                 "SCIMGATE_TOKEN_RATE": "0",
+                **LOOPBACK_RECEIVERS,
             },
             stdout=output,
             stderr=subprocess.STDOUT,

@@ -19,6 +19,7 @@ from webhook_support import (
     organization_with,
     start_worker_process,
     stop_processes,
+    trickling,
     wait_until,
     worker_processes,
     worker_thread,
@@ -161,7 +162,11 @@ def test_a_worker_killed_mid_delivery_is_taken_over_by_another(
     _deactivate(directory.http, ann)
     expected = [each["id"] for each in _events(admin, directory.directory_id, USER_EVENTS)]
     assert len(expected) == 3
-    settings = {"SCIMGATE_LEASE_SECONDS": "2", "SCIMGATE_WEBHOOK_RETRY_SCHEDULE": "0.2,0.2,0.2"}
+    settings = {
+        "SCIMGATE_LEASE_SECONDS": "2",
+        "SCIMGATE_WEBHOOK_TIMEOUT": "1",
+        "SCIMGATE_WEBHOOK_RETRY_SCHEDULE": "0.2,0.2,0.2",
+    }
 
     doomed = start_worker_process(database_url, tmp_path / "doomed.log", **settings)
     try:
@@ -366,3 +371,75 @@ def test_a_slow_endpoint_ties_up_one_sender_and_the_others_flow_on(
         assert len(receiver.received("/slow")) <= 2
     for each in endpoints.deliveries(slow["id"]):
         assert each["endpoint_id"] == slow["id"]
+
+
+DEADLINE = 6.0
+"""Seconds one attempt may take in the test below; its lease is more than twice that."""
+
+LEASE = 15.0
+
+
+def test_a_trickling_answer_is_cut_off_at_the_deadline_and_never_sent_twice_at_once(
+    live_server: LiveServer,
+    database_url: str,
+    admin: httpx.Client,
+    endpoints: Endpoints,
+    receiver: Receiver,
+) -> None:
+    """An endpoint that answers 200 at once and then its body a byte a second would hold an
+    attempt for two minutes: the attempt ends at its deadline instead, well within its lease,
+    as a failure to retry; the delivery is not sent again meanwhile, and another
+    organization's event goes out while the slow attempt is still going."""
+    slow_org, other_org = organization_with(live_server, 1), organization_with(live_server, 1)
+    with trickling(length=120) as trickler:
+        slow = endpoints.register(
+            trickler.url(), organization_id=slow_org.id, event_types=["user.created"]
+        )
+        other = endpoints.register(
+            receiver.url("/other"), organization_id=other_org.id, event_types=["user.created"]
+        )
+        with worker_thread(database_url, schedule=(600.0,), lease_seconds=LEASE, timeout=DEADLINE):
+            slow_org.directories[0].http.post("/Users", json=user("slow"))
+            wait_until(lambda: trickler.connections == 1, "the slow endpoint starts answering")
+            other_org.directories[0].http.post("/Users", json=user("other"))
+            wait_until(lambda: endpoints.all_delivered(other["id"], 1), "the other org's event")
+            assert trickler.open_now == 1, "it arrived while the slow attempt was still going"
+
+            def attempted() -> bool:
+                return endpoints.deliveries(slow["id"])[0]["attempts"] == 1
+
+            wait_until(attempted, "the slow attempt ends and is recorded", timeout=LEASE)
+            wait_until(lambda: trickler.open_now == 0, "the attempt hung up on the endpoint")
+
+    [delivery] = endpoints.deliveries(slow["id"])
+    assert delivery["status"] == "pending", "a failure, to retry"
+    [attempt] = admin.get(f"/webhooks/deliveries/{delivery['id']}/attempts").json()["data"]
+    assert attempt["status_code"] is None
+    assert attempt["error"].startswith("ReadTimeout"), attempt["error"]
+    assert f"within {DEADLINE:g} s" in attempt["error"]
+    assert DEADLINE * 1000 <= attempt["latency_ms"] < LEASE * 1000, "ended within its lease"
+    assert trickler.connections == 1 and trickler.most_open == 1, "sent once, never twice"
+
+
+def test_an_endless_answer_is_read_only_as_far_as_its_excerpt(
+    live_server: LiveServer,
+    database_url: str,
+    admin: httpx.Client,
+    endpoints: Endpoints,
+) -> None:
+    """An endpoint that answers 200 with a body that would never end (a terabyte, sent as fast
+    as it is read) is delivered: the sender reads the excerpt's worth and hangs up, well
+    before the deadline would have cut a full read off."""
+    org = organization_with(live_server, 1)
+    with trickling(length=2**24, every=0.0, piece=b"x" * 65536) as endless:
+        endpoint = endpoints.register(
+            endless.url(), organization_id=org.id, event_types=["user.created"]
+        )
+        with worker_thread(database_url, schedule=(600.0,), lease_seconds=LEASE, timeout=DEADLINE):
+            org.directories[0].http.post("/Users", json=user("ann"))
+            wait_until(lambda: endpoints.all_delivered(endpoint["id"], 1), "it is delivered")
+    [delivery] = endpoints.deliveries(endpoint["id"])
+    [attempt] = admin.get(f"/webhooks/deliveries/{delivery['id']}/attempts").json()["data"]
+    assert attempt["status_code"] == 200 and attempt["error"] is None
+    assert attempt["response_excerpt"] == "x" * 1024
+    assert endless.connections == 1

@@ -11,13 +11,14 @@ from svix.webhooks import Webhook as SvixWebhook
 from svix.webhooks import WebhookVerificationError as SvixVerificationError
 from typer.testing import CliRunner
 
-from conftest import LiveServer
+from conftest import LOOPBACK_RECEIVERS, LiveServer
 from scim_payloads import ERROR_SCHEMA, user
 from scimgate import __version__
 from scimgate.cli.webhooks import webhooks_app
-from scimgate.config import Settings
+from scimgate.config import EventSettings, Settings
 from scimgate.service.worker import start_in_background
 from webhook_support import (
+    LOOPBACK,
     Endpoints,
     Receiver,
     organization_with,
@@ -247,7 +248,9 @@ def test_secrets_are_shown_once_and_never_listed(
 
 
 def _cli(database_url: str, *args: str) -> str:
-    result = runner.invoke(webhooks_app, [*args, "--database-url", database_url])
+    result = runner.invoke(
+        webhooks_app, [*args, "--database-url", database_url], env=LOOPBACK_RECEIVERS
+    )
     assert result.exit_code == 0, result.output
     return result.output
 
@@ -262,7 +265,9 @@ def test_the_command_line_manages_endpoints_and_deliveries(
     )  # fmt: skip
     endpoints.created.append(created["id"])
     # The worker logs to standard output, so commands run while no worker does.
-    worker = start_in_background(Settings(database_url=database_url))
+    worker = start_in_background(
+        Settings(database_url=database_url, events=EventSettings(webhook_allowed_hosts=LOOPBACK))
+    )
     try:
         org.directories[0].http.post("/Users", json=user("ann"))
         wait_until(lambda: len(receiver.received()) == 1, "the background worker delivers")

@@ -3,6 +3,8 @@
 import json
 import os
 import secrets
+import select
+import socket
 import subprocess
 import sys
 import threading
@@ -17,14 +19,17 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import DirectoryClient, LiveServer
-from scimgate.config import EventSettings
+from conftest import LOOPBACK_RECEIVERS, DirectoryClient, LiveServer
+from scimgate.config import AllowedHosts, EventSettings
 from scimgate.service import tenants
 from scimgate.service.delivery import RetryPolicy
 from scimgate.service.worker import CONCURRENCY, Worker
 from scimgate.store.engine import open_engine
 
 WAIT_SECONDS = 20.0
+
+LOOPBACK = AllowedHosts.parse(LOOPBACK_RECEIVERS["SCIMGATE_WEBHOOK_ALLOWED_HOSTS"])
+"""What the tests allow besides public addresses: their receivers, on loopback."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,7 @@ class Reply:
     """Seconds to hold the request open before answering."""
 
     body: str = "ok"
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 Plan = Callable[[Received], Reply]
@@ -105,6 +111,8 @@ def receiving() -> Iterator[Receiver]:
                 self.send_response(reply.status)
                 self.send_header("content-type", "text/plain")
                 self.send_header("content-length", str(len(payload)))
+                for name, value in reply.headers.items():
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(payload)
 
@@ -122,6 +130,101 @@ def receiving() -> Iterator[Receiver]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@dataclass
+class Trickler:
+    """A receiver that answers 200 at once, then its body one byte at a time, for a long time.
+
+    It records each connection: when it was accepted and whether the sender
+    has closed it, and how many were open at once.
+    """
+
+    port: int
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    connections: int = 0
+    open_now: int = 0
+    most_open: int = 0
+
+    def url(self, path: str = "/slow") -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def opened(self) -> None:
+        with self.lock:
+            self.connections += 1
+            self.open_now += 1
+            self.most_open = max(self.most_open, self.open_now)
+
+    def closed(self) -> None:
+        with self.lock:
+            self.open_now -= 1
+
+
+def _read_request(conn: socket.socket) -> None:
+    """Read one request's head and body (by its content-length)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    lengths = [
+        int(line.split(b":", 1)[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    ]
+    while len(body) < (lengths[0] if lengths else 0):
+        chunk = conn.recv(65536)
+        if not chunk:
+            return
+        body += chunk
+
+
+@contextmanager
+def trickling(length: int, every: float = 1.0, piece: bytes = b".") -> Iterator[Trickler]:
+    """A loopback receiver whose answers' bodies (``length`` pieces) come a piece every ``every``
+    seconds: the answer begins at once and is not complete for ``length * every`` seconds."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.1)
+    trickler = Trickler(listener.getsockname()[1])
+    stopping = threading.Event()
+
+    def answer(conn: socket.socket) -> None:
+        trickler.opened()
+        try:
+            with conn:
+                _read_request(conn)
+                size = length * len(piece)
+                head = f"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: {size}"
+                conn.sendall(head.encode() + b"\r\n\r\n")
+                for _ in range(length):
+                    # Wait a byte's interval, watching for the sender closing the connection.
+                    readable, _, _ = select.select([conn], [], [], every)
+                    if stopping.is_set() or (readable and not conn.recv(1)):
+                        return
+                    conn.sendall(piece)
+        except OSError:
+            pass
+        finally:
+            trickler.closed()
+
+    def accept() -> None:
+        while not stopping.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            threading.Thread(target=answer, args=(conn,), daemon=True).start()
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield trickler
+    finally:
+        stopping.set()
+        thread.join(5)
+        listener.close()
 
 
 def wait_until(condition: Callable[[], bool], what: str, timeout: float = WAIT_SECONDS) -> None:
@@ -154,11 +257,16 @@ def worker_thread(
     schedule: tuple[float, ...] = (0.2,) * 50,
     lease_seconds: float = 30.0,
     concurrency: int = CONCURRENCY,
+    *,
+    timeout: float = 5.0,
+    allowed: AllowedHosts = LOOPBACK,
 ) -> Iterator[Worker]:
     """A delivery worker running in this process until the block ends."""
     worker = Worker(
         open_engine(database_url),
-        EventSettings(webhook_timeout=5.0, lease_seconds=lease_seconds),
+        EventSettings(
+            webhook_timeout=timeout, lease_seconds=lease_seconds, webhook_allowed_hosts=allowed
+        ),
         RetryPolicy(delays=schedule),
         concurrency=concurrency,
     )
@@ -180,7 +288,7 @@ def start_worker_process(
     with log.open("ab") as output:
         return subprocess.Popen(
             [sys.executable, "-m", "scimgate", "worker", "--database-url", database_url],
-            env={**os.environ, **environment},
+            env={**os.environ, **LOOPBACK_RECEIVERS, **environment},
             stdout=output,
             stderr=subprocess.STDOUT,
         )

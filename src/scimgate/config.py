@@ -1,5 +1,6 @@
 """Settings, read from ``SCIMGATE_*`` environment variables (flags override them)."""
 
+import ipaddress
 import os
 from dataclasses import dataclass, field
 
@@ -42,6 +43,53 @@ class Limits:
     """Seconds within which a resource the IdP sends again is not re-marked as confirmed."""
 
 
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+ALLOWED_HOSTS_VARIABLE = "SCIMGATE_WEBHOOK_ALLOWED_HOSTS"
+
+LEASE_SHARE = 0.5
+"""The most of a lease one webhook attempt may take: the rest covers recording the outcome
+and the clocks of two workers disagreeing a little."""
+
+
+@dataclass(frozen=True)
+class AllowedHosts:
+    """Non-public webhook destinations allowed all the same (``SCIMGATE_WEBHOOK_ALLOWED_HOSTS``).
+
+    By default webhooks go only to public addresses. The operator may name
+    host names (matched exactly, without case), addresses and CIDR ranges that
+    are allowed all the same: a receiver on the same machine or network.
+    """
+
+    names: frozenset[str] = frozenset()
+    networks: tuple[IPNetwork, ...] = ()
+
+    @classmethod
+    def parse(cls, raw: str) -> "AllowedHosts":
+        """Comma-separated host names, addresses and CIDR ranges, e.g. ``localhost,10.0.0.0/8``."""
+        names: set[str] = set()
+        networks: list[IPNetwork] = []
+        for entry in (part.strip() for part in raw.split(",")):
+            if not entry:
+                continue
+            try:
+                networks.append(ipaddress.ip_network(entry.strip("[]"), strict=False))
+                continue
+            except ValueError:
+                pass
+            name = entry.lower().rstrip(".")
+            if "/" in name or not all(
+                label and len(label) <= 63 and label.replace("-", "").replace("_", "").isalnum()
+                for label in name.split(".")
+            ):
+                raise ValueError(
+                    f"{ALLOWED_HOSTS_VARIABLE}: {entry!r} is neither a host name, "
+                    "an IP address nor a CIDR range"
+                )
+            names.add(name)
+        return cls(frozenset(names), tuple(dict.fromkeys(networks)))
+
+
 @dataclass(frozen=True)
 class EventSettings:
     """How long events and deleted users are kept, and when offboarding is overdue."""
@@ -56,10 +104,22 @@ class EventSettings:
     """A deprovisioning the app has not confirmed after this raises ``offboarding.overdue``."""
 
     webhook_timeout: float = 10.0
-    """Seconds a webhook endpoint has to answer one delivery."""
+    """Seconds one delivery attempt may take in all: connecting, sending, the whole answer."""
 
     lease_seconds: float = 60.0
     """How long a worker owns a delivery it took; a dead worker's deliveries are retried after."""
+
+    webhook_allowed_hosts: AllowedHosts = field(default_factory=AllowedHosts)
+    """Non-public webhook destinations the operator allows (``SCIMGATE_WEBHOOK_ALLOWED_HOSTS``)."""
+
+    def __post_init__(self) -> None:
+        # An attempt that outlived its lease would let another worker send the same delivery.
+        if not 0 < self.webhook_timeout <= self.lease_seconds * LEASE_SHARE:
+            raise ValueError(
+                f"SCIMGATE_WEBHOOK_TIMEOUT ({self.webhook_timeout:g} s) must be above 0 and at "
+                f"most {LEASE_SHARE:.0%} of SCIMGATE_LEASE_SECONDS ({self.lease_seconds:g} s), "
+                "so that a delivery attempt always ends while its worker still holds the lease"
+            )
 
 
 @dataclass(frozen=True)
@@ -188,6 +248,9 @@ class Settings:
                     "SCIMGATE_WEBHOOK_TIMEOUT", event_defaults.webhook_timeout
                 ),
                 lease_seconds=_env_float("SCIMGATE_LEASE_SECONDS", event_defaults.lease_seconds),
+                webhook_allowed_hosts=AllowedHosts.parse(
+                    os.environ.get(ALLOWED_HOSTS_VARIABLE, "")
+                ),
             ),
             pool=PoolSettings.from_env(),
             rate_limits=RateLimits.from_env(),

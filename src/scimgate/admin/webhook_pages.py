@@ -15,9 +15,10 @@ from scim2_models import ConflictException, InvalidValueException, NotFoundExcep
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
-from scimgate.admin.guard import admin_guard
+from scimgate.admin.guard import Session, admin_guard
 from scimgate.admin.web import PortalError, render
 from scimgate.service import tenants, webhooks
+from scimgate.service.admin_keys import WRITE_SCOPE
 from scimgate.service.webhooks import EndpointInfo
 from scimgate.store.webhooks import PENDING, Delivery
 
@@ -99,6 +100,7 @@ async def register(
             webhooks.register,
             request.app.state.engine,
             form.url,
+            allowed=request.app.state.settings.events.webhook_allowed_hosts,
             organization_id=form.organization_id or None,
             event_types=[kind for kind in _SEPARATORS.split(event_types) if kind],
             description=form.description,
@@ -207,10 +209,18 @@ async def rotate_secret(request: Request, endpoint_id: str) -> HTMLResponse:
 
 
 @router.get("/webhooks/deliveries/{delivery_id}")
-async def delivery_attempts(request: Request, delivery_id: str) -> HTMLResponse:
-    """A delivery's attempts: a page, or the rows htmx expands under the delivery."""
+async def delivery_attempts(request: Request, session: Session, delivery_id: str) -> HTMLResponse:
+    """A delivery's attempts: a page, or the rows htmx expands under the delivery.
+
+    The start of each answer is shown to a session with a write key only.
+    """
     try:
-        found = await run_in_threadpool(webhooks.attempts, request.app.state.engine, delivery_id)
+        found = await run_in_threadpool(
+            webhooks.attempts,
+            request.app.state.engine,
+            delivery_id,
+            with_excerpts=session.scope == WRITE_SCOPE,
+        )
     except NotFoundException as exc:
         raise _missing(exc) from None
     context = {"nav": "webhooks", "delivery_id": delivery_id, "attempts": found}

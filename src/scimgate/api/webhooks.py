@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from scimgate.api.bounds import OverlapHours, Sequence, UtcDateTime
 from scimgate.api.management import json_response, require_admin
 from scimgate.service import webhooks
+from scimgate.service.admin_keys import WRITE_SCOPE, Actor
 from scimgate.service.webhooks import WithSecret
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_admin)])
@@ -62,6 +63,7 @@ async def register(request: Request) -> JSONResponse:
         webhooks.register,
         request.app.state.engine,
         body.url,
+        allowed=request.app.state.settings.events.webhook_allowed_hosts,
         organization_id=body.organization_id,
         event_types=body.event_types,
         description=body.description,
@@ -138,8 +140,17 @@ async def deliveries(
 
 @router.get("/webhooks/deliveries/{delivery_id}/attempts")
 async def attempts(request: Request, delivery_id: str) -> JSONResponse:
-    """Every attempt of a delivery: status code or error, latency, the start of the answer."""
-    found = await run_in_threadpool(webhooks.attempts, request.app.state.engine, delivery_id)
+    """Every attempt of a delivery: status code or error, latency, the start of the answer.
+
+    The start of the answer is shown to write keys only (``null`` for a read key).
+    """
+    actor: Actor = request.state.admin_actor
+    found = await run_in_threadpool(
+        webhooks.attempts,
+        request.app.state.engine,
+        delivery_id,
+        with_excerpts=actor.scope == WRITE_SCOPE,
+    )
     return json_response({"data": [asdict(each) for each in found]})
 
 

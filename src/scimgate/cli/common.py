@@ -33,8 +33,15 @@ BaseUrlOption = Annotated[
 
 
 def settings_for(database_url: str | None) -> Settings:
-    """The environment's settings, with the database a command was given."""
-    settings = Settings.from_env()
+    """The environment's settings, with the database a command was given.
+
+    Settings that contradict each other or do not parse end the command with the reason.
+    """
+    try:
+        settings = Settings.from_env()
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
     return replace(settings, database_url=database_url) if database_url else settings
 
 

@@ -55,11 +55,13 @@ def create(
     database_url: DatabaseOption = None,
 ) -> None:
     """Register an endpoint for URL and print its signing secret (shown this once)."""
+    allowed = settings_for(database_url).events.webhook_allowed_hosts
     created = _call(
         database_url,
         lambda engine: webhooks.register(
             engine,
             url,
+            allowed=allowed,
             organization_id=org,
             event_types=event_type or [],
             description=description,

@@ -22,7 +22,8 @@ from scimgate.store.transactions import reading, writing
 KEY_PREFIX = "scimgate_admin_"
 """Keys are recognisable, so that secret scanners and people can tell what leaked."""
 
-SCOPES = ("read", "write")
+WRITE_SCOPE = "write"
+SCOPES = ("read", WRITE_SCOPE)
 READ_METHODS = frozenset({"GET", "HEAD"})
 """The only methods a ``read`` key may use."""
 

@@ -26,7 +26,8 @@ from sqlalchemy import Connection, Engine
 from standardwebhooks.webhooks import Webhook
 
 from scimgate import __version__
-from scimgate.service import event_feed
+from scimgate.service import event_feed, outbound
+from scimgate.service.destinations import RefusedDestination
 from scimgate.store import events, progress, webhooks
 from scimgate.store.events import StoredEvent
 from scimgate.store.ids import new_id, utcnow
@@ -42,6 +43,9 @@ SECRET_BYTES = 32
 USER_AGENT = f"scimgate/{__version__}"
 EXCERPT_CHARS = 1024
 """How much of an endpoint's answer the attempt log keeps."""
+
+EXCERPT_BYTES = 4 * EXCERPT_CHARS
+"""The most of an answer that is read: enough for the excerpt in any UTF-8 text."""
 
 ERROR_CHARS = 512
 RETRY_SCHEDULE_VARIABLE = "SCIMGATE_WEBHOOK_RETRY_SCHEDULE"
@@ -148,6 +152,8 @@ def signed_headers(
         ),
         "content-type": "application/json",
         "user-agent": USER_AGENT,
+        # Only the start of the answer is read, as sent: nothing to decompress.
+        "accept-encoding": "identity",
     }
 
 
@@ -230,17 +236,28 @@ def _jobs(conn: Connection, leased: Sequence[Delivery], now: datetime) -> list[J
 
 
 def send(job: Job, client: httpx.Client, timeout: float) -> Answer:
-    """POST the event to the endpoint, signed; no transaction is open meanwhile."""
+    """POST the event to the endpoint, signed; no transaction is open meanwhile.
+
+    The attempt ends within ``timeout`` seconds in all, the start of the answer
+    read: an answer that is not complete by then (the excerpt's worth of it) is
+    a failed attempt. Use a client from :func:`outbound.delivery_client`, which
+    keeps to the deadline and refuses destinations inside the network.
+    """
     body = body_of(job.event)
     sent_at = utcnow()
     headers = signed_headers(job.event.id, body, job.secrets, sent_at)
     started = time.perf_counter()
     try:
-        with client.stream(
-            "POST", job.endpoint.url, content=body.encode(), headers=headers, timeout=timeout
-        ) as response:
+        with (
+            outbound.deadline(timeout),
+            client.stream(
+                "POST", job.endpoint.url, content=body.encode(), headers=headers, timeout=timeout
+            ) as response,
+        ):
             excerpt = _excerpt(response)
             return Answer(sent_at, response.status_code, _elapsed_ms(started), excerpt=excerpt)
+    except RefusedDestination as exc:
+        return Answer(sent_at, None, _elapsed_ms(started), error=exc.detail[:ERROR_CHARS])
     except (httpx.HTTPError, httpx.InvalidURL) as exc:
         error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         return Answer(sent_at, None, _elapsed_ms(started), error=error[:ERROR_CHARS])
@@ -321,13 +338,17 @@ def _failed(
 
 
 def _excerpt(response: httpx.Response) -> str:
-    """The start of the answer, without reading more of a large one than needed."""
-    taken = ""
-    for chunk in response.iter_text():
+    """The start of the answer: at most ``EXCERPT_BYTES`` are read, however long it is."""
+    taken = b""
+    for chunk in response.iter_raw():
         taken += chunk
-        if len(taken) >= EXCERPT_CHARS:
+        if len(taken) >= EXCERPT_BYTES:
             break
-    return taken[:EXCERPT_CHARS]
+    try:
+        text = taken[:EXCERPT_BYTES].decode(response.charset_encoding or "utf-8", "replace")
+    except LookupError:  # a charset Python does not know
+        text = taken[:EXCERPT_BYTES].decode("utf-8", "replace")
+    return text[:EXCERPT_CHARS]
 
 
 def _elapsed_ms(started: float) -> int:

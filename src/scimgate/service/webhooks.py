@@ -2,19 +2,21 @@
 
 A signing secret is shown once, when it is made (at registration and at each
 rotation); listings show only when each secret was made and when it expires.
+An endpoint's URL is shown without the credentials it may carry.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from urllib.parse import urlsplit
 
 from scim2_models import ConflictException, InvalidValueException, NotFoundException
 from sqlalchemy import Connection, Engine
 
+from scimgate.config import AllowedHosts
 from scimgate.events.models import EventType
+from scimgate.service import destinations
 from scimgate.service.delivery import new_delivery, new_secret
 from scimgate.store import events, tenants, webhooks
 from scimgate.store.ids import new_id, utcnow
@@ -27,6 +29,9 @@ MAX_URL_LENGTH = 2048
 MAX_DESCRIPTION_LENGTH = 200
 MAX_REPLAY = 10_000
 """The most events one bulk replay queues; a longer range is replayed in parts."""
+
+PUBLIC_ONLY = AllowedHosts()
+"""No exception: endpoints must lead to public addresses."""
 
 DEFAULT_OVERLAP = timedelta(hours=24)
 MAX_OVERLAP = timedelta(days=30)
@@ -79,9 +84,14 @@ def register(
     event_types: list[str] | None = None,
     description: str = "",
     revocation_hook: bool = False,
+    allowed: AllowedHosts = PUBLIC_ONLY,
 ) -> WithSecret:
-    """Register an endpoint (for one organization, or all when none is named) with a secret."""
-    _check_url(url)
+    """Register an endpoint (for one organization, or all when none is named) with a secret.
+
+    Its URL must be http or https, without credentials, and lead to a public
+    address unless ``allowed`` (``SCIMGATE_WEBHOOK_ALLOWED_HOSTS``) allows its host.
+    """
+    _check_url(url, allowed)
     if len(description) > MAX_DESCRIPTION_LENGTH:
         raise InvalidValueException(
             detail=f"description: at most {MAX_DESCRIPTION_LENGTH} characters"
@@ -187,11 +197,17 @@ def event_types(engine: Engine, seqs: Sequence[int]) -> dict[int, str]:
         return {seq: event.type for seq, event in events.by_seqs(conn, seqs).items()}
 
 
-def attempts(engine: Engine, delivery_id: str) -> list[Attempt]:
-    """A delivery's attempts, oldest first."""
+def attempts(engine: Engine, delivery_id: str, *, with_excerpts: bool = True) -> list[Attempt]:
+    """A delivery's attempts, oldest first.
+
+    The start of each answer is what the endpoint chose to send back: shown
+    only to those who may change endpoints (``with_excerpts``), never to a
+    read-only key, since a URL may lead wherever its registrant pointed it.
+    """
     with reading(engine) as conn:
         _existing_delivery(conn, delivery_id)
-        return webhooks.attempts_of(conn, delivery_id)
+        found = webhooks.attempts_of(conn, delivery_id)
+    return found if with_excerpts else [replace(each, response_excerpt=None) for each in found]
 
 
 def replay(engine: Engine, delivery_id: str) -> Delivery:
@@ -274,12 +290,13 @@ def replay_range(
     return Replayed(replayed=len(found) - len(waiting), already_pending=len(waiting))
 
 
-def _check_url(url: str) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidValueException(detail=f"url: {url!r} is not an http or https URL")
+def _check_url(url: str, allowed: AllowedHosts) -> None:
     if len(url) > MAX_URL_LENGTH:
         raise InvalidValueException(detail=f"url: at most {MAX_URL_LENGTH} characters")
+    try:
+        destinations.check_url(url, allowed)
+    except destinations.RefusedDestination as exc:
+        raise InvalidValueException(detail=exc.detail) from None
 
 
 def _checked_types(types: list[str]) -> list[str]:
@@ -340,4 +357,6 @@ def _info(conn: Connection, endpoint: Endpoint) -> EndpointInfo:
         for each in webhooks.secrets_of(conn, endpoint.id)
         if each.expires_at is None or each.expires_at > now
     ]
-    return EndpointInfo(**vars(endpoint), secrets=keys)
+    return EndpointInfo(
+        **{**vars(endpoint), "url": destinations.masked(endpoint.url)}, secrets=keys
+    )

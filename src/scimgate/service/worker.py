@@ -25,7 +25,7 @@ from sqlalchemy import Engine
 
 from scimgate.config import EventSettings, Settings
 from scimgate.logging import failure
-from scimgate.service import delivery, health
+from scimgate.service import delivery, health, outbound
 from scimgate.service.delivery import FANOUT_BATCH, USER_AGENT, Job, RetryPolicy
 from scimgate.service.maintenance import run_upkeep
 from scimgate.store import webhooks
@@ -74,15 +74,18 @@ class Worker:
         self.policy = policy
         self.id = worker_id or new_worker_id()
         self.concurrency = concurrency
-        # A request never outlives its lease, so no two workers send one delivery at once.
-        self.timeout = min(settings.webhook_timeout, settings.lease_seconds)
+        # Settings keep it well below the lease: an attempt never outlives its lease, so no
+        # two workers send one delivery at once.
+        self.timeout = settings.webhook_timeout
 
     def run(self, stop: threading.Event) -> None:
         log.info("worker started", worker=self.id, concurrency=self.concurrency)
         in_flight: set[Future[None]] = set()
         next_upkeep = next_heartbeat = time.monotonic()
         with (
-            httpx.Client(headers={"user-agent": USER_AGENT}) as client,
+            outbound.delivery_client(
+                self.settings.webhook_allowed_hosts, {"user-agent": USER_AGENT}
+            ) as client,
             ThreadPoolExecutor(self.concurrency, thread_name_prefix="webhook") as pool,
         ):
             while not stop.is_set():
