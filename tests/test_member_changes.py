@@ -324,7 +324,7 @@ def test_a_request_naming_more_members_than_allowed_is_refused_with_413(
         error = answer.json()
         assert error["status"] == "413", name
         assert f"names {CAP + 1} members; at most {CAP}" in error["detail"], name
-        assert "PATCH requests" in error["detail"], name
+        assert "Split it into PATCH requests" in error["detail"], name
     assert "members" not in http.get(f"/Groups/{empty}").json()
     assert len(http.get(f"/Groups/{full}").json()["members"]) == CAP
     assert (

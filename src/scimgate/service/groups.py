@@ -152,9 +152,10 @@ def _within_member_limit(scope: Scope, named: int) -> None:
     if named <= limit:
         return
     too_many = TooManyException(
-        detail=f"The request names {named:,} members; at most {limit:,} are changed in one "
-        "request (SCIMGATE_MAX_MEMBERS_PER_REQUEST). Send the rest in further PATCH requests "
-        f'of at most {limit:,} members each ({{"op": "add", "path": "members", "value": [...]}})'
+        detail=f"The request names {named:,} members; at most {limit:,} are added or removed "
+        "in one request (SCIMGATE_MAX_MEMBERS_PER_REQUEST). Split it into PATCH requests of at "
+        f'most {limit:,} members each ("op": "add" or "remove", "path": "members"); a POST or '
+        "PUT of the group can carry the first of them"
     )
     too_many.status = 413
     raise too_many
