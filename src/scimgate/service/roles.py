@@ -54,7 +54,7 @@ def recompute(
     wanted = {user_id: effective_roles(rules, groups[user_id]) for user_id in user_ids}
     moved = {user_id: roles_ for user_id, roles_ in wanted.items() if roles_ != current[user_id]}
     roles.store_roles(conn, directory_id, moved)
-    if announce:
+    if announce and moved:
         changes.roles_changed(conn, directory_id, {user_id: current[user_id] for user_id in moved})
 
 
