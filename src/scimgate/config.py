@@ -42,6 +42,16 @@ class Limits:
     confirmation_interval: float = 60.0
     """Seconds within which a resource the IdP sends again is not re-marked as confirmed."""
 
+    max_members_per_request: int = 20_000
+    """The most group members one request (or Bulk operation) may add, remove or list.
+
+    Each member changed is a row and an event written in the request's
+    transaction, during which SQLite lets no other directory write. About as
+    many bare member ids as a 1 MB body holds: no IdP's request within the
+    default body limit is refused (Entra sends a few members per PATCH, Okta a
+    group's whole list when it pushes it).
+    """
+
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -232,6 +242,9 @@ class Settings:
                 confirmation_interval=float(
                     os.environ.get("SCIMGATE_CONFIRMATION_INTERVAL")
                     or defaults.confirmation_interval
+                ),
+                max_members_per_request=_env_int(
+                    "SCIMGATE_MAX_MEMBERS_PER_REQUEST", defaults.max_members_per_request
                 ),
             ),
             events=EventSettings(

@@ -22,6 +22,7 @@ from scim2_models import (
 
 from scimgate.scim.bulk import (
     BulkOperationRequest,
+    Schedule,
     operation_target,
     read_envelope,
     references,
@@ -37,39 +38,35 @@ _METHODS = ("POST", "PUT", "PATCH", "DELETE")
 
 def run(scope: Scope, payload: dict[str, Any]) -> BulkResults:
     envelope = read_envelope(payload, scope.limits.max_bulk_operations)
+    operations = envelope.operations
+    # Each operation's data is scanned for references once, here, and resolved once, when it runs.
+    schedule = Schedule([references(op.data) | _path_reference(op) for op in operations])
     created: dict[str, str] = {}
     results: dict[int, BulkOperation[Any]] = {}
     errors = 0
-    waiting = list(enumerate(envelope.operations))
-    while waiting and (envelope.fail_on_errors is None or errors < envelope.fail_on_errors):
-        ready = [
-            (index, operation)
-            for index, operation in waiting
-            if references(operation.data) | _path_reference(operation) <= created.keys()
-        ]
-        if not ready:
-            index, operation = waiting[0]
-            unresolved = sorted(
-                (references(operation.data) | _path_reference(operation)) - created.keys()
-            )
-            results[index] = _failed(
+    while envelope.fail_on_errors is None or errors < envelope.fail_on_errors:
+        step = schedule.next()
+        if step is None:
+            break
+        operation = operations[step.index]
+        if step.unresolved:
+            results[step.index] = _failed(
                 operation,
                 ConflictException(
-                    detail=f"bulkId:{unresolved[0]} refers to no operation that created a resource "
-                    "(it is unknown, failed, or part of a circular reference)"
+                    detail=f"bulkId:{min(step.unresolved)} refers to no operation that created "
+                    "a resource (it is unknown, failed, or part of a circular reference)"
                 ),
             )
             errors += 1
-            waiting = waiting[1:]
             continue
-        index, operation = ready[0]
-        waiting.remove((index, operation))
         try:
-            result = _run_one(scope, operation, created)
+            results[step.index] = _run_one(scope, operation, created)
         except SCIMException as exc:
-            result = _failed(operation, exc)
+            results[step.index] = _failed(operation, exc)
             errors += 1
-        results[index] = result
+            continue
+        if operation.bulk_id is not None and operation.bulk_id in created:
+            schedule.define(operation.bulk_id)
     return BulkResults(operations=[results[index] for index in sorted(results)])
 
 

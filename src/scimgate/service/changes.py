@@ -94,6 +94,19 @@ def user_changed(
     memberships passes them, saving their reads.
     """
     user = builder(conn, directory_id).user(user_id, stored=stored, groups=groups)
+    _user_changed(conn, directory_id, user, before, previous_attributes, reason)
+
+
+def _user_changed(
+    conn: Connection,
+    directory_id: str,
+    user: DirectoryUser,
+    before: UserState,
+    previous_attributes: dict[str, Any],
+    reason: DeprovisionReason = DeprovisionReason.deactivated,
+) -> None:
+    """What :func:`user_changed` records, for a user already built."""
+    user_id = user.id
     active_now = user.state == UserState.active
     if before == UserState.active and not active_now:
         kind, data = EventType.user_deactivated, UserData(user=user, reason=reason)
@@ -120,11 +133,13 @@ def user_deleted(conn: Connection, directory_id: str, last_state: DirectoryUser)
 
 
 def roles_changed(
-    conn: Connection, directory_id: str, user_id: str, previous_roles: list[str]
+    conn: Connection, directory_id: str, previous_roles: dict[str, list[str]]
 ) -> None:
-    user = builder(conn, directory_id).user(user_id)
-    data = UserData(user=user, previous_roles=previous_roles)
-    _append(conn, directory_id, EventType.user_roles_changed, user_id, data)
+    """These users' roles changed (``previous_roles`` by user id): one event each."""
+    users = builder(conn, directory_id).users(list(previous_roles))
+    for user_id, user in users.items():
+        data = UserData(user=user, previous_roles=previous_roles[user_id])
+        _append(conn, directory_id, EventType.user_roles_changed, user_id, data)
 
 
 def group_changed(
@@ -138,6 +153,44 @@ def group_changed(
     group = builder(conn, directory_id).group(group_id)
     data = GroupData(group=group, previous_attributes=previous_attributes or {})
     _append(conn, directory_id, kind, group_id, data)
+
+
+@dataclass(frozen=True)
+class MemberMove:
+    """A membership row added or removed by a request."""
+
+    member_id: str
+    member_type: str
+    added: bool
+
+
+def memberships_changed(
+    conn: Connection, directory_id: str, group_id: str, moves: Sequence[MemberMove]
+) -> None:
+    """Members joined or left a group, in this order: one event each, as
+    :func:`membership_changed` records it.
+
+    The group is read once and the members in batches, so that a change of
+    thousands of members costs a few statements per batch rather than several per member.
+    """
+    if not moves:
+        return
+    build = builder(conn, directory_id)
+    group = build.group(group_id)
+    users = build.users(_ids_of(moves, "User"))
+    groups = build.groups(_ids_of(moves, "Group"))
+    for move in moves:
+        if move.member_type == "User":
+            kind = EventType.group_user_added if move.added else EventType.group_user_removed
+            data = MembershipData(group=group, user=users[move.member_id])
+        else:
+            kind = EventType.group_group_added if move.added else EventType.group_group_removed
+            data = MembershipData(group=group, member_group=groups[move.member_id])
+        _append(conn, directory_id, kind, move.member_id, data)
+
+
+def _ids_of(moves: Sequence[MemberMove], member_type: str) -> list[str]:
+    return list(dict.fromkeys(m.member_id for m in moves if m.member_type == member_type))
 
 
 def membership_changed(
@@ -172,22 +225,13 @@ def assignment_changed(
     build = builder(conn, directory_id)
     if build.directory.assignment_group != group_id:
         return
-    for user_id in user_ids:
+    for user in build.users(user_ids).values():
         if joined:
-            user_changed(
-                conn, directory_id, user_id, before=UserState.inactive, previous_attributes={}
-            )
+            _user_changed(conn, directory_id, user, UserState.inactive, {})
         else:
-            was_active = build.user(user_id).raw.get("active") is not False
+            was_active = user.raw.get("active") is not False
             before = UserState.active if was_active else UserState.inactive
-            user_changed(
-                conn,
-                directory_id,
-                user_id,
-                before=before,
-                previous_attributes={},
-                reason=DeprovisionReason.unassigned,
-            )
+            _user_changed(conn, directory_id, user, before, {}, DeprovisionReason.unassigned)
 
 
 def directory_changed(conn: Connection, directory_id: str, kind: EventType) -> None:

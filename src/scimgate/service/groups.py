@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, cast
 
 from scim2_models import (
@@ -12,6 +11,7 @@ from scim2_models import (
     InvalidValueException,
     PatchOp,
     ScimFilter,
+    TooManyException,
 )
 from sqlalchemy import Connection
 
@@ -28,7 +28,7 @@ from scimgate.scim.group_patch import (
 )
 from scimgate.scim.tolerance import apply_patch
 from scimgate.service import changes, confirmations, roles
-from scimgate.service.changes import changing
+from scimgate.service.changes import MemberMove, changing
 from scimgate.service.representation import document, group_document, group_resource
 from scimgate.service.scope import Scope
 from scimgate.store import memberships
@@ -42,6 +42,7 @@ def create_group(scope: Scope, group: Group) -> ScimDocument:
     doc = document(group)
     stored = StoredResource.new(new_id(), doc, utcnow())
     listed = listed_members(group.members or [])
+    _within_member_limit(scope, len(listed))
     with changing(scope.engine, scope.directory) as conn:
         GROUPS.insert(conn, scope.directory_id, stored)
         changes.group_changed(conn, scope.directory_id, EventType.group_created, stored.id)
@@ -65,11 +66,12 @@ def replace_group(
     scope: Scope, group_id: str, replacement: Group, if_match: str | None
 ) -> ScimDocument:
     """Replace a group (PUT), its member list included."""
+    wanted_members = listed_members(replacement.members or [])
+    _within_member_limit(scope, len(wanted_members))
     with changing(scope.engine, scope.directory) as conn:
         stored = GROUPS.existing(conn, scope.directory_id, group_id, for_update=True)
         check_if_match(if_match, stored.version)
         current = group_resource(scope, stored, None)
-        wanted_members = listed_members(replacement.members or [])
         replacement.members = None
         replacement.replace(current)
         moves = _replace_members(conn, scope, group_id, wanted_members)
@@ -88,12 +90,21 @@ def patch_group(
     A membership change writes rows for the members it names and nothing else,
     so it costs the same for a group of ten as for a group of a hundred thousand.
     """
+    steps = split_group_patch(patch)
+    _within_member_limit(
+        scope,
+        sum(
+            len(step.members) + len(step.member_ids)
+            for step in steps
+            if isinstance(step, MemberChange)
+        ),
+    )
     with changing(scope.engine, scope.directory) as conn:
         stored = GROUPS.existing(conn, scope.directory_id, group_id, for_update=True)
         check_if_match(if_match, stored.version)
         group = group_resource(scope, stored, None)
-        moves: list[_MemberMove] = []
-        for step in split_group_patch(patch):
+        moves: list[MemberMove] = []
+        for step in steps:
             if isinstance(step, MemberChange):
                 moves += _apply_member_change(conn, scope, group_id, step)
             else:
@@ -131,6 +142,25 @@ def delete_group(scope: Scope, group_id: str, if_match: str | None) -> None:
         roles.recompute(conn, scope.directory_id, former)
 
 
+def _within_member_limit(scope: Scope, named: int) -> None:
+    """Refuse a request naming more members than one transaction changes (413).
+
+    Each member changed is a row and an event written while the transaction
+    holds the database; on SQLite no other directory writes meanwhile.
+    """
+    limit = scope.limits.max_members_per_request
+    if named <= limit:
+        return
+    too_many = TooManyException(
+        detail=f"The request names {named:,} members; at most {limit:,} are added or removed "
+        "in one request (SCIMGATE_MAX_MEMBERS_PER_REQUEST). Split it into PATCH requests of at "
+        f'most {limit:,} members each ("op": "add" or "remove", "path": "members"); a POST or '
+        "PUT of the group can carry the first of them"
+    )
+    too_many.status = 413
+    raise too_many
+
+
 def _save(
     conn: Connection,
     scope: Scope,
@@ -156,7 +186,7 @@ def _save(
     return updated
 
 
-def _membership_moved(moves: list[_MemberMove]) -> bool:
+def _membership_moved(moves: list[MemberMove]) -> bool:
     """Whether a request left the member rows otherwise than it found them.
 
     A member added and removed again in one PATCH is announced both ways, but
@@ -177,18 +207,9 @@ def _user_members(conn: Connection, scope: Scope, group_id: str) -> list[str]:
     return [member.id for member in members if member.type == "User"]
 
 
-@dataclass(frozen=True)
-class _MemberMove:
-    """A membership row added or removed by a request."""
-
-    member_id: str
-    member_type: str
-    added: bool
-
-
 def _apply_member_change(
     conn: Connection, scope: Scope, group_id: str, change: MemberChange
-) -> list[_MemberMove]:
+) -> list[MemberMove]:
     if change.action == MemberAction.add:
         return _add_members(conn, scope, group_id, change.members)
     if change.action == MemberAction.replace:
@@ -204,7 +225,7 @@ def _apply_member_change(
 
 def _add_members(
     conn: Connection, scope: Scope, group_id: str, listed: Sequence[ListedMember]
-) -> list[_MemberMove]:
+) -> list[MemberMove]:
     """Add members; each must be a user or another group of this directory."""
     if not listed:
         return []
@@ -217,7 +238,8 @@ def _add_members(
     joining = [member_id for member_id in ids if member_id not in already]
     user_ids = USERS.existing_ids(conn, scope.directory_id, joining, lock=True)
     group_ids = GROUPS.existing_ids(conn, scope.directory_id, joining, lock=True)
-    unknown = [member_id for member_id in joining if member_id not in user_ids | group_ids]
+    known = user_ids | group_ids
+    unknown = [member_id for member_id in joining if member_id not in known]
     if unknown:
         raise InvalidValueException(
             detail=f"members: no user or group with id {unknown[0]} in this directory"
@@ -233,41 +255,38 @@ def _add_members(
         if member.id not in already
     }
     memberships.add(conn, scope.directory_id, group_id, new.values())
-    return [_MemberMove(member.id, member.type, added=True) for member in new.values()]
+    return [MemberMove(member.id, member.type, added=True) for member in new.values()]
 
 
 def _remove_members(
     conn: Connection, scope: Scope, group_id: str, ids: Sequence[str]
-) -> list[_MemberMove]:
+) -> list[MemberMove]:
     present = sorted(memberships.member_ids(conn, scope.directory_id, group_id, ids))
     users_left = USERS.existing_ids(conn, scope.directory_id, present)
     memberships.remove(conn, scope.directory_id, group_id, present)
     return [
-        _MemberMove(member_id, "User" if member_id in users_left else "Group", added=False)
+        MemberMove(member_id, "User" if member_id in users_left else "Group", added=False)
         for member_id in present
     ]
 
 
 def _replace_members(
     conn: Connection, scope: Scope, group_id: str, listed: Sequence[ListedMember]
-) -> list[_MemberMove]:
+) -> list[MemberMove]:
     current = {m.id for m in memberships.members_of(conn, scope.directory_id, group_id)}
     wanted = {member.id for member in listed}
     removed = _remove_members(conn, scope, group_id, sorted(current - wanted))
     return removed + _add_members(conn, scope, group_id, [m for m in listed if m.id not in current])
 
 
-def _announce(conn: Connection, scope: Scope, group_id: str, moves: list[_MemberMove]) -> None:
+def _announce(conn: Connection, scope: Scope, group_id: str, moves: list[MemberMove]) -> None:
     """Record a request's membership changes, then what they did to access and roles.
 
     Called once the group's new version is stored, so that the events show the
     group as the request left it. A user added and removed again (or the other
     way round) by the same request keeps its access as it was.
     """
-    for move in moves:
-        changes.membership_changed(
-            conn, scope.directory_id, group_id, move.member_id, move.member_type, added=move.added
-        )
+    changes.memberships_changed(conn, scope.directory_id, group_id, moves)
     net: dict[str, bool] = {}
     for move in moves:
         if move.member_type == "User" and net.pop(move.member_id, None) is None:

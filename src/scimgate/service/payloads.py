@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pydantic import TypeAdapter
+from scim2_models import NotFoundException
 from sqlalchemy import Connection
 
 from scimgate.config import Limits
@@ -81,6 +83,25 @@ class PayloadBuilder:
         if groups is None:
             groups = memberships.groups_of(self.conn, self.directory.id, [user_id])[user_id]
         user_roles = roles.roles_of(self.conn, self.directory.id, [user_id])[user_id]
+        return self._normalized(stored, groups, user_roles)
+
+    def users(self, user_ids: Sequence[str]) -> dict[str, DirectoryUser]:
+        """Several users as they stand, by id: their rows, memberships and roles are read
+        with a few statements per batch of users, not per user."""
+        stored = USERS.get_many(self.conn, self.directory.id, user_ids)
+        missing = [user_id for user_id in user_ids if user_id not in stored]
+        if missing:
+            raise NotFoundException(detail=f"No user with id {missing[0]} in this directory")
+        groups = memberships.groups_of(self.conn, self.directory.id, user_ids)
+        user_roles = roles.roles_of(self.conn, self.directory.id, user_ids)
+        return {
+            user_id: self._normalized(stored[user_id], groups[user_id], user_roles[user_id])
+            for user_id in user_ids
+        }
+
+    def _normalized(
+        self, stored: StoredResource, groups: list[Membership], user_roles: list[str]
+    ) -> DirectoryUser:
         resource = user_resource(self.scope, stored, groups)
         assigned = is_assigned(self.directory, groups)
         return normalize_user(resource, self.mappings, user_roles, assigned=assigned)
@@ -96,6 +117,17 @@ class PayloadBuilder:
     def group(self, group_id: str) -> DirectoryGroup:
         stored = GROUPS.existing(self.conn, self.directory.id, group_id, for_update=False)
         return normalize_group(group_resource(self.scope, stored, None))
+
+    def groups(self, group_ids: Sequence[str]) -> dict[str, DirectoryGroup]:
+        """Several groups as they stand, by id, read with one statement per batch."""
+        stored = GROUPS.get_many(self.conn, self.directory.id, group_ids)
+        missing = [group_id for group_id in group_ids if group_id not in stored]
+        if missing:
+            raise NotFoundException(detail=f"No group with id {missing[0]} in this directory")
+        return {
+            group_id: normalize_group(group_resource(self.scope, stored[group_id], None))
+            for group_id in group_ids
+        }
 
     @property
     def mappings(self) -> dict[str, str]:

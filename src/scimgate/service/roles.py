@@ -51,13 +51,11 @@ def recompute(
     if not rules and not any(current.values()):
         return
     groups = memberships.groups_of(conn, directory_id, user_ids)
-    for user_id in user_ids:
-        wanted = effective_roles(rules, groups[user_id])
-        if wanted == current[user_id]:
-            continue
-        roles.store_roles(conn, directory_id, user_id, wanted)
-        if announce:
-            changes.roles_changed(conn, directory_id, user_id, current[user_id])
+    wanted = {user_id: effective_roles(rules, groups[user_id]) for user_id in user_ids}
+    moved = {user_id: roles_ for user_id, roles_ in wanted.items() if roles_ != current[user_id]}
+    roles.store_roles(conn, directory_id, moved)
+    if announce and moved:
+        changes.roles_changed(conn, directory_id, {user_id: current[user_id] for user_id in moved})
 
 
 def new_rule(kind: str, match: str, role: str, priority: int) -> RoleRule:

@@ -43,20 +43,18 @@ class StoredEvent(NewEvent):
     seq: int
 
 
-_PUBLISH = events.insert().returning(events.c.seq)
+_PUBLISH = events.insert()
 
 
-def publish(conn: Connection, new: Sequence[NewEvent], at: datetime) -> list[int]:
-    """Append events to the stream, in the given order; returns their sequence numbers."""
+def publish(conn: Connection, new: Sequence[NewEvent], at: datetime) -> None:
+    """Append events to the stream, in the given order (one ``executemany``: the rows are
+    inserted one after another, so ``seq`` follows that order)."""
     if not new:
-        return []
+        return
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PUBLISH_LOCK})
     keyring = keyring_of(conn)
-    return [
-        conn.execute(_PUBLISH, {**_row(keyring, event), "published_at": at}).scalar_one()
-        for event in new
-    ]
+    conn.execute(_PUBLISH, [{**_row(keyring, event), "published_at": at} for event in new])
 
 
 def _row(keyring: Keyring | None, event: NewEvent) -> dict[str, Any]:

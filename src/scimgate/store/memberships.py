@@ -23,6 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
+from scimgate.store.batches import batches
 from scimgate.store.encryption import Keyring, key_id_of, keyring_of
 from scimgate.store.tables import group_members, groups, users
 
@@ -92,16 +93,17 @@ def add(conn: Connection, directory_id: str, group_id: str, members: Iterable[Ne
 
 
 def remove(conn: Connection, directory_id: str, group_id: str, member_ids: Sequence[str]) -> int:
-    if not member_ids:
-        return 0
-    result = conn.execute(
-        delete(group_members).where(
-            group_members.c.directory_id == directory_id,
-            group_members.c.group_id == group_id,
-            group_members.c.member_id.in_(member_ids),
+    removed = 0
+    for batch in batches(member_ids):
+        result = conn.execute(
+            delete(group_members).where(
+                group_members.c.directory_id == directory_id,
+                group_members.c.group_id == group_id,
+                group_members.c.member_id.in_(batch),
+            )
         )
-    )
-    return result.rowcount
+        removed += result.rowcount
+    return removed
 
 
 def remove_all(conn: Connection, directory_id: str, group_id: str) -> int:
@@ -222,17 +224,18 @@ def _sealed_members_of(
 def member_ids(
     conn: Connection, directory_id: str, group_id: str, among: Sequence[str]
 ) -> set[str]:
-    """Which of these ids are members of the group."""
-    if not among:
-        return set()
-    rows = conn.execute(
-        select(group_members.c.member_id).where(
-            group_members.c.directory_id == directory_id,
-            group_members.c.group_id == group_id,
-            group_members.c.member_id.in_(among),
+    """Which of these ids are members of the group (one statement per batch of ids)."""
+    found: set[str] = set()
+    for batch in batches(among):
+        rows = conn.execute(
+            select(group_members.c.member_id).where(
+                group_members.c.directory_id == directory_id,
+                group_members.c.group_id == group_id,
+                group_members.c.member_id.in_(batch),
+            )
         )
-    )
-    return set(rows.scalars())
+        found.update(rows.scalars())
+    return found
 
 
 def _groups_of_members(last: ColumnElement[Any]) -> Select[Any]:
@@ -262,9 +265,10 @@ def groups_of(
     keyring = keyring_of(conn)
     if keyring is not None:
         return _sealed_groups_of(conn, keyring, directory_id, found)
-    rows = conn.execute(_GROUPS_OF, {"directory_id": directory_id, "member_ids": list(member_ids_)})
-    for member_id, group_id, display, external_id in rows:
-        found[member_id].append(Membership(group_id, display, external_id))
+    for batch in batches(member_ids_):
+        rows = conn.execute(_GROUPS_OF, {"directory_id": directory_id, "member_ids": list(batch)})
+        for member_id, group_id, display, external_id in rows:
+            found[member_id].append(Membership(group_id, display, external_id))
     return found
 
 
@@ -275,17 +279,18 @@ _SEALED_GROUPS_OF = _groups_of_members(groups.c.doc)
 def _sealed_groups_of(
     conn: Connection, keyring: Keyring, directory_id: str, found: dict[str, list[Membership]]
 ) -> dict[str, list[Membership]]:
-    rows = conn.execute(
-        _SEALED_GROUPS_OF, {"directory_id": directory_id, "member_ids": list(found)}
-    )
     opened: dict[str, tuple[str, Any]] = {}
-    for member_id, group_id, display, doc in rows:
-        if group_id not in opened:
-            name = keyring.open(display, "groups.display_name", directory_id, group_id)
-            document = keyring.open_document(doc, "groups.doc", directory_id, group_id)
-            opened[group_id] = (name, document.get("externalId"))
-        name, external_id = opened[group_id]
-        found[member_id].append(Membership(group_id, name, external_id))
+    for batch in batches(list(found)):
+        rows = conn.execute(
+            _SEALED_GROUPS_OF, {"directory_id": directory_id, "member_ids": list(batch)}
+        )
+        for member_id, group_id, display, doc in rows:
+            if group_id not in opened:
+                name = keyring.open(display, "groups.display_name", directory_id, group_id)
+                document = keyring.open_document(doc, "groups.doc", directory_id, group_id)
+                opened[group_id] = (name, document.get("externalId"))
+            name, external_id = opened[group_id]
+            found[member_id].append(Membership(group_id, name, external_id))
     return found
 
 

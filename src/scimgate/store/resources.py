@@ -29,6 +29,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from scimgate.scim.compare import fold
+from scimgate.store.batches import batches
 from scimgate.store.encryption import (
     EMAIL_LOOKUP,
     GROUP_EXTERNAL_ID_LOOKUP,
@@ -180,6 +181,25 @@ class ResourceTable:
             return None
         return self._stored(keyring_of(conn), directory_id, row)
 
+    def get_many(
+        self, conn: Connection, directory_id: str, resource_ids: Sequence[str]
+    ) -> dict[str, StoredResource]:
+        """These resources of the directory by id, one statement per batch of ids; ids the
+        directory does not have are left out."""
+        keyring = keyring_of(conn)
+        found: dict[str, StoredResource] = {}
+        for batch in batches(resource_ids):
+            rows = conn.execute(self._get_many, {"directory_id": directory_id, "ids": list(batch)})
+            found.update((row.id, self._stored(keyring, directory_id, row)) for row in rows)
+        return found
+
+    @cached_property
+    def _get_many(self) -> Select[Any]:
+        return select(*self._stored_columns()).where(
+            self.table.c.directory_id == bindparam("directory_id"),
+            self.table.c.id.in_(bindparam("ids", expanding=True)),
+        )
+
     @cached_property
     def _get(self) -> Select[Any]:
         return select(*self._stored_columns()).where(
@@ -306,14 +326,15 @@ class ResourceTable:
         (``FOR KEY SHARE`` on PostgreSQL; SQLite writers take turns anyway), and
         skips rows whose deletion committed while it waited.
         """
-        if not resource_ids:
-            return set()
-        query = select(self.table.c.id).where(
-            self.table.c.directory_id == directory_id, self.table.c.id.in_(resource_ids)
-        )
-        if lock:
-            query = query.with_for_update(read=True, key_share=True)
-        return {row.id for row in conn.execute(query)}
+        found: set[str] = set()
+        for batch in batches(resource_ids):
+            query = select(self.table.c.id).where(
+                self.table.c.directory_id == directory_id, self.table.c.id.in_(batch)
+            )
+            if lock:
+                query = query.with_for_update(read=True, key_share=True)
+            found.update(row.id for row in conn.execute(query))
+        return found
 
     def find_id(
         self, conn: Connection, directory_id: str, condition: ColumnElement[bool]

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, bindparam, delete, select
 
+from scimgate.store.batches import batches
 from scimgate.store.tables import role_rules, user_roles, users
 
 
@@ -72,23 +73,29 @@ _ROLES_OF = select(user_roles.c.user_id, user_roles.c.roles).where(
 def roles_of(conn: Connection, directory_id: str, user_ids: Sequence[str]) -> dict[str, list[str]]:
     """The stored roles of these users (a user never computed has none)."""
     found: dict[str, list[str]] = {user_id: [] for user_id in user_ids}
-    if not user_ids:
-        return found
-    rows = conn.execute(_ROLES_OF, {"directory_id": directory_id, "user_ids": list(user_ids)})
-    for user_id, roles in rows:
-        found[user_id] = list(roles)
+    for batch in batches(user_ids):
+        rows = conn.execute(_ROLES_OF, {"directory_id": directory_id, "user_ids": list(batch)})
+        for user_id, roles in rows:
+            found[user_id] = list(roles)
     return found
 
 
-def store_roles(conn: Connection, directory_id: str, user_id: str, roles: list[str]) -> None:
-    conn.execute(
-        delete(user_roles).where(
-            user_roles.c.directory_id == directory_id, user_roles.c.user_id == user_id
+def store_roles(conn: Connection, directory_id: str, roles: dict[str, list[str]]) -> None:
+    """Store these users' new roles (by user id): two statements per batch of users."""
+    user_ids = list(roles)
+    for batch in batches(user_ids):
+        conn.execute(
+            delete(user_roles).where(
+                user_roles.c.directory_id == directory_id, user_roles.c.user_id.in_(batch)
+            )
         )
-    )
-    conn.execute(
-        user_roles.insert().values(directory_id=directory_id, user_id=user_id, roles=roles)
-    )
+        conn.execute(
+            user_roles.insert(),
+            [
+                {"directory_id": directory_id, "user_id": user_id, "roles": roles[user_id]}
+                for user_id in batch
+            ],
+        )
 
 
 def all_user_ids(conn: Connection, directory_id: str) -> list[str]:
