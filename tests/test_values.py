@@ -246,3 +246,44 @@ def test_values_that_differ_are_all_kept(scim: DirectoryClient) -> None:
     assert created.status_code == 201, created.text
     assert len(created.json()["emails"]) == 3
     assert len(created.json()["x509Certificates"]) == 2, "base64 is case-sensitive"
+
+
+# Every other place a request puts a string in an indexed column or a lookup
+
+
+LONG = "x" * 600
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/Groups", group("g", [LONG])),
+        (
+            "PATCH",
+            "/Groups/{group}",
+            patch({"op": "add", "path": "members", "value": [{"value": LONG}]}),
+        ),
+        (
+            "PATCH",
+            "/Groups/{group}",
+            patch({"op": "remove", "path": f'members[value eq "{LONG}"]'}),
+        ),
+        ("GET", f"/Users/{LONG}", None),
+        ("PUT", f"/Users/{LONG}", user("a")),
+        ("PATCH", f"/Users/{LONG}", patch({"op": "replace", "path": "title", "value": "t"})),
+        ("DELETE", f"/Groups/{LONG}", None),
+        ("GET", f'/Users?filter=userName eq "{LONG}"', None),
+        ("GET", f'/Users?filter=externalId eq "{LONG}"', None),
+        ("GET", f'/Users?filter=emails.value eq "{LONG}@example.com"', None),
+        ("GET", f'/Groups?filter=displayName eq "{LONG}"', None),
+        ("GET", f'/Groups?filter=members.value eq "{LONG}"', None),
+    ],
+)
+def test_a_long_string_anywhere_else_is_never_a_server_error(
+    scim: DirectoryClient, method: str, path: str, body: Any
+) -> None:
+    group_id, _ = _existing(scim, "group")
+    answer = scim.http.request(method, path.replace("{group}", group_id), json=body)
+    assert answer.status_code < 500, answer.text
+    if answer.status_code >= 400:
+        assert answer.json()["detail"], answer.text

@@ -38,5 +38,5 @@ class EndpointCase:
             path: str = scope.get("path", "")
             canonical = canonical_path(path)
             if canonical != path:
-                scope = {**scope, "path": canonical, "raw_path": canonical.encode()}
+                scope = {**scope, "path": canonical}
         await self.app(scope, receive, send)

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from scimgate.cli.common import DatabaseOption, add_row, console, engine_for
+from scimgate.cli.common import DatabaseOption, add_row, console, engine_for, shown
 from scimgate.service import provisioning_log
 from scimgate.service.provisioning_log import as_dict
 from scimgate.store.provisioning_logs import LogEntry
@@ -83,7 +83,7 @@ def _print_entry(found: LogEntry) -> None:
     for title, body in (("Request", found.request_body), ("Response", found.response_body)):
         if body is not None:
             console.print(f"[bold]{title} body[/bold]")
-            console.print_json(json.dumps(body))
+            console.print(shown(json.dumps(body, indent=2, ensure_ascii=False)))
 
 
 def _utc(at: datetime | None) -> datetime | None:
