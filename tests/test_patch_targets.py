@@ -91,6 +91,7 @@ def test_any_other_unmatched_filter_is_no_target(
     )
     assert answer.status_code == 400, answer.text
     assert answer.json()["scimType"] == "noTarget", answer.json()
+    assert 'type eq "<type>"' in answer.json()["detail"], "the detail says what would work"
     after = scim.http.get(f"/Users/{existing['id']}").json()
     assert after["meta"]["version"] == existing["meta"]["version"]
 

@@ -33,6 +33,13 @@ a path (work e-mail; work, mobile and fax numbers; work and home addresses).
 """
 
 
+NO_TARGET_HINT = (
+    "A path filter that matches nothing creates an entry only in the form "
+    'type eq "<type>" on emails, phoneNumbers, addresses, ims or photos, with a type of '
+    "RFC 7643 (work, home, mobile, ...); otherwise the value must exist (RFC 7644 §3.5.2.3)"
+)
+
+
 def may_create_entry(operation: Any) -> bool:
     """Whether an unmatched filter in this operation's path may create the entry it describes."""
     path = operation.path
@@ -51,6 +58,17 @@ def may_create_entry(operation: Any) -> bool:
         and value_filter.attr_path.uri is None
         and isinstance(value_filter.value, str)
         and value_filter.value.lower() in types
+    )
+
+
+def refuses_some(operations: Sequence[Any]) -> bool:
+    """Whether an ``add`` or ``replace`` has a path filter that may not create its entry."""
+    return any(
+        operation.path is not None
+        and operation.path.value_filter is not None
+        and str(operation.op).lower() in ("add", "replace")
+        and not may_create_entry(operation)
+        for operation in operations
     )
 
 

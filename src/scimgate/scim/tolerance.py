@@ -17,10 +17,17 @@ import re
 from typing import Any
 
 from pydantic import ValidationError
-from scim2_models import MutabilityException, PatchOp, Resource, SCIMException, ScimPolicy
+from scim2_models import (
+    MutabilityException,
+    NoTargetException,
+    PatchOp,
+    Resource,
+    SCIMException,
+    ScimPolicy,
+)
 
 from scimgate.scim.errors import from_validation_error
-from scimgate.scim.patch_targets import runs
+from scimgate.scim.patch_targets import NO_TARGET_HINT, refuses_some, runs
 from scimgate.scim.resources import ENTERPRISE_SCHEMA
 
 SERVICE_POLICY = ScimPolicy(
@@ -52,6 +59,8 @@ def apply_patch(patch: PatchOp[Any], resource: Resource[Any]) -> None:
         if snapshot is not None:
             for attribute in ("__dict__", "__pydantic_fields_set__", "__pydantic_private__"):
                 object.__setattr__(resource, attribute, getattr(snapshot, attribute))
+        if isinstance(exc, NoTargetException) and refuses_some(patch.operations or []):
+            raise NoTargetException(detail=f"{exc.detail}. {NO_TARGET_HINT}") from None
         if isinstance(exc.__cause__, ValidationError):
             raise from_validation_error(exc.__cause__, "PATCH value") from None
         raise
