@@ -10,10 +10,12 @@ from collections.abc import Callable
 
 import httpx
 import pytest
+from scim2_models import SCIMException
 
 from conftest import DirectoryClient
 from scim_payloads import SEARCH_SCHEMA, patch, user
 from scimgate.config import Limits
+from scimgate.scim.requests import attribute_names
 
 LIMIT = Limits().max_attribute_names
 Ask = Callable[[DirectoryClient, str, str, list[str]], httpx.Response]
@@ -96,3 +98,15 @@ def test_a_name_repeated_thousands_of_times_counts_once(
         assert "userName" in shown and "title" in shown
     else:
         assert "userName" not in shown and "title" not in shown
+
+
+def test_names_are_counted_without_regard_to_case() -> None:
+    assert attribute_names({"attributes": "userName,USERNAME, userName"}, 1) == {
+        "attributes": "userName"
+    }
+    assert attribute_names({"excludedAttributes": ["a", "A", "b"]}, 2) == {
+        "excludedAttributes": ["a", "b"]
+    }
+    assert attribute_names({"attributes": "a,b"}, 2) == {}, "nothing to change"
+    with pytest.raises(SCIMException, match="at most 2"):
+        attribute_names({"attributes": "a,b,c"}, 2)

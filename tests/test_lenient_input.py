@@ -14,6 +14,7 @@ import pytest
 
 from conftest import DirectoryClient
 from scim_payloads import BULK_SCHEMA, GROUP_SCHEMA, SEARCH_SCHEMA, patch, user
+from scimgate.api.endpoint_case import canonical_path
 
 
 def _logged(admin: httpx.Client, directory_id: str, method: str) -> dict[str, Any]:
@@ -165,3 +166,12 @@ def test_the_log_names_the_resource_whatever_the_case(
     entry = _logged(admin, scim.directory_id, "POST")
     assert entry["resource_type"] == "User" and entry["resource_id"] == created.json()["id"]
     assert entry["path"].endswith("/users")
+
+
+def test_only_the_endpoint_segment_changes_case() -> None:
+    base = "/scim/v2/dIr-Id"
+    assert canonical_path(f"{base}/users/AbC") == f"{base}/Users/AbC"
+    assert canonical_path(f"{base}/GROUPS/.SEARCH") == f"{base}/Groups/.search"
+    assert canonical_path(f"{base}/schemas/URN:x") == f"{base}/Schemas/URN:x"
+    assert canonical_path(f"{base}/Pets/users") == f"{base}/Pets/users"
+    assert canonical_path("/api/v1/directories/x/users") == "/api/v1/directories/x/users"
