@@ -583,7 +583,7 @@ def _add_or_replace_multi(
         replacement = _check_value(schema, name, None, value, True)
         if not chosen:
             # scimgate's documented tolerance, as for a sub-attribute below.
-            current.append(_created(path.filter, replacement))
+            current.append(_created(name, path.filter, replacement))
             _set_primary_unique(current, current[-1:])
             holder[key] = current
             return
@@ -601,7 +601,7 @@ def _add_or_replace_multi(
     if not chosen:
         # scimgate documents this Entra tolerance: add/replace on a filtered path that
         # selects nothing creates the value the filter describes, with the sub-attribute.
-        created = _created(path.filter, {spelled: checked})
+        created = _created(name, path.filter, {spelled: checked})
         current.append(created)
         _set_primary_unique(current, [created])
         holder[key] = current
@@ -612,16 +612,33 @@ def _add_or_replace_multi(
     holder[key] = current
 
 
-def _created(node: Node, value: dict[str, Any]) -> dict[str, Any]:
+CREATED_ON_TYPE = {
+    "emails": ("work", "home", "other"),
+    "phonenumbers": ("work", "home", "mobile", "fax", "pager", "other"),
+    "ims": ("aim", "gtalk", "icq", "xmpp", "msn", "skype", "qq", "yahoo"),
+    "photos": ("photo", "thumbnail"),
+    "addresses": ("work", "home", "other"),
+}
+"""The canonical types of RFC 7643 §4.1.2 an unmatched ``type eq`` filter may create."""
+
+
+def _created(name: str, node: Node, value: dict[str, Any]) -> dict[str, Any]:
     """The value an ``add``/``replace`` creates when its filter selects none.
 
     RFC 7644 §3.5.2.3 answers 400 noTarget; scimgate documents creating the
-    value instead (Microsoft Entra relies on it), when the filter describes one
-    (``eq`` comparisons joined by ``and``) that the value does not contradict.
+    value instead (Microsoft Entra relies on it) for one filter only:
+    ``type eq "<canonical type>"`` on a typed attribute, the value not contradicting it.
     """
-    described = _described_by(node)
-    if described is None:
+    if not (
+        isinstance(node, Compare)
+        and node.op == "eq"
+        and node.attr.name.lower() == "type"
+        and node.attr.sub is None
+        and isinstance(node.value, str)
+        and node.value.lower() in CREATED_ON_TYPE.get(name.lower(), ())
+    ):
         raise PatchRefused("noTarget: the filter selects no value")
+    described = {node.attr.name: node.value}
     for key, said in described.items():
         given = get_key(value, key)
         same = given == said or (
@@ -632,15 +649,25 @@ def _created(node: Node, value: dict[str, Any]) -> dict[str, Any]:
     return {**{k: v for k, v in described.items() if get_key(value, k) is None}, **value}
 
 
-def _described_by(node: Node) -> dict[str, Any] | None:
-    """The value a filter of ``eq`` comparisons joined by ``and`` describes, if it is one."""
-    if isinstance(node, Compare) and node.op == "eq":
-        return {node.attr.name: node.value}
-    if isinstance(node, Logical) and node.op == "and":
-        left, right = _described_by(node.left), _described_by(node.right)
-        if left is not None and right is not None:
-            return {**left, **right}
-    return None
+DEDUPLICATED = frozenset(CREATED_ON_TYPE) | {"entitlements", "roles", "x509certificates"}
+
+
+def _collapsed(values: list[Any]) -> list[Any]:
+    """Each value once (RFC 7643 §2.4), compared without case and without primary/display;
+    a value sent twice stays where it came first, primary if either copy was."""
+    kept: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    for value in values:
+        identity = {
+            k.lower(): v.lower() if isinstance(v, str) else v
+            for k, v in value.items()
+            if k.lower() not in ("primary", "display")
+        }
+        first = next((each for each in kept if each[0] == identity), None)
+        if first is None:
+            kept.append((identity, dict(value)))
+        elif value.get("primary") is True:
+            first[1]["primary"] = True
+    return [value for _, value in kept]
 
 
 def _remove(
@@ -704,6 +731,9 @@ def apply_patch(doc: dict[str, Any], schema: Schema, operations: list[Operation]
             value.update({f"{ENTERPRISE}:{k}": v for k, v in extension.items()})
             operation = Operation(operation.op, None, value)
         _apply(result, schema, operation)
+    for key, values in result.items():
+        if key.lower() in DEDUPLICATED and isinstance(values, list):
+            result[key] = _collapsed(values)
     return normalized(result)
 
 

@@ -25,3 +25,23 @@ def test_resource_types_and_schemas(scim: DirectoryClient) -> None:
     assert schemas["totalResults"] == 3
     enterprise = scim.http.get(f"/Schemas/{ENTERPRISE_SCHEMA}").json()
     assert "employeeNumber" in {a["name"] for a in enterprise["attributes"]}
+
+
+def test_descriptions_say_what_each_resource_is(scim: DirectoryClient) -> None:
+    """Not the name again ("User"): RFC 7643 §8.7.1 describes a "User Account"."""
+    described = {
+        each["id"]: each["description"] for each in scim.http.get("/Schemas").json()["Resources"]
+    }
+    assert described == {
+        "urn:ietf:params:scim:schemas:core:2.0:User": "User Account",
+        "urn:ietf:params:scim:schemas:core:2.0:Group": "Group of users and groups",
+        ENTERPRISE_SCHEMA: "Enterprise User",
+    }
+    types = scim.http.get("/ResourceTypes").json()["Resources"]
+    assert {each["name"]: each["description"] for each in types} == {
+        "User": "User Account",
+        "Group": "Group of users and groups",
+    }
+    for each in types:
+        single = scim.http.get(f"/ResourceTypes/{each['id']}").json()
+        assert single["description"] == each["description"]

@@ -39,6 +39,9 @@ class Limits:
     max_filter_terms: int = 100
     """The most comparisons (``pr`` included) one filter may make."""
 
+    max_attribute_names: int = 100
+    """The most distinct names one ``attributes`` or ``excludedAttributes`` may list."""
+
     confirmation_interval: float = 60.0
     """Seconds within which a resource the IdP sends again is not re-marked as confirmed."""
 
@@ -239,6 +242,9 @@ class Settings:
                     "SCIMGATE_MAX_FILTER_LENGTH", defaults.max_filter_length
                 ),
                 max_filter_terms=_env_int("SCIMGATE_MAX_FILTER_TERMS", defaults.max_filter_terms),
+                max_attribute_names=_env_int(
+                    "SCIMGATE_MAX_ATTRIBUTE_NAMES", defaults.max_attribute_names
+                ),
                 confirmation_interval=float(
                     os.environ.get("SCIMGATE_CONFIRMATION_INTERVAL")
                     or defaults.confirmation_interval

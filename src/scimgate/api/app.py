@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from scimgate import __version__
 from scimgate.admin import install as install_portal
 from scimgate.api.admin import router as admin_router
+from scimgate.api.endpoint_case import EndpointCase
 from scimgate.api.events import router as events_router
 from scimgate.api.logs import router as logs_router
 from scimgate.api.lookup import router as lookup_router
@@ -89,6 +90,7 @@ def create_app(
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     # Outermost last: request ids wrap the provisioning log, which sees even a 500.
+    app.add_middleware(EndpointCase)
     app.add_middleware(_UnexpectedErrors)
     app.add_middleware(ProvisioningLog)
     app.add_middleware(RequestIds)

@@ -7,6 +7,7 @@ from pydantic import ValidationError
 from scim2_models import PayloadTooLargeException, ResponseParameters, SCIMException
 
 from scimgate.scim.errors import from_validation_error
+from scimgate.scim.requests import attribute_names
 
 ACCEPTED_MEDIA_TYPES = ("application/scim+json", "application/json")
 
@@ -56,6 +57,7 @@ def response_parameters(request: Request) -> ResponseParameters[Any]:
     }
     if not query:
         return _EVERY_ATTRIBUTE
+    query.update(attribute_names(query, request.app.state.settings.limits.max_attribute_names))
     try:
         return ResponseParameters.model_validate(query)
     except ValidationError as exc:

@@ -15,7 +15,7 @@ import typer
 from rich.table import Table
 from sqlalchemy import Engine
 
-from scimgate.cli.common import DatabaseOption, console, engine_for
+from scimgate.cli.common import DatabaseOption, add_row, console, engine_for
 from scimgate.service import admin_keys, audit, tenants
 from scimgate.service.admin_keys import SCOPES
 from scimgate.store.audit import AuditQuery
@@ -89,7 +89,7 @@ def list_organizations(as_json: JsonOption = False, database_url: DatabaseOption
         return
     table = Table("id", "name", "created")
     for org in found:
-        table.add_row(org.id, org.name, f"{org.created_at:%Y-%m-%d %H:%M}")
+        add_row(table, org.id, org.name, f"{org.created_at:%Y-%m-%d %H:%M}")
     console.print(table)
 
 
@@ -122,7 +122,8 @@ def list_keys(as_json: JsonOption = False, database_url: DatabaseOption = None) 
         return
     table = Table("id", "name", "scope", "hint", "created", "last used", "revoked")
     for key in found:
-        table.add_row(
+        add_row(
+            table,
             key.id,
             key.name,
             key.scope,
@@ -174,8 +175,14 @@ def list_audit(
     table = Table("at", "actor", "action", "target", "outcome", "detail")
     for entry in page.entries:
         target = f"{entry.target_type} {entry.target_id}" if entry.target_type else ""
-        table.add_row(
-            _when(entry.at), entry.actor, entry.action, target, entry.outcome, entry.detail or ""
+        add_row(
+            table,
+            _when(entry.at),
+            entry.actor,
+            entry.action,
+            target,
+            entry.outcome,
+            entry.detail or "",
         )
     console.print(table)
 

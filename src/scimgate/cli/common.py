@@ -1,11 +1,14 @@
 """What every ``scimgate`` command shares: the console, the database option, settings."""
 
 import sys
+import unicodedata
 from dataclasses import replace
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.table import Table
+from rich.text import Text
 from sqlalchemy import Engine
 
 from scimgate.config import Settings
@@ -30,6 +33,35 @@ BaseUrlOption = Annotated[
         help="The service's external URL; default $SCIMGATE_PUBLIC_URL or http://127.0.0.1:8000",
     ),
 ]
+
+
+_BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e") | frozenset(
+    "\u2066\u2067\u2068\u2069"
+)
+"""Format characters that reorder the text around them on a terminal."""
+
+
+def _visible(character: str) -> str:
+    if unicodedata.category(character) != "Cc" and character not in _BIDI_CONTROLS:
+        return character
+    code = ord(character)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def shown(value: object) -> Text:
+    """A value for the terminal: control characters written out visibly (``\\x1b``), no markup.
+
+    What an IdP sent is stored as it came, escape sequences included; printed
+    raw, it could recolour, rewrite or hide what an operator reads. Square
+    brackets stay text, not Rich markup.
+    """
+    text = "" if value is None else str(value)
+    return Text("".join(_visible(character) for character in text))
+
+
+def add_row(table: Table, *cells: object) -> None:
+    """Add a row whose every cell goes through :func:`shown`: how every command fills a table."""
+    table.add_row(*(shown(cell) for cell in cells))
 
 
 def settings_for(database_url: str | None) -> Settings:

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from scimgate.cli.common import DatabaseOption, console, engine_for
+from scimgate.cli.common import DatabaseOption, add_row, console, engine_for
 from scimgate.service import encryption
 from scimgate.store.encryption import EncryptionError, new_key_line
 
@@ -43,9 +43,9 @@ def status(
     table = Table("stored values", "key id", "rows")
     for each in found:
         for key_id, count in each.rows_by_key.items():
-            table.add_row(each.name, key_id, str(count))
+            add_row(table, each.name, key_id, str(count))
         if not each.rows_by_key:
-            table.add_row(each.name, "-", "0")
+            add_row(table, each.name, "-", "0")
     console.print(table)
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from scimgate.cli.common import DatabaseOption, console, engine_for
+from scimgate.cli.common import DatabaseOption, add_row, console, engine_for
 from scimgate.events.report import offboarding_csv
 from scimgate.events.schema import event_schema_text
 from scimgate.service import event_feed, publishing
@@ -64,7 +64,8 @@ def _print_events(found: list[dict[str, object]], as_json: bool) -> None:
     for event in found:
         data = event["data"]
         assert isinstance(data, dict)
-        table.add_row(
+        add_row(
+            table,
             str(event["sequence"]),
             str(event["occurred_at"]),
             str(event["type"]),
@@ -158,7 +159,8 @@ def report(
     else:
         table = Table("user", "reason", "requested", "notified", "confirmed")
         for row in rows:
-            table.add_row(
+            add_row(
+                table,
                 row.user_name or row.user_id,
                 row.reason.value,
                 _time(row.requested_at),

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from scimgate.cli.common import DatabaseOption, console, engine_for
+from scimgate.cli.common import DatabaseOption, add_row, console, engine_for, shown
 from scimgate.service import provisioning_log
 from scimgate.service.provisioning_log import as_dict
 from scimgate.store.provisioning_logs import LogEntry
@@ -45,7 +45,8 @@ def list_logs(
         return
     table = Table("received", "request", "status", "ms", "resource", "userName", "diagnosis")
     for found in page.entries:
-        table.add_row(
+        add_row(
+            table,
             f"{found.received_at:%Y-%m-%d %H:%M:%S}",
             f"{found.method} {found.path}",
             str(found.status),
@@ -77,12 +78,12 @@ def _print_entry(found: LogEntry) -> None:
     table = Table("field", "value", show_header=False)
     for name, value in as_dict(found, bodies=False).items():
         if value is not None:
-            table.add_row(name, str(value))
+            add_row(table, name, str(value))
     console.print(table)
     for title, body in (("Request", found.request_body), ("Response", found.response_body)):
         if body is not None:
             console.print(f"[bold]{title} body[/bold]")
-            console.print_json(json.dumps(body))
+            console.print(shown(json.dumps(body, indent=2, ensure_ascii=False)))
 
 
 def _utc(at: datetime | None) -> datetime | None:

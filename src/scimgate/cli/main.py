@@ -28,6 +28,7 @@ from scimgate.cli.common import (
     DatabaseOption,
     JsonLinesOption,
     StartIndexOption,
+    add_row,
     console,
     engine_for,
     settings_for,
@@ -228,7 +229,8 @@ def list_directories(database_url: DatabaseOption = None) -> None:
     for directory in tenants.list_directories(engine):
         idp = tenants.effective_idp(directory).value
         declared = directory.idp != "generic" or directory.idp_detected is None
-        table.add_row(
+        add_row(
+            table,
             directory.name,
             idp if declared else f"{idp} (recognised)",
             directory.created_at.isoformat(timespec="seconds"),
@@ -313,7 +315,8 @@ def list_tokens(directory_id: str, database_url: DatabaseOption = None) -> None:
     except LookupError as exc:
         raise typer.BadParameter(str(exc)) from None
     for token in found:
-        table.add_row(
+        add_row(
+            table,
             token.name,
             token.hint + "…",
             token.created_at.isoformat(timespec="seconds"),
@@ -353,7 +356,8 @@ def list_users(
     table = Table("username", "name", "e-mail", "department", "state", "groups", "roles")
     table.add_column("id", no_wrap=True, min_width=36)
     for user in found:
-        table.add_row(
+        add_row(
+            table,
             user.username,
             user.display_name or "",
             user.primary_email or "",
@@ -386,7 +390,7 @@ def list_groups(
     table = Table("name", "IdP id")
     table.add_column("id", no_wrap=True, min_width=36)
     for group in found:
-        table.add_row(group.name, group.idp_id or "", group.id)
+        add_row(table, group.name, group.idp_id or "", group.id)
     console.print(table)
     console.print(f"{len(found)} of {total} groups from position {start_index}.")
 
@@ -492,7 +496,7 @@ def user_history(
         return
     table = Table("seq", "occurred", "type")
     for event in found:
-        table.add_row(str(event["sequence"]), str(event["occurred_at"]), str(event["type"]))
+        add_row(table, str(event["sequence"]), str(event["occurred_at"]), str(event["type"]))
     console.print(table)
 
 
@@ -528,7 +532,7 @@ def list_mappings(directory_id: str, database_url: DatabaseOption = None) -> Non
         raise typer.BadParameter(str(exc)) from None
     table = Table("name", "SCIM path")
     for name, path in found.items():
-        table.add_row(name, path)
+        add_row(table, name, path)
     console.print(table)
 
 
@@ -568,7 +572,7 @@ def list_schemas(directory_id: str, database_url: DatabaseOption = None) -> None
     table = Table("schema", "extends", "attributes", "registered")
     for each in found:
         names = ", ".join(attribute["name"] for attribute in each.definition["attributes"])
-        table.add_row(each.id, each.resource_type, names, each.created_at.isoformat())
+        add_row(table, each.id, each.resource_type, names, each.created_at.isoformat())
     console.print(table)
 
 
@@ -626,7 +630,7 @@ def list_role_rules(directory_id: str, database_url: DatabaseOption = None) -> N
     table = Table("priority", "kind", "group", "role")
     table.add_column("id", no_wrap=True, min_width=36)
     for rule in found:
-        table.add_row(str(rule.priority), rule.kind, rule.match, rule.role, rule.id)
+        add_row(table, str(rule.priority), rule.kind, rule.match, rule.role, rule.id)
     console.print(table)
 
 
@@ -694,7 +698,7 @@ def drift(
     table.add_column("id", no_wrap=True, min_width=36)
     for item in found:
         last = item.confirmed_at.isoformat(timespec="seconds") if item.confirmed_at else "never"
-        table.add_row(item.kind, item.name, last, item.id)
+        add_row(table, item.kind, item.name, last, item.id)
     console.print(table)
     console.print(f"{len(found)} not confirmed since {cutoff.isoformat(timespec='seconds')}.")
 
@@ -718,7 +722,8 @@ def simulate(
     table = Table("step", "requests", "failures", "req/s", "p50 ms", "p99 ms")
     for step in report.steps:
         rate = step.requests / step.seconds if step.seconds else 0.0
-        table.add_row(
+        add_row(
+            table,
             step.name,
             str(step.requests),
             str(step.failures),

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from scimgate.cli.admin import JsonOption, audited
-from scimgate.cli.common import DatabaseOption, console, engine_for
+from scimgate.cli.common import DatabaseOption, add_row, console, engine_for
 from scimgate.service import setup_links
 from scimgate.store.ids import utcnow
 from scimgate.store.setup_links import SetupLink
@@ -78,7 +78,8 @@ def list_links(
         return
     table = Table("id", "state", "created", "expires", "directory", "token revealed")
     for link in found:
-        table.add_row(
+        add_row(
+            table,
             link.id,
             setup_links.state(link, now),
             f"{link.created_at:%Y-%m-%d %H:%M}",

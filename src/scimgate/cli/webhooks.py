@@ -15,7 +15,7 @@ from rich.table import Table
 from scim2_models import SCIMException
 from sqlalchemy import Engine
 
-from scimgate.cli.common import DatabaseOption, console, engine_for, settings_for
+from scimgate.cli.common import DatabaseOption, add_row, console, engine_for, settings_for
 from scimgate.logging import configure as configure_logging
 from scimgate.service import webhooks
 from scimgate.service import worker as delivery_worker
@@ -87,7 +87,8 @@ def list_endpoints(
     table = Table("url", "organization", "types", "state", "secrets", "created")
     table.add_column("id", no_wrap=True, min_width=36)
     for each in found:
-        table.add_row(
+        add_row(
+            table,
             each.url,
             each.organization_id or "all",
             ", ".join(each.event_types) or "all",
@@ -161,7 +162,8 @@ def deliveries(
     table = Table("sequence", "event", "directory", "status", "attempts", "next attempt")
     table.add_column("id", no_wrap=True, min_width=36)
     for each in found:
-        table.add_row(
+        add_row(
+            table,
             str(each.event_seq),
             each.event_id,
             each.directory_id,
@@ -184,7 +186,8 @@ def attempts(
         return
     table = Table("at", "status", "latency ms", "error", "response")
     for each in found:
-        table.add_row(
+        add_row(
+            table,
             _time(each.attempted_at),
             str(each.status_code) if each.status_code is not None else "",
             str(each.latency_ms),

@@ -14,6 +14,7 @@ from typing import Any
 from scim2_models import Context, Group
 
 from scimgate.scim.attribute_mapping import custom_attributes
+from scimgate.scim.email_address import is_address
 from scimgate.scim.resources import ENTERPRISE_SCHEMA
 
 
@@ -43,6 +44,9 @@ class DirectoryUser:
     username: str
     primary_email: str | None
     emails: list[str]
+    undeliverable_emails: list[str]
+    """Those of ``emails`` that are not addresses (a bare name): kept, but not to write to."""
+
     first_name: str | None
     last_name: str | None
     display_name: str | None
@@ -95,6 +99,7 @@ def normalize_user(
         username=user.user_name,
         primary_email=str(primary.value) if primary else (str(emails[0].value) if emails else None),
         emails=[str(email.value) for email in emails],
+        undeliverable_emails=[str(e.value) for e in emails if not is_address(str(e.value))],
         first_name=given,
         last_name=family,
         display_name=display,

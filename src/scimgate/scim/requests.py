@@ -127,6 +127,7 @@ def read_search(
     known = {name: parameters[name] for name in LIST_PARAMETERS if name in parameters}
     if holds_unstorable(known):
         raise InvalidValueException(detail=UNSTORABLE_DETAIL)
+    known.update(attribute_names(known, limits.max_attribute_names))
     scim_filter = known.get("filter")
     if isinstance(scim_filter, str) and len(scim_filter) > max_filter_length:
         raise InvalidFilterException(
@@ -144,6 +145,39 @@ def read_search(
         if any(holds_unstorable(getattr(leaf, "value", None)) for leaf in leaves):
             raise InvalidFilterException(detail=UNSTORABLE_DETAIL)
     return search
+
+
+ATTRIBUTE_PARAMETERS = ("attributes", "excludedAttributes")
+
+
+def attribute_names(parameters: Mapping[str, Any], limit: int) -> dict[str, Any]:
+    """``attributes`` and ``excludedAttributes`` each listing a name once, and at most ``limit``.
+
+    A query string gives them comma-separated, a ``.search`` body as a list;
+    names are compared without regard to case, as attribute names are
+    (RFC 7643 §2.1). Anything else is left for the models to refuse.
+    """
+    cleaned: dict[str, Any] = {}
+    for parameter in ATTRIBUTE_PARAMETERS:
+        value = parameters.get(parameter)
+        if isinstance(value, str):
+            names: list[Any] = value.split(",")
+        elif isinstance(value, list) and all(isinstance(name, str) for name in value):
+            names = value
+        else:
+            continue
+        distinct: dict[str, str] = {}
+        for name in names:
+            distinct.setdefault(name.strip().lower(), name)
+        if len(distinct) > limit:
+            raise InvalidValueException(
+                detail=f"{parameter} lists {len(distinct)} distinct attribute names; "
+                f"at most {limit} are accepted"
+            )
+        if len(distinct) < len(names):
+            kept = list(distinct.values())
+            cleaned[parameter] = ",".join(kept) if isinstance(value, str) else kept
+    return cleaned
 
 
 def _validated_search(

@@ -22,12 +22,14 @@ from scim2_models import (
 )
 
 from scimgate.config import Limits
+from scimgate.scim.email_address import accept_any_email_text
 
 # E-mail addresses are the directory's, not ours to judge: Active Directory
 # tenants sync addresses in special-use domains such as "corp.local", which the
 # validator behind scim2-models' EmailStr refuses by default. The validator
 # documents this list as the place to change that.
 email_validator.SPECIAL_USE_DOMAIN_NAMES.clear()
+accept_any_email_text()
 
 UserResource: Any = User[EnterpriseUser]
 """A user: the core User schema with the enterprise extension (RFC 7643 §4.1, §4.3)."""
@@ -44,6 +46,18 @@ BulkResults = BulkResponse[UserResource]
 USER_SCHEMA = str(User.__schema__)
 GROUP_SCHEMA = str(Group.__schema__)
 ENTERPRISE_SCHEMA = str(EnterpriseUser.__schema__)
+
+
+DESCRIPTIONS = {
+    USER_SCHEMA: "User Account",
+    GROUP_SCHEMA: "Group of users and groups",
+    ENTERPRISE_SCHEMA: "Enterprise User",
+}
+"""What each built-in schema (and the resource type of a core one) describes.
+
+The models describe a schema by its name alone ("User"); RFC 7643 §8.7.1 says
+what the resource is.
+"""
 
 
 def service_provider(limits: Limits) -> ScimProvider:

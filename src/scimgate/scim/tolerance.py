@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from scim2_models import (
     EnterpriseUser,
     MutabilityException,
+    NoTargetException,
     PatchOp,
     Resource,
     SCIMException,
@@ -29,6 +30,7 @@ from scim2_models import (
 )
 
 from scimgate.scim.errors import from_validation_error
+from scimgate.scim.patch_targets import NO_TARGET_HINT, refuses_some, runs
 from scimgate.scim.resources import ENTERPRISE_SCHEMA, USER_SCHEMA
 
 SERVICE_POLICY = ScimPolicy(
@@ -37,15 +39,31 @@ SERVICE_POLICY = ScimPolicy(
 )
 
 
+STRICT_TARGETS = SERVICE_POLICY.model_copy(
+    update={"unmatched_path_filter": ScimPolicy.UnmatchedPathFilter.forbid}
+)
+"""The service's policy for operations whose unmatched filter is ``noTarget`` (patch_targets)."""
+
+
 def apply_patch(patch: PatchOp[Any], resource: Resource[Any]) -> None:
     """Apply a PATCH under the service's policy, all operations or none.
 
-    A value that does not fit its attribute is reported with SCIM attribute
-    names (``userName``), not the models' Python names.
+    Only the operations :func:`may_create_entry` allows create the entry an
+    unmatched path filter describes. A value that does not fit its attribute is
+    reported with SCIM attribute names (``userName``), not the models' Python names.
     """
+    parts = list(runs(patch.operations or []))
+    snapshot = resource.model_copy(deep=True) if len(parts) > 1 else None
     try:
-        patch.patch(resource, scim_policy=SERVICE_POLICY)
+        for creating, operations in parts:
+            part = patch if len(parts) == 1 else patch.model_copy(update={"operations": operations})
+            part.patch(resource, scim_policy=SERVICE_POLICY if creating else STRICT_TARGETS)
     except SCIMException as exc:
+        if snapshot is not None:
+            for attribute in ("__dict__", "__pydantic_fields_set__", "__pydantic_private__"):
+                object.__setattr__(resource, attribute, getattr(snapshot, attribute))
+        if isinstance(exc, NoTargetException) and refuses_some(patch.operations or []):
+            raise NoTargetException(detail=f"{exc.detail}. {NO_TARGET_HINT}") from None
         if isinstance(exc.__cause__, ValidationError):
             raise from_validation_error(exc.__cause__, "PATCH value") from None
         raise

@@ -6,7 +6,9 @@ Pure: a function of the logged request and of facts looked up beforehand
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
+from scimgate.scim.email_address import is_address
 from scimgate.store.provisioning_logs import LogEntry
 
 
@@ -61,6 +63,32 @@ _BAD_REQUEST = {
 
 CLIENT_CLOSED_REQUEST = 499
 """The status (nginx's convention) of a request whose client left before it was answered."""
+
+
+def undeliverable_emails(resource: Any, *, shown: bool) -> str | None:
+    """A warning for a user kept with e-mail values that are not addresses; None otherwise.
+
+    ``resource`` is the user a successful request answered with; ``shown`` is
+    False when the log redacts e-mails, and the warning then names no value.
+    """
+    emails = resource.get("emails") if isinstance(resource, dict) else None
+    if not isinstance(emails, list):
+        return None
+    values = [
+        email["value"]
+        for email in emails
+        if isinstance(email, dict)
+        and isinstance(email.get("value"), str)
+        and not is_address(email["value"])
+    ]
+    if not values:
+        return None
+    listed = ", ".join(repr(value) for value in values) if shown else f"({len(values)} redacted)"
+    return (
+        f"Warning: the user was kept, but the e-mail value {listed} is not an e-mail address "
+        "and cannot be written to (it is listed in undeliverable_emails). Check the IdP's "
+        "mapping of emails: it should send an address such as name@example.com."
+    )
 
 
 def diagnose(entry: LogEntry, facts: Facts, now: datetime) -> str | None:

@@ -16,7 +16,7 @@ from scim2_models import (
 )
 
 from scimgate.config import Limits
-from scimgate.scim.resources import service_provider
+from scimgate.scim.resources import DESCRIPTIONS, service_provider
 from scimgate.service.scope import Scope
 
 
@@ -69,17 +69,27 @@ def _resource_types(scope: Scope) -> list[ResourceType]:
 
 @lru_cache(maxsize=256)
 def _resource_type(model: Any) -> ResourceType:
-    return ResourceType.from_resource(model)
+    described = ResourceType.from_resource(model)
+    description = DESCRIPTIONS.get(str(described.schema_), described.description)
+    return described.model_copy(update={"description": description})
 
 
 def _schemas(scope: Scope) -> list[Schema]:
     """The built-in schemas, then the directory's own."""
     models = scope.models
     return [
-        *_provider(scope.limits).schemas,
+        *_built_in_schemas(scope.limits),
         *models.user_extensions,
         *models.group_extensions,
     ]
+
+
+@lru_cache(maxsize=8)
+def _built_in_schemas(limits: Limits) -> tuple[Schema, ...]:
+    return tuple(
+        each.model_copy(update={"description": DESCRIPTIONS.get(str(each.id), each.description)})
+        for each in _provider(limits).schemas
+    )
 
 
 def _located_type(scope: Scope, each: ResourceType) -> ResourceType:

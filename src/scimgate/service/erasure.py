@@ -43,6 +43,7 @@ def erased_user(user_id: str) -> DirectoryUser:
         username="",
         primary_email=None,
         emails=[],
+        undeliverable_emails=[],
         first_name=None,
         last_name=None,
         display_name=None,

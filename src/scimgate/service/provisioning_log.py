@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Engine
 from scimgate.scim import jsontext
 from scimgate.scim.idp import recognise
 from scimgate.scim.text import holds_unstorable, storable
-from scimgate.service.diagnosis import Facts, Holder, diagnose
+from scimgate.service.diagnosis import Facts, Holder, diagnose, undeliverable_emails
 from scimgate.service.tenants import effective_idp
 from scimgate.store import provisioning_logs, tenants
 from scimgate.store.ids import new_id
@@ -36,7 +36,8 @@ REDACTED = "[redacted]"
 WRITE_ONLY = "password"
 """SCIM's one write-only attribute: its values are never stored, redacted or not."""
 
-RESOURCE_TYPES = {"Users": "User", "Groups": "Group"}
+RESOURCE_TYPES = {"users": "User", "groups": "Group"}
+"""By the endpoint in the URL, lower-cased: endpoints are answered in any case."""
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
@@ -91,7 +92,10 @@ def record(engine: Engine, batch: list[CapturedRequest], policy: LogPolicy) -> l
         diagnosed = [
             replace(
                 entry,
-                diagnosis=_text(diagnose(entry, _facts(conn, entry), entry.received_at), 2048),
+                diagnosis=_text(
+                    diagnose(entry, _facts(conn, entry), entry.received_at) or entry.diagnosis,
+                    2048,
+                ),
             )
             for entry in entries
         ]
@@ -125,7 +129,9 @@ def _entry(captured: CapturedRequest, policy: LogPolicy) -> LogEntry:
         user_name=None if "username" in policy.redact else _user_name(request, response),
         request_body=_stored(request, captured.request_body, policy, answer=False),
         response_body=_stored(response, captured.response_body, policy, answer=True),
-        diagnosis=None,
+        diagnosis=undeliverable_emails(response, shown="emails" not in policy.redact)
+        if captured.status < 300
+        else None,
     )
 
 
@@ -260,7 +266,7 @@ def _resource(path: str, status: int, response: Any) -> tuple[str | None, str | 
     parts = [part for part in path.split("/")[4:] if part]
     if not parts:
         return None, None
-    resource_type = RESOURCE_TYPES.get(parts[0], parts[0])[:16]
+    resource_type = RESOURCE_TYPES.get(parts[0].lower(), parts[0])[:16]
     if len(parts) > 1 and not parts[1].startswith("."):
         return resource_type, parts[1][:64]
     if status < 300 and isinstance(response, dict) and isinstance(response.get("id"), str):

@@ -2,10 +2,11 @@
 
 from typing import Any
 
-from scim2_models import Context, Group, Resource
+from scim2_models import Context, Group, Resource, User
 
 from scimgate.scim.documents import ScimDocument, timestamp
 from scimgate.scim.etag import etag
+from scimgate.scim.values import settled_group, settled_user
 from scimgate.service.scope import Scope
 from scimgate.store.memberships import Member, Membership
 from scimgate.store.resources import StoredResource
@@ -18,9 +19,16 @@ def document(resource: Resource[Any]) -> dict[str, Any]:
     """The document to store for a resource: what a read returns, without server-owned parts.
 
     Dumping in the response context drops what is never returned (``password``).
+    Every write ends here, so this is where a document is checked and settled
+    (:mod:`scimgate.scim.values`), whichever request wrote it.
     """
     dumped = resource.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
-    return {key: value for key, value in dumped.items() if key not in SERVER_OWNED}
+    doc = {key: value for key, value in dumped.items() if key not in SERVER_OWNED}
+    if isinstance(resource, User):
+        return settled_user(doc)
+    if isinstance(resource, Group):
+        return settled_group(doc)
+    return doc
 
 
 def _meta(scope: Scope, stored: StoredResource, resource_type: str) -> dict[str, Any]:

@@ -32,6 +32,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 
+from scimgate.scim.values import EXTERNAL_ID_MAX, GROUP_DISPLAY_NAME_MAX, USER_NAME_MAX
+
 metadata = MetaData(
     naming_convention={
         "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -123,8 +125,8 @@ users = Table(
     Column("id", Uuid, primary_key=True),
     Column("directory_id", Uuid, ForeignKey("directories.id"), nullable=False),
     Column("user_name", Sealable, nullable=False),
-    Column("user_name_key", String(512), nullable=False),
-    Column("external_id", String(512)),
+    Column("user_name_key", String(USER_NAME_MAX), nullable=False),
+    Column("external_id", String(EXTERNAL_ID_MAX)),
     Column("display_name", Sealable),
     Column("active", Boolean),
     Column("doc", Document, nullable=False),
@@ -171,8 +173,8 @@ groups = Table(
     Column("id", Uuid, primary_key=True),
     Column("directory_id", Uuid, ForeignKey("directories.id"), nullable=False),
     Column("display_name", Sealable, nullable=False),
-    Column("display_name_key", String(512), nullable=False),
-    Column("external_id", String(512)),
+    Column("display_name_key", String(GROUP_DISPLAY_NAME_MAX), nullable=False),
+    Column("external_id", String(EXTERNAL_ID_MAX)),
     Column("doc", Document, nullable=False),
     Column("created_at", Timestamp(), nullable=False),
     Column("modified_at", Timestamp(), nullable=False),
