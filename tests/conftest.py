@@ -32,6 +32,11 @@ BACKENDS = ("sqlite", "postgresql")
 ADMIN_TOKEN = secrets.token_urlsafe(24)
 """The live server's admin token, which opens its management API."""
 
+METRICS_TOKEN = secrets.token_urlsafe(24)
+"""The live server's metrics token, which opens ``/metrics`` to a scraper."""
+
+METRICS_AUTH = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+
 
 def _postgres_reachable() -> bool:
     try:
@@ -123,6 +128,9 @@ def serving(database_url: str, log_path: Path, **env: str) -> Iterator[str]:
                 # Tests drive servers faster than an IdP may; tests/test_rate_limits.py sets limits.
                 "SCIMGATE_DIRECTORY_RATE": "0",
                 "SCIMGATE_TOKEN_RATE": "0",
+                # Tests refuse credentials on purpose; tests/test_anonymous_limits.py paces them.
+                "SCIMGATE_ANONYMOUS_RATE": "0",
+                "SCIMGATE_METRICS_TOKEN": METRICS_TOKEN,
                 **env,
             },
             stdout=log,

@@ -9,6 +9,7 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.types import Scope
 
 from scimgate.admin import (
     dashboard,
@@ -40,9 +41,17 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(SignInRequired, _sign_in_required)
 
 
+def too_large_page(scope: Scope, detail: str) -> Response:
+    """The portal's answer to a body over its limit: an error page, like its other refusals."""
+    return render(Request(scope), "error.html", {"message": detail}, status=413)
+
+
 async def _portal_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, PortalError)
-    return render(request, "error.html", {"message": exc.message}, status=exc.status)
+    page = render(request, "error.html", {"message": exc.message}, status=exc.status)
+    if exc.retry_after is not None:
+        page.headers["Retry-After"] = str(exc.retry_after)
+    return page
 
 
 async def _sign_in_required(request: Request, _: Exception) -> Response:

@@ -15,6 +15,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
+from scimgate.admin.refusals import refused
 from scimgate.admin.web import ADMIN_COOKIE, SETUP_COOKIE, PortalError, SignInRequired
 from scimgate.service import audit, portal_sessions
 from scimgate.service.admin_keys import READ_METHODS
@@ -98,6 +99,9 @@ async def setup_guard(request: Request) -> AsyncIterator[None]:
     """Router dependency of the pages behind a redeemed setup link."""
     session = await _resume(request, SETUP_COOKIE, "setup")
     if session is None:
+        too_many = await refused(request, None, "no setup session")
+        if too_many is not None:
+            raise PortalError(429, str(too_many.detail), retry_after=too_many.retry_after)
         raise PortalError(
             401,
             "This page opens only in the browser where the setup link was first opened, "

@@ -37,10 +37,12 @@ PAGE_HEADERS = {
 class PortalError(Exception):
     """A page that cannot be shown: rendered as an error page with this status and message."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, *, retry_after: int | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.retry_after = retry_after
+        """Seconds for ``Retry-After``, when the refusal is a 429."""
 
 
 class SignInRequired(Exception):

@@ -1,0 +1,102 @@
+"""One cap on every request body, with a limit per family of routes, refused with a 413.
+
+A declared ``Content-Length`` over the limit is refused before the application
+runs, without a byte of the body read. A chunked body is counted as the
+application reads it, and refused as soon as it goes over. The 413 is in the
+envelope of the route's edge, whatever the application made of the failed read.
+
+The management API's gate lies outside the cap: an anonymous client hears 401
+there, whatever it sends. SCIM checks its token before it reads the body.
+"""
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+Answer = Callable[[Scope, str], Response]
+"""The 413 of a family: its envelope around a detail a person can act on."""
+
+
+@dataclass(frozen=True)
+class Family:
+    """Routes whose paths start with ``prefix``, with the largest body they accept."""
+
+    prefix: str
+    limit: int
+    answer: Answer
+
+
+class BodyTooLarge(HTTPException):
+    """Raised into the application by a read past its route's limit."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(
+            413, f"The request body has at least {size} bytes; at most {limit} are accepted"
+        )
+
+
+def _declared_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            text = value.decode("latin-1").strip()
+            return int(text) if text.isdigit() else None
+    return None
+
+
+class BodyCap:
+    """Caps the body of every HTTP request by the first family whose prefix its path has.
+
+    ``fallback`` serves paths of no family.
+    """
+
+    def __init__(self, app: ASGIApp, families: Sequence[Family], fallback: Family) -> None:
+        self.app = app
+        self.families = tuple(families)
+        self.fallback = fallback
+
+    def family_of(self, path: str) -> Family:
+        return next((f for f in self.families if path.startswith(f.prefix)), self.fallback)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        family = self.family_of(scope["path"])
+        declared = _declared_length(scope)
+        if declared is not None and declared > family.limit:
+            refused = BodyTooLarge(declared, family.limit)
+            await family.answer(scope, str(refused.detail))(scope, receive, send)
+            return
+        received = 0
+        refusal: BodyTooLarge | None = None
+        started = False
+
+        async def capped_receive() -> Message:
+            nonlocal received, refusal
+            if refusal is not None:
+                raise refusal
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > family.limit:
+                    refusal = BodyTooLarge(received, family.limit)
+                    raise refusal
+            return message
+
+        async def answering_send(message: Message) -> None:
+            nonlocal started
+            if refusal is not None and not started:
+                return  # whatever the application answered to the failed read, the 413 replaces it
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, capped_receive, answering_send)
+        except Exception:
+            if refusal is None:
+                raise  # a failure of its own; one that follows the refusal is the refusal's
+        if refusal is not None and not started:
+            await family.answer(scope, str(refusal.detail))(scope, receive, send)
