@@ -5,9 +5,10 @@ from datetime import UTC, datetime
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from scimgate.store.portal_sessions import PortalSession
@@ -49,6 +50,15 @@ class SignInRequired(Exception):
     """No live admin session: the browser is sent to the sign-in page, then back."""
 
 
+def sign_in_redirect(request: Request) -> Response:
+    """The answer to a page asked for without an admin session: the sign-in page, then back."""
+    target = f"/admin/sign-in?next={quote(request.url.path)}"
+    if request.headers.get("HX-Request"):
+        # htmx follows this with a full page load instead of swapping the sign-in page in.
+        return Response(status_code=401, headers={"HX-Redirect": target})
+    return RedirectResponse(target, status_code=303)
+
+
 def render(
     request: Request, template: str, context: dict[str, Any] | None = None, status: int = 200
 ) -> HTMLResponse:
@@ -69,6 +79,13 @@ def render(
     response = templates.TemplateResponse(request, template, values, status_code=status)
     response.headers.update(PAGE_HEADERS)
     return response
+
+
+def error_page(request: Request, error: PortalError) -> HTMLResponse:
+    page = render(request, "error.html", {"message": error.message}, status=error.status)
+    if error.retry_after is not None:
+        page.headers["Retry-After"] = str(error.retry_after)
+    return page
 
 
 def secure_cookies(request: Request) -> bool:

@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from scimgate import __version__
 from scimgate.admin import install as install_portal
 from scimgate.admin import too_large_page
+from scimgate.admin.guard import PortalGate
 from scimgate.api.admin import router as admin_router
 from scimgate.api.body_limits import BodyCap, Family
 from scimgate.api.events import router as events_router
@@ -85,17 +86,21 @@ def create_app(
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     # Outermost last: request ids wrap the provisioning log, which sees even a 500.
-    # The body cap is inside the management gate, which answers anonymous clients before
-    # any read, and both are inside the error catcher, which never sees a refusal of the cap.
+    # The body cap is inside the gates of the management API and the portal, which answer
+    # anonymous clients before any read, and all are inside the error catcher, which never
+    # sees a refusal of the cap.
     app.add_middleware(
         BodyCap,
         families=[
-            Family(SCIM_PREFIX, settings.limits.max_payload_bytes, _too_large),
+            Family(
+                SCIM_PREFIX, settings.limits.max_payload_bytes, _too_large, checked_at_read=True
+            ),
             Family("/admin", settings.body_limits.portal, too_large_page),
             Family("/setup", settings.body_limits.portal, too_large_page),
         ],
         fallback=Family("/", settings.body_limits.management, _too_large),
     )
+    app.add_middleware(PortalGate)
     app.add_middleware(ManagementGate)
     app.add_middleware(_UnexpectedErrors)
     app.add_middleware(ProvisioningLog)

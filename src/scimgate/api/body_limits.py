@@ -1,12 +1,15 @@
 """One cap on every request body, with a limit per family of routes, refused with a 413.
 
-A declared ``Content-Length`` over the limit is refused before the application
-runs, without a byte of the body read. A chunked body is counted as the
-application reads it, and refused as soon as it goes over. The 413 is in the
-envelope of the route's edge, whatever the application made of the failed read.
+A declared ``Content-Length`` over the limit is refused without a byte of the
+body read: before the application runs, or, for a family whose routes check
+credentials before they read (SCIM), at the first read, so that an anonymous
+client hears 401 and a directory's provisioning log records its own 413s. A
+chunked body is counted as the application reads it, and refused as soon as
+it goes over. The 413 is in the envelope of the route's edge, whatever the
+application made of the failed read.
 
 The management API's gate lies outside the cap: an anonymous client hears 401
-there, whatever it sends. SCIM checks its token before it reads the body.
+there, whatever it sends.
 """
 
 from collections.abc import Callable, Sequence
@@ -27,6 +30,8 @@ class Family:
     prefix: str
     limit: int
     answer: Answer
+    checked_at_read: bool = False
+    """Refuse a declared oversize body at the first read rather than before the route runs."""
 
 
 class BodyTooLarge(HTTPException):
@@ -66,8 +71,9 @@ class BodyCap:
             return
         family = self.family_of(scope["path"])
         declared = _declared_length(scope)
-        if declared is not None and declared > family.limit:
-            refused = BodyTooLarge(declared, family.limit)
+        oversize = declared is not None and declared > family.limit
+        if oversize and not family.checked_at_read:
+            refused = BodyTooLarge(declared or 0, family.limit)
             await family.answer(scope, str(refused.detail))(scope, receive, send)
             return
         received = 0
@@ -76,6 +82,8 @@ class BodyCap:
 
         async def capped_receive() -> Message:
             nonlocal received, refusal
+            if refusal is None and oversize:
+                refusal = BodyTooLarge(declared or 0, family.limit)
             if refusal is not None:
                 raise refusal
             message = await receive()
