@@ -82,6 +82,7 @@ def render(
 
 
 def error_page(request: Request, error: PortalError) -> HTMLResponse:
+    """The page of a ``PortalError``, with ``Retry-After`` when it has one."""
     page = render(request, "error.html", {"message": error.message}, status=error.status)
     if error.retry_after is not None:
         page.headers["Retry-After"] = str(error.retry_after)

@@ -5,6 +5,9 @@ Requests`` with ``Retry-After``; Entra ID, Okta and the others back off and
 retry, so a burst slows down instead of failing. Each bucket follows GCRA: a
 sustained ``rate`` per second, with up to ``burst`` requests at once.
 
+Refused credentials of any edge draw on one more bucket, per client address,
+so that an anonymous flood is answered 429 cheaply and leaves few audit rows.
+
 On PostgreSQL the buckets live in the database, so every server process (and
 every host) shares them. On SQLite, where one process serves, they live in
 that process's memory and cost no query.
