@@ -15,14 +15,19 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 
 import httpx
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
+from typer.testing import CliRunner
 
 from conftest import ADMIN_TOKEN, LiveServer, new_directory, serving
 from event_support import private_database
+from scimgate.cli.main import app as cli
 from scimgate.config import Bucket, RateLimits
+from scimgate.service import audit
+from scimgate.store.ids import utcnow
 from scimgate.store.tables import audit_log
 
 BURST = 20
@@ -100,6 +105,10 @@ def test_a_flood_of_anonymous_requests_is_paced_and_counted_in_few_rows(paced: S
     ):
         assert same.post("/api/v1/organizations", json={"name": "same"}).status_code == 201
         assert other.post("/api/v1/organizations", json={"name": "other"}).status_code == 201
+        # The management API shows the coalesced rows with their address and count.
+        listed = same.get("/api/v1/audit", params={"actor": "unauthenticated"}).json()["data"]
+    mine = [entry for entry in listed if entry["client"] == "127.0.0.1"]
+    assert sum(entry["count"] for entry in mine) == FLOOD, mine
     # Another address has a bucket of its own.
     with client_from("127.0.0.2", paced) as stranger:
         assert stranger.get("/api/v1/organizations").status_code == 401
@@ -197,3 +206,39 @@ def test_the_anonymous_limit_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> No
     assert RateLimits.from_env().anonymous == Bucket(rate=2.0, burst=7)
     monkeypatch.setenv("SCIMGATE_ANONYMOUS_RATE", "0")
     assert RateLimits.from_env().anonymous is None
+
+
+def test_refusals_coalesce_per_address_action_and_reason_within_a_minute(
+    engine: Engine, database_url: str
+) -> None:
+    client = f"192.0.2.{secrets.randbelow(250)}-{secrets.token_hex(3)}"
+    for _ in range(3):
+        audit.record_refusal(engine, audit.Refusal(client, "GET /api/v1/keys", "401: not valid"))
+    audit.record_refusal(engine, audit.Refusal(client, "GET /api/v1/keys", "401: revoked"))
+    audit.record_refusal(engine, audit.Refusal(client, "POST /api/v1/keys", "401: not valid"))
+    assert sorted(audit_rows(engine, client)) == [
+        ("GET /api/v1/keys", "401: not valid", 3),
+        ("GET /api/v1/keys", "401: revoked", 1),
+        ("POST /api/v1/keys", "401: not valid", 1),
+    ]
+
+    # A row counts for a minute; the next refusal after it starts a row of its own.
+    with engine.begin() as conn:
+        conn.execute(
+            update(audit_log)
+            .where(audit_log.c.client == client)
+            .values(at=utcnow() - audit.REFUSAL_WINDOW - timedelta(seconds=1))
+        )
+    audit.record_refusal(engine, audit.Refusal(client, "GET /api/v1/keys", "401: not valid"))
+    counts = [
+        count
+        for action, detail, count in audit_rows(engine, client)
+        if "not valid" in detail and action.startswith("GET")
+    ]
+    assert sorted(counts) == [1, 3]
+
+    shown = CliRunner().invoke(
+        cli, ["audit", "list", "--actor", "unauthenticated", "--database-url", database_url]
+    )
+    assert shown.exit_code == 0, shown.output
+    assert "(3 times)" in shown.output
