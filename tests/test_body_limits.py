@@ -193,7 +193,11 @@ def _send(
                 break
             head += received
     text = head.decode("latin-1")
-    return Answer(int(text.split(" ", 2)[1]), sent, text)
+    status = int(text.split(" ", 2)[1])
+    # Refused with its body unread, the connection ends with the answer: the server does
+    # not go on reading the rest to find the next request.
+    assert re.search(r"(?im)^connection: *close", text), text
+    return Answer(status, sent, text)
 
 
 @pytest.mark.parametrize("route", ROUTES, ids=str)

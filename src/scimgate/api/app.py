@@ -19,7 +19,7 @@ from scimgate.admin import install as install_portal
 from scimgate.admin import too_large_page
 from scimgate.admin.guard import PortalGate
 from scimgate.api.admin import router as admin_router
-from scimgate.api.body_limits import BodyCap, Family
+from scimgate.api.body_limits import BodyCap, ClosedAfterUnreadBody, Family
 from scimgate.api.events import router as events_router
 from scimgate.api.logs import router as logs_router
 from scimgate.api.lookup import router as lookup_router
@@ -87,8 +87,8 @@ def create_app(
     app.add_exception_handler(RequestValidationError, _validation_error)
     # Outermost last: request ids wrap the provisioning log, which sees even a 500.
     # The body cap is inside the gates of the management API and the portal, which answer
-    # anonymous clients before any read, and all are inside the error catcher, which never
-    # sees a refusal of the cap.
+    # anonymous clients before any read; a refusal that leaves a body unread closes the
+    # connection. All are inside the error catcher, which never sees a refusal of the cap.
     app.add_middleware(
         BodyCap,
         families=[
@@ -102,6 +102,7 @@ def create_app(
     )
     app.add_middleware(PortalGate)
     app.add_middleware(ManagementGate)
+    app.add_middleware(ClosedAfterUnreadBody)
     app.add_middleware(_UnexpectedErrors)
     app.add_middleware(ProvisioningLog)
     app.add_middleware(RequestIds)

@@ -108,3 +108,44 @@ class BodyCap:
                 raise  # a failure of its own; one that follows the refusal is the refusal's
         if refusal is not None and not started:
             await family.answer(scope, str(refusal.detail))(scope, receive, send)
+
+
+def _announces_body(scope: Scope) -> bool:
+    for name, value in scope.get("headers", ()):
+        if name == b"transfer-encoding" or (name == b"content-length" and value.strip() != b"0"):
+            return True
+    return False
+
+
+class ClosedAfterUnreadBody:
+    """Closes the connection after an answer given before the request's body was all read.
+
+    A server keeping the connection alive would go on reading the rest of the
+    body (to find the next request) after refusing it: up to the whole of a body
+    the refusal meant not to read. ``Connection: close`` ends the connection
+    with the answer instead.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not _announces_body(scope):
+            await self.app(scope, receive, send)
+            return
+        ended = False
+
+        async def watched_receive() -> Message:
+            nonlocal ended
+            message = await receive()
+            if message["type"] == "http.request" and not message.get("more_body", False):
+                ended = True
+            return message
+
+        async def closing_send(message: Message) -> None:
+            if message["type"] == "http.response.start" and not ended:
+                headers = [(k, v) for k, v in message.get("headers", ()) if k != b"connection"]
+                message = {**message, "headers": [*headers, (b"connection", b"close")]}
+            await send(message)
+
+        await self.app(scope, watched_receive, closing_send)
