@@ -35,6 +35,11 @@ ADMIN_TOKEN = secrets.token_urlsafe(24)
 LOOPBACK_RECEIVERS = {"SCIMGATE_WEBHOOK_ALLOWED_HOSTS": "127.0.0.1"}
 """Webhooks go to public addresses only, unless allowed: the tests' receivers are on loopback."""
 
+METRICS_TOKEN = secrets.token_urlsafe(24)
+"""The live server's metrics token, which opens ``/metrics`` to a scraper."""
+
+METRICS_AUTH = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+
 
 def _postgres_reachable() -> bool:
     try:
@@ -127,6 +132,9 @@ def serving(database_url: str, log_path: Path, **env: str) -> Iterator[str]:
                 "SCIMGATE_DIRECTORY_RATE": "0",
                 "SCIMGATE_TOKEN_RATE": "0",
                 **LOOPBACK_RECEIVERS,
+                # Tests refuse credentials on purpose; tests/test_anonymous_limits.py paces them.
+                "SCIMGATE_ANONYMOUS_RATE": "0",
+                "SCIMGATE_METRICS_TOKEN": METRICS_TOKEN,
                 **env,
             },
             stdout=log,

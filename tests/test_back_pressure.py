@@ -19,7 +19,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine, text
 
-from conftest import LiveServer, new_directory, serving
+from conftest import METRICS_AUTH, LiveServer, new_directory, serving
 from scim_payloads import ERROR_SCHEMA, patch, user
 from scim_payloads import group as group_payload
 from scimgate.config import Bucket, PoolSettings, RateLimits
@@ -124,7 +124,7 @@ def test_a_burst_at_twice_the_limit_gets_only_2xx_and_429_and_a_patient_client_f
         assert body["status"] == "429"
         assert "Retry-After" in body["detail"]
 
-    metrics = httpx.get(f"{limited_server.url}/metrics").text
+    metrics = httpx.get(f"{limited_server.url}/metrics", headers=METRICS_AUTH).text
     counted = next(
         float(line.split()[1])
         for line in metrics.splitlines()

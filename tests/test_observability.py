@@ -13,10 +13,19 @@ import pytest
 import structlog
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from starlette.testclient import TestClient
 
-from conftest import ADMIN_TOKEN, POSTGRES_DSN, DirectoryClient, LiveServer, new_directory, serving
+from conftest import (
+    ADMIN_TOKEN,
+    METRICS_AUTH,
+    METRICS_TOKEN,
+    POSTGRES_DSN,
+    DirectoryClient,
+    LiveServer,
+    new_directory,
+    serving,
+)
 from event_support import admin_client, last_seq, private_server
 from scim_payloads import user
 from scimgate.api.app import create_app
@@ -31,7 +40,7 @@ from webhook_support import Receiver
 
 def _metrics(url: str) -> dict[str, list[Sample]]:
     """The samples of each metric family the server exposes, by family name."""
-    answer = httpx.get(f"{url}/metrics", timeout=30)
+    answer = httpx.get(f"{url}/metrics", headers=METRICS_AUTH, timeout=30)
     assert answer.status_code == 200, answer.text
     assert answer.headers["content-type"].startswith("text/plain")
     return {
@@ -162,15 +171,18 @@ def test_not_ready_when_the_database_is_gone(postgres_url: str, tmp_path: Path) 
 
 
 def test_scim_requests_are_counted_by_directory_profile_method_and_status(
-    live_server: LiveServer, scim: DirectoryClient
+    database_url: str, engine: Engine, tmp_path: Path
 ) -> None:
-    assert scim.http.post("/Users", json=user("ann")).status_code == 201
-    assert scim.http.post("/Users", json=user("bob")).status_code == 201
-    assert scim.http.get(f"/Users/{uuid.uuid4()}").status_code == 404
-    stranger = str(uuid.uuid4())
-    assert httpx.get(f"{live_server.url}/scim/v2/{stranger}/Users").status_code == 401
+    labelled = {"SCIMGATE_METRICS_DIRECTORY_LABELS": "1"}
+    with serving(database_url, tmp_path / "server.log", **labelled) as url:
+        scim = new_directory(LiveServer(url, engine))
+        assert scim.http.post("/Users", json=user("ann")).status_code == 201
+        assert scim.http.post("/Users", json=user("bob")).status_code == 201
+        assert scim.http.get(f"/Users/{uuid.uuid4()}").status_code == 404
+        stranger = str(uuid.uuid4())
+        assert httpx.get(f"{url}/scim/v2/{stranger}/Users").status_code == 401
+        found = _metrics(url)
 
-    found = _metrics(live_server.url)
     requests = found["scimgate_scim_requests"]
     name = "scimgate_scim_requests_total"
     mine = {"directory": scim.directory_id, "idp": "generic"}
@@ -192,13 +204,44 @@ def test_scim_requests_are_counted_by_directory_profile_method_and_status(
     assert "scimgate_events_held" in found
 
 
+def test_by_default_metrics_name_no_directory(
+    live_server: LiveServer, scim: DirectoryClient
+) -> None:
+    """Counts are aggregated over directories: a scrape reveals no directory's existence."""
+    assert scim.http.post("/Users", json=user("ann")).status_code == 201
+    assert scim.http.get("/Users").status_code == 200
+    answer = httpx.get(f"{live_server.url}/metrics", headers=METRICS_AUTH)
+    assert answer.status_code == 200
+    assert scim.directory_id not in answer.text
+    assert "directory=" not in answer.text
+    requests = _metrics(live_server.url)["scimgate_scim_requests"]
+    name = "scimgate_scim_requests_total"
+    posted = _value(requests, name, idp="generic", method="POST", status="201")
+    assert posted is not None and posted >= 1
+
+
 def test_metrics_show_no_token(live_server: LiveServer, scim: DirectoryClient) -> None:
     assert scim.http.get("/Users").status_code == 200
-    answer = httpx.get(f"{live_server.url}/metrics")
+    answer = httpx.get(f"{live_server.url}/metrics", headers=METRICS_AUTH)
     assert answer.status_code == 200
     assert scim.token not in answer.text
     assert ADMIN_TOKEN not in answer.text
+    assert METRICS_TOKEN not in answer.text
     assert "Bearer" not in answer.text
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [None, "Bearer wrong-token", f"Basic {METRICS_TOKEN}", f"Bearer {ADMIN_TOKEN}", "Bearer"],
+)
+def test_a_scrape_without_the_metrics_token_is_refused(
+    live_server: LiveServer, authorization: str | None
+) -> None:
+    headers = {"Authorization": authorization} if authorization is not None else {}
+    answer = httpx.get(f"{live_server.url}/metrics", headers=headers)
+    assert answer.status_code == 401
+    assert answer.headers["WWW-Authenticate"].startswith("Bearer")
+    assert "scimgate_" not in answer.text
 
 
 def test_the_outbox_gauges_follow_the_database(
@@ -227,11 +270,12 @@ def test_the_outbox_gauges_follow_the_database(
         assert _gauge(server.url, "scimgate_events_held") == 0
 
 
-def test_metrics_can_be_turned_off(database_url: str, tmp_path: Path) -> None:
-    with serving(database_url, tmp_path / "server.log", SCIMGATE_METRICS="off") as url:
-        answer = httpx.get(f"{url}/metrics")
-        assert answer.status_code == 404
-        assert "turned off" in answer.json()["detail"]
+def test_metrics_are_off_without_a_metrics_token(database_url: str, tmp_path: Path) -> None:
+    with serving(database_url, tmp_path / "server.log", SCIMGATE_METRICS_TOKEN="") as url:
+        for headers in ({}, METRICS_AUTH):
+            answer = httpx.get(f"{url}/metrics", headers=headers)
+            assert answer.status_code == 404
+            assert "SCIMGATE_METRICS_TOKEN" in answer.json()["detail"]
 
 
 # Structured logs

@@ -23,7 +23,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from conftest import ADMIN_TOKEN, free_port, postgres_database, serving
+from conftest import ADMIN_TOKEN, METRICS_AUTH, METRICS_TOKEN, free_port, postgres_database, serving
 from scim_payloads import group, patch, user
 from scimgate.cli.main import app
 from scimgate.service import safety, tenants
@@ -387,6 +387,7 @@ def test_serve_runs_several_server_processes_on_postgresql(
     engine.dispose()
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SCIMGATE_")}
+    env.update(SCIMGATE_METRICS_TOKEN=METRICS_TOKEN)
     log = tmp_path / "serve.log"
     with log.open("w") as output:
         process = subprocess.Popen(
@@ -428,7 +429,9 @@ def test_serve_runs_several_server_processes_on_postgresql(
             assert listed["totalResults"] == 6
         # Whichever process a scrape reaches counts the requests every process answered.
         for _ in range(6):
-            scraped = httpx.get(f"{url}/metrics", headers={"Connection": "close"}).text
+            scraped = httpx.get(
+                f"{url}/metrics", headers={"Connection": "close", **METRICS_AUTH}
+            ).text
             assert _scim_requests_counted(scraped) == 7, scraped
     finally:
         process.terminate()

@@ -189,11 +189,64 @@ class RateLimits:
     per_token: Bucket | None = Bucket(rate=100.0, burst=200)
     """``SCIMGATE_TOKEN_RATE`` / ``SCIMGATE_TOKEN_BURST``."""
 
+    anonymous: Bucket | None = Bucket(rate=1.0, burst=30)
+    """``SCIMGATE_ANONYMOUS_RATE`` / ``SCIMGATE_ANONYMOUS_BURST``: refused credentials.
+
+    Per client address, over every edge (SCIM tokens, the management API, the
+    portal's sign-in and setup pages): beyond it a client is answered 429
+    instead of having its credentials checked and its refusal audited.
+    """
+
     @classmethod
     def from_env(cls) -> "RateLimits":
         return cls(
             per_directory=Bucket.from_env("SCIMGATE_DIRECTORY", cls.per_directory),
             per_token=Bucket.from_env("SCIMGATE_TOKEN", cls.per_token),
+            anonymous=Bucket.from_env("SCIMGATE_ANONYMOUS", cls.anonymous),
+        )
+
+
+@dataclass(frozen=True)
+class BodyLimits:
+    """The largest request body of the routes outside SCIM, in bytes (SCIM's is in ``Limits``).
+
+    A larger body is answered 413 before it is read; the management API reads
+    none before its credentials are checked.
+    """
+
+    management: int = 65_536
+    """``SCIMGATE_MAX_API_BODY_BYTES``: the management API and every other non-portal route."""
+
+    portal: int = 65_536
+    """``SCIMGATE_MAX_FORM_BODY_BYTES``: the portal's and the setup pages' forms."""
+
+    @classmethod
+    def from_env(cls) -> "BodyLimits":
+        return cls(
+            management=_env_int("SCIMGATE_MAX_API_BODY_BYTES", cls.management),
+            portal=_env_int("SCIMGATE_MAX_FORM_BODY_BYTES", cls.portal),
+        )
+
+
+@dataclass(frozen=True)
+class MetricsSettings:
+    """Who may scrape ``/metrics``, and what it shows."""
+
+    token: str | None = None
+    """``SCIMGATE_METRICS_TOKEN``: the bearer token a scrape must send; unset, /metrics is off."""
+
+    directory_labels: bool = False
+    """``SCIMGATE_METRICS_DIRECTORY_LABELS=1``: count SCIM requests per directory id.
+
+    Off, counts are aggregated over directories, so that a scrape names none.
+    """
+
+    @classmethod
+    def from_env(cls) -> "MetricsSettings":
+        labels = os.environ.get("SCIMGATE_METRICS_DIRECTORY_LABELS", "").strip().lower()
+        return cls(
+            token=os.environ.get("SCIMGATE_METRICS_TOKEN") or None,
+            directory_labels=labels in ("1", "true", "yes", "on"),
         )
 
 
@@ -214,6 +267,8 @@ class Settings:
     events: EventSettings = field(default_factory=EventSettings)
     pool: PoolSettings = field(default_factory=PoolSettings)
     rate_limits: RateLimits = field(default_factory=RateLimits)
+    body_limits: BodyLimits = field(default_factory=BodyLimits)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
 
     encryption_keys: tuple[str, ...] = ()
     """``SCIMGATE_ENCRYPTION_KEYS``: comma-separated ``<key id>:<base64 key>``, newest first.
@@ -273,6 +328,8 @@ class Settings:
             ),
             pool=PoolSettings.from_env(),
             rate_limits=RateLimits.from_env(),
+            body_limits=BodyLimits.from_env(),
+            metrics=MetricsSettings.from_env(),
             encryption_keys=tuple(
                 key.strip()
                 for key in os.environ.get("SCIMGATE_ENCRYPTION_KEYS", "").split(",")

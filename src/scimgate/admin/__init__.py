@@ -4,11 +4,10 @@ Server-rendered with Jinja2; htmx (served from here, no build step) refreshes
 parts of pages. Installed on the application by ``install``.
 """
 
-from urllib.parse import quote
-
 from fastapi import FastAPI, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
+from starlette.types import Scope
 
 from scimgate.admin import (
     dashboard,
@@ -19,7 +18,14 @@ from scimgate.admin import (
     sign_in,
     webhook_pages,
 )
-from scimgate.admin.web import STATIC, PortalError, SignInRequired, render
+from scimgate.admin.web import (
+    STATIC,
+    PortalError,
+    SignInRequired,
+    error_page,
+    render,
+    sign_in_redirect,
+)
 from scimgate.service.portal_sessions import SessionPolicy
 
 
@@ -40,14 +46,15 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(SignInRequired, _sign_in_required)
 
 
+def too_large_page(scope: Scope, detail: str) -> Response:
+    """The portal's answer to a body over its limit: an error page, like its other refusals."""
+    return render(Request(scope), "error.html", {"message": detail}, status=413)
+
+
 async def _portal_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, PortalError)
-    return render(request, "error.html", {"message": exc.message}, status=exc.status)
+    return error_page(request, exc)
 
 
 async def _sign_in_required(request: Request, _: Exception) -> Response:
-    target = f"/admin/sign-in?next={quote(request.url.path)}"
-    if request.headers.get("HX-Request"):
-        # htmx follows this with a full page load instead of swapping the sign-in page in.
-        return Response(status_code=401, headers={"HX-Redirect": target})
-    return RedirectResponse(target, status_code=303)
+    return sign_in_redirect(request)

@@ -13,9 +13,19 @@ from dataclasses import replace
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from scimgate.admin.web import ADMIN_COOKIE, SETUP_COOKIE, PortalError, SignInRequired
+from scimgate.admin.refusals import refused
+from scimgate.admin.web import (
+    ADMIN_COOKIE,
+    SETUP_COOKIE,
+    PortalError,
+    SignInRequired,
+    error_page,
+    sign_in_redirect,
+)
 from scimgate.service import audit, portal_sessions
 from scimgate.service.admin_keys import READ_METHODS
 from scimgate.store.portal_sessions import PortalSession
@@ -98,14 +108,69 @@ async def setup_guard(request: Request) -> AsyncIterator[None]:
     """Router dependency of the pages behind a redeemed setup link."""
     session = await _resume(request, SETUP_COOKIE, "setup")
     if session is None:
-        raise PortalError(
-            401,
-            "This page opens only in the browser where the setup link was first opened, "
-            "while the link is valid. Ask your vendor for a new link.",
-        )
+        raise await _no_setup_session(request)
     request.state.portal_session = session
     async with _guarded(request, session):
         yield
+
+
+async def _no_setup_session(request: Request) -> PortalError:
+    """The refusal of a setup page without its session: 401, or 429 for an address refused
+    too often."""
+    too_many = await refused(request, None, "no setup session")
+    if too_many is not None:
+        return PortalError(429, str(too_many.detail), retry_after=too_many.retry_after)
+    return PortalError(
+        401,
+        "This page opens only in the browser where the setup link was first opened, "
+        "while the link is valid. Ask your vendor for a new link.",
+    )
+
+
+OPEN_TO_ANYONE = frozenset({"/admin/sign-in", "/admin/sign-out"})
+"""Portal changes that need no session: signing in, and signing out (which checks its own)."""
+
+
+class PortalGate:
+    """A change to a portal page is read only once its session is known.
+
+    FastAPI reads a form before a route's dependencies run, so the guards
+    above would read an anonymous form before refusing it. Here a change to
+    an admin page without an admin session is sent to sign in, and one to a
+    setup page without a setup session is refused, before a byte of its form
+    is read. The guards then check the session again, with its CSRF token and scope.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = _session_kind(scope)
+        if kind is None:
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        cookie = ADMIN_COOKIE if kind == "admin" else SETUP_COOKIE
+        if await _resume(request, cookie, kind) is None:
+            if kind == "admin":
+                refusal: Response = sign_in_redirect(request)
+            else:
+                refusal = error_page(request, await _no_setup_session(request))
+            await refusal(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def _session_kind(scope: Scope) -> str | None:
+    """The session a request must come with before its body is read, if any."""
+    if scope["type"] != "http" or scope["method"] in READ_METHODS:
+        return None
+    path: str = scope["path"]
+    if path.startswith("/admin/") and path not in OPEN_TO_ANYONE:
+        return "admin"
+    if path.startswith("/setup/"):
+        return "setup"
+    return None
 
 
 def current_session(request: Request) -> PortalSession:

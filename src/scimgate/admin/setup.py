@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from scimgate.admin import idp_guides
 from scimgate.admin.guard import Session, setup_guard
+from scimgate.admin.refusals import refused, retry_later
 from scimgate.admin.web import (
     PAGE_HEADERS,
     SETUP_COOKIE,
@@ -219,16 +220,10 @@ async def open_link(request: Request, secret: str) -> Response:
     try:
         opening = await run_in_threadpool(setup_links.open_link, engine, secret, held)
     except SetupLinkRefused as exc:
-        await run_in_threadpool(
-            audit.record,
-            engine,
-            audit.Action(
-                actor="unauthenticated",
-                action="portal setup-link open",
-                outcome="refused",
-                detail=str(exc),
-            ),
-        )
+        too_many = await refused(request, "portal setup-link open", str(exc))
+        if too_many is not None:
+            page = render(request, "setup/error.html", {"message": too_many.detail}, status=429)
+            return retry_later(page, too_many)
         unknown = isinstance(exc, UnknownSetupLink)
         return render(
             request, "setup/error.html", {"message": str(exc)}, status=404 if unknown else 410

@@ -10,6 +10,7 @@ from scim2_models import UnauthorizedException
 from starlette.concurrency import run_in_threadpool
 
 from scimgate.admin.guard import CSRF_FIELD
+from scimgate.admin.refusals import refused, retry_later
 from scimgate.admin.web import (
     ADMIN_COOKIE,
     clear_session_cookie,
@@ -77,22 +78,18 @@ async def sign_in(
             request.app.state.session_policy,
         )
     except UnauthorizedException as exc:
-        await run_in_threadpool(
-            audit.record,
-            engine,
-            audit.Action(
-                actor="unauthenticated",
-                action="portal sign-in",
-                outcome="refused",
-                detail=exc.detail,
-            ),
-        )
-        return render(
+        too_many = await refused(request, "portal sign-in", exc.detail or "refused")
+        page = render(
             request,
             "sign_in.html",
-            {"form_token": form_token, "next": _safe_next(next), "error": exc.detail},
-            status=401,
+            {
+                "form_token": form_token,
+                "next": _safe_next(next),
+                "error": too_many.detail if too_many is not None else exc.detail,
+            },
+            status=429 if too_many is not None else 401,
         )
+        return retry_later(page, too_many) if too_many is not None else page
     await run_in_threadpool(
         audit.record,
         engine,

@@ -5,9 +5,10 @@ from datetime import UTC, datetime
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from scimgate.store.portal_sessions import PortalSession
@@ -37,14 +38,25 @@ PAGE_HEADERS = {
 class PortalError(Exception):
     """A page that cannot be shown: rendered as an error page with this status and message."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, *, retry_after: int | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.retry_after = retry_after
+        """Seconds for ``Retry-After``, when the refusal is a 429."""
 
 
 class SignInRequired(Exception):
     """No live admin session: the browser is sent to the sign-in page, then back."""
+
+
+def sign_in_redirect(request: Request) -> Response:
+    """The answer to a page asked for without an admin session: the sign-in page, then back."""
+    target = f"/admin/sign-in?next={quote(request.url.path)}"
+    if request.headers.get("HX-Request"):
+        # htmx follows this with a full page load instead of swapping the sign-in page in.
+        return Response(status_code=401, headers={"HX-Redirect": target})
+    return RedirectResponse(target, status_code=303)
 
 
 def render(
@@ -67,6 +79,14 @@ def render(
     response = templates.TemplateResponse(request, template, values, status_code=status)
     response.headers.update(PAGE_HEADERS)
     return response
+
+
+def error_page(request: Request, error: PortalError) -> HTMLResponse:
+    """The page of a ``PortalError``, with ``Retry-After`` when it has one."""
+    page = render(request, "error.html", {"message": error.message}, status=error.status)
+    if error.retry_after is not None:
+        page.headers["Retry-After"] = str(error.retry_after)
+    return page
 
 
 def secure_cookies(request: Request) -> bool:

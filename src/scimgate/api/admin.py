@@ -178,6 +178,8 @@ class AuditEntry(_Record):
     organization_id: str | None
     outcome: str
     detail: str | None
+    count: int = Field(description="Requests the entry stands for: refused credentials coalesce")
+    client: str | None = Field(description="The client address of refused credentials")
 
 
 class AuditPage(BaseModel):

@@ -9,7 +9,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from scim2_models import SCIMException
+from scim2_models import PayloadTooLargeException, SCIMException
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
@@ -17,14 +17,18 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from scimgate import __version__
 from scimgate.admin import install as install_portal
+from scimgate.admin import too_large_page
+from scimgate.admin.guard import PortalGate
 from scimgate.api.admin import router as admin_router
+from scimgate.api.body_limits import BodyCap, ClosedAfterUnreadBody, Family
 from scimgate.api.endpoint_case import EndpointCase
 from scimgate.api.events import router as events_router
 from scimgate.api.logs import router as logs_router
 from scimgate.api.lookup import router as lookup_router
 from scimgate.api.management import router as management_router
+from scimgate.api.management_gate import ManagementGate
 from scimgate.api.observability import router as observability_router
-from scimgate.api.provisioning_log import ProvisioningLog
+from scimgate.api.provisioning_log import SCIM_PREFIX, ProvisioningLog
 from scimgate.api.request_id import RequestIds
 from scimgate.api.responses import error_response
 from scimgate.api.scim_routes import router as scim_router
@@ -91,11 +95,32 @@ def create_app(
     app.add_exception_handler(RequestValidationError, _validation_error)
     # Outermost last: request ids wrap the provisioning log, which sees even a 500.
     app.add_middleware(EndpointCase)
+    # The body cap is inside the gates of the management API and the portal, which answer
+    # anonymous clients before any read; a refusal that leaves a body unread closes the
+    # connection. All are inside the error catcher, which never sees a refusal of the cap.
+    app.add_middleware(
+        BodyCap,
+        families=[
+            Family(
+                SCIM_PREFIX, settings.limits.max_payload_bytes, _too_large, checked_at_read=True
+            ),
+            Family("/admin", settings.body_limits.portal, too_large_page),
+            Family("/setup", settings.body_limits.portal, too_large_page),
+        ],
+        fallback=Family("/", settings.body_limits.management, _too_large),
+    )
+    app.add_middleware(PortalGate)
+    app.add_middleware(ManagementGate)
+    app.add_middleware(ClosedAfterUnreadBody)
     app.add_middleware(_UnexpectedErrors)
     app.add_middleware(ProvisioningLog)
     app.add_middleware(RequestIds)
     app.add_middleware(SecurityHeaders)
     return app
+
+
+def _too_large(_: Scope, detail: str) -> Response:
+    return error_response(PayloadTooLargeException(detail=detail))
 
 
 async def _scim_error(_: Request, exc: Any) -> Response:

@@ -3,6 +3,7 @@
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
+from scimgate.api.clients import client_address
 from scimgate.service.activation import note_activation
 from scimgate.service.rate_limits import admit
 from scimgate.service.scope import Scope
@@ -18,6 +19,7 @@ async def scim_scope(request: Request, directory_id: str) -> Scope:
         state.rate_limiter,
         directory_id,
         request.headers.get("authorization"),
+        client_address(request.scope),
     )
     if directory.activated_at is None:
         await run_in_threadpool(note_activation, state.engine, directory)

@@ -2,7 +2,8 @@
 
 It is opened by an admin key or by the operator's admin token
 (``SCIMGATE_ADMIN_TOKEN``), never by a directory's SCIM token. A ``read`` key
-may only look; every other request is written to the audit log, refused or not.
+may only look; every other request is written to the audit log, refused or not
+(refused credentials by ``ManagementGate``, one row per address and reason a minute).
 """
 
 from collections.abc import AsyncIterator, Callable
@@ -20,12 +21,14 @@ from scim2_models import (
     InvalidValueException,
     NotFoundException,
     SCIMException,
+    UnauthorizedException,
 )
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from scimgate.api.bounds import AgeHours, UtcDateTime
-from scimgate.service import admin_keys, audit, confirmations
+from scimgate.api.management_gate import ACTOR_KEY
+from scimgate.service import audit, confirmations
 from scimgate.service.admin_keys import READ_METHODS, Actor
 from scimgate.service.directory_browser import (
     Browsed,
@@ -62,7 +65,7 @@ async def _audited(request: Request) -> AsyncIterator[None]:
     """Append an audit row for a mutating request once its handler has answered or failed.
 
     Handlers signal failure by raising, so a handler that returns succeeded.
-    Runs before authentication, so refused credentials are recorded too.
+    Refused credentials never get here: ``ManagementGate`` counts them.
     """
     if request.method in READ_METHODS:
         yield
@@ -104,7 +107,7 @@ def _failure(status: int, reason: str | None) -> tuple[str, str]:
 
 def _action(request: Request, outcome: str, detail: str | None) -> audit.Action:
     route = request.scope.get("route")
-    actor: Actor | None = getattr(request.state, "admin_actor", None)
+    actor: Actor | None = getattr(request.state, ACTOR_KEY, None)
     action = audit.route_action(
         actor.label if actor is not None else "unauthenticated",
         request.method,
@@ -129,18 +132,15 @@ async def require_admin(
     _audit: Annotated[None, Depends(_audited, scope="function")],
     _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> None:
-    """Open the management API to an admin key or the operator's admin token.
+    """Let the actor the gate accepted through; a ``read`` key asking to change anything is a 403.
 
-    An unknown or revoked key is a 401; a ``read`` key asking to change
-    anything is a 403. The actor is kept on ``request.state.admin_actor``.
+    ``ManagementGate`` has checked the credentials before the body was read, and
+    answered 401 to unknown or revoked ones. The actor is kept on
+    ``request.state.admin_actor``.
     """
-    actor = await run_in_threadpool(
-        admin_keys.authenticate,
-        request.app.state.engine,
-        request.headers.get("authorization"),
-        request.app.state.settings.admin_token,
-    )
-    request.state.admin_actor = actor
+    actor: Actor | None = getattr(request.state, ACTOR_KEY, None)
+    if actor is None:
+        raise UnauthorizedException(detail="The management API is open only behind its gate")
     if not actor.may(request.method):
         raise ForbiddenException(detail="This admin key is read-only: it may only use GET and HEAD")
 

@@ -1,10 +1,10 @@
-"""Reading the HTTP side of a SCIM request: body limits, media types, query parameters."""
+"""Reading the HTTP side of a SCIM request: media types, query parameters."""
 
 from typing import Any
 
 from fastapi import Request
 from pydantic import ValidationError
-from scim2_models import PayloadTooLargeException, ResponseParameters, SCIMException
+from scim2_models import ResponseParameters, SCIMException
 
 from scimgate.scim.errors import from_validation_error
 from scimgate.scim.requests import attribute_names
@@ -19,29 +19,17 @@ class UnsupportedMediaType(SCIMException):
 
 
 async def read_body(request: Request) -> bytes:
-    """The request body, refused when it is too large or not JSON (before parsing it)."""
-    limit: int = request.app.state.settings.limits.max_payload_bytes
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise _too_large(int(declared), limit)
+    """The request body, refused when it is not JSON (before it is read).
+
+    Its size is capped for every route by ``api.body_limits``, at ``max_payload_bytes`` here.
+    """
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type not in ACCEPTED_MEDIA_TYPES:
         raise UnsupportedMediaType(
             detail=f"Content-Type {media_type or '(none)'} is not accepted: "
             "send application/scim+json (or application/json)"
         )
-    body = bytearray()
-    async for chunk in request.stream():
-        body.extend(chunk)
-        if len(body) > limit:
-            raise _too_large(len(body), limit)
-    return bytes(body)
-
-
-def _too_large(size: int, limit: int) -> PayloadTooLargeException:
-    return PayloadTooLargeException(
-        detail=f"The request body has at least {size} bytes; at most {limit} are accepted"
-    )
+    return await request.body()
 
 
 _EVERY_ATTRIBUTE: ResponseParameters[Any] = ResponseParameters()

@@ -175,15 +175,11 @@ def list_audit(
     table = Table("at", "actor", "action", "target", "outcome", "detail")
     for entry in page.entries:
         target = f"{entry.target_type} {entry.target_id}" if entry.target_type else ""
-        add_row(
-            table,
-            _when(entry.at),
-            entry.actor,
-            entry.action,
-            target,
-            entry.outcome,
-            entry.detail or "",
-        )
+        actor = f"{entry.actor} from {entry.client}" if entry.client else entry.actor
+        detail = entry.detail or ""
+        if entry.count > 1:  # refused credentials of one address, counted in one row
+            detail = f"{detail} ({entry.count} times)"
+        add_row(table, _when(entry.at), actor, entry.action, target, entry.outcome, detail)
     console.print(table)
 
 

@@ -1,7 +1,12 @@
-"""The audit log: one append-only row per administrative action, whoever made it."""
+"""The audit log: one append-only row per administrative action, whoever made it.
+
+Refused credentials are the exception: those of one client address, action
+and reason within ``REFUSAL_WINDOW`` share one row, which counts them.
+"""
 
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import Engine
 
@@ -11,6 +16,11 @@ from scimgate.store.ids import new_id, utcnow
 from scimgate.store.transactions import reading, writing
 
 OUTCOMES = ("ok", "refused", "error")
+UNAUTHENTICATED = "unauthenticated"
+"""The actor of a request whose credentials were missing or refused."""
+
+REFUSAL_WINDOW = timedelta(minutes=1)
+"""How long one audit row keeps counting the refusals of an address, action and reason."""
 _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f]")
 _PATH_PARAM = re.compile(r"/([^/{}]+)/\{(\w+)")
 
@@ -89,6 +99,41 @@ def record(engine: Engine, action: Action) -> AuditEntry:
         )
         audit.append(conn, entry)
     return entry
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Credentials refused to a client address: the action it tried and the reason."""
+
+    client: str
+    action: str
+    reason: str
+
+
+def record_refusal(engine: Engine, refusal: Refusal) -> None:
+    """Count a refusal in its address's row for the action and reason, or start a row."""
+    client = _clean(refusal.client, 64) or "unknown"
+    action = _clean(refusal.action, 200) or "unknown"
+    detail = _clean(refusal.reason, 1024) or "refused"
+    now = utcnow()
+    with writing(engine) as conn:
+        if audit.count_again(conn, UNAUTHENTICATED, client, action, detail, now - REFUSAL_WINDOW):
+            return
+        audit.append(
+            conn,
+            AuditEntry(
+                id=new_id(),
+                at=now,
+                actor=UNAUTHENTICATED,
+                action=action,
+                target_type=None,
+                target_id=None,
+                organization_id=None,
+                outcome="refused",
+                detail=detail,
+                client=client,
+            ),
+        )
 
 
 def entries(engine: Engine, query: AuditQuery) -> AuditPage:

@@ -33,12 +33,17 @@ TOO_MANY_REQUESTS = 429
 class Metrics:
     """The metrics registry of one application, so that several apps in a process do not clash."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, directory_labels: bool = False) -> None:
         self.registry = CollectorRegistry()
+        self.directory_labels = directory_labels
+        """Whether SCIM requests are counted per directory id; off, a scrape names no directory."""
+
+        labels = ["idp", "method", "status"]
         self.scim_requests = Counter(
             "scimgate_scim_requests",
-            "SCIM requests answered, by directory, IdP profile, method and status.",
-            ["directory", "idp", "method", "status"],
+            "SCIM requests answered, by IdP profile, method and status"
+            + (" and directory." if directory_labels else "."),
+            ["directory", *labels] if directory_labels else labels,
             registry=self.registry,
         )
         self.scim_duration = Histogram(
@@ -59,9 +64,10 @@ class Metrics:
         self, directory_id: str | None, idp: str | None, method: str, status: int, seconds: float
     ) -> None:
         """Count one answered SCIM request; None labels a directory that does not exist."""
-        self.scim_requests.labels(
-            directory=directory_id or UNKNOWN, idp=idp or UNKNOWN, method=method, status=status
-        ).inc()
+        labels = {"idp": idp or UNKNOWN, "method": method, "status": str(status)}
+        if self.directory_labels:
+            labels["directory"] = directory_id or UNKNOWN
+        self.scim_requests.labels(**labels).inc()
         self.scim_duration.labels(method=method).observe(seconds)
         if status == TOO_MANY_REQUESTS:
             self.rate_limited.inc()

@@ -5,6 +5,9 @@ Requests`` with ``Retry-After``; Entra ID, Okta and the others back off and
 retry, so a burst slows down instead of failing. Each bucket follows GCRA: a
 sustained ``rate`` per second, with up to ``burst`` requests at once.
 
+Refused credentials of any edge draw on one more bucket, per client address,
+so that an anonymous flood is answered 429 cheaply and leaves few audit rows.
+
 On PostgreSQL the buckets live in the database, so every server process (and
 every host) shares them. On SQLite, where one process serves, they live in
 that process's memory and cost no query.
@@ -15,6 +18,7 @@ from dataclasses import dataclass
 from threading import Lock
 from time import monotonic
 
+from scim2_models import UnauthorizedException
 from sqlalchemy import Engine
 
 from scimgate.config import Bucket, RateLimits
@@ -25,6 +29,8 @@ from scimgate.store.tenants import Directory
 from scimgate.store.transactions import autocommit
 
 DIRECTORY_BUCKET = "directory"
+NO_DIRECTORY = "00000000-0000-0000-0000-000000000000"
+"""The directory id of client addresses' buckets, which belong to no directory."""
 
 
 @dataclass(frozen=True)
@@ -62,11 +68,17 @@ when all admit it, else the refusing bucket's position and the seconds to wait."
 
 
 class RateLimiter:
-    """Admits or refuses each SCIM request of a process, by its directory and its token."""
+    """Admits or refuses each SCIM request of a process, by its directory and its token.
+
+    It also paces refused credentials of every edge by client address.
+    """
 
     def __init__(self, engine: Engine, limits: RateLimits) -> None:
-        self._token = _Limit.of("this token", limits.per_token)
-        self._directory = _Limit.of("this directory", limits.per_directory)
+        self._token = _Limit.of("requests for this token", limits.per_token)
+        self._directory = _Limit.of("requests for this directory", limits.per_directory)
+        self._anonymous = _Limit.of(
+            "requests with missing or refused credentials from this address", limits.anonymous
+        )
         shared = engine.dialect.name == "postgresql"
         self._admit: Admit = _in_database(engine) if shared else _in_memory()
 
@@ -81,12 +93,25 @@ class RateLimiter:
             position, wait = refused
             raise _refusal(taken[position][1], wait)
 
+    def check_refused(self, client: str) -> None:
+        """Take a request whose credentials were refused from its client address's bucket.
+
+        Raises ``TooManyRequests`` once the address is over its limit; requests
+        with valid credentials never draw on it.
+        """
+        limit = self._anonymous
+        if limit is None:
+            return
+        refused = self._admit(NO_DIRECTORY, [(f"address:{client}"[:64], limit.pace)])
+        if refused is not None:
+            raise _refusal(limit, refused[1])
+
 
 def _refusal(limit: _Limit, wait: float) -> TooManyRequests:
     return TooManyRequests(
         retry_after=wait,
         detail=(
-            f"Too many requests for {limit.whose}: at most {limit.bucket.rate:g} a second on "
+            f"Too many {limit.whose}: at most {limit.bucket.rate:g} a second on "
             f"average, {limit.bucket.burst} at once. Retry after the number of seconds in "
             "Retry-After"
         ),
@@ -136,9 +161,20 @@ def _in_memory() -> Admit:
 
 
 def admit(
-    engine: Engine, limiter: RateLimiter, directory_id: str, authorization: str | None
+    engine: Engine,
+    limiter: RateLimiter,
+    directory_id: str,
+    authorization: str | None,
+    client: str,
 ) -> Directory:
-    """Authenticate a SCIM request for its directory, then take it from its buckets."""
-    credential = authenticate(engine, directory_id, authorization)
+    """Authenticate a SCIM request for its directory, then take it from its buckets.
+
+    A refused token is taken from its client address's bucket: 429 beyond it.
+    """
+    try:
+        credential = authenticate(engine, directory_id, authorization)
+    except UnauthorizedException:
+        limiter.check_refused(client)
+        raise
     limiter.check(credential.directory.id, credential.token_id)
     return credential.directory

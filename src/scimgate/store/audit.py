@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, or_, select
+from sqlalchemy import Connection, func, or_, select, update
 
 from scimgate.store.tables import audit_log
 
@@ -25,6 +25,11 @@ class AuditEntry:
     """``ok``, ``refused`` (a 4xx answer) or ``error`` (a 5xx answer)."""
 
     detail: str | None
+    count: int = 1
+    """How many requests the row stands for: more than one only for refused credentials."""
+
+    client: str | None = None
+    """The client address of refused credentials."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,30 @@ class AuditQuery:
 
 def append(conn: Connection, entry: AuditEntry) -> None:
     conn.execute(audit_log.insert().values(**vars(entry)))
+
+
+def count_again(
+    conn: Connection, actor: str, client: str, action: str, detail: str, since: datetime
+) -> bool:
+    """Add one to the newest row of an actor, address, action and detail since a time.
+
+    False when there is none, for the caller to append one.
+    """
+    newest = (
+        select(func.max(audit_log.c.seq))
+        .where(
+            audit_log.c.client == client,
+            audit_log.c.at >= since,
+            audit_log.c.actor == actor,
+            audit_log.c.action == action,
+            audit_log.c.detail == detail,
+        )
+        .scalar_subquery()
+    )
+    counted = conn.execute(
+        update(audit_log).where(audit_log.c.seq == newest).values(count=audit_log.c.count + 1)
+    )
+    return counted.rowcount == 1
 
 
 def entries(conn: Connection, query: AuditQuery) -> list[tuple[int, AuditEntry]]:

@@ -437,11 +437,19 @@ audit_log = Table(
     Column("organization_id", Uuid),
     Column("outcome", String(16), nullable=False),
     Column("detail", String(1024)),
+    Column("count", Integer, nullable=False, server_default="1"),
+    Column("client", String(64)),
     Index(None, "at"),
     Index(None, "organization_id", "seq"),
+    Index(None, "client", "at"),
     sqlite_autoincrement=True,
 )
-"""Every administrative action, appended and never changed: who, when, on what, with what result."""
+"""Every administrative action: who, when, on what, with what result.
+
+Rows are appended and never changed, but for the ``count`` of refused
+credentials: those of one client address, action and reason within a minute
+share a row (migration 0016), so that a flood of them stays a few rows.
+"""
 
 provisioning_logs = Table(
     "provisioning_logs",
