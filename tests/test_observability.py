@@ -233,6 +233,8 @@ def test_metrics_show_no_token(live_server: LiveServer, scim: DirectoryClient) -
 @pytest.mark.parametrize(
     "authorization",
     [None, "Bearer wrong-token", f"Basic {METRICS_TOKEN}", f"Bearer {ADMIN_TOKEN}", "Bearer"],
+    # Named, not shown: the tokens are random, and every test worker must collect the same ids.
+    ids=["none", "wrong", "basic-scheme", "admin-token", "empty-bearer"],
 )
 def test_a_scrape_without_the_metrics_token_is_refused(
     live_server: LiveServer, authorization: str | None
