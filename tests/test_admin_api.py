@@ -268,3 +268,16 @@ def test_the_admin_token_must_be_a_bearer(live_server: LiveServer) -> None:
         f"{live_server.url}/api/v1/organizations", headers={"Authorization": ADMIN_TOKEN}
     )
     assert answer.status_code == 401
+
+
+def test_a_body_that_is_not_json_is_refused_after_the_key(live_server: LiveServer) -> None:
+    """Without a key, 401 before the body is read; with one, 400 saying the body is not JSON."""
+    sent = {"Content-Type": "application/json"}
+    url = f"{live_server.url}/api/v1/organizations"
+    anonymous = httpx.post(url, content=b"{bad", headers=sent)
+    assert anonymous.status_code == 401, anonymous.text
+    keyed = httpx.post(
+        url, content=b"{bad", headers={**sent, "Authorization": f"Bearer {ADMIN_TOKEN}"}
+    )
+    assert keyed.status_code == 400, keyed.text
+    assert "the body is not JSON (at character 1)" in keyed.json()["detail"]

@@ -17,15 +17,15 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import ADMIN_TOKEN, LiveServer, new_directory, serving
+from conftest import ADMIN_TOKEN, METRICS_AUTH, LiveServer, new_directory, serving
 from scimgate.store.engine import open_engine
 
 
 @pytest.fixture
 def server(database_url: str, tmp_path: Path) -> Iterator[tuple[LiveServer, Path]]:
-    """A server of its own, whose log this test reads."""
+    """A server of its own, whose log this test reads, counting requests per directory."""
     log = tmp_path / "server.log"
-    with serving(database_url, log) as url:
+    with serving(database_url, log, SCIMGATE_METRICS_DIRECTORY_LABELS="1") as url:
         yield LiveServer(url, open_engine(database_url)), log
 
 
@@ -63,7 +63,7 @@ def _entry(url: str, request_id: str) -> dict[str, Any]:
 
 def _statuses(url: str, directory_id: str) -> dict[str, float]:
     """The SCIM request counter's values for one directory, by status."""
-    text = httpx.get(f"{url}/metrics", timeout=30).text
+    text = httpx.get(f"{url}/metrics", headers=METRICS_AUTH, timeout=30).text
     counted: dict[str, float] = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:

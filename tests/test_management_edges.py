@@ -28,6 +28,7 @@ from scimgate.admin import (
     webhook_pages,
 )
 from scimgate.service import tenants, webhooks
+from webhook_support import LOOPBACK
 
 NUMBERS: list[Any] = [
     2**63,
@@ -106,7 +107,10 @@ def ids(live_server: LiveServer) -> dict[str, str]:
     organization = tenants.create_organization(live_server.engine, "edge org")
     created = tenants.create_directory(live_server.engine, organization.id, "edge")
     endpoint = webhooks.register(
-        live_server.engine, "https://127.0.0.1:9/hook", organization_id=organization.id
+        live_server.engine,
+        "https://127.0.0.1:9/hook",
+        organization_id=organization.id,
+        allowed=LOOPBACK,
     )
     return {
         "organization_id": organization.id,

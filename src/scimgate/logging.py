@@ -46,6 +46,14 @@ def configure(json: bool, stream: TextIO | None = None) -> None:
     )
 
 
+class OperatorError(Exception):
+    """An error whose message scimgate writes for the operator, from its settings and ids alone.
+
+    Such a message holds no request data (a missing encryption key, a bad
+    setting), and is what the operator needs to act on, so ``failure`` logs it.
+    """
+
+
 def failure(exc: BaseException) -> dict[str, str]:
     """Log fields for an exception: its type (with the SQLSTATE of a database error) and its
     traceback reduced to code locations, for every exception of its chain."""
@@ -53,6 +61,8 @@ def failure(exc: BaseException) -> dict[str, str]:
 
 
 def _kind(exc: BaseException) -> str:
+    if isinstance(exc, OperatorError):
+        return f"{type(exc).__qualname__}: {exc}"
     name = type(exc).__qualname__
     original = getattr(exc, "orig", None)  # a DBAPI error wrapped by SQLAlchemy
     if original is not None:

@@ -135,6 +135,9 @@ async def _http_error(_: Request, exc: Any) -> Response:
 
 async def _validation_error(_: Request, exc: Any) -> Response:
     first = exc.errors()[0]
+    if first.get("type") == "json_invalid":  # its location is a character offset, not a field
+        where = f"the body is not JSON (at character {first['loc'][-1]})"
+        return error_response(_HttpError(detail=f"Invalid request: {where}"))
     # ("query", "since") names the parameter; ("body", "max_count") the field of the body.
     where = ".".join(str(part) for part in first.get("loc", ())[1:]) or "request"
     error = _HttpError(detail=f"Invalid request: {where}: {first.get('msg', 'bad parameter')}")

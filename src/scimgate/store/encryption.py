@@ -35,6 +35,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import Connection, Engine
 
+from scimgate.logging import OperatorError
 from scimgate.scim import jsontext
 
 PREFIX = "v1:"
@@ -53,8 +54,11 @@ _NONCE_BYTES = 12
 KEY_BYTES = 32
 
 
-class EncryptionError(Exception):
-    """A key that cannot be used, or a stored value that cannot be decrypted."""
+class EncryptionError(OperatorError):
+    """A key that cannot be used, or a stored value that cannot be decrypted.
+
+    Its messages name keys, places and row ids, never a value, so the log keeps them.
+    """
 
 
 @dataclass(frozen=True)
