@@ -46,22 +46,20 @@ STRICT_TARGETS = SERVICE_POLICY.model_copy(
 
 
 def apply_patch(patch: PatchOp[Any], resource: Resource[Any]) -> None:
-    """Apply a PATCH under the service's policy, all operations or none.
+    """Apply a PATCH under the service's policy.
 
     Only the operations :func:`may_create_entry` allows create the entry an
     unmatched path filter describes. A value that does not fit its attribute is
     reported with SCIM attribute names (``userName``), not the models' Python names.
+    On an error, ``resource`` may hold the operations before the failing one:
+    the use case that called raises, and its transaction stores none of them.
     """
     parts = list(runs(patch.operations or []))
-    snapshot = resource.model_copy(deep=True) if len(parts) > 1 else None
     try:
         for creating, operations in parts:
             part = patch if len(parts) == 1 else patch.model_copy(update={"operations": operations})
             part.patch(resource, scim_policy=SERVICE_POLICY if creating else STRICT_TARGETS)
     except SCIMException as exc:
-        if snapshot is not None:
-            for attribute in ("__dict__", "__pydantic_fields_set__", "__pydantic_private__"):
-                object.__setattr__(resource, attribute, getattr(snapshot, attribute))
         if isinstance(exc, NoTargetException) and refuses_some(patch.operations or []):
             raise NoTargetException(detail=f"{exc.detail}. {NO_TARGET_HINT}") from None
         if isinstance(exc.__cause__, ValidationError):
