@@ -8,13 +8,13 @@ parses as an address is normalized as before (its domain lower-cased), and the
 normalized view says which values are not deliverable addresses.
 """
 
-from typing import Annotated, Any
+from typing import Annotated, ClassVar
 
 from pydantic import AfterValidator, StringConstraints
 from pydantic.networks import validate_email
 from pydantic_core import PydanticCustomError
-from scim2_models import User
-from scim2_models.resources.user import Email
+from scim2_models import AnyExtension, ComplexAttribute, Email
+from scim2_models import User as ModelsUser
 
 
 def is_address(value: str) -> bool:
@@ -40,13 +40,23 @@ EmailText = Annotated[str, StringConstraints(min_length=1), AfterValidator(_norm
 """An e-mail ``value``: any non-empty text, normalized where it is an address."""
 
 
-def accept_any_email_text() -> None:
-    """Make scim2-models' ``emails.value`` an :data:`EmailText` instead of an address only.
+class DirectoryEmail(Email):
+    """An e-mail of a user as the directory holds it: ``value`` is any non-empty text."""
 
-    Must run before any model holding ``Email`` is parametrized (``User[EnterpriseUser]``):
-    those copy the validator of ``Email`` when they are built.
+    value: EmailText | None = None
+    """The e-mail address, or whatever text the IdP sent in its place."""
+
+
+class User(ModelsUser[AnyExtension]):
+    """User Account.
+
+    scim2-models' ``User``, its ``emails`` holding :class:`DirectoryEmail`: every
+    model of a user scimgate builds (bodies, PATCH targets, filter values) goes
+    through this class, so one definition decides what an e-mail value may be.
     """
-    field: Any = Email.model_fields["value"]
-    field.annotation = EmailText | None
-    Email.model_rebuild(force=True)
-    User.model_rebuild(force=True)
+
+    # Narrowing a field's type is how a pydantic model is specialised; lists are invariant.
+    emails: list[DirectoryEmail] | None = None  # type: ignore[assignment]
+    """Email addresses for the user."""
+
+    Emails: ClassVar[type[ComplexAttribute]] = DirectoryEmail

@@ -25,7 +25,6 @@ from scim2_models import (
     InvalidValueException,
     ListResponse,
     Schema,
-    User,
 )
 
 from scimgate.scim.errors import from_validation_error
@@ -34,6 +33,7 @@ from scimgate.scim.resources import (
     GROUP_SCHEMA,
     USER_SCHEMA,
     GroupResource,
+    User,
     UserResource,
 )
 

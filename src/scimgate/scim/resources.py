@@ -18,18 +18,16 @@ from scim2_models import (
     ScimProvider,
     ServiceProviderConfig,
     Sort,
-    User,
 )
 
 from scimgate.config import Limits
-from scimgate.scim.email_address import accept_any_email_text
+from scimgate.scim.email_address import User as User
 
 # E-mail addresses are the directory's, not ours to judge: Active Directory
 # tenants sync addresses in special-use domains such as "corp.local", which the
 # validator behind scim2-models' EmailStr refuses by default. The validator
 # documents this list as the place to change that.
 email_validator.SPECIAL_USE_DOMAIN_NAMES.clear()
-accept_any_email_text()
 
 UserResource: Any = User[EnterpriseUser]
 """A user: the core User schema with the enterprise extension (RFC 7643 §4.1, §4.3)."""
