@@ -10,6 +10,7 @@ stand for distinct clients.
 """
 
 import secrets
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -25,10 +26,14 @@ from typer.testing import CliRunner
 from conftest import ADMIN_TOKEN, LiveServer, new_directory, serving
 from event_support import private_database
 from scimgate.cli.main import app as cli
-from scimgate.config import Bucket, RateLimits
+from scimgate.config import Bucket, EventSettings, RateLimits
+from scimgate.scim.errors import TooManyRequests
 from scimgate.service import audit
+from scimgate.service.maintenance import run_upkeep
+from scimgate.service.rate_limits import RateLimiter
 from scimgate.store.ids import utcnow
-from scimgate.store.tables import audit_log
+from scimgate.store.tables import audit_log, rate_buckets
+from scimgate.store.transactions import reading
 
 BURST = 20
 RATE = "0.001"
@@ -242,3 +247,31 @@ def test_refusals_coalesce_per_address_action_and_reason_within_a_minute(
     )
     assert shown.exit_code == 0, shown.output
     assert "(3 times)" in shown.output
+
+
+def test_refilled_address_buckets_are_purged_by_the_upkeep(engine: Engine) -> None:
+    """Every address that ever had a credential refused gets a bucket; on PostgreSQL the
+    worker's upkeep removes those that have refilled, which admit as a missing one would."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite keeps its buckets in the serving process's memory")
+    quick = RateLimiter(engine, RateLimits(None, None, anonymous=Bucket(rate=1000.0, burst=1)))
+    slow = RateLimiter(engine, RateLimits(None, None, anonymous=Bucket(rate=0.001, burst=1)))
+    refilled, running = f"198.51.100.{secrets.randbelow(250)}", f"2001:db8::{uuid.uuid4().hex[:4]}"
+    quick.check_refused(refilled)
+    slow.check_refused(running)
+    with pytest.raises(TooManyRequests):
+        slow.check_refused(running)
+
+    def buckets() -> set[str]:
+        with reading(engine) as conn:
+            return set(conn.execute(select(rate_buckets.c.bucket)).scalars())
+
+    assert {f"address:{refilled}", f"address:{running}"} <= buckets()
+    time.sleep(0.05)  # the quick bucket's one request refills in a millisecond
+    assert run_upkeep(engine, EventSettings()).rate_buckets_purged >= 1
+    left = buckets()
+    assert f"address:{refilled}" not in left
+    assert f"address:{running}" in left, "a bucket still running ahead is kept"
+    with pytest.raises(TooManyRequests):
+        slow.check_refused(running)
+    quick.check_refused(refilled)

@@ -1,4 +1,5 @@
-"""Periodic upkeep the worker runs: retention, tombstones, overdue alerts, old logs, sessions."""
+"""Periodic upkeep the worker runs: retention, tombstones, overdue alerts, old logs, sessions,
+refilled rate-limit buckets."""
 
 from dataclasses import dataclass
 from datetime import timedelta
@@ -9,7 +10,7 @@ from scimgate.config import EventSettings
 from scimgate.events.models import EventType, OffboardingData
 from scimgate.service import portal_sessions, provisioning_log
 from scimgate.service.event_feed import PURGED_THROUGH
-from scimgate.store import events, offboarding, progress
+from scimgate.store import events, offboarding, progress, rate_limits
 from scimgate.store.events import NewEvent
 from scimgate.store.ids import new_id, utcnow
 from scimgate.store.transactions import writing
@@ -24,6 +25,7 @@ class Upkeep:
     overdue_alerts: int
     log_entries_purged: int
     portal_sessions_purged: int
+    rate_buckets_purged: int
 
 
 def run_upkeep(engine: Engine, settings: EventSettings) -> Upkeep:
@@ -42,7 +44,16 @@ def run_upkeep(engine: Engine, settings: EventSettings) -> Upkeep:
         alerts,
         provisioning_log.purge_expired(engine, now),
         portal_sessions.purge_expired(engine, now),
+        _purge_refilled_buckets(engine),
     )
+
+
+def _purge_refilled_buckets(engine: Engine) -> int:
+    """Buckets shared through PostgreSQL that have refilled (SQLite keeps them in memory)."""
+    if engine.dialect.name != "postgresql":
+        return 0
+    with writing(engine) as conn:
+        return rate_limits.purge_full(conn)
 
 
 def raise_overdue_alerts(engine: Engine, threshold: timedelta) -> int:

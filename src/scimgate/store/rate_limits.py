@@ -7,7 +7,7 @@ cell rate algorithm" of token buckets): a request is admitted while the bucket's
 row's lock, on the database's clock, so processes on different hosts agree.
 """
 
-from sqlalchemy import Connection, Executable, bindparam, func, literal_column, select
+from sqlalchemy import Connection, Executable, bindparam, delete, func, literal_column, select
 from sqlalchemy.dialects.postgresql import insert
 
 from scimgate.store.tables import rate_buckets
@@ -51,3 +51,16 @@ def admit(
         return None
     wait = conn.execute(_WAIT, parameters).scalar()
     return max(float(wait or 0.0), 0.0)
+
+
+_PURGE_FULL: Executable = delete(rate_buckets).where(rate_buckets.c.tat < _NOW)
+
+
+def purge_full(conn: Connection) -> int:
+    """Remove the buckets that have refilled; returns how many.
+
+    A bucket whose ``tat`` has passed admits exactly as a missing one does (both
+    start again from now), so removing it changes no answer. Without this, every
+    client address that ever had a credential refused would keep a row.
+    """
+    return conn.execute(_PURGE_FULL).rowcount
