@@ -112,9 +112,10 @@ FILTERS: dict[str, list[str] | None] = {
     'userName co "\'"': ["x' OR '1'='1"],
     'userName co "*"': [],
     'userName co "."': [n for n in NAMES if "." in n],
-    # Payloads outside a literal do not parse; where an e-mail is due, they are no e-mail.
-    'emails[value eq "a\\" or \\"1\\"=\\"1"]': None,
-    """emails[value eq "x' or '1'='1"]""": None,
+    # An e-mail value may be any text, so a payload inside its literal is text, found nowhere.
+    'emails[value eq "a\\" or \\"1\\"=\\"1"]': [],
+    """emails[value eq "x' or '1'='1"]""": [],
+    # Payloads outside a literal do not parse.
     """name.givenName') OR ('1'='1 eq "x\"""": None,
     'userName eq "x" or 1 eq 1': None,
     'userName eq "x" or 1=1': None,
