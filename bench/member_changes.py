@@ -16,32 +16,19 @@ import argparse
 import json
 import os
 import statistics
-import tempfile
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
-from seed import SeedSpec, build, postgresql_database, postgresql_reachable
+from seed import SeedSpec, build, empty_database, postgresql_reachable
 from servers import BenchDirectory, new_directories, scimgate_server
 
 RESULTS = Path(__file__).with_name("results")
 GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 PATCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-
-
-@contextmanager
-def database(backend: str) -> Iterator[str]:
-    if backend == "postgresql":
-        with postgresql_database() as url:
-            yield url
-        return
-    with tempfile.TemporaryDirectory(prefix="scimgate-bench-") as folder:
-        yield f"sqlite:///{folder}/members.db"
 
 
 class Neighbour:
@@ -129,7 +116,7 @@ def measure_change(
 
 def measure(backend: str, sizes: list[int]) -> list[dict[str, Any]]:
     os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    with database(backend) as url:
+    with empty_database(backend) as url:
         seed = build(url, SeedSpec(users=max(sizes), spare_users=max(sizes)))
         [neighbour] = new_directories(url, name="neighbour")
         with scimgate_server(url, seed.directory, label=f"scimgate ({backend})") as server:

@@ -13,11 +13,10 @@ are written to ``bench/results/latest.json`` and ``latest.md``. See
 import argparse
 import secrets
 import sys
-import tempfile
 import time
 import traceback
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
@@ -31,7 +30,7 @@ from rich.console import Console
 from seed import (
     Seed,
     SeedSpec,
-    postgresql_database,
+    empty_database,
     postgresql_reachable,
     seeded_postgresql,
     seeded_sqlite,
@@ -198,16 +197,6 @@ def measure_ceiling(run: Run) -> None:
 
 
 # scimgate
-
-
-@contextmanager
-def empty_database(backend: str) -> Iterator[str]:
-    if backend == "postgresql":
-        with postgresql_database() as url:
-            yield url
-        return
-    with tempfile.TemporaryDirectory(prefix="scimgate-bench-") as folder:
-        yield f"sqlite:///{folder}/bench.db"
 
 
 def label(backend: str) -> str:

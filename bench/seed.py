@@ -265,3 +265,14 @@ def postgresql_database() -> Iterator[str]:
     finally:
         with psycopg.connect(f"{POSTGRES_DSN} dbname=postgres", autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def empty_database(backend: str) -> Iterator[str]:
+    """A new, empty database of either backend, removed afterwards."""
+    if backend == "postgresql":
+        with postgresql_database() as url:
+            yield url
+        return
+    with tempfile.TemporaryDirectory(prefix="scimgate-bench-") as folder:
+        yield f"sqlite:///{folder}/bench.db"
