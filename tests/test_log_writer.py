@@ -16,7 +16,7 @@ from sqlalchemy import Engine, event, func, select, text
 from scimgate.service import tenants
 from scimgate.service.log_writer import LogWriter
 from scimgate.service.provisioning_log import CapturedRequest, LogPolicy
-from scimgate.store.engine import write_turn
+from scimgate.store.engine import writer
 from scimgate.store.ids import new_id, utcnow
 from scimgate.store.tables import provisioning_logs
 from scimgate.store.tenants import Directory
@@ -45,7 +45,7 @@ def _captured(directory: Directory, request_id: str) -> CapturedRequest:
 def _database_busy(engine: Engine) -> Iterator[None]:
     """Hold the log's table so the writer waits, as it does behind a long transaction."""
     if engine.dialect.name == "sqlite":
-        with write_turn(engine):
+        with writer(engine):
             yield
         return
     with engine.begin() as conn:

@@ -14,7 +14,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from scimgate.scim.errors import ServiceBusy
-from scimgate.store.engine import WRITE_OPTION, write_turn
+from scimgate.store.engine import WRITE_OPTION, writer
 
 RETRY_AFTER_SECONDS = 1
 
@@ -31,7 +31,7 @@ _RETRYABLE_SQLITE_MESSAGES = ("database is locked", "database table is locked")
 @contextmanager
 def writing(engine: Engine) -> Iterator[Connection]:
     """A transaction that writes: committed on success, rolled back on any exception."""
-    with _busy_is_retryable(), write_turn(engine), engine.connect() as connection:
+    with _busy_is_retryable(), writer(engine) as connection:
         connection.execution_options(**{WRITE_OPTION: True})
         with connection.begin():
             yield connection
