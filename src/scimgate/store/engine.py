@@ -98,18 +98,19 @@ def writer(engine: Engine) -> Iterator[Connection]:
             with engine.connect() as connection:
                 yield connection
             return
-        connection = turn.connection
-        if connection is None or connection.closed or connection.invalidated:
-            connection = turn.connection = engine.connect()
+        shared = turn.connection
+        if shared is None or shared.closed or shared.invalidated:
+            shared = engine.connect()
+            turn.connection = shared
         turn.in_use = True
         try:
-            yield connection
+            yield shared
         finally:
             turn.in_use = False
-            if connection.in_transaction():
+            if shared.in_transaction():
                 # The caller's block ended without settling its transaction: never leave
                 # one open on the shared connection.
-                connection.rollback()
+                shared.rollback()
 
 
 def _sqlite_engine(url: str) -> Engine:
