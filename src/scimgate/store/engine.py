@@ -6,9 +6,10 @@ when a read transaction tries to upgrade. Within one process, writers also queue
 on a Python lock before they ask SQLite (``writer``): SQLite's own busy handler
 sleeps and polls (1, 2, 5 … 100 ms), so a burst of concurrent writers would spend
 most of its time asleep while the database sits idle. Since they take turns anyway,
-they also share one connection that stays checked out of the pool: checking a
-connection out and back in (with its reset) cost more CPU than the transaction's
-own BEGIN and COMMIT.
+they also share one connection that stays checked out of the pool, and readers
+reuse idle connections kept the same way (``reader``): checking a connection out
+and back in, with its reset, cost more CPU than the transaction's own BEGIN and
+COMMIT.
 
 Both backends get ``scim_fold``, the function that maps a string to the form
 case-insensitive SCIM comparisons use (Unicode NFC, then lower case): on SQLite
@@ -26,7 +27,7 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from threading import RLock
+from threading import Lock, RLock
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
@@ -41,18 +42,21 @@ from scimgate.store.encryption import Keyring, attach
 WRITE_OPTION = "scimgate_writes"
 """Execution option marking a connection whose transaction will write."""
 
-_WRITER = "scimgate_writer"
-"""The attribute of a SQLite engine holding its writers' turn (a cycle the collector frees
-with the engine, where a mapping from engines would keep every engine alive)."""
+_KEPT = "scimgate_kept_connections"
+"""The attribute of a SQLite engine holding its kept connections (a cycle the collector
+frees with the engine, where a mapping from engines would keep every engine alive)."""
 
 
-class _WriterTurn:
-    """SQLite: the lock this process's writers take turns on, and the connection they share."""
+class _KeptConnections:
+    """SQLite: the lock this process's writers take turns on, and the connection they share;
+    and the idle connections readers reuse."""
 
     def __init__(self) -> None:
         self.lock = RLock()
         self.connection: Connection | None = None
         self.in_use = False
+        self.idle_readers: list[Connection] = []
+        self.readers_lock = Lock()
 
 
 def open_engine(
@@ -90,29 +94,51 @@ def writer(engine: Engine) -> Iterator[Connection]:
     nested in another on the same thread (the lock is reentrant) gets a pooled
     connection of its own, as before the connection was shared.
     """
-    turn: _WriterTurn | None = getattr(engine, _WRITER, None)
-    if turn is None:
+    kept_by: _KeptConnections | None = getattr(engine, _KEPT, None)
+    if kept_by is None:
         with engine.connect() as connection:
             yield connection
         return
-    with turn.lock:
-        if turn.in_use:
+    with kept_by.lock:
+        if kept_by.in_use:
             with engine.connect() as connection:
                 yield connection
             return
-        shared = turn.connection
+        shared = kept_by.connection
         if shared is None or shared.closed or shared.invalidated:
             shared = engine.connect()
-            turn.connection = shared
-        turn.in_use = True
+            kept_by.connection = shared
+        kept_by.in_use = True
         try:
             yield shared
         finally:
-            turn.in_use = False
+            kept_by.in_use = False
             if shared.in_transaction():
                 # The caller's block ended without settling its transaction: never leave
                 # one open on the shared connection.
                 shared.rollback()
+
+
+@contextmanager
+def reader(engine: Engine) -> Iterator[Connection]:
+    """A connection to read through: an idle kept one (SQLite), else one from the pool."""
+    kept_by: _KeptConnections | None = getattr(engine, _KEPT, None)
+    if kept_by is None:
+        with engine.connect() as connection:
+            yield connection
+        return
+    with kept_by.readers_lock:
+        kept = kept_by.idle_readers.pop() if kept_by.idle_readers else None
+    if kept is None or kept.closed or kept.invalidated:
+        kept = engine.connect()
+    try:
+        yield kept
+    finally:
+        if kept.in_transaction():
+            kept.rollback()
+        if not (kept.closed or kept.invalidated):
+            with kept_by.readers_lock:
+                kept_by.idle_readers.append(kept)
 
 
 def _sqlite_engine(url: str) -> Engine:
@@ -149,7 +175,7 @@ def _sqlite_engine(url: str) -> Engine:
         except sqlite3.Error as exc:
             raise DBAPIError.instance(statement, None, exc, sqlite3.Error) from exc
 
-    setattr(engine, _WRITER, _WriterTurn())
+    setattr(engine, _KEPT, _KeptConnections())
     return engine
 
 

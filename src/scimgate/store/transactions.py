@@ -14,7 +14,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from scimgate.scim.errors import ServiceBusy
-from scimgate.store.engine import WRITE_OPTION, writer
+from scimgate.store.engine import WRITE_OPTION, reader, writer
 
 RETRY_AFTER_SECONDS = 1
 
@@ -40,7 +40,7 @@ def writing(engine: Engine) -> Iterator[Connection]:
 @contextmanager
 def reading(engine: Engine) -> Iterator[Connection]:
     """A read-only transaction, so that a page and its total see one snapshot."""
-    with _busy_is_retryable(), engine.connect() as connection, connection.begin():
+    with _busy_is_retryable(), reader(engine) as connection, connection.begin():
         yield connection
 
 
