@@ -90,7 +90,9 @@ def _dialect_bodies() -> list[tuple[str, Any]]:
     population = generate(users=12, groups=3, seed=7)
     bodies: list[tuple[str, Any]] = []
     for dialect in DIALECTS.values():
-        bodies += [("User", dialect.user_body(person, "example.com")) for person in population.people]
+        bodies += [
+            ("User", dialect.user_body(person, "example.com")) for person in population.people
+        ]
     for team in population.teams:
         bodies += [
             ("Group", {"schemas": [GROUP_SCHEMA], "displayName": team.display_name}),

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any
 
 import msgspec
 from pydantic import TypeAdapter, ValidationError
@@ -52,46 +52,11 @@ def _camel(name: str) -> str:
     return head + "".join(word.capitalize() for word in rest)
 
 
-def _canonical_types(kind: Any) -> dict[str, str]:
-    """A case-insensitive ``type`` enumeration's values, keyed by their lower case."""
-    return {member.value.lower(): member.value for member in kind}
-
-
-class _Object(msgspec.Struct, forbid_unknown_fields=True, rename=_camel):
+class _Object(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, rename=_camel):
     """A JSON object whose keys are all declared here, spelled as a read spells them.
 
-    Fields are declared in the order the models dump them.
+    Fields are declared in the order the models dump them; a null one is left out.
     """
-
-    types: ClassVar[dict[str, str]] = {}
-    """The canonical values of the object's ``type``, if it is case-insensitive."""
-
-    left_out: ClassVar[frozenset[str]] = frozenset()
-    """Fields checked but not part of the document."""
-
-    def dumped(self) -> dict[str, Any]:
-        """The object as the models dump it: nulls and empty values left out."""
-        dumped: dict[str, Any] = {}
-        for name, key in zip(self.__struct_fields__, self.__struct_encode_fields__, strict=True):
-            item = getattr(self, name)
-            if item is None or name in self.left_out:
-                continue
-            if isinstance(item, _Object):
-                item = item.dumped()
-            elif isinstance(item, list):
-                item = _entries(item)
-            elif name == "type" and self.types:
-                item = self.types.get(item.lower(), item)
-            if item != {} and item != []:
-                dumped[key] = item
-        return dumped
-
-
-def _entries(entries: list[Any]) -> list[dict[str, Any]]:
-    """A multi-valued attribute's entries, at most one of them primary (RFC 7643 §2.4)."""
-    if sum(1 for entry in entries if entry.primary is True) > 1:
-        raise _Unusual
-    return [dumped for dumped in (entry.dumped() for entry in entries) if dumped]
 
 
 class _Name(_Object):
@@ -103,48 +68,13 @@ class _Name(_Object):
     honorific_suffix: str | None = None
 
 
-_EMAIL_TEXT: TypeAdapter[str] = TypeAdapter(EmailText)
+class _Entry(_Object):
+    """An entry of ``emails``, ``phoneNumbers``, ``ims``, ``entitlements`` or ``roles``."""
 
-_PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9._+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)+")
-"""Text the e-mail validator leaves as it is: an ASCII address whose domain is in
-lower case and has no IDNA label, or text that is no address (kept as sent)."""
-
-
-class _Email(_Object):
     value: str | None = None
     display: str | None = None
     type: str | None = None
     primary: bool | None = None
-
-    types: ClassVar[dict[str, str]] = _canonical_types(Email.Type)
-
-    def dumped(self) -> dict[str, Any]:
-        dumped = super().dumped()
-        value = self.value
-        if value is not None and not (_PLAIN_ADDRESS.fullmatch(value) and "xn--" not in value):
-            try:
-                dumped["value"] = _EMAIL_TEXT.validate_python(value)
-            except ValidationError:
-                raise _Unusual from None
-        return dumped
-
-
-class _PhoneNumber(_Object):
-    value: str | None = None
-    display: str | None = None
-    type: str | None = None
-    primary: bool | None = None
-
-    types: ClassVar[dict[str, str]] = _canonical_types(PhoneNumber.Type)
-
-
-class _Im(_Object):
-    value: str | None = None
-    display: str | None = None
-    type: str | None = None
-    primary: bool | None = None
-
-    types: ClassVar[dict[str, str]] = _canonical_types(Im.Type)
 
 
 class _Address(_Object):
@@ -154,17 +84,6 @@ class _Address(_Object):
     region: str | None = None
     postal_code: str | None = None
     country: str | None = None
-    type: str | None = None
-    primary: bool | None = None
-
-    types: ClassVar[dict[str, str]] = _canonical_types(Address.Type)
-
-
-class _Label(_Object):
-    """An entitlement or a role: its ``type`` is free text."""
-
-    value: str | None = None
-    display: str | None = None
     type: str | None = None
     primary: bool | None = None
 
@@ -204,16 +123,14 @@ class _User(_Object, rename=_user_key):
     timezone: str | None = None
     active: bool | None = None
     password: str | None = None
-    emails: list[_Email] | None = None
-    phone_numbers: list[_PhoneNumber] | None = None
-    ims: list[_Im] | None = None
+    emails: list[_Entry] | None = None
+    phone_numbers: list[_Entry] | None = None
+    ims: list[_Entry] | None = None
     addresses: list[_Address] | None = None
     groups: list[msgspec.Raw] | None = None
-    entitlements: list[_Label] | None = None
-    roles: list[_Label] | None = None
+    entitlements: list[_Entry] | None = None
+    roles: list[_Entry] | None = None
     enterprise: _Enterprise | None = None
-
-    left_out: ClassVar[frozenset[str]] = frozenset({"schemas", "meta", "password", "groups"})
 
 
 class _Member(_Object, rename={"ref": "$ref"}):
@@ -234,6 +151,31 @@ class _Group(_Object):
 _USER = msgspec.json.Decoder(_User)
 _GROUP = msgspec.json.Decoder(_Group)
 
+_LEFT_OUT = ("schemas", "meta", "password", "groups")
+"""Keys of a user body that are checked but not stored."""
+
+
+def _canonical_types(kind: Any) -> dict[str, str]:
+    """A case-insensitive ``type`` enumeration's values, keyed by their lower case."""
+    return {member.value.lower(): member.value for member in kind}
+
+
+_TYPES: dict[str, dict[str, str]] = {
+    "emails": _canonical_types(Email.Type),
+    "phoneNumbers": _canonical_types(PhoneNumber.Type),
+    "ims": _canonical_types(Im.Type),
+    "addresses": _canonical_types(Address.Type),
+    "entitlements": {},
+    "roles": {},
+}
+"""The multi-valued attributes read here, and the canonical values of their ``type``."""
+
+_EMAIL_TEXT: TypeAdapter[str] = TypeAdapter(EmailText)
+
+_PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9._+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)+")
+"""Text the e-mail validator leaves as it is: an ASCII address whose domain is in
+lower case and has no IDNA label, or text that is no address (kept as sent)."""
+
 
 def canonical_user(body: bytes) -> dict[str, Any] | None:
     """The user document the models would dump for a canonical creation body, else None.
@@ -247,12 +189,43 @@ def canonical_user(body: bytes) -> dict[str, Any] | None:
         if user.user_name is None or user.groups:
             raise _Unusual
         _check_schemas(user.schemas, USER_SCHEMA, lambda schema: schema == ENTERPRISE_SCHEMA)
-        doc = {"schemas": [USER_SCHEMA], **user.dumped()}
+        attributes: dict[str, Any] = msgspec.to_builtins(user)
+        for key in _LEFT_OUT:
+            attributes.pop(key, None)
+        for key, item in list(attributes.items()):
+            if isinstance(item, list):
+                item = attributes[key] = _entries(key, item)
+            if not item and isinstance(item, list | dict):
+                del attributes[key]
     except (msgspec.DecodeError, _Unusual):
         return None
-    if ENTERPRISE_SCHEMA in doc:
-        doc["schemas"].append(ENTERPRISE_SCHEMA)
-    return doc
+    schemas = [USER_SCHEMA, ENTERPRISE_SCHEMA] if ENTERPRISE_SCHEMA in attributes else [USER_SCHEMA]
+    return {"schemas": schemas, **attributes}
+
+
+def _entries(attribute: str, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A multi-valued attribute's entries as the models dump them: empty ones left out,
+    ``type`` in its canonical spelling, e-mail values as the models keep them."""
+    if sum(1 for entry in entries if entry.get("primary") is True) > 1:
+        raise _Unusual  # RFC 7643 §2.4: at most one is primary
+    types = _TYPES[attribute]
+    for entry in entries:
+        kind = entry.get("type")
+        if kind is not None and types:
+            entry["type"] = types.get(kind.lower(), kind)
+        if attribute == "emails" and "value" in entry:
+            entry["value"] = _email_value(entry["value"])
+    return [entry for entry in entries if entry]
+
+
+def _email_value(value: str) -> str:
+    """An e-mail value as the models keep it (:mod:`scimgate.scim.email_address`)."""
+    if _PLAIN_ADDRESS.fullmatch(value) and "xn--" not in value:
+        return value
+    try:
+        return _EMAIL_TEXT.validate_python(value)
+    except ValidationError:
+        raise _Unusual from None
 
 
 def canonical_group(body: bytes) -> tuple[dict[str, Any], tuple[ListedMember, ...]] | None:
@@ -267,20 +240,20 @@ def canonical_group(body: bytes) -> tuple[dict[str, Any], tuple[ListedMember, ..
         group = _GROUP.decode(body)
         if group.display_name is None:
             raise _Unusual
-        _check_schemas(group.schemas, GROUP_SCHEMA, lambda schema: schema.lower() in IGNORED_SCHEMAS)
-        members = group.members or []
-        if not all(member.value for member in members):
-            raise _Unusual
+        _check_schemas(
+            group.schemas, GROUP_SCHEMA, lambda schema: schema.lower() in IGNORED_SCHEMAS
+        )
     except (msgspec.DecodeError, _Unusual):
         return None
+    listed: dict[str, str | None] = {}
+    for member in group.members or []:
+        if not member.value:
+            return None
+        listed[member.value] = member.display
     doc: dict[str, Any] = {"schemas": [GROUP_SCHEMA]}
     if group.external_id is not None:
         doc["externalId"] = group.external_id
     doc["displayName"] = group.display_name
-    listed: dict[str, str | None] = {}
-    for member in members:
-        if member.value:
-            listed[member.value] = member.display
     return doc, tuple(ListedMember(value, display) for value, display in listed.items())
 
 
