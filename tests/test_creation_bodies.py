@@ -137,7 +137,26 @@ OKTA_USER = {
     "active": True,
 }
 
+ODD_ADDRESSES = [
+    "bob@",
+    "a..b@x.com",
+    "a@xn--bcher-kva.com",
+    "Ann <ann@x.com>",
+    '"q"@x.com',
+    "a@b",
+    "ann@Straße.de",
+    "élise@exemple.fr",
+    "a@x.com ",
+    "a@x.com.",
+    "a@-x.com",
+    "x" * 65 + "@x.com",
+    "",
+    "  ",
+]
+"""E-mail values the models keep as sent, change, or refuse."""
+
 SHAPES: list[tuple[str, Any]] = [
+    *[("User", user("ann", emails=[{"value": address}])) for address in ODD_ADDRESSES],
     ("User", ENTRA_USER),
     ("User", OKTA_USER),
     # Entra's older example: explicit nulls, and a mistyped enterprise URN (refused).
@@ -282,27 +301,20 @@ TEXT = st.one_of(_WORDS, st.text(max_size=12), st.text(min_size=500, max_size=53
 ODD = st.one_of(st.none(), st.integers(), st.floats(allow_nan=False), st.booleans(), st.just([]))
 """Values of the wrong type (or null) where text goes."""
 
-VALUE = st.one_of(TEXT, TEXT, TEXT, ODD)
-FLAG = st.one_of(st.booleans(), st.booleans(), st.none(), st.sampled_from(["True", "false", 1, 0]))
+
+def _mostly(usual: st.SearchStrategy[Any], odd: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """``usual`` nineteen times in twenty, else ``odd``: a body is canonical often enough to
+    take the fast path, and unusual often enough to take the models' way."""
+    return st.integers(min_value=0, max_value=19).flatmap(lambda n: odd if n == 0 else usual)
+
+
+VALUE = _mostly(TEXT, ODD)
+FLAG = _mostly(st.one_of(st.booleans(), st.none()), st.sampled_from(["True", "false", 1, 0]))
 
 ADDRESS = st.one_of(
     st.from_regex(r"[a-z][a-z0-9.+-]{0,8}@[a-z]{1,8}\.(com|io|local)", fullmatch=True),
     st.from_regex(r"[A-Za-z]{1,8}@[A-Za-z]{1,8}\.(COM|Io|org)", fullmatch=True),
-    st.sampled_from(
-        [
-            "bob@",
-            "a..b@x.com",
-            "a@xn--bcher-kva.com",
-            "Ann <ann@x.com>",
-            '"q"@x.com',
-            "a@b",
-            "ann@Straße.de",
-            "élise@exemple.fr",
-            "a@x.com ",
-            "",
-            "  ",
-        ]
-    ),
+    st.sampled_from(ODD_ADDRESSES),
     st.text(max_size=12),
 )
 
@@ -372,20 +384,19 @@ ENTERPRISE = st.one_of(
             key: VALUE
             for key in ("employeeNumber", "costCenter", "organization", "division", "department")
         }
-        | {"manager": st.one_of(st.none(), st.none(), st.just("b0ss"), st.just({"value": "b0ss"}))},
+        | {"manager": _mostly(st.none(), st.sampled_from(["b0ss", {"value": "b0ss"}]))},
     ),
 )
-USER_SCHEMAS = st.sampled_from(
-    [
-        [USER_SCHEMA],
-        [USER_SCHEMA],
-        [USER_SCHEMA, ENTERPRISE_SCHEMA],
-        [ENTERPRISE_SCHEMA, USER_SCHEMA],
-        [USER_SCHEMA, USER_SCHEMA],
-        [ENTERPRISE_SCHEMA],
-        [USER_SCHEMA.upper()],
-        [],
-    ]
+USER_SCHEMAS = _mostly(
+    st.sampled_from(
+        [
+            [USER_SCHEMA],
+            [USER_SCHEMA, ENTERPRISE_SCHEMA],
+            [ENTERPRISE_SCHEMA, USER_SCHEMA],
+            [USER_SCHEMA, USER_SCHEMA],
+        ]
+    ),
+    st.sampled_from([[ENTERPRISE_SCHEMA], [USER_SCHEMA.upper()], [], None, USER_SCHEMA]),
 )
 
 USERS = st.fixed_dictionaries(
@@ -406,7 +417,7 @@ USERS = st.fixed_dictionaries(
         "phoneNumbers": PHONES,
         "ims": IMS,
         "addresses": ADDRESSES,
-        "groups": st.one_of(st.just([]), st.none(), st.just([{"value": "g1"}])),
+        "groups": _mostly(st.sampled_from([[], None]), st.just([{"value": "g1"}])),
         "entitlements": LABELS,
         "roles": LABELS,
         "meta": st.one_of(st.just({"resourceType": "User"}), st.none(), st.just({})),
@@ -426,8 +437,9 @@ MEMBERS = st.one_of(
 )
 GROUPS = st.fixed_dictionaries(
     {
-        "schemas": st.sampled_from(
-            [[GROUP_SCHEMA], [GROUP_SCHEMA, ADSCIM], [ADSCIM, GROUP_SCHEMA], [USER_SCHEMA], []]
+        "schemas": _mostly(
+            st.sampled_from([[GROUP_SCHEMA], [GROUP_SCHEMA, ADSCIM], [ADSCIM, GROUP_SCHEMA]]),
+            st.sampled_from([[USER_SCHEMA], [], [GROUP_SCHEMA.lower()]]),
         ),
         "displayName": VALUE,
     },
