@@ -38,7 +38,7 @@ from scimgate.scim.group_patch import ListedMember
 from scimgate.scim.resources import ENTERPRISE_SCHEMA, GROUP_SCHEMA, USER_SCHEMA
 from scimgate.scim.tolerance import IGNORED_SCHEMAS
 
-_ESCAPED_NUL = b"\\u0000"
+ESCAPED_NUL = b"\\u0000"
 """The one way a body msgspec decodes can hold unstorable text (scim.text): raw NUL
 bytes, lone surrogates and invalid UTF-8 are refused by the decoder itself."""
 
@@ -183,7 +183,7 @@ def canonical_user(body: bytes) -> dict[str, Any] | None:
     The document is not settled yet (:func:`scimgate.scim.values.settled_user`).
     """
     try:
-        if _ESCAPED_NUL in body:
+        if ESCAPED_NUL in body:
             raise _Unusual
         user = _USER.decode(body)
         if user.user_name is None or user.groups:
@@ -235,7 +235,7 @@ def canonical_group(body: bytes) -> tuple[dict[str, Any], tuple[ListedMember, ..
     The document is not settled yet (:func:`scimgate.scim.values.settled_group`).
     """
     try:
-        if _ESCAPED_NUL in body:
+        if ESCAPED_NUL in body:
             raise _Unusual
         group = _GROUP.decode(body)
         if group.display_name is None:
