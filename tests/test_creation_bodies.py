@@ -214,6 +214,7 @@ SHAPES: list[tuple[str, Any]] = [
     ("Group", group("Team", ["u1", "u2", "u1"])),
     ("Group", {**group("Team"), "members": [{"value": "u1", "display": "Ann"}, {"value": "u2"}]}),
     ("Group", {**group("Team"), "members": [{"value": "u1", "$ref": None}]}),
+    ("Group", {**group("Team"), "members": [{"value": "u1", "display": d} for d in "AB"]}),
     ("Group", {**group("Team"), "members": [{"value": ""}]}),
     ("Group", {**group("Team"), "members": [{"display": "nobody"}]}),
     ("Group", {**group("Team"), "members": {"value": "u1"}}),

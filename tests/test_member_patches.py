@@ -61,6 +61,13 @@ IDP_PATCHES = [
     patch({"op": "replace", "path": "members", "value": [{"value": ANN}, {"value": BEN}]}),
     patch({"op": "remove", "path": "members"}),
     patch({"op": "add", "path": "members", "value": [{"value": ANN}, {"value": ANN}]}),
+    patch(
+        {
+            "op": "add",
+            "path": "members",
+            "value": [{"value": ANN, "display": "Ann"}, {"value": ANN, "display": "Ann B."}],
+        }
+    ),
 ]
 
 
