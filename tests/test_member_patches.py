@@ -134,3 +134,12 @@ PATCHES = st.fixed_dictionaries(
 @property_settings(300)
 def test_member_patches_agree(body: Any) -> None:
     assert_agree(_encoded(body))
+
+
+@given(PATCHES, st.data())
+@property_settings(300)
+def test_damaged_member_patches_agree(body: Any, data: st.DataObject) -> None:
+    encoded = bytearray(_encoded(body))
+    position = data.draw(st.integers(min_value=0, max_value=len(encoded) - 1))
+    encoded[position] = data.draw(st.sampled_from([0, 0x22, 0x5C, 0x5D, 0x80, 0xFF, 0x20]))
+    assert_agree(bytes(encoded))
