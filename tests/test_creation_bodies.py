@@ -518,7 +518,7 @@ def test_damaged_bytes_agree(kind_and_body: tuple[str, Any], data: st.DataObject
 
 
 @given(st.from_regex(r"[A-Za-z0-9._+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)+", fullmatch=True))
-@property_settings(300)
+@property_settings(100)
 def test_plain_addresses_agree(address: str) -> None:
     """Addresses of the shape the reader keeps without asking the validator."""
     assert_agree("User", _encoded(user("ann", emails=[{"value": address, "type": "work"}])))
