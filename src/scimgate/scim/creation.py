@@ -13,7 +13,7 @@ members' own).
 """
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from scim2_models import Context
 
@@ -38,10 +38,9 @@ class Creation:
 
 
 def read_creation(
-    models: ResourceModels, resource_type: str, body: bytes, users_url: str
+    models: ResourceModels, resource_type: Literal["User", "Group"], body: bytes, users_url: str
 ) -> Creation:
-    """What a POST of ``body`` to ``/Users`` or ``/Groups`` (``resource_type`` "User" or
-    "Group") stores in a directory with these models.
+    """What a POST of ``body`` to ``/Users`` or ``/Groups`` stores in a directory with these models.
 
     ``users_url`` is where the directory's users live, for references IdPs leave out.
     """
