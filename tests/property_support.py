@@ -5,6 +5,7 @@ from typing import Any
 
 import httpx
 from hypothesis import HealthCheck, Phase, settings
+from hypothesis import strategies as st
 
 from conftest import DirectoryClient, LiveServer
 from event_support import published
@@ -28,6 +29,12 @@ def property_settings(default_examples: int) -> settings:
         database=None,
         suppress_health_check=list(HealthCheck),
     )
+
+
+def mostly(usual: st.SearchStrategy[Any], odd: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """``usual`` nineteen times in twenty, else ``odd``: for inputs that must be well formed
+    often enough to reach a path, and malformed often enough to test its refusals."""
+    return st.integers(min_value=0, max_value=19).flatmap(lambda n: odd if n == 0 else usual)
 
 
 def snapshot(server: LiveServer, directory: DirectoryClient) -> dict[str, Any]:
