@@ -75,6 +75,25 @@ def peak_rss_mib(pid: int) -> float:
     return total_kib / 1024
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time a running process has used so far (``/proc/<pid>/stat``)."""
+    # The command name may hold spaces: the fields are counted after its closing parenthesis.
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    utime, stime = int(fields[11]), int(fields[12])
+    return (utime + stime) / os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time of a process and its running children (the workers of ``--workers N``)."""
+    total = 0.0
+    for each in [pid, *_children(pid)]:
+        try:
+            total += cpu_seconds(each)
+        except OSError:  # a child that ended meanwhile
+            continue
+    return total
+
+
 def _children(pid: int) -> list[int]:
     try:
         found = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()

@@ -42,6 +42,7 @@ from receiver import SECRET_VARIABLE
 from servers import (
     BenchDirectory,
     Server,
+    cpu_seconds,
     free_port,
     new_directories,
     peak_rss_mib,
@@ -73,14 +74,6 @@ STALL_SECONDS = 60.0
 
 
 # Processes and their CPU time
-
-
-def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time a running process has used so far (``/proc/<pid>/stat``)."""
-    # The command name may hold spaces: the fields are counted after its closing parenthesis.
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    utime, stime = int(fields[11]), int(fields[12])
-    return (utime + stime) / os.sysconf("SC_CLK_TCK")
 
 
 def finished_children_cpu_seconds() -> float:
