@@ -465,34 +465,55 @@ def _rss_target(report: Report) -> TargetResult:
 
 
 def _w5_targets(report: Report) -> list[TargetResult]:
-    """The initial sync at concurrency 8: its wall time, and the peer's time over ours."""
-    ours = _initial_sync(report, SQLITE, W5_CONCURRENCY)
-    theirs = _initial_sync(report, PEER, W5_CONCURRENCY)
-    seconds = ours.notes["initial_sync_seconds"] if ours else None
+    """Entra's initial sync at 8 in flight: its wall time; and the peer's time over ours on the
+    same work, in the RFC dialect (the peer refuses Entra's forms)."""
+    entra = _initial_sync(report, SQLITE, "entra")
+    ours, theirs = _initial_sync(report, SQLITE, "generic"), _initial_sync(report, PEER, "generic")
+    seconds = entra.notes["initial_sync_seconds"] if entra else None
     speedup = (
-        theirs.notes["initial_sync_seconds"] / seconds if ours and theirs and seconds else None
+        theirs.notes["initial_sync_seconds"] / ours.notes["initial_sync_seconds"]
+        if ours and theirs and ours.notes["initial_sync_seconds"]
+        else None
     )
-    users, groups = (ours.notes["users"], ours.notes["groups"]) if ours else (0, 0)
-    smaller = _short(users, W5_USERS, "users") or _short(groups, W5_GROUPS, "groups")
-    size = f"{users:,} users, {groups:,} groups, concurrency {W5_CONCURRENCY}" if ours else ""
     return [
         _sized(
-            _at_most(f"W5 initial sync wall time ({size})", "< 20 s", seconds, 20, " s"), smaller
+            _at_most(
+                f"W5 Entra initial sync wall time, {W5_CONCURRENCY} in flight",
+                "< 20 s",
+                seconds,
+                20,
+                " s",
+            ),
+            _w5_short(entra),
         ),
         _sized(
-            _at_least("W5 initial sync: scim2-server's time over scimgate's", ">= 2x", speedup, 2),
-            smaller,
+            _at_least(
+                f"W5 initial sync, RFC dialect, {W5_CONCURRENCY} in flight: "
+                "scim2-server's time over scimgate's",
+                ">= 2x",
+                speedup,
+                2,
+            ),
+            _w5_short(ours),
         ),
     ]
 
 
-def _initial_sync(report: Report, server: str, concurrency: int) -> Measurement | None:
+def _w5_short(m: Measurement | None) -> str | None:
+    if m is None:
+        return None
+    users, groups = m.notes["users"], m.notes["groups"]
+    return _short(users, W5_USERS, "users") or _short(groups, W5_GROUPS, "groups")
+
+
+def _initial_sync(report: Report, server: str, idp: str) -> Measurement | None:
     for m in report.measurements:
         if (
             m.workload == "W5"
             and m.server == server
             and usable(m)
-            and m.notes.get("concurrency") == concurrency
+            and m.notes.get("idp") == idp
+            and m.notes.get("concurrency") == W5_CONCURRENCY
             and m.notes.get("initial_sync_seconds")
         ):
             return m

@@ -11,6 +11,7 @@ are written to ``bench/results/latest.json`` and ``latest.md``. See
 """
 
 import argparse
+import json
 import secrets
 import sys
 import time
@@ -375,6 +376,8 @@ def measure_peer(run: Run, peer: ModuleType) -> None:
     if plan.wants("W1"):
         with peer.scim2_server() as server:
             run.add([w1_create_users(server, plan.settings, secrets.token_hex(4))])
+    if plan.wants("W5"):
+        run.attempt("scim2-server: W5", lambda: _peer_w5(run, peer))
     if not plan.wants("W2", "W3", "W4"):
         return
     with peer.scim2_server() as server:
@@ -389,6 +392,26 @@ def measure_peer(run: Run, peer: ModuleType) -> None:
             run.attempt("scim2-server: W4", lambda: _peer_groups(run, peer, server, user_ids))
     if plan.wants("W2", "W3"):
         run.attempt("scim2-server: big size", lambda: _peer_big(run, peer, rate))
+
+
+def _peer_w5(run: Run, peer: ModuleType) -> None:
+    """The same simulated initial sync against the peer, a new peer per concurrency."""
+    sync = optional_module("sync_workloads")
+    if sync is None:
+        return
+    sizes = QUICK_SYNC_SIZES["W5"] if run.plan.quick else {"users": 10_000, "groups": 200}
+    for idp, concurrency in sync.PEER_W5_RUNS:
+        with peer.scim2_server() as server:
+            token = server.headers["Authorization"].split(" ", 1)[1]
+            measured = sync.w5_against(server, token, concurrency=concurrency, idp=idp, **sizes)
+        run.add([measured])
+        if measured.notes["failed_steps"]:
+            run.note(
+                f"scim2-server W5 ({idp}, {concurrency} in flight) answered requests of the "
+                "lifecycle otherwise than expected, by step: "
+                f"{measured.notes['failed_steps']}; the first: "
+                f"{json.dumps(measured.notes['first_failures'][:1])[:400]}"
+            )
 
 
 def _peer_groups(run: Run, peer: ModuleType, server: Server, user_ids: list[str]) -> None:
