@@ -94,6 +94,19 @@ def tree_cpu_seconds(pid: int) -> float:
     return total
 
 
+def settled(pid: int, seconds: float = 60) -> None:
+    """Wait until a process tree is idle (under 10% of a core over half a second): workers that
+    are still starting must not count their start in a measurement's CPU time."""
+    deadline = time.monotonic() + seconds
+    before = tree_cpu_seconds(pid)
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        now = tree_cpu_seconds(pid)
+        if now - before < 0.05:
+            return
+        before = now
+
+
 def _children(pid: int) -> list[int]:
     try:
         found = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
