@@ -39,8 +39,8 @@ from seed import (
     seeded_sqlite,
     user_name,
 )
-from servers import Server, new_directories, peak_rss_mib, scimgate_server
-from w1_profile import ProfileUnavailable, finish, recording
+from servers import Server, children, new_directories, peak_rss_mib, scimgate_server
+from w1_profile import ProfileUnavailable, finish, launcher, recording, stop_launched
 from workloads import (
     W1_CASE,
     GroupSet,
@@ -85,6 +85,9 @@ class Plan:
     results: Path = RESULTS
     profile: bool = True
     """Record a py-spy profile of a second W1 run on SQLite (not the measured one)."""
+
+    profile_launch: bool = False
+    """Start the profiled server under py-spy rather than attaching to it."""
 
     breakdown: bool = True
 
@@ -148,6 +151,11 @@ def parse_plan(argv: list[str] | None) -> tuple[Plan, Path, list[str]]:
     parser.add_argument("--results", type=Path, default=RESULTS, help="where to write results")
     parser.add_argument("--no-profile", action="store_true", help="no py-spy profile of W1")
     parser.add_argument(
+        "--profile-launch",
+        action="store_true",
+        help="start the profiled server under py-spy instead of attaching to it",
+    )
+    parser.add_argument(
         "--no-breakdown", action="store_true", help="no per-stage CPU breakdown of a request"
     )
     options = parser.parse_args(argv)
@@ -179,6 +187,7 @@ def parse_plan(argv: list[str] | None) -> tuple[Plan, Path, list[str]]:
         quick=options.quick,
         results=options.results,
         profile=not options.no_profile,
+        profile_launch=options.profile_launch,
         breakdown=not options.no_breakdown,
     )
     return plan, options.results, notes
@@ -267,18 +276,35 @@ def _encrypted_w1(run: Run) -> None:
 
 
 def _profiled_w1(run: Run) -> None:
-    """A second W1 run on SQLite, sampled by py-spy; its numbers are not the table's."""
+    """A second W1 run on SQLite, sampled by py-spy; its numbers are not the table's.
+
+    py-spy attaches to the running server; where that is refused, the server is started
+    again under py-spy.
+    """
+    for launched in (True,) if run.plan.profile_launch else (False, True):
+        try:
+            raw = _w1_sampled(run, launched=launched)
+        except ProfileUnavailable as refused:
+            instead = "" if launched else "; the server runs under py-spy instead"
+            run.note(f"W1 profile: {refused}{instead}")
+            continue
+        run.extras["profile"] = finish(raw)
+        return
+    run.extras["profile"] = {"error": "py-spy could not sample the server (see the notes)"}
+
+
+def _w1_sampled(run: Run, *, launched: bool) -> Path:
     with empty_database("sqlite") as url:
         directory = new_directories(url)[0]
-        with scimgate_server(url, directory, label=SQLITE) as server:
-            try:
-                with recording(server.pid, run.plan.results) as raw:
-                    w1_create_users(server, run.plan.settings, secrets.token_hex(4))
-            except ProfileUnavailable as missing:
-                run.extras["profile"] = {"error": str(missing)}
-                run.note(f"W1 profile not recorded: {missing}")
-                return
-    run.extras["profile"] = finish(raw)
+        prefix, raw = launcher(run.plan.results) if launched else ((), run.plan.results)
+        with scimgate_server(url, directory, label=SQLITE, launcher=prefix) as server:
+            if launched:
+                w1_create_users(server, run.plan.settings, secrets.token_hex(4))
+                stop_launched(server.pid, raw, children(server.pid))
+                return raw
+            with recording(server.pid, run.plan.results) as raw:
+                w1_create_users(server, run.plan.settings, secrets.token_hex(4))
+            return raw
 
 
 def measure_breakdown(run: Run) -> None:

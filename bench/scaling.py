@@ -60,10 +60,11 @@ def measure(url: str, processes: int, seconds: float, backend_cpu: bool) -> dict
         root = scim_root(server)
         activate([f"{root}/scim/v2/{each.directory_id}" for each in made], made)
         settled(server.pid)
-        server_cpu, database_cpu = tree_cpu_seconds(server.pid), backends_cpu(url, backend_cpu)
+        server_before = tree_cpu_seconds(server.pid)
+        database_before = backends_cpu(url, backend_cpu)
         creates = spread_creates(server, made, shape)
-        server_cpu = tree_cpu_seconds(server.pid) - server_cpu
-        database_cpu = _delta(backends_cpu(url, backend_cpu), database_cpu)
+        server_cpu = tree_cpu_seconds(server.pid) - server_before
+        database_cpu = _delta(backends_cpu(url, backend_cpu), database_before)
         lookups = run_wrk(
             server, "requests", shape=shape, expected=[200], requests=misses(), cycle=True
         )

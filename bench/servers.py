@@ -11,7 +11,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,6 +107,11 @@ def settled(pid: int, seconds: float = 60) -> None:
         before = now
 
 
+def children(pid: int) -> list[int]:
+    """The running descendants of a process."""
+    return _children(pid)
+
+
 def _children(pid: int) -> list[int]:
     try:
         found = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
@@ -150,11 +155,14 @@ def scimgate_server(
     deliver_webhooks: bool = False,
     extra_env: dict[str, str] | None = None,
     processes: int = 1,
+    launcher: Sequence[str] = (),
 ) -> Iterator[Server]:
     """``scimgate serve`` on a free loopback port: one process, as the README runs it, or
-    ``--workers N`` (PostgreSQL)."""
+    ``--workers N`` (PostgreSQL). ``launcher`` runs it under another command (a profiler):
+    the yielded pid is then the launcher's."""
     port = free_port()
-    command = [str(Path(sys.executable).with_name("scimgate")), "serve", "--port", str(port)]
+    command = [*launcher, str(Path(sys.executable).with_name("scimgate"))]
+    command += ["serve", "--port", str(port)]
     command += ["--database-url", database_url, "--workers", str(processes)]
     command += ["--worker" if deliver_webhooks else "--no-worker"]
     process = subprocess.Popen(

@@ -171,7 +171,7 @@ class SimulatorRun:
     @property
     def initial_sync_seconds(self) -> float:
         """The users, their managers, the groups and their members: the initial sync."""
-        return round(sum(step["seconds"] for step in self._initial_steps()), 2)
+        return round(sum(float(step["seconds"]) for step in self._initial_steps()), 2)
 
     @property
     def initial_sync_failed(self) -> bool:

@@ -32,6 +32,7 @@ committed (``bench/results/.gitignore``).
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import signal
@@ -89,6 +90,10 @@ counts such threads as running, but they use no CPU, so their samples are set ap
 
 WAITING = "waiting (thread pool, locks, interpreter lock)"
 
+START_UP = ("_find_and_load", "create_app", "upgrade")
+"""Functions whose stacks are the server starting (imports, building the app, migrating), not
+serving: set apart, for a server started under py-spy is sampled from its first instruction."""
+
 OVERHEAD_LAYERS = (
     "starlette/fastapi",
     "anyio/threading/asyncio",
@@ -111,6 +116,45 @@ def py_spy() -> str:
     return found
 
 
+def _record_options(raw: Path) -> list[str]:
+    return [
+        "--subprocesses",
+        "--nonblocking",
+        "--gil",
+        "--rate",
+        str(SAMPLING_RATE),
+        "--format",
+        "raw",
+        "--output",
+        str(raw),
+    ]
+
+
+def launcher(folder: Path) -> tuple[list[str], Path]:
+    """The command prefix that starts a server under ``py-spy record``, where attaching to a
+    running process is refused (``kernel.yama.ptrace_scope`` 1 still lets a parent trace its
+    child); and the raw file it will write."""
+    folder.mkdir(parents=True, exist_ok=True)
+    raw = folder / RAW_NAME
+    raw.unlink(missing_ok=True)
+    return [py_spy(), "record", *_record_options(raw), "--"], raw
+
+
+def stop_launched(pid: int, raw: Path, server_pids: list[int]) -> None:
+    """Stop a launching py-spy as Ctrl-C would (it writes its file), then the server it ran."""
+    os.kill(pid, signal.SIGINT)
+    deadline = time.monotonic() + 60
+    while not raw.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    for each in server_pids:
+        try:
+            os.kill(each, signal.SIGTERM)
+        except ProcessLookupError:
+            continue
+    if not raw.exists():
+        raise ProfileUnavailable("py-spy wrote no profile")
+
+
 @contextmanager
 def recording(pid: int, folder: Path) -> Iterator[Path]:
     """py-spy sampling ``pid`` and its children while the block runs; yields the raw file's path.
@@ -121,8 +165,7 @@ def recording(pid: int, folder: Path) -> Iterator[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     raw = folder / RAW_NAME
     raw.unlink(missing_ok=True)
-    command = [py_spy(), "record", "--pid", str(pid), "--subprocesses", "--nonblocking", "--gil"]
-    command += ["--rate", str(SAMPLING_RATE), "--format", "raw", "--output", str(raw)]
+    command = [py_spy(), "record", "--pid", str(pid), *_record_options(raw)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     time.sleep(0.5)
     if process.poll() is not None:
@@ -172,10 +215,13 @@ def summary(raw: Path) -> dict[str, Any]:
     found = stacks(raw)
     own: Counter[str] = Counter()
     anywhere: Counter[str] = Counter()
-    waiting = 0
+    waiting = starting = 0
     for stack, count in found.items():
         if _function(stack[-1]) in WAITS:
             waiting += count
+            continue
+        if any(_function(frame) in START_UP for frame in stack):
+            starting += count
             continue
         # With --subprocesses, each stack starts with a "process <pid>:<command>" pseudo-frame.
         layers = [layer_of(frame) for frame in stack if not frame.startswith("process ")]
@@ -189,6 +235,7 @@ def summary(raw: Path) -> dict[str, Any]:
         "samples": sum(own.values()),
         "waiting_samples": waiting,
         "waiting_share_of_all": round(waiting / (waiting + total), 4),
+        "start_up_samples": starting,
         "raw_file": str(raw),
         "self_share": {layer: round(n / total, 4) for layer, n in own.most_common()},
         "inclusive_share": {layer: round(n / total, 4) for layer, n in anywhere.most_common()},
@@ -238,7 +285,8 @@ def lines(profile: dict[str, Any]) -> list[str]:
         f"W1 profile: {profile['samples']:,} samples of the server at work "
         f"(self: innermost frame; inclusive: anywhere on the stack), besides "
         f"{profile['waiting_samples']:,} of threads {WAITING.split(' ', 1)[1]} "
-        f"({profile['waiting_share_of_all']:.0%} of all); "
+        f"({profile['waiting_share_of_all']:.0%} of all) and {profile['start_up_samples']:,} of "
+        "the server starting; "
         f"files {profile['raw_file']}, {profile['speedscope_file']}",
         "",
         "| layer | self | inclusive | real work? |",
