@@ -1,8 +1,10 @@
 """A sampling profile of the server during W1, and where its samples fall, layer by layer.
 
 ``py-spy record`` attaches to the running server (it needs ptrace: root, or
-``kernel.yama.ptrace_scope`` 0) and samples it while wrk creates users. It
-writes the collapsed stacks (``--format raw``: one line per distinct stack,
+``kernel.yama.ptrace_scope`` 0) and samples it while wrk creates users; where
+attaching is refused, the server is started under ``py-spy record`` instead
+(``launcher``), and the samples of its start are set apart. py-spy writes the
+collapsed stacks (``--format raw``: one line per distinct stack,
 ``frame;frame;… count``), from which this module writes a speedscope profile
 (open it at https://www.speedscope.app) and sorts the samples into layers.
 
@@ -22,8 +24,7 @@ SQLAlchemy frame that calls the DB-API cursor (``do_execute``,
 
 Each layer's share of the samples is printed; the suite's target on it: no
 layer that does none of the request's real work (validating, writing,
-answering) above 25%. ``OVERHEAD_LAYERS``
-names those layers.
+answering) above 25%. ``OVERHEAD_LAYERS`` names those layers.
 
 The files are artifacts of a run, kept in the results folder and never
 committed (``bench/results/.gitignore``).
