@@ -333,6 +333,10 @@ def _create(app: Any, directory: BenchDirectory, rounds: int, per_round: int) ->
             per_round,
         ),
     ]
+    logged = _log_stage(
+        scope, "POST", "/Users", lambda n: create_body(n, f"{run}-log"), 201, rounds, per_round
+    )
+    found.stages.append(logged)
     path = f"/scim/v2/{directory.directory_id}/Users"
     found.whole_us, found.whole_error = _whole(
         app,
@@ -413,6 +417,9 @@ def _lookup(app: Any, directory: BenchDirectory, rounds: int, per_round: int) ->
             per_round,
         ),
     ]
+    found.stages.append(
+        _log_stage(scope, "GET", "/Users", lambda n: b"", 200, rounds, per_round, query=query)
+    )
     path = f"/scim/v2/{directory.directory_id}/Users"
     found.whole_us, found.whole_error = _whole(
         app,
@@ -423,6 +430,50 @@ def _lookup(app: Any, directory: BenchDirectory, rounds: int, per_round: int) ->
         per_round,
     )
     return found
+
+
+def _log_stage(
+    scope: Any,
+    method: str,
+    endpoint: str,
+    body: Callable[[int], bytes],
+    status: int,
+    rounds: int,
+    per_round: int,
+    query: Callable[[int], str] = lambda n: "",
+) -> Stage:
+    """The provisioning log's record of one request, which its writer thread writes after the
+    answer, alone in its batch as it is when requests come one at a time."""
+    from datetime import UTC, datetime
+
+    from scimgate.service.provisioning_log import CapturedRequest, LogPolicy, record
+
+    policy = LogPolicy.from_env()
+    path = f"/scim/v2/{scope.directory_id}{endpoint}"
+
+    def captured(n: int) -> Any:
+        return CapturedRequest(
+            directory=scope.directory,
+            request_id=f"breakdown-{n}",
+            received_at=datetime.now(UTC),
+            method=method,
+            path=path,
+            query=query(n),
+            status=status,
+            latency_ms=3,
+            user_agent="scimgate-bench",
+            request_body=body(n) or None,
+            response_body=b'{"schemas":["urn:ietf:params:scim:api:messages:2.0:ListResponse"],'
+            b'"totalResults":0,"Resources":[]}',
+        )
+
+    return stage(
+        "provisioning-log record, after the answer (provisioning_log.record, batch of 1)",
+        captured,
+        lambda each: record(scope.engine, [each], policy),
+        rounds,
+        per_round,
+    )
 
 
 def _whole(
