@@ -120,12 +120,14 @@ def run_wrk(
     requests: Sequence[Request] = (),
     cycle: bool = False,
     run_id: str = "run",
+    script_env: dict[str, str] | None = None,
 ) -> LoadResult:
     """Drive ``server`` with ``bench/wrk/<script>.lua`` and read its summary line.
 
     With ``requests`` the script sends that list in order, split between the
     threads; without ``cycle`` each thread stops when its share is answered,
-    which needs one connection per thread so that nothing is sent twice.
+    which needs one connection per thread so that nothing is sent twice. ``script_env`` gives
+    the script settings of its own.
     """
     if requests and not cycle and shape.connections != shape.threads:
         raise ValueError("a list sent once needs one connection per thread")
@@ -149,6 +151,7 @@ def run_wrk(
             "BENCH_INPUT": str(listing),
             "BENCH_CYCLE": "1" if cycle else "0",
             "BENCH_RUN": run_id,
+            **(script_env or {}),
         }
         output = _wrk_output(command, env, stop_when_done=0 if cycle else shape.threads)
     result = _parse(output, frozenset(expected))

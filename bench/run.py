@@ -11,17 +11,20 @@ are written to ``bench/results/latest.json`` and ``latest.md``. See
 """
 
 import argparse
+import json
 import secrets
 import sys
 import time
 import traceback
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
+import breakdown
 from ceiling import ceiling_server
 from load import WrkMissing, ensure_wrk
 from measurements import Measurement
@@ -36,8 +39,10 @@ from seed import (
     seeded_sqlite,
     user_name,
 )
-from servers import Server, new_directories, peak_rss_mib, scimgate_server
+from servers import Server, children, new_directories, peak_rss_mib, scimgate_server
+from w1_profile import ProfileUnavailable, finish, launcher, recording, stop_launched
 from workloads import (
+    W1_CASE,
     GroupSet,
     Population,
     Settings,
@@ -48,6 +53,8 @@ from workloads import (
     w3_sweep,
     w4_membership,
 )
+
+from scimgate.store.encryption import new_key_line
 
 RESULTS = Path(__file__).with_name("results")
 WORKLOADS = ("W1", "W2", "W3", "W4", "W5", "W6", "W7")
@@ -75,6 +82,14 @@ class Plan:
     backends: tuple[str, ...]
     with_peer: bool
     quick: bool
+    results: Path = RESULTS
+    profile: bool = True
+    """Record a py-spy profile of a second W1 run on SQLite (not the measured one)."""
+
+    profile_launch: bool = False
+    """Start the profiled server under py-spy rather than attaching to it."""
+
+    breakdown: bool = True
 
     def wants(self, *workloads: str) -> bool:
         return any(workload in self.workloads for workload in workloads)
@@ -95,6 +110,9 @@ class Run:
     console: Console
     measurements: list[Measurement]
     notes: list[str]
+    extras: dict[str, Any] = field(default_factory=dict)
+    """Beside the table: the per-stage breakdown and the W1 profile's summary."""
+
     incomplete: int = 0
     """Parts of the suite that broke off (a server that did not start, a wrong answer)."""
 
@@ -131,6 +149,15 @@ def parse_plan(argv: list[str] | None) -> tuple[Plan, Path, list[str]]:
     parser.add_argument("--only", help="comma-separated workloads, e.g. W1,W3")
     parser.add_argument("--big-size", type=int, help="users of the big directory (1,000,000)")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where to write results")
+    parser.add_argument("--no-profile", action="store_true", help="no py-spy profile of W1")
+    parser.add_argument(
+        "--profile-launch",
+        action="store_true",
+        help="start the profiled server under py-spy instead of attaching to it",
+    )
+    parser.add_argument(
+        "--no-breakdown", action="store_true", help="no per-stage CPU breakdown of a request"
+    )
     options = parser.parse_args(argv)
     notes: list[str] = []
     workloads = frozenset(
@@ -158,6 +185,10 @@ def parse_plan(argv: list[str] | None) -> tuple[Plan, Path, list[str]]:
         backends=choose_backends(options.backend, notes),
         with_peer=not options.skip_peer,
         quick=options.quick,
+        results=options.results,
+        profile=not options.no_profile,
+        profile_launch=options.profile_launch,
+        breakdown=not options.no_breakdown,
     )
     return plan, options.results, notes
 
@@ -225,6 +256,63 @@ def _scimgate_w1(run: Run, backend: str) -> None:
         directory = new_directories(url)[0]
         with scimgate_server(url, directory, label=label(backend)) as server:
             run.add([w1_create_users(server, run.plan.settings, secrets.token_hex(4))])
+    if backend == "sqlite":
+        run.attempt(f"{label(backend)}: W1, encryption at rest", lambda: _encrypted_w1(run))
+        if run.plan.profile:
+            run.attempt(f"{label(backend)}: W1 profile (py-spy)", lambda: _profiled_w1(run))
+
+
+ENCRYPTED_W1_CASE = f"{W1_CASE}, encryption at rest on"
+
+
+def _encrypted_w1(run: Run) -> None:
+    """W1 again with ``SCIMGATE_ENCRYPTION_KEYS`` set: what encryption at rest costs a create."""
+    keys = {"SCIMGATE_ENCRYPTION_KEYS": new_key_line("bench")}
+    with empty_database("sqlite") as url:
+        directory = new_directories(url)[0]
+        with scimgate_server(url, directory, label=SQLITE, extra_env=keys) as server:
+            measured = w1_create_users(server, run.plan.settings, secrets.token_hex(4))
+    run.add([replace(measured, case=ENCRYPTED_W1_CASE)])
+
+
+def _profiled_w1(run: Run) -> None:
+    """A second W1 run on SQLite, sampled by py-spy; its numbers are not the table's.
+
+    py-spy attaches to the running server; where that is refused, the server is started
+    again under py-spy.
+    """
+    for launched in (True,) if run.plan.profile_launch else (False, True):
+        try:
+            raw = _w1_sampled(run, launched=launched)
+        except ProfileUnavailable as refused:
+            instead = "" if launched else "; the server runs under py-spy instead"
+            run.note(f"W1 profile: {refused}{instead}")
+            continue
+        run.extras["profile"] = finish(raw)
+        return
+    run.extras["profile"] = {"error": "py-spy could not sample the server (see the notes)"}
+
+
+def _w1_sampled(run: Run, *, launched: bool) -> Path:
+    with empty_database("sqlite") as url:
+        directory = new_directories(url)[0]
+        prefix, raw = launcher(run.plan.results) if launched else ((), run.plan.results)
+        with scimgate_server(url, directory, label=SQLITE, launcher=prefix) as server:
+            if launched:
+                w1_create_users(server, run.plan.settings, secrets.token_hex(4))
+                stop_launched(server.pid, raw, children(server.pid))
+                return raw
+            with recording(server.pid, run.plan.results) as raw:
+                w1_create_users(server, run.plan.settings, secrets.token_hex(4))
+            return raw
+
+
+def measure_breakdown(run: Run) -> None:
+    """µs of CPU per stage of a create and of a lookup, in this process, on a new SQLite file."""
+    rounds, per_round = (3, 50) if run.plan.quick else (5, 200)
+    with empty_database("sqlite") as url:
+        found = breakdown.measure(url, rounds, per_round)
+    run.extras["breakdown"] = [each.as_json() for each in found]
 
 
 def _scimgate_small(run: Run, backend: str) -> None:
@@ -314,6 +402,8 @@ def measure_peer(run: Run, peer: ModuleType) -> None:
     if plan.wants("W1"):
         with peer.scim2_server() as server:
             run.add([w1_create_users(server, plan.settings, secrets.token_hex(4))])
+    if plan.wants("W5"):
+        run.attempt("scim2-server: W5", lambda: _peer_w5(run, peer))
     if not plan.wants("W2", "W3", "W4"):
         return
     with peer.scim2_server() as server:
@@ -328,6 +418,26 @@ def measure_peer(run: Run, peer: ModuleType) -> None:
             run.attempt("scim2-server: W4", lambda: _peer_groups(run, peer, server, user_ids))
     if plan.wants("W2", "W3"):
         run.attempt("scim2-server: big size", lambda: _peer_big(run, peer, rate))
+
+
+def _peer_w5(run: Run, peer: ModuleType) -> None:
+    """The same simulated initial sync against the peer, a new peer per concurrency."""
+    sync = optional_module("sync_workloads")
+    if sync is None:
+        return
+    sizes = QUICK_SYNC_SIZES["W5"] if run.plan.quick else {"users": 10_000, "groups": 200}
+    for idp, concurrency in sync.PEER_W5_RUNS:
+        with peer.scim2_server() as server:
+            token = server.headers["Authorization"].split(" ", 1)[1]
+            measured = sync.w5_against(server, token, concurrency=concurrency, idp=idp, **sizes)
+        run.add([measured])
+        if measured.notes["failed_steps"]:
+            run.note(
+                f"scim2-server W5 ({idp}, {concurrency} in flight) answered requests of the "
+                "lifecycle otherwise than expected, by step: "
+                f"{measured.notes['failed_steps']}; the first: "
+                f"{json.dumps(measured.notes['first_failures'][:1])[:400]}"
+            )
 
 
 def _peer_groups(run: Run, peer: ModuleType, server: Server, user_ids: list[str]) -> None:
@@ -417,9 +527,11 @@ def main(argv: list[str] | None = None) -> int:
             run.attempt("scim2-server", lambda: measure_peer(run, peer))
     else:
         run.note("scim2-server skipped (--skip-peer)")
+    if plan.breakdown and plan.wants("W1", "W2"):
+        run.attempt("CPU per request stage (in process)", lambda: measure_breakdown(run))
     console.print(f"measured in {time.monotonic() - began:.0f} s")
     sizes = Sizes(plan.small_users, plan.big_users, plan.group_sizes)
-    write(Report(run.measurements, sizes, run.notes), results, console)
+    write(Report(run.measurements, sizes, run.notes, run.extras), results, console)
     failed = [m for m in run.measurements if m.notes.get("failed")]
     return 1 if failed or run.incomplete else 0
 

@@ -1,89 +1,196 @@
-"""Scale-out: the same load on one and on two server processes sharing one PostgreSQL.
+"""Scale-out on PostgreSQL: the same load on 1, 2 and 4 server processes sharing one database.
 
 Starts ``scimgate serve --workers N --no-worker`` on a new PostgreSQL database
-for N = 1, then 2, and drives each with wrk from the suite's load generator:
-creates with unique userNames, and ``userName eq`` lookups that find nobody
-(an initial sync's existence checks), at 16 connections. Prints requests/s per
-process count and the 2/1 ratio, and writes ``bench/results/scaling.{json,md}``.
+for N = 1, 2 and 4, and drives each with wrk from the suite's load generator at
+16 connections: creates with unique userNames spread in turn over 8
+directories (``bench/wrk/create_users_spread.lua``), then ``userName eq``
+lookups that find nobody (an initial sync's existence checks). Prints
+requests/s per process count and each count's ratio to one process.
+
+It also measures the CPU a create costs: the server processes' CPU time over
+the creates, plus that of the PostgreSQL backends serving the run's database
+(``pg_stat_activity`` gives their pids, ``/proc/<pid>/stat`` their CPU time;
+PostgreSQL's shared WAL writer and checkpointer are left out, and a backend
+that ended during the run would be missed: the servers' pools keep theirs).
+The same creates on SQLite with one process give the figure to compare with.
 
 On a 2-core machine wrk and PostgreSQL share the cores with the servers, so
-the ratio shows how much a second process still finds to do, not what a
-second machine would add.
+the ratios show how much another process still finds to do, not what another
+machine would add. Results go to ``bench/results/scaling.{json,md}`` (or
+``--results``).
 
-    python bench/scaling.py [--seconds 15]
+    python bench/scaling.py [--seconds 15] [--processes 1,2,4] [--results DIR]
 """
 
 import argparse
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
-from load import Request, Shape, run_wrk
-from seed import postgresql_database
-from servers import new_directories, peak_rss_mib, scimgate_server
+import psycopg
+from load import LoadResult, Request, Shape, run_wrk
+from seed import POSTGRES_DSN, empty_database, postgresql_database
+from servers import (
+    BenchDirectory,
+    Server,
+    cpu_seconds,
+    new_directories,
+    peak_rss_mib,
+    scimgate_server,
+    settled,
+    tree_cpu_seconds,
+)
+from sync_workloads import activate, scim_root
 
 RESULTS = Path(__file__).with_name("results")
-PROCESSES = (1, 2)
+PROCESSES = (1, 2, 4)
+DIRECTORIES = 8
 LOOKUPS = 5_000
+CONNECTIONS = 16
 
 
-def measure(processes: int, seconds: float) -> dict[str, float]:
-    shape = Shape(threads=2, connections=16, seconds=seconds)
-    misses = [
-        Request("GET", f"/Users?filter=userName%20eq%20%22absent{n}%40scaling.example%22")
-        for n in range(LOOKUPS)
-    ]
-    label = f"scimgate (postgresql, {processes} process{'es' if processes > 1 else ''})"
-    with postgresql_database() as url:
-        [directory] = new_directories(url, name=f"scaling {processes}")
-        with scimgate_server(url, directory, label=label, processes=processes) as server:
-            creates = run_wrk(server, "create_users", shape=shape, expected=[201], run_id="scaling")
-            lookups = run_wrk(
-                server, "requests", shape=shape, expected=[200], requests=misses, cycle=True
-            )
-            memory = peak_rss_mib(server.pid)
+def measure(url: str, processes: int, seconds: float, backend_cpu: bool) -> dict[str, float]:
+    """Creates over 8 directories, then lookups, on ``processes`` server processes at ``url``."""
+    shape = Shape(threads=2, connections=CONNECTIONS, seconds=seconds)
+    made = new_directories(url, DIRECTORIES, name=f"scaling {processes}")
+    label = f"scimgate ({processes} process{'es' if processes > 1 else ''})"
+    with scimgate_server(url, made[0], label=label, processes=processes) as server:
+        root = scim_root(server)
+        activate([f"{root}/scim/v2/{each.directory_id}" for each in made], made)
+        settled(server.pid)
+        server_before = tree_cpu_seconds(server.pid)
+        database_before = backends_cpu(url, backend_cpu)
+        creates = spread_creates(server, made, shape)
+        server_cpu = tree_cpu_seconds(server.pid) - server_before
+        database_cpu = _delta(backends_cpu(url, backend_cpu), database_before)
+        lookups = run_wrk(
+            server, "requests", shape=shape, expected=[200], requests=misses(), cycle=True
+        )
+        memory = peak_rss_mib(server.pid)
     for name, result in (("creates", creates), ("lookups", lookups)):
         if result.failed:
-            raise RuntimeError(f"{processes} process(es), {name}: {result.failure()}")
-    return {
+            raise RuntimeError(f"{label}, {name}: {result.failure()}")
+    figures = {
         "creates_per_s": creates.requests / creates.seconds,
         "creates_p99_ms": creates.p99_ms,
         "lookups_per_s": lookups.requests / lookups.seconds,
         "lookups_p99_ms": lookups.p99_ms,
         "peak_rss_mib": memory,
+        "server_cpu_us_per_create": 1e6 * server_cpu / creates.requests,
     }
+    if backend_cpu:
+        figures["database_cpu_us_per_create"] = 1e6 * database_cpu / creates.requests
+    return figures
 
 
-def report(results: dict[int, dict[str, float]]) -> str:
-    one, two = results[1], results[2]
-    lines = [
-        "| server processes | creates/s | p99 | lookups/s | p99 | peak RSS (all processes) |",
-        "|---:|---:|---:|---:|---:|---:|",
+def spread_creates(server: Server, made: list[BenchDirectory], shape: Shape) -> LoadResult:
+    """Creates in turn in each directory, each with its own token, through the server's root."""
+    directories = ",".join(f"{each.directory_id} {each.token}" for each in made)
+    at_root = replace(server, base_url=scim_root(server), headers={})
+    return run_wrk(
+        at_root,
+        "create_users_spread",
+        shape=shape,
+        expected=[201],
+        run_id="scaling",
+        script_env={"BENCH_DIRECTORIES": directories},
+    )
+
+
+def misses() -> list[Request]:
+    return [
+        Request("GET", f"/Users?filter=userName%20eq%20%22absent{n}%40scaling.example%22")
+        for n in range(LOOKUPS)
     ]
-    for processes, figures in results.items():
+
+
+def backends_cpu(url: str, wanted: bool) -> dict[int, float]:
+    """CPU seconds so far of each PostgreSQL backend connected to ``url``'s database."""
+    if not wanted:
+        return {}
+    database = url.rsplit("/", 1)[1]
+    with psycopg.connect(f"{POSTGRES_DSN} dbname=postgres") as conn:
+        pids = [
+            int(row[0])
+            for row in conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s", (database,)
+            )
+        ]
+    found = {}
+    for pid in pids:
+        try:
+            found[pid] = cpu_seconds(pid)
+        except OSError:  # a backend that ended meanwhile, or one on another machine
+            continue
+    return found
+
+
+def _delta(after: dict[int, float], before: dict[int, float]) -> float:
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
+
+
+def run_all(processes: tuple[int, ...], seconds: float) -> dict[str, Any]:
+    os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    results: dict[str, Any] = {"postgresql": {}, "sqlite": {}}
+    for count in processes:
+        with postgresql_database() as url:
+            results["postgresql"][count] = measure(url, count, seconds, backend_cpu=True)
+    with empty_database("sqlite") as url:
+        results["sqlite"][1] = measure(url, 1, seconds, backend_cpu=False)
+    return results
+
+
+def report(results: dict[str, Any]) -> str:
+    postgresql = results["postgresql"]
+    one = postgresql[min(postgresql)]
+    lines = [
+        f"PostgreSQL: creates spread over {DIRECTORIES} directories, and lookups, "
+        f"{CONNECTIONS} connections",
+        "",
+        "| server processes | creates/s | vs 1 | p99 | lookups/s | vs 1 | p99 | "
+        "CPU per create: server + PostgreSQL = total | peak RSS (all processes) |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for count, figures in sorted(postgresql.items()):
+        server_us, database_us = (
+            figures["server_cpu_us_per_create"],
+            figures["database_cpu_us_per_create"],
+        )
         lines.append(
-            f"| {processes} | {figures['creates_per_s']:,.0f} | {figures['creates_p99_ms']:.1f} ms "
-            f"| {figures['lookups_per_s']:,.0f} | {figures['lookups_p99_ms']:.1f} ms "
+            f"| {count} | {figures['creates_per_s']:,.0f} "
+            f"| {figures['creates_per_s'] / one['creates_per_s']:.2f}x "
+            f"| {figures['creates_p99_ms']:.1f} ms "
+            f"| {figures['lookups_per_s']:,.0f} "
+            f"| {figures['lookups_per_s'] / one['lookups_per_s']:.2f}x "
+            f"| {figures['lookups_p99_ms']:.1f} ms "
+            f"| {server_us:,.0f} + {database_us:,.0f} = {server_us + database_us:,.0f} µs "
             f"| {figures['peak_rss_mib']:.0f} MiB |"
         )
-    lines.append(
-        f"| **2 / 1** | **{two['creates_per_s'] / one['creates_per_s']:.2f}x** | "
-        f"| **{two['lookups_per_s'] / one['lookups_per_s']:.2f}x** | | |"
-    )
+    sqlite = results["sqlite"][1]
+    lines += [
+        "",
+        f"SQLite, 1 process, the same creates: {sqlite['creates_per_s']:,.0f}/s, "
+        f"CPU per create {sqlite['server_cpu_us_per_create']:,.0f} µs (the server; SQLite runs "
+        "inside it).",
+    ]
     return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument("--processes", default=",".join(map(str, PROCESSES)))
+    parser.add_argument("--results", type=Path, default=RESULTS)
     arguments = parser.parse_args()
-    os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    results = {processes: measure(processes, arguments.seconds) for processes in PROCESSES}
+    processes = tuple(int(n) for n in arguments.processes.split(","))
+    results = run_all(processes, arguments.seconds)
     table = report(results)
     print(table)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "scaling.md").write_text(table + "\n")
-    (RESULTS / "scaling.json").write_text(json.dumps(results, indent=2) + "\n")
+    arguments.results.mkdir(parents=True, exist_ok=True)
+    (arguments.results / "scaling.md").write_text(table + "\n")
+    (arguments.results / "scaling.json").write_text(json.dumps(results, indent=2) + "\n")
 
 
 if __name__ == "__main__":

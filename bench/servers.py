@@ -11,7 +11,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,6 +75,43 @@ def peak_rss_mib(pid: int) -> float:
     return total_kib / 1024
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time a running process has used so far (``/proc/<pid>/stat``)."""
+    # The command name may hold spaces: the fields are counted after its closing parenthesis.
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    utime, stime = int(fields[11]), int(fields[12])
+    return (utime + stime) / os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time of a process and its running children (the workers of ``--workers N``)."""
+    total = 0.0
+    for each in [pid, *_children(pid)]:
+        try:
+            total += cpu_seconds(each)
+        except OSError:  # a child that ended meanwhile
+            continue
+    return total
+
+
+def settled(pid: int, seconds: float = 60) -> None:
+    """Wait until a process tree is idle (under 10% of a core over half a second): workers that
+    are still starting must not count their start in a measurement's CPU time."""
+    deadline = time.monotonic() + seconds
+    before = tree_cpu_seconds(pid)
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        now = tree_cpu_seconds(pid)
+        if now - before < 0.05:
+            return
+        before = now
+
+
+def children(pid: int) -> list[int]:
+    """The running descendants of a process."""
+    return _children(pid)
+
+
 def _children(pid: int) -> list[int]:
     try:
         found = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
@@ -118,11 +155,14 @@ def scimgate_server(
     deliver_webhooks: bool = False,
     extra_env: dict[str, str] | None = None,
     processes: int = 1,
+    launcher: Sequence[str] = (),
 ) -> Iterator[Server]:
     """``scimgate serve`` on a free loopback port: one process, as the README runs it, or
-    ``--workers N`` (PostgreSQL)."""
+    ``--workers N`` (PostgreSQL). ``launcher`` runs it under another command (a profiler):
+    the yielded pid is then the launcher's."""
     port = free_port()
-    command = [str(Path(sys.executable).with_name("scimgate")), "serve", "--port", str(port)]
+    command = [*launcher, str(Path(sys.executable).with_name("scimgate"))]
+    command += ["serve", "--port", str(port)]
     command += ["--database-url", database_url, "--workers", str(processes)]
     command += ["--worker" if deliver_webhooks else "--no-worker"]
     process = subprocess.Popen(

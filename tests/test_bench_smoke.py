@@ -81,3 +81,31 @@ def test_the_quick_run_measures_every_row_and_shows_the_table_and_the_targets(
         assert "W4 p50, every case and group size up to 1,000" in text
     for _, case in EXPECTED_ROWS:
         assert f"| {case} |" in markdown
+
+    # A target is never met at a smaller size than it names.
+    verdicts = {t["name"]: t["verdict"] for t in latest["targets"]}
+    assert verdicts["W4 p50, every case and group size up to 1,000"].startswith(
+        "not measured at target size"
+    )
+    assert verdicts["W2 lookups/s at 5,000 over at 1,000 users"].startswith(
+        ("not measured at target size", "not measured")
+    )
+    ours = {m["case"]: m for m in latest["measurements"] if m["server"] == "scimgate (sqlite)"}
+    assert ours["POST /Users, unique userNames"]["notes"]["cpu_us_per_request"] > 0
+    encrypted = ours["POST /Users, unique userNames, encryption at rest on"]
+    assert encrypted["throughput"] > 0 and encrypted["notes"]["cpu_us_per_request"] > 0
+
+    # Beside the table: the CPU of each stage of a create and a lookup, and the W1 profile.
+    create, lookup = latest["breakdown"]
+    for request in (create, lookup):
+        assert all(stage["us"] and stage["us"] > 0 for stage in request["stages"]), request
+        assert request["whole_request_us"] > request["sum_of_stages_us"] > 0
+    for text in (printed, markdown):
+        assert "edge overhead (whole - sum of stages)" in text
+        assert "W1 profile:" in text
+    profile = latest["profile"]
+    assert profile["samples"] > 0, profile
+    assert "sqlalchemy" in profile["self_share"]
+    assert (tmp_path / "w1-profile.collapsed.txt").stat().st_size > 0
+    speedscope = json.loads((tmp_path / "w1-profile.speedscope.json").read_text())
+    assert sum(speedscope["profiles"][0]["weights"]) > 0

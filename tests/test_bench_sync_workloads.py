@@ -23,13 +23,18 @@ def database_url(tmp_path: Path) -> str:
 
 
 def test_w5_times_the_simulator_and_checks_what_the_directory_holds(database_url: str) -> None:
-    [measured] = w5_initial_sync(database_url, LABEL, users=40, groups=4)
-    assert (measured.workload, measured.server) == ("W5", LABEL)
-    # Entra's lifecycle deletes every other leaver: persons 2 and 22 of 40.
-    assert measured.notes["held"] == {"users": 38, "groups": 4, "memberships": 72}
-    assert measured.requests > 2 * 40  # a lookup and a create per user, and more
-    assert measured.notes["server_cpu_s"] > 0
-    assert measured.peak_rss_mib and measured.peak_rss_mib > 0
+    runs = (("entra", 1), ("entra", 8))
+    one, eight = w5_initial_sync(database_url, LABEL, users=40, groups=4, runs=runs)
+    assert [one.notes["concurrency"], eight.notes["concurrency"]] == [1, 8]
+    for measured in (one, eight):
+        assert (measured.workload, measured.server) == ("W5", LABEL)
+        # Entra's lifecycle deletes every other leaver: persons 2 and 22 of 40.
+        assert measured.notes["held"] == {"users": 38, "groups": 4, "memberships": 72}
+        assert measured.notes["simulator_failures"] == 0
+        assert measured.requests > 2 * 40  # a lookup and a create per user, and more
+        assert 0 < measured.notes["initial_sync_seconds"] < measured.seconds
+        assert measured.notes["server_cpu_s"] > 0
+        assert measured.peak_rss_mib and measured.peak_rss_mib > 0
 
 
 def test_w6_answers_every_directory_as_expected(database_url: str) -> None:

@@ -1,13 +1,17 @@
 """Sending the lifecycle's requests and keeping score, step by step."""
 
 import statistics
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
+
+Item = TypeVar("Item")
 
 
 @dataclass
@@ -53,9 +57,17 @@ class Report:
 
 
 class Session:
-    """One SCIM client with the IdP's headers, recording every exchange in a report."""
+    """One SCIM client with the IdP's headers, recording every exchange in a report.
 
-    def __init__(self, base_url: str, token: str, user_agent: str) -> None:
+    With a ``concurrency`` above 1, ``each`` works through a step's items with
+    that many requests in flight, as an IdP's provisioning job may; the
+    exchanges of a step are recorded under a lock.
+    """
+
+    def __init__(self, base_url: str, token: str, user_agent: str, concurrency: int = 1) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency is at least 1")
+        self.concurrency = concurrency
         self.http = httpx.Client(
             base_url=base_url.rstrip("/"),
             headers={
@@ -64,9 +76,21 @@ class Session:
                 "User-Agent": user_agent,
             },
             timeout=60,
+            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
         )
         self.report = Report()
         self._step: StepReport | None = None
+        self._lock = threading.Lock()
+
+    def each(self, items: Iterable[Item], action: Callable[[Item], object]) -> None:
+        """``action`` on every item: in order, or ``concurrency`` at a time."""
+        if self.concurrency == 1:
+            for item in items:
+                action(item)
+            return
+        with ThreadPoolExecutor(self.concurrency) as pool:
+            for _ in pool.map(action, items):
+                pass
 
     @contextmanager
     def step(self, name: str) -> Iterator[None]:
@@ -89,15 +113,18 @@ class Session:
         params: dict[str, Any] | None = None,
     ) -> Any:
         """Send a request; a status outside ``expect`` is a failure. Returns the JSON body."""
-        assert self._step is not None, "requests are sent within a step"
-        self._step.requests += 1
+        step = self._step
+        assert step is not None, "requests are sent within a step"
+        with self._lock:
+            step.requests += 1
         started = time.perf_counter()
         try:
             response = self.http.request(method, path, json=json, params=params)
         except httpx.HTTPError as exc:
             self._fail(method, path, json, None, repr(exc))
             return None
-        self._step.latencies.append((time.perf_counter() - started) * 1000)
+        with self._lock:
+            step.latencies.append((time.perf_counter() - started) * 1000)
         if response.status_code not in expect:
             self._fail(method, path, json, response.status_code, response.text)
             return None
@@ -106,15 +133,19 @@ class Session:
     def check(self, condition: bool, what: str) -> None:
         """Record a failed expectation about what the server answered."""
         if not condition:
-            assert self._step is not None
-            self._step.failures += 1
-            self.report.failures.append(Failure(self._step.name, what, None, ""))
+            step = self._step
+            assert step is not None
+            with self._lock:
+                step.failures += 1
+                self.report.failures.append(Failure(step.name, what, None, ""))
 
     def _fail(self, method: str, path: str, body: Any, status: int | None, text: str) -> None:
-        assert self._step is not None
-        self._step.failures += 1
+        step = self._step
+        assert step is not None
         request = f"{method} {path}" + (f" {body}" if body is not None else "")
-        self.report.failures.append(Failure(self._step.name, request[:600], status, text[:600]))
+        with self._lock:
+            step.failures += 1
+            self.report.failures.append(Failure(step.name, request[:600], status, text[:600]))
 
     def close(self) -> None:
         self.http.close()

@@ -1,0 +1,547 @@
+"""Where a request's CPU goes: µs per stage of a create and of a lookup, in one process.
+
+Each stage is timed alone, through the public function that does it, over a
+loop of distinct requests, with ``time.process_time()`` (CPU time of the whole
+process, every thread included, and unaffected by other processes on the
+machine). The whole request is then timed through the ASGI application in the
+same process, without a socket, so that
+
+    edge overhead = whole request - sum of the stages
+
+is what routing, dependency injection, middlewares and thread hops cost. A
+stage that runs inside another (``document()`` inside the service call) is
+shown but not summed. Each figure is the median of several rounds.
+
+The stages are those of the request path when this was written: a stage whose
+function is gone or takes other arguments is reported as not measured, with
+the error, and the rest are still measured.
+
+    python bench/breakdown.py [--rounds 5] [--per-round 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from servers import NO_RATE_LIMITS, BenchDirectory, new_directories
+
+USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
+CREATE, LOOKUP = "create (POST /Users)", 'lookup (GET /Users?filter=userName eq "…")'
+
+
+@dataclass
+class Stage:
+    name: str
+    us: float | None
+    """Median CPU µs per operation over the rounds; None when not measured."""
+
+    within: str = ""
+    """The stage this one runs inside, if any: then it is not part of the sum."""
+
+    error: str = ""
+
+
+@dataclass
+class Breakdown:
+    """One request kind: its stages, the whole request, and what the edge adds."""
+
+    request: str
+    stages: list[Stage] = field(default_factory=list)
+    whole_us: float | None = None
+    whole_error: str = ""
+
+    @property
+    def stages_us(self) -> float | None:
+        summed = [s.us for s in self.stages if not s.within]
+        return None if any(us is None for us in summed) else sum(us or 0 for us in summed)
+
+    @property
+    def edge_us(self) -> float | None:
+        stages = self.stages_us
+        return None if self.whole_us is None or stages is None else self.whole_us - stages
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "request": self.request,
+            "stages": [asdict(stage) for stage in self.stages],
+            "sum_of_stages_us": _rounded(self.stages_us),
+            "whole_request_us": _rounded(self.whole_us),
+            "whole_request_error": self.whole_error,
+            "edge_overhead_us": _rounded(self.edge_us),
+        }
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+# Timing
+
+
+def cpu_us_per_call(
+    prepare: Callable[[int], Any], call: Callable[[Any], object], rounds: int, per_round: int
+) -> float:
+    """Median over ``rounds`` of CPU µs per ``call``; its arguments are made beforehand, untimed,
+    by ``prepare(n)``, distinct for every call of the run."""
+    results = []
+    for round_number in range(rounds):
+        arguments = [prepare(round_number * per_round + n) for n in range(per_round)]
+        began = time.process_time()
+        for each in arguments:
+            call(each)
+        results.append(1e6 * (time.process_time() - began) / per_round)
+    return statistics.median(results)
+
+
+def stage(
+    name: str,
+    prepare: Callable[[int], Any],
+    call: Callable[[Any], object],
+    rounds: int,
+    per_round: int,
+    within: str = "",
+) -> Stage:
+    try:
+        return Stage(name, round(cpu_us_per_call(prepare, call, rounds, per_round), 1), within)
+    except Exception as error:  # a stage renamed by a change of the request path
+        return Stage(name, None, within, f"{type(error).__name__}: {error}"[:300])
+
+
+# A request through the ASGI application, without a socket
+
+
+class AsgiCaller:
+    """Sends requests to an ASGI app on one event loop; each waits for its whole answer."""
+
+    def __init__(self, app: Any, token: str) -> None:
+        self.app = app
+        self.token = token
+        self.loop = asyncio.new_event_loop()
+
+    def close(self) -> None:
+        self.loop.close()
+
+    def __call__(self, request: tuple[str, str, bytes]) -> int:
+        return self.loop.run_until_complete(self._send(*request))
+
+    async def _send(self, method: str, target: str, body: bytes) -> int:
+        path, _, query = target.partition("?")
+        headers = [
+            (b"host", b"bench.example"),
+            (b"authorization", f"Bearer {self.token}".encode()),
+            (b"content-type", b"application/scim+json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"user-agent", b"scimgate-bench"),
+        ]
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": method,
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": query.encode(),
+            "root_path": "",
+            "headers": headers,
+            "client": ("127.0.0.1", 40000),
+            "server": ("bench.example", 80),
+        }
+        answered = asyncio.Event()
+        sent_body = False
+        status = 0
+
+        async def receive() -> dict[str, Any]:
+            nonlocal sent_body
+            if not sent_body:
+                sent_body = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            await answered.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                answered.set()
+
+        await self.app(scope, receive, send)
+        return status
+
+
+# The measured requests
+
+
+def create_body(n: int, run: str) -> bytes:
+    """The body W1 sends (``bench/wrk/create_users.lua``), about 350 bytes."""
+    name = f"{run}-{n}"
+    return json.dumps(
+        {
+            "schemas": [USER_SCHEMA],
+            "userName": f"{name}@bench.example.com",
+            "externalId": name,
+            "name": {"givenName": f"Given{n}", "familyName": f"Family{n}"},
+            "displayName": f"Given{n} Family{n}",
+            "emails": [{"value": f"{name}@bench.example.com", "type": "work", "primary": True}],
+            "title": "Engineer",
+            "active": True,
+        },
+        separators=(",", ":"),
+    ).encode()
+
+
+@contextmanager
+def application(database_url: str) -> Iterator[tuple[Any, BenchDirectory]]:
+    """scimgate's ASGI app over a new directory, configured as ``scimgate serve`` is for W1."""
+    directory = new_directories(database_url, name="breakdown")[0]
+    saved = dict(os.environ)
+    os.environ.update({"SCIMGATE_DATABASE_URL": database_url, **NO_RATE_LIMITS})
+    with open(os.devnull, "w") as discarded:
+        try:
+            from scimgate.api.app import create_app
+            from scimgate.config import Settings
+            from scimgate.logging import configure
+
+            # As the benchmark's servers do: request lines are written, to a discarded stream.
+            configure(json=True, stream=discarded)
+            app = create_app(Settings.from_env())
+            try:
+                yield app, directory
+            finally:
+                app.state.engine.dispose()
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+
+
+def measure(database_url: str, rounds: int = 5, per_round: int = 200) -> list[Breakdown]:
+    with application(database_url) as (app, directory):
+        return [
+            _create(app, directory, rounds, per_round),
+            _lookup(app, directory, rounds, per_round),
+        ]
+
+
+def _scope(app: Any, directory: BenchDirectory) -> Any:
+    from scimgate.service.rate_limits import admit
+    from scimgate.service.scope import Scope
+
+    state = app.state
+    found = admit(
+        state.engine, state.rate_limiter, directory.directory_id, f"Bearer {directory.token}", "-"
+    )
+    return Scope(
+        engine=state.engine,
+        directory=found,
+        base_url=f"http://bench.example/scim/v2/{found.id}",
+        limits=state.settings.limits,
+    )
+
+
+def _admit(app: Any, directory: BenchDirectory) -> Callable[[Any], object]:
+    from scimgate.service.rate_limits import admit
+
+    state = app.state
+    authorization = f"Bearer {directory.token}"
+    return lambda _: admit(
+        state.engine, state.rate_limiter, directory.directory_id, authorization, "127.0.0.1"
+    )
+
+
+def _create(app: Any, directory: BenchDirectory, rounds: int, per_round: int) -> Breakdown:
+    from scim2_models import Context
+
+    from scimgate.api.responses import resource_response
+    from scimgate.scim.requests import decode_json, read_resource
+    from scimgate.service import users
+    from scimgate.service.representation import document
+
+    found = Breakdown(CREATE)
+    run = f"bd{time.time_ns()}"
+    try:
+        scope = _scope(app, directory)
+    except Exception as error:
+        found.whole_error = f"no scope: {type(error).__name__}: {error}"[:300]
+        return found
+
+    def parsed(n: int, prefix: str) -> Any:
+        return read_resource(
+            scope.models.user,
+            decode_json(create_body(n, f"{run}-{prefix}")),
+            Context.RESOURCE_CREATION_REQUEST,
+            "user",
+            scope.users_url,
+        )
+
+    service = "service call (users.create_user)"
+    found.stages = [
+        stage(
+            "token check (rate_limits.admit)",
+            lambda n: n,
+            _admit(app, directory),
+            rounds,
+            per_round,
+        ),
+        stage(
+            "JSON decode + validation (decode_json, read_resource)",
+            lambda n: create_body(n, f"{run}-parse"),
+            lambda body: read_resource(
+                scope.models.user,
+                decode_json(body),
+                Context.RESOURCE_CREATION_REQUEST,
+                "user",
+                scope.users_url,
+            ),
+            rounds,
+            per_round,
+        ),
+        stage(
+            "stored document (representation.document)",
+            lambda n: parsed(n, "doc"),
+            document,
+            rounds,
+            per_round,
+            within=service,
+        ),
+        stage(
+            service,
+            lambda n: parsed(n, "svc"),
+            lambda user: users.create_user(scope, user),
+            rounds,
+            per_round,
+        ),
+        stage(
+            "render (responses.resource_response)",
+            lambda n: users.create_user(scope, parsed(n, "render")),
+            lambda created: resource_response(
+                created, Context.RESOURCE_CREATION_RESPONSE, status=201
+            ),
+            rounds,
+            per_round,
+        ),
+    ]
+    logged = _log_stage(
+        scope, "POST", "/Users", lambda n: create_body(n, f"{run}-log"), 201, rounds, per_round
+    )
+    found.stages.append(logged)
+    path = f"/scim/v2/{directory.directory_id}/Users"
+    found.whole_us, found.whole_error = _whole(
+        app,
+        directory,
+        lambda n: ("POST", path, create_body(n, f"{run}-asgi")),
+        201,
+        rounds,
+        per_round,
+    )
+    return found
+
+
+def _lookup(app: Any, directory: BenchDirectory, rounds: int, per_round: int) -> Breakdown:
+    from scim2_models import Context
+    from starlette.datastructures import QueryParams
+
+    from scimgate.api.responses import render
+    from scimgate.scim.requests import decode_json, read_resource, read_search
+    from scimgate.service import listing, users
+
+    found = Breakdown(LOOKUP)
+    run = f"bl{time.time_ns()}"
+    try:
+        scope = _scope(app, directory)
+        # Distinct users for every timed lookup: each first read of a user is what an IdP sends.
+        population = 4 * rounds * per_round
+        for n in range(population):
+            user = read_resource(
+                scope.models.user,
+                decode_json(create_body(n, run)),
+                Context.RESOURCE_CREATION_REQUEST,
+                "user",
+                scope.users_url,
+            )
+            users.create_user(scope, user)
+    except Exception as error:
+        found.whole_error = f"no users to look up: {type(error).__name__}: {error}"[:300]
+        return found
+
+    def query(n: int) -> str:
+        return "filter=" + quote(f'userName eq "{run}-{n}@bench.example.com"', safe="")
+
+    def search(n: int) -> Any:
+        return read_search(scope.models.user, QueryParams(query(n)), scope.limits)
+
+    offset = {"service": 0, "render": rounds * per_round, "asgi": 2 * rounds * per_round}
+    service = "service call (listing.list_resources)"
+    found.stages = [
+        stage(
+            "token check (rate_limits.admit)",
+            lambda n: n,
+            _admit(app, directory),
+            rounds,
+            per_round,
+        ),
+        stage(
+            "query parsing + validation (read_search)",
+            lambda n: QueryParams(query(n)),
+            lambda params: read_search(scope.models.user, params, scope.limits),
+            rounds,
+            per_round,
+        ),
+        stage(
+            service,
+            lambda n: search(offset["service"] + n),
+            lambda parsed: listing.list_resources(scope, listing.USER_KIND, parsed),
+            rounds,
+            per_round,
+        ),
+        stage(
+            "render (responses.render)",
+            lambda n: (
+                listing.list_resources(scope, listing.USER_KIND, s := search(offset["render"] + n)),
+                s,
+            ),
+            lambda pair: render(pair[0], Context.SEARCH_RESPONSE, parameters=pair[1]),
+            rounds,
+            per_round,
+        ),
+    ]
+    found.stages.append(
+        _log_stage(scope, "GET", "/Users", lambda n: b"", 200, rounds, per_round, query=query)
+    )
+    path = f"/scim/v2/{directory.directory_id}/Users"
+    found.whole_us, found.whole_error = _whole(
+        app,
+        directory,
+        lambda n: ("GET", f"{path}?{query(offset['asgi'] + n)}", b""),
+        200,
+        rounds,
+        per_round,
+    )
+    return found
+
+
+def _log_stage(
+    scope: Any,
+    method: str,
+    endpoint: str,
+    body: Callable[[int], bytes],
+    status: int,
+    rounds: int,
+    per_round: int,
+    query: Callable[[int], str] = lambda n: "",
+) -> Stage:
+    """The provisioning log's record of one request, which its writer thread writes after the
+    answer, alone in its batch as it is when requests come one at a time."""
+    from datetime import UTC, datetime
+
+    from scimgate.service.provisioning_log import CapturedRequest, LogPolicy, record
+
+    policy = LogPolicy.from_env()
+    path = f"/scim/v2/{scope.directory_id}{endpoint}"
+
+    def captured(n: int) -> Any:
+        return CapturedRequest(
+            directory=scope.directory,
+            request_id=f"breakdown-{n}",
+            received_at=datetime.now(UTC),
+            method=method,
+            path=path,
+            query=query(n),
+            status=status,
+            latency_ms=3,
+            user_agent="scimgate-bench",
+            request_body=body(n) or None,
+            response_body=b'{"schemas":["urn:ietf:params:scim:api:messages:2.0:ListResponse"],'
+            b'"totalResults":0,"Resources":[]}',
+        )
+
+    return stage(
+        "provisioning-log record, after the answer (provisioning_log.record, batch of 1)",
+        captured,
+        lambda each: record(scope.engine, [each], policy),
+        rounds,
+        per_round,
+    )
+
+
+def _whole(
+    app: Any,
+    directory: BenchDirectory,
+    request: Callable[[int], tuple[str, str, bytes]],
+    expected: int,
+    rounds: int,
+    per_round: int,
+) -> tuple[float | None, str]:
+    caller = AsgiCaller(app, directory.token)
+    try:
+        status = caller(request(10**9))  # the first request warms the app up, untimed
+        if status != expected:
+            return None, f"the app answered {status}, not {expected}"
+        statuses: list[int] = []
+
+        def call(each: tuple[str, str, bytes]) -> None:
+            statuses.append(caller(each))
+
+        us = cpu_us_per_call(request, call, rounds, per_round)
+        wrong = [status for status in statuses if status != expected]
+        if wrong:
+            return None, f"{len(wrong)} answers were not {expected}: {sorted(set(wrong))}"
+        return round(us, 1), ""
+    except Exception as error:
+        return None, f"{type(error).__name__}: {error}"[:300]
+    finally:
+        caller.close()
+
+
+# Printing
+
+
+def lines(found: list[dict[str, Any]]) -> list[str]:
+    """A Markdown table per request kind, from ``Breakdown.as_json()``."""
+    out: list[str] = []
+    for each in found:
+        out += [f"CPU per request stage, {each['request']} (µs, median of rounds, in process):"]
+        out += ["", "| stage | µs |", "|---|---:|"]
+        for s in each["stages"]:
+            shown = _us(s["us"]) if s["us"] is not None else f"not measured: {s['error']}"
+            name = f"{s['name']}, inside the {s['within']}" if s["within"] else s["name"]
+            out.append(f"| {name} | {shown} |")
+        out.append(f"| sum of stages | {_us(each['sum_of_stages_us'])} |")
+        whole = each["whole_request_us"]
+        shown = _us(whole) if whole is not None else each["whole_request_error"] or "-"
+        out.append(f"| whole request through the ASGI app, in process | {shown} |")
+        out.append(f"| edge overhead (whole - sum of stages) | {_us(each['edge_overhead_us'])} |")
+        out.append("")
+    return out
+
+
+def _us(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.0f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--per-round", type=int, default=200)
+    options = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        found = measure(
+            f"sqlite:///{Path(folder) / 'breakdown.db'}", options.rounds, options.per_round
+        )
+    print("\n".join(lines([each.as_json() for each in found])))
+
+
+if __name__ == "__main__":
+    main()
