@@ -15,11 +15,22 @@ GROUPS = 15
 @pytest.mark.slow
 @pytest.mark.parametrize("idp", sorted(DIALECTS))
 def test_full_lifecycle_passes(live_server: LiveServer, idp: str) -> None:
-    directory = new_directory(live_server, f"simulated {idp}")
+    _rehearse(live_server, idp, concurrency=1)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("idp", ["entra", "okta"])
+def test_full_lifecycle_passes_with_requests_in_flight(live_server: LiveServer, idp: str) -> None:
+    """Eight requests at once within each step end in the same directory as one at a time."""
+    _rehearse(live_server, idp, concurrency=8)
+
+
+def _rehearse(live_server: LiveServer, idp: str, concurrency: int) -> None:
+    directory = new_directory(live_server, f"simulated {idp} x{concurrency}")
     result = CliRunner().invoke(
         app,
         ["simulate", "--url", directory.base_url, "--token", directory.token, "--idp", idp,
-         "--users", str(USERS), "--groups", str(GROUPS)],
+         "--users", str(USERS), "--groups", str(GROUPS), "--concurrency", str(concurrency)],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert f"{idp} lifecycle passed" in result.output

@@ -711,13 +711,21 @@ def simulate(
     users: Annotated[int, typer.Option(help="People in the simulated directory")] = 100,
     groups: Annotated[int, typer.Option(help="Groups in the simulated directory")] = 10,
     seed: Annotated[int, typer.Option(help="Varies the generated directory")] = 1,
+    concurrency: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Requests in flight at once within a step (IdPs send about one per "
+            "provisioning job; more measures capacity)",
+        ),
+    ] = 1,
 ) -> None:
     """Rehearse an identity provider: run a full provisioning lifecycle against a SCIM endpoint."""
     if idp not in DIALECTS:
         raise typer.BadParameter(f"unknown IdP {idp!r}; choose one of {', '.join(DIALECTS)}")
     population = generate(users, groups, seed=seed)
     started = time.perf_counter()
-    report = lifecycle.run(url, token, DIALECTS[idp], population)
+    report = lifecycle.run(url, token, DIALECTS[idp], population, concurrency)
     elapsed = time.perf_counter() - started
     table = Table("step", "requests", "failures", "req/s", "p50 ms", "p99 ms")
     for step in report.steps:
