@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    DDL,
     JSON,
     BigInteger,
     Boolean,
@@ -28,9 +29,11 @@ from sqlalchemy import (
     Table,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
+from sqlalchemy.event import listen
 
 from scimgate.scim.values import EXTERNAL_ID_MAX, GROUP_DISPLAY_NAME_MAX, USER_NAME_MAX
 
@@ -257,18 +260,45 @@ events = Table(
     Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
     *_event_columns(),
     Column("published_at", Timestamp(), nullable=False),
-    Index(None, "directory_id", "seq"),
-    Index(None, "organization_id", "seq"),
+    Column("position", BigInteger),
+    Index(None, "position", unique=True),
+    Index(None, "directory_id", "position"),
+    Index(None, "organization_id", "position"),
+    Index(
+        "ix_events_unnumbered",
+        "seq",
+        postgresql_where=text("position IS NULL"),
+        sqlite_where=text("position IS NULL"),
+    ),
     Index(None, "directory_id", "resource_id"),
     Index(None, "published_at"),
     sqlite_autoincrement=True,
 )
-"""Published events, in the order the app reads them (``seq``, commit order).
+"""Published events, in the order the app reads them (``position``).
 
 Written in the transaction of the change they announce (a transactional
-outbox). ``seq`` is never reused, not even after retention removes old events,
-so a cursor stays meaningful.
+outbox). ``seq`` numbers the rows as they are inserted; ``position`` is the
+event's place in the stream, the ``sequence`` readers see and pass back as
+their cursor: commit order within a directory (see ``store/events.py`` for how
+PostgreSQL numbers it after commit; on SQLite a trigger copies ``seq``).
+Neither is ever reused, not even after retention removes old events, so a
+cursor stays meaningful.
 """
+
+EVENTS_POSITION_TRIGGER = """\
+CREATE TRIGGER events_position AFTER INSERT ON events
+FOR EACH ROW WHEN NEW.position IS NULL
+BEGIN
+    UPDATE events SET position = NEW.seq WHERE seq = NEW.seq;
+END"""
+"""SQLite: an event's position is its ``seq`` (writers are serialized, so ``seq``
+order is commit order), given in the inserting transaction."""
+
+listen(
+    events,
+    "after_create",
+    DDL(EVENTS_POSITION_TRIGGER).execute_if(dialect="sqlite"),  # type: ignore[no-untyped-call]
+)
 
 held_events = Table(
     "held_events",
