@@ -5,8 +5,8 @@ the events API shows and takes back as a cursor, the webhook fan-out's
 position, a delivery's ``event_seq``. ``seq`` only numbers rows as they are
 inserted.
 
-On SQLite writers are serialized, so ``seq`` order is commit order and a
-trigger makes each event's position its ``seq`` in the inserting transaction.
+On SQLite writers are serialized, so ``seq`` order is commit order: an event
+is inserted with its ``seq`` as its position.
 
 On PostgreSQL a sequence hands out ``seq`` when a row is inserted, not when its
 transaction commits: T1 takes seq 10, T2 takes 11 and commits first, and a
@@ -49,7 +49,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, exists, func, select, text, update
+from sqlalchemy import Connection, delete, exists, func, literal_column, select, text, update
+from sqlalchemy.sql.elements import ColumnClause
 
 from scimgate.store import progress
 from scimgate.store.encryption import Keyring, key_id_of, keyring_of, refuse_plain_read
@@ -82,6 +83,15 @@ class StoredEvent(NewEvent):
 
 _PUBLISH = events.insert()
 
+_NEXT_ROW: ColumnClause[int] = literal_column(
+    "(SELECT coalesce(max(seq), 0) + 1 FROM sqlite_sequence WHERE name = 'events')"
+)
+"""SQLite: the ``seq`` the next inserted event gets (``AUTOINCREMENT`` keeps the last one given
+in ``sqlite_sequence``)."""
+
+_PUBLISH_NUMBERED = events.insert().values(seq=_NEXT_ROW, position=_NEXT_ROW)
+"""SQLite: an event inserted with its ``seq`` as its position, in one statement."""
+
 _POSITION = events.c.position.label("seq")
 """What readers get as an event's ``seq``: its position in the stream."""
 
@@ -96,7 +106,8 @@ def publish(conn: Connection, new: Sequence[NewEvent], at: datetime) -> None:
     if not new:
         return
     keyring = keyring_of(conn)
-    conn.execute(_PUBLISH, [{**_row(keyring, event), "published_at": at} for event in new])
+    insert = _PUBLISH if conn.dialect.name == "postgresql" else _PUBLISH_NUMBERED
+    conn.execute(insert, [{**_row(keyring, event), "published_at": at} for event in new])
 
 
 _UNNUMBERED = select(exists().where(events.c.position.is_(None)))

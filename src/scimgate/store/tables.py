@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
-    DDL,
     JSON,
     BigInteger,
     Boolean,
@@ -33,7 +32,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
-from sqlalchemy.event import listen
 
 from scimgate.scim.values import EXTERNAL_ID_MAX, GROUP_DISPLAY_NAME_MAX, USER_NAME_MAX
 
@@ -280,25 +278,10 @@ Written in the transaction of the change they announce (a transactional
 outbox). ``seq`` numbers the rows as they are inserted; ``position`` is the
 event's place in the stream, the ``sequence`` readers see and pass back as
 their cursor: commit order within a directory (see ``store/events.py`` for how
-PostgreSQL numbers it after commit; on SQLite a trigger copies ``seq``).
+PostgreSQL numbers it after commit; on SQLite it is the event's ``seq``).
 Neither is ever reused, not even after retention removes old events, so a
 cursor stays meaningful.
 """
-
-EVENTS_POSITION_TRIGGER = """\
-CREATE TRIGGER events_position AFTER INSERT ON events
-FOR EACH ROW WHEN NEW.position IS NULL
-BEGIN
-    UPDATE events SET position = NEW.seq WHERE seq = NEW.seq;
-END"""
-"""SQLite: an event's position is its ``seq`` (writers are serialized, so ``seq``
-order is commit order), given in the inserting transaction."""
-
-listen(
-    events,
-    "after_create",
-    DDL(EVENTS_POSITION_TRIGGER).execute_if(dialect="sqlite"),  # type: ignore[no-untyped-call]
-)
 
 held_events = Table(
     "held_events",

@@ -6,7 +6,7 @@ whole database so that ``seq`` order was commit order. ``position`` is now
 given after commit (see ``store/events.py``) and readers follow it. Every
 existing event keeps its ``seq`` as its position, so a reader's cursor, the
 webhook fan-out's position and the deliveries' ``event_seq`` keep their
-meaning. On SQLite a trigger gives each new event its ``seq`` as position.
+meaning. On SQLite a new event is inserted with its ``seq`` as position.
 
 Revision ID: 0017
 Revises: 0016
@@ -22,13 +22,6 @@ depends_on = None
 
 NUMBERED = "events.numbered"
 """The ``worker_cursors`` row holding the last position given (PostgreSQL)."""
-
-TRIGGER = """\
-CREATE TRIGGER events_position AFTER INSERT ON events
-FOR EACH ROW WHEN NEW.position IS NULL
-BEGIN
-    UPDATE events SET position = NEW.seq WHERE seq = NEW.seq;
-END"""
 
 
 def upgrade() -> None:
@@ -53,7 +46,6 @@ def upgrade() -> None:
         )
     bind = op.get_bind()
     if bind.dialect.name == "sqlite":
-        op.execute(TRIGGER)
         return
     # Positions to come start after every seq ever given, so no cursor a reader
     # holds (even one past events retention removed) can name a future event.
@@ -70,13 +62,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    bind = op.get_bind()
-    if bind.dialect.name == "sqlite":
-        op.execute("DROP TRIGGER IF EXISTS events_position")
-    else:
-        op.execute(
-            sa.text("DELETE FROM worker_cursors WHERE name = :name").bindparams(name=NUMBERED)
-        )
+    if op.get_bind().dialect.name == "postgresql":
+        forget = sa.text("DELETE FROM worker_cursors WHERE name = :name")
+        op.execute(forget.bindparams(name=NUMBERED))
     with op.batch_alter_table("events", schema=None) as batch_op:
         batch_op.drop_index("ix_events_unnumbered")
         batch_op.drop_index(batch_op.f("ix_events_organization_id_position"))
