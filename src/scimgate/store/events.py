@@ -114,8 +114,10 @@ _UNNUMBERED = select(exists().where(events.c.position.is_(None)))
 
 _NUMBER = text(
     """
-    WITH todo AS (
-        SELECT seq, row_number() OVER (ORDER BY seq) AS n FROM events WHERE position IS NULL
+    WITH locked AS (
+        SELECT seq FROM events WHERE position IS NULL ORDER BY seq FOR UPDATE
+    ), todo AS (
+        SELECT seq, row_number() OVER (ORDER BY seq) AS n FROM locked
     ), done AS (
         UPDATE events SET position = :last + todo.n FROM todo
         WHERE events.seq = todo.seq AND events.position IS NULL
@@ -131,6 +133,8 @@ def number_committed(conn: Connection) -> int:
 
     Run it in a transaction of its own, committed before reading by position
     (see the module's docstring). SQLite numbers events as they are inserted.
+    The rows are locked in ``seq`` order, as key rotation locks them, so that the
+    two never deadlock.
     """
     if conn.dialect.name != "postgresql" or not conn.execute(_UNNUMBERED).scalar():
         return 0
