@@ -13,6 +13,7 @@ import threading
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -20,8 +21,9 @@ from sqlalchemy import Engine, select
 
 from conftest import postgres_database
 from scimgate.config import Limits
+from scimgate.scim.errors import ServiceBusy
 from scimgate.scim.resources import UserResource
-from scimgate.service import event_feed, tenants, users
+from scimgate.service import event_feed, maintenance, tenants, users
 from scimgate.service.event_feed import EventFilter
 from scimgate.service.publishing import Recorded, publish_recorded
 from scimgate.service.scope import Scope
@@ -72,6 +74,19 @@ def _new_directories(engine: Engine, count: int) -> list[str]:
     ]
 
 
+def _event(scope: Scope) -> NewEvent:
+    """An event as a changing transaction of the directory records it."""
+    return NewEvent(
+        id=new_id(),
+        organization_id=scope.directory.organization_id,
+        directory_id=scope.directory_id,
+        type="user.created",
+        resource_id=new_id(),
+        occurred_at=utcnow(),
+        data={},
+    )
+
+
 def _create(scope: Scope, name: str) -> str:
     return users.create_user(scope, UserResource(user_name=name, active=True)).id
 
@@ -84,15 +99,7 @@ def test_a_write_held_open_in_one_directory_holds_up_no_other_directory(
     try:
         held, other = _new_directories(engine, 2)
         cursor = event_feed.latest_cursor(engine)
-        announced = NewEvent(
-            id=new_id(),
-            organization_id=_scope(engine, held).directory.organization_id,
-            directory_id=held,
-            type="user.created",
-            resource_id=new_id(),
-            occurred_at=utcnow(),
-            data={},
-        )
+        announced = _event(_scope(engine, held))
         with writing(engine) as conn:
             # What every changing transaction does last, before it commits.
             publish_recorded(conn, [Recorded(announced, None)])
@@ -108,6 +115,35 @@ def test_a_write_held_open_in_one_directory_holds_up_no_other_directory(
     ]
     assert [event["id"] for event in after.events] == [announced.id]
     assert after.events[0]["sequence"] > meanwhile.events[0]["sequence"]
+
+
+def test_an_overdue_alert_waits_for_its_directory_like_any_publisher(
+    private_postgres: str,
+) -> None:
+    """Publishing holds the directory's row lock, so a directory's events keep commit order."""
+    engine = open_engine(private_postgres)
+    impatient = open_engine(private_postgres + LOCK_TIMEOUT)
+    try:
+        (directory_id,) = _new_directories(engine, 1)
+        scope = _scope(engine, directory_id)
+        leaver = _create(scope, "leaver@example.com")
+        users.replace_user(
+            scope, leaver, UserResource(user_name="leaver@example.com", active=False), None
+        )
+        cursor = event_feed.latest_cursor(engine)
+        announced = _event(scope)
+        with writing(engine) as conn:
+            publish_recorded(conn, [Recorded(announced, None)])
+            with pytest.raises(ServiceBusy):
+                maintenance.raise_overdue_alerts(impatient, timedelta(0))
+        assert maintenance.raise_overdue_alerts(engine, timedelta(0)) == 1
+        page = event_feed.read_events(engine, cursor, PAGE, EventFilter(directory_id=directory_id))
+    finally:
+        impatient.dispose()
+        engine.dispose()
+
+    assert [event["type"] for event in page.events] == ["user.created", "offboarding.overdue"]
+    assert page.events[0]["id"] == announced.id
 
 
 def _write(url: str, directory_ids: list[str], count: int, label: str) -> dict[str, list[str]]:
