@@ -28,7 +28,6 @@ from sqlalchemy import (
     Table,
     TypeDecorator,
     UniqueConstraint,
-    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -262,12 +261,6 @@ events = Table(
     Index(None, "position", unique=True),
     Index(None, "directory_id", "position"),
     Index(None, "organization_id", "position"),
-    Index(
-        "ix_events_unnumbered",
-        "seq",
-        postgresql_where=text("position IS NULL"),
-        sqlite_where=text("position IS NULL"),
-    ),
     Index(None, "directory_id", "resource_id"),
     Index(None, "published_at"),
     sqlite_autoincrement=True,

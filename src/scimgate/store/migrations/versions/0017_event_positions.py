@@ -38,12 +38,6 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_events_organization_id_position"), ["organization_id", "position"]
         )
-        batch_op.create_index(
-            "ix_events_unnumbered",
-            ["seq"],
-            postgresql_where=sa.text("position IS NULL"),
-            sqlite_where=sa.text("position IS NULL"),
-        )
     bind = op.get_bind()
     if bind.dialect.name == "sqlite":
         return
@@ -66,7 +60,6 @@ def downgrade() -> None:
         forget = sa.text("DELETE FROM worker_cursors WHERE name = :name")
         op.execute(forget.bindparams(name=NUMBERED))
     with op.batch_alter_table("events", schema=None) as batch_op:
-        batch_op.drop_index("ix_events_unnumbered")
         batch_op.drop_index(batch_op.f("ix_events_organization_id_position"))
         batch_op.drop_index(batch_op.f("ix_events_directory_id_position"))
         batch_op.drop_index(batch_op.f("ix_events_position"))
