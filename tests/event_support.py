@@ -10,6 +10,7 @@ import httpx
 from sqlalchemy import Engine, func, select
 
 from conftest import ADMIN_TOKEN, LiveServer, postgres_database, serving
+from scimgate.service import event_feed
 from scimgate.store.engine import open_engine
 from scimgate.store.migrate import upgrade
 from scimgate.store.tables import events
@@ -29,24 +30,29 @@ class Published:
 
 
 def last_seq(engine: Engine) -> int:
+    """The newest position in the stream, every committed event numbered first."""
+    event_feed.number_committed(engine)
     with reading(engine) as conn:
-        return int(conn.execute(select(func.coalesce(func.max(events.c.seq), 0))).scalar_one())
+        position = func.coalesce(func.max(events.c.position), 0)
+        return int(conn.execute(select(position)).scalar_one())
 
 
 def published(engine: Engine, directory_id: str | None = None, after: int = 0) -> list[Published]:
-    """Rows of the events table after a sequence number, oldest first."""
+    """Rows of the events table after a position in the stream, oldest first."""
+    event_feed.number_committed(engine)
     query = select(
-        events.c.seq,
+        events.c.position.label("seq"),
         events.c.id,
         events.c.type,
         events.c.resource_id,
         events.c.directory_id,
         events.c.data,
-    ).where(events.c.seq > after)
+    ).where(events.c.position > after)
     if directory_id is not None:
         query = query.where(events.c.directory_id == directory_id)
     with reading(engine) as conn:
-        return [Published(**row._mapping) for row in conn.execute(query.order_by(events.c.seq))]
+        rows = conn.execute(query.order_by(events.c.position))
+        return [Published(**row._mapping) for row in rows]
 
 
 def read_all(admin: httpx.Client, after: int = 0, **filters: Any) -> list[dict[str, Any]]:

@@ -164,6 +164,7 @@ def fan_out(engine: Engine, batch: int = FANOUT_BATCH) -> int:
     locks the position, so no event is queued twice, whatever the number of
     workers. Disabled endpoints get deliveries too: nothing is lost while they are off.
     """
+    event_feed.number_committed(engine)
     with reading(engine) as conn:
         if events.last_seq(conn) <= progress.position(conn, FANOUT_POSITION):
             return 0

@@ -17,7 +17,7 @@ from scimgate.store.ids import utcnow
 from scimgate.store.transactions import reading, writing
 
 PURGED_THROUGH = "events.purged_through"
-"""The cursor name under which retention records the newest sequence it removed."""
+"""The cursor name under which retention records the newest position it removed."""
 
 KNOWN_TYPES = frozenset(kind.value for kind in EventType)
 
@@ -68,7 +68,9 @@ def read_events(engine: Engine, after: int, limit: int, where: EventFilter) -> E
 
     ``after=0`` reads from the oldest event kept: it is where a new reader, or
     one whose cursor expired, starts (and then reconciles with the directory).
+    The cursor is an event's ``sequence``: its position in the stream.
     """
+    number_committed(engine)
     with reading(engine) as conn:
         if 0 < after < progress.position(conn, PURGED_THROUGH):
             raise CursorExpired(
@@ -92,8 +94,19 @@ def latest_cursor(engine: Engine) -> int:
 
     Retention may have removed every event; the cursor still never goes back.
     """
+    number_committed(engine)
     with reading(engine) as conn:
         return max(events.last_seq(conn), progress.position(conn, PURGED_THROUGH))
+
+
+def number_committed(engine: Engine) -> None:
+    """Give the events committed so far their positions, before reading the stream by position.
+
+    A transaction of its own, and no work on SQLite (see ``store/events.py``).
+    """
+    if engine.dialect.name == "postgresql":
+        with writing(engine) as conn:
+            events.number_committed(conn)
 
 
 def _mark_notified(engine: Engine, found: Sequence[StoredEvent], via: str) -> None:
@@ -141,6 +154,7 @@ def offboarding_report(
 
 def user_history(engine: Engine, directory_id: str, user_id: str) -> list[dict[str, Any]]:
     """Every published event about a user, oldest first."""
+    number_committed(engine)
     with reading(engine) as conn:
         tenants.existing_directory(conn, directory_id)
         return [wire(event) for event in events.resource_events(conn, directory_id, user_id)]

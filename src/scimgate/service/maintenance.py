@@ -8,9 +8,9 @@ from sqlalchemy import Engine
 
 from scimgate.config import EventSettings
 from scimgate.events.models import EventType, OffboardingData
-from scimgate.service import portal_sessions, provisioning_log
+from scimgate.service import event_feed, portal_sessions, provisioning_log
 from scimgate.service.event_feed import PURGED_THROUGH
-from scimgate.store import events, offboarding, progress, rate_limits
+from scimgate.store import events, offboarding, progress, rate_limits, tenants
 from scimgate.store.events import NewEvent
 from scimgate.store.ids import new_id, utcnow
 from scimgate.store.transactions import writing
@@ -30,6 +30,7 @@ class Upkeep:
 
 def run_upkeep(engine: Engine, settings: EventSettings) -> Upkeep:
     now = utcnow()
+    event_feed.number_committed(engine)
     with writing(engine) as conn:
         newest = events.purge_before(conn, now - timedelta(days=settings.retention_days))
         if newest:
@@ -73,6 +74,10 @@ def raise_overdue_alerts(engine: Engine, threshold: timedelta) -> int:
             )
             for record in late
         ]
-        events.publish(conn, alerts, now)
         offboarding.mark_alerted(conn, [record.id for record in late], now)
+        # Publishing holds each directory's row lock, so that a directory's events stay
+        # in commit order; taken last, and in one order so that two runs cannot deadlock.
+        for directory_id in sorted({record.directory_id for record in late}):
+            tenants.lock_directory(conn, directory_id)
+        events.publish(conn, alerts, now)
     return len(alerts)

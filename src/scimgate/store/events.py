@@ -1,10 +1,44 @@
 """Published and held events: appended in the transaction of their change, read in order.
 
-On PostgreSQL a sequence hands out ``seq`` when a row is inserted, not when
-its transaction commits, so a reader could see seq 11 before seq 10 commits
-and then skip it. Publishing therefore takes a transaction-scoped advisory
-lock first: transactions that publish commit one after another, and ``seq``
-order is commit order. On SQLite writers are serialized already.
+Readers follow ``position``, the event's place in the stream: the ``sequence``
+the events API shows and takes back as a cursor, the webhook fan-out's
+position, a delivery's ``event_seq``. ``seq`` only numbers rows as they are
+inserted.
+
+On SQLite writers are serialized, so ``seq`` order is commit order: an event
+is inserted with its ``seq`` as its position.
+
+On PostgreSQL a sequence hands out ``seq`` when a row is inserted, not when its
+transaction commits: T1 takes seq 10, T2 takes 11 and commits first, and a
+reader that saw 11 would skip 10 for ever. Writers do not wait for each other
+to prevent that (the stream used to take one lock for the whole database in
+every publishing transaction, so writes of every directory committed one after
+another). An event is inserted without a position, and positions are given
+after commit by :func:`number_committed`, which readers run before they read:
+
+* Numbering transactions run one at a time (they lock the ``events.numbered``
+  row of ``worker_cursors``, which holds the last position given). Each numbers,
+  in ``seq`` order, every event without a position that its snapshot sees (all
+  committed), from the last position given plus one, and commits. So positions
+  become visible in increasing ranges: a snapshot that sees one numbering
+  transaction sees every earlier one, and the positions any reader sees are all
+  the positions given so far, without a hole. An event not yet numbered gets a
+  position above every one that exists, so above any cursor handed out: a
+  reader that reads ``position > cursor`` in order skips nothing and reads
+  nothing twice (a position is given once: only where there is none).
+* Within a directory, positions follow commit order. Every publishing
+  transaction holds its directory's row lock (``tenants.lock_directory``,
+  ``FOR NO KEY UPDATE``) from before its first insert into ``events`` until it
+  ends, so a directory's transactions insert their events one after another,
+  each after the previous one committed: ``seq`` order is commit order within
+  the directory. When an event is numbered, every earlier event of its
+  directory committed before it, so is numbered in the same transaction (ordered
+  by ``seq``) or an earlier one (lower positions).
+* Across directories, positions follow the order in which events were numbered,
+  the same for every reader, which is all the stream promises there.
+
+The lock numbering takes is never taken by writers: a transaction holding a
+write open in one directory delays no other directory's commit.
 
 With encryption at rest on, an event's ``data`` is stored encrypted (bound to
 the event's id and directory) and decrypted when read.
@@ -15,16 +49,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, select, text, update
+from sqlalchemy import Connection, delete, exists, func, literal_column, select, text, update
+from sqlalchemy.sql.elements import ColumnClause
 
+from scimgate.store import progress
 from scimgate.store.encryption import Keyring, key_id_of, keyring_of, refuse_plain_read
 from scimgate.store.tables import events, held_events
 
 DATA = "events.data"
 """Where an encrypted payload lives (part of its associated data), published or held."""
 
-PUBLISH_LOCK = 0x5C1A_6A7E
-"""The advisory lock key that orders publishing transactions on PostgreSQL."""
+NUMBERED = "events.numbered"
+"""The ``worker_cursors`` row of the last position given (PostgreSQL); locking it
+makes numbering transactions run one at a time."""
 
 
 @dataclass(frozen=True)
@@ -41,20 +78,72 @@ class NewEvent:
 @dataclass(frozen=True)
 class StoredEvent(NewEvent):
     seq: int
+    """The event's position in the stream (the ``position`` column, not the row's ``seq``)."""
 
 
 _PUBLISH = events.insert()
 
+_NEXT_ROW: ColumnClause[int] = literal_column(
+    "(SELECT coalesce(max(seq), 0) + 1 FROM sqlite_sequence WHERE name = 'events')"
+)
+"""SQLite: the ``seq`` the next inserted event gets (``AUTOINCREMENT`` keeps the last one given
+in ``sqlite_sequence``)."""
+
+_PUBLISH_NUMBERED = events.insert().values(seq=_NEXT_ROW, position=_NEXT_ROW)
+"""SQLite: an event inserted with its ``seq`` as its position, in one statement."""
+
+_POSITION = events.c.position.label("seq")
+"""What readers get as an event's ``seq``: its position in the stream."""
+
 
 def publish(conn: Connection, new: Sequence[NewEvent], at: datetime) -> None:
     """Append events to the stream, in the given order (one ``executemany``: the rows are
-    inserted one after another, so ``seq`` follows that order)."""
+    inserted one after another, so ``seq`` follows that order).
+
+    The caller holds the row lock of the events' directory (``tenants.lock_directory``)
+    until its transaction ends: that is what keeps a directory's events in commit order.
+    """
     if not new:
         return
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PUBLISH_LOCK})
     keyring = keyring_of(conn)
-    conn.execute(_PUBLISH, [{**_row(keyring, event), "published_at": at} for event in new])
+    insert = _PUBLISH if conn.dialect.name == "postgresql" else _PUBLISH_NUMBERED
+    conn.execute(insert, [{**_row(keyring, event), "published_at": at} for event in new])
+
+
+_UNNUMBERED = select(exists().where(events.c.position.is_(None)))
+
+_NUMBER = text(
+    """
+    WITH locked AS (
+        SELECT seq FROM events WHERE position IS NULL ORDER BY seq FOR UPDATE
+    ), todo AS (
+        SELECT seq, row_number() OVER (ORDER BY seq) AS n FROM locked
+    ), done AS (
+        UPDATE events SET position = :last + todo.n FROM todo
+        WHERE events.seq = todo.seq AND events.position IS NULL
+        RETURNING events.position
+    )
+    SELECT count(*), max(position) FROM done
+    """
+)
+
+
+def number_committed(conn: Connection) -> int:
+    """Give stream positions to the committed events that have none (PostgreSQL); how many.
+
+    Run it in a transaction of its own, committed before reading by position
+    (see the module's docstring). SQLite numbers events as they are inserted.
+    The rows are locked in ``seq`` order, as key rotation locks them, so that the
+    two never deadlock.
+    """
+    if conn.dialect.name != "postgresql" or not conn.execute(_UNNUMBERED).scalar():
+        return 0
+    last = progress.lock(conn, NUMBERED)
+    # The lock waited for any other numbering to commit; this statement's snapshot sees it.
+    numbered, newest = conn.execute(_NUMBER, {"last": last}).one()
+    if numbered:
+        progress.advance(conn, NUMBERED, int(newest))
+    return int(numbered)
 
 
 def _row(keyring: Keyring | None, event: NewEvent) -> dict[str, Any]:
@@ -123,71 +212,81 @@ def page(
     types: Sequence[str] = (),
 ) -> list[StoredEvent]:
     """Published events after a cursor, oldest first."""
-    query = select(events.c.seq, *_columns(events)).where(events.c.seq > after)
+    query = select(_POSITION, *_columns(events)).where(events.c.position > after)
     if organization_id is not None:
         query = query.where(events.c.organization_id == organization_id)
     if directory_id is not None:
         query = query.where(events.c.directory_id == directory_id)
     if types:
         query = query.where(events.c.type.in_(types))
-    rows = conn.execute(query.order_by(events.c.seq).limit(limit))
+    rows = conn.execute(query.order_by(events.c.position).limit(limit))
     keyring = keyring_of(conn)
     return [StoredEvent(**_opened(keyring, row)) for row in rows]
 
 
 def get(conn: Connection, event_id: str) -> StoredEvent | None:
+    """A published event that has its position in the stream, by id."""
     row = conn.execute(
-        select(events.c.seq, *_columns(events)).where(events.c.id == event_id)
+        select(_POSITION, *_columns(events)).where(
+            events.c.id == event_id, events.c.position.is_not(None)
+        )
     ).first()
     return StoredEvent(**_opened(keyring_of(conn), row)) if row else None
 
 
 def by_seqs(conn: Connection, seqs: Sequence[int]) -> dict[int, StoredEvent]:
+    """The events still kept at these positions in the stream."""
     if not seqs:
         return {}
-    rows = conn.execute(select(events.c.seq, *_columns(events)).where(events.c.seq.in_(seqs)))
+    rows = conn.execute(select(_POSITION, *_columns(events)).where(events.c.position.in_(seqs)))
     keyring = keyring_of(conn)
     return {row.seq: StoredEvent(**_opened(keyring, row)) for row in rows}
 
 
 def last_seq(conn: Connection) -> int:
-    """The newest sequence number published (0 before the first event)."""
-    return int(conn.execute(select(func.coalesce(func.max(events.c.seq), 0))).scalar_one())
+    """The newest position in the stream (0 before the first event)."""
+    return int(conn.execute(select(func.coalesce(func.max(events.c.position), 0))).scalar_one())
 
 
 def first_seq(conn: Connection) -> int | None:
-    """The oldest sequence number still kept, or None when the stream is empty."""
-    found = conn.execute(select(func.min(events.c.seq))).scalar()
+    """The oldest position still kept, or None when the stream is empty."""
+    found = conn.execute(select(func.min(events.c.position))).scalar()
     return int(found) if found is not None else None
 
 
 def purge_before(conn: Connection, cutoff: datetime) -> int:
-    """Forget the events published before a time; returns the newest seq removed (0: none).
+    """Forget the events published before a time; returns the newest position removed (0: none).
 
     Only a prefix of the stream goes, up to the first event published since
     the cutoff, so that a cursor is either still good or expired. Publication
     time counts, not ``occurred_at``: held events released today keep the time
-    of their change, and must not take today's other events with them.
+    of their change, and must not take today's other events with them. Events
+    not numbered yet stay (run :func:`number_committed` first).
     """
+    position = events.c.position
     first_kept = conn.execute(
-        select(events.c.seq).where(events.c.published_at >= cutoff).order_by(events.c.seq).limit(1)
+        select(position).where(events.c.published_at >= cutoff).order_by(position).limit(1)
     ).scalar()
-    query = select(func.max(events.c.seq))
+    query = select(func.max(position))
     if first_kept is not None:
-        query = query.where(events.c.seq < first_kept)
+        query = query.where(position < first_kept)
     newest = conn.execute(query).scalar()
     if newest is None:
         return 0
-    conn.execute(delete(events).where(events.c.seq <= newest))
+    conn.execute(delete(events).where(position <= newest))
     return int(newest)
 
 
 def resource_events(conn: Connection, directory_id: str, resource_id: str) -> list[StoredEvent]:
-    """Every published event about one resource, oldest first (a user's history)."""
+    """Every published event about one resource that has its position, oldest first."""
     rows = conn.execute(
-        select(events.c.seq, *_columns(events))
-        .where(events.c.directory_id == directory_id, events.c.resource_id == resource_id)
-        .order_by(events.c.seq)
+        select(_POSITION, *_columns(events))
+        .where(
+            events.c.directory_id == directory_id,
+            events.c.resource_id == resource_id,
+            events.c.position.is_not(None),
+        )
+        .order_by(events.c.position)
     )
     keyring = keyring_of(conn)
     return [StoredEvent(**_opened(keyring, row)) for row in rows]

@@ -257,17 +257,23 @@ events = Table(
     Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
     *_event_columns(),
     Column("published_at", Timestamp(), nullable=False),
-    Index(None, "directory_id", "seq"),
-    Index(None, "organization_id", "seq"),
+    Column("position", BigInteger),
+    Index(None, "position", unique=True),
+    Index(None, "directory_id", "position"),
+    Index(None, "organization_id", "position"),
     Index(None, "directory_id", "resource_id"),
     Index(None, "published_at"),
     sqlite_autoincrement=True,
 )
-"""Published events, in the order the app reads them (``seq``, commit order).
+"""Published events, in the order the app reads them (``position``).
 
 Written in the transaction of the change they announce (a transactional
-outbox). ``seq`` is never reused, not even after retention removes old events,
-so a cursor stays meaningful.
+outbox). ``seq`` numbers the rows as they are inserted; ``position`` is the
+event's place in the stream, the ``sequence`` readers see and pass back as
+their cursor: commit order within a directory (see ``store/events.py`` for how
+PostgreSQL numbers it after commit; on SQLite it is the event's ``seq``).
+Neither is ever reused, not even after retention removes old events, so a
+cursor stays meaningful.
 """
 
 held_events = Table(

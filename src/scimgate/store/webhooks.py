@@ -2,9 +2,11 @@
 
 A delivery may be attempted only while it is the head of its line: the oldest
 pending delivery (lowest ``event_seq``, then ``id``) of its endpoint and
-directory. Claiming leases heads for a while; on PostgreSQL the candidates are
-locked with ``SKIP LOCKED`` so that concurrent workers take different ones, and
-SQLite serializes writers already.
+directory. ``event_seq`` is the event's position in the stream (see
+``store/events.py``): a directory's events in commit order. Claiming leases
+heads for a while; on PostgreSQL the candidates are locked with ``SKIP LOCKED``
+so that concurrent workers take different ones, and SQLite serializes writers
+already.
 """
 
 from collections.abc import Sequence
@@ -34,6 +36,7 @@ class EventRef:
     """What a delivery needs to know of an event."""
 
     seq: int
+    """Its position in the stream, which orders a directory's deliveries as it commits."""
     id: str
     directory_id: str
 
@@ -480,18 +483,18 @@ def purge_finished(conn: Connection, before: datetime) -> int:
 
 
 def published_after(conn: Connection, after: int, limit: int) -> list[Published]:
-    """The next published events to fan out, oldest first, without their payloads."""
+    """The next published events to fan out, by position in the stream, without payloads."""
     rows = conn.execute(
         select(
-            events.c.seq,
+            events.c.position.label("seq"),
             events.c.id,
             events.c.directory_id,
             events.c.organization_id,
             events.c.type,
             events.c.published_at,
         )
-        .where(events.c.seq > after)
-        .order_by(events.c.seq)
+        .where(events.c.position > after)
+        .order_by(events.c.position)
         .limit(limit)
     )
     return [Published(**row._mapping) for row in rows]
@@ -507,8 +510,12 @@ def events_in_range(
     to_seq: int | None = None,
     limit: int,
 ) -> list[EventRef]:
-    """The endpoint's events in a time or sequence range (bounds inclusive, ``until`` not)."""
-    query = select(events.c.seq, events.c.id, events.c.directory_id)
+    """The endpoint's events in a time or sequence range (bounds inclusive, ``until`` not).
+
+    Sequences are positions in the stream; events not numbered yet are left out.
+    """
+    position = events.c.position
+    query = select(position, events.c.id, events.c.directory_id).where(position.is_not(None))
     if endpoint.organization_id is not None:
         query = query.where(events.c.organization_id == endpoint.organization_id)
     if endpoint.event_types:
@@ -518,11 +525,11 @@ def events_in_range(
     if until is not None:
         query = query.where(events.c.occurred_at < until)
     if from_seq is not None:
-        query = query.where(events.c.seq >= from_seq)
+        query = query.where(position >= from_seq)
     if to_seq is not None:
-        query = query.where(events.c.seq <= to_seq)
-    rows = conn.execute(query.order_by(events.c.seq).limit(limit))
-    return [EventRef(row.seq, row.id, row.directory_id) for row in rows]
+        query = query.where(position <= to_seq)
+    rows = conn.execute(query.order_by(position).limit(limit))
+    return [EventRef(row.position, row.id, row.directory_id) for row in rows]
 
 
 def _unleased(now: datetime) -> ColumnElement[bool]:

@@ -1,0 +1,109 @@
+"""Events published before stream positions existed keep their sequence numbers as positions.
+
+A reader holding an integer cursor from before the upgrade carries on where it
+stopped, and the events published after the upgrade come after every sequence
+number ever handed out, even when retention had removed every event.
+"""
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic import command
+from sqlalchemy import Engine, delete, select
+
+from conftest import postgres_database
+from scimgate.config import Limits
+from scimgate.scim.resources import UserResource
+from scimgate.service import event_feed, tenants, users
+from scimgate.service.event_feed import PURGED_THROUGH, EventFilter
+from scimgate.service.scope import Scope
+from scimgate.store import progress
+from scimgate.store.engine import open_engine
+from scimgate.store.ids import new_id, utcnow
+from scimgate.store.migrate import alembic_config, upgrade
+from scimgate.store.tables import events
+
+BEFORE = "0016"
+EVERYTHING = EventFilter()
+
+
+@pytest.fixture
+def engine_before(database_url: str, tmp_path: Path) -> Iterator[Engine]:
+    """An engine on a database of its own, on the same backend, migrated to just before."""
+    with _database(database_url, tmp_path) as url:
+        engine = open_engine(url)
+        config = alembic_config(engine)
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, BEFORE)
+        try:
+            yield engine
+        finally:
+            engine.dispose()
+
+
+def _database(backend_url: str, tmp_path: Path) -> contextlib.AbstractContextManager[str]:
+    if backend_url.startswith("postgresql"):
+        return postgres_database("scimgate_positions")
+    return contextlib.nullcontext(f"sqlite:///{tmp_path / 'before.db'}")
+
+
+def _directory(engine: Engine) -> Scope:
+    organization = tenants.create_organization(engine, "before positions")
+    directory = tenants.create_directory(engine, organization.id, "a").directory
+    return Scope(engine, directory, f"http://x.example/scim/v2/{directory.id}", Limits())
+
+
+def _publish_old_style(engine: Engine, scope: Scope, count: int) -> list[int]:
+    """Events as the previous version stored them (no position); their sequence numbers."""
+    rows = [
+        {
+            "id": new_id(),
+            "organization_id": scope.directory.organization_id,
+            "directory_id": scope.directory_id,
+            "type": "user.created",
+            "resource_id": new_id(),
+            "occurred_at": utcnow(),
+            "data": {},
+            "published_at": utcnow(),
+        }
+        for _ in range(count)
+    ]
+    with engine.begin() as conn:
+        for row in rows:
+            conn.execute(events.insert().values(**row))
+        return list(conn.execute(select(events.c.seq).order_by(events.c.seq)).scalars())
+
+
+def _create(scope: Scope) -> str:
+    return users.create_user(scope, UserResource(user_name=f"{new_id()}@x.example")).id
+
+
+def test_a_cursor_from_before_the_upgrade_carries_on(engine_before: Engine) -> None:
+    scope = _directory(engine_before)
+    sequences = _publish_old_style(engine_before, scope, 4)
+    upgrade(engine_before)
+
+    page = event_feed.read_events(engine_before, sequences[1], 10, EVERYTHING)
+    assert [event["sequence"] for event in page.events] == sequences[2:]
+    created = _create(scope)
+    following = event_feed.read_events(engine_before, page.next_cursor, 10, EVERYTHING)
+    assert [event["data"]["user"]["id"] for event in following.events] == [created]
+    assert following.events[0]["sequence"] > sequences[-1]
+
+
+def test_positions_after_the_upgrade_pass_every_sequence_retention_removed(
+    engine_before: Engine,
+) -> None:
+    scope = _directory(engine_before)
+    sequences = _publish_old_style(engine_before, scope, 3)
+    with engine_before.begin() as conn:
+        conn.execute(delete(events))
+        progress.advance(conn, PURGED_THROUGH, sequences[-1])
+    upgrade(engine_before)
+
+    created = _create(scope)
+    page = event_feed.read_events(engine_before, sequences[-1], 10, EVERYTHING)
+    assert [event["data"]["user"]["id"] for event in page.events] == [created]
