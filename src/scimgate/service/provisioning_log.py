@@ -7,6 +7,7 @@ no header but the user agent, and no ``password`` value at any depth of a body.
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,6 +18,8 @@ from sqlalchemy import Connection, Engine
 from scimgate.scim import jsontext
 from scimgate.scim.idp import recognise
 from scimgate.scim.text import holds_unstorable, storable
+from scimgate.service import confirmations
+from scimgate.service.confirmations import Confirmation
 from scimgate.service.diagnosis import Facts, Holder, diagnose, undeliverable_emails
 from scimgate.service.tenants import effective_idp
 from scimgate.store import provisioning_logs, tenants
@@ -83,12 +86,17 @@ class CapturedRequest:
     """None when the body was too large to keep."""
 
     response_body: bytes | None
+    confirmations: Sequence[Confirmation] = ()
+    """What the request's reads showed the IdP, written with the entry (``confirmations``)."""
 
 
 def record(engine: Engine, batch: list[CapturedRequest], policy: LogPolicy) -> list[LogEntry]:
-    """Write requests into their directories' logs, in one transaction."""
+    """Write requests into their directories' logs, with their reads' confirmations, in one
+    transaction."""
     entries = [_entry(captured, policy) for captured in batch]
     with writing(engine) as conn:
+        for captured in batch:
+            confirmations.apply(conn, captured.confirmations)
         diagnosed = [
             replace(
                 entry,

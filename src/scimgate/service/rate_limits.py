@@ -23,7 +23,7 @@ from sqlalchemy import Engine
 
 from scimgate.config import Bucket, RateLimits
 from scimgate.scim.errors import TooManyRequests
-from scimgate.service.tenants import authenticate
+from scimgate.service.credentials import Credentials
 from scimgate.store import rate_limits
 from scimgate.store.tenants import Directory
 from scimgate.store.transactions import autocommit
@@ -161,7 +161,7 @@ def _in_memory() -> Admit:
 
 
 def admit(
-    engine: Engine,
+    credentials: Credentials,
     limiter: RateLimiter,
     directory_id: str,
     authorization: str | None,
@@ -172,7 +172,7 @@ def admit(
     A refused token is taken from its client address's bucket: 429 beyond it.
     """
     try:
-        credential = authenticate(engine, directory_id, authorization)
+        credential = credentials.authenticate(directory_id, authorization)
     except UnauthorizedException:
         limiter.check_refused(client)
         raise

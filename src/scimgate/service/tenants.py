@@ -1,12 +1,11 @@
 """Use cases on tenants: organizations, directories and their SCIM bearer tokens."""
 
 import hashlib
-import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from scim2_models import NotFoundException, UnauthorizedException
+from scim2_models import UnauthorizedException
 from sqlalchemy import Connection, Engine
 
 from scimgate.scim.idp import IdpProfile, recognise
@@ -36,7 +35,8 @@ class NewDirectory:
     token: IssuedToken
 
 
-def _hash(secret: str) -> str:
+def token_hash(secret: str) -> str:
+    """How a token is stored and looked up: its SHA-256, never the secret."""
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
@@ -139,7 +139,7 @@ def issue_token(conn: Connection, directory_id: str, name: str) -> IssuedToken:
         last_used_at=None,
         revoked_at=None,
     )
-    tenants.insert_token(conn, record, _hash(secret))
+    tenants.insert_token(conn, record, token_hash(secret))
     return IssuedToken(record, secret)
 
 
@@ -149,26 +149,6 @@ class Credential:
 
     directory: Directory
     token_id: str
-
-
-def authenticate(engine: Engine, directory_id: str, authorization: str | None) -> Credential:
-    """The directory a request may act on, from its URL and its bearer token.
-
-    A missing, malformed, unknown or revoked token is a 401. A valid token used
-    on another directory's URL is a 404, as if that directory did not exist,
-    so a token reveals nothing about directories it does not open.
-    """
-    secret = _bearer(authorization)
-    with reading(engine) as conn:
-        found = tenants.find_token_by_hash(conn, _hash(secret))
-    if found is None or not hmac.compare_digest(found.stored_hash, _hash(secret)):
-        raise UnauthorizedException(detail="The bearer token is not valid for this service")
-    if found.token.revoked_at is not None:
-        raise UnauthorizedException(detail="The bearer token has been revoked")
-    if not hmac.compare_digest(found.token.directory_id, directory_id):
-        raise NotFoundException(detail=f"No directory {directory_id}")
-    _note_use(engine, found.token)
-    return Credential(found.directory, found.token.id)
 
 
 def note_client(
@@ -191,16 +171,8 @@ def effective_idp(directory: Directory) -> IdpProfile:
     return IdpProfile(directory.idp_detected or IdpProfile.generic)
 
 
-def _note_use(engine: Engine, token: TokenRecord) -> None:
-    now = utcnow()
-    last = token.last_used_at
-    if last is not None and now - last < LAST_USED_RESOLUTION:
-        return
-    with writing(engine) as conn:
-        tenants.touch_token(conn, token.directory_id, token.id, now)
-
-
-def _bearer(authorization: str | None) -> str:
+def bearer_secret(authorization: str | None) -> str:
+    """The secret of an ``Authorization: Bearer`` header; 401 for a missing or malformed one."""
     scheme, _, credentials = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not credentials.strip():
         raise UnauthorizedException(
