@@ -299,3 +299,22 @@ ROUTES: dict[tuple[str, bool], dict[str, Handler]] = {
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 """Methods whose handlers read a JSON body (``/Me`` refuses before reading any)."""
+
+
+PREFIX = "/scim/v2/{directory_id}"
+_SEGMENTS = {
+    "Users": "user_id",
+    "Groups": "group_id",
+    "ResourceTypes": "name",
+    "Schemas": "schema_id",
+}
+"""What the segment after each endpoint names, in the path templates."""
+
+
+def templates() -> list[tuple[str, str]]:
+    """Every route as (method, path template), as a router would list them."""
+    return [
+        (method, f"{PREFIX}/{endpoint}" + (f"/{{{_SEGMENTS[endpoint]}}}" if by_id else ""))
+        for (endpoint, by_id), handlers in ROUTES.items()
+        for method in handlers
+    ]
