@@ -24,7 +24,7 @@ from typing import Any
 from anyio import to_thread
 from scim2_models import SCIMException
 from starlette.datastructures import URL, Headers
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Send
 from starlette.types import Scope as AsgiScope
@@ -130,7 +130,12 @@ class ScimEdge:
         refusal = media_type_refusal(request.headers)  # given after the credentials' answer
         readable = refusal is None and _declared_within(request.headers, state)
         if readable and state.credentials.knows(request.headers.get("authorization")):
-            body = await request.body()
+            try:
+                body = await request.body()
+            except ClientDisconnect:
+                # A client that left is still logged as its directory's: authenticate it.
+                await to_thread.run_sync(_refusal, state, request, route)
+                raise
             return await to_thread.run_sync(_handle, state, request, route, body)
         refused = await to_thread.run_sync(_refusal, state, request, route)
         if refused is not None:
