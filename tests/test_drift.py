@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from conftest import ADMIN_TOKEN, DirectoryClient, LiveServer, new_directory
 from scim_payloads import user
 from scimgate.cli.main import app
-from scimgate.service import provisioning_log
+from scimgate.service import provisioning_log, tenants
 from scimgate.service.confirmations import drift_report
 from scimgate.store.tables import users
 from scimgate.store.transactions import reading, writing
@@ -108,12 +108,15 @@ def writes_held(engine: Engine) -> Iterator[None]:
 
 
 def test_reads_confirm_what_they_show_without_writing(live_server: LiveServer) -> None:
-    """A read is answered while writes wait (it opens no write transaction); what it showed
-    is confirmed once they can go on, by the provisioning log's writer."""
+    """A read is answered while writes wait (it opens no write transaction), even with a
+    token used for the first time; what it showed is confirmed, and the token's use
+    recorded, once they can go on, by the provisioning log's writer."""
     directory = new_directory(live_server, "read only")
     created = directory.http.post("/Users", json=user("reader@example.com"))
     assert created.status_code == 201
     user_id = created.json()["id"]
+    reader = tenants.create_token(live_server.engine, directory.directory_id, "reader")
+    as_reader = {"Authorization": f"Bearer {reader.secret}"}
 
     def confirmed_at() -> datetime | None:
         with reading(live_server.engine) as conn:
@@ -126,12 +129,21 @@ def test_reads_confirm_what_they_show_without_writing(live_server: LiveServer) -
     written_by_create = confirmed_at()
     with writes_held(live_server.engine):
         # Were a read to write, it would wait for the lock: the time-out only ends the wait.
-        shown = directory.http.get(f"/Users/{user_id}", timeout=5)
+        shown = directory.http.get(f"/Users/{user_id}", headers=as_reader, timeout=5)
         assert shown.status_code == 200
         listed = directory.http.get(
-            "/Users", params={"filter": 'userName eq "reader@example.com"'}, timeout=5
+            "/Users",
+            params={"filter": 'userName eq "reader@example.com"'},
+            headers=as_reader,
+            timeout=5,
         )
         assert listed.status_code == 200
         assert listed.json()["totalResults"] == 1
         assert confirmed_at() == written_by_create
     eventually(lambda: (confirmed_at() or datetime.min.replace(tzinfo=UTC)) > written_by_create)
+    eventually(
+        lambda: any(
+            token.id == reader.record.id and token.last_used_at is not None
+            for token in tenants.list_tokens(live_server.engine, directory.directory_id)
+        )
+    )

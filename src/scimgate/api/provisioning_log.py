@@ -13,7 +13,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from scimgate.api.scim_edge import CONFIRMATIONS_KEY, DIRECTORY_KEY
+from scimgate.api.scim_edge import CONFIRMATIONS_KEY, DIRECTORY_KEY, TOKEN_USE_KEY
 from scimgate.service.log_writer import LogWriter
 from scimgate.service.provisioning_log import CapturedRequest, LogPolicy
 from scimgate.store.ids import new_id, utcnow
@@ -86,6 +86,7 @@ class ProvisioningLog:
                 request_body=request.content(),
                 response_body=response.content(),
                 confirmations=state.get(CONFIRMATIONS_KEY, ()),
+                token_use=state.get(TOKEN_USE_KEY),
             )
             return self._writer_for(scope).submit(captured)
 

@@ -16,7 +16,8 @@ the one hop (a token revoked since is still refused there, before any use of the
 body). Any other request with a body takes a first hop to authenticate.
 
 Reads write nothing here: the confirmations they make (``service.confirmations``)
-are left in the request's state for the provisioning log, whose writer writes them.
+and the token's last-used time are left in the request's state for the provisioning
+log, whose writer writes them with the request's entry.
 """
 
 from typing import Any
@@ -47,6 +48,9 @@ provisioning log and the metrics: a request that did not authenticate has none."
 
 CONFIRMATIONS_KEY = "confirmations"
 """Where it leaves the confirmations of the request's reads, for the provisioning log."""
+
+TOKEN_USE_KEY = "token_use"
+"""Where it leaves the token's last-used time when it is due, for the provisioning log."""
 
 
 class MethodNotAllowed(SCIMException):
@@ -182,13 +186,16 @@ def _authenticated(state: Any, request: Request, directory_id: str) -> Scope:
     if known is not None:  # authenticated by a first hop
         directory = known
     else:
-        directory = admit(
+        credential = admit(
             state.credentials,
             state.rate_limiter,
             directory_id,
             request.headers.get("authorization"),
             client_address(request.scope),
         )
+        directory = credential.directory
+        if credential.use is not None:
+            request.scope["state"][TOKEN_USE_KEY] = credential.use
         if directory.activated_at is None:
             note_activation(state.engine, directory)
         if directory.idp_detected is None:

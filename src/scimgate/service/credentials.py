@@ -11,7 +11,9 @@ valve, IdP, extension schemas) takes effect at the next request in every
 process, whichever process or tool made the change.
 
 Unknown and refused tokens are never kept: each is read again, as before, and
-paced by client address (``service.rate_limits``).
+paced by client address (``service.rate_limits``). A token's last-used time is
+not written here: it is handed on (``Credential.use``) for the provisioning log's
+writer, so that a read writes nothing.
 """
 
 import hmac
@@ -22,12 +24,18 @@ from threading import Lock
 from scim2_models import NotFoundException, UnauthorizedException
 from sqlalchemy import Engine
 
-from scimgate.service.tenants import LAST_USED_RESOLUTION, Credential, bearer_secret, token_hash
+from scimgate.service.tenants import (
+    LAST_USED_RESOLUTION,
+    Credential,
+    TokenUse,
+    bearer_secret,
+    token_hash,
+)
 from scimgate.store import tenants
 from scimgate.store.ids import utcnow
 from scimgate.store.stamps import StampReader
 from scimgate.store.tenants import Directory
-from scimgate.store.transactions import reading, writing
+from scimgate.store.transactions import reading
 
 CACHE_LIMIT = 10_000
 """Tokens kept per process; beyond, the cache starts empty again (each token is read anew)."""
@@ -76,8 +84,7 @@ class Credentials:
             known = self._read(digest)
         if not hmac.compare_digest(known.directory.id, directory_id):
             raise NotFoundException(detail=f"No directory {directory_id}")
-        self._note_use(known)
-        return Credential(known.directory, known.token_id)
+        return Credential(known.directory, known.token_id, self._use(known))
 
     def _still_valid(self, known: _Known) -> bool:
         return self._stamps.read(known.directory.id) == known.stamp
@@ -99,13 +106,12 @@ class Credentials:
             self._known[digest] = known
         return known
 
-    def _note_use(self, known: _Known) -> None:
-        """Write the token's last-used time, at most once per resolution from this process."""
+    def _use(self, known: _Known) -> TokenUse | None:
+        """The token's use to record, at most once per resolution from this process."""
         now = utcnow()
         with self._touching:
             last = known.last_used_at
             if last is not None and now - last < LAST_USED_RESOLUTION:
-                return
+                return None
             known.last_used_at = now
-        with writing(self._engine) as conn:
-            tenants.touch_token(conn, known.directory.id, known.token_id, now)
+        return TokenUse(known.directory.id, known.token_id, now)

@@ -3,7 +3,7 @@
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from scim2_models import UnauthorizedException
 from sqlalchemy import Connection, Engine
@@ -18,7 +18,7 @@ TOKEN_PREFIX = "scimgate_"
 """Tokens are recognisable, so that secret scanners and people can tell what leaked."""
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
-"""A token's last-used time is written at most this often, so reads stay reads."""
+"""A token's last-used time is written at most this often (by each server process)."""
 
 
 @dataclass(frozen=True)
@@ -144,11 +144,27 @@ def issue_token(conn: Connection, directory_id: str, name: str) -> IssuedToken:
 
 
 @dataclass(frozen=True)
+class TokenUse:
+    """A token's last-used time, to be written (by the provisioning log's writer)."""
+
+    directory_id: str
+    token_id: str
+    at: datetime
+
+
+@dataclass(frozen=True)
 class Credential:
     """Who a SCIM request is: the directory its token opens, and that token."""
 
     directory: Directory
     token_id: str
+    use: TokenUse | None = None
+    """The token's use to record, when its last-used time is due (once per resolution)."""
+
+
+def record_use(conn: Connection, use: TokenUse) -> None:
+    """Within a writing transaction: write a token's last-used time."""
+    tenants.touch_token(conn, use.directory_id, use.token_id, use.at)
 
 
 def note_client(
