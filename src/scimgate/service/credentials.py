@@ -46,7 +46,6 @@ class _Known:
     """A token this process accepted, as it was when its directory's stamp was ``stamp``."""
 
     token_id: str
-    stored_hash: str
     directory: Directory
     stamp: int
     last_used_at: datetime | None
@@ -96,9 +95,7 @@ class Credentials:
             raise UnauthorizedException(detail="The bearer token is not valid for this service")
         if found.token.revoked_at is not None:
             raise UnauthorizedException(detail="The bearer token has been revoked")
-        known = _Known(
-            found.token.id, found.stored_hash, found.directory, -1, found.token.last_used_at
-        )
+        known = _Known(found.token.id, found.directory, -1, found.token.last_used_at)
         if found.stamp is not None:  # a directory without a stamp is read at every request
             known.stamp = found.stamp
             if len(self._known) >= CACHE_LIMIT:
