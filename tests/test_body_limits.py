@@ -26,6 +26,7 @@ from sqlalchemy import Engine
 from conftest import ADMIN_TOKEN, DirectoryClient, LiveServer, new_directory, serving
 from portal_support import Portal, sign_in
 from scimgate.api.app import create_app
+from scimgate.api.scim_routes import templates as scim_templates
 from scimgate.config import Settings
 
 LIMITS = {"scim": 32_768, "api": 16_384, "portal": 8_192}
@@ -56,9 +57,14 @@ class BodyRoute:
 
 
 def _routes_with_a_body() -> list[BodyRoute]:
-    """Every route of the application a client may send a body to."""
+    """Every route of the application a client may send a body to: FastAPI's, and those of
+    the SCIM edge, which routes SCIM requests itself."""
     app = create_app(Settings(database_url="sqlite://"))
-    found: set[BodyRoute] = set()
+    found: set[BodyRoute] = {
+        BodyRoute(method, template)
+        for method, template in scim_templates()
+        if method in ("POST", "PUT", "PATCH", "DELETE")
+    }
     for route in app.router.routes:
         included = getattr(route, "effective_route_contexts", None)
         for each in included() if included is not None else [route]:

@@ -1,12 +1,14 @@
 """Bearer tokens: high entropy, recognisable, stored only as a hash, revocable, rotatable."""
 
 import base64
+import time
+from pathlib import Path
 
 import httpx
 from sqlalchemy import Engine, select
 
-from conftest import LiveServer
-from scimgate.service import tenants
+from conftest import LiveServer, serving
+from scimgate.service import extension_schemas, tenants
 from scimgate.store.tables import scim_tokens
 
 
@@ -35,7 +37,11 @@ def test_last_used_time_is_recorded(live_server: LiveServer) -> None:
         headers={"Authorization": f"Bearer {created.token.secret}"},
     )
     assert response.status_code == 200
-    assert tenants.list_tokens(live_server.engine, created.directory.id)[0].last_used_at is not None
+    # Written with the request's provisioning-log entry, after the answer.
+    deadline = time.monotonic() + 10
+    while tenants.list_tokens(live_server.engine, created.directory.id)[0].last_used_at is None:
+        assert time.monotonic() < deadline, "the token's use was not recorded within 10 s"
+        time.sleep(0.02)
 
 
 def test_several_tokens_work_at_once_and_revocation_is_immediate(live_server: LiveServer) -> None:
@@ -52,3 +58,46 @@ def test_several_tokens_work_at_once_and_revocation_is_immediate(live_server: Li
     assert tenants.revoke_token(live_server.engine, created.directory.id, created.token.record.id)
     assert status(created.token.secret) == 401
     assert status(second.secret) == 200
+
+
+def test_every_process_refuses_a_revoked_token_at_once(
+    live_server: LiveServer, database_url: str, tmp_path: Path
+) -> None:
+    """Each server process keeps the tokens it accepted in memory; a token revoked (or a
+    directory changed) by anyone is refused (or seen) by every process at its next request."""
+    engine = live_server.engine
+    organization = tenants.create_organization(engine, "Two Servers Inc")
+    created = tenants.create_directory(engine, organization.id, "Entra")
+    directory_id = created.directory.id
+    old = created.token.secret
+    with serving(database_url, tmp_path / "other.log") as other_url:
+
+        def status(server: str, secret: str, endpoint: str = "Users") -> int:
+            url = f"{server}/scim/v2/{directory_id}/{endpoint}"
+            return httpx.get(url, headers={"Authorization": f"Bearer {secret}"}).status_code
+
+        for server in (live_server.url, other_url):  # both processes now know the token
+            assert status(server, old) == 200
+            assert status(server, old) == 200
+
+        rotated = tenants.create_token(engine, directory_id, "rotated")
+        assert tenants.revoke_token(engine, directory_id, created.token.record.id)
+        for server in (live_server.url, other_url):
+            assert status(server, old) == 401
+            assert status(server, rotated.secret) == 200
+
+        # A change to the directory's row reaches the directory each process keeps with the
+        # token: here its extension schemas, which its /Schemas lists.
+        definition = {
+            "id": "urn:ietf:params:scim:schemas:extension:stamped:2.0:User",
+            "name": "Stamped",
+            "attributes": [{"name": "badge", "type": "string", "multiValued": False}],
+        }
+        extension_schemas.register(engine, directory_id, "User", definition)
+        for server in (live_server.url, other_url):
+            schemas = httpx.get(
+                f"{server}/scim/v2/{directory_id}/Schemas",
+                headers={"Authorization": f"Bearer {rotated.secret}"},
+            )
+            assert schemas.status_code == 200
+            assert definition["id"] in [each["id"] for each in schemas.json()["Resources"]]

@@ -21,7 +21,6 @@ from scimgate.admin import too_large_page
 from scimgate.admin.guard import PortalGate
 from scimgate.api.admin import router as admin_router
 from scimgate.api.body_limits import BodyCap, ClosedAfterUnreadBody, Family
-from scimgate.api.endpoint_case import EndpointCase
 from scimgate.api.events import router as events_router
 from scimgate.api.logs import router as logs_router
 from scimgate.api.lookup import router as lookup_router
@@ -31,13 +30,14 @@ from scimgate.api.observability import router as observability_router
 from scimgate.api.provisioning_log import SCIM_PREFIX, ProvisioningLog
 from scimgate.api.request_id import RequestIds
 from scimgate.api.responses import error_response
-from scimgate.api.scim_routes import router as scim_router
+from scimgate.api.scim_edge import ScimEdge
 from scimgate.api.security_headers import SecurityHeaders
 from scimgate.api.setup_links import router as setup_links_router
 from scimgate.api.webhooks import router as webhooks_router
 from scimgate.config import Settings
 from scimgate.logging import configure as configure_logging
 from scimgate.logging import failure
+from scimgate.service.credentials import Credentials
 from scimgate.service.diagnosis import CLIENT_CLOSED_REQUEST
 from scimgate.service.rate_limits import RateLimiter
 from scimgate.store.engine import open_engine
@@ -78,7 +78,7 @@ def create_app(
     app.state.settings = settings
     app.state.engine = open_engine(settings.database_url, settings.pool, settings.encryption_keys)
     app.state.rate_limiter = RateLimiter(app.state.engine, settings.rate_limits)
-    app.include_router(scim_router)
+    app.state.credentials = Credentials(app.state.engine)
     # Before the management routes, whose /users/{user_id} would take /users/lookup.
     app.include_router(lookup_router)
     app.include_router(management_router)
@@ -93,8 +93,9 @@ def create_app(
     app.add_exception_handler(SCIMException, _scim_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    # Outermost last: request ids wrap the provisioning log, which sees even a 500.
-    app.add_middleware(EndpointCase)
+    # Outermost last: request ids wrap the provisioning log, which sees even a 500. SCIM
+    # requests end at the SCIM edge, innermost, with FastAPI's routing left to the rest.
+    app.add_middleware(ScimEdge)
     # The body cap is inside the gates of the management API and the portal, which answer
     # anonymous clients before any read; a refusal that leaves a body unread closes the
     # connection. All are inside the error catcher, which never sees a refusal of the cap.

@@ -3,11 +3,9 @@
 RFC 7644 §3.2 spells the endpoints ``/Users``, ``/Groups``, ``/Bulk`` …, and
 the routes use those spellings; some clients lower-case them, and Microsoft's
 reference server and other SCIM servers answer them anyway. The endpoint (and
-a ``.search`` after it) is put in its canonical case before routing; ids and
-everything else in the path stay as sent.
+a ``.search`` after it) is put in its canonical case before routing (by the SCIM
+edge, ``api.scim_edge``); ids and everything else in the path stay as sent.
 """
-
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 SCIM_PREFIX = "/scim/v2/"
 
@@ -25,18 +23,3 @@ def canonical_path(path: str) -> str:
         if index < len(parts) and (index == 4 or parts[index].lower() == ".search"):
             parts[index] = ENDPOINTS.get(parts[index].lower(), parts[index])
     return "/".join(parts)
-
-
-class EndpointCase:
-    """ASGI middleware routing a SCIM endpoint named in any case to its route."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            path: str = scope.get("path", "")
-            canonical = canonical_path(path)
-            if canonical != path:
-                scope = {**scope, "path": canonical}
-        await self.app(scope, receive, send)

@@ -8,10 +8,12 @@ failure to write it is only logged.
 
 import asyncio
 import time
+from concurrent.futures import Future
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from scimgate.api.scim_edge import CONFIRMATIONS_KEY, DIRECTORY_KEY, TOKEN_USE_KEY
 from scimgate.service.log_writer import LogWriter
 from scimgate.service.provisioning_log import CapturedRequest, LogPolicy
 from scimgate.store.ids import new_id, utcnow
@@ -62,38 +64,52 @@ class ProvisioningLog:
                 request.add(message.get("body", b""))
             return message
 
+        written: Future[None] | None = None
+
+        def submit() -> "Future[None] | None":
+            # Set by the SCIM edge once the token opened the directory in the URL: a request
+            # that did not authenticate for it is nobody's to see.
+            state: dict[str, Any] = scope.get("state", {})
+            directory: Directory | None = state.get(DIRECTORY_KEY)
+            if not status or directory is None:
+                return None
+            captured = CapturedRequest(
+                directory=directory,
+                request_id=_request_id(state),
+                received_at=received_at,
+                method=str(scope.get("method", "")),
+                path=path,
+                query=scope.get("query_string", b"").decode("latin-1"),
+                status=status,
+                latency_ms=latency_ms,
+                user_agent=_user_agent(scope),
+                request_body=request.content(),
+                response_body=response.content(),
+                confirmations=state.get(CONFIRMATIONS_KEY, ()),
+                token_use=state.get(TOKEN_USE_KEY),
+            )
+            return self._writer_for(scope).submit(captured)
+
         async def capturing_send(message: Message) -> None:
-            nonlocal status, latency_ms
+            nonlocal status, latency_ms, written
             if message["type"] == "http.response.start":
                 status = int(message["status"])
             elif message["type"] == "http.response.body":
                 response.add(message.get("body", b""))
                 if not message.get("more_body", False):
                     latency_ms = round((time.perf_counter() - started) * 1000)
+                    # Queued before the client can see its answer: whatever it sends next is
+                    # logged (and its reads confirmed) after this.
+                    written = submit()
             await send(message)
 
         try:
             await self.app(scope, capturing_receive, capturing_send)
         finally:
-            # Set by the SCIM dependency once the token opened the directory in the URL:
-            # a request that did not authenticate for it is nobody's to see.
-            directory: Directory | None = scope.get("state", {}).get("directory")
-            if status and directory is not None:
-                headers = _headers(scope)
-                captured = CapturedRequest(
-                    directory=directory,
-                    request_id=_request_id(scope),
-                    received_at=received_at,
-                    method=str(scope.get("method", "")),
-                    path=path,
-                    query=scope.get("query_string", b"").decode("latin-1"),
-                    status=status,
-                    latency_ms=latency_ms,
-                    user_agent=headers.get("user-agent"),
-                    request_body=request.content(),
-                    response_body=response.content(),
-                )
-                await asyncio.wrap_future(self._writer_for(scope).submit(captured))
+            if written is None:  # the answer did not end (the client left, or it failed)
+                written = submit()
+            if written is not None:
+                await asyncio.wrap_future(written)
 
     def _writer_for(self, scope: Scope) -> LogWriter:
         if self._writer is None:
@@ -101,15 +117,14 @@ class ProvisioningLog:
         return self._writer
 
 
-def _headers(scope: Scope) -> dict[str, str]:
-    return {
-        name.decode("latin-1").lower(): value.decode("latin-1")
-        for name, value in scope.get("headers", [])
-    }
+def _user_agent(scope: Scope) -> str | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"user-agent":
+            return str(value.decode("latin-1"))
+    return None
 
 
-def _request_id(scope: Scope) -> str:
+def _request_id(state: dict[str, Any]) -> str:
     """The id the request-id middleware gave the request, or a new one."""
-    state: Any = scope.get("state")
-    given = state.get("request_id") if isinstance(state, dict) else None
+    given = state.get("request_id")
     return str(given) if given else new_id()

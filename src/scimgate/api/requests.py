@@ -2,9 +2,10 @@
 
 from typing import Any
 
-from fastapi import Request
 from pydantic import ValidationError
 from scim2_models import ResponseParameters, SCIMException
+from starlette.datastructures import Headers
+from starlette.requests import Request
 
 from scimgate.scim.errors import from_validation_error
 from scimgate.scim.requests import attribute_names
@@ -18,18 +19,18 @@ class UnsupportedMediaType(SCIMException):
     status = 415
 
 
-async def read_body(request: Request) -> bytes:
-    """The request body, refused when it is not JSON (before it is read).
+def media_type_refusal(headers: Headers) -> UnsupportedMediaType | None:
+    """The refusal of a body that is not JSON (given before it is read), or None.
 
     Its size is capped for every route by ``api.body_limits``, at ``max_payload_bytes`` here.
     """
-    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media_type not in ACCEPTED_MEDIA_TYPES:
-        raise UnsupportedMediaType(
-            detail=f"Content-Type {media_type or '(none)'} is not accepted: "
-            "send application/scim+json (or application/json)"
-        )
-    return await request.body()
+    media_type = headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type in ACCEPTED_MEDIA_TYPES:
+        return None
+    return UnsupportedMediaType(
+        detail=f"Content-Type {media_type or '(none)'} is not accepted: "
+        "send application/scim+json (or application/json)"
+    )
 
 
 _EVERY_ATTRIBUTE: ResponseParameters[Any] = ResponseParameters()

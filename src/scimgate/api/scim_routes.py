@@ -1,14 +1,17 @@
 """The SCIM 2.0 HTTP surface of one directory (RFC 7644), under ``/scim/v2/{directory_id}``.
 
-Each handler parses the request, calls one service function, and renders.
+Each handler parses the request, calls one service function, and renders. Handlers
+are plain functions run by ``api.scim_edge`` in one worker-thread hop, once the
+request has authenticated; ``ROUTES`` maps an endpoint (in canonical case) and a
+method to its handler.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
-from fastapi.responses import Response
 from scim2_models import (
     Context,
     Group,
@@ -16,19 +19,31 @@ from scim2_models import (
     NotImplementedException,
     SearchRequest,
 )
+from starlette.requests import Request
+from starlette.responses import Response
 
-from scimgate.api.dependencies import scim_scope
-from scimgate.api.requests import read_body, response_parameters
+from scimgate.api.requests import response_parameters
 from scimgate.api.responses import render, resource_response
 from scimgate.scim.etag import matches_if_none_match
 from scimgate.scim.requests import decode_json, read_patch, read_resource, read_search
 from scimgate.service import bulk, discovery, groups, listing, users
 from scimgate.service.scope import Scope
 
-router = APIRouter(prefix="/scim/v2/{directory_id}")
 
-ScopeDep = Annotated[Scope, Depends(scim_scope)]
-Body = Annotated[bytes, Depends(read_body)]
+@dataclass(frozen=True)
+class Call:
+    """One authenticated SCIM request, as its handler sees it."""
+
+    request: Request
+    scope: Scope
+    body: bytes
+    """Empty for a method that takes no body."""
+
+    resource_id: str = ""
+    """The path segment after the endpoint: a resource id, a resource type or schema name."""
+
+
+Handler = Callable[[Call], Response]
 
 
 def _not_modified(request: Request, resource: Any) -> Response | None:
@@ -38,32 +53,31 @@ def _not_modified(request: Request, resource: Any) -> Response | None:
     return None
 
 
-def _search(request: Request, model: Any, scope: Scope) -> SearchRequest[Any]:
-    return read_search(model, request.query_params, scope.limits)
+def _search(call: Call, model: Any) -> SearchRequest[Any]:
+    return read_search(model, call.request.query_params, call.scope.limits)
 
 
 # Users
 
 
-@router.get("/Users")
-def list_users(request: Request, scope: ScopeDep) -> Response:
-    search = _search(request, scope.models.user, scope)
+def list_users(call: Call) -> Response:
+    search = _search(call, call.scope.models.user)
+    page = listing.list_resources(call.scope, listing.USER_KIND, search)
+    return render(page, Context.SEARCH_RESPONSE, parameters=search)
+
+
+def search_users(call: Call) -> Response:
+    scope = call.scope
+    search = read_search(scope.models.user, decode_json(call.body), scope.limits)
     page = listing.list_resources(scope, listing.USER_KIND, search)
     return render(page, Context.SEARCH_RESPONSE, parameters=search)
 
 
-@router.post("/Users/.search")
-def search_users(scope: ScopeDep, body: Body) -> Response:
-    search = read_search(scope.models.user, decode_json(body), scope.limits)
-    page = listing.list_resources(scope, listing.USER_KIND, search)
-    return render(page, Context.SEARCH_RESPONSE, parameters=search)
-
-
-@router.post("/Users")
-def create_user(request: Request, scope: ScopeDep, body: Body) -> Response:
+def create_user(call: Call) -> Response:
+    scope = call.scope
     user = read_resource(
         scope.models.user,
-        decode_json(body),
+        decode_json(call.body),
         Context.RESOURCE_CREATION_REQUEST,
         "user",
         scope.users_url,
@@ -73,45 +87,43 @@ def create_user(request: Request, scope: ScopeDep, body: Body) -> Response:
         created,
         Context.RESOURCE_CREATION_RESPONSE,
         status=201,
-        parameters=response_parameters(request),
+        parameters=response_parameters(call.request),
     )
 
 
-@router.get("/Users/{user_id}")
-def get_user(request: Request, scope: ScopeDep, user_id: str) -> Response:
-    user = users.get_user(scope, user_id)
-    return _not_modified(request, user) or resource_response(
-        user, Context.RESOURCE_QUERY_RESPONSE, parameters=response_parameters(request)
+def get_user(call: Call) -> Response:
+    user = users.get_user(call.scope, call.resource_id)
+    return _not_modified(call.request, user) or resource_response(
+        user, Context.RESOURCE_QUERY_RESPONSE, parameters=response_parameters(call.request)
     )
 
 
-@router.put("/Users/{user_id}")
-def replace_user(request: Request, scope: ScopeDep, user_id: str, body: Body) -> Response:
+def replace_user(call: Call) -> Response:
+    scope, request = call.scope, call.request
     replacement = read_resource(
         scope.models.user,
-        decode_json(body),
+        decode_json(call.body),
         Context.RESOURCE_REPLACEMENT_REQUEST,
         "user",
         scope.users_url,
     )
-    user = users.replace_user(scope, user_id, replacement, request.headers.get("if-match"))
+    user = users.replace_user(scope, call.resource_id, replacement, request.headers.get("if-match"))
     return resource_response(
         user, Context.RESOURCE_REPLACEMENT_RESPONSE, parameters=response_parameters(request)
     )
 
 
-@router.patch("/Users/{user_id}")
-def patch_user(request: Request, scope: ScopeDep, user_id: str, body: Body) -> Response:
-    patch = read_patch(scope.models.user, decode_json(body), scope.users_url)
-    user = users.patch_user(scope, user_id, patch, request.headers.get("if-match"))
+def patch_user(call: Call) -> Response:
+    scope, request = call.scope, call.request
+    patch = read_patch(scope.models.user, decode_json(call.body), scope.users_url)
+    user = users.patch_user(scope, call.resource_id, patch, request.headers.get("if-match"))
     return resource_response(
         user, Context.RESOURCE_PATCH_RESPONSE, parameters=response_parameters(request)
     )
 
 
-@router.delete("/Users/{user_id}", status_code=204)
-def delete_user(request: Request, scope: ScopeDep, user_id: str) -> Response:
-    users.delete_user(scope, user_id, request.headers.get("if-match"))
+def delete_user(call: Call) -> Response:
+    users.delete_user(call.scope, call.resource_id, call.request.headers.get("if-match"))
     return Response(status_code=204)
 
 
@@ -127,29 +139,28 @@ def _with_members(parameters: Any) -> bool:
     return "members" in dumped
 
 
-@router.get("/Groups")
-def list_groups(request: Request, scope: ScopeDep) -> Response:
-    search = _search(request, scope.models.group, scope)
+def list_groups(call: Call) -> Response:
+    search = _search(call, call.scope.models.group)
+    page = listing.list_resources(
+        call.scope, listing.GROUP_KIND, search, with_members=_with_members(search)
+    )
+    return render(page, Context.SEARCH_RESPONSE, parameters=search)
+
+
+def search_groups(call: Call) -> Response:
+    scope = call.scope
+    search = read_search(scope.models.group, decode_json(call.body), scope.limits)
     page = listing.list_resources(
         scope, listing.GROUP_KIND, search, with_members=_with_members(search)
     )
     return render(page, Context.SEARCH_RESPONSE, parameters=search)
 
 
-@router.post("/Groups/.search")
-def search_groups(scope: ScopeDep, body: Body) -> Response:
-    search = read_search(scope.models.group, decode_json(body), scope.limits)
-    page = listing.list_resources(
-        scope, listing.GROUP_KIND, search, with_members=_with_members(search)
-    )
-    return render(page, Context.SEARCH_RESPONSE, parameters=search)
-
-
-@router.post("/Groups")
-def create_group(request: Request, scope: ScopeDep, body: Body) -> Response:
+def create_group(call: Call) -> Response:
+    scope = call.scope
     group = read_resource(
         scope.models.group,
-        decode_json(body),
+        decode_json(call.body),
         Context.RESOURCE_CREATION_REQUEST,
         "group",
         scope.users_url,
@@ -159,73 +170,73 @@ def create_group(request: Request, scope: ScopeDep, body: Body) -> Response:
         created,
         Context.RESOURCE_CREATION_RESPONSE,
         status=201,
-        parameters=response_parameters(request),
+        parameters=response_parameters(call.request),
     )
 
 
-@router.get("/Groups/{group_id}")
-def get_group(request: Request, scope: ScopeDep, group_id: str) -> Response:
-    parameters = response_parameters(request)
-    group = groups.get_group(scope, group_id, with_members=_with_members(parameters))
-    return _not_modified(request, group) or resource_response(
+def get_group(call: Call) -> Response:
+    parameters = response_parameters(call.request)
+    group = groups.get_group(call.scope, call.resource_id, with_members=_with_members(parameters))
+    return _not_modified(call.request, group) or resource_response(
         group, Context.RESOURCE_QUERY_RESPONSE, parameters=parameters
     )
 
 
-@router.put("/Groups/{group_id}")
-def replace_group(request: Request, scope: ScopeDep, group_id: str, body: Body) -> Response:
+def replace_group(call: Call) -> Response:
+    scope, request = call.scope, call.request
     replacement = read_resource(
         scope.models.group,
-        decode_json(body),
+        decode_json(call.body),
         Context.RESOURCE_REPLACEMENT_REQUEST,
         "group",
         scope.users_url,
     )
-    group = groups.replace_group(scope, group_id, replacement, request.headers.get("if-match"))
+    group = groups.replace_group(
+        scope, call.resource_id, replacement, request.headers.get("if-match")
+    )
     return resource_response(
         group, Context.RESOURCE_REPLACEMENT_RESPONSE, parameters=response_parameters(request)
     )
 
 
-@router.patch("/Groups/{group_id}")
-def patch_group(request: Request, scope: ScopeDep, group_id: str, body: Body) -> Response:
+def patch_group(call: Call) -> Response:
     """204 unless the request names ``attributes`` (RFC 7644 §3.5.2): a one-member change to a
     100,000-member group must not serialize the group."""
-    patch = read_patch(scope.models.group, decode_json(body), scope.users_url)
+    scope, request = call.scope, call.request
+    patch = read_patch(scope.models.group, decode_json(call.body), scope.users_url)
     parameters = response_parameters(request)
     respond = bool(parameters.attributes)
     group = groups.patch_group(
-        scope, group_id, patch, request.headers.get("if-match"), respond=respond
+        scope, call.resource_id, patch, request.headers.get("if-match"), respond=respond
     )
     if group is None:
         return Response(status_code=204)
     return resource_response(group, Context.RESOURCE_PATCH_RESPONSE, parameters=parameters)
 
 
-@router.delete("/Groups/{group_id}", status_code=204)
-def delete_group(request: Request, scope: ScopeDep, group_id: str) -> Response:
-    groups.delete_group(scope, group_id, request.headers.get("if-match"))
+def delete_group(call: Call) -> Response:
+    groups.delete_group(call.scope, call.resource_id, call.request.headers.get("if-match"))
     return Response(status_code=204)
 
 
 # Searching across resource types, Bulk, /Me
 
 
-@router.post("/.search")
-def search_all(scope: ScopeDep, body: Body) -> Response:
-    search = read_search(scope.models.user | scope.models.group, decode_json(body), scope.limits)
+def search_all(call: Call) -> Response:
+    scope = call.scope
+    search = read_search(
+        scope.models.user | scope.models.group, decode_json(call.body), scope.limits
+    )
     page = listing.search_everything(scope, search)
     return render(page, Context.SEARCH_RESPONSE, parameters=search)
 
 
-@router.post("/Bulk")
-def bulk_request(scope: ScopeDep, body: Body) -> Response:
-    response = bulk.run(scope, decode_json(body))
+def bulk_request(call: Call) -> Response:
+    response = bulk.run(call.scope, decode_json(call.body))
     return render(response, Context.BULK_RESPONSE)
 
 
-@router.api_route("/Me", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
-def me(scope: ScopeDep) -> Response:
+def me(call: Call) -> Response:
     raise NotImplementedException(
         detail="/Me is not supported: tokens belong to a directory, not to a user"
     )
@@ -234,26 +245,76 @@ def me(scope: ScopeDep) -> Response:
 # Discovery (RFC 7644 §4)
 
 
-@router.get("/ServiceProviderConfig")
-def service_provider_config(scope: ScopeDep) -> Response:
-    return render(discovery.configuration(scope), Context.RESOURCE_QUERY_RESPONSE)
+def service_provider_config(call: Call) -> Response:
+    return render(discovery.configuration(call.scope), Context.RESOURCE_QUERY_RESPONSE)
 
 
-@router.get("/ResourceTypes")
-def resource_types(request: Request, scope: ScopeDep) -> Response:
-    return render(discovery.resource_types(scope), Context.SEARCH_RESPONSE)
+def resource_types(call: Call) -> Response:
+    return render(discovery.resource_types(call.scope), Context.SEARCH_RESPONSE)
 
 
-@router.get("/ResourceTypes/{name}")
-def resource_type(scope: ScopeDep, name: str) -> Response:
-    return render(discovery.resource_type(scope, name), Context.RESOURCE_QUERY_RESPONSE)
+def resource_type(call: Call) -> Response:
+    return render(
+        discovery.resource_type(call.scope, call.resource_id), Context.RESOURCE_QUERY_RESPONSE
+    )
 
 
-@router.get("/Schemas")
-def schemas(scope: ScopeDep) -> Response:
-    return render(discovery.schemas(scope), Context.SEARCH_RESPONSE)
+def schemas(call: Call) -> Response:
+    return render(discovery.schemas(call.scope), Context.SEARCH_RESPONSE)
 
 
-@router.get("/Schemas/{schema_id}")
-def schema(scope: ScopeDep, schema_id: str) -> Response:
-    return render(discovery.schema(scope, schema_id), Context.RESOURCE_QUERY_RESPONSE)
+def schema(call: Call) -> Response:
+    return render(discovery.schema(call.scope, call.resource_id), Context.RESOURCE_QUERY_RESPONSE)
+
+
+_ME: dict[str, Handler] = {method: me for method in ("GET", "POST", "PUT", "PATCH", "DELETE")}
+
+ROUTES: dict[tuple[str, bool], dict[str, Handler]] = {
+    ("Users", False): {"GET": list_users, "POST": create_user},
+    ("Users", True): {
+        "GET": get_user,
+        "PUT": replace_user,
+        "PATCH": patch_user,
+        "DELETE": delete_user,
+    },
+    ("Users/.search", False): {"POST": search_users},
+    ("Groups", False): {"GET": list_groups, "POST": create_group},
+    ("Groups", True): {
+        "GET": get_group,
+        "PUT": replace_group,
+        "PATCH": patch_group,
+        "DELETE": delete_group,
+    },
+    ("Groups/.search", False): {"POST": search_groups},
+    (".search", False): {"POST": search_all},
+    ("Bulk", False): {"POST": bulk_request},
+    ("Me", False): _ME,
+    ("ServiceProviderConfig", False): {"GET": service_provider_config},
+    ("ResourceTypes", False): {"GET": resource_types},
+    ("ResourceTypes", True): {"GET": resource_type},
+    ("Schemas", False): {"GET": schemas},
+    ("Schemas", True): {"GET": schema},
+}
+"""By (endpoint, whether a segment follows it) then method: the handler."""
+
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+"""Methods whose handlers read a JSON body (``/Me`` refuses before reading any)."""
+
+
+PREFIX = "/scim/v2/{directory_id}"
+_SEGMENTS = {
+    "Users": "user_id",
+    "Groups": "group_id",
+    "ResourceTypes": "name",
+    "Schemas": "schema_id",
+}
+"""What the segment after each endpoint names, in the path templates."""
+
+
+def templates() -> list[tuple[str, str]]:
+    """Every route as (method, path template), as a router would list them."""
+    return [
+        (method, f"{PREFIX}/{endpoint}" + (f"/{{{_SEGMENTS[endpoint]}}}" if by_id else ""))
+        for (endpoint, by_id), handlers in ROUTES.items()
+        for method in handlers
+    ]

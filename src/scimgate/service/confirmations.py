@@ -4,10 +4,17 @@ Microsoft Entra re-reads every assigned user each cycle and Okta's imports page
 through everything, so a resource the IdP stops mentioning has fallen out of
 its scope, often an account that slipped through deprovisioning. Every read or
 write of a resource by the IdP marks it confirmed, at most once per
-``confirmation_interval`` so that reads rarely write.
+``confirmation_interval``.
+
+A write confirms within its own transaction. A read writes nothing itself: when
+the SCIM edge collects them (``deferred``), its confirmations travel with the
+request's provisioning-log entry and are written in the log writer's batch, after
+the answer has been handed over (``apply``); outside the edge they are written at once.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -35,12 +42,48 @@ def confirm_in(
         table.confirm(conn, scope.directory_id, stale, utcnow())
 
 
+@dataclass(frozen=True)
+class Confirmation:
+    """Resources a read showed the IdP, to be marked confirmed as of ``at``."""
+
+    directory_id: str
+    table: ResourceTable
+    resource_ids: Sequence[str]
+    at: datetime
+
+
+_collected: ContextVar[list[Confirmation] | None] = ContextVar("confirmations", default=None)
+
+
+@contextmanager
+def deferred() -> Iterator[list[Confirmation]]:
+    """Collect the confirmations of the reads made within, instead of writing them."""
+    pending: list[Confirmation] = []
+    token = _collected.set(pending)
+    try:
+        yield pending
+    finally:
+        _collected.reset(token)
+
+
 def confirm_seen(scope: Scope, table: ResourceTable, rows: Iterable[StoredResource]) -> None:
-    """After a read: mark what the IdP was shown as confirmed, writing only when it is time."""
+    """After a read: mark what the IdP was shown as confirmed, when it is time (see above)."""
     stale = _stale(scope, rows)
-    if stale:
-        with writing(scope.engine) as conn:
-            table.confirm(conn, scope.directory_id, stale, utcnow())
+    if not stale:
+        return
+    confirmation = Confirmation(scope.directory_id, table, stale, utcnow())
+    pending = _collected.get()
+    if pending is not None:
+        pending.append(confirmation)
+        return
+    with writing(scope.engine) as conn:
+        apply(conn, [confirmation])
+
+
+def apply(conn: Connection, confirmations: Iterable[Confirmation]) -> None:
+    """Within a writing transaction: write confirmations collected by reads."""
+    for each in confirmations:
+        each.table.confirm(conn, each.directory_id, each.resource_ids, each.at)
 
 
 @dataclass(frozen=True)

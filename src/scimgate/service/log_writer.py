@@ -5,9 +5,15 @@ would double the write transactions of a provisioning burst, and on SQLite each
 of them would wait its turn for the single writer. Instead, requests hand their
 entry to one writer thread and wait until it is committed; entries that arrive
 while a batch is being written go together into the next one. Alone, an entry
-is written at once; under a burst, the batches grow and the transactions do not.
+waits a few milliseconds (``GATHER_SECONDS``) for the entries of the requests that
+follow, so that even a client sending one request at a time shares transactions:
+alone, each entry cost a transaction of its own (about 300 µs of CPU on SQLite,
+against some 70 µs in a batch) and a wake-up of the writer. Under a burst, the
+batches grow and the transactions do not. Nothing waits for an entry but the
+request's own task, after its answer has been sent.
 """
 
+import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from queue import Empty, SimpleQueue
@@ -22,6 +28,9 @@ from scimgate.service.provisioning_log import CapturedRequest, LogPolicy, record
 log = structlog.get_logger("scimgate.provisioning_log")
 
 BATCH_LIMIT = 500
+GATHER_SECONDS = 0.005
+"""How long the first entry of a batch waits for others before the batch is written."""
+
 IDLE_SECONDS = 10.0
 """The writer thread ends after this long without work, and starts again with the next entry."""
 
@@ -65,6 +74,7 @@ class LogWriter:
                     self._running = False
                     return None
             return self._next_batch()
+        time.sleep(GATHER_SECONDS)
         while len(batch) < BATCH_LIMIT:
             try:
                 batch.append(self._queue.get_nowait())

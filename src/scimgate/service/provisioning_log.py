@@ -7,6 +7,7 @@ no header but the user agent, and no ``password`` value at any depth of a body.
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,8 +18,10 @@ from sqlalchemy import Connection, Engine
 from scimgate.scim import jsontext
 from scimgate.scim.idp import recognise
 from scimgate.scim.text import holds_unstorable, storable
+from scimgate.service import confirmations
+from scimgate.service.confirmations import Confirmation
 from scimgate.service.diagnosis import Facts, Holder, diagnose, undeliverable_emails
-from scimgate.service.tenants import effective_idp
+from scimgate.service.tenants import TokenUse, effective_idp, record_use
 from scimgate.store import provisioning_logs, tenants
 from scimgate.store.ids import new_id
 from scimgate.store.provisioning_logs import LogEntry, LogSearch
@@ -83,12 +86,22 @@ class CapturedRequest:
     """None when the body was too large to keep."""
 
     response_body: bytes | None
+    confirmations: Sequence[Confirmation] = ()
+    """What the request's reads showed the IdP, written with the entry (``confirmations``)."""
+
+    token_use: TokenUse | None = None
+    """The token's last-used time, when it was due, written with the entry."""
 
 
 def record(engine: Engine, batch: list[CapturedRequest], policy: LogPolicy) -> list[LogEntry]:
-    """Write requests into their directories' logs, in one transaction."""
+    """Write requests into their directories' logs, with their reads' confirmations and their
+    tokens' use, in one transaction."""
     entries = [_entry(captured, policy) for captured in batch]
     with writing(engine) as conn:
+        for captured in batch:
+            confirmations.apply(conn, captured.confirmations)
+            if captured.token_use is not None:
+                record_use(conn, captured.token_use)
         diagnosed = [
             replace(
                 entry,

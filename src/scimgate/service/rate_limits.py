@@ -23,9 +23,9 @@ from sqlalchemy import Engine
 
 from scimgate.config import Bucket, RateLimits
 from scimgate.scim.errors import TooManyRequests
-from scimgate.service.tenants import authenticate
+from scimgate.service.credentials import Credentials
+from scimgate.service.tenants import Credential
 from scimgate.store import rate_limits
-from scimgate.store.tenants import Directory
 from scimgate.store.transactions import autocommit
 
 DIRECTORY_BUCKET = "directory"
@@ -161,20 +161,20 @@ def _in_memory() -> Admit:
 
 
 def admit(
-    engine: Engine,
+    credentials: Credentials,
     limiter: RateLimiter,
     directory_id: str,
     authorization: str | None,
     client: str,
-) -> Directory:
+) -> Credential:
     """Authenticate a SCIM request for its directory, then take it from its buckets.
 
     A refused token is taken from its client address's bucket: 429 beyond it.
     """
     try:
-        credential = authenticate(engine, directory_id, authorization)
+        credential = credentials.authenticate(directory_id, authorization)
     except UnauthorizedException:
         limiter.check_refused(client)
         raise
     limiter.check(credential.directory.id, credential.token_id)
-    return credential.directory
+    return credential

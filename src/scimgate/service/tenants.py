@@ -1,12 +1,11 @@
 """Use cases on tenants: organizations, directories and their SCIM bearer tokens."""
 
 import hashlib
-import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from scim2_models import NotFoundException, UnauthorizedException
+from scim2_models import UnauthorizedException
 from sqlalchemy import Connection, Engine
 
 from scimgate.scim.idp import IdpProfile, recognise
@@ -19,7 +18,7 @@ TOKEN_PREFIX = "scimgate_"
 """Tokens are recognisable, so that secret scanners and people can tell what leaked."""
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
-"""A token's last-used time is written at most this often, so reads stay reads."""
+"""A token's last-used time is written at most this often (by each server process)."""
 
 
 @dataclass(frozen=True)
@@ -36,7 +35,8 @@ class NewDirectory:
     token: IssuedToken
 
 
-def _hash(secret: str) -> str:
+def token_hash(secret: str) -> str:
+    """How a token is stored and looked up: its SHA-256, never the secret."""
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
@@ -139,8 +139,17 @@ def issue_token(conn: Connection, directory_id: str, name: str) -> IssuedToken:
         last_used_at=None,
         revoked_at=None,
     )
-    tenants.insert_token(conn, record, _hash(secret))
+    tenants.insert_token(conn, record, token_hash(secret))
     return IssuedToken(record, secret)
+
+
+@dataclass(frozen=True)
+class TokenUse:
+    """A token's last-used time, to be written (by the provisioning log's writer)."""
+
+    directory_id: str
+    token_id: str
+    at: datetime
 
 
 @dataclass(frozen=True)
@@ -149,26 +158,13 @@ class Credential:
 
     directory: Directory
     token_id: str
+    use: TokenUse | None = None
+    """The token's use to record, when its last-used time is due (once per resolution)."""
 
 
-def authenticate(engine: Engine, directory_id: str, authorization: str | None) -> Credential:
-    """The directory a request may act on, from its URL and its bearer token.
-
-    A missing, malformed, unknown or revoked token is a 401. A valid token used
-    on another directory's URL is a 404, as if that directory did not exist,
-    so a token reveals nothing about directories it does not open.
-    """
-    secret = _bearer(authorization)
-    with reading(engine) as conn:
-        found = tenants.find_token_by_hash(conn, _hash(secret))
-    if found is None or not hmac.compare_digest(found.stored_hash, _hash(secret)):
-        raise UnauthorizedException(detail="The bearer token is not valid for this service")
-    if found.token.revoked_at is not None:
-        raise UnauthorizedException(detail="The bearer token has been revoked")
-    if not hmac.compare_digest(found.token.directory_id, directory_id):
-        raise NotFoundException(detail=f"No directory {directory_id}")
-    _note_use(engine, found.token)
-    return Credential(found.directory, found.token.id)
+def record_use(conn: Connection, use: TokenUse) -> None:
+    """Within a writing transaction: write a token's last-used time."""
+    tenants.touch_token(conn, use.directory_id, use.token_id, use.at)
 
 
 def note_client(
@@ -191,16 +187,8 @@ def effective_idp(directory: Directory) -> IdpProfile:
     return IdpProfile(directory.idp_detected or IdpProfile.generic)
 
 
-def _note_use(engine: Engine, token: TokenRecord) -> None:
-    now = utcnow()
-    last = token.last_used_at
-    if last is not None and now - last < LAST_USED_RESOLUTION:
-        return
-    with writing(engine) as conn:
-        tenants.touch_token(conn, token.directory_id, token.id, now)
-
-
-def _bearer(authorization: str | None) -> str:
+def bearer_secret(authorization: str | None) -> str:
+    """The secret of an ``Authorization: Bearer`` header; 401 for a missing or malformed one."""
     scheme, _, credentials = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not credentials.strip():
         raise UnauthorizedException(

@@ -546,3 +546,13 @@ a request is admitted while ``tat`` lies at most the burst allowance ahead of no
 The table is unlogged (migration 0015): a crash of the database refills the buckets,
 and a request's bucket update waits for no disk flush.
 """
+
+credential_stamps = Table(
+    "credential_stamps",
+    metadata,
+    Column("directory_id", Uuid, primary_key=True),
+    Column("version", BigInteger, nullable=False, server_default="1"),
+)
+"""One row per directory whose ``version`` moves, by database triggers, whenever the
+directory's row changes or one of its tokens is revoked: a server process that keeps tokens
+and directory rows in memory reads this one number to know they still hold."""

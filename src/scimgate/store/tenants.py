@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, select, update
 
-from scimgate.store.tables import directories, organizations, scim_tokens
+from scimgate.store.tables import credential_stamps, directories, organizations, scim_tokens
 
 
 @dataclass(frozen=True)
@@ -196,19 +196,22 @@ class FoundToken:
     token: TokenRecord
     stored_hash: str
     directory: Directory
+    stamp: int | None
+    """The directory's credential stamp, read with the token (None before it has one)."""
 
 
 _TOKEN_COLUMNS = [column for column in scim_tokens.c if column.name != "secret_hash"]
 _TOKEN_BY_HASH = (
-    select(*_TOKEN_COLUMNS, scim_tokens.c.secret_hash, *directories.c)
+    select(*_TOKEN_COLUMNS, scim_tokens.c.secret_hash, credential_stamps.c.version, *directories.c)
     .join(directories, directories.c.id == scim_tokens.c.directory_id)
+    .outerjoin(credential_stamps, credential_stamps.c.directory_id == directories.c.id)
     .where(scim_tokens.c.secret_hash == bindparam("secret_hash"))
 )
-"""Built once: read by every SCIM request."""
+"""Built once: read by a SCIM request whose token this process does not know yet."""
 
 
 def find_token_by_hash(conn: Connection, secret_hash: str) -> FoundToken | None:
-    """The token stored under a hash, read with its directory in one query (every request)."""
+    """The token stored under a hash, read with its directory and its stamp in one query."""
     row = conn.execute(_TOKEN_BY_HASH, {"secret_hash": secret_hash}).first()
     if row is None:
         return None
@@ -216,9 +219,9 @@ def find_token_by_hash(conn: Connection, secret_hash: str) -> FoundToken | None:
     width = len(_TOKEN_COLUMNS)
     token = TokenRecord(**dict(zip((c.name for c in _TOKEN_COLUMNS), values[:width], strict=True)))
     directory = Directory(
-        **dict(zip((c.name for c in directories.c), values[width + 1 :], strict=True))
+        **dict(zip((c.name for c in directories.c), values[width + 2 :], strict=True))
     )
-    return FoundToken(token, values[width], directory)
+    return FoundToken(token, values[width], directory, values[width + 1])
 
 
 def list_tokens(conn: Connection, directory_id: str) -> list[TokenRecord]:

@@ -1,0 +1,215 @@
+"""The SCIM edge: routing, authentication and one worker-thread hop per request.
+
+SCIM requests do not go through FastAPI: its dependency injection, validation
+layers and one thread hop per dependency cost more CPU than authenticating and
+routing do. Here a request is matched to its handler (``api.scim_routes``), and
+then, in a single hop to a worker thread, authenticated (from the process's
+token cache, ``service.credentials``), admitted by the rate limiter, noted
+(activation, recognised IdP: each writes once per directory), handled and
+rendered. Errors are mapped once, here, into the SCIM envelope.
+
+A request with a body is authenticated before its body is read, so that an
+anonymous client never makes the server read what it sends. A token this process
+has already accepted skips that wait: when the body is declared, within the
+limit and of a JSON media type, it is read first and everything else happens in
+the one hop (a token revoked since is still refused there, before any use of the
+body). Any other request with a body takes a first hop to authenticate.
+
+Reads write nothing here: the confirmations they make (``service.confirmations``)
+and the token's last-used time are left in the request's state for the provisioning
+log, whose writer writes them with the request's entry.
+"""
+
+from typing import Any
+
+from anyio import to_thread
+from scim2_models import SCIMException
+from starlette.datastructures import URL, Headers
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import RedirectResponse, Response
+from starlette.types import ASGIApp, Receive, Send
+from starlette.types import Scope as AsgiScope
+
+from scimgate.api.clients import client_address
+from scimgate.api.endpoint_case import SCIM_PREFIX, canonical_path
+from scimgate.api.requests import media_type_refusal
+from scimgate.api.responses import error_response
+from scimgate.api.scim_routes import BODY_METHODS, ROUTES, Call, Handler, me
+from scimgate.service import confirmations
+from scimgate.service.activation import note_activation
+from scimgate.service.rate_limits import admit
+from scimgate.service.scope import Scope
+from scimgate.service.tenants import note_client
+from scimgate.store.tenants import Directory
+
+DIRECTORY_KEY = "directory"
+"""Where the edge leaves the authenticated directory in the request's state, for the
+provisioning log and the metrics: a request that did not authenticate has none."""
+
+CONFIRMATIONS_KEY = "confirmations"
+"""Where it leaves the confirmations of the request's reads, for the provisioning log."""
+
+TOKEN_USE_KEY = "token_use"
+"""Where it leaves the token's last-used time when it is due, for the provisioning log."""
+
+
+class MethodNotAllowed(SCIMException):
+    """A SCIM endpoint asked with a method it does not serve."""
+
+    status = 405
+
+
+class _Route:
+    """A matched request: its directory id, handler and the segment after the endpoint."""
+
+    def __init__(self, directory_id: str, handler: Handler, resource_id: str) -> None:
+        self.directory_id = directory_id
+        self.handler = handler
+        self.resource_id = resource_id
+
+
+def _candidates(path: str) -> tuple[str, list[tuple[dict[str, Handler], str]]]:
+    """The directory id and the routes whose path template matches ``path`` (in order)."""
+    parts = path[len(SCIM_PREFIX) :].split("/")
+    if not 2 <= len(parts) <= 3 or not all(parts):
+        return "", []
+    directory_id, endpoint = parts[0], parts[1]
+    if len(parts) == 2:
+        found = ROUTES.get((endpoint, False))
+        return directory_id, [(found, "")] if found else []
+    segment = parts[2]
+    matches = []
+    if segment == ".search" and (searched := ROUTES.get((f"{endpoint}/.search", False))):
+        matches.append((searched, ""))
+    if by_id := ROUTES.get((endpoint, True)):
+        matches.append((by_id, segment))
+    return directory_id, matches
+
+
+class ScimEdge:
+    """ASGI middleware answering every request under ``/scim/v2/``; others pass through."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: AsgiScope, receive: Receive, send: Send) -> None:
+        path: str = scope.get("path", "")
+        if scope["type"] != "http" or not path.startswith(SCIM_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        canonical = canonical_path(path)
+        if canonical != path:
+            scope = {**scope, "path": canonical}
+        answer = self._route(scope)
+        if isinstance(answer, Response):
+            await answer(scope, receive, send)
+        elif answer is None:
+            await self.app(scope, receive, send)  # no SCIM route: the application's 404
+        else:
+            response = await self._answer(scope, receive, answer)
+            await response(scope, receive, send)
+
+    def _route(self, scope: AsgiScope) -> "_Route | Response | None":
+        """The route of a request, or the answer when it has none (405, 307), or None (404)."""
+        path: str = scope["path"]
+        directory_id, candidates = _candidates(path)
+        method: str = scope["method"]
+        for handlers, resource_id in candidates:
+            if (handler := handlers.get(method)) is not None:
+                return _Route(directory_id, handler, resource_id)
+        if candidates:
+            return error_response(MethodNotAllowed(detail="Method Not Allowed"))
+        if path.endswith("/") and _candidates(path.rstrip("/"))[1]:
+            redirect = {**scope, "path": path.rstrip("/")}
+            return RedirectResponse(str(URL(scope=redirect)))
+        return None
+
+    async def _answer(self, scope: AsgiScope, receive: Receive, route: _Route) -> Response:
+        app: Any = scope["app"]
+        state = app.state
+        request = Request(scope, receive)
+        takes_body = scope["method"] in BODY_METHODS and route.handler is not me
+        if not takes_body:
+            return await to_thread.run_sync(_handle, state, request, route, b"")
+        refusal = media_type_refusal(request.headers)  # given after the credentials' answer
+        readable = refusal is None and _declared_within(request.headers, state)
+        if readable and state.credentials.knows(request.headers.get("authorization")):
+            try:
+                body = await request.body()
+            except ClientDisconnect:
+                # A client that left is still logged as its directory's: authenticate it.
+                await to_thread.run_sync(_refusal, state, request, route)
+                raise
+            return await to_thread.run_sync(_handle, state, request, route, body)
+        refused = await to_thread.run_sync(_refusal, state, request, route)
+        if refused is not None:
+            return refused
+        if refusal is not None:
+            return error_response(refusal)
+        body = await request.body()
+        return await to_thread.run_sync(_handle, state, request, route, body)
+
+
+def _declared_within(headers: Headers, state: Any) -> bool:
+    """Whether the body's length is declared and within the SCIM limit (so reading it first
+    cannot turn an answer about credentials into a 413)."""
+    declared = headers.get("content-length", "")
+    return declared.isdigit() and int(declared) <= state.settings.limits.max_payload_bytes
+
+
+def _handle(state: Any, request: Request, route: _Route, body: bytes) -> Response:
+    """In a worker thread: authenticate (unless a first hop did), handle and render."""
+    try:
+        scope = _authenticated(state, request, route.directory_id)
+        with confirmations.deferred() as confirmed:
+            response = route.handler(Call(request, scope, body, route.resource_id))
+        if confirmed:
+            request.scope["state"][CONFIRMATIONS_KEY] = confirmed
+        return response
+    except SCIMException as exc:
+        return error_response(exc)
+
+
+def _refusal(state: Any, request: Request, route: _Route) -> Response | None:
+    """In a worker thread, before a body is read: the answer refusing the request's
+    credentials, or None once it authenticated."""
+    try:
+        _authenticated(state, request, route.directory_id)
+    except SCIMException as exc:
+        return error_response(exc)
+    return None
+
+
+def _authenticated(state: Any, request: Request, directory_id: str) -> Scope:
+    """The scope of a request whose token opens the directory in its URL, within its limits."""
+    known: Directory | None = request.scope.setdefault("state", {}).get(DIRECTORY_KEY)
+    if known is not None:  # authenticated by a first hop
+        directory = known
+    else:
+        credential = admit(
+            state.credentials,
+            state.rate_limiter,
+            directory_id,
+            request.headers.get("authorization"),
+            client_address(request.scope),
+        )
+        directory = credential.directory
+        if credential.use is not None:
+            request.scope["state"][TOKEN_USE_KEY] = credential.use
+        if directory.activated_at is None:
+            note_activation(state.engine, directory)
+        if directory.idp_detected is None:
+            note_client(
+                state.engine,
+                directory,
+                request.headers.get("user-agent"),
+                list(request.query_params.keys()),
+            )
+        request.scope["state"][DIRECTORY_KEY] = directory
+    root = state.settings.public_url or str(request.base_url)
+    return Scope(
+        engine=state.engine,
+        directory=directory,
+        base_url=f"{root.rstrip('/')}/scim/v2/{directory.id}",
+        limits=state.settings.limits,
+    )

@@ -1,0 +1,53 @@
+"""Reading directories' credential stamps on a connection kept for it.
+
+A stamp is read by every SCIM request whose token the process knows, so it is read
+by the driver on one connection held for the purpose, outside a transaction: about
+2 µs on SQLite, one round trip on PostgreSQL, where a transaction through the pool
+costs some 70 µs of CPU. The stamps themselves are moved by triggers (migration 0018).
+"""
+
+from threading import Lock
+from typing import Any
+
+from sqlalchemy import Engine
+
+
+class StampReader:
+    """Reads credential stamps for one engine, holding one of its connections."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        marker = "?" if engine.dialect.paramstyle == "qmark" else "%s"
+        self._sql = f"SELECT version FROM credential_stamps WHERE directory_id = {marker}"
+        self._lock = Lock()
+        self._connection: Any = None
+
+    def read(self, directory_id: str) -> int | None:
+        """The directory's stamp; None when it has none or it could not be read (the caller
+        then reads what it needs in a transaction of its own, which reports the failure)."""
+        with self._lock:
+            try:
+                if self._connection is None:
+                    self._connection = self._open()
+                cursor = self._connection.cursor()
+                try:
+                    cursor.execute(self._sql, (directory_id,))
+                    row = cursor.fetchone()
+                finally:
+                    cursor.close()
+            except self._engine.dialect.loaded_dbapi.Error:
+                self._discard()
+                return None
+        return int(row[0]) if row else None
+
+    def _open(self) -> Any:
+        connection = self._engine.raw_connection()
+        if self._engine.dialect.name == "postgresql":
+            # Each read is its own statement: it sees every commit made before it.
+            connection.driver_connection.autocommit = True  # type: ignore[union-attr]
+        return connection
+
+    def _discard(self) -> None:
+        if self._connection is not None:
+            self._connection.invalidate()
+            self._connection = None
