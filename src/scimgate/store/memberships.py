@@ -85,11 +85,16 @@ def add(conn: Connection, directory_id: str, group_id: str, members: Iterable[Ne
             row["display"] = keyring.seal_optional(
                 row["display"], DISPLAY, directory_id, _row_id(group_id, str(row["member_id"]))
             )
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(group_members).on_conflict_do_nothing(
+    return conn.execute(_ADD[conn.dialect.name], rows).rowcount or 0
+
+
+_ADD = {
+    name: dialect.insert(group_members).on_conflict_do_nothing(
         index_elements=["group_id", "member_id"]
     )
-    return conn.execute(statement, rows).rowcount or 0
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+"""Built once: run by every member added."""
 
 
 def remove(conn: Connection, directory_id: str, group_id: str, member_ids: Sequence[str]) -> int:
@@ -228,14 +233,19 @@ def member_ids(
     found: set[str] = set()
     for batch in batches(among):
         rows = conn.execute(
-            select(group_members.c.member_id).where(
-                group_members.c.directory_id == directory_id,
-                group_members.c.group_id == group_id,
-                group_members.c.member_id.in_(batch),
-            )
+            _MEMBER_IDS,
+            {"directory_id": directory_id, "group_id": group_id, "member_ids": list(batch)},
         )
         found.update(rows.scalars())
     return found
+
+
+_MEMBER_IDS = select(group_members.c.member_id).where(
+    group_members.c.directory_id == bindparam("directory_id"),
+    group_members.c.group_id == bindparam("group_id"),
+    group_members.c.member_id.in_(bindparam("member_ids", expanding=True)),
+)
+"""Built once: read by every member change."""
 
 
 def _groups_of_members(last: ColumnElement[Any]) -> Select[Any]:

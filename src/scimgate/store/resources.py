@@ -19,6 +19,7 @@ from sqlalchemy import (
     Insert,
     Select,
     Table,
+    Update,
     bindparam,
     delete,
     func,
@@ -237,6 +238,26 @@ class ResourceTable:
                 conn, keyring, directory_id, resource.id, resource.doc, replacing=True
             )
 
+    def advance(self, conn: Connection, directory_id: str, resource: StoredResource) -> None:
+        """Store a new version of a resource whose document did not change (its members did)."""
+        conn.execute(
+            self._advance,
+            {
+                "b_directory_id": directory_id,
+                "b_id": resource.id,
+                "modified_at": resource.modified_at,
+                "version": resource.version,
+                "confirmed_at": resource.confirmed_at,
+            },
+        )
+
+    @cached_property
+    def _advance(self) -> Update:
+        return update(self.table).where(
+            self.table.c.directory_id == bindparam("b_directory_id"),
+            self.table.c.id == bindparam("b_id"),
+        )
+
     def touch(self, conn: Connection, directory_id: str, resource_id: str, at: datetime) -> None:
         """Mark a resource as changed without rewriting its document (a membership change)."""
         conn.execute(
@@ -327,14 +348,22 @@ class ResourceTable:
         skips rows whose deletion committed while it waited.
         """
         found: set[str] = set()
+        query = self._existing_ids_locked if lock else self._existing_ids
         for batch in batches(resource_ids):
-            query = select(self.table.c.id).where(
-                self.table.c.directory_id == directory_id, self.table.c.id.in_(batch)
-            )
-            if lock:
-                query = query.with_for_update(read=True, key_share=True)
-            found.update(row.id for row in conn.execute(query))
+            rows = conn.execute(query, {"directory_id": directory_id, "ids": list(batch)})
+            found.update(rows.scalars())
         return found
+
+    @cached_property
+    def _existing_ids(self) -> Select[Any]:
+        return select(self.table.c.id).where(
+            self.table.c.directory_id == bindparam("directory_id"),
+            self.table.c.id.in_(bindparam("ids", expanding=True)),
+        )
+
+    @cached_property
+    def _existing_ids_locked(self) -> Select[Any]:
+        return self._existing_ids.with_for_update(read=True, key_share=True)
 
     def find_id(
         self, conn: Connection, directory_id: str, condition: ColumnElement[bool]

@@ -1,4 +1,7 @@
-"""Role rules of a directory, and the effective roles kept for each user."""
+"""Role rules of a directory, and the effective roles kept for each user.
+
+Every change of the rules restamps the directory (``scimgate.store.configuration``).
+"""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -6,6 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, bindparam, delete, select
 
 from scimgate.store.batches import batches
+from scimgate.store.configuration import restamp
 from scimgate.store.tables import role_rules, user_roles, users
 
 
@@ -25,6 +29,7 @@ class RoleRule:
 
 def add_rule(conn: Connection, directory_id: str, rule: RoleRule) -> None:
     conn.execute(role_rules.insert().values(directory_id=directory_id, **vars(rule)))
+    restamp(conn, directory_id)
 
 
 def remove_rule(conn: Connection, directory_id: str, rule_id: str) -> bool:
@@ -33,7 +38,10 @@ def remove_rule(conn: Connection, directory_id: str, rule_id: str) -> bool:
             role_rules.c.directory_id == directory_id, role_rules.c.id == rule_id
         )
     )
-    return result.rowcount == 1
+    if result.rowcount != 1:
+        return False
+    restamp(conn, directory_id)
+    return True
 
 
 def remove_default(conn: Connection, directory_id: str) -> None:
@@ -42,6 +50,7 @@ def remove_default(conn: Connection, directory_id: str) -> None:
             role_rules.c.directory_id == directory_id, role_rules.c.kind == "default"
         )
     )
+    restamp(conn, directory_id)
 
 
 _RULES = (
