@@ -74,12 +74,6 @@ def builder(conn: Connection, directory_id: str) -> PayloadBuilder:
     return found
 
 
-def reconfigured(conn: Connection, directory_id: str) -> None:
-    """The transaction changed the directory's rules or mappings: payloads built from now on
-    use them."""
-    _journal(conn).builders.pop(directory_id, None)
-
-
 def user_changed(
     conn: Connection,
     directory_id: str,

@@ -56,8 +56,9 @@ def recompute(
     ``announce`` is False for a user being created: its ``user.created`` event
     carries its first roles. ``known`` holds what the caller has read of some
     of these users as they now stand (memberships and stored roles): it is
-    not read again. The rules are the transaction's
-    (:func:`scimgate.service.changes.builder`).
+    not read again. The rules are those of the transaction's payload builder
+    (:func:`scimgate.service.changes.builder`), as they stood when it was first
+    asked for: the use cases that change rules ask for it only after.
     """
     rules = changes.builder(conn, directory_id).config.rules
     known = known or {}
@@ -110,7 +111,6 @@ def add_rule(
         if kind == "default":
             roles.remove_default(conn, directory_id)
         roles.add_rule(conn, directory_id, rule)
-        changes.reconfigured(conn, directory_id)
         recompute(conn, directory_id, roles.all_user_ids(conn, directory_id))
     return rule
 
@@ -119,7 +119,6 @@ def remove_rule(engine: Engine, directory_id: str, rule_id: str) -> bool:
     with changes.changing(engine) as conn:
         removed = roles.remove_rule(conn, directory_id, rule_id)
         if removed:
-            changes.reconfigured(conn, directory_id)
             recompute(conn, directory_id, roles.all_user_ids(conn, directory_id))
     return removed
 
