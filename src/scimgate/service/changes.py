@@ -119,10 +119,15 @@ def _user_changed(
 
 
 def user_created(
-    conn: Connection, directory_id: str, stored: StoredResource, user_roles: list[str]
+    conn: Connection,
+    directory_id: str,
+    stored: StoredResource,
+    user_roles: list[str] | None = None,
 ) -> None:
-    """A user was provisioned (``stored`` is its new row, ``user_roles`` its first roles; it
-    belongs to no group yet)."""
+    """A user was provisioned (``stored`` is its new row; it belongs to no group yet).
+
+    A caller that computed its first roles passes them, saving their read.
+    """
     user = builder(conn, directory_id).user(
         stored.id, stored=stored, groups=[], user_roles=user_roles
     )

@@ -257,7 +257,9 @@ def _add_members(
     # in the group are not locked: deleting one locks this group, which this change holds.
     joining = [member_id for member_id in ids if member_id not in already]
     user_ids = USERS.existing_ids(conn, scope.directory_id, joining, lock=True)
-    group_ids = GROUPS.existing_ids(conn, scope.directory_id, joining, lock=True)
+    # Ids are unique across users and groups: only those that are not users can be groups.
+    not_users = [member_id for member_id in joining if member_id not in user_ids]
+    group_ids = GROUPS.existing_ids(conn, scope.directory_id, not_users, lock=True)
     known = user_ids | group_ids
     unknown = [member_id for member_id in joining if member_id not in known]
     if unknown:
