@@ -31,6 +31,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from scimgate.scim.compare import fold
 from scimgate.store.batches import batches
+from scimgate.store.by_ids import ByIds, by_ids
 from scimgate.store.encryption import (
     EMAIL_LOOKUP,
     GROUP_EXTERNAL_ID_LOOKUP,
@@ -190,15 +191,18 @@ class ResourceTable:
         keyring = keyring_of(conn)
         found: dict[str, StoredResource] = {}
         for batch in batches(resource_ids):
-            rows = conn.execute(self._get_many, {"directory_id": directory_id, "ids": list(batch)})
+            rows = self._get_many.run(conn, batch, {"directory_id": directory_id})
             found.update((row.id, self._stored(keyring, directory_id, row)) for row in rows)
         return found
 
     @cached_property
-    def _get_many(self) -> Select[Any]:
-        return select(*self._stored_columns()).where(
-            self.table.c.directory_id == bindparam("directory_id"),
-            self.table.c.id.in_(bindparam("ids", expanding=True)),
+    def _get_many(self) -> ByIds[Select[Any]]:
+        return by_ids(
+            lambda ids: select(*self._stored_columns()).where(
+                self.table.c.directory_id == bindparam("directory_id"), ids
+            ),
+            self.table.c.id,
+            "ids",
         )
 
     @cached_property
@@ -350,20 +354,24 @@ class ResourceTable:
         found: set[str] = set()
         query = self._existing_ids_locked if lock else self._existing_ids
         for batch in batches(resource_ids):
-            rows = conn.execute(query, {"directory_id": directory_id, "ids": list(batch)})
-            found.update(rows.scalars())
+            found.update(query.run(conn, batch, {"directory_id": directory_id}).scalars())
         return found
 
     @cached_property
-    def _existing_ids(self) -> Select[Any]:
-        return select(self.table.c.id).where(
-            self.table.c.directory_id == bindparam("directory_id"),
-            self.table.c.id.in_(bindparam("ids", expanding=True)),
+    def _existing_ids(self) -> ByIds[Select[Any]]:
+        return by_ids(
+            lambda ids: select(self.table.c.id).where(
+                self.table.c.directory_id == bindparam("directory_id"), ids
+            ),
+            self.table.c.id,
+            "ids",
         )
 
     @cached_property
-    def _existing_ids_locked(self) -> Select[Any]:
-        return self._existing_ids.with_for_update(read=True, key_share=True)
+    def _existing_ids_locked(self) -> ByIds[Select[Any]]:
+        return self._existing_ids.map(
+            lambda query: query.with_for_update(read=True, key_share=True)
+        )
 
     def find_id(
         self, conn: Connection, directory_id: str, condition: ColumnElement[bool]

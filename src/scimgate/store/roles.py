@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, bindparam, delete, select
 
 from scimgate.store.batches import batches
+from scimgate.store.by_ids import by_ids
 from scimgate.store.configuration import restamp
 from scimgate.store.tables import role_rules, user_roles, users
 
@@ -72,9 +73,12 @@ def rules(conn: Connection, directory_id: str) -> list[RoleRule]:
     return [RoleRule(**row._mapping) for row in rows]
 
 
-_ROLES_OF = select(user_roles.c.user_id, user_roles.c.roles).where(
-    user_roles.c.directory_id == bindparam("directory_id"),
-    user_roles.c.user_id.in_(bindparam("user_ids", expanding=True)),
+_ROLES_OF = by_ids(
+    lambda user_ids: select(user_roles.c.user_id, user_roles.c.roles).where(
+        user_roles.c.directory_id == bindparam("directory_id"), user_ids
+    ),
+    user_roles.c.user_id,
+    "user_ids",
 )
 """Built once: read with every change of a user, for its event."""
 
@@ -83,7 +87,7 @@ def roles_of(conn: Connection, directory_id: str, user_ids: Sequence[str]) -> di
     """The stored roles of these users (a user never computed has none)."""
     found: dict[str, list[str]] = {user_id: [] for user_id in user_ids}
     for batch in batches(user_ids):
-        rows = conn.execute(_ROLES_OF, {"directory_id": directory_id, "user_ids": list(batch)})
+        rows = _ROLES_OF.run(conn, batch, {"directory_id": directory_id})
         for user_id, roles in rows:
             found[user_id] = list(roles)
     return found
