@@ -123,7 +123,8 @@ def patch_group(
             if isinstance(step, MemberChange):
                 moves += _apply_member_change(conn, scope, group_id, step)
             else:
-                group = group or group_resource(scope, stored, None)
+                if group is None:
+                    group = group_resource(scope, stored, None)
                 apply_patch(step, group)
         doc = stored.doc if group is None else document(group)
         stored = _save(conn, scope, stored, doc, _membership_moved(moves))
