@@ -48,15 +48,12 @@ def recompute(
     directory_id: str,
     user_ids: Sequence[str],
     *,
-    announce: bool = True,
     known: dict[str, UserFacts] | None = None,
 ) -> None:
     """Bring these users' stored roles up to date, recording each change.
 
-    ``announce`` is False for a user being created: its ``user.created`` event
-    carries its first roles. ``known`` holds what the caller has read of some
-    of these users as they now stand (memberships and stored roles): it is
-    not read again. The rules are those of the transaction's payload builder
+    ``known`` holds what the caller has read of some of these users as they
+    now stand (memberships and stored roles): it is not read again. The rules are those of the transaction's payload builder
     (:func:`scimgate.service.changes.builder`), as they stood when it was first
     asked for: the use cases that change rules ask for it only after.
     """
@@ -79,7 +76,7 @@ def recompute(
     }
     moved = {user_id: roles_ for user_id, roles_ in wanted.items() if roles_ != current[user_id]}
     roles.store_roles(conn, directory_id, moved)
-    if announce and moved:
+    if moved:
         facts = {
             user_id: replace(known[user_id], roles=moved[user_id])
             for user_id in moved
