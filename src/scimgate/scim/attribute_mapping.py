@@ -5,6 +5,8 @@ or replace them by name.
 """
 
 import re
+import typing
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -58,6 +60,76 @@ def _compiled(model: Any, path: str) -> Path[Any] | None:
     """A mapping's path parsed for a model, once; None when it names nothing of the model."""
     parsed: Path[Any] = Path[model](path)
     return parsed if parsed.resolve() is not None else None
+
+
+def custom_attributes_of_dump(
+    raw: dict[str, Any], mappings: dict[str, str], model: Any, user: Callable[[], Any]
+) -> dict[str, Any]:
+    """What :func:`custom_attributes` gives, read from the user's dump (``raw``) where it can be.
+
+    A mapping to a single-valued attribute holding a plain value (or none) is
+    read from ``raw``; any other mapping, or a value that is not plain, asks
+    ``user()`` for the model, as :func:`custom_attributes` reads it.
+    """
+    found: dict[str, Any] = {}
+    for name, path in mappings.items():
+        keys = _keys(model, path)
+        value = _dig(raw, keys) if keys is not None else _NOT_PLAIN
+        if value is _NOT_PLAIN:
+            value = _value(_compiled(model, path), user())
+        found[name] = value
+    return found
+
+
+_NOT_PLAIN = object()
+_PLAIN_TYPES = (str, bool, int, float)
+_SIMPLE_PATH = re.compile(r"^(?:(?P<urn>urn:.+):)?(?P<attribute>[A-Za-z][A-Za-z0-9_$-]*)$")
+
+
+def _dig(raw: dict[str, Any], keys: tuple[str, ...]) -> Any:
+    value: Any = raw
+    for key in keys:
+        if not isinstance(value, dict):
+            return _NOT_PLAIN
+        value = value.get(key)
+        if value is None:
+            return None
+    return value if isinstance(value, _PLAIN_TYPES) else _NOT_PLAIN
+
+
+@lru_cache(maxsize=1024)
+def _keys(model: Any, path: str) -> tuple[str, ...] | None:
+    """The keys of a mapping's value in a user's dump, for a path to one attribute of the
+    core schema or of an extension; None for any other path (a filter, a sub-attribute)."""
+    matched = _SIMPLE_PATH.match(path)
+    if matched is None or _compiled(model, path) is None:
+        return None
+    urn, attribute = matched["urn"], matched["attribute"]
+    if urn is None or urn.lower() == str(model.__schema__).lower():
+        alias = _alias(model, attribute)
+        return None if alias is None else (alias,)
+    extension = _alias(model, urn)
+    if extension is None:
+        return None
+    alias = _alias(_extension_model(model, extension), attribute)
+    return None if alias is None else (extension, alias)
+
+
+def _alias(model: Any, name: str) -> str | None:
+    """The name a field of ``model`` is dumped under, found case-insensitively."""
+    for field_name, info in model.model_fields.items():
+        alias = info.serialization_alias or field_name
+        if alias.lower() == name.lower():
+            return str(alias)
+    return None
+
+
+def _extension_model(model: Any, alias: str) -> Any:
+    for field_name, info in model.model_fields.items():
+        if (info.serialization_alias or field_name) == alias:
+            kinds = [kind for kind in typing.get_args(info.annotation) if kind is not type(None)]
+            return kinds[0] if kinds else info.annotation
+    raise LookupError(alias)
 
 
 def _value(path: Path[Any] | None, user: Any) -> Any:

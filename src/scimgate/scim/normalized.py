@@ -114,6 +114,52 @@ def normalize_user(
     )
 
 
+def normalize_user_dump(
+    raw: dict[str, Any], custom: dict[str, Any], roles: list[str], *, assigned: bool = True
+) -> DirectoryUser:
+    """What :func:`normalize_user` gives, from the user's dump instead of its model.
+
+    ``raw`` is what ``user.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)``
+    returns (a stored document with its ``id``, ``meta`` and ``groups``, in the
+    models' key order), ``custom`` its mapped attributes: no model is built.
+    """
+    emails = [email for email in raw.get("emails") or [] if email.get("value")]
+    primary = next((e for e in emails if e.get("primary")), None) or next(
+        (e for e in emails if str(e.get("type") or "").lower() == "work"), None
+    )
+    enterprise = raw.get(ENTERPRISE_SCHEMA, {})
+    name = raw.get("name")
+    given = _text(name.get("givenName")) if name else None
+    family = _text(name.get("familyName")) if name else None
+    display = _text(raw.get("displayName")) or (_text(name.get("formatted")) if name else None)
+    if display is None and (given or family):
+        display = " ".join(part for part in (given, family) if part)
+    values = [str(email["value"]) for email in emails]
+    return DirectoryUser(
+        id=str(raw["id"]),
+        idp_id=raw.get("externalId"),
+        username=raw["userName"],
+        primary_email=str(primary["value"]) if primary else (values[0] if values else None),
+        emails=values,
+        undeliverable_emails=[value for value in values if not is_address(value)],
+        first_name=given,
+        last_name=family,
+        display_name=display,
+        job_title=_text(raw.get("title")),
+        department=_text(enterprise.get("department")),
+        manager_id=(enterprise.get("manager") or {}).get("value"),
+        state=UserState.active
+        if assigned and raw.get("active") is not False
+        else UserState.inactive,
+        groups=[
+            GroupRef(str(g["value"]), str(g.get("display") or "")) for g in raw.get("groups") or []
+        ],
+        roles=roles,
+        custom_attributes=custom,
+        raw=raw,
+    )
+
+
 def _text(value: str | None) -> str | None:
     """A text value, or None for a blank one: OneLogin sends empty placeholders as ""."""
     return value if value and value.strip() else None
@@ -124,4 +170,11 @@ def normalize_group(group: Group) -> DirectoryGroup:
     raw.pop("members", None)
     return DirectoryGroup(
         id=str(group.id), idp_id=group.external_id, name=str(group.display_name), raw=raw
+    )
+
+
+def normalize_group_dump(raw: dict[str, Any]) -> DirectoryGroup:
+    """What :func:`normalize_group` gives, from the group's dump without ``members``."""
+    return DirectoryGroup(
+        id=str(raw["id"]), idp_id=raw.get("externalId"), name=str(raw["displayName"]), raw=raw
     )

@@ -27,13 +27,12 @@ from scimgate.events.models import (
 )
 from scimgate.scim.normalized import DirectoryUser, UserState
 from scimgate.service import publishing
-from scimgate.service.payloads import PayloadBuilder, directory_info
-from scimgate.store import tenants
+from scimgate.service.directory_config import directory_config
+from scimgate.service.payloads import PayloadBuilder, UserFacts, directory_info
 from scimgate.store.events import NewEvent
 from scimgate.store.ids import new_id, utcnow
 from scimgate.store.memberships import Membership
 from scimgate.store.resources import StoredResource
-from scimgate.store.tenants import Directory
 from scimgate.store.transactions import writing
 
 _JOURNAL = "scimgate.journal"
@@ -48,16 +47,10 @@ class Journal:
 
 
 @contextmanager
-def changing(engine: Engine, directory: Directory | None = None) -> Iterator[Connection]:
-    """A writing transaction whose recorded changes are published when it commits.
-
-    ``directory``, when the caller has it at hand, saves reading it again to
-    build the events' payloads.
-    """
+def changing(engine: Engine) -> Iterator[Connection]:
+    """A writing transaction whose recorded changes are published when it commits."""
     with writing(engine) as conn:
         journal = Journal()
-        if directory is not None:
-            journal.builders[directory.id] = PayloadBuilder(conn, directory)
         conn.info[_JOURNAL] = journal
         try:
             yield conn
@@ -67,12 +60,17 @@ def changing(engine: Engine, directory: Directory | None = None) -> Iterator[Con
 
 
 def builder(conn: Connection, directory_id: str) -> PayloadBuilder:
-    """The payload builder of this transaction for a directory."""
+    """The payload builder of this transaction for a directory.
+
+    The first call reads the directory row, and its configuration where this
+    process does not have it at the row's stamp (:mod:`scimgate.service.directory_config`).
+    """
     journal = _journal(conn)
     found = journal.builders.get(directory_id)
     if found is None:
-        directory = tenants.existing_directory(conn, directory_id)
-        found = journal.builders[directory_id] = PayloadBuilder(conn, directory)
+        found = journal.builders[directory_id] = PayloadBuilder(
+            conn, directory_config(conn, directory_id)
+        )
     return found
 
 
@@ -120,9 +118,19 @@ def _user_changed(
     _append(conn, directory_id, kind, user_id, data)
 
 
-def user_created(conn: Connection, directory_id: str, stored: StoredResource) -> None:
-    """A user was provisioned (``stored`` is its new row; it belongs to no group yet)."""
-    user = builder(conn, directory_id).user(stored.id, stored=stored, groups=[])
+def user_created(
+    conn: Connection,
+    directory_id: str,
+    stored: StoredResource,
+    user_roles: list[str] | None = None,
+) -> None:
+    """A user was provisioned (``stored`` is its new row; it belongs to no group yet).
+
+    A caller that computed its first roles passes them, saving their read.
+    """
+    user = builder(conn, directory_id).user(
+        stored.id, stored=stored, groups=[], user_roles=user_roles
+    )
     _append(conn, directory_id, EventType.user_created, stored.id, UserData(user=user))
 
 
@@ -133,10 +141,16 @@ def user_deleted(conn: Connection, directory_id: str, last_state: DirectoryUser)
 
 
 def roles_changed(
-    conn: Connection, directory_id: str, previous_roles: dict[str, list[str]]
+    conn: Connection,
+    directory_id: str,
+    previous_roles: dict[str, list[str]],
+    facts: dict[str, UserFacts] | None = None,
 ) -> None:
-    """These users' roles changed (``previous_roles`` by user id): one event each."""
-    users = builder(conn, directory_id).users(list(previous_roles))
+    """These users' roles changed (``previous_roles`` by user id): one event each.
+
+    ``facts`` holds what the caller knows of them, their new roles included.
+    """
+    users = builder(conn, directory_id).users(list(previous_roles), facts)
     for user_id, user in users.items():
         data = UserData(user=user, previous_roles=previous_roles[user_id])
         _append(conn, directory_id, EventType.user_roles_changed, user_id, data)
@@ -148,9 +162,14 @@ def group_changed(
     kind: EventType,
     group_id: str,
     previous_attributes: dict[str, Any] | None = None,
+    *,
+    stored: StoredResource | None = None,
 ) -> None:
-    """``group.created``, ``group.updated``, or (before its row goes) ``group.deleted``."""
-    group = builder(conn, directory_id).group(group_id)
+    """``group.created``, ``group.updated``, or (before its row goes) ``group.deleted``.
+
+    A caller holding the group's row as it now stands passes it.
+    """
+    group = builder(conn, directory_id).group(group_id, stored)
     data = GroupData(group=group, previous_attributes=previous_attributes or {})
     _append(conn, directory_id, kind, group_id, data)
 
@@ -165,19 +184,26 @@ class MemberMove:
 
 
 def memberships_changed(
-    conn: Connection, directory_id: str, group_id: str, moves: Sequence[MemberMove]
-) -> None:
+    conn: Connection,
+    directory_id: str,
+    group_id: str,
+    moves: Sequence[MemberMove],
+    *,
+    stored: StoredResource | None = None,
+) -> dict[str, UserFacts]:
     """Members joined or left a group, in this order: one event each, as
-    :func:`membership_changed` records it.
+    :func:`membership_changed` records it. Returns what was read of the users among them.
 
-    The group is read once and the members in batches, so that a change of
-    thousands of members costs a few statements per batch rather than several per member.
+    The group (unless ``stored`` holds its row as it now stands) is read once
+    and the members in batches, so that a change of thousands of members costs
+    a few statements per batch rather than several per member.
     """
     if not moves:
-        return
+        return {}
     build = builder(conn, directory_id)
-    group = build.group(group_id)
-    users = build.users(_ids_of(moves, "User"))
+    group = build.group(group_id, stored)
+    facts = build.user_facts(_ids_of(moves, "User"))
+    users = build.users(list(facts), facts)
     groups = build.groups(_ids_of(moves, "Group"))
     for move in moves:
         if move.member_type == "User":
@@ -187,6 +213,7 @@ def memberships_changed(
             kind = EventType.group_group_added if move.added else EventType.group_group_removed
             data = MembershipData(group=group, member_group=groups[move.member_id])
         _append(conn, directory_id, kind, move.member_id, data)
+    return facts
 
 
 def _ids_of(moves: Sequence[MemberMove], member_type: str) -> list[str]:
@@ -219,13 +246,22 @@ def membership_changed(
 
 
 def assignment_changed(
-    conn: Connection, directory_id: str, group_id: str, user_ids: Sequence[str], *, joined: bool
+    conn: Connection,
+    directory_id: str,
+    group_id: str,
+    user_ids: Sequence[str],
+    *,
+    joined: bool,
+    facts: dict[str, UserFacts] | None = None,
 ) -> None:
-    """Users joined or left a group: if it is the assignment group, they gain or lose access."""
+    """Users joined or left a group: if it is the assignment group, they gain or lose access.
+
+    ``facts`` holds what the caller knows of them as they now stand.
+    """
     build = builder(conn, directory_id)
     if build.directory.assignment_group != group_id:
         return
-    for user in build.users(user_ids).values():
+    for user in build.users(user_ids, facts).values():
         if joined:
             _user_changed(conn, directory_id, user, UserState.inactive, {})
         else:

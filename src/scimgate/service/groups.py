@@ -27,6 +27,7 @@ from scimgate.scim.group_patch import (
     split_group_patch,
 )
 from scimgate.scim.tolerance import apply_patch
+from scimgate.scim.values import settled_group
 from scimgate.service import changes, confirmations, roles
 from scimgate.service.changes import MemberMove, changing
 from scimgate.service.representation import document, group_document, group_resource
@@ -38,16 +39,29 @@ from scimgate.store.transactions import reading
 
 
 def create_group(scope: Scope, group: Group) -> ScimDocument:
-    """Create a group with its initial members, who must exist in the directory."""
-    doc = document(group)
-    stored = StoredResource.new(new_id(), doc, utcnow())
-    listed = listed_members(group.members or [])
+    """Create a group from its model: see :func:`create_group_document`."""
+    return create_group_document(scope, document(group), listed_members(group.members or []))
+
+
+def create_group_document(
+    scope: Scope, doc: dict[str, Any], listed: Sequence[ListedMember] = ()
+) -> ScimDocument:
+    """Create a group from the document to store (what :func:`document` makes of a model)
+    and its initial members, who must exist in the directory.
+
+    The row, the ``group.created`` event and the answer are made from ``doc``;
+    the members are read back only when there are any.
+    """
+    stored = StoredResource.new(new_id(), settled_group(doc), utcnow())
     _within_member_limit(scope, len(listed))
-    with changing(scope.engine, scope.directory) as conn:
+    with changing(scope.engine) as conn:
         GROUPS.insert(conn, scope.directory_id, stored)
-        changes.group_changed(conn, scope.directory_id, EventType.group_created, stored.id)
-        _announce(conn, scope, stored.id, _add_members(conn, scope, stored.id, listed))
-        members = memberships.members_of(conn, scope.directory_id, stored.id)
+        changes.group_changed(
+            conn, scope.directory_id, EventType.group_created, stored.id, stored=stored
+        )
+        moves = _add_members(conn, scope, stored.id, listed)
+        _announce(conn, scope, stored, moves)
+        members = memberships.members_of(conn, scope.directory_id, stored.id) if moves else []
     return group_document(scope, stored, members)
 
 
@@ -68,7 +82,7 @@ def replace_group(
     """Replace a group (PUT), its member list included."""
     wanted_members = listed_members(replacement.members or [])
     _within_member_limit(scope, len(wanted_members))
-    with changing(scope.engine, scope.directory) as conn:
+    with changing(scope.engine) as conn:
         stored = GROUPS.existing(conn, scope.directory_id, group_id, for_update=True)
         check_if_match(if_match, stored.version)
         current = group_resource(scope, stored, None)
@@ -76,7 +90,7 @@ def replace_group(
         replacement.replace(current)
         moves = _replace_members(conn, scope, group_id, wanted_members)
         stored = _save(conn, scope, stored, document(replacement), bool(moves))
-        _announce(conn, scope, group_id, moves)
+        _announce(conn, scope, stored, moves)
         confirmations.confirm_in(conn, scope, GROUPS, [stored])
         members = memberships.members_of(conn, scope.directory_id, group_id)
     return group_document(scope, stored, members)
@@ -99,18 +113,22 @@ def patch_group(
             if isinstance(step, MemberChange)
         ),
     )
-    with changing(scope.engine, scope.directory) as conn:
+    with changing(scope.engine) as conn:
         stored = GROUPS.existing(conn, scope.directory_id, group_id, for_update=True)
         check_if_match(if_match, stored.version)
-        group = group_resource(scope, stored, None)
+        # A PATCH of members only leaves the document as it is: no model to build.
+        group = None
         moves: list[MemberMove] = []
         for step in steps:
             if isinstance(step, MemberChange):
                 moves += _apply_member_change(conn, scope, group_id, step)
             else:
+                if group is None:
+                    group = group_resource(scope, stored, None)
                 apply_patch(step, group)
-        stored = _save(conn, scope, stored, document(group), _membership_moved(moves))
-        _announce(conn, scope, group_id, moves)
+        doc = stored.doc if group is None else document(group)
+        stored = _save(conn, scope, stored, doc, _membership_moved(moves))
+        _announce(conn, scope, stored, moves)
         confirmations.confirm_in(conn, scope, GROUPS, [stored])
         if not respond:
             return None
@@ -125,7 +143,7 @@ def delete_group(scope: Scope, group_id: str, if_match: str | None) -> None:
     deleted user. Its members' roles are recomputed; if it was the directory's
     assignment group, its active members are deprovisioned.
     """
-    with changing(scope.engine, scope.directory) as conn:
+    with changing(scope.engine) as conn:
         stored = GROUPS.existing(conn, scope.directory_id, group_id, for_update=True)
         check_if_match(if_match, stored.version)
         now = utcnow()
@@ -172,15 +190,18 @@ def _save(
     if doc == stored.doc and not membership_changed:
         return stored
     updated = stored.evolved(doc, utcnow())
+    if doc == stored.doc:
+        GROUPS.advance(conn, scope.directory_id, updated)
+        return updated
     GROUPS.replace(conn, scope.directory_id, updated)
-    if doc != stored.doc:
-        changes.group_changed(
-            conn,
-            scope.directory_id,
-            EventType.group_updated,
-            stored.id,
-            previous_attributes(stored.doc, doc),
-        )
+    changes.group_changed(
+        conn,
+        scope.directory_id,
+        EventType.group_updated,
+        stored.id,
+        previous_attributes(stored.doc, doc),
+        stored=updated,
+    )
     if any(doc.get(key) != stored.doc.get(key) for key in ROLE_KEYS):
         roles.recompute(conn, scope.directory_id, _user_members(conn, scope, stored.id))
     return updated
@@ -237,7 +258,9 @@ def _add_members(
     # in the group are not locked: deleting one locks this group, which this change holds.
     joining = [member_id for member_id in ids if member_id not in already]
     user_ids = USERS.existing_ids(conn, scope.directory_id, joining, lock=True)
-    group_ids = GROUPS.existing_ids(conn, scope.directory_id, joining, lock=True)
+    # Ids are unique across users and groups: only those that are not users can be groups.
+    not_users = [member_id for member_id in joining if member_id not in user_ids]
+    group_ids = GROUPS.existing_ids(conn, scope.directory_id, not_users, lock=True)
     known = user_ids | group_ids
     unknown = [member_id for member_id in joining if member_id not in known]
     if unknown:
@@ -279,23 +302,27 @@ def _replace_members(
     return removed + _add_members(conn, scope, group_id, [m for m in listed if m.id not in current])
 
 
-def _announce(conn: Connection, scope: Scope, group_id: str, moves: list[MemberMove]) -> None:
+def _announce(
+    conn: Connection, scope: Scope, stored: StoredResource, moves: list[MemberMove]
+) -> None:
     """Record a request's membership changes, then what they did to access and roles.
 
-    Called once the group's new version is stored, so that the events show the
-    group as the request left it. A user added and removed again (or the other
-    way round) by the same request keeps its access as it was.
+    Called once the group's new version is stored (``stored``), so that the
+    events show the group as the request left it. A user added and removed
+    again (or the other way round) by the same request keeps its access as it
+    was. What the events read of the users is what their roles are computed from.
     """
-    changes.memberships_changed(conn, scope.directory_id, group_id, moves)
+    group_id = stored.id
+    facts = changes.memberships_changed(conn, scope.directory_id, group_id, moves, stored=stored)
     net: dict[str, bool] = {}
     for move in moves:
         if move.member_type == "User" and net.pop(move.member_id, None) is None:
             net[move.member_id] = move.added
     joined = sorted(user_id for user_id, added in net.items() if added)
     left = sorted(user_id for user_id, added in net.items() if not added)
-    changes.assignment_changed(conn, scope.directory_id, group_id, joined, joined=True)
-    changes.assignment_changed(conn, scope.directory_id, group_id, left, joined=False)
-    roles.recompute(conn, scope.directory_id, sorted(net))
+    changes.assignment_changed(conn, scope.directory_id, group_id, joined, joined=True, facts=facts)
+    changes.assignment_changed(conn, scope.directory_id, group_id, left, joined=False, facts=facts)
+    roles.recompute(conn, scope.directory_id, sorted(net), known=facts)
 
 
 def _members_matching(

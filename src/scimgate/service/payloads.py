@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -12,18 +13,20 @@ from sqlalchemy import Connection
 
 from scimgate.config import Limits
 from scimgate.events.models import DirectoryInfo
-from scimgate.scim.attribute_mapping import DEFAULTS
+from scimgate.scim.attribute_mapping import custom_attributes_of_dump
 from scimgate.scim.normalized import (
     DirectoryGroup,
     DirectoryUser,
     UserState,
-    normalize_group,
+    normalize_group_dump,
     normalize_user,
+    normalize_user_dump,
 )
-from scimgate.service.representation import group_resource, user_resource
+from scimgate.service.directory_config import DirectoryConfig
+from scimgate.service.representation import group_dump, user_dump, user_resource
 from scimgate.service.scope import Scope
 from scimgate.service.tenants import effective_idp
-from scimgate.store import mappings, memberships, roles
+from scimgate.store import memberships, roles
 from scimgate.store.memberships import Membership
 from scimgate.store.resources import GROUPS, USERS, StoredResource
 from scimgate.store.tenants import Directory
@@ -53,20 +56,44 @@ def directory_info(directory: Directory) -> DirectoryInfo:
     )
 
 
+@dataclass(frozen=True)
+class UserFacts:
+    """What a user's payload is built from: its row, its groups and its stored roles."""
+
+    stored: StoredResource
+    groups: list[Membership]
+    roles: list[str]
+
+
 @dataclass
 class PayloadBuilder:
     """Reads resources through the writing transaction, so payloads see its own changes.
 
     ``location`` URLs in the raw documents are relative to the service root
     (``/scim/v2/{directory}/Users/{id}``): events are not answers to a request
-    and have no host to name.
+    and have no host to name. A caller that holds what a payload is built
+    from (the row it just wrote, the memberships it read) passes it, and the
+    payload is derived from it without reading or validating it again.
     """
 
     conn: Connection
-    directory: Directory
-    _mappings: dict[str, str] | None = field(default=None, init=False)
+    config: DirectoryConfig
 
     @property
+    def directory(self) -> Directory:
+        return self.config.directory
+
+    @directory.setter
+    def directory(self, directory: Directory) -> None:
+        """The directory as the transaction changed it (its assignment group)."""
+        self.config = replace(self.config, directory=directory)
+        self.__dict__.pop("scope", None)
+
+    @property
+    def mappings(self) -> dict[str, str]:
+        return self.config.mappings
+
+    @cached_property
     def scope(self) -> Scope:
         return Scope(self.conn.engine, self.directory, f"/scim/v2/{self.directory.id}", Limits())
 
@@ -76,18 +103,20 @@ class PayloadBuilder:
         *,
         stored: StoredResource | None = None,
         groups: list[Membership] | None = None,
+        user_roles: list[str] | None = None,
     ) -> DirectoryUser:
-        """The user as it stands; a caller that holds its row and memberships passes them."""
+        """The user as it stands; a caller that holds its row, memberships or roles passes them."""
         if stored is None:
             stored = USERS.existing(self.conn, self.directory.id, user_id, for_update=False)
         if groups is None:
             groups = memberships.groups_of(self.conn, self.directory.id, [user_id])[user_id]
-        user_roles = roles.roles_of(self.conn, self.directory.id, [user_id])[user_id]
-        return self._normalized(stored, groups, user_roles)
+        if user_roles is None:
+            user_roles = roles.roles_of(self.conn, self.directory.id, [user_id])[user_id]
+        return self._normalized(UserFacts(stored, groups, user_roles))
 
-    def users(self, user_ids: Sequence[str]) -> dict[str, DirectoryUser]:
-        """Several users as they stand, by id: their rows, memberships and roles are read
-        with a few statements per batch of users, not per user."""
+    def user_facts(self, user_ids: Sequence[str]) -> dict[str, UserFacts]:
+        """Several users' rows, memberships and roles, by id: a few statements per batch of
+        users, not per user."""
         stored = USERS.get_many(self.conn, self.directory.id, user_ids)
         missing = [user_id for user_id in user_ids if user_id not in stored]
         if missing:
@@ -95,16 +124,33 @@ class PayloadBuilder:
         groups = memberships.groups_of(self.conn, self.directory.id, user_ids)
         user_roles = roles.roles_of(self.conn, self.directory.id, user_ids)
         return {
-            user_id: self._normalized(stored[user_id], groups[user_id], user_roles[user_id])
+            user_id: UserFacts(stored[user_id], groups[user_id], user_roles[user_id])
             for user_id in user_ids
         }
 
-    def _normalized(
-        self, stored: StoredResource, groups: list[Membership], user_roles: list[str]
-    ) -> DirectoryUser:
-        resource = user_resource(self.scope, stored, groups)
-        assigned = is_assigned(self.directory, groups)
-        return normalize_user(resource, self.mappings, user_roles, assigned=assigned)
+    def users(
+        self, user_ids: Sequence[str], facts: dict[str, UserFacts] | None = None
+    ) -> dict[str, DirectoryUser]:
+        """Several users as they stand, by id, from ``facts`` where the caller read them."""
+        known = facts or {}
+        unknown = [user_id for user_id in user_ids if user_id not in known]
+        read = self.user_facts(unknown) if unknown else {}
+        return {
+            user_id: self._normalized(known[user_id] if user_id in known else read[user_id])
+            for user_id in user_ids
+        }
+
+    def _normalized(self, facts: UserFacts) -> DirectoryUser:
+        assigned = is_assigned(self.directory, facts.groups)
+        if not self.scope.models.served_as_stored:
+            resource = user_resource(self.scope, facts.stored, facts.groups)
+            return normalize_user(resource, self.mappings, facts.roles, assigned=assigned)
+        raw = user_dump(self.scope, facts.stored, facts.groups)
+        model = self.scope.models.user
+        custom = custom_attributes_of_dump(
+            raw, self.mappings, model, lambda: model.model_validate(raw)
+        )
+        return normalize_user_dump(raw, custom, facts.roles, assigned=assigned)
 
     def state_of(self, doc: dict[str, Any], groups: list[Membership]) -> UserState:
         """A user's state from its stored document and memberships, without building it."""
@@ -114,9 +160,11 @@ class PayloadBuilder:
     def deleted_user(self, user_id: str) -> DirectoryUser:
         return replace(self.user(user_id), state=UserState.deleted)
 
-    def group(self, group_id: str) -> DirectoryGroup:
-        stored = GROUPS.existing(self.conn, self.directory.id, group_id, for_update=False)
-        return normalize_group(group_resource(self.scope, stored, None))
+    def group(self, group_id: str, stored: StoredResource | None = None) -> DirectoryGroup:
+        """The group as it stands; a caller that holds its row passes it."""
+        if stored is None:
+            stored = GROUPS.existing(self.conn, self.directory.id, group_id, for_update=False)
+        return normalize_group_dump(group_dump(self.scope, stored))
 
     def groups(self, group_ids: Sequence[str]) -> dict[str, DirectoryGroup]:
         """Several groups as they stand, by id, read with one statement per batch."""
@@ -125,13 +173,6 @@ class PayloadBuilder:
         if missing:
             raise NotFoundException(detail=f"No group with id {missing[0]} in this directory")
         return {
-            group_id: normalize_group(group_resource(self.scope, stored[group_id], None))
+            group_id: normalize_group_dump(group_dump(self.scope, stored[group_id]))
             for group_id in group_ids
         }
-
-    @property
-    def mappings(self) -> dict[str, str]:
-        if self._mappings is None:
-            own = mappings.mappings(self.conn, self.directory.id)
-            self._mappings = {**DEFAULTS[effective_idp(self.directory)], **own}
-        return self._mappings

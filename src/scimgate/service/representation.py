@@ -1,5 +1,6 @@
 """Building SCIM resources from stored rows, and stored documents from SCIM resources."""
 
+from functools import lru_cache
 from typing import Any
 
 from scim2_models import Context, Group, Resource, User
@@ -52,6 +53,76 @@ def user_document(
 def user_resource(scope: Scope, stored: StoredResource, memberships: list[Membership]) -> Any:
     """A user as its model, to change it or to derive from it."""
     return scope.models.user.model_validate(_user_content(scope, stored, memberships))
+
+
+def user_dump(
+    scope: Scope, stored: StoredResource, memberships: list[Membership]
+) -> dict[str, Any]:
+    """What :func:`user_resource` would dump in the response context, without building it.
+
+    A stored document is the models' own dump (see :func:`document`), so where
+    the directory's documents are served as stored it only needs its server-owned
+    parts put back where the models write them; elsewhere the model is built.
+    """
+    if not scope.models.served_as_stored:
+        dumped: dict[str, Any] = user_resource(scope, stored, memberships).model_dump(
+            scim_ctx=Context.RESOURCE_QUERY_RESPONSE
+        )
+        return dumped
+    content = dict(stored.doc, id=stored.id, meta=_dumped_meta(scope, stored, "User"))
+    if memberships:
+        content["groups"] = [
+            _dumped_reference(
+                membership.group_id,
+                membership.display,
+                "direct",
+                scope.location("Groups", membership.group_id),
+            )
+            for membership in memberships
+        ]
+    return _in_model_order(content, scope.models.user)
+
+
+def group_dump(scope: Scope, stored: StoredResource) -> dict[str, Any]:
+    """What :func:`group_resource` without members would dump in the response context."""
+    if not scope.models.served_as_stored:
+        dumped: dict[str, Any] = group_resource(scope, stored, None).model_dump(
+            scim_ctx=Context.RESOURCE_QUERY_RESPONSE
+        )
+        return dumped
+    content = dict(stored.doc, id=stored.id, meta=_dumped_meta(scope, stored, "Group"))
+    return _in_model_order(content, scope.models.group)
+
+
+def _dumped_meta(scope: Scope, stored: StoredResource, resource_type: str) -> dict[str, Any]:
+    return {
+        "resourceType": resource_type,
+        "created": timestamp(stored.created_at),
+        "lastModified": timestamp(stored.modified_at),
+        "location": scope.location(f"{resource_type}s", stored.id),
+        "version": etag(stored.version),
+    }
+
+
+def _dumped_reference(value: str, display: str | None, kind: str, ref: str) -> dict[str, str]:
+    reference = {"value": value, "$ref": ref, "display": display, "type": kind}
+    return {key: item for key, item in reference.items() if item is not None}
+
+
+def _in_model_order(content: dict[str, Any], model: Any) -> dict[str, Any]:
+    """The content's keys in the order the model dumps its fields."""
+    ordered = {key: content[key] for key in _field_order(model) if key in content}
+    if len(ordered) != len(content):
+        dumped: dict[str, Any] = model.model_validate(content).model_dump(
+            scim_ctx=Context.RESOURCE_QUERY_RESPONSE
+        )
+        return dumped
+    return ordered
+
+
+@lru_cache(maxsize=256)
+def _field_order(model: Any) -> tuple[str, ...]:
+    return tuple(info.serialization_alias or name for name, info in model.model_fields.items())
 
 
 def group_document(

@@ -6,14 +6,19 @@ to users no other rule matches. A user's roles are listed by rule priority,
 lowest first, each once. They are stored, so the app reads them without
 evaluating anything, and recomputed in the transaction of every change that can
 move them; a change records ``user.roles_changed``.
+
+Rules look at a user's groups only, never at the user's own attributes: a
+user in no group (a new one) has the ``default`` rule's role, or none.
 """
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 
 from sqlalchemy import Connection, Engine
 
 from scimgate.scim.compare import fold
 from scimgate.service import changes
+from scimgate.service.payloads import UserFacts
 from scimgate.store import memberships, roles, tenants
 from scimgate.store.ids import new_id
 from scimgate.store.memberships import Membership
@@ -39,23 +44,47 @@ def effective_roles(rules: Sequence[RoleRule], groups: Iterable[Membership]) -> 
 
 
 def recompute(
-    conn: Connection, directory_id: str, user_ids: Sequence[str], *, announce: bool = True
+    conn: Connection,
+    directory_id: str,
+    user_ids: Sequence[str],
+    *,
+    known: dict[str, UserFacts] | None = None,
 ) -> None:
     """Bring these users' stored roles up to date, recording each change.
 
-    ``announce`` is False for a user being created: its ``user.created`` event
-    carries its first roles.
+    ``known`` holds what the caller has read of some of these users as they
+    now stand (memberships and stored roles): it is not read again. The rules are those of the transaction's payload builder
+    (:func:`scimgate.service.changes.builder`), as they stood when it was first
+    asked for: the use cases that change rules ask for it only after.
     """
-    rules = roles.rules(conn, directory_id)
-    current = roles.roles_of(conn, directory_id, user_ids)
+    rules = changes.builder(conn, directory_id).config.rules
+    known = known or {}
+    unknown = [user_id for user_id in user_ids if user_id not in known]
+    read_roles = roles.roles_of(conn, directory_id, unknown) if unknown else {}
+    current = {
+        user_id: known[user_id].roles if user_id in known else read_roles[user_id]
+        for user_id in user_ids
+    }
     if not rules and not any(current.values()):
         return
-    groups = memberships.groups_of(conn, directory_id, user_ids)
-    wanted = {user_id: effective_roles(rules, groups[user_id]) for user_id in user_ids}
+    read_groups = memberships.groups_of(conn, directory_id, unknown)
+    wanted = {
+        user_id: effective_roles(
+            rules, known[user_id].groups if user_id in known else read_groups[user_id]
+        )
+        for user_id in user_ids
+    }
     moved = {user_id: roles_ for user_id, roles_ in wanted.items() if roles_ != current[user_id]}
     roles.store_roles(conn, directory_id, moved)
-    if announce and moved:
-        changes.roles_changed(conn, directory_id, {user_id: current[user_id] for user_id in moved})
+    if moved:
+        facts = {
+            user_id: replace(known[user_id], roles=moved[user_id])
+            for user_id in moved
+            if user_id in known
+        }
+        changes.roles_changed(
+            conn, directory_id, {user_id: current[user_id] for user_id in moved}, facts
+        )
 
 
 def new_rule(kind: str, match: str, role: str, priority: int) -> RoleRule:

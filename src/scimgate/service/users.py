@@ -15,12 +15,14 @@ from scimgate.scim.compare import fold
 from scimgate.scim.documents import ScimDocument
 from scimgate.scim.etag import check_if_match
 from scimgate.scim.tolerance import apply_patch, settle_manager
+from scimgate.scim.values import settled_user
 from scimgate.service import changes, confirmations, roles
 from scimgate.service.changes import changing
 from scimgate.service.payloads import user_json
 from scimgate.service.representation import document, user_document, user_resource
 from scimgate.service.scope import Scope
 from scimgate.store import memberships, offboarding
+from scimgate.store import roles as stored_roles
 from scimgate.store.ids import new_id, utcnow
 from scimgate.store.memberships import Membership
 from scimgate.store.resources import GROUPS, USERS, StoredResource, user_name_holder
@@ -28,14 +30,27 @@ from scimgate.store.transactions import reading
 
 
 def create_user(scope: Scope, user: Any) -> ScimDocument:
-    """Provision a user (POST /Users); its userName must be free in the directory."""
-    doc = document(user)
-    stored = StoredResource.new(new_id(), doc, utcnow())
-    with _unique_user_name(doc["userName"]), changing(scope.engine, scope.directory) as conn:
+    """Provision a user (POST /Users) from its model: see :func:`create_user_document`."""
+    return create_user_document(scope, document(user))
+
+
+def create_user_document(scope: Scope, doc: dict[str, Any]) -> ScimDocument:
+    """Provision a user from the document to store (what :func:`document` makes of a model).
+
+    Its userName must be free in the directory. The row, the ``user.created``
+    event and the answer are all made from ``doc``: nothing is read back or
+    validated again. A new user is in no group, so its roles are the ``default``
+    rule's, if the directory has one.
+    """
+    stored = StoredResource.new(new_id(), settled_user(doc), utcnow())
+    with _unique_user_name(doc["userName"]), changing(scope.engine) as conn:
+        config = changes.builder(conn, scope.directory_id).config
         _check_user_name_free(conn, scope, doc["userName"], None)
         USERS.insert(conn, scope.directory_id, stored)
-        roles.recompute(conn, scope.directory_id, [stored.id], announce=False)
-        changes.user_created(conn, scope.directory_id, stored)
+        first_roles = roles.effective_roles(config.rules, [])
+        if first_roles:
+            stored_roles.store_roles(conn, scope.directory_id, {stored.id: first_roles})
+        changes.user_created(conn, scope.directory_id, stored, first_roles)
     return user_document(scope, stored, [])
 
 
@@ -51,7 +66,7 @@ def replace_user(
     scope: Scope, user_id: str, replacement: Any, if_match: str | None
 ) -> ScimDocument:
     """Replace a user's attributes (PUT); read-only and unchanged immutable values are kept."""
-    with _unique_user_name(replacement.user_name), changing(scope.engine, scope.directory) as conn:
+    with _unique_user_name(replacement.user_name), changing(scope.engine) as conn:
         stored = USERS.existing(conn, scope.directory_id, user_id, for_update=True)
         check_if_match(if_match, stored.version)
         groups = memberships.groups_of(conn, scope.directory_id, [user_id])[user_id]
@@ -66,7 +81,7 @@ def patch_user(
     scope: Scope, user_id: str, patch: PatchOp[Any], if_match: str | None
 ) -> ScimDocument:
     """Apply PATCH operations to a user, all of them or none."""
-    with changing(scope.engine, scope.directory) as conn:
+    with changing(scope.engine) as conn:
         stored = USERS.existing(conn, scope.directory_id, user_id, for_update=True)
         check_if_match(if_match, stored.version)
         groups = memberships.groups_of(conn, scope.directory_id, [user_id])[user_id]
@@ -84,7 +99,7 @@ def delete_user(scope: Scope, user_id: str, if_match: str | None) -> None:
 
     The user's last state stays behind as a tombstone, and in the ``user.deleted`` event.
     """
-    with changing(scope.engine, scope.directory) as conn:
+    with changing(scope.engine) as conn:
         stored = USERS.existing(conn, scope.directory_id, user_id, for_update=True)
         check_if_match(if_match, stored.version)
         now = utcnow()

@@ -1,7 +1,11 @@
-"""Attribute mappings of a directory: custom attribute name -> SCIM path."""
+"""Attribute mappings of a directory: custom attribute name -> SCIM path.
+
+Every change of them restamps the directory (``scimgate.store.configuration``).
+"""
 
 from sqlalchemy import Connection, bindparam, delete, select
 
+from scimgate.store.configuration import restamp
 from scimgate.store.tables import attribute_mappings
 
 
@@ -10,6 +14,7 @@ def set_mapping(conn: Connection, directory_id: str, name: str, path: str) -> No
     conn.execute(
         attribute_mappings.insert().values(directory_id=directory_id, name=name, path=path)
     )
+    restamp(conn, directory_id)
 
 
 def remove_mapping(conn: Connection, directory_id: str, name: str) -> bool:
@@ -18,7 +23,10 @@ def remove_mapping(conn: Connection, directory_id: str, name: str) -> bool:
             attribute_mappings.c.directory_id == directory_id, attribute_mappings.c.name == name
         )
     )
-    return result.rowcount == 1
+    if result.rowcount != 1:
+        return False
+    restamp(conn, directory_id)
+    return True
 
 
 _MAPPINGS = (

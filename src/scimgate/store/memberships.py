@@ -24,6 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from scimgate.store.batches import batches
+from scimgate.store.by_ids import ByIds, by_ids
 from scimgate.store.encryption import Keyring, key_id_of, keyring_of
 from scimgate.store.tables import group_members, groups, users
 
@@ -85,11 +86,16 @@ def add(conn: Connection, directory_id: str, group_id: str, members: Iterable[Ne
             row["display"] = keyring.seal_optional(
                 row["display"], DISPLAY, directory_id, _row_id(group_id, str(row["member_id"]))
             )
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(group_members).on_conflict_do_nothing(
+    return conn.execute(_ADD[conn.dialect.name], rows).rowcount or 0
+
+
+_ADD = {
+    name: dialect.insert(group_members).on_conflict_do_nothing(
         index_elements=["group_id", "member_id"]
     )
-    return conn.execute(statement, rows).rowcount or 0
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+"""Built once: run by every member added."""
 
 
 def remove(conn: Connection, directory_id: str, group_id: str, member_ids: Sequence[str]) -> int:
@@ -227,27 +233,34 @@ def member_ids(
     """Which of these ids are members of the group (one statement per batch of ids)."""
     found: set[str] = set()
     for batch in batches(among):
-        rows = conn.execute(
-            select(group_members.c.member_id).where(
-                group_members.c.directory_id == directory_id,
-                group_members.c.group_id == group_id,
-                group_members.c.member_id.in_(batch),
-            )
-        )
+        rows = _MEMBER_IDS.run(conn, batch, {"directory_id": directory_id, "group_id": group_id})
         found.update(rows.scalars())
     return found
 
 
-def _groups_of_members(last: ColumnElement[Any]) -> Select[Any]:
+_MEMBER_IDS = by_ids(
+    lambda member_ids: select(group_members.c.member_id).where(
+        group_members.c.directory_id == bindparam("directory_id"),
+        group_members.c.group_id == bindparam("group_id"),
+        member_ids,
+    ),
+    group_members.c.member_id,
+    "member_ids",
+)
+"""Built once: read by every member change."""
+
+
+def _groups_of_members(last: ColumnElement[Any]) -> ByIds[Select[Any]]:
     """Each member's groups in member, then group order: id, displayName and ``last``."""
-    return (
-        select(group_members.c.member_id, groups.c.id, groups.c.display_name, last)
-        .join(groups, groups.c.id == group_members.c.group_id)
-        .where(
-            group_members.c.directory_id == bindparam("directory_id"),
-            group_members.c.member_id.in_(bindparam("member_ids", expanding=True)),
-        )
-        .order_by(group_members.c.member_id, groups.c.id)
+    return by_ids(
+        lambda member_ids: (
+            select(group_members.c.member_id, groups.c.id, groups.c.display_name, last)
+            .join(groups, groups.c.id == group_members.c.group_id)
+            .where(group_members.c.directory_id == bindparam("directory_id"), member_ids)
+            .order_by(group_members.c.member_id, groups.c.id)
+        ),
+        group_members.c.member_id,
+        "member_ids",
     )
 
 
@@ -266,7 +279,7 @@ def groups_of(
     if keyring is not None:
         return _sealed_groups_of(conn, keyring, directory_id, found)
     for batch in batches(member_ids_):
-        rows = conn.execute(_GROUPS_OF, {"directory_id": directory_id, "member_ids": list(batch)})
+        rows = _GROUPS_OF.run(conn, batch, {"directory_id": directory_id})
         for member_id, group_id, display, external_id in rows:
             found[member_id].append(Membership(group_id, display, external_id))
     return found
@@ -281,9 +294,7 @@ def _sealed_groups_of(
 ) -> dict[str, list[Membership]]:
     opened: dict[str, tuple[str, Any]] = {}
     for batch in batches(list(found)):
-        rows = conn.execute(
-            _SEALED_GROUPS_OF, {"directory_id": directory_id, "member_ids": list(batch)}
-        )
+        rows = _SEALED_GROUPS_OF.run(conn, batch, {"directory_id": directory_id})
         for member_id, group_id, display, doc in rows:
             if group_id not in opened:
                 name = keyring.open(display, "groups.display_name", directory_id, group_id)

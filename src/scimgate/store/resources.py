@@ -19,6 +19,7 @@ from sqlalchemy import (
     Insert,
     Select,
     Table,
+    Update,
     bindparam,
     delete,
     func,
@@ -30,6 +31,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from scimgate.scim.compare import fold
 from scimgate.store.batches import batches
+from scimgate.store.by_ids import ByIds, by_ids
 from scimgate.store.encryption import (
     EMAIL_LOOKUP,
     GROUP_EXTERNAL_ID_LOOKUP,
@@ -189,15 +191,18 @@ class ResourceTable:
         keyring = keyring_of(conn)
         found: dict[str, StoredResource] = {}
         for batch in batches(resource_ids):
-            rows = conn.execute(self._get_many, {"directory_id": directory_id, "ids": list(batch)})
+            rows = self._get_many.run(conn, batch, {"directory_id": directory_id})
             found.update((row.id, self._stored(keyring, directory_id, row)) for row in rows)
         return found
 
     @cached_property
-    def _get_many(self) -> Select[Any]:
-        return select(*self._stored_columns()).where(
-            self.table.c.directory_id == bindparam("directory_id"),
-            self.table.c.id.in_(bindparam("ids", expanding=True)),
+    def _get_many(self) -> ByIds[Select[Any]]:
+        return by_ids(
+            lambda ids: select(*self._stored_columns()).where(
+                self.table.c.directory_id == bindparam("directory_id"), ids
+            ),
+            self.table.c.id,
+            "ids",
         )
 
     @cached_property
@@ -236,6 +241,26 @@ class ResourceTable:
             self._index_emails(
                 conn, keyring, directory_id, resource.id, resource.doc, replacing=True
             )
+
+    def advance(self, conn: Connection, directory_id: str, resource: StoredResource) -> None:
+        """Store a new version of a resource whose document did not change (its members did)."""
+        conn.execute(
+            self._advance,
+            {
+                "b_directory_id": directory_id,
+                "b_id": resource.id,
+                "modified_at": resource.modified_at,
+                "version": resource.version,
+                "confirmed_at": resource.confirmed_at,
+            },
+        )
+
+    @cached_property
+    def _advance(self) -> Update:
+        return update(self.table).where(
+            self.table.c.directory_id == bindparam("b_directory_id"),
+            self.table.c.id == bindparam("b_id"),
+        )
 
     def touch(self, conn: Connection, directory_id: str, resource_id: str, at: datetime) -> None:
         """Mark a resource as changed without rewriting its document (a membership change)."""
@@ -327,14 +352,26 @@ class ResourceTable:
         skips rows whose deletion committed while it waited.
         """
         found: set[str] = set()
+        query = self._existing_ids_locked if lock else self._existing_ids
         for batch in batches(resource_ids):
-            query = select(self.table.c.id).where(
-                self.table.c.directory_id == directory_id, self.table.c.id.in_(batch)
-            )
-            if lock:
-                query = query.with_for_update(read=True, key_share=True)
-            found.update(row.id for row in conn.execute(query))
+            found.update(query.run(conn, batch, {"directory_id": directory_id}).scalars())
         return found
+
+    @cached_property
+    def _existing_ids(self) -> ByIds[Select[Any]]:
+        return by_ids(
+            lambda ids: select(self.table.c.id).where(
+                self.table.c.directory_id == bindparam("directory_id"), ids
+            ),
+            self.table.c.id,
+            "ids",
+        )
+
+    @cached_property
+    def _existing_ids_locked(self) -> ByIds[Select[Any]]:
+        return self._existing_ids.map(
+            lambda query: query.with_for_update(read=True, key_share=True)
+        )
 
     def find_id(
         self, conn: Connection, directory_id: str, condition: ColumnElement[bool]

@@ -1,4 +1,7 @@
-"""Role rules of a directory, and the effective roles kept for each user."""
+"""Role rules of a directory, and the effective roles kept for each user.
+
+Every change of the rules restamps the directory (``scimgate.store.configuration``).
+"""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -6,6 +9,8 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, bindparam, delete, select
 
 from scimgate.store.batches import batches
+from scimgate.store.by_ids import by_ids
+from scimgate.store.configuration import restamp
 from scimgate.store.tables import role_rules, user_roles, users
 
 
@@ -25,6 +30,7 @@ class RoleRule:
 
 def add_rule(conn: Connection, directory_id: str, rule: RoleRule) -> None:
     conn.execute(role_rules.insert().values(directory_id=directory_id, **vars(rule)))
+    restamp(conn, directory_id)
 
 
 def remove_rule(conn: Connection, directory_id: str, rule_id: str) -> bool:
@@ -33,7 +39,10 @@ def remove_rule(conn: Connection, directory_id: str, rule_id: str) -> bool:
             role_rules.c.directory_id == directory_id, role_rules.c.id == rule_id
         )
     )
-    return result.rowcount == 1
+    if result.rowcount != 1:
+        return False
+    restamp(conn, directory_id)
+    return True
 
 
 def remove_default(conn: Connection, directory_id: str) -> None:
@@ -42,6 +51,7 @@ def remove_default(conn: Connection, directory_id: str) -> None:
             role_rules.c.directory_id == directory_id, role_rules.c.kind == "default"
         )
     )
+    restamp(conn, directory_id)
 
 
 _RULES = (
@@ -63,9 +73,12 @@ def rules(conn: Connection, directory_id: str) -> list[RoleRule]:
     return [RoleRule(**row._mapping) for row in rows]
 
 
-_ROLES_OF = select(user_roles.c.user_id, user_roles.c.roles).where(
-    user_roles.c.directory_id == bindparam("directory_id"),
-    user_roles.c.user_id.in_(bindparam("user_ids", expanding=True)),
+_ROLES_OF = by_ids(
+    lambda user_ids: select(user_roles.c.user_id, user_roles.c.roles).where(
+        user_roles.c.directory_id == bindparam("directory_id"), user_ids
+    ),
+    user_roles.c.user_id,
+    "user_ids",
 )
 """Built once: read with every change of a user, for its event."""
 
@@ -74,7 +87,7 @@ def roles_of(conn: Connection, directory_id: str, user_ids: Sequence[str]) -> di
     """The stored roles of these users (a user never computed has none)."""
     found: dict[str, list[str]] = {user_id: [] for user_id in user_ids}
     for batch in batches(user_ids):
-        rows = conn.execute(_ROLES_OF, {"directory_id": directory_id, "user_ids": list(batch)})
+        rows = _ROLES_OF.run(conn, batch, {"directory_id": directory_id})
         for user_id, roles in rows:
             found[user_id] = list(roles)
     return found

@@ -103,8 +103,11 @@ directories = Table(
     Column("safety_window_minutes", Integer, nullable=False, server_default="60"),
     Column("safety_reset_at", Timestamp()),
     Column("assignment_group", String(512)),
+    Column("config_stamp", BigInteger, nullable=False, server_default="0"),
 )
-"""``delivery`` is ``live``, ``held`` (the safety valve tripped) or ``review`` (dry run)."""
+"""``delivery`` is ``live``, ``held`` (the safety valve tripped) or ``review`` (dry run).
+``config_stamp`` takes a new random value with every change of the role rules or attribute
+mappings (``scimgate.store.configuration``)."""
 
 scim_tokens = Table(
     "scim_tokens",

@@ -52,6 +52,9 @@ class Directory:
     assignment_group: str | None = None
     """Display name of the group whose members are the app's users; leaving it deprovisions."""
 
+    config_stamp: int = 0
+    """A new random value with every change of the directory's role rules or attribute mappings."""
+
 
 @dataclass(frozen=True)
 class TokenRecord:
