@@ -53,7 +53,8 @@ def recompute(
     """Bring these users' stored roles up to date, recording each change.
 
     ``known`` holds what the caller has read of some of these users as they
-    now stand (memberships and stored roles): it is not read again. The rules are those of the transaction's payload builder
+    now stand (memberships and stored roles): it is not read again. The rules
+    are those of the transaction's payload builder
     (:func:`scimgate.service.changes.builder`), as they stood when it was first
     asked for: the use cases that change rules ask for it only after.
     """

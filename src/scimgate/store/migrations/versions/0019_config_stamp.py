@@ -7,14 +7,14 @@ a writing transaction reads with the directory row, so a change made through
 any process is used by the next write through every other.
 
 Revision ID: 0019
-Revises: 0016
+Revises: 0018
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0019"
-down_revision = "0016"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 
