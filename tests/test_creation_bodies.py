@@ -32,7 +32,6 @@ from scimgate.scim.extensions import (
 )
 from scimgate.scim.group_patch import listed_members
 from scimgate.scim.requests import decode_json, read_resource
-from scimgate.scim.stored import stored_document
 from scimgate.service.representation import document
 from scimgate.simulator.dialects import ADSCIM, DIALECTS
 from scimgate.simulator.population import generate
@@ -277,20 +276,6 @@ def test_directories_with_their_own_schemas_take_the_models_way() -> None:
     body = {**OKTA_USER, "schemas": [USER_SCHEMA, urn], urn: {"badge": "b-7"}}
     created = read_creation(models, "User", _encoded(body), USERS_URL)
     assert created.document[urn] == {"badge": "b-7"}
-
-
-def test_stored_document_is_the_representation_document() -> None:
-    """The scim layer's stored document is the one the service layer defines."""
-    for resource_type, body in [*_dialect_bodies(), *SHAPES]:
-        model = BUILT_IN_MODELS.of(resource_type)
-        try:
-            resource = read_resource(
-                model, body, Context.RESOURCE_CREATION_REQUEST, "it", USERS_URL
-            )
-        except SCIMException:
-            continue
-        expected = _outcome(lambda: (document(resource), ()))  # noqa: B023
-        assert _outcome(lambda: (stored_document(resource), ())) == expected  # noqa: B023
 
 
 # Generated bodies.

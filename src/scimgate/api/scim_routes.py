@@ -8,7 +8,7 @@ method to its handler.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,8 +24,12 @@ from starlette.responses import Response
 
 from scimgate.api.requests import response_parameters
 from scimgate.api.responses import render, resource_response
+from scimgate.scim.creation import read_creation
 from scimgate.scim.etag import matches_if_none_match
+from scimgate.scim.group_patch import GroupPatchStep, split_group_patch
+from scimgate.scim.member_patches import member_changes
 from scimgate.scim.requests import decode_json, read_patch, read_resource, read_search
+from scimgate.scim.resources import GroupResource
 from scimgate.service import bulk, discovery, groups, listing, users
 from scimgate.service.scope import Scope
 
@@ -75,14 +79,8 @@ def search_users(call: Call) -> Response:
 
 def create_user(call: Call) -> Response:
     scope = call.scope
-    user = read_resource(
-        scope.models.user,
-        decode_json(call.body),
-        Context.RESOURCE_CREATION_REQUEST,
-        "user",
-        scope.users_url,
-    )
-    created = users.create_user(scope, user)
+    creation = read_creation(scope.models, "User", call.body, scope.users_url)
+    created = users.create_user_document(scope, creation.document)
     return resource_response(
         created,
         Context.RESOURCE_CREATION_RESPONSE,
@@ -158,14 +156,8 @@ def search_groups(call: Call) -> Response:
 
 def create_group(call: Call) -> Response:
     scope = call.scope
-    group = read_resource(
-        scope.models.group,
-        decode_json(call.body),
-        Context.RESOURCE_CREATION_REQUEST,
-        "group",
-        scope.users_url,
-    )
-    created = groups.create_group(scope, group)
+    creation = read_creation(scope.models, "Group", call.body, scope.users_url)
+    created = groups.create_group_document(scope, creation.document, creation.members)
     return resource_response(
         created,
         Context.RESOURCE_CREATION_RESPONSE,
@@ -203,11 +195,16 @@ def patch_group(call: Call) -> Response:
     """204 unless the request names ``attributes`` (RFC 7644 §3.5.2): a one-member change to a
     100,000-member group must not serialize the group."""
     scope, request = call.scope, call.request
-    patch = read_patch(scope.models.group, decode_json(call.body), scope.users_url)
+    steps: Sequence[GroupPatchStep] | None = None
+    if scope.models.group is GroupResource:  # a registered extension changes the model
+        steps = member_changes(call.body)
+    if steps is None:
+        patch = read_patch(scope.models.group, decode_json(call.body), scope.users_url)
+        steps = split_group_patch(patch)
     parameters = response_parameters(request)
     respond = bool(parameters.attributes)
-    group = groups.patch_group(
-        scope, call.resource_id, patch, request.headers.get("if-match"), respond=respond
+    group = groups.patch_group_steps(
+        scope, call.resource_id, steps, request.headers.get("if-match"), respond=respond
     )
     if group is None:
         return Response(status_code=204)

@@ -20,6 +20,7 @@ from scimgate.events.models import EventType
 from scimgate.scim.documents import ScimDocument
 from scimgate.scim.etag import check_if_match
 from scimgate.scim.group_patch import (
+    GroupPatchStep,
     ListedMember,
     MemberAction,
     MemberChange,
@@ -99,12 +100,24 @@ def replace_group(
 def patch_group(
     scope: Scope, group_id: str, patch: PatchOp[Group], if_match: str | None, *, respond: bool
 ) -> ScimDocument | None:
-    """Apply a group PATCH atomically; returns the group only when ``respond`` asks for it.
+    """Apply a group PATCH atomically; returns the group only when ``respond`` asks for it."""
+    return patch_group_steps(scope, group_id, split_group_patch(patch), if_match, respond=respond)
+
+
+def patch_group_steps(
+    scope: Scope,
+    group_id: str,
+    steps: Sequence[GroupPatchStep],
+    if_match: str | None,
+    *,
+    respond: bool,
+) -> ScimDocument | None:
+    """Apply the steps of a group PATCH atomically (what ``split_group_patch`` makes of it,
+    or what :func:`scimgate.scim.member_patches.member_changes` reads straight from a body).
 
     A membership change writes rows for the members it names and nothing else,
     so it costs the same for a group of ten as for a group of a hundred thousand.
     """
-    steps = split_group_patch(patch)
     _within_member_limit(
         scope,
         sum(

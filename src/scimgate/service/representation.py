@@ -3,33 +3,18 @@
 from functools import lru_cache
 from typing import Any
 
-from scim2_models import Context, Group, Resource, User
+from scim2_models import Context, Group
 
 from scimgate.scim.documents import ScimDocument, timestamp
 from scimgate.scim.etag import etag
-from scimgate.scim.values import settled_group, settled_user
+from scimgate.scim.stored import stored_document
 from scimgate.service.scope import Scope
 from scimgate.store.memberships import Member, Membership
 from scimgate.store.resources import StoredResource
 
-SERVER_OWNED = ("id", "meta", "groups", "members")
-"""Keys that are never part of a stored document: kept in columns, or derived from rows."""
-
-
-def document(resource: Resource[Any]) -> dict[str, Any]:
-    """The document to store for a resource: what a read returns, without server-owned parts.
-
-    Dumping in the response context drops what is never returned (``password``).
-    Every write ends here, so this is where a document is checked and settled
-    (:mod:`scimgate.scim.values`), whichever request wrote it.
-    """
-    dumped = resource.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
-    doc = {key: value for key, value in dumped.items() if key not in SERVER_OWNED}
-    if isinstance(resource, User):
-        return settled_user(doc)
-    if isinstance(resource, Group):
-        return settled_group(doc)
-    return doc
+document = stored_document
+"""The document to store for a resource (every write ends here, whichever request wrote it):
+see :func:`scimgate.scim.stored.stored_document`."""
 
 
 def _meta(scope: Scope, stored: StoredResource, resource_type: str) -> dict[str, Any]:
