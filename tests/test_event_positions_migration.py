@@ -30,16 +30,19 @@ EVERYTHING = EventFilter()
 
 
 @pytest.fixture
-def engine_before(database_url: str, tmp_path: Path) -> Iterator[Engine]:
-    """An engine on a database of its own, on the same backend, migrated to just before."""
+def engine_before(database_url: str, tmp_path: Path) -> Iterator[tuple[Engine, Scope]]:
+    """An engine on a database of its own, on the same backend, with one directory, migrated
+    back to just before (the directory is made by today's code, then the schema goes back)."""
     with _database(database_url, tmp_path) as url:
         engine = open_engine(url)
+        upgrade(engine)
+        scope = _directory(engine)
         config = alembic_config(engine)
         with engine.begin() as connection:
             config.attributes["connection"] = connection
-            command.upgrade(config, BEFORE)
+            command.downgrade(config, BEFORE)
         try:
-            yield engine
+            yield engine, scope
         finally:
             engine.dispose()
 
@@ -81,8 +84,8 @@ def _create(scope: Scope) -> str:
     return users.create_user(scope, UserResource(user_name=f"{new_id()}@x.example")).id
 
 
-def test_a_cursor_from_before_the_upgrade_carries_on(engine_before: Engine) -> None:
-    scope = _directory(engine_before)
+def test_a_cursor_from_before_the_upgrade_carries_on(engine_before: tuple[Engine, Scope]) -> None:
+    engine_before, scope = engine_before
     sequences = _publish_old_style(engine_before, scope, 4)
     upgrade(engine_before)
 
@@ -95,9 +98,9 @@ def test_a_cursor_from_before_the_upgrade_carries_on(engine_before: Engine) -> N
 
 
 def test_positions_after_the_upgrade_pass_every_sequence_retention_removed(
-    engine_before: Engine,
+    engine_before: tuple[Engine, Scope],
 ) -> None:
-    scope = _directory(engine_before)
+    engine_before, scope = engine_before
     sequences = _publish_old_style(engine_before, scope, 3)
     with engine_before.begin() as conn:
         conn.execute(delete(events))

@@ -69,4 +69,6 @@ def downgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_events_directory_id_seq"), ["directory_id", "seq"], unique=False
         )
-        batch_op.drop_column("position")
+    # Not in batch mode: SQLite (3.35 and later) drops a column no index holds in place,
+    # where a batch would copy the table and lose its AUTOINCREMENT, which numbers events.
+    op.drop_column("events", "position")

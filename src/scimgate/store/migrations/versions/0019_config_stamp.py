@@ -27,5 +27,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("directories", schema=None) as batch_op:
-        batch_op.drop_column("config_stamp")
+    # Not in batch mode: SQLite (3.35 and later) drops a plain column in place, where a
+    # batch would copy the table, which its foreign keys refuse once directories exist.
+    op.drop_column("directories", "config_stamp")
