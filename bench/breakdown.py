@@ -241,8 +241,12 @@ def _scope(app: Any, directory: BenchDirectory) -> Any:
 
     state = app.state
     found = admit(
-        state.engine, state.rate_limiter, directory.directory_id, f"Bearer {directory.token}", "-"
-    )
+        state.credentials,
+        state.rate_limiter,
+        directory.directory_id,
+        f"Bearer {directory.token}",
+        "-",
+    ).directory
     return Scope(
         engine=state.engine,
         directory=found,
@@ -257,7 +261,7 @@ def _admit(app: Any, directory: BenchDirectory) -> Callable[[Any], object]:
     state = app.state
     authorization = f"Bearer {directory.token}"
     return lambda _: admit(
-        state.engine, state.rate_limiter, directory.directory_id, authorization, "127.0.0.1"
+        state.credentials, state.rate_limiter, directory.directory_id, authorization, "127.0.0.1"
     )
 
 
@@ -265,9 +269,8 @@ def _create(app: Any, directory: BenchDirectory, rounds: int, per_round: int) ->
     from scim2_models import Context
 
     from scimgate.api.responses import resource_response
-    from scimgate.scim.requests import decode_json, read_resource
+    from scimgate.scim.creation import read_creation
     from scimgate.service import users
-    from scimgate.service.representation import document
 
     found = Breakdown(CREATE)
     run = f"bd{time.time_ns()}"
@@ -278,15 +281,10 @@ def _create(app: Any, directory: BenchDirectory, rounds: int, per_round: int) ->
         return found
 
     def parsed(n: int, prefix: str) -> Any:
-        return read_resource(
-            scope.models.user,
-            decode_json(create_body(n, f"{run}-{prefix}")),
-            Context.RESOURCE_CREATION_REQUEST,
-            "user",
-            scope.users_url,
-        )
+        body = create_body(n, f"{run}-{prefix}")
+        return read_creation(scope.models, "User", body, scope.users_url).document
 
-    service = "service call (users.create_user)"
+    service = "service call (users.create_user_document)"
     found.stages = [
         stage(
             "token check (rate_limits.admit)",
@@ -296,36 +294,22 @@ def _create(app: Any, directory: BenchDirectory, rounds: int, per_round: int) ->
             per_round,
         ),
         stage(
-            "JSON decode + validation (decode_json, read_resource)",
+            "body to stored document (creation.read_creation)",
             lambda n: create_body(n, f"{run}-parse"),
-            lambda body: read_resource(
-                scope.models.user,
-                decode_json(body),
-                Context.RESOURCE_CREATION_REQUEST,
-                "user",
-                scope.users_url,
-            ),
+            lambda body: read_creation(scope.models, "User", body, scope.users_url),
             rounds,
             per_round,
-        ),
-        stage(
-            "stored document (representation.document)",
-            lambda n: parsed(n, "doc"),
-            document,
-            rounds,
-            per_round,
-            within=service,
         ),
         stage(
             service,
             lambda n: parsed(n, "svc"),
-            lambda user: users.create_user(scope, user),
+            lambda doc: users.create_user_document(scope, doc),
             rounds,
             per_round,
         ),
         stage(
             "render (responses.resource_response)",
-            lambda n: users.create_user(scope, parsed(n, "render")),
+            lambda n: users.create_user_document(scope, parsed(n, "render")),
             lambda created: resource_response(
                 created, Context.RESOURCE_CREATION_RESPONSE, status=201
             ),
@@ -354,7 +338,8 @@ def _lookup(app: Any, directory: BenchDirectory, rounds: int, per_round: int) ->
     from starlette.datastructures import QueryParams
 
     from scimgate.api.responses import render
-    from scimgate.scim.requests import decode_json, read_resource, read_search
+    from scimgate.scim.creation import read_creation
+    from scimgate.scim.requests import read_search
     from scimgate.service import listing, users
 
     found = Breakdown(LOOKUP)
@@ -364,14 +349,9 @@ def _lookup(app: Any, directory: BenchDirectory, rounds: int, per_round: int) ->
         # Distinct users for every timed lookup: each first read of a user is what an IdP sends.
         population = 4 * rounds * per_round
         for n in range(population):
-            user = read_resource(
-                scope.models.user,
-                decode_json(create_body(n, run)),
-                Context.RESOURCE_CREATION_REQUEST,
-                "user",
-                scope.users_url,
-            )
-            users.create_user(scope, user)
+            body = create_body(n, run)
+            doc = read_creation(scope.models, "User", body, scope.users_url).document
+            users.create_user_document(scope, doc)
     except Exception as error:
         found.whole_error = f"no users to look up: {type(error).__name__}: {error}"[:300]
         return found
