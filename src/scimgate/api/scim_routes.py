@@ -27,10 +27,11 @@ from scimgate.api.responses import render, resource_response
 from scimgate.scim.creation import read_creation
 from scimgate.scim.etag import matches_if_none_match
 from scimgate.scim.group_patch import GroupPatchStep, split_group_patch
+from scimgate.scim.key_lookups import key_lookup
 from scimgate.scim.member_patches import member_changes
 from scimgate.scim.requests import decode_json, read_patch, read_resource, read_search
 from scimgate.scim.resources import GroupResource
-from scimgate.service import bulk, discovery, groups, listing, users
+from scimgate.service import bulk, discovery, groups, key_lookups, listing, users
 from scimgate.service.scope import Scope
 
 
@@ -65,6 +66,10 @@ def _search(call: Call, model: Any) -> SearchRequest[Any]:
 
 
 def list_users(call: Call) -> Response:
+    lookup = key_lookup(call.request.query_params, "User", call.scope.limits)
+    found = key_lookups.lookup_page(call.scope, listing.USER_KIND, lookup) if lookup else None
+    if found is not None:
+        return render(found, Context.SEARCH_RESPONSE)
     search = _search(call, call.scope.models.user)
     page = listing.list_resources(call.scope, listing.USER_KIND, search)
     return render(page, Context.SEARCH_RESPONSE, parameters=search)
@@ -138,6 +143,10 @@ def _with_members(parameters: Any) -> bool:
 
 
 def list_groups(call: Call) -> Response:
+    lookup = key_lookup(call.request.query_params, "Group", call.scope.limits)
+    found = key_lookups.lookup_page(call.scope, listing.GROUP_KIND, lookup) if lookup else None
+    if found is not None:  # members come back unless attributes say otherwise: none were given
+        return render(found, Context.SEARCH_RESPONSE)
     search = _search(call, call.scope.models.group)
     page = listing.list_resources(
         call.scope, listing.GROUP_KIND, search, with_members=_with_members(search)
