@@ -22,7 +22,7 @@ from urllib.parse import urlencode
 
 from hypothesis import given
 from hypothesis import strategies as st
-from scim2_models import Context, SCIMException
+from scim2_models import Context, SCIMException, User
 from sqlalchemy import Engine
 from starlette.requests import Request
 from starlette.responses import Response
@@ -41,7 +41,15 @@ NAMES = ["alice", "Élodie", "ß", "straße", "Zoë", "ÅSA", "o'Brien", 'say "h
 EXTERNAL_IDS = ["E-1", "e-1", "00u1AbC", 'x"y', "back\\slash", "Ünïcode"]
 GROUP_NAMES = ["Engineering", "engineering", "Équipe", "All\\Staff", 'The "A" team', "ß team"]
 ODD_VALUES = ["", " ", "nobody", "\t", "a\u0301", "É", "\U0001f600", "%20", "x'y", "\\", '"']
-QUICK_EXTRA = [{}, {"count": "1"}, {"count": "2"}, {"count": "100"}, {"startIndex": "1"}]
+QUICK_EXTRA = [
+    {},
+    {"count": "1"},
+    {"count": "2"},
+    {"count": "100"},
+    {"startIndex": "1"},
+    {"excludedAttributes": "members"},
+    {"excludedAttributes": "groups,emails", "count": "50"},
+]
 """Parameters a lookup of the recognised shape may carry."""
 OTHER_EXTRA = [
     {"count": "0"},
@@ -50,8 +58,10 @@ OTHER_EXTRA = [
     {"startIndex": "2"},
     {"startIndex": "0", "count": "5"},
     {"attributes": "userName,displayName"},
-    {"excludedAttributes": "members"},
-    {"excludedAttributes": "groups,emails"},
+    {"excludedAttributes": "Members,members,urn:ietf:params:scim:schemas:core:2.0:Group:members"},
+    {"excludedAttributes": "nothing.such,meta"},
+    {"excludedAttributes": "userName,displayName,id"},
+    {"excludedAttributes": ""},
     {"sortBy": "id"},
     {"sortOrder": "descending"},
     {"cursor": ""},
@@ -235,11 +245,12 @@ def test_the_idps_lookups_take_the_one_query_path(engine: Engine) -> None:
         ("User", {"filter": 'externalId eq "e-1"'}, 0),
         ("Group", {"filter": 'displayName eq "ÉQUIPE"'}, 1),
         ("Group", {"filter": 'externalId eq "G-1"', "count": "1"}, 0),
+        ("Group", {"filter": 'displayName eq "équipe"', "excludedAttributes": "members"}, 1),
     ]
     for resource_type, parameters, total in asked:
-        found = key_lookup(parameters, resource_type, scope.limits)
-        assert found is not None, parameters
         kind = listing.USER_KIND if resource_type == "User" else listing.GROUP_KIND
+        found = key_lookup(parameters, resource_type, scope.models.of(kind.name), scope.limits)
+        assert found is not None, parameters
         page = key_lookups.lookup_page(scope, kind, found)
         assert page is not None and page.total_results == total, parameters
 
@@ -257,7 +268,7 @@ def test_what_the_pattern_leaves_to_the_general_path() -> None:
         {"filter": 'displayName eq "a"'},
         {"filter": 'userName eq "a" or userName eq "b"'},
     ]:
-        assert key_lookup(parameters, "User", limits) is None, parameters
+        assert key_lookup(parameters, "User", User, limits) is None, parameters
 
 
 def test_every_case_and_form_of_the_stored_keys(engine: Engine) -> None:
