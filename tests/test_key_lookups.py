@@ -16,14 +16,15 @@ import json
 import secrets
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
 from hypothesis import given
 from hypothesis import strategies as st
 from scim2_models import Context, SCIMException, User
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -36,6 +37,8 @@ from scimgate.scim.key_lookups import key_lookup
 from scimgate.scim.requests import read_resource, read_search
 from scimgate.service import groups, key_lookups, listing, tenants, users
 from scimgate.service.scope import Scope
+from scimgate.store.tables import users as users_table
+from scimgate.store.transactions import reading
 
 NAMES = ["alice", "Élodie", "ß", "straße", "Zoë", "ÅSA", "o'Brien", 'say "hi"', "back\\slash"]
 EXTERNAL_IDS = ["E-1", "e-1", "00u1AbC", 'x"y', "back\\slash", "Ünïcode"]
@@ -293,3 +296,24 @@ def test_every_case_and_form_of_the_stored_keys(engine: Engine) -> None:
                         quoted = json.dumps(asked, ensure_ascii=ascii_only)
                         call = _call(stored.scope, {"filter": f"{attribute} eq {quoted}"}, path)
                         assert _answer(handler, call) == _answer(general, call), (attribute, asked)
+
+
+def test_a_lookup_by_the_idp_confirms_what_it_finds(engine: Engine) -> None:
+    """Drift detection: a user the IdP looks up is one it still has."""
+    stored = _provision(engine, [{"schemas": [USER_SCHEMA], "userName": "seen@example.com"}], [])
+    scope = replace(stored.scope, limits=Limits(confirmation_interval=0))
+    table = users_table.c
+
+    def confirmed_at() -> datetime | None:
+        with reading(engine) as conn:
+            at: datetime | None = conn.execute(
+                select(table.confirmed_at).where(table.directory_id == scope.directory_id)
+            ).scalar_one()
+            return at
+
+    before = confirmed_at()
+    parameters = {"filter": 'userName eq "SEEN@example.com"'}
+    answer = scim_routes.list_users(_call(scope, parameters, "/Users"))
+    assert json.loads(bytes(answer.body))["totalResults"] == 1
+    after = confirmed_at()
+    assert before is not None and after is not None and after > before
