@@ -68,9 +68,10 @@ def _search(call: Call, model: Any) -> SearchRequest[Any]:
 def list_users(call: Call) -> Response:
     scope = call.scope
     lookup = key_lookup(call.request.query_params, "User", scope.models.user, scope.limits)
-    found = key_lookups.lookup_page(scope, listing.USER_KIND, lookup) if lookup else None
-    if lookup and found is not None:
-        return render(found, Context.SEARCH_RESPONSE, parameters=lookup.response)
+    if lookup is not None:
+        found = key_lookups.lookup_page(scope, listing.USER_KIND, lookup)
+        if found is not None:
+            return render(found, Context.SEARCH_RESPONSE, parameters=lookup.response)
     search = _search(call, call.scope.models.user)
     page = listing.list_resources(call.scope, listing.USER_KIND, search)
     return render(page, Context.SEARCH_RESPONSE, parameters=search)
@@ -146,12 +147,11 @@ def _with_members(parameters: Any) -> bool:
 def list_groups(call: Call) -> Response:
     scope = call.scope
     lookup = key_lookup(call.request.query_params, "Group", scope.models.group, scope.limits)
-    found = None
-    if lookup:
+    if lookup is not None:
         members = lookup.response is None or _with_members(lookup.response)
         found = key_lookups.lookup_page(scope, listing.GROUP_KIND, lookup, with_members=members)
-    if lookup and found is not None:
-        return render(found, Context.SEARCH_RESPONSE, parameters=lookup.response)
+        if found is not None:
+            return render(found, Context.SEARCH_RESPONSE, parameters=lookup.response)
     search = _search(call, call.scope.models.group)
     page = listing.list_resources(
         call.scope, listing.GROUP_KIND, search, with_members=_with_members(search)

@@ -25,7 +25,7 @@ from scimgate.config import Limits
 from scimgate.scim.requests import LIST_PARAMETERS, attribute_names
 from scimgate.scim.text import holds_unstorable
 
-KEYS = {
+_KEYS = {
     "User": ("userName", "externalId"),
     "Group": ("displayName", "externalId"),
 }
@@ -70,7 +70,7 @@ def key_lookup(
     if limits.max_filter_terms < 1 or holds_unstorable(scim_filter):
         return None
     matched = _FILTER.fullmatch(scim_filter)
-    if matched is None or matched[1] not in KEYS[resource_type]:
+    if matched is None or matched[1] not in _KEYS[resource_type]:
         return None
     start_index = parameters.get("startIndex")
     if start_index is not None and start_index != "1":
