@@ -173,3 +173,18 @@ def test_reading_a_group_without_members_reads_no_membership(served: Served) -> 
     assert "members" not in answer.json()
     assert _full_scans(served.engine, served.recorder) == []
     assert not [s for s, _ in served.recorder.statements if "group_members" in s]
+
+
+def test_looking_a_group_up_without_members_reads_no_membership(served: Served) -> None:
+    """Entra's group lookup: the name through its index, and not one of the 300 members."""
+    served.recorder.start()
+    answer = served.client.get(
+        "/Groups", params={"filter": 'displayName eq "TEAM"', "excludedAttributes": "members"}
+    )
+    served.recorder.recording = False
+    assert answer.status_code == 200
+    assert answer.json()["totalResults"] == 1
+    assert "members" not in answer.json()["Resources"][0]
+    assert served.recorder.statements, "the lookup was recorded"
+    assert _full_scans(served.engine, served.recorder) == []
+    assert not [s for s, _ in served.recorder.statements if "group_members" in s]

@@ -27,10 +27,11 @@ from scimgate.api.responses import render, resource_response
 from scimgate.scim.creation import read_creation
 from scimgate.scim.etag import matches_if_none_match
 from scimgate.scim.group_patch import GroupPatchStep, split_group_patch
+from scimgate.scim.key_lookups import key_lookup
 from scimgate.scim.member_patches import member_changes
 from scimgate.scim.requests import decode_json, read_patch, read_resource, read_search
 from scimgate.scim.resources import GroupResource
-from scimgate.service import bulk, discovery, groups, listing, users
+from scimgate.service import bulk, discovery, groups, key_lookups, listing, users
 from scimgate.service.scope import Scope
 
 
@@ -65,6 +66,12 @@ def _search(call: Call, model: Any) -> SearchRequest[Any]:
 
 
 def list_users(call: Call) -> Response:
+    scope = call.scope
+    lookup = key_lookup(call.request.query_params, "User", scope.models.user, scope.limits)
+    if lookup is not None:
+        found = key_lookups.lookup_page(scope, listing.USER_KIND, lookup)
+        if found is not None:
+            return render(found, Context.SEARCH_RESPONSE, parameters=lookup.response)
     search = _search(call, call.scope.models.user)
     page = listing.list_resources(call.scope, listing.USER_KIND, search)
     return render(page, Context.SEARCH_RESPONSE, parameters=search)
@@ -138,6 +145,13 @@ def _with_members(parameters: Any) -> bool:
 
 
 def list_groups(call: Call) -> Response:
+    scope = call.scope
+    lookup = key_lookup(call.request.query_params, "Group", scope.models.group, scope.limits)
+    if lookup is not None:
+        members = lookup.response is None or _with_members(lookup.response)
+        found = key_lookups.lookup_page(scope, listing.GROUP_KIND, lookup, with_members=members)
+        if found is not None:
+            return render(found, Context.SEARCH_RESPONSE, parameters=lookup.response)
     search = _search(call, call.scope.models.group)
     page = listing.list_resources(
         call.scope, listing.GROUP_KIND, search, with_members=_with_members(search)
