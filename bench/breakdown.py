@@ -339,8 +339,8 @@ def _lookup(app: Any, directory: BenchDirectory, rounds: int, per_round: int) ->
 
     from scimgate.api.responses import render
     from scimgate.scim.creation import read_creation
-    from scimgate.scim.requests import read_search
-    from scimgate.service import listing, users
+    from scimgate.scim.key_lookups import key_lookup
+    from scimgate.service import key_lookups, listing, users
 
     found = Breakdown(LOOKUP)
     run = f"bl{time.time_ns()}"
@@ -359,11 +359,10 @@ def _lookup(app: Any, directory: BenchDirectory, rounds: int, per_round: int) ->
     def query(n: int) -> str:
         return "filter=" + quote(f'userName eq "{run}-{n}@bench.example.com"', safe="")
 
-    def search(n: int) -> Any:
-        return read_search(scope.models.user, QueryParams(query(n)), scope.limits)
+    def lookup(n: int) -> Any:
+        return key_lookup(QueryParams(query(n)), "User", scope.models.user, scope.limits)
 
     offset = {"service": 0, "render": rounds * per_round, "asgi": 2 * rounds * per_round}
-    service = "service call (listing.list_resources)"
     found.stages = [
         stage(
             "token check (rate_limits.admit)",
@@ -373,26 +372,28 @@ def _lookup(app: Any, directory: BenchDirectory, rounds: int, per_round: int) ->
             per_round,
         ),
         stage(
-            "query parsing + validation (read_search)",
+            "query recognised as a key lookup (key_lookups.key_lookup)",
             lambda n: QueryParams(query(n)),
-            lambda params: read_search(scope.models.user, params, scope.limits),
+            lambda params: key_lookup(params, "User", scope.models.user, scope.limits),
             rounds,
             per_round,
         ),
         stage(
-            service,
-            lambda n: search(offset["service"] + n),
-            lambda parsed: listing.list_resources(scope, listing.USER_KIND, parsed),
+            "service call (key_lookups.lookup_page)",
+            lambda n: lookup(offset["service"] + n),
+            lambda parsed: key_lookups.lookup_page(scope, listing.USER_KIND, parsed),
             rounds,
             per_round,
         ),
         stage(
             "render (responses.render)",
             lambda n: (
-                listing.list_resources(scope, listing.USER_KIND, s := search(offset["render"] + n)),
-                s,
+                key_lookups.lookup_page(
+                    scope, listing.USER_KIND, k := lookup(offset["render"] + n)
+                ),
+                k,
             ),
-            lambda pair: render(pair[0], Context.SEARCH_RESPONSE, parameters=pair[1]),
+            lambda pair: render(pair[0], Context.SEARCH_RESPONSE, parameters=pair[1].response),
             rounds,
             per_round,
         ),
