@@ -1,0 +1,60 @@
+"""What the hot writes ask the database: each thing once.
+
+A create and a one-member add run under every IdP sync; each statement they
+send costs tens of microseconds of CPU. These tests count what they read.
+"""
+
+import re
+import secrets
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, event
+
+from scim_payloads import USER_SCHEMA
+from scimgate.config import Limits
+from scimgate.service import tenants, users
+from scimgate.service.scope import Scope
+
+
+@pytest.fixture
+def statements(engine: Engine) -> Iterator[list[str]]:
+    """The statements the engine runs during the test."""
+    seen: list[str] = []
+
+    def before(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", before)
+    yield seen
+    event.remove(engine, "before_cursor_execute", before)
+
+
+@pytest.fixture
+def scope(engine: Engine) -> Scope:
+    organization = tenants.create_organization(engine, f"o-{secrets.token_hex(4)}")
+    directory = tenants.create_directory(engine, organization.id, "d").directory
+    return Scope(engine, directory, f"/scim/v2/{directory.id}", Limits())
+
+
+def _doc(name: str) -> dict[str, Any]:
+    return {"schemas": [USER_SCHEMA], "userName": f"{name}@example.com", "active": True}
+
+
+_DIRECTORY_READ = re.compile(r"^\s*SELECT\b.*\bFROM directories\b", re.I | re.S)
+
+
+def test_a_create_reads_its_directory_once_and_postgresql_locks_it_to_publish(
+    scope: Scope, statements: list[str], engine: Engine
+) -> None:
+    users.create_user_document(scope, _doc("first"))
+    statements.clear()
+
+    users.create_user_document(scope, _doc("second"))
+
+    reads = [each for each in statements if _DIRECTORY_READ.match(each)]
+    if engine.dialect.name == "sqlite":
+        assert len(reads) == 1, reads
+    else:
+        assert len(reads) == 2 and "FOR NO KEY UPDATE" in reads[1], reads
