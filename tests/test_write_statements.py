@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, event
 
-from scim_payloads import USER_SCHEMA
+from scim_payloads import GROUP_SCHEMA, USER_SCHEMA
 from scimgate.config import Limits
-from scimgate.service import tenants, users
+from scimgate.scim.group_patch import ListedMember, MemberAction, MemberChange
+from scimgate.service import groups, tenants, users
 from scimgate.service.scope import Scope
 
 
@@ -58,3 +59,23 @@ def test_a_create_reads_its_directory_once_and_postgresql_locks_it_to_publish(
         assert len(reads) == 1, reads
     else:
         assert len(reads) == 2 and "FOR NO KEY UPDATE" in reads[1], reads
+
+
+def test_a_member_added_is_read_with_its_roles_in_one_statement(
+    scope: Scope, statements: list[str]
+) -> None:
+    user_id = users.create_user_document(scope, _doc("member")).id
+    group = groups.create_group_document(scope, {"schemas": [GROUP_SCHEMA], "displayName": "g"})
+    statements.clear()
+
+    groups.patch_group_steps(
+        scope,
+        group.id,
+        [MemberChange(MemberAction.add, (ListedMember(user_id),))],
+        None,
+        respond=False,
+    )
+
+    reads = [each for each in statements if re.match(r"\s*SELECT\b", each, re.I)]
+    with_roles = [each for each in reads if "user_roles" in each]
+    assert len(with_roles) == 1 and "FROM users" in with_roles[0], with_roles

@@ -44,7 +44,7 @@ from scimgate.store.encryption import (
     refuse_plain_read,
 )
 from scimgate.store.filtering import check_sortable, sealed_condition, sqlite_json_path
-from scimgate.store.tables import groups, resource_counts, user_email_hashes, users
+from scimgate.store.tables import groups, resource_counts, user_email_hashes, user_roles, users
 
 MAX_OFFSET = 2**62
 """The largest offset sent to the database (SCIM's ``startIndex`` has no upper bound)."""
@@ -161,18 +161,17 @@ class ResourceTable:
             )
 
     def _stored(self, keyring: Keyring | None, directory_id: str, row: Any) -> StoredResource:
-        """A row read back as a resource, its document decrypted."""
+        """A row read back as a resource, its document decrypted (the row starts with the
+        columns of :meth:`_stored_columns`)."""
+        resource_id, document, created_at, modified_at, version, confirmed_at = row[:6]
         if keyring is None:
-            stored = StoredResource(**row._mapping)
-            document: Any = stored.doc  # an encrypted one is a str: refused, never served
-            if document.__class__ is str:
+            if document.__class__ is str:  # an encrypted one: refused, never served
                 refuse_plain_read(f"{self.table.name}.doc", document)
-            return stored
-        values = dict(row._mapping)
-        values["doc"] = keyring.open_document(
-            values["doc"], f"{self.table.name}.doc", directory_id, values["id"]
-        )
-        return StoredResource(**values)
+        else:
+            document = keyring.open_document(
+                document, f"{self.table.name}.doc", directory_id, resource_id
+            )
+        return StoredResource(resource_id, document, created_at, modified_at, version, confirmed_at)
 
     def get(
         self, conn: Connection, directory_id: str, resource_id: str, *, for_update: bool = False
@@ -607,3 +606,34 @@ _ADD_TO_TOTAL = {
 
 USERS = ResourceTable("user", users, _user_columns, _sealed_user_columns)
 GROUPS = ResourceTable("group", groups, _group_columns, _sealed_group_columns)
+
+
+_USERS_WITH_ROLES = by_ids(
+    lambda ids: (
+        select(*USERS._stored_columns(), user_roles.c.roles)
+        .select_from(
+            users.outerjoin(
+                user_roles,
+                (user_roles.c.directory_id == users.c.directory_id)
+                & (user_roles.c.user_id == users.c.id),
+            )
+        )
+        .where(users.c.directory_id == bindparam("directory_id"), ids)
+    ),
+    users.c.id,
+    "ids",
+)
+"""Built once: read for every user an event is about (a member added, say)."""
+
+
+def users_with_roles(
+    conn: Connection, directory_id: str, user_ids: Sequence[str]
+) -> dict[str, tuple[StoredResource, list[str]]]:
+    """These users of the directory by id, each with its stored roles (none if never
+    computed), one statement per batch of ids; ids the directory does not have are left out."""
+    keyring = keyring_of(conn)
+    found: dict[str, tuple[StoredResource, list[str]]] = {}
+    for batch in batches(user_ids):
+        for row in _USERS_WITH_ROLES.run(conn, batch, {"directory_id": directory_id}):
+            found[row[0]] = (USERS._stored(keyring, directory_id, row), list(row[6] or []))
+    return found
