@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from scim2_models import UniquenessException
 from sqlalchemy import Engine, event
 
 from scim_payloads import GROUP_SCHEMA, USER_SCHEMA
@@ -79,3 +80,21 @@ def test_a_member_added_is_read_with_its_roles_in_one_statement(
     reads = [each for each in statements if re.match(r"\s*SELECT\b", each, re.I)]
     with_roles = [each for each in reads if "user_roles" in each]
     assert len(with_roles) == 1 and "FROM users" in with_roles[0], with_roles
+
+
+def test_a_create_leaves_the_user_name_to_the_unique_index_and_names_the_holder(
+    scope: Scope, statements: list[str]
+) -> None:
+    holder = users.create_user_document(scope, _doc("taken")).id
+    statements.clear()
+
+    users.create_user_document(scope, _doc("free"))
+    with pytest.raises(UniquenessException) as refused:
+        users.create_user_document(scope, _doc("TAKEN"))
+
+    lookups = [each for each in statements if re.match(r"\s*SELECT\b.*\bFROM users\b", each, re.S)]
+    assert len(lookups) == 1, "only the refused create asks who holds the userName"
+    assert refused.value.detail == (
+        f"userName 'TAKEN@example.com' already belongs to user {holder} in this directory "
+        "(userName is unique regardless of case)"
+    )

@@ -573,6 +573,16 @@ def user_name_holder(conn: Connection, directory_id: str, user_name: str) -> str
     ).scalar()
 
 
+def user_names_held_by_index(conn: Connection) -> bool:
+    """Whether the unique index on ``user_name_key`` alone keeps userNames unique.
+
+    Not with encryption on: during a rotation one row holds a userName's hash
+    under the old key and a new row would hold it under the new one, so every
+    write asks :func:`user_name_holder` first.
+    """
+    return keyring_of(conn) is None
+
+
 def group_named(conn: Connection, directory_id: str, display_name: str) -> str | None:
     """The id of one group of the directory whose displayName is this one in any case."""
     keyring = keyring_of(conn)
