@@ -13,6 +13,7 @@ import pytest
 from scim2_models import UniquenessException
 from sqlalchemy import Engine, event
 
+from event_support import published
 from scim_payloads import GROUP_SCHEMA, USER_SCHEMA
 from scimgate.config import Limits
 from scimgate.scim.group_patch import ListedMember, MemberAction, MemberChange
@@ -97,4 +98,28 @@ def test_a_create_leaves_the_user_name_to_the_unique_index_and_names_the_holder(
     assert refused.value.detail == (
         f"userName 'TAKEN@example.com' already belongs to user {holder} in this directory "
         "(userName is unique regardless of case)"
+    )
+
+
+def test_a_member_add_asks_in_one_statement_who_is_in_already_and_who_is_a_user(
+    scope: Scope, statements: list[str], engine: Engine
+) -> None:
+    """PostgreSQL asks twice: the users joining are locked, those already in are not."""
+    member = users.create_user_document(scope, _doc("in-already")).id
+    joining = users.create_user_document(scope, _doc("joining")).id
+    group = groups.create_group_document(
+        scope, {"schemas": [GROUP_SCHEMA], "displayName": "g"}, [ListedMember(member)]
+    )
+    statements.clear()
+
+    add = MemberChange(MemberAction.add, (ListedMember(member), ListedMember(joining)))
+    groups.patch_group_steps(scope, group.id, [add], None, respond=False)
+
+    first_insert = next(
+        n for n, each in enumerate(statements) if each.startswith("INSERT INTO group_members")
+    )
+    asked = [each for each in statements[:first_insert] if not each.startswith("SELECT groups.")]
+    assert len(asked) == (1 if engine.dialect.name == "sqlite" else 2), asked
+    assert [event.type for event in published(engine, scope.directory_id)][-1] == (
+        "group.user_added"
     )
