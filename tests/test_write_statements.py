@@ -63,7 +63,7 @@ def test_a_create_reads_its_directory_once_and_postgresql_locks_it_to_publish(
         assert len(reads) == 2 and "FOR NO KEY UPDATE" in reads[1], reads
 
 
-def test_a_member_added_is_read_with_its_roles_in_one_statement(
+def test_a_member_added_is_read_with_its_roles_and_groups_in_one_statement(
     scope: Scope, statements: list[str]
 ) -> None:
     user_id = users.create_user_document(scope, _doc("member")).id
@@ -80,7 +80,9 @@ def test_a_member_added_is_read_with_its_roles_in_one_statement(
 
     reads = [each for each in statements if re.match(r"\s*SELECT\b", each, re.I)]
     with_roles = [each for each in reads if "user_roles" in each]
-    assert len(with_roles) == 1 and "FROM users" in with_roles[0], with_roles
+    assert len(with_roles) == 1, with_roles
+    assert "FROM users" in with_roles[0] and "JOIN groups" in with_roles[0], with_roles
+    assert not [each for each in reads if "JOIN groups" in each and each not in with_roles]
 
 
 def test_a_create_leaves_the_user_name_to_the_unique_index_and_names_the_holder(

@@ -23,7 +23,9 @@ from sqlalchemy import (
     bindparam,
     delete,
     func,
+    null,
     select,
+    union_all,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -44,7 +46,14 @@ from scimgate.store.encryption import (
     refuse_plain_read,
 )
 from scimgate.store.filtering import check_sortable, sealed_condition, sqlite_json_path
-from scimgate.store.tables import groups, resource_counts, user_email_hashes, user_roles, users
+from scimgate.store.tables import (
+    group_members,
+    groups,
+    resource_counts,
+    user_email_hashes,
+    user_roles,
+    users,
+)
 
 MAX_OFFSET = 2**62
 """The largest offset sent to the database (SCIM's ``startIndex`` has no upper bound)."""
@@ -646,4 +655,63 @@ def users_with_roles(
     for batch in batches(user_ids):
         for row in _USERS_WITH_ROLES.run(conn, batch, {"directory_id": directory_id}):
             found[row[0]] = (USERS._stored(keyring, directory_id, row), list(row[6] or []))
+    return found
+
+
+GroupRow = tuple[str, str, str | None]
+"""A group a user is in: its id, displayName and externalId."""
+
+
+def _with_groups(ids: Callable[[ColumnElement[Any]], ColumnElement[bool]]) -> Any:
+    """Each user's row with its roles (group columns null), then a row per group it is in
+    (user columns null)."""
+    gm = group_members.c
+    user_rows = (
+        select(*USERS._stored_columns(), user_roles.c.roles, null(), null(), null())
+        .select_from(
+            users.outerjoin(
+                user_roles,
+                (user_roles.c.directory_id == users.c.directory_id)
+                & (user_roles.c.user_id == users.c.id),
+            )
+        )
+        .where(users.c.directory_id == bindparam("directory_id"), ids(users.c.id))
+    )
+    group_rows = (
+        select(
+            gm.member_id, *[null()] * 6, groups.c.id, groups.c.display_name, groups.c.external_id
+        )
+        .select_from(group_members.join(groups, groups.c.id == gm.group_id))
+        .where(gm.directory_id == bindparam("directory_id"), ids(gm.member_id))
+    )
+    return union_all(user_rows, group_rows)
+
+
+_USERS_WITH_GROUPS = ByIds(
+    _with_groups(lambda column: column.in_(bindparam("ids", expanding=True))),
+    _with_groups(lambda column: column == bindparam("ids")),
+    "ids",
+)
+"""Built once: read for every user an event is about (a member added, say)."""
+
+
+def users_with_groups(
+    conn: Connection, directory_id: str, user_ids: Sequence[str]
+) -> dict[str, tuple[StoredResource, list[str], list[GroupRow]]] | None:
+    """What :func:`users_with_roles` reads, and each user's groups in id order, in one
+    statement per batch; None with encryption on, where group names are sealed (read
+    them with ``memberships.groups_of``)."""
+    if keyring_of(conn) is not None:
+        return None
+    found: dict[str, tuple[StoredResource, list[str], list[GroupRow]]] = {}
+    in_groups: dict[str, list[GroupRow]] = {}
+    for batch in batches(user_ids):
+        for row in _USERS_WITH_GROUPS.run(conn, batch, {"directory_id": directory_id}):
+            if row[7] is None:
+                stored = USERS._stored(None, directory_id, row)
+                found[row[0]] = (stored, list(row[6] or []), in_groups.setdefault(row[0], []))
+            else:
+                in_groups.setdefault(row[0], []).append((row[7], row[8], row[9]))
+    for _, _, groups_in in found.values():
+        groups_in.sort(key=lambda group: group[0])
     return found
