@@ -264,8 +264,8 @@ def _add_members(
     if not listed:
         return []
     ids = [member.id for member in listed]
-    # Joining members stay locked until the transaction ends (see already_and_users); so
-    # do joining groups, for the same reason.
+    # Users and groups joining stay locked until the transaction ends, so that a member is
+    # never added as it is deleted (see memberships.already_and_users).
     already, user_ids = memberships.already_and_users(conn, scope.directory_id, group_id, ids)
     joining = [member_id for member_id in ids if member_id not in already]
     # Ids are unique across users and groups: only those that are not users can be groups.
