@@ -54,7 +54,8 @@ def changing(engine: Engine) -> Iterator[Connection]:
         conn.info[_JOURNAL] = journal
         try:
             yield conn
-            publishing.publish_recorded(conn, journal.events)
+            seen = {key: build.directory for key, build in journal.builders.items()}
+            publishing.publish_recorded(conn, journal.events, seen)
         finally:
             conn.info.pop(_JOURNAL, None)
 
@@ -64,6 +65,8 @@ def builder(conn: Connection, directory_id: str) -> PayloadBuilder:
 
     The first call reads the directory row, and its configuration where this
     process does not have it at the row's stamp (:mod:`scimgate.service.directory_config`).
+    Publishing takes the directory from it (on SQLite, without reading it again): a
+    use case that changes the directory row gives the builder the row as it now stands.
     """
     journal = _journal(conn)
     found = journal.builders.get(directory_id)

@@ -264,13 +264,10 @@ def _add_members(
     if not listed:
         return []
     ids = [member.id for member in listed]
-    already = memberships.member_ids(conn, scope.directory_id, group_id, ids)
-    # Joining members stay locked until the transaction ends, so that deleting one at the
-    # same time either waits and then removes the new row, or commits first and the member
-    # is refused as unknown: never a membership row for a deleted member. Members already
-    # in the group are not locked: deleting one locks this group, which this change holds.
+    # Users and groups joining stay locked until the transaction ends, so that a member is
+    # never added as it is deleted (see memberships.already_and_users).
+    already, user_ids = memberships.already_and_users(conn, scope.directory_id, group_id, ids)
     joining = [member_id for member_id in ids if member_id not in already]
-    user_ids = USERS.existing_ids(conn, scope.directory_id, joining, lock=True)
     # Ids are unique across users and groups: only those that are not users can be groups.
     not_users = [member_id for member_id in joining if member_id not in user_ids]
     group_ids = GROUPS.existing_ids(conn, scope.directory_id, not_users, lock=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
@@ -28,7 +28,13 @@ from scimgate.service.scope import Scope
 from scimgate.service.tenants import effective_idp
 from scimgate.store import memberships, roles
 from scimgate.store.memberships import Membership
-from scimgate.store.resources import GROUPS, USERS, StoredResource
+from scimgate.store.resources import (
+    GROUPS,
+    USERS,
+    StoredResource,
+    users_with_groups,
+    users_with_roles,
+)
 from scimgate.store.tenants import Directory
 
 
@@ -106,6 +112,10 @@ class PayloadBuilder:
         user_roles: list[str] | None = None,
     ) -> DirectoryUser:
         """The user as it stands; a caller that holds its row, memberships or roles passes them."""
+        if stored is None and groups is None and user_roles is None:
+            return self._normalized(self.user_facts([user_id])[user_id])
+        if stored is None and user_roles is None:
+            stored, user_roles = self._with_roles([user_id])[user_id]
         if stored is None:
             stored = USERS.existing(self.conn, self.directory.id, user_id, for_update=False)
         if groups is None:
@@ -117,16 +127,36 @@ class PayloadBuilder:
     def user_facts(self, user_ids: Sequence[str]) -> dict[str, UserFacts]:
         """Several users' rows, memberships and roles, by id: a few statements per batch of
         users, not per user."""
-        stored = USERS.get_many(self.conn, self.directory.id, user_ids)
-        missing = [user_id for user_id in user_ids if user_id not in stored]
-        if missing:
-            raise NotFoundException(detail=f"No user with id {missing[0]} in this directory")
+        together = users_with_groups(self.conn, self.directory.id, user_ids)
+        if together is not None:
+            self._check_found(user_ids, together)
+            return {
+                user_id: UserFacts(
+                    together[user_id][0],
+                    [Membership(*group) for group in together[user_id][2]],
+                    together[user_id][1],
+                )
+                for user_id in user_ids
+            }
+        read = self._with_roles(user_ids)
         groups = memberships.groups_of(self.conn, self.directory.id, user_ids)
-        user_roles = roles.roles_of(self.conn, self.directory.id, user_ids)
         return {
-            user_id: UserFacts(stored[user_id], groups[user_id], user_roles[user_id])
+            user_id: UserFacts(read[user_id][0], groups[user_id], read[user_id][1])
             for user_id in user_ids
         }
+
+    def _with_roles(self, user_ids: Sequence[str]) -> dict[str, tuple[StoredResource, list[str]]]:
+        """These users' rows and stored roles, read together; the SCIM 404 for a missing one."""
+        read = users_with_roles(self.conn, self.directory.id, user_ids)
+        self._check_found(user_ids, read)
+        return read
+
+    @staticmethod
+    def _check_found(user_ids: Sequence[str], read: Mapping[str, Any]) -> None:
+        """The SCIM 404 for the first of the users that were not read."""
+        missing = [user_id for user_id in user_ids if user_id not in read]
+        if missing:
+            raise NotFoundException(detail=f"No user with id {missing[0]} in this directory")
 
     def users(
         self, user_ids: Sequence[str], facts: dict[str, UserFacts] | None = None

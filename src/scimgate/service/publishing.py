@@ -11,7 +11,7 @@ dry-run mode holds everything from the start, until its first sync is reviewed.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -47,14 +47,20 @@ class Recorded:
     data: Any
 
 
-def publish_recorded(conn: Connection, recorded: Sequence[Recorded]) -> None:
-    """At the end of a changing transaction: record deprovisionings, then publish or hold."""
+def publish_recorded(
+    conn: Connection, recorded: Sequence[Recorded], seen: Mapping[str, Directory] | None = None
+) -> None:
+    """At the end of a changing transaction: record deprovisionings, then publish or hold.
+
+    ``seen`` holds the directories as the transaction last read or wrote them
+    (see :func:`scimgate.store.tenants.lock_directory`).
+    """
     if not recorded:
         return
     now = utcnow()
     for directory_id in dict.fromkeys(item.event.directory_id for item in recorded):
         batch = [item for item in recorded if item.event.directory_id == directory_id]
-        directory = tenants.lock_directory(conn, directory_id)
+        directory = tenants.lock_directory(conn, directory_id, (seen or {}).get(directory_id))
         offboarding.record(conn, [_deprovisioning(item) for item in batch if _deprovisions(item)])
         if directory.delivery == "live" and any(_deprovisions(item) for item in batch):
             since = _window_start(directory, now)

@@ -25,7 +25,13 @@ from scimgate.store import memberships, offboarding
 from scimgate.store import roles as stored_roles
 from scimgate.store.ids import new_id, utcnow
 from scimgate.store.memberships import Membership
-from scimgate.store.resources import GROUPS, USERS, StoredResource, user_name_holder
+from scimgate.store.resources import (
+    GROUPS,
+    USERS,
+    StoredResource,
+    user_name_holder,
+    user_names_held_by_index,
+)
 from scimgate.store.transactions import reading
 
 
@@ -41,11 +47,16 @@ def create_user_document(scope: Scope, doc: dict[str, Any]) -> ScimDocument:
     event and the answer are all made from ``doc``: nothing is read back or
     validated again. A new user is in no group, so its roles are the ``default``
     rule's, if the directory has one.
+
+    Where the database's unique index alone keeps userNames unique, the insert
+    is not preceded by a lookup: a taken userName fails it, and its holder is
+    read only then, for the answer.
     """
     stored = StoredResource.new(new_id(), settled_user(doc), utcnow())
-    with _unique_user_name(doc["userName"]), changing(scope.engine) as conn:
+    with _unique_user_name(doc["userName"], scope), changing(scope.engine) as conn:
         config = changes.builder(conn, scope.directory_id).config
-        _check_user_name_free(conn, scope, doc["userName"], None)
+        if not user_names_held_by_index(conn):
+            _check_user_name_free(conn, scope, doc["userName"], None)
         USERS.insert(conn, scope.directory_id, stored)
         first_roles = roles.effective_roles(config.rules, [])
         if first_roles:
@@ -166,11 +177,19 @@ def _taken(user_name: str, holder: str | None) -> UniquenessException:
 
 
 @contextmanager
-def _unique_user_name(user_name: str | None) -> Iterator[None]:
-    """Turn a uniqueness race lost in the database into the same 409 as a checked conflict."""
+def _unique_user_name(user_name: str | None, scope: Scope | None = None) -> Iterator[None]:
+    """Turn a uniqueness race lost in the database into the same 409 as a checked conflict.
+
+    Given the ``scope``, the holder is read (once the failed transaction has ended) for
+    the answer to name it, as a checked conflict does.
+    """
     try:
         yield
     except IntegrityError as exc:
         if "user_name_key" not in str(exc.orig):
             raise
-        raise _taken(user_name or "", None) from None
+        holder = None
+        if scope is not None and user_name is not None:
+            with reading(scope.engine) as conn:
+                holder = user_name_holder(conn, scope.directory_id, user_name)
+        raise _taken(user_name or "", holder) from None

@@ -4,7 +4,7 @@ With encryption at rest on, a member's ``display`` is stored encrypted and the
 names read from users and groups are decrypted here.
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from scimgate.store.batches import batches
 from scimgate.store.by_ids import ByIds, by_ids
 from scimgate.store.encryption import Keyring, key_id_of, keyring_of
+from scimgate.store.resources import USERS
 from scimgate.store.tables import group_members, groups, users
 
 DISPLAY = "group_members.display"
@@ -248,6 +249,57 @@ _MEMBER_IDS = by_ids(
     "member_ids",
 )
 """Built once: read by every member change."""
+
+
+def already_and_users(
+    conn: Connection, directory_id: str, group_id: str, ids: Sequence[str]
+) -> tuple[set[str], set[str]]:
+    """Of these ids: the group's members already, and the directory's users among the others.
+
+    On PostgreSQL the users found stay locked (``FOR KEY SHARE``) until the
+    transaction ends, so that deleting one at the same time either waits and
+    then removes the new membership row, or commits first and the user is not
+    found: never a membership row for a deleted user. Members already in the
+    group are not locked: deleting one locks this group, which the change holds,
+    and waiting for each other the two would deadlock. On SQLite a writer holds
+    the whole database, nothing needs locking, and both are read in one statement.
+    """
+    if conn.dialect.name != "sqlite":
+        members = member_ids(conn, directory_id, group_id, ids)
+        joining = [member_id for member_id in ids if member_id not in members]
+        return members, USERS.existing_ids(conn, directory_id, joining, lock=True)
+    already: set[str] = set()
+    found: set[str] = set()
+    for batch in batches(ids):
+        rows = _ALREADY_OR_USER.run(
+            conn, batch, {"directory_id": directory_id, "group_id": group_id}
+        )
+        for member_id, is_member in rows:
+            (already if is_member else found).add(member_id)
+    return already, found - already
+
+
+def _already_or_user(ids: Callable[[ColumnElement[Any]], ColumnElement[bool]]) -> Any:
+    gm = group_members.c
+    return union_all(
+        select(gm.member_id, literal(True)).where(
+            gm.directory_id == bindparam("directory_id"),
+            gm.group_id == bindparam("group_id"),
+            ids(gm.member_id),
+        ),
+        select(users.c.id, literal(False)).where(
+            users.c.directory_id == bindparam("directory_id"), ids(users.c.id)
+        ),
+    )
+
+
+_ALREADY_OR_USER = ByIds(
+    _already_or_user(lambda column: column.in_(bindparam("ids", expanding=True))),
+    _already_or_user(lambda column: column == bindparam("ids")),
+    "ids",
+)
+"""Built once (SQLite): read by every member added. Each row: an id, and whether it is a
+member of the group (else a user of the directory)."""
 
 
 def _groups_of_members(last: ColumnElement[Any]) -> ByIds[Select[Any]]:

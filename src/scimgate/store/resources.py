@@ -23,7 +23,9 @@ from sqlalchemy import (
     bindparam,
     delete,
     func,
+    null,
     select,
+    union_all,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -44,7 +46,14 @@ from scimgate.store.encryption import (
     refuse_plain_read,
 )
 from scimgate.store.filtering import check_sortable, sealed_condition, sqlite_json_path
-from scimgate.store.tables import groups, resource_counts, user_email_hashes, users
+from scimgate.store.tables import (
+    group_members,
+    groups,
+    resource_counts,
+    user_email_hashes,
+    user_roles,
+    users,
+)
 
 MAX_OFFSET = 2**62
 """The largest offset sent to the database (SCIM's ``startIndex`` has no upper bound)."""
@@ -161,18 +170,17 @@ class ResourceTable:
             )
 
     def _stored(self, keyring: Keyring | None, directory_id: str, row: Any) -> StoredResource:
-        """A row read back as a resource, its document decrypted."""
+        """A row read back as a resource, its document decrypted (the row starts with the
+        columns of :meth:`_stored_columns`)."""
+        resource_id, document, created_at, modified_at, version, confirmed_at = row[:6]
         if keyring is None:
-            stored = StoredResource(**row._mapping)
-            document: Any = stored.doc  # an encrypted one is a str: refused, never served
-            if document.__class__ is str:
+            if document.__class__ is str:  # an encrypted one: refused, never served
                 refuse_plain_read(f"{self.table.name}.doc", document)
-            return stored
-        values = dict(row._mapping)
-        values["doc"] = keyring.open_document(
-            values["doc"], f"{self.table.name}.doc", directory_id, values["id"]
-        )
-        return StoredResource(**values)
+        else:
+            document = keyring.open_document(
+                document, f"{self.table.name}.doc", directory_id, resource_id
+            )
+        return StoredResource(resource_id, document, created_at, modified_at, version, confirmed_at)
 
     def get(
         self, conn: Connection, directory_id: str, resource_id: str, *, for_update: bool = False
@@ -602,6 +610,16 @@ def user_name_holder(conn: Connection, directory_id: str, user_name: str) -> str
     ).scalar()
 
 
+def user_names_held_by_index(conn: Connection) -> bool:
+    """Whether the unique index on ``user_name_key`` alone keeps userNames unique.
+
+    Not with encryption on: during a rotation one row holds a userName's hash
+    under the old key and a new row would hold it under the new one, so every
+    write asks :func:`user_name_holder` first.
+    """
+    return keyring_of(conn) is None
+
+
 def group_named(conn: Connection, directory_id: str, display_name: str) -> str | None:
     """The id of one group of the directory whose displayName is this one in any case."""
     keyring = keyring_of(conn)
@@ -635,3 +653,93 @@ _ADD_TO_TOTAL = {
 
 USERS = ResourceTable("user", users, _user_columns, _sealed_user_columns)
 GROUPS = ResourceTable("group", groups, _group_columns, _sealed_group_columns)
+
+
+_USERS_WITH_ROLES = by_ids(
+    lambda ids: (
+        select(*USERS._stored_columns(), user_roles.c.roles)
+        .select_from(
+            users.outerjoin(
+                user_roles,
+                (user_roles.c.directory_id == users.c.directory_id)
+                & (user_roles.c.user_id == users.c.id),
+            )
+        )
+        .where(users.c.directory_id == bindparam("directory_id"), ids)
+    ),
+    users.c.id,
+    "ids",
+)
+"""Built once: read for every user an event is about (a member added, say)."""
+
+
+def users_with_roles(
+    conn: Connection, directory_id: str, user_ids: Sequence[str]
+) -> dict[str, tuple[StoredResource, list[str]]]:
+    """These users of the directory by id, each with its stored roles (none if never
+    computed), one statement per batch of ids; ids the directory does not have are left out."""
+    keyring = keyring_of(conn)
+    found: dict[str, tuple[StoredResource, list[str]]] = {}
+    for batch in batches(user_ids):
+        for row in _USERS_WITH_ROLES.run(conn, batch, {"directory_id": directory_id}):
+            found[row[0]] = (USERS._stored(keyring, directory_id, row), list(row[6] or []))
+    return found
+
+
+GroupRow = tuple[str, str, str | None]
+"""A group a user is in: its id, displayName and externalId."""
+
+
+def _with_groups(ids: Callable[[ColumnElement[Any]], ColumnElement[bool]]) -> Any:
+    """Each user's row with its roles (group columns null), then a row per group it is in
+    (user columns null)."""
+    gm = group_members.c
+    user_rows = (
+        select(*USERS._stored_columns(), user_roles.c.roles, null(), null(), null())
+        .select_from(
+            users.outerjoin(
+                user_roles,
+                (user_roles.c.directory_id == users.c.directory_id)
+                & (user_roles.c.user_id == users.c.id),
+            )
+        )
+        .where(users.c.directory_id == bindparam("directory_id"), ids(users.c.id))
+    )
+    group_rows = (
+        select(
+            gm.member_id, *[null()] * 6, groups.c.id, groups.c.display_name, groups.c.external_id
+        )
+        .select_from(group_members.join(groups, groups.c.id == gm.group_id))
+        .where(gm.directory_id == bindparam("directory_id"), ids(gm.member_id))
+    )
+    return union_all(user_rows, group_rows)
+
+
+_USERS_WITH_GROUPS = ByIds(
+    _with_groups(lambda column: column.in_(bindparam("ids", expanding=True))),
+    _with_groups(lambda column: column == bindparam("ids")),
+    "ids",
+)
+"""Built once: read for every user an event is about (a member added, say)."""
+
+
+def users_with_groups(
+    conn: Connection, directory_id: str, user_ids: Sequence[str]
+) -> dict[str, tuple[StoredResource, list[str], list[GroupRow]]] | None:
+    """What :func:`users_with_roles` reads, and each user's groups in id order, in one
+    statement per batch; None with encryption on, where group names are sealed (read
+    them with ``memberships.groups_of``)."""
+    if keyring_of(conn) is not None:
+        return None
+    found: dict[str, tuple[StoredResource, list[str], list[GroupRow]]] = {}
+    in_groups: dict[str, list[GroupRow]] = {}
+    for batch in batches(user_ids):
+        for row in _USERS_WITH_GROUPS.run(conn, batch, {"directory_id": directory_id}):
+            if row[7] is None:
+                stored = USERS._stored(None, directory_id, row)
+                found[row[0]] = (stored, list(row[6] or []), in_groups.setdefault(row[0], []))
+            else:
+                in_groups.setdefault(row[0], []).append((row[7], row[8], row[9]))
+    for _, _, groups_in in found.values():
+        groups_in.sort(key=lambda group: group[0])
+    return found

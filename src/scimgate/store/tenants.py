@@ -132,7 +132,7 @@ _LOCK_DIRECTORY = (
 """Built once: taken by every change."""
 
 
-def lock_directory(conn: Connection, directory_id: str) -> Directory:
+def lock_directory(conn: Connection, directory_id: str, seen: Directory | None = None) -> Directory:
     """The directory, its row held until the transaction ends: one publisher at a time.
 
     ``FOR NO KEY UPDATE``, not ``FOR UPDATE``: every insert of a row that
@@ -140,7 +140,18 @@ def lock_directory(conn: Connection, directory_id: str) -> Directory:
     on it, which ``FOR UPDATE`` would wait for, so two transactions that both
     wrote to the directory would deadlock when each came to publish. LookupError
     for an id that names no directory.
+
+    On SQLite a writing transaction holds the whole database from its ``BEGIN
+    IMMEDIATE`` on: there is no row lock to take, and nobody else can have
+    changed the row since the transaction read it. A caller holding the row as
+    its own transaction last read or wrote it passes it as ``seen``, and it is
+    not read again. PostgreSQL always reads and locks it here, at the end of
+    the transaction: taken earlier, before the transaction's row locks, the
+    directory's lock would close a cycle with a writer that holds one of those
+    rows and waits to publish.
     """
+    if seen is not None and conn.dialect.name == "sqlite":
+        return seen
     row = conn.execute(_LOCK_DIRECTORY, {"directory_id": directory_id}).first()
     if row is None:
         raise LookupError(f"no directory {directory_id}")

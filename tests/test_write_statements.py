@@ -1,0 +1,127 @@
+"""What the hot writes ask the database: each thing once.
+
+A create and a one-member add run under every IdP sync; each statement they
+send costs tens of microseconds of CPU. These tests count what they read.
+"""
+
+import re
+import secrets
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from scim2_models import UniquenessException
+from sqlalchemy import Engine, event
+
+from event_support import published
+from scim_payloads import GROUP_SCHEMA, USER_SCHEMA
+from scimgate.config import Limits
+from scimgate.scim.group_patch import ListedMember, MemberAction, MemberChange
+from scimgate.service import groups, tenants, users
+from scimgate.service.scope import Scope
+
+
+@pytest.fixture
+def statements(engine: Engine) -> Iterator[list[str]]:
+    """The statements the engine runs during the test."""
+    seen: list[str] = []
+
+    def before(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", before)
+    yield seen
+    event.remove(engine, "before_cursor_execute", before)
+
+
+@pytest.fixture
+def scope(engine: Engine) -> Scope:
+    organization = tenants.create_organization(engine, f"o-{secrets.token_hex(4)}")
+    directory = tenants.create_directory(engine, organization.id, "d").directory
+    return Scope(engine, directory, f"/scim/v2/{directory.id}", Limits())
+
+
+def _doc(name: str) -> dict[str, Any]:
+    return {"schemas": [USER_SCHEMA], "userName": f"{name}@example.com", "active": True}
+
+
+_DIRECTORY_READ = re.compile(r"^\s*SELECT\b.*\bFROM directories\b", re.I | re.S)
+
+
+def test_a_create_reads_its_directory_once_and_postgresql_locks_it_to_publish(
+    scope: Scope, statements: list[str], engine: Engine
+) -> None:
+    users.create_user_document(scope, _doc("first"))
+    statements.clear()
+
+    users.create_user_document(scope, _doc("second"))
+
+    reads = [each for each in statements if _DIRECTORY_READ.match(each)]
+    if engine.dialect.name == "sqlite":
+        assert len(reads) == 1, reads
+    else:
+        assert len(reads) == 2 and "FOR NO KEY UPDATE" in reads[1], reads
+
+
+def test_a_member_added_is_read_with_its_roles_and_groups_in_one_statement(
+    scope: Scope, statements: list[str]
+) -> None:
+    user_id = users.create_user_document(scope, _doc("member")).id
+    group = groups.create_group_document(scope, {"schemas": [GROUP_SCHEMA], "displayName": "g"})
+    statements.clear()
+
+    groups.patch_group_steps(
+        scope,
+        group.id,
+        [MemberChange(MemberAction.add, (ListedMember(user_id),))],
+        None,
+        respond=False,
+    )
+
+    reads = [each for each in statements if re.match(r"\s*SELECT\b", each, re.I)]
+    with_roles = [each for each in reads if "user_roles" in each]
+    assert len(with_roles) == 1, with_roles
+    assert "FROM users" in with_roles[0] and "JOIN groups" in with_roles[0], with_roles
+    assert not [each for each in reads if "JOIN groups" in each and each not in with_roles]
+
+
+def test_a_create_leaves_the_user_name_to_the_unique_index_and_names_the_holder(
+    scope: Scope, statements: list[str]
+) -> None:
+    holder = users.create_user_document(scope, _doc("taken")).id
+    statements.clear()
+
+    users.create_user_document(scope, _doc("free"))
+    with pytest.raises(UniquenessException) as refused:
+        users.create_user_document(scope, _doc("TAKEN"))
+
+    lookups = [each for each in statements if re.match(r"\s*SELECT\b.*\bFROM users\b", each, re.S)]
+    assert len(lookups) == 1, "only the refused create asks who holds the userName"
+    assert refused.value.detail == (
+        f"userName 'TAKEN@example.com' already belongs to user {holder} in this directory "
+        "(userName is unique regardless of case)"
+    )
+
+
+def test_a_member_add_asks_in_one_statement_who_is_in_already_and_who_is_a_user(
+    scope: Scope, statements: list[str], engine: Engine
+) -> None:
+    """PostgreSQL asks twice: the users joining are locked, those already in are not."""
+    member = users.create_user_document(scope, _doc("in-already")).id
+    joining = users.create_user_document(scope, _doc("joining")).id
+    group = groups.create_group_document(
+        scope, {"schemas": [GROUP_SCHEMA], "displayName": "g"}, [ListedMember(member)]
+    )
+    statements.clear()
+
+    add = MemberChange(MemberAction.add, (ListedMember(member), ListedMember(joining)))
+    groups.patch_group_steps(scope, group.id, [add], None, respond=False)
+
+    first_insert = next(
+        n for n, each in enumerate(statements) if each.startswith("INSERT INTO group_members")
+    )
+    asked = [each for each in statements[:first_insert] if not each.startswith("SELECT groups.")]
+    assert len(asked) == (1 if engine.dialect.name == "sqlite" else 2), asked
+    assert [event.type for event in published(engine, scope.directory_id)][-1] == (
+        "group.user_added"
+    )
