@@ -102,18 +102,17 @@ def record(engine: Engine, batch: list[CapturedRequest], policy: LogPolicy) -> l
             confirmations.apply(conn, captured.confirmations)
             if captured.token_use is not None:
                 record_use(conn, captured.token_use)
-        diagnosed = [
-            replace(
-                entry,
-                diagnosis=_text(
-                    diagnose(entry, _facts(conn, entry), entry.received_at) or entry.diagnosis,
-                    2048,
-                ),
-            )
-            for entry in entries
-        ]
+        diagnosed = [_diagnosed(conn, entry) for entry in entries]
         provisioning_logs.insert(conn, diagnosed)
     return diagnosed
+
+
+def _diagnosed(conn: Connection, entry: LogEntry) -> LogEntry:
+    """An entry with the diagnosis of its failure (a success has its own already)."""
+    if entry.status < 400:
+        return entry
+    found = diagnose(entry, _facts(conn, entry), entry.received_at)
+    return replace(entry, diagnosis=_text(found or entry.diagnosis, 2048))
 
 
 def _entry(captured: CapturedRequest, policy: LogPolicy) -> LogEntry:
@@ -142,7 +141,7 @@ def _entry(captured: CapturedRequest, policy: LogPolicy) -> LogEntry:
         user_name=None if "username" in policy.redact else _user_name(request, response),
         request_body=_stored(request, captured.request_body, policy, answer=False),
         response_body=_stored(response, captured.response_body, policy, answer=True),
-        diagnosis=undeliverable_emails(response, shown="emails" not in policy.redact)
+        diagnosis=_text(undeliverable_emails(response, shown="emails" not in policy.redact), 2048)
         if captured.status < 300
         else None,
     )
