@@ -184,7 +184,8 @@ def _parse(body: bytes | None) -> Any:
         return _TOO_DEEP
     except ValueError:  # not JSON, not UTF-8, or an integer of thousands of digits
         return _UNREADABLE
-    if _nests_deeper(parsed, MAX_DEPTH):
+    # Nesting deeper than the limit takes more brackets than it: most bodies are not walked.
+    if body.count(b"[") + body.count(b"{") > MAX_DEPTH and _nests_deeper(parsed, MAX_DEPTH):
         return _TOO_DEEP
     return _UNSTORABLE if holds_unstorable(parsed) else parsed
 
