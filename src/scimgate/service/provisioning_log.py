@@ -187,7 +187,14 @@ def _parse(body: bytes | None) -> Any:
     # Nesting deeper than the limit takes more brackets than it: most bodies are not walked.
     if body.count(b"[") + body.count(b"{") > MAX_DEPTH and _nests_deeper(parsed, MAX_DEPTH):
         return _TOO_DEEP
-    return _UNSTORABLE if holds_unstorable(parsed) else parsed
+    return _UNSTORABLE if _may_hold_unstorable(body) and holds_unstorable(parsed) else parsed
+
+
+def _may_hold_unstorable(raw: bytes) -> bool:
+    """Whether JSON bytes may decode to NUL or a surrogate: only through an escape (``\\u``),
+    a NUL byte (UTF-16 and UTF-32 text is full of them) or a surrogate's UTF-8 form, which
+    starts with the byte 0xED (as Hangul syllables do too)."""
+    return b"\\u" in raw or b"\x00" in raw or b"\xed" in raw
 
 
 def _nests_deeper(value: Any, limit: int) -> bool:
