@@ -12,8 +12,7 @@ from fastapi.responses import Response
 from scim2_models import PayloadTooLargeException, SCIMException
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
-from starlette.requests import ClientDisconnect
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from scimgate import __version__
 from scimgate.admin import install as install_portal
@@ -21,36 +20,40 @@ from scimgate.admin import too_large_page
 from scimgate.admin.guard import PortalGate
 from scimgate.api.admin import router as admin_router
 from scimgate.api.body_limits import BodyCap, ClosedAfterUnreadBody, Family
+from scimgate.api.endpoint_case import SCIM_PREFIX
 from scimgate.api.events import router as events_router
 from scimgate.api.logs import router as logs_router
 from scimgate.api.lookup import router as lookup_router
 from scimgate.api.management import router as management_router
 from scimgate.api.management_gate import ManagementGate
 from scimgate.api.observability import router as observability_router
-from scimgate.api.provisioning_log import SCIM_PREFIX, ProvisioningLog
 from scimgate.api.request_id import RequestIds
-from scimgate.api.responses import error_response
-from scimgate.api.scim_edge import ScimEdge
+from scimgate.api.responses import error_response, http_error
+from scimgate.api.scim_pipeline import ScimPipeline
 from scimgate.api.security_headers import SecurityHeaders
 from scimgate.api.setup_links import router as setup_links_router
+from scimgate.api.unexpected import UnexpectedErrors
 from scimgate.api.webhooks import router as webhooks_router
 from scimgate.config import Settings
 from scimgate.logging import configure as configure_logging
-from scimgate.logging import failure
 from scimgate.service.credentials import Credentials
-from scimgate.service.diagnosis import CLIENT_CLOSED_REQUEST
 from scimgate.service.rate_limits import RateLimiter
 from scimgate.store.engine import open_engine
 
 log = structlog.get_logger("scimgate")
 
 
-class _AnswerBroken(Exception):
-    """An answer that failed after it had started; the error itself is logged already."""
+class _Application(FastAPI):
+    """FastAPI for every route but SCIM's, whose requests go straight to their pipeline."""
 
+    scim: ScimPipeline
 
-class _HttpError(SCIMException):
-    """An error Starlette raised before a handler ran (no such route, method not allowed)."""
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(SCIM_PREFIX):
+            scope["app"] = self
+            await self.scim(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
 
 def create_app(
@@ -72,7 +75,7 @@ def create_app(
         if on_shutdown is not None:
             await run_in_threadpool(on_shutdown)
 
-    app = FastAPI(
+    app = _Application(
         title="scimgate", version=__version__, docs_url=None, redoc_url=None, lifespan=lifespan
     )
     app.state.settings = settings
@@ -93,18 +96,16 @@ def create_app(
     app.add_exception_handler(SCIMException, _scim_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    # Outermost last: request ids wrap the provisioning log, which sees even a 500. SCIM
-    # requests end at the SCIM edge, innermost, with FastAPI's routing left to the rest.
-    app.add_middleware(ScimEdge)
-    # The body cap is inside the gates of the management API and the portal, which answer
-    # anonymous clients before any read; a refusal that leaves a body unread closes the
-    # connection. All are inside the error catcher, which never sees a refusal of the cap.
+    # Requests under /scim/v2/ take their own pipeline, which does for them what the
+    # middlewares do (``api.scim_pipeline``); the middlewares serve every other route.
+    app.scim = ScimPipeline(Family(SCIM_PREFIX, settings.limits.max_payload_bytes, _too_large))
+    # Outermost last. The body cap is inside the gates of the management API and the
+    # portal, which answer anonymous clients before any read; a refusal that leaves a body
+    # unread closes the connection. All are inside the error catcher, which never sees a
+    # refusal of the cap.
     app.add_middleware(
         BodyCap,
         families=[
-            Family(
-                SCIM_PREFIX, settings.limits.max_payload_bytes, _too_large, checked_at_read=True
-            ),
             Family("/admin", settings.body_limits.portal, too_large_page),
             Family("/setup", settings.body_limits.portal, too_large_page),
         ],
@@ -113,8 +114,7 @@ def create_app(
     app.add_middleware(PortalGate)
     app.add_middleware(ManagementGate)
     app.add_middleware(ClosedAfterUnreadBody)
-    app.add_middleware(_UnexpectedErrors)
-    app.add_middleware(ProvisioningLog)
+    app.add_middleware(UnexpectedErrors)
     app.add_middleware(RequestIds)
     app.add_middleware(SecurityHeaders)
     return app
@@ -129,70 +129,14 @@ async def _scim_error(_: Request, exc: Any) -> Response:
 
 
 async def _http_error(_: Request, exc: Any) -> Response:
-    error = _HttpError(detail=str(exc.detail))
-    error.status = exc.status_code
-    return error_response(error)
+    return http_error(exc.status_code, str(exc.detail))
 
 
 async def _validation_error(_: Request, exc: Any) -> Response:
     first = exc.errors()[0]
     if first.get("type") == "json_invalid":  # its location is a character offset, not a field
         where = f"the body is not JSON (at character {first['loc'][-1]})"
-        return error_response(_HttpError(detail=f"Invalid request: {where}"))
+        return http_error(400, f"Invalid request: {where}")
     # ("query", "since") names the parameter; ("body", "max_count") the field of the body.
     where = ".".join(str(part) for part in first.get("loc", ())[1:]) or "request"
-    error = _HttpError(detail=f"Invalid request: {where}: {first.get('msg', 'bad parameter')}")
-    return error_response(error)
-
-
-class _UnexpectedErrors:
-    """Answer an unexpected exception with a SCIM 500, and keep the connection usable.
-
-    Starlette re-raises an exception after its 500 handler has answered, which
-    makes the server drop the client's keep-alive connection; this middleware
-    ends the exception here instead.
-
-    A client that closes the connection before its body has arrived is no server
-    error: the request ends as a 499, which the access log, the metrics and the
-    provisioning log record and which reaches nobody (the server drops what is
-    sent on a closed connection).
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, receive, tracking_send)
-        except ClientDisconnect:
-            if not started:
-                await send(
-                    {"type": "http.response.start", "status": CLIENT_CLOSED_REQUEST, "headers": []}
-                )
-                await send({"type": "http.response.body", "body": b""})
-        except Exception as exc:
-            log.error(
-                "unexpected error",
-                method=scope.get("method"),
-                path=scope.get("path"),
-                **failure(exc),
-            )
-            if started:
-                # The answer cannot be completed: the server must drop the connection. A bare
-                # exception tells it so without its own log repeating the message.
-                raise _AnswerBroken from None
-            error = _HttpError(
-                detail="Internal error; nothing was changed. The server log has the details"
-            )
-            error.status = 500
-            await error_response(error)(scope, receive, send)
+    return http_error(400, f"Invalid request: {where}: {first.get('msg', 'bad parameter')}")

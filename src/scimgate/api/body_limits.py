@@ -1,9 +1,10 @@
 """One cap on every request body, with a limit per family of routes, refused with a 413.
 
 A declared ``Content-Length`` over the limit is refused without a byte of the
-body read: before the application runs, or, for a family whose routes check
-credentials before they read (SCIM), at the first read, so that an anonymous
-client hears 401 and a directory's provisioning log records its own 413s. A
+body read: before the application runs, or, for SCIM, whose edge checks
+credentials before it reads (``api.scim_pipeline`` caps its bodies with the same
+``CappedBody``), at the first read, so that an anonymous client hears 401 and a
+directory's provisioning log records its own 413s. A
 chunked body is counted as the application reads it, and refused as soon as
 it goes over. The 413 is in the envelope of the route's edge, whatever the
 application made of the failed read.
@@ -30,8 +31,6 @@ class Family:
     prefix: str
     limit: int
     answer: Answer
-    checked_at_read: bool = False
-    """Refuse a declared oversize body at the first read rather than before the route runs."""
 
 
 class BodyTooLarge(HTTPException):
@@ -51,10 +50,61 @@ def _declared_length(scope: Scope) -> int | None:
     return None
 
 
+class CappedBody:
+    """One request's body under its family's limit: its reads counted, its refusal kept.
+
+    The application reads through ``check`` (before each read) and ``count``
+    (after it); its answer passes ``passes``, which holds back whatever it made
+    of a refused read, and ``answer_refusal`` then gives the family's 413.
+    """
+
+    def __init__(self, family: Family, scope: Scope) -> None:
+        self.family = family
+        self.declared = _declared_length(scope)
+        self.oversize = self.declared is not None and self.declared > family.limit
+        self.received = 0
+        self.refusal: BodyTooLarge | None = None
+        self.started = False
+
+    def refusal_before_reading(self) -> BodyTooLarge | None:
+        """The refusal of a declared oversize body, for routes refused before they run."""
+        return BodyTooLarge(self.declared or 0, self.family.limit) if self.oversize else None
+
+    def check(self) -> None:
+        """Before a read: raise the refusal, when the body was declared or found too large."""
+        if self.refusal is None and self.oversize:
+            self.refusal = BodyTooLarge(self.declared or 0, self.family.limit)
+        if self.refusal is not None:
+            raise self.refusal
+
+    def count(self, message: Message) -> None:
+        """After a read: raise the refusal once the body has gone over the limit."""
+        if message["type"] == "http.request":
+            self.received += len(message.get("body", b""))
+            if self.received > self.family.limit:
+                self.refusal = BodyTooLarge(self.received, self.family.limit)
+                raise self.refusal
+
+    def passes(self, message: Message) -> bool:
+        """Whether a message of the application's answer is sent: none is after a refusal."""
+        if self.refusal is not None and not self.started:
+            return (
+                False  # whatever the application answered to the failed read, the 413 replaces it
+            )
+        self.started = self.started or message["type"] == "http.response.start"
+        return True
+
+    async def answer_refusal(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The family's 413, when a read was refused and nothing of an answer went out."""
+        if self.refusal is not None and not self.started:
+            await self.family.answer(scope, str(self.refusal.detail))(scope, receive, send)
+
+
 class BodyCap:
     """Caps the body of every HTTP request by the first family whose prefix its path has.
 
-    ``fallback`` serves paths of no family.
+    ``fallback`` serves paths of no family. A declared ``Content-Length`` over the
+    limit is refused before the application runs.
     """
 
     def __init__(self, app: ASGIApp, families: Sequence[Family], fallback: Family) -> None:
@@ -69,48 +119,32 @@ class BodyCap:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        family = self.family_of(scope["path"])
-        declared = _declared_length(scope)
-        oversize = declared is not None and declared > family.limit
-        if oversize and not family.checked_at_read:
-            refused = BodyTooLarge(declared or 0, family.limit)
-            await family.answer(scope, str(refused.detail))(scope, receive, send)
+        capped = CappedBody(self.family_of(scope["path"]), scope)
+        refused = capped.refusal_before_reading()
+        if refused is not None:
+            await capped.family.answer(scope, str(refused.detail))(scope, receive, send)
             return
-        received = 0
-        refusal: BodyTooLarge | None = None
-        started = False
 
         async def capped_receive() -> Message:
-            nonlocal received, refusal
-            if refusal is None and oversize:
-                refusal = BodyTooLarge(declared or 0, family.limit)
-            if refusal is not None:
-                raise refusal
+            capped.check()
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > family.limit:
-                    refusal = BodyTooLarge(received, family.limit)
-                    raise refusal
+            capped.count(message)
             return message
 
         async def answering_send(message: Message) -> None:
-            nonlocal started
-            if refusal is not None and not started:
-                return  # whatever the application answered to the failed read, the 413 replaces it
-            started = started or message["type"] == "http.response.start"
-            await send(message)
+            if capped.passes(message):
+                await send(message)
 
         try:
             await self.app(scope, capped_receive, answering_send)
         except Exception:
-            if refusal is None:
+            if capped.refusal is None:
                 raise  # a failure of its own; one that follows the refusal is the refusal's
-        if refusal is not None and not started:
-            await family.answer(scope, str(refusal.detail))(scope, receive, send)
+        await capped.answer_refusal(scope, receive, send)
 
 
-def _announces_body(scope: Scope) -> bool:
+def announces_body(scope: Scope) -> bool:
+    """Whether a request says it has a body (which ``closing`` then watches being read)."""
     for name, value in scope.get("headers", ()):
         if name == b"transfer-encoding" or (name == b"content-length" and value.strip() != b"0"):
             return True
@@ -130,7 +164,7 @@ class ClosedAfterUnreadBody:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not _announces_body(scope):
+        if scope["type"] != "http" or not announces_body(scope):
             await self.app(scope, receive, send)
             return
         ended = False
@@ -144,8 +178,13 @@ class ClosedAfterUnreadBody:
 
         async def closing_send(message: Message) -> None:
             if message["type"] == "http.response.start" and not ended:
-                headers = [(k, v) for k, v in message.get("headers", ()) if k != b"connection"]
-                message = {**message, "headers": [*headers, (b"connection", b"close")]}
+                message = closing(message)
             await send(message)
 
         await self.app(scope, watched_receive, closing_send)
+
+
+def closing(start: Message) -> Message:
+    """An answer's start message with ``Connection: close`` (in place of any it had)."""
+    headers = [(k, v) for k, v in start.get("headers", ()) if k != b"connection"]
+    return {**start, "headers": [*headers, (b"connection", b"close")]}

@@ -11,7 +11,7 @@ import time
 from concurrent.futures import Future
 from typing import Any
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Scope
 
 from scimgate.api.scim_edge import CONFIRMATIONS_KEY, DIRECTORY_KEY, TOKEN_USE_KEY
 from scimgate.service.log_writer import LogWriter
@@ -19,7 +19,6 @@ from scimgate.service.provisioning_log import CapturedRequest, LogPolicy
 from scimgate.store.ids import new_id, utcnow
 from scimgate.store.tenants import Directory
 
-SCIM_PREFIX = "/scim/v2/"
 CAPTURE_LIMIT = 4 * 1024 * 1024
 """A body larger than this is passed through without being kept."""
 
@@ -41,80 +40,86 @@ class _Body:
 
 
 class ProvisioningLog:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    """The provisioning log of one application: its policy, and its writer once needed."""
+
+    def __init__(self) -> None:
         self.policy = LogPolicy.from_env()
         self._writer: LogWriter | None = None
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path: str = scope.get("path", "")
-        if scope["type"] != "http" or not path.startswith(SCIM_PREFIX):
-            await self.app(scope, receive, send)
-            return
-        received_at = utcnow()
-        started = time.perf_counter()
-        request = _Body()
-        response = _Body()
-        status = 0
-        latency_ms = 0
+    def capture(self, scope: Scope) -> "Capture":
+        """Start capturing a SCIM request, as it is received."""
+        return Capture(self, scope)
 
-        async def capturing_receive() -> Message:
-            message = await receive()
-            if message["type"] == "http.request":
-                request.add(message.get("body", b""))
-            return message
-
-        written: Future[None] | None = None
-
-        def submit() -> "Future[None] | None":
-            # Set by the SCIM edge once the token opened the directory in the URL: a request
-            # that did not authenticate for it is nobody's to see.
-            state: dict[str, Any] = scope.get("state", {})
-            directory: Directory | None = state.get(DIRECTORY_KEY)
-            if not status or directory is None:
-                return None
-            captured = CapturedRequest(
-                directory=directory,
-                request_id=_request_id(state),
-                received_at=received_at,
-                method=str(scope.get("method", "")),
-                path=path,
-                query=scope.get("query_string", b"").decode("latin-1"),
-                status=status,
-                latency_ms=latency_ms,
-                user_agent=_user_agent(scope),
-                request_body=request.content(),
-                response_body=response.content(),
-                confirmations=state.get(CONFIRMATIONS_KEY, ()),
-                token_use=state.get(TOKEN_USE_KEY),
-            )
-            return self._writer_for(scope).submit(captured)
-
-        async def capturing_send(message: Message) -> None:
-            nonlocal status, latency_ms, written
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            elif message["type"] == "http.response.body":
-                response.add(message.get("body", b""))
-                if not message.get("more_body", False):
-                    latency_ms = round((time.perf_counter() - started) * 1000)
-                    # Queued before the client can see its answer: whatever it sends next is
-                    # logged (and its reads confirmed) after this.
-                    written = submit()
-            await send(message)
-
-        try:
-            await self.app(scope, capturing_receive, capturing_send)
-        finally:
-            if written is None:  # the answer did not end (the client left, or it failed)
-                written = submit()
-            if written is not None:
-                await asyncio.wrap_future(written)
-
-    def _writer_for(self, scope: Scope) -> LogWriter:
+    def writer_for(self, scope: Scope) -> LogWriter:
         if self._writer is None:
             self._writer = LogWriter(scope["app"].state.engine, self.policy)
         return self._writer
+
+
+class Capture:
+    """One SCIM request on its way: its bodies as they pass, its entry once it is answered.
+
+    The request's reads pass ``received``, its answer's messages ``sent``; the
+    entry is queued when the answer ends (or at ``finish``, when it did not).
+    """
+
+    def __init__(self, log: ProvisioningLog, scope: Scope) -> None:
+        self.log = log
+        self.scope = scope
+        self.received_at = utcnow()
+        self.started = time.perf_counter()
+        self.request = _Body()
+        self.response = _Body()
+        self.status = 0
+        self.latency_ms = 0
+        self.written: Future[None] | None = None
+
+    def received(self, message: Message) -> None:
+        if message["type"] == "http.request":
+            self.request.add(message.get("body", b""))
+
+    def sent(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = int(message["status"])
+        elif message["type"] == "http.response.body":
+            self.response.add(message.get("body", b""))
+            if not message.get("more_body", False):
+                self.latency_ms = round((time.perf_counter() - self.started) * 1000)
+                # Queued before the client can see its answer: whatever it sends next is
+                # logged (and its reads confirmed) after this.
+                self.written = self._submit()
+
+    async def finish(self) -> None:
+        """Once the request is over: wait until its entry is written."""
+        if self.written is None:  # the answer did not end (the client left, or it failed)
+            self.written = self._submit()
+        if self.written is not None:
+            await asyncio.wrap_future(self.written)
+
+    def _submit(self) -> "Future[None] | None":
+        # Set by the SCIM edge once the token opened the directory in the URL: a request
+        # that did not authenticate for it is nobody's to see.
+        scope = self.scope
+        state: dict[str, Any] = scope.get("state", {})
+        directory: Directory | None = state.get(DIRECTORY_KEY)
+        if not self.status or directory is None:
+            return None
+        captured = CapturedRequest(
+            directory=directory,
+            request_id=_request_id(state),
+            received_at=self.received_at,
+            method=str(scope.get("method", "")),
+            path=scope.get("path", ""),
+            query=scope.get("query_string", b"").decode("latin-1"),
+            status=self.status,
+            latency_ms=self.latency_ms,
+            user_agent=_user_agent(scope),
+            request_body=self.request.content(),
+            response_body=self.response.content(),
+            confirmations=state.get(CONFIRMATIONS_KEY, ()),
+            token_use=state.get(TOKEN_USE_KEY),
+        )
+        return self.log.writer_for(scope).submit(captured)
 
 
 def _user_agent(scope: Scope) -> str | None:

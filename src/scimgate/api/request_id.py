@@ -1,8 +1,9 @@
 """A request id for every request: in the logs, the answer's headers and error details.
 
 The middleware also writes the access log line and counts SCIM requests in the
-application's metrics, since it is the one place every request passes. Both
-happen when the answer starts, before the client can see it.
+application's metrics, since it is the one place every request passes (SCIM
+requests pass the same functions in their own pipeline, ``api.scim_pipeline``).
+Both happen when the answer starts, before the client can see it.
 """
 
 import re
@@ -11,7 +12,6 @@ import uuid
 
 import structlog
 from starlette.applications import Starlette
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from scimgate.api.observability import metrics_of
@@ -20,6 +20,7 @@ from scimgate.store.ids import new_id
 from scimgate.store.tenants import Directory
 
 HEADER = "X-Request-Id"
+_RAW_HEADER = HEADER.lower().encode("latin-1")
 WELL_FORMED = re.compile(r"[A-Za-z0-9._:@+=-]{1,64}")
 """An id a client or proxy may choose; anything else is replaced, never logged as given."""
 
@@ -40,18 +41,37 @@ class RequestIds:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = _incoming(scope) or new_id()
-        scope.setdefault("state", {})["request_id"] = request_id
+        request_id = request_id_of(scope)
         started = time.perf_counter()
 
         async def answering(message: Message) -> None:
             if message["type"] == "http.response.start":
-                MutableHeaders(scope=message)[HEADER] = request_id
-                await _observe(scope, message["status"], time.perf_counter() - started)
+                headers = message["headers"] = list(message.get("headers", ()))
+                set_header(headers, request_id)
+                observe(scope, message["status"], time.perf_counter() - started)
             await send(message)
 
         with structlog.contextvars.bound_contextvars(request_id=request_id):
             await self.app(scope, receive, answering)
+
+
+def request_id_of(scope: Scope) -> str:
+    """The request's id (the client's, when well-formed, or a new one), left in its state."""
+    request_id = _incoming(scope) or new_id()
+    scope.setdefault("state", {})["request_id"] = request_id
+    return request_id
+
+
+def set_header(headers: list[tuple[bytes, bytes]], request_id: str) -> None:
+    """Put the request id in an answer's raw headers, in place of any the answer set."""
+    found = [index for index, (name, _) in enumerate(headers) if name == _RAW_HEADER]
+    item = (_RAW_HEADER, request_id.encode("latin-1"))
+    if not found:
+        headers.append(item)
+        return
+    headers[found[0]] = item
+    for index in reversed(found[1:]):
+        del headers[index]
 
 
 def _incoming(scope: Scope) -> str | None:
@@ -74,7 +94,7 @@ def _directory_in(path: str, pattern: re.Pattern[str]) -> str | None:
         return None
 
 
-async def _observe(scope: Scope, status: int, seconds: float) -> None:
+def observe(scope: Scope, status: int, seconds: float) -> None:
     """Log the request (never its query string or headers) and count it when it is SCIM."""
     method, path = scope["method"], scope["path"]
     access_log.info(

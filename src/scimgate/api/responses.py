@@ -16,6 +16,17 @@ class ScimResponse(Response):
     media_type = SCIM_MEDIA_TYPE
 
 
+class HttpError(SCIMException):
+    """An error of HTTP itself rather than of a SCIM handler (no such route, a server error)."""
+
+
+def http_error(status: int, detail: str) -> "ScimResponse":
+    """The SCIM error envelope of an ``HttpError``."""
+    error = HttpError(detail=detail)
+    error.status = status
+    return error_response(error)
+
+
 def render(
     payload: Resource[Any] | Message | ScimDocument | ListDocument,
     context: Context,

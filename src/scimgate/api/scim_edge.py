@@ -87,16 +87,13 @@ def _candidates(path: str) -> tuple[str, list[tuple[dict[str, Handler], str]]]:
 
 
 class ScimEdge:
-    """ASGI middleware answering every request under ``/scim/v2/``; others pass through."""
+    """Answers HTTP requests under ``/scim/v2/``; ``not_found`` those of no SCIM route."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    def __init__(self, not_found: ASGIApp) -> None:
+        self.not_found = not_found
 
     async def __call__(self, scope: AsgiScope, receive: Receive, send: Send) -> None:
-        path: str = scope.get("path", "")
-        if scope["type"] != "http" or not path.startswith(SCIM_PREFIX):
-            await self.app(scope, receive, send)
-            return
+        path: str = scope["path"]
         canonical = canonical_path(path)
         if canonical != path:
             scope = {**scope, "path": canonical}
@@ -104,7 +101,7 @@ class ScimEdge:
         if isinstance(answer, Response):
             await answer(scope, receive, send)
         elif answer is None:
-            await self.app(scope, receive, send)  # no SCIM route: the application's 404
+            await self.not_found(scope, receive, send)
         else:
             response = await self._answer(scope, receive, answer)
             await response(scope, receive, send)

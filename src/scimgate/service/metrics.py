@@ -57,6 +57,8 @@ class Metrics:
             "Requests refused because a rate limit was exceeded.",
             registry=self.registry,
         )
+        self._series: dict[tuple[str | None, str | None, str, int], tuple[Counter, Histogram]] = {}
+        """The series of each label set seen, so that a request does not look its labels up."""
         self.gauges = _StreamGauges(engine)
         self.registry.register(self.gauges)
 
@@ -64,11 +66,19 @@ class Metrics:
         self, directory_id: str | None, idp: str | None, method: str, status: int, seconds: float
     ) -> None:
         """Count one answered SCIM request; None labels a directory that does not exist."""
-        labels = {"idp": idp or UNKNOWN, "method": method, "status": str(status)}
-        if self.directory_labels:
-            labels["directory"] = directory_id or UNKNOWN
-        self.scim_requests.labels(**labels).inc()
-        self.scim_duration.labels(method=method).observe(seconds)
+        key = (directory_id if self.directory_labels else None, idp, method, status)
+        series = self._series.get(key)
+        if series is None:
+            labels = {"idp": idp or UNKNOWN, "method": method, "status": str(status)}
+            if self.directory_labels:
+                labels["directory"] = directory_id or UNKNOWN
+            series = self._series[key] = (
+                self.scim_requests.labels(**labels),
+                self.scim_duration.labels(method=method),
+            )
+        counted, timed = series
+        counted.inc()
+        timed.observe(seconds)
         if status == TOO_MANY_REQUESTS:
             self.rate_limited.inc()
 

@@ -102,18 +102,17 @@ def record(engine: Engine, batch: list[CapturedRequest], policy: LogPolicy) -> l
             confirmations.apply(conn, captured.confirmations)
             if captured.token_use is not None:
                 record_use(conn, captured.token_use)
-        diagnosed = [
-            replace(
-                entry,
-                diagnosis=_text(
-                    diagnose(entry, _facts(conn, entry), entry.received_at) or entry.diagnosis,
-                    2048,
-                ),
-            )
-            for entry in entries
-        ]
+        diagnosed = [_diagnosed(conn, entry) for entry in entries]
         provisioning_logs.insert(conn, diagnosed)
     return diagnosed
+
+
+def _diagnosed(conn: Connection, entry: LogEntry) -> LogEntry:
+    """An entry with the diagnosis of its failure (a success has its own already)."""
+    if entry.status < 400:
+        return entry
+    found = diagnose(entry, _facts(conn, entry), entry.received_at)
+    return replace(entry, diagnosis=_text(found or entry.diagnosis, 2048))
 
 
 def _entry(captured: CapturedRequest, policy: LogPolicy) -> LogEntry:
@@ -142,7 +141,7 @@ def _entry(captured: CapturedRequest, policy: LogPolicy) -> LogEntry:
         user_name=None if "username" in policy.redact else _user_name(request, response),
         request_body=_stored(request, captured.request_body, policy, answer=False),
         response_body=_stored(response, captured.response_body, policy, answer=True),
-        diagnosis=undeliverable_emails(response, shown="emails" not in policy.redact)
+        diagnosis=_text(undeliverable_emails(response, shown="emails" not in policy.redact), 2048)
         if captured.status < 300
         else None,
     )
@@ -185,9 +184,17 @@ def _parse(body: bytes | None) -> Any:
         return _TOO_DEEP
     except ValueError:  # not JSON, not UTF-8, or an integer of thousands of digits
         return _UNREADABLE
-    if _nests_deeper(parsed, MAX_DEPTH):
+    # Nesting deeper than the limit takes more brackets than it: most bodies are not walked.
+    if body.count(b"[") + body.count(b"{") > MAX_DEPTH and _nests_deeper(parsed, MAX_DEPTH):
         return _TOO_DEEP
-    return _UNSTORABLE if holds_unstorable(parsed) else parsed
+    return _UNSTORABLE if _may_hold_unstorable(body) and holds_unstorable(parsed) else parsed
+
+
+def _may_hold_unstorable(raw: bytes) -> bool:
+    """Whether JSON bytes may decode to NUL or a surrogate: only through an escape (``\\u``),
+    a NUL byte (UTF-16 and UTF-32 text is full of them) or a surrogate's UTF-8 form, which
+    starts with the byte 0xED (as Hangul syllables do too)."""
+    return b"\\u" in raw or b"\x00" in raw or b"\xed" in raw
 
 
 def _nests_deeper(value: Any, limit: int) -> bool:
