@@ -237,7 +237,7 @@ def summary(raw: Path) -> dict[str, Any]:
         "waiting_samples": waiting,
         "waiting_share_of_all": round(waiting / (waiting + total), 4),
         "start_up_samples": starting,
-        "raw_file": str(raw),
+        "raw_file": raw.name,
         "self_share": {layer: round(n / total, 4) for layer, n in own.most_common()},
         "inclusive_share": {layer: round(n / total, 4) for layer, n in anywhere.most_common()},
         "overhead_layers": list(OVERHEAD_LAYERS),
@@ -275,7 +275,7 @@ def finish(raw: Path) -> dict[str, Any]:
     """The summary of a recorded profile, with its speedscope file written beside it."""
     speedscope = raw.with_name(SPEEDSCOPE_NAME)
     write_speedscope(raw, speedscope)
-    return summary(raw) | {"speedscope_file": str(speedscope)}
+    return summary(raw) | {"speedscope_file": speedscope.name}
 
 
 def lines(profile: dict[str, Any]) -> list[str]:
@@ -288,7 +288,7 @@ def lines(profile: dict[str, Any]) -> list[str]:
         f"{profile['waiting_samples']:,} of threads {WAITING.split(' ', 1)[1]} "
         f"({profile['waiting_share_of_all']:.0%} of all) and {profile['start_up_samples']:,} of "
         "the server starting; "
-        f"files {profile['raw_file']}, {profile['speedscope_file']}",
+        f"files {profile['raw_file']}, {profile['speedscope_file']} in the results directory",
         "",
         "| layer | self | inclusive | real work? |",
         "|---|---:|---:|---|",
