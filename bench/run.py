@@ -60,6 +60,9 @@ RESULTS = Path(__file__).with_name("results")
 WORKLOADS = ("W1", "W2", "W3", "W4", "W5", "W6", "W7")
 GROUP_SIZES = (0, 1_000, 10_000, 100_000)
 QUICK_GROUP_SIZES = (0, 10, 100, 1_000)
+PEER = "scim2-server"
+"""The peer's server name in the measurements."""
+
 PEER_GROUP_LIMIT = 10_000
 """The peer's W4 stops here: it rewrites a group's whole member list on every change."""
 
@@ -532,7 +535,9 @@ def main(argv: list[str] | None = None) -> int:
     console.print(f"measured in {time.monotonic() - began:.0f} s")
     sizes = Sizes(plan.small_users, plan.big_users, plan.group_sizes)
     write(Report(run.measurements, sizes, run.notes, run.extras), results, console)
-    failed = [m for m in run.measurements if m.notes.get("failed")]
+    # The peer failing a workload (it refuses Entra's manager PATCH) is a finding, shown in
+    # the table; the run fails only when scimgate's own measurements do.
+    failed = [m for m in run.measurements if m.notes.get("failed") and m.server != PEER]
     return 1 if failed or run.incomplete else 0
 
 
