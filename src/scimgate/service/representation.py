@@ -54,17 +54,7 @@ def user_dump(
             scim_ctx=Context.RESOURCE_QUERY_RESPONSE
         )
         return dumped
-    content = dict(stored.doc, id=stored.id, meta=_dumped_meta(scope, stored, "User"))
-    if memberships:
-        content["groups"] = [
-            _dumped_reference(
-                membership.group_id,
-                membership.display,
-                "direct",
-                scope.location("Groups", membership.group_id),
-            )
-            for membership in memberships
-        ]
+    content = _user_content(scope, stored, memberships, dumped=True)
     return _in_model_order(content, scope.models.user)
 
 
@@ -75,7 +65,7 @@ def group_dump(scope: Scope, stored: StoredResource) -> dict[str, Any]:
             scim_ctx=Context.RESOURCE_QUERY_RESPONSE
         )
         return dumped
-    content = dict(stored.doc, id=stored.id, meta=_dumped_meta(scope, stored, "Group"))
+    content = _group_content(scope, stored, None, dumped=True)
     return _in_model_order(content, scope.models.group)
 
 
@@ -125,12 +115,14 @@ def group_resource(scope: Scope, stored: StoredResource, members: list[Member] |
 
 
 def _user_content(
-    scope: Scope, stored: StoredResource, memberships: list[Membership]
+    scope: Scope, stored: StoredResource, memberships: list[Membership], dumped: bool = False
 ) -> dict[str, Any]:
-    content = dict(stored.doc, id=stored.id, meta=_meta(scope, stored, "User"))
+    """The user's content; ``dumped`` writes its parts' keys in the models' dump order."""
+    meta, reference = (_dumped_meta, _dumped_reference) if dumped else (_meta, _reference)
+    content = dict(stored.doc, id=stored.id, meta=meta(scope, stored, "User"))
     if memberships:
         content["groups"] = [
-            _reference(
+            reference(
                 membership.group_id,
                 membership.display,
                 "direct",
@@ -142,12 +134,14 @@ def _user_content(
 
 
 def _group_content(
-    scope: Scope, stored: StoredResource, members: list[Member] | None
+    scope: Scope, stored: StoredResource, members: list[Member] | None, dumped: bool = False
 ) -> dict[str, Any]:
-    content = dict(stored.doc, id=stored.id, meta=_meta(scope, stored, "Group"))
+    """The group's content; ``dumped`` writes its parts' keys in the models' dump order."""
+    meta, reference = (_dumped_meta, _dumped_reference) if dumped else (_meta, _reference)
+    content = dict(stored.doc, id=stored.id, meta=meta(scope, stored, "Group"))
     if members:
         content["members"] = [
-            _reference(
+            reference(
                 member.id, member.display, member.type, scope.location(f"{member.type}s", member.id)
             )
             for member in members
