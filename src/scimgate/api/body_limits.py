@@ -13,7 +13,7 @@ The management API's gate lies outside the cap: an anonymous client hears 401
 there, whatever it sends.
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from starlette.exceptions import HTTPException
@@ -94,6 +94,18 @@ class CappedBody:
         self.started = self.started or message["type"] == "http.response.start"
         return True
 
+    async def running(
+        self, app: Awaitable[None], scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        """Run the application's call, then answer the refusal if it made one: a failure
+        that follows the refusal is the refusal's; any other failure is raised."""
+        try:
+            await app
+        except Exception:
+            if self.refusal is None:
+                raise
+        await self.answer_refusal(scope, receive, send)
+
     async def answer_refusal(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The family's 413, when a read was refused and nothing of an answer went out."""
         if self.refusal is not None and not self.started:
@@ -135,12 +147,7 @@ class BodyCap:
             if capped.passes(message):
                 await send(message)
 
-        try:
-            await self.app(scope, capped_receive, answering_send)
-        except Exception:
-            if capped.refusal is None:
-                raise  # a failure of its own; one that follows the refusal is the refusal's
-        await capped.answer_refusal(scope, receive, send)
+        await capped.running(self.app(scope, capped_receive, answering_send), scope, receive, send)
 
 
 def announces_body(scope: Scope) -> bool:

@@ -76,12 +76,7 @@ class ScimPipeline:
 
         with structlog.contextvars.bound_contextvars(request_id=request_id):
             try:
-                try:
-                    await self.edge(scope, reading, answering)
-                except Exception:
-                    if capped.refusal is None:
-                        raise  # a failure of its own; one that follows the refusal is the refusal's
-                await capped.answer_refusal(scope, receive, closed)
+                await capped.running(self.edge(scope, reading, answering), scope, receive, closed)
             except Exception as exc:
                 await answer_unexpected(exc, scope, receive, answered, started=capture.status != 0)
             finally:
