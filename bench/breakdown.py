@@ -289,13 +289,24 @@ def _scope(app: Any, directory: BenchDirectory) -> Any:
     )
 
 
-def _admit(app: Any, directory: BenchDirectory) -> Callable[[Any], object]:
+def _token_stage(app: Any, directory: BenchDirectory, rounds: int, per_round: int) -> Stage:
+    """The token check and the rate limit, as every SCIM request takes them."""
     from scimgate.service.rate_limits import admit
 
     state = app.state
     authorization = f"Bearer {directory.token}"
-    return lambda _: admit(
-        state.credentials, state.rate_limiter, directory.directory_id, authorization, "127.0.0.1"
+    return stage(
+        "token check (rate_limits.admit)",
+        lambda n: n,
+        lambda _: admit(
+            state.credentials,
+            state.rate_limiter,
+            directory.directory_id,
+            authorization,
+            "127.0.0.1",
+        ),
+        rounds,
+        per_round,
     )
 
 
@@ -320,13 +331,7 @@ def _create(app: Any, directory: BenchDirectory, rounds: int, per_round: int) ->
 
     service = "service call (users.create_user_document)"
     found.stages = [
-        stage(
-            "token check (rate_limits.admit)",
-            lambda n: n,
-            _admit(app, directory),
-            rounds,
-            per_round,
-        ),
+        _token_stage(app, directory, rounds, per_round),
         stage(
             "body to stored document (creation.read_creation)",
             lambda n: create_body(n, f"{run}-parse"),
@@ -398,13 +403,7 @@ def _lookup(app: Any, directory: BenchDirectory, rounds: int, per_round: int) ->
 
     offset = {"service": 0, "render": rounds * per_round, "asgi": 2 * rounds * per_round}
     found.stages = [
-        stage(
-            "token check (rate_limits.admit)",
-            lambda n: n,
-            _admit(app, directory),
-            rounds,
-            per_round,
-        ),
+        _token_stage(app, directory, rounds, per_round),
         stage(
             "query recognised as a key lookup (key_lookups.key_lookup)",
             lambda n: QueryParams(query(n)),
