@@ -30,7 +30,8 @@ from scimgate.scim.group_patch import GroupPatchStep, split_group_patch
 from scimgate.scim.key_lookups import key_lookup
 from scimgate.scim.member_patches import member_changes
 from scimgate.scim.requests import decode_json, read_patch, read_resource, read_search
-from scimgate.scim.resources import GroupResource
+from scimgate.scim.resources import GroupResource, UserResource
+from scimgate.scim.user_patches import user_assignments
 from scimgate.service import bulk, discovery, groups, key_lookups, listing, users
 from scimgate.service.scope import Scope
 
@@ -120,8 +121,15 @@ def replace_user(call: Call) -> Response:
 
 def patch_user(call: Call) -> Response:
     scope, request = call.scope, call.request
-    patch = read_patch(scope.models.user, decode_json(call.body), scope.users_url)
-    user = users.patch_user(scope, call.resource_id, patch, request.headers.get("if-match"))
+    if_match = request.headers.get("if-match")
+    assignments = None
+    if scope.models.user is UserResource:  # a registered extension changes the model
+        assignments = user_assignments(call.body, scope.users_url)
+    if assignments is not None:
+        user = users.patch_user_document(scope, call.resource_id, assignments, if_match)
+    else:
+        patch = read_patch(scope.models.user, decode_json(call.body), scope.users_url)
+        user = users.patch_user(scope, call.resource_id, patch, if_match)
     return resource_response(
         user, Context.RESOURCE_PATCH_RESPONSE, parameters=response_parameters(request)
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -15,6 +15,7 @@ from scimgate.scim.compare import fold
 from scimgate.scim.documents import ScimDocument
 from scimgate.scim.etag import check_if_match
 from scimgate.scim.tolerance import apply_patch, settle_manager
+from scimgate.scim.user_patches import Assignment, patched_document
 from scimgate.scim.values import settled_user
 from scimgate.service import changes, confirmations, roles
 from scimgate.service.changes import changing
@@ -101,6 +102,26 @@ def patch_user(
         settle_manager(user, scope.users_url)
         with _unique_user_name(user.user_name):
             stored = _save_if_changed(conn, scope, stored, document(user), groups)
+        confirmations.confirm_in(conn, scope, USERS, [stored])
+    return user_document(scope, stored, groups)
+
+
+def patch_user_document(
+    scope: Scope, user_id: str, assignments: Sequence[Assignment], if_match: str | None
+) -> ScimDocument:
+    """Apply a PATCH that only sets single values (:mod:`scimgate.scim.user_patches`) to a user.
+
+    What :func:`patch_user` does with the same request, without building the
+    user's model: the new document is the stored one with the values set, and
+    the event and the answer are made from it, as a creation makes them.
+    """
+    with changing(scope.engine) as conn:
+        stored = USERS.existing(conn, scope.directory_id, user_id, for_update=True)
+        check_if_match(if_match, stored.version)
+        groups = memberships.groups_of(conn, scope.directory_id, [user_id])[user_id]
+        doc = settled_user(patched_document(stored.doc, assignments, scope.users_url))
+        with _unique_user_name(doc["userName"]):
+            stored = _save_if_changed(conn, scope, stored, doc, groups)
         confirmations.confirm_in(conn, scope, USERS, [stored])
     return user_document(scope, stored, groups)
 
