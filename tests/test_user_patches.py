@@ -144,6 +144,7 @@ IDP_PATCHES = [
     patch({"op": "Replace", "path": "userName", "value": " "}),
     patch({"op": "add", "path": f"{USER_SCHEMA}:name.familyName", "value": "Lee-Smith"}),
     patch({"op": "ADD", "path": "NAME.GIVENNAME", "value": ""}),
+    patch({"op": "replace", "path": None, "value": {"active": False}}),
 ]
 
 
@@ -200,6 +201,9 @@ def test_the_simulators_user_patches_take_the_fast_path() -> None:
         patch({"op": "replace", "value": {ENTERPRISE_SCHEMA: {"department": "Sales"}}}),
         patch({"op": "replace", "value": {}}),
         patch({"op": "replace", "path": "title", "value": "a\u0000b"}),
+        patch({"op": "replace", "path": "nic\u212aName", "value": "Kelvin"}),
+        patch({"op": "replace", "value": {"nic\u212aName": "Kelvin"}}),
+        patch({"op": "replace", "path": "title", "value": "\ud800"}),
         patch(),
         {"schemas": [PATCH_SCHEMA], "Operations": [{"op": "add", "path": "title"}]},
         {"schemas": [PATCH_SCHEMA], "operations": [{"op": "add", "path": "title", "value": "x"}]},
@@ -211,7 +215,10 @@ def test_other_user_patches_take_the_models_way(body: Any) -> None:
 
 
 _WORDS = st.sampled_from(
-    ["", " ", "Ann", "Lee", "ann@example.com", "ANN@example.com", "Ünï", "x" * 513]
+    [
+        *("", " ", "\t", "a\nb", "Ann", "Lee", "Ünï", "e\u0301", "x" * 513),
+        *("ann@example.com", "ANN@example.com", "Taken@Example.com"),
+    ]
 )
 _IDS = mostly(
     st.sampled_from([BOSS, "m-2", "M:2@x.y_z"]),
@@ -254,7 +261,8 @@ _ODD_PATHS = [
 
 
 def _spelled(path: str) -> st.SearchStrategy[str]:
-    return st.sampled_from([path, path.lower(), path.upper(), path.swapcase()])
+    kelvin = path.replace("k", "\u212a").replace("K", "\u212a")
+    return st.sampled_from([path, path.lower(), path.upper(), path.swapcase(), kelvin])
 
 
 _PATHS = mostly(

@@ -19,7 +19,8 @@ the general way, unchanged (its errors included):
   "Operations": [...]}``, no other key, at least one operation, and no escaped NUL;
 - each operation has ``op``, ``value`` and perhaps ``path`` (no other key), its
   ``op`` is ``add`` or ``replace`` in any case;
-- a ``path`` names, in any case and with or without its schema's URN, one of:
+- a ``path`` names, in any case (of ASCII letters) and with or without its
+  schema's URN, one of:
   a core string attribute (``externalId``, ``userName``, ``displayName``,
   ``nickName``, ``title``, ``userType``, ``preferredLanguage``, ``locale``,
   ``timezone``), ``name.<sub-attribute>``, ``active``, or, qualified with the
@@ -190,7 +191,9 @@ def _assignments(operation: _Operation, users_url: str) -> list[Assignment]:
 
 
 def _assignment(path: str, value: _Value, users_url: str) -> Assignment:
-    slot = _SLOTS.get(path.lower())
+    # ASCII only: lower() folds a few other letters into ASCII ones (the Kelvin sign
+    # into "k"), which the models' path grammar refuses.
+    slot = _SLOTS.get(path.lower()) if path.isascii() else None
     if slot is None:
         raise _Unusual
     if slot == ("active",):
