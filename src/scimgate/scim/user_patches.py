@@ -262,6 +262,8 @@ def patched_document(
 
 
 def _settled_manager(enterprise: dict[str, Any], users_url: str) -> dict[str, Any]:
+    """The extension with its manager's ``$ref`` naming the manager its ``value`` names, as
+    :func:`scimgate.scim.tolerance.settle_manager` makes it on the model."""
     manager = enterprise.get("manager")
     if not isinstance(manager, dict):
         return enterprise
