@@ -22,12 +22,19 @@ from property_support import property_settings
 from scim_payloads import GROUP_SCHEMA, USER_SCHEMA
 from scimgate.scim.compare import fold
 from scimgate.service import tenants
-from scimgate.store import configuration, events
+from scimgate.store import configuration, events, memberships
 from scimgate.store.engine import open_engine
 from scimgate.store.events import NewEvent
 from scimgate.store.ids import new_id
 from scimgate.store.prepared import Prepared, through_sqlalchemy
-from scimgate.store.resources import GROUPS, USERS, ResourceTable, StoredResource
+from scimgate.store.resources import (
+    GROUPS,
+    USERS,
+    ResourceTable,
+    StoredResource,
+    users_with_groups,
+    users_with_roles,
+)
 from scimgate.store.tables import events as events_table
 from scimgate.store.tenants import lock_directory
 from scimgate.store.transactions import writing
@@ -264,3 +271,51 @@ def test_a_statement_that_computes_values_in_python_is_not_prepared(engine: Engi
                 conn, {}
             ),
         )
+
+
+@given(
+    user=resources(user_docs()),
+    group=resources(group_docs()),
+    display=optional_names,
+    advanced_at=instants,
+)
+@property_settings(25)
+def test_member_changes_are_written_and_read_as_through_sqlalchemy(
+    engine: Engine,
+    general: Engine,
+    directory_id: str,
+    user: StoredResource,
+    group: StoredResource,
+    display: str | None,
+    advanced_at: datetime,
+) -> None:
+    """What a one-member change runs: its single-id reads, the member row, the group's version."""
+
+    def work(conn: Connection) -> Any:
+        USERS.insert(conn, directory_id, user)
+        GROUPS.insert(conn, directory_id, group)
+        before = memberships.already_and_users(conn, directory_id, group.id, [user.id])
+        added = memberships.add(
+            conn, directory_id, group.id, [memberships.NewMember(user.id, "User", display)]
+        )
+        again = memberships.add(
+            conn, directory_id, group.id, [memberships.NewMember(user.id, "User", display)]
+        )
+        GROUPS.advance(conn, directory_id, group.evolved(group.doc, advanced_at))
+        return (
+            before,
+            added,
+            again,
+            memberships.already_and_users(conn, directory_id, group.id, [user.id]),
+            memberships.member_ids(conn, directory_id, group.id, [user.id]),
+            memberships.groups_of(conn, directory_id, [user.id]),
+            USERS.existing_ids(conn, directory_id, [user.id], lock=True),
+            GROUPS.get_many(conn, directory_id, [group.id]),
+            users_with_groups(conn, directory_id, [user.id]),
+            users_with_roles(conn, directory_id, [user.id]),
+            _raw_rows(conn, "group_members", "group_id = :g", g=group.id),
+            _raw_rows(conn, "groups", "id = :g", g=group.id),
+        )
+
+    answers = _both(engine, general, work)
+    assert answers[1:3] == (1, 0)

@@ -38,6 +38,8 @@ Processor = Callable[[Any], Any]
 
 _GENERAL: "WeakSet[Engine]" = WeakSet()
 
+_KEEP_ROWCOUNT = {"preserve_rowcount": True}
+
 
 def through_sqlalchemy(engine: Engine) -> None:
     """Make an engine run the prepared statements through ``Connection.execute``."""
@@ -89,7 +91,11 @@ class Prepared:
     def execute(self, conn: Connection, parameters: Mapping[str, Any]) -> int:
         """Run it; the number of rows it changed."""
         if self._general(conn):
-            result: CursorResult[Any] = conn.execute(self.statement, dict(parameters))
+            # The driver's count, as the driver path gives it (SQLAlchemy keeps an insert's
+            # count only when asked).
+            result: CursorResult[Any] = conn.execute(
+                self.statement, dict(parameters), execution_options=_KEEP_ROWCOUNT
+            )
             return result.rowcount
         compiled = self._compile(conn.dialect)
         cursor = self._run(conn, compiled, parameters)

@@ -18,7 +18,6 @@ from sqlalchemy import (
     Connection,
     Select,
     Table,
-    Update,
     bindparam,
     delete,
     func,
@@ -169,7 +168,9 @@ class ResourceTable:
                 ],
             )
 
-    def _stored(self, keyring: Keyring | None, directory_id: str, row: Any) -> StoredResource:
+    def _stored(
+        self, keyring: Keyring | None, directory_id: str, row: Sequence[Any]
+    ) -> StoredResource:
         """A row read back as a resource, its document decrypted (the row starts with the
         columns of :meth:`_stored_columns`)."""
         resource_id, document, created_at, modified_at, version, confirmed_at = row[:6]
@@ -200,7 +201,7 @@ class ResourceTable:
         found: dict[str, StoredResource] = {}
         for batch in batches(resource_ids):
             rows = self._get_many.run(conn, batch, {"directory_id": directory_id})
-            found.update((row.id, self._stored(keyring, directory_id, row)) for row in rows)
+            found.update((row[0], self._stored(keyring, directory_id, row)) for row in rows)
         return found
 
     @cached_property
@@ -257,8 +258,8 @@ class ResourceTable:
 
     def advance(self, conn: Connection, directory_id: str, resource: StoredResource) -> None:
         """Store a new version of a resource whose document did not change (its members did)."""
-        conn.execute(
-            self._advance,
+        self._advance.execute(
+            conn,
             {
                 "b_directory_id": directory_id,
                 "b_id": resource.id,
@@ -269,10 +270,13 @@ class ResourceTable:
         )
 
     @cached_property
-    def _advance(self) -> Update:
-        return update(self.table).where(
-            self.table.c.directory_id == bindparam("b_directory_id"),
-            self.table.c.id == bindparam("b_id"),
+    def _advance(self) -> Prepared:
+        return Prepared(
+            update(self.table).where(
+                self.table.c.directory_id == bindparam("b_directory_id"),
+                self.table.c.id == bindparam("b_id"),
+            ),
+            ["modified_at", "version", "confirmed_at"],
         )
 
     def touch(self, conn: Connection, directory_id: str, resource_id: str, at: datetime) -> None:
@@ -366,7 +370,8 @@ class ResourceTable:
         found: set[str] = set()
         query = self._existing_ids_locked if lock else self._existing_ids
         for batch in batches(resource_ids):
-            found.update(query.run(conn, batch, {"directory_id": directory_id}).scalars())
+            rows = query.run(conn, batch, {"directory_id": directory_id})
+            found.update(row[0] for row in rows)
         return found
 
     @cached_property
