@@ -52,7 +52,8 @@ class _Compiled:
 
     sql: str
     names: tuple[str, ...]
-    """The parameters, in the order of their placeholders (positional dialects)."""
+    """The parameters' names: in the order of their placeholders on a positional dialect
+    (SQLite), as the placeholders name them on the others (PostgreSQL)."""
 
     processors: tuple[Processor | None, ...]
     positional: bool
@@ -81,7 +82,8 @@ class _Compiled:
 
 
 class Prepared:
-    """One statement of the hot path; ``column_keys`` names the columns an insert sets."""
+    """One statement of the hot path; ``column_keys`` names the columns an insert or an
+    update sets (what SQLAlchemy would take from the parameters' keys)."""
 
     def __init__(self, statement: Executable, column_keys: Iterable[str] | None = None) -> None:
         self.statement = statement
