@@ -8,9 +8,12 @@ much as running it. Each such statement is therefore built twice, once with
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import ColumnElement, Connection, Executable, bindparam
+
+from scimgate.store.prepared import Prepared
 
 S = TypeVar("S", bound=Executable)
 
@@ -23,11 +26,19 @@ class ByIds(Generic[S]):
     one: S
     name: str
 
-    def run(self, conn: Connection, ids: Sequence[str], parameters: dict[str, Any]) -> Any:
-        """Run it for these ids (at least one) and the other parameters: its result."""
+    def run(
+        self, conn: Connection, ids: Sequence[str], parameters: dict[str, Any]
+    ) -> Sequence[Sequence[Any]]:
+        """Run it for these ids (at least one) and the other parameters: the rows it read,
+        by position."""
         if len(ids) == 1:
-            return conn.execute(self.one, {**parameters, self.name: ids[0]})
-        return conn.execute(self.many, {**parameters, self.name: list(ids)})
+            return self._one.rows(conn, {**parameters, self.name: ids[0]})
+        return conn.execute(self.many, {**parameters, self.name: list(ids)}).all()
+
+    @cached_property
+    def _one(self) -> Prepared:
+        """The one-id twin, the common case, through the driver (an expanding ``IN`` cannot)."""
+        return Prepared(self.one)
 
     def map(self, change: Callable[[S], S]) -> "ByIds[S]":
         """The same change made to both statements (a lock added, say)."""

@@ -13,6 +13,7 @@ import secrets
 
 from sqlalchemy import Connection, bindparam, select, update
 
+from scimgate.store.prepared import Prepared
 from scimgate.store.tables import directories
 from scimgate.store.tenants import Directory
 
@@ -26,7 +27,7 @@ _RESTAMP = (
 )
 """Built once: run by every change of a role rule or an attribute mapping."""
 
-_DIRECTORY = select(directories).where(directories.c.id == bindparam("directory_id"))
+_DIRECTORY = Prepared(select(directories).where(directories.c.id == bindparam("directory_id")))
 """Built once: read at the start of every change of a directory's resources."""
 
 
@@ -39,7 +40,7 @@ def restamp(conn: Connection, directory_id: str) -> None:
 
 def directory(conn: Connection, directory_id: str) -> Directory:
     """The directory as this transaction sees it; LookupError for an id that names none."""
-    row = conn.execute(_DIRECTORY, {"directory_id": directory_id}).first()
+    row = _DIRECTORY.first_mapping(conn, {"directory_id": directory_id})
     if row is None:
         raise LookupError(f"no directory {directory_id}")
-    return Directory(**row._mapping)
+    return Directory(**row)

@@ -45,7 +45,7 @@ the event's id and directory) and decrypted when read.
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -54,6 +54,7 @@ from sqlalchemy.sql.elements import ColumnClause
 
 from scimgate.store import progress
 from scimgate.store.encryption import Keyring, key_id_of, keyring_of, refuse_plain_read
+from scimgate.store.prepared import Prepared
 from scimgate.store.tables import events, held_events
 
 DATA = "events.data"
@@ -81,7 +82,11 @@ class StoredEvent(NewEvent):
     """The event's position in the stream (the ``position`` column, not the row's ``seq``)."""
 
 
-_PUBLISH = events.insert()
+_PUBLISHED_COLUMNS = (*(field.name for field in fields(NewEvent)), "published_at")
+
+_PUBLISH = Prepared(events.insert().inline(), _PUBLISHED_COLUMNS)
+"""PostgreSQL: an event inserted without its position (``inline``: its ``seq`` is not
+read back)."""
 
 _NEXT_ROW: ColumnClause[int] = literal_column(
     "(SELECT coalesce(max(seq), 0) + 1 FROM sqlite_sequence WHERE name = 'events')"
@@ -89,7 +94,9 @@ _NEXT_ROW: ColumnClause[int] = literal_column(
 """SQLite: the ``seq`` the next inserted event gets (``AUTOINCREMENT`` keeps the last one given
 in ``sqlite_sequence``)."""
 
-_PUBLISH_NUMBERED = events.insert().values(seq=_NEXT_ROW, position=_NEXT_ROW)
+_PUBLISH_NUMBERED = Prepared(
+    events.insert().inline().values(seq=_NEXT_ROW, position=_NEXT_ROW), _PUBLISHED_COLUMNS
+)
 """SQLite: an event inserted with its ``seq`` as its position, in one statement."""
 
 _POSITION = events.c.position.label("seq")
@@ -107,7 +114,11 @@ def publish(conn: Connection, new: Sequence[NewEvent], at: datetime) -> None:
         return
     keyring = keyring_of(conn)
     insert = _PUBLISH if conn.dialect.name == "postgresql" else _PUBLISH_NUMBERED
-    conn.execute(insert, [{**_row(keyring, event), "published_at": at} for event in new])
+    rows = [{**_row(keyring, event), "published_at": at} for event in new]
+    if len(rows) == 1:  # what nearly every write publishes
+        insert.execute(conn, rows[0])
+    else:
+        conn.execute(insert.statement, rows)
 
 
 _UNNUMBERED = select(exists().where(events.c.position.is_(None)))

@@ -26,6 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from scimgate.store.batches import batches
 from scimgate.store.by_ids import ByIds, by_ids
 from scimgate.store.encryption import Keyring, key_id_of, keyring_of
+from scimgate.store.prepared import Prepared
 from scimgate.store.resources import USERS
 from scimgate.store.tables import group_members, groups, users
 
@@ -87,12 +88,18 @@ def add(conn: Connection, directory_id: str, group_id: str, members: Iterable[Ne
             row["display"] = keyring.seal_optional(
                 row["display"], DISPLAY, directory_id, _row_id(group_id, str(row["member_id"]))
             )
-    return conn.execute(_ADD[conn.dialect.name], rows).rowcount or 0
+    add = _ADD[conn.dialect.name]
+    if len(rows) == 1:  # what a single member change adds
+        return add.execute(conn, rows[0])
+    return conn.execute(add.statement, rows).rowcount or 0
 
 
 _ADD = {
-    name: dialect.insert(group_members).on_conflict_do_nothing(
-        index_elements=["group_id", "member_id"]
+    name: Prepared(
+        dialect.insert(group_members).on_conflict_do_nothing(
+            index_elements=["group_id", "member_id"]
+        ),
+        [column.key for column in group_members.c],
     )
     for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
 }
@@ -235,7 +242,7 @@ def member_ids(
     found: set[str] = set()
     for batch in batches(among):
         rows = _MEMBER_IDS.run(conn, batch, {"directory_id": directory_id, "group_id": group_id})
-        found.update(rows.scalars())
+        found.update(row[0] for row in rows)
     return found
 
 

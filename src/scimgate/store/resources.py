@@ -16,10 +16,8 @@ from scim2_models import NotFoundException
 from sqlalchemy import (
     ColumnElement,
     Connection,
-    Insert,
     Select,
     Table,
-    Update,
     bindparam,
     delete,
     func,
@@ -46,6 +44,7 @@ from scimgate.store.encryption import (
     refuse_plain_read,
 )
 from scimgate.store.filtering import check_sortable, sealed_condition, sqlite_json_path
+from scimgate.store.prepared import Prepared
 from scimgate.store.tables import (
     group_members,
     groups,
@@ -123,14 +122,14 @@ class ResourceTable:
                 **vars(resource),
                 **self.index_columns(resource.doc),
             }
-            conn.execute(self._insert, row)
+            self._insert.execute(conn, row)
         else:
             row = {
                 "directory_id": directory_id,
                 **vars(resource),
                 **self.sealed_columns(keyring, directory_id, resource.id, resource.doc),
             }
-            conn.execute(self._insert, row)
+            self._insert.execute(conn, row)
             self._index_emails(conn, keyring, directory_id, resource.id, resource.doc)
         self.add_to_total(conn, directory_id, 1)
 
@@ -169,7 +168,9 @@ class ResourceTable:
                 ],
             )
 
-    def _stored(self, keyring: Keyring | None, directory_id: str, row: Any) -> StoredResource:
+    def _stored(
+        self, keyring: Keyring | None, directory_id: str, row: Sequence[Any]
+    ) -> StoredResource:
         """A row read back as a resource, its document decrypted (the row starts with the
         columns of :meth:`_stored_columns`)."""
         resource_id, document, created_at, modified_at, version, confirmed_at = row[:6]
@@ -186,7 +187,7 @@ class ResourceTable:
         self, conn: Connection, directory_id: str, resource_id: str, *, for_update: bool = False
     ) -> StoredResource | None:
         query = self._get_for_update if for_update else self._get
-        row = conn.execute(query, {"directory_id": directory_id, "id": resource_id}).first()
+        row = query.first(conn, {"directory_id": directory_id, "id": resource_id})
         if row is None:
             return None
         return self._stored(keyring_of(conn), directory_id, row)
@@ -200,7 +201,7 @@ class ResourceTable:
         found: dict[str, StoredResource] = {}
         for batch in batches(resource_ids):
             rows = self._get_many.run(conn, batch, {"directory_id": directory_id})
-            found.update((row.id, self._stored(keyring, directory_id, row)) for row in rows)
+            found.update((row[0], self._stored(keyring, directory_id, row)) for row in rows)
         return found
 
     @cached_property
@@ -214,19 +215,24 @@ class ResourceTable:
         )
 
     @cached_property
-    def _get(self) -> Select[Any]:
+    def _get(self) -> Prepared:
+        return Prepared(self._get_statement)
+
+    @cached_property
+    def _get_for_update(self) -> Prepared:
+        return Prepared(self._get_statement.with_for_update())
+
+    @property
+    def _get_statement(self) -> Select[Any]:
         return select(*self._stored_columns()).where(
             self.table.c.directory_id == bindparam("directory_id"),
             self.table.c.id == bindparam("id"),
         )
 
     @cached_property
-    def _get_for_update(self) -> Select[Any]:
-        return self._get.with_for_update()
-
-    @cached_property
-    def _insert(self) -> Insert:
-        return self.table.insert()
+    def _insert(self) -> Prepared:
+        """Every column is set: the row of :meth:`insert`, plain or encrypted."""
+        return Prepared(self.table.insert(), [column.key for column in self.table.c])
 
     def replace(self, conn: Connection, directory_id: str, resource: StoredResource) -> None:
         """Store a new state of an existing resource (whose version the caller has checked)."""
@@ -252,8 +258,8 @@ class ResourceTable:
 
     def advance(self, conn: Connection, directory_id: str, resource: StoredResource) -> None:
         """Store a new version of a resource whose document did not change (its members did)."""
-        conn.execute(
-            self._advance,
+        self._advance.execute(
+            conn,
             {
                 "b_directory_id": directory_id,
                 "b_id": resource.id,
@@ -264,10 +270,13 @@ class ResourceTable:
         )
 
     @cached_property
-    def _advance(self) -> Update:
-        return update(self.table).where(
-            self.table.c.directory_id == bindparam("b_directory_id"),
-            self.table.c.id == bindparam("b_id"),
+    def _advance(self) -> Prepared:
+        return Prepared(
+            update(self.table).where(
+                self.table.c.directory_id == bindparam("b_directory_id"),
+                self.table.c.id == bindparam("b_id"),
+            ),
+            ["modified_at", "version", "confirmed_at"],
         )
 
     def touch(self, conn: Connection, directory_id: str, resource_id: str, at: datetime) -> None:
@@ -321,9 +330,8 @@ class ResourceTable:
 
     def add_to_total(self, conn: Connection, directory_id: str, change: int) -> None:
         """Move a directory's kept total (``insert`` and ``delete`` do; a bulk load calls it)."""
-        conn.execute(
-            _ADD_TO_TOTAL[conn.dialect.name],
-            {"directory_id": directory_id, "resource_type": self.noun, "change": change},
+        _ADD_TO_TOTAL[conn.dialect.name].execute(
+            conn, {"directory_id": directory_id, "resource_type": self.noun, "change": change}
         )
 
     def holding(self, conn: Connection, directory_id: str, key: str) -> list[StoredResource]:
@@ -362,7 +370,8 @@ class ResourceTable:
         found: set[str] = set()
         query = self._existing_ids_locked if lock else self._existing_ids
         for batch in batches(resource_ids):
-            found.update(query.run(conn, batch, {"directory_id": directory_id}).scalars())
+            rows = query.run(conn, batch, {"directory_id": directory_id})
+            found.update(row[0] for row in rows)
         return found
 
     @cached_property
@@ -402,7 +411,7 @@ class ResourceTable:
         query = self._matching.get(column)
         if query is None:
             c = self.table.c
-            query = (
+            query = Prepared(
                 select(*self._stored_columns())
                 .where(
                     c.directory_id == bindparam("directory_id"),
@@ -412,11 +421,11 @@ class ResourceTable:
                 .limit(bindparam("limit"))
             )
             self._matching[column] = query
-        rows = conn.execute(query, {"directory_id": directory_id, "value": value, "limit": limit})
+        rows = query.rows(conn, {"directory_id": directory_id, "value": value, "limit": limit})
         return [self._stored(None, directory_id, row) for row in rows]
 
     @cached_property
-    def _matching(self) -> dict[str, Select[Any]]:
+    def _matching(self) -> dict[str, Prepared]:
         return {}
 
     def count(
@@ -647,8 +656,8 @@ def _adding_to_total(insert: Any) -> Any:
 
 
 _ADD_TO_TOTAL = {
-    "postgresql": _adding_to_total(postgresql_insert),
-    "sqlite": _adding_to_total(sqlite_insert),
+    "postgresql": Prepared(_adding_to_total(postgresql_insert)),
+    "sqlite": Prepared(_adding_to_total(sqlite_insert)),
 }
 
 USERS = ResourceTable("user", users, _user_columns, _sealed_user_columns)

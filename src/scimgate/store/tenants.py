@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, select, update
 
+from scimgate.store.prepared import Prepared
 from scimgate.store.tables import credential_stamps, directories, organizations, scim_tokens
 
 
@@ -124,7 +125,7 @@ def get_directory(conn: Connection, directory_id: str) -> Directory | None:
     return Directory(**row._mapping) if row else None
 
 
-_LOCK_DIRECTORY = (
+_LOCK_DIRECTORY = Prepared(
     select(directories)
     .where(directories.c.id == bindparam("directory_id"))
     .with_for_update(key_share=True)
@@ -152,10 +153,10 @@ def lock_directory(conn: Connection, directory_id: str, seen: Directory | None =
     """
     if seen is not None and conn.dialect.name == "sqlite":
         return seen
-    row = conn.execute(_LOCK_DIRECTORY, {"directory_id": directory_id}).first()
+    row = _LOCK_DIRECTORY.first_mapping(conn, {"directory_id": directory_id})
     if row is None:
         raise LookupError(f"no directory {directory_id}")
-    return Directory(**row._mapping)
+    return Directory(**row)
 
 
 def update_directory(conn: Connection, directory_id: str, **values: Any) -> None:
