@@ -11,13 +11,17 @@ alone, each entry cost a transaction of its own (about 300 µs of CPU on SQLite,
 against some 70 µs in a batch) and a wake-up of the writer. Under a burst, the
 batches grow and the transactions do not. Nothing waits for an entry but the
 request's own task, after its answer has been sent.
+
+The entries of one batch share one future, completed once the batch is written:
+the requests waiting for it are woken together, with one wake-up of their event
+loop, rather than one each.
 """
 
 import time
+from collections import deque
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from queue import Empty, SimpleQueue
-from threading import Lock, Thread
+from threading import Condition, Thread
 
 import structlog
 from sqlalchemy import Engine
@@ -36,8 +40,10 @@ IDLE_SECONDS = 10.0
 
 
 @dataclass
-class _Pending:
-    captured: CapturedRequest
+class _Batch:
+    """Entries to write in one transaction, and the future of them all."""
+
+    entries: list[CapturedRequest] = field(default_factory=list)
     written: "Future[None]" = field(default_factory=Future)
 
 
@@ -47,56 +53,54 @@ class LogWriter:
     def __init__(self, engine: Engine, policy: LogPolicy) -> None:
         self._engine = engine
         self._policy = policy
-        self._queue: SimpleQueue[_Pending] = SimpleQueue()
-        self._lock = Lock()
+        self._batches: deque[_Batch] = deque()
+        """Waiting to be written, oldest first; entries join the last one."""
+        self._changed = Condition()
         self._running = False
 
     def submit(self, captured: CapturedRequest) -> "Future[None]":
-        """Queue an entry; the future completes once it is committed (or could not be)."""
-        pending = _Pending(captured)
-        with self._lock:
-            self._queue.put(pending)
+        """Queue an entry; the future completes once it is committed (or could not be).
+
+        Entries written together share their future.
+        """
+        with self._changed:
+            if not self._batches or len(self._batches[-1].entries) >= BATCH_LIMIT:
+                self._batches.append(_Batch())
+                self._changed.notify()
+            batch = self._batches[-1]
+            batch.entries.append(captured)
             if not self._running:
                 self._running = True
                 Thread(target=self._run, name="provisioning-log", daemon=True).start()
-        return pending.written
+        return batch.written
 
     def _run(self) -> None:
         while (batch := self._next_batch()) is not None:
-            self._write(batch)
+            self._write(batch.entries)
+            if not batch.written.done():
+                batch.written.set_result(None)
 
-    def _next_batch(self) -> list[_Pending] | None:
-        try:
-            batch = [self._queue.get(timeout=IDLE_SECONDS)]
-        except Empty:
-            with self._lock:
-                if self._queue.empty():
-                    self._running = False
-                    return None
-            return self._next_batch()
+    def _next_batch(self) -> _Batch | None:
+        with self._changed:
+            if not self._changed.wait_for(lambda: self._batches, timeout=IDLE_SECONDS):
+                self._running = False
+                return None
         time.sleep(GATHER_SECONDS)
-        while len(batch) < BATCH_LIMIT:
-            try:
-                batch.append(self._queue.get_nowait())
-            except Empty:
-                break
-        return batch
+        with self._changed:
+            return self._batches.popleft()
 
-    def _write(self, batch: list[_Pending]) -> None:
+    def _write(self, entries: list[CapturedRequest]) -> None:
         try:
-            record(self._engine, [each.captured for each in batch], self._policy)
+            record(self._engine, entries, self._policy)
         except Exception as exc:
-            if len(batch) > 1:
+            if len(entries) > 1:
                 # One entry the database refuses must not cost the others theirs.
-                for each in batch:
+                for each in entries:
                     self._write([each])
                 return
             log.error(
                 "could not write the provisioning log",
-                request_id=batch[0].captured.request_id,
-                directory_id=batch[0].captured.directory.id,
+                request_id=entries[0].request_id,
+                directory_id=entries[0].directory.id,
                 **failure(exc),
             )
-        for each in batch:
-            if not each.written.done():
-                each.written.set_result(None)
