@@ -8,9 +8,13 @@ while a batch is being written go together into the next one. Alone, an entry
 waits a few milliseconds (``GATHER_SECONDS``) for the entries of the requests that
 follow, so that even a client sending one request at a time shares transactions:
 alone, each entry cost a transaction of its own (about 300 µs of CPU on SQLite,
-against some 70 µs in a batch) and a wake-up of the writer. Under a burst, the
-batches grow and the transactions do not. Nothing waits for an entry but the
-request's own task, after its answer has been sent.
+against some 70 µs in a batch) and a wake-up of the writer. While entries keep
+arriving, the batch keeps gathering them, a few milliseconds more at a time, up
+to ``GATHER_LIMIT_SECONDS``: a client sending its requests one after another
+without pause then shares a transaction among a few dozen of them rather than
+a handful, and a transaction's cost grows much slower than its rows. Under a
+burst, the batches grow and the transactions do not. Nothing waits for an entry
+but the request's own task, after its answer has been sent.
 
 The entries of one batch share one future, completed once the batch is written:
 the requests waiting for it are woken together, with one wake-up of their event
@@ -34,6 +38,9 @@ log = structlog.get_logger("scimgate.provisioning_log")
 BATCH_LIMIT = 500
 GATHER_SECONDS = 0.005
 """How long the first entry of a batch waits for others before the batch is written."""
+
+GATHER_LIMIT_SECONDS = 0.02
+"""How long a batch may keep gathering while entries keep arriving."""
 
 IDLE_SECONDS = 10.0
 """The writer thread ends after this long without work, and starts again with the next entry."""
@@ -85,7 +92,20 @@ class LogWriter:
             if not self._changed.wait_for(lambda: self._batches, timeout=IDLE_SECONDS):
                 self._running = False
                 return None
-        time.sleep(GATHER_SECONDS)
+        return self._gathered()
+
+    def _gathered(self) -> _Batch:
+        """The oldest batch, once no entry joined it for ``GATHER_SECONDS`` (or it is full,
+        or it gathered for ``GATHER_LIMIT_SECONDS``)."""
+        with self._changed:
+            gathered = len(self._batches[0].entries)
+        for _ in range(round(GATHER_LIMIT_SECONDS / GATHER_SECONDS)):
+            time.sleep(GATHER_SECONDS)
+            with self._changed:
+                oldest = self._batches[0]
+                if len(oldest.entries) in (gathered, BATCH_LIMIT):
+                    break
+                gathered = len(oldest.entries)
         with self._changed:
             return self._batches.popleft()
 
