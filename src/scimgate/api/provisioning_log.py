@@ -45,6 +45,8 @@ class ProvisioningLog:
     def __init__(self) -> None:
         self.policy = LogPolicy.from_env()
         self._writer: LogWriter | None = None
+        self._waited: tuple[Future[None], asyncio.Future[None]] | None = None
+        """The batch last waited for, as a future of the event loop that waited."""
 
     def capture(self, scope: Scope) -> "Capture":
         """Start capturing a SCIM request, as it is received."""
@@ -54,6 +56,20 @@ class ProvisioningLog:
         if self._writer is None:
             self._writer = LogWriter(scope["app"].state.engine, self.policy)
         return self._writer
+
+    async def written(self, batch: "Future[None]") -> None:
+        """Wait until an entry's batch is written.
+
+        The requests of a batch wait on one future of the event loop, so that
+        the batch's end wakes the loop once, not once per request; each request
+        waits through a shield of it, so that a request cancelled while waiting
+        cancels only its own wait.
+        """
+        loop = asyncio.get_running_loop()
+        waited = self._waited
+        if waited is None or waited[0] is not batch or waited[1].get_loop() is not loop:
+            waited = self._waited = (batch, asyncio.wrap_future(batch, loop=loop))
+        await asyncio.shield(waited[1])
 
 
 class Capture:
@@ -93,8 +109,8 @@ class Capture:
         """Once the request is over: wait until its entry is written."""
         if self.written is None:  # the answer did not end (the client left, or it failed)
             self.written = self._submit()
-        if self.written is not None:
-            await asyncio.wrap_future(self.written)
+        if self.written is not None and not self.written.done():
+            await self.log.written(self.written)
 
     def _submit(self) -> "Future[None] | None":
         # Set by the SCIM edge once the token opened the directory in the URL: a request

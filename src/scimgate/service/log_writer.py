@@ -8,16 +8,24 @@ while a batch is being written go together into the next one. Alone, an entry
 waits a few milliseconds (``GATHER_SECONDS``) for the entries of the requests that
 follow, so that even a client sending one request at a time shares transactions:
 alone, each entry cost a transaction of its own (about 300 µs of CPU on SQLite,
-against some 70 µs in a batch) and a wake-up of the writer. Under a burst, the
-batches grow and the transactions do not. Nothing waits for an entry but the
-request's own task, after its answer has been sent.
+against some 70 µs in a batch) and a wake-up of the writer. While entries keep
+arriving, the batch keeps gathering them, a few milliseconds more at a time, up
+to ``GATHER_LIMIT_SECONDS``: a client sending its requests one after another
+without pause then shares a transaction among a few dozen of them rather than
+a handful, and a transaction's cost grows much slower than its rows. Under a
+burst, the batches grow and the transactions do not. Nothing waits for an entry
+but the request's own task, after its answer has been sent.
+
+The entries of one batch share one future, completed once the batch is written:
+the requests waiting for it are woken together, with one wake-up of their event
+loop, rather than one each.
 """
 
 import time
+from collections import deque
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from queue import Empty, SimpleQueue
-from threading import Lock, Thread
+from threading import Condition, Thread
 
 import structlog
 from sqlalchemy import Engine
@@ -31,13 +39,18 @@ BATCH_LIMIT = 500
 GATHER_SECONDS = 0.005
 """How long the first entry of a batch waits for others before the batch is written."""
 
+GATHER_LIMIT_SECONDS = 0.02
+"""How long a batch may keep gathering while entries keep arriving."""
+
 IDLE_SECONDS = 10.0
 """The writer thread ends after this long without work, and starts again with the next entry."""
 
 
 @dataclass
-class _Pending:
-    captured: CapturedRequest
+class _Batch:
+    """Entries to write in one transaction, and the future of them all."""
+
+    entries: list[CapturedRequest] = field(default_factory=list)
     written: "Future[None]" = field(default_factory=Future)
 
 
@@ -47,56 +60,67 @@ class LogWriter:
     def __init__(self, engine: Engine, policy: LogPolicy) -> None:
         self._engine = engine
         self._policy = policy
-        self._queue: SimpleQueue[_Pending] = SimpleQueue()
-        self._lock = Lock()
+        self._batches: deque[_Batch] = deque()
+        """Waiting to be written, oldest first; entries join the last one."""
+        self._changed = Condition()
         self._running = False
 
     def submit(self, captured: CapturedRequest) -> "Future[None]":
-        """Queue an entry; the future completes once it is committed (or could not be)."""
-        pending = _Pending(captured)
-        with self._lock:
-            self._queue.put(pending)
+        """Queue an entry; the future completes once it is committed (or could not be).
+
+        Entries written together share their future.
+        """
+        with self._changed:
+            if not self._batches or len(self._batches[-1].entries) >= BATCH_LIMIT:
+                self._batches.append(_Batch())
+                self._changed.notify()
+            batch = self._batches[-1]
+            batch.entries.append(captured)
             if not self._running:
                 self._running = True
                 Thread(target=self._run, name="provisioning-log", daemon=True).start()
-        return pending.written
+        return batch.written
 
     def _run(self) -> None:
         while (batch := self._next_batch()) is not None:
-            self._write(batch)
+            self._write(batch.entries)
+            if not batch.written.done():
+                batch.written.set_result(None)
 
-    def _next_batch(self) -> list[_Pending] | None:
-        try:
-            batch = [self._queue.get(timeout=IDLE_SECONDS)]
-        except Empty:
-            with self._lock:
-                if self._queue.empty():
-                    self._running = False
-                    return None
-            return self._next_batch()
-        time.sleep(GATHER_SECONDS)
-        while len(batch) < BATCH_LIMIT:
-            try:
-                batch.append(self._queue.get_nowait())
-            except Empty:
-                break
-        return batch
+    def _next_batch(self) -> _Batch | None:
+        with self._changed:
+            if not self._changed.wait_for(lambda: self._batches, timeout=IDLE_SECONDS):
+                self._running = False
+                return None
+        return self._gathered()
 
-    def _write(self, batch: list[_Pending]) -> None:
+    def _gathered(self) -> _Batch:
+        """The oldest batch, once no entry joined it for ``GATHER_SECONDS`` (or it is full,
+        or it gathered for ``GATHER_LIMIT_SECONDS``)."""
+        with self._changed:
+            gathered = len(self._batches[0].entries)
+        for _ in range(round(GATHER_LIMIT_SECONDS / GATHER_SECONDS)):
+            time.sleep(GATHER_SECONDS)
+            with self._changed:
+                oldest = self._batches[0]
+                if len(oldest.entries) in (gathered, BATCH_LIMIT):
+                    break
+                gathered = len(oldest.entries)
+        with self._changed:
+            return self._batches.popleft()
+
+    def _write(self, entries: list[CapturedRequest]) -> None:
         try:
-            record(self._engine, [each.captured for each in batch], self._policy)
+            record(self._engine, entries, self._policy)
         except Exception as exc:
-            if len(batch) > 1:
+            if len(entries) > 1:
                 # One entry the database refuses must not cost the others theirs.
-                for each in batch:
+                for each in entries:
                     self._write([each])
                 return
             log.error(
                 "could not write the provisioning log",
-                request_id=batch[0].captured.request_id,
-                directory_id=batch[0].captured.directory.id,
+                request_id=entries[0].request_id,
+                directory_id=entries[0].directory.id,
                 **failure(exc),
             )
-        for each in batch:
-            if not each.written.done():
-                each.written.set_result(None)

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import unquote
 
 from sqlalchemy import Connection, Engine
 
@@ -121,7 +121,6 @@ def _entry(captured: CapturedRequest, policy: LogPolicy) -> LogEntry:
     response = _parse(captured.response_body)
     resource_type, resource_id = _resource(storable(captured.path), captured.status, response)
     error = response if captured.status >= 400 and isinstance(response, dict) else {}
-    query_keys = parse_qs(captured.query, keep_blank_values=True).keys()
     return LogEntry(
         id=new_id(),
         directory_id=directory.id,
@@ -132,7 +131,8 @@ def _entry(captured: CapturedRequest, policy: LogPolicy) -> LogEntry:
         query=storable(captured.query[:4096]) or None,
         status=captured.status,
         latency_ms=captured.latency_ms,
-        client=recognise(captured.user_agent, query_keys) or effective_idp(directory),
+        client=recognise(captured.user_agent, query_names(captured.query))
+        or effective_idp(directory),
         user_agent=storable((captured.user_agent or "")[:512]) or None,
         scim_type=_text(error.get("scimType"), 32),
         error_detail=_text(error.get("detail"), 2048),
@@ -145,6 +145,14 @@ def _entry(captured: CapturedRequest, policy: LogPolicy) -> LogEntry:
         if captured.status < 300
         else None,
     )
+
+
+def query_names(query: str) -> list[str]:
+    """The names of a query string's parameters, as ``urllib.parse.parse_qs`` reads them
+    (with blank values kept), without decoding their values: the log needs only the names."""
+    return [
+        unquote(field.partition("=")[0].replace("+", " ")) for field in query.split("&") if field
+    ]
 
 
 def _facts(conn: Connection, entry: LogEntry) -> Facts:

@@ -71,11 +71,15 @@ _SUMMARY_COLUMNS = [
 _ENTRY_COLUMNS = [column for column in provisioning_logs.c if column.name != "user_name_key"]
 
 
+_INSERT = provisioning_logs.insert()
+"""Made once: a statement made anew for each batch would compute its cache key anew."""
+
+
 def insert(conn: Connection, entries: list[LogEntry]) -> None:
     if entries:
         keyring = keyring_of(conn)
         rows = [vars(entry) if keyring is None else _sealed(keyring, entry) for entry in entries]
-        conn.execute(provisioning_logs.insert(), rows)
+        conn.execute(_INSERT, rows)
 
 
 def _sealed(keyring: Keyring, entry: LogEntry) -> dict[str, Any]:
