@@ -10,11 +10,12 @@ import json
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine, select
 
 from scimgate.api.provisioning_log import Capture, ProvisioningLog
 from scimgate.api.scim_edge import DIRECTORY_KEY
-from scimgate.service import tenants
+from scimgate.service import log_writer, tenants
 from scimgate.store.ids import new_id
 from scimgate.store.tables import provisioning_logs
 from scimgate.store.tenants import Directory
@@ -43,7 +44,13 @@ def _answered(log: ProvisioningLog, scope: dict[str, Any]) -> Capture:
     return capture
 
 
-def test_a_request_cancelled_while_waiting_leaves_the_others_waiting(engine: Engine) -> None:
+def test_a_request_cancelled_while_waiting_leaves_the_others_waiting(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The batch gathers for a second, so that the three entries surely share it even on
+    # a machine too busy to queue them within the usual few milliseconds.
+    monkeypatch.setattr(log_writer, "GATHER_SECONDS", 1.0)
+    monkeypatch.setattr(log_writer, "GATHER_LIMIT_SECONDS", 1.0)
     organization = tenants.create_organization(engine, "log waits")
     directory = tenants.create_directory(engine, organization.id, "a").directory
     log = ProvisioningLog()
