@@ -18,7 +18,7 @@ from scimgate.api.body_limits import CappedBody, Family, announces_body, closing
 from scimgate.api.provisioning_log import ProvisioningLog
 from scimgate.api.request_id import observe, request_id_of, set_header
 from scimgate.api.responses import http_error
-from scimgate.api.scim_edge import ScimEdge
+from scimgate.api.scim_edge import ScimEdge, WorkerThreads
 from scimgate.api.security_headers import add_api_headers
 from scimgate.api.unexpected import answer_unexpected
 
@@ -33,7 +33,8 @@ class ScimPipeline:
 
     def __init__(self, cap: Family) -> None:
         self.cap = cap
-        self.edge = ScimEdge(_not_found)
+        self.threads = WorkerThreads()
+        self.edge = ScimEdge(_not_found, self.threads)
         self.log = ProvisioningLog()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
