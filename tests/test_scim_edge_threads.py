@@ -8,8 +8,12 @@ import threading
 from collections.abc import Iterator
 
 import pytest
+from starlette.testclient import TestClient
 
+from conftest import DirectoryClient
+from scimgate.api.app import create_app
 from scimgate.api.scim_edge import WorkerThreads
+from scimgate.config import Settings
 
 WAIT = 30.0
 """Seconds a test waits for a thread to reach a point; never reached unless it is broken."""
@@ -122,3 +126,22 @@ def test_a_call_cancelled_before_it_started_never_runs(threads: WorkerThreads) -
 
     asyncio.run(cancelling())
     assert never == []
+
+
+def test_the_threads_end_with_the_application_and_start_again_with_it(
+    database_url: str, scim: DirectoryClient
+) -> None:
+    app = create_app(Settings(database_url=database_url))
+    threads: WorkerThreads = app.scim.threads  # type: ignore[attr-defined]
+    users = f"/scim/v2/{scim.directory_id}/Users"
+    authorization = {"Authorization": f"Bearer {scim.token}"}
+    try:
+        with TestClient(app) as client:
+            assert client.get(users, headers=authorization).status_code == 200
+            served = asyncio.run(threads.run(threading.current_thread))
+        served.join(WAIT)
+        assert not served.is_alive()
+        with TestClient(app) as client:
+            assert client.get(users, headers=authorization).status_code == 200
+    finally:
+        app.state.engine.dispose()

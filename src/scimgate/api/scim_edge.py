@@ -72,7 +72,12 @@ class WorkerThreads:
     (so that its log lines carry the request id)."""
 
     def __init__(self, size: int = WORKER_THREADS) -> None:
-        self._executor = ThreadPoolExecutor(max_workers=size, thread_name_prefix="scim-edge")
+        self.size = size
+        self._executor = self._new_executor()
+
+    def _new_executor(self) -> ThreadPoolExecutor:
+        # Threads start with the calls that need them, not here.
+        return ThreadPoolExecutor(max_workers=self.size, thread_name_prefix="scim-edge")
 
     async def run(self, function: Callable[..., _Result], *args: Any) -> _Result:
         """The result of ``function(*args)``, called in a worker thread.
@@ -90,8 +95,10 @@ class WorkerThreads:
             raise
 
     def close(self) -> None:
-        """Let the threads end once the calls they run have returned."""
+        """Let the threads end once the calls they run have returned; a later call (the
+        application served again) starts new ones."""
         self._executor.shutdown(wait=False)
+        self._executor = self._new_executor()
 
 
 async def _ended(submitted: "Future[Any]") -> None:
