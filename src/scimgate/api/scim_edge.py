@@ -19,17 +19,11 @@ Reads write nothing here: the confirmations they make (``service.confirmations``
 and the token's last-used time are left in the request's state for the provisioning
 log, whose writer writes them with the request's entry.
 
-The hop goes to the edge's own threads (``WorkerThreads``) rather than through
-anyio's ``to_thread.run_sync``, whose capacity limiter, run variables and cancel
-scopes cost more CPU per request than handing a call to an executor does.
+The hop goes to the edge's own threads (``api.worker_threads``), not through
+anyio's ``to_thread.run_sync``, which costs more CPU per call.
 """
 
-import asyncio
-import contextlib
-import contextvars
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any
 
 from scim2_models import SCIMException
 from starlette.datastructures import URL, Headers
@@ -43,6 +37,7 @@ from scimgate.api.endpoint_case import SCIM_PREFIX, canonical_path
 from scimgate.api.requests import media_type_refusal
 from scimgate.api.responses import error_response
 from scimgate.api.scim_routes import BODY_METHODS, ROUTES, Call, Handler, me
+from scimgate.api.worker_threads import WorkerThreads
 from scimgate.service import confirmations
 from scimgate.service.activation import note_activation
 from scimgate.service.rate_limits import admit
@@ -59,56 +54,6 @@ CONFIRMATIONS_KEY = "confirmations"
 
 TOKEN_USE_KEY = "token_use"
 """Where it leaves the token's last-used time when it is due, for the provisioning log."""
-
-WORKER_THREADS = 40
-"""The most threads the edge runs handlers in at once: as many as anyio's default thread
-pool, which the other routes use, has."""
-
-_Result = TypeVar("_Result")
-
-
-class WorkerThreads:
-    """The threads the edge runs its blocking calls in, each call in the caller's context
-    (so that its log lines carry the request id)."""
-
-    def __init__(self, size: int = WORKER_THREADS) -> None:
-        self.size = size
-        self._executor = self._new_executor()
-
-    def _new_executor(self) -> ThreadPoolExecutor:
-        # Threads start with the calls that need them, not here.
-        return ThreadPoolExecutor(max_workers=self.size, thread_name_prefix="scim-edge")
-
-    async def run(self, function: Callable[..., _Result], *args: Any) -> _Result:
-        """The result of ``function(*args)``, called in a worker thread.
-
-        A request cancelled meanwhile still waits for a call that has started, as with
-        anyio's ``run_sync``: what the call leaves in the request's state (its directory,
-        its confirmations) is final before the provisioning log reads it.
-        """
-        submitted = self._executor.submit(contextvars.copy_context().run, function, *args)
-        try:
-            return await asyncio.wrap_future(submitted)
-        except asyncio.CancelledError:
-            if not submitted.cancel():  # started: wait for its end, then be cancelled
-                await _ended(submitted)
-            raise
-
-    def close(self) -> None:
-        """Let the threads end once the calls they run have returned; a later call (the
-        application served again) starts new ones."""
-        self._executor.shutdown(wait=False)
-        self._executor = self._new_executor()
-
-
-async def _ended(submitted: "Future[Any]") -> None:
-    """Once a started call has returned, whatever cancellations arrive meanwhile; its
-    error, if it raised one, goes with the cancelled request."""
-    ending = asyncio.wrap_future(submitted)
-    while not ending.done():
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.wait([ending])
-    ending.exception()  # retrieved, so that asyncio does not report it as lost
 
 
 class MethodNotAllowed(SCIMException):

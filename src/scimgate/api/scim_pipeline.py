@@ -18,9 +18,10 @@ from scimgate.api.body_limits import CappedBody, Family, announces_body, closing
 from scimgate.api.provisioning_log import ProvisioningLog
 from scimgate.api.request_id import observe, request_id_of, set_header
 from scimgate.api.responses import http_error
-from scimgate.api.scim_edge import ScimEdge, WorkerThreads
+from scimgate.api.scim_edge import ScimEdge
 from scimgate.api.security_headers import add_api_headers
 from scimgate.api.unexpected import answer_unexpected
+from scimgate.api.worker_threads import WorkerThreads
 
 
 async def _not_found(scope: Scope, receive: Receive, send: Send) -> None:

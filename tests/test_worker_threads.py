@@ -1,6 +1,6 @@
 """The SCIM edge's worker threads: a call runs in the caller's context, within the threads'
-limit, and a cancelled request still waits for a call that has started (never for one
-that has not)."""
+limit, on the thread idle since the shortest time, and a cancelled request still waits
+for a call that has started (a call that has not started never does)."""
 
 import asyncio
 import contextvars
@@ -12,7 +12,7 @@ from starlette.testclient import TestClient
 
 from conftest import DirectoryClient
 from scimgate.api.app import create_app
-from scimgate.api.scim_edge import WorkerThreads
+from scimgate.api.worker_threads import WorkerThreads
 from scimgate.config import Settings
 
 WAIT = 30.0
@@ -75,6 +75,22 @@ def test_no_more_calls_run_at_once_than_the_threads_allow(threads: WorkerThreads
     names = asyncio.run(many())
     assert most == 2
     assert len(set(names)) == 2
+
+
+def test_a_call_goes_to_the_thread_that_went_idle_last(threads: WorkerThreads) -> None:
+    all_busy = threading.Barrier(2, timeout=WAIT)
+
+    def meeting() -> str:
+        all_busy.wait()  # so that both threads start
+        return threading.current_thread().name
+
+    async def calls() -> list[str]:
+        started = await asyncio.gather(threads.run(meeting), threads.run(meeting))
+        assert len(set(started)) == 2
+        alone = [await threads.run(lambda: threading.current_thread().name) for _ in range(4)]
+        return alone
+
+    assert len(set(asyncio.run(calls()))) == 1
 
 
 def test_a_cancelled_request_waits_for_the_call_it_started(threads: WorkerThreads) -> None:
