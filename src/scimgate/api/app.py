@@ -72,6 +72,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
+        app.scim.threads.close()
         if on_shutdown is not None:
             await run_in_threadpool(on_shutdown)
 

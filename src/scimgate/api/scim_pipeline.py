@@ -21,6 +21,7 @@ from scimgate.api.responses import http_error
 from scimgate.api.scim_edge import ScimEdge
 from scimgate.api.security_headers import add_api_headers
 from scimgate.api.unexpected import answer_unexpected
+from scimgate.api.worker_threads import WorkerThreads
 
 
 async def _not_found(scope: Scope, receive: Receive, send: Send) -> None:
@@ -33,7 +34,8 @@ class ScimPipeline:
 
     def __init__(self, cap: Family) -> None:
         self.cap = cap
-        self.edge = ScimEdge(_not_found)
+        self.threads = WorkerThreads()
+        self.edge = ScimEdge(_not_found, self.threads)
         self.log = ProvisioningLog()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
