@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
+from loop_support import run_apart
 from scimgate.api.provisioning_log import Capture, ProvisioningLog
 from scimgate.api.scim_edge import DIRECTORY_KEY
 from scimgate.service import log_writer, tenants
@@ -67,7 +68,7 @@ def test_a_request_cancelled_while_waiting_leaves_the_others_waiting(
         done = await asyncio.gather(*waits, return_exceptions=True)
         return [result if isinstance(result, BaseException) else None for result in done]
 
-    outcomes = asyncio.run(requests())
+    outcomes = run_apart(requests())
     assert isinstance(outcomes[0], asyncio.CancelledError)
     assert outcomes[1:] == [None, None]
     with reading(engine) as conn:

@@ -11,6 +11,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from conftest import DirectoryClient
+from loop_support import run_apart
 from scimgate.api.app import create_app
 from scimgate.api.worker_threads import WorkerThreads
 from scimgate.config import Settings
@@ -43,7 +44,7 @@ def test_a_call_runs_in_a_worker_thread_in_the_callers_context(threads: WorkerTh
         request_name.set("r-7")
         return await threads.run(seen)
 
-    assert asyncio.run(calling()) == ("r-7", False)
+    assert run_apart(calling()) == ("r-7", False)
 
 
 def test_a_call_s_error_is_raised_to_the_caller(threads: WorkerThreads) -> None:
@@ -51,7 +52,7 @@ def test_a_call_s_error_is_raised_to_the_caller(threads: WorkerThreads) -> None:
         raise LookupError("from the thread")
 
     with pytest.raises(LookupError, match="from the thread"):
-        asyncio.run(threads.run(failing))
+        run_apart(threads.run(failing))
 
 
 def test_no_more_calls_run_at_once_than_the_threads_allow(threads: WorkerThreads) -> None:
@@ -72,7 +73,7 @@ def test_no_more_calls_run_at_once_than_the_threads_allow(threads: WorkerThreads
     async def many() -> list[str]:
         return await asyncio.gather(*(threads.run(counted) for _ in range(8)))
 
-    names = asyncio.run(many())
+    names = run_apart(many())
     assert most == 2
     assert len(set(names)) == 2
 
@@ -90,7 +91,7 @@ def test_a_call_goes_to_the_thread_that_went_idle_last(threads: WorkerThreads) -
         alone = [await threads.run(lambda: threading.current_thread().name) for _ in range(4)]
         return alone
 
-    assert len(set(asyncio.run(calls()))) == 1
+    assert len(set(run_apart(calls()))) == 1
 
 
 def test_a_cancelled_request_waits_for_the_call_it_started(threads: WorkerThreads) -> None:
@@ -115,7 +116,7 @@ def test_a_cancelled_request_waits_for_the_call_it_started(threads: WorkerThread
         with pytest.raises(asyncio.CancelledError):
             await task
 
-    asyncio.run(cancelling())
+    run_apart(cancelling())
     assert order == ["call", "request cancelled"]
 
 
@@ -140,7 +141,7 @@ def test_a_call_cancelled_before_it_started_never_runs(threads: WorkerThreads) -
         assert await asyncio.gather(*busy) == ["done", "done"]
         assert await threads.run(len, never) == 0  # after the threads took their next calls
 
-    asyncio.run(cancelling())
+    run_apart(cancelling())
     assert never == []
 
 
@@ -154,7 +155,7 @@ def test_the_threads_end_with_the_application_and_start_again_with_it(
     try:
         with TestClient(app) as client:
             assert client.get(users, headers=authorization).status_code == 200
-            served = asyncio.run(threads.run(threading.current_thread))
+            served = run_apart(threads.run(threading.current_thread))
         served.join(WAIT)
         assert not served.is_alive()
         with TestClient(app) as client:
