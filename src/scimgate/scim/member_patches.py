@@ -17,10 +17,8 @@ import re
 
 import msgspec
 
-from scimgate.scim.canonical_bodies import ESCAPED_NUL
 from scimgate.scim.group_patch import ListedMember, MemberAction, MemberChange
-
-PATCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+from scimgate.scim.patch_envelope import Envelope, operations_of
 
 _PLAIN_ID = re.compile(r"[A-Za-z0-9._:@-]+")
 """Ids that read the same in a filter as in a value: no quote, no escape, no space."""
@@ -43,12 +41,7 @@ class _Operation(msgspec.Struct, forbid_unknown_fields=True):
     value: list[_Member] | None = None
 
 
-class _Patch(msgspec.Struct, forbid_unknown_fields=True, rename={"operations": "Operations"}):
-    schemas: list[str]
-    operations: list[_Operation]
-
-
-_PATCH = msgspec.json.Decoder(_Patch)
+_PATCH = msgspec.json.Decoder(Envelope[_Operation])
 
 
 class _Unusual(Exception):
@@ -57,14 +50,12 @@ class _Unusual(Exception):
 
 def member_changes(body: bytes) -> list[MemberChange] | None:
     """The membership changes a group PATCH of member operations only stands for, else None."""
-    if ESCAPED_NUL in body:
+    operations = operations_of(_PATCH, body)
+    if operations is None:
         return None
     try:
-        patch = _PATCH.decode(body)
-        if patch.schemas != [PATCH_SCHEMA] or not patch.operations:
-            raise _Unusual
-        return [_change(operation) for operation in patch.operations]
-    except (msgspec.DecodeError, _Unusual):
+        return [_change(operation) for operation in operations]
+    except _Unusual:
         return None
 
 

@@ -55,8 +55,7 @@ from typing import Any
 import msgspec
 from pydantic import BaseModel
 
-from scimgate.scim.canonical_bodies import ESCAPED_NUL
-from scimgate.scim.member_patches import PATCH_SCHEMA
+from scimgate.scim.patch_envelope import Envelope, operations_of
 from scimgate.scim.resources import ENTERPRISE_SCHEMA, USER_SCHEMA, UserResource
 
 _CORE_STRINGS = (
@@ -143,12 +142,7 @@ class _Operation(msgspec.Struct, forbid_unknown_fields=True):
     path: str | None = None
 
 
-class _Patch(msgspec.Struct, forbid_unknown_fields=True, rename={"operations": "Operations"}):
-    schemas: list[str]
-    operations: list[_Operation]
-
-
-_PATCH = msgspec.json.Decoder(_Patch)
+_PATCH = msgspec.json.Decoder(Envelope[_Operation])
 
 
 class _Unusual(Exception):
@@ -162,18 +156,16 @@ def user_assignments(body: bytes, users_url: str) -> tuple[Assignment, ...] | No
     be the one the service gives it. Applying the assignments
     (:func:`patched_document`) gives the document the general way would store.
     """
-    if ESCAPED_NUL in body:
+    operations = operations_of(_PATCH, body)
+    if operations is None:
         return None
     try:
-        patch = _PATCH.decode(body)
-        if patch.schemas != [PATCH_SCHEMA] or not patch.operations:
-            raise _Unusual
         return tuple(
             assignment
-            for operation in patch.operations
+            for operation in operations
             for assignment in _assignments(operation, users_url)
         )
-    except (msgspec.DecodeError, _Unusual):
+    except _Unusual:
         return None
 
 
