@@ -11,17 +11,15 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from loop_support import run_apart
 from scimgate.api.provisioning_log import Capture, ProvisioningLog
 from scimgate.api.scim_edge import DIRECTORY_KEY
 from scimgate.service import log_writer, tenants
 from scimgate.store.ids import new_id
-from scimgate.store.tables import provisioning_logs
 from scimgate.store.tenants import Directory
-from scimgate.store.transactions import reading
-from test_log_writer import _database_busy
+from test_log_writer import _database_busy, stored_request_ids
 
 
 def _scope(engine: Engine, directory: Directory, request_id: str) -> dict[str, Any]:
@@ -71,12 +69,4 @@ def test_a_request_cancelled_while_waiting_leaves_the_others_waiting(
     outcomes = run_apart(requests())
     assert isinstance(outcomes[0], asyncio.CancelledError)
     assert outcomes[1:] == [None, None]
-    with reading(engine) as conn:
-        stored = set(
-            conn.execute(
-                select(provisioning_logs.c.request_id).where(
-                    provisioning_logs.c.request_id.in_(ids)
-                )
-            ).scalars()
-        )
-    assert stored == set(ids)
+    assert stored_request_ids(engine, ids) == set(ids)
