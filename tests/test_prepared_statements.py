@@ -110,7 +110,8 @@ def resources(draw: st.DrawFn, docs: st.SearchStrategy[dict[str, Any]]) -> Store
         draw(docs),
         created,
         created + draw(st.timedeltas(timedelta(0), timedelta(days=9))),
-        draw(st.integers(min_value=1, max_value=2**31 - 1)),
+        # The column is a 32-bit integer, and a member change stores the next version.
+        draw(st.integers(min_value=1, max_value=2**31 - 2)),
         draw(st.none() | instants),
     )
 
@@ -163,6 +164,9 @@ def _resource_work(
             # Only a taken userName can fail, as the same error either way.
             refused = (type(exc.orig).__name__, "user_name_key" in str(exc.orig))
         ids = (first.id, second.id)
+        # Confirmed together (one call to the driver for both), then the first alone.
+        table.confirm(conn, directory_id, ids, datetime(2031, 5, 6, 7, 8, 9, 10, tzinfo=UTC))
+        table.confirm(conn, directory_id, ids[:1], datetime(2032, 1, 2, 3, 4, 5, tzinfo=UTC))
         return (
             _raw_rows(conn, table.table.name, "id IN (:a, :b)", a=ids[0], b=ids[1]),
             _raw_rows(conn, "resource_counts", "directory_id = :d", d=directory_id),
@@ -206,8 +210,11 @@ def test_groups_are_written_and_read_as_through_sqlalchemy(
     first: StoredResource,
     second: StoredResource,
 ) -> None:
-    rows, *_ = _both(engine, general, _resource_work(GROUPS, directory_id, first, second))
+    rows, _, _, first_read, second_read, *_ = _both(
+        engine, general, _resource_work(GROUPS, directory_id, first, second)
+    )
     assert len(rows) == 2
+    assert (first_read.confirmed_at.year, second_read.confirmed_at.year) == (2032, 2031)
 
 
 @given(data=json_values, resource_id=optional_names, occurred_at=instants, at=instants)

@@ -1,18 +1,20 @@
-"""The SCIM edge: routing, authentication and one worker-thread hop per request.
+"""The SCIM edge: routing, authentication, and at most one worker-thread hop per request.
 
 SCIM requests do not go through FastAPI: its dependency injection, validation
 layers and one thread hop per dependency cost more CPU than authenticating and
 routing do. Here a request is matched to its handler (``api.scim_routes``), and
-then, in a single hop to a worker thread, authenticated (from the process's
-token cache, ``service.credentials``), admitted by the rate limiter, noted
-(activation, recognised IdP: each writes once per directory), handled and
-rendered. Errors are mapped once, here, into the SCIM envelope.
+then, in one step, authenticated (from the process's token cache,
+``service.credentials``), admitted by the rate limiter, noted (activation,
+recognised IdP: each writes once per directory), handled and rendered. That step
+runs on the event loop for a short request on SQLite (``api.inline_requests``),
+in a worker thread for any other. Errors are mapped once, here, into the SCIM
+envelope.
 
 A request with a body is authenticated before its body is read, so that an
 anonymous client never makes the server read what it sends. A token this process
 has already accepted skips that wait: when the body is declared, within the
 limit and of a JSON media type, it is read first and everything else happens in
-the one hop (a token revoked since is still refused there, before any use of the
+the one step (a token revoked since is still refused there, before any use of the
 body). Any other request with a body takes a first hop to authenticate.
 
 Reads write nothing here: the confirmations they make (``service.confirmations``)
@@ -23,9 +25,11 @@ The hop goes to the edge's own threads (``api.worker_threads``), not through
 anyio's ``to_thread.run_sync``, which costs more CPU per call.
 """
 
+import asyncio
 from typing import Any
 
 from scim2_models import SCIMException
+from sqlalchemy import Engine
 from starlette.datastructures import URL, Headers
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import RedirectResponse, Response
@@ -34,6 +38,7 @@ from starlette.types import Scope as AsgiScope
 
 from scimgate.api.clients import client_address
 from scimgate.api.endpoint_case import SCIM_PREFIX, canonical_path
+from scimgate.api.inline_requests import is_short
 from scimgate.api.requests import media_type_refusal
 from scimgate.api.responses import error_response
 from scimgate.api.scim_routes import BODY_METHODS, ROUTES, Call, Handler, me
@@ -43,6 +48,7 @@ from scimgate.service.activation import note_activation
 from scimgate.service.rate_limits import admit
 from scimgate.service.scope import Scope
 from scimgate.service.tenants import note_client
+from scimgate.store.engine import turn_if_free, when_turn_left
 from scimgate.store.tenants import Directory
 
 DIRECTORY_KEY = "directory"
@@ -131,7 +137,7 @@ class ScimEdge:
         request = Request(scope, receive)
         takes_body = scope["method"] in BODY_METHODS and route.handler is not me
         if not takes_body:
-            return await self.threads.run(_handle, state, request, route, b"")
+            return await self._handled(state, request, route, b"")
         refusal = media_type_refusal(request.headers)  # given after the credentials' answer
         readable = refusal is None and _declared_within(request.headers, state)
         if readable and state.credentials.knows(request.headers.get("authorization")):
@@ -141,14 +147,56 @@ class ScimEdge:
                 # A client that left is still logged as its directory's: authenticate it.
                 await self.threads.run(_refusal, state, request, route)
                 raise
-            return await self.threads.run(_handle, state, request, route, body)
+            return await self._handled(state, request, route, body)
         refused = await self.threads.run(_refusal, state, request, route)
         if refused is not None:
             return refused
         if refusal is not None:
             return error_response(refusal)
         body = await request.body()
-        return await self.threads.run(_handle, state, request, route, body)
+        return await self._handled(state, request, route, body)
+
+    async def _handled(self, state: Any, request: Request, route: _Route, body: bytes) -> Response:
+        """The handler's answer: on the event loop when the request is short and this process's
+        SQLite write turn is free (``api.inline_requests``), else in a worker thread.
+
+        A short write finding the turn taken waits for it without holding the loop; a short
+        read takes the hop instead, since a read needs no turn (only the rare write it makes).
+        """
+        if not is_short(route.handler, request.query_params, body):
+            return await self.threads.run(_handle, state, request, route, body)
+        writes = request.method in BODY_METHODS
+        left: asyncio.Future[None] | None = None
+        while True:
+            with turn_if_free(state.engine) as ours:
+                if ours:
+                    return _handle(state, request, route, body)
+            if not writes:
+                return await self.threads.run(_handle, state, request, route, body)
+            if left is None:
+                # Then try once more: the turn may have been left before this was asked.
+                left = _turn_left(state.engine)
+                if left is None:
+                    return await self.threads.run(_handle, state, request, route, body)
+                continue
+            await left
+            left = None
+
+
+def _turn_left(engine: Engine) -> "asyncio.Future[None] | None":
+    """A future of the running loop, settled once a thread next leaves the SQLite write turn;
+    None when the database has no turn."""
+    loop = asyncio.get_running_loop()
+    left: asyncio.Future[None] = loop.create_future()
+
+    def settle() -> None:
+        if not left.done():
+            left.set_result(None)
+
+    def wake() -> None:
+        loop.call_soon_threadsafe(settle)
+
+    return left if when_turn_left(engine, wake) else None
 
 
 def _declared_within(headers: Headers, state: Any) -> bool:

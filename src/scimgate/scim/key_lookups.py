@@ -54,6 +54,21 @@ class KeyLookup:
     """The attributes to leave out, as the general path reads them; None when none are."""
 
 
+def looks_like_key_lookup(parameters: Mapping[str, Any], resource_type: str) -> bool:
+    """Whether a query string has the shape of a key lookup: one equality on a lookup key
+    and no parameter the lookup leaves to the general path (the limits are not checked)."""
+    return _key_equality(parameters, resource_type) is not None
+
+
+def _key_equality(parameters: Mapping[str, Any], resource_type: str) -> re.Match[str] | None:
+    """The filter's one equality on a lookup key, when no other parameter rules it out."""
+    if any(name in parameters and name not in _ALLOWED for name in LIST_PARAMETERS):
+        return None
+    scim_filter = parameters.get("filter")
+    matched = _FILTER.fullmatch(scim_filter) if isinstance(scim_filter, str) else None
+    return matched if matched is not None and matched[1] in _KEYS[resource_type] else None
+
+
 def key_lookup(
     parameters: Mapping[str, Any], resource_type: str, model: Any, limits: Limits
 ) -> KeyLookup | None:
@@ -61,16 +76,10 @@ def key_lookup(
 
     ``model`` is the directory's model of the resource type, that attribute names bind to.
     """
-    for name in LIST_PARAMETERS:
-        if name in parameters and name not in _ALLOWED:
-            return None
-    scim_filter = parameters.get("filter")
-    if not isinstance(scim_filter, str) or len(scim_filter) > limits.max_filter_length:
+    matched = _key_equality(parameters, resource_type)
+    if matched is None or len(matched[0]) > limits.max_filter_length:
         return None
-    if limits.max_filter_terms < 1 or holds_unstorable(scim_filter):
-        return None
-    matched = _FILTER.fullmatch(scim_filter)
-    if matched is None or matched[1] not in _KEYS[resource_type]:
+    if limits.max_filter_terms < 1 or holds_unstorable(matched[0]):
         return None
     start_index = parameters.get("startIndex")
     if start_index is not None and start_index != "1":

@@ -24,7 +24,7 @@ request data and documents, which no log may hold.
 """
 
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from threading import Lock, RLock
@@ -57,6 +57,26 @@ class _KeptConnections:
         self.in_use = False
         self.idle_readers: list[Connection] = []
         self.readers_lock = Lock()
+        self.waiting: list[Callable[[], None]] = []
+        """Called once each, by the next thread that leaves the turn (``when_turn_left``)."""
+        self.waiting_lock = Lock()
+
+    @contextmanager
+    def turn(self, wait: bool = True) -> Iterator[bool]:
+        """The write turn, held for the block (True); without ``wait``, False at once when
+        another thread has it."""
+        if not self.lock.acquire(blocking=wait):
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            self.lock.release()
+            if self.waiting:
+                with self.waiting_lock:
+                    called, self.waiting = self.waiting, []
+                for each in called:
+                    each()
 
 
 def open_engine(
@@ -99,7 +119,7 @@ def writer(engine: Engine) -> Iterator[Connection]:
         with engine.connect() as connection:
             yield connection
         return
-    with kept_by.lock:
+    with kept_by.turn():
         if kept_by.in_use:
             with engine.connect() as connection:
                 yield connection
@@ -117,6 +137,31 @@ def writer(engine: Engine) -> Iterator[Connection]:
                 # The caller's block ended without settling its transaction: never leave
                 # one open on the shared connection.
                 shared.rollback()
+
+
+@contextmanager
+def turn_if_free(engine: Engine) -> Iterator[bool]:
+    """SQLite: this process's write turn, taken without waiting when no writer of the process
+    has it (True while it is held: a writer within then waits for no one of the process).
+    False when another thread has it, and always on PostgreSQL, where writers take no turn."""
+    kept_by: _KeptConnections | None = getattr(engine, _KEPT, None)
+    if kept_by is None:
+        yield False
+        return
+    with kept_by.turn(wait=False) as taken:
+        yield taken
+
+
+def when_turn_left(engine: Engine, callback: Callable[[], None]) -> bool:
+    """SQLite: have ``callback`` called once, in the thread that next leaves this process's
+    write turn (even when the turn is free now: ask, then try ``turn_if_free``, so that a
+    release between the two is not missed). False on PostgreSQL, where nothing is called."""
+    kept_by: _KeptConnections | None = getattr(engine, _KEPT, None)
+    if kept_by is None:
+        return False
+    with kept_by.waiting_lock:
+        kept_by.waiting.append(callback)
+    return True
 
 
 @contextmanager

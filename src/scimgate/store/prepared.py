@@ -106,6 +106,21 @@ class Prepared:
         finally:
             cursor.close()
 
+    def execute_each(self, conn: Connection, parameters: Iterable[Mapping[str, Any]]) -> None:
+        """Run it once for each set of parameters, in one call to the driver (``executemany``)."""
+        listed = [dict(each) for each in parameters]
+        if len(listed) <= 1:
+            for each in listed:
+                self.execute(conn, each)
+            return
+        if self._general(conn):
+            conn.execute(self.statement, listed)
+            return
+        compiled = self._compile(conn.dialect)
+        # The driver's own statement, the SQLAlchemy path for it: the cursor events, the
+        # exception wrapping and invalidation on a disconnect, as for a single execution.
+        conn.exec_driver_sql(compiled.sql, [compiled.arguments(each) for each in listed])
+
     def rows(self, conn: Connection, parameters: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """Run it; every row it answered, as tuples of the columns' values."""
         if self._general(conn):

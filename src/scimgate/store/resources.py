@@ -291,10 +291,22 @@ class ResourceTable:
         self, conn: Connection, directory_id: str, resource_ids: Sequence[str], at: datetime
     ) -> None:
         """Record that the IdP still sends or asks for these resources."""
-        conn.execute(
-            update(self.table)
-            .where(self.table.c.directory_id == directory_id, self.table.c.id.in_(resource_ids))
-            .values(confirmed_at=at)
+        self._confirm.execute_each(
+            conn,
+            (
+                {"b_directory_id": directory_id, "b_id": each, "confirmed_at": at}
+                for each in resource_ids
+            ),
+        )
+
+    @cached_property
+    def _confirm(self) -> Prepared:
+        return Prepared(
+            update(self.table).where(
+                self.table.c.directory_id == bindparam("b_directory_id"),
+                self.table.c.id == bindparam("b_id"),
+            ),
+            ["confirmed_at"],
         )
 
     def unconfirmed_since(
