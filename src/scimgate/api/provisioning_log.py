@@ -1,9 +1,10 @@
 """Recording every SCIM request of a directory in its provisioning log.
 
 The bodies are captured while they pass through, and the entry is written
-once the answer has been sent, by the log's writer thread together with other
-entries of the moment: the log never delays an answer or changes it, and a
-failure to write it is only logged.
+once the answer has been sent, together with other entries of the moment (on
+the event loop on SQLite, ``api.log_batches``; by the log's writer thread on
+PostgreSQL, ``service.log_writer``): the log never delays an answer or changes
+it, and a failure to write it is only logged.
 """
 
 import asyncio
@@ -13,11 +14,16 @@ from typing import Any
 
 from starlette.types import Message, Scope
 
+from scimgate.api.log_batches import LoopBatches
 from scimgate.api.scim_edge import CONFIRMATIONS_KEY, DIRECTORY_KEY, TOKEN_USE_KEY
 from scimgate.service.log_writer import LogWriter
 from scimgate.service.provisioning_log import CapturedRequest, LogPolicy
+from scimgate.store.engine import takes_turns
 from scimgate.store.ids import new_id, utcnow
 from scimgate.store.tenants import Directory
+
+Written = Future[None] | asyncio.Future[None]
+"""The future of an entry's batch: of the writer thread, or of the event loop."""
 
 CAPTURE_LIMIT = 4 * 1024 * 1024
 """A body larger than this is passed through without being kept."""
@@ -45,6 +51,7 @@ class ProvisioningLog:
     def __init__(self) -> None:
         self.policy = LogPolicy.from_env()
         self._writer: LogWriter | None = None
+        self._batches: LoopBatches | None = None
         self._waited: tuple[Future[None], asyncio.Future[None]] | None = None
         """The batch last waited for, as a future of the event loop that waited."""
 
@@ -52,12 +59,20 @@ class ProvisioningLog:
         """Start capturing a SCIM request, as it is received."""
         return Capture(self, scope)
 
-    def writer_for(self, scope: Scope) -> LogWriter:
-        if self._writer is None:
-            self._writer = LogWriter(scope["app"].state.engine, self.policy)
-        return self._writer
+    def submit(self, scope: Scope, captured: CapturedRequest) -> "Written":
+        """Queue an entry: gathered on the event loop on SQLite (``api.log_batches``), by the
+        log's writer thread on PostgreSQL."""
+        engine = scope["app"].state.engine
+        if not takes_turns(engine):
+            if self._writer is None:
+                self._writer = LogWriter(engine, self.policy)
+            return self._writer.submit(captured)
+        loop = asyncio.get_running_loop()
+        if self._batches is None or self._batches.loop is not loop:
+            self._batches = LoopBatches(engine, self.policy, loop)
+        return self._batches.submit(captured)
 
-    async def written(self, batch: "Future[None]") -> None:
+    async def written(self, batch: "Written") -> None:
         """Wait until an entry's batch is written.
 
         The requests of a batch wait on one future of the event loop, so that
@@ -65,6 +80,9 @@ class ProvisioningLog:
         waits through a shield of it, so that a request cancelled while waiting
         cancels only its own wait.
         """
+        if isinstance(batch, asyncio.Future):
+            await asyncio.shield(batch)
+            return
         loop = asyncio.get_running_loop()
         waited = self._waited
         if waited is None or waited[0] is not batch or waited[1].get_loop() is not loop:
@@ -88,7 +106,7 @@ class Capture:
         self.response = _Body()
         self.status = 0
         self.latency_ms = 0
-        self.written: Future[None] | None = None
+        self.written: Written | None = None
 
     def received(self, message: Message) -> None:
         if message["type"] == "http.request":
@@ -112,7 +130,7 @@ class Capture:
         if self.written is not None and not self.written.done():
             await self.log.written(self.written)
 
-    def _submit(self) -> "Future[None] | None":
+    def _submit(self) -> "Written | None":
         # Set by the SCIM edge once the token opened the directory in the URL: a request
         # that did not authenticate for it is nobody's to see.
         scope = self.scope
@@ -135,7 +153,7 @@ class Capture:
             confirmations=state.get(CONFIRMATIONS_KEY, ()),
             token_use=state.get(TOKEN_USE_KEY),
         )
-        return self.log.writer_for(scope).submit(captured)
+        return self.log.submit(scope, captured)
 
 
 def _user_agent(scope: Scope) -> str | None:

@@ -3,18 +3,20 @@
 Every SCIM request leaves a log entry. Written one transaction each, the log
 would double the write transactions of a provisioning burst, and on SQLite each
 of them would wait its turn for the single writer. Instead, requests hand their
-entry to one writer thread and wait until it is committed; entries that arrive
-while a batch is being written go together into the next one. Alone, an entry
-waits a few milliseconds (``GATHER_SECONDS``) for the entries of the requests that
-follow, so that even a client sending one request at a time shares transactions:
-alone, each entry cost a transaction of its own (about 300 µs of CPU on SQLite,
-against some 70 µs in a batch) and a wake-up of the writer. While entries keep
-arriving, the batch keeps gathering them, a few milliseconds more at a time, up
-to ``GATHER_LIMIT_SECONDS``: a client sending its requests one after another
-without pause then shares a transaction among a few dozen of them rather than
-a handful, and a transaction's cost grows much slower than its rows. Under a
-burst, the batches grow and the transactions do not. Nothing waits for an entry
-but the request's own task, after its answer has been sent.
+entry to one writer thread (on PostgreSQL; a server on SQLite gathers them by
+the same rule on its event loop, ``api.log_batches``) and wait until it is
+committed; entries that arrive while a batch is being written go together into
+the next one. Alone, an entry waits a few milliseconds (``GATHER_SECONDS``) for
+the entries of the requests that follow, so that even a client sending one
+request at a time shares transactions: alone, each entry cost a transaction of
+its own (about 300 µs of CPU on SQLite, against some 70 µs in a batch) and a
+wake-up of the writer. While entries keep arriving, the batch keeps gathering
+them, a few milliseconds more at a time, up to ``GATHER_LIMIT_SECONDS``: a
+client sending its requests one after another without pause then shares a
+transaction among a few dozen of them rather than a handful, and a transaction's
+cost grows much slower than its rows. Under a burst, the batches grow and the
+transactions do not. Nothing waits for an entry but the request's own task,
+after its answer has been sent.
 
 The entries of one batch share one future, completed once the batch is written:
 the requests waiting for it are woken together, with one wake-up of their event
@@ -83,7 +85,7 @@ class LogWriter:
 
     def _run(self) -> None:
         while (batch := self._next_batch()) is not None:
-            self._write(batch.entries)
+            write_entries(self._engine, batch.entries, self._policy)
             if not batch.written.done():
                 batch.written.set_result(None)
 
@@ -109,18 +111,20 @@ class LogWriter:
         with self._changed:
             return self._batches.popleft()
 
-    def _write(self, entries: list[CapturedRequest]) -> None:
-        try:
-            record(self._engine, entries, self._policy)
-        except Exception as exc:
-            if len(entries) > 1:
-                # One entry the database refuses must not cost the others theirs.
-                for each in entries:
-                    self._write([each])
-                return
-            log.error(
-                "could not write the provisioning log",
-                request_id=entries[0].request_id,
-                directory_id=entries[0].directory.id,
-                **failure(exc),
-            )
+
+def write_entries(engine: Engine, entries: list[CapturedRequest], policy: LogPolicy) -> None:
+    """Write a batch in one transaction; when the database refuses it, each entry alone, so
+    that one entry it refuses costs only itself (and is logged as lost)."""
+    try:
+        record(engine, entries, policy)
+    except Exception as exc:
+        if len(entries) > 1:
+            for each in entries:
+                write_entries(engine, [each], policy)
+            return
+        log.error(
+            "could not write the provisioning log",
+            request_id=entries[0].request_id,
+            directory_id=entries[0].directory.id,
+            **failure(exc),
+        )

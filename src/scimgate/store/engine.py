@@ -139,6 +139,11 @@ def writer(engine: Engine) -> Iterator[Connection]:
                 shared.rollback()
 
 
+def takes_turns(engine: Engine) -> bool:
+    """Whether this process's writers take turns on the engine (SQLite)."""
+    return getattr(engine, _KEPT, None) is not None
+
+
 @contextmanager
 def turn_if_free(engine: Engine) -> Iterator[bool]:
     """SQLite: this process's write turn, taken without waiting when no writer of the process

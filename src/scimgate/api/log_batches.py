@@ -1,0 +1,94 @@
+"""The provisioning log on SQLite: entries gathered and written on the event loop.
+
+On PostgreSQL the log's writer thread (``service.log_writer``) gathers the
+entries of the moment and writes them while the loop goes on answering. On
+SQLite that thread costs more than it saves, for the reason short requests run
+on the loop (``api.inline_requests``): its work holds the interpreter lock
+wherever it runs, and a thread writing beside the loop hands that lock back and
+forth with it at every database call. Here the entries are gathered on the loop
+by the writer thread's rule (a batch is written once no entry joined it for
+``GATHER_SECONDS``, or once it gathered for ``GATHER_LIMIT_SECONDS``, or when it
+is full) and written on the loop while this process's write turn is free. When
+a thread has the turn, the batch waits for it without holding the loop. A batch
+is at most ``LOOP_BATCH_LIMIT`` entries, so that writing one holds the loop for
+a few milliseconds at most.
+"""
+
+import asyncio
+from contextlib import suppress
+
+from sqlalchemy import Engine
+
+from scimgate.service import log_writer
+from scimgate.service.log_writer import write_entries
+from scimgate.service.provisioning_log import CapturedRequest, LogPolicy
+from scimgate.store.engine import turn_if_free, when_turn_left
+
+LOOP_BATCH_LIMIT = 64
+"""Entries written in one transaction on the loop (about 4 ms of CPU at most)."""
+
+
+class LoopBatches:
+    """The entries of one engine's log, gathered and written on one event loop."""
+
+    def __init__(self, engine: Engine, policy: LogPolicy, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self._engine = engine
+        self._policy = policy
+        self._entries: list[CapturedRequest] = []
+        self._written: asyncio.Future[None] | None = None
+        """The future of the batch gathering now, completed once it is written."""
+        self._began = 0.0
+        self._seen = 0
+
+    def submit(self, captured: CapturedRequest) -> "asyncio.Future[None]":
+        """Queue an entry; the future completes once it is committed (or could not be).
+        Entries written together share their future."""
+        written = self._written
+        if written is None:
+            written = self._written = self.loop.create_future()
+            self._began, self._seen = self.loop.time(), 0
+            self.loop.call_later(log_writer.GATHER_SECONDS, self._gathering, written)
+        self._entries.append(captured)
+        if len(self._entries) >= LOOP_BATCH_LIMIT:
+            self._close()
+        return written
+
+    def _gathering(self, written: "asyncio.Future[None]") -> None:
+        if written is not self._written:  # written already: it filled up
+            return
+        gathered = len(self._entries)
+        still = self.loop.time() - self._began < log_writer.GATHER_LIMIT_SECONDS
+        if gathered != self._seen and still:
+            self._seen = gathered
+            self.loop.call_later(log_writer.GATHER_SECONDS, self._gathering, written)
+            return
+        self._close()
+
+    def _close(self) -> None:
+        entries, written = self._entries, self._written
+        self._entries, self._written = [], None
+        assert written is not None
+        self._write(entries, written)
+
+    def _write(
+        self, entries: list[CapturedRequest], written: "asyncio.Future[None]", asked: bool = False
+    ) -> None:
+        if written.done():  # by an earlier attempt, or every waiter is gone with the loop
+            return
+        with turn_if_free(self._engine) as ours:
+            if ours:
+                try:
+                    write_entries(self._engine, entries, self._policy)
+                finally:
+                    written.set_result(None)
+                return
+        if not asked:
+            # Then try once more: the turn may have been left before this was asked.
+            when_turn_left(self._engine, lambda: self._wake(entries, written))
+            self._write(entries, written, asked=True)
+
+    def _wake(self, entries: list[CapturedRequest], written: "asyncio.Future[None]") -> None:
+        """From the thread that left the turn: try again on the loop."""
+        with suppress(RuntimeError):  # the loop is closed: nobody waits for these any more
+            self.loop.call_soon_threadsafe(self._write, entries, written)
