@@ -1,5 +1,6 @@
 """The ASGI application: SCIM routes, error handling, and the process-wide engine."""
 
+import gc
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -71,7 +72,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        _freeze_what_starting_built()
         yield
+        gc.unfreeze()
         app.scim.threads.close()
         if on_shutdown is not None:
             await run_in_threadpool(on_shutdown)
@@ -119,6 +122,19 @@ def create_app(
     app.add_middleware(RequestIds)
     app.add_middleware(SecurityHeaders)
     return app
+
+
+def _freeze_what_starting_built() -> None:
+    """Leave what the process built to start (schemas, models, tables, compiled statements:
+    objects that live as long as it does) out of the garbage collector's passes.
+
+    A full pass walked them all, tens of milliseconds during which the event loop answered
+    nothing: under wrk, W2's p99 fell from about 80 to 12 ms and W1's from 55 to 21 ms once
+    they were frozen. They are unfrozen when the application stops, so that a process that
+    builds several applications (the tests) can still collect the ones it dropped.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def _too_large(_: Scope, detail: str) -> Response:
