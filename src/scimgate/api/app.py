@@ -39,6 +39,7 @@ from scimgate.config import Settings
 from scimgate.logging import configure as configure_logging
 from scimgate.service.credentials import Credentials
 from scimgate.service.rate_limits import RateLimiter
+from scimgate.store.checkpoints import checkpoints_apart
 from scimgate.store.engine import open_engine
 
 log = structlog.get_logger("scimgate")
@@ -73,7 +74,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         _freeze_what_starting_built()
-        yield
+        with checkpoints_apart(app.state.engine):
+            yield
         gc.unfreeze()
         app.scim.threads.close()
         if on_shutdown is not None:

@@ -57,6 +57,9 @@ class _KeptConnections:
         self.in_use = False
         self.idle_readers: list[Connection] = []
         self.readers_lock = Lock()
+        self.autocheckpoint = True
+        """Whether a commit checkpoints the WAL once it crosses SQLite's threshold (else a
+        thread of the server does, ``store.checkpoints``)."""
         self.waiting: list[Callable[[], None]] = []
         """Called once each, by the next thread that leaves the turn (``when_turn_left``)."""
         self.waiting_lock = Lock()
@@ -157,6 +160,19 @@ def turn_if_free(engine: Engine) -> Iterator[bool]:
         yield taken
 
 
+def set_autocheckpoint(engine: Engine, on: bool) -> None:
+    """SQLite: whether commits checkpoint the WAL themselves (SQLite's default), on every
+    connection the engine opens from now on and on the writers' kept one."""
+    kept_by: _KeptConnections | None = getattr(engine, _KEPT, None)
+    if kept_by is None:
+        return
+    kept_by.autocheckpoint = on
+    with kept_by.turn():
+        if kept_by.connection is not None and not kept_by.connection.closed:
+            pages = 1000 if on else 0  # SQLite's default threshold, in pages
+            kept_by.connection.exec_driver_sql(f"PRAGMA wal_autocheckpoint={pages}")
+
+
 def when_turn_left(engine: Engine, callback: Callable[[], None]) -> bool:
     """SQLite: have ``callback`` called once, in the thread that next leaves this process's
     write turn (even when the turn is free now: ask, then try ``turn_if_free``, so that a
@@ -203,6 +219,8 @@ def _sqlite_engine(url: str) -> Engine:
         json_deserializer=jsontext.loads,
     )
 
+    kept_by = _KeptConnections()
+
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection: Any, _record: Any) -> None:
         # Transactions are begun by hand below, so that writers take the lock up front.
@@ -212,6 +230,8 @@ def _sqlite_engine(url: str) -> Engine:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
+        if not kept_by.autocheckpoint:
+            cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.close()
         dbapi_connection.create_function("scim_fold", 1, _fold_or_null, deterministic=True)
 
@@ -225,7 +245,7 @@ def _sqlite_engine(url: str) -> Engine:
         except sqlite3.Error as exc:
             raise DBAPIError.instance(statement, None, exc, sqlite3.Error) from exc
 
-    setattr(engine, _KEPT, _KeptConnections())
+    setattr(engine, _KEPT, kept_by)
     return engine
 
 

@@ -241,20 +241,34 @@ class ResourceTable:
             columns = {"doc": resource.doc, **self.index_columns(resource.doc)}
         else:
             columns = self.sealed_columns(keyring, directory_id, resource.id, resource.doc)
-        conn.execute(
-            update(self.table)
-            .where(self.table.c.directory_id == directory_id, self.table.c.id == resource.id)
-            .values(
-                modified_at=resource.modified_at,
-                version=resource.version,
-                confirmed_at=resource.confirmed_at,
+        self._replace.execute(
+            conn,
+            {
+                "b_directory_id": directory_id,
+                "b_id": resource.id,
+                "modified_at": resource.modified_at,
+                "version": resource.version,
+                "confirmed_at": resource.confirmed_at,
                 **columns,
-            )
+            },
         )
         if keyring is not None:
             self._index_emails(
                 conn, keyring, directory_id, resource.id, resource.doc, replacing=True
             )
+
+    @cached_property
+    def _replace(self) -> Prepared:
+        """Every column but the key and the creation time: the document and its index columns,
+        plain or encrypted, and the version's."""
+        fixed = ("id", "directory_id", "created_at")
+        return Prepared(
+            update(self.table).where(
+                self.table.c.directory_id == bindparam("b_directory_id"),
+                self.table.c.id == bindparam("b_id"),
+            ),
+            [column.key for column in self.table.c if column.key not in fixed],
+        )
 
     def advance(self, conn: Connection, directory_id: str, resource: StoredResource) -> None:
         """Store a new version of a resource whose document did not change (its members did)."""

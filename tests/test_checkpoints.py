@@ -1,0 +1,57 @@
+"""SQLite while a server runs: commits leave the WAL alone, and a thread checkpoints it.
+
+A commit that checkpointed held the server's event loop while it copied pages into
+the database file; within ``checkpoints_apart`` the writers' connections have SQLite's
+automatic checkpoint off, and the checkpointing thread copies the log into the file.
+"""
+
+import time
+from pathlib import Path
+
+from sqlalchemy import Engine, text
+
+from scimgate.store.checkpoints import CHECKPOINT_SECONDS, checkpoints_apart
+from scimgate.store.engine import open_engine, writer
+from scimgate.store.transactions import writing
+
+WAIT = 30.0
+
+
+def _autocheckpoint(engine: Engine) -> int:
+    with writer(engine) as conn:
+        return int(conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one())
+
+
+def _fill(engine: Engine, rows: int) -> None:
+    with writing(engine) as conn:
+        conn.execute(
+            text("INSERT INTO filler (body) VALUES (:body)"),
+            [{"body": "x" * 2000} for _ in range(rows)],
+        )
+
+
+def test_commits_leave_the_log_to_the_checkpointing_thread(tmp_path: Path) -> None:
+    database = tmp_path / "scimgate.db"
+    engine = open_engine(f"sqlite:///{database}")
+    with writing(engine) as conn:
+        conn.execute(text("CREATE TABLE filler (id INTEGER PRIMARY KEY, body TEXT)"))
+    assert _autocheckpoint(engine) == 1000
+    with checkpoints_apart(engine):
+        assert _autocheckpoint(engine) == 0
+        with engine.connect() as other:  # a connection opened within: configured alike
+            assert other.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one() == 0
+        before = database.stat().st_size
+        _fill(engine, 1500)  # about 750 pages: in the log, not yet in the file
+        deadline = time.monotonic() + WAIT
+        while database.stat().st_size <= before:
+            assert time.monotonic() < deadline, "the log was never checkpointed"
+            time.sleep(CHECKPOINT_SECONDS / 5)
+    assert _autocheckpoint(engine) == 1000
+    engine.dispose()
+
+
+def test_postgresql_is_left_as_it_is(postgres_url: str) -> None:
+    engine = open_engine(postgres_url)
+    with checkpoints_apart(engine), engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT 1").scalar_one() == 1
+    engine.dispose()
