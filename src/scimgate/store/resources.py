@@ -241,17 +241,7 @@ class ResourceTable:
             columns = {"doc": resource.doc, **self.index_columns(resource.doc)}
         else:
             columns = self.sealed_columns(keyring, directory_id, resource.id, resource.doc)
-        self._replace.execute(
-            conn,
-            {
-                "b_directory_id": directory_id,
-                "b_id": resource.id,
-                "modified_at": resource.modified_at,
-                "version": resource.version,
-                "confirmed_at": resource.confirmed_at,
-                **columns,
-            },
-        )
+        self._replace.execute(conn, {**_version_of(directory_id, resource), **columns})
         if keyring is not None:
             self._index_emails(
                 conn, keyring, directory_id, resource.id, resource.doc, replacing=True
@@ -262,35 +252,24 @@ class ResourceTable:
         """Every column but the key and the creation time: the document and its index columns,
         plain or encrypted, and the version's."""
         fixed = ("id", "directory_id", "created_at")
-        return Prepared(
-            update(self.table).where(
-                self.table.c.directory_id == bindparam("b_directory_id"),
-                self.table.c.id == bindparam("b_id"),
-            ),
-            [column.key for column in self.table.c if column.key not in fixed],
-        )
+        return self._update_by_id([c.key for c in self.table.c if c.key not in fixed])
 
     def advance(self, conn: Connection, directory_id: str, resource: StoredResource) -> None:
         """Store a new version of a resource whose document did not change (its members did)."""
-        self._advance.execute(
-            conn,
-            {
-                "b_directory_id": directory_id,
-                "b_id": resource.id,
-                "modified_at": resource.modified_at,
-                "version": resource.version,
-                "confirmed_at": resource.confirmed_at,
-            },
-        )
+        self._advance.execute(conn, _version_of(directory_id, resource))
 
     @cached_property
     def _advance(self) -> Prepared:
+        return self._update_by_id(["modified_at", "version", "confirmed_at"])
+
+    def _update_by_id(self, column_keys: list[str]) -> Prepared:
+        """An update of these columns of one resource, named by ``b_directory_id`` and ``b_id``."""
         return Prepared(
             update(self.table).where(
                 self.table.c.directory_id == bindparam("b_directory_id"),
                 self.table.c.id == bindparam("b_id"),
             ),
-            ["modified_at", "version", "confirmed_at"],
+            column_keys,
         )
 
     def touch(self, conn: Connection, directory_id: str, resource_id: str, at: datetime) -> None:
@@ -315,13 +294,7 @@ class ResourceTable:
 
     @cached_property
     def _confirm(self) -> Prepared:
-        return Prepared(
-            update(self.table).where(
-                self.table.c.directory_id == bindparam("b_directory_id"),
-                self.table.c.id == bindparam("b_id"),
-            ),
-            ["confirmed_at"],
-        )
+        return self._update_by_id(["confirmed_at"])
 
     def unconfirmed_since(
         self, conn: Connection, directory_id: str, since: datetime
@@ -549,6 +522,17 @@ class ResourceTable:
     def _stored_columns(self) -> list[Any]:
         c = self.table.c
         return [c.id, c.doc, c.created_at, c.modified_at, c.version, c.confirmed_at]
+
+
+def _version_of(directory_id: str, resource: StoredResource) -> dict[str, Any]:
+    """The parameters of an update naming a resource and setting its version's columns."""
+    return {
+        "b_directory_id": directory_id,
+        "b_id": resource.id,
+        "modified_at": resource.modified_at,
+        "version": resource.version,
+        "confirmed_at": resource.confirmed_at,
+    }
 
 
 def _user_columns(doc: dict[str, Any]) -> dict[str, Any]:
