@@ -55,3 +55,22 @@ def test_postgresql_is_left_as_it_is(postgres_url: str) -> None:
     with checkpoints_apart(engine), engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT 1").scalar_one() == 1
     engine.dispose()
+
+
+def test_turning_checkpoints_apart_leaves_no_transaction_open(tmp_path: Path) -> None:
+    # The writers' kept connection has written (its writes begin IMMEDIATE): switching its
+    # checkpoints must not begin a transaction that would keep SQLite's write lock.
+    url = f"sqlite:///{tmp_path / 'scimgate.db'}"
+    engine, other = open_engine(url), open_engine(url)
+    with writing(engine) as conn:
+        conn.execute(text("CREATE TABLE filler (id INTEGER PRIMARY KEY, body TEXT)"))
+    with checkpoints_apart(engine):
+        with writing(other) as conn:  # another process's writer gets the lock at once
+            conn.execute(text("INSERT INTO filler (body) VALUES ('other')"))
+        _fill(engine, 1)  # and this process's writers still begin their own transactions
+    with writing(other) as conn:
+        conn.execute(text("INSERT INTO filler (body) VALUES ('after')"))
+    with writer(engine) as kept:
+        assert not kept.in_transaction()
+    engine.dispose()
+    other.dispose()

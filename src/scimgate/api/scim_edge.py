@@ -26,6 +26,7 @@ anyio's ``to_thread.run_sync``, which costs more CPU per call.
 """
 
 import asyncio
+from contextlib import suppress
 from typing import Any
 
 from scim2_models import SCIMException
@@ -194,7 +195,8 @@ def _turn_left(engine: Engine) -> "asyncio.Future[None] | None":
             left.set_result(None)
 
     def wake() -> None:
-        loop.call_soon_threadsafe(settle)
+        with suppress(RuntimeError):  # the loop is closed: nobody waits for the turn any more
+            loop.call_soon_threadsafe(settle)
 
     return left if when_turn_left(engine, wake) else None
 

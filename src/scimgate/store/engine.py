@@ -30,6 +30,7 @@ from pathlib import Path
 from threading import Lock, RLock
 from typing import Any
 
+import structlog
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
@@ -38,6 +39,8 @@ from scimgate.config import PoolSettings
 from scimgate.scim import jsontext
 from scimgate.scim.compare import fold
 from scimgate.store.encryption import Keyring, attach
+
+log = structlog.get_logger("scimgate.store")
 
 WRITE_OPTION = "scimgate_writes"
 """Execution option marking a connection whose transaction will write."""
@@ -79,7 +82,10 @@ class _KeptConnections:
                 with self.waiting_lock:
                     called, self.waiting = self.waiting, []
                 for each in called:
-                    each()
+                    try:
+                        each()
+                    except Exception:  # a waiter's failure is its own: this write is done
+                        log.exception("a waiter for the write turn failed")
 
 
 def open_engine(
@@ -168,9 +174,14 @@ def set_autocheckpoint(engine: Engine, on: bool) -> None:
         return
     kept_by.autocheckpoint = on
     with kept_by.turn():
-        if kept_by.connection is not None and not kept_by.connection.closed:
+        kept = kept_by.connection
+        if kept is not None and not kept.closed and not kept.invalidated:
             pages = 1000 if on else 0  # SQLite's default threshold, in pages
-            kept_by.connection.exec_driver_sql(f"PRAGMA wal_autocheckpoint={pages}")
+            # Straight to the driver: through SQLAlchemy the statement would begin a
+            # transaction (a writing one, on this connection) and leave it open.
+            kept.connection.driver_connection.execute(  # type: ignore[union-attr]
+                f"PRAGMA wal_autocheckpoint={pages}"
+            )
 
 
 def when_turn_left(engine: Engine, callback: Callable[[], None]) -> bool:
