@@ -112,6 +112,20 @@ def test_a_thread_leaving_the_turn_calls_what_waits_for_it_once(sqlite_url: str)
     assert called == ["left"]
 
 
+def test_a_waiter_that_fails_costs_the_thread_leaving_the_turn_nothing(sqlite_url: str) -> None:
+    engine = open_engine(sqlite_url)
+    called: list[str] = []
+
+    def failing() -> None:
+        raise RuntimeError("Event loop is closed")
+
+    when_turn_left(engine, failing)
+    when_turn_left(engine, lambda: called.append("after"))
+    with writer(engine):
+        pass
+    assert called == ["after"]
+
+
 def test_postgresql_has_no_turn(postgres_url: str) -> None:
     engine = open_engine(postgres_url)
     with turn_if_free(engine) as taken:
