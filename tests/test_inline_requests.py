@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from sqlalchemy import text
 
 from conftest import free_port
 from scimgate.api import scim_routes
@@ -202,3 +203,27 @@ def test_a_short_write_waits_for_the_turn_while_other_requests_are_answered(
         holder.join(WAIT)
     listed = client.get("/Users", params={"filter": 'userName eq "second@example.com"'})
     assert listed.json()["totalResults"] == 1
+
+
+def test_concurrent_creates_each_get_their_own_answer_and_event(
+    served: tuple[httpx.Client, Any],
+) -> None:
+    client, engine = served
+    names = [f"user{n}" for n in range(12)] + ["user3"]  # one taken by another of the burst
+
+    def create(name: str) -> int:
+        body = {"schemas": [USER_SCHEMA], "userName": f"{name}@example.com"}
+        return client.post("/Users", json=body).status_code
+
+    with ThreadPoolExecutor(len(names)) as pool:
+        statuses = list(pool.map(create, names))
+    assert sorted(statuses) == [201] * 12 + [409]
+    listed = client.get("/Users", params={"count": "50"}).json()["Resources"]
+    assert sorted(each["userName"] for each in listed) == sorted(
+        f"user{n}@example.com" for n in range(12)
+    )
+    with engine.connect() as conn:
+        created = conn.execute(
+            text("SELECT resource_id FROM events WHERE type = 'user.created'")
+        ).scalars()
+        assert sorted(created) == sorted(each["id"] for each in listed)

@@ -17,11 +17,14 @@ waits:
   group without its members; a group's create or member change that answers
   no attributes), and its body is at most ``INLINE_BODY_BYTES``, so a group
   change naming a thousand members goes to a thread;
-* and this process's SQLite write turn is free at that instant, held for the
-  whole request (``store.engine.turn_if_free``): any write the request makes
-  then never waits for another writer of the process. A busy turn, PostgreSQL
-  (where each statement is a round trip the loop could spend on other
-  requests), and every other request take the hop as before.
+* and it holds this process's SQLite write turn while it runs
+  (``store.engine.turn_if_free``), so that any write it makes never waits for
+  another writer of the process. A short write joins the writes that arrived
+  with it and is committed with them once the turn is free
+  (``api.commit_groups``); a short read runs at once if the turn is free, and
+  takes the hop if it is not. PostgreSQL (where each statement is a round trip
+  the loop could spend on other requests) and every other request take the
+  hop as before.
 """
 
 from collections.abc import Callable, Mapping

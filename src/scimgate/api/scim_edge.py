@@ -7,8 +7,8 @@ then, in one step, authenticated (from the process's token cache,
 ``service.credentials``), admitted by the rate limiter, noted (activation,
 recognised IdP: each writes once per directory), handled and rendered. That step
 runs on the event loop for a short request on SQLite (``api.inline_requests``),
-in a worker thread for any other. Errors are mapped once, here, into the SCIM
-envelope.
+in a worker thread for any other; short writes are committed in groups
+(``api.commit_groups``). Errors are mapped once, here, into the SCIM envelope.
 
 A request with a body is authenticated before its body is read, so that an
 anonymous client never makes the server read what it sends. A token this process
@@ -26,7 +26,6 @@ anyio's ``to_thread.run_sync``, which costs more CPU per call.
 """
 
 import asyncio
-from contextlib import suppress
 from typing import Any
 
 from scim2_models import SCIMException
@@ -38,6 +37,7 @@ from starlette.types import ASGIApp, Receive, Send
 from starlette.types import Scope as AsgiScope
 
 from scimgate.api.clients import client_address
+from scimgate.api.commit_groups import CommitGroups
 from scimgate.api.endpoint_case import SCIM_PREFIX, canonical_path
 from scimgate.api.inline_requests import is_short
 from scimgate.api.requests import media_type_refusal
@@ -49,7 +49,7 @@ from scimgate.service.activation import note_activation
 from scimgate.service.rate_limits import admit
 from scimgate.service.scope import Scope
 from scimgate.service.tenants import note_client
-from scimgate.store.engine import turn_if_free, when_turn_left
+from scimgate.store.engine import takes_turns, turn_if_free
 from scimgate.store.tenants import Directory
 
 DIRECTORY_KEY = "directory"
@@ -102,6 +102,7 @@ class ScimEdge:
     def __init__(self, not_found: ASGIApp, threads: WorkerThreads) -> None:
         self.not_found = not_found
         self.threads = threads
+        self._commit_groups: CommitGroups | None = None
 
     async def __call__(self, scope: AsgiScope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
@@ -158,47 +159,34 @@ class ScimEdge:
         return await self._handled(state, request, route, body)
 
     async def _handled(self, state: Any, request: Request, route: _Route, body: bytes) -> Response:
-        """The handler's answer: on the event loop when the request is short and this process's
-        SQLite write turn is free (``api.inline_requests``), else in a worker thread.
+        """The handler's answer: on the event loop when the request is short and the database
+        is SQLite (``api.inline_requests``), else in a worker thread.
 
-        A short write finding the turn taken waits for it without holding the loop; a short
-        read takes the hop instead, since a read needs no turn (only the rare write it makes).
+        A short write is committed with the short writes that arrived beside it, once the
+        write turn is free (``api.commit_groups``), waiting for it without holding the loop. A
+        short read runs at once when the turn is free, and takes the hop when it is not, since
+        a read needs no turn (only the rare write it makes).
         """
-        if not is_short(route.handler, request.query_params, body):
+        if not is_short(route.handler, request.query_params, body) or not takes_turns(state.engine):
             return await self.threads.run(_handle, state, request, route, body)
-        writes = request.method in BODY_METHODS
-        left: asyncio.Future[None] | None = None
-        while True:
-            with turn_if_free(state.engine) as ours:
-                if ours:
-                    return _handle(state, request, route, body)
-            if not writes:
-                return await self.threads.run(_handle, state, request, route, body)
-            if left is None:
-                # Then try once more: the turn may have been left before this was asked.
-                left = _turn_left(state.engine)
-                if left is None:
-                    return await self.threads.run(_handle, state, request, route, body)
-                continue
-            await left
-            left = None
+        if request.method in BODY_METHODS:
+            try:
+                return await self._groups(state.engine).run(
+                    lambda: _handle(state, request, route, body)
+                )
+            except SCIMException as exc:  # the group's commit failed
+                return error_response(exc)
+        with turn_if_free(state.engine) as ours:
+            if ours:
+                return _handle(state, request, route, body)
+        return await self.threads.run(_handle, state, request, route, body)
 
-
-def _turn_left(engine: Engine) -> "asyncio.Future[None] | None":
-    """A future of the running loop, settled once a thread next leaves the SQLite write turn;
-    None when the database has no turn."""
-    loop = asyncio.get_running_loop()
-    left: asyncio.Future[None] = loop.create_future()
-
-    def settle() -> None:
-        if not left.done():
-            left.set_result(None)
-
-    def wake() -> None:
-        with suppress(RuntimeError):  # the loop is closed: nobody waits for the turn any more
-            loop.call_soon_threadsafe(settle)
-
-    return left if when_turn_left(engine, wake) else None
+    def _groups(self, engine: Engine) -> CommitGroups:
+        """The commit groups of the running loop (a test may run the app on several)."""
+        loop = asyncio.get_running_loop()
+        if self._commit_groups is None or self._commit_groups.loop is not loop:
+            self._commit_groups = CommitGroups(engine, loop)
+        return self._commit_groups
 
 
 def _declared_within(headers: Headers, state: Any) -> bool:
@@ -209,7 +197,7 @@ def _declared_within(headers: Headers, state: Any) -> bool:
 
 
 def _handle(state: Any, request: Request, route: _Route, body: bytes) -> Response:
-    """In a worker thread: authenticate (unless a first hop did), handle and render."""
+    """Authenticate (unless a first hop did), handle and render: on the loop or in a thread."""
     try:
         scope = _authenticated(state, request, route.directory_id)
         with confirmations.deferred() as confirmed:

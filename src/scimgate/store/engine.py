@@ -142,10 +142,15 @@ def writer(engine: Engine) -> Iterator[Connection]:
             yield shared
         finally:
             kept_by.in_use = False
+            # Never leave a transaction open on the shared connection: not one the caller's
+            # block left unsettled, nor one SQLite kept open when its commit failed (a
+            # deferred constraint), which SQLAlchemy no longer counts as begun.
             if shared.in_transaction():
-                # The caller's block ended without settling its transaction: never leave
-                # one open on the shared connection.
                 shared.rollback()
+            elif not shared.invalidated:
+                driver: Any = shared.connection.driver_connection
+                if driver.in_transaction:
+                    driver.rollback()
 
 
 def takes_turns(engine: Engine) -> bool:

@@ -8,6 +8,8 @@ is restarting), the transaction has been rolled back and the request is answered
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import OperationalError
@@ -28,13 +30,77 @@ _RETRYABLE_SQLSTATES = ("55P03",)
 _RETRYABLE_SQLITE_MESSAGES = ("database is locked", "database table is locked")
 
 
+@dataclass
+class _Shared:
+    """A transaction that writing blocks run in one after another (``committed_together``)."""
+
+    engine: Engine
+    connection: Connection
+    busy: bool = False
+    """Whether a writing block runs in it now (one within that block takes its own)."""
+
+
+_SAVEPOINT = "scimgate_write"
+
+_SHARED: ContextVar[_Shared | None] = ContextVar("scimgate_shared_transaction", default=None)
+
+
+@contextmanager
+def committed_together(engine: Engine) -> Iterator[None]:
+    """One transaction for the writing blocks run within, one after another: each gets a
+    savepoint of its own, so that one which fails leaves only its own changes out, and all
+    the others commit together when the block ends, or none do if that commit fails.
+
+    This is group commit: the commit, and the pages every write touches alike, are paid
+    once for the group. A caller must answer none of the writes before this block ends.
+    """
+    with _busy_is_retryable(), writer(engine) as connection:
+        connection.execution_options(**{WRITE_OPTION: True})
+        with connection.begin():
+            token = _SHARED.set(_Shared(engine, connection))
+            try:
+                yield
+            finally:
+                _SHARED.reset(token)
+
+
 @contextmanager
 def writing(engine: Engine) -> Iterator[Connection]:
-    """A transaction that writes: committed on success, rolled back on any exception."""
+    """A transaction that writes: committed on success, rolled back on any exception.
+
+    Within ``committed_together``, a savepoint of its transaction instead: released on
+    success (the group's commit makes it durable), rolled back on any exception.
+    """
+    shared = _SHARED.get()
+    if shared is not None and shared.engine is engine and not shared.busy:
+        shared.busy = True
+        try:
+            with _busy_is_retryable(), _savepoint(shared.connection):
+                yield shared.connection
+        finally:
+            shared.busy = False
+        return
     with _busy_is_retryable(), writer(engine) as connection:
         connection.execution_options(**{WRITE_OPTION: True})
         with connection.begin():
             yield connection
+
+
+@contextmanager
+def _savepoint(connection: Connection) -> Iterator[None]:
+    """A savepoint, released when the block ends, rolled back to on any exception.
+
+    Its statements go straight to the driver's execution: SQLAlchemy's own savepoints
+    compile each statement anew, which costs more than the write they guard.
+    """
+    connection.exec_driver_sql(f"SAVEPOINT {_SAVEPOINT}")
+    try:
+        yield
+    except BaseException:
+        connection.exec_driver_sql(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
+        connection.exec_driver_sql(f"RELEASE SAVEPOINT {_SAVEPOINT}")
+        raise
+    connection.exec_driver_sql(f"RELEASE SAVEPOINT {_SAVEPOINT}")
 
 
 @contextmanager

@@ -1,0 +1,126 @@
+"""Short SCIM writes that arrive together, committed together on the event loop (SQLite).
+
+A create's commit is the costliest step of its request: it writes every page
+the transaction touched to the WAL, in the kernel. Writes that arrive in the
+same turn of the event loop (several connections of one IdP, several IdPs at
+once) are run one after another in one transaction, each in a savepoint of its
+own (``store.transactions.committed_together``), and committed once. Each
+request is answered only after that commit, so every 2xx still stands for a
+durable row and its event; a request that fails costs only itself, its
+savepoint rolled back; a commit that fails answers every request of the group
+with the error, none of their changes made.
+
+A group is gathered without waiting: writes join it while the loop runs the
+requests that arrived with them, and it is written at the next turn of the loop
+once this process's write turn is free. It waits for that turn without holding
+the loop, as a lone write did before (``store.engine.when_turn_left``).
+"""
+
+import asyncio
+from collections.abc import Callable
+from contextlib import suppress
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from starlette.responses import Response
+
+from scimgate.store.engine import turn_if_free, when_turn_left
+from scimgate.store.transactions import committed_together
+
+GROUP_LIMIT = 32
+"""The most writes committed together: about 15 ms of the loop's time at most."""
+
+Work = Callable[[], Response]
+"""A request's whole handling, run on the loop: its writes are made in the group's
+transaction, its errors are its answer."""
+
+
+@dataclass
+class _Pending:
+    work: Work
+    answer: "asyncio.Future[Response]"
+
+
+class CommitGroups:
+    """The short writes of one engine, gathered and committed together on one event loop."""
+
+    def __init__(self, engine: Engine, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self._engine = engine
+        self._pending: list[_Pending] = []
+        self._scheduled = False
+        self._asked = False
+
+    async def run(self, work: Work) -> Response:
+        """The answer of ``work``, once it is committed with the writes gathered beside it.
+
+        An exception raised by ``work`` (or by the group's commit) is raised here."""
+        pending = _Pending(work, self.loop.create_future())
+        self._pending.append(pending)
+        if not self._scheduled:
+            self._scheduled = True
+            self.loop.call_soon(self._flush)
+        return await pending.answer
+
+    def _flush(self) -> None:
+        if not self._pending:
+            self._scheduled = False
+            return
+        with turn_if_free(self._engine) as ours:
+            if ours:
+                group = self._pending[:GROUP_LIMIT]
+                del self._pending[:GROUP_LIMIT]
+                self._asked = False
+                _commit(self._engine, group)
+                if self._pending:
+                    self.loop.call_soon(self._flush)
+                else:
+                    self._scheduled = False
+                return
+        if not self._asked:
+            # Then try once more: the turn may have been left before this was asked.
+            self._asked = True
+            when_turn_left(self._engine, self._wake)
+            self._flush()
+
+    def _wake(self) -> None:
+        """From the thread that left the turn: try again on the loop."""
+        with suppress(RuntimeError):  # the loop is closed: nobody waits for these any more
+            self.loop.call_soon_threadsafe(self._woken)
+
+    def _woken(self) -> None:
+        self._asked = False
+        self._flush()
+
+
+def _commit(engine: Engine, group: list[_Pending]) -> None:
+    """Run the group's work and commit it; settle every answer with what came of it."""
+    if len(group) == 1:  # alone: its own transaction, without a savepoint's statements
+        _settle([(group[0], _outcome(group[0].work))])
+        return
+    try:
+        with committed_together(engine):
+            outcomes = [(each, _outcome(each.work)) for each in group]
+    except Exception as exc:  # the commit failed: none of the group's changes were made
+        for each in group:
+            if not each.answer.done():
+                each.answer.set_exception(exc)
+        return
+    _settle(outcomes)
+
+
+def _outcome(work: Work) -> Response | Exception:
+    try:
+        return work()
+    except Exception as exc:
+        return exc
+
+
+def _settle(outcomes: list[tuple[_Pending, Response | Exception]]) -> None:
+    for pending, outcome in outcomes:
+        if pending.answer.done():  # its request was cancelled: its client left
+            continue
+        if isinstance(outcome, Exception):
+            pending.answer.set_exception(outcome)
+        else:
+            pending.answer.set_result(outcome)

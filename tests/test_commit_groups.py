@@ -1,0 +1,175 @@
+"""Group commit: short SCIM writes that arrive together are committed together (SQLite).
+
+Each write runs in a savepoint of the group's transaction: one that fails leaves only
+its own changes out; a commit that fails makes none of the group's changes, and every
+request of the group is answered with its error. No request is answered before the
+commit that makes its change durable.
+"""
+
+import asyncio
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import IntegrityError
+from starlette.responses import Response
+
+from scimgate.api.commit_groups import GROUP_LIMIT, CommitGroups
+from scimgate.store.engine import open_engine, writer
+from scimgate.store.migrate import upgrade
+from scimgate.store.transactions import committed_together, writing
+
+USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    engine = open_engine(f"sqlite:///{tmp_path / 'scimgate.db'}")
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+def _note(engine: Engine, name: str, fail: bool = False) -> Response:
+    """A write of one row, in its own writing block; raising after the write when ``fail``."""
+    with writing(engine) as conn:
+        conn.execute(
+            text("INSERT INTO worker_cursors (name, position) VALUES (:name, 1)"), {"name": name}
+        )
+        if fail:
+            raise ValueError(f"{name} failed after writing")
+    return Response(name, status_code=201)
+
+
+def _unsound(engine: Engine) -> Response:
+    """A write the commit refuses: a rule of a directory that does not exist, its foreign
+    key checked only at commit."""
+    with writing(engine) as conn:
+        conn.exec_driver_sql("PRAGMA defer_foreign_keys=ON")
+        conn.exec_driver_sql(
+            'INSERT INTO role_rules (id, directory_id, kind, "match", role, priority) '
+            "VALUES ('r', 'no-such-directory', 'group', 'x', 'admin', 0)"
+        )
+    return Response("unsound", status_code=201)
+
+
+def _names(engine: Engine) -> set[str]:
+    with engine.connect() as conn:
+        return set(conn.execute(text("SELECT name FROM worker_cursors")).scalars())
+
+
+# The shared transaction
+
+
+def test_a_failing_write_leaves_only_its_own_changes_out(engine: Engine) -> None:
+    with committed_together(engine):
+        _note(engine, "before")
+        with pytest.raises(ValueError):
+            _note(engine, "failing", fail=True)
+        _note(engine, "after")
+        assert _names(engine) == set(), "nothing is seen by others before the group commits"
+    assert _names(engine) == {"before", "after"}
+
+
+def test_a_commit_that_fails_makes_none_of_the_groups_changes(engine: Engine) -> None:
+    with pytest.raises(IntegrityError), committed_together(engine):
+        _note(engine, "first")
+        _unsound(engine)
+        _note(engine, "last")
+    assert _names(engine) == set()
+    _note(engine, "alone")  # and the writer's connection is usable again
+    assert _names(engine) == {"alone"}
+
+
+def test_the_shared_transaction_serves_only_its_own_engine(engine: Engine, tmp_path: Path) -> None:
+    other = open_engine(f"sqlite:///{tmp_path / 'other.db'}")
+    upgrade(other)
+    try:
+        with committed_together(engine):
+            _note(other, "elsewhere")
+            assert _names(other) == {"elsewhere"}, "another database's write commits at once"
+            _note(engine, "here")
+        assert _names(engine) == {"here"}
+    finally:
+        other.dispose()
+
+
+# Gathered on the event loop
+
+
+def _run_together(engine: Engine, works: list[Callable[[], Response]]) -> list[Any]:
+    """Submit every work in the same turn of a new event loop: each one's answer or error."""
+
+    async def submitted() -> list[Any]:
+        groups = CommitGroups(engine, asyncio.get_running_loop())
+        return await asyncio.gather(*(groups.run(work) for work in works), return_exceptions=True)
+
+    return asyncio.run(submitted())
+
+
+def test_writes_submitted_together_are_answered_each_with_its_own_outcome(engine: Engine) -> None:
+    outcomes = _run_together(
+        engine,
+        [
+            lambda: _note(engine, "one"),
+            lambda: _note(engine, "two", fail=True),
+            lambda: _note(engine, "three"),
+        ],
+    )
+    assert [getattr(each, "body", None) for each in outcomes] == [b"one", None, b"three"]
+    assert isinstance(outcomes[1], ValueError)
+    assert _names(engine) == {"one", "three"}
+
+
+def test_a_group_whose_commit_fails_answers_each_of_its_requests_with_the_error(
+    engine: Engine,
+) -> None:
+    outcomes = _run_together(
+        engine,
+        [lambda: _note(engine, "one"), lambda: _unsound(engine), lambda: _note(engine, "two")],
+    )
+    assert all(isinstance(each, IntegrityError) for each in outcomes)
+    assert _names(engine) == set()
+
+
+def test_more_writes_than_a_group_holds_are_committed_in_several(engine: Engine) -> None:
+    count = GROUP_LIMIT * 2 + 3
+    outcomes = _run_together(
+        engine,
+        [lambda n=n: _note(engine, f"n{n}") for n in range(count)],  # type: ignore[misc]
+    )
+    assert [each.status_code for each in outcomes] == [201] * count
+    assert _names(engine) == {f"n{n}" for n in range(count)}
+
+
+def test_a_group_waits_for_a_thread_that_has_the_turn(engine: Engine) -> None:
+    async def scenario() -> tuple[list[str], set[str]]:
+        loop = asyncio.get_running_loop()
+        groups = CommitGroups(engine, loop)
+        held, release = asyncio.Event(), asyncio.Event()
+        seen: list[str] = []
+
+        def holding() -> None:
+            with writer(engine):
+                loop.call_soon_threadsafe(held.set)
+                asyncio.run_coroutine_threadsafe(release.wait(), loop).result()
+                seen.append("released")
+
+        with ThreadPoolExecutor(1) as pool:
+            holder = loop.run_in_executor(pool, holding)
+            await held.wait()
+            answering = asyncio.ensure_future(groups.run(lambda: _note(engine, "waited")))
+            await asyncio.sleep(0.05)
+            assert not answering.done(), "the write waited for the turn"
+            release.set()
+            await holder
+            answer = await answering
+            seen.append(f"answered {answer.status_code}")
+        return seen, _names(engine)
+
+    seen, names = asyncio.run(scenario())
+    assert seen == ["released", "answered 201"]
+    assert names == {"waited"}
