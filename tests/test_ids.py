@@ -20,3 +20,9 @@ def test_ids_made_on_several_threads_are_distinct() -> None:
     made = [each for batch in batches for each in batch]
     assert len(set(made)) == len(made)
     assert all(batch == sorted(batch) for batch in batches)
+
+
+def test_an_id_is_written_in_the_canonical_form_of_a_uuid() -> None:
+    for _ in range(1000):
+        made = new_id()
+        assert str(uuid.UUID(made)) == made
