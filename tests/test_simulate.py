@@ -1,11 +1,16 @@
 """`scimgate simulate` rehearses each identity provider's lifecycle against the live server."""
 
+import json
+
+import httpx
 import pytest
 from typer.testing import CliRunner
 
 from conftest import LiveServer, new_directory
 from scimgate.cli.main import app
-from scimgate.simulator.dialects import DIALECTS
+from scimgate.simulator.dialects import DIALECTS, Generic
+from scimgate.simulator.population import Person
+from scimgate.simulator.runner import Session
 
 USERS = 300
 GROUPS = 15
@@ -52,3 +57,23 @@ def test_a_failing_server_fails_the_rehearsal(live_server: LiveServer) -> None:
     )
     assert result.exit_code == 1
     assert "401" in result.output
+
+
+def test_the_rfc_dialect_refers_to_a_manager_by_its_location(live_server: LiveServer) -> None:
+    directory = new_directory(live_server, "manager reference")
+    session = Session(directory.base_url, directory.token, Generic.user_agent)
+    sent: list[httpx.Request] = []
+    session.http.event_hooks["request"] = [sent.append]
+    people = [
+        Person(f"k{n}", f"p{n}@example.com", "Given", "Family", "Sales", "Rep", None)
+        for n in (1, 2)
+    ]
+    with session.step("manager"):
+        for person in people:
+            created = session.send("POST", "/Users", (201,), json=Generic().user_body(person, "x"))
+            person.scim_id = created["id"]
+        Generic().set_manager(session, people[1], str(people[0].scim_id))
+    assert not session.report.failures
+    operation = json.loads(sent[-1].content)["Operations"][0]
+    location = directory.http.get(f"/Users/{people[0].scim_id}").json()["meta"]["location"]
+    assert operation["value"]["$ref"] == location

@@ -53,7 +53,9 @@ class Generic:
         }
 
     def set_manager(self, session: Session, person: Person, manager_id: str) -> None:
-        manager = {"value": manager_id, "$ref": f"{session.http.base_url}/Users/{manager_id}"}
+        # httpx ends a base URL with a slash: the reference is the manager's own location.
+        users = str(session.http.base_url).rstrip("/") + "/Users"
+        manager = {"value": manager_id, "$ref": f"{users}/{manager_id}"}
         body = _patch({"op": "replace", "path": f"{ENTERPRISE}:manager", "value": manager})
         session.send("PATCH", f"/Users/{person.scim_id}", OK_OR_EMPTY, json=body)
 
