@@ -7,7 +7,7 @@ the PATCH engine of scim2-models, applied to the group without its members.
 Steps keep the order of the request's operations.
 """
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -85,6 +85,30 @@ def split_group_patch(patch: PatchOp[Group]) -> list[GroupPatchStep]:
     if pending:
         steps.append(type(patch)(operations=pending))
     return steps
+
+
+def joined_additions(steps: Sequence[GroupPatchStep]) -> list[GroupPatchStep]:
+    """The steps with each run of member additions in a row made one addition.
+
+    Microsoft Entra ID sends one operation per member, ten to a request; added
+    together, they take one round of reads and writes instead of ten. The result
+    is the same: the members each run adds, each once, with the name it was
+    first listed with (a member listed again in the same run was already added).
+    """
+    joined: list[GroupPatchStep] = []
+    run: dict[str, ListedMember] = {}
+    for step in steps:
+        if isinstance(step, MemberChange) and step.action == MemberAction.add:
+            for member in step.members:
+                run.setdefault(member.id, member)
+            continue
+        if run:
+            joined.append(MemberChange(MemberAction.add, tuple(run.values())))
+            run = {}
+        joined.append(step)
+    if run:
+        joined.append(MemberChange(MemberAction.add, tuple(run.values())))
+    return joined
 
 
 def _steps(operation: PatchOperation[Group]) -> Iterator[MemberChange | PatchOperation[Group]]:

@@ -24,6 +24,7 @@ from scimgate.scim.group_patch import (
     ListedMember,
     MemberAction,
     MemberChange,
+    joined_additions,
     listed_members,
     split_group_patch,
 )
@@ -132,7 +133,7 @@ def patch_group_steps(
         # A PATCH of members only leaves the document as it is: no model to build.
         group = None
         moves: list[MemberMove] = []
-        for step in steps:
+        for step in joined_additions(steps):
             if isinstance(step, MemberChange):
                 moves += _apply_member_change(conn, scope, group_id, step)
             else:
