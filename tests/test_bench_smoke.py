@@ -100,8 +100,10 @@ def test_the_quick_run_measures_every_row_and_shows_the_table_and_the_targets(
     for request in (create, lookup):
         assert all(stage["us"] and stage["us"] > 0 for stage in request["stages"]), request
         assert request["whole_request_us"] > request["sum_of_stages_us"] > 0
+    assert create["whole_request_in_flight_us"] > 0
     for text in (printed, markdown):
         assert "edge overhead (whole - sum of stages)" in text
+        assert "whole request, 8 in flight" in text
         assert "W1 profile:" in text
     profile = latest["profile"]
     assert profile["samples"] > 0, profile
