@@ -93,6 +93,15 @@ def engine(database_url: str) -> Engine:
     return open_engine(database_url)
 
 
+@pytest.fixture
+def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
+    """A new, migrated SQLite database of the test's own, for what only SQLite does."""
+    engine = open_engine(f"sqlite:///{tmp_path / 'scimgate.db'}")
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

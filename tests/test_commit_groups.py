@@ -7,7 +7,7 @@ commit that makes its change durable.
 """
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -21,16 +21,6 @@ from scimgate.api.commit_groups import GROUP_LIMIT, CommitGroups
 from scimgate.store.engine import open_engine, writer
 from scimgate.store.migrate import upgrade
 from scimgate.store.transactions import committed_together, writing
-
-USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    engine = open_engine(f"sqlite:///{tmp_path / 'scimgate.db'}")
-    upgrade(engine)
-    yield engine
-    engine.dispose()
 
 
 def _note(engine: Engine, name: str, fail: bool = False) -> Response:
@@ -64,35 +54,37 @@ def _names(engine: Engine) -> set[str]:
 # The shared transaction
 
 
-def test_a_failing_write_leaves_only_its_own_changes_out(engine: Engine) -> None:
-    with committed_together(engine):
-        _note(engine, "before")
+def test_a_failing_write_leaves_only_its_own_changes_out(sqlite_engine: Engine) -> None:
+    with committed_together(sqlite_engine):
+        _note(sqlite_engine, "before")
         with pytest.raises(ValueError):
-            _note(engine, "failing", fail=True)
-        _note(engine, "after")
-        assert _names(engine) == set(), "nothing is seen by others before the group commits"
-    assert _names(engine) == {"before", "after"}
+            _note(sqlite_engine, "failing", fail=True)
+        _note(sqlite_engine, "after")
+        assert _names(sqlite_engine) == set(), "nothing is seen by others before the group commits"
+    assert _names(sqlite_engine) == {"before", "after"}
 
 
-def test_a_commit_that_fails_makes_none_of_the_groups_changes(engine: Engine) -> None:
-    with pytest.raises(IntegrityError), committed_together(engine):
-        _note(engine, "first")
-        _unsound(engine)
-        _note(engine, "last")
-    assert _names(engine) == set()
-    _note(engine, "alone")  # and the writer's connection is usable again
-    assert _names(engine) == {"alone"}
+def test_a_commit_that_fails_makes_none_of_the_groups_changes(sqlite_engine: Engine) -> None:
+    with pytest.raises(IntegrityError), committed_together(sqlite_engine):
+        _note(sqlite_engine, "first")
+        _unsound(sqlite_engine)
+        _note(sqlite_engine, "last")
+    assert _names(sqlite_engine) == set()
+    _note(sqlite_engine, "alone")  # and the writer's connection is usable again
+    assert _names(sqlite_engine) == {"alone"}
 
 
-def test_the_shared_transaction_serves_only_its_own_engine(engine: Engine, tmp_path: Path) -> None:
+def test_the_shared_transaction_serves_only_its_own_engine(
+    sqlite_engine: Engine, tmp_path: Path
+) -> None:
     other = open_engine(f"sqlite:///{tmp_path / 'other.db'}")
     upgrade(other)
     try:
-        with committed_together(engine):
+        with committed_together(sqlite_engine):
             _note(other, "elsewhere")
             assert _names(other) == {"elsewhere"}, "another database's write commits at once"
-            _note(engine, "here")
-        assert _names(engine) == {"here"}
+            _note(sqlite_engine, "here")
+        assert _names(sqlite_engine) == {"here"}
     finally:
         other.dispose()
 
@@ -110,50 +102,56 @@ def _run_together(engine: Engine, works: list[Callable[[], Response]]) -> list[A
     return asyncio.run(submitted())
 
 
-def test_writes_submitted_together_are_answered_each_with_its_own_outcome(engine: Engine) -> None:
+def test_writes_submitted_together_are_answered_each_with_its_own_outcome(
+    sqlite_engine: Engine,
+) -> None:
     outcomes = _run_together(
-        engine,
+        sqlite_engine,
         [
-            lambda: _note(engine, "one"),
-            lambda: _note(engine, "two", fail=True),
-            lambda: _note(engine, "three"),
+            lambda: _note(sqlite_engine, "one"),
+            lambda: _note(sqlite_engine, "two", fail=True),
+            lambda: _note(sqlite_engine, "three"),
         ],
     )
     assert [getattr(each, "body", None) for each in outcomes] == [b"one", None, b"three"]
     assert isinstance(outcomes[1], ValueError)
-    assert _names(engine) == {"one", "three"}
+    assert _names(sqlite_engine) == {"one", "three"}
 
 
 def test_a_group_whose_commit_fails_answers_each_of_its_requests_with_the_error(
-    engine: Engine,
+    sqlite_engine: Engine,
 ) -> None:
     outcomes = _run_together(
-        engine,
-        [lambda: _note(engine, "one"), lambda: _unsound(engine), lambda: _note(engine, "two")],
+        sqlite_engine,
+        [
+            lambda: _note(sqlite_engine, "one"),
+            lambda: _unsound(sqlite_engine),
+            lambda: _note(sqlite_engine, "two"),
+        ],
     )
     assert all(isinstance(each, IntegrityError) for each in outcomes)
-    assert _names(engine) == set()
+    assert _names(sqlite_engine) == set()
 
 
-def test_more_writes_than_a_group_holds_are_committed_in_several(engine: Engine) -> None:
+def test_more_writes_than_a_group_holds_are_committed_in_several(sqlite_engine: Engine) -> None:
     count = GROUP_LIMIT * 2 + 3
     outcomes = _run_together(
-        engine,
-        [lambda n=n: _note(engine, f"n{n}") for n in range(count)],  # type: ignore[misc]
+        sqlite_engine,
+        [lambda n=n: _note(sqlite_engine, f"n{n}") for n in range(count)],  # type: ignore[misc]
     )
     assert [each.status_code for each in outcomes] == [201] * count
-    assert _names(engine) == {f"n{n}" for n in range(count)}
+    assert _names(sqlite_engine) == {f"n{n}" for n in range(count)}
 
 
-def test_a_group_waits_for_a_thread_that_has_the_turn(engine: Engine) -> None:
+def test_a_group_waits_for_a_thread_that_has_the_turn(sqlite_engine: Engine) -> None:
     async def scenario() -> tuple[list[str], set[str]]:
         loop = asyncio.get_running_loop()
-        groups = CommitGroups(engine, loop)
+        groups = CommitGroups(sqlite_engine, loop)
         held, release = asyncio.Event(), asyncio.Event()
         seen: list[str] = []
 
         def holding() -> None:
-            with writer(engine):
+            with writer(sqlite_engine):
                 loop.call_soon_threadsafe(held.set)
                 asyncio.run_coroutine_threadsafe(release.wait(), loop).result()
                 seen.append("released")
@@ -161,14 +159,14 @@ def test_a_group_waits_for_a_thread_that_has_the_turn(engine: Engine) -> None:
         with ThreadPoolExecutor(1) as pool:
             holder = loop.run_in_executor(pool, holding)
             await held.wait()
-            answering = asyncio.ensure_future(groups.run(lambda: _note(engine, "waited")))
+            answering = asyncio.ensure_future(groups.run(lambda: _note(sqlite_engine, "waited")))
             await asyncio.sleep(0.05)
             assert not answering.done(), "the write waited for the turn"
             release.set()
             await holder
             answer = await answering
             seen.append(f"answered {answer.status_code}")
-        return seen, _names(engine)
+        return seen, _names(sqlite_engine)
 
     seen, names = asyncio.run(scenario())
     assert seen == ["released", "answered 201"]

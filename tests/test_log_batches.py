@@ -7,9 +7,7 @@ the batch waits for it without holding the loop, and is written once the turn is
 
 import asyncio
 import threading
-from collections.abc import Iterator
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, event
@@ -18,22 +16,13 @@ from loop_support import run_apart
 from scimgate.api.log_batches import LOOP_BATCH_LIMIT, LoopBatches
 from scimgate.service import tenants
 from scimgate.service.provisioning_log import LogPolicy
-from scimgate.store.engine import open_engine, writer
+from scimgate.store.engine import writer
 from scimgate.store.ids import new_id
-from scimgate.store.migrate import upgrade
 from scimgate.store.tenants import Directory
 from test_log_writer import _captured, _log_inserts, stored_request_ids
 
 WAIT = 30.0
 """Seconds a test waits for a thread to reach a point; never reached unless it is broken."""
-
-
-@pytest.fixture
-def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
-    engine = open_engine(f"sqlite:///{tmp_path / 'scimgate.db'}")
-    upgrade(engine)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture
