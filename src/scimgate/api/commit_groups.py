@@ -13,7 +13,8 @@ with the error, none of their changes made.
 A group is gathered without waiting: writes join it while the loop runs the
 requests that arrived with them, and it is written at the next turn of the loop
 once this process's write turn is free. It waits for that turn without holding
-the loop, as a lone write did before (``store.engine.when_turn_left``).
+the loop (``store.engine.when_turn_left``). A group of one write takes its own
+transaction, without a savepoint.
 """
 
 import asyncio
