@@ -13,19 +13,18 @@ with the error, none of their changes made.
 A group is gathered without waiting: writes join it while the loop runs the
 requests that arrived with them, and it is written at the next turn of the loop
 once this process's write turn is free. It waits for that turn without holding
-the loop (``store.engine.when_turn_left``). A group of one write takes its own
+the loop (``api.loop_turns``). A group of one write takes its own
 transaction, without a savepoint.
 """
 
 import asyncio
 from collections.abc import Callable
-from contextlib import suppress
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
 from starlette.responses import Response
 
-from scimgate.store.engine import turn_if_free, when_turn_left
+from scimgate.api.loop_turns import with_turn
 from scimgate.store.transactions import committed_together
 
 GROUP_LIMIT = 32
@@ -50,7 +49,6 @@ class CommitGroups:
         self._engine = engine
         self._pending: list[_Pending] = []
         self._scheduled = False
-        self._asked = False
 
     async def run(self, work: Work) -> Response:
         """The answer of ``work``, once it is committed with the writes gathered beside it.
@@ -64,34 +62,17 @@ class CommitGroups:
         return await pending.answer
 
     def _flush(self) -> None:
-        if not self._pending:
+        with_turn(self._engine, self.loop, self._commit_pending)
+
+    def _commit_pending(self) -> None:
+        """With the write turn: commit what has gathered, as many groups as it makes."""
+        group = self._pending[:GROUP_LIMIT]
+        del self._pending[:GROUP_LIMIT]
+        _commit(self._engine, group)
+        if self._pending:
+            self.loop.call_soon(self._flush)
+        else:
             self._scheduled = False
-            return
-        with turn_if_free(self._engine) as ours:
-            if ours:
-                group = self._pending[:GROUP_LIMIT]
-                del self._pending[:GROUP_LIMIT]
-                self._asked = False
-                _commit(self._engine, group)
-                if self._pending:
-                    self.loop.call_soon(self._flush)
-                else:
-                    self._scheduled = False
-                return
-        if not self._asked:
-            # Then try once more: the turn may have been left before this was asked.
-            self._asked = True
-            when_turn_left(self._engine, self._wake)
-            self._flush()
-
-    def _wake(self) -> None:
-        """From the thread that left the turn: try again on the loop."""
-        with suppress(RuntimeError):  # the loop is closed: nobody waits for these any more
-            self.loop.call_soon_threadsafe(self._woken)
-
-    def _woken(self) -> None:
-        self._asked = False
-        self._flush()
 
 
 def _commit(engine: Engine, group: list[_Pending]) -> None:

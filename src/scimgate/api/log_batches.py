@@ -15,14 +15,13 @@ a few milliseconds at most.
 """
 
 import asyncio
-from contextlib import suppress
 
 from sqlalchemy import Engine
 
+from scimgate.api.loop_turns import with_turn
 from scimgate.service import log_writer
 from scimgate.service.log_writer import write_entries
 from scimgate.service.provisioning_log import CapturedRequest, LogPolicy
-from scimgate.store.engine import turn_if_free, when_turn_left
 
 LOOP_BATCH_LIMIT = 64
 """Entries written in one transaction on the loop (about 4 ms of CPU at most)."""
@@ -69,26 +68,12 @@ class LoopBatches:
         entries, written = self._entries, self._written
         self._entries, self._written = [], None
         assert written is not None
-        self._write(entries, written)
+        with_turn(self._engine, self.loop, lambda: self._write(entries, written))
 
-    def _write(
-        self, entries: list[CapturedRequest], written: "asyncio.Future[None]", asked: bool = False
-    ) -> None:
-        if written.done():  # by an earlier attempt, or every waiter is gone with the loop
+    def _write(self, entries: list[CapturedRequest], written: "asyncio.Future[None]") -> None:
+        if written.done():  # every waiter is gone with the loop
             return
-        with turn_if_free(self._engine) as ours:
-            if ours:
-                try:
-                    write_entries(self._engine, entries, self._policy)
-                finally:
-                    written.set_result(None)
-                return
-        if not asked:
-            # Then try once more: the turn may have been left before this was asked.
-            when_turn_left(self._engine, lambda: self._wake(entries, written))
-            self._write(entries, written, asked=True)
-
-    def _wake(self, entries: list[CapturedRequest], written: "asyncio.Future[None]") -> None:
-        """From the thread that left the turn: try again on the loop."""
-        with suppress(RuntimeError):  # the loop is closed: nobody waits for these any more
-            self.loop.call_soon_threadsafe(self._write, entries, written)
+        try:
+            write_entries(self._engine, entries, self._policy)
+        finally:
+            written.set_result(None)
