@@ -482,9 +482,10 @@ def _log_stage(
     answer, alone in its batch as it is when requests come one at a time."""
     from datetime import UTC, datetime
 
-    from scimgate.service.provisioning_log import CapturedRequest, LogPolicy, record
+    from scimgate.config import Settings
+    from scimgate.service.provisioning_log import CapturedRequest, record
 
-    policy = LogPolicy.from_env()
+    policy = Settings.from_env().log
     path = f"/scim/v2/{scope.directory_id}{endpoint}"
 
     def captured(n: int) -> Any:

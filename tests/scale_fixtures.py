@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
-from scimgate.config import Limits
+from scimgate.scim.limits import Limits
 from scimgate.scim.resources import GROUP_SCHEMA, UserResource
 from scimgate.service import tenants
 from scimgate.service.representation import document

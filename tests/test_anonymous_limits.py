@@ -26,7 +26,7 @@ from typer.testing import CliRunner
 from conftest import ADMIN_TOKEN, LiveServer, new_directory, serving
 from event_support import private_database
 from scimgate.cli.main import app as cli
-from scimgate.config import Bucket, EventSettings, RateLimits
+from scimgate.config import Bucket, EventSettings, LogPolicy, RateLimits
 from scimgate.scim.errors import TooManyRequests
 from scimgate.service import audit
 from scimgate.service.maintenance import run_upkeep
@@ -268,7 +268,7 @@ def test_refilled_address_buckets_are_purged_by_the_upkeep(engine: Engine) -> No
 
     assert {f"address:{refilled}", f"address:{running}"} <= buckets()
     time.sleep(0.05)  # the quick bucket's one request refills in a millisecond
-    assert run_upkeep(engine, EventSettings()).rate_buckets_purged >= 1
+    assert run_upkeep(engine, EventSettings(), LogPolicy()).rate_buckets_purged >= 1
     left = buckets()
     assert f"address:{refilled}" not in left
     assert f"address:{running}" in left, "a bucket still running ahead is kept"

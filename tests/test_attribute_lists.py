@@ -14,7 +14,7 @@ from scim2_models import SCIMException
 
 from conftest import DirectoryClient
 from scim_payloads import SEARCH_SCHEMA, patch, user
-from scimgate.config import Limits
+from scimgate.scim.limits import Limits
 from scimgate.scim.requests import attribute_names
 
 LIMIT = Limits().max_attribute_names

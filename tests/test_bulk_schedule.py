@@ -13,8 +13,8 @@ from sqlalchemy import Engine
 
 from property_support import property_settings
 from scim_payloads import BULK_SCHEMA, group, user
-from scimgate.config import Limits
 from scimgate.scim.bulk import Schedule, Step
+from scimgate.scim.limits import Limits
 from scimgate.service import bulk, tenants
 from scimgate.service.scope import Scope
 

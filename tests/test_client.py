@@ -35,7 +35,7 @@ from scimgate.client import (
     WebhookVerificationError,
     verify_webhook,
 )
-from scimgate.config import EventSettings
+from scimgate.config import EventSettings, LogPolicy
 from scimgate.service.maintenance import run_upkeep
 
 # --- Webhook verification -------------------------------------------------------------
@@ -225,7 +225,7 @@ def test_an_expired_cursor_is_a_clear_error(database_url: str, tmp_path: Path) -
         directory.http.post("/Users", json=user("ann@corp.example"))
         stream = _stream(server, tmp_path / "cursor", directory.directory_id)
         stream.cursors.save(1)  # the app read the first event, then was away too long
-        run_upkeep(server.engine, EventSettings(retention_days=0))
+        run_upkeep(server.engine, EventSettings(retention_days=0), LogPolicy())
         with pytest.raises(CursorExpiredError, match="retention"):
             next(iter(stream))
         directory.http.close()

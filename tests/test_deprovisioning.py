@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from conftest import DirectoryClient, LiveServer
 from scim_payloads import group, patch, user
 from scimgate.cli.main import app
-from scimgate.config import EventSettings
+from scimgate.config import EventSettings, LogPolicy
 from scimgate.service import maintenance
 from scimgate.store import offboarding
 from scimgate.store.tables import deprovisionings, events
@@ -111,7 +111,7 @@ def test_a_deleted_user_leaves_a_tombstone_until_retention(
         tombstone = offboarding.tombstone(conn, scim.directory_id, dan)
     assert tombstone is not None and tombstone["display_name"] == "Dan Brown"
 
-    maintenance.run_upkeep(live_server.engine, EventSettings(tombstone_days=0))
+    maintenance.run_upkeep(live_server.engine, EventSettings(tombstone_days=0), LogPolicy())
     with reading(live_server.engine) as conn:
         assert offboarding.tombstone(conn, scim.directory_id, dan) is None
 

@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 
 from event_support import published
 from scim_payloads import ENTERPRISE_SCHEMA, USER_SCHEMA
-from scimgate.config import Limits
+from scimgate.scim.limits import Limits
 from scimgate.scim.requests import read_resource
 from scimgate.service import attribute_mappings, roles, tenants, users
 from scimgate.service.scope import Scope

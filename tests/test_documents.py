@@ -15,8 +15,8 @@ from scim2_models import Context, ResponseParameters, SearchRequest
 from sqlalchemy import Engine
 
 from scim_payloads import ENTERPRISE_SCHEMA, USER_SCHEMA
-from scimgate.config import Limits
 from scimgate.scim.documents import ListDocument, ScimDocument
+from scimgate.scim.limits import Limits
 from scimgate.scim.requests import read_resource
 from scimgate.service import groups, listing, tenants, users
 from scimgate.service.scope import Scope

@@ -14,7 +14,7 @@ from alembic import command
 from sqlalchemy import Engine, delete, select
 
 from conftest import postgres_database
-from scimgate.config import Limits
+from scimgate.scim.limits import Limits
 from scimgate.scim.resources import UserResource
 from scimgate.service import event_feed, tenants, users
 from scimgate.service.event_feed import PURGED_THROUGH, EventFilter

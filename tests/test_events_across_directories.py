@@ -20,8 +20,8 @@ import pytest
 from sqlalchemy import Engine, select
 
 from conftest import postgres_database
-from scimgate.config import Limits
 from scimgate.scim.errors import ServiceBusy
+from scimgate.scim.limits import Limits
 from scimgate.scim.resources import UserResource
 from scimgate.service import event_feed, maintenance, tenants, users
 from scimgate.service.event_feed import EventFilter

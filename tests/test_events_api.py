@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from conftest import ADMIN_TOKEN, DirectoryClient, LiveServer, new_directory
 from event_support import admin_client, last_seq, private_server, published, read_all
 from scim_payloads import group, patch, user
-from scimgate.config import EventSettings
+from scimgate.config import EventSettings, LogPolicy
 from scimgate.events.models import EventType
 from scimgate.events.schema import event_schema
 from scimgate.service import event_feed, maintenance, roles, safety, tenants
@@ -260,7 +260,7 @@ def test_retention_expires_old_cursors_but_not_the_latest(
         old = published(server.engine)
         assert len(old) == 4
 
-        done = maintenance.run_upkeep(server.engine, EventSettings(retention_days=0))
+        done = maintenance.run_upkeep(server.engine, EventSettings(retention_days=0), LogPolicy())
         assert done.events_purged_through == old[-1].seq
         assert published(server.engine) == []
         for cursor in (old[0].seq, old[-2].seq):
@@ -300,7 +300,9 @@ def test_retention_counts_from_publication_so_released_events_stay(
 
         released = admin.post(f"/directories/{reviewed.directory_id}/held/release")
         assert released.json() == {"released": 2}
-        done = maintenance.run_upkeep(server.engine, EventSettings(retention_days=2 / 86400))
+        done = maintenance.run_upkeep(
+            server.engine, EventSettings(retention_days=2 / 86400), LogPolicy()
+        )
         assert done.events_purged_through == before_release[-1].seq
         kept = read_all(admin, before_release[-1].seq)
         assert [event["type"] for event in kept] == [

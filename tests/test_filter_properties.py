@@ -30,7 +30,7 @@ import scim_reference as ref
 from property_support import property_settings
 from scim_payloads import ENTERPRISE_SCHEMA, GROUP_SCHEMA, USER_SCHEMA
 from scim_reference import Attr, Compare, Logical, Node, Not, Present, Spelling, ValuePath
-from scimgate.config import Limits
+from scimgate.scim.limits import Limits
 from scimgate.scim.requests import read_resource, read_search
 from scimgate.service import groups, listing, tenants, users
 from scimgate.service.scope import Scope

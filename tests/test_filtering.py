@@ -12,7 +12,7 @@ import pytest
 from scim2_models import Group, ScimFilter, SearchRequest
 from sqlalchemy import Engine, Table, select
 
-from scimgate.config import Limits
+from scimgate.scim.limits import Limits
 from scimgate.scim.resources import ENTERPRISE_SCHEMA, USER_SCHEMA, UserResource
 from scimgate.service import groups, listing, tenants, users
 from scimgate.service.scope import Scope

@@ -32,8 +32,8 @@ from property_support import property_settings
 from scim_payloads import GROUP_SCHEMA, USER_SCHEMA
 from scimgate.api import scim_routes
 from scimgate.api.responses import error_response, render
-from scimgate.config import Limits
 from scimgate.scim.key_lookups import key_lookup
+from scimgate.scim.limits import Limits
 from scimgate.scim.requests import read_resource, read_search
 from scimgate.service import groups, key_lookups, listing, tenants, users
 from scimgate.service.scope import Scope

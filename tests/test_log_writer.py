@@ -13,9 +13,10 @@ from dataclasses import replace
 
 from sqlalchemy import Engine, event, func, select, text
 
+from scimgate.config import LogPolicy
 from scimgate.service import tenants
 from scimgate.service.log_writer import LogWriter
-from scimgate.service.provisioning_log import CapturedRequest, LogPolicy
+from scimgate.service.provisioning_log import CapturedRequest
 from scimgate.store.engine import writer
 from scimgate.store.ids import new_id, utcnow
 from scimgate.store.tables import provisioning_logs

@@ -21,7 +21,7 @@ from sqlalchemy import Engine, event
 from conftest import LiveServer, new_directory, serving
 from event_support import last_seq, published
 from scim_payloads import BULK_SCHEMA, PATCH_SCHEMA, group, patch
-from scimgate.config import Limits
+from scimgate.scim.limits import Limits
 from scimgate.scim.requests import read_patch
 from scimgate.scim.resources import GROUP_SCHEMA, UserResource
 from scimgate.service import groups, tenants

@@ -19,10 +19,10 @@ from sqlalchemy import Engine
 from event_support import published
 from property_support import property_settings
 from scim_payloads import ENTERPRISE_SCHEMA, USER_SCHEMA
-from scimgate.config import Limits
 from scimgate.events.models import UserData
 from scimgate.scim.attribute_mapping import DEFAULTS, custom_attributes_of_dump
 from scimgate.scim.jsontext import dumps
+from scimgate.scim.limits import Limits
 from scimgate.scim.normalized import normalize_user, normalize_user_dump
 from scimgate.scim.requests import read_resource
 from scimgate.service import tenants, users

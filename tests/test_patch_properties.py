@@ -33,7 +33,7 @@ import scim_reference as ref
 from property_support import property_settings
 from scim_payloads import ENTERPRISE_SCHEMA, GROUP_SCHEMA, USER_SCHEMA, patch
 from scim_reference import Attr, Compare, Logical, Operation, Path
-from scimgate.config import Limits
+from scimgate.scim.limits import Limits
 from scimgate.scim.requests import read_patch, read_resource
 from scimgate.service import groups, tenants, users
 from scimgate.service.scope import Scope

@@ -11,6 +11,7 @@ import pytest
 
 from conftest import ADMIN_TOKEN, LiveServer, serving
 from portal_support import sign_in
+from scimgate.config import SessionPolicy
 from scimgate.service import admin_keys, audit, portal_sessions
 from scimgate.store import portal_sessions as session_store
 from scimgate.store.audit import AuditEntry, AuditQuery
@@ -171,7 +172,7 @@ def test_an_idle_session_expires(database_url: str, tmp_path: Path, idle_minutes
 
 def test_upkeep_forgets_sessions_a_day_after_they_end(live_server: LiveServer) -> None:
     engine = live_server.engine
-    policy = portal_sessions.SessionPolicy()
+    policy = SessionPolicy()
     opened = portal_sessions.sign_in(engine, ADMIN_TOKEN, ADMIN_TOKEN, policy)
     portal_sessions.sign_out(engine, opened.session)
     assert portal_sessions.resume(engine, opened.secret, "admin", policy, ADMIN_TOKEN) is None

@@ -16,10 +16,10 @@ from typer.testing import CliRunner
 from conftest import ADMIN_TOKEN, DirectoryClient, LiveServer, new_directory, serving
 from scim_payloads import BULK_SCHEMA, patch, user
 from scimgate.cli.logs import logs_app
+from scimgate.config import LogPolicy
 from scimgate.service.diagnosis import Facts, diagnose
 from scimgate.service.provisioning_log import (
     CapturedRequest,
-    LogPolicy,
     purge_expired,
     record,
     scrub,

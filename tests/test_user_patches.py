@@ -33,10 +33,10 @@ from scim_payloads import ENTERPRISE_SCHEMA, GROUP_SCHEMA, PATCH_SCHEMA, USER_SC
 from scimgate.api import scim_routes
 from scimgate.api.requests import response_parameters
 from scimgate.api.responses import error_response, resource_response
-from scimgate.config import Limits
 from scimgate.scim.documents import timestamp
 from scimgate.scim.etag import etag
 from scimgate.scim.group_patch import ListedMember
+from scimgate.scim.limits import Limits
 from scimgate.scim.requests import decode_json, read_patch, read_resource
 from scimgate.scim.resources import UserResource
 from scimgate.scim.tolerance import apply_patch, settle_manager

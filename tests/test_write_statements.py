@@ -15,8 +15,8 @@ from sqlalchemy import Engine, event
 
 from event_support import published
 from scim_payloads import GROUP_SCHEMA, USER_SCHEMA
-from scimgate.config import Limits
 from scimgate.scim.group_patch import ListedMember, MemberAction, MemberChange
+from scimgate.scim.limits import Limits
 from scimgate.service import groups, tenants, users
 from scimgate.service.scope import Scope
 

@@ -3,6 +3,10 @@
 import ipaddress
 import os
 from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from scimgate.scim.limits import Limits
 
 DEFAULT_DATABASE_URL = "sqlite:///scimgate.db"
 
@@ -17,48 +21,48 @@ def _env_float(name: str, default: float) -> float:
     return float(raw) if raw else default
 
 
-@dataclass(frozen=True)
-class Limits:
-    """What the SCIM endpoint accepts, advertised in ``/ServiceProviderConfig``."""
+def _env_flag(name: str, *, default: bool) -> bool:
+    """A yes/no variable: ``1``, ``true``, ``yes``, ``on`` or their opposites, in any case."""
+    raw = os.environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    return raw not in ("0", "false", "no", "off") if default else raw in ("1", "true", "yes", "on")
 
-    max_results: int = 1000
-    """The largest page a list or search returns (``filter.maxResults``)."""
 
-    default_count: int = 100
-    """The page size when a request does not name ``count``."""
+def _env_seconds(name: str, default: tuple[float, ...]) -> tuple[float, ...]:
+    """Comma-separated seconds, e.g. ``0.2,0.2,0.2``."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return tuple(float(part) for part in raw.split(","))
+    except ValueError:
+        raise ValueError(f"{name} must be comma-separated seconds, not {raw!r}") from None
 
-    max_payload_bytes: int = 1_048_576
-    """The largest request body, and ``bulk.maxPayloadSize``."""
 
-    max_bulk_operations: int = 1000
-    """``bulk.maxOperations``."""
-
-    max_filter_length: int = 4096
-    """The longest filter expression accepted, in characters."""
-
-    max_filter_terms: int = 100
-    """The most comparisons (``pr`` included) one filter may make."""
-
-    max_attribute_names: int = 100
-    """The most distinct names one ``attributes`` or ``excludedAttributes`` may list."""
-
-    confirmation_interval: float = 60.0
-    """Seconds within which a resource the IdP sends again is not re-marked as confirmed."""
-
-    max_members_per_request: int = 20_000
-    """The most group members one request (or Bulk operation) may add, remove or list.
-
-    Each member changed is a row and an event written in the request's
-    transaction, during which SQLite lets no other directory write. About as
-    many bare member ids as a 1 MB body holds: no IdP's request within the
-    default body limit is refused (Entra sends a few members per PATCH, Okta a
-    group's whole list when it pushes it).
-    """
-
+MULTIPROCESS_DIRECTORY = "PROMETHEUS_MULTIPROC_DIR"
+"""The variable prometheus_client's multiprocess mode reads in every server process."""
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 ALLOWED_HOSTS_VARIABLE = "SCIMGATE_WEBHOOK_ALLOWED_HOSTS"
+
+RETRY_SCHEDULE_VARIABLE = "SCIMGATE_WEBHOOK_RETRY_SCHEDULE"
+
+DEFAULT_RETRY_SCHEDULE: tuple[float, ...] = (
+    5,
+    30,
+    2 * 60,
+    10 * 60,
+    30 * 60,
+    3600,
+    2 * 3600,
+    4 * 3600,
+    8 * 3600,
+    *(12 * 3600,) * 5,
+)
+"""Seconds waited after each failed webhook attempt: 5 s, 30 s, 2 min, 10 min, 30 min, 1 h,
+2 h, 4 h, 8 h, then 12 h five times, 15 attempts over about three days."""
 
 LEASE_SHARE = 0.5
 """The most of a lease one webhook attempt may take: the rest covers recording the outcome
@@ -125,7 +129,15 @@ class EventSettings:
     webhook_allowed_hosts: AllowedHosts = field(default_factory=AllowedHosts)
     """Non-public webhook destinations the operator allows (``SCIMGATE_WEBHOOK_ALLOWED_HOSTS``)."""
 
+    webhook_retry_schedule: tuple[float, ...] = DEFAULT_RETRY_SCHEDULE
+    """``SCIMGATE_WEBHOOK_RETRY_SCHEDULE``: comma-separated seconds, e.g. ``0.2,0.2,0.2``."""
+
     def __post_init__(self) -> None:
+        if any(delay < 0 for delay in self.webhook_retry_schedule):
+            raise ValueError(
+                f"{RETRY_SCHEDULE_VARIABLE} holds a negative wait: "
+                f"{','.join(f'{delay:g}' for delay in self.webhook_retry_schedule)}"
+            )
         # An attempt that outlived its lease would let another worker send the same delivery.
         if not 0 < self.webhook_timeout <= self.lease_seconds * LEASE_SHARE:
             raise ValueError(
@@ -241,13 +253,76 @@ class MetricsSettings:
     Off, counts are aggregated over directories, so that a scrape names none.
     """
 
+    multiprocess_directory: str | None = None
+    """``PROMETHEUS_MULTIPROC_DIR``: where the server processes of one ``serve`` keep their
+    counters, so that a scrape of any one shows them all (set by ``serve``)."""
+
     @classmethod
     def from_env(cls) -> "MetricsSettings":
-        labels = os.environ.get("SCIMGATE_METRICS_DIRECTORY_LABELS", "").strip().lower()
         return cls(
             token=os.environ.get("SCIMGATE_METRICS_TOKEN") or None,
-            directory_labels=labels in ("1", "true", "yes", "on"),
+            directory_labels=_env_flag("SCIMGATE_METRICS_DIRECTORY_LABELS", default=False),
+            multiprocess_directory=os.environ.get(MULTIPROCESS_DIRECTORY) or None,
         )
+
+
+@dataclass(frozen=True)
+class LogPolicy:
+    """What the provisioning log keeps (``SCIMGATE_LOG_*``)."""
+
+    redact: frozenset[str] = frozenset()
+    """``SCIMGATE_LOG_REDACT``: lower-cased SCIM attribute names whose values are replaced by
+    ``[redacted]``."""
+
+    bodies: bool = True
+    """``SCIMGATE_LOG_BODIES``: whether request and response bodies are kept at all."""
+
+    retention_days: float = 14.0
+    """``SCIMGATE_LOG_RETENTION_DAYS``: entries older than this are removed."""
+
+    @classmethod
+    def from_env(cls) -> "LogPolicy":
+        names = os.environ.get("SCIMGATE_LOG_REDACT", "")
+        return cls(
+            redact=frozenset(name.strip().lower() for name in names.split(",") if name.strip()),
+            bodies=_env_flag("SCIMGATE_LOG_BODIES", default=True),
+            retention_days=_env_float("SCIMGATE_LOG_RETENTION_DAYS", cls.retention_days),
+        )
+
+
+@dataclass(frozen=True)
+class SessionPolicy:
+    """How long an admin's browser session lasts."""
+
+    idle: timedelta = timedelta(minutes=30)
+    """``SCIMGATE_PORTAL_IDLE_MINUTES``: signed out after this long without a request."""
+
+    absolute: timedelta = timedelta(hours=12)
+    """``SCIMGATE_PORTAL_SESSION_HOURS``: signed out after this long whatever happens."""
+
+    @classmethod
+    def from_env(cls) -> "SessionPolicy":
+        return cls(
+            idle=timedelta(
+                minutes=_env_float("SCIMGATE_PORTAL_IDLE_MINUTES", cls.idle / timedelta(minutes=1))
+            ),
+            absolute=timedelta(
+                hours=_env_float("SCIMGATE_PORTAL_SESSION_HOURS", cls.absolute / timedelta(hours=1))
+            ),
+        )
+
+
+def _limits_from_env() -> Limits:
+    """Each protocol limit from ``SCIMGATE_`` + its name in capitals (``SCIMGATE_MAX_RESULTS``)."""
+    values: dict[str, Any] = {}
+    for name, default in vars(Limits()).items():
+        variable = f"SCIMGATE_{name.upper()}"
+        values[name] = (
+            _env_float(variable, default)
+            if isinstance(default, float)
+            else _env_int(variable, default)
+        )
+    return Limits(**values)
 
 
 @dataclass(frozen=True)
@@ -269,6 +344,8 @@ class Settings:
     rate_limits: RateLimits = field(default_factory=RateLimits)
     body_limits: BodyLimits = field(default_factory=BodyLimits)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    log: LogPolicy = field(default_factory=LogPolicy)
+    portal_sessions: SessionPolicy = field(default_factory=SessionPolicy)
 
     encryption_keys: tuple[str, ...] = ()
     """``SCIMGATE_ENCRYPTION_KEYS``: comma-separated ``<key id>:<base64 key>``, newest first.
@@ -278,36 +355,12 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> "Settings":
-        defaults = Limits()
         event_defaults = EventSettings()
         return cls(
             database_url=os.environ.get("SCIMGATE_DATABASE_URL", DEFAULT_DATABASE_URL),
             public_url=os.environ.get("SCIMGATE_PUBLIC_URL") or None,
             admin_token=os.environ.get("SCIMGATE_ADMIN_TOKEN") or None,
-            limits=Limits(
-                max_results=_env_int("SCIMGATE_MAX_RESULTS", defaults.max_results),
-                default_count=_env_int("SCIMGATE_DEFAULT_COUNT", defaults.default_count),
-                max_payload_bytes=_env_int(
-                    "SCIMGATE_MAX_PAYLOAD_BYTES", defaults.max_payload_bytes
-                ),
-                max_bulk_operations=_env_int(
-                    "SCIMGATE_MAX_BULK_OPERATIONS", defaults.max_bulk_operations
-                ),
-                max_filter_length=_env_int(
-                    "SCIMGATE_MAX_FILTER_LENGTH", defaults.max_filter_length
-                ),
-                max_filter_terms=_env_int("SCIMGATE_MAX_FILTER_TERMS", defaults.max_filter_terms),
-                max_attribute_names=_env_int(
-                    "SCIMGATE_MAX_ATTRIBUTE_NAMES", defaults.max_attribute_names
-                ),
-                confirmation_interval=float(
-                    os.environ.get("SCIMGATE_CONFIRMATION_INTERVAL")
-                    or defaults.confirmation_interval
-                ),
-                max_members_per_request=_env_int(
-                    "SCIMGATE_MAX_MEMBERS_PER_REQUEST", defaults.max_members_per_request
-                ),
-            ),
+            limits=_limits_from_env(),
             events=EventSettings(
                 retention_days=_env_float(
                     "SCIMGATE_EVENT_RETENTION_DAYS", event_defaults.retention_days
@@ -325,11 +378,16 @@ class Settings:
                 webhook_allowed_hosts=AllowedHosts.parse(
                     os.environ.get(ALLOWED_HOSTS_VARIABLE, "")
                 ),
+                webhook_retry_schedule=_env_seconds(
+                    RETRY_SCHEDULE_VARIABLE, event_defaults.webhook_retry_schedule
+                ),
             ),
             pool=PoolSettings.from_env(),
             rate_limits=RateLimits.from_env(),
             body_limits=BodyLimits.from_env(),
             metrics=MetricsSettings.from_env(),
+            log=LogPolicy.from_env(),
+            portal_sessions=SessionPolicy.from_env(),
             encryption_keys=tuple(
                 key.strip()
                 for key in os.environ.get("SCIMGATE_ENCRYPTION_KEYS", "").split(",")

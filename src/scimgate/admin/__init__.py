@@ -26,11 +26,10 @@ from scimgate.admin.web import (
     render,
     sign_in_redirect,
 )
-from scimgate.service.portal_sessions import SessionPolicy
 
 
 def install(app: FastAPI) -> None:
-    app.state.session_policy = SessionPolicy.from_env()
+    app.state.session_policy = app.state.settings.portal_sessions
     app.mount("/admin/static", StaticFiles(directory=STATIC), name="portal-static")
     for module in (
         sign_in,

@@ -104,7 +104,9 @@ def create_app(
     app.add_exception_handler(RequestValidationError, _validation_error)
     # Requests under /scim/v2/ take their own pipeline, which does for them what the
     # middlewares do (``api.scim_pipeline``); the middlewares serve every other route.
-    app.scim = ScimPipeline(Family(SCIM_PREFIX, settings.limits.max_payload_bytes, _too_large))
+    app.scim = ScimPipeline(
+        Family(SCIM_PREFIX, settings.limits.max_payload_bytes, _too_large), settings.log
+    )
     # Outermost last. The body cap is inside the gates of the management API and the
     # portal, which answer anonymous clients before any read; a refusal that leaves a body
     # unread closes the connection. All are inside the error catcher, which never sees a

@@ -19,9 +19,10 @@ import asyncio
 from sqlalchemy import Engine
 
 from scimgate.api.loop_turns import with_turn
+from scimgate.config import LogPolicy
 from scimgate.service import log_writer
 from scimgate.service.log_writer import write_entries
-from scimgate.service.provisioning_log import CapturedRequest, LogPolicy
+from scimgate.service.provisioning_log import CapturedRequest
 
 LOOP_BATCH_LIMIT = 64
 """Entries written in one transaction on the loop (about 4 ms of CPU at most)."""

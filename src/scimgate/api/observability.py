@@ -24,9 +24,7 @@ def metrics_of(app: Starlette) -> Metrics:
     """The application's metrics, created with its first use."""
     found: Metrics | None = getattr(app.state, "metrics", None)
     if found is None:
-        found = app.state.metrics = Metrics(
-            app.state.engine, directory_labels=app.state.settings.metrics.directory_labels
-        )
+        found = app.state.metrics = Metrics(app.state.engine, app.state.settings.metrics)
     return found
 
 

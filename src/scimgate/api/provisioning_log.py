@@ -16,8 +16,9 @@ from starlette.types import Message, Scope
 
 from scimgate.api.log_batches import LoopBatches
 from scimgate.api.scim_edge import CONFIRMATIONS_KEY, DIRECTORY_KEY, TOKEN_USE_KEY
+from scimgate.config import LogPolicy
 from scimgate.service.log_writer import LogWriter
-from scimgate.service.provisioning_log import CapturedRequest, LogPolicy
+from scimgate.service.provisioning_log import CapturedRequest
 from scimgate.store.engine import takes_turns
 from scimgate.store.ids import new_id, utcnow
 from scimgate.store.tenants import Directory
@@ -48,8 +49,8 @@ class _Body:
 class ProvisioningLog:
     """The provisioning log of one application: its policy, and its writer once needed."""
 
-    def __init__(self) -> None:
-        self.policy = LogPolicy.from_env()
+    def __init__(self, policy: LogPolicy) -> None:
+        self.policy = policy
         self._writer: LogWriter | None = None
         self._batches: LoopBatches | None = None
         self._waited: tuple[Future[None], asyncio.Future[None]] | None = None

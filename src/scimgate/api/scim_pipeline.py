@@ -22,6 +22,7 @@ from scimgate.api.scim_edge import ScimEdge
 from scimgate.api.security_headers import add_api_headers
 from scimgate.api.unexpected import answer_unexpected
 from scimgate.api.worker_threads import WorkerThreads
+from scimgate.config import LogPolicy
 
 
 async def _not_found(scope: Scope, receive: Receive, send: Send) -> None:
@@ -32,11 +33,11 @@ async def _not_found(scope: Scope, receive: Receive, send: Send) -> None:
 class ScimPipeline:
     """Answers HTTP requests under ``/scim/v2/``, with ``cap`` on their bodies."""
 
-    def __init__(self, cap: Family) -> None:
+    def __init__(self, cap: Family, log: LogPolicy) -> None:
         self.cap = cap
         self.threads = WorkerThreads()
         self.edge = ScimEdge(_not_found, self.threads)
-        self.log = ProvisioningLog()
+        self.log = ProvisioningLog(log)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_id = request_id_of(scope)

@@ -38,6 +38,7 @@ from scimgate.cli.events import events_app, held_app, offboarding_app
 from scimgate.cli.logs import logs_app
 from scimgate.cli.setup_links import setup_links_app
 from scimgate.cli.webhooks import webhooks_app, worker
+from scimgate.config import MULTIPROCESS_DIRECTORY
 from scimgate.logging import configure as configure_logging
 from scimgate.scim.extensions import simple_schema
 from scimgate.scim.idp import IdpProfile
@@ -54,7 +55,6 @@ from scimgate.service import (
 from scimgate.service import roles as role_mapping
 from scimgate.service.bootstrap import prepare_database
 from scimgate.service.directory_view import directory_groups, directory_users
-from scimgate.service.metrics import MULTIPROCESS_DIRECTORY
 from scimgate.service.worker import start_in_background
 from scimgate.simulator import lifecycle
 from scimgate.simulator.dialects import DIALECTS

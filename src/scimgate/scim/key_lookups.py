@@ -21,7 +21,7 @@ from typing import Any
 from pydantic import ValidationError
 from scim2_models import Context, SCIMException, SearchRequest
 
-from scimgate.config import Limits
+from scimgate.scim.limits import Limits
 from scimgate.scim.requests import LIST_PARAMETERS, attribute_names
 from scimgate.scim.text import holds_unstorable
 

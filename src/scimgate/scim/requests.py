@@ -16,9 +16,9 @@ from scim2_models import (
 )
 from scim2_models.path import LogicalExpr, Not, ValuePath
 
-from scimgate.config import Limits
 from scimgate.scim.attribute_names import canonical_patch, canonical_resource
 from scimgate.scim.errors import from_validation_error
+from scimgate.scim.limits import Limits
 from scimgate.scim.text import UNSTORABLE_DETAIL, holds_unstorable
 from scimgate.scim.tolerance import (
     SERVICE_POLICY,

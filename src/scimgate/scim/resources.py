@@ -20,8 +20,8 @@ from scim2_models import (
     Sort,
 )
 
-from scimgate.config import Limits
 from scimgate.scim.email_address import User as User
+from scimgate.scim.limits import Limits
 
 # E-mail addresses are the directory's, not ours to judge: Active Directory
 # tenants sync addresses in special-use domains such as "corp.local", which the

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import random
 import secrets
 import time
@@ -26,6 +25,7 @@ from sqlalchemy import Connection, Engine
 from standardwebhooks.webhooks import Webhook
 
 from scimgate import __version__
+from scimgate.config import DEFAULT_RETRY_SCHEDULE
 from scimgate.service import event_feed, outbound
 from scimgate.service.destinations import RefusedDestination
 from scimgate.store import events, progress, webhooks
@@ -48,20 +48,6 @@ EXCERPT_BYTES = 4 * EXCERPT_CHARS
 """The most of an answer that is read: enough for the excerpt in any UTF-8 text."""
 
 ERROR_CHARS = 512
-RETRY_SCHEDULE_VARIABLE = "SCIMGATE_WEBHOOK_RETRY_SCHEDULE"
-
-DEFAULT_SCHEDULE: tuple[float, ...] = (
-    5,
-    30,
-    2 * 60,
-    10 * 60,
-    30 * 60,
-    3600,
-    2 * 3600,
-    4 * 3600,
-    8 * 3600,
-    *(12 * 3600,) * 5,
-)
 
 
 @dataclass(frozen=True)
@@ -76,27 +62,8 @@ class RetryPolicy:
     disabled.
     """
 
-    delays: tuple[float, ...] = DEFAULT_SCHEDULE
+    delays: tuple[float, ...] = DEFAULT_RETRY_SCHEDULE
     jitter: float = 0.2
-
-    @classmethod
-    def from_env(cls) -> RetryPolicy:
-        """The default policy, or the schedule in ``SCIMGATE_WEBHOOK_RETRY_SCHEDULE``.
-
-        That variable holds comma-separated seconds, e.g. ``0.2,0.2,0.2``.
-        """
-        raw = os.environ.get(RETRY_SCHEDULE_VARIABLE, "").strip()
-        if not raw:
-            return cls()
-        try:
-            delays = tuple(float(part) for part in raw.split(","))
-        except ValueError:
-            raise ValueError(
-                f"{RETRY_SCHEDULE_VARIABLE} must be comma-separated seconds, not {raw!r}"
-            ) from None
-        if any(delay < 0 for delay in delays):
-            raise ValueError(f"{RETRY_SCHEDULE_VARIABLE} holds a negative wait: {raw!r}")
-        return cls(delays=delays)
 
     def delay_after(self, failures: int) -> float | None:
         """Seconds to wait after this many failed attempts; None once the schedule is used up."""

@@ -19,7 +19,7 @@ from scim2_models import (
 )
 from sqlalchemy import Engine
 
-from scimgate.config import Limits
+from scimgate.scim.limits import Limits
 from scimgate.scim.normalized import DirectoryGroup, DirectoryUser, normalize_group
 from scimgate.service import event_feed, listing
 from scimgate.service.directory_view import normalized_users

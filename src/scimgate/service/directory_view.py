@@ -7,7 +7,7 @@ from typing import Any, cast
 from scim2_models import SearchRequest
 from sqlalchemy import Engine
 
-from scimgate.config import Limits
+from scimgate.scim.limits import Limits
 from scimgate.scim.normalized import (
     DirectoryGroup,
     DirectoryUser,

@@ -15,7 +15,7 @@ from scim2_models import (
     ServiceProviderConfig,
 )
 
-from scimgate.config import Limits
+from scimgate.scim.limits import Limits
 from scimgate.scim.resources import DESCRIPTIONS, service_provider
 from scimgate.service.scope import Scope
 

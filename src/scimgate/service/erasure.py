@@ -12,7 +12,7 @@ from typing import Any
 from scim2_models import NotFoundException
 from sqlalchemy import Engine
 
-from scimgate.config import Limits
+from scimgate.scim.limits import Limits
 from scimgate.scim.normalized import DirectoryUser, UserState
 from scimgate.service import users
 from scimgate.service.payloads import user_json

@@ -32,8 +32,9 @@ from threading import Condition, Thread
 import structlog
 from sqlalchemy import Engine
 
+from scimgate.config import LogPolicy
 from scimgate.logging import failure
-from scimgate.service.provisioning_log import CapturedRequest, LogPolicy, record
+from scimgate.service.provisioning_log import CapturedRequest, record
 
 log = structlog.get_logger("scimgate.provisioning_log")
 

@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from scim2_models import InvalidValueException, SearchRequest
 from sqlalchemy import Engine
 
-from scimgate.config import Limits
+from scimgate.scim.limits import Limits
 from scimgate.scim.normalized import DirectoryUser
 from scimgate.service import listing
 from scimgate.service.directory_view import normalized_users

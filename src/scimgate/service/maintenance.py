@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import Engine
 
-from scimgate.config import EventSettings
+from scimgate.config import EventSettings, LogPolicy
 from scimgate.events.models import EventType, OffboardingData
 from scimgate.service import event_feed, portal_sessions, provisioning_log
 from scimgate.service.event_feed import PURGED_THROUGH
@@ -28,7 +28,7 @@ class Upkeep:
     rate_buckets_purged: int
 
 
-def run_upkeep(engine: Engine, settings: EventSettings) -> Upkeep:
+def run_upkeep(engine: Engine, settings: EventSettings, log: LogPolicy) -> Upkeep:
     now = utcnow()
     event_feed.number_committed(engine)
     with writing(engine) as conn:
@@ -43,7 +43,7 @@ def run_upkeep(engine: Engine, settings: EventSettings) -> Upkeep:
         newest,
         tombstones,
         alerts,
-        provisioning_log.purge_expired(engine, now),
+        provisioning_log.purge_expired(engine, now, log),
         portal_sessions.purge_expired(engine, now),
         _purge_refilled_buckets(engine),
     )

@@ -12,8 +12,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
-from scimgate.config import Limits
 from scimgate.scim.attribute_mapping import DEFAULTS, checked_mapping, custom_attributes
+from scimgate.scim.limits import Limits
 from scimgate.service.attribute_mappings import effective_mappings
 from scimgate.service.directory_models import directory_models
 from scimgate.service.representation import user_resource

@@ -9,7 +9,6 @@ scrapes, so every server answers the same and none must be the one that saw a
 change happen.
 """
 
-import os
 from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -17,12 +16,10 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import Engine
 
+from scimgate.config import MetricsSettings
 from scimgate.service.delivery import FANOUT_POSITION
 from scimgate.store import events, health, progress
 from scimgate.store.transactions import reading
-
-MULTIPROCESS_DIRECTORY = "PROMETHEUS_MULTIPROC_DIR"
-"""Where the server processes of one ``serve`` keep their counters (set by ``serve``)."""
 
 UNKNOWN = "unknown"
 """The directory and IdP labels of a request to a directory that does not exist."""
@@ -33,9 +30,11 @@ TOO_MANY_REQUESTS = 429
 class Metrics:
     """The metrics registry of one application, so that several apps in a process do not clash."""
 
-    def __init__(self, engine: Engine, *, directory_labels: bool = False) -> None:
+    def __init__(self, engine: Engine, settings: MetricsSettings) -> None:
         self.registry = CollectorRegistry()
-        self.directory_labels = directory_labels
+        self.shared_directory = settings.multiprocess_directory
+        """Where every server process of one ``serve`` keeps its counters; None: this one alone."""
+        directory_labels = self.directory_labels = settings.directory_labels
         """Whether SCIM requests are counted per directory id; off, a scrape names no directory."""
 
         labels = ["idp", "method", "status"]
@@ -84,8 +83,8 @@ class Metrics:
 
     def exposition(self) -> bytes:
         """Every metric in the Prometheus text format (this reads the database)."""
-        shared = os.environ.get(MULTIPROCESS_DIRECTORY)
-        if not shared:
+        shared = self.shared_directory
+        if shared is None:
             return generate_latest(self.registry)
         every_process = CollectorRegistry()
         MultiProcessCollector(every_process, path=shared)  # type: ignore[no-untyped-call]

@@ -11,9 +11,9 @@ from pydantic import TypeAdapter
 from scim2_models import NotFoundException
 from sqlalchemy import Connection
 
-from scimgate.config import Limits
 from scimgate.events.models import DirectoryInfo
 from scimgate.scim.attribute_mapping import custom_attributes_of_dump
+from scimgate.scim.limits import Limits
 from scimgate.scim.normalized import (
     DirectoryGroup,
     DirectoryUser,

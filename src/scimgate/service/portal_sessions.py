@@ -8,13 +8,13 @@ Every session carries its own CSRF token for the forms it is shown.
 
 import hashlib
 import hmac
-import os
 import secrets
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 
+from scimgate.config import SessionPolicy
 from scimgate.service import admin_keys as keys
 from scimgate.store import admin_keys, portal_sessions
 from scimgate.store.ids import new_id, utcnow
@@ -25,26 +25,6 @@ SESSION_PREFIX = "scimgate_session_"
 
 SEEN_RESOLUTION = timedelta(minutes=1)
 """A session's last-seen time is written at most this often, so page views stay reads."""
-
-
-@dataclass(frozen=True)
-class SessionPolicy:
-    """How long an admin's browser session lasts."""
-
-    idle: timedelta = timedelta(minutes=30)
-    """``SCIMGATE_PORTAL_IDLE_MINUTES``: signed out after this long without a request."""
-
-    absolute: timedelta = timedelta(hours=12)
-    """``SCIMGATE_PORTAL_SESSION_HOURS``: signed out after this long whatever happens."""
-
-    @classmethod
-    def from_env(cls) -> "SessionPolicy":
-        idle = os.environ.get("SCIMGATE_PORTAL_IDLE_MINUTES")
-        absolute = os.environ.get("SCIMGATE_PORTAL_SESSION_HOURS")
-        return cls(
-            idle=timedelta(minutes=float(idle)) if idle else cls.idle,
-            absolute=timedelta(hours=float(absolute)) if absolute else cls.absolute,
-        )
 
 
 @dataclass(frozen=True)

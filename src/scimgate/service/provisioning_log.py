@@ -6,7 +6,6 @@ no header but the user agent, and no ``password`` value at any depth of a body.
 """
 
 import json
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -15,6 +14,7 @@ from urllib.parse import unquote
 
 from sqlalchemy import Connection, Engine
 
+from scimgate.config import LogPolicy
 from scimgate.scim import jsontext
 from scimgate.scim.idp import recognise
 from scimgate.scim.text import holds_unstorable, storable
@@ -43,28 +43,6 @@ RESOURCE_TYPES = {"users": "User", "groups": "Group"}
 """By the endpoint in the URL, lower-cased: endpoints are answered in any case."""
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
-
-
-@dataclass(frozen=True)
-class LogPolicy:
-    """What the log keeps, from ``SCIMGATE_LOG_*`` environment variables."""
-
-    redact: frozenset[str] = frozenset()
-    """Lower-cased SCIM attribute names whose values are replaced by ``[redacted]``."""
-
-    bodies: bool = True
-    retention_days: float = 14.0
-
-    @classmethod
-    def from_env(cls) -> "LogPolicy":
-        names = os.environ.get("SCIMGATE_LOG_REDACT", "")
-        retention = os.environ.get("SCIMGATE_LOG_RETENTION_DAYS")
-        return cls(
-            redact=frozenset(name.strip().lower() for name in names.split(",") if name.strip()),
-            bodies=os.environ.get("SCIMGATE_LOG_BODIES", "true").strip().lower()
-            not in ("false", "0", "no", "off"),
-            retention_days=float(retention) if retention else cls.retention_days,
-        )
 
 
 @dataclass(frozen=True)
@@ -393,11 +371,10 @@ def find(engine: Engine, key: str) -> LogEntry | None:
         return provisioning_logs.get(conn, key) or provisioning_logs.by_request_id(conn, key)
 
 
-def purge_expired(engine: Engine, now: datetime, policy: LogPolicy | None = None) -> int:
+def purge_expired(engine: Engine, now: datetime, policy: LogPolicy) -> int:
     """Remove entries older than the retention period; the number removed."""
-    days = (policy or LogPolicy.from_env()).retention_days
     with writing(engine) as conn:
-        return provisioning_logs.purge_before(conn, now - timedelta(days=days))
+        return provisioning_logs.purge_before(conn, now - timedelta(days=policy.retention_days))
 
 
 def as_dict(found: LogEntry, *, bodies: bool) -> dict[str, Any]:

@@ -5,8 +5,8 @@ from functools import cached_property
 
 from sqlalchemy import Engine
 
-from scimgate.config import Limits
 from scimgate.scim.extensions import ResourceModels
+from scimgate.scim.limits import Limits
 from scimgate.service.directory_models import directory_models
 from scimgate.store.tenants import Directory
 

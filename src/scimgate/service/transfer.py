@@ -17,7 +17,7 @@ from typing import Any
 from scim2_models import Context, SCIMException
 from sqlalchemy import Engine
 
-from scimgate.config import Limits
+from scimgate.scim.limits import Limits
 from scimgate.scim.requests import read_patch, read_resource
 from scimgate.service import groups, users
 from scimgate.service.scope import Scope

@@ -23,7 +23,7 @@ import httpx
 import structlog
 from sqlalchemy import Engine
 
-from scimgate.config import EventSettings, Settings
+from scimgate.config import EventSettings, LogPolicy, Settings
 from scimgate.logging import failure
 from scimgate.service import delivery, health, outbound
 from scimgate.service.delivery import FANOUT_BATCH, USER_AGENT, Job, RetryPolicy
@@ -66,12 +66,14 @@ class Worker:
         settings: EventSettings,
         policy: RetryPolicy,
         *,
+        log_policy: LogPolicy | None = None,
         worker_id: str | None = None,
         concurrency: int = CONCURRENCY,
     ) -> None:
         self.engine = engine
         self.settings = settings
         self.policy = policy
+        self.log_policy = log_policy or LogPolicy()
         self.id = worker_id or new_worker_id()
         self.concurrency = concurrency
         # Settings keep it well below the lease: an attempt never outlives its lease, so no
@@ -184,7 +186,7 @@ class Worker:
 
     def _upkeep(self) -> None:
         try:
-            done = run_upkeep(self.engine, self.settings)
+            done = run_upkeep(self.engine, self.settings, self.log_policy)
             with writing(self.engine) as conn:
                 purged = webhooks.purge_finished(
                     conn, utcnow() - timedelta(days=self.settings.retention_days)
@@ -204,9 +206,14 @@ class Worker:
 
 
 def build(settings: Settings) -> Worker:
-    """A worker for the configured database, with the retry policy of the environment."""
+    """A worker for the configured database, with the configured retry policy and log retention."""
     engine = open_engine(settings.database_url, settings.pool, settings.encryption_keys)
-    return Worker(engine, settings.events, RetryPolicy.from_env())
+    return Worker(
+        engine,
+        settings.events,
+        RetryPolicy(delays=settings.events.webhook_retry_schedule),
+        log_policy=settings.log,
+    )
 
 
 @dataclass(frozen=True)
