@@ -16,7 +16,7 @@ from scimgate.scim.limits import Limits
 from scimgate.scim.resources import ENTERPRISE_SCHEMA, USER_SCHEMA, UserResource
 from scimgate.service import groups, listing, tenants, users
 from scimgate.service.scope import Scope
-from scimgate.store.filtering import filter_clause
+from scimgate.store.query.filters import filter_clause
 from scimgate.store.tables import groups as groups_table
 from scimgate.store.tables import users as users_table
 

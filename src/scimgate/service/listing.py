@@ -18,7 +18,8 @@ from scimgate.service.representation import group_document, user_document
 from scimgate.service.scope import Scope
 from scimgate.service.walks import WalkKey, WalkPositions
 from scimgate.store import memberships
-from scimgate.store.filtering import filter_clause, ordering
+from scimgate.store.query.filters import filter_clause
+from scimgate.store.query.sorting import ordering
 from scimgate.store.resources import GROUPS, USERS, ResourceTable, StoredResource
 from scimgate.store.transactions import reading
 

@@ -43,8 +43,10 @@ from scimgate.store.encryption import (
     keyring_of,
     refuse_plain_read,
 )
-from scimgate.store.filtering import check_sortable, sealed_condition, sqlite_json_path
 from scimgate.store.prepared import Prepared
+from scimgate.store.query.constructs import sqlite_json_path
+from scimgate.store.query.sealed import sealed_condition
+from scimgate.store.query.sorting import check_sortable
 from scimgate.store.tables import (
     group_members,
     groups,
