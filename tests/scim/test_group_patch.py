@@ -290,16 +290,20 @@ def test_a_no_path_value_in_another_spelling_is_split_once_read() -> None:
     assert steps[1:] == [MemberChange(MemberAction.replace, (ListedMember(ANN),))]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=InvalidValueException,
-    reason="a null members value is refused as invalidValue, where RFC 7643 §2.5 makes null "
-    "and [] the same state and a PUT with members null empties the group",
-)
 def test_a_no_path_replace_with_null_members_empties_the_group() -> None:
     """Null, unassigned and ``[]`` are one state (RFC 7643 §2.5); other attributes take null."""
     steps = _requested(patch({"op": "replace", "value": {"members": None}}))
     assert steps == [MemberChange(MemberAction.replace, ())]
+
+
+def test_replacing_the_members_path_with_null_empties_the_group() -> None:
+    steps = _requested(patch({"op": "replace", "path": "members", "value": None}))
+    assert steps == [MemberChange(MemberAction.replace, ())]
+
+
+def test_adding_null_members_is_refused() -> None:
+    with pytest.raises(InvalidValueException, match="value is required for add"):
+        _requested(patch({"op": "add", "path": "members", "value": None}))
 
 
 def test_oktas_rename_with_its_id_stays_an_attribute_change() -> None:

@@ -141,7 +141,7 @@ def _no_path_steps(
         action = (
             MemberAction.replace if operation.op == PatchOperation.Op.replace_ else MemberAction.add
         )
-        yield MemberChange(action, listed_members(value[MEMBERS]))
+        yield MemberChange(action, _listed_for(action, value[MEMBERS]))
 
 
 def _names_members(node: Any) -> bool:
@@ -159,7 +159,7 @@ def _member_path_step(operation: PatchOperation[Group], node: Any) -> MemberChan
             listed = listed_members(operation.value)
             return MemberChange(MemberAction.remove, member_ids=tuple(m.id for m in listed))
         action = MemberAction.replace if op == PatchOperation.Op.replace_ else MemberAction.add
-        return MemberChange(action, listed_members(operation.value))
+        return MemberChange(action, _listed_for(action, operation.value))
     if isinstance(node, ValuePath) and node.sub_attr is None and op == PatchOperation.Op.remove:
         ids = _ids_selected(node.val_filter)
         if ids is not None:
@@ -174,6 +174,17 @@ def _member_path_step(operation: PatchOperation[Group], node: Any) -> MemberChan
         detail=f"'{operation.path}': the sub-attributes of a member are immutable; "
         "remove the member and add the one you mean"
     )
+
+
+def _listed_for(action: MemberAction, value: Any) -> tuple[ListedMember, ...]:
+    """The members an ``add`` or ``replace`` lists; replacing them with null empties the group.
+
+    Null and ``[]`` are one state (RFC 7643 §2.5), as a PUT with ``members: null`` shows;
+    an ``add`` must name what it adds, so its null stays refused.
+    """
+    if value is None and action is MemberAction.replace:
+        return ()
+    return listed_members(value)
 
 
 def listed_members(value: Any) -> tuple[ListedMember, ...]:

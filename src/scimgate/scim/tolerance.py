@@ -68,7 +68,9 @@ def apply_patch(patch: PatchOp[Any], resource: Resource[Any]) -> None:
 
 
 _BARE_VALUE = re.compile(
-    r"(?P<head>\b(?:eq|ne|co|sw|ew|gt|ge|lt|le)\s+)(?P<value>[^\s\"()\[\]]+)", re.IGNORECASE
+    r'(?P<quoted>"(?:[^"\\]|\\.)*")'  # a quoted value, passed over whatever it holds
+    r"|(?P<head>\b(?:eq|ne|co|sw|ew|gt|ge|lt|le)\s+)(?P<value>[^\s\"()\[\]]+)",
+    re.IGNORECASE,
 )
 _LITERALS = re.compile(r"^(?:true|false|null|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)$")
 
@@ -83,7 +85,7 @@ def quote_bare_values(scim_filter: str) -> str | None:
 
     def quoted(match: re.Match[str]) -> str:
         value = match["value"]
-        if _LITERALS.match(value):
+        if value is None or _LITERALS.match(value):
             return match[0]
         return f'{match["head"]}"{value}"'
 
