@@ -11,7 +11,9 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from conftest import LiveServer
-from scimgate.cli.admin import audit_app, keys_app, orgs_app
+from scimgate.cli.admin_keys import keys_app
+from scimgate.cli.audit import audit_app
+from scimgate.cli.organizations import orgs_app
 from scimgate.service import admin_keys
 from scimgate.store.tables import admin_keys as admin_keys_table
 from scimgate.store.tables import audit_log

@@ -325,6 +325,17 @@ def _limits_from_env() -> Limits:
     return Limits(**values)
 
 
+def pass_to_server_processes(settings: "Settings", counters: str) -> None:
+    """Put in the environment what the server processes of ``serve --workers N`` start from.
+
+    Each builds its ``Settings`` from the environment afresh: this adds the database
+    ``serve`` was given, and where they share their metrics' counters (unless the
+    operator named a place).
+    """
+    os.environ["SCIMGATE_DATABASE_URL"] = settings.database_url
+    os.environ.setdefault(MULTIPROCESS_DIRECTORY, counters)
+
+
 @dataclass(frozen=True)
 class Settings:
     """The configuration of one scimgate process."""

@@ -1,8 +1,9 @@
-"""What every ``scimgate`` command shares: the console, the database option, settings."""
+"""What every ``scimgate`` command shares: the console, options, settings, the service's URLs."""
 
 import sys
 import unicodedata
 from dataclasses import replace
+from datetime import datetime
 from typing import Annotated
 
 import typer
@@ -26,6 +27,7 @@ DatabaseOption = Annotated[
 CountOption = Annotated[int, typer.Option(help="Page size")]
 StartIndexOption = Annotated[int, typer.Option("--start-index", help="1-based position")]
 JsonLinesOption = Annotated[bool, typer.Option("--json", help="One JSON object per line")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")]
 BaseUrlOption = Annotated[
     str | None,
     typer.Option(
@@ -80,3 +82,18 @@ def settings_for(database_url: str | None) -> Settings:
 def engine_for(database_url: str | None) -> Engine:
     settings = settings_for(database_url)
     return open_engine(settings.database_url, settings.pool, settings.encryption_keys)
+
+
+def public_root(base_url: str | None) -> str:
+    """The service's external URL: the option, else ``$SCIMGATE_PUBLIC_URL``, else the default."""
+    return base_url or settings_for(None).public_url or "http://127.0.0.1:8000"
+
+
+def scim_url(root: str, directory_id: str) -> str:
+    """A directory's SCIM base URL under the service's root: the address its IdP is given."""
+    return f"{root.rstrip('/')}/scim/v2/{directory_id}"
+
+
+def to_the_second(at: datetime | None) -> str:
+    """A moment for a table cell, to the second; blank when it has not happened."""
+    return f"{at:%Y-%m-%d %H:%M:%S}" if at is not None else ""

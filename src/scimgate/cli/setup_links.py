@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from scimgate.cli.admin import JsonOption, audited
-from scimgate.cli.common import DatabaseOption, add_row, console, engine_for
+from scimgate.cli.audit import audited
+from scimgate.cli.common import DatabaseOption, JsonOption, add_row, console, engine_for
 from scimgate.service import setup_links
 from scimgate.store.ids import utcnow
 from scimgate.store.setup_links import SetupLink

@@ -249,11 +249,7 @@ def worker(database_url: DatabaseOption = None) -> None:
     def stop(_signal: int, _frame: FrameType | None) -> None:
         stopping.set()
 
-    try:
-        built = delivery_worker.build(settings_for(database_url))
-    except ValueError as exc:  # a malformed retry schedule in the environment
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from None
+    built = delivery_worker.build(settings_for(database_url))
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     built.run(stopping)

@@ -98,9 +98,13 @@ def open_engine(
     return engine
 
 
+def is_sqlite(url: str) -> bool:
+    """Whether a database URL names an SQLite file (else PostgreSQL)."""
+    return make_url(url).get_backend_name() == "sqlite"
+
+
 def _open(url: str, pool: PoolSettings | None) -> Engine:
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
+    if is_sqlite(url):
         return _sqlite_engine(url)
     pool = pool or PoolSettings()
     return create_engine(

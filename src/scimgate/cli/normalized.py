@@ -1,0 +1,62 @@
+"""The listing ``users list`` and ``groups list`` share: a page of a directory's normalized view."""
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any, Generic, TypeVar
+
+import typer
+from rich.table import Table
+
+from scimgate.cli.common import add_row, console, engine_for, public_root
+
+Item = TypeVar("Item")
+
+
+@dataclass(frozen=True)
+class NormalizedListing(Generic[Item]):
+    """How one kind of resource of the normalized view is listed: as a table or JSON lines."""
+
+    view: Callable[..., tuple[int, list[Item]]]
+    """The service's page of the view, e.g. ``directory_users``."""
+    headings: tuple[str, ...]
+    """The table's headings before its last column, the id (kept whole, never wrapped)."""
+    cells: Callable[[Item], tuple[object, ...]]
+    """An item's cells under the headings, then its id."""
+    plural: str
+    """What the closing count line calls the items, e.g. ``users``."""
+
+    def show(
+        self,
+        directory_id: str,
+        count: int,
+        start_index: int,
+        as_json: bool,
+        database_url: str | None,
+        base_url: str | None,
+    ) -> None:
+        """Print one page; an unknown directory ends the command."""
+        try:
+            total, found = self.view(
+                engine_for(database_url),
+                directory_id,
+                public_root(base_url),
+                count=count,
+                start_index=start_index,
+            )
+        except LookupError as exc:
+            raise typer.BadParameter(str(exc)) from None
+        if as_json:
+            _print_json_lines(found)
+            return
+        table = Table(*self.headings)
+        table.add_column("id", no_wrap=True, min_width=36)
+        for item in found:
+            add_row(table, *self.cells(item))
+        console.print(table)
+        console.print(f"{len(found)} of {total} {self.plural} from position {start_index}.")
+
+
+def _print_json_lines(found: list[Any]) -> None:
+    for item in found:
+        print(json.dumps(asdict(item), default=str))

@@ -1,0 +1,43 @@
+"""``scimgate orgs …``: organizations, the customers whose directories scimgate serves."""
+
+import json
+from dataclasses import asdict
+
+import typer
+from rich.table import Table
+
+from scimgate.cli.audit import audited
+from scimgate.cli.common import DatabaseOption, JsonOption, add_row, console, engine_for
+from scimgate.service import tenants
+
+orgs_app = typer.Typer(help="Organizations: the customers whose directories scimgate serves.")
+
+
+@orgs_app.command("create")
+def create_organization(name: str, database_url: DatabaseOption = None) -> None:
+    """Create an organization and print its id."""
+    engine = engine_for(database_url)
+    if not name.strip():
+        raise typer.BadParameter("an organization needs a name")
+    created = audited(
+        engine,
+        "organization.create",
+        "organization",
+        lambda: tenants.create_organization(engine, name),
+        lambda org: org.id,
+        lambda org: org.id,
+    )
+    console.print(created.id)
+
+
+@orgs_app.command("list")
+def list_organizations(as_json: JsonOption = False, database_url: DatabaseOption = None) -> None:
+    """List organizations."""
+    found = tenants.list_organizations(engine_for(database_url))
+    if as_json:
+        console.print_json(json.dumps([asdict(org) for org in found], default=str))
+        return
+    table = Table("id", "name", "created")
+    for org in found:
+        add_row(table, org.id, org.name, f"{org.created_at:%Y-%m-%d %H:%M}")
+    console.print(table)

@@ -1,0 +1,60 @@
+"""``scimgate tokens …``: the bearer tokens a directory's IdP authenticates with."""
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from scimgate.cli.common import DatabaseOption, add_row, console, engine_for
+from scimgate.service import tenants
+
+tokens_app = typer.Typer(help="Bearer tokens of a directory.")
+
+
+@tokens_app.command("create")
+def create_token(
+    directory_id: str,
+    name: Annotated[str, typer.Option(help="A label, e.g. the IdP it is for")] = "token",
+    database_url: DatabaseOption = None,
+) -> None:
+    """Create another token for a directory (rotate: create, switch the IdP, revoke the old)."""
+    engine = engine_for(database_url)
+    try:
+        issued = tenants.create_token(engine, directory_id, name)
+    except LookupError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    console.print(f"Token id:     {issued.record.id}")
+    console.print(f"Bearer token: {issued.secret}")
+
+
+@tokens_app.command("list")
+def list_tokens(directory_id: str, database_url: DatabaseOption = None) -> None:
+    """List a directory's tokens (never their secrets)."""
+    engine = engine_for(database_url)
+    table = Table("name", "starts with", "created", "last used", "revoked")
+    table.add_column("id", no_wrap=True, min_width=36)
+    try:
+        found = tenants.list_tokens(engine, directory_id)
+    except LookupError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    for token in found:
+        add_row(
+            table,
+            token.name,
+            token.hint + "…",
+            token.created_at.isoformat(timespec="seconds"),
+            token.last_used_at.isoformat(timespec="seconds") if token.last_used_at else "never",
+            token.revoked_at.isoformat(timespec="seconds") if token.revoked_at else "",
+            token.id,
+        )
+    console.print(table)
+
+
+@tokens_app.command("revoke")
+def revoke_token(directory_id: str, token_id: str, database_url: DatabaseOption = None) -> None:
+    """Revoke a token: requests bearing it get 401 from now on."""
+    engine = engine_for(database_url)
+    if not tenants.revoke_token(engine, directory_id, token_id):
+        console.print("No such active token in that directory.")
+        raise typer.Exit(1)
+    console.print(f"Revoked {token_id}.")

@@ -1,0 +1,102 @@
+"""``scimgate users …``: a directory's users, normalized; a user's history; erasure."""
+
+import json
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from scimgate.cli.common import (
+    BaseUrlOption,
+    CountOption,
+    DatabaseOption,
+    JsonLinesOption,
+    StartIndexOption,
+    add_row,
+    console,
+    engine_for,
+)
+from scimgate.cli.normalized import NormalizedListing
+from scimgate.scim.normalized import DirectoryUser
+from scimgate.service import erasure, event_feed
+from scimgate.service.directory_view import directory_users
+
+users_app = typer.Typer(help="A directory's users, in the normalized shape apps read.")
+
+
+def _user_cells(user: DirectoryUser) -> tuple[object, ...]:
+    return (
+        user.username,
+        user.display_name or "",
+        user.primary_email or "",
+        user.department or "",
+        user.state.value,
+        ", ".join(group.name for group in user.groups),
+        ", ".join(user.roles),
+        user.id,
+    )
+
+
+USERS = NormalizedListing(
+    directory_users,
+    ("username", "name", "e-mail", "department", "state", "groups", "roles"),
+    _user_cells,
+    "users",
+)
+
+
+@users_app.command("list")
+def list_users(
+    directory_id: str,
+    count: CountOption = 100,
+    start_index: StartIndexOption = 1,
+    as_json: JsonLinesOption = False,
+    database_url: DatabaseOption = None,
+    base_url: BaseUrlOption = None,
+) -> None:
+    """List a directory's users, normalized (the same fields whichever IdP sent them)."""
+    USERS.show(directory_id, count, start_index, as_json, database_url, base_url)
+
+
+@users_app.command("history")
+def user_history(
+    directory_id: str,
+    user_id: str,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON event per line")] = False,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Every published event about a user, oldest first."""
+    try:
+        found = event_feed.user_history(engine_for(database_url), directory_id, user_id)
+    except LookupError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    if as_json:
+        for event in found:
+            print(json.dumps(event))
+        return
+    table = Table("seq", "occurred", "type")
+    for event in found:
+        add_row(table, str(event["sequence"]), str(event["occurred_at"]), str(event["type"]))
+    console.print(table)
+
+
+@users_app.command("purge")
+def purge_user(
+    directory_id: str,
+    user_id: str,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation")] = False,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Erase a deleted or deactivated user's personal data (a data subject's request)."""
+    if not yes:
+        typer.confirm(f"Erase every personal detail of user {user_id}?", abort=True)
+    try:
+        purged = erasure.purge_user(engine_for(database_url), directory_id, user_id)
+    except (LookupError, erasure.StillActive) as exc:
+        console.print(f"Not purged: {exc}")
+        raise typer.Exit(1) from None
+    if purged.deleted_now:
+        console.print(f"Deleted user {user_id} (it was deactivated).")
+    console.print(
+        f"Erased user {user_id}: {purged.events_redacted} events redacted, tombstone removed."
+    )
