@@ -5,6 +5,8 @@ requests in flight (``concurrency``); a step starts once the one before it has
 ended, as the later steps need what the earlier ones created.
 """
 
+from collections.abc import Callable
+
 from scimgate.simulator.dialects import Dialect
 from scimgate.simulator.population import Person, Population, Team
 from scimgate.simulator.runner import Report, Session
@@ -16,107 +18,116 @@ def run(
     """Discovery, test connection, initial sync, memberships, changes, leavers; then verify."""
     session = Session(base_url, token, dialect.user_agent, concurrency)
     try:
-        _lifecycle(session, dialect, population)
+        Lifecycle(session, dialect, population).run()
     finally:
         session.close()
     return session.report
 
 
-def _lifecycle(session: Session, dialect: Dialect, population: Population) -> None:
-    people = population.people
-    with session.step("discovery"):
+class Lifecycle:
+    """The lifecycle's steps over one population, in the order an IdP takes them."""
+
+    def __init__(self, session: Session, dialect: Dialect, population: Population) -> None:
+        self.session = session
+        self.dialect = dialect
+        self.population = population
+        self.people = population.people
+        self.by_key = {person.key: person for person in self.people}
+        self.teams = population.teams if dialect.pushes_groups else []
+        self.leavers = self.people[2::10]
+
+    def run(self) -> None:
+        steps: list[tuple[str, Callable[[], None]]] = [
+            ("discovery", self.discovery),
+            ("test connection", lambda: self.dialect.test_connection(self.session)),
+            ("initial sync: users", lambda: self.session.each(self.people, self.sync_user)),
+            ("initial sync: managers", lambda: self.session.each(self.people, self.sync_manager)),
+            (
+                "initial sync: groups and members",
+                lambda: self.session.each(self.teams, self.sync_group),
+            ),
+            ("movers: attribute changes", lambda: self.session.each(self.people[1::10], self.move)),
+            (
+                "movers: membership removals",
+                lambda: self.session.each(self.teams[::2], self.remove_first_member),
+            ),
+            ("leavers: deactivation", lambda: self.session.each(self.leavers, self.deactivate)),
+        ]
+        if self.dialect.deletes_users:
+            steps.append(("leavers: deletion", self.delete_leavers))
+        steps.append(("verification", self.verify))
+        for name, step in steps:
+            with self.session.step(name):
+                step()
+
+    def discovery(self) -> None:
         for path in ("/ServiceProviderConfig", "/ResourceTypes", "/Schemas"):
-            session.send("GET", path, (200,))
+            self.session.send("GET", path, (200,))
 
-    with session.step("test connection"):
-        dialect.test_connection(session)
-
-    def sync_user(person: Person) -> None:
+    def sync_user(self, person: Person) -> None:
         lookup = {"filter": f'userName eq "{person.user_name}"', "startIndex": 1, "count": 100}
-        found = session.send("GET", "/Users", (200,), params=lookup)
+        found = self.session.send("GET", "/Users", (200,), params=lookup)
         if found and found.get("totalResults"):
             person.scim_id = found["Resources"][0]["id"]
             return
-        created = session.send(
-            "POST", "/Users", (201,), json=dialect.user_body(person, population.domain)
-        )
+        body = self.dialect.user_body(person, self.population.domain)
+        created = self.session.send("POST", "/Users", (201,), json=body)
         person.scim_id = created["id"] if created else None
 
-    with session.step("initial sync: users"):
-        session.each(people, sync_user)
-
-    by_key = {person.key: person for person in people}
-
-    def sync_manager(person: Person) -> None:
-        manager = by_key.get(person.manager) if person.manager else None
+    def sync_manager(self, person: Person) -> None:
+        manager = self.by_key.get(person.manager) if person.manager else None
         if person.scim_id and manager and manager.scim_id:
-            dialect.set_manager(session, person, manager.scim_id)
+            self.dialect.set_manager(self.session, person, manager.scim_id)
 
-    with session.step("initial sync: managers"):
-        session.each(people, sync_manager)
-
-    teams = population.teams if dialect.pushes_groups else []
-
-    def sync_group(team: Team) -> None:
-        found = dialect.find_group(session, team)
+    def sync_group(self, team: Team) -> None:
+        found = self.dialect.find_group(self.session, team)
         present: set[str] = set()
         if found and found.get("totalResults"):
             team.scim_id = found["Resources"][0]["id"]
             # A group from an earlier run: reconcile it, as the IdP would.
-            current = session.send("GET", f"/Groups/{team.scim_id}", (200,)) or {}
+            current = self.session.send("GET", f"/Groups/{team.scim_id}", (200,)) or {}
             present = {member["value"] for member in current.get("members", [])}
         else:
-            created = dialect.create_group(session, team)
+            created = self.dialect.create_group(self.session, team)
             team.scim_id = created["id"] if created else None
-        wanted = {by_key[key].scim_id for key in team.members if by_key[key].scim_id}
-        if team.scim_id:
-            for extra in sorted(present - wanted):
-                dialect.remove_member(session, team, extra)
-            dialect.add_members(session, team, sorted(i for i in wanted - present if i))
+        if not team.scim_id:
+            return
+        wanted = {self.by_key[key].scim_id for key in team.members} - {None}
+        for extra in sorted(present - wanted):
+            self.dialect.remove_member(self.session, team, extra)
+        self.dialect.add_members(self.session, team, sorted(str(i) for i in wanted - present))
 
-    with session.step("initial sync: groups and members"):
-        session.each(teams, sync_group)
+    def move(self, person: Person) -> None:
+        changed = self.dialect.change_title(self.session, person, "Principal")
+        self.session.check(bool(changed) and changed.get("title") == "Principal", "title changed")
 
-    def move(person: Person) -> None:
-        changed = dialect.change_title(session, person, "Principal")
-        session.check(bool(changed) and changed.get("title") == "Principal", "title changed")
+    def remove_first_member(self, team: Team) -> None:
+        if team.scim_id and team.members and self.by_key[team.members[0]].scim_id:
+            first = self.by_key[team.members.pop(0)]
+            self.dialect.remove_member(self.session, team, str(first.scim_id))
 
-    movers = people[1::10]
-    with session.step("movers: attribute changes"):
-        session.each(movers, move)
+    def deactivate(self, person: Person) -> None:
+        answer = self.dialect.deactivate(self.session, person)
+        self.session.check(bool(answer) and answer.get("active") is False, "user deactivated")
 
-    def remove_first_member(team: Team) -> None:
-        if team.scim_id and team.members and by_key[team.members[0]].scim_id:
-            dialect.remove_member(session, team, str(by_key[team.members.pop(0)].scim_id))
+    def delete_leavers(self) -> None:
+        for person in self.leavers[::2]:
+            self.session.send("DELETE", f"/Users/{person.scim_id}", (204,))
+            self.session.send("GET", f"/Users/{person.scim_id}", (404,))
+            person.scim_id = None
+            for team in self.teams:
+                if person.key in team.members:
+                    team.members.remove(person.key)
 
-    with session.step("movers: membership removals"):
-        session.each(teams[::2], remove_first_member)
-
-    def deactivate(person: Person) -> None:
-        answer = dialect.deactivate(session, person)
-        session.check(bool(answer) and answer.get("active") is False, "user deactivated")
-
-    leavers = people[2::10]
-    with session.step("leavers: deactivation"):
-        session.each(leavers, deactivate)
-
-    if dialect.deletes_users:
-        with session.step("leavers: deletion"):
-            for person in leavers[::2]:
-                session.send("DELETE", f"/Users/{person.scim_id}", (204,))
-                session.send("GET", f"/Users/{person.scim_id}", (404,))
-                person.scim_id = None
-                for team in teams:
-                    if person.key in team.members:
-                        team.members.remove(person.key)
-
-    with session.step("verification"):
-        for person in leavers:
+    def verify(self) -> None:
+        for person in self.leavers:
             if person.scim_id:
-                user = session.send("GET", f"/Users/{person.scim_id}", (200,))
-                session.check(bool(user) and user.get("active") is False, "leaver stays inactive")
-        for team in teams[:5]:
-            group = session.send("GET", f"/Groups/{team.scim_id}", (200,))
+                user = self.session.send("GET", f"/Users/{person.scim_id}", (200,))
+                self.session.check(
+                    bool(user) and user.get("active") is False, "leaver stays inactive"
+                )
+        for team in self.teams[:5]:
+            group = self.session.send("GET", f"/Groups/{team.scim_id}", (200,))
             members = {m["value"] for m in (group or {}).get("members", [])}
-            expected = {by_key[key].scim_id for key in team.members}
-            session.check(members == expected, f"members of {team.display_name}")
+            expected = {self.by_key[key].scim_id for key in team.members}
+            self.session.check(members == expected, f"members of {team.display_name}")
