@@ -8,9 +8,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
-from scimgate.scim.limits import Limits
+from factories import new_scope
 from scimgate.scim.resources import GROUP_SCHEMA, UserResource
-from scimgate.service import tenants
 from scimgate.service.representation import document
 from scimgate.service.scope import Scope
 from scimgate.store import memberships
@@ -32,10 +31,8 @@ def build_directory(
     engine: Engine, size: int, base_url: str = "http://scale.example.com"
 ) -> LargeDirectory:
     """A directory with ``size`` users and one group holding them all."""
-    organization = tenants.create_organization(engine, f"scale {size} {new_id()}")
-    created = tenants.create_directory(engine, organization.id, f"{size} users")
-    directory = created.directory
-    scope = Scope(engine, directory, f"{base_url}/scim/v2/{directory.id}", Limits())
+    scope = new_scope(engine, f"{size} users", base_url)
+    directory = scope.directory
     template = document(
         UserResource(
             user_name="template",

@@ -3,7 +3,6 @@ number of times, however many operations wait or fail, and the order operations 
 is the one RFC 7644 §3.7 asks for (as sent, an operation waiting for the bulkIds it refers to).
 """
 
-import secrets
 from typing import Any
 
 import pytest
@@ -11,11 +10,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import Engine
 
+from factories import new_scope
 from property_support import property_settings
 from scim_payloads import BULK_SCHEMA, group, user
 from scimgate.scim.bulk import Schedule, Step
-from scimgate.scim.limits import Limits
-from scimgate.service import bulk, tenants
+from scimgate.service import bulk
 from scimgate.service.scope import Scope
 
 
@@ -92,9 +91,7 @@ class _Walked(list[Any]):
 
 @pytest.fixture
 def scope(engine: Engine) -> Scope:
-    organization = tenants.create_organization(engine, f"bulk {secrets.token_hex(3)}")
-    directory = tenants.create_directory(engine, organization.id, "bulk").directory
-    return Scope(engine, directory, f"http://x.example/scim/v2/{directory.id}", Limits())
+    return new_scope(engine, "bulk")
 
 
 def _envelope(operations: list[dict[str, Any]]) -> dict[str, Any]:

@@ -13,13 +13,12 @@ from scim2_models import Context
 from sqlalchemy import Engine
 
 from event_support import published
+from factories import scope_of
 from scim_payloads import ENTERPRISE_SCHEMA, USER_SCHEMA
-from scimgate.scim.limits import Limits
 from scimgate.scim.requests import read_resource
 from scimgate.service import attribute_mappings, roles, tenants, users
 from scimgate.service.scope import Scope
 from scimgate.store import roles as role_rows
-from scimgate.store import tenants as stored_tenants
 from scimgate.store.engine import open_engine
 from scimgate.store.transactions import reading
 
@@ -30,12 +29,6 @@ def other_engine(database_url: str) -> Iterator[Engine]:
     engine = open_engine(database_url)
     yield engine
     engine.dispose()
-
-
-def _scope(engine: Engine, directory_id: str) -> Scope:
-    with reading(engine) as conn:
-        directory = stored_tenants.existing_directory(conn, directory_id)
-    return Scope(engine, directory, f"/scim/v2/{directory_id}", Limits())
 
 
 def _create(scope: Scope, nick: str) -> str:
@@ -65,7 +58,7 @@ def test_a_change_through_one_engine_is_used_by_the_next_write_through_another(
 ) -> None:
     organization = tenants.create_organization(engine, f"config {secrets.token_hex(3)}")
     directory_id = tenants.create_directory(engine, organization.id, "config").directory.id
-    here, there = _scope(engine, directory_id), _scope(other_engine, directory_id)
+    here, there = scope_of(engine, directory_id), scope_of(other_engine, directory_id)
     # Both processes have read the configuration as it was: no rules, no mapping of nickName.
     for scope in (here, there):
         created = _create(scope, "before")

@@ -14,11 +14,11 @@ import pytest
 from scim2_models import Context, ResponseParameters, SearchRequest
 from sqlalchemy import Engine
 
+from factories import new_scope
 from scim_payloads import ENTERPRISE_SCHEMA, USER_SCHEMA
 from scimgate.scim.documents import ListDocument, ScimDocument
-from scimgate.scim.limits import Limits
 from scimgate.scim.requests import read_resource
-from scimgate.service import groups, listing, tenants, users
+from scimgate.service import groups, listing, users
 from scimgate.service.scope import Scope
 
 USERS = [
@@ -81,10 +81,7 @@ USERS = [
 
 @pytest.fixture
 def scope(engine: Engine) -> Scope:
-    organization = tenants.create_organization(engine, "documents")
-    created = tenants.create_directory(engine, organization.id, "documents")
-    base = f"http://testserver/scim/v2/{created.directory.id}"
-    return Scope(engine, created.directory, base, Limits())
+    return new_scope(engine, "documents", "http://testserver")
 
 
 def _models_json(document: ScimDocument, context: Context, parameters: Any = None) -> Any:

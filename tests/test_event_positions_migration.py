@@ -14,9 +14,9 @@ from alembic import command
 from sqlalchemy import Engine, delete, select
 
 from conftest import postgres_database
-from scimgate.scim.limits import Limits
+from factories import new_scope
 from scimgate.scim.resources import UserResource
-from scimgate.service import event_feed, tenants, users
+from scimgate.service import event_feed, users
 from scimgate.service.event_feed import PURGED_THROUGH, EventFilter
 from scimgate.service.scope import Scope
 from scimgate.store import progress
@@ -54,9 +54,7 @@ def _database(backend_url: str, tmp_path: Path) -> contextlib.AbstractContextMan
 
 
 def _directory(engine: Engine) -> Scope:
-    organization = tenants.create_organization(engine, "before positions")
-    directory = tenants.create_directory(engine, organization.id, "a").directory
-    return Scope(engine, directory, f"http://x.example/scim/v2/{directory.id}", Limits())
+    return new_scope(engine, "before positions")
 
 
 def _publish_old_style(engine: Engine, scope: Scope, count: int) -> list[int]:

@@ -20,14 +20,13 @@ import pytest
 from sqlalchemy import Engine, select
 
 from conftest import postgres_database
+from factories import scope_of
 from scimgate.scim.errors import ServiceBusy
-from scimgate.scim.limits import Limits
 from scimgate.scim.resources import UserResource
 from scimgate.service import event_feed, maintenance, tenants, users
 from scimgate.service.event_feed import EventFilter
 from scimgate.service.publishing import Recorded, publish_recorded
 from scimgate.service.scope import Scope
-from scimgate.store import tenants as directory_rows
 from scimgate.store.engine import open_engine
 from scimgate.store.events import NewEvent
 from scimgate.store.ids import new_id, utcnow
@@ -58,12 +57,6 @@ def private_postgres(database_url: str) -> Iterator[str]:
             yield url
         finally:
             engine.dispose()
-
-
-def _scope(engine: Engine, directory_id: str) -> Scope:
-    with reading(engine) as conn:
-        directory = directory_rows.existing_directory(conn, directory_id)
-    return Scope(engine, directory, f"http://x.example/scim/v2/{directory_id}", Limits())
 
 
 def _new_directories(engine: Engine, count: int) -> list[str]:
@@ -99,11 +92,11 @@ def test_a_write_held_open_in_one_directory_holds_up_no_other_directory(
     try:
         held, other = _new_directories(engine, 2)
         cursor = event_feed.latest_cursor(engine)
-        announced = _event(_scope(engine, held))
+        announced = _event(scope_of(engine, held))
         with writing(engine) as conn:
             # What every changing transaction does last, before it commits.
             publish_recorded(conn, [Recorded(announced, None)])
-            created = _create(_scope(impatient, other), "while-held@example.com")
+            created = _create(scope_of(impatient, other), "while-held@example.com")
             meanwhile = event_feed.read_events(impatient, cursor, PAGE, EventFilter())
         after = event_feed.read_events(impatient, meanwhile.next_cursor, PAGE, EventFilter())
     finally:
@@ -125,7 +118,7 @@ def test_an_overdue_alert_waits_for_its_directory_like_any_publisher(
     impatient = open_engine(private_postgres + LOCK_TIMEOUT)
     try:
         (directory_id,) = _new_directories(engine, 1)
-        scope = _scope(engine, directory_id)
+        scope = scope_of(engine, directory_id)
         leaver = _create(scope, "leaver@example.com")
         users.replace_user(
             scope, leaver, UserResource(user_name="leaver@example.com", active=False), None
@@ -152,7 +145,7 @@ def _write(url: str, directory_ids: list[str], count: int, label: str) -> dict[s
     def write(directory_id: str) -> list[str]:
         engine = open_engine(url)
         try:
-            scope = _scope(engine, directory_id)
+            scope = scope_of(engine, directory_id)
             return [_create(scope, f"{label}-{n}@example.com") for n in range(count)]
         finally:
             engine.dispose()

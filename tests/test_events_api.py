@@ -8,10 +8,10 @@ from typing import Any
 
 import httpx
 import jsonschema
-from sqlalchemy import Engine
 
 from conftest import ADMIN_TOKEN, DirectoryClient, LiveServer, new_directory
 from event_support import admin_client, last_seq, private_server, published, read_all
+from factories import organization_of
 from scim_payloads import group, patch, user
 from scimgate.config import EventSettings, LogPolicy
 from scimgate.events.models import EventType
@@ -25,8 +25,7 @@ DEACTIVATE = patch({"op": "replace", "path": "active", "value": False})
 
 def _sibling(server: LiveServer, scim: DirectoryClient) -> DirectoryClient:
     """Another directory of the same organization as ``scim``."""
-    directory = tenants.list_directories(server.engine)
-    organization_id = next(d.organization_id for d in directory if d.id == scim.directory_id)
+    organization_id = organization_of(server.engine, scim.directory_id)
     created = tenants.create_directory(server.engine, organization_id, "sibling")
     base_url = f"{server.url}/scim/v2/{created.directory.id}"
     http = httpx.Client(
@@ -35,10 +34,6 @@ def _sibling(server: LiveServer, scim: DirectoryClient) -> DirectoryClient:
         timeout=30,
     )
     return DirectoryClient(created.directory.id, created.token.secret, base_url, http)
-
-
-def _organization_of(engine: Engine, directory_id: str) -> str:
-    return next(d.organization_id for d in tenants.list_directories(engine) if d.id == directory_id)
 
 
 def _ids(found: list[dict[str, Any]]) -> list[str]:
@@ -79,7 +74,7 @@ def test_pages_follow_the_cursor_and_filters_select(
         assert _ids(read_all(admin, start, directory_id=client.directory_id)) == [
             event.id for event in everything if event.directory_id == client.directory_id
         ]
-    organization_id = _organization_of(engine, scim.directory_id)
+    organization_id = organization_of(engine, scim.directory_id)
     of_organization = read_all(admin, start, organization_id=organization_id)
     assert {event["directory_id"] for event in of_organization} == {
         scim.directory_id,

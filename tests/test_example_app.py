@@ -16,9 +16,8 @@ import httpx
 import standardwebhooks
 
 from conftest import ADMIN_TOKEN, DirectoryClient, LiveServer, free_port
+from factories import organization_of
 from scim_payloads import patch, user
-from scimgate.store import tenants
-from scimgate.store.transactions import reading
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "revoking_app"
 REVOCATION_SECONDS = 5.0
@@ -69,11 +68,6 @@ def _wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> Non
     raise RuntimeError("the example app did not start within 30 s")
 
 
-def _organization_of(server: LiveServer, directory_id: str) -> str:
-    with reading(server.engine) as conn:
-        return tenants.existing_directory(conn, directory_id).organization_id
-
-
 def _signed_in(app_url: str, user_name: str) -> tuple[httpx.Client, httpx.Client]:
     """A browser with the user's session cookie, and an API client with their token."""
     browser = httpx.Client(base_url=app_url, timeout=10)
@@ -109,7 +103,9 @@ def test_deactivation_in_the_idp_ends_sessions_and_tokens_with_proof(
         again = httpx.post(f"{app_url}/login", json={"username": "ann@corp.example"})
         assert again.status_code == 401
 
-    row = _confirmed_deprovisioning(admin, _organization_of(live_server, scim.directory_id), since)
+    row = _confirmed_deprovisioning(
+        admin, organization_of(live_server.engine, scim.directory_id), since
+    )
     assert (row["user_id"], row["reason"]) == (ann, "deactivated")
     assert (row["notified_via"], row["confirmed_via"]) == ("events_api", "api")
     moments = [datetime.fromisoformat(row[key]) for key in ("requested_at", "notified_at")]

@@ -16,7 +16,6 @@ random seeds, with failures shrunk to a minimal example, set how many::
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,12 +26,12 @@ from scim2_models import Context, SCIMException
 from sqlalchemy import Engine
 
 import scim_reference as ref
+from factories import new_scope
 from property_support import property_settings
 from scim_payloads import ENTERPRISE_SCHEMA, GROUP_SCHEMA, USER_SCHEMA
 from scim_reference import Attr, Compare, Logical, Node, Not, Present, Spelling, ValuePath
-from scimgate.scim.limits import Limits
 from scimgate.scim.requests import read_resource, read_search
-from scimgate.service import groups, listing, tenants, users
+from scimgate.service import groups, listing, users
 from scimgate.service.scope import Scope
 
 FILTERS_PER_DIRECTORY = 25
@@ -132,9 +131,7 @@ class Directory:
 def _provision(
     engine: Engine, people: list[dict[str, Any]], teams: list[tuple[str, list[int]]]
 ) -> Directory:
-    organization = tenants.create_organization(engine, f"props {secrets.token_hex(3)}")
-    directory = tenants.create_directory(engine, organization.id, "props").directory
-    scope = Scope(engine, directory, f"http://x.example/scim/v2/{directory.id}", Limits())
+    scope = new_scope(engine, "props")
     ids = []
     for body in people:
         model = read_resource(

@@ -12,9 +12,9 @@ import pytest
 from scim2_models import Group, ScimFilter, SearchRequest
 from sqlalchemy import Engine, Table, select
 
-from scimgate.scim.limits import Limits
+from factories import new_scope
 from scimgate.scim.resources import ENTERPRISE_SCHEMA, USER_SCHEMA, UserResource
-from scimgate.service import groups, listing, tenants, users
+from scimgate.service import groups, listing, users
 from scimgate.service.scope import Scope
 from scimgate.store.query.filters import filter_clause
 from scimgate.store.tables import groups as groups_table
@@ -165,9 +165,7 @@ def _matching(engine: Engine, table: Table, directory_id: str, scim_filter: Any)
 
 
 def _scope(engine: Engine, name: str) -> Scope:
-    organization = tenants.create_organization(engine, name)
-    directory = tenants.create_directory(engine, organization.id, name).directory
-    return Scope(engine, directory, f"http://x.example.com/scim/v2/{directory.id}", Limits())
+    return new_scope(engine, name, "http://x.example.com")
 
 
 @pytest.fixture(scope="module")

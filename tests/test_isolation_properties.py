@@ -25,6 +25,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from conftest import DirectoryClient, LiveServer, new_directory
+from factories import organization_of
 from property_support import check_answer, limited, near_misses, property_settings, snapshot
 from scim_payloads import BULK_SCHEMA, SEARCH_SCHEMA, group, patch, user
 from scimgate.service import tenants
@@ -65,7 +66,7 @@ def _populate(directory: DirectoryClient, label: str) -> tuple[list[str], list[s
 def _pair(server: LiveServer, same_organization: bool) -> Pair:
     a = new_directory(server, "A")
     if same_organization:
-        organization_id = _organization_of(server, a.directory_id)
+        organization_id = organization_of(server.engine, a.directory_id)
         created = tenants.create_directory(server.engine, organization_id, "B")
         base_url = f"{server.url}/scim/v2/{created.directory.id}"
         http = httpx.Client(
@@ -83,13 +84,6 @@ def _pair(server: LiveServer, same_organization: bool) -> Pair:
     # B holds the same userNames and group names as A, so that a leak cannot hide behind a miss.
     _populate(b, "a")
     return Pair(a, b, a_users, a_groups)
-
-
-def _organization_of(server: LiveServer, directory_id: str) -> str:
-    for directory in tenants.list_directories(server.engine):
-        if directory.id == directory_id:
-            return directory.organization_id
-    raise AssertionError(f"no directory {directory_id}")
 
 
 @pytest.fixture(params=["same organization", "other organizations"])

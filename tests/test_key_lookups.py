@@ -13,7 +13,6 @@ on each backend.
 from __future__ import annotations
 
 import json
-import secrets
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -28,6 +27,7 @@ from sqlalchemy import Engine, select
 from starlette.requests import Request
 from starlette.responses import Response
 
+from factories import new_scope
 from property_support import property_settings
 from scim_payloads import GROUP_SCHEMA, USER_SCHEMA
 from scimgate.api import scim_routes
@@ -35,7 +35,7 @@ from scimgate.api.responses import error_response, render
 from scimgate.scim.key_lookups import key_lookup
 from scimgate.scim.limits import Limits
 from scimgate.scim.requests import read_resource, read_search
-from scimgate.service import groups, key_lookups, listing, tenants, users
+from scimgate.service import groups, key_lookups, listing, users
 from scimgate.service.scope import Scope
 from scimgate.store.tables import users as users_table
 from scimgate.store.transactions import reading
@@ -108,9 +108,7 @@ def population(draw: st.DrawFn) -> tuple[list[dict[str, Any]], list[dict[str, An
 
 
 def _provision(engine: Engine, people: list[dict[str, Any]], teams: list[dict[str, Any]]) -> Stored:
-    organization = tenants.create_organization(engine, f"lookups {secrets.token_hex(3)}")
-    directory = tenants.create_directory(engine, organization.id, "lookups").directory
-    scope = Scope(engine, directory, f"http://x.example/scim/v2/{directory.id}", Limits())
+    scope = new_scope(engine, "lookups")
     ids = []
     for body in people:
         model = read_resource(

@@ -20,11 +20,12 @@ from sqlalchemy import Engine, event
 
 from conftest import LiveServer, new_directory, serving
 from event_support import last_seq, published
+from factories import new_scope
 from scim_payloads import BULK_SCHEMA, PATCH_SCHEMA, group, patch
 from scimgate.scim.limits import Limits
 from scimgate.scim.requests import read_patch
 from scimgate.scim.resources import GROUP_SCHEMA, UserResource
-from scimgate.service import groups, tenants
+from scimgate.service import groups
 from scimgate.service.representation import document
 from scimgate.service.scope import Scope
 from scimgate.store import memberships, roles
@@ -42,9 +43,8 @@ class Population:
 
 def _populate(engine: Engine, size: int) -> Population:
     """A directory of ``size`` users, written through the store in one transaction."""
-    organization = tenants.create_organization(engine, f"members {secrets.token_hex(3)}")
-    directory = tenants.create_directory(engine, organization.id, "members").directory
-    scope = Scope(engine, directory, f"http://x.example/scim/v2/{directory.id}", Limits())
+    scope = new_scope(engine, "members")
+    directory = scope.directory
     template = document(UserResource(user_name="template", display_name="template", active=True))
     user_ids: list[str] = []
     with writing(engine) as conn:

@@ -9,19 +9,14 @@ import httpx
 
 from conftest import DirectoryClient, LiveServer, new_directory
 from event_support import last_seq, published, read_all
+from factories import organization_of
 from scim_payloads import group, patch, user
 from scimgate.events.report import REPORT_COLUMNS
-from scimgate.service import maintenance, safety, tenants
+from scimgate.service import maintenance, safety
 from scimgate.store import offboarding
 from scimgate.store.transactions import reading
 
 DEACTIVATE = patch({"op": "replace", "path": "active", "value": False})
-
-
-def _organization_of(server: LiveServer, directory_id: str) -> str:
-    return next(
-        d.organization_id for d in tenants.list_directories(server.engine) if d.id == directory_id
-    )
 
 
 def _report(
@@ -82,7 +77,7 @@ def test_each_deprovisioning_is_requested_notified_and_confirmed(
     assert scim.http.patch(f"/Users/{ids['dan']}", json=DEACTIVATE).status_code == 200
     until = datetime.now(UTC) + timedelta(seconds=1)
 
-    organization_id = _organization_of(live_server, scim.directory_id)
+    organization_id = organization_of(live_server.engine, scim.directory_id)
     report = _report(admin, organization_id, since, until=until.isoformat())
     assert report.status_code == 200, report.text
     rows = report.json()["data"]
@@ -140,13 +135,13 @@ def test_an_organization_sees_only_its_own_deprovisionings(
         user_id = client.http.post("/Users", json=user(name)).json()["id"]
         assert client.http.patch(f"/Users/{user_id}", json=DEACTIVATE).status_code == 200
     for client, name in ((scim, "ours"), (other, "theirs")):
-        organization_id = _organization_of(live_server, client.directory_id)
+        organization_id = organization_of(live_server.engine, client.directory_id)
         rows = _report(admin, organization_id, since).json()["data"]
         assert [(row["user_name"], row["directory_id"]) for row in rows] == [
             (name, client.directory_id)
         ]
     # Naming another organization's directory adds nothing.
-    ours = _organization_of(live_server, scim.directory_id)
+    ours = organization_of(live_server.engine, scim.directory_id)
     assert _report(admin, ours, since, directory_id=other.directory_id).json() == {"data": []}
     missing = _report(admin, other.directory_id, since)
     assert missing.status_code == 404
