@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, cast
 
-from scim2_models import InvalidCursorException, ScimFilter, SearchRequest
+from scim2_models import ScimFilter, SearchRequest
 from sqlalchemy import ColumnElement, Connection
 
+from scimgate.scim.cursors import Position, decode_cursor, encode_cursor
 from scimgate.scim.documents import ListDocument, ScimDocument
 from scimgate.service import confirmations
 from scimgate.service.representation import group_document, user_document
@@ -89,7 +87,7 @@ def list_resources(
         start_index,
     )
     if search.cursor is not None:
-        position = _decode_cursor(search.cursor)
+        position = decode_cursor(search.cursor)
     elif keyset:
         position = Position(offset=start_index - 1, after_id=_walks.resume_after(walk))
     else:
@@ -121,7 +119,7 @@ def list_resources(
         _walks.remember(replace(walk, start_index=start_index + count), rows[-1].id)
     next_cursor = None
     if full_page and search.cursor is not None:
-        next_cursor = _encode_cursor(
+        next_cursor = encode_cursor(
             Position(after_id=rows[-1].id) if keyset else Position(offset=position.offset + count)
         )
     return ListDocument(
@@ -139,38 +137,6 @@ def _order_by(
     binding = search.sort_binding(model) if search.sort_by else None
     descending = search.sort_order == SearchRequest.SortOrder.descending
     return ordering(kind.table.table, binding, descending=descending)
-
-
-@dataclass(frozen=True)
-class Position:
-    """Where a page starts: after an id in id order (keyset), or at an offset."""
-
-    offset: int = 0
-    after_id: str | None = None
-
-
-def _encode_cursor(position: Position) -> str:
-    """An opaque RFC 9865 cursor for the page starting at a position."""
-    text = f"k:{position.after_id}" if position.after_id else f"o:{position.offset}"
-    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> Position:
-    """The position a cursor names; the empty cursor starts a cursor walk."""
-    if cursor == "":
-        return Position()
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        kind, _, value = text.partition(":")
-        if kind == "k":
-            return Position(after_id=str(uuid.UUID(value)))
-        if kind == "o" and value.isascii() and value.isdigit() and len(value) <= 18:
-            return Position(offset=int(value))  # 18 digits stay within a 64-bit OFFSET
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        pass
-    raise InvalidCursorException(
-        detail=f"cursor {cursor!r} is not one this server issued; start again with cursor="
-    )
 
 
 def search_everything(scope: Scope, search: SearchRequest[Any]) -> ListDocument:
