@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from typing import Any, cast
 
 from scim2_models import ScimFilter, SearchRequest
-from sqlalchemy import ColumnElement, Connection
+from sqlalchemy import Connection
 
 from scimgate.scim.cursors import Position, decode_cursor, encode_cursor
 from scimgate.scim.documents import ListDocument, ScimDocument
@@ -17,7 +17,6 @@ from scimgate.service.scope import Scope
 from scimgate.service.walks import WalkKey, WalkPositions
 from scimgate.store import memberships
 from scimgate.store.query.filters import filter_clause
-from scimgate.store.query.sorting import ordering
 from scimgate.store.resources import GROUPS, USERS, ResourceTable, StoredResource
 from scimgate.store.transactions import reading
 
@@ -96,12 +95,14 @@ def list_resources(
     with reading(scope.engine) as conn:
         rows = []
         if count:
+            model = scope.models.of(kind.name)
             rows = kind.table.page(
                 conn,
                 scope.directory_id,
                 condition,
-                _order_by(kind, scope.models.of(kind.name), search),
                 count,
+                sort_by=search.sort_binding(model) if search.sort_by else None,
+                descending=search.sort_order == SearchRequest.SortOrder.descending,
                 offset=0 if position.after_id else position.offset,
                 after_id=position.after_id,
             )
@@ -129,14 +130,6 @@ def list_resources(
         next_cursor=next_cursor,
         list_model=scope.models.list_response,
     )
-
-
-def _order_by(
-    kind: ResourceKind, model: Any, search: SearchRequest[Any]
-) -> list[ColumnElement[Any]]:
-    binding = search.sort_binding(model) if search.sort_by else None
-    descending = search.sort_order == SearchRequest.SortOrder.descending
-    return ordering(kind.table.table, binding, descending=descending)
 
 
 def search_everything(scope: Scope, search: SearchRequest[Any]) -> ListDocument:
@@ -170,7 +163,6 @@ def search_everything(scope: Scope, search: SearchRequest[Any]) -> ListDocument:
                 conn,
                 scope.directory_id,
                 condition,
-                ordering(kind.table.table, None, descending=False),
                 wanted,
                 offset=skip,
             )
