@@ -192,9 +192,11 @@ class DirectoryClient:
     http: httpx.Client
 
 
-def new_directory(server: LiveServer, name: str = "test") -> DirectoryClient:
+def new_directory(
+    server: LiveServer, name: str = "test", *, dry_run: bool = False
+) -> DirectoryClient:
     organization = tenants.create_organization(server.engine, f"org {secrets.token_hex(3)}")
-    created = tenants.create_directory(server.engine, organization.id, name)
+    created = tenants.create_directory(server.engine, organization.id, name, dry_run=dry_run)
     base_url = f"{server.url}/scim/v2/{created.directory.id}"
     http = httpx.Client(
         base_url=base_url,

@@ -53,13 +53,6 @@ def configure(
     )
 
 
-def start_review(engine: Engine, directory_id: str) -> None:
-    """Dry run: hold every event of the directory until an administrator releases them."""
-    with writing(engine) as conn:
-        tenants.existing_directory(conn, directory_id)
-        tenants.update_directory(conn, directory_id, delivery="review")
-
-
 def set_assignment_group(engine: Engine, directory_id: str, group_name: str | None) -> str | None:
     """Make membership of a group (by display name) what gives users access, or stop that.
 
