@@ -1,4 +1,7 @@
-"""Per-directory delivery settings: the safety valve's thresholds, dry runs, assignment group."""
+"""Per-directory delivery settings: the safety valve's thresholds and the assignment group.
+
+A dry run is chosen when the directory is created (``tenants.create_directory``).
+"""
 
 from dataclasses import dataclass
 
