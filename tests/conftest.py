@@ -26,7 +26,8 @@ from scimgate.store.migrate import upgrade
 
 POSTGRES_DSN = os.environ.get("SCIMGATE_TEST_POSTGRES", "host=127.0.0.1 port=5432 user=postgres")
 pytest_plugins = ["webhook_support", "portal_support", "browser_support"]
-"""The webhook tests' fixtures (``endpoints``, ``receiver``) live with their helpers."""
+"""Fixtures kept with their helpers: the webhook tests' (``endpoints``, ``receiver``), the
+portal's (``portal``) and the browser's (``browser``, ``page``...)."""
 
 BACKENDS = ("sqlite", "postgresql")
 ADMIN_TOKEN = secrets.token_urlsafe(24)
@@ -137,7 +138,7 @@ def serving(database_url: str, log_path: Path, **env: str) -> Iterator[str]:
                 **os.environ,
                 "SCIMGATE_DATABASE_URL": database_url,
                 "SCIMGATE_ADMIN_TOKEN": ADMIN_TOKEN,
-                # Tests drive servers faster than an IdP may; tests/test_rate_limits.py sets limits.
+                # Tests drive servers faster than an IdP may (test_back_pressure.py sets limits).
                 "SCIMGATE_DIRECTORY_RATE": "0",
                 "SCIMGATE_TOKEN_RATE": "0",
                 **LOOPBACK_RECEIVERS,
@@ -192,9 +193,11 @@ class DirectoryClient:
     http: httpx.Client
 
 
-def new_directory(server: LiveServer, name: str = "test") -> DirectoryClient:
+def new_directory(
+    server: LiveServer, name: str = "test", *, dry_run: bool = False
+) -> DirectoryClient:
     organization = tenants.create_organization(server.engine, f"org {secrets.token_hex(3)}")
-    created = tenants.create_directory(server.engine, organization.id, name)
+    created = tenants.create_directory(server.engine, organization.id, name, dry_run=dry_run)
     base_url = f"{server.url}/scim/v2/{created.directory.id}"
     http = httpx.Client(
         base_url=base_url,

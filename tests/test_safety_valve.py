@@ -1,15 +1,17 @@
 """The safety valve: a mass deprovisioning is stored but held back from the app until reviewed."""
 
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import select
 
 from conftest import DirectoryClient, LiveServer, new_directory
 from event_support import last_seq, read_all
 from scim_payloads import BULK_SCHEMA, patch, user
-from scimgate.service import maintenance, safety
+from scimgate.service import maintenance
 from scimgate.store.tables import deprovisionings, users
 from scimgate.store.transactions import reading
 
@@ -186,19 +188,28 @@ def test_discarded_events_are_never_published(
     assert _types(read_all(admin, cursor, directory_id=scim.directory_id)) == ["user.reactivated"]
 
 
-def test_a_dry_run_holds_everything_from_the_first_request_until_released(
-    scim: DirectoryClient, admin: httpx.Client, live_server: LiveServer
-) -> None:
-    safety.start_review(live_server.engine, scim.directory_id)
-    cursor = last_seq(live_server.engine)
-    people = _populate(scim, 8)
-    _deactivate(scim, people)
-    assert read_all(admin, cursor, directory_id=scim.directory_id) == []
-    assert _held(admin, scim.directory_id)["delivery"] == "review"
-    assert _held(admin, scim.directory_id)["held_events"] == 1 + 8 + 8
+@pytest.fixture
+def reviewed(live_server: LiveServer) -> Iterator[DirectoryClient]:
+    """A fresh directory created for a dry run: its events are held until released."""
+    client = new_directory(live_server, "reviewed", dry_run=True)
+    yield client
+    client.http.close()
 
-    assert admin.post(f"/directories/{scim.directory_id}/held/release").json() == {"released": 17}
-    seen = read_all(admin, cursor, directory_id=scim.directory_id)
+
+def test_a_dry_run_holds_everything_from_the_first_request_until_released(
+    reviewed: DirectoryClient, admin: httpx.Client, live_server: LiveServer
+) -> None:
+    cursor = last_seq(live_server.engine)
+    people = _populate(reviewed, 8)
+    _deactivate(reviewed, people)
+    assert read_all(admin, cursor, directory_id=reviewed.directory_id) == []
+    assert _held(admin, reviewed.directory_id)["delivery"] == "review"
+    assert _held(admin, reviewed.directory_id)["held_events"] == 1 + 8 + 8
+
+    assert admin.post(f"/directories/{reviewed.directory_id}/held/release").json() == {
+        "released": 17
+    }
+    seen = read_all(admin, cursor, directory_id=reviewed.directory_id)
     assert _types(seen) == [
         "directory.activated",
         *["user.created"] * 8,
@@ -207,8 +218,8 @@ def test_a_dry_run_holds_everything_from_the_first_request_until_released(
     ]
     assert [event["data"]["user"]["id"] for event in seen[1:9]] == people
     cursor = seen[-1]["sequence"]
-    created = scim.http.post("/Users", json=user("after-review@example.com"))
-    assert _types(read_all(admin, cursor, directory_id=scim.directory_id)) == ["user.created"]
+    created = reviewed.http.post("/Users", json=user("after-review@example.com"))
+    assert _types(read_all(admin, cursor, directory_id=reviewed.directory_id)) == ["user.created"]
     assert created.status_code == 201
 
 

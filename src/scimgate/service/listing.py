@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, cast
 
-from scim2_models import InvalidCursorException, ScimFilter, SearchRequest
-from sqlalchemy import ColumnElement, Connection
+from scim2_models import ScimFilter, SearchRequest
+from sqlalchemy import Connection
 
+from scimgate.scim.cursors import Position, decode_cursor, encode_cursor
 from scimgate.scim.documents import ListDocument, ScimDocument
+from scimgate.scim.limits import Limits
 from scimgate.service import confirmations
 from scimgate.service.representation import group_document, user_document
 from scimgate.service.scope import Scope
-from scimgate.service.walks import WalkKey, WalkPositions
+from scimgate.service.walks import WalkKey, WalkPositions, walks_of
 from scimgate.store import memberships
-from scimgate.store.query.filters import filter_clause
-from scimgate.store.query.sorting import ordering
+from scimgate.store.query.filters import Condition, filter_clause
 from scimgate.store.resources import GROUPS, USERS, ResourceTable, StoredResource
 from scimgate.store.transactions import reading
 
@@ -58,8 +56,6 @@ def _build_groups(
 USER_KIND = ResourceKind("User", USERS, _build_users)
 GROUP_KIND = ResourceKind("Group", GROUPS, _build_groups)
 
-_walks = WalkPositions()
-
 
 def list_resources(
     scope: Scope,
@@ -74,103 +70,117 @@ def list_resources(
     A page the IdP reads confirms what it shows (drift detection); one the
     application reads (``by_idp=False``) confirms nothing.
     """
-    limits = scope.limits
-    count = min(
-        search.count if search.count is not None else limits.default_count, limits.max_results
-    )
+    count = _page_size(scope.limits, search)
     start_index = search.start_index or 1
     condition = filter_clause(kind.table.table, search.filter) if search.filter else None
-    keyset = search.sort_by is None
-    walk = WalkKey(
-        scope.directory_id,
-        kind.name,
-        str(search.filter) if search.filter else None,
-        count,
-        start_index,
-    )
-    if search.cursor is not None:
-        position = _decode_cursor(search.cursor)
-    elif keyset:
-        position = Position(offset=start_index - 1, after_id=_walks.resume_after(walk))
-    else:
-        position = Position(offset=start_index - 1)
-
+    walks = walks_of(scope.engine)
+    walk = _sequential_walk(scope, kind, search, count, start_index)
+    position = _page_position(search, start_index, walk, walks)
     with reading(scope.engine) as conn:
-        rows = []
-        if count:
-            rows = kind.table.page(
-                conn,
-                scope.directory_id,
-                condition,
-                _order_by(kind, scope.models.of(kind.name), search),
-                count,
-                offset=0 if position.after_id else position.offset,
-                after_id=position.after_id,
-            )
-        from_the_start = position.offset == 0 and position.after_id is None
-        if count and from_the_start and len(rows) < count:
-            total = len(rows)  # a short first page (a lookup's) is all there is: nothing to count
-        else:
-            total = kind.table.count(conn, scope.directory_id, condition)
+        rows = _page_rows(conn, scope, kind, search, condition, count, position)
+        total = _total(conn, scope, kind, condition, count, position, rows)
         resources = kind.build(conn, scope, rows, with_members)
     if by_idp:
         confirmations.confirm_seen(scope, kind.table, rows)
-
-    full_page = bool(rows) and len(rows) == count
-    if full_page and keyset and search.cursor is None:
-        _walks.remember(replace(walk, start_index=start_index + count), rows[-1].id)
-    next_cursor = None
-    if full_page and search.cursor is not None:
-        next_cursor = _encode_cursor(
-            Position(after_id=rows[-1].id) if keyset else Position(offset=position.offset + count)
-        )
+    _remember_walk(walks, walk, count, rows)
     return ListDocument(
         total_results=total,
         start_index=start_index if search.cursor is None else None,
         resources=resources,
-        next_cursor=next_cursor,
+        next_cursor=_next_cursor(search, position, count, rows),
         list_model=scope.models.list_response,
     )
 
 
-def _order_by(
-    kind: ResourceKind, model: Any, search: SearchRequest[Any]
-) -> list[ColumnElement[Any]]:
-    binding = search.sort_binding(model) if search.sort_by else None
-    descending = search.sort_order == SearchRequest.SortOrder.descending
-    return ordering(kind.table.table, binding, descending=descending)
+def _page_size(limits: Limits, search: SearchRequest[Any]) -> int:
+    """``count``, or the default, within the most a page may hold."""
+    wanted = search.count if search.count is not None else limits.default_count
+    return min(wanted, limits.max_results)
 
 
-@dataclass(frozen=True)
-class Position:
-    """Where a page starts: after an id in id order (keyset), or at an offset."""
-
-    offset: int = 0
-    after_id: str | None = None
-
-
-def _encode_cursor(position: Position) -> str:
-    """An opaque RFC 9865 cursor for the page starting at a position."""
-    text = f"k:{position.after_id}" if position.after_id else f"o:{position.offset}"
-    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+def _sequential_walk(
+    scope: Scope, kind: ResourceKind, search: SearchRequest[Any], count: int, start_index: int
+) -> WalkKey | None:
+    """The ``startIndex`` walk this page belongs to; None for a cursor walk or a sorted one."""
+    if search.cursor is not None or search.sort_by is not None:
+        return None
+    scim_filter = str(search.filter) if search.filter else None
+    return WalkKey(scope.directory_id, kind.name, scim_filter, count, start_index)
 
 
-def _decode_cursor(cursor: str) -> Position:
-    """The position a cursor names; the empty cursor starts a cursor walk."""
-    if cursor == "":
-        return Position()
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        kind, _, value = text.partition(":")
-        if kind == "k":
-            return Position(after_id=str(uuid.UUID(value)))
-        if kind == "o" and value.isascii() and value.isdigit() and len(value) <= 18:
-            return Position(offset=int(value))  # 18 digits stay within a 64-bit OFFSET
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        pass
-    raise InvalidCursorException(
-        detail=f"cursor {cursor!r} is not one this server issued; start again with cursor="
+def _page_position(
+    search: SearchRequest[Any], start_index: int, walk: WalkKey | None, walks: WalkPositions
+) -> Position:
+    """Where the page starts: the cursor's position, or ``startIndex`` (by keyset if known)."""
+    if search.cursor is not None:
+        return decode_cursor(search.cursor)
+    after_id = walks.resume_after(walk) if walk is not None else None
+    return Position(offset=start_index - 1, after_id=after_id)
+
+
+def _page_rows(
+    conn: Connection,
+    scope: Scope,
+    kind: ResourceKind,
+    search: SearchRequest[Any],
+    condition: Condition | None,
+    count: int,
+    position: Position,
+) -> list[StoredResource]:
+    """The page's rows, from its position, in ``sortBy`` order (id order without one)."""
+    if not count:
+        return []
+    model = scope.models.of(kind.name)
+    return kind.table.page(
+        conn,
+        scope.directory_id,
+        condition,
+        count,
+        sort_by=search.sort_binding(model) if search.sort_by else None,
+        descending=search.sort_order == SearchRequest.SortOrder.descending,
+        offset=0 if position.after_id else position.offset,
+        after_id=position.after_id,
     )
+
+
+def _total(
+    conn: Connection,
+    scope: Scope,
+    kind: ResourceKind,
+    condition: Condition | None,
+    count: int,
+    position: Position,
+    rows: list[StoredResource],
+) -> int:
+    """``totalResults``: counted, unless a short first page already holds every match."""
+    from_the_start = position.offset == 0 and position.after_id is None
+    if count and from_the_start and len(rows) < count:
+        return len(rows)  # a short first page (a lookup's) is all there is: nothing to count
+    return kind.table.count(conn, scope.directory_id, condition)
+
+
+def _full(rows: list[StoredResource], count: int) -> bool:
+    """Whether a page came back full, so that another may follow."""
+    return bool(rows) and len(rows) == count
+
+
+def _remember_walk(
+    walks: WalkPositions, walk: WalkKey | None, count: int, rows: list[StoredResource]
+) -> None:
+    """After a full page of a ``startIndex`` walk, where its next page resumes."""
+    if walk is not None and _full(rows, count):
+        walks.remember(walk.next_page(), rows[-1].id)
+
+
+def _next_cursor(
+    search: SearchRequest[Any], position: Position, count: int, rows: list[StoredResource]
+) -> str | None:
+    """The cursor of the next page of a cursor walk; None outside one and after its last page."""
+    if search.cursor is None or not _full(rows, count):
+        return None
+    if search.sort_by is None:
+        return encode_cursor(Position(after_id=rows[-1].id))
+    return encode_cursor(Position(offset=position.offset + count))
 
 
 def search_everything(scope: Scope, search: SearchRequest[Any]) -> ListDocument:
@@ -179,10 +189,7 @@ def search_everything(scope: Scope, search: SearchRequest[Any]) -> ListDocument:
     The filter is bound to each resource type in turn; an attribute one type
     does not have makes the comparison false for it (RFC 7644 §3.4.2.1).
     """
-    limits = scope.limits
-    count = min(
-        search.count if search.count is not None else limits.default_count, limits.max_results
-    )
+    count = _page_size(scope.limits, search)
     offset = (search.start_index or 1) - 1
     resources: list[ScimDocument] = []
     total = 0
@@ -204,7 +211,6 @@ def search_everything(scope: Scope, search: SearchRequest[Any]) -> ListDocument:
                 conn,
                 scope.directory_id,
                 condition,
-                ordering(kind.table.table, None, descending=False),
                 wanted,
                 offset=skip,
             )

@@ -204,7 +204,6 @@ def _scan(engine: Engine, directory_id: str, compare: Compare, cap: int) -> Prev
                 conn,
                 directory_id,
                 None,
-                [USERS.table.c.id],
                 min(PAGE, cap - preview.scanned),
                 after_id=after_id,
             )

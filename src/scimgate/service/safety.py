@@ -1,4 +1,7 @@
-"""Per-directory delivery settings: the safety valve's thresholds, dry runs, assignment group."""
+"""Per-directory delivery settings: the safety valve's thresholds and the assignment group.
+
+A dry run is chosen when the directory is created (``tenants.create_directory``).
+"""
 
 from dataclasses import dataclass
 
@@ -51,13 +54,6 @@ def configure(
         directory.safety_max_percent,
         directory.safety_window_minutes,
     )
-
-
-def start_review(engine: Engine, directory_id: str) -> None:
-    """Dry run: hold every event of the directory until an administrator releases them."""
-    with writing(engine) as conn:
-        tenants.existing_directory(conn, directory_id)
-        tenants.update_directory(conn, directory_id, delivery="review")
 
 
 def set_assignment_group(engine: Engine, directory_id: str, group_name: str | None) -> str | None:

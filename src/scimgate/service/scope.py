@@ -15,8 +15,12 @@ from scimgate.store.tenants import Directory
 class Scope:
     """The directory a request was authenticated for, and where its SCIM API lives.
 
-    Every service function takes one, and every store call it makes names
-    ``scope.directory.id``: there is no way to reach a resource without it.
+    The SCIM use cases (``users``, ``groups``, ``bulk``, ``listing``,
+    ``key_lookups``...) take one, and every resource they read or write in the
+    store is named with the scope's directory id: a SCIM request has no way to
+    reach a resource of another directory. Most other service functions
+    (administration, the portal, delivery, maintenance) take an ``Engine`` and,
+    where they need one, a directory id.
     """
 
     engine: Engine

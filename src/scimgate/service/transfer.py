@@ -51,7 +51,7 @@ def _all(engine: Engine, directory_id: str, table: ResourceTable) -> Iterator[St
     after: str | None = None
     while True:
         with reading(engine) as conn:
-            page = table.page(conn, directory_id, None, [table.table.c.id], PAGE, after_id=after)
+            page = table.page(conn, directory_id, None, PAGE, after_id=after)
         yield from page
         if len(page) < PAGE:
             return

@@ -259,12 +259,6 @@ def last_seq(conn: Connection) -> int:
     return int(conn.execute(select(func.coalesce(func.max(events.c.position), 0))).scalar_one())
 
 
-def first_seq(conn: Connection) -> int | None:
-    """The oldest position still kept, or None when the stream is empty."""
-    found = conn.execute(select(func.min(events.c.position))).scalar()
-    return int(found) if found is not None else None
-
-
 def purge_before(conn: Connection, cutoff: datetime) -> int:
     """Forget the events published before a time; returns the newest position removed (0: none).
 

@@ -13,6 +13,7 @@ from functools import cached_property
 from typing import Any
 
 from scim2_models import NotFoundException
+from scim2_models.path import AttributeBinding
 from sqlalchemy import (
     ColumnElement,
     Connection,
@@ -46,7 +47,7 @@ from scimgate.store.encryption import (
 from scimgate.store.prepared import Prepared
 from scimgate.store.query.constructs import sqlite_json_path
 from scimgate.store.query.sealed import sealed_condition
-from scimgate.store.query.sorting import check_sortable
+from scimgate.store.query.sorting import check_sortable, ordering
 from scimgate.store.tables import (
     group_members,
     groups,
@@ -453,13 +454,18 @@ class ResourceTable:
         conn: Connection,
         directory_id: str,
         condition: ColumnElement[bool] | None,
-        order_by: Sequence[ColumnElement[Any]],
         limit: int,
         *,
+        sort_by: AttributeBinding | None = None,
+        descending: bool = False,
         offset: int = 0,
         after_id: str | None = None,
     ) -> list[StoredResource]:
-        """One page in the given order; ``after_id`` resumes an id-ordered walk (keyset)."""
+        """One page, by ``sort_by`` then id (by id alone without it, which is creation order).
+
+        ``after_id`` resumes an id-ordered walk (keyset).
+        """
+        order_by = ordering(self.table, sort_by, descending=descending)
         keyring = keyring_of(conn)
         if keyring is not None:
             check_sortable(order_by)

@@ -51,7 +51,8 @@ class Directory:
     """Deprovisionings before this instant no longer count (set when held events are released)."""
 
     assignment_group: str | None = None
-    """Display name of the group whose members are the app's users; leaving it deprovisions."""
+    """Id of the group whose members are the app's users (chosen by display name, kept by id,
+    so a rename changes nothing); leaving it deprovisions."""
 
     config_stamp: int = 0
     """A new random value with every change of the directory's role rules or attribute mappings."""

@@ -79,7 +79,12 @@ class FilterClause(Grouping[bool]):
         self.scim_filter = scim_filter
 
 
-def filter_clause(table: Table, scim_filter: ScimFilter[Any]) -> ColumnElement[bool]:
+Condition = ColumnElement[bool]
+"""A filter's SQL condition: outside the store, a value taken from :func:`filter_clause`
+and handed to a table's reads, never looked into."""
+
+
+def filter_clause(table: Table, scim_filter: ScimFilter[Any]) -> Condition:
     """The SQL condition of a filter bound to the model stored in ``table``."""
     model = scim_filter.model
     if model is None:
