@@ -35,7 +35,7 @@ from scimgate.store.resources import (
     users_with_groups,
     users_with_roles,
 )
-from scimgate.store.tables import events as events_table
+from scimgate.store.tables.event_stream import events as events_table
 from scimgate.store.tenants import lock_directory
 from scimgate.store.transactions import writing
 

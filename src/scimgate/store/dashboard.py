@@ -16,16 +16,10 @@ from sqlalchemy import ColumnElement, Connection, case, func, select
 from scimgate.store import memberships
 from scimgate.store.encryption import keyring_of
 from scimgate.store.memberships import Member
-from scimgate.store.tables import (
-    directories,
-    group_members,
-    groups,
-    provisioning_logs,
-    resource_counts,
-    scim_tokens,
-    users,
-    webhook_deliveries,
-)
+from scimgate.store.tables.logs import provisioning_logs
+from scimgate.store.tables.resources import group_members, groups, resource_counts, users
+from scimgate.store.tables.tenancy import directories, scim_tokens
+from scimgate.store.tables.webhooks import webhook_deliveries
 from scimgate.store.webhooks import PENDING
 
 

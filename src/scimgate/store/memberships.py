@@ -28,7 +28,7 @@ from scimgate.store.by_ids import ByIds, by_ids
 from scimgate.store.encryption import Keyring, key_id_of, keyring_of
 from scimgate.store.prepared import Prepared
 from scimgate.store.resources import USERS
-from scimgate.store.tables import group_members, groups, users
+from scimgate.store.tables.resources import group_members, groups, users
 
 DISPLAY = "group_members.display"
 """Where an encrypted member display lives (part of its associated data)."""

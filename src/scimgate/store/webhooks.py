@@ -17,8 +17,8 @@ from typing import Any
 from sqlalchemy import Connection, delete, func, or_, select, tuple_, update
 from sqlalchemy.sql.elements import ColumnElement
 
-from scimgate.store.tables import (
-    events,
+from scimgate.store.tables.event_stream import events
+from scimgate.store.tables.webhooks import (
     webhook_attempts,
     webhook_deliveries,
     webhook_endpoints,
