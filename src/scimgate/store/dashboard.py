@@ -20,7 +20,7 @@ from scimgate.store.tables.logs import provisioning_logs
 from scimgate.store.tables.resources import group_members, groups, resource_counts, users
 from scimgate.store.tables.tenancy import directories, scim_tokens
 from scimgate.store.tables.webhooks import webhook_deliveries
-from scimgate.store.webhooks import PENDING
+from scimgate.store.webhook_deliveries import PENDING
 
 
 @dataclass(frozen=True)
