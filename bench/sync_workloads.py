@@ -57,8 +57,9 @@ from scimgate.config import ALLOWED_HOSTS_VARIABLE, AllowedHosts
 from scimgate.service import tenants, webhooks
 from scimgate.simulator.dialects import DIALECTS
 from scimgate.simulator.population import generate
-from scimgate.store import tables
 from scimgate.store.engine import open_engine
+from scimgate.store.tables import event_stream
+from scimgate.store.tables.webhooks import webhook_attempts, webhook_deliveries
 from scimgate.store.transactions import reading
 
 BENCH = Path(__file__).resolve().parent
@@ -692,7 +693,7 @@ def bench_user(n: int) -> dict[str, Any]:
 
 def outbox_size(engine: Engine, directory_id: str) -> int:
     """Events the directory published: each is one delivery to the endpoint."""
-    events = tables.events
+    events = event_stream.events
     with reading(engine) as conn:
         query = (
             select(func.count()).select_from(events).where(events.c.directory_id == directory_id)
@@ -733,7 +734,7 @@ def read_tally(stats_url: str) -> Tally:
 
 
 def delivery_record(engine: Engine, endpoint_id: str) -> DeliveryRecord:
-    attempts, deliveries = tables.webhook_attempts, tables.webhook_deliveries
+    attempts, deliveries = webhook_attempts, webhook_deliveries
     with reading(engine) as conn:
         latencies = list(
             conn.execute(

@@ -13,7 +13,7 @@ from conftest import ADMIN_TOKEN, LiveServer, postgres_database, serving
 from scimgate.service import event_feed
 from scimgate.store.engine import open_engine
 from scimgate.store.migrate import upgrade
-from scimgate.store.tables import events
+from scimgate.store.tables.event_stream import events
 from scimgate.store.transactions import reading
 
 

@@ -15,8 +15,8 @@ from scimgate.cli.admin_keys import keys_app
 from scimgate.cli.audit import audit_app
 from scimgate.cli.organizations import orgs_app
 from scimgate.service import admin_keys
-from scimgate.store.tables import admin_keys as admin_keys_table
-from scimgate.store.tables import audit_log
+from scimgate.store.tables.access import admin_keys as admin_keys_table
+from scimgate.store.tables.logs import audit_log
 from scimgate.store.transactions import reading
 
 runner = CliRunner()

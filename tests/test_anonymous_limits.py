@@ -32,7 +32,8 @@ from scimgate.service import audit
 from scimgate.service.maintenance import run_upkeep
 from scimgate.service.rate_limits import RateLimiter
 from scimgate.store.ids import utcnow
-from scimgate.store.tables import audit_log, rate_buckets
+from scimgate.store.tables.logs import audit_log
+from scimgate.store.tables.tenancy import rate_buckets
 from scimgate.store.transactions import reading
 
 BURST = 20

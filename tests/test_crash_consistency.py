@@ -69,7 +69,8 @@ from event_support import Published, published
 from scimgate.service import safety, tenants
 from scimgate.store.engine import open_engine
 from scimgate.store.migrate import upgrade
-from scimgate.store.tables import groups, users, webhook_deliveries
+from scimgate.store.tables.resources import groups, users
+from scimgate.store.tables.webhooks import webhook_deliveries
 from scimgate.store.transactions import reading
 from webhook_support import Received, Reply, receiving, wait_until, wait_while_progressing
 

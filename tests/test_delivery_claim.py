@@ -21,10 +21,11 @@ from sqlalchemy import Engine, event
 
 from event_support import private_database
 from scimgate.service import tenants, webhooks
-from scimgate.store import webhooks as store
+from scimgate.store import webhook_claims, webhook_deliveries, webhook_endpoints
 from scimgate.store.ids import new_id, utcnow
 from scimgate.store.transactions import writing
-from scimgate.store.webhooks import HEADS_PER_QUERY, PENDING, Delivery
+from scimgate.store.webhook_claims import HEADS_PER_QUERY
+from scimgate.store.webhook_deliveries import PENDING, Delivery
 from webhook_support import LOOPBACK
 
 LEASE = timedelta(seconds=30)
@@ -83,12 +84,12 @@ class Queue:
                 )
             )
         with writing(self.engine) as conn:
-            store.insert_deliveries(conn, made)
+            webhook_deliveries.insert_deliveries(conn, made)
         return made
 
     def claim(self, limit: int) -> list[Delivery]:
         with writing(self.engine) as conn:
-            return store.claim(conn, "this worker", self.now, self.now + LEASE, limit)
+            return webhook_claims.claim(conn, "this worker", self.now, self.now + LEASE, limit)
 
 
 @pytest.fixture
@@ -111,7 +112,7 @@ def test_each_endpoint_gets_its_oldest_free_head_and_blocked_lines_wait(queue: Q
     queue.queue(busy, directories[1], 2)
     queue.queue(disabled, directories[0], 2)
     with writing(queue.engine) as conn:
-        store.set_enabled(conn, disabled, False, "test")
+        webhook_endpoints.set_enabled(conn, disabled, False, "test")
     # More lines than one statement looks up, every head waiting for its retry; behind
     # them, one line that is due.
     for _ in range(HEADS_PER_QUERY + 20):
@@ -184,7 +185,7 @@ def test_finding_the_heads_handles_each_pending_delivery_a_few_times_whatever_th
             conn.exec_driver_sql(f"SET LOCAL {strategy} = off")
         with conn.begin_nested() as attempt:
             event.listen(conn, "before_cursor_execute", record)
-            claimed = store.claim(conn, "this worker", queue.now, queue.now + LEASE, 4)
+            claimed = webhook_claims.claim(conn, "this worker", queue.now, queue.now + LEASE, 4)
             event.remove(conn, "before_cursor_execute", record)
             attempt.rollback()  # explained below on the same rows, none of them leased
         assert len(claimed) == 2
@@ -211,11 +212,11 @@ def test_an_endpoints_next_delivery_is_its_oldest_pending_one_when_that_is_free(
     queue.queue(retrying, second_line, 1)
     queue.queue(disabled, first_line, 1)
     with writing(queue.engine) as conn:
-        store.set_enabled(conn, disabled, False, "test")
+        webhook_endpoints.set_enabled(conn, disabled, False, "test")
 
     def lease(endpoint_id: str) -> Delivery | None:
         with writing(queue.engine) as conn:
-            return store.lease_endpoint_head(
+            return webhook_claims.lease_endpoint_head(
                 conn, endpoint_id, "this worker", queue.now, queue.now + LEASE
             )
 
@@ -228,7 +229,7 @@ def test_an_endpoints_next_delivery_is_its_oldest_pending_one_when_that_is_free(
     )
     assert lease(endpoint) is None  # its oldest is leased: nothing else goes meanwhile
     with writing(queue.engine) as conn:
-        store.mark_delivered(conn, oldest.id, queue.now)
+        webhook_deliveries.mark_delivered(conn, oldest.id, queue.now)
     following = lease(endpoint)
     assert following is not None and following.event_seq == oldest.event_seq + 1
 

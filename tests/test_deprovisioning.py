@@ -13,7 +13,8 @@ from scimgate.cli.main import app
 from scimgate.config import EventSettings, LogPolicy
 from scimgate.service import maintenance
 from scimgate.store import offboarding
-from scimgate.store.tables import deprovisionings, events
+from scimgate.store.tables.event_stream import events
+from scimgate.store.tables.offboarding import deprovisionings
 from scimgate.store.transactions import reading
 
 runner = CliRunner()

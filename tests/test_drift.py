@@ -16,7 +16,7 @@ from scim_payloads import user
 from scimgate.cli.main import app
 from scimgate.service import provisioning_log, tenants
 from scimgate.service.confirmations import drift_report
-from scimgate.store.tables import users
+from scimgate.store.tables.resources import users
 from scimgate.store.transactions import reading, writing
 
 

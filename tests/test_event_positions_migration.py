@@ -23,7 +23,7 @@ from scimgate.store import progress
 from scimgate.store.engine import open_engine
 from scimgate.store.ids import new_id, utcnow
 from scimgate.store.migrate import alembic_config, upgrade
-from scimgate.store.tables import events
+from scimgate.store.tables.event_stream import events
 
 BEFORE = "0016"
 EVERYTHING = EventFilter()

@@ -31,7 +31,7 @@ from scimgate.store.engine import open_engine
 from scimgate.store.events import NewEvent
 from scimgate.store.ids import new_id, utcnow
 from scimgate.store.migrate import upgrade
-from scimgate.store.tables import events
+from scimgate.store.tables.event_stream import events
 from scimgate.store.transactions import reading, writing
 
 DIRECTORIES = 8

@@ -24,15 +24,11 @@ from scimgate.scim.normalized import UserState
 from scimgate.service import changes, roles, safety
 from scimgate.store.ids import new_id, utcnow
 from scimgate.store.resources import USERS, StoredResource
-from scimgate.store.tables import (
-    deprovisionings,
-    directories,
-    group_members,
-    groups,
-    user_roles,
-    users,
-)
-from scimgate.store.tables import events as event_rows
+from scimgate.store.tables.configuration import user_roles
+from scimgate.store.tables.event_stream import events as event_rows
+from scimgate.store.tables.offboarding import deprovisionings
+from scimgate.store.tables.resources import group_members, groups, users
+from scimgate.store.tables.tenancy import directories
 from scimgate.store.transactions import reading
 
 MEMBERSHIP_TYPES = {

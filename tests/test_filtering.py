@@ -17,8 +17,8 @@ from scimgate.scim.resources import ENTERPRISE_SCHEMA, USER_SCHEMA, UserResource
 from scimgate.service import groups, listing, users
 from scimgate.service.scope import Scope
 from scimgate.store.query.filters import filter_clause
-from scimgate.store.tables import groups as groups_table
-from scimgate.store.tables import users as users_table
+from scimgate.store.tables.resources import groups as groups_table
+from scimgate.store.tables.resources import users as users_table
 
 PEOPLE: list[dict[str, Any]] = [
     {

@@ -22,7 +22,8 @@ from sqlalchemy import Engine, func, select
 from conftest import ADMIN_TOKEN, LOOPBACK_RECEIVERS, LiveServer, free_port, new_directory
 from event_support import admin_client, private_database
 from scim_payloads import BULK_SCHEMA, user
-from scimgate.store.tables import users, webhook_deliveries
+from scimgate.store.tables.resources import users
+from scimgate.store.tables.webhooks import webhook_deliveries
 from webhook_support import Reply, receiving, start_worker_process, wait_until
 
 BULK_SIZE = 300

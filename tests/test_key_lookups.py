@@ -37,7 +37,7 @@ from scimgate.scim.limits import Limits
 from scimgate.scim.requests import read_resource, read_search
 from scimgate.service import groups, key_lookups, listing, users
 from scimgate.service.scope import Scope
-from scimgate.store.tables import users as users_table
+from scimgate.store.tables.resources import users as users_table
 from scimgate.store.transactions import reading
 
 NAMES = ["alice", "Élodie", "ß", "straße", "Zoë", "ÅSA", "o'Brien", 'say "hi"', "back\\slash"]

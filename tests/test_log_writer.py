@@ -19,7 +19,7 @@ from scimgate.service.log_writer import LogWriter
 from scimgate.service.provisioning_log import CapturedRequest
 from scimgate.store.engine import writer
 from scimgate.store.ids import new_id, utcnow
-from scimgate.store.tables import provisioning_logs
+from scimgate.store.tables.logs import provisioning_logs
 from scimgate.store.tenants import Directory
 from scimgate.store.transactions import reading
 

@@ -28,7 +28,7 @@ from scimgate.scim.resources import GROUP_SCHEMA, UserResource
 from scimgate.service import groups
 from scimgate.service.representation import document
 from scimgate.service.scope import Scope
-from scimgate.store import memberships, roles
+from scimgate.store import membership_lists, memberships, roles
 from scimgate.store import tenants as stored_tenants
 from scimgate.store.ids import new_id, utcnow
 from scimgate.store.resources import GROUPS, USERS, StoredResource
@@ -208,7 +208,7 @@ def test_a_large_member_change_stores_exactly_those_rows_and_announces_each(
         respond=False,
     )
     with reading(engine) as conn:
-        rows = memberships.members_of(conn, scope.directory_id, group_id)
+        rows = membership_lists.members_of(conn, scope.directory_id, group_id)
     assert sorted(member.id for member in rows) == sorted(ids)
     assert {member.type for member in rows} == {"User"}
     added = published(engine, scope.directory_id, before)
@@ -230,7 +230,7 @@ def test_a_large_member_change_stores_exactly_those_rows_and_announces_each(
         respond=False,
     )
     with reading(engine) as conn:
-        left = memberships.members_of(conn, scope.directory_id, group_id)
+        left = membership_lists.members_of(conn, scope.directory_id, group_id)
     assert sorted(member.id for member in left) == sorted(sent[3_000:])
     removed = published(engine, scope.directory_id, before)
     assert sorted((each.type, each.resource_id) for each in removed) == sorted(

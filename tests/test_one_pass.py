@@ -28,9 +28,9 @@ from scimgate.scim.requests import read_resource
 from scimgate.service import tenants, users
 from scimgate.service.representation import document, user_dump, user_resource
 from scimgate.service.scope import Scope
-from scimgate.store import memberships
+from scimgate.store import membership_lists
 from scimgate.store.ids import new_id, utcnow
-from scimgate.store.memberships import Membership
+from scimgate.store.membership_lists import Membership
 from scimgate.store.resources import USERS, StoredResource
 from scimgate.store.transactions import reading
 
@@ -186,7 +186,7 @@ def test_a_created_users_event_is_the_one_a_fresh_read_gives(
     assert event.type == "user.created"
     with reading(scope.engine) as conn:
         stored = USERS.existing(conn, scope.directory_id, created.id, for_update=False)
-        groups = memberships.groups_of(conn, scope.directory_id, [created.id])[created.id]
+        groups = membership_lists.groups_of(conn, scope.directory_id, [created.id])[created.id]
     mappings = DEFAULTS[tenants.effective_idp(scope.directory)]
     resource = user_resource(scope, stored, groups)
     fresh = normalize_user(resource, mappings, [], assigned=True)

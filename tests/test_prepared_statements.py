@@ -22,7 +22,7 @@ from property_support import property_settings
 from scim_payloads import GROUP_SCHEMA, USER_SCHEMA
 from scimgate.scim.compare import fold
 from scimgate.service import tenants
-from scimgate.store import configuration, events, memberships
+from scimgate.store import configuration, events, membership_lists, memberships
 from scimgate.store.engine import open_engine
 from scimgate.store.events import NewEvent
 from scimgate.store.ids import new_id
@@ -35,7 +35,7 @@ from scimgate.store.resources import (
     users_with_groups,
     users_with_roles,
 )
-from scimgate.store.tables import events as events_table
+from scimgate.store.tables.event_stream import events as events_table
 from scimgate.store.tenants import lock_directory
 from scimgate.store.transactions import writing
 
@@ -319,7 +319,7 @@ def test_member_changes_are_written_and_read_as_through_sqlalchemy(
             again,
             memberships.already_and_users(conn, directory_id, group.id, [user.id]),
             memberships.member_ids(conn, directory_id, group.id, [user.id]),
-            memberships.groups_of(conn, directory_id, [user.id]),
+            membership_lists.groups_of(conn, directory_id, [user.id]),
             USERS.existing_ids(conn, directory_id, [user.id], lock=True),
             GROUPS.get_many(conn, directory_id, [group.id]),
             users_with_groups(conn, directory_id, [user.id]),

@@ -26,7 +26,7 @@ from scimgate.service.provisioning_log import (
 )
 from scimgate.store import tenants
 from scimgate.store.provisioning_logs import LogEntry
-from scimgate.store.tables import provisioning_logs
+from scimgate.store.tables.logs import provisioning_logs
 from scimgate.store.transactions import reading
 
 SECRET_PASSWORD = "Hunter2-never-stored"

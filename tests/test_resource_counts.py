@@ -15,7 +15,7 @@ from scimgate.store.engine import open_engine
 from scimgate.store.ids import new_id, utcnow
 from scimgate.store.migrate import alembic_config, upgrade
 from scimgate.store.resources import GROUPS, USERS, ResourceTable, StoredResource
-from scimgate.store.tables import groups, users
+from scimgate.store.tables.resources import groups, users
 from scimgate.store.transactions import reading, writing
 
 

@@ -10,7 +10,7 @@ from scim_payloads import PATCH_SCHEMA, group, user
 from scimgate.cli.main import app
 from scimgate.service import roles
 from scimgate.store import roles as role_rows
-from scimgate.store.tables import events
+from scimgate.store.tables.event_stream import events
 from scimgate.store.transactions import reading
 
 

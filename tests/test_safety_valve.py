@@ -12,7 +12,8 @@ from conftest import DirectoryClient, LiveServer, new_directory
 from event_support import last_seq, read_all
 from scim_payloads import BULK_SCHEMA, patch, user
 from scimgate.service import maintenance
-from scimgate.store.tables import deprovisionings, users
+from scimgate.store.tables.offboarding import deprovisionings
+from scimgate.store.tables.resources import users
 from scimgate.store.transactions import reading
 
 DEACTIVATE = patch({"op": "replace", "path": "active", "value": False})

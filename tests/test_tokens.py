@@ -9,7 +9,7 @@ from sqlalchemy import Engine, select
 
 from conftest import LiveServer, serving
 from scimgate.service import extension_schemas, tenants
-from scimgate.store.tables import scim_tokens
+from scimgate.store.tables.tenancy import scim_tokens
 
 
 def test_token_is_prefixed_high_entropy_and_stored_hashed(engine: Engine) -> None:

@@ -9,7 +9,7 @@ from conftest import DirectoryClient, LiveServer, new_directory
 from scim_payloads import ENTERPRISE_SCHEMA, USER_SCHEMA, group, user
 from scimgate.cli.main import app
 from scimgate.service.directory_view import directory_groups, directory_users
-from scimgate.store import memberships
+from scimgate.store import membership_lists
 from scimgate.store.transactions import reading
 
 runner = CliRunner()
@@ -22,7 +22,9 @@ def _picture(server: LiveServer, directory_id: str) -> dict[str, object]:
     names = {u.id: u.username for u in users} | {g.id: g.name for g in groups}
     with reading(server.engine) as conn:
         members = {
-            g.name: sorted(names[m.id] for m in memberships.members_of(conn, directory_id, g.id))
+            g.name: sorted(
+                names[m.id] for m in membership_lists.members_of(conn, directory_id, g.id)
+            )
             for g in groups
         }
     return {

@@ -19,7 +19,7 @@ from scimgate.cli.webhooks import webhooks_app
 from scimgate.config import ALLOWED_HOSTS_VARIABLE, AllowedHosts, EventSettings
 from scimgate.service import admin_keys, destinations, webhooks
 from scimgate.service.destinations import RefusedDestination
-from scimgate.store import webhooks as store
+from scimgate.store import webhook_endpoints
 from scimgate.store.ids import new_id, utcnow
 from scimgate.store.transactions import writing
 from webhook_support import (
@@ -355,9 +355,9 @@ def test_credentials_of_a_stored_url_are_never_shown(
     org = organization_with(live_server, 1)
     endpoint_id = new_id()
     with writing(live_server.engine) as conn:
-        store.insert_endpoint(
+        webhook_endpoints.insert_endpoint(
             conn,
-            store.Endpoint(
+            webhook_endpoints.Endpoint(
                 id=endpoint_id,
                 organization_id=org.id,
                 url="https://hook-user:hook-password@example.com/hook",

@@ -20,7 +20,7 @@ from scimgate.admin.web import PortalError, render
 from scimgate.service import tenants, webhooks
 from scimgate.service.admin_keys import WRITE_SCOPE
 from scimgate.service.webhooks import EndpointInfo
-from scimgate.store.webhooks import PENDING, Delivery
+from scimgate.store.webhook_deliveries import PENDING, Delivery
 
 router = APIRouter(
     prefix="/admin", include_in_schema=False, dependencies=[Depends(admin_guard, scope="function")]

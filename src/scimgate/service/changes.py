@@ -31,7 +31,7 @@ from scimgate.service.directory_config import directory_config
 from scimgate.service.payloads import PayloadBuilder, UserFacts, directory_info
 from scimgate.store.events import NewEvent
 from scimgate.store.ids import new_id, utcnow
-from scimgate.store.memberships import Membership
+from scimgate.store.membership_lists import Membership
 from scimgate.store.resources import StoredResource
 from scimgate.store.transactions import writing
 

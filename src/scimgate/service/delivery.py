@@ -28,11 +28,12 @@ from scimgate import __version__
 from scimgate.config import DEFAULT_RETRY_SCHEDULE
 from scimgate.service import event_feed, outbound
 from scimgate.service.destinations import RefusedDestination
-from scimgate.store import events, progress, webhooks
+from scimgate.store import events, progress, webhook_claims, webhook_deliveries, webhook_endpoints
 from scimgate.store.events import StoredEvent
 from scimgate.store.ids import new_id, utcnow
 from scimgate.store.transactions import reading, writing
-from scimgate.store.webhooks import PENDING, Delivery, Endpoint
+from scimgate.store.webhook_deliveries import PENDING, Delivery
+from scimgate.store.webhook_endpoints import Endpoint
 
 FANOUT_POSITION = "webhooks.fanout"
 """The named position (``worker_cursors``) of the last event fanned out to endpoints."""
@@ -138,11 +139,11 @@ def fan_out(engine: Engine, batch: int = FANOUT_BATCH) -> int:
     now = utcnow()
     with writing(engine) as conn:
         after = progress.lock(conn, FANOUT_POSITION)
-        found = webhooks.published_after(conn, after, batch)
+        found = webhook_deliveries.published_after(conn, after, batch)
         if not found:
             return 0
-        endpoints = webhooks.list_endpoints(conn)
-        webhooks.insert_deliveries(
+        endpoints = webhook_endpoints.list_endpoints(conn)
+        webhook_deliveries.insert_deliveries(
             conn,
             [
                 new_delivery(endpoint.id, event, now)
@@ -155,7 +156,7 @@ def fan_out(engine: Engine, batch: int = FANOUT_BATCH) -> int:
     return len(found)
 
 
-def new_delivery(endpoint_id: str, event: webhooks.EventRef, now: datetime) -> Delivery:
+def new_delivery(endpoint_id: str, event: webhook_deliveries.EventRef, now: datetime) -> Delivery:
     """A pending delivery of an event to an endpoint, due at once."""
     return Delivery(
         id=new_id(),
@@ -179,7 +180,9 @@ def claim(engine: Engine, owner: str, limit: int, lease_seconds: float) -> list[
         return []
     now = utcnow()
     with writing(engine) as conn:
-        leased = webhooks.claim(conn, owner, now, now + timedelta(seconds=lease_seconds), limit)
+        leased = webhook_claims.claim(
+            conn, owner, now, now + timedelta(seconds=lease_seconds), limit
+        )
         return _jobs(conn, leased, now)
 
 
@@ -192,10 +195,12 @@ def _jobs(conn: Connection, leased: Sequence[Delivery], now: datetime) -> list[J
     if not leased:
         return []
     found = events.by_seqs(conn, [each.event_seq for each in leased])
-    webhooks.mark_expired(conn, [each.id for each in leased if each.event_seq not in found])
+    webhook_deliveries.mark_expired(
+        conn, [each.id for each in leased if each.event_seq not in found]
+    )
     endpoint_ids = list({each.endpoint_id for each in leased})
-    endpoints = webhooks.endpoints_by_id(conn, endpoint_ids)
-    signing = webhooks.valid_secrets(conn, endpoint_ids, now)
+    endpoints = webhook_endpoints.endpoints_by_id(conn, endpoint_ids)
+    signing = webhook_endpoints.valid_secrets(conn, endpoint_ids, now)
     return [
         Job(each, endpoints[each.endpoint_id], found[each.event_seq], signing[each.endpoint_id])
         for each in leased
@@ -263,9 +268,9 @@ def record(
     now = utcnow()
     delivery = job.delivery
     with writing(engine) as conn:
-        webhooks.record_attempt(
+        webhook_deliveries.record_attempt(
             conn,
-            webhooks.Attempt(
+            webhook_deliveries.Attempt(
                 id=new_id(),
                 delivery_id=delivery.id,
                 endpoint_id=delivery.endpoint_id,
@@ -278,12 +283,14 @@ def record(
         )
         if not answer.ok:
             return _failed(conn, delivery, owner, policy, now)
-        webhooks.mark_delivered(conn, delivery.id, now)
+        webhook_deliveries.mark_delivered(conn, delivery.id, now)
         event_feed.note_delivered(conn, job.event, revocation_hook=job.endpoint.revocation_hook)
         if lease_next_for is None:
             return Outcome(delivered=True, retry_in=None)
         lease_until = now + timedelta(seconds=lease_next_for)
-        head = webhooks.lease_endpoint_head(conn, delivery.endpoint_id, owner, now, lease_until)
+        head = webhook_claims.lease_endpoint_head(
+            conn, delivery.endpoint_id, owner, now, lease_until
+        )
         following = _jobs(conn, [head] if head else [], now)
         return Outcome(delivered=True, retry_in=None, next_job=next(iter(following), None))
 
@@ -294,14 +301,16 @@ def _failed(
     failures = delivery.attempts + 1
     wait = policy.delay_after(failures)
     if wait is not None:
-        webhooks.schedule_retry(conn, delivery.id, owner, failures, now + timedelta(seconds=wait))
+        webhook_deliveries.schedule_retry(
+            conn, delivery.id, owner, failures, now + timedelta(seconds=wait)
+        )
         return Outcome(delivered=False, retry_in=wait)
-    if not webhooks.schedule_retry(conn, delivery.id, owner, failures, now):
+    if not webhook_deliveries.schedule_retry(conn, delivery.id, owner, failures, now):
         return Outcome(delivered=False, retry_in=None)
-    run = webhooks.attempts_of(conn, delivery.id)[-failures:]
+    run = webhook_deliveries.attempts_of(conn, delivery.id)[-failures:]
     since = run[0].attempted_at.strftime("%Y-%m-%d %H:%M:%S UTC")
     reason = f"failing since {since}, {failures} attempts"
-    webhooks.set_enabled(conn, delivery.endpoint_id, False, reason)
+    webhook_endpoints.set_enabled(conn, delivery.endpoint_id, False, reason)
     return Outcome(delivered=False, retry_in=None, disabled_reason=reason)
 
 

@@ -25,8 +25,8 @@ from scimgate.service import event_feed, listing
 from scimgate.service.directory_view import normalized_users
 from scimgate.service.representation import group_resource, user_resource
 from scimgate.service.scope import Scope
-from scimgate.store import dashboard, memberships, tenants
-from scimgate.store.memberships import Member
+from scimgate.store import dashboard, membership_lists, tenants
+from scimgate.store.membership_lists import Member
 from scimgate.store.resources import GROUPS, USERS
 from scimgate.store.tenants import Directory
 from scimgate.store.transactions import reading
@@ -183,7 +183,7 @@ def user_detail(engine: Engine, directory_id: str, user_id: str, root: str) -> U
             stored = USERS.existing(conn, directory_id, user_id, for_update=False)
         except NotFoundException:
             return None
-        groups = memberships.groups_of(conn, directory_id, [user_id])[user_id]
+        groups = membership_lists.groups_of(conn, directory_id, [user_id])[user_id]
     resource = user_resource(scope, stored, groups)
     history = event_feed.user_history(engine, directory_id, user_id)
     return UserDetail(

@@ -34,7 +34,7 @@ from scimgate.service import changes, confirmations, roles
 from scimgate.service.changes import MemberMove, changing
 from scimgate.service.representation import document, group_document, group_resource
 from scimgate.service.scope import Scope
-from scimgate.store import memberships
+from scimgate.store import membership_lists, memberships
 from scimgate.store.ids import new_id, utcnow
 from scimgate.store.resources import GROUPS, USERS, StoredResource
 from scimgate.store.transactions import reading
@@ -63,7 +63,7 @@ def create_group_document(
         )
         moves = _add_members(conn, scope, stored.id, listed)
         _announce(conn, scope, stored, moves)
-        members = memberships.members_of(conn, scope.directory_id, stored.id) if moves else []
+        members = membership_lists.members_of(conn, scope.directory_id, stored.id) if moves else []
     return group_document(scope, stored, members)
 
 
@@ -72,7 +72,9 @@ def get_group(scope: Scope, group_id: str, *, with_members: bool) -> ScimDocumen
     with reading(scope.engine) as conn:
         stored = GROUPS.existing(conn, scope.directory_id, group_id, for_update=False)
         members = (
-            memberships.members_of(conn, scope.directory_id, group_id) if with_members else None
+            membership_lists.members_of(conn, scope.directory_id, group_id)
+            if with_members
+            else None
         )
     confirmations.confirm_seen(scope, GROUPS, [stored])
     return group_document(scope, stored, members)
@@ -94,7 +96,7 @@ def replace_group(
         stored = _save(conn, scope, stored, document(replacement), bool(moves))
         _announce(conn, scope, stored, moves)
         confirmations.confirm_in(conn, scope, GROUPS, [stored])
-        members = memberships.members_of(conn, scope.directory_id, group_id)
+        members = membership_lists.members_of(conn, scope.directory_id, group_id)
     return group_document(scope, stored, members)
 
 
@@ -146,7 +148,7 @@ def patch_group_steps(
         confirmations.confirm_in(conn, scope, GROUPS, [stored])
         if not respond:
             return None
-        members = memberships.members_of(conn, scope.directory_id, group_id)
+        members = membership_lists.members_of(conn, scope.directory_id, group_id)
     return group_document(scope, stored, members)
 
 
@@ -238,7 +240,7 @@ ROLE_KEYS = ("displayName", "externalId")
 
 
 def _user_members(conn: Connection, scope: Scope, group_id: str) -> list[str]:
-    members = memberships.members_of(conn, scope.directory_id, group_id)
+    members = membership_lists.members_of(conn, scope.directory_id, group_id)
     return [member.id for member in members if member.type == "User"]
 
 
@@ -250,7 +252,7 @@ def _apply_member_change(
     if change.action == MemberAction.replace:
         return _replace_members(conn, scope, group_id, change.members)
     if change.action == MemberAction.remove_all:
-        ids = tuple(m.id for m in memberships.members_of(conn, scope.directory_id, group_id))
+        ids = tuple(m.id for m in membership_lists.members_of(conn, scope.directory_id, group_id))
     elif change.selection is not None:
         ids = _members_matching(conn, scope, group_id, change.selection)
     else:
@@ -307,7 +309,7 @@ def _remove_members(
 def _replace_members(
     conn: Connection, scope: Scope, group_id: str, listed: Sequence[ListedMember]
 ) -> list[MemberMove]:
-    current = {m.id for m in memberships.members_of(conn, scope.directory_id, group_id)}
+    current = {m.id for m in membership_lists.members_of(conn, scope.directory_id, group_id)}
     wanted = {member.id for member in listed}
     removed = _remove_members(conn, scope, group_id, sorted(current - wanted))
     return removed + _add_members(conn, scope, group_id, [m for m in listed if m.id not in current])
@@ -343,7 +345,7 @@ def _members_matching(
     member_filter = cast(Any, ScimFilter)[GroupMember](selection)
     return tuple(
         member.id
-        for member in memberships.members_of(conn, scope.directory_id, group_id)
+        for member in membership_lists.members_of(conn, scope.directory_id, group_id)
         if member_filter.match(
             GroupMember(value=member.id, type=member.type, display=member.display)
         )

@@ -16,7 +16,7 @@ from scimgate.service import confirmations
 from scimgate.service.representation import group_document, user_document
 from scimgate.service.scope import Scope
 from scimgate.service.walks import WalkKey, WalkPositions, walks_of
-from scimgate.store import memberships
+from scimgate.store import membership_lists
 from scimgate.store.query.filters import Condition, filter_clause
 from scimgate.store.resources import GROUPS, USERS, ResourceTable, StoredResource
 from scimgate.store.transactions import reading
@@ -36,7 +36,7 @@ class ResourceKind:
 def _build_users(
     conn: Connection, scope: Scope, rows: list[StoredResource], _with_members: bool
 ) -> list[ScimDocument]:
-    groups = memberships.groups_of(conn, scope.directory_id, [row.id for row in rows])
+    groups = membership_lists.groups_of(conn, scope.directory_id, [row.id for row in rows])
     return [user_document(scope, row, groups[row.id]) for row in rows]
 
 
@@ -47,7 +47,7 @@ def _build_groups(
         group_document(
             scope,
             row,
-            memberships.members_of(conn, scope.directory_id, row.id) if with_members else None,
+            membership_lists.members_of(conn, scope.directory_id, row.id) if with_members else None,
         )
         for row in rows
     ]

@@ -20,8 +20,8 @@ from scimgate.service.representation import user_resource
 from scimgate.service.roles import effective_roles, new_rule
 from scimgate.service.scope import Scope
 from scimgate.service.tenants import effective_idp
-from scimgate.store import mappings, memberships, roles, tenants
-from scimgate.store.memberships import Membership
+from scimgate.store import mappings, membership_lists, roles, tenants
+from scimgate.store.membership_lists import Membership
 from scimgate.store.resources import USERS, StoredResource
 from scimgate.store.roles import RoleRule
 from scimgate.store.tenants import Directory
@@ -144,7 +144,7 @@ def preview_mapping(
     scope = Scope(engine, directory, "", Limits())
 
     def compare(conn: Connection, rows: list[StoredResource]) -> Iterator[Change]:
-        groups = memberships.groups_of(conn, directory_id, [row.id for row in rows])
+        groups = membership_lists.groups_of(conn, directory_id, [row.id for row in rows])
         for row in rows:
             user = user_resource(scope, row, groups[row.id])
             before = custom_attributes(user, {name: current})[name] if current else None
@@ -182,7 +182,7 @@ def preview_rule(
         nonlocal gaining
         ids = [row.id for row in rows]
         stored = roles.roles_of(conn, directory_id, ids)
-        groups: dict[str, list[Membership]] = memberships.groups_of(conn, directory_id, ids)
+        groups: dict[str, list[Membership]] = membership_lists.groups_of(conn, directory_id, ids)
         for row in rows:
             before = stored[row.id]
             after = effective_roles(proposed, groups[row.id])

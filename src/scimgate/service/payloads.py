@@ -26,8 +26,8 @@ from scimgate.service.directory_config import DirectoryConfig
 from scimgate.service.representation import group_dump, user_dump, user_resource
 from scimgate.service.scope import Scope
 from scimgate.service.tenants import effective_idp
-from scimgate.store import memberships, roles
-from scimgate.store.memberships import Membership
+from scimgate.store import membership_lists, roles
+from scimgate.store.membership_lists import Membership
 from scimgate.store.resources import (
     GROUPS,
     USERS,
@@ -119,7 +119,7 @@ class PayloadBuilder:
         if stored is None:
             stored = USERS.existing(self.conn, self.directory.id, user_id, for_update=False)
         if groups is None:
-            groups = memberships.groups_of(self.conn, self.directory.id, [user_id])[user_id]
+            groups = membership_lists.groups_of(self.conn, self.directory.id, [user_id])[user_id]
         if user_roles is None:
             user_roles = roles.roles_of(self.conn, self.directory.id, [user_id])[user_id]
         return self._normalized(UserFacts(stored, groups, user_roles))
@@ -139,7 +139,7 @@ class PayloadBuilder:
                 for user_id in user_ids
             }
         read = self._with_roles(user_ids)
-        groups = memberships.groups_of(self.conn, self.directory.id, user_ids)
+        groups = membership_lists.groups_of(self.conn, self.directory.id, user_ids)
         return {
             user_id: UserFacts(read[user_id][0], groups[user_id], read[user_id][1])
             for user_id in user_ids

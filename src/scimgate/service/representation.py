@@ -9,7 +9,7 @@ from scimgate.scim.documents import ScimDocument, timestamp
 from scimgate.scim.etag import etag
 from scimgate.scim.stored import stored_document
 from scimgate.service.scope import Scope
-from scimgate.store.memberships import Member, Membership
+from scimgate.store.membership_lists import Member, Membership
 from scimgate.store.resources import StoredResource
 
 document = stored_document

@@ -19,9 +19,9 @@ from sqlalchemy import Connection, Engine
 from scimgate.scim.compare import fold
 from scimgate.service import changes
 from scimgate.service.payloads import UserFacts
-from scimgate.store import memberships, roles, tenants
+from scimgate.store import membership_lists, roles, tenants
 from scimgate.store.ids import new_id
-from scimgate.store.memberships import Membership
+from scimgate.store.membership_lists import Membership
 from scimgate.store.roles import RoleRule
 from scimgate.store.transactions import reading
 
@@ -68,7 +68,7 @@ def recompute(
     }
     if not rules and not any(current.values()):
         return
-    read_groups = memberships.groups_of(conn, directory_id, unknown)
+    read_groups = membership_lists.groups_of(conn, directory_id, unknown)
     wanted = {
         user_id: effective_roles(
             rules, known[user_id].groups if user_id in known else read_groups[user_id]

@@ -21,7 +21,7 @@ from scimgate.scim.limits import Limits
 from scimgate.scim.requests import read_patch, read_resource
 from scimgate.service import groups, users
 from scimgate.service.scope import Scope
-from scimgate.store import memberships, tenants
+from scimgate.store import membership_lists, tenants
 from scimgate.store.resources import GROUPS, USERS, ResourceTable, StoredResource
 from scimgate.store.transactions import reading
 
@@ -38,7 +38,7 @@ def export_directory(engine: Engine, directory_id: str) -> Iterator[dict[str, An
         yield {"resourceType": "User", "id": stored.id, **stored.doc}
     for stored in _all(engine, directory_id, GROUPS):
         with reading(engine) as conn:
-            members = memberships.members_of(conn, directory_id, stored.id)
+            members = membership_lists.members_of(conn, directory_id, stored.id)
         yield {
             "resourceType": "Group",
             "id": stored.id,

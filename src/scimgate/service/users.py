@@ -22,10 +22,10 @@ from scimgate.service.changes import changing
 from scimgate.service.payloads import user_json
 from scimgate.service.representation import document, user_document, user_resource
 from scimgate.service.scope import Scope
-from scimgate.store import memberships, offboarding
+from scimgate.store import membership_lists, memberships, offboarding
 from scimgate.store import roles as stored_roles
 from scimgate.store.ids import new_id, utcnow
-from scimgate.store.memberships import Membership
+from scimgate.store.membership_lists import Membership
 from scimgate.store.resources import (
     GROUPS,
     USERS,
@@ -69,7 +69,7 @@ def create_user_document(scope: Scope, doc: dict[str, Any]) -> ScimDocument:
 def get_user(scope: Scope, user_id: str) -> ScimDocument:
     with reading(scope.engine) as conn:
         stored = USERS.existing(conn, scope.directory_id, user_id, for_update=False)
-        groups = memberships.groups_of(conn, scope.directory_id, [user_id])[user_id]
+        groups = membership_lists.groups_of(conn, scope.directory_id, [user_id])[user_id]
     confirmations.confirm_seen(scope, USERS, [stored])
     return user_document(scope, stored, groups)
 
@@ -81,7 +81,7 @@ def replace_user(
     with _unique_user_name(replacement.user_name), changing(scope.engine) as conn:
         stored = USERS.existing(conn, scope.directory_id, user_id, for_update=True)
         check_if_match(if_match, stored.version)
-        groups = memberships.groups_of(conn, scope.directory_id, [user_id])[user_id]
+        groups = membership_lists.groups_of(conn, scope.directory_id, [user_id])[user_id]
         current = user_resource(scope, stored, groups)
         replacement.replace(current)
         stored = _save_if_changed(conn, scope, stored, document(replacement), groups)
@@ -96,7 +96,7 @@ def patch_user(
     with changing(scope.engine) as conn:
         stored = USERS.existing(conn, scope.directory_id, user_id, for_update=True)
         check_if_match(if_match, stored.version)
-        groups = memberships.groups_of(conn, scope.directory_id, [user_id])[user_id]
+        groups = membership_lists.groups_of(conn, scope.directory_id, [user_id])[user_id]
         user = user_resource(scope, stored, groups)
         apply_patch(patch, user)
         settle_manager(user, scope.users_url)
@@ -118,7 +118,7 @@ def patch_user_document(
     with changing(scope.engine) as conn:
         stored = USERS.existing(conn, scope.directory_id, user_id, for_update=True)
         check_if_match(if_match, stored.version)
-        groups = memberships.groups_of(conn, scope.directory_id, [user_id])[user_id]
+        groups = membership_lists.groups_of(conn, scope.directory_id, [user_id])[user_id]
         doc = settled_user(patched_document(stored.doc, assignments, scope.users_url))
         with _unique_user_name(doc["userName"]):
             stored = _save_if_changed(conn, scope, stored, doc, groups)

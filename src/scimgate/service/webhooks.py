@@ -18,10 +18,11 @@ from scimgate.config import AllowedHosts
 from scimgate.events.models import EventType
 from scimgate.service import destinations
 from scimgate.service.delivery import new_delivery, new_secret
-from scimgate.store import events, tenants, webhooks
+from scimgate.store import events, tenants, webhook_deliveries, webhook_endpoints
 from scimgate.store.ids import new_id, utcnow
 from scimgate.store.transactions import reading, writing
-from scimgate.store.webhooks import DELIVERED, EXPIRED, PENDING, Attempt, Delivery, Endpoint
+from scimgate.store.webhook_deliveries import DELIVERED, EXPIRED, PENDING, Attempt, Delivery
+from scimgate.store.webhook_endpoints import Endpoint
 
 KNOWN_TYPES = [kind.value for kind in EventType]
 STATUSES = (PENDING, DELIVERED, EXPIRED)
@@ -111,9 +112,9 @@ def register(
     with writing(engine) as conn:
         if organization_id is not None and tenants.get_organization(conn, organization_id) is None:
             raise NotFoundException(detail=f"No organization {organization_id}")
-        webhooks.insert_endpoint(conn, endpoint)
-        webhooks.insert_secret(
-            conn, webhooks.Secret(new_id(), endpoint.id, secret, endpoint.created_at, None)
+        webhook_endpoints.insert_endpoint(conn, endpoint)
+        webhook_endpoints.insert_secret(
+            conn, webhook_endpoints.Secret(new_id(), endpoint.id, secret, endpoint.created_at, None)
         )
         return WithSecret(_info(conn, endpoint), secret)
 
@@ -121,7 +122,9 @@ def register(
 def list_endpoints(engine: Engine, organization_id: str | None = None) -> list[EndpointInfo]:
     """Every endpoint, or those receiving an organization's events (its own and all-org ones)."""
     with reading(engine) as conn:
-        return [_info(conn, each) for each in webhooks.list_endpoints(conn, organization_id)]
+        return [
+            _info(conn, each) for each in webhook_endpoints.list_endpoints(conn, organization_id)
+        ]
 
 
 def get_endpoint(engine: Engine, endpoint_id: str) -> EndpointInfo:
@@ -132,7 +135,7 @@ def get_endpoint(engine: Engine, endpoint_id: str) -> EndpointInfo:
 def remove(engine: Engine, endpoint_id: str) -> None:
     """Remove an endpoint with its secrets, deliveries and their attempts."""
     with writing(engine) as conn:
-        if not webhooks.delete_endpoint(conn, endpoint_id):
+        if not webhook_endpoints.delete_endpoint(conn, endpoint_id):
             raise NotFoundException(detail=f"No webhook endpoint {endpoint_id}")
 
 
@@ -144,8 +147,8 @@ def enable(engine: Engine, endpoint_id: str) -> EndpointInfo:
     """
     with writing(engine) as conn:
         _existing(conn, endpoint_id, for_update=True)
-        if webhooks.set_enabled(conn, endpoint_id, True, None):
-            webhooks.make_due(conn, endpoint_id, utcnow())
+        if webhook_endpoints.set_enabled(conn, endpoint_id, True, None):
+            webhook_deliveries.make_due(conn, endpoint_id, utcnow())
         return _info(conn, _existing(conn, endpoint_id))
 
 
@@ -153,7 +156,9 @@ def disable(engine: Engine, endpoint_id: str, reason: str | None = None) -> Endp
     """Stop attempting deliveries to an endpoint; events are still queued for it meanwhile."""
     with writing(engine) as conn:
         _existing(conn, endpoint_id, for_update=True)
-        webhooks.set_enabled(conn, endpoint_id, False, reason or "disabled by an administrator")
+        webhook_endpoints.set_enabled(
+            conn, endpoint_id, False, reason or "disabled by an administrator"
+        )
         return _info(conn, _existing(conn, endpoint_id))
 
 
@@ -173,8 +178,10 @@ def rotate_secret(
     secret = new_secret()
     with writing(engine) as conn:
         endpoint = _existing(conn, endpoint_id, for_update=True)
-        webhooks.expire_secrets(conn, endpoint_id, now, now + overlap)
-        webhooks.insert_secret(conn, webhooks.Secret(new_id(), endpoint_id, secret, now, None))
+        webhook_endpoints.expire_secrets(conn, endpoint_id, now, now + overlap)
+        webhook_endpoints.insert_secret(
+            conn, webhook_endpoints.Secret(new_id(), endpoint_id, secret, now, None)
+        )
         return WithSecret(_info(conn, endpoint), secret)
 
 
@@ -188,7 +195,7 @@ def deliveries(
         )
     with reading(engine) as conn:
         _existing(conn, endpoint_id)
-        return webhooks.list_deliveries(conn, endpoint_id, status, limit)
+        return webhook_deliveries.list_deliveries(conn, endpoint_id, status, limit)
 
 
 def event_types(engine: Engine, seqs: Sequence[int]) -> dict[int, str]:
@@ -206,7 +213,7 @@ def attempts(engine: Engine, delivery_id: str, *, with_excerpts: bool = True) ->
     """
     with reading(engine) as conn:
         _existing_delivery(conn, delivery_id)
-        found = webhooks.attempts_of(conn, delivery_id)
+        found = webhook_deliveries.attempts_of(conn, delivery_id)
     return found if with_excerpts else [replace(each, response_excerpt=None) for each in found]
 
 
@@ -218,7 +225,7 @@ def replay(engine: Engine, delivery_id: str) -> Delivery:
     """
     with writing(engine) as conn:
         original = _existing_delivery(conn, delivery_id)
-        if webhooks.pending_event_seqs(conn, original.endpoint_id, [original.event_seq]):
+        if webhook_deliveries.pending_event_seqs(conn, original.endpoint_id, [original.event_seq]):
             raise ConflictException(
                 detail=f"Event {original.event_id} is already waiting for delivery to this endpoint"
             )
@@ -226,9 +233,11 @@ def replay(engine: Engine, delivery_id: str) -> Delivery:
             raise InvalidValueException(
                 detail=f"Event {original.event_id} is older than the retention window"
             )
-        event = webhooks.EventRef(original.event_seq, original.event_id, original.directory_id)
+        event = webhook_deliveries.EventRef(
+            original.event_seq, original.event_id, original.directory_id
+        )
         again = new_delivery(original.endpoint_id, event, utcnow())
-        webhooks.insert_deliveries(conn, [again])
+        webhook_deliveries.insert_deliveries(conn, [again])
     return again
 
 
@@ -246,7 +255,7 @@ def retry_now(engine: Engine, delivery_id: str) -> Delivery:
             raise ConflictException(
                 detail=f"Delivery {delivery_id} is {found.status}: replay it to send its event anew"
             )
-        if not webhooks.make_delivery_due(conn, delivery_id, utcnow()):
+        if not webhook_deliveries.make_delivery_due(conn, delivery_id, utcnow()):
             raise ConflictException(detail=f"Delivery {delivery_id} is being attempted right now")
         return _existing_delivery(conn, delivery_id)
 
@@ -268,7 +277,7 @@ def replay_range(
     _check_range(since, until, from_sequence, to_sequence)
     with writing(engine) as conn:
         endpoint = _existing(conn, endpoint_id)
-        found = webhooks.events_in_range(
+        found = webhook_endpoints.events_in_range(
             conn,
             endpoint,
             since=since,
@@ -281,9 +290,11 @@ def replay_range(
             raise InvalidValueException(
                 detail=f"The range holds more than {MAX_REPLAY} events; replay it in parts"
             )
-        waiting = webhooks.pending_event_seqs(conn, endpoint_id, [event.seq for event in found])
+        waiting = webhook_deliveries.pending_event_seqs(
+            conn, endpoint_id, [event.seq for event in found]
+        )
         now = utcnow()
-        webhooks.insert_deliveries(
+        webhook_deliveries.insert_deliveries(
             conn,
             [new_delivery(endpoint_id, event, now) for event in found if event.seq not in waiting],
         )
@@ -337,14 +348,14 @@ def _check_range(
 
 
 def _existing(conn: Connection, endpoint_id: str, *, for_update: bool = False) -> Endpoint:
-    found = webhooks.get_endpoint(conn, endpoint_id, for_update=for_update)
+    found = webhook_endpoints.get_endpoint(conn, endpoint_id, for_update=for_update)
     if found is None:
         raise NotFoundException(detail=f"No webhook endpoint {endpoint_id}")
     return found
 
 
 def _existing_delivery(conn: Connection, delivery_id: str) -> Delivery:
-    found = webhooks.get_delivery(conn, delivery_id)
+    found = webhook_deliveries.get_delivery(conn, delivery_id)
     if found is None:
         raise NotFoundException(detail=f"No webhook delivery {delivery_id}")
     return found
@@ -354,7 +365,7 @@ def _info(conn: Connection, endpoint: Endpoint) -> EndpointInfo:
     now = utcnow()
     keys = [
         SigningKey(each.id, each.created_at, each.expires_at)
-        for each in webhooks.secrets_of(conn, endpoint.id)
+        for each in webhook_endpoints.secrets_of(conn, endpoint.id)
         if each.expires_at is None or each.expires_at > now
     ]
     return EndpointInfo(

@@ -28,7 +28,7 @@ from scimgate.logging import failure
 from scimgate.service import delivery, health, outbound
 from scimgate.service.delivery import FANOUT_BATCH, USER_AGENT, Job, RetryPolicy
 from scimgate.service.maintenance import run_upkeep
-from scimgate.store import webhooks
+from scimgate.store import webhook_deliveries
 from scimgate.store.engine import open_engine
 from scimgate.store.ids import utcnow
 from scimgate.store.transactions import writing
@@ -188,7 +188,7 @@ class Worker:
         try:
             done = run_upkeep(self.engine, self.settings, self.log_policy)
             with writing(self.engine) as conn:
-                purged = webhooks.purge_finished(
+                purged = webhook_deliveries.purge_finished(
                     conn, utcnow() - timedelta(days=self.settings.retention_days)
                 )
         except Exception as exc:

@@ -5,7 +5,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, select, update
 
-from scimgate.store.tables import admin_keys
+from scimgate.store.tables.access import admin_keys
 
 
 @dataclass(frozen=True)

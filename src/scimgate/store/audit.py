@@ -5,7 +5,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, func, or_, select, update
 
-from scimgate.store.tables import audit_log
+from scimgate.store.tables.logs import audit_log
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import secrets
 from sqlalchemy import Connection, bindparam, select, update
 
 from scimgate.store.prepared import Prepared
-from scimgate.store.tables import directories
+from scimgate.store.tables.tenancy import directories
 from scimgate.store.tenants import Directory
 
 _STAMP_BITS = 62

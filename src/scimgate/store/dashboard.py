@@ -13,20 +13,14 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, case, func, select
 
-from scimgate.store import memberships
+from scimgate.store import membership_lists
 from scimgate.store.encryption import keyring_of
-from scimgate.store.memberships import Member
-from scimgate.store.tables import (
-    directories,
-    group_members,
-    groups,
-    provisioning_logs,
-    resource_counts,
-    scim_tokens,
-    users,
-    webhook_deliveries,
-)
-from scimgate.store.webhooks import PENDING
+from scimgate.store.membership_lists import Member
+from scimgate.store.tables.logs import provisioning_logs
+from scimgate.store.tables.resources import group_members, groups, resource_counts, users
+from scimgate.store.tables.tenancy import directories, scim_tokens
+from scimgate.store.tables.webhooks import webhook_deliveries
+from scimgate.store.webhook_deliveries import PENDING
 
 
 @dataclass(frozen=True)
@@ -170,7 +164,7 @@ def members_page(
         query
     ):
         shown = (
-            memberships.shown_name(
+            membership_lists.shown_name(
                 keyring,
                 directory_id,
                 group_id,

@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import Connection, select, update
 
 from scimgate.store.events import open_payload, seal_payload
-from scimgate.store.tables import events, held_events
+from scimgate.store.tables.event_stream import events, held_events
 
 
 def rewrite_payloads(

@@ -55,7 +55,7 @@ from sqlalchemy.sql.elements import ColumnClause
 from scimgate.store import progress
 from scimgate.store.encryption import Keyring, key_id_of, keyring_of, refuse_plain_read
 from scimgate.store.prepared import Prepared
-from scimgate.store.tables import events, held_events
+from scimgate.store.tables.event_stream import events, held_events
 
 DATA = "events.data"
 """Where an encrypted payload lives (part of its associated data), published or held."""

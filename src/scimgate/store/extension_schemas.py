@@ -6,7 +6,8 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, select, update
 
-from scimgate.store.tables import directories, extension_schemas
+from scimgate.store.tables.configuration import extension_schemas
+from scimgate.store.tables.tenancy import directories
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,9 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, func, select, text
 
 from scimgate.store.migrate import alembic_config
-from scimgate.store.tables import held_events, webhook_deliveries
-from scimgate.store.webhooks import PENDING
+from scimgate.store.tables.event_stream import held_events
+from scimgate.store.tables.webhooks import webhook_deliveries
+from scimgate.store.webhook_deliveries import PENDING
 
 
 def ping(conn: Connection) -> None:

@@ -6,7 +6,7 @@ Every change of them restamps the directory (``scimgate.store.configuration``).
 from sqlalchemy import Connection, bindparam, delete, select
 
 from scimgate.store.configuration import restamp
-from scimgate.store.tables import attribute_mappings
+from scimgate.store.tables.configuration import attribute_mappings
 
 
 def set_mapping(conn: Connection, directory_id: str, name: str, path: str) -> None:

@@ -1,7 +1,7 @@
 """Group membership rows: one per (group, member), so changing one costs the same at any size.
 
-With encryption at rest on, a member's ``display`` is stored encrypted and the
-names read from users and groups are decrypted here.
+With encryption at rest on, a member's ``display`` is stored encrypted.
+``store/membership_lists.py`` reads memberships back, with names, as resources list them.
 """
 
 from collections.abc import Callable, Iterable, Sequence
@@ -11,10 +11,8 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Connection,
-    Select,
     bindparam,
     delete,
-    func,
     literal,
     select,
     tuple_,
@@ -28,33 +26,15 @@ from scimgate.store.by_ids import ByIds, by_ids
 from scimgate.store.encryption import Keyring, key_id_of, keyring_of
 from scimgate.store.prepared import Prepared
 from scimgate.store.resources import USERS
-from scimgate.store.tables import group_members, groups, users
+from scimgate.store.tables.resources import group_members, users
 
 DISPLAY = "group_members.display"
 """Where an encrypted member display lives (part of its associated data)."""
 
 
-def _row_id(group_id: str, member_id: str) -> str:
+def member_row_id(group_id: str, member_id: str) -> str:
+    """The id an encrypted member display is bound to (part of its associated data)."""
     return f"{group_id}/{member_id}"
-
-
-@dataclass(frozen=True)
-class Member:
-    """A member of a group as the group lists it."""
-
-    id: str
-    type: str
-    display: str | None
-
-
-@dataclass(frozen=True)
-class Membership:
-    """A group a user belongs to, as the user lists it."""
-
-    group_id: str
-    display: str
-    external_id: str | None = None
-    """The IdP's id for the group."""
 
 
 @dataclass(frozen=True)
@@ -86,7 +66,10 @@ def add(conn: Connection, directory_id: str, group_id: str, members: Iterable[Ne
     if keyring is not None:
         for row in rows:
             row["display"] = keyring.seal_optional(
-                row["display"], DISPLAY, directory_id, _row_id(group_id, str(row["member_id"]))
+                row["display"],
+                DISPLAY,
+                directory_id,
+                member_row_id(group_id, str(row["member_id"])),
             )
     add = _ADD[conn.dialect.name]
     if len(rows) == 1:  # what a single member change adds
@@ -145,94 +128,6 @@ def remove_member_everywhere(conn: Connection, directory_id: str, member_id: str
         )
     )
     return group_ids
-
-
-def members_of(conn: Connection, directory_id: str, group_id: str) -> list[Member]:
-    """Every member of a group with the name it displays, in a stable order."""
-    keyring = keyring_of(conn)
-    if keyring is not None:
-        return _sealed_members_of(conn, keyring, directory_id, group_id)
-    gm = group_members.c
-    user_members = (
-        select(
-            gm.member_id,
-            gm.member_type,
-            func.coalesce(gm.display, users.c.display_name, users.c.user_name),
-        )
-        .join(users, (users.c.id == gm.member_id) & (users.c.directory_id == gm.directory_id))
-        .where(gm.directory_id == directory_id, gm.group_id == group_id)
-    )
-    group_members_ = (
-        select(gm.member_id, gm.member_type, func.coalesce(gm.display, groups.c.display_name))
-        .join(groups, (groups.c.id == gm.member_id) & (groups.c.directory_id == gm.directory_id))
-        .where(gm.directory_id == directory_id, gm.group_id == group_id)
-    )
-    rows = conn.execute(union_all(user_members, group_members_))
-    members = [Member(id=r[0], type=r[1], display=r[2]) for r in rows]
-    return sorted(members, key=lambda member: member.id)
-
-
-def shown_name(
-    keyring: Keyring,
-    directory_id: str,
-    group_id: str,
-    member_id: str,
-    display: str | None,
-    *,
-    user_display_name: str | None,
-    user_name: str | None,
-    group_display_name: str | None,
-) -> str | None:
-    """The name a member shows, from encrypted columns: its own display, else the member's name.
-
-    What ``coalesce(display, displayName, userName, group displayName)`` gives on plain rows.
-    """
-    if display is not None:
-        return keyring.open(display, DISPLAY, directory_id, _row_id(group_id, member_id))
-    for value, place in (
-        (user_display_name, "users.display_name"),
-        (user_name, "users.user_name"),
-        (group_display_name, "groups.display_name"),
-    ):
-        if value is not None:
-            return keyring.open(value, place, directory_id, member_id)
-    return None
-
-
-def _sealed_members_of(
-    conn: Connection, keyring: Keyring, directory_id: str, group_id: str
-) -> list[Member]:
-    """``members_of`` over encrypted names: each candidate name read and decrypted apart."""
-    gm = group_members.c
-    user_members = (
-        select(gm.member_id, gm.member_type, gm.display, users.c.display_name, users.c.user_name)
-        .join(users, (users.c.id == gm.member_id) & (users.c.directory_id == gm.directory_id))
-        .where(gm.directory_id == directory_id, gm.group_id == group_id)
-    )
-    group_members_ = (
-        select(gm.member_id, gm.member_type, gm.display, groups.c.display_name, literal(None))
-        .join(groups, (groups.c.id == gm.member_id) & (groups.c.directory_id == gm.directory_id))
-        .where(gm.directory_id == directory_id, gm.group_id == group_id)
-    )
-    rows = conn.execute(union_all(user_members, group_members_))
-    members = [
-        Member(
-            id=member_id,
-            type=member_type,
-            display=shown_name(
-                keyring,
-                directory_id,
-                group_id,
-                member_id,
-                display,
-                user_display_name=display_name if user_name is not None else None,
-                user_name=user_name,
-                group_display_name=display_name if user_name is None else None,
-            ),
-        )
-        for member_id, member_type, display, display_name, user_name in rows
-    ]
-    return sorted(members, key=lambda member: member.id)
 
 
 def member_ids(
@@ -309,61 +204,6 @@ _ALREADY_OR_USER = ByIds(
 member of the group (else a user of the directory)."""
 
 
-def _groups_of_members(last: ColumnElement[Any]) -> ByIds[Select[Any]]:
-    """Each member's groups in member, then group order: id, displayName and ``last``."""
-    return by_ids(
-        lambda member_ids: (
-            select(group_members.c.member_id, groups.c.id, groups.c.display_name, last)
-            .join(groups, groups.c.id == group_members.c.group_id)
-            .where(group_members.c.directory_id == bindparam("directory_id"), member_ids)
-            .order_by(group_members.c.member_id, groups.c.id)
-        ),
-        group_members.c.member_id,
-        "member_ids",
-    )
-
-
-_GROUPS_OF = _groups_of_members(groups.c.external_id)
-"""Built once: read with every user answered or changed."""
-
-
-def groups_of(
-    conn: Connection, directory_id: str, member_ids_: Sequence[str]
-) -> dict[str, list[Membership]]:
-    """The groups each of these members belongs to directly, keyed by member id."""
-    found: dict[str, list[Membership]] = {member_id: [] for member_id in member_ids_}
-    if not member_ids_:
-        return found
-    keyring = keyring_of(conn)
-    if keyring is not None:
-        return _sealed_groups_of(conn, keyring, directory_id, found)
-    for batch in batches(member_ids_):
-        rows = _GROUPS_OF.run(conn, batch, {"directory_id": directory_id})
-        for member_id, group_id, display, external_id in rows:
-            found[member_id].append(Membership(group_id, display, external_id))
-    return found
-
-
-_SEALED_GROUPS_OF = _groups_of_members(groups.c.doc)
-"""With encryption on: the group's externalId is only in its (encrypted) document."""
-
-
-def _sealed_groups_of(
-    conn: Connection, keyring: Keyring, directory_id: str, found: dict[str, list[Membership]]
-) -> dict[str, list[Membership]]:
-    opened: dict[str, tuple[str, Any]] = {}
-    for batch in batches(list(found)):
-        rows = _SEALED_GROUPS_OF.run(conn, batch, {"directory_id": directory_id})
-        for member_id, group_id, display, doc in rows:
-            if group_id not in opened:
-                name = keyring.open(display, "groups.display_name", directory_id, group_id)
-                document = keyring.open_document(doc, "groups.doc", directory_id, group_id)
-                opened[group_id] = (name, document.get("externalId"))
-            name, external_id = opened[group_id]
-            found[member_id].append(Membership(group_id, name, external_id))
-    return found
-
-
 @dataclass(frozen=True)
 class Resealed:
     """One batch of a rotation: the last row reached (None: done), and how many changed."""
@@ -386,7 +226,7 @@ def reseal(conn: Connection, keyring: Keyring, after: tuple[str, str], limit: in
     for group_id, member_id, directory_id, display in rows:
         if display is None or key_id_of(display) == keyring.newest.id:
             continue
-        row_id = _row_id(group_id, member_id)
+        row_id = member_row_id(group_id, member_id)
         plain = keyring.open(display, DISPLAY, directory_id, row_id)
         conn.execute(
             update(group_members)

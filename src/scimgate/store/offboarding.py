@@ -12,7 +12,8 @@ from sqlalchemy import Connection, and_, delete, func, select, tuple_, update
 
 from scimgate.events.models import Deprovisioning, DeprovisionReason
 from scimgate.store.encryption import Keyring, key_id_of, keyring_of
-from scimgate.store.tables import deprovisionings, held_events, user_tombstones
+from scimgate.store.tables.event_stream import held_events
+from scimgate.store.tables.offboarding import deprovisionings, user_tombstones
 
 NAME = "deprovisionings.user_name"
 TOMBSTONE = "user_tombstones"

@@ -5,7 +5,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, delete, or_, select, update
 
-from scimgate.store.tables import portal_sessions
+from scimgate.store.tables.access import portal_sessions
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 from sqlalchemy import Connection, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from scimgate.store.tables import worker_cursors
+from scimgate.store.tables.event_stream import worker_cursors
 
 
 def position(conn: Connection, name: str) -> int:

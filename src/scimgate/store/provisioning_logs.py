@@ -12,7 +12,8 @@ from sqlalchemy import Connection, and_, delete, func, or_, select, update
 
 from scimgate.scim.compare import fold
 from scimgate.store.encryption import LOG_USER_NAME_LOOKUP, Keyring, key_id_of, keyring_of
-from scimgate.store.tables import provisioning_logs, user_tombstones
+from scimgate.store.tables.logs import provisioning_logs
+from scimgate.store.tables.offboarding import user_tombstones
 
 _SEALED_TEXTS = ("user_name", "query", "error_detail", "diagnosis")
 """What may name a person: the userName, a filter in the query, an error's detail."""

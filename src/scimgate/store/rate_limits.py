@@ -10,7 +10,7 @@ row's lock, on the database's clock, so processes on different hosts agree.
 from sqlalchemy import Connection, Executable, bindparam, delete, func, literal_column, select
 from sqlalchemy.dialects.postgresql import insert
 
-from scimgate.store.tables import rate_buckets
+from scimgate.store.tables.tenancy import rate_buckets
 
 _NOW = func.extract("epoch", func.now())
 _AHEAD = func.greatest(rate_buckets.c.tat, _NOW)

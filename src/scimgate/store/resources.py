@@ -755,7 +755,7 @@ def users_with_groups(
 ) -> dict[str, tuple[StoredResource, list[str], list[GroupRow]]] | None:
     """What :func:`users_with_roles` reads, and each user's groups in id order, in one
     statement per batch; None with encryption on, where group names are sealed (read
-    them with ``memberships.groups_of``)."""
+    them with ``membership_lists.groups_of``)."""
     if keyring_of(conn) is not None:
         return None
     found: dict[str, tuple[StoredResource, list[str], list[GroupRow]]] = {}

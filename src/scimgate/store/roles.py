@@ -11,7 +11,8 @@ from sqlalchemy import Connection, bindparam, delete, select
 from scimgate.store.batches import batches
 from scimgate.store.by_ids import by_ids
 from scimgate.store.configuration import restamp
-from scimgate.store.tables import role_rules, user_roles, users
+from scimgate.store.tables.configuration import role_rules, user_roles
+from scimgate.store.tables.resources import users
 
 
 @dataclass(frozen=True)

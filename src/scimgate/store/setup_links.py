@@ -5,7 +5,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, select, update
 
-from scimgate.store.tables import setup_links
+from scimgate.store.tables.access import setup_links
 
 
 @dataclass(frozen=True)

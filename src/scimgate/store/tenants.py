@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, func, select, update
 
 from scimgate.store.prepared import Prepared
-from scimgate.store.tables import credential_stamps, directories, organizations, scim_tokens
+from scimgate.store.tables.tenancy import credential_stamps, directories, organizations, scim_tokens
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from sqlalchemy import ColumnElement, Table, and_, exists, func, literal, select
 
 from scimgate.store.query.attributes import Operand
 from scimgate.store.query.conditions import SqlTranslator, compare, present
-from scimgate.store.tables import group_members, groups, users
+from scimgate.store.tables.resources import group_members, groups, users
 
 _member_user = users.alias("scim_member_user")
 _member_group = groups.alias("scim_member_group")

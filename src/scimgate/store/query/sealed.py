@@ -25,7 +25,7 @@ from scimgate.store.query.attributes import MEMBERSHIP_ATTRIBUTE, Operand
 from scimgate.store.query.conditions import coerced, compare, negated, present
 from scimgate.store.query.filters import FilterClause, FilterTranslator
 from scimgate.store.query.membership import MembershipTranslator, membership_exists
-from scimgate.store.tables import user_email_hashes, users
+from scimgate.store.tables.resources import user_email_hashes, users
 
 
 def sealed_condition(

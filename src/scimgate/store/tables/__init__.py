@@ -1,0 +1,47 @@
+"""The database schema, as SQLAlchemy Core tables: one module per area.
+
+Every tenant-owned table carries ``directory_id`` and every index that serves
+a lookup starts with it, so that a query for one directory never reads another
+directory's rows and costs the same whatever the size of the other tenants.
+
+This package imports every table module, so that ``metadata`` describes the
+whole schema: what migrations are generated from and checked against.
+"""
+
+from scimgate.store.tables import (
+    access,
+    configuration,
+    event_stream,
+    logs,
+    offboarding,
+    resources,
+    tenancy,
+    webhooks,
+)
+from scimgate.store.tables.base import metadata
+from scimgate.store.tables.configuration import user_roles
+from scimgate.store.tables.resources import (
+    group_members,
+    groups,
+    resource_counts,
+    user_email_hashes,
+    users,
+)
+
+__all__ = [
+    "access",
+    "configuration",
+    "event_stream",
+    "group_members",
+    "groups",
+    "logs",
+    "metadata",
+    "offboarding",
+    "resource_counts",
+    "resources",
+    "tenancy",
+    "user_email_hashes",
+    "user_roles",
+    "users",
+    "webhooks",
+]
