@@ -22,6 +22,7 @@ from scimgate.admin.guard import PortalGate
 from scimgate.api.admin import router as admin_router
 from scimgate.api.body_limits import BodyCap, ClosedAfterUnreadBody, Family
 from scimgate.api.endpoint_case import SCIM_PREFIX
+from scimgate.api.errors import as_scim
 from scimgate.api.events import router as events_router
 from scimgate.api.logs import router as logs_router
 from scimgate.api.lookup import router as lookup_router
@@ -41,6 +42,7 @@ from scimgate.service.credentials import Credentials
 from scimgate.service.rate_limits import RateLimiter
 from scimgate.store.checkpoints import checkpoints_apart
 from scimgate.store.engine import open_engine
+from scimgate.store.errors import Busy
 
 log = structlog.get_logger("scimgate")
 
@@ -99,7 +101,8 @@ def create_app(
     app.include_router(observability_router)
     install_portal(app)
 
-    app.add_exception_handler(SCIMException, _scim_error)
+    app.add_exception_handler(SCIMException, _refusal)
+    app.add_exception_handler(Busy, _refusal)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     # Requests under /scim/v2/ take their own pipeline, which does for them what the
@@ -145,8 +148,8 @@ def _too_large(_: Scope, detail: str) -> Response:
     return error_response(PayloadTooLargeException(detail=detail))
 
 
-async def _scim_error(_: Request, exc: Any) -> Response:
-    return error_response(exc)
+async def _refusal(_: Request, exc: Any) -> Response:
+    return error_response(as_scim(exc))
 
 
 async def _http_error(_: Request, exc: Any) -> Response:

@@ -20,13 +20,13 @@ from scim2_models import (
     ForbiddenException,
     InvalidValueException,
     NotFoundException,
-    SCIMException,
     UnauthorizedException,
 )
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from scimgate.api.bounds import AgeHours, UtcDateTime
+from scimgate.api.errors import REFUSALS, as_scim
 from scimgate.api.management_gate import ACTOR_KEY
 from scimgate.service import audit, confirmations
 from scimgate.service.admin_keys import READ_METHODS, Actor
@@ -73,8 +73,9 @@ async def _audited(request: Request) -> AsyncIterator[None]:
     outcome, detail = "ok", None
     try:
         yield
-    except SCIMException as exc:
-        outcome, detail = _failure(int(exc.status or 500), exc.detail)
+    except REFUSALS as exc:
+        refusal = as_scim(exc)
+        outcome, detail = _failure(int(refusal.status or 500), refusal.detail)
         raise
     except HTTPException as exc:
         outcome, detail = _failure(exc.status_code, None)

@@ -14,7 +14,6 @@ from typing import Any, Generic, TypeVar, cast
 from scim2_models import (
     Context,
     InvalidFilterException,
-    NotFoundException,
     SearchRequest,
 )
 from sqlalchemy import Engine
@@ -26,6 +25,7 @@ from scimgate.service.directory_view import normalized_users
 from scimgate.service.representation import group_resource, user_resource
 from scimgate.service.scope import Scope
 from scimgate.store import dashboard, memberships, tenants
+from scimgate.store.errors import NotFound
 from scimgate.store.memberships import Member
 from scimgate.store.resources import GROUPS, USERS
 from scimgate.store.tenants import Directory
@@ -181,7 +181,7 @@ def user_detail(engine: Engine, directory_id: str, user_id: str, root: str) -> U
     with reading(engine) as conn:
         try:
             stored = USERS.existing(conn, directory_id, user_id, for_update=False)
-        except NotFoundException:
+        except NotFound:
             return None
         groups = memberships.groups_of(conn, directory_id, [user_id])[user_id]
     resource = user_resource(scope, stored, groups)
@@ -202,7 +202,7 @@ def group_detail(
     with reading(engine) as conn:
         try:
             stored = GROUPS.existing(conn, directory_id, group_id, for_update=False)
-        except NotFoundException:
+        except NotFound:
             return None
         total = dashboard.member_counts(conn, directory_id, [group_id])[group_id]
         members = dashboard.members_page(conn, directory_id, group_id, size, start - 1)

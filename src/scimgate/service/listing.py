@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from typing import Any, cast
 
 from scim2_models import InvalidCursorException, ScimFilter, SearchRequest
-from sqlalchemy import ColumnElement, Connection
+from sqlalchemy import Connection
 
 from scimgate.scim.documents import ListDocument, ScimDocument
 from scimgate.service import confirmations
@@ -19,7 +19,7 @@ from scimgate.service.scope import Scope
 from scimgate.service.walks import WalkKey, WalkPositions
 from scimgate.store import memberships
 from scimgate.store.query.filters import filter_clause
-from scimgate.store.query.sorting import ordering
+from scimgate.store.query.sorting import Ordering, ordering
 from scimgate.store.resources import GROUPS, USERS, ResourceTable, StoredResource
 from scimgate.store.transactions import reading
 
@@ -133,9 +133,7 @@ def list_resources(
     )
 
 
-def _order_by(
-    kind: ResourceKind, model: Any, search: SearchRequest[Any]
-) -> list[ColumnElement[Any]]:
+def _order_by(kind: ResourceKind, model: Any, search: SearchRequest[Any]) -> Ordering:
     binding = search.sort_binding(model) if search.sort_by else None
     descending = search.sort_order == SearchRequest.SortOrder.descending
     return ordering(kind.table.table, binding, descending=descending)
