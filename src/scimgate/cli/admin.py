@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from scimgate.cli.common import DatabaseOption, add_row, console, engine_for
 from scimgate.service import admin_keys, audit, tenants
 from scimgate.service.admin_keys import SCOPES
+from scimgate.service.errors import ServiceError
 from scimgate.store.audit import AuditQuery
 
 orgs_app = typer.Typer(help="Organizations: the customers whose directories scimgate serves.")
@@ -46,9 +47,9 @@ def audited(
     """Make a change and append its audit row; a refused change is recorded, then reported."""
     try:
         result = change()
-    except ValueError as exc:
+    except ServiceError as exc:
         audit.record(engine, audit.Action(_actor(), verb, "refused", target_type, detail=str(exc)))
-        raise typer.BadParameter(str(exc)) from None
+        raise
     audit.record(
         engine,
         audit.Action(

@@ -1,9 +1,11 @@
 """What every ``scimgate`` command shares: the console, the database option, settings."""
 
+import functools
 import sys
 import unicodedata
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -12,6 +14,7 @@ from rich.text import Text
 from sqlalchemy import Engine
 
 from scimgate.config import Settings
+from scimgate.service.errors import ServiceError
 from scimgate.store.engine import open_engine
 
 console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
@@ -80,3 +83,29 @@ def settings_for(database_url: str | None) -> Settings:
 def engine_for(database_url: str | None) -> Engine:
     settings = settings_for(database_url)
     return open_engine(settings.database_url, settings.pool, settings.encryption_keys)
+
+
+def report_service_errors(app: typer.Typer) -> None:
+    """Make every command of ``app`` (its groups' included) end on a refusal of the service
+    with its reason, as a bad parameter: one line, exit status 2.
+
+    Call it once every command is registered. The reason is the service's own sentence,
+    which names what was not found or not valid.
+    """
+    for command in app.registered_commands:
+        if command.callback is not None:
+            command.callback = _reporting(command.callback)
+    for group in app.registered_groups:
+        if group.typer_instance is not None:
+            report_service_errors(group.typer_instance)
+
+
+def _reporting(callback: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(callback)
+    def reporting(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return callback(*args, **kwargs)
+        except ServiceError as exc:
+            raise typer.BadParameter(str(exc)) from None
+
+    return reporting

@@ -31,6 +31,7 @@ from scimgate.cli.common import (
     add_row,
     console,
     engine_for,
+    report_service_errors,
     settings_for,
 )
 from scimgate.cli.encryption import encryption_app
@@ -55,6 +56,7 @@ from scimgate.service import (
 from scimgate.service import roles as role_mapping
 from scimgate.service.bootstrap import prepare_database
 from scimgate.service.directory_view import directory_groups, directory_users
+from scimgate.service.errors import Invalid, NotFound
 from scimgate.service.worker import start_in_background
 from scimgate.simulator import lifecycle
 from scimgate.simulator.dialects import DIALECTS
@@ -265,18 +267,15 @@ def configure_directory(
     engine = engine_for(database_url)
     if assignment_group is not None and no_assignment_group:
         raise typer.BadParameter("give --assignment-group or --no-assignment-group, not both")
-    try:
-        valve = safety.configure(
-            engine,
-            directory_id,
-            max_count=safety_max_count,
-            max_percent=safety_max_percent,
-            window_minutes=safety_window,
-        )
-        if assignment_group is not None or no_assignment_group:
-            safety.set_assignment_group(engine, directory_id, assignment_group)
-    except (LookupError, ValueError) as exc:
-        raise typer.BadParameter(str(exc)) from None
+    valve = safety.configure(
+        engine,
+        directory_id,
+        max_count=safety_max_count,
+        max_percent=safety_max_percent,
+        window_minutes=safety_window,
+    )
+    if assignment_group is not None or no_assignment_group:
+        safety.set_assignment_group(engine, directory_id, assignment_group)
     console.print(
         f"Safety valve: more than {valve.max_count} deprovisionings or {valve.max_percent}% "
         f"of users within {valve.window_minutes} minutes hold events (0 = rule off); "
@@ -296,10 +295,7 @@ def create_token(
 ) -> None:
     """Create another token for a directory (rotate: create, switch the IdP, revoke the old)."""
     engine = engine_for(database_url)
-    try:
-        issued = tenants.create_token(engine, directory_id, name)
-    except LookupError as exc:
-        raise typer.BadParameter(str(exc)) from None
+    issued = tenants.create_token(engine, directory_id, name)
     console.print(f"Token id:     {issued.record.id}")
     console.print(f"Bearer token: {issued.secret}")
 
@@ -310,10 +306,7 @@ def list_tokens(directory_id: str, database_url: DatabaseOption = None) -> None:
     engine = engine_for(database_url)
     table = Table("name", "starts with", "created", "last used", "revoked")
     table.add_column("id", no_wrap=True, min_width=36)
-    try:
-        found = tenants.list_tokens(engine, directory_id)
-    except LookupError as exc:
-        raise typer.BadParameter(str(exc)) from None
+    found = tenants.list_tokens(engine, directory_id)
     for token in found:
         add_row(
             table,
@@ -407,16 +400,13 @@ def _normalized_page(
     start_index: int,
 ) -> tuple[int, list[Page]]:
     """A page of the directory's normalized view; an unknown directory ends the command."""
-    try:
-        return view(
-            engine_for(database_url),
-            directory_id,
-            _public_root(base_url),
-            count=count,
-            start_index=start_index,
-        )
-    except LookupError as exc:
-        raise typer.BadParameter(str(exc)) from None
+    return view(
+        engine_for(database_url),
+        directory_id,
+        _public_root(base_url),
+        count=count,
+        start_index=start_index,
+    )
 
 
 def _print_json_lines(found: list[Any]) -> None:
@@ -443,8 +433,6 @@ def export_directory(
                 target.write(json.dumps(line) + "\n")
                 written += 1
                 progress.advance(task)
-    except LookupError as exc:
-        raise typer.BadParameter(str(exc)) from None
     finally:
         if output:
             target.close()
@@ -462,12 +450,9 @@ def import_directory(
     lines = [json.loads(text) for text in source.read_text().splitlines() if text.strip()]
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("Importing", total=len(lines))
-        try:
-            result = transfer.import_directory(
-                engine, directory_id, lines, lambda: progress.advance(task)
-            )
-        except LookupError as exc:
-            raise typer.BadParameter(str(exc)) from None
+        result = transfer.import_directory(
+            engine, directory_id, lines, lambda: progress.advance(task)
+        )
     console.print(
         f"Imported {result.users} users, {result.groups} groups, "
         f"{result.memberships} memberships; {len(result.refused)} refused."
@@ -486,10 +471,7 @@ def user_history(
     database_url: DatabaseOption = None,
 ) -> None:
     """Every published event about a user, oldest first."""
-    try:
-        found = event_feed.user_history(engine_for(database_url), directory_id, user_id)
-    except LookupError as exc:
-        raise typer.BadParameter(str(exc)) from None
+    found = event_feed.user_history(engine_for(database_url), directory_id, user_id)
     if as_json:
         for event in found:
             print(json.dumps(event))
@@ -512,7 +494,7 @@ def purge_user(
         typer.confirm(f"Erase every personal detail of user {user_id}?", abort=True)
     try:
         purged = erasure.purge_user(engine_for(database_url), directory_id, user_id)
-    except (LookupError, erasure.StillActive) as exc:
+    except (NotFound, erasure.StillActive) as exc:
         console.print(f"Not purged: {exc}")
         raise typer.Exit(1) from None
     if purged.deleted_now:
@@ -526,10 +508,7 @@ def purge_user(
 def list_mappings(directory_id: str, database_url: DatabaseOption = None) -> None:
     """Show the directory's attribute mappings, its IdP's defaults included."""
     engine = engine_for(database_url)
-    try:
-        found = attribute_mappings.effective_mappings(engine, directory_id)
-    except LookupError as exc:
-        raise typer.BadParameter(str(exc)) from None
+    found = attribute_mappings.effective_mappings(engine, directory_id)
     table = Table("name", "SCIM path")
     for name, path in found.items():
         add_row(table, name, path)
@@ -544,8 +523,6 @@ def set_mapping(
     engine = engine_for(database_url)
     try:
         attribute_mappings.set_mapping(engine, directory_id, name, path)
-    except LookupError as exc:
-        raise typer.BadParameter(str(exc)) from None
     except SCIMException as exc:
         raise typer.BadParameter(str(exc)) from None
     console.print(f"{name} = {path}")
@@ -565,10 +542,7 @@ def remove_mapping(directory_id: str, name: str, database_url: DatabaseOption = 
 def list_schemas(directory_id: str, database_url: DatabaseOption = None) -> None:
     """Show the extension schemas registered for a directory."""
     engine = engine_for(database_url)
-    try:
-        found = extension_schemas.registered(engine, directory_id)
-    except LookupError as exc:
-        raise typer.BadParameter(str(exc)) from None
+    found = extension_schemas.registered(engine, directory_id)
     table = Table("schema", "extends", "attributes", "registered")
     for each in found:
         names = ", ".join(attribute["name"] for attribute in each.definition["attributes"])
@@ -602,7 +576,7 @@ def add_schema(
         else:
             payload = simple_schema(str(urn), attribute or [])
         schema = extension_schemas.register(engine, directory_id, extends, payload)
-    except (LookupError, OSError, ValueError, SCIMException) as exc:
+    except (OSError, ValueError, SCIMException) as exc:
         raise typer.BadParameter(str(exc)) from None
     names = ", ".join(each.name or "" for each in schema.attributes or [])
     console.print(f"Registered {schema.id} on {extends}: {names}")
@@ -614,7 +588,7 @@ def remove_schema(directory_id: str, urn: str, database_url: DatabaseOption = No
     engine = engine_for(database_url)
     try:
         purged = extension_schemas.unregister(engine, directory_id, urn)
-    except (LookupError, SCIMException) as exc:
+    except SCIMException as exc:
         raise typer.BadParameter(str(exc)) from None
     console.print(f"Removed {urn}; {purged} resources held values for it.")
 
@@ -623,10 +597,7 @@ def remove_schema(directory_id: str, urn: str, database_url: DatabaseOption = No
 def list_role_rules(directory_id: str, database_url: DatabaseOption = None) -> None:
     """Show the directory's role rules, in priority order."""
     engine = engine_for(database_url)
-    try:
-        found = role_mapping.list_rules(engine, directory_id)
-    except LookupError as exc:
-        raise typer.BadParameter(str(exc)) from None
+    found = role_mapping.list_rules(engine, directory_id)
     table = Table("priority", "kind", "group", "role")
     table.add_column("id", no_wrap=True, min_width=36)
     for rule in found:
@@ -656,10 +627,7 @@ def add_role_rule(
         raise typer.BadParameter("name exactly one of --group, --group-id or --default")
     kind, match = choices[0]
     engine = engine_for(database_url)
-    try:
-        rule = role_mapping.add_rule(engine, directory_id, kind, match, role, priority)
-    except (LookupError, ValueError) as exc:
-        raise typer.BadParameter(str(exc)) from None
+    rule = role_mapping.add_rule(engine, directory_id, kind, match, role, priority)
     console.print(f"Rule {rule.id}: {kind} {match!r} -> {role} (priority {priority})")
 
 
@@ -687,13 +655,10 @@ def drift(
     """Users and groups the IdP has stopped sending: candidates for a missed deprovisioning."""
     try:
         cutoff = confirmations.drift_cutoff(since, older_than)
-    except ValueError as exc:
+    except Invalid as exc:
         raise typer.BadParameter(f"{exc}: --since or --older-than") from None
     engine = engine_for(database_url)
-    try:
-        found = confirmations.drift_report(engine, directory_id, cutoff)
-    except LookupError as exc:
-        raise typer.BadParameter(str(exc)) from None
+    found = confirmations.drift_report(engine, directory_id, cutoff)
     table = Table("kind", "name", "last confirmed")
     table.add_column("id", no_wrap=True, min_width=36)
     for item in found:
@@ -751,3 +716,6 @@ def simulate(
     )
     if not report.ok:
         raise typer.Exit(1)
+
+
+report_service_errors(app)
