@@ -21,13 +21,13 @@ from sqlalchemy import Engine, select
 
 from conftest import postgres_database
 from factories import scope_of
-from scimgate.scim.errors import ServiceBusy
 from scimgate.scim.resources import UserResource
 from scimgate.service import event_feed, maintenance, tenants, users
 from scimgate.service.event_feed import EventFilter
 from scimgate.service.publishing import Recorded, publish_recorded
 from scimgate.service.scope import Scope
 from scimgate.store.engine import open_engine
+from scimgate.store.errors import Busy
 from scimgate.store.events import NewEvent
 from scimgate.store.ids import new_id, utcnow
 from scimgate.store.migrate import upgrade
@@ -127,7 +127,7 @@ def test_an_overdue_alert_waits_for_its_directory_like_any_publisher(
         announced = _event(scope)
         with writing(engine) as conn:
             publish_recorded(conn, [Recorded(announced, None)])
-            with pytest.raises(ServiceBusy):
+            with pytest.raises(Busy):
                 maintenance.raise_overdue_alerts(impatient, timedelta(0))
         assert maintenance.raise_overdue_alerts(engine, timedelta(0)) == 1
         page = event_feed.read_events(engine, cursor, PAGE, EventFilter(directory_id=directory_id))

@@ -16,7 +16,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import Connection, Engine, event, text
-from sqlalchemy.exc import IntegrityError
 
 from property_support import property_settings
 from scim_payloads import GROUP_SCHEMA, USER_SCHEMA
@@ -24,6 +23,7 @@ from scimgate.scim.compare import fold
 from scimgate.service import tenants
 from scimgate.store import configuration, events, membership_lists, memberships
 from scimgate.store.engine import open_engine
+from scimgate.store.errors import Conflict
 from scimgate.store.events import NewEvent
 from scimgate.store.ids import new_id
 from scimgate.store.prepared import Prepared, through_sqlalchemy
@@ -160,9 +160,9 @@ def _resource_work(
             with conn.begin_nested():
                 table.insert(conn, directory_id, second)
             refused = None
-        except IntegrityError as exc:
+        except Conflict as exc:
             # Only a taken userName can fail, as the same error either way.
-            refused = (type(exc.orig).__name__, "user_name_key" in str(exc.orig))
+            refused = exc.uniqueness
         if refused is None:  # the second takes the first's document but its own name
             name = "userName" if table is USERS else "displayName"
             doc = {**first.doc, name: second.doc[name]}

@@ -66,12 +66,7 @@ async def create_organization(
 
 @router.get("/organizations/{organization_id}")
 async def organization_page(request: Request, organization_id: str) -> Response:
-    try:
-        page = await run_in_threadpool(
-            dashboard.organization_page, _engine(request), organization_id
-        )
-    except LookupError:
-        raise PortalError(404, "No such organization.") from None
+    page = await run_in_threadpool(dashboard.organization_page, _engine(request), organization_id)
     return render(
         request,
         "organization/show.html",
@@ -98,14 +93,11 @@ async def create_directory(
     except ValueError:
         raise PortalError(422, "Choose an identity provider from the list.") from None
     clean = _name(name, "directory")
-    try:
-        created = await run_in_threadpool(
-            lambda: tenants.create_directory(
-                _engine(request), organization_id, clean, profile, dry_run=dry_run is not None
-            )
+    created = await run_in_threadpool(
+        lambda: tenants.create_directory(
+            _engine(request), organization_id, clean, profile, dry_run=dry_run is not None
         )
-    except LookupError:
-        raise PortalError(404, "No such organization.") from None
+    )
     root = public_root(request)
     return render(
         request,
@@ -130,19 +122,14 @@ async def create_setup_link(
     days = int(valid_days) if valid_days.strip().isascii() and valid_days.strip().isdigit() else 0
     if not 1 <= days <= setup_links.MAX_VALIDITY.days:
         raise PortalError(422, "A setup link is valid for 1 to 30 days.")
-    try:
-        issued = await run_in_threadpool(
-            lambda: setup_links.create_link(
-                _engine(request),
-                organization_id,
-                directory_id=directory_id or None,
-                valid_for=timedelta(days=days),
-            )
+    issued = await run_in_threadpool(
+        lambda: setup_links.create_link(
+            _engine(request),
+            organization_id,
+            directory_id=directory_id or None,
+            valid_for=timedelta(days=days),
         )
-    except LookupError:
-        raise PortalError(
-            404, "No such organization, or that directory is not one of its."
-        ) from None
+    )
     return render(
         request,
         "organization/setup_link_created.html",
@@ -158,8 +145,5 @@ async def create_setup_link(
 
 @router.post("/setup-links/{link_id}/revoke")
 async def revoke_setup_link(request: Request, link_id: str) -> Response:
-    try:
-        link = await run_in_threadpool(setup_links.revoke_link, _engine(request), link_id)
-    except LookupError:
-        raise PortalError(404, "No such setup link.") from None
+    link = await run_in_threadpool(setup_links.revoke_link, _engine(request), link_id)
     return RedirectResponse(f"/admin/organizations/{link.organization_id}", status_code=303)

@@ -22,8 +22,6 @@ router = APIRouter(
 )
 
 PAGE_SIZE = 50
-NO_DIRECTORY = "No such directory."
-
 SearchText = Annotated[str, Query(max_length=200)]
 Start = Annotated[int, Query(ge=1, le=2**62)]
 
@@ -42,12 +40,7 @@ def _fragment(request: Request) -> bool:
 
 @router.get("/directories/{directory_id}")
 async def directory_page(request: Request, directory_id: str) -> Response:
-    try:
-        found = await run_in_threadpool(
-            dashboard.directory_overview, _engine(request), directory_id
-        )
-    except LookupError:
-        raise PortalError(404, NO_DIRECTORY) from None
+    found = await run_in_threadpool(dashboard.directory_overview, _engine(request), directory_id)
     return render(
         request,
         "directory/overview.html",
@@ -69,12 +62,7 @@ async def rotate_token(
     label = name.strip() or f"rotated {utcnow().date()}"
     if len(label) > 200 or not label.isprintable():
         raise PortalError(422, "A token's name must be 1 to 200 characters, without line breaks.")
-    try:
-        issued = await run_in_threadpool(
-            tenants.create_token, _engine(request), directory_id, label
-        )
-    except LookupError:
-        raise PortalError(404, NO_DIRECTORY) from None
+    issued = await run_in_threadpool(tenants.create_token, _engine(request), directory_id, label)
     return render(
         request,
         "directory/token_rotated.html",
@@ -97,14 +85,11 @@ async def revoke_token(request: Request, directory_id: str, token_id: str) -> Re
 async def users_page(
     request: Request, directory_id: str, q: SearchText = "", start: Start = 1
 ) -> Response:
-    try:
-        found = await run_in_threadpool(
-            lambda: directory_browser.search_users(
-                _engine(request), directory_id, public_root(request), q, start=start, size=PAGE_SIZE
-            )
+    found = await run_in_threadpool(
+        lambda: directory_browser.search_users(
+            _engine(request), directory_id, public_root(request), q, start=start, size=PAGE_SIZE
         )
-    except LookupError:
-        raise PortalError(404, NO_DIRECTORY) from None
+    )
     context = {
         "nav": "dashboard",
         "tab": "users",
@@ -118,16 +103,13 @@ async def users_page(
 
 @router.get("/directories/{directory_id}/users/{user_id}")
 async def user_page(request: Request, directory_id: str, user_id: str) -> Response:
-    try:
-        found = await run_in_threadpool(
-            directory_browser.user_detail,
-            _engine(request),
-            directory_id,
-            user_id,
-            public_root(request),
-        )
-    except LookupError:
-        raise PortalError(404, NO_DIRECTORY) from None
+    found = await run_in_threadpool(
+        directory_browser.user_detail,
+        _engine(request),
+        directory_id,
+        user_id,
+        public_root(request),
+    )
     if found is None:
         raise PortalError(404, "No such user in this directory.")
     return render(
@@ -141,14 +123,11 @@ async def user_page(request: Request, directory_id: str, user_id: str) -> Respon
 async def groups_page(
     request: Request, directory_id: str, q: SearchText = "", start: Start = 1
 ) -> Response:
-    try:
-        found = await run_in_threadpool(
-            lambda: directory_browser.search_groups(
-                _engine(request), directory_id, public_root(request), q, start=start, size=PAGE_SIZE
-            )
+    found = await run_in_threadpool(
+        lambda: directory_browser.search_groups(
+            _engine(request), directory_id, public_root(request), q, start=start, size=PAGE_SIZE
         )
-    except LookupError:
-        raise PortalError(404, NO_DIRECTORY) from None
+    )
     context = {
         "nav": "dashboard",
         "tab": "groups",
@@ -164,19 +143,16 @@ async def groups_page(
 async def group_page(
     request: Request, directory_id: str, group_id: str, start: Start = 1
 ) -> Response:
-    try:
-        found = await run_in_threadpool(
-            lambda: directory_browser.group_detail(
-                _engine(request),
-                directory_id,
-                group_id,
-                public_root(request),
-                start=start,
-                size=PAGE_SIZE,
-            )
+    found = await run_in_threadpool(
+        lambda: directory_browser.group_detail(
+            _engine(request),
+            directory_id,
+            group_id,
+            public_root(request),
+            start=start,
+            size=PAGE_SIZE,
         )
-    except LookupError:
-        raise PortalError(404, NO_DIRECTORY) from None
+    )
     if found is None:
         raise PortalError(404, "No such group in this directory.")
     return render(

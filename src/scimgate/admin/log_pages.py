@@ -53,22 +53,17 @@ async def log_page(
     """The log, newest first; an htmx request gets only the table (filters, next page)."""
     engine = request.app.state.engine
     filters = {"status": status or "", "user": (user or "").strip(), "since": since or ""}
-    try:
-        summary = await run_in_threadpool(directory_summary.directory_summary, engine, directory_id)
-        page: LogPage = await run_in_threadpool(
-            provisioning_log.search,
-            engine,
-            directory_id,
-            limit=PAGE_SIZE,
-            status=filters["status"] or None,
-            user=filters["user"] or None,
-            since=_since(since),
-            before=before or None,
-        )
-    except LookupError:
-        raise PortalError(404, f"There is no directory {directory_id}.") from None
-    except ValueError as exc:
-        raise PortalError(400, str(exc)) from None
+    summary = await run_in_threadpool(directory_summary.directory_summary, engine, directory_id)
+    page: LogPage = await run_in_threadpool(
+        provisioning_log.search,
+        engine,
+        directory_id,
+        limit=PAGE_SIZE,
+        status=filters["status"] or None,
+        user=filters["user"] or None,
+        since=_since(since),
+        before=before or None,
+    )
     context = {
         "directory": summary.directory,
         "tab": "logs",
@@ -88,10 +83,7 @@ async def log_page(
 async def log_entry(request: Request, directory_id: str, log_id: str) -> HTMLResponse:
     """One request in full: its diagnosis first, then what was sent and answered."""
     engine = request.app.state.engine
-    try:
-        summary = await run_in_threadpool(directory_summary.directory_summary, engine, directory_id)
-    except LookupError:
-        raise PortalError(404, f"There is no directory {directory_id}.") from None
+    summary = await run_in_threadpool(directory_summary.directory_summary, engine, directory_id)
     found = await run_in_threadpool(provisioning_log.entry, engine, directory_id, log_id)
     if found is None:
         raise PortalError(404, "This log entry does not exist, or retention has removed it.")

@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from scimgate.admin.guard import admin_guard
 from scimgate.admin.web import PortalError, render
 from scimgate.service import attribute_mappings, mapping_preview, roles
+from scimgate.service.errors import Invalid
 from scimgate.service.mapping_preview import SCAN_CAP, MappingPreview, RolePreview
 
 router = APIRouter(
@@ -63,12 +64,9 @@ def _base(directory_id: str) -> str:
 async def _page(
     request: Request, directory_id: str, editors: Editors, status: int = 200
 ) -> HTMLResponse:
-    try:
-        found = await run_in_threadpool(
-            mapping_preview.settings, request.app.state.engine, directory_id
-        )
-    except LookupError:
-        raise PortalError(404, f"There is no directory {directory_id}.") from None
+    found = await run_in_threadpool(
+        mapping_preview.settings, request.app.state.engine, directory_id
+    )
     return render(
         request,
         "directory/mappings.html",
@@ -109,9 +107,7 @@ async def set_mapping(
             form.name,
             form.path,
         )
-    except LookupError:
-        raise PortalError(404, f"There is no directory {directory_id}.") from None
-    except (SCIMException, ValueError) as exc:
+    except SCIMException as exc:
         return await _page(
             request, directory_id, Editors(mapping=form, mapping_error=str(exc)), status=400
         )
@@ -133,9 +129,7 @@ async def preview_mapping(
             form.name,
             form.path,
         )
-    except LookupError:
-        raise PortalError(404, f"There is no directory {directory_id}.") from None
-    except (SCIMException, ValueError) as exc:
+    except SCIMException as exc:
         if htmx:
             return _fragment(request, "directory/mappings_preview.html", {"error": str(exc)})
         editors = Editors(mapping=form, mapping_error=str(exc))
@@ -177,9 +171,7 @@ async def add_rule(
             form.role,
             form.priority,
         )
-    except LookupError:
-        raise PortalError(404, f"There is no directory {directory_id}.") from None
-    except ValueError as exc:
+    except Invalid as exc:
         return await _page(
             request, directory_id, Editors(rule=form, rule_error=str(exc)), status=400
         )
@@ -208,9 +200,7 @@ async def preview_rule(
             form.role,
             form.priority,
         )
-    except LookupError:
-        raise PortalError(404, f"There is no directory {directory_id}.") from None
-    except ValueError as exc:
+    except Invalid as exc:
         if htmx:
             return _fragment(request, "directory/mappings_role_preview.html", {"error": str(exc)})
         return await _page(

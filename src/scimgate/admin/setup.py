@@ -26,6 +26,7 @@ from scimgate.admin.web import (
 )
 from scimgate.scim.idp import IdpProfile
 from scimgate.service import audit, portal_sessions, setup_links
+from scimgate.service.errors import Invalid
 from scimgate.service.setup_links import OpenLink, SetupLinkRefused, UnknownSetupLink
 
 router = APIRouter(include_in_schema=False)
@@ -126,7 +127,7 @@ async def choose_idp(
         directory = await run_in_threadpool(
             setup_links.connect, request.app.state.engine, opened.link, profile, chosen
         )
-    except ValueError as exc:
+    except Invalid as exc:
         return _page(request, opened, message=str(exc), status=400)
     request.state.setup_directory_id = directory.id
     return RedirectResponse(HOME, status_code=303)

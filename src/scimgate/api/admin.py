@@ -244,12 +244,9 @@ async def list_organizations(request: Request) -> Listing[Organization]:
 
 @router.get("/organizations/{organization_id}", summary="An organization with its directories")
 async def get_organization(request: Request, organization_id: str) -> OrganizationDetail:
-    try:
-        organization, directories = await run_in_threadpool(
-            tenants.organization_with_directories, _engine(request), organization_id
-        )
-    except LookupError:
-        raise NotFoundException(detail=f"No organization {organization_id}") from None
+    organization, directories = await run_in_threadpool(
+        tenants.organization_with_directories, _engine(request), organization_id
+    )
     return OrganizationDetail(
         **Organization.model_validate(organization).model_dump(),
         directories=[_directory(directory, _root(request)) for directory in directories],
@@ -264,17 +261,14 @@ async def get_organization(request: Request, organization_id: str) -> Organizati
 async def create_directory(
     request: Request, organization_id: str, body: DirectoryIn
 ) -> NewDirectory:
-    try:
-        created = await run_in_threadpool(
-            tenants.create_directory,
-            _engine(request),
-            organization_id,
-            body.name,
-            body.idp,
-            dry_run=body.dry_run,
-        )
-    except LookupError:
-        raise NotFoundException(detail=f"No organization {organization_id}") from None
+    created = await run_in_threadpool(
+        tenants.create_directory,
+        _engine(request),
+        organization_id,
+        body.name,
+        body.idp,
+        dry_run=body.dry_run,
+    )
     note_target(request, "directory", created.directory.id, organization_id=organization_id)
     return NewDirectory(
         directory=_directory(created.directory, _root(request)), token=_issued(created.token)
@@ -300,24 +294,14 @@ async def update_directory(
     request: Request, directory_id: str, body: DirectoryPatch
 ) -> DirectoryDetail:
     engine = _engine(request)
-    try:
-        await run_in_threadpool(
-            safety.set_assignment_group, engine, directory_id, body.assignment_group
-        )
-    except LookupError as exc:
-        if str(exc).startswith("no directory"):
-            raise _no_directory(directory_id) from None
-        raise InvalidValueException(
-            detail=f"assignment_group: no group named {body.assignment_group!r}"
-        ) from None
+    await run_in_threadpool(
+        safety.set_assignment_group, engine, directory_id, body.assignment_group
+    )
     return await _detail(request, directory_id)
 
 
 async def _detail(request: Request, directory_id: str) -> DirectoryDetail:
-    try:
-        summary = await run_in_threadpool(directory_summary, _engine(request), directory_id)
-    except LookupError:
-        raise _no_directory(directory_id) from None
+    summary = await run_in_threadpool(directory_summary, _engine(request), directory_id)
     return DirectoryDetail(
         **_directory(summary.directory, _root(request)).model_dump(),
         users=summary.users,
@@ -348,20 +332,14 @@ async def rotate_token(request: Request, directory_id: str) -> IssuedToken:
 
 
 async def _new_token(request: Request, directory_id: str, name: str) -> IssuedToken:
-    try:
-        issued = await run_in_threadpool(tenants.create_token, _engine(request), directory_id, name)
-    except LookupError:
-        raise _no_directory(directory_id) from None
+    issued = await run_in_threadpool(tenants.create_token, _engine(request), directory_id, name)
     note_target(request, "token", issued.record.id)
     return _issued(issued)
 
 
 @router.get("/directories/{directory_id}/tokens", summary="List a directory's SCIM tokens")
 async def list_tokens(request: Request, directory_id: str) -> Listing[Token]:
-    try:
-        found = await run_in_threadpool(tenants.list_tokens, _engine(request), directory_id)
-    except LookupError:
-        raise _no_directory(directory_id) from None
+    found = await run_in_threadpool(tenants.list_tokens, _engine(request), directory_id)
     return Listing[Token](data=[Token.model_validate(token) for token in found])
 
 
@@ -384,25 +362,17 @@ async def revoke_token(request: Request, directory_id: str, token_id: str) -> Re
 
 @router.get("/directories/{directory_id}/mappings", summary="Effective attribute mappings")
 async def get_mappings(request: Request, directory_id: str) -> Mappings:
-    try:
-        found = await run_in_threadpool(
-            attribute_mappings.effective_mappings, _engine(request), directory_id
-        )
-    except LookupError:
-        raise _no_directory(directory_id) from None
+    found = await run_in_threadpool(
+        attribute_mappings.effective_mappings, _engine(request), directory_id
+    )
     return Mappings(mappings=found)
 
 
 @router.put("/directories/{directory_id}/mappings/{name}", summary="Map a custom attribute")
 async def set_mapping(request: Request, directory_id: str, name: str, body: MappingIn) -> Mappings:
     engine = _engine(request)
-    try:
-        await run_in_threadpool(
-            attribute_mappings.set_mapping, engine, directory_id, name, body.path
-        )
-        found = await run_in_threadpool(attribute_mappings.effective_mappings, engine, directory_id)
-    except LookupError:
-        raise _no_directory(directory_id) from None
+    await run_in_threadpool(attribute_mappings.set_mapping, engine, directory_id, name, body.path)
+    found = await run_in_threadpool(attribute_mappings.effective_mappings, engine, directory_id)
     return Mappings(mappings=found)
 
 
@@ -425,10 +395,7 @@ async def remove_mapping(request: Request, directory_id: str, name: str) -> Resp
 
 @router.get("/directories/{directory_id}/roles", summary="List role rules")
 async def list_rules(request: Request, directory_id: str) -> Listing[RoleRule]:
-    try:
-        found = await run_in_threadpool(role_mapping.list_rules, _engine(request), directory_id)
-    except LookupError:
-        raise _no_directory(directory_id) from None
+    found = await run_in_threadpool(role_mapping.list_rules, _engine(request), directory_id)
     return Listing[RoleRule](data=[RoleRule.model_validate(rule) for rule in found])
 
 
@@ -438,20 +405,15 @@ async def list_rules(request: Request, directory_id: str) -> Listing[RoleRule]:
     summary="Add a role rule (a default rule replaces the previous one)",
 )
 async def add_rule(request: Request, directory_id: str, body: RoleRuleIn) -> RoleRule:
-    try:
-        rule = await run_in_threadpool(
-            role_mapping.add_rule,
-            _engine(request),
-            directory_id,
-            body.kind,
-            body.match,
-            body.role,
-            body.priority,
-        )
-    except LookupError:
-        raise _no_directory(directory_id) from None
-    except ValueError as exc:
-        raise InvalidValueException(detail=f"Role rule: {exc}") from None
+    rule = await run_in_threadpool(
+        role_mapping.add_rule,
+        _engine(request),
+        directory_id,
+        body.kind,
+        body.match,
+        body.role,
+        body.priority,
+    )
     note_target(request, "role", rule.id)
     return RoleRule.model_validate(rule)
 

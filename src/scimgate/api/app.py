@@ -18,10 +18,12 @@ from starlette.types import Receive, Scope, Send
 from scimgate import __version__
 from scimgate.admin import install as install_portal
 from scimgate.admin import too_large_page
+from scimgate.admin.errors import in_portal, refusal_page
 from scimgate.admin.guard import PortalGate
 from scimgate.api.admin import router as admin_router
 from scimgate.api.body_limits import BodyCap, ClosedAfterUnreadBody, Family
 from scimgate.api.endpoint_case import SCIM_PREFIX
+from scimgate.api.errors import as_scim
 from scimgate.api.events import router as events_router
 from scimgate.api.logs import router as logs_router
 from scimgate.api.lookup import router as lookup_router
@@ -38,9 +40,11 @@ from scimgate.api.webhooks import router as webhooks_router
 from scimgate.config import Settings
 from scimgate.logging import configure as configure_logging
 from scimgate.service.credentials import Credentials
+from scimgate.service.errors import ServiceError
 from scimgate.service.rate_limits import RateLimiter
 from scimgate.store.checkpoints import checkpoints_apart
 from scimgate.store.engine import open_engine
+from scimgate.store.errors import Busy
 
 log = structlog.get_logger("scimgate")
 
@@ -99,7 +103,9 @@ def create_app(
     app.include_router(observability_router)
     install_portal(app)
 
-    app.add_exception_handler(SCIMException, _scim_error)
+    app.add_exception_handler(SCIMException, _refusal)
+    app.add_exception_handler(Busy, _refusal)
+    app.add_exception_handler(ServiceError, _service_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     # Requests under /scim/v2/ take their own pipeline, which does for them what the
@@ -145,8 +151,15 @@ def _too_large(_: Scope, detail: str) -> Response:
     return error_response(PayloadTooLargeException(detail=detail))
 
 
-async def _scim_error(_: Request, exc: Any) -> Response:
-    return error_response(exc)
+async def _refusal(_: Request, exc: Any) -> Response:
+    return error_response(as_scim(exc))
+
+
+async def _service_error(request: Request, exc: Any) -> Response:
+    """A refusal of the service: an error page in the portal, a SCIM error anywhere else."""
+    if in_portal(request.url.path):
+        return refusal_page(request, exc)
+    return error_response(as_scim(exc))
 
 
 async def _http_error(_: Request, exc: Any) -> Response:

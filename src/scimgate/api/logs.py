@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
-from scim2_models import InvalidValueException, NotFoundException
+from scim2_models import NotFoundException
 from starlette.concurrency import run_in_threadpool
 
 from scimgate.api.bounds import UtcDateTime
@@ -27,22 +27,17 @@ async def list_logs(
     before: str | None = None,
 ) -> JSONResponse:
     """A page of the directory's log, newest first, without bodies."""
-    try:
-        page: LogPage = await run_in_threadpool(
-            provisioning_log.search,
-            request.app.state.engine,
-            directory_id,
-            limit=limit,
-            status=status,
-            user=user,
-            since=since,
-            until=until,
-            before=before,
-        )
-    except LookupError:
-        raise NotFoundException(detail=f"No directory {directory_id}") from None
-    except ValueError as exc:
-        raise InvalidValueException(detail=str(exc)) from None
+    page: LogPage = await run_in_threadpool(
+        provisioning_log.search,
+        request.app.state.engine,
+        directory_id,
+        limit=limit,
+        status=status,
+        user=user,
+        since=since,
+        until=until,
+        before=before,
+    )
     return json_response(
         {
             "data": [as_dict(found, bodies=False) for found in page.entries],

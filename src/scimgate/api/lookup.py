@@ -5,13 +5,12 @@ from dataclasses import asdict
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
-from scim2_models import NotFoundException, UniquenessException
+from scim2_models import NotFoundException
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from scimgate.api.management import json_response, require_admin
 from scimgate.service.lookup import (
-    AmbiguousLogin,
     LoginClaims,
     UserMatch,
     find_in_directory,
@@ -53,12 +52,7 @@ async def _lookup(
     request: Request, finder: Finder, noun: str, owner_id: str, claims: LoginClaims
 ) -> JSONResponse:
     root = request.app.state.settings.public_url or str(request.base_url)
-    try:
-        found = await run_in_threadpool(finder, request.app.state.engine, owner_id, claims, root)
-    except LookupError:
-        raise NotFoundException(detail=f"No {noun} {owner_id}") from None
-    except AmbiguousLogin as exc:
-        raise UniquenessException(detail=str(exc)) from None
+    found = await run_in_threadpool(finder, request.app.state.engine, owner_id, claims, root)
     if found is None:
         # The client tells this 404 from an unknown directory's by how the detail begins.
         raise NotFoundException(detail=f"No user of {noun} {owner_id} matches the login")

@@ -6,7 +6,7 @@ may only look; every other request is written to the audit log, refused or not
 (refused credentials by ``ManagementGate``, one row per address and reason a minute).
 """
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import asdict, replace
 from http import HTTPStatus
 from typing import Annotated, Any, TypeVar
@@ -18,15 +18,14 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from scim2_models import (
     ForbiddenException,
-    InvalidValueException,
     NotFoundException,
-    SCIMException,
     UnauthorizedException,
 )
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from scimgate.api.bounds import AgeHours, UtcDateTime
+from scimgate.api.errors import REFUSALS, as_scim
 from scimgate.api.management_gate import ACTOR_KEY
 from scimgate.service import audit, confirmations
 from scimgate.service.admin_keys import READ_METHODS, Actor
@@ -73,8 +72,9 @@ async def _audited(request: Request) -> AsyncIterator[None]:
     outcome, detail = "ok", None
     try:
         yield
-    except SCIMException as exc:
-        outcome, detail = _failure(int(exc.status or 500), exc.detail)
+    except REFUSALS as exc:
+        refusal = as_scim(exc)
+        outcome, detail = _failure(int(refusal.status or 500), refusal.detail)
         raise
     except HTTPException as exc:
         outcome, detail = _failure(exc.status_code, None)
@@ -184,8 +184,8 @@ async def list_users(
 async def get_user(request: Request, directory_id: str, user_id: str) -> JSONResponse:
     """One user of the directory in the normalized shape."""
     engine = request.app.state.engine
-    found = await _in_directory(
-        directory_id, lambda: user_detail(engine, directory_id, user_id, _root(request))
+    found = await run_in_threadpool(
+        lambda: user_detail(engine, directory_id, user_id, _root(request))
     )
     if found is None:
         raise NotFoundException(detail=f"No user {user_id} in directory {directory_id}")
@@ -221,8 +221,7 @@ async def get_group(
     start_index: StartIndex = 1,
 ) -> JSONResponse:
     """One group of the directory, with a page of its members (``count``, ``startIndex``)."""
-    found = await _in_directory(
-        directory_id,
+    found = await run_in_threadpool(
         lambda: group_detail(
             request.app.state.engine,
             directory_id,
@@ -245,19 +244,10 @@ def _root(request: Request) -> str:
     return root
 
 
-async def _in_directory(directory_id: str, read: Callable[[], T]) -> T:
-    """Run a read of one directory off the event loop; an unknown directory answers 404."""
-    try:
-        return await run_in_threadpool(read)
-    except LookupError:
-        raise NotFoundException(detail=f"No directory {directory_id}") from None
-
-
 async def _searched(
     request: Request, search: Any, directory_id: str, text: str, count: int, start_index: int
 ) -> Page[Any]:
-    found: Browsed[Any] = await _in_directory(
-        directory_id,
+    found: Browsed[Any] = await run_in_threadpool(
         lambda: search(
             request.app.state.engine,
             directory_id,
@@ -273,8 +263,7 @@ async def _searched(
 async def _normalized(
     request: Request, view: Any, directory_id: str, count: int, start_index: int
 ) -> tuple[int, list[Any]]:
-    found: tuple[int, list[Any]] = await _in_directory(
-        directory_id,
+    found: tuple[int, list[Any]] = await run_in_threadpool(
         lambda: view(
             request.app.state.engine,
             directory_id,
@@ -294,13 +283,10 @@ async def drift(
     older_than_hours: AgeHours | None = None,
 ) -> JSONResponse:
     """Users and groups the IdP has not confirmed since a time: missed deprovisionings."""
-    try:
-        cutoff = confirmations.drift_cutoff(since, older_than_hours)
-    except ValueError as exc:
-        raise InvalidValueException(detail=f"Drift report: {exc}") from None
+    cutoff = confirmations.drift_cutoff(since, older_than_hours)
     engine = request.app.state.engine
-    found = await _in_directory(
-        directory_id, lambda: confirmations.drift_report(engine, directory_id, cutoff)
+    found = await run_in_threadpool(
+        lambda: confirmations.drift_report(engine, directory_id, cutoff)
     )
     return json_response({"since": cutoff, "resources": [asdict(item) for item in found]})
 

@@ -39,6 +39,7 @@ from starlette.types import Scope as AsgiScope
 from scimgate.api.clients import client_address
 from scimgate.api.commit_groups import CommitGroups
 from scimgate.api.endpoint_case import SCIM_PREFIX, canonical_path
+from scimgate.api.errors import REFUSALS, as_scim
 from scimgate.api.inline_requests import is_short
 from scimgate.api.requests import media_type_refusal
 from scimgate.api.responses import error_response
@@ -174,8 +175,8 @@ class ScimEdge:
                 return await self._groups(state.engine).run(
                     lambda: _handle(state, request, route, body)
                 )
-            except SCIMException as exc:  # the group's commit failed
-                return error_response(exc)
+            except REFUSALS as exc:  # the group's commit failed
+                return error_response(as_scim(exc))
         with turn_if_free(state.engine) as ours:
             if ours:
                 return _handle(state, request, route, body)
@@ -205,8 +206,8 @@ def _handle(state: Any, request: Request, route: _Route, body: bytes) -> Respons
         if confirmed:
             request.scope["state"][CONFIRMATIONS_KEY] = confirmed
         return response
-    except SCIMException as exc:
-        return error_response(exc)
+    except REFUSALS as exc:
+        return error_response(as_scim(exc))
 
 
 def _refusal(state: Any, request: Request, route: _Route) -> Response | None:
@@ -214,8 +215,8 @@ def _refusal(state: Any, request: Request, route: _Route) -> Response | None:
     credentials, or None once it authenticated."""
     try:
         _authenticated(state, request, route.directory_id)
-    except SCIMException as exc:
-        return error_response(exc)
+    except REFUSALS as exc:
+        return error_response(as_scim(exc))
     return None
 
 

@@ -9,7 +9,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
-from scim2_models import InvalidValueException, NotFoundException
 from starlette.concurrency import run_in_threadpool
 
 from scimgate.api.management import note_target, require_admin
@@ -65,18 +64,13 @@ def _out(link: StoredLink) -> SetupLink:
 async def create_setup_link(
     request: Request, organization_id: str, body: SetupLinkIn
 ) -> IssuedSetupLink:
-    try:
-        issued = await run_in_threadpool(
-            setup_links.create_link,
-            request.app.state.engine,
-            organization_id,
-            directory_id=body.directory_id,
-            valid_for=timedelta(days=body.valid_days),
-        )
-    except LookupError as exc:
-        raise NotFoundException(detail=str(exc)) from None
-    except ValueError as exc:
-        raise InvalidValueException(detail=str(exc)) from None
+    issued = await run_in_threadpool(
+        setup_links.create_link,
+        request.app.state.engine,
+        organization_id,
+        directory_id=body.directory_id,
+        valid_for=timedelta(days=body.valid_days),
+    )
     note_target(request, "setup_link", issued.link.id, organization_id=organization_id)
     root = request.app.state.settings.public_url or str(request.base_url)
     return IssuedSetupLink(link=_out(issued.link), url=issued.url(root))
@@ -84,12 +78,9 @@ async def create_setup_link(
 
 @router.get("/organizations/{organization_id}/setup-links", summary="An organization's setup links")
 async def list_setup_links(request: Request, organization_id: str) -> SetupLinks:
-    try:
-        found = await run_in_threadpool(
-            setup_links.list_links, request.app.state.engine, organization_id
-        )
-    except LookupError as exc:
-        raise NotFoundException(detail=str(exc)) from None
+    found = await run_in_threadpool(
+        setup_links.list_links, request.app.state.engine, organization_id
+    )
     return SetupLinks(data=[_out(link) for link in found])
 
 
@@ -98,10 +89,5 @@ async def list_setup_links(request: Request, organization_id: str) -> SetupLinks
     summary="Revoke a setup link: the IT admin's browser loses access at once",
 )
 async def revoke_setup_link(request: Request, setup_link_id: str) -> SetupLink:
-    try:
-        link = await run_in_threadpool(
-            setup_links.revoke_link, request.app.state.engine, setup_link_id
-        )
-    except LookupError as exc:
-        raise NotFoundException(detail=str(exc)) from None
+    link = await run_in_threadpool(setup_links.revoke_link, request.app.state.engine, setup_link_id)
     return _out(link)

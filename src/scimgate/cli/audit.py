@@ -25,6 +25,7 @@ from scimgate.cli.common import (
     to_the_second,
 )
 from scimgate.service import audit
+from scimgate.service.errors import ServiceError
 from scimgate.store.audit import AuditQuery
 
 audit_app = typer.Typer(help="The audit log of administrative actions.")
@@ -50,11 +51,11 @@ def audited(
     """Make a change and append its audit row; a refused change is recorded, then reported."""
     try:
         result = change()
-    except ValueError as exc:
+    except ServiceError as exc:
         audit.record(
             engine, audit.Action(cli_actor(), verb, "refused", target_type, detail=str(exc))
         )
-        raise typer.BadParameter(str(exc)) from None
+        raise
     audit.record(
         engine,
         audit.Action(

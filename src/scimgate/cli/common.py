@@ -1,10 +1,12 @@
 """What every ``scimgate`` command shares: the console, options, settings, the service's URLs."""
 
+import functools
 import sys
 import unicodedata
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -13,6 +15,7 @@ from rich.text import Text
 from sqlalchemy import Engine
 
 from scimgate.config import Settings
+from scimgate.service.errors import ServiceError
 from scimgate.store.engine import open_engine
 
 console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
@@ -97,3 +100,29 @@ def scim_url(root: str, directory_id: str) -> str:
 def to_the_second(at: datetime | None) -> str:
     """A moment for a table cell, to the second; blank when it has not happened."""
     return f"{at:%Y-%m-%d %H:%M:%S}" if at is not None else ""
+
+
+def report_service_errors(app: typer.Typer) -> None:
+    """Make every command of ``app`` (its groups' included) end on a refusal of the service
+    with its reason, as a bad parameter: one line, exit status 2.
+
+    Call it once every command is registered. The reason is the service's own sentence,
+    which names what was not found or not valid.
+    """
+    for command in app.registered_commands:
+        if command.callback is not None:
+            command.callback = _reporting(command.callback)
+    for group in app.registered_groups:
+        if group.typer_instance is not None:
+            report_service_errors(group.typer_instance)
+
+
+def _reporting(callback: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(callback)
+    def reporting(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return callback(*args, **kwargs)
+        except ServiceError as exc:
+            raise typer.BadParameter(str(exc)) from None
+
+    return reporting

@@ -93,18 +93,15 @@ def configure_directory(
     engine = engine_for(database_url)
     if assignment_group is not None and no_assignment_group:
         raise typer.BadParameter("give --assignment-group or --no-assignment-group, not both")
-    try:
-        valve = safety.configure(
-            engine,
-            directory_id,
-            max_count=safety_max_count,
-            max_percent=safety_max_percent,
-            window_minutes=safety_window,
-        )
-        if assignment_group is not None or no_assignment_group:
-            safety.set_assignment_group(engine, directory_id, assignment_group)
-    except (LookupError, ValueError) as exc:
-        raise typer.BadParameter(str(exc)) from None
+    valve = safety.configure(
+        engine,
+        directory_id,
+        max_count=safety_max_count,
+        max_percent=safety_max_percent,
+        window_minutes=safety_window,
+    )
+    if assignment_group is not None or no_assignment_group:
+        safety.set_assignment_group(engine, directory_id, assignment_group)
     console.print(
         f"Safety valve: more than {valve.max_count} deprovisionings or {valve.max_percent}% "
         f"of users within {valve.window_minutes} minutes hold events (0 = rule off); "

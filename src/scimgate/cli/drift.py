@@ -8,6 +8,7 @@ from rich.table import Table
 
 from scimgate.cli.common import DatabaseOption, add_row, console, engine_for
 from scimgate.service import confirmations
+from scimgate.service.errors import Invalid
 
 
 def drift(
@@ -23,13 +24,10 @@ def drift(
     """Users and groups the IdP has stopped sending: candidates for a missed deprovisioning."""
     try:
         cutoff = confirmations.drift_cutoff(since, older_than)
-    except ValueError as exc:
+    except Invalid as exc:
         raise typer.BadParameter(f"{exc}: --since or --older-than") from None
     engine = engine_for(database_url)
-    try:
-        found = confirmations.drift_report(engine, directory_id, cutoff)
-    except LookupError as exc:
-        raise typer.BadParameter(str(exc)) from None
+    found = confirmations.drift_report(engine, directory_id, cutoff)
     table = Table("kind", "name", "last confirmed")
     table.add_column("id", no_wrap=True, min_width=36)
     for item in found:

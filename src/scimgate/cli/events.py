@@ -100,10 +100,7 @@ def schema() -> None:
 @held_app.command("status")
 def held_status(directory_id: str, database_url: DatabaseOption = None) -> None:
     """Whether a directory's events are held, and how many."""
-    try:
-        summary = publishing.held_summary(engine_for(database_url), directory_id)
-    except LookupError as exc:
-        raise typer.BadParameter(str(exc)) from None
+    summary = publishing.held_summary(engine_for(database_url), directory_id)
     since = summary.held_since.isoformat(timespec="seconds") if summary.held_since else "-"
     console.print(
         f"Delivery: {summary.delivery} (since {since}); held events: {summary.held_events}"
@@ -113,10 +110,7 @@ def held_status(directory_id: str, database_url: DatabaseOption = None) -> None:
 @held_app.command("release")
 def held_release(directory_id: str, database_url: DatabaseOption = None) -> None:
     """Publish the held events in their original order and resume live delivery."""
-    try:
-        released = publishing.release(engine_for(database_url), directory_id)
-    except LookupError as exc:
-        raise typer.BadParameter(str(exc)) from None
+    released = publishing.release(engine_for(database_url), directory_id)
     console.print(f"Released {released} events; delivery is live.")
 
 
@@ -129,10 +123,7 @@ def held_discard(
     """Drop the held events: the app never learns of them (the changes stay stored)."""
     if not yes:
         typer.confirm("The app will never be told of the held changes. Discard them?", abort=True)
-    try:
-        discarded = publishing.discard(engine_for(database_url), directory_id)
-    except LookupError as exc:
-        raise typer.BadParameter(str(exc)) from None
+    discarded = publishing.discard(engine_for(database_url), directory_id)
     console.print(f"Discarded {discarded} events; delivery is live.")
 
 
@@ -148,10 +139,7 @@ def report(
     """When each deprovisioning was asked for, told to the app, and confirmed by it."""
     end = _utc(until) if until else datetime.now(UTC)
     start = _utc(since) if since else end - timedelta(days=30)
-    try:
-        rows = event_feed.offboarding_report(engine_for(database_url), org, start, end, directory)
-    except (LookupError, ValueError) as exc:
-        raise typer.BadParameter(str(exc)) from None
+    rows = event_feed.offboarding_report(engine_for(database_url), org, start, end, directory)
     if output == "csv":
         print(offboarding_csv(rows), end="")
     elif output == "json":
@@ -175,10 +163,7 @@ def report(
 @offboarding_app.command("confirm")
 def confirm(directory_id: str, user_id: str, database_url: DatabaseOption = None) -> None:
     """Record that the app revoked a user's access (what the app's API call does)."""
-    try:
-        confirmed = event_feed.confirm_revoked(engine_for(database_url), directory_id, user_id)
-    except LookupError as exc:
-        raise typer.BadParameter(str(exc)) from None
+    confirmed = event_feed.confirm_revoked(engine_for(database_url), directory_id, user_id)
     console.print(f"Confirmed {len(confirmed)} deprovisioning(s) of {user_id}.")
 
 

@@ -28,17 +28,14 @@ def list_logs(
     database_url: DatabaseOption = None,
 ) -> None:
     """The directory's latest requests, newest first, with the diagnosis of each failure."""
-    try:
-        page = provisioning_log.search(
-            engine_for(database_url),
-            directory_id,
-            limit=limit,
-            status=status,
-            user=user,
-            since=_utc(since),
-        )
-    except (LookupError, ValueError) as exc:
-        raise typer.BadParameter(str(exc)) from None
+    page = provisioning_log.search(
+        engine_for(database_url),
+        directory_id,
+        limit=limit,
+        status=status,
+        user=user,
+        since=_utc(since),
+    )
     if as_json:
         for found in page.entries:
             print(json.dumps(as_dict(found, bodies=False), default=str))

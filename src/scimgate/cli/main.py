@@ -8,6 +8,7 @@ import typer
 
 from scimgate.cli.admin_keys import keys_app
 from scimgate.cli.audit import audit_app
+from scimgate.cli.common import report_service_errors
 from scimgate.cli.directories import directories_app
 from scimgate.cli.drift import drift
 from scimgate.cli.encryption import encryption_app
@@ -51,3 +52,4 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
 app.add_typer(setup_links_app, name="setup-links")
 app.add_typer(encryption_app, name="encryption")
+report_service_errors(app)

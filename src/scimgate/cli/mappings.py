@@ -14,10 +14,7 @@ mappings_app = typer.Typer(help="Attribute mappings: named custom attributes rea
 def list_mappings(directory_id: str, database_url: DatabaseOption = None) -> None:
     """Show the directory's attribute mappings, its IdP's defaults included."""
     engine = engine_for(database_url)
-    try:
-        found = attribute_mappings.effective_mappings(engine, directory_id)
-    except LookupError as exc:
-        raise typer.BadParameter(str(exc)) from None
+    found = attribute_mappings.effective_mappings(engine, directory_id)
     table = Table("name", "SCIM path")
     for name, path in found.items():
         add_row(table, name, path)
@@ -32,7 +29,7 @@ def set_mapping(
     engine = engine_for(database_url)
     try:
         attribute_mappings.set_mapping(engine, directory_id, name, path)
-    except (LookupError, SCIMException) as exc:
+    except SCIMException as exc:
         raise typer.BadParameter(str(exc)) from None
     console.print(f"{name} = {path}")
 

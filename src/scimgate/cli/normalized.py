@@ -5,7 +5,6 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Generic, TypeVar
 
-import typer
 from rich.table import Table
 
 from scimgate.cli.common import add_row, console, engine_for, public_root
@@ -36,16 +35,13 @@ class NormalizedListing(Generic[Item]):
         base_url: str | None,
     ) -> None:
         """Print one page; an unknown directory ends the command."""
-        try:
-            total, found = self.view(
-                engine_for(database_url),
-                directory_id,
-                public_root(base_url),
-                count=count,
-                start_index=start_index,
-            )
-        except LookupError as exc:
-            raise typer.BadParameter(str(exc)) from None
+        total, found = self.view(
+            engine_for(database_url),
+            directory_id,
+            public_root(base_url),
+            count=count,
+            start_index=start_index,
+        )
         if as_json:
             _print_json_lines(found)
             return

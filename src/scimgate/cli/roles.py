@@ -15,10 +15,7 @@ roles_app = typer.Typer(help="Role mapping: groups give their members roles.")
 def list_role_rules(directory_id: str, database_url: DatabaseOption = None) -> None:
     """Show the directory's role rules, in priority order."""
     engine = engine_for(database_url)
-    try:
-        found = role_mapping.list_rules(engine, directory_id)
-    except LookupError as exc:
-        raise typer.BadParameter(str(exc)) from None
+    found = role_mapping.list_rules(engine, directory_id)
     table = Table("priority", "kind", "group", "role")
     table.add_column("id", no_wrap=True, min_width=36)
     for rule in found:
@@ -48,10 +45,7 @@ def add_role_rule(
         raise typer.BadParameter("name exactly one of --group, --group-id or --default")
     kind, match = choices[0]
     engine = engine_for(database_url)
-    try:
-        rule = role_mapping.add_rule(engine, directory_id, kind, match, role, priority)
-    except (LookupError, ValueError) as exc:
-        raise typer.BadParameter(str(exc)) from None
+    rule = role_mapping.add_rule(engine, directory_id, kind, match, role, priority)
     console.print(f"Rule {rule.id}: {kind} {match!r} -> {role} (priority {priority})")
 
 

@@ -20,10 +20,7 @@ schemas_app = typer.Typer(help="Extension schemas: custom attributes a directory
 def list_schemas(directory_id: str, database_url: DatabaseOption = None) -> None:
     """Show the extension schemas registered for a directory."""
     engine = engine_for(database_url)
-    try:
-        found = extension_schemas.registered(engine, directory_id)
-    except LookupError as exc:
-        raise typer.BadParameter(str(exc)) from None
+    found = extension_schemas.registered(engine, directory_id)
     table = Table("schema", "extends", "attributes", "registered")
     for each in found:
         names = ", ".join(attribute["name"] for attribute in each.definition["attributes"])
@@ -57,7 +54,7 @@ def add_schema(
         else:
             payload = simple_schema(str(urn), attribute or [])
         schema = extension_schemas.register(engine, directory_id, extends, payload)
-    except (LookupError, OSError, ValueError, SCIMException) as exc:
+    except (OSError, ValueError, SCIMException) as exc:
         raise typer.BadParameter(str(exc)) from None
     names = ", ".join(each.name or "" for each in schema.attributes or [])
     console.print(f"Registered {schema.id} on {extends}: {names}")
@@ -69,6 +66,6 @@ def remove_schema(directory_id: str, urn: str, database_url: DatabaseOption = No
     engine = engine_for(database_url)
     try:
         purged = extension_schemas.unregister(engine, directory_id, urn)
-    except (LookupError, SCIMException) as exc:
+    except SCIMException as exc:
         raise typer.BadParameter(str(exc)) from None
     console.print(f"Removed {urn}; {purged} resources held values for it.")

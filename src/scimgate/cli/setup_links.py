@@ -40,12 +40,9 @@ def create_link(
     engine = engine_for(database_url)
 
     def create() -> setup_links.IssuedLink:
-        try:
-            return setup_links.create_link(
-                engine, organization_id, directory_id=directory_id, valid_for=timedelta(days=days)
-            )
-        except LookupError as exc:
-            raise ValueError(str(exc)) from None
+        return setup_links.create_link(
+            engine, organization_id, directory_id=directory_id, valid_for=timedelta(days=days)
+        )
 
     issued = audited(
         engine,
@@ -67,10 +64,7 @@ def list_links(
     organization_id: str, as_json: JsonOption = False, database_url: DatabaseOption = None
 ) -> None:
     """List an organization's setup links (never their secrets)."""
-    try:
-        found = setup_links.list_links(engine_for(database_url), organization_id)
-    except LookupError as exc:
-        raise typer.BadParameter(str(exc)) from None
+    found = setup_links.list_links(engine_for(database_url), organization_id)
     now = utcnow()
     if as_json:
         rows = [{**asdict(link), "state": setup_links.state(link, now)} for link in found]
@@ -96,10 +90,7 @@ def revoke_link(link_id: str, database_url: DatabaseOption = None) -> None:
     engine = engine_for(database_url)
 
     def revoke() -> SetupLink:
-        try:
-            return setup_links.revoke_link(engine, link_id)
-        except LookupError as exc:
-            raise ValueError(str(exc)) from None
+        return setup_links.revoke_link(engine, link_id)
 
     audited(engine, "setup_link.revoke", "setup_link", revoke, lambda link: link.id)
     console.print(f"Revoked {link_id}.")

@@ -31,8 +31,6 @@ def export_directory(
                 target.write(json.dumps(line) + "\n")
                 written += 1
                 progress.advance(task)
-    except LookupError as exc:
-        raise typer.BadParameter(str(exc)) from None
     finally:
         if output:
             target.close()
@@ -49,12 +47,9 @@ def import_directory(
     lines = [json.loads(text) for text in source.read_text().splitlines() if text.strip()]
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("Importing", total=len(lines))
-        try:
-            result = transfer.import_directory(
-                engine, directory_id, lines, lambda: progress.advance(task)
-            )
-        except LookupError as exc:
-            raise typer.BadParameter(str(exc)) from None
+        result = transfer.import_directory(
+            engine, directory_id, lines, lambda: progress.advance(task)
+        )
     console.print(
         f"Imported {result.users} users, {result.groups} groups, "
         f"{result.memberships} memberships; {len(result.refused)} refused."

@@ -20,6 +20,7 @@ from scimgate.cli.normalized import NormalizedListing
 from scimgate.scim.normalized import DirectoryUser
 from scimgate.service import erasure, event_feed
 from scimgate.service.directory_view import directory_users
+from scimgate.service.errors import NotFound
 
 users_app = typer.Typer(help="A directory's users, in the normalized shape apps read.")
 
@@ -66,10 +67,7 @@ def user_history(
     database_url: DatabaseOption = None,
 ) -> None:
     """Every published event about a user, oldest first."""
-    try:
-        found = event_feed.user_history(engine_for(database_url), directory_id, user_id)
-    except LookupError as exc:
-        raise typer.BadParameter(str(exc)) from None
+    found = event_feed.user_history(engine_for(database_url), directory_id, user_id)
     if as_json:
         for event in found:
             print(json.dumps(event))
@@ -92,7 +90,7 @@ def purge_user(
         typer.confirm(f"Erase every personal detail of user {user_id}?", abort=True)
     try:
         purged = erasure.purge_user(engine_for(database_url), directory_id, user_id)
-    except (LookupError, erasure.StillActive) as exc:
+    except (NotFound, erasure.StillActive) as exc:
         console.print(f"Not purged: {exc}")
         raise typer.Exit(1) from None
     if purged.deleted_now:

@@ -14,6 +14,7 @@ from datetime import timedelta
 from scim2_models import UnauthorizedException
 from sqlalchemy import Engine
 
+from scimgate.service.errors import Invalid
 from scimgate.store import admin_keys
 from scimgate.store.admin_keys import AdminKey
 from scimgate.store.ids import new_id, utcnow
@@ -60,11 +61,11 @@ def _hash(secret: str) -> str:
 
 
 def create_key(engine: Engine, name: str, scope: str) -> IssuedKey:
-    """A new key; ValueError for an empty or overlong name or an unknown scope."""
+    """A new key; ``Invalid`` for an empty or overlong name or an unknown scope."""
     if scope not in SCOPES:
-        raise ValueError(f"scope is one of {', '.join(SCOPES)}")
+        raise Invalid(f"scope is one of {', '.join(SCOPES)}")
     if not name.strip() or len(name) > 200:
-        raise ValueError("a key's name is 1 to 200 characters")
+        raise Invalid("a key's name is 1 to 200 characters")
     secret = KEY_PREFIX + secrets.token_urlsafe(32)  # 256 bits of entropy
     record = AdminKey(
         id=new_id(),

@@ -3,16 +3,17 @@
 from sqlalchemy import Engine
 
 from scimgate.scim.attribute_mapping import DEFAULTS, checked_mapping
+from scimgate.service.directories import existing_directory
 from scimgate.service.directory_models import directory_models
 from scimgate.service.tenants import effective_idp
-from scimgate.store import mappings, tenants
+from scimgate.store import mappings
 from scimgate.store.transactions import reading, writing
 
 
 def set_mapping(engine: Engine, directory_id: str, name: str, path: str) -> None:
     """Map a custom attribute to a SCIM path (replacing a default or earlier mapping)."""
     with reading(engine) as conn:
-        directory = tenants.existing_directory(conn, directory_id)
+        directory = existing_directory(conn, directory_id)
     checked = checked_mapping(name, path, directory_models(engine, directory).user)
     with writing(engine) as conn:
         mappings.set_mapping(conn, directory_id, name, checked)
@@ -26,6 +27,6 @@ def remove_mapping(engine: Engine, directory_id: str, name: str) -> bool:
 def effective_mappings(engine: Engine, directory_id: str) -> dict[str, str]:
     """The directory's mappings over its IdP profile's defaults."""
     with reading(engine) as conn:
-        directory = tenants.existing_directory(conn, directory_id)
+        directory = existing_directory(conn, directory_id)
         own = mappings.mappings(conn, directory_id)
     return {**DEFAULTS[effective_idp(directory)], **own}

@@ -28,10 +28,12 @@ from scimgate.scim.bulk import (
     references,
     resolve,
 )
+from scimgate.scim.errors import ServiceBusy
 from scimgate.scim.requests import read_patch, read_resource
 from scimgate.scim.resources import BulkResult, BulkResults
 from scimgate.service import groups, users
 from scimgate.service.scope import Scope
+from scimgate.store.errors import Busy
 
 _METHODS = ("POST", "PUT", "PATCH", "DELETE")
 
@@ -61,7 +63,7 @@ def run(scope: Scope, payload: dict[str, Any]) -> BulkResults:
             continue
         try:
             results[step.index] = _run_one(scope, operation, created)
-        except SCIMException as exc:
+        except (SCIMException, Busy) as exc:
             results[step.index] = _failed(operation, exc)
             errors += 1
             continue
@@ -174,7 +176,11 @@ def _result(
     )
 
 
-def _failed(operation: BulkOperationRequest, exc: SCIMException) -> BulkOperation[Any]:
+def _failed(operation: BulkOperationRequest, exc: SCIMException | Busy) -> BulkOperation[Any]:
+    """The result of a failed operation; one the database could not take now is a 503, as
+    the whole request would be, though the others went through."""
+    if isinstance(exc, Busy):
+        exc = ServiceBusy(retry_after=exc.retry_after, detail=exc.detail)
     error = exc.to_error()
     return BulkResult(
         method=operation.method.upper() if operation.method.upper() in _METHODS else None,

@@ -20,8 +20,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, Engine
 
+from scimgate.service.directories import existing_directory
+from scimgate.service.errors import Invalid
 from scimgate.service.scope import Scope
-from scimgate.store import tenants
 from scimgate.store.ids import utcnow
 from scimgate.store.resources import GROUPS, USERS, ResourceTable, StoredResource
 from scimgate.store.transactions import reading, writing
@@ -97,21 +98,25 @@ class Unconfirmed:
 def drift_cutoff(since: datetime | None, older_than_hours: float | None) -> datetime:
     """The instant a drift report looks back to: a given time (UTC when naive), or an age."""
     if (since is None) == (older_than_hours is None):
-        raise ValueError("give exactly one of a time (since) or an age in hours (older than)")
+        raise Invalid(
+            "give exactly one of a time (since) or an age in hours (older than)",
+            subject="Drift report",
+        )
     if since is not None:
         return since.replace(tzinfo=since.tzinfo or UTC)
     try:
         return datetime.now(UTC) - timedelta(hours=older_than_hours or 0)
     except OverflowError:
-        raise ValueError(
-            f"an age of {older_than_hours} hours reaches outside the calendar"
+        raise Invalid(
+            f"an age of {older_than_hours} hours reaches outside the calendar",
+            subject="Drift report",
         ) from None
 
 
 def drift_report(engine: Engine, directory_id: str, since: datetime) -> list[Unconfirmed]:
     """Users and groups the IdP has not sent or asked for since ``since``."""
     with reading(engine) as conn:
-        tenants.existing_directory(conn, directory_id)
+        existing_directory(conn, directory_id)
         return [
             Unconfirmed(kind, resource_id, name, confirmed_at)
             for kind, table in (("user", USERS), ("group", GROUPS))

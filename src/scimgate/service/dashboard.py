@@ -12,7 +12,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Engine
 
+from scimgate.service.directories import existing_directory
 from scimgate.service.directory_browser import MAX_QUERY, Page
+from scimgate.service.errors import UnknownOrganization
 from scimgate.store import dashboard, setup_links, tenants
 from scimgate.store.dashboard import Span
 from scimgate.store.ids import utcnow
@@ -137,12 +139,12 @@ def overview(engine: Engine, query: str = "", start: int = 1, size: int = 25) ->
 def organization_page(engine: Engine, organization_id: str) -> OrganizationPage:
     """An organization's directories with their health, and its setup links.
 
-    LookupError for an unknown organization.
+    ``UnknownOrganization`` for an unknown organization.
     """
     with reading(engine) as conn:
         organization = tenants.get_organization(conn, organization_id)
         if organization is None:
-            raise LookupError(f"no organization {organization_id}")
+            raise UnknownOrganization(organization_id)
         directories = tenants.organization_directories(conn, organization_id)
         measured = _measure(conn, Span(organization_ids=(organization_id,)), directories)
         links = setup_links.organization_links(conn, organization_id)
@@ -150,9 +152,9 @@ def organization_page(engine: Engine, organization_id: str) -> OrganizationPage:
 
 
 def directory_overview(engine: Engine, directory_id: str) -> DirectoryOverview:
-    """A directory's health and its tokens; LookupError for an unknown directory."""
+    """A directory's health and its tokens; ``UnknownDirectory`` for an unknown directory."""
     with reading(engine) as conn:
-        directory = tenants.existing_directory(conn, directory_id)
+        directory = existing_directory(conn, directory_id)
         measured = _measure(conn, Span(directory_id=directory_id), [directory])
         tokens = tenants.list_tokens(conn, directory_id)
     return DirectoryOverview(measured[0], tokens)

@@ -14,7 +14,6 @@ from typing import Any, Generic, TypeVar, cast
 from scim2_models import (
     Context,
     InvalidFilterException,
-    NotFoundException,
     SearchRequest,
 )
 from sqlalchemy import Engine
@@ -22,10 +21,12 @@ from sqlalchemy import Engine
 from scimgate.scim.limits import Limits
 from scimgate.scim.normalized import DirectoryGroup, DirectoryUser, normalize_group
 from scimgate.service import event_feed, listing
+from scimgate.service.directories import existing_directory
 from scimgate.service.directory_view import normalized_users
 from scimgate.service.representation import group_resource, user_resource
 from scimgate.service.scope import Scope
-from scimgate.store import dashboard, membership_lists, tenants
+from scimgate.store import dashboard, membership_lists
+from scimgate.store.errors import NotFound
 from scimgate.store.membership_lists import Member
 from scimgate.store.resources import GROUPS, USERS
 from scimgate.store.tenants import Directory
@@ -130,7 +131,7 @@ def search_users(
 ) -> Browsed[UserRow]:
     """A page of a directory's users whose userName, name or e-mail contains ``text``.
 
-    All users when ``text`` is blank. LookupError for an unknown directory.
+    All users when ``text`` is blank. ``UnknownDirectory`` for an unknown directory.
     """
     fields = ("userName", "displayName", "name.formatted", "name.givenName", "name.familyName")
     scope = _scope(engine, directory_id, root)
@@ -175,13 +176,13 @@ def search_groups(
 def user_detail(engine: Engine, directory_id: str, user_id: str, root: str) -> UserDetail | None:
     """A user of the directory with its SCIM document and history; None if it has no such user.
 
-    LookupError for an unknown directory.
+    ``UnknownDirectory`` for an unknown directory.
     """
     scope = _scope(engine, directory_id, root)
     with reading(engine) as conn:
         try:
             stored = USERS.existing(conn, directory_id, user_id, for_update=False)
-        except NotFoundException:
+        except NotFound:
             return None
         groups = membership_lists.groups_of(conn, directory_id, [user_id])[user_id]
     resource = user_resource(scope, stored, groups)
@@ -202,7 +203,7 @@ def group_detail(
     with reading(engine) as conn:
         try:
             stored = GROUPS.existing(conn, directory_id, group_id, for_update=False)
-        except NotFoundException:
+        except NotFound:
             return None
         total = dashboard.member_counts(conn, directory_id, [group_id])[group_id]
         members = dashboard.members_page(conn, directory_id, group_id, size, start - 1)
@@ -218,7 +219,7 @@ def group_detail(
 
 def _scope(engine: Engine, directory_id: str, root: str) -> Scope:
     with reading(engine) as conn:
-        directory = tenants.existing_directory(conn, directory_id)
+        directory = existing_directory(conn, directory_id)
     return Scope(engine, directory, f"{root.rstrip('/')}/scim/v2/{directory_id}", Limits())
 
 

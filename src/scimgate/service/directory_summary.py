@@ -5,6 +5,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 
+from scimgate.service.directories import existing_directory
 from scimgate.store import tenants
 from scimgate.store.resources import GROUPS, USERS
 from scimgate.store.tenants import Directory
@@ -21,9 +22,9 @@ class DirectorySummary:
 
 
 def directory_summary(engine: Engine, directory_id: str) -> DirectorySummary:
-    """LookupError for an unknown directory."""
+    """``UnknownDirectory`` for an unknown directory."""
     with reading(engine) as conn:
-        directory = tenants.existing_directory(conn, directory_id)
+        directory = existing_directory(conn, directory_id)
         users = USERS.count(conn, directory_id, None)
         groups = GROUPS.count(conn, directory_id, None)
         used = [token.last_used_at for token in tenants.list_tokens(conn, directory_id)]

@@ -16,8 +16,9 @@ from scimgate.scim.normalized import (
 )
 from scimgate.service import listing
 from scimgate.service.attribute_mappings import effective_mappings
+from scimgate.service.directories import existing_directory
 from scimgate.service.scope import Scope
-from scimgate.store import roles, tenants
+from scimgate.store import roles
 from scimgate.store.transactions import reading
 
 
@@ -33,7 +34,7 @@ def normalized_users(engine: Engine, directory_id: str, found: list[Any]) -> lis
     """SCIM users of a directory in the normalized shape: mappings, roles and assignment applied."""
     mapped = effective_mappings(engine, directory_id)
     with reading(engine) as conn:
-        assignment_group = tenants.existing_directory(conn, directory_id).assignment_group
+        assignment_group = existing_directory(conn, directory_id).assignment_group
         user_roles = roles.roles_of(conn, directory_id, [str(user.id) for user in found])
     return [
         normalize_user(
@@ -65,7 +66,7 @@ def _page(
 ) -> tuple[int, list[Any]]:
     """A page of SCIM resources as the application reads them: confirming nothing to drift."""
     with reading(engine) as conn:
-        directory = tenants.existing_directory(conn, directory_id)
+        directory = existing_directory(conn, directory_id)
     scope = Scope(engine, directory, f"{base_url.rstrip('/')}/scim/v2/{directory_id}", Limits())
     search: Any = cast(Any, SearchRequest)[scope.models.of(kind.name)].model_validate(
         {"count": count, "startIndex": start_index}

@@ -15,14 +15,16 @@ from sqlalchemy import Engine
 from scimgate.scim.limits import Limits
 from scimgate.scim.normalized import DirectoryUser, UserState
 from scimgate.service import users
+from scimgate.service.directories import existing_directory
+from scimgate.service.errors import Conflict, UnknownUser
 from scimgate.service.payloads import user_json
 from scimgate.service.scope import Scope
-from scimgate.store import erasure, offboarding, tenants
+from scimgate.store import erasure, offboarding
 from scimgate.store.resources import USERS
 from scimgate.store.transactions import reading, writing
 
 
-class StillActive(Exception):
+class StillActive(Conflict):
     """The user is active in the directory: the IdP would provision it again."""
 
 
@@ -61,11 +63,11 @@ def erased_user(user_id: str) -> DirectoryUser:
 def purge_user(engine: Engine, directory_id: str, user_id: str) -> Purged:
     """Erase a deleted or deactivated user's personal data from the directory and its events."""
     with reading(engine) as conn:
-        directory = tenants.existing_directory(conn, directory_id)
+        directory = existing_directory(conn, directory_id)
         stored = USERS.get(conn, directory_id, user_id)
         buried = offboarding.tombstone(conn, directory_id, user_id)
     if stored is None and buried is None:
-        raise LookupError(f"no user {user_id} in directory {directory_id}, nor a tombstone")
+        raise UnknownUser(directory_id, user_id)
     if stored is not None:
         if stored.doc.get("active") is not False:
             raise StillActive(

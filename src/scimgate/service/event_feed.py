@@ -11,6 +11,8 @@ from scim2_models import InvalidValueException
 from sqlalchemy import Connection, Engine
 
 from scimgate.events.models import DEPROVISIONING_TYPES, SCHEMA_VERSION, Deprovisioning, EventType
+from scimgate.service.directories import existing_directory
+from scimgate.service.errors import Invalid, UnknownOrganization
 from scimgate.store import events, offboarding, progress, tenants
 from scimgate.store.events import StoredEvent
 from scimgate.store.ids import utcnow
@@ -132,7 +134,7 @@ def note_delivered(conn: Connection, delivered: StoredEvent, *, revocation_hook:
 def confirm_revoked(engine: Engine, directory_id: str, user_id: str) -> list[str]:
     """The app says it revoked the user's access; returns the deprovisionings confirmed."""
     with writing(engine) as conn:
-        tenants.existing_directory(conn, directory_id)
+        existing_directory(conn, directory_id)
         return offboarding.confirm_user(conn, directory_id, user_id, utcnow(), "api")
 
 
@@ -145,10 +147,12 @@ def offboarding_report(
 ) -> list[Deprovisioning]:
     """Every deprovisioning the organization's IdPs asked for in a time range."""
     if until <= since:
-        raise ValueError("the end of the range must come after its start")
+        raise Invalid(
+            "the end of the range must come after its start", subject="Offboarding report"
+        )
     with reading(engine) as conn:
         if tenants.get_organization(conn, organization_id) is None:
-            raise LookupError(f"no organization {organization_id}")
+            raise UnknownOrganization(organization_id)
         return offboarding.report(conn, organization_id, since, until, directory_id)
 
 
@@ -156,5 +160,5 @@ def user_history(engine: Engine, directory_id: str, user_id: str) -> list[dict[s
     """Every published event about a user, oldest first."""
     number_committed(engine)
     with reading(engine) as conn:
-        tenants.existing_directory(conn, directory_id)
+        existing_directory(conn, directory_id)
         return [wire(event) for event in events.resource_events(conn, directory_id, user_id)]

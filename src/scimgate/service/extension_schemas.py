@@ -9,7 +9,8 @@ from scimgate.events.diff import previous_attributes
 from scimgate.events.models import EventType
 from scimgate.scim.extensions import definition, read_schema
 from scimgate.service import changes
-from scimgate.store import extension_schemas, tenants
+from scimgate.service.directories import existing_directory
+from scimgate.store import extension_schemas
 from scimgate.store.extension_schemas import RegisteredSchema
 from scimgate.store.ids import utcnow
 from scimgate.store.resources import GROUPS, USERS, ResourceTable
@@ -20,7 +21,7 @@ def register(engine: Engine, directory_id: str, resource_type: str, payload: obj
     """Let the directory's users (or groups) carry a schema; its URN must be new to it."""
     schema = read_schema(payload, resource_type)
     with writing(engine) as conn:
-        tenants.existing_directory(conn, directory_id)
+        existing_directory(conn, directory_id)
         taken = {each.id.lower() for each in extension_schemas.registered(conn, directory_id)}
         if str(schema.id).lower() in taken:
             raise UniquenessException(
@@ -37,7 +38,7 @@ def register(engine: Engine, directory_id: str, resource_type: str, payload: obj
 
 def registered(engine: Engine, directory_id: str) -> list[RegisteredSchema]:
     with reading(engine) as conn:
-        tenants.existing_directory(conn, directory_id)
+        existing_directory(conn, directory_id)
         return extension_schemas.registered(conn, directory_id)
 
 
@@ -48,7 +49,7 @@ def unregister(engine: Engine, directory_id: str, schema_id: str) -> int:
     emits an update, as if the IdP had removed the values itself.
     """
     with changes.changing(engine) as conn:
-        tenants.existing_directory(conn, directory_id)
+        existing_directory(conn, directory_id)
         found = next(
             (
                 each

@@ -32,6 +32,7 @@ from scimgate.scim.tolerance import apply_patch
 from scimgate.scim.values import settled_group
 from scimgate.service import changes, confirmations, roles
 from scimgate.service.changes import MemberMove, changing
+from scimgate.service.existing import existing
 from scimgate.service.representation import document, group_document, group_resource
 from scimgate.service.scope import Scope
 from scimgate.store import membership_lists, memberships
@@ -70,7 +71,7 @@ def create_group_document(
 def get_group(scope: Scope, group_id: str, *, with_members: bool) -> ScimDocument:
     """Read a group; members are only read when the response will carry them."""
     with reading(scope.engine) as conn:
-        stored = GROUPS.existing(conn, scope.directory_id, group_id, for_update=False)
+        stored = existing(GROUPS, conn, scope.directory_id, group_id, for_update=False)
         members = (
             membership_lists.members_of(conn, scope.directory_id, group_id)
             if with_members
@@ -87,7 +88,7 @@ def replace_group(
     wanted_members = listed_members(replacement.members or [])
     _within_member_limit(scope, len(wanted_members))
     with changing(scope.engine) as conn:
-        stored = GROUPS.existing(conn, scope.directory_id, group_id, for_update=True)
+        stored = existing(GROUPS, conn, scope.directory_id, group_id, for_update=True)
         check_if_match(if_match, stored.version)
         current = group_resource(scope, stored, None)
         replacement.members = None
@@ -130,7 +131,7 @@ def patch_group_steps(
         ),
     )
     with changing(scope.engine) as conn:
-        stored = GROUPS.existing(conn, scope.directory_id, group_id, for_update=True)
+        stored = existing(GROUPS, conn, scope.directory_id, group_id, for_update=True)
         check_if_match(if_match, stored.version)
         # A PATCH of members only leaves the document as it is: no model to build.
         group = None
@@ -160,7 +161,7 @@ def delete_group(scope: Scope, group_id: str, if_match: str | None) -> None:
     assignment group, its active members are deprovisioned.
     """
     with changing(scope.engine) as conn:
-        stored = GROUPS.existing(conn, scope.directory_id, group_id, for_update=True)
+        stored = existing(GROUPS, conn, scope.directory_id, group_id, for_update=True)
         check_if_match(if_match, stored.version)
         now = utcnow()
         for parent_id in memberships.remove_member_everywhere(conn, scope.directory_id, group_id):

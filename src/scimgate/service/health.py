@@ -9,10 +9,10 @@ import time
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
 
-from scimgate.scim.errors import ServiceBusy
 from scimgate.store import health, progress
+from scimgate.store.driver_errors import probing
+from scimgate.store.errors import Unreachable
 from scimgate.store.transactions import reading, writing
 
 HEARTBEAT_POSITION = "worker.heartbeat"
@@ -41,14 +41,12 @@ class Readiness:
 
 def readiness(engine: Engine) -> Readiness:
     try:
-        with reading(engine) as conn:
+        with probing(), reading(engine) as conn:
             health.ping(conn)
             revisions = health.revisions(conn)
             beat = progress.position(conn, HEARTBEAT_POSITION)
-    except (SQLAlchemyError, ServiceBusy) as exc:
-        cause = exc.__cause__ if isinstance(exc, ServiceBusy) else exc
-        unreachable = f"unreachable: {type(cause).__name__}"
-        return Readiness(database=unreachable, migrations="unknown", worker="unknown")
+    except Unreachable as exc:
+        return Readiness(database=str(exc), migrations="unknown", worker="unknown")
     return Readiness(database=OK, migrations=_migrations(revisions), worker=_worker(beat))
 
 

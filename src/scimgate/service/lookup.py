@@ -25,7 +25,9 @@ from sqlalchemy import Engine
 from scimgate.scim.limits import Limits
 from scimgate.scim.normalized import DirectoryUser
 from scimgate.service import listing
+from scimgate.service.directories import existing_directory
 from scimgate.service.directory_view import normalized_users
+from scimgate.service.errors import Conflict, UnknownOrganization
 from scimgate.service.scope import Scope
 from scimgate.store import tenants
 from scimgate.store.tenants import Directory
@@ -76,7 +78,7 @@ class UserMatch:
     user: DirectoryUser
 
 
-class AmbiguousLogin(Exception):
+class AmbiguousLogin(Conflict):
     """The first key that matched anything matched several users: linking would be a guess."""
 
     def __init__(self, key: LoginKey, value: str, total: int, candidates: list[UserMatch]):
@@ -94,9 +96,9 @@ class AmbiguousLogin(Exception):
 def find_in_directory(
     engine: Engine, directory_id: str, claims: LoginClaims, base_url: str
 ) -> UserMatch | None:
-    """The directory's user behind a login, or None; LookupError for an unknown directory."""
+    """The directory's user behind a login, or None; ``UnknownDirectory`` for an unknown one."""
     with reading(engine) as conn:
-        directory = tenants.existing_directory(conn, directory_id)
+        directory = existing_directory(conn, directory_id)
     return _first_match(engine, [directory], claims, base_url)
 
 
@@ -106,7 +108,7 @@ def find_in_organization(
     """The user behind a login in any of the organization's directories, and never another's."""
     with reading(engine) as conn:
         if tenants.get_organization(conn, organization_id) is None:
-            raise LookupError(f"no organization {organization_id}")
+            raise UnknownOrganization(organization_id)
         directories = tenants.organization_directories(conn, organization_id)
     return _first_match(engine, directories, claims, base_url)
 

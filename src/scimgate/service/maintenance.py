@@ -9,8 +9,9 @@ from sqlalchemy import Engine
 from scimgate.config import EventSettings, LogPolicy
 from scimgate.events.models import EventType, OffboardingData
 from scimgate.service import event_feed, portal_sessions, provisioning_log
+from scimgate.service.directories import locked_directory
 from scimgate.service.event_feed import PURGED_THROUGH
-from scimgate.store import events, offboarding, progress, rate_limits, tenants
+from scimgate.store import events, offboarding, progress, rate_limits
 from scimgate.store.events import NewEvent
 from scimgate.store.ids import new_id, utcnow
 from scimgate.store.transactions import writing
@@ -78,6 +79,6 @@ def raise_overdue_alerts(engine: Engine, threshold: timedelta) -> int:
         # Publishing holds each directory's row lock, so that a directory's events stay
         # in commit order; taken last, and in one order so that two runs cannot deadlock.
         for directory_id in sorted({record.directory_id for record in late}):
-            tenants.lock_directory(conn, directory_id)
+            locked_directory(conn, directory_id)
         events.publish(conn, alerts, now)
     return len(alerts)

@@ -15,12 +15,13 @@ from sqlalchemy import Connection, Engine
 from scimgate.scim.attribute_mapping import DEFAULTS, checked_mapping, custom_attributes
 from scimgate.scim.limits import Limits
 from scimgate.service.attribute_mappings import effective_mappings
+from scimgate.service.directories import existing_directory
 from scimgate.service.directory_models import directory_models
 from scimgate.service.representation import user_resource
 from scimgate.service.roles import effective_roles, new_rule
 from scimgate.service.scope import Scope
 from scimgate.service.tenants import effective_idp
-from scimgate.store import mappings, membership_lists, roles, tenants
+from scimgate.store import mappings, membership_lists, roles
 from scimgate.store.membership_lists import Membership
 from scimgate.store.resources import USERS, StoredResource
 from scimgate.store.roles import RoleRule
@@ -57,10 +58,10 @@ class MappingSettings:
 def settings(engine: Engine, directory_id: str) -> MappingSettings:
     """The directory's effective attribute mappings, told apart from defaults, and its role rules.
 
-    LookupError for an unknown directory.
+    ``UnknownDirectory`` for an unknown directory.
     """
     with reading(engine) as conn:
-        directory = tenants.existing_directory(conn, directory_id)
+        directory = existing_directory(conn, directory_id)
         own = mappings.mappings(conn, directory_id)
         rules = roles.rules(conn, directory_id)
     defaults = DEFAULTS[effective_idp(directory)]
@@ -133,11 +134,11 @@ def preview_mapping(
 ) -> MappingPreview:
     """How mapping ``name`` to ``path`` would change users' custom attributes; saves nothing.
 
-    Refuses what saving would refuse (InvalidPathException); LookupError for an
+    Refuses what saving would refuse (InvalidPathException); ``UnknownDirectory`` for an
     unknown directory.
     """
     with reading(engine) as conn:
-        directory = tenants.existing_directory(conn, directory_id)
+        directory = existing_directory(conn, directory_id)
     models = directory_models(engine, directory)
     checked = checked_mapping(name, path, models.user)
     current = effective_mappings(engine, directory_id).get(name)
@@ -167,12 +168,12 @@ def preview_rule(
 ) -> RolePreview:
     """How adding a role rule would change users' roles; saves nothing.
 
-    Refuses (ValueError) what adding the rule would refuse; LookupError for an
+    Refuses (``Invalid``) what adding the rule would refuse; ``UnknownDirectory`` for an
     unknown directory.
     """
     rule = new_rule(kind, match, role, priority)
     with reading(engine) as conn:
-        tenants.existing_directory(conn, directory_id)
+        existing_directory(conn, directory_id)
         current = roles.rules(conn, directory_id)
     kept = [each for each in current if kind != "default" or each.kind != "default"]
     proposed = sorted([*kept, rule], key=lambda each: (each.priority, each.id))

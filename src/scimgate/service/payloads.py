@@ -23,6 +23,7 @@ from scimgate.scim.normalized import (
     normalize_user_dump,
 )
 from scimgate.service.directory_config import DirectoryConfig
+from scimgate.service.existing import existing
 from scimgate.service.representation import group_dump, user_dump, user_resource
 from scimgate.service.scope import Scope
 from scimgate.service.tenants import effective_idp
@@ -117,7 +118,7 @@ class PayloadBuilder:
         if stored is None and user_roles is None:
             stored, user_roles = self._with_roles([user_id])[user_id]
         if stored is None:
-            stored = USERS.existing(self.conn, self.directory.id, user_id, for_update=False)
+            stored = existing(USERS, self.conn, self.directory.id, user_id, for_update=False)
         if groups is None:
             groups = membership_lists.groups_of(self.conn, self.directory.id, [user_id])[user_id]
         if user_roles is None:
@@ -193,7 +194,7 @@ class PayloadBuilder:
     def group(self, group_id: str, stored: StoredResource | None = None) -> DirectoryGroup:
         """The group as it stands; a caller that holds its row passes it."""
         if stored is None:
-            stored = GROUPS.existing(self.conn, self.directory.id, group_id, for_update=False)
+            stored = existing(GROUPS, self.conn, self.directory.id, group_id, for_update=False)
         return normalize_group_dump(group_dump(self.scope, stored))
 
     def groups(self, group_ids: Sequence[str]) -> dict[str, DirectoryGroup]:

@@ -21,6 +21,7 @@ from scimgate.scim.text import holds_unstorable, storable
 from scimgate.service import confirmations
 from scimgate.service.confirmations import Confirmation
 from scimgate.service.diagnosis import Facts, Holder, diagnose, undeliverable_emails
+from scimgate.service.errors import Invalid, UnknownDirectory
 from scimgate.service.tenants import TokenUse, effective_idp, record_use
 from scimgate.store import provisioning_logs, tenants
 from scimgate.store.ids import new_id
@@ -308,10 +309,10 @@ def search(
     until: datetime | None = None,
     before: str | None = None,
 ) -> LogPage:
-    """A page of a directory's log, newest first; LookupError for an unknown directory.
+    """A page of a directory's log, newest first; ``UnknownDirectory`` for an unknown directory.
 
     ``status`` is one status (``409``) or a class (``4xx``); ``before`` is the
-    previous page's ``next_cursor``. ValueError for a malformed one.
+    previous page's ``next_cursor``. ``Invalid`` for a malformed one.
     """
     status_from, status_to = parse_status(status) if status else (None, None)
     where = LogSearch(
@@ -326,7 +327,7 @@ def search(
     )
     with reading(engine) as conn:
         if tenants.get_directory(conn, directory_id) is None:
-            raise LookupError(f"No directory {directory_id}")
+            raise UnknownDirectory(directory_id)
         found = provisioning_logs.search(conn, where)
     last = found[-1] if len(found) == limit else None
     return LogPage(found, _encode_cursor(last) if last else None)
@@ -342,7 +343,7 @@ def parse_status(text: str) -> tuple[int, int]:
         return low, low + 99
     if len(text) == 3 and text.isdigit():
         return int(text), int(text)
-    raise ValueError(f"status: give a status like 409, a class like 4xx, or failures, not {text!r}")
+    raise Invalid(f"status: give a status like 409, a class like 4xx, or failures, not {text!r}")
 
 
 def _encode_cursor(entry: LogEntry) -> str:
@@ -356,7 +357,7 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
             return _EPOCH + int(micros) * _MICROSECOND, log_id
         except OverflowError:
             pass
-    raise ValueError(f"before: {cursor[:100]!r} is not a cursor this service gave")
+    raise Invalid(f"before: {cursor[:100]!r} is not a cursor this service gave")
 
 
 def entry(engine: Engine, directory_id: str, log_id: str) -> LogEntry | None:

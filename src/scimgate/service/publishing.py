@@ -26,6 +26,7 @@ from scimgate.events.models import (
     EventType,
     UserData,
 )
+from scimgate.service.directories import existing_directory, locked_directory
 from scimgate.service.payloads import directory_info
 from scimgate.store import events, offboarding, tenants
 from scimgate.store.events import NewEvent
@@ -60,7 +61,7 @@ def publish_recorded(
     now = utcnow()
     for directory_id in dict.fromkeys(item.event.directory_id for item in recorded):
         batch = [item for item in recorded if item.event.directory_id == directory_id]
-        directory = tenants.lock_directory(conn, directory_id, (seen or {}).get(directory_id))
+        directory = locked_directory(conn, directory_id, (seen or {}).get(directory_id))
         offboarding.record(conn, [_deprovisioning(item) for item in batch if _deprovisions(item)])
         if directory.delivery == "live" and any(_deprovisions(item) for item in batch):
             since = _window_start(directory, now)
@@ -124,7 +125,7 @@ def _hold(conn: Connection, directory: Directory, now: datetime, in_window: int)
         EventType.directory_deprovisioning_held,
         deprovisionings_in_window=in_window,
     )
-    return tenants.existing_directory(conn, directory.id)
+    return existing_directory(conn, directory.id)
 
 
 def publish_notice(
@@ -154,7 +155,7 @@ class HeldSummary:
 
 def held_summary(engine: Engine, directory_id: str) -> HeldSummary:
     with reading(engine) as conn:
-        directory = tenants.existing_directory(conn, directory_id)
+        directory = existing_directory(conn, directory_id)
         count = events.held_count(conn, directory_id)
     return HeldSummary(directory_id, directory.delivery, directory.held_since, count)
 
@@ -166,7 +167,7 @@ def release(engine: Engine, directory_id: str) -> int:
     notice, and its safety valve's window goes on.
     """
     with writing(engine) as conn:
-        directory = tenants.lock_directory(conn, directory_id)
+        directory = locked_directory(conn, directory_id)
         if directory.delivery == "live":
             return 0
         held = events.held(conn, directory_id)
@@ -188,7 +189,7 @@ def discard(engine: Engine, directory_id: str) -> int:
     directory delivering live is left as it is.
     """
     with writing(engine) as conn:
-        directory = tenants.lock_directory(conn, directory_id)
+        directory = locked_directory(conn, directory_id)
         if directory.delivery == "live":
             return 0
         now = utcnow()

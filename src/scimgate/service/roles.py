@@ -18,8 +18,10 @@ from sqlalchemy import Connection, Engine
 
 from scimgate.scim.compare import fold
 from scimgate.service import changes
+from scimgate.service.directories import existing_directory
+from scimgate.service.errors import Invalid
 from scimgate.service.payloads import UserFacts
-from scimgate.store import membership_lists, roles, tenants
+from scimgate.store import membership_lists, roles
 from scimgate.store.ids import new_id
 from scimgate.store.membership_lists import Membership
 from scimgate.store.roles import RoleRule
@@ -89,13 +91,16 @@ def recompute(
 
 
 def new_rule(kind: str, match: str, role: str, priority: int) -> RoleRule:
-    """A rule as it would be added; ValueError for one that could not be."""
+    """A rule as it would be added; ``Invalid`` for one that could not be."""
     if kind not in RULE_KINDS:
-        raise ValueError(f"kind is one of {', '.join(RULE_KINDS)}")
+        raise Invalid(f"kind is one of {', '.join(RULE_KINDS)}", subject="Role rule")
     if not role.strip() or (kind != "default" and not match.strip()):
-        raise ValueError("a rule needs a role, and a group to match unless it is the default")
+        raise Invalid(
+            "a rule needs a role, and a group to match unless it is the default",
+            subject="Role rule",
+        )
     if len(role) > 64 or len(match) > 512:
-        raise ValueError("a role is at most 64 characters, a group at most 512")
+        raise Invalid("a role is at most 64 characters, a group at most 512", subject="Role rule")
     return RoleRule(new_id(), kind, match if kind != "default" else "", role, priority)
 
 
@@ -105,7 +110,7 @@ def add_rule(
     """Add a rule (a ``default`` rule replaces the previous one) and apply it to every user."""
     rule = new_rule(kind, match, role, priority)
     with changes.changing(engine) as conn:
-        tenants.existing_directory(conn, directory_id)
+        existing_directory(conn, directory_id)
         if kind == "default":
             roles.remove_default(conn, directory_id)
         roles.add_rule(conn, directory_id, rule)
@@ -123,5 +128,5 @@ def remove_rule(engine: Engine, directory_id: str, rule_id: str) -> bool:
 
 def list_rules(engine: Engine, directory_id: str) -> list[RoleRule]:
     with reading(engine) as conn:
-        tenants.existing_directory(conn, directory_id)
+        existing_directory(conn, directory_id)
         return roles.rules(conn, directory_id)

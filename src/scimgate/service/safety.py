@@ -9,6 +9,8 @@ from sqlalchemy import Engine
 
 from scimgate.events.models import DeprovisionReason
 from scimgate.service import changes
+from scimgate.service.directories import existing_directory
+from scimgate.service.errors import Invalid, UnknownAssignmentGroup
 from scimgate.store import roles, tenants
 from scimgate.store.resources import group_named
 from scimgate.store.transactions import writing
@@ -38,15 +40,15 @@ def configure(
         "safety_window_minutes": window_minutes,
     }
     if any(value is not None and value < 0 for value in values.values()):
-        raise ValueError("thresholds are zero (off) or more")
+        raise Invalid("thresholds are zero (off) or more")
     if window_minutes is not None and window_minutes < 1:
-        raise ValueError("the window is at least one minute")
+        raise Invalid("the window is at least one minute")
     with writing(engine) as conn:
-        tenants.existing_directory(conn, directory_id)
+        existing_directory(conn, directory_id)
         changed = {key: value for key, value in values.items() if value is not None}
         if changed:
             tenants.update_directory(conn, directory_id, **changed)
-        directory = tenants.existing_directory(conn, directory_id)
+        directory = existing_directory(conn, directory_id)
     return SafetyValve(
         directory.id,
         directory.delivery,
@@ -64,19 +66,19 @@ def set_assignment_group(engine: Engine, directory_id: str, group_name: str | No
     remembered by id, so renaming it in the IdP changes nothing.
     """
     with changes.changing(engine) as conn:
-        directory = tenants.existing_directory(conn, directory_id)
+        directory = existing_directory(conn, directory_id)
         group_id = None
         if group_name is not None:
             group_id = group_named(conn, directory_id, group_name)
             if group_id is None:
-                raise LookupError(f"no group named {group_name!r} in directory {directory_id}")
+                raise UnknownAssignmentGroup(directory_id, group_name)
         if group_id == directory.assignment_group:
             return group_id
         build = changes.builder(conn, directory_id)
         user_ids = roles.all_user_ids(conn, directory_id)
         before = {user_id: build.user(user_id).state for user_id in user_ids}
         tenants.update_directory(conn, directory_id, assignment_group=group_id)
-        build.directory = tenants.existing_directory(conn, directory_id)
+        build.directory = existing_directory(conn, directory_id)
         for user_id in user_ids:
             changes.user_changed(
                 conn,

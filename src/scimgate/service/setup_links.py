@@ -19,8 +19,15 @@ from sqlalchemy import Engine
 from scimgate.scim.idp import IdpProfile
 from scimgate.scim.normalized import DirectoryGroup, DirectoryUser
 from scimgate.service import portal_sessions, provisioning_log, tenants
+from scimgate.service.directories import existing_directory
 from scimgate.service.directory_summary import directory_summary
 from scimgate.service.directory_view import directory_groups, directory_users
+from scimgate.service.errors import (
+    Invalid,
+    UnknownDirectory,
+    UnknownOrganization,
+    UnknownSetupLinkId,
+)
 from scimgate.service.portal_sessions import OpenedSession
 from scimgate.store import provisioning_logs, setup_links
 from scimgate.store import tenants as tenant_store
@@ -67,12 +74,12 @@ def create_link(
     directory_id: str | None = None,
     valid_for: timedelta = DEFAULT_VALIDITY,
 ) -> IssuedLink:
-    """A new link; LookupError for an unknown organization or a directory not in it.
+    """A new link; ``UnknownOrganization``, ``UnknownDirectory`` for a directory not in it.
 
-    ValueError for a validity that is not positive or longer than 30 days.
+    ``Invalid`` for a validity that is not positive or longer than 30 days.
     """
     if not timedelta(0) < valid_for <= MAX_VALIDITY:
-        raise ValueError("a setup link is valid for more than nothing and at most 30 days")
+        raise Invalid("a setup link is valid for more than nothing and at most 30 days")
     secret = LINK_PREFIX + secrets.token_urlsafe(32)  # 256 bits of entropy
     now = utcnow()
     link = SetupLink(
@@ -88,30 +95,33 @@ def create_link(
     )
     with writing(engine) as conn:
         if tenant_store.get_organization(conn, organization_id) is None:
-            raise LookupError(f"No organization {organization_id}")
+            raise UnknownOrganization(organization_id)
         if directory_id is not None:
             directory = tenant_store.get_directory(conn, directory_id)
             if directory is None or directory.organization_id != organization_id:
-                raise LookupError(f"No directory {directory_id} in organization {organization_id}")
+                raise UnknownDirectory(directory_id, organization_id)
         setup_links.insert_link(conn, link, _hash(secret))
     return IssuedLink(link, secret)
 
 
 def list_links(engine: Engine, organization_id: str) -> list[SetupLink]:
-    """An organization's links, newest first; LookupError for an unknown organization."""
+    """An organization's links, newest first; ``UnknownOrganization`` for an unknown one."""
     with reading(engine) as conn:
         if tenant_store.get_organization(conn, organization_id) is None:
-            raise LookupError(f"No organization {organization_id}")
+            raise UnknownOrganization(organization_id)
         return setup_links.organization_links(conn, organization_id)
 
 
 def revoke_link(engine: Engine, link_id: str) -> SetupLink:
-    """Revoke a link: its IT admin's browser loses access at once. LookupError if unknown."""
+    """Revoke a link: its IT admin's browser loses access at once.
+
+    ``UnknownSetupLinkId`` if no link has this id.
+    """
     with writing(engine) as conn:
         setup_links.revoke(conn, link_id, utcnow())
         found = setup_links.get_link(conn, link_id)
     if found is None:
-        raise LookupError(f"No setup link {link_id}")
+        raise UnknownSetupLinkId(link_id)
     return found
 
 
@@ -158,13 +168,13 @@ def connect(engine: Engine, link: SetupLink, idp: IdpProfile, name: str) -> Dire
     asks to see it, so that its only copy is the one on their screen.
     """
     if not name.strip() or len(name) > 200:
-        raise ValueError("A directory's name is 1 to 200 characters.")
+        raise Invalid("A directory's name is 1 to 200 characters.")
     with writing(engine) as conn:
         locked = setup_links.get_link(conn, link.id, for_update=True)
         if locked is None:
             raise SetupLinkRefused("This setup link is not valid.")
         if locked.directory_id is not None:
-            return tenant_store.existing_directory(conn, locked.directory_id)
+            return existing_directory(conn, locked.directory_id)
         directory = Directory(
             id=new_id(),
             organization_id=locked.organization_id,

@@ -9,6 +9,8 @@ from scim2_models import UnauthorizedException
 from sqlalchemy import Connection, Engine
 
 from scimgate.scim.idp import IdpProfile, recognise
+from scimgate.service.directories import existing_directory
+from scimgate.service.errors import UnknownOrganization
 from scimgate.store import tenants
 from scimgate.store.ids import new_id, utcnow
 from scimgate.store.tenants import Directory, Organization, TokenRecord
@@ -81,7 +83,7 @@ def create_directory(
     )
     with writing(engine) as conn:
         if tenants.get_organization(conn, organization_id) is None:
-            raise LookupError(f"no organization {organization_id}")
+            raise UnknownOrganization(organization_id)
         tenants.insert_directory(conn, directory)
         token = issue_token(conn, directory.id, "initial")
     return NewDirectory(directory, token)
@@ -100,25 +102,25 @@ def list_organizations(engine: Engine) -> list[Organization]:
 def organization_with_directories(
     engine: Engine, organization_id: str
 ) -> tuple[Organization, list[Directory]]:
-    """An organization and its directories; LookupError for an unknown id."""
+    """An organization and its directories; ``UnknownOrganization`` for an unknown id."""
     with reading(engine) as conn:
         found = tenants.get_organization(conn, organization_id)
         if found is None:
-            raise LookupError(f"no organization {organization_id}")
+            raise UnknownOrganization(organization_id)
         return found, tenants.organization_directories(conn, organization_id)
 
 
 def create_token(engine: Engine, directory_id: str, name: str) -> IssuedToken:
     """Another active token for a directory: rotate by creating one, then revoking the old."""
     with writing(engine) as conn:
-        tenants.existing_directory(conn, directory_id)
+        existing_directory(conn, directory_id)
         return issue_token(conn, directory_id, name)
 
 
 def list_tokens(engine: Engine, directory_id: str) -> list[TokenRecord]:
-    """A directory's tokens (never their secrets); LookupError for an unknown directory."""
+    """A directory's tokens (never their secrets); ``UnknownDirectory`` for an unknown directory."""
     with reading(engine) as conn:
-        tenants.existing_directory(conn, directory_id)
+        existing_directory(conn, directory_id)
         return tenants.list_tokens(conn, directory_id)
 
 

@@ -20,8 +20,10 @@ from sqlalchemy import Engine
 from scimgate.scim.limits import Limits
 from scimgate.scim.requests import read_patch, read_resource
 from scimgate.service import groups, users
+from scimgate.service.directories import existing_directory
+from scimgate.service.errors import Invalid
 from scimgate.service.scope import Scope
-from scimgate.store import membership_lists, tenants
+from scimgate.store import membership_lists
 from scimgate.store.resources import GROUPS, USERS, ResourceTable, StoredResource
 from scimgate.store.transactions import reading
 
@@ -33,7 +35,7 @@ CREATE = Context.RESOURCE_CREATION_REQUEST
 def export_directory(engine: Engine, directory_id: str) -> Iterator[dict[str, Any]]:
     """Every user, then every group with its members, in id order, read page by page."""
     with reading(engine) as conn:
-        tenants.existing_directory(conn, directory_id)
+        existing_directory(conn, directory_id)
     for stored in _all(engine, directory_id, USERS):
         yield {"resourceType": "User", "id": stored.id, **stored.doc}
     for stored in _all(engine, directory_id, GROUPS):
@@ -75,7 +77,7 @@ def import_directory(
 ) -> ImportResult:
     """Provision an export into a directory; a refused resource is reported, not fatal."""
     with reading(engine) as conn:
-        directory = tenants.existing_directory(conn, directory_id)
+        directory = existing_directory(conn, directory_id)
     scope = Scope(engine, directory, f"/scim/v2/{directory_id}", Limits())
     result = ImportResult()
     new_ids: dict[str, str] = {}
@@ -97,9 +99,9 @@ def import_directory(
                 group_members[str(created.id)] = list(line.get("members") or [])
                 result.groups += 1
             else:
-                raise ValueError(f"resourceType is User or Group, not {kind!r}")
+                raise Invalid(f"resourceType is User or Group, not {kind!r}")
             new_ids[old_id] = str(created.id)
-        except (SCIMException, ValueError) as exc:
+        except (SCIMException, Invalid) as exc:
             result.refused.append(f"line {number} ({kind} {old_id}): {_reason(exc)}")
         on_progress()
     for group_id, listed in group_members.items():

@@ -8,7 +8,6 @@ from typing import Any
 
 from scim2_models import PatchOp, UniquenessException
 from sqlalchemy import Connection
-from sqlalchemy.exc import IntegrityError
 
 from scimgate.events.diff import previous_attributes
 from scimgate.scim.compare import fold
@@ -19,11 +18,13 @@ from scimgate.scim.user_patches import Assignment, patched_document
 from scimgate.scim.values import settled_user
 from scimgate.service import changes, confirmations, roles
 from scimgate.service.changes import changing
+from scimgate.service.existing import existing
 from scimgate.service.payloads import user_json
 from scimgate.service.representation import document, user_document, user_resource
 from scimgate.service.scope import Scope
 from scimgate.store import membership_lists, memberships, offboarding
 from scimgate.store import roles as stored_roles
+from scimgate.store.errors import Conflict, Uniqueness
 from scimgate.store.ids import new_id, utcnow
 from scimgate.store.membership_lists import Membership
 from scimgate.store.resources import (
@@ -68,7 +69,7 @@ def create_user_document(scope: Scope, doc: dict[str, Any]) -> ScimDocument:
 
 def get_user(scope: Scope, user_id: str) -> ScimDocument:
     with reading(scope.engine) as conn:
-        stored = USERS.existing(conn, scope.directory_id, user_id, for_update=False)
+        stored = existing(USERS, conn, scope.directory_id, user_id, for_update=False)
         groups = membership_lists.groups_of(conn, scope.directory_id, [user_id])[user_id]
     confirmations.confirm_seen(scope, USERS, [stored])
     return user_document(scope, stored, groups)
@@ -79,7 +80,7 @@ def replace_user(
 ) -> ScimDocument:
     """Replace a user's attributes (PUT); read-only and unchanged immutable values are kept."""
     with _unique_user_name(replacement.user_name), changing(scope.engine) as conn:
-        stored = USERS.existing(conn, scope.directory_id, user_id, for_update=True)
+        stored = existing(USERS, conn, scope.directory_id, user_id, for_update=True)
         check_if_match(if_match, stored.version)
         groups = membership_lists.groups_of(conn, scope.directory_id, [user_id])[user_id]
         current = user_resource(scope, stored, groups)
@@ -94,7 +95,7 @@ def patch_user(
 ) -> ScimDocument:
     """Apply PATCH operations to a user, all of them or none."""
     with changing(scope.engine) as conn:
-        stored = USERS.existing(conn, scope.directory_id, user_id, for_update=True)
+        stored = existing(USERS, conn, scope.directory_id, user_id, for_update=True)
         check_if_match(if_match, stored.version)
         groups = membership_lists.groups_of(conn, scope.directory_id, [user_id])[user_id]
         user = user_resource(scope, stored, groups)
@@ -116,7 +117,7 @@ def patch_user_document(
     the event and the answer are made from it, as a creation makes them.
     """
     with changing(scope.engine) as conn:
-        stored = USERS.existing(conn, scope.directory_id, user_id, for_update=True)
+        stored = existing(USERS, conn, scope.directory_id, user_id, for_update=True)
         check_if_match(if_match, stored.version)
         groups = membership_lists.groups_of(conn, scope.directory_id, [user_id])[user_id]
         doc = settled_user(patched_document(stored.doc, assignments, scope.users_url))
@@ -132,7 +133,7 @@ def delete_user(scope: Scope, user_id: str, if_match: str | None) -> None:
     The user's last state stays behind as a tombstone, and in the ``user.deleted`` event.
     """
     with changing(scope.engine) as conn:
-        stored = USERS.existing(conn, scope.directory_id, user_id, for_update=True)
+        stored = existing(USERS, conn, scope.directory_id, user_id, for_update=True)
         check_if_match(if_match, stored.version)
         now = utcnow()
         last_state = changes.builder(conn, scope.directory_id).deleted_user(user_id)
@@ -206,8 +207,8 @@ def _unique_user_name(user_name: str | None, scope: Scope | None = None) -> Iter
     """
     try:
         yield
-    except IntegrityError as exc:
-        if "user_name_key" not in str(exc.orig):
+    except Conflict as exc:
+        if exc.uniqueness is not Uniqueness.USER_NAME:
             raise
         holder = None
         if scope is not None and user_name is not None:

@@ -13,6 +13,7 @@ import secrets
 
 from sqlalchemy import Connection, bindparam, select, update
 
+from scimgate.store.errors import NotFound
 from scimgate.store.prepared import Prepared
 from scimgate.store.tables.tenancy import directories
 from scimgate.store.tenants import Directory
@@ -39,8 +40,8 @@ def restamp(conn: Connection, directory_id: str) -> None:
 
 
 def directory(conn: Connection, directory_id: str) -> Directory:
-    """The directory as this transaction sees it; LookupError for an id that names none."""
+    """The directory as this transaction sees it; ``NotFound`` for an id that names none."""
     row = _DIRECTORY.first_mapping(conn, {"directory_id": directory_id})
     if row is None:
-        raise LookupError(f"no directory {directory_id}")
+        raise NotFound("directory", directory_id)
     return Directory(**row)

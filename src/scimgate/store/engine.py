@@ -38,6 +38,7 @@ from sqlalchemy.exc import DBAPIError
 from scimgate.config import PoolSettings
 from scimgate.scim import jsontext
 from scimgate.scim.compare import fold
+from scimgate.store.driver_errors import translate_conflicts
 from scimgate.store.encryption import Keyring, attach
 
 log = structlog.get_logger("scimgate.store")
@@ -94,6 +95,7 @@ def open_engine(
     """Create the engine for a database URL (``sqlite:///…`` or ``postgresql+psycopg://…``)."""
     keyring = Keyring.parse(encryption_keys)
     engine = _open(url, pool)
+    translate_conflicts(engine)
     attach(engine, keyring)
     return engine
 

@@ -12,7 +12,6 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any
 
-from scim2_models import NotFoundException
 from scim2_models.path import AttributeBinding
 from sqlalchemy import (
     ColumnElement,
@@ -44,6 +43,7 @@ from scimgate.store.encryption import (
     keyring_of,
     refuse_plain_read,
 )
+from scimgate.store.errors import NotFound
 from scimgate.store.prepared import Prepared
 from scimgate.store.query.constructs import sqlite_json_path
 from scimgate.store.query.sealed import sealed_condition
@@ -105,16 +105,14 @@ class ResourceTable:
     def existing(
         self, conn: Connection, directory_id: str, resource_id: str, *, for_update: bool
     ) -> StoredResource:
-        """The stored resource, or the SCIM 404 for one the directory does not have."""
+        """The stored resource; ``NotFound`` for one the directory does not have."""
         # An id with U+0000 names nothing, and PostgreSQL text cannot even hold it.
         has_nul = "\x00" in resource_id
         stored = (
             None if has_nul else self.get(conn, directory_id, resource_id, for_update=for_update)
         )
         if stored is None:
-            raise NotFoundException(
-                detail=f"No {self.noun} with id {resource_id} in this directory"
-            )
+            raise NotFound(self.noun, resource_id)
         return stored
 
     def insert(self, conn: Connection, directory_id: str, resource: StoredResource) -> None:

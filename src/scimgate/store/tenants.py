@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, select, update
 
+from scimgate.store.errors import NotFound
 from scimgate.store.prepared import Prepared
 from scimgate.store.tables.tenancy import credential_stamps, directories, organizations, scim_tokens
 
@@ -140,7 +141,7 @@ def lock_directory(conn: Connection, directory_id: str, seen: Directory | None =
     ``FOR NO KEY UPDATE``, not ``FOR UPDATE``: every insert of a row that
     references the directory (users, groups, events...) takes a key-share lock
     on it, which ``FOR UPDATE`` would wait for, so two transactions that both
-    wrote to the directory would deadlock when each came to publish. LookupError
+    wrote to the directory would deadlock when each came to publish. ``NotFound``
     for an id that names no directory.
 
     On SQLite a writing transaction holds the whole database from its ``BEGIN
@@ -156,7 +157,7 @@ def lock_directory(conn: Connection, directory_id: str, seen: Directory | None =
         return seen
     row = _LOCK_DIRECTORY.first_mapping(conn, {"directory_id": directory_id})
     if row is None:
-        raise LookupError(f"no directory {directory_id}")
+        raise NotFound("directory", directory_id)
     return Directory(**row)
 
 
@@ -176,10 +177,10 @@ def activate(conn: Connection, directory_id: str, at: datetime) -> bool:
 
 
 def existing_directory(conn: Connection, directory_id: str) -> Directory:
-    """The directory, or LookupError for an id that names none (a caller's mistake)."""
+    """The directory, or ``NotFound`` for an id that names none (a caller's mistake)."""
     found = get_directory(conn, directory_id)
     if found is None:
-        raise LookupError(f"no directory {directory_id}")
+        raise NotFound("directory", directory_id)
     return found
 
 

@@ -2,8 +2,9 @@
 
 When the database cannot take the work now (every pooled connection is busy, a
 lock wait timed out, PostgreSQL chose this transaction as a deadlock victim or
-is restarting), the transaction has been rolled back and the request is answered
-``503`` with ``Retry-After``: the client retries, and nothing half-done remains.
+is restarting), the transaction has been rolled back and ``store.errors.Busy`` is
+raised: the edges answer it ``503`` with ``Retry-After``, the client retries, and
+nothing half-done remains.
 """
 
 from collections.abc import Iterator
@@ -12,22 +13,9 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from scimgate.scim.errors import ServiceBusy
+from scimgate.store.driver_errors import busy_is_retryable
 from scimgate.store.engine import WRITE_OPTION, reader, writer
-
-RETRY_AFTER_SECONDS = 1
-
-_RETRYABLE_SQLSTATE_CLASSES = ("08", "40", "53", "57")
-"""PostgreSQL: connection exceptions, transaction rollbacks (serialization, deadlock),
-insufficient resources, operator intervention (shutting down)."""
-
-_RETRYABLE_SQLSTATES = ("55P03",)
-"""PostgreSQL: lock not available."""
-
-_RETRYABLE_SQLITE_MESSAGES = ("database is locked", "database table is locked")
 
 
 @dataclass
@@ -54,7 +42,7 @@ def committed_together(engine: Engine) -> Iterator[None]:
     This is group commit: the commit, and the pages every write touches alike, are paid
     once for the group. A caller must answer none of the writes before this block ends.
     """
-    with _busy_is_retryable(), writer(engine) as connection:
+    with busy_is_retryable(), writer(engine) as connection:
         connection.execution_options(**{WRITE_OPTION: True})
         with connection.begin():
             token = _SHARED.set(_Shared(engine, connection))
@@ -75,12 +63,12 @@ def writing(engine: Engine) -> Iterator[Connection]:
     if shared is not None and shared.engine is engine and not shared.busy:
         shared.busy = True
         try:
-            with _busy_is_retryable(), _savepoint(shared.connection):
+            with busy_is_retryable(), _savepoint(shared.connection):
                 yield shared.connection
         finally:
             shared.busy = False
         return
-    with _busy_is_retryable(), writer(engine) as connection:
+    with busy_is_retryable(), writer(engine) as connection:
         connection.execution_options(**{WRITE_OPTION: True})
         with connection.begin():
             yield connection
@@ -106,43 +94,12 @@ def _savepoint(connection: Connection) -> Iterator[None]:
 @contextmanager
 def reading(engine: Engine) -> Iterator[Connection]:
     """A read-only transaction, so that a page and its total see one snapshot."""
-    with _busy_is_retryable(), reader(engine) as connection, connection.begin():
+    with busy_is_retryable(), reader(engine) as connection, connection.begin():
         yield connection
 
 
 @contextmanager
 def autocommit(engine: Engine) -> Iterator[Connection]:
     """A connection whose every statement commits on its own (one round trip, no transaction)."""
-    with _busy_is_retryable(), engine.connect() as connection:
+    with busy_is_retryable(), engine.connect() as connection:
         yield connection.execution_options(isolation_level="AUTOCOMMIT")
-
-
-@contextmanager
-def _busy_is_retryable() -> Iterator[None]:
-    try:
-        yield
-    except PoolTimeout as exc:
-        raise ServiceBusy(
-            retry_after=RETRY_AFTER_SECONDS,
-            detail="Every database connection is busy; nothing was changed. Retry shortly",
-        ) from exc
-    except OperationalError as exc:
-        if not _retryable(exc):
-            raise
-        raise ServiceBusy(
-            retry_after=RETRY_AFTER_SECONDS,
-            detail="The database cannot take the request now; nothing was changed. Retry shortly",
-        ) from exc
-
-
-def _retryable(exc: OperationalError) -> bool:
-    if hasattr(exc.orig, "sqlstate"):
-        # psycopg: an error without an SQLSTATE never reached the server (connection failed).
-        sqlstate = getattr(exc.orig, "sqlstate", None)
-        return (
-            not isinstance(sqlstate, str)
-            or sqlstate in _RETRYABLE_SQLSTATES
-            or sqlstate[:2] in _RETRYABLE_SQLSTATE_CLASSES
-        )
-    message = str(exc.orig).lower()
-    return any(each in message for each in _RETRYABLE_SQLITE_MESSAGES)

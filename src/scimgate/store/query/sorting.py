@@ -53,9 +53,7 @@ def sort_key(table: Table, binding: AttributeBinding) -> ColumnElement[Any]:
     return _ordered(document_operand(table.c.doc, binding))
 
 
-def ordering(
-    table: Table, binding: AttributeBinding | None, *, descending: bool
-) -> list[ColumnElement[Any]]:
+def ordering(table: Table, binding: AttributeBinding | None, *, descending: bool) -> Ordering:
     """ORDER BY for a page: ``sortBy`` then id, missing values last (first when descending).
 
     Without ``sortBy`` pages come in id order, which is creation order (UUIDv7).
