@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from loop_support import run_apart
 from scimgate.api.provisioning_log import Capture, ProvisioningLog
 from scimgate.api.scim_edge import DIRECTORY_KEY
+from scimgate.config import LogPolicy
 from scimgate.service import log_writer, tenants
 from scimgate.store.ids import new_id
 from scimgate.store.tenants import Directory
@@ -52,7 +53,7 @@ def test_a_request_cancelled_while_waiting_leaves_the_others_waiting(
     monkeypatch.setattr(log_writer, "GATHER_LIMIT_SECONDS", 1.0)
     organization = tenants.create_organization(engine, "log waits")
     directory = tenants.create_directory(engine, organization.id, "a").directory
-    log = ProvisioningLog()
+    log = ProvisioningLog(LogPolicy())
     ids = [f"waits-{new_id()}" for _ in range(3)]
 
     async def requests() -> list[BaseException | None]:
