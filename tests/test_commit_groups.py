@@ -17,6 +17,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import IntegrityError
 from starlette.responses import Response
 
+from loop_support import run_apart
 from scimgate.api.commit_groups import GROUP_LIMIT, CommitGroups
 from scimgate.store.engine import open_engine, writer
 from scimgate.store.migrate import upgrade
@@ -99,7 +100,7 @@ def _run_together(engine: Engine, works: list[Callable[[], Response]]) -> list[A
         groups = CommitGroups(engine, asyncio.get_running_loop())
         return await asyncio.gather(*(groups.run(work) for work in works), return_exceptions=True)
 
-    return asyncio.run(submitted())
+    return run_apart(submitted())
 
 
 def test_writes_submitted_together_are_answered_each_with_its_own_outcome(
@@ -168,6 +169,6 @@ def test_a_group_waits_for_a_thread_that_has_the_turn(sqlite_engine: Engine) -> 
             seen.append(f"answered {answer.status_code}")
         return seen, _names(sqlite_engine)
 
-    seen, names = asyncio.run(scenario())
+    seen, names = run_apart(scenario())
     assert seen == ["released", "answered 201"]
     assert names == {"waited"}
