@@ -708,7 +708,7 @@ class Chaos:
         rng: Random,
         plan: list[str],
         stats: Stats,
-        gap: tuple[float, float] = (1.0, 3.0),
+        gap: tuple[float, float] = (0.5, 1.5),
     ) -> None:
         self.server = server
         self.worker = worker
