@@ -7,8 +7,6 @@ Every SCIM test runs once per backend. The server is a separate process
 import os
 import secrets
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +18,7 @@ import psycopg
 import pytest
 from sqlalchemy import Engine
 
+from process_support import Restartable, shared_launcher
 from scimgate.service import tenants
 from scimgate.store.engine import open_engine
 from scimgate.store.migrate import upgrade
@@ -117,46 +116,34 @@ class LiveServer:
 
 @contextmanager
 def serving(database_url: str, log_path: Path, **env: str) -> Iterator[str]:
-    """scimgate in its own process on a loopback port, for a database; yields its URL."""
+    """scimgate in its own process on a loopback port, for a database; yields its URL.
+
+    The process is forked by this test process's launcher (``process_support``), so it
+    starts without importing scimgate again; it runs what ``uvicorn --factory
+    scimgate.api.app:create_app`` runs, with the environment below.
+    """
     port = free_port()
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "--factory",
-                "scimgate.api.app:create_app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--log-level",
-                "warning",
-            ],
-            env={
-                **os.environ,
-                "SCIMGATE_DATABASE_URL": database_url,
-                "SCIMGATE_ADMIN_TOKEN": ADMIN_TOKEN,
-                # Tests drive servers faster than an IdP may (test_back_pressure.py sets limits).
-                "SCIMGATE_DIRECTORY_RATE": "0",
-                "SCIMGATE_TOKEN_RATE": "0",
-                **LOOPBACK_RECEIVERS,
-                # Tests refuse credentials on purpose; tests/test_anonymous_limits.py paces them.
-                "SCIMGATE_ANONYMOUS_RATE": "0",
-                "SCIMGATE_METRICS_TOKEN": METRICS_TOKEN,
-                **env,
-            },
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            _wait_until_up(url, process, log_path)
-            yield url
-        finally:
-            process.terminate()
-            process.wait(timeout=10)
+    environment = {
+        **os.environ,
+        "SCIMGATE_DATABASE_URL": database_url,
+        "SCIMGATE_ADMIN_TOKEN": ADMIN_TOKEN,
+        # Tests drive servers faster than an IdP may (test_back_pressure.py sets limits).
+        "SCIMGATE_DIRECTORY_RATE": "0",
+        "SCIMGATE_TOKEN_RATE": "0",
+        **LOOPBACK_RECEIVERS,
+        # Tests refuse credentials on purpose; tests/test_anonymous_limits.py paces them.
+        "SCIMGATE_ANONYMOUS_RATE": "0",
+        "SCIMGATE_METRICS_TOKEN": METRICS_TOKEN,
+        **env,
+    }
+    server = Restartable(shared_launcher(), "server", str(port), log_path, environment)
+    server.start()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_up(url, server, log_path)
+        yield url
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="session")
@@ -170,16 +157,16 @@ def live_server(
         yield LiveServer(url, engine)
 
 
-def _wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+def _wait_until_up(url: str, server: Restartable, log: Path) -> None:
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server exited with {process.returncode}:\n{log.read_text()}")
+        if server.exited():
+            raise RuntimeError(f"the server exited:\n{log.read_text()}")
         try:
             if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
                 return
         except httpx.TransportError:
-            time.sleep(0.1)
+            time.sleep(0.05)
     raise RuntimeError("the server did not start within 90 s")
 
 

@@ -57,7 +57,6 @@ from crash_support import (
     Actor,
     Chaos,
     GroupModel,
-    Launcher,
     Scim,
     ServerProcess,
     Stats,
@@ -66,6 +65,7 @@ from crash_support import (
     snapshot_of,
 )
 from event_support import Published, published
+from process_support import Launcher
 from scimgate.service import safety, tenants
 from scimgate.store.engine import open_engine
 from scimgate.store.migrate import upgrade

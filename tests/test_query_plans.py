@@ -9,6 +9,7 @@ timed.
 """
 
 import re
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -60,10 +61,21 @@ class Served:
     recorder: Recorder
     user_ids: list[str]
     group_id: str
+    group_name: str
 
 
-@pytest.fixture
-def served(database_url: str) -> Iterator[Served]:
+@dataclass
+class Population:
+    """The app, with a directory of ``MEMBERS + 2`` users made once for the module."""
+
+    client: TestClient
+    engine: Engine
+    recorder: Recorder
+    user_ids: list[str]
+
+
+@pytest.fixture(scope="module")
+def population(database_url: str) -> Iterator[Population]:
     app = create_app(Settings(database_url=database_url))
     engine: Engine = app.state.engine
     recorder = Recorder()
@@ -82,9 +94,23 @@ def served(database_url: str) -> Iterator[Served]:
             answer = client.post("/Users", json=user(f"u{index}@plans.io", externalId=f"x{index}"))
             assert answer.status_code == 201
             user_ids.append(answer.json()["id"])
-        team = client.post("/Groups", json=group("Team", user_ids[:MEMBERS]))
-        assert team.status_code == 201
-        yield Served(client, engine, recorder, user_ids, team.json()["id"])
+        yield Population(client, engine, recorder, user_ids)
+
+
+@pytest.fixture
+def served(population: Population) -> Served:
+    """A new group of ``MEMBERS`` of the population's users, which the test may change."""
+    name = f"Team {secrets.token_hex(3)}"
+    team = population.client.post("/Groups", json=group(name, population.user_ids[:MEMBERS]))
+    assert team.status_code == 201
+    return Served(
+        population.client,
+        population.engine,
+        population.recorder,
+        population.user_ids,
+        team.json()["id"],
+        name,
+    )
 
 
 def _plan(engine: Engine, statement: str, parameters: Any) -> str:
@@ -179,7 +205,11 @@ def test_looking_a_group_up_without_members_reads_no_membership(served: Served) 
     """Entra's group lookup: the name through its index, and not one of the 300 members."""
     served.recorder.start()
     answer = served.client.get(
-        "/Groups", params={"filter": 'displayName eq "TEAM"', "excludedAttributes": "members"}
+        "/Groups",
+        params={
+            "filter": f'displayName eq "{served.group_name.upper()}"',
+            "excludedAttributes": "members",
+        },
     )
     served.recorder.recording = False
     assert answer.status_code == 200
