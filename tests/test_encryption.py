@@ -5,11 +5,8 @@ set, on a database of its own, and reads the raw database behind its back.
 """
 
 import base64
-import os
 import secrets
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -18,9 +15,12 @@ from typing import Any
 
 import httpx
 import pytest
+from click.testing import Result
 from sqlalchemy import select, text
+from typer.testing import CliRunner
 
 from conftest import ADMIN_TOKEN, BACKENDS, postgres_database, serving
+from scimgate.cli.main import app as cli
 from scimgate.service import tenants
 from scimgate.store.encryption import EncryptionError, Keyring, new_key_line
 from scimgate.store.engine import open_engine
@@ -188,14 +188,12 @@ def _assert_no_plaintext_anywhere(database_url: str) -> None:
         assert [v for v in PERSONAL_VALUES if v.lower().encode() in raw] == []
 
 
-def _rotate(database_url: str, keys: str, *extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "scimgate", "encryption", *extra],
-        env={**os.environ, "SCIMGATE_DATABASE_URL": database_url, "SCIMGATE_ENCRYPTION_KEYS": keys},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+def _rotate(database_url: str, keys: str, *extra: str) -> Result:
+    """``scimgate encryption ...``, run in this process as the command runs it."""
+    return CliRunner().invoke(
+        cli,
+        ["encryption", *extra],
+        env={"SCIMGATE_DATABASE_URL": database_url, "SCIMGATE_ENCRYPTION_KEYS": keys},
     )
 
 
@@ -331,7 +329,7 @@ def test_keys_rotate_while_the_service_keeps_answering(database_url: str, tmp_pa
         user_ids, group_id = _provision(scim)
 
     status = _rotate(database_url, f"{KEY_B},{KEY_A}", "status", "--json")
-    assert status.returncode == 0, status.stderr
+    assert status.exit_code == 0, status.stderr
     assert '"users": {"A": 3}' in status.stdout
 
     with (
@@ -371,11 +369,11 @@ def test_keys_rotate_while_the_service_keeps_answering(database_url: str, tmp_pa
         finally:
             stop.set()
             worker.join(timeout=120)
-        assert rotated.returncode == 0, rotated.stdout + rotated.stderr
+        assert rotated.exit_code == 0, rotated.stdout + rotated.stderr
         assert answers and all(200 <= status < 300 for status in answers), answers
 
     status = _rotate(database_url, KEY_B, "status", "--json")
-    assert status.returncode == 0, status.stderr
+    assert status.exit_code == 0, status.stderr
     assert '"A"' not in status.stdout and "(plain)" not in status.stdout
 
     with (
@@ -413,7 +411,7 @@ def test_turning_encryption_on_over_plain_data_then_rotating_encrypts_it(
         # Before the rotation, plain rows are still read and found.
         _assert_reads_everything(scim, user_ids, group_id)
         rotated = _rotate(database_url, KEY_A, "rotate")
-        assert rotated.returncode == 0, rotated.stdout + rotated.stderr
+        assert rotated.exit_code == 0, rotated.stdout + rotated.stderr
         assert "users: 3 re-encrypted under key A" in rotated.stdout
         _assert_reads_everything(scim, user_ids, group_id)
         email = str(PEOPLE[1]["emails"][0]["value"])
