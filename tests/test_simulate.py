@@ -12,8 +12,8 @@ from scimgate.simulator.dialects import DIALECTS, Generic
 from scimgate.simulator.population import Person
 from scimgate.simulator.runner import Session
 
-USERS = 300
-GROUPS = 15
+USERS = 100
+GROUPS = 10
 """Enough for every step of each lifecycle (joiners, movers, leavers) to act on many people."""
 
 
