@@ -14,7 +14,7 @@ it all, ``meta.version`` changes exactly when the document does.
 CI runs a bounded, reproducible set of examples. For a longer run from fresh
 random seeds, with failures shrunk to a minimal example, set how many::
 
-    SCIMGATE_PROPERTY_EXAMPLES=500 pytest tests/test_patch_properties.py -p no:randomly
+    SCIMGATE_PROPERTY_EXAMPLES=500 pytest tests/service/test_patch_properties.py -p no:randomly
 """
 
 from __future__ import annotations

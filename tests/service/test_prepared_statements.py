@@ -259,7 +259,7 @@ def test_events_are_written_as_through_sqlalchemy(
 def test_the_driver_path_is_counted_by_statement_listeners(
     engine: Engine, directory_id: str
 ) -> None:
-    """What counts statements (tests/test_write_statements.py and others) sees these too."""
+    """What counts statements (tests/service/test_write_statements.py and others) sees these too."""
     seen: list[str] = []
 
     def before(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
