@@ -10,7 +10,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from scim2_models import SCIMException
 from starlette.concurrency import run_in_threadpool
 
 from scimgate.admin.guard import admin_guard
@@ -107,7 +106,7 @@ async def set_mapping(
             form.name,
             form.path,
         )
-    except SCIMException as exc:
+    except Invalid as exc:
         return await _page(
             request, directory_id, Editors(mapping=form, mapping_error=str(exc)), status=400
         )
@@ -129,7 +128,7 @@ async def preview_mapping(
             form.name,
             form.path,
         )
-    except SCIMException as exc:
+    except Invalid as exc:
         if htmx:
             return _fragment(request, "directory/mappings_preview.html", {"error": str(exc)})
         editors = Editors(mapping=form, mapping_error=str(exc))

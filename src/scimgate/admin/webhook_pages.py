@@ -11,7 +11,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from scim2_models import ConflictException, InvalidValueException, NotFoundException
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
@@ -19,6 +18,7 @@ from scimgate.admin.guard import Session, admin_guard
 from scimgate.admin.web import PortalError, render
 from scimgate.service import tenants, webhooks
 from scimgate.service.admin_keys import WRITE_SCOPE
+from scimgate.service.errors import Conflict, Invalid, NotFound
 from scimgate.service.webhooks import EndpointInfo
 from scimgate.store.webhook_deliveries import PENDING, Delivery
 
@@ -49,10 +49,6 @@ class EndpointForm:
     description: str = ""
     event_types: str = ""
     revocation_hook: bool = False
-
-
-def _missing(exc: Exception) -> PortalError:
-    return PortalError(404, str(exc) or "This webhook endpoint or delivery does not exist.")
 
 
 async def _list_page(
@@ -106,7 +102,7 @@ async def register(
             description=form.description,
             revocation_hook=form.revocation_hook,
         )
-    except (InvalidValueException, NotFoundException) as exc:
+    except (Invalid, NotFound) as exc:
         return await _list_page(request, form, str(exc), status=400)
     return render(
         request,
@@ -119,12 +115,9 @@ async def register(
 @router.get("/webhooks/{endpoint_id}/backlog")
 async def backlog(request: Request, endpoint_id: str) -> HTMLResponse:
     """How many deliveries wait for an endpoint (loaded by the list, one endpoint at a time)."""
-    try:
-        waiting = await run_in_threadpool(
-            webhooks.deliveries, request.app.state.engine, endpoint_id, PENDING, BACKLOG_CAP + 1
-        )
-    except NotFoundException as exc:
-        raise _missing(exc) from None
+    waiting = await run_in_threadpool(
+        webhooks.deliveries, request.app.state.engine, endpoint_id, PENDING, BACKLOG_CAP + 1
+    )
     return render(request, "webhooks/_backlog.html", {"count": len(waiting), "cap": BACKLOG_CAP})
 
 
@@ -132,12 +125,9 @@ async def _endpoint_page(
     request: Request, endpoint: EndpointInfo, status: str, secret: str | None = None
 ) -> HTMLResponse:
     service_status = PENDING if status == FAILING else status or None
-    try:
-        found = await run_in_threadpool(
-            webhooks.deliveries, request.app.state.engine, endpoint.id, service_status
-        )
-    except InvalidValueException as exc:
-        raise PortalError(400, str(exc)) from None
+    found = await run_in_threadpool(
+        webhooks.deliveries, request.app.state.engine, endpoint.id, service_status
+    )
     if status == FAILING:
         found = [each for each in found if each.attempts > 0]
     types = await run_in_threadpool(
@@ -159,12 +149,9 @@ async def _endpoint_page(
 
 
 async def _endpoint(request: Request, endpoint_id: str) -> EndpointInfo:
-    try:
-        found: EndpointInfo = await run_in_threadpool(
-            webhooks.get_endpoint, request.app.state.engine, endpoint_id
-        )
-    except NotFoundException as exc:
-        raise _missing(exc) from None
+    found: EndpointInfo = await run_in_threadpool(
+        webhooks.get_endpoint, request.app.state.engine, endpoint_id
+    )
     return found
 
 
@@ -176,10 +163,7 @@ async def endpoint_page(request: Request, endpoint_id: str, status: str = "") ->
 
 @router.post("/webhooks/{endpoint_id}/enable")
 async def enable(request: Request, endpoint_id: str) -> Response:
-    try:
-        await run_in_threadpool(webhooks.enable, request.app.state.engine, endpoint_id)
-    except NotFoundException as exc:
-        raise _missing(exc) from None
+    await run_in_threadpool(webhooks.enable, request.app.state.engine, endpoint_id)
     return RedirectResponse(f"/admin/webhooks/{endpoint_id}", status_code=303)
 
 
@@ -187,24 +171,16 @@ async def enable(request: Request, endpoint_id: str) -> Response:
 async def disable(
     request: Request, endpoint_id: str, reason: Annotated[str, Form(max_length=512)] = ""
 ) -> Response:
-    try:
-        await run_in_threadpool(
-            webhooks.disable, request.app.state.engine, endpoint_id, reason.strip() or None
-        )
-    except NotFoundException as exc:
-        raise _missing(exc) from None
+    await run_in_threadpool(
+        webhooks.disable, request.app.state.engine, endpoint_id, reason.strip() or None
+    )
     return RedirectResponse(f"/admin/webhooks/{endpoint_id}", status_code=303)
 
 
 @router.post("/webhooks/{endpoint_id}/rotate-secret")
 async def rotate_secret(request: Request, endpoint_id: str) -> HTMLResponse:
     """A new secret, shown on the page that answers; the old one keeps signing for a day."""
-    try:
-        rotated = await run_in_threadpool(
-            webhooks.rotate_secret, request.app.state.engine, endpoint_id
-        )
-    except NotFoundException as exc:
-        raise _missing(exc) from None
+    rotated = await run_in_threadpool(webhooks.rotate_secret, request.app.state.engine, endpoint_id)
     return await _endpoint_page(request, rotated.endpoint, "", secret=rotated.secret)
 
 
@@ -214,15 +190,12 @@ async def delivery_attempts(request: Request, session: Session, delivery_id: str
 
     The start of each answer is shown to a session with a write key only.
     """
-    try:
-        found = await run_in_threadpool(
-            webhooks.attempts,
-            request.app.state.engine,
-            delivery_id,
-            with_excerpts=session.scope == WRITE_SCOPE,
-        )
-    except NotFoundException as exc:
-        raise _missing(exc) from None
+    found = await run_in_threadpool(
+        webhooks.attempts,
+        request.app.state.engine,
+        delivery_id,
+        with_excerpts=session.scope == WRITE_SCOPE,
+    )
     context = {"nav": "webhooks", "delivery_id": delivery_id, "attempts": found}
     if request.headers.get("HX-Request"):
         return render(request, "webhooks/_attempts.html", context)
@@ -252,9 +225,7 @@ async def _act_on_delivery(
     htmx = bool(request.headers.get("HX-Request"))
     try:
         done = await run_in_threadpool(action, request.app.state.engine, delivery_id)
-    except NotFoundException as exc:
-        raise _missing(exc) from None
-    except (ConflictException, InvalidValueException) as exc:
+    except (Conflict, Invalid) as exc:
         if not htmx:
             raise PortalError(409, str(exc)) from None
         # htmx swaps only 2xx answers: the refusal is shown in the row all the same.

@@ -7,6 +7,8 @@ the SCIM use cases, or as an error of the service (``service.errors``) or the st
 """
 
 from scim2_models import (
+    ConflictException,
+    InvalidPathException,
     InvalidValueException,
     NotFoundException,
     SCIMException,
@@ -17,7 +19,9 @@ from scimgate.scim.errors import ServiceBusy
 from scimgate.service.errors import (
     Conflict,
     Invalid,
+    InvalidPath,
     NotFound,
+    NotUnique,
     ServiceError,
     UnknownAssignmentGroup,
 )
@@ -40,11 +44,15 @@ def as_scim(exc: Refusal) -> SCIMException:
         return NotFoundException(detail=_sentence(str(exc)))
     if isinstance(exc, UnknownAssignmentGroup):
         return InvalidValueException(detail=f"assignment_group: no group named {exc.group_name!r}")
+    if isinstance(exc, InvalidPath):
+        return InvalidPathException(detail=exc.detail)
     if isinstance(exc, Invalid):
         detail = f"{exc.subject}: {exc.detail}" if exc.subject else exc.detail
         return InvalidValueException(detail=detail)
-    if isinstance(exc, Conflict):
+    if isinstance(exc, NotUnique):
         return UniquenessException(detail=str(exc))
+    if isinstance(exc, Conflict):
+        return ConflictException(detail=str(exc))
     raise TypeError(f"no SCIM refusal for {type(exc).__name__}") from exc
 
 

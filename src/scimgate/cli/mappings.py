@@ -2,7 +2,6 @@
 
 import typer
 from rich.table import Table
-from scim2_models import SCIMException
 
 from scimgate.cli.common import DatabaseOption, add_row, console, engine_for
 from scimgate.service import attribute_mappings
@@ -27,10 +26,7 @@ def set_mapping(
 ) -> None:
     """Map a custom attribute NAME to a SCIM PATH, e.g. cost_center to a custom extension."""
     engine = engine_for(database_url)
-    try:
-        attribute_mappings.set_mapping(engine, directory_id, name, path)
-    except SCIMException as exc:
-        raise typer.BadParameter(str(exc)) from None
+    attribute_mappings.set_mapping(engine, directory_id, name, path)
     console.print(f"{name} = {path}")
 
 

@@ -64,8 +64,5 @@ def add_schema(
 def remove_schema(directory_id: str, urn: str, database_url: DatabaseOption = None) -> None:
     """Unregister a schema; its values are removed from every resource that held them."""
     engine = engine_for(database_url)
-    try:
-        purged = extension_schemas.unregister(engine, directory_id, urn)
-    except SCIMException as exc:
-        raise typer.BadParameter(str(exc)) from None
+    purged = extension_schemas.unregister(engine, directory_id, urn)
     console.print(f"Removed {urn}; {purged} resources held values for it.")

@@ -12,7 +12,6 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.table import Table
-from scim2_models import SCIMException
 from sqlalchemy import Engine
 
 from scimgate.cli.common import DatabaseOption, add_row, console, engine_for, settings_for
@@ -28,11 +27,8 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of 
 
 
 def _call(database_url: str | None, use_case: Callable[[Engine], T]) -> T:
-    """Run a use case on the database; a refused request ends the command with its reason."""
-    try:
-        return use_case(engine_for(database_url))
-    except SCIMException as exc:
-        raise typer.BadParameter(str(exc)) from None
+    """Run a use case on the database (a refusal ends the command: ``report_service_errors``)."""
+    return use_case(engine_for(database_url))
 
 
 @webhooks_app.command("create")

@@ -70,5 +70,13 @@ class UnknownAssignmentGroup(Invalid):
         self.group_name = group_name
 
 
+class InvalidPath(Invalid):
+    """A value that should name an attribute (``name.givenName``) names none."""
+
+
 class Conflict(ServiceError):
     """The request cannot be done in the state things are in now."""
+
+
+class NotUnique(Conflict):
+    """A value that must be unique is not: it is taken, or it matches several things."""

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from scim2_models import InvalidValueException
 from sqlalchemy import Connection, Engine
 
 from scimgate.events.models import DEPROVISIONING_TYPES, SCHEMA_VERSION, Deprovisioning, EventType
@@ -37,8 +36,8 @@ class EventFilter:
     def __post_init__(self) -> None:
         unknown = sorted(set(self.types) - KNOWN_TYPES)
         if unknown:
-            raise InvalidValueException(
-                detail=f"Unknown event type {unknown[0]!r}; the types are "
+            raise Invalid(
+                f"Unknown event type {unknown[0]!r}; the types are "
                 + ", ".join(sorted(KNOWN_TYPES))
             )
 

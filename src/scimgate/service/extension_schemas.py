@@ -2,7 +2,7 @@
 
 from dataclasses import replace
 
-from scim2_models import NotFoundException, Schema, UniquenessException
+from scim2_models import Schema
 from sqlalchemy import Connection, Engine
 
 from scimgate.events.diff import previous_attributes
@@ -10,6 +10,7 @@ from scimgate.events.models import EventType
 from scimgate.scim.extensions import definition, read_schema
 from scimgate.service import changes
 from scimgate.service.directories import existing_directory
+from scimgate.service.errors import NotFound, NotUnique
 from scimgate.store import extension_schemas
 from scimgate.store.extension_schemas import RegisteredSchema
 from scimgate.store.ids import utcnow
@@ -24,9 +25,8 @@ def register(engine: Engine, directory_id: str, resource_type: str, payload: obj
         existing_directory(conn, directory_id)
         taken = {each.id.lower() for each in extension_schemas.registered(conn, directory_id)}
         if str(schema.id).lower() in taken:
-            raise UniquenessException(
-                detail=f"{schema.id} is already registered; remove it before registering "
-                "a new definition"
+            raise NotUnique(
+                f"{schema.id} is already registered; remove it before registering a new definition"
             )
         extension_schemas.add(
             conn,
@@ -59,7 +59,7 @@ def unregister(engine: Engine, directory_id: str, schema_id: str) -> int:
             None,
         )
         if found is None or not extension_schemas.remove(conn, directory_id, found.id):
-            raise NotFoundException(detail=f"No schema {schema_id} is registered here")
+            raise NotFound(f"no schema {schema_id} is registered here")
         table = USERS if found.resource_type == "User" else GROUPS
         return _purge(conn, directory_id, table, found.id)
 

@@ -19,7 +19,7 @@ from enum import StrEnum
 from typing import Any, cast
 
 from pydantic import ValidationError
-from scim2_models import InvalidValueException, SearchRequest
+from scim2_models import SearchRequest
 from sqlalchemy import Engine
 
 from scimgate.scim.limits import Limits
@@ -27,7 +27,7 @@ from scimgate.scim.normalized import DirectoryUser
 from scimgate.service import listing
 from scimgate.service.directories import existing_directory
 from scimgate.service.directory_view import normalized_users
-from scimgate.service.errors import Conflict, UnknownOrganization
+from scimgate.service.errors import Invalid, NotUnique, UnknownOrganization
 from scimgate.service.scope import Scope
 from scimgate.store import tenants
 from scimgate.store.tenants import Directory
@@ -78,7 +78,7 @@ class UserMatch:
     user: DirectoryUser
 
 
-class AmbiguousLogin(Conflict):
+class AmbiguousLogin(NotUnique):
     """The first key that matched anything matched several users: linking would be a guess."""
 
     def __init__(self, key: LoginKey, value: str, total: int, candidates: list[UserMatch]):
@@ -119,7 +119,7 @@ def _first_match(
     """The match on the first key that matches anything; AmbiguousLogin if it matches several."""
     keys = claims.keys()
     if not keys:
-        raise InvalidValueException(detail="Lookup: give external_id, subject or email")
+        raise Invalid("give external_id, subject or email", subject="Lookup")
     for key, value in keys:
         total = 0
         found: list[UserMatch] = []

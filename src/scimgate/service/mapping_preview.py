@@ -12,11 +12,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
-from scimgate.scim.attribute_mapping import DEFAULTS, checked_mapping, custom_attributes
+from scimgate.scim.attribute_mapping import DEFAULTS, custom_attributes
 from scimgate.scim.limits import Limits
-from scimgate.service.attribute_mappings import effective_mappings
+from scimgate.service.attribute_mappings import effective_mappings, mapping_path
 from scimgate.service.directories import existing_directory
-from scimgate.service.directory_models import directory_models
 from scimgate.service.representation import user_resource
 from scimgate.service.roles import effective_roles, new_rule
 from scimgate.service.scope import Scope
@@ -134,13 +133,12 @@ def preview_mapping(
 ) -> MappingPreview:
     """How mapping ``name`` to ``path`` would change users' custom attributes; saves nothing.
 
-    Refuses what saving would refuse (InvalidPathException); ``UnknownDirectory`` for an
+    Refuses what saving would refuse (``InvalidPath``); ``UnknownDirectory`` for an
     unknown directory.
     """
     with reading(engine) as conn:
         directory = existing_directory(conn, directory_id)
-    models = directory_models(engine, directory)
-    checked = checked_mapping(name, path, models.user)
+    checked = mapping_path(engine, directory, name, path)
     current = effective_mappings(engine, directory_id).get(name)
     scope = Scope(engine, directory, "", Limits())
 

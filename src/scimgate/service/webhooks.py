@@ -11,13 +11,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from scim2_models import ConflictException, InvalidValueException, NotFoundException
 from sqlalchemy import Connection, Engine
 
 from scimgate.config import AllowedHosts
 from scimgate.events.models import EventType
 from scimgate.service import destinations
 from scimgate.service.delivery import new_delivery, new_secret
+from scimgate.service.errors import Conflict, Invalid, NotFound
 from scimgate.store import events, tenants, webhook_deliveries, webhook_endpoints
 from scimgate.store.ids import new_id, utcnow
 from scimgate.store.transactions import reading, writing
@@ -94,9 +94,7 @@ def register(
     """
     _check_url(url, allowed)
     if len(description) > MAX_DESCRIPTION_LENGTH:
-        raise InvalidValueException(
-            detail=f"description: at most {MAX_DESCRIPTION_LENGTH} characters"
-        )
+        raise Invalid(f"description: at most {MAX_DESCRIPTION_LENGTH} characters")
     endpoint = Endpoint(
         id=new_id(),
         organization_id=organization_id,
@@ -111,7 +109,7 @@ def register(
     secret = new_secret()
     with writing(engine) as conn:
         if organization_id is not None and tenants.get_organization(conn, organization_id) is None:
-            raise NotFoundException(detail=f"No organization {organization_id}")
+            raise NotFound(f"no organization {organization_id}")
         webhook_endpoints.insert_endpoint(conn, endpoint)
         webhook_endpoints.insert_secret(
             conn, webhook_endpoints.Secret(new_id(), endpoint.id, secret, endpoint.created_at, None)
@@ -136,7 +134,7 @@ def remove(engine: Engine, endpoint_id: str) -> None:
     """Remove an endpoint with its secrets, deliveries and their attempts."""
     with writing(engine) as conn:
         if not webhook_endpoints.delete_endpoint(conn, endpoint_id):
-            raise NotFoundException(detail=f"No webhook endpoint {endpoint_id}")
+            raise NotFound(f"no webhook endpoint {endpoint_id}")
 
 
 def enable(engine: Engine, endpoint_id: str) -> EndpointInfo:
@@ -171,9 +169,7 @@ def rotate_secret(
     can switch to the new secret at any moment within it.
     """
     if not timedelta(0) <= overlap <= MAX_OVERLAP:
-        raise InvalidValueException(
-            detail=f"overlap_hours: between 0 and {MAX_OVERLAP.days * 24} hours"
-        )
+        raise Invalid(f"overlap_hours: between 0 and {MAX_OVERLAP.days * 24} hours")
     now = utcnow()
     secret = new_secret()
     with writing(engine) as conn:
@@ -190,9 +186,7 @@ def deliveries(
 ) -> list[Delivery]:
     """An endpoint's deliveries, newest event first."""
     if status is not None and status not in STATUSES:
-        raise InvalidValueException(
-            detail=f"status: {status!r} is not one of {', '.join(STATUSES)}"
-        )
+        raise Invalid(f"status: {status!r} is not one of {', '.join(STATUSES)}")
     with reading(engine) as conn:
         _existing(conn, endpoint_id)
         return webhook_deliveries.list_deliveries(conn, endpoint_id, status, limit)
@@ -226,13 +220,11 @@ def replay(engine: Engine, delivery_id: str) -> Delivery:
     with writing(engine) as conn:
         original = _existing_delivery(conn, delivery_id)
         if webhook_deliveries.pending_event_seqs(conn, original.endpoint_id, [original.event_seq]):
-            raise ConflictException(
-                detail=f"Event {original.event_id} is already waiting for delivery to this endpoint"
+            raise Conflict(
+                f"Event {original.event_id} is already waiting for delivery to this endpoint"
             )
         if events.get(conn, original.event_id) is None:
-            raise InvalidValueException(
-                detail=f"Event {original.event_id} is older than the retention window"
-            )
+            raise Invalid(f"Event {original.event_id} is older than the retention window")
         event = webhook_deliveries.EventRef(
             original.event_seq, original.event_id, original.directory_id
         )
@@ -252,11 +244,11 @@ def retry_now(engine: Engine, delivery_id: str) -> Delivery:
     with writing(engine) as conn:
         found = _existing_delivery(conn, delivery_id)
         if found.status != PENDING:
-            raise ConflictException(
-                detail=f"Delivery {delivery_id} is {found.status}: replay it to send its event anew"
+            raise Conflict(
+                f"Delivery {delivery_id} is {found.status}: replay it to send its event anew"
             )
         if not webhook_deliveries.make_delivery_due(conn, delivery_id, utcnow()):
-            raise ConflictException(detail=f"Delivery {delivery_id} is being attempted right now")
+            raise Conflict(f"Delivery {delivery_id} is being attempted right now")
         return _existing_delivery(conn, delivery_id)
 
 
@@ -287,9 +279,7 @@ def replay_range(
             limit=MAX_REPLAY + 1,
         )
         if len(found) > MAX_REPLAY:
-            raise InvalidValueException(
-                detail=f"The range holds more than {MAX_REPLAY} events; replay it in parts"
-            )
+            raise Invalid(f"The range holds more than {MAX_REPLAY} events; replay it in parts")
         waiting = webhook_deliveries.pending_event_seqs(
             conn, endpoint_id, [event.seq for event in found]
         )
@@ -303,19 +293,18 @@ def replay_range(
 
 def _check_url(url: str, allowed: AllowedHosts) -> None:
     if len(url) > MAX_URL_LENGTH:
-        raise InvalidValueException(detail=f"url: at most {MAX_URL_LENGTH} characters")
+        raise Invalid(f"url: at most {MAX_URL_LENGTH} characters")
     try:
         destinations.check_url(url, allowed)
     except destinations.RefusedDestination as exc:
-        raise InvalidValueException(detail=exc.detail) from None
+        raise Invalid(exc.detail) from None
 
 
 def _checked_types(types: list[str]) -> list[str]:
     for kind in types:
         if kind not in KNOWN_TYPES:
-            raise InvalidValueException(
-                detail=f"event_types: unknown event type {kind!r}; the types are "
-                + ", ".join(KNOWN_TYPES)
+            raise Invalid(
+                f"event_types: unknown event type {kind!r}; the types are " + ", ".join(KNOWN_TYPES)
             )
     return list(dict.fromkeys(types))
 
@@ -329,35 +318,35 @@ def _check_range(
     by_time = since is not None or until is not None
     by_sequence = from_sequence is not None or to_sequence is not None
     if by_time and by_sequence:
-        raise InvalidValueException(
-            detail="Replay a time range (since, until) or a sequence range "
+        raise Invalid(
+            "Replay a time range (since, until) or a sequence range "
             "(from_sequence, to_sequence), not both"
         )
     if not by_time and not by_sequence:
-        raise InvalidValueException(
-            detail="Name the range to replay: since (and until), or from_sequence (and to_sequence)"
+        raise Invalid(
+            "Name the range to replay: since (and until), or from_sequence (and to_sequence)"
         )
     if by_time and since is None:
-        raise InvalidValueException(detail="since: a time range needs its start")
+        raise Invalid("since: a time range needs its start")
     if since is not None and until is not None and until <= since:
-        raise InvalidValueException(detail="until: the end of the range must come after since")
+        raise Invalid("until: the end of the range must come after since")
     if by_sequence and from_sequence is None:
-        raise InvalidValueException(detail="from_sequence: a sequence range needs its start")
+        raise Invalid("from_sequence: a sequence range needs its start")
     if from_sequence is not None and to_sequence is not None and to_sequence < from_sequence:
-        raise InvalidValueException(detail="to_sequence: must not be below from_sequence")
+        raise Invalid("to_sequence: must not be below from_sequence")
 
 
 def _existing(conn: Connection, endpoint_id: str, *, for_update: bool = False) -> Endpoint:
     found = webhook_endpoints.get_endpoint(conn, endpoint_id, for_update=for_update)
     if found is None:
-        raise NotFoundException(detail=f"No webhook endpoint {endpoint_id}")
+        raise NotFound(f"no webhook endpoint {endpoint_id}")
     return found
 
 
 def _existing_delivery(conn: Connection, delivery_id: str) -> Delivery:
     found = webhook_deliveries.get_delivery(conn, delivery_id)
     if found is None:
-        raise NotFoundException(detail=f"No webhook delivery {delivery_id}")
+        raise NotFound(f"no webhook delivery {delivery_id}")
     return found
 
 
