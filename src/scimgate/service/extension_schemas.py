@@ -13,7 +13,7 @@ from scimgate.service.directories import existing_directory
 from scimgate.store import extension_schemas
 from scimgate.store.extension_schemas import RegisteredSchema
 from scimgate.store.ids import utcnow
-from scimgate.store.resources import GROUPS, USERS, ResourceTable
+from scimgate.store.resource_tables import GROUPS, USERS, ResourceTable
 from scimgate.store.transactions import reading, writing
 
 
