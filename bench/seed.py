@@ -35,7 +35,8 @@ from scimgate.store import memberships
 from scimgate.store.engine import open_engine
 from scimgate.store.ids import new_id, utcnow
 from scimgate.store.migrate import alembic_config
-from scimgate.store.resources import GROUPS, USERS, ResourceTable, StoredResource
+from scimgate.store.resource_tables import GROUPS, USERS, ResourceTable
+from scimgate.store.stored_resources import StoredResource
 from scimgate.store.transactions import writing
 
 CACHE = Path(__file__).with_name(".cache")

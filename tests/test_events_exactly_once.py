@@ -23,7 +23,8 @@ from scim_payloads import BULK_SCHEMA, ENTERPRISE_SCHEMA, USER_SCHEMA, group, pa
 from scimgate.scim.normalized import UserState
 from scimgate.service import changes, roles, safety
 from scimgate.store.ids import new_id, utcnow
-from scimgate.store.resources import USERS, StoredResource
+from scimgate.store.resource_tables import USERS
+from scimgate.store.stored_resources import StoredResource
 from scimgate.store.tables.configuration import user_roles
 from scimgate.store.tables.event_stream import events as event_rows
 from scimgate.store.tables.offboarding import deprovisionings

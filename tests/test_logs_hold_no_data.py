@@ -89,4 +89,4 @@ def test_a_database_error_is_logged_without_the_data_it_quotes(
     [unexpected] = [line for line in lines if line.get("event") == "unexpected error"]
     # What failed and where is still told: the error's type and the code it went through.
     assert unexpected["error"].split()[0] in ("IntegrityError", "ProgrammingError")
-    assert "resources.py" in unexpected["traceback"]
+    assert "resource_writes.py" in unexpected["traceback"]

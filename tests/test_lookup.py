@@ -11,7 +11,7 @@ import pytest
 from conftest import DirectoryClient, LiveServer
 from scim_payloads import ERROR_SCHEMA, group, patch, user
 from scimgate.service import safety, tenants
-from scimgate.store.resources import USERS
+from scimgate.store.resource_tables import USERS
 from scimgate.store.transactions import reading
 
 

@@ -31,7 +31,8 @@ from scimgate.service.scope import Scope
 from scimgate.store import membership_lists, memberships, roles
 from scimgate.store import tenants as stored_tenants
 from scimgate.store.ids import new_id, utcnow
-from scimgate.store.resources import GROUPS, USERS, StoredResource
+from scimgate.store.resource_tables import GROUPS, USERS
+from scimgate.store.stored_resources import StoredResource
 from scimgate.store.transactions import reading, writing
 
 

@@ -31,7 +31,8 @@ from scimgate.service.scope import Scope
 from scimgate.store import membership_lists
 from scimgate.store.ids import new_id, utcnow
 from scimgate.store.membership_lists import Membership
-from scimgate.store.resources import USERS, StoredResource
+from scimgate.store.resource_tables import USERS
+from scimgate.store.stored_resources import StoredResource
 from scimgate.store.transactions import reading
 
 MAPPINGS = {

@@ -24,17 +24,12 @@ from scimgate.service import tenants
 from scimgate.store import configuration, events, membership_lists, memberships
 from scimgate.store.engine import open_engine
 from scimgate.store.errors import Conflict
+from scimgate.store.event_subjects import users_with_groups, users_with_roles
 from scimgate.store.events import NewEvent
 from scimgate.store.ids import new_id
 from scimgate.store.prepared import Prepared, through_sqlalchemy
-from scimgate.store.resources import (
-    GROUPS,
-    USERS,
-    ResourceTable,
-    StoredResource,
-    users_with_groups,
-    users_with_roles,
-)
+from scimgate.store.resource_tables import GROUPS, USERS, ResourceTable
+from scimgate.store.stored_resources import StoredResource
 from scimgate.store.tables.event_stream import events as events_table
 from scimgate.store.tenants import lock_directory
 from scimgate.store.transactions import writing

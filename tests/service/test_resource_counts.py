@@ -14,7 +14,8 @@ from scimgate.service import tenants
 from scimgate.store.engine import open_engine
 from scimgate.store.ids import new_id, utcnow
 from scimgate.store.migrate import alembic_config, upgrade
-from scimgate.store.resources import GROUPS, USERS, ResourceTable, StoredResource
+from scimgate.store.resource_tables import GROUPS, USERS, ResourceTable
+from scimgate.store.stored_resources import StoredResource
 from scimgate.store.tables.resources import groups, users
 from scimgate.store.transactions import reading, writing
 

@@ -47,7 +47,8 @@ from scimgate.service.representation import document
 from scimgate.service.scope import Scope
 from scimgate.simulator.dialects import DIALECTS
 from scimgate.simulator.population import generate
-from scimgate.store.resources import USERS, StoredResource
+from scimgate.store.resource_tables import USERS
+from scimgate.store.stored_resources import StoredResource
 from scimgate.store.transactions import reading, writing
 
 USERS_URL = "https://scim.example.com/scim/v2/d1/Users"

@@ -32,7 +32,7 @@ from scimgate.service.payloads import PayloadBuilder, UserFacts, directory_info
 from scimgate.store.events import NewEvent
 from scimgate.store.ids import new_id, utcnow
 from scimgate.store.membership_lists import Membership
-from scimgate.store.resources import StoredResource
+from scimgate.store.stored_resources import StoredResource
 from scimgate.store.transactions import writing
 
 _JOURNAL = "scimgate.journal"

@@ -28,7 +28,7 @@ from scimgate.service.scope import Scope
 from scimgate.store import dashboard, membership_lists
 from scimgate.store.errors import NotFound
 from scimgate.store.membership_lists import Member
-from scimgate.store.resources import GROUPS, USERS
+from scimgate.store.resource_tables import GROUPS, USERS
 from scimgate.store.tenants import Directory
 from scimgate.store.transactions import reading
 

@@ -7,7 +7,7 @@ from sqlalchemy import Engine
 
 from scimgate.service.directories import existing_directory
 from scimgate.store import tenants
-from scimgate.store.resources import GROUPS, USERS
+from scimgate.store.resource_tables import GROUPS, USERS
 from scimgate.store.tenants import Directory
 from scimgate.store.transactions import reading
 

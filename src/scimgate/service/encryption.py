@@ -13,8 +13,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from scimgate.store import events, memberships, offboarding, provisioning_logs
-from scimgate.store.encryption import EncryptionError, Keyring, keyring_of_engine
-from scimgate.store.resources import GROUPS, USERS
+from scimgate.store.encryption import EncryptionError, Keyring, Resealed, keyring_of_engine
+from scimgate.store.resource_tables import GROUPS, USERS
 from scimgate.store.transactions import reading, writing
 
 BATCH_SIZE = 200
@@ -61,46 +61,27 @@ class Rotation:
     rewritten: dict[str, int]
 
 
-Batch = Callable[[Connection, Keyring, Any, int], tuple[Any, int]]
-"""One rotation batch: (connection, keyring, position after which to go on, size) ->
-(the last position reached, None when done; how many rows changed)."""
-
-
-def _resources(table: Any) -> Batch:
-    def batch(conn: Connection, keyring: Keyring, after: Any, limit: int) -> tuple[Any, int]:
-        done = table.reseal(conn, keyring, after, limit)
-        return done.last_id, done.changed
-
-    return batch
-
-
-def _members(conn: Connection, keyring: Keyring, after: Any, limit: int) -> tuple[Any, int]:
-    done = memberships.reseal(conn, keyring, after, limit)
-    return done.last, done.changed
+Batch = Callable[[Connection, Keyring, Any, int], Resealed[Any]]
+"""One rotation batch: (connection, keyring, position after which to go on, size) -> what it
+did (the last position it reached, None when done; how many rows changed)."""
 
 
 def _events(held_back: bool) -> Batch:
-    def batch(conn: Connection, keyring: Keyring, after: Any, limit: int) -> tuple[Any, int]:
-        done = events.reseal(conn, keyring, held_back, after, limit)
-        return done.last, done.changed
+    def batch(conn: Connection, keyring: Keyring, after: Any, limit: int) -> Resealed[int]:
+        return events.reseal(conn, keyring, held_back, after, limit)
 
     return batch
 
 
-def _logs(conn: Connection, keyring: Keyring, after: Any, limit: int) -> tuple[Any, int]:
-    done = provisioning_logs.reseal(conn, keyring, after, limit)
-    return done.last, done.changed
-
-
 _ROTATED: list[tuple[str, Batch, Any]] = [
-    ("users", _resources(USERS), ""),
-    ("groups", _resources(GROUPS), ""),
-    ("group member names", _members, ("", "")),
+    ("users", USERS.reseal, ""),
+    ("groups", GROUPS.reseal, ""),
+    ("group member names", memberships.reseal, ("", "")),
     ("events", _events(held_back=False), 0),
     ("held events", _events(held_back=True), 0),
     ("deprovisioning records", offboarding.reseal_names, ""),
     ("tombstones", offboarding.reseal_tombstones, ("", "")),
-    ("provisioning log", _logs, ""),
+    ("provisioning log", provisioning_logs.reseal, ""),
 ]
 """What rotation rewrites, each from its first position."""
 
@@ -117,7 +98,8 @@ def rotate(engine: Engine, *, batch_size: int = BATCH_SIZE) -> Rotation:
         after, total = start, 0
         while after is not None:
             with writing(engine) as conn:
-                after, changed = batch(conn, keyring, after, batch_size)
-            total += changed
+                done = batch(conn, keyring, after, batch_size)
+            after = done.last
+            total += done.changed
         rewritten[name] = total
     return Rotation(keyring.newest.id, rewritten)

@@ -20,7 +20,7 @@ from scimgate.service.errors import Conflict, UnknownUser
 from scimgate.service.payloads import user_json
 from scimgate.service.scope import Scope
 from scimgate.store import erasure, offboarding
-from scimgate.store.resources import USERS
+from scimgate.store.resource_tables import USERS
 from scimgate.store.transactions import reading, writing
 
 

@@ -4,7 +4,8 @@ from scim2_models import NotFoundException
 from sqlalchemy import Connection
 
 from scimgate.store.errors import NotFound
-from scimgate.store.resources import ResourceTable, StoredResource
+from scimgate.store.resource_tables import ResourceTable
+from scimgate.store.stored_resources import StoredResource
 
 
 def existing(

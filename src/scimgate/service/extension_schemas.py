@@ -14,7 +14,7 @@ from scimgate.service.errors import NotFound, NotUnique
 from scimgate.store import extension_schemas
 from scimgate.store.extension_schemas import RegisteredSchema
 from scimgate.store.ids import utcnow
-from scimgate.store.resources import GROUPS, USERS, ResourceTable
+from scimgate.store.resource_tables import GROUPS, USERS, ResourceTable
 from scimgate.store.transactions import reading, writing
 
 

@@ -18,7 +18,8 @@ from scimgate.service.scope import Scope
 from scimgate.service.walks import WalkKey, WalkPositions, walks_of
 from scimgate.store import membership_lists
 from scimgate.store.query.filters import Condition, filter_clause
-from scimgate.store.resources import GROUPS, USERS, ResourceTable, StoredResource
+from scimgate.store.resource_tables import GROUPS, USERS, ResourceTable
+from scimgate.store.stored_resources import StoredResource
 from scimgate.store.transactions import reading
 
 Builder = Callable[[Connection, Scope, list[StoredResource], bool], list[ScimDocument]]

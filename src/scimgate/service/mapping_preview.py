@@ -22,8 +22,9 @@ from scimgate.service.scope import Scope
 from scimgate.service.tenants import effective_idp
 from scimgate.store import mappings, membership_lists, roles
 from scimgate.store.membership_lists import Membership
-from scimgate.store.resources import USERS, StoredResource
+from scimgate.store.resource_tables import USERS
 from scimgate.store.roles import RoleRule
+from scimgate.store.stored_resources import StoredResource
 from scimgate.store.tenants import Directory
 from scimgate.store.transactions import reading
 

@@ -28,14 +28,10 @@ from scimgate.service.representation import group_dump, user_dump, user_resource
 from scimgate.service.scope import Scope
 from scimgate.service.tenants import effective_idp
 from scimgate.store import membership_lists, roles
+from scimgate.store.event_subjects import users_with_groups, users_with_roles
 from scimgate.store.membership_lists import Membership
-from scimgate.store.resources import (
-    GROUPS,
-    USERS,
-    StoredResource,
-    users_with_groups,
-    users_with_roles,
-)
+from scimgate.store.resource_tables import GROUPS, USERS
+from scimgate.store.stored_resources import StoredResource
 from scimgate.store.tenants import Directory
 
 

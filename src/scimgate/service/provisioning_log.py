@@ -25,8 +25,9 @@ from scimgate.service.errors import Invalid, UnknownDirectory
 from scimgate.service.tenants import TokenUse, effective_idp, record_use
 from scimgate.store import provisioning_logs, tenants
 from scimgate.store.ids import new_id
+from scimgate.store.name_lookups import user_name_holder
 from scimgate.store.provisioning_logs import LogEntry, LogSearch
-from scimgate.store.resources import USERS, user_name_holder
+from scimgate.store.resource_tables import USERS
 from scimgate.store.tenants import Directory
 from scimgate.store.transactions import reading, writing
 

@@ -31,7 +31,7 @@ from scimgate.service.payloads import directory_info
 from scimgate.store import events, offboarding, tenants
 from scimgate.store.events import NewEvent
 from scimgate.store.ids import new_id, utcnow
-from scimgate.store.resources import USERS
+from scimgate.store.resource_tables import USERS
 from scimgate.store.tenants import Directory
 from scimgate.store.transactions import reading, writing
 

@@ -10,7 +10,7 @@ from scimgate.scim.etag import etag
 from scimgate.scim.stored import stored_document
 from scimgate.service.scope import Scope
 from scimgate.store.membership_lists import Member, Membership
-from scimgate.store.resources import StoredResource
+from scimgate.store.stored_resources import StoredResource
 
 document = stored_document
 """The document to store for a resource (every write ends here, whichever request wrote it):

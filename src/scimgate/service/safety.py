@@ -12,7 +12,7 @@ from scimgate.service import changes
 from scimgate.service.directories import existing_directory
 from scimgate.service.errors import Invalid, UnknownAssignmentGroup
 from scimgate.store import roles, tenants
-from scimgate.store.resources import group_named
+from scimgate.store.name_lookups import group_named
 from scimgate.store.transactions import writing
 
 

@@ -24,7 +24,8 @@ from scimgate.service.directories import existing_directory
 from scimgate.service.errors import Invalid
 from scimgate.service.scope import Scope
 from scimgate.store import membership_lists
-from scimgate.store.resources import GROUPS, USERS, ResourceTable, StoredResource
+from scimgate.store.resource_tables import GROUPS, USERS, ResourceTable
+from scimgate.store.stored_resources import StoredResource
 from scimgate.store.transactions import reading
 
 PAGE = 500

@@ -27,13 +27,9 @@ from scimgate.store import roles as stored_roles
 from scimgate.store.errors import Conflict, Uniqueness
 from scimgate.store.ids import new_id, utcnow
 from scimgate.store.membership_lists import Membership
-from scimgate.store.resources import (
-    GROUPS,
-    USERS,
-    StoredResource,
-    user_name_holder,
-    user_names_held_by_index,
-)
+from scimgate.store.name_lookups import user_name_holder, user_names_held_by_index
+from scimgate.store.resource_tables import GROUPS, USERS
+from scimgate.store.stored_resources import StoredResource
 from scimgate.store.transactions import reading
 
 

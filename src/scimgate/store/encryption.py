@@ -26,7 +26,7 @@ import hmac
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any, Generic, NoReturn, TypeVar
 from weakref import WeakKeyDictionary
 
 from cryptography.exceptions import InvalidTag
@@ -219,6 +219,18 @@ def _hash(key: DataKey, attribute: str, directory_id: str, value: str) -> str:
     message = f"{directory_id}\x00{attribute}\x00{value}".encode()
     digest = hmac.new(key.lookup_key, message, hashlib.sha256).digest()
     return "h:" + base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+Position = TypeVar("Position")
+
+
+@dataclass(frozen=True)
+class Resealed(Generic[Position]):
+    """One batch of a rotation: the last position it reached (None: the rows are done), and
+    how many rows it changed."""
+
+    last: Position | None
+    changed: int
 
 
 def key_id_of(value: Any) -> str | None:

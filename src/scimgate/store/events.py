@@ -53,7 +53,13 @@ from sqlalchemy import Connection, delete, exists, func, literal_column, select,
 from sqlalchemy.sql.elements import ColumnClause
 
 from scimgate.store import progress
-from scimgate.store.encryption import Keyring, key_id_of, keyring_of, refuse_plain_read
+from scimgate.store.encryption import (
+    Keyring,
+    Resealed,
+    key_id_of,
+    keyring_of,
+    refuse_plain_read,
+)
 from scimgate.store.prepared import Prepared
 from scimgate.store.tables.event_stream import events, held_events
 
@@ -345,15 +351,9 @@ def _columns(table: Any) -> list[Any]:
     ]
 
 
-@dataclass(frozen=True)
-class Resealed:
-    """One batch of a rotation: the last position reached (None: done), rows changed."""
-
-    last: int | None
-    changed: int
-
-
-def reseal(conn: Connection, keyring: Keyring, held_back: bool, after: int, limit: int) -> Resealed:
+def reseal(
+    conn: Connection, keyring: Keyring, held_back: bool, after: int, limit: int
+) -> Resealed[int]:
     """Encrypt up to ``limit`` payloads (published, or held back) under the newest key."""
     table = held_events if held_back else events
     key = held_events.c.position if held_back else events.c.seq

@@ -23,9 +23,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from scimgate.store.batches import batches
 from scimgate.store.by_ids import ByIds, by_ids
-from scimgate.store.encryption import Keyring, key_id_of, keyring_of
+from scimgate.store.encryption import Keyring, Resealed, key_id_of, keyring_of
 from scimgate.store.prepared import Prepared
-from scimgate.store.resources import USERS
+from scimgate.store.resource_tables import USERS
 from scimgate.store.tables.resources import group_members, users
 
 DISPLAY = "group_members.display"
@@ -204,15 +204,9 @@ _ALREADY_OR_USER = ByIds(
 member of the group (else a user of the directory)."""
 
 
-@dataclass(frozen=True)
-class Resealed:
-    """One batch of a rotation: the last row reached (None: done), and how many changed."""
-
-    last: tuple[str, str] | None
-    changed: int
-
-
-def reseal(conn: Connection, keyring: Keyring, after: tuple[str, str], limit: int) -> Resealed:
+def reseal(
+    conn: Connection, keyring: Keyring, after: tuple[str, str], limit: int
+) -> Resealed[tuple[str, str]]:
     """Encrypt up to ``limit`` member displays (after ``after``) under the newest key."""
     gm = group_members.c
     rows = conn.execute(

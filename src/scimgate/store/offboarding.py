@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, delete, func, select, tuple_, update
 
 from scimgate.events.models import Deprovisioning, DeprovisionReason
-from scimgate.store.encryption import Keyring, key_id_of, keyring_of
+from scimgate.store.encryption import Keyring, Resealed, key_id_of, keyring_of
 from scimgate.store.tables.event_stream import held_events
 from scimgate.store.tables.offboarding import deprovisionings, user_tombstones
 
@@ -237,13 +237,9 @@ def purge_tombstones(conn: Connection, deleted_before: datetime) -> int:
     ).rowcount
 
 
-def reseal_names(
-    conn: Connection, keyring: Keyring, after: str, limit: int
-) -> tuple[str | None, int]:
-    """Encrypt up to ``limit`` deprovisioning user names under the newest key.
-
-    Returns the last id reached (None: done) and how many changed.
-    """
+def reseal_names(conn: Connection, keyring: Keyring, after: str, limit: int) -> Resealed[str]:
+    """Encrypt up to ``limit`` deprovisioning user names (in id order, after ``after``)
+    under the newest key."""
     c = deprovisionings.c
     rows = conn.execute(
         select(c.id, c.directory_id, c.user_name)
@@ -260,13 +256,13 @@ def reseal_names(
         sealed = keyring.seal(plain, NAME, directory_id, record_id)
         conn.execute(update(deprovisionings).where(c.id == record_id).values(user_name=sealed))
         changed += 1
-    return (rows[-1].id if rows else None), changed
+    return Resealed(rows[-1].id if rows else None, changed)
 
 
 def reseal_tombstones(
     conn: Connection, keyring: Keyring, after: tuple[str, str], limit: int
-) -> tuple[tuple[str, str] | None, int]:
-    """Encrypt up to ``limit`` tombstones under the newest key: (last key, changed)."""
+) -> Resealed[tuple[str, str]]:
+    """Encrypt up to ``limit`` tombstones (in key order, after ``after``) under the newest key."""
     c = user_tombstones.c
     rows = conn.execute(
         select(c.directory_id, c.user_id, c.user_name, c.external_id, c.last_state)
@@ -300,4 +296,4 @@ def reseal_tombstones(
         )
         changed += 1
     last = (rows[-1].directory_id, rows[-1].user_id) if rows else None
-    return last, changed
+    return Resealed(last, changed)

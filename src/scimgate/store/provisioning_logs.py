@@ -11,7 +11,13 @@ from typing import Any
 from sqlalchemy import Connection, and_, delete, func, or_, select, update
 
 from scimgate.scim.compare import fold
-from scimgate.store.encryption import LOG_USER_NAME_LOOKUP, Keyring, key_id_of, keyring_of
+from scimgate.store.encryption import (
+    LOG_USER_NAME_LOOKUP,
+    Keyring,
+    Resealed,
+    key_id_of,
+    keyring_of,
+)
 from scimgate.store.tables.logs import provisioning_logs
 from scimgate.store.tables.offboarding import user_tombstones
 
@@ -177,15 +183,7 @@ def deleted_at(conn: Connection, directory_id: str, user_id: str) -> datetime | 
     return found
 
 
-@dataclass(frozen=True)
-class Resealed:
-    """One batch of a rotation: the last entry id reached (None: done), entries changed."""
-
-    last: str | None
-    changed: int
-
-
-def reseal(conn: Connection, keyring: Keyring, after: str, limit: int) -> Resealed:
+def reseal(conn: Connection, keyring: Keyring, after: str, limit: int) -> Resealed[str]:
     """Encrypt up to ``limit`` entries (in id order, after ``after``) under the newest key."""
     c = provisioning_logs.c
     rows = conn.execute(

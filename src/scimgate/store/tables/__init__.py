@@ -19,29 +19,15 @@ from scimgate.store.tables import (
     webhooks,
 )
 from scimgate.store.tables.base import metadata
-from scimgate.store.tables.configuration import user_roles
-from scimgate.store.tables.resources import (
-    group_members,
-    groups,
-    resource_counts,
-    user_email_hashes,
-    users,
-)
 
 __all__ = [
     "access",
     "configuration",
     "event_stream",
-    "group_members",
-    "groups",
     "logs",
     "metadata",
     "offboarding",
-    "resource_counts",
     "resources",
     "tenancy",
-    "user_email_hashes",
-    "user_roles",
-    "users",
     "webhooks",
 ]

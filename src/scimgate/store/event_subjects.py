@@ -1,0 +1,105 @@
+"""The users events are about, read with what their payloads carry: roles, and groups.
+
+Each read is one statement per batch of ids, built once, as it runs for every
+user an event is about (a member added, say).
+"""
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, bindparam, null, select, union_all
+
+from scimgate.store.batches import batches
+from scimgate.store.by_ids import ByIds, by_ids
+from scimgate.store.encryption import keyring_of
+from scimgate.store.resource_tables import USERS
+from scimgate.store.stored_resources import StoredResource
+from scimgate.store.tables.configuration import user_roles
+from scimgate.store.tables.resources import group_members, groups, users
+
+_USERS_WITH_ROLES = by_ids(
+    lambda ids: (
+        select(*USERS.stored_columns(), user_roles.c.roles)
+        .select_from(
+            users.outerjoin(
+                user_roles,
+                (user_roles.c.directory_id == users.c.directory_id)
+                & (user_roles.c.user_id == users.c.id),
+            )
+        )
+        .where(users.c.directory_id == bindparam("directory_id"), ids)
+    ),
+    users.c.id,
+    "ids",
+)
+
+
+def users_with_roles(
+    conn: Connection, directory_id: str, user_ids: Sequence[str]
+) -> dict[str, tuple[StoredResource, list[str]]]:
+    """These users of the directory by id, each with its stored roles (none if never
+    computed), one statement per batch of ids; ids the directory does not have are left out."""
+    keyring = keyring_of(conn)
+    found: dict[str, tuple[StoredResource, list[str]]] = {}
+    for batch in batches(user_ids):
+        for row in _USERS_WITH_ROLES.run(conn, batch, {"directory_id": directory_id}):
+            found[row[0]] = (USERS.stored_from(keyring, directory_id, row), list(row[6] or []))
+    return found
+
+
+GroupRow = tuple[str, str, str | None]
+"""A group a user is in: its id, displayName and externalId."""
+
+
+def _with_groups(ids: Callable[[ColumnElement[Any]], ColumnElement[bool]]) -> Any:
+    """Each user's row with its roles (group columns null), then a row per group it is in
+    (user columns null)."""
+    gm = group_members.c
+    user_rows = (
+        select(*USERS.stored_columns(), user_roles.c.roles, null(), null(), null())
+        .select_from(
+            users.outerjoin(
+                user_roles,
+                (user_roles.c.directory_id == users.c.directory_id)
+                & (user_roles.c.user_id == users.c.id),
+            )
+        )
+        .where(users.c.directory_id == bindparam("directory_id"), ids(users.c.id))
+    )
+    group_rows = (
+        select(
+            gm.member_id, *[null()] * 6, groups.c.id, groups.c.display_name, groups.c.external_id
+        )
+        .select_from(group_members.join(groups, groups.c.id == gm.group_id))
+        .where(gm.directory_id == bindparam("directory_id"), ids(gm.member_id))
+    )
+    return union_all(user_rows, group_rows)
+
+
+_USERS_WITH_GROUPS = ByIds(
+    _with_groups(lambda column: column.in_(bindparam("ids", expanding=True))),
+    _with_groups(lambda column: column == bindparam("ids")),
+    "ids",
+)
+
+
+def users_with_groups(
+    conn: Connection, directory_id: str, user_ids: Sequence[str]
+) -> dict[str, tuple[StoredResource, list[str], list[GroupRow]]] | None:
+    """What :func:`users_with_roles` reads, and each user's groups in id order, in one
+    statement per batch; None with encryption on, where group names are sealed (read
+    them with ``membership_lists.groups_of``)."""
+    if keyring_of(conn) is not None:
+        return None
+    found: dict[str, tuple[StoredResource, list[str], list[GroupRow]]] = {}
+    in_groups: dict[str, list[GroupRow]] = {}
+    for batch in batches(user_ids):
+        for row in _USERS_WITH_GROUPS.run(conn, batch, {"directory_id": directory_id}):
+            if row[7] is None:
+                stored = USERS.stored_from(None, directory_id, row)
+                found[row[0]] = (stored, list(row[6] or []), in_groups.setdefault(row[0], []))
+            else:
+                in_groups.setdefault(row[0], []).append((row[7], row[8], row[9]))
+    for _, _, groups_in in found.values():
+        groups_in.sort(key=lambda group: group[0])
+    return found
