@@ -9,8 +9,8 @@ from typing import Literal
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 from scim2_models import NotFoundException
-from starlette.concurrency import run_in_threadpool
 
+from scimgate.api.engine import EngineDep
 from scimgate.api.management import note_target, require_admin
 from scimgate.api.shapes import Listing, Name, Record
 from scimgate.service import admin_keys
@@ -41,22 +41,20 @@ class IssuedKey(BaseModel):
 @router.post(
     "/keys", status_code=201, summary="Create an admin key; its secret is in this answer only"
 )
-async def create_key(request: Request, body: KeyIn) -> IssuedKey:
-    issued = await run_in_threadpool(
-        admin_keys.create_key, request.app.state.engine, body.name, body.scope
-    )
+def create_key(request: Request, engine: EngineDep, body: KeyIn) -> IssuedKey:
+    issued = admin_keys.create_key(engine, body.name, body.scope)
     note_target(request, "key", issued.record.id, detail=f"scope {body.scope}")
     return IssuedKey(key=AdminKey.model_validate(issued.record), secret=issued.secret)
 
 
 @router.get("/keys", summary="List admin keys (never their secrets)")
-async def list_keys(request: Request) -> Listing[AdminKey]:
-    found = await run_in_threadpool(admin_keys.list_keys, request.app.state.engine)
+def list_keys(engine: EngineDep) -> Listing[AdminKey]:
+    found = admin_keys.list_keys(engine)
     return Listing[AdminKey](data=[AdminKey.model_validate(key) for key in found])
 
 
 @router.post("/keys/{key_id}/revoke", status_code=204, summary="Revoke an admin key")
-async def revoke_key(request: Request, key_id: str) -> Response:
-    if not await run_in_threadpool(admin_keys.revoke_key, request.app.state.engine, key_id):
+def revoke_key(engine: EngineDep, key_id: str) -> Response:
+    if not admin_keys.revoke_key(engine, key_id):
         raise NotFoundException(detail=f"No active admin key {key_id}")
     return Response(status_code=204)

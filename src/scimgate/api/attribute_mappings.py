@@ -2,11 +2,11 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, Field, StringConstraints
 from scim2_models import NotFoundException
-from starlette.concurrency import run_in_threadpool
 
+from scimgate.api.engine import EngineDep
 from scimgate.api.management import require_admin
 from scimgate.service import attribute_mappings
 
@@ -22,19 +22,14 @@ class Mappings(BaseModel):
 
 
 @router.get("/directories/{directory_id}/mappings", summary="Effective attribute mappings")
-async def get_mappings(request: Request, directory_id: str) -> Mappings:
-    found = await run_in_threadpool(
-        attribute_mappings.effective_mappings, request.app.state.engine, directory_id
-    )
-    return Mappings(mappings=found)
+def get_mappings(engine: EngineDep, directory_id: str) -> Mappings:
+    return Mappings(mappings=attribute_mappings.effective_mappings(engine, directory_id))
 
 
 @router.put("/directories/{directory_id}/mappings/{name}", summary="Map a custom attribute")
-async def set_mapping(request: Request, directory_id: str, name: str, body: MappingIn) -> Mappings:
-    engine = request.app.state.engine
-    await run_in_threadpool(attribute_mappings.set_mapping, engine, directory_id, name, body.path)
-    found = await run_in_threadpool(attribute_mappings.effective_mappings, engine, directory_id)
-    return Mappings(mappings=found)
+def set_mapping(engine: EngineDep, directory_id: str, name: str, body: MappingIn) -> Mappings:
+    attribute_mappings.set_mapping(engine, directory_id, name, body.path)
+    return Mappings(mappings=attribute_mappings.effective_mappings(engine, directory_id))
 
 
 @router.delete(
@@ -42,10 +37,7 @@ async def set_mapping(request: Request, directory_id: str, name: str, body: Mapp
     status_code=204,
     summary="Remove a mapping (the IdP profile's default applies again)",
 )
-async def remove_mapping(request: Request, directory_id: str, name: str) -> Response:
-    removed = await run_in_threadpool(
-        attribute_mappings.remove_mapping, request.app.state.engine, directory_id, name
-    )
-    if not removed:
+def remove_mapping(engine: EngineDep, directory_id: str, name: str) -> Response:
+    if not attribute_mappings.remove_mapping(engine, directory_id, name):
         raise NotFoundException(detail=f"No mapping {name!r} in directory {directory_id}")
     return Response(status_code=204)

@@ -3,11 +3,11 @@
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime, BaseModel, Field
 from scim2_models import InvalidValueException
-from starlette.concurrency import run_in_threadpool
 
+from scimgate.api.engine import EngineDep
 from scimgate.api.management import require_admin
 from scimgate.api.shapes import Record
 from scimgate.service import audit
@@ -36,8 +36,8 @@ class AuditPage(BaseModel):
 
 
 @router.get("/audit", summary="The audit log, newest first")
-async def list_audit(
-    request: Request,
+def list_audit(
+    engine: EngineDep,
     since: AwareDatetime | None = None,
     actor: Annotated[str | None, Query(max_length=200)] = None,
     organization_id: Annotated[str | None, Query(max_length=36)] = None,
@@ -51,7 +51,7 @@ async def list_audit(
     query = AuditQuery(
         since=utc_since, actor=actor, organization_id=organization_id, before=before, limit=limit
     )
-    page = await run_in_threadpool(audit.entries, request.app.state.engine, query)
+    page = audit.entries(engine, query)
     return AuditPage(
         data=[AuditEntry.model_validate(entry) for entry in page.entries],
         next_before=page.next_before,

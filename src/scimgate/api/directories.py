@@ -8,8 +8,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field, StringConstraints
-from starlette.concurrency import run_in_threadpool
+from sqlalchemy import Engine
 
+from scimgate.api.engine import EngineDep
 from scimgate.api.management import note_target, require_admin
 from scimgate.api.shapes import Listing, Name
 from scimgate.api.tokens import IssuedToken, issued_token
@@ -99,16 +100,11 @@ def directory_out(directory: Directory, root: str) -> DirectoryOut:
     status_code=201,
     summary="Create a directory; its SCIM base URL and first token are in this answer only",
 )
-async def create_directory(
-    request: Request, organization_id: str, body: DirectoryIn
+def create_directory(
+    request: Request, engine: EngineDep, organization_id: str, body: DirectoryIn
 ) -> NewDirectory:
-    created = await run_in_threadpool(
-        tenants.create_directory,
-        request.app.state.engine,
-        organization_id,
-        body.name,
-        body.idp,
-        dry_run=body.dry_run,
+    created = tenants.create_directory(
+        engine, organization_id, body.name, body.idp, dry_run=body.dry_run
     )
     note_target(request, "directory", created.directory.id, organization_id=organization_id)
     return NewDirectory(
@@ -118,8 +114,8 @@ async def create_directory(
 
 
 @router.get("/directories", summary="List directories")
-async def list_directories(request: Request) -> Listing[DirectoryOut]:
-    found = await run_in_threadpool(tenants.list_directories, request.app.state.engine)
+def list_directories(request: Request, engine: EngineDep) -> Listing[DirectoryOut]:
+    found = tenants.list_directories(engine)
     return Listing[DirectoryOut](data=[directory_out(d, public_root(request)) for d in found])
 
 
@@ -127,22 +123,20 @@ async def list_directories(request: Request) -> Listing[DirectoryOut]:
     "/directories/{directory_id}",
     summary="A directory: settings, delivery state, counts of users and groups",
 )
-async def get_directory(request: Request, directory_id: str) -> DirectoryDetail:
-    return await _detail(request, directory_id)
+def get_directory(request: Request, engine: EngineDep, directory_id: str) -> DirectoryDetail:
+    return _detail(request, engine, directory_id)
 
 
 @router.patch("/directories/{directory_id}", summary="Set or clear the assignment group")
-async def update_directory(
-    request: Request, directory_id: str, body: DirectoryPatch
+def update_directory(
+    request: Request, engine: EngineDep, directory_id: str, body: DirectoryPatch
 ) -> DirectoryDetail:
-    await run_in_threadpool(
-        safety.set_assignment_group, request.app.state.engine, directory_id, body.assignment_group
-    )
-    return await _detail(request, directory_id)
+    safety.set_assignment_group(engine, directory_id, body.assignment_group)
+    return _detail(request, engine, directory_id)
 
 
-async def _detail(request: Request, directory_id: str) -> DirectoryDetail:
-    summary = await run_in_threadpool(directory_summary, request.app.state.engine, directory_id)
+def _detail(request: Request, engine: Engine, directory_id: str) -> DirectoryDetail:
+    summary = directory_summary(engine, directory_id)
     return DirectoryDetail(
         **directory_out(summary.directory, public_root(request)).model_dump(),
         users=summary.users,

@@ -5,8 +5,8 @@ from typing import Literal
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 from scim2_models import NotFoundException
-from starlette.concurrency import run_in_threadpool
 
+from scimgate.api.engine import EngineDep
 from scimgate.api.management import note_target, require_admin
 from scimgate.api.shapes import Listing, Record
 from scimgate.service import roles
@@ -30,8 +30,8 @@ class RoleRule(Record):
 
 
 @router.get("/directories/{directory_id}/roles", summary="List role rules")
-async def list_rules(request: Request, directory_id: str) -> Listing[RoleRule]:
-    found = await run_in_threadpool(roles.list_rules, request.app.state.engine, directory_id)
+def list_rules(engine: EngineDep, directory_id: str) -> Listing[RoleRule]:
+    found = roles.list_rules(engine, directory_id)
     return Listing[RoleRule](data=[RoleRule.model_validate(rule) for rule in found])
 
 
@@ -40,16 +40,8 @@ async def list_rules(request: Request, directory_id: str) -> Listing[RoleRule]:
     status_code=201,
     summary="Add a role rule (a default rule replaces the previous one)",
 )
-async def add_rule(request: Request, directory_id: str, body: RoleRuleIn) -> RoleRule:
-    rule = await run_in_threadpool(
-        roles.add_rule,
-        request.app.state.engine,
-        directory_id,
-        body.kind,
-        body.match,
-        body.role,
-        body.priority,
-    )
+def add_rule(request: Request, engine: EngineDep, directory_id: str, body: RoleRuleIn) -> RoleRule:
+    rule = roles.add_rule(engine, directory_id, body.kind, body.match, body.role, body.priority)
     note_target(request, "role", rule.id)
     return RoleRule.model_validate(rule)
 
@@ -57,10 +49,7 @@ async def add_rule(request: Request, directory_id: str, body: RoleRuleIn) -> Rol
 @router.delete(
     "/directories/{directory_id}/roles/{rule_id}", status_code=204, summary="Remove a role rule"
 )
-async def remove_rule(request: Request, directory_id: str, rule_id: str) -> Response:
-    removed = await run_in_threadpool(
-        roles.remove_rule, request.app.state.engine, directory_id, rule_id
-    )
-    if not removed:
+def remove_rule(engine: EngineDep, directory_id: str, rule_id: str) -> Response:
+    if not roles.remove_rule(engine, directory_id, rule_id):
         raise NotFoundException(detail=f"No role rule {rule_id} in directory {directory_id}")
     return Response(status_code=204)

@@ -10,8 +10,9 @@ from datetime import datetime
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 from scim2_models import NotFoundException
-from starlette.concurrency import run_in_threadpool
+from sqlalchemy import Engine
 
+from scimgate.api.engine import EngineDep
 from scimgate.api.management import note_target, require_admin
 from scimgate.api.shapes import Listing, Name, Record
 from scimgate.service import tenants
@@ -48,8 +49,10 @@ def issued_token(token: tenants.IssuedToken) -> IssuedToken:
     status_code=201,
     summary="Create a SCIM token; its secret is in this answer only",
 )
-async def create_token(request: Request, directory_id: str, body: TokenIn) -> IssuedToken:
-    return await _new_token(request, directory_id, body.name)
+def create_token(
+    request: Request, engine: EngineDep, directory_id: str, body: TokenIn
+) -> IssuedToken:
+    return _new_token(request, engine, directory_id, body.name)
 
 
 @router.post(
@@ -57,21 +60,19 @@ async def create_token(request: Request, directory_id: str, body: TokenIn) -> Is
     status_code=201,
     summary="Rotate: create a new SCIM token; the old ones stay valid until revoked",
 )
-async def rotate_token(request: Request, directory_id: str) -> IssuedToken:
-    return await _new_token(request, directory_id, f"rotated {utcnow().date()}")
+def rotate_token(request: Request, engine: EngineDep, directory_id: str) -> IssuedToken:
+    return _new_token(request, engine, directory_id, f"rotated {utcnow().date()}")
 
 
-async def _new_token(request: Request, directory_id: str, name: str) -> IssuedToken:
-    issued = await run_in_threadpool(
-        tenants.create_token, request.app.state.engine, directory_id, name
-    )
+def _new_token(request: Request, engine: Engine, directory_id: str, name: str) -> IssuedToken:
+    issued = tenants.create_token(engine, directory_id, name)
     note_target(request, "token", issued.record.id)
     return issued_token(issued)
 
 
 @router.get("/directories/{directory_id}/tokens", summary="List a directory's SCIM tokens")
-async def list_tokens(request: Request, directory_id: str) -> Listing[Token]:
-    found = await run_in_threadpool(tenants.list_tokens, request.app.state.engine, directory_id)
+def list_tokens(engine: EngineDep, directory_id: str) -> Listing[Token]:
+    found = tenants.list_tokens(engine, directory_id)
     return Listing[Token](data=[Token.model_validate(token) for token in found])
 
 
@@ -80,10 +81,7 @@ async def list_tokens(request: Request, directory_id: str) -> Listing[Token]:
     status_code=204,
     summary="Revoke a SCIM token",
 )
-async def revoke_token(request: Request, directory_id: str, token_id: str) -> Response:
-    revoked = await run_in_threadpool(
-        tenants.revoke_token, request.app.state.engine, directory_id, token_id
-    )
-    if not revoked:
+def revoke_token(engine: EngineDep, directory_id: str, token_id: str) -> Response:
+    if not tenants.revoke_token(engine, directory_id, token_id):
         raise NotFoundException(detail=f"No active token {token_id} in directory {directory_id}")
     return Response(status_code=204)
