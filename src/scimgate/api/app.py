@@ -20,8 +20,11 @@ from scimgate.admin import install as install_portal
 from scimgate.admin import too_large_page
 from scimgate.admin.errors import in_portal, refusal_page
 from scimgate.admin.guard import PortalGate
-from scimgate.api.admin import router as admin_router
+from scimgate.api.admin_keys import router as admin_keys_router
+from scimgate.api.attribute_mappings import router as attribute_mappings_router
+from scimgate.api.audit_log import router as audit_log_router
 from scimgate.api.body_limits import BodyCap, ClosedAfterUnreadBody, Family
+from scimgate.api.directories import router as directories_router
 from scimgate.api.endpoint_case import SCIM_PREFIX
 from scimgate.api.errors import as_scim
 from scimgate.api.events import router as events_router
@@ -30,11 +33,14 @@ from scimgate.api.lookup import router as lookup_router
 from scimgate.api.management import router as management_router
 from scimgate.api.management_gate import ManagementGate
 from scimgate.api.observability import router as observability_router
+from scimgate.api.organizations import router as organizations_router
 from scimgate.api.request_id import RequestIds
 from scimgate.api.responses import error_response, http_error
+from scimgate.api.role_rules import router as role_rules_router
 from scimgate.api.scim_pipeline import ScimPipeline
 from scimgate.api.security_headers import SecurityHeaders
 from scimgate.api.setup_links import router as setup_links_router
+from scimgate.api.tokens import router as tokens_router
 from scimgate.api.unexpected import UnexpectedErrors
 from scimgate.api.webhooks import router as webhooks_router
 from scimgate.config import Settings
@@ -97,7 +103,13 @@ def create_app(
     app.include_router(management_router)
     app.include_router(events_router)
     app.include_router(webhooks_router)
-    app.include_router(admin_router)
+    app.include_router(organizations_router)
+    app.include_router(directories_router)
+    app.include_router(tokens_router)
+    app.include_router(attribute_mappings_router)
+    app.include_router(role_rules_router)
+    app.include_router(admin_keys_router)
+    app.include_router(audit_log_router)
     app.include_router(logs_router)
     app.include_router(setup_links_router)
     app.include_router(observability_router)

@@ -2,27 +2,23 @@
 
 import asyncio
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated, Concatenate, Literal, ParamSpec, TypeVar
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from scim2_models import SCIMException
-from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from scimgate.api.bounds import Count32, UtcDateTime
+from scimgate.api.engine import EngineDep
 from scimgate.api.management import json_response, require_admin
 from scimgate.events.report import offboarding_csv
 from scimgate.service import event_feed, publishing, safety
 from scimgate.service.event_feed import CursorExpired, EventFilter
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_admin)])
-
-P = ParamSpec("P")
-T = TypeVar("T")
 
 MAX_WAIT_SECONDS = 30.0
 POLL_INTERVAL = 0.2
@@ -37,6 +33,7 @@ class _Gone(SCIMException):
 @router.get("/events")
 async def list_events(
     request: Request,
+    engine: EngineDep,
     after: Annotated[
         int, Query(ge=0, le=2**63 - 1, description="Cursor: the last sequence already read")
     ] = 0,
@@ -47,12 +44,12 @@ async def list_events(
     wait: Annotated[float, Query(ge=0, le=MAX_WAIT_SECONDS)] = 0,
 ) -> JSONResponse:
     """Events after a cursor, oldest first; ``wait`` long-polls for up to that many seconds."""
+    # Async, unlike the other handlers: it waits between reads on the event loop, not a thread.
     where = EventFilter(
         organization_id=organization_id,
         directory_id=directory_id,
         types=tuple(kind.strip() for kind in (types or "").split(",") if kind.strip()),
     )
-    engine = request.app.state.engine
     deadline = time.monotonic() + wait
     while True:
         try:
@@ -66,45 +63,40 @@ async def list_events(
 
 
 @router.get("/events/latest")
-async def latest_cursor(request: Request) -> JSONResponse:
+def latest_cursor(engine: EngineDep) -> JSONResponse:
     """The newest cursor: start from it to receive only what happens next."""
-    cursor = await run_in_threadpool(event_feed.latest_cursor, request.app.state.engine)
-    return json_response({"cursor": cursor})
+    return json_response({"cursor": event_feed.latest_cursor(engine)})
 
 
 @router.get("/directories/{directory_id}/users/{user_id}/events")
-async def user_history(request: Request, directory_id: str, user_id: str) -> JSONResponse:
+def user_history(engine: EngineDep, directory_id: str, user_id: str) -> JSONResponse:
     """Every published event about one user, oldest first."""
-    found = await _directory_call(event_feed.user_history, request, directory_id, user_id)
-    return json_response({"data": found})
+    return json_response({"data": event_feed.user_history(engine, directory_id, user_id)})
 
 
 @router.post("/directories/{directory_id}/users/{user_id}/access-revoked")
-async def access_revoked(request: Request, directory_id: str, user_id: str) -> JSONResponse:
+def access_revoked(engine: EngineDep, directory_id: str, user_id: str) -> JSONResponse:
     """The app confirms it revoked the user's sessions and tokens (proof of offboarding)."""
-    confirmed = await _directory_call(event_feed.confirm_revoked, request, directory_id, user_id)
+    confirmed = event_feed.confirm_revoked(engine, directory_id, user_id)
     return json_response({"confirmed": confirmed})
 
 
 @router.get("/directories/{directory_id}/held")
-async def held(request: Request, directory_id: str) -> JSONResponse:
+def held(engine: EngineDep, directory_id: str) -> JSONResponse:
     """Whether the directory's events are held back, and how many."""
-    summary = await _directory_call(publishing.held_summary, request, directory_id)
-    return json_response(summary)
+    return json_response(publishing.held_summary(engine, directory_id))
 
 
 @router.post("/directories/{directory_id}/held/release")
-async def release_held(request: Request, directory_id: str) -> JSONResponse:
+def release_held(engine: EngineDep, directory_id: str) -> JSONResponse:
     """Publish the held events in their order and resume live delivery."""
-    released = await _directory_call(publishing.release, request, directory_id)
-    return json_response({"released": released})
+    return json_response({"released": publishing.release(engine, directory_id)})
 
 
 @router.post("/directories/{directory_id}/held/discard")
-async def discard_held(request: Request, directory_id: str) -> JSONResponse:
+def discard_held(engine: EngineDep, directory_id: str) -> JSONResponse:
     """Drop the held events (the changes stay stored) and resume live delivery."""
-    discarded = await _directory_call(publishing.discard, request, directory_id)
-    return json_response({"discarded": discarded})
+    return json_response({"discarded": publishing.discard(engine, directory_id)})
 
 
 class SafetySettings(BaseModel):
@@ -114,11 +106,10 @@ class SafetySettings(BaseModel):
 
 
 @router.patch("/directories/{directory_id}/safety")
-async def set_safety(request: Request, directory_id: str, body: SafetySettings) -> JSONResponse:
+def set_safety(engine: EngineDep, directory_id: str, body: SafetySettings) -> JSONResponse:
     """Change the safety valve's thresholds (0 turns a rule off)."""
-    found = await _directory_call(
-        safety.configure,
-        request,
+    found = safety.configure(
+        engine,
         directory_id,
         max_count=body.max_count,
         max_percent=body.max_percent,
@@ -128,8 +119,8 @@ async def set_safety(request: Request, directory_id: str, body: SafetySettings) 
 
 
 @router.get("/offboarding/report")
-async def offboarding_report(
-    request: Request,
+def offboarding_report(
+    engine: EngineDep,
     organization_id: str,
     since: UtcDateTime,
     until: UtcDateTime | None = None,
@@ -137,9 +128,8 @@ async def offboarding_report(
     format: Literal["json", "csv"] = "json",
 ) -> Response:
     """Each deprovisioning: when the IdP asked, when the app was told, when it confirmed."""
-    rows = await run_in_threadpool(
-        event_feed.offboarding_report,
-        request.app.state.engine,
+    rows = event_feed.offboarding_report(
+        engine,
         organization_id,
         since,
         until or datetime.now(UTC),
@@ -152,16 +142,3 @@ async def offboarding_report(
             headers={"Content-Disposition": 'attachment; filename="offboarding.csv"'},
         )
     return json_response({"data": [row.model_dump(mode="json") for row in rows]})
-
-
-async def _directory_call(
-    function: Callable[Concatenate[Engine, str, P], T],
-    request: Request,
-    directory_id: str,
-    *args: P.args,
-    **kwargs: P.kwargs,
-) -> T:
-    """Call a service function on a directory, off the event loop."""
-    return await run_in_threadpool(
-        function, request.app.state.engine, directory_id, *args, **kwargs
-    )

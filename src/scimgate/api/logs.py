@@ -2,12 +2,12 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 from scim2_models import NotFoundException
-from starlette.concurrency import run_in_threadpool
 
 from scimgate.api.bounds import UtcDateTime
+from scimgate.api.engine import EngineDep
 from scimgate.api.management import json_response, require_admin
 from scimgate.service import provisioning_log
 from scimgate.service.provisioning_log import LogPage, as_dict
@@ -16,8 +16,8 @@ router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_admin)])
 
 
 @router.get("/directories/{directory_id}/logs")
-async def list_logs(
-    request: Request,
+def list_logs(
+    engine: EngineDep,
     directory_id: str,
     status: str | None = None,
     user: str | None = None,
@@ -27,9 +27,8 @@ async def list_logs(
     before: str | None = None,
 ) -> JSONResponse:
     """A page of the directory's log, newest first, without bodies."""
-    page: LogPage = await run_in_threadpool(
-        provisioning_log.search,
-        request.app.state.engine,
+    page: LogPage = provisioning_log.search(
+        engine,
         directory_id,
         limit=limit,
         status=status,
@@ -47,20 +46,18 @@ async def list_logs(
 
 
 @router.get("/directories/{directory_id}/logs/{log_id}")
-async def get_log(request: Request, directory_id: str, log_id: str) -> JSONResponse:
+def get_log(engine: EngineDep, directory_id: str, log_id: str) -> JSONResponse:
     """One entry with its bodies and diagnosis."""
-    found = await run_in_threadpool(
-        provisioning_log.entry, request.app.state.engine, directory_id, log_id
-    )
+    found = provisioning_log.entry(engine, directory_id, log_id)
     if found is None:
         raise NotFoundException(detail=f"No log entry {log_id} in directory {directory_id}")
     return json_response(as_dict(found, bodies=True))
 
 
 @router.get("/logs/{request_id}")
-async def log_of_request(request: Request, request_id: str) -> JSONResponse:
+def log_of_request(engine: EngineDep, request_id: str) -> JSONResponse:
     """The entry of a request id (as an IdP or a server log quotes it)."""
-    found = await run_in_threadpool(provisioning_log.find, request.app.state.engine, request_id)
+    found = provisioning_log.find(engine, request_id)
     if found is None:
         raise NotFoundException(detail=f"No log entry for request {request_id}")
     return json_response(as_dict(found, bodies=True))

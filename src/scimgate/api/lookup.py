@@ -7,8 +7,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from scim2_models import NotFoundException
 from sqlalchemy import Engine
-from starlette.concurrency import run_in_threadpool
 
+from scimgate.api.engine import EngineDep
 from scimgate.api.management import json_response, require_admin
 from scimgate.service.lookup import (
     LoginClaims,
@@ -23,8 +23,9 @@ Finder = Callable[[Engine, str, LoginClaims, str], UserMatch | None]
 
 
 @router.get("/directories/{directory_id}/users/lookup")
-async def lookup_in_directory(
+def lookup_in_directory(
     request: Request,
+    engine: EngineDep,
     directory_id: str,
     external_id: str | None = None,
     subject: str | None = None,
@@ -32,12 +33,13 @@ async def lookup_in_directory(
 ) -> JSONResponse:
     """The directory's user with this externalId, else userName, else e-mail address."""
     claims = LoginClaims(external_id=external_id, subject=subject, email=email)
-    return await _lookup(request, find_in_directory, "directory", directory_id, claims)
+    return _lookup(request, engine, find_in_directory, "directory", directory_id, claims)
 
 
 @router.get("/organizations/{organization_id}/users/lookup")
-async def lookup_in_organization(
+def lookup_in_organization(
     request: Request,
+    engine: EngineDep,
     organization_id: str,
     external_id: str | None = None,
     subject: str | None = None,
@@ -45,14 +47,19 @@ async def lookup_in_organization(
 ) -> JSONResponse:
     """The same lookup across every directory of an organization."""
     claims = LoginClaims(external_id=external_id, subject=subject, email=email)
-    return await _lookup(request, find_in_organization, "organization", organization_id, claims)
+    return _lookup(request, engine, find_in_organization, "organization", organization_id, claims)
 
 
-async def _lookup(
-    request: Request, finder: Finder, noun: str, owner_id: str, claims: LoginClaims
+def _lookup(
+    request: Request,
+    engine: Engine,
+    finder: Finder,
+    noun: str,
+    owner_id: str,
+    claims: LoginClaims,
 ) -> JSONResponse:
     root = request.app.state.settings.public_url or str(request.base_url)
-    found = await run_in_threadpool(finder, request.app.state.engine, owner_id, claims, root)
+    found = finder(engine, owner_id, claims, root)
     if found is None:
         # The client tells this 404 from an unknown directory's by how the detail begins.
         raise NotFoundException(detail=f"No user of {noun} {owner_id} matches the login")

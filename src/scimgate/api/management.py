@@ -9,7 +9,7 @@ may only look; every other request is written to the audit log, refused or not
 from collections.abc import AsyncIterator
 from dataclasses import asdict, replace
 from http import HTTPStatus
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.encoders import jsonable_encoder
@@ -25,13 +25,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from scimgate.api.bounds import AgeHours, UtcDateTime
+from scimgate.api.engine import EngineDep
 from scimgate.api.errors import REFUSALS, as_scim
 from scimgate.api.management_gate import ACTOR_KEY
 from scimgate.service import audit, confirmations
 from scimgate.service.admin_keys import READ_METHODS, Actor
 from scimgate.service.directory_browser import (
-    Browsed,
-    Page,
     group_detail,
     search_groups,
     search_users,
@@ -60,7 +59,7 @@ def note_target(
         request.state.audit_detail = detail
 
 
-async def _audited(request: Request) -> AsyncIterator[None]:
+async def _audited(request: Request, engine: EngineDep) -> AsyncIterator[None]:
     """Append an audit row for a mutating request once its handler has answered or failed.
 
     Handlers signal failure by raising, so a handler that returns succeeded.
@@ -87,7 +86,7 @@ async def _audited(request: Request) -> AsyncIterator[None]:
         raise
     finally:
         action = _action(request, outcome, detail)
-        await run_in_threadpool(audit.record, request.app.state.engine, action)
+        await run_in_threadpool(audit.record, engine, action)
 
 
 def _failure(status: int, reason: str | None) -> tuple[str, str]:
@@ -145,8 +144,6 @@ async def require_admin(
         raise ForbiddenException(detail="This admin key is read-only: it may only use GET and HEAD")
 
 
-T = TypeVar("T")
-
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_admin)])
 
 
@@ -161,8 +158,9 @@ Search = Annotated[
 
 
 @router.get("/directories/{directory_id}/users")
-async def list_users(
+def list_users(
     request: Request,
+    engine: EngineDep,
     directory_id: str,
     count: Count = 100,
     start_index: StartIndex = 1,
@@ -172,29 +170,30 @@ async def list_users(
 
     ``q`` keeps the users whose userName, name or e-mail contains it, in any case.
     """
+    root = _root(request)
     if q:
-        found = await _searched(request, search_users, directory_id, q, count, start_index)
+        found = search_users(engine, directory_id, root, q, start=start_index, size=count).page
         users = [asdict(row.user) for row in found.items]
         return json_response({"total": found.total, "users": users})
-    total, listed = await _normalized(request, directory_users, directory_id, count, start_index)
+    total, listed = directory_users(
+        engine, directory_id, root, count=count, start_index=start_index
+    )
     return json_response({"total": total, "users": [asdict(user) for user in listed]})
 
 
 @router.get("/directories/{directory_id}/users/{user_id}")
-async def get_user(request: Request, directory_id: str, user_id: str) -> JSONResponse:
+def get_user(request: Request, engine: EngineDep, directory_id: str, user_id: str) -> JSONResponse:
     """One user of the directory in the normalized shape."""
-    engine = request.app.state.engine
-    found = await run_in_threadpool(
-        lambda: user_detail(engine, directory_id, user_id, _root(request))
-    )
+    found = user_detail(engine, directory_id, user_id, _root(request))
     if found is None:
         raise NotFoundException(detail=f"No user {user_id} in directory {directory_id}")
     return json_response(asdict(found.user))
 
 
 @router.get("/directories/{directory_id}/groups")
-async def list_groups(
+def list_groups(
     request: Request,
+    engine: EngineDep,
     directory_id: str,
     count: Count = 100,
     start_index: StartIndex = 1,
@@ -204,32 +203,29 @@ async def list_groups(
 
     ``q`` keeps the groups whose name or IdP id contains it, in any case.
     """
+    root = _root(request)
     if q:
-        found = await _searched(request, search_groups, directory_id, q, count, start_index)
+        found = search_groups(engine, directory_id, root, q, start=start_index, size=count).page
         groups = [{**asdict(row.group), "member_count": row.members} for row in found.items]
         return json_response({"total": found.total, "groups": groups})
-    total, listed = await _normalized(request, directory_groups, directory_id, count, start_index)
+    total, listed = directory_groups(
+        engine, directory_id, root, count=count, start_index=start_index
+    )
     return json_response({"total": total, "groups": [asdict(group) for group in listed]})
 
 
 @router.get("/directories/{directory_id}/groups/{group_id}")
-async def get_group(
+def get_group(
     request: Request,
+    engine: EngineDep,
     directory_id: str,
     group_id: str,
     count: Count = 100,
     start_index: StartIndex = 1,
 ) -> JSONResponse:
     """One group of the directory, with a page of its members (``count``, ``startIndex``)."""
-    found = await run_in_threadpool(
-        lambda: group_detail(
-            request.app.state.engine,
-            directory_id,
-            group_id,
-            _root(request),
-            start=start_index,
-            size=count,
-        ),
+    found = group_detail(
+        engine, directory_id, group_id, _root(request), start=start_index, size=count
     )
     if found is None:
         raise NotFoundException(detail=f"No group {group_id} in directory {directory_id}")
@@ -244,50 +240,16 @@ def _root(request: Request) -> str:
     return root
 
 
-async def _searched(
-    request: Request, search: Any, directory_id: str, text: str, count: int, start_index: int
-) -> Page[Any]:
-    found: Browsed[Any] = await run_in_threadpool(
-        lambda: search(
-            request.app.state.engine,
-            directory_id,
-            _root(request),
-            text,
-            start=start_index,
-            size=count,
-        ),
-    )
-    return found.page
-
-
-async def _normalized(
-    request: Request, view: Any, directory_id: str, count: int, start_index: int
-) -> tuple[int, list[Any]]:
-    found: tuple[int, list[Any]] = await run_in_threadpool(
-        lambda: view(
-            request.app.state.engine,
-            directory_id,
-            _root(request),
-            count=count,
-            start_index=start_index,
-        ),
-    )
-    return found
-
-
 @router.get("/directories/{directory_id}/drift")
-async def drift(
-    request: Request,
+def drift(
+    engine: EngineDep,
     directory_id: str,
     since: UtcDateTime | None = None,
     older_than_hours: AgeHours | None = None,
 ) -> JSONResponse:
     """Users and groups the IdP has not confirmed since a time: missed deprovisionings."""
     cutoff = confirmations.drift_cutoff(since, older_than_hours)
-    engine = request.app.state.engine
-    found = await run_in_threadpool(
-        lambda: confirmations.drift_report(engine, directory_id, cutoff)
-    )
+    found = confirmations.drift_report(engine, directory_id, cutoff)
     return json_response({"since": cutoff, "resources": [asdict(item) for item in found]})
 
 

@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from scimgate import __version__
 from scimgate.api.clients import client_address
+from scimgate.api.engine import EngineDep
 from scimgate.config import MetricsSettings
 from scimgate.service.health import readiness
 from scimgate.service.metrics import Metrics
@@ -35,9 +36,9 @@ def healthz() -> JSONResponse:
 
 
 @router.get("/readyz", include_in_schema=False)
-async def readyz(request: Request) -> JSONResponse:
+def readyz(engine: EngineDep) -> JSONResponse:
     """Whether this server can do its job: 503, naming the failing checks, when it cannot."""
-    found = await run_in_threadpool(readiness, request.app.state.engine)
+    found = readiness(engine)
     return JSONResponse(
         {"status": "ready" if found.ready else "not ready", "checks": asdict(found)},
         status_code=200 if found.ready else 503,

@@ -9,8 +9,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.concurrency import run_in_threadpool
 
+from scimgate.api.engine import EngineDep
 from scimgate.api.management import note_target, require_admin
 from scimgate.service import setup_links
 from scimgate.store.ids import utcnow
@@ -61,12 +61,11 @@ def _out(link: StoredLink) -> SetupLink:
     status_code=201,
     summary="Create a setup link for an organization's IT admin; its URL is in this answer only",
 )
-async def create_setup_link(
-    request: Request, organization_id: str, body: SetupLinkIn
+def create_setup_link(
+    request: Request, engine: EngineDep, organization_id: str, body: SetupLinkIn
 ) -> IssuedSetupLink:
-    issued = await run_in_threadpool(
-        setup_links.create_link,
-        request.app.state.engine,
+    issued = setup_links.create_link(
+        engine,
         organization_id,
         directory_id=body.directory_id,
         valid_for=timedelta(days=body.valid_days),
@@ -77,17 +76,13 @@ async def create_setup_link(
 
 
 @router.get("/organizations/{organization_id}/setup-links", summary="An organization's setup links")
-async def list_setup_links(request: Request, organization_id: str) -> SetupLinks:
-    found = await run_in_threadpool(
-        setup_links.list_links, request.app.state.engine, organization_id
-    )
-    return SetupLinks(data=[_out(link) for link in found])
+def list_setup_links(engine: EngineDep, organization_id: str) -> SetupLinks:
+    return SetupLinks(data=[_out(link) for link in setup_links.list_links(engine, organization_id)])
 
 
 @router.post(
     "/setup-links/{setup_link_id}/revoke",
     summary="Revoke a setup link: the IT admin's browser loses access at once",
 )
-async def revoke_setup_link(request: Request, setup_link_id: str) -> SetupLink:
-    link = await run_in_threadpool(setup_links.revoke_link, request.app.state.engine, setup_link_id)
-    return _out(link)
+def revoke_setup_link(engine: EngineDep, setup_link_id: str) -> SetupLink:
+    return _out(setup_links.revoke_link(engine, setup_link_id))
