@@ -32,6 +32,7 @@ from sqlalchemy import Connection, Engine
 from scimgate.scim.resources import GROUP_SCHEMA, UserResource
 from scimgate.service.representation import document
 from scimgate.store import memberships
+from scimgate.store.column_codec import PLAIN
 from scimgate.store.engine import open_engine
 from scimgate.store.ids import new_id, utcnow
 from scimgate.store.migrate import alembic_config
@@ -230,7 +231,11 @@ def _user_row(directory_id: str, template: dict[str, Any], n: int) -> dict[str, 
         "emails": [{**template["emails"][0], "value": name}],
     }
     stored = StoredResource.new(new_id(), doc, utcnow())
-    return {"directory_id": directory_id, **vars(stored), **USERS.index_columns(doc)}
+    return {
+        "directory_id": directory_id,
+        **vars(stored),
+        **USERS.columns(PLAIN, directory_id, stored.id, doc),
+    }
 
 
 def _insert_group(engine: Engine, directory_id: str, member_ids: list[str]) -> str:

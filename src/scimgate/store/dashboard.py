@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, case, func, select
 
 from scimgate.store import membership_lists
-from scimgate.store.encryption import keyring_of
+from scimgate.store.column_codec import codec_of
 from scimgate.store.membership_lists import Member
 from scimgate.store.tables.logs import provisioning_logs
 from scimgate.store.tables.resources import group_members, groups, resource_counts, users
@@ -158,14 +158,14 @@ def members_page(
         .limit(limit)
         .offset(offset)
     )
-    keyring = keyring_of(conn)
+    codec = codec_of(conn)
     found = []
     for member_id, member_type, display, user_display, user_name, group_display in conn.execute(
         query
     ):
         shown = (
             membership_lists.shown_name(
-                keyring,
+                codec,
                 directory_id,
                 group_id,
                 member_id,
@@ -174,7 +174,7 @@ def members_page(
                 user_name=user_name,
                 group_display_name=group_display,
             )
-            if keyring is not None
+            if codec.sealed
             else next(
                 (name for name in (display, user_display, user_name, group_display) if name),
                 None,

@@ -9,13 +9,14 @@ from typing import Any
 from sqlalchemy import Connection, delete
 
 from scimgate.scim.compare import fold
-from scimgate.store.encryption import EMAIL_LOOKUP, Keyring
+from scimgate.store.column_codec import ColumnCodec
+from scimgate.store.encryption import EMAIL_LOOKUP
 from scimgate.store.tables.resources import user_email_hashes
 
 
 def index_emails(
     conn: Connection,
-    keyring: Keyring,
+    codec: ColumnCodec,
     directory_id: str,
     user_id: str,
     doc: dict[str, Any],
@@ -27,7 +28,7 @@ def index_emails(
         conn.execute(delete(user_email_hashes).where(user_email_hashes.c.user_id == user_id))
     hashes = sorted(
         {
-            _hash_of(keyring, directory_id, email["value"])
+            codec.lookup(EMAIL_LOOKUP, directory_id, fold(email["value"]))
             for email in doc.get("emails") or []
             if isinstance(email, dict) and isinstance(email.get("value"), str) and email["value"]
         }
@@ -37,7 +38,3 @@ def index_emails(
             user_email_hashes.insert(),
             [{"user_id": user_id, "hash": each, "directory_id": directory_id} for each in hashes],
         )
-
-
-def _hash_of(keyring: Keyring, directory_id: str, email: str) -> str:
-    return keyring.lookups(EMAIL_LOOKUP, directory_id, fold(email), plain=False)[0]

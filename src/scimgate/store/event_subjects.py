@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, Connection, bindparam, null, select, union
 
 from scimgate.store.batches import batches
 from scimgate.store.by_ids import ByIds, by_ids
-from scimgate.store.encryption import keyring_of
+from scimgate.store.column_codec import PLAIN, codec_of
 from scimgate.store.resource_tables import USERS
 from scimgate.store.stored_resources import StoredResource
 from scimgate.store.tables.configuration import user_roles
@@ -39,11 +39,11 @@ def users_with_roles(
 ) -> dict[str, tuple[StoredResource, list[str]]]:
     """These users of the directory by id, each with its stored roles (none if never
     computed), one statement per batch of ids; ids the directory does not have are left out."""
-    keyring = keyring_of(conn)
+    codec = codec_of(conn)
     found: dict[str, tuple[StoredResource, list[str]]] = {}
     for batch in batches(user_ids):
         for row in _USERS_WITH_ROLES.run(conn, batch, {"directory_id": directory_id}):
-            found[row[0]] = (USERS.stored_from(keyring, directory_id, row), list(row[6] or []))
+            found[row[0]] = (USERS.stored_from(codec, directory_id, row), list(row[6] or []))
     return found
 
 
@@ -89,14 +89,14 @@ def users_with_groups(
     """What :func:`users_with_roles` reads, and each user's groups in id order, in one
     statement per batch; None with encryption on, where group names are sealed (read
     them with ``membership_lists.groups_of``)."""
-    if keyring_of(conn) is not None:
+    if codec_of(conn).sealed:
         return None
     found: dict[str, tuple[StoredResource, list[str], list[GroupRow]]] = {}
     in_groups: dict[str, list[GroupRow]] = {}
     for batch in batches(user_ids):
         for row in _USERS_WITH_GROUPS.run(conn, batch, {"directory_id": directory_id}):
             if row[7] is None:
-                stored = USERS.stored_from(None, directory_id, row)
+                stored = USERS.stored_from(PLAIN, directory_id, row)
                 found[row[0]] = (stored, list(row[6] or []), in_groups.setdefault(row[0], []))
             else:
                 in_groups.setdefault(row[0], []).append((row[7], row[8], row[9]))

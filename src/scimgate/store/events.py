@@ -53,13 +53,8 @@ from sqlalchemy import Connection, delete, exists, func, literal_column, select,
 from sqlalchemy.sql.elements import ColumnClause
 
 from scimgate.store import progress
-from scimgate.store.encryption import (
-    Keyring,
-    Resealed,
-    key_id_of,
-    keyring_of,
-    refuse_plain_read,
-)
+from scimgate.store.column_codec import ColumnCodec, codec_of
+from scimgate.store.encryption import Keyring, Resealed, key_id_of
 from scimgate.store.prepared import Prepared
 from scimgate.store.tables.event_stream import events, held_events
 
@@ -118,9 +113,9 @@ def publish(conn: Connection, new: Sequence[NewEvent], at: datetime) -> None:
     """
     if not new:
         return
-    keyring = keyring_of(conn)
+    codec = codec_of(conn)
     insert = _PUBLISH if conn.dialect.name == "postgresql" else _PUBLISH_NUMBERED
-    rows = [{**_row(keyring, event), "published_at": at} for event in new]
+    rows = [{**_row(codec, event), "published_at": at} for event in new]
     if len(rows) == 1:  # what nearly every write publishes
         insert.execute(conn, rows[0])
     else:
@@ -163,33 +158,24 @@ def number_committed(conn: Connection) -> int:
     return int(numbered)
 
 
-def _row(keyring: Keyring | None, event: NewEvent) -> dict[str, Any]:
-    """An event's columns, its payload encrypted when encryption is on."""
-    values = vars(event)
-    if keyring is None:
-        return values
-    sealed = keyring.seal_document(event.data, DATA, event.directory_id, event.id)
-    return {**values, "data": sealed}
+def _row(codec: ColumnCodec, event: NewEvent) -> dict[str, Any]:
+    """An event's columns, its payload as stored (encrypted when encryption is on)."""
+    sealed = codec.seal_document(event.data, DATA, event.directory_id, event.id)
+    return {**vars(event), "data": sealed}
 
 
-def _opened(keyring: Keyring | None, row: Any) -> Any:
-    """An event row's values, its payload decrypted."""
-    values = row._mapping
-    data = values["data"]
-    if keyring is not None:
-        opened = dict(values)
-        opened["data"] = keyring.open_document(data, DATA, values["directory_id"], values["id"])
-        return opened
-    if data.__class__ is str:
-        refuse_plain_read(DATA, data)
-    return values
+def _opened(codec: ColumnCodec, row: Any) -> dict[str, Any]:
+    """An event row's values, its payload opened."""
+    opened = dict(row._mapping)
+    opened["data"] = codec.open_document(opened["data"], DATA, opened["directory_id"], opened["id"])
+    return opened
 
 
 def hold(conn: Connection, new: Sequence[NewEvent]) -> None:
     """Keep events back from the app until an administrator releases or discards them."""
     if new:
-        keyring = keyring_of(conn)
-        conn.execute(held_events.insert(), [_row(keyring, event) for event in new])
+        codec = codec_of(conn)
+        conn.execute(held_events.insert(), [_row(codec, event) for event in new])
 
 
 def held(conn: Connection, directory_id: str) -> list[NewEvent]:
@@ -199,8 +185,8 @@ def held(conn: Connection, directory_id: str) -> list[NewEvent]:
         .where(held_events.c.directory_id == directory_id)
         .order_by(held_events.c.position)
     )
-    keyring = keyring_of(conn)
-    return [NewEvent(**_opened(keyring, row)) for row in rows]
+    codec = codec_of(conn)
+    return [NewEvent(**_opened(codec, row)) for row in rows]
 
 
 def held_count(conn: Connection, directory_id: str) -> int:
@@ -237,8 +223,8 @@ def page(
     if types:
         query = query.where(events.c.type.in_(types))
     rows = conn.execute(query.order_by(events.c.position).limit(limit))
-    keyring = keyring_of(conn)
-    return [StoredEvent(**_opened(keyring, row)) for row in rows]
+    codec = codec_of(conn)
+    return [StoredEvent(**_opened(codec, row)) for row in rows]
 
 
 def get(conn: Connection, event_id: str) -> StoredEvent | None:
@@ -248,7 +234,7 @@ def get(conn: Connection, event_id: str) -> StoredEvent | None:
             events.c.id == event_id, events.c.position.is_not(None)
         )
     ).first()
-    return StoredEvent(**_opened(keyring_of(conn), row)) if row else None
+    return StoredEvent(**_opened(codec_of(conn), row)) if row else None
 
 
 def by_seqs(conn: Connection, seqs: Sequence[int]) -> dict[int, StoredEvent]:
@@ -256,8 +242,8 @@ def by_seqs(conn: Connection, seqs: Sequence[int]) -> dict[int, StoredEvent]:
     if not seqs:
         return {}
     rows = conn.execute(select(_POSITION, *_columns(events)).where(events.c.position.in_(seqs)))
-    keyring = keyring_of(conn)
-    return {row.seq: StoredEvent(**_opened(keyring, row)) for row in rows}
+    codec = codec_of(conn)
+    return {row.seq: StoredEvent(**_opened(codec, row)) for row in rows}
 
 
 def last_seq(conn: Connection) -> int:
@@ -299,22 +285,22 @@ def resource_events(conn: Connection, directory_id: str, resource_id: str) -> li
         )
         .order_by(events.c.position)
     )
-    keyring = keyring_of(conn)
-    return [StoredEvent(**_opened(keyring, row)) for row in rows]
+    codec = codec_of(conn)
+    return [StoredEvent(**_opened(codec, row)) for row in rows]
 
 
 def redact(conn: Connection, directory_id: str, resource_id: str, data: dict[str, Any]) -> int:
     """Replace the payloads of every event about a resource (erasure of personal data)."""
-    keyring = keyring_of(conn)
+    codec = codec_of(conn)
     count = 0
     for table in (events, held_events):
         about = (table.c.directory_id == directory_id, table.c.resource_id == resource_id)
-        if keyring is None:
+        if not codec.sealed:
             count += conn.execute(update(table).where(*about).values(data=data)).rowcount
             continue
         # Each encrypted payload is bound to its event: one write per event.
         for event_id in conn.execute(select(table.c.id).where(*about)).scalars():
-            sealed = keyring.seal_document(data, DATA, directory_id, event_id)
+            sealed = codec.seal_document(data, DATA, directory_id, event_id)
             conn.execute(update(table).where(table.c.id == event_id).values(data=sealed))
             count += 1
     return count
@@ -322,20 +308,12 @@ def redact(conn: Connection, directory_id: str, resource_id: str, data: dict[str
 
 def open_payload(conn: Connection, directory_id: str, event_id: str, stored: Any) -> Any:
     """A payload as read raw from the table, decrypted when it is encrypted."""
-    keyring = keyring_of(conn)
-    if keyring is None:
-        if isinstance(stored, str):
-            refuse_plain_read(DATA, stored)
-        return stored
-    return keyring.open_document(stored, DATA, directory_id, event_id)
+    return codec_of(conn).open_document(stored, DATA, directory_id, event_id)
 
 
 def seal_payload(conn: Connection, directory_id: str, event_id: str, data: Any) -> Any:
     """A payload as it is to be stored: encrypted when encryption is on."""
-    keyring = keyring_of(conn)
-    if keyring is None:
-        return data
-    return keyring.seal_document(data, DATA, directory_id, event_id)
+    return codec_of(conn).seal_document(data, DATA, directory_id, event_id)
 
 
 def _columns(table: Any) -> list[Any]:

@@ -21,7 +21,7 @@ from sqlalchemy import (
 
 from scimgate.store.batches import batches
 from scimgate.store.by_ids import ByIds, by_ids
-from scimgate.store.encryption import Keyring, keyring_of
+from scimgate.store.column_codec import ColumnCodec, codec_of
 from scimgate.store.memberships import DISPLAY, member_row_id
 from scimgate.store.tables.resources import group_members, groups, users
 
@@ -47,9 +47,9 @@ class Membership:
 
 def members_of(conn: Connection, directory_id: str, group_id: str) -> list[Member]:
     """Every member of a group with the name it displays, in a stable order."""
-    keyring = keyring_of(conn)
-    if keyring is not None:
-        return _sealed_members_of(conn, keyring, directory_id, group_id)
+    codec = codec_of(conn)
+    if codec.sealed:
+        return _sealed_members_of(conn, codec, directory_id, group_id)
     gm = group_members.c
     user_members = (
         select(
@@ -71,7 +71,7 @@ def members_of(conn: Connection, directory_id: str, group_id: str) -> list[Membe
 
 
 def shown_name(
-    keyring: Keyring,
+    codec: ColumnCodec,
     directory_id: str,
     group_id: str,
     member_id: str,
@@ -86,19 +86,19 @@ def shown_name(
     What ``coalesce(display, displayName, userName, group displayName)`` gives on plain rows.
     """
     if display is not None:
-        return keyring.open(display, DISPLAY, directory_id, member_row_id(group_id, member_id))
+        return codec.open(display, DISPLAY, directory_id, member_row_id(group_id, member_id))
     for value, place in (
         (user_display_name, "users.display_name"),
         (user_name, "users.user_name"),
         (group_display_name, "groups.display_name"),
     ):
         if value is not None:
-            return keyring.open(value, place, directory_id, member_id)
+            return codec.open(value, place, directory_id, member_id)
     return None
 
 
 def _sealed_members_of(
-    conn: Connection, keyring: Keyring, directory_id: str, group_id: str
+    conn: Connection, codec: ColumnCodec, directory_id: str, group_id: str
 ) -> list[Member]:
     """``members_of`` over encrypted names: each candidate name read and decrypted apart."""
     gm = group_members.c
@@ -118,7 +118,7 @@ def _sealed_members_of(
             id=member_id,
             type=member_type,
             display=shown_name(
-                keyring,
+                codec,
                 directory_id,
                 group_id,
                 member_id,
@@ -158,9 +158,9 @@ def groups_of(
     found: dict[str, list[Membership]] = {member_id: [] for member_id in member_ids_}
     if not member_ids_:
         return found
-    keyring = keyring_of(conn)
-    if keyring is not None:
-        return _sealed_groups_of(conn, keyring, directory_id, found)
+    codec = codec_of(conn)
+    if codec.sealed:
+        return _sealed_groups_of(conn, codec, directory_id, found)
     for batch in batches(member_ids_):
         rows = _GROUPS_OF.run(conn, batch, {"directory_id": directory_id})
         for member_id, group_id, display, external_id in rows:
@@ -173,15 +173,15 @@ _SEALED_GROUPS_OF = _groups_of_members(groups.c.doc)
 
 
 def _sealed_groups_of(
-    conn: Connection, keyring: Keyring, directory_id: str, found: dict[str, list[Membership]]
+    conn: Connection, codec: ColumnCodec, directory_id: str, found: dict[str, list[Membership]]
 ) -> dict[str, list[Membership]]:
     opened: dict[str, tuple[str, Any]] = {}
     for batch in batches(list(found)):
         rows = _SEALED_GROUPS_OF.run(conn, batch, {"directory_id": directory_id})
         for member_id, group_id, display, doc in rows:
             if group_id not in opened:
-                name = keyring.open(display, "groups.display_name", directory_id, group_id)
-                document = keyring.open_document(doc, "groups.doc", directory_id, group_id)
+                name = codec.open(display, "groups.display_name", directory_id, group_id)
+                document = codec.open_document(doc, "groups.doc", directory_id, group_id)
                 opened[group_id] = (name, document.get("externalId"))
             name, external_id = opened[group_id]
             found[member_id].append(Membership(group_id, name, external_id))

@@ -23,7 +23,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from scimgate.store.batches import batches
 from scimgate.store.by_ids import ByIds, by_ids
-from scimgate.store.encryption import Keyring, Resealed, key_id_of, keyring_of
+from scimgate.store.column_codec import codec_of
+from scimgate.store.encryption import Keyring, Resealed, key_id_of
 from scimgate.store.prepared import Prepared
 from scimgate.store.resource_tables import USERS
 from scimgate.store.tables.resources import group_members, users
@@ -50,27 +51,21 @@ def add(conn: Connection, directory_id: str, group_id: str, members: Iterable[Ne
 
     Returns how many rows were added.
     """
-    keyring = keyring_of(conn)
+    codec = codec_of(conn)
     rows = [
         {
             "directory_id": directory_id,
             "group_id": group_id,
             "member_id": member.id,
             "member_type": member.type,
-            "display": member.display,
+            "display": codec.seal_optional(
+                member.display, DISPLAY, directory_id, member_row_id(group_id, member.id)
+            ),
         }
         for member in {member.id: member for member in members}.values()
     ]
     if not rows:
         return 0
-    if keyring is not None:
-        for row in rows:
-            row["display"] = keyring.seal_optional(
-                row["display"],
-                DISPLAY,
-                directory_id,
-                member_row_id(group_id, str(row["member_id"])),
-            )
     add = _ADD[conn.dialect.name]
     if len(rows) == 1:  # what a single member change adds
         return add.execute(conn, rows[0])

@@ -3,7 +3,8 @@
 from sqlalchemy import Connection, bindparam, select
 
 from scimgate.scim.compare import fold
-from scimgate.store.encryption import GROUP_NAME_LOOKUP, USER_NAME_LOOKUP, keyring_of
+from scimgate.store.column_codec import codec_of
+from scimgate.store.encryption import GROUP_NAME_LOOKUP, USER_NAME_LOOKUP
 from scimgate.store.resource_tables import GROUPS
 from scimgate.store.tables.resources import groups, users
 
@@ -18,7 +19,7 @@ _USER_NAME_HOLDER = (
 """Built once: asked before every user is created."""
 
 
-_SEALED_USER_NAME_HOLDER = (
+_USER_NAME_HOLDER_ANY_OF = (
     select(users.c.id)
     .where(
         users.c.directory_id == bindparam("directory_id"),
@@ -36,14 +37,15 @@ def user_name_holder(conn: Connection, directory_id: str, user_name: str) -> str
     the old key or the new one, never both, and every write asks here first
     (writes to a directory take turns), so userName stays unique.
     """
-    keyring = keyring_of(conn)
-    if keyring is None:
+    codec = codec_of(conn)
+    keys = codec.lookups(USER_NAME_LOOKUP, directory_id, fold(user_name))
+    if codec.sealed:
         return conn.execute(
-            _USER_NAME_HOLDER, {"directory_id": directory_id, "user_name_key": fold(user_name)}
+            _USER_NAME_HOLDER_ANY_OF, {"directory_id": directory_id, "user_name_keys": keys}
         ).scalar()
-    keys = keyring.lookups(USER_NAME_LOOKUP, directory_id, fold(user_name))
+    [key] = keys
     return conn.execute(
-        _SEALED_USER_NAME_HOLDER, {"directory_id": directory_id, "user_name_keys": keys}
+        _USER_NAME_HOLDER, {"directory_id": directory_id, "user_name_key": key}
     ).scalar()
 
 
@@ -54,14 +56,10 @@ def user_names_held_by_index(conn: Connection) -> bool:
     under the old key and a new row would hold it under the new one, so every
     write asks :func:`user_name_holder` first.
     """
-    return keyring_of(conn) is None
+    return not codec_of(conn).sealed
 
 
 def group_named(conn: Connection, directory_id: str, display_name: str) -> str | None:
     """The id of one group of the directory whose displayName is this one in any case."""
-    keyring = keyring_of(conn)
-    folded = fold(display_name)
-    names = (
-        [folded] if keyring is None else keyring.lookups(GROUP_NAME_LOOKUP, directory_id, folded)
-    )
+    names = codec_of(conn).lookups(GROUP_NAME_LOOKUP, directory_id, fold(display_name))
     return GROUPS.find_id(conn, directory_id, groups.c.display_name_key.in_(names))

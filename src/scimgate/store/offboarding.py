@@ -11,7 +11,8 @@ from typing import Any
 from sqlalchemy import Connection, and_, delete, func, select, tuple_, update
 
 from scimgate.events.models import Deprovisioning, DeprovisionReason
-from scimgate.store.encryption import Keyring, Resealed, key_id_of, keyring_of
+from scimgate.store.column_codec import ColumnCodec, codec_of
+from scimgate.store.encryption import Keyring, Resealed, key_id_of
 from scimgate.store.tables.event_stream import held_events
 from scimgate.store.tables.offboarding import deprovisionings, user_tombstones
 
@@ -25,23 +26,20 @@ _RECORD_COLUMNS = [
 
 def record(conn: Connection, rows: Sequence[Deprovisioning]) -> None:
     if rows:
-        keyring = keyring_of(conn)
+        codec = codec_of(conn)
         values = [row.model_dump() for row in rows]
-        if keyring is not None:
-            for each in values:
-                each["user_name"] = keyring.seal_optional(
-                    each["user_name"], NAME, each["directory_id"], each["id"]
-                )
+        for each in values:
+            each["user_name"] = codec.seal_optional(
+                each["user_name"], NAME, each["directory_id"], each["id"]
+            )
         conn.execute(deprovisionings.insert(), values)
 
 
-def _records(keyring: Keyring | None, rows: Any) -> list[Deprovisioning]:
-    if keyring is None:
-        return [Deprovisioning(**row._mapping) for row in rows]
+def _records(codec: ColumnCodec, rows: Any) -> list[Deprovisioning]:
     found = []
     for row in rows:
         values = dict(row._mapping)
-        values["user_name"] = keyring.open_optional(
+        values["user_name"] = codec.open_optional(
             values["user_name"], NAME, values["directory_id"], values["id"]
         )
         found.append(Deprovisioning(**values))
@@ -133,7 +131,7 @@ def report(
     if directory_id is not None:
         query = query.where(deprovisionings.c.directory_id == directory_id)
     rows = conn.execute(query.order_by(deprovisionings.c.requested_at, deprovisionings.c.id))
-    return _records(keyring_of(conn), rows)
+    return _records(codec_of(conn), rows)
 
 
 def overdue(conn: Connection, requested_before: datetime, limit: int) -> list[Deprovisioning]:
@@ -157,7 +155,7 @@ def overdue(conn: Connection, requested_before: datetime, limit: int) -> list[De
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    return _records(keyring_of(conn), rows)
+    return _records(codec_of(conn), rows)
 
 
 def mark_alerted(conn: Connection, ids: Sequence[str], at: datetime) -> None:
@@ -186,23 +184,15 @@ def bury(
     at: datetime,
 ) -> None:
     """Keep a deleted user's last state (for audit) until the retention purges it."""
-    keyring = keyring_of(conn)
-    state: Any = last_state
-    if keyring is not None:
-        user_name = keyring.seal_optional(
-            user_name, f"{TOMBSTONE}.user_name", directory_id, user_id
-        )
-        external_id = keyring.seal_optional(
-            external_id, f"{TOMBSTONE}.external_id", directory_id, user_id
-        )
-        state = keyring.seal_document(last_state, f"{TOMBSTONE}.last_state", directory_id, user_id)
+    codec = codec_of(conn)
+    where = (directory_id, user_id)
     conn.execute(
         user_tombstones.insert().values(
             directory_id=directory_id,
             user_id=user_id,
-            user_name=user_name,
-            external_id=external_id,
-            last_state=state,
+            user_name=codec.seal_optional(user_name, f"{TOMBSTONE}.user_name", *where),
+            external_id=codec.seal_optional(external_id, f"{TOMBSTONE}.external_id", *where),
+            last_state=codec.seal_document(last_state, f"{TOMBSTONE}.last_state", *where),
             deleted_at=at,
         )
     )
@@ -216,11 +206,8 @@ def tombstone(conn: Connection, directory_id: str, user_id: str) -> dict[str, An
     ).first()
     if row is None:
         return None
-    keyring = keyring_of(conn)
-    if keyring is None:
-        return dict(row.last_state)
     place = f"{TOMBSTONE}.last_state"
-    return dict(keyring.open_document(row.last_state, place, directory_id, user_id))
+    return dict(codec_of(conn).open_document(row.last_state, place, directory_id, user_id))
 
 
 def remove_tombstone(conn: Connection, directory_id: str, user_id: str) -> int:

@@ -11,13 +11,8 @@ from typing import Any
 from sqlalchemy import Connection, and_, delete, func, or_, select, update
 
 from scimgate.scim.compare import fold
-from scimgate.store.encryption import (
-    LOG_USER_NAME_LOOKUP,
-    Keyring,
-    Resealed,
-    key_id_of,
-    keyring_of,
-)
+from scimgate.store.column_codec import ColumnCodec, SealedColumns, codec_of
+from scimgate.store.encryption import LOG_USER_NAME_LOOKUP, Keyring, Resealed, key_id_of
 from scimgate.store.tables.logs import provisioning_logs
 from scimgate.store.tables.offboarding import user_tombstones
 
@@ -84,37 +79,35 @@ _INSERT = provisioning_logs.insert()
 
 def insert(conn: Connection, entries: list[LogEntry]) -> None:
     if entries:
-        keyring = keyring_of(conn)
-        rows = [vars(entry) if keyring is None else _sealed(keyring, entry) for entry in entries]
-        conn.execute(_INSERT, rows)
+        codec = codec_of(conn)
+        conn.execute(_INSERT, [_row(codec, entry) for entry in entries])
 
 
-def _sealed(keyring: Keyring, entry: LogEntry) -> dict[str, Any]:
+def _row(codec: ColumnCodec, entry: LogEntry) -> dict[str, Any]:
     row = dict(vars(entry))
     where = (entry.directory_id, entry.id)
     for name in _SEALED_TEXTS:
-        row[name] = keyring.seal_optional(row[name], f"provisioning_logs.{name}", *where)
-    row["user_name_key"] = (
-        None
-        if entry.user_name is None
-        else keyring.lookup(LOG_USER_NAME_LOOKUP, entry.directory_id, fold(entry.user_name))
-    )
+        row[name] = codec.seal_optional(row[name], f"provisioning_logs.{name}", *where)
+    if codec.sealed:  # what finds a sealed userName; a plain one is searched itself
+        row["user_name_key"] = (
+            None
+            if entry.user_name is None
+            else codec.lookup(LOG_USER_NAME_LOOKUP, entry.directory_id, fold(entry.user_name))
+        )
     for body in _SEALED_BODIES:
         if row[body] is not None:
-            row[body] = keyring.seal_document(row[body], f"provisioning_logs.{body}", *where)
+            row[body] = codec.seal_document(row[body], f"provisioning_logs.{body}", *where)
     return row
 
 
-def _entry(keyring: Keyring | None, row: Any, **extra: Any) -> LogEntry:
+def _entry(codec: ColumnCodec, row: Any, **extra: Any) -> LogEntry:
     values = {**row._mapping, **extra}
-    if keyring is None:
-        return LogEntry(**values)
     where = (values["directory_id"], values["id"])
     for name in _SEALED_TEXTS:
-        values[name] = keyring.open_optional(values[name], f"provisioning_logs.{name}", *where)
+        values[name] = codec.open_optional(values[name], f"provisioning_logs.{name}", *where)
     for body in _SEALED_BODIES:
         if values[body] is not None:
-            values[body] = keyring.open_document(values[body], f"provisioning_logs.{body}", *where)
+            values[body] = codec.open_value(values[body], f"provisioning_logs.{body}", *where)
     return LogEntry(**values)
 
 
@@ -124,7 +117,7 @@ def get(conn: Connection, log_id: str, directory_id: str | None = None) -> LogEn
     if directory_id is not None:
         query = query.where(provisioning_logs.c.directory_id == directory_id)
     row = conn.execute(query).first()
-    return _entry(keyring_of(conn), row) if row else None
+    return _entry(codec_of(conn), row) if row else None
 
 
 def by_request_id(conn: Connection, request_id: str) -> LogEntry | None:
@@ -134,7 +127,7 @@ def by_request_id(conn: Connection, request_id: str) -> LogEntry | None:
         .order_by(provisioning_logs.c.received_at.desc())
         .limit(1)
     ).first()
-    return _entry(keyring_of(conn), row) if row else None
+    return _entry(codec_of(conn), row) if row else None
 
 
 def search(conn: Connection, where: LogSearch) -> list[LogEntry]:
@@ -145,9 +138,9 @@ def search(conn: Connection, where: LogSearch) -> list[LogEntry]:
         query = query.where(c.status >= where.status_from)
     if where.status_to is not None:
         query = query.where(c.status <= where.status_to)
-    keyring = keyring_of(conn)
-    if where.user is not None and keyring is not None:
-        hashes = keyring.lookups(LOG_USER_NAME_LOOKUP, where.directory_id, fold(where.user))
+    codec = codec_of(conn)
+    if where.user is not None and codec.sealed:
+        hashes = codec.lookups(LOG_USER_NAME_LOOKUP, where.directory_id, fold(where.user))
         query = query.where(or_(c.user_name_key.in_(hashes), c.resource_id == where.user))
     elif where.user is not None:
         # userName is case-insensitive in SCIM: the IdP and support may spell it differently.
@@ -163,7 +156,7 @@ def search(conn: Connection, where: LogSearch) -> list[LogEntry]:
         query = query.where(or_(c.received_at < at, and_(c.received_at == at, c.id < log_id)))
     query = query.order_by(c.received_at.desc(), c.id.desc()).limit(where.limit)
     return [
-        _entry(keyring, row, request_body=None, response_body=None) for row in conn.execute(query)
+        _entry(codec, row, request_body=None, response_body=None) for row in conn.execute(query)
     ]
 
 
@@ -189,13 +182,14 @@ def reseal(conn: Connection, keyring: Keyring, after: str, limit: int) -> Reseal
     rows = conn.execute(
         select(*_ENTRY_COLUMNS).where(c.id > after).order_by(c.id).limit(limit).with_for_update()
     ).all()
+    codec = SealedColumns(keyring)
     changed = 0
     for row in rows:
         stored = [row._mapping[name] for name in (*_SEALED_TEXTS, *_SEALED_BODIES)]
         if all(v is None or key_id_of(v) == keyring.newest.id for v in stored):
             continue
-        entry = _entry(keyring, row)
-        sealed = _sealed(keyring, entry)
+        entry = _entry(codec, row)
+        sealed = _row(codec, entry)
         conn.execute(
             update(provisioning_logs)
             .where(c.id == entry.id)

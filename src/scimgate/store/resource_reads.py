@@ -1,7 +1,7 @@
 """Reading a resource type's rows: by id, by an indexed value, and pages of a filtered list.
 
-With encryption at rest on, documents and names are decrypted as they are read, and
-a filter's conditions on lookup columns are rewritten to ask for keyed hashes.
+Documents and names are opened as they are read (decrypted, with encryption at rest
+on), and a filter is given as the stored rows can answer it (``store/column_codec.py``).
 """
 
 from collections.abc import Sequence
@@ -14,12 +14,12 @@ from sqlalchemy import ColumnElement, Connection, Select, bindparam, func, selec
 
 from scimgate.store.batches import batches
 from scimgate.store.by_ids import ByIds, by_ids
-from scimgate.store.encryption import key_id_of, keyring_of
+from scimgate.store.column_codec import PLAIN, codec_of
+from scimgate.store.encryption import key_id_of
 from scimgate.store.errors import NotFound
 from scimgate.store.prepared import Prepared
 from scimgate.store.query.constructs import sqlite_json_path
-from scimgate.store.query.sealed import sealed_condition
-from scimgate.store.query.sorting import check_sortable, ordering
+from scimgate.store.query.sorting import ordering
 from scimgate.store.stored_resources import ResourceLayout, StoredResource
 from scimgate.store.tables.resources import resource_counts
 
@@ -50,18 +50,18 @@ class ResourceReads(ResourceLayout):
         row = query.first(conn, {"directory_id": directory_id, "id": resource_id})
         if row is None:
             return None
-        return self.stored_from(keyring_of(conn), directory_id, row)
+        return self.stored_from(codec_of(conn), directory_id, row)
 
     def get_many(
         self, conn: Connection, directory_id: str, resource_ids: Sequence[str]
     ) -> dict[str, StoredResource]:
         """These resources of the directory by id, one statement per batch of ids; ids the
         directory does not have are left out."""
-        keyring = keyring_of(conn)
+        codec = codec_of(conn)
         found: dict[str, StoredResource] = {}
         for batch in batches(resource_ids):
             rows = self._get_many.run(conn, batch, {"directory_id": directory_id})
-            found.update((row[0], self.stored_from(keyring, directory_id, row)) for row in rows)
+            found.update((row[0], self.stored_from(codec, directory_id, row)) for row in rows)
         return found
 
     @cached_property
@@ -103,20 +103,18 @@ class ResourceReads(ResourceLayout):
             )
             .order_by(c.confirmed_at, c.id)
         )
-        keyring = keyring_of(conn)
-        if keyring is None:
-            return [(row[0], row[1], row[2]) for row in rows]
+        codec = codec_of(conn)
         place = f"{self.table.name}.{name.name}"
-        return [(row[0], keyring.open(row[1], place, directory_id, row[0]), row[2]) for row in rows]
+        return [(row[0], codec.open(row[1], place, directory_id, row[0]), row[2]) for row in rows]
 
     def holding(self, conn: Connection, directory_id: str, key: str) -> list[StoredResource]:
         """The resources whose document has a top-level ``key`` (an extension's URN)."""
-        keyring = keyring_of(conn)
-        if keyring is not None:
+        codec = codec_of(conn)
+        if codec.sealed:
             # Encrypted documents cannot be searched in SQL: read the directory's, keep holders.
             query = select(*self.stored_columns()).where(self.table.c.directory_id == directory_id)
             every = conn.execute(query.order_by(self.table.c.id))
-            resources = [self.stored_from(keyring, directory_id, row) for row in every]
+            resources = [self.stored_from(codec, directory_id, row) for row in every]
             return [resource for resource in resources if key in resource.doc]
         document = self.table.c.doc
         held = (
@@ -126,7 +124,7 @@ class ResourceReads(ResourceLayout):
         )
         query = select(*self.stored_columns()).where(self.table.c.directory_id == directory_id)
         rows = conn.execute(query.where(held).order_by(self.table.c.id))
-        return [self.stored_from(None, directory_id, row) for row in rows]
+        return [self.stored_from(codec, directory_id, row) for row in rows]
 
     def existing_ids(
         self,
@@ -197,7 +195,7 @@ class ResourceReads(ResourceLayout):
             )
             self._matching[column] = query
         rows = query.rows(conn, {"directory_id": directory_id, "value": value, "limit": limit})
-        return [self.stored_from(None, directory_id, row) for row in rows]
+        return [self.stored_from(PLAIN, directory_id, row) for row in rows]
 
     @cached_property
     def _matching(self) -> dict[str, Prepared]:
@@ -215,9 +213,7 @@ class ResourceReads(ResourceLayout):
                 )
             ).scalar()
             return int(total or 0)
-        keyring = keyring_of(conn)
-        if keyring is not None:
-            condition = sealed_condition(condition, keyring, directory_id)
+        condition = codec_of(conn).condition(condition, directory_id)
         query = select(func.count()).select_from(self.table)
         query = query.where(self.table.c.directory_id == directory_id, condition)
         return int(conn.execute(query).scalar_one())
@@ -239,11 +235,10 @@ class ResourceReads(ResourceLayout):
         ``after_id`` resumes an id-ordered walk (keyset).
         """
         order_by = ordering(self.table, sort_by, descending=descending)
-        keyring = keyring_of(conn)
-        if keyring is not None:
-            check_sortable(order_by)
-            if condition is not None:
-                condition = sealed_condition(condition, keyring, directory_id)
+        codec = codec_of(conn)
+        codec.check_order(order_by)
+        if condition is not None:
+            condition = codec.condition(condition, directory_id)
         query = select(*self.stored_columns()).where(self.table.c.directory_id == directory_id)
         if condition is not None:
             query = query.where(condition)
@@ -253,7 +248,7 @@ class ResourceReads(ResourceLayout):
         if offset:
             # Past the last row every offset reads nothing; keep it within a 64-bit integer.
             query = query.offset(min(offset, MAX_OFFSET))
-        return [self.stored_from(keyring, directory_id, row) for row in conn.execute(query)]
+        return [self.stored_from(codec, directory_id, row) for row in conn.execute(query)]
 
     def key_census(self, conn: Connection) -> dict[str | None, int]:
         """How many rows each key id protects (None: plain rows)."""

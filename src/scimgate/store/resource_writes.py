@@ -1,6 +1,7 @@
 """Writing a resource type's rows: create, replace, version, confirm, delete, re-encrypt.
 
-With encryption at rest on, the document and the personal name columns are stored
+The columns are made through the connection's codec (``store/column_codec.py``): with
+encryption at rest on, the document and the personal name columns are stored
 encrypted, the lookup columns (``*_key``, ``external_id``) hold keyed hashes, and a
 user's e-mail addresses have hash rows of their own (``store/email_hashes.py``).
 """
@@ -14,8 +15,9 @@ from sqlalchemy import Connection, bindparam, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from scimgate.store.column_codec import ColumnCodec, SealedColumns, codec_of
 from scimgate.store.email_hashes import index_emails
-from scimgate.store.encryption import Keyring, Resealed, keyring_of
+from scimgate.store.encryption import Keyring, Resealed
 from scimgate.store.prepared import Prepared
 from scimgate.store.stored_resources import ResourceLayout, StoredResource
 from scimgate.store.tables.resources import resource_counts, users
@@ -25,22 +27,14 @@ class ResourceWrites(ResourceLayout):
     """The writes of one resource type, each keeping the directory's total of it."""
 
     def insert(self, conn: Connection, directory_id: str, resource: StoredResource) -> None:
-        keyring = keyring_of(conn)
-        if keyring is None:
-            row = {
-                "directory_id": directory_id,
-                **vars(resource),
-                **self.index_columns(resource.doc),
-            }
-            self._insert.execute(conn, row)
-        else:
-            row = {
-                "directory_id": directory_id,
-                **vars(resource),
-                **self.sealed_columns(keyring, directory_id, resource.id, resource.doc),
-            }
-            self._insert.execute(conn, row)
-            self._index_emails(conn, keyring, directory_id, resource.id, resource.doc)
+        codec = codec_of(conn)
+        row = {
+            "directory_id": directory_id,
+            **vars(resource),
+            **self.columns(codec, directory_id, resource.id, resource.doc),
+        }
+        self._insert.execute(conn, row)
+        self._index_emails(conn, codec, directory_id, resource.id, resource.doc)
         self.add_to_total(conn, directory_id, 1)
 
     @cached_property
@@ -50,16 +44,10 @@ class ResourceWrites(ResourceLayout):
 
     def replace(self, conn: Connection, directory_id: str, resource: StoredResource) -> None:
         """Store a new state of an existing resource (whose version the caller has checked)."""
-        keyring = keyring_of(conn)
-        if keyring is None:
-            columns = {"doc": resource.doc, **self.index_columns(resource.doc)}
-        else:
-            columns = self.sealed_columns(keyring, directory_id, resource.id, resource.doc)
+        codec = codec_of(conn)
+        columns = self.columns(codec, directory_id, resource.id, resource.doc)
         self._replace.execute(conn, {**_version_of(directory_id, resource), **columns})
-        if keyring is not None:
-            self._index_emails(
-                conn, keyring, directory_id, resource.id, resource.doc, replacing=True
-            )
+        self._index_emails(conn, codec, directory_id, resource.id, resource.doc, replacing=True)
 
     @cached_property
     def _replace(self) -> Prepared:
@@ -146,34 +134,36 @@ class ResourceWrites(ResourceLayout):
             .with_for_update()
         )
         rows = conn.execute(query).all()
+        codec = SealedColumns(keyring)
         changed = 0
         for directory_id, resource_id, stored in rows:
             if keyring.key_id_of(stored) == keyring.newest.id:
                 continue
             place = f"{self.table.name}.doc"
-            doc = keyring.open_document(stored, place, directory_id, resource_id)
+            doc = codec.open_document(stored, place, directory_id, resource_id)
             conn.execute(
                 update(self.table)
                 .where(c.id == resource_id)
-                .values(**self.sealed_columns(keyring, directory_id, resource_id, doc))
+                .values(**self.columns(codec, directory_id, resource_id, doc))
             )
-            self._index_emails(conn, keyring, directory_id, resource_id, doc, replacing=True)
+            self._index_emails(conn, codec, directory_id, resource_id, doc, replacing=True)
             changed += 1
         return Resealed(rows[-1].id if rows else None, changed)
 
     def _index_emails(
         self,
         conn: Connection,
-        keyring: Keyring,
+        codec: ColumnCodec,
         directory_id: str,
         resource_id: str,
         doc: dict[str, Any],
         *,
         replacing: bool = False,
     ) -> None:
-        """A user's e-mail hash rows, kept with its row (encryption on); groups have none."""
-        if self.table is users:
-            index_emails(conn, keyring, directory_id, resource_id, doc, replacing=replacing)
+        """A user's e-mail hash rows, kept with its row when sealed (a plain document is
+        searched itself); groups have none."""
+        if self.table is users and codec.sealed:
+            index_emails(conn, codec, directory_id, resource_id, doc, replacing=replacing)
 
 
 def _version_of(directory_id: str, resource: StoredResource) -> dict[str, Any]:

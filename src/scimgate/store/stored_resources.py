@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Table
 
-from scimgate.store.encryption import Keyring, refuse_plain_read
+from scimgate.store.column_codec import ColumnCodec
 
 
 @dataclass(frozen=True)
@@ -44,9 +44,9 @@ class ResourceLayout:
     """What the resource is called in messages: "user", "group"."""
 
     table: Table
-    index_columns: Callable[[dict[str, Any]], dict[str, Any]]
-    sealed_columns: Callable[[Keyring, str, str, dict[str, Any]], dict[str, Any]]
-    """The stored columns with encryption on: (keyring, directory id, resource id, document)."""
+    columns: Callable[[ColumnCodec, str, str, dict[str, Any]], dict[str, Any]]
+    """The document and the columns derived from it, as stored: (codec, directory id,
+    resource id, document)."""
 
     def stored_columns(self) -> list[Any]:
         """The columns a resource is read back from, in the order :meth:`stored_from` takes."""
@@ -54,18 +54,13 @@ class ResourceLayout:
         return [c.id, c.doc, c.created_at, c.modified_at, c.version, c.confirmed_at]
 
     def stored_from(
-        self, keyring: Keyring | None, directory_id: str, row: Sequence[Any]
+        self, codec: ColumnCodec, directory_id: str, row: Sequence[Any]
     ) -> StoredResource:
-        """A row read back as a resource, its document decrypted (the row starts with the
+        """A row read back as a resource, its document opened (the row starts with the
         columns of :meth:`stored_columns`)."""
-        resource_id, document, created_at, modified_at, version, confirmed_at = row[:6]
-        if keyring is None:
-            if document.__class__ is str:  # an encrypted one: refused, never served
-                refuse_plain_read(f"{self.table.name}.doc", document)
-        else:
-            document = keyring.open_document(
-                document, f"{self.table.name}.doc", directory_id, resource_id
-            )
+        resource_id, stored, created_at, modified_at, version, confirmed_at = row[:6]
+        place = f"{self.table.name}.doc"
+        document = codec.open_document(stored, place, directory_id, resource_id)
         return StoredResource(resource_id, document, created_at, modified_at, version, confirmed_at)
 
     @property
