@@ -22,6 +22,7 @@ from scimgate.scim.normalized import (
     normalize_user,
     normalize_user_dump,
 )
+from scimgate.service.directories import existing_directory
 from scimgate.service.directory_config import DirectoryConfig
 from scimgate.service.existing import existing
 from scimgate.service.representation import group_dump, user_dump, user_resource
@@ -90,9 +91,10 @@ class PayloadBuilder:
     def directory(self) -> Directory:
         return self.config.directory
 
-    @directory.setter
-    def directory(self, directory: Directory) -> None:
-        """The directory as the transaction changed it (its assignment group)."""
+    def reread_directory(self) -> None:
+        """Take the directory row as it now stands, for a transaction that changed it (its
+        assignment group): the payloads built after, and publishing, use it."""
+        directory = existing_directory(self.conn, self.directory.id)
         self.config = replace(self.config, directory=directory)
         self.__dict__.pop("scope", None)
 
