@@ -723,39 +723,27 @@ def test_a_change_that_fails_publishes_and_stores_nothing(
 
     before = counts()
     stored = StoredResource.new(new_id(), {"userName": "ghost", "active": True}, utcnow())
-    with pytest.raises(RuntimeError, match="boom"), changes.changing(engine) as conn:
-        USERS.insert(conn, scim.directory_id, stored)
-        changes.user_created(conn, scim.directory_id, stored)
+    with (
+        pytest.raises(RuntimeError, match="boom"),
+        changes.changing(engine, scim.directory_id) as work,
+    ):
+        USERS.insert(work.conn, scim.directory_id, stored)
+        work.user_created(stored)
         USERS.replace(
-            conn,
+            work.conn,
             scim.directory_id,
             stored.evolved({"userName": "ghost", "active": False}, utcnow()),
         )
-        changes.user_changed(
-            conn,
-            scim.directory_id,
-            stored.id,
-            before=UserState.active,
-            previous_attributes={"active": True},
-        )
+        work.user_changed(stored.id, before=UserState.active, previous_attributes={"active": True})
         raise RuntimeError("boom")
     assert counts() == before
 
     # The same changes, when the use case ends well, are stored with their events.
-    with changes.changing(engine) as conn:
-        USERS.insert(conn, scim.directory_id, stored)
-        changes.user_created(conn, scim.directory_id, stored)
+    with changes.changing(engine, scim.directory_id) as work:
+        USERS.insert(work.conn, scim.directory_id, stored)
+        work.user_created(stored)
     assert counts() == (before[0] + 1, before[1] + 1, before[2])
     assert [event.type for event in published(engine, scim.directory_id)][-1] == "user.created"
-
-
-def test_changes_are_recorded_only_inside_a_changing_transaction(
-    engine: Engine, scim: DirectoryClient
-) -> None:
-    with pytest.raises(RuntimeError, match="changing"), engine.begin() as conn:
-        changes.user_created(
-            conn, scim.directory_id, StoredResource.new(new_id(), {"userName": "x"}, utcnow())
-        )
 
 
 def test_a_reader_following_the_cursor_sees_every_event_once_in_commit_order(

@@ -3,7 +3,7 @@
 from sqlalchemy import Engine
 
 from scimgate.events.models import EventType
-from scimgate.service import changes
+from scimgate.service.changes import changing
 from scimgate.store import tenants
 from scimgate.store.ids import utcnow
 from scimgate.store.tenants import Directory
@@ -13,6 +13,6 @@ def note_activation(engine: Engine, directory: Directory) -> None:
     """Record ``directory.activated`` once, for the first authenticated request."""
     if directory.activated_at is not None:
         return
-    with changes.changing(engine) as conn:
-        if tenants.activate(conn, directory.id, utcnow()):
-            changes.directory_changed(conn, directory.id, EventType.directory_activated)
+    with changing(engine, directory.id) as work:
+        if tenants.activate(work.conn, directory.id, utcnow()):
+            work.directory_changed(EventType.directory_activated)

@@ -1,11 +1,14 @@
 """Recording changes as events, in the transaction that makes them (a transactional outbox).
 
-A use case that changes a directory runs in :func:`changing`. While it runs,
-each change is recorded with its payload, built from the transaction's own
-view of the data, so the event shows the resource as it stands after the
-change. When the use case ends without error, the events are published (or
-held back by the safety valve) in the same transaction, just before it
-commits: no change without its event, no event without its change.
+A use case that changes a directory runs in :func:`changing`, which hands it a
+:class:`UnitOfWork`: the transaction's connection, and the methods that record
+its changes. Each change is recorded with its payload, built from the
+transaction's own view of the data, so the event shows the resource as it
+stands after the change. When the use case ends without error, the events are
+published (or held back by the safety valve) in the same transaction, just
+before it commits: no change without its event, no event without its change.
+A helper that records changes takes the unit of work, not a bare connection, so
+that only code running inside :func:`changing` can record one.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import Connection, Engine
@@ -35,147 +39,6 @@ from scimgate.store.membership_lists import Membership
 from scimgate.store.stored_resources import StoredResource
 from scimgate.store.transactions import writing
 
-_JOURNAL = "scimgate.journal"
-
-
-@dataclass
-class Journal:
-    """The events a transaction has recorded so far, and what it needed to build them."""
-
-    events: list[publishing.Recorded] = field(default_factory=list)
-    builders: dict[str, PayloadBuilder] = field(default_factory=dict)
-
-
-@contextmanager
-def changing(engine: Engine) -> Iterator[Connection]:
-    """A writing transaction whose recorded changes are published when it commits."""
-    with writing(engine) as conn:
-        journal = Journal()
-        conn.info[_JOURNAL] = journal
-        try:
-            yield conn
-            seen = {key: build.directory for key, build in journal.builders.items()}
-            publishing.publish_recorded(conn, journal.events, seen)
-        finally:
-            conn.info.pop(_JOURNAL, None)
-
-
-def builder(conn: Connection, directory_id: str) -> PayloadBuilder:
-    """The payload builder of this transaction for a directory.
-
-    The first call reads the directory row, and its configuration where this
-    process does not have it at the row's stamp (:mod:`scimgate.service.directory_config`).
-    Publishing takes the directory from it (on SQLite, without reading it again): a
-    use case that changes the directory row gives the builder the row as it now stands.
-    """
-    journal = _journal(conn)
-    found = journal.builders.get(directory_id)
-    if found is None:
-        found = journal.builders[directory_id] = PayloadBuilder(
-            conn, directory_config(conn, directory_id)
-        )
-    return found
-
-
-def user_changed(
-    conn: Connection,
-    directory_id: str,
-    user_id: str,
-    *,
-    before: UserState,
-    previous_attributes: dict[str, Any],
-    reason: DeprovisionReason = DeprovisionReason.deactivated,
-    stored: StoredResource | None = None,
-    groups: list[Membership] | None = None,
-) -> None:
-    """A user's attributes or assignment changed: updated, deactivated or reactivated.
-
-    ``before`` is the user's state before the change; the event type follows
-    from how the state moved. A caller holding the user's new row and its
-    memberships passes them, saving their reads.
-    """
-    user = builder(conn, directory_id).user(user_id, stored=stored, groups=groups)
-    _user_changed(conn, directory_id, user, before, previous_attributes, reason)
-
-
-def _user_changed(
-    conn: Connection,
-    directory_id: str,
-    user: DirectoryUser,
-    before: UserState,
-    previous_attributes: dict[str, Any],
-    reason: DeprovisionReason = DeprovisionReason.deactivated,
-) -> None:
-    """What :func:`user_changed` records, for a user already built."""
-    user_id = user.id
-    active_now = user.state == UserState.active
-    if before == UserState.active and not active_now:
-        kind, data = EventType.user_deactivated, UserData(user=user, reason=reason)
-    elif before == UserState.inactive and active_now:
-        kind, data = EventType.user_reactivated, UserData(user=user)
-    elif previous_attributes:
-        kind, data = EventType.user_updated, UserData(user=user)
-    else:
-        return
-    data.previous_attributes = previous_attributes
-    _append(conn, directory_id, kind, user_id, data)
-
-
-def user_created(
-    conn: Connection,
-    directory_id: str,
-    stored: StoredResource,
-    user_roles: list[str] | None = None,
-) -> None:
-    """A user was provisioned (``stored`` is its new row; it belongs to no group yet).
-
-    A caller that computed its first roles passes them, saving their read.
-    """
-    user = builder(conn, directory_id).user(
-        stored.id, stored=stored, groups=[], user_roles=user_roles
-    )
-    _append(conn, directory_id, EventType.user_created, stored.id, UserData(user=user))
-
-
-def user_deleted(conn: Connection, directory_id: str, last_state: DirectoryUser) -> None:
-    """A user was deleted; ``last_state`` was read before its row went."""
-    data = UserData(user=last_state, reason=DeprovisionReason.deleted)
-    _append(conn, directory_id, EventType.user_deleted, last_state.id, data)
-
-
-def roles_changed(
-    conn: Connection,
-    directory_id: str,
-    previous_roles: dict[str, list[str]],
-    facts: dict[str, UserFacts] | None = None,
-) -> None:
-    """These users' roles changed (``previous_roles`` by user id): one event each.
-
-    ``facts`` holds what the caller knows of them, their new roles included.
-    """
-    users = builder(conn, directory_id).users(list(previous_roles), facts)
-    for user_id, user in users.items():
-        data = UserData(user=user, previous_roles=previous_roles[user_id])
-        _append(conn, directory_id, EventType.user_roles_changed, user_id, data)
-
-
-def group_changed(
-    conn: Connection,
-    directory_id: str,
-    kind: EventType,
-    group_id: str,
-    previous_attributes: dict[str, Any] | None = None,
-    *,
-    stored: StoredResource | None = None,
-) -> None:
-    """``group.created``, ``group.updated``, or (before its row goes) ``group.deleted``.
-
-    A caller holding the group's row as it now stands passes it.
-    """
-    group = builder(conn, directory_id).group(group_id, stored)
-    data = GroupData(group=group, previous_attributes=previous_attributes or {})
-    _append(conn, directory_id, kind, group_id, data)
-
 
 @dataclass(frozen=True)
 class MemberMove:
@@ -186,117 +49,210 @@ class MemberMove:
     added: bool
 
 
-def memberships_changed(
-    conn: Connection,
-    directory_id: str,
-    group_id: str,
-    moves: Sequence[MemberMove],
-    *,
-    stored: StoredResource | None = None,
-) -> dict[str, UserFacts]:
-    """Members joined or left a group, in this order: one event each, as
-    :func:`membership_changed` records it. Returns what was read of the users among them.
+@dataclass(frozen=True)
+class UnitOfWork:
+    """One writing transaction on one directory, and the changes it has recorded so far.
 
-    The group (unless ``stored`` holds its row as it now stands) is read once
-    and the members in batches, so that a change of thousands of members costs
-    a few statements per batch rather than several per member.
+    :func:`changing` makes one. Store calls take :attr:`conn`; each recording method
+    appends events, in the order they are recorded, to be published when it ends.
     """
-    if not moves:
-        return {}
-    build = builder(conn, directory_id)
-    group = build.group(group_id, stored)
-    facts = build.user_facts(_ids_of(moves, "User"))
-    users = build.users(list(facts), facts)
-    groups = build.groups(_ids_of(moves, "Group"))
-    for move in moves:
-        if move.member_type == "User":
-            kind = EventType.group_user_added if move.added else EventType.group_user_removed
-            data = MembershipData(group=group, user=users[move.member_id])
+
+    conn: Connection
+    directory_id: str
+    _recorded: list[publishing.Recorded] = field(default_factory=list, init=False, repr=False)
+
+    @cached_property
+    def builder(self) -> PayloadBuilder:
+        """The payload builder of this transaction.
+
+        The first use reads the directory row, and its configuration where this
+        process does not have it at the row's stamp (:mod:`scimgate.service.directory_config`).
+        Publishing takes the directory from it (on SQLite, without reading it again): a
+        use case that changes the directory row has it read again
+        (:meth:`PayloadBuilder.reread_directory`).
+        """
+        return PayloadBuilder(self.conn, directory_config(self.conn, self.directory_id))
+
+    def user_changed(
+        self,
+        user_id: str,
+        *,
+        before: UserState,
+        previous_attributes: dict[str, Any],
+        reason: DeprovisionReason = DeprovisionReason.deactivated,
+        stored: StoredResource | None = None,
+        groups: list[Membership] | None = None,
+    ) -> None:
+        """A user's attributes or assignment changed: updated, deactivated or reactivated.
+
+        ``before`` is the user's state before the change; the event type follows
+        from how the state moved. A caller holding the user's new row and its
+        memberships passes them, saving their reads.
+        """
+        user = self.builder.user(user_id, stored=stored, groups=groups)
+        self._user_changed(user, before, previous_attributes, reason)
+
+    def _user_changed(
+        self,
+        user: DirectoryUser,
+        before: UserState,
+        previous_attributes: dict[str, Any],
+        reason: DeprovisionReason = DeprovisionReason.deactivated,
+    ) -> None:
+        """What :meth:`user_changed` records, for a user already built."""
+        active_now = user.state == UserState.active
+        if before == UserState.active and not active_now:
+            kind, data = EventType.user_deactivated, UserData(user=user, reason=reason)
+        elif before == UserState.inactive and active_now:
+            kind, data = EventType.user_reactivated, UserData(user=user)
+        elif previous_attributes:
+            kind, data = EventType.user_updated, UserData(user=user)
         else:
-            kind = EventType.group_group_added if move.added else EventType.group_group_removed
-            data = MembershipData(group=group, member_group=groups[move.member_id])
-        _append(conn, directory_id, kind, move.member_id, data)
-    return facts
+            return
+        data.previous_attributes = previous_attributes
+        self._append(kind, user.id, data)
+
+    def user_created(self, stored: StoredResource, user_roles: list[str] | None = None) -> None:
+        """A user was provisioned (``stored`` is its new row; it belongs to no group yet).
+
+        A caller that computed its first roles passes them, saving their read.
+        """
+        user = self.builder.user(stored.id, stored=stored, groups=[], user_roles=user_roles)
+        self._append(EventType.user_created, stored.id, UserData(user=user))
+
+    def user_deleted(self, last_state: DirectoryUser) -> None:
+        """A user was deleted; ``last_state`` was read before its row went."""
+        data = UserData(user=last_state, reason=DeprovisionReason.deleted)
+        self._append(EventType.user_deleted, last_state.id, data)
+
+    def roles_changed(
+        self, previous_roles: dict[str, list[str]], facts: dict[str, UserFacts] | None = None
+    ) -> None:
+        """These users' roles changed (``previous_roles`` by user id): one event each.
+
+        ``facts`` holds what the caller knows of them, their new roles included.
+        """
+        users = self.builder.users(list(previous_roles), facts)
+        for user_id, user in users.items():
+            data = UserData(user=user, previous_roles=previous_roles[user_id])
+            self._append(EventType.user_roles_changed, user_id, data)
+
+    def group_changed(
+        self,
+        kind: EventType,
+        group_id: str,
+        previous_attributes: dict[str, Any] | None = None,
+        *,
+        stored: StoredResource | None = None,
+    ) -> None:
+        """``group.created``, ``group.updated``, or (before its row goes) ``group.deleted``.
+
+        A caller holding the group's row as it now stands passes it.
+        """
+        group = self.builder.group(group_id, stored)
+        data = GroupData(group=group, previous_attributes=previous_attributes or {})
+        self._append(kind, group_id, data)
+
+    def memberships_changed(
+        self, group_id: str, moves: Sequence[MemberMove], *, stored: StoredResource | None = None
+    ) -> dict[str, UserFacts]:
+        """Members joined or left a group, in this order: one event each, as
+        :meth:`membership_changed` records it. Returns what was read of the users among them.
+
+        The group (unless ``stored`` holds its row as it now stands) is read once
+        and the members in batches, so that a change of thousands of members costs
+        a few statements per batch rather than several per member.
+        """
+        if not moves:
+            return {}
+        build = self.builder
+        group = build.group(group_id, stored)
+        facts = build.user_facts(_ids_of(moves, "User"))
+        users = build.users(list(facts), facts)
+        groups = build.groups(_ids_of(moves, "Group"))
+        for move in moves:
+            if move.member_type == "User":
+                kind = EventType.group_user_added if move.added else EventType.group_user_removed
+                data = MembershipData(group=group, user=users[move.member_id])
+            else:
+                kind = EventType.group_group_added if move.added else EventType.group_group_removed
+                data = MembershipData(group=group, member_group=groups[move.member_id])
+            self._append(kind, move.member_id, data)
+        return facts
+
+    def membership_changed(
+        self, group_id: str, member_id: str, member_type: str, *, added: bool
+    ) -> None:
+        """A member joined or left a group; the event is filed under the member's id.
+
+        Filing it under the member makes it part of the user's history, and of
+        what erasing the user's personal data redacts.
+        """
+        build = self.builder
+        group = build.group(group_id)
+        if member_type == "User":
+            kind = EventType.group_user_added if added else EventType.group_user_removed
+            data = MembershipData(group=group, user=build.user(member_id))
+        else:
+            kind = EventType.group_group_added if added else EventType.group_group_removed
+            data = MembershipData(group=group, member_group=build.group(member_id))
+        self._append(kind, member_id, data)
+
+    def assignment_changed(
+        self,
+        group_id: str,
+        user_ids: Sequence[str],
+        *,
+        joined: bool,
+        facts: dict[str, UserFacts] | None = None,
+    ) -> None:
+        """Users joined or left a group: if it is the assignment group, they gain or lose access.
+
+        ``facts`` holds what the caller knows of them as they now stand.
+        """
+        build = self.builder
+        if build.directory.assignment_group != group_id:
+            return
+        for user in build.users(user_ids, facts).values():
+            if joined:
+                self._user_changed(user, UserState.inactive, {})
+            else:
+                was_active = user.raw.get("active") is not False
+                before = UserState.active if was_active else UserState.inactive
+                self._user_changed(user, before, {}, DeprovisionReason.unassigned)
+
+    def directory_changed(self, kind: EventType) -> None:
+        info = directory_info(self.builder.directory)
+        self._append(kind, self.directory_id, DirectoryData(directory=info))
+
+    def _append(self, kind: EventType, resource_id: str, data: Any) -> None:
+        event = NewEvent(
+            id=new_id(),
+            organization_id=self.builder.directory.organization_id,
+            directory_id=self.directory_id,
+            type=kind.value,
+            resource_id=resource_id,
+            occurred_at=utcnow(),
+            data=data.model_dump(mode="json"),
+        )
+        self._recorded.append(publishing.Recorded(event, data))
+
+    def _publish(self) -> None:
+        """Publish (or hold) what was recorded, with the directory as the builder last saw it."""
+        if self._recorded:
+            seen = {self.directory_id: self.builder.directory}
+            publishing.publish_recorded(self.conn, self._recorded, seen)
 
 
 def _ids_of(moves: Sequence[MemberMove], member_type: str) -> list[str]:
     return list(dict.fromkeys(m.member_id for m in moves if m.member_type == member_type))
 
 
-def membership_changed(
-    conn: Connection,
-    directory_id: str,
-    group_id: str,
-    member_id: str,
-    member_type: str,
-    *,
-    added: bool,
-) -> None:
-    """A member joined or left a group; the event is filed under the member's id.
-
-    Filing it under the member makes it part of the user's history, and of
-    what erasing the user's personal data redacts.
-    """
-    build = builder(conn, directory_id)
-    group = build.group(group_id)
-    if member_type == "User":
-        kind = EventType.group_user_added if added else EventType.group_user_removed
-        data = MembershipData(group=group, user=build.user(member_id))
-    else:
-        kind = EventType.group_group_added if added else EventType.group_group_removed
-        data = MembershipData(group=group, member_group=build.group(member_id))
-    _append(conn, directory_id, kind, member_id, data)
-
-
-def assignment_changed(
-    conn: Connection,
-    directory_id: str,
-    group_id: str,
-    user_ids: Sequence[str],
-    *,
-    joined: bool,
-    facts: dict[str, UserFacts] | None = None,
-) -> None:
-    """Users joined or left a group: if it is the assignment group, they gain or lose access.
-
-    ``facts`` holds what the caller knows of them as they now stand.
-    """
-    build = builder(conn, directory_id)
-    if build.directory.assignment_group != group_id:
-        return
-    for user in build.users(user_ids, facts).values():
-        if joined:
-            _user_changed(conn, directory_id, user, UserState.inactive, {})
-        else:
-            was_active = user.raw.get("active") is not False
-            before = UserState.active if was_active else UserState.inactive
-            _user_changed(conn, directory_id, user, before, {}, DeprovisionReason.unassigned)
-
-
-def directory_changed(conn: Connection, directory_id: str, kind: EventType) -> None:
-    info = directory_info(builder(conn, directory_id).directory)
-    _append(conn, directory_id, kind, directory_id, DirectoryData(directory=info))
-
-
-def _append(
-    conn: Connection, directory_id: str, kind: EventType, resource_id: str, data: Any
-) -> None:
-    directory = builder(conn, directory_id).directory
-    event = NewEvent(
-        id=new_id(),
-        organization_id=directory.organization_id,
-        directory_id=directory_id,
-        type=kind.value,
-        resource_id=resource_id,
-        occurred_at=utcnow(),
-        data=data.model_dump(mode="json"),
-    )
-    _journal(conn).events.append(publishing.Recorded(event, data))
-
-
-def _journal(conn: Connection) -> Journal:
-    journal = conn.info.get(_JOURNAL)
-    if journal is None:
-        raise RuntimeError("changes are recorded only inside changes.changing()")
-    assert isinstance(journal, Journal)
-    return journal
+@contextmanager
+def changing(engine: Engine, directory_id: str) -> Iterator[UnitOfWork]:
+    """A writing transaction on a directory whose recorded changes are published when it
+    commits."""
+    with writing(engine) as conn:
+        work = UnitOfWork(conn, directory_id)
+        yield work
+        work._publish()

@@ -3,12 +3,12 @@
 from dataclasses import replace
 
 from scim2_models import Schema
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 
 from scimgate.events.diff import previous_attributes
 from scimgate.events.models import EventType
 from scimgate.scim.extensions import definition, read_schema
-from scimgate.service import changes
+from scimgate.service.changes import UnitOfWork, changing
 from scimgate.service.directories import existing_directory
 from scimgate.service.errors import NotFound, NotUnique
 from scimgate.store import extension_schemas
@@ -48,7 +48,8 @@ def unregister(engine: Engine, directory_id: str, schema_id: str) -> int:
     Returns how many resources held values. Each of them changes version and
     emits an update, as if the IdP had removed the values itself.
     """
-    with changes.changing(engine) as conn:
+    with changing(engine, directory_id) as work:
+        conn = work.conn
         existing_directory(conn, directory_id)
         found = next(
             (
@@ -61,10 +62,11 @@ def unregister(engine: Engine, directory_id: str, schema_id: str) -> int:
         if found is None or not extension_schemas.remove(conn, directory_id, found.id):
             raise NotFound(f"no schema {schema_id} is registered here")
         table = USERS if found.resource_type == "User" else GROUPS
-        return _purge(conn, directory_id, table, found.id)
+        return _purge(work, table, found.id)
 
 
-def _purge(conn: Connection, directory_id: str, table: ResourceTable, schema_id: str) -> int:
+def _purge(work: UnitOfWork, table: ResourceTable, schema_id: str) -> int:
+    conn, directory_id = work.conn, work.directory_id
     holders = table.holding(conn, directory_id, schema_id)
     for stored in holders:
         doc = {key: value for key, value in stored.doc.items() if key != schema_id}
@@ -73,12 +75,10 @@ def _purge(conn: Connection, directory_id: str, table: ResourceTable, schema_id:
         updated = replace(stored.evolved(doc, utcnow()), confirmed_at=stored.confirmed_at)
         changed = previous_attributes(stored.doc, doc)
         if table is USERS:
-            state = changes.builder(conn, directory_id).user(stored.id).state
+            state = work.builder.user(stored.id).state
             table.replace(conn, directory_id, updated)
-            changes.user_changed(
-                conn, directory_id, stored.id, before=state, previous_attributes=changed
-            )
+            work.user_changed(stored.id, before=state, previous_attributes=changed)
         else:
             table.replace(conn, directory_id, updated)
-            changes.group_changed(conn, directory_id, EventType.group_updated, stored.id, changed)
+            work.group_changed(EventType.group_updated, stored.id, changed)
     return len(holders)

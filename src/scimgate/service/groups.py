@@ -30,8 +30,8 @@ from scimgate.scim.group_patch import (
 )
 from scimgate.scim.tolerance import apply_patch
 from scimgate.scim.values import settled_group
-from scimgate.service import changes, confirmations, roles
-from scimgate.service.changes import MemberMove, changing
+from scimgate.service import confirmations, roles
+from scimgate.service.changes import MemberMove, UnitOfWork, changing
 from scimgate.service.existing import existing
 from scimgate.service.representation import document, group_document, group_resource
 from scimgate.service.scope import Scope
@@ -58,13 +58,12 @@ def create_group_document(
     """
     stored = StoredResource.new(new_id(), settled_group(doc), utcnow())
     _within_member_limit(scope, len(listed))
-    with changing(scope.engine) as conn:
+    with changing(scope.engine, scope.directory_id) as work:
+        conn = work.conn
         GROUPS.insert(conn, scope.directory_id, stored)
-        changes.group_changed(
-            conn, scope.directory_id, EventType.group_created, stored.id, stored=stored
-        )
+        work.group_changed(EventType.group_created, stored.id, stored=stored)
         moves = _add_members(conn, scope, stored.id, listed)
-        _announce(conn, scope, stored, moves)
+        _announce(work, stored, moves)
         members = membership_lists.members_of(conn, scope.directory_id, stored.id) if moves else []
     return group_document(scope, stored, members)
 
@@ -88,15 +87,16 @@ def replace_group(
     """Replace a group (PUT), its member list included."""
     wanted_members = listed_members(replacement.members or [])
     _within_member_limit(scope, len(wanted_members))
-    with changing(scope.engine) as conn:
+    with changing(scope.engine, scope.directory_id) as work:
+        conn = work.conn
         stored = existing(GROUPS, conn, scope.directory_id, group_id, for_update=True)
         check_if_match(if_match, stored.version)
         current = group_resource(scope, stored, None)
         replacement.members = None
         replacement.replace(current)
         moves = _replace_members(conn, scope, group_id, wanted_members)
-        stored = _save(conn, scope, stored, document(replacement), bool(moves))
-        _announce(conn, scope, stored, moves)
+        stored = _save(work, scope, stored, document(replacement), bool(moves))
+        _announce(work, stored, moves)
         confirmations.confirm_in(conn, scope, GROUPS, [stored])
         members = membership_lists.members_of(conn, scope.directory_id, group_id)
     return group_document(scope, stored, members)
@@ -131,7 +131,8 @@ def patch_group_steps(
             if isinstance(step, MemberChange)
         ),
     )
-    with changing(scope.engine) as conn:
+    with changing(scope.engine, scope.directory_id) as work:
+        conn = work.conn
         stored = existing(GROUPS, conn, scope.directory_id, group_id, for_update=True)
         check_if_match(if_match, stored.version)
         # A PATCH of members only leaves the document as it is: no model to build.
@@ -145,8 +146,8 @@ def patch_group_steps(
                     group = group_resource(scope, stored, None)
                 apply_patch(step, group)
         doc = stored.doc if group is None else document(group)
-        stored = _save(conn, scope, stored, doc, _membership_moved(moves))
-        _announce(conn, scope, stored, moves)
+        stored = _save(work, scope, stored, doc, _membership_moved(moves))
+        _announce(work, stored, moves)
         confirmations.confirm_in(conn, scope, GROUPS, [stored])
         if not respond:
             return None
@@ -161,21 +162,20 @@ def delete_group(scope: Scope, group_id: str, if_match: str | None) -> None:
     deleted user. Its members' roles are recomputed; if it was the directory's
     assignment group, its active members are deprovisioned.
     """
-    with changing(scope.engine) as conn:
+    with changing(scope.engine, scope.directory_id) as work:
+        conn = work.conn
         stored = existing(GROUPS, conn, scope.directory_id, group_id, for_update=True)
         check_if_match(if_match, stored.version)
         now = utcnow()
         for parent_id in memberships.remove_member_everywhere(conn, scope.directory_id, group_id):
             GROUPS.touch(conn, scope.directory_id, parent_id, now)
-            changes.membership_changed(
-                conn, scope.directory_id, parent_id, group_id, "Group", added=False
-            )
-        changes.group_changed(conn, scope.directory_id, EventType.group_deleted, group_id)
+            work.membership_changed(parent_id, group_id, "Group", added=False)
+        work.group_changed(EventType.group_deleted, group_id)
         former = _user_members(conn, scope, group_id)
         memberships.remove_all(conn, scope.directory_id, group_id)
         GROUPS.delete(conn, scope.directory_id, group_id)
-        changes.assignment_changed(conn, scope.directory_id, group_id, former, joined=False)
-        roles.recompute(conn, scope.directory_id, former)
+        work.assignment_changed(group_id, former, joined=False)
+        roles.recompute(work, former)
 
 
 def _within_member_limit(scope: Scope, named: int) -> None:
@@ -198,7 +198,7 @@ def _within_member_limit(scope: Scope, named: int) -> None:
 
 
 def _save(
-    conn: Connection,
+    work: UnitOfWork,
     scope: Scope,
     stored: StoredResource,
     doc: dict[str, Any],
@@ -209,19 +209,14 @@ def _save(
         return stored
     updated = stored.evolved(doc, utcnow())
     if doc == stored.doc:
-        GROUPS.advance(conn, scope.directory_id, updated)
+        GROUPS.advance(work.conn, scope.directory_id, updated)
         return updated
-    GROUPS.replace(conn, scope.directory_id, updated)
-    changes.group_changed(
-        conn,
-        scope.directory_id,
-        EventType.group_updated,
-        stored.id,
-        previous_attributes(stored.doc, doc),
-        stored=updated,
+    GROUPS.replace(work.conn, scope.directory_id, updated)
+    work.group_changed(
+        EventType.group_updated, stored.id, previous_attributes(stored.doc, doc), stored=updated
     )
     if any(doc.get(key) != stored.doc.get(key) for key in ROLE_KEYS):
-        roles.recompute(conn, scope.directory_id, _user_members(conn, scope, stored.id))
+        roles.recompute(work, _user_members(work.conn, scope, stored.id))
     return updated
 
 
@@ -317,9 +312,7 @@ def _replace_members(
     return removed + _add_members(conn, scope, group_id, [m for m in listed if m.id not in current])
 
 
-def _announce(
-    conn: Connection, scope: Scope, stored: StoredResource, moves: list[MemberMove]
-) -> None:
+def _announce(work: UnitOfWork, stored: StoredResource, moves: list[MemberMove]) -> None:
     """Record a request's membership changes, then what they did to access and roles.
 
     Called once the group's new version is stored (``stored``), so that the
@@ -328,16 +321,16 @@ def _announce(
     was. What the events read of the users is what their roles are computed from.
     """
     group_id = stored.id
-    facts = changes.memberships_changed(conn, scope.directory_id, group_id, moves, stored=stored)
+    facts = work.memberships_changed(group_id, moves, stored=stored)
     net: dict[str, bool] = {}
     for move in moves:
         if move.member_type == "User" and net.pop(move.member_id, None) is None:
             net[move.member_id] = move.added
     joined = sorted(user_id for user_id, added in net.items() if added)
     left = sorted(user_id for user_id, added in net.items() if not added)
-    changes.assignment_changed(conn, scope.directory_id, group_id, joined, joined=True, facts=facts)
-    changes.assignment_changed(conn, scope.directory_id, group_id, left, joined=False, facts=facts)
-    roles.recompute(conn, scope.directory_id, sorted(net), known=facts)
+    work.assignment_changed(group_id, joined, joined=True, facts=facts)
+    work.assignment_changed(group_id, left, joined=False, facts=facts)
+    roles.recompute(work, sorted(net), known=facts)
 
 
 def _members_matching(

@@ -13,12 +13,11 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from scimgate.scim.attribute_mapping import DEFAULTS, custom_attributes
-from scimgate.scim.limits import Limits
 from scimgate.service.attribute_mappings import effective_mappings, mapping_path
 from scimgate.service.directories import existing_directory
 from scimgate.service.representation import user_resource
 from scimgate.service.roles import effective_roles, new_rule
-from scimgate.service.scope import Scope
+from scimgate.service.scope import Site
 from scimgate.service.tenants import effective_idp
 from scimgate.store import mappings, membership_lists, roles
 from scimgate.store.membership_lists import Membership
@@ -141,12 +140,12 @@ def preview_mapping(
         directory = existing_directory(conn, directory_id)
     checked = mapping_path(engine, directory, name, path)
     current = effective_mappings(engine, directory_id).get(name)
-    scope = Scope(engine, directory, "", Limits())
+    site = Site(engine, directory, "")
 
     def compare(conn: Connection, rows: list[StoredResource]) -> Iterator[Change]:
         groups = membership_lists.groups_of(conn, directory_id, [row.id for row in rows])
         for row in rows:
-            user = user_resource(scope, row, groups[row.id])
+            user = user_resource(site, row, groups[row.id])
             before = custom_attributes(user, {name: current})[name] if current else None
             after = custom_attributes(user, {name: checked})[name]
             if before != after:

@@ -13,7 +13,6 @@ from sqlalchemy import Connection
 
 from scimgate.events.models import DirectoryInfo
 from scimgate.scim.attribute_mapping import custom_attributes_of_dump
-from scimgate.scim.limits import Limits
 from scimgate.scim.normalized import (
     DirectoryGroup,
     DirectoryUser,
@@ -22,10 +21,11 @@ from scimgate.scim.normalized import (
     normalize_user,
     normalize_user_dump,
 )
+from scimgate.service.directories import existing_directory
 from scimgate.service.directory_config import DirectoryConfig
 from scimgate.service.existing import existing
 from scimgate.service.representation import group_dump, user_dump, user_resource
-from scimgate.service.scope import Scope
+from scimgate.service.scope import Site
 from scimgate.service.tenants import effective_idp
 from scimgate.store import membership_lists, roles
 from scimgate.store.event_subjects import users_with_groups, users_with_roles
@@ -86,19 +86,20 @@ class PayloadBuilder:
     def directory(self) -> Directory:
         return self.config.directory
 
-    @directory.setter
-    def directory(self, directory: Directory) -> None:
-        """The directory as the transaction changed it (its assignment group)."""
+    def reread_directory(self) -> None:
+        """Take the directory row as it now stands, for a transaction that changed it (its
+        assignment group): the payloads built after, and publishing, use it."""
+        directory = existing_directory(self.conn, self.directory.id)
         self.config = replace(self.config, directory=directory)
-        self.__dict__.pop("scope", None)
+        self.__dict__.pop("site", None)
 
     @property
     def mappings(self) -> dict[str, str]:
         return self.config.mappings
 
     @cached_property
-    def scope(self) -> Scope:
-        return Scope(self.conn.engine, self.directory, f"/scim/v2/{self.directory.id}", Limits())
+    def site(self) -> Site:
+        return Site(self.conn.engine, self.directory, f"/scim/v2/{self.directory.id}")
 
     def user(
         self,
@@ -169,11 +170,11 @@ class PayloadBuilder:
 
     def _normalized(self, facts: UserFacts) -> DirectoryUser:
         assigned = is_assigned(self.directory, facts.groups)
-        if not self.scope.models.served_as_stored:
-            resource = user_resource(self.scope, facts.stored, facts.groups)
+        if not self.site.models.served_as_stored:
+            resource = user_resource(self.site, facts.stored, facts.groups)
             return normalize_user(resource, self.mappings, facts.roles, assigned=assigned)
-        raw = user_dump(self.scope, facts.stored, facts.groups)
-        model = self.scope.models.user
+        raw = user_dump(self.site, facts.stored, facts.groups)
+        model = self.site.models.user
         custom = custom_attributes_of_dump(
             raw, self.mappings, model, lambda: model.model_validate(raw)
         )
@@ -191,7 +192,7 @@ class PayloadBuilder:
         """The group as it stands; a caller that holds its row passes it."""
         if stored is None:
             stored = existing(GROUPS, self.conn, self.directory.id, group_id, for_update=False)
-        return normalize_group_dump(group_dump(self.scope, stored))
+        return normalize_group_dump(group_dump(self.site, stored))
 
     def groups(self, group_ids: Sequence[str]) -> dict[str, DirectoryGroup]:
         """Several groups as they stand, by id, read with one statement per batch."""
@@ -200,6 +201,6 @@ class PayloadBuilder:
         if missing:
             raise NotFoundException(detail=f"No group with id {missing[0]} in this directory")
         return {
-            group_id: normalize_group_dump(group_dump(self.scope, stored[group_id]))
+            group_id: normalize_group_dump(group_dump(self.site, stored[group_id]))
             for group_id in group_ids
         }

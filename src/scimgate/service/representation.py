@@ -8,7 +8,7 @@ from scim2_models import Context, Group
 from scimgate.scim.documents import ScimDocument, timestamp
 from scimgate.scim.etag import etag
 from scimgate.scim.stored import stored_document
-from scimgate.service.scope import Scope
+from scimgate.service.scope import Site
 from scimgate.store.membership_lists import Member, Membership
 from scimgate.store.stored_resources import StoredResource
 
@@ -17,64 +17,62 @@ document = stored_document
 see :func:`scimgate.scim.stored.stored_document`."""
 
 
-def _meta(scope: Scope, stored: StoredResource, resource_type: str) -> dict[str, Any]:
+def _meta(site: Site, stored: StoredResource, resource_type: str) -> dict[str, Any]:
     return {
         "resourceType": resource_type,
         "created": timestamp(stored.created_at),
         "lastModified": timestamp(stored.modified_at),
         "version": etag(stored.version),
-        "location": scope.location(f"{resource_type}s", stored.id),
+        "location": site.location(f"{resource_type}s", stored.id),
     }
 
 
 def user_document(
-    scope: Scope, stored: StoredResource, memberships: list[Membership]
+    site: Site, stored: StoredResource, memberships: list[Membership]
 ) -> ScimDocument:
     """A user as a read returns it."""
-    content = _user_content(scope, stored, memberships)
-    return ScimDocument(content, scope.models.user, scope.models.served_as_stored)
+    content = _user_content(site, stored, memberships)
+    return ScimDocument(content, site.models.user, site.models.served_as_stored)
 
 
-def user_resource(scope: Scope, stored: StoredResource, memberships: list[Membership]) -> Any:
+def user_resource(site: Site, stored: StoredResource, memberships: list[Membership]) -> Any:
     """A user as its model, to change it or to derive from it."""
-    return scope.models.user.model_validate(_user_content(scope, stored, memberships))
+    return site.models.user.model_validate(_user_content(site, stored, memberships))
 
 
-def user_dump(
-    scope: Scope, stored: StoredResource, memberships: list[Membership]
-) -> dict[str, Any]:
+def user_dump(site: Site, stored: StoredResource, memberships: list[Membership]) -> dict[str, Any]:
     """What :func:`user_resource` would dump in the response context, without building it.
 
     A stored document is the models' own dump (see :func:`document`), so where
     the directory's documents are served as stored it only needs its server-owned
     parts put back where the models write them; elsewhere the model is built.
     """
-    if not scope.models.served_as_stored:
-        dumped: dict[str, Any] = user_resource(scope, stored, memberships).model_dump(
+    if not site.models.served_as_stored:
+        dumped: dict[str, Any] = user_resource(site, stored, memberships).model_dump(
             scim_ctx=Context.RESOURCE_QUERY_RESPONSE
         )
         return dumped
-    content = _user_content(scope, stored, memberships, dumped=True)
-    return _in_model_order(content, scope.models.user)
+    content = _user_content(site, stored, memberships, dumped=True)
+    return _in_model_order(content, site.models.user)
 
 
-def group_dump(scope: Scope, stored: StoredResource) -> dict[str, Any]:
+def group_dump(site: Site, stored: StoredResource) -> dict[str, Any]:
     """What :func:`group_resource` without members would dump in the response context."""
-    if not scope.models.served_as_stored:
-        dumped: dict[str, Any] = group_resource(scope, stored, None).model_dump(
+    if not site.models.served_as_stored:
+        dumped: dict[str, Any] = group_resource(site, stored, None).model_dump(
             scim_ctx=Context.RESOURCE_QUERY_RESPONSE
         )
         return dumped
-    content = _group_content(scope, stored, None, dumped=True)
-    return _in_model_order(content, scope.models.group)
+    content = _group_content(site, stored, None, dumped=True)
+    return _in_model_order(content, site.models.group)
 
 
-def _dumped_meta(scope: Scope, stored: StoredResource, resource_type: str) -> dict[str, Any]:
+def _dumped_meta(site: Site, stored: StoredResource, resource_type: str) -> dict[str, Any]:
     return {
         "resourceType": resource_type,
         "created": timestamp(stored.created_at),
         "lastModified": timestamp(stored.modified_at),
-        "location": scope.location(f"{resource_type}s", stored.id),
+        "location": site.location(f"{resource_type}s", stored.id),
         "version": etag(stored.version),
     }
 
@@ -101,32 +99,32 @@ def _field_order(model: Any) -> tuple[str, ...]:
 
 
 def group_document(
-    scope: Scope, stored: StoredResource, members: list[Member] | None
+    site: Site, stored: StoredResource, members: list[Member] | None
 ) -> ScimDocument:
     """A group as a read returns it; ``members`` is None when the read leaves them out."""
-    content = _group_content(scope, stored, members)
-    return ScimDocument(content, scope.models.group, scope.models.served_as_stored)
+    content = _group_content(site, stored, members)
+    return ScimDocument(content, site.models.group, site.models.served_as_stored)
 
 
-def group_resource(scope: Scope, stored: StoredResource, members: list[Member] | None) -> Group:
+def group_resource(site: Site, stored: StoredResource, members: list[Member] | None) -> Group:
     """A group as its model; ``members`` is None when the caller needs it without them."""
-    group: Group = scope.models.group.model_validate(_group_content(scope, stored, members))
+    group: Group = site.models.group.model_validate(_group_content(site, stored, members))
     return group
 
 
 def _user_content(
-    scope: Scope, stored: StoredResource, memberships: list[Membership], dumped: bool = False
+    site: Site, stored: StoredResource, memberships: list[Membership], dumped: bool = False
 ) -> dict[str, Any]:
     """The user's content; ``dumped`` writes its parts' keys in the models' dump order."""
     meta, reference = (_dumped_meta, _dumped_reference) if dumped else (_meta, _reference)
-    content = dict(stored.doc, id=stored.id, meta=meta(scope, stored, "User"))
+    content = dict(stored.doc, id=stored.id, meta=meta(site, stored, "User"))
     if memberships:
         content["groups"] = [
             reference(
                 membership.group_id,
                 membership.display,
                 "direct",
-                scope.location("Groups", membership.group_id),
+                site.location("Groups", membership.group_id),
             )
             for membership in memberships
         ]
@@ -134,15 +132,15 @@ def _user_content(
 
 
 def _group_content(
-    scope: Scope, stored: StoredResource, members: list[Member] | None, dumped: bool = False
+    site: Site, stored: StoredResource, members: list[Member] | None, dumped: bool = False
 ) -> dict[str, Any]:
     """The group's content; ``dumped`` writes its parts' keys in the models' dump order."""
     meta, reference = (_dumped_meta, _dumped_reference) if dumped else (_meta, _reference)
-    content = dict(stored.doc, id=stored.id, meta=meta(scope, stored, "Group"))
+    content = dict(stored.doc, id=stored.id, meta=meta(site, stored, "Group"))
     if members:
         content["members"] = [
             reference(
-                member.id, member.display, member.type, scope.location(f"{member.type}s", member.id)
+                member.id, member.display, member.type, site.location(f"{member.type}s", member.id)
             )
             for member in members
         ]

@@ -14,10 +14,10 @@ user in no group (a new one) has the ``default`` rule's role, or none.
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 
 from scimgate.scim.compare import fold
-from scimgate.service import changes
+from scimgate.service.changes import UnitOfWork, changing
 from scimgate.service.directories import existing_directory
 from scimgate.service.errors import Invalid
 from scimgate.service.payloads import UserFacts
@@ -46,21 +46,18 @@ def effective_roles(rules: Sequence[RoleRule], groups: Iterable[Membership]) -> 
 
 
 def recompute(
-    conn: Connection,
-    directory_id: str,
-    user_ids: Sequence[str],
-    *,
-    known: dict[str, UserFacts] | None = None,
+    work: UnitOfWork, user_ids: Sequence[str], *, known: dict[str, UserFacts] | None = None
 ) -> None:
     """Bring these users' stored roles up to date, recording each change.
 
     ``known`` holds what the caller has read of some of these users as they
     now stand (memberships and stored roles): it is not read again. The rules
     are those of the transaction's payload builder
-    (:func:`scimgate.service.changes.builder`), as they stood when it was first
-    asked for: the use cases that change rules ask for it only after.
+    (:attr:`scimgate.service.changes.UnitOfWork.builder`), as they stood when it
+    was first used: the use cases that change rules use it only after.
     """
-    rules = changes.builder(conn, directory_id).config.rules
+    conn, directory_id = work.conn, work.directory_id
+    rules = work.builder.config.rules
     known = known or {}
     unknown = [user_id for user_id in user_ids if user_id not in known]
     read_roles = roles.roles_of(conn, directory_id, unknown) if unknown else {}
@@ -85,9 +82,7 @@ def recompute(
             for user_id in moved
             if user_id in known
         }
-        changes.roles_changed(
-            conn, directory_id, {user_id: current[user_id] for user_id in moved}, facts
-        )
+        work.roles_changed({user_id: current[user_id] for user_id in moved}, facts)
 
 
 def new_rule(kind: str, match: str, role: str, priority: int) -> RoleRule:
@@ -109,20 +104,21 @@ def add_rule(
 ) -> RoleRule:
     """Add a rule (a ``default`` rule replaces the previous one) and apply it to every user."""
     rule = new_rule(kind, match, role, priority)
-    with changes.changing(engine) as conn:
+    with changing(engine, directory_id) as work:
+        conn = work.conn
         existing_directory(conn, directory_id)
         if kind == "default":
             roles.remove_default(conn, directory_id)
         roles.add_rule(conn, directory_id, rule)
-        recompute(conn, directory_id, roles.all_user_ids(conn, directory_id))
+        recompute(work, roles.all_user_ids(conn, directory_id))
     return rule
 
 
 def remove_rule(engine: Engine, directory_id: str, rule_id: str) -> bool:
-    with changes.changing(engine) as conn:
-        removed = roles.remove_rule(conn, directory_id, rule_id)
+    with changing(engine, directory_id) as work:
+        removed = roles.remove_rule(work.conn, directory_id, rule_id)
         if removed:
-            recompute(conn, directory_id, roles.all_user_ids(conn, directory_id))
+            recompute(work, roles.all_user_ids(work.conn, directory_id))
     return removed
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from scimgate.events.models import DeprovisionReason
-from scimgate.service import changes
+from scimgate.service.changes import changing
 from scimgate.service.directories import existing_directory
 from scimgate.service.errors import Invalid, UnknownAssignmentGroup
 from scimgate.store import roles, tenants
@@ -65,7 +65,8 @@ def set_assignment_group(engine: Engine, directory_id: str, group_name: str | No
     reason ``unassigned``); clearing the setting reactivates them. The group is
     remembered by id, so renaming it in the IdP changes nothing.
     """
-    with changes.changing(engine) as conn:
+    with changing(engine, directory_id) as work:
+        conn = work.conn
         directory = existing_directory(conn, directory_id)
         group_id = None
         if group_name is not None:
@@ -74,15 +75,13 @@ def set_assignment_group(engine: Engine, directory_id: str, group_name: str | No
                 raise UnknownAssignmentGroup(directory_id, group_name)
         if group_id == directory.assignment_group:
             return group_id
-        build = changes.builder(conn, directory_id)
+        build = work.builder
         user_ids = roles.all_user_ids(conn, directory_id)
         before = {user_id: build.user(user_id).state for user_id in user_ids}
         tenants.update_directory(conn, directory_id, assignment_group=group_id)
-        build.directory = existing_directory(conn, directory_id)
+        build.reread_directory()
         for user_id in user_ids:
-            changes.user_changed(
-                conn,
-                directory_id,
+            work.user_changed(
                 user_id,
                 before=before[user_id],
                 previous_attributes={},

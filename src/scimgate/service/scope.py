@@ -12,23 +12,18 @@ from scimgate.store.tenants import Directory
 
 
 @dataclass(frozen=True)
-class Scope:
-    """The directory a request was authenticated for, and where its SCIM API lives.
+class Site:
+    """A directory and where its SCIM API lives: the models its resources are built with,
+    and the base URL they are located under.
 
-    The SCIM use cases (``users``, ``groups``, ``bulk``, ``listing``,
-    ``key_lookups``...) take one, and every resource they read or write in the
-    store is named with the scope's directory id: a SCIM request has no way to
-    reach a resource of another directory. Most other service functions
-    (administration, the portal, delivery, maintenance) take an ``Engine`` and,
-    where they need one, a directory id.
+    :mod:`scimgate.service.representation` needs no more than this; event
+    payloads, which answer no request, are built with a site of their own.
     """
 
     engine: Engine
     directory: Directory
     base_url: str
     """The SCIM base URL of the directory, without a trailing slash."""
-
-    limits: Limits
 
     @property
     def directory_id(self) -> str:
@@ -45,3 +40,19 @@ class Scope:
 
     def location(self, endpoint: str, resource_id: str) -> str:
         return f"{self.base_url}/{endpoint}/{resource_id}"
+
+
+@dataclass(frozen=True)
+class Scope(Site):
+    """The directory a request was authenticated for, where its SCIM API lives, and the
+    protocol limits its requests are held to.
+
+    The SCIM use cases (``users``, ``groups``, ``bulk``, ``listing``,
+    ``key_lookups``...) take one, and every resource they read or write in the
+    store is named with the scope's directory id: a SCIM request has no way to
+    reach a resource of another directory. Most other service functions
+    (administration, the portal, delivery, maintenance) take an ``Engine`` and,
+    where they need one, a directory id.
+    """
+
+    limits: Limits

@@ -16,8 +16,8 @@ from scimgate.scim.etag import check_if_match
 from scimgate.scim.tolerance import apply_patch, settle_manager
 from scimgate.scim.user_patches import Assignment, patched_document
 from scimgate.scim.values import settled_user
-from scimgate.service import changes, confirmations, roles
-from scimgate.service.changes import changing
+from scimgate.service import confirmations, roles
+from scimgate.service.changes import UnitOfWork, changing
 from scimgate.service.existing import existing
 from scimgate.service.payloads import user_json
 from scimgate.service.representation import document, user_document, user_resource
@@ -51,15 +51,19 @@ def create_user_document(scope: Scope, doc: dict[str, Any]) -> ScimDocument:
     read only then, for the answer.
     """
     stored = StoredResource.new(new_id(), settled_user(doc), utcnow())
-    with _unique_user_name(doc["userName"], scope), changing(scope.engine) as conn:
-        config = changes.builder(conn, scope.directory_id).config
+    with (
+        _unique_user_name(doc["userName"], scope),
+        changing(scope.engine, scope.directory_id) as work,
+    ):
+        conn = work.conn
+        config = work.builder.config
         if not user_names_held_by_index(conn):
             _check_user_name_free(conn, scope, doc["userName"], None)
         USERS.insert(conn, scope.directory_id, stored)
         first_roles = roles.effective_roles(config.rules, [])
         if first_roles:
             stored_roles.store_roles(conn, scope.directory_id, {stored.id: first_roles})
-        changes.user_created(conn, scope.directory_id, stored, first_roles)
+        work.user_created(stored, first_roles)
     return user_document(scope, stored, [])
 
 
@@ -75,13 +79,17 @@ def replace_user(
     scope: Scope, user_id: str, replacement: Any, if_match: str | None
 ) -> ScimDocument:
     """Replace a user's attributes (PUT); read-only and unchanged immutable values are kept."""
-    with _unique_user_name(replacement.user_name), changing(scope.engine) as conn:
+    with (
+        _unique_user_name(replacement.user_name),
+        changing(scope.engine, scope.directory_id) as work,
+    ):
+        conn = work.conn
         stored = existing(USERS, conn, scope.directory_id, user_id, for_update=True)
         check_if_match(if_match, stored.version)
         groups = membership_lists.groups_of(conn, scope.directory_id, [user_id])[user_id]
         current = user_resource(scope, stored, groups)
         replacement.replace(current)
-        stored = _save_if_changed(conn, scope, stored, document(replacement), groups)
+        stored = _save_if_changed(work, scope, stored, document(replacement), groups)
         confirmations.confirm_in(conn, scope, USERS, [stored])
     return user_document(scope, stored, groups)
 
@@ -90,7 +98,8 @@ def patch_user(
     scope: Scope, user_id: str, patch: PatchOp[Any], if_match: str | None
 ) -> ScimDocument:
     """Apply PATCH operations to a user, all of them or none."""
-    with changing(scope.engine) as conn:
+    with changing(scope.engine, scope.directory_id) as work:
+        conn = work.conn
         stored = existing(USERS, conn, scope.directory_id, user_id, for_update=True)
         check_if_match(if_match, stored.version)
         groups = membership_lists.groups_of(conn, scope.directory_id, [user_id])[user_id]
@@ -98,7 +107,7 @@ def patch_user(
         apply_patch(patch, user)
         settle_manager(user, scope.users_url)
         with _unique_user_name(user.user_name):
-            stored = _save_if_changed(conn, scope, stored, document(user), groups)
+            stored = _save_if_changed(work, scope, stored, document(user), groups)
         confirmations.confirm_in(conn, scope, USERS, [stored])
     return user_document(scope, stored, groups)
 
@@ -112,13 +121,14 @@ def patch_user_document(
     user's model: the new document is the stored one with the values set, and
     the event and the answer are made from it, as a creation makes them.
     """
-    with changing(scope.engine) as conn:
+    with changing(scope.engine, scope.directory_id) as work:
+        conn = work.conn
         stored = existing(USERS, conn, scope.directory_id, user_id, for_update=True)
         check_if_match(if_match, stored.version)
         groups = membership_lists.groups_of(conn, scope.directory_id, [user_id])[user_id]
         doc = settled_user(patched_document(stored.doc, assignments, scope.users_url))
         with _unique_user_name(doc["userName"]):
-            stored = _save_if_changed(conn, scope, stored, doc, groups)
+            stored = _save_if_changed(work, scope, stored, doc, groups)
         confirmations.confirm_in(conn, scope, USERS, [stored])
     return user_document(scope, stored, groups)
 
@@ -128,18 +138,17 @@ def delete_user(scope: Scope, user_id: str, if_match: str | None) -> None:
 
     The user's last state stays behind as a tombstone, and in the ``user.deleted`` event.
     """
-    with changing(scope.engine) as conn:
+    with changing(scope.engine, scope.directory_id) as work:
+        conn = work.conn
         stored = existing(USERS, conn, scope.directory_id, user_id, for_update=True)
         check_if_match(if_match, stored.version)
         now = utcnow()
-        last_state = changes.builder(conn, scope.directory_id).deleted_user(user_id)
+        last_state = work.builder.deleted_user(user_id)
         for group_id in memberships.remove_member_everywhere(conn, scope.directory_id, user_id):
             GROUPS.touch(conn, scope.directory_id, group_id, now)
-            changes.membership_changed(
-                conn, scope.directory_id, group_id, user_id, "User", added=False
-            )
+            work.membership_changed(group_id, user_id, "User", added=False)
         USERS.delete(conn, scope.directory_id, user_id)
-        changes.user_deleted(conn, scope.directory_id, last_state)
+        work.user_deleted(last_state)
         offboarding.bury(
             conn,
             scope.directory_id,
@@ -152,7 +161,7 @@ def delete_user(scope: Scope, user_id: str, if_match: str | None) -> None:
 
 
 def _save_if_changed(
-    conn: Connection,
+    work: UnitOfWork,
     scope: Scope,
     stored: StoredResource,
     doc: dict[str, Any],
@@ -162,13 +171,11 @@ def _save_if_changed(
     if doc == stored.doc:
         return stored
     if fold(doc["userName"]) != fold(stored.doc["userName"]):
-        _check_user_name_free(conn, scope, doc["userName"], stored.id)
-    before = changes.builder(conn, scope.directory_id).state_of(stored.doc, groups)
+        _check_user_name_free(work.conn, scope, doc["userName"], stored.id)
+    before = work.builder.state_of(stored.doc, groups)
     updated = stored.evolved(doc, utcnow())
-    USERS.replace(conn, scope.directory_id, updated)
-    changes.user_changed(
-        conn,
-        scope.directory_id,
+    USERS.replace(work.conn, scope.directory_id, updated)
+    work.user_changed(
         stored.id,
         before=before,
         previous_attributes=previous_attributes(stored.doc, doc),
