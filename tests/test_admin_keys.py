@@ -6,25 +6,17 @@ from typing import Any
 
 import httpx
 import pytest
-import typer
 from sqlalchemy import select
 from typer.testing import CliRunner
 
 from conftest import LiveServer
-from scimgate.cli.admin_keys import keys_app
-from scimgate.cli.audit import audit_app
-from scimgate.cli.organizations import orgs_app
+from scimgate.cli.main import app as cli
 from scimgate.service import admin_keys
 from scimgate.store.tables.access import admin_keys as admin_keys_table
 from scimgate.store.tables.logs import audit_log
 from scimgate.store.transactions import reading
 
 runner = CliRunner()
-cli = typer.Typer()
-cli.add_typer(orgs_app, name="orgs")
-cli.add_typer(keys_app, name="keys")
-cli.add_typer(audit_app, name="audit")
-"""The commands as ``scimgate`` registers them."""
 
 
 def _client(server: LiveServer, secret: str) -> httpx.Client:

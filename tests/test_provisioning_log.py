@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from conftest import ADMIN_TOKEN, DirectoryClient, LiveServer, new_directory, serving
 from scim_payloads import BULK_SCHEMA, patch, user
-from scimgate.cli.logs import logs_app
+from scimgate.cli.main import app as cli
 from scimgate.config import LogPolicy
 from scimgate.service.diagnosis import Facts, diagnose
 from scimgate.service.provisioning_log import (
@@ -260,22 +260,22 @@ def test_cli_shows_a_failure_with_its_diagnosis(
 ) -> None:
     runner = CliRunner()
     listed = runner.invoke(
-        logs_app, ["list", scim.directory_id, "--status", "409", "--database-url", database_url]
+        cli, ["logs", "list", scim.directory_id, "--status", "409", "--database-url", database_url]
     )
     assert listed.exit_code == 0, listed.output
     assert "409" in listed.output and "already belongs to user" in listed.output
     conflict = one(failures, "POST", 409)
     shown = runner.invoke(
-        logs_app, ["show", conflict["request_id"], "--json", "--database-url", database_url]
+        cli, ["logs", "show", conflict["request_id"], "--json", "--database-url", database_url]
     )
     assert shown.exit_code == 0, shown.output
     entry = json.loads(shown.output)
     assert entry["id"] == conflict["id"]
     assert entry["diagnosis"].startswith("409: userName Alice@acme.com already belongs")
-    table = runner.invoke(logs_app, ["show", conflict["id"], "--database-url", database_url])
+    table = runner.invoke(cli, ["logs", "show", conflict["id"], "--database-url", database_url])
     assert table.exit_code == 0, table.output
     assert "already belongs to user" in table.output and '"scimType": "uniqueness"' in table.output
-    unknown = runner.invoke(logs_app, ["show", "no-such-entry", "--database-url", database_url])
+    unknown = runner.invoke(cli, ["logs", "show", "no-such-entry", "--database-url", database_url])
     assert unknown.exit_code != 0
 
 

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from conftest import ADMIN_TOKEN, LOOPBACK_RECEIVERS, LiveServer, serving
 from portal_support import sign_in
 from scim_payloads import ERROR_SCHEMA, user
-from scimgate.cli.webhooks import webhooks_app
+from scimgate.cli.main import app as cli
 from scimgate.config import ALLOWED_HOSTS_VARIABLE, AllowedHosts, EventSettings
 from scimgate.service import admin_keys, destinations, webhooks
 from scimgate.service.destinations import RefusedDestination
@@ -186,14 +186,14 @@ def test_registration_refuses_every_form_through_the_api_the_cli_and_the_portal(
 
     for form in FORMS:
         created = runner.invoke(
-            webhooks_app,
-            ["create", _url(form), "--database-url", database_url],
+            cli,
+            ["webhooks", "create", _url(form), "--database-url", database_url],
             env={ALLOWED_HOSTS_VARIABLE: ""},
         )
         assert created.exit_code != 0 and form.says in _unboxed(created.output), created.output
     allowed = runner.invoke(
-        webhooks_app,
-        ["create", "http://127.1:9/hook", "--json", "--database-url", database_url],
+        cli,
+        ["webhooks", "create", "http://127.1:9/hook", "--json", "--database-url", database_url],
         env={ALLOWED_HOSTS_VARIABLE: "127.0.0.0/8"},
     )
     assert allowed.exit_code == 0, allowed.output
@@ -343,7 +343,7 @@ def test_answers_are_shown_to_write_keys_only(
     assert "internal answer" in portal_sees(writer.secret)
     assert "internal answer" not in portal_sees(reader.secret)
     shown = runner.invoke(
-        webhooks_app, ["attempts", delivery_id, "--json", "--database-url", database_url]
+        cli, ["webhooks", "attempts", delivery_id, "--json", "--database-url", database_url]
     )
     assert "internal answer" in shown.output, "the operator's command line shows it"
 
@@ -385,12 +385,12 @@ def test_credentials_of_a_stored_url_are_never_shown(
     ]
     for args in (["list"], ["list", "--json"], ["disable", endpoint_id], ["enable", endpoint_id]):
         listed = runner.invoke(
-            webhooks_app, [*args, "--database-url", database_url], env=LOOPBACK_RECEIVERS
+            cli, ["webhooks", *args, "--database-url", database_url], env=LOOPBACK_RECEIVERS
         )
         assert listed.exit_code == 0, listed.output
         shown.append(listed.output)
     rotated = runner.invoke(
-        webhooks_app, ["rotate-secret", endpoint_id, "--database-url", database_url]
+        cli, ["webhooks", "rotate-secret", endpoint_id, "--database-url", database_url]
     )
     shown.append(rotated.output)
     for text in shown:
@@ -406,15 +406,15 @@ def test_settings_keep_an_attempt_within_its_lease(monkeypatch: pytest.MonkeyPat
         with pytest.raises(ValueError, match="SCIMGATE_LEASE_SECONDS"):
             EventSettings(webhook_timeout=timeout, lease_seconds=lease)
     monkeypatch.setenv("SCIMGATE_WEBHOOK_TIMEOUT", "50")
-    refused = runner.invoke(webhooks_app, ["list", "--database-url", "sqlite:///unused.db"])
+    refused = runner.invoke(cli, ["webhooks", "list", "--database-url", "sqlite:///unused.db"])
     assert refused.exit_code == 2
     assert "SCIMGATE_WEBHOOK_TIMEOUT" in refused.output
 
 
 def test_a_bad_allowed_host_stops_a_command(tmp_path: Path) -> None:
     refused = runner.invoke(
-        webhooks_app,
-        ["list", "--database-url", f"sqlite:///{tmp_path / 'x.db'}"],
+        cli,
+        ["webhooks", "list", "--database-url", f"sqlite:///{tmp_path / 'x.db'}"],
         env={ALLOWED_HOSTS_VARIABLE: "10.0.0.0/33"},
     )
     assert refused.exit_code == 2 and ALLOWED_HOSTS_VARIABLE in refused.output

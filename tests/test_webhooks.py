@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from conftest import LOOPBACK_RECEIVERS, LiveServer
 from scim_payloads import ERROR_SCHEMA, user
 from scimgate import __version__
-from scimgate.cli.webhooks import webhooks_app
+from scimgate.cli.main import app as cli
 from scimgate.config import EventSettings, Settings
 from scimgate.service.worker import start_in_background
 from webhook_support import (
@@ -206,9 +206,9 @@ def test_secrets_are_shown_once_and_never_listed(
         revocation_hook=True,
     )
     created = runner.invoke(
-        webhooks_app,
-        ["create", "https://example.com/cli", "--org", org.id, "--type", "user.created", "--json",
-         "--database-url", database_url],
+        cli,
+        ["webhooks", "create", "https://example.com/cli", "--org", org.id, "--type",
+         "user.created", "--json", "--database-url", database_url],
     )  # fmt: skip
     assert created.exit_code == 0, created.output
     from_cli = json.loads(created.output)
@@ -226,7 +226,7 @@ def test_secrets_are_shown_once_and_never_listed(
         admin.post(f"/webhooks/{endpoint['id']}/enable").text,
     ]
     for args in (["list"], ["list", "--json"], ["list", "--org", org.id, "--json"]):
-        listed = runner.invoke(webhooks_app, [*args, "--database-url", database_url])
+        listed = runner.invoke(cli, ["webhooks", *args, "--database-url", database_url])
         assert listed.exit_code == 0, listed.output
         shown.append(listed.output)
     for text in shown:
@@ -249,7 +249,7 @@ def test_secrets_are_shown_once_and_never_listed(
 
 def _cli(database_url: str, *args: str) -> str:
     result = runner.invoke(
-        webhooks_app, [*args, "--database-url", database_url], env=LOOPBACK_RECEIVERS
+        cli, ["webhooks", *args, "--database-url", database_url], env=LOOPBACK_RECEIVERS
     )
     assert result.exit_code == 0, result.output
     return result.output
@@ -287,7 +287,7 @@ def test_the_command_line_manages_endpoints_and_deliveries(
     since = (datetime.now(UTC) - timedelta(minutes=5)).isoformat(timespec="seconds")[:19]
     assert "Queued 1 events" in _cli(database_url, "replay-range", created["id"], "--since", since)
     waiting = runner.invoke(
-        webhooks_app, ["replay", delivery["id"], "--database-url", database_url]
+        cli, ["webhooks", "replay", delivery["id"], "--database-url", database_url]
     )
     assert waiting.exit_code != 0 and "already waiting" in waiting.output
     assert "enabled" in _cli(database_url, "enable", created["id"])
@@ -298,10 +298,20 @@ def test_the_command_line_manages_endpoints_and_deliveries(
     rotated = json.loads(_cli(database_url, "rotate-secret", created["id"], "--json"))
     assert rotated["secret"] != created["secret"] and len(rotated["secrets"]) == 2
     refused = runner.invoke(
-        webhooks_app,
-        ["deliveries", created["id"], "--status", "lost", "--database-url", database_url],
+        cli,
+        [
+            "webhooks",
+            "deliveries",
+            created["id"],
+            "--status",
+            "lost",
+            "--database-url",
+            database_url,
+        ],
     )
     assert refused.exit_code != 0 and "lost" in refused.output
     assert "Removed" in _cli(database_url, "remove", created["id"])
-    missing = runner.invoke(webhooks_app, ["remove", created["id"], "--database-url", database_url])
+    missing = runner.invoke(
+        cli, ["webhooks", "remove", created["id"], "--database-url", database_url]
+    )
     assert missing.exit_code != 0 and "no webhook endpoint" in missing.output.lower()
