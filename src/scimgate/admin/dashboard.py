@@ -11,8 +11,9 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from scimgate.admin.guard import admin_guard
-from scimgate.admin.web import PortalError, public_root, render
+from scimgate.admin.web import PortalError, render
 from scimgate.api.engine import EngineDep
+from scimgate.api.public_root import public_root
 from scimgate.scim.idp import IdpProfile
 from scimgate.service import dashboard, setup_links, tenants
 

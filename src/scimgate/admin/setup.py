@@ -18,12 +18,12 @@ from scimgate.admin.web import (
     PAGE_HEADERS,
     SETUP_COOKIE,
     PortalError,
-    public_root,
     render,
     set_session_cookie,
     templates,
 )
 from scimgate.api.engine import EngineDep
+from scimgate.api.public_root import public_root
 from scimgate.scim.idp import IdpProfile
 from scimgate.service import audit, setup_links
 from scimgate.service.errors import Invalid
