@@ -1,13 +1,14 @@
 """The management API end to end: organizations, directories, tokens, mappings, roles, audit."""
 
 import secrets
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 import scim_payloads
-from conftest import ADMIN_TOKEN, LiveServer
+from conftest import ADMIN_TOKEN, LiveServer, serving
 
 UNKNOWN = "01900000-0000-7000-8000-000000000000"
 
@@ -281,3 +282,32 @@ def test_a_body_that_is_not_json_is_refused_after_the_key(live_server: LiveServe
     )
     assert keyed.status_code == 400, keyed.text
     assert "the body is not JSON (at character 1)" in keyed.json()["detail"]
+
+
+def test_a_public_url_ending_in_a_slash_gives_addresses_with_one(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Every address built on ``SCIMGATE_PUBLIC_URL`` has one slash after it, whichever edge."""
+    public = "https://scim.example.com"
+    with (
+        serving(database_url, tmp_path / "server.log", SCIMGATE_PUBLIC_URL=f"{public}/") as url,
+        httpx.Client(
+            base_url=f"{url}/api/v1", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
+        ) as admin,
+    ):
+        organization = admin.post("/organizations", json={"name": "Slash"}).json()
+        created = admin.post(
+            f"/organizations/{organization['id']}/directories", json={"name": "Okta"}
+        ).json()
+        directory_id = created["directory"]["id"]
+        base = f"{public}/scim/v2/{directory_id}"
+        assert created["directory"]["scim_base_url"] == base
+        with _scim(f"{url}/scim/v2/{directory_id}", created["token"]["secret"]) as scim:
+            user = scim.post("/Users", json=scim_payloads.user("ada@example.com")).json()
+            scim.post("/Groups", json=scim_payloads.group("Engineering", [user["id"]]))
+        assert user["meta"]["location"] == f"{base}/Users/{user['id']}"
+        link = admin.post(f"/organizations/{organization['id']}/setup-links", json={}).json()
+        assert link["url"].startswith(f"{public}/setup/")
+        assert admin.get(f"/directories/{directory_id}").json()["scim_base_url"] == base
+        shown = admin.get(f"/organizations/{organization['id']}").json()
+        assert [each["scim_base_url"] for each in shown["directories"]] == [base]

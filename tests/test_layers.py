@@ -24,7 +24,8 @@ MAY_IMPORT: dict[str, set[str]] = {
     "store": BELOW_STORE,
     "service": BELOW_SERVICE,
     # The edges. The SCIM and management API's app mounts the portal, which takes the
-    # client's address as the API does; the CLI serves that app.
+    # client's address, the engine and the public root as the API does; the CLI serves
+    # that app.
     "api": BELOW_EDGES | {"admin"},
     "admin": BELOW_EDGES | {"api"},
     "cli": BELOW_EDGES | {"api", "simulator"},

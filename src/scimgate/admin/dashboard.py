@@ -9,11 +9,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import Engine
-from starlette.concurrency import run_in_threadpool
 
 from scimgate.admin.guard import admin_guard
-from scimgate.admin.web import PortalError, public_root, render
+from scimgate.admin.web import PortalError, render
+from scimgate.api.engine import EngineDep
+from scimgate.api.public_root import public_root
 from scimgate.scim.idp import IdpProfile
 from scimgate.service import dashboard, setup_links, tenants
 
@@ -22,11 +22,6 @@ router = APIRouter(
 )
 
 NAME_LIMIT = 200
-
-
-def _engine(request: Request) -> Engine:
-    engine: Engine = request.app.state.engine
-    return engine
 
 
 def _name(text: str, what: str) -> str:
@@ -43,10 +38,13 @@ PAGE_SIZE = 25
 
 
 @router.get("/")
-async def dashboard_page(
-    request: Request, q: str = "", start: Annotated[int, Query(ge=1, le=2**62)] = 1
+def dashboard_page(
+    request: Request,
+    engine: EngineDep,
+    q: str = "",
+    start: Annotated[int, Query(ge=1, le=2**62)] = 1,
 ) -> Response:
-    found = await run_in_threadpool(dashboard.overview, _engine(request), q, start, PAGE_SIZE)
+    found = dashboard.overview(engine, q, start, PAGE_SIZE)
     return render(
         request,
         "dashboard/index.html",
@@ -55,18 +53,16 @@ async def dashboard_page(
 
 
 @router.post("/organizations")
-async def create_organization(
-    request: Request, name: Annotated[str, Form(max_length=1000)] = ""
+def create_organization(
+    engine: EngineDep, name: Annotated[str, Form(max_length=1000)] = ""
 ) -> Response:
-    created = await run_in_threadpool(
-        tenants.create_organization, _engine(request), _name(name, "organization")
-    )
+    created = tenants.create_organization(engine, _name(name, "organization"))
     return RedirectResponse(f"/admin/organizations/{created.id}", status_code=303)
 
 
 @router.get("/organizations/{organization_id}")
-async def organization_page(request: Request, organization_id: str) -> Response:
-    page = await run_in_threadpool(dashboard.organization_page, _engine(request), organization_id)
+def organization_page(request: Request, engine: EngineDep, organization_id: str) -> Response:
+    page = dashboard.organization_page(engine, organization_id)
     return render(
         request,
         "organization/show.html",
@@ -81,8 +77,9 @@ async def organization_page(request: Request, organization_id: str) -> Response:
 
 
 @router.post("/organizations/{organization_id}/directories")
-async def create_directory(
+def create_directory(
     request: Request,
+    engine: EngineDep,
     organization_id: str,
     name: Annotated[str, Form(max_length=1000)] = "",
     idp: Annotated[str, Form(max_length=32)] = IdpProfile.generic.value,
@@ -93,10 +90,8 @@ async def create_directory(
     except ValueError:
         raise PortalError(422, "Choose an identity provider from the list.") from None
     clean = _name(name, "directory")
-    created = await run_in_threadpool(
-        lambda: tenants.create_directory(
-            _engine(request), organization_id, clean, profile, dry_run=dry_run is not None
-        )
+    created = tenants.create_directory(
+        engine, organization_id, clean, profile, dry_run=dry_run is not None
     )
     root = public_root(request)
     return render(
@@ -113,8 +108,9 @@ async def create_directory(
 
 
 @router.post("/organizations/{organization_id}/setup-links")
-async def create_setup_link(
+def create_setup_link(
     request: Request,
+    engine: EngineDep,
     organization_id: str,
     valid_days: Annotated[str, Form(max_length=8)] = "7",
     directory_id: Annotated[str, Form(max_length=64)] = "",
@@ -122,13 +118,11 @@ async def create_setup_link(
     days = int(valid_days) if valid_days.strip().isascii() and valid_days.strip().isdigit() else 0
     if not 1 <= days <= setup_links.MAX_VALIDITY.days:
         raise PortalError(422, "A setup link is valid for 1 to 30 days.")
-    issued = await run_in_threadpool(
-        lambda: setup_links.create_link(
-            _engine(request),
-            organization_id,
-            directory_id=directory_id or None,
-            valid_for=timedelta(days=days),
-        )
+    issued = setup_links.create_link(
+        engine,
+        organization_id,
+        directory_id=directory_id or None,
+        valid_for=timedelta(days=days),
     )
     return render(
         request,
@@ -144,6 +138,6 @@ async def create_setup_link(
 
 
 @router.post("/setup-links/{link_id}/revoke")
-async def revoke_setup_link(request: Request, link_id: str) -> Response:
-    link = await run_in_threadpool(setup_links.revoke_link, _engine(request), link_id)
+def revoke_setup_link(engine: EngineDep, link_id: str) -> Response:
+    link = setup_links.revoke_link(engine, link_id)
     return RedirectResponse(f"/admin/organizations/{link.organization_id}", status_code=303)

@@ -9,11 +9,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import Engine
-from starlette.concurrency import run_in_threadpool
 
 from scimgate.admin.guard import admin_guard
-from scimgate.admin.web import PortalError, public_root, render
+from scimgate.admin.web import PortalError, render
+from scimgate.api.engine import EngineDep
+from scimgate.api.public_root import public_root
 from scimgate.service import dashboard, directory_browser, tenants
 from scimgate.store.ids import utcnow
 
@@ -26,11 +26,6 @@ SearchText = Annotated[str, Query(max_length=200)]
 Start = Annotated[int, Query(ge=1, le=2**62)]
 
 
-def _engine(request: Request) -> Engine:
-    engine: Engine = request.app.state.engine
-    return engine
-
-
 def _fragment(request: Request) -> bool:
     """An htmx request for the results region only (not a history restore, which wants a page)."""
     return bool(
@@ -39,8 +34,8 @@ def _fragment(request: Request) -> bool:
 
 
 @router.get("/directories/{directory_id}")
-async def directory_page(request: Request, directory_id: str) -> Response:
-    found = await run_in_threadpool(dashboard.directory_overview, _engine(request), directory_id)
+def directory_page(request: Request, engine: EngineDep, directory_id: str) -> Response:
+    found = dashboard.directory_overview(engine, directory_id)
     return render(
         request,
         "directory/overview.html",
@@ -56,13 +51,16 @@ async def directory_page(request: Request, directory_id: str) -> Response:
 
 
 @router.post("/directories/{directory_id}/tokens/rotate")
-async def rotate_token(
-    request: Request, directory_id: str, name: Annotated[str, Form(max_length=1000)] = ""
+def rotate_token(
+    request: Request,
+    engine: EngineDep,
+    directory_id: str,
+    name: Annotated[str, Form(max_length=1000)] = "",
 ) -> Response:
     label = name.strip() or f"rotated {utcnow().date()}"
     if len(label) > 200 or not label.isprintable():
         raise PortalError(422, "A token's name must be 1 to 200 characters, without line breaks.")
-    issued = await run_in_threadpool(tenants.create_token, _engine(request), directory_id, label)
+    issued = tenants.create_token(engine, directory_id, label)
     return render(
         request,
         "directory/token_rotated.html",
@@ -72,23 +70,19 @@ async def rotate_token(
 
 
 @router.post("/directories/{directory_id}/tokens/{token_id}/revoke")
-async def revoke_token(request: Request, directory_id: str, token_id: str) -> Response:
-    revoked = await run_in_threadpool(
-        tenants.revoke_token, _engine(request), directory_id, token_id
-    )
+def revoke_token(engine: EngineDep, directory_id: str, token_id: str) -> Response:
+    revoked = tenants.revoke_token(engine, directory_id, token_id)
     if not revoked:
         raise PortalError(404, "No such active token in this directory.")
     return RedirectResponse(f"/admin/directories/{directory_id}", status_code=303)
 
 
 @router.get("/directories/{directory_id}/users")
-async def users_page(
-    request: Request, directory_id: str, q: SearchText = "", start: Start = 1
+def users_page(
+    request: Request, engine: EngineDep, directory_id: str, q: SearchText = "", start: Start = 1
 ) -> Response:
-    found = await run_in_threadpool(
-        lambda: directory_browser.search_users(
-            _engine(request), directory_id, public_root(request), q, start=start, size=PAGE_SIZE
-        )
+    found = directory_browser.search_users(
+        engine, directory_id, public_root(request), q, start=start, size=PAGE_SIZE
     )
     context = {
         "nav": "dashboard",
@@ -102,14 +96,8 @@ async def users_page(
 
 
 @router.get("/directories/{directory_id}/users/{user_id}")
-async def user_page(request: Request, directory_id: str, user_id: str) -> Response:
-    found = await run_in_threadpool(
-        directory_browser.user_detail,
-        _engine(request),
-        directory_id,
-        user_id,
-        public_root(request),
-    )
+def user_page(request: Request, engine: EngineDep, directory_id: str, user_id: str) -> Response:
+    found = directory_browser.user_detail(engine, directory_id, user_id, public_root(request))
     if found is None:
         raise PortalError(404, "No such user in this directory.")
     return render(
@@ -120,13 +108,11 @@ async def user_page(request: Request, directory_id: str, user_id: str) -> Respon
 
 
 @router.get("/directories/{directory_id}/groups")
-async def groups_page(
-    request: Request, directory_id: str, q: SearchText = "", start: Start = 1
+def groups_page(
+    request: Request, engine: EngineDep, directory_id: str, q: SearchText = "", start: Start = 1
 ) -> Response:
-    found = await run_in_threadpool(
-        lambda: directory_browser.search_groups(
-            _engine(request), directory_id, public_root(request), q, start=start, size=PAGE_SIZE
-        )
+    found = directory_browser.search_groups(
+        engine, directory_id, public_root(request), q, start=start, size=PAGE_SIZE
     )
     context = {
         "nav": "dashboard",
@@ -140,18 +126,11 @@ async def groups_page(
 
 
 @router.get("/directories/{directory_id}/groups/{group_id}")
-async def group_page(
-    request: Request, directory_id: str, group_id: str, start: Start = 1
+def group_page(
+    request: Request, engine: EngineDep, directory_id: str, group_id: str, start: Start = 1
 ) -> Response:
-    found = await run_in_threadpool(
-        lambda: directory_browser.group_detail(
-            _engine(request),
-            directory_id,
-            group_id,
-            public_root(request),
-            start=start,
-            size=PAGE_SIZE,
-        )
+    found = directory_browser.group_detail(
+        engine, directory_id, group_id, public_root(request), start=start, size=PAGE_SIZE
     )
     if found is None:
         raise PortalError(404, "No such group in this directory.")

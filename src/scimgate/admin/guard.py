@@ -14,6 +14,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.responses import Response
+from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -26,6 +27,7 @@ from scimgate.admin.web import (
     error_page,
     sign_in_redirect,
 )
+from scimgate.api.engine import EngineDep
 from scimgate.service import audit, portal_sessions
 from scimgate.service.admin_keys import READ_METHODS
 from scimgate.store.portal_sessions import PortalSession
@@ -34,10 +36,12 @@ CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 
 
-async def _resume(request: Request, cookie: str, kind: str) -> PortalSession | None:
-    return await run_in_threadpool(
-        portal_sessions.resume,
-        request.app.state.engine,
+def resume_session(
+    request: Request, engine: Engine, cookie: str, kind: str
+) -> PortalSession | None:
+    """The live session of ``kind`` the request's ``cookie`` names, if any. Blocking."""
+    return portal_sessions.resume(
+        engine,
         request.cookies.get(cookie),
         kind,
         request.app.state.session_policy,
@@ -61,7 +65,7 @@ async def _check_change(request: Request, session: PortalSession) -> None:
 
 
 @asynccontextmanager
-async def _guarded(request: Request, session: PortalSession) -> AsyncIterator[None]:
+async def _guarded(request: Request, engine: Engine, session: PortalSession) -> AsyncIterator[None]:
     """Check a change's CSRF token and scope, and audit it, whatever its outcome."""
     if request.method in READ_METHODS:
         yield
@@ -91,33 +95,36 @@ async def _guarded(request: Request, session: PortalSession) -> AsyncIterator[No
             action = replace(
                 action, directory_id=getattr(request.state, "setup_directory_id", None)
             )
-        await run_in_threadpool(audit.record, request.app.state.engine, action)
+        await run_in_threadpool(audit.record, engine, action)
 
 
-async def admin_guard(request: Request) -> AsyncIterator[None]:
-    """Router dependency of the SaaS team's pages."""
-    session = await _resume(request, ADMIN_COOKIE, "admin")
+async def admin_guard(request: Request, engine: EngineDep) -> AsyncIterator[None]:
+    """Router dependency of the SaaS team's pages.
+
+    Async, as a change's CSRF token may have to be read from its form.
+    """
+    session = await run_in_threadpool(resume_session, request, engine, ADMIN_COOKIE, "admin")
     if session is None:
         raise SignInRequired()
     request.state.portal_session = session
-    async with _guarded(request, session):
+    async with _guarded(request, engine, session):
         yield
 
 
-async def setup_guard(request: Request) -> AsyncIterator[None]:
-    """Router dependency of the pages behind a redeemed setup link."""
-    session = await _resume(request, SETUP_COOKIE, "setup")
+async def setup_guard(request: Request, engine: EngineDep) -> AsyncIterator[None]:
+    """Router dependency of the pages behind a redeemed setup link; async as ``admin_guard``."""
+    session = await run_in_threadpool(resume_session, request, engine, SETUP_COOKIE, "setup")
     if session is None:
-        raise await _no_setup_session(request)
+        raise await _no_setup_session(request, engine)
     request.state.portal_session = session
-    async with _guarded(request, session):
+    async with _guarded(request, engine, session):
         yield
 
 
-async def _no_setup_session(request: Request) -> PortalError:
+async def _no_setup_session(request: Request, engine: Engine) -> PortalError:
     """The refusal of a setup page without its session: 401, or 429 for an address refused
     too often."""
-    too_many = await refused(request, None, "no setup session")
+    too_many = await run_in_threadpool(refused, request, engine, None, "no setup session")
     if too_many is not None:
         return PortalError(429, str(too_many.detail), retry_after=too_many.retry_after)
     return PortalError(
@@ -150,12 +157,14 @@ class PortalGate:
             await self.app(scope, receive, send)
             return
         request = Request(scope)
+        # Middleware, outside dependency injection: the engine is the application's.
+        engine: Engine = request.app.state.engine
         cookie = ADMIN_COOKIE if kind == "admin" else SETUP_COOKIE
-        if await _resume(request, cookie, kind) is None:
+        if await run_in_threadpool(resume_session, request, engine, cookie, kind) is None:
             if kind == "admin":
                 refusal: Response = sign_in_redirect(request)
             else:
-                refusal = error_page(request, await _no_setup_session(request))
+                refusal = error_page(request, await _no_setup_session(request, engine))
             await refusal(scope, receive, send)
             return
         await self.app(scope, receive, send)

@@ -9,10 +9,10 @@ from datetime import datetime
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
-from starlette.concurrency import run_in_threadpool
 
 from scimgate.admin.guard import admin_guard
 from scimgate.admin.web import PortalError, render
+from scimgate.api.engine import EngineDep
 from scimgate.service import directory_summary, provisioning_log
 from scimgate.service.bounds import utc_instant
 from scimgate.service.provisioning_log import LogPage
@@ -42,8 +42,9 @@ def _since(text: str | None) -> datetime | None:
 
 
 @router.get("/directories/{directory_id}/logs")
-async def log_page(
+def log_page(
     request: Request,
+    engine: EngineDep,
     directory_id: str,
     status: str | None = None,
     user: str | None = None,
@@ -51,11 +52,9 @@ async def log_page(
     before: str | None = None,
 ) -> HTMLResponse:
     """The log, newest first; an htmx request gets only the table (filters, next page)."""
-    engine = request.app.state.engine
     filters = {"status": status or "", "user": (user or "").strip(), "since": since or ""}
-    summary = await run_in_threadpool(directory_summary.directory_summary, engine, directory_id)
-    page: LogPage = await run_in_threadpool(
-        provisioning_log.search,
+    summary = directory_summary.directory_summary(engine, directory_id)
+    page: LogPage = provisioning_log.search(
         engine,
         directory_id,
         limit=PAGE_SIZE,
@@ -80,11 +79,10 @@ async def log_page(
 
 
 @router.get("/directories/{directory_id}/logs/{log_id}")
-async def log_entry(request: Request, directory_id: str, log_id: str) -> HTMLResponse:
+def log_entry(request: Request, engine: EngineDep, directory_id: str, log_id: str) -> HTMLResponse:
     """One request in full: its diagnosis first, then what was sent and answered."""
-    engine = request.app.state.engine
-    summary = await run_in_threadpool(directory_summary.directory_summary, engine, directory_id)
-    found = await run_in_threadpool(provisioning_log.entry, engine, directory_id, log_id)
+    summary = directory_summary.directory_summary(engine, directory_id)
+    found = provisioning_log.entry(engine, directory_id, log_id)
     if found is None:
         raise PortalError(404, "This log entry does not exist, or retention has removed it.")
     return render(

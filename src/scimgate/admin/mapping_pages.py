@@ -10,10 +10,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from starlette.concurrency import run_in_threadpool
+from sqlalchemy import Engine
 
 from scimgate.admin.guard import admin_guard
 from scimgate.admin.web import PortalError, render
+from scimgate.api.engine import EngineDep
 from scimgate.service import attribute_mappings, mapping_preview, roles
 from scimgate.service.errors import Invalid
 from scimgate.service.mapping_preview import SCAN_CAP, MappingPreview, RolePreview
@@ -60,12 +61,10 @@ def _base(directory_id: str) -> str:
     return f"/admin/directories/{directory_id}/mappings"
 
 
-async def _page(
-    request: Request, directory_id: str, editors: Editors, status: int = 200
+def _page(
+    request: Request, engine: Engine, directory_id: str, editors: Editors, status: int = 200
 ) -> HTMLResponse:
-    found = await run_in_threadpool(
-        mapping_preview.settings, request.app.state.engine, directory_id
-    )
+    found = mapping_preview.settings(engine, directory_id)
     return render(
         request,
         "directory/mappings.html",
@@ -88,70 +87,56 @@ def _fragment(request: Request, template: str, context: dict[str, Any]) -> HTMLR
 
 
 @router.get("/directories/{directory_id}/mappings")
-async def mappings_page(request: Request, directory_id: str) -> HTMLResponse:
-    return await _page(request, directory_id, Editors())
+def mappings_page(request: Request, engine: EngineDep, directory_id: str) -> HTMLResponse:
+    return _page(request, engine, directory_id, Editors())
 
 
 @router.post("/directories/{directory_id}/mappings")
-async def set_mapping(
-    request: Request, directory_id: str, name: Name = "", path: Path = ""
+def set_mapping(
+    request: Request, engine: EngineDep, directory_id: str, name: Name = "", path: Path = ""
 ) -> Response:
     """Map a custom attribute; a refused one comes back with its error, nothing saved."""
     form = MappingForm(name.strip(), path.strip())
     try:
-        await run_in_threadpool(
-            attribute_mappings.set_mapping,
-            request.app.state.engine,
-            directory_id,
-            form.name,
-            form.path,
-        )
+        attribute_mappings.set_mapping(engine, directory_id, form.name, form.path)
     except Invalid as exc:
-        return await _page(
-            request, directory_id, Editors(mapping=form, mapping_error=str(exc)), status=400
-        )
+        editors = Editors(mapping=form, mapping_error=str(exc))
+        return _page(request, engine, directory_id, editors, status=400)
     return RedirectResponse(_base(directory_id), status_code=303)
 
 
 @router.post("/directories/{directory_id}/mappings/preview")
-async def preview_mapping(
-    request: Request, directory_id: str, name: Name = "", path: Path = ""
+def preview_mapping(
+    request: Request, engine: EngineDep, directory_id: str, name: Name = "", path: Path = ""
 ) -> HTMLResponse:
     """What mapping the attribute would change for existing users, without saving it."""
     form = MappingForm(name.strip(), path.strip())
     htmx = bool(request.headers.get("HX-Request"))
     try:
-        found = await run_in_threadpool(
-            mapping_preview.preview_mapping,
-            request.app.state.engine,
-            directory_id,
-            form.name,
-            form.path,
-        )
+        found = mapping_preview.preview_mapping(engine, directory_id, form.name, form.path)
     except Invalid as exc:
         if htmx:
             return _fragment(request, "directory/mappings_preview.html", {"error": str(exc)})
         editors = Editors(mapping=form, mapping_error=str(exc))
-        return await _page(request, directory_id, editors, status=400)
+        return _page(request, engine, directory_id, editors, status=400)
     if htmx:
         return _fragment(request, "directory/mappings_preview.html", {"found": found})
-    return await _page(request, directory_id, Editors(mapping=form, mapping_preview=found))
+    return _page(request, engine, directory_id, Editors(mapping=form, mapping_preview=found))
 
 
 @router.post("/directories/{directory_id}/mappings/{name}/remove")
-async def remove_mapping(request: Request, directory_id: str, name: str) -> Response:
+def remove_mapping(engine: EngineDep, directory_id: str, name: str) -> Response:
     """Remove the directory's own mapping: the IdP profile's default, if any, applies again."""
-    removed = await run_in_threadpool(
-        attribute_mappings.remove_mapping, request.app.state.engine, directory_id, name
-    )
+    removed = attribute_mappings.remove_mapping(engine, directory_id, name)
     if not removed:
         raise PortalError(404, f"The directory has no mapping of its own named {name!r}.")
     return RedirectResponse(_base(directory_id), status_code=303)
 
 
 @router.post("/directories/{directory_id}/roles")
-async def add_rule(
+def add_rule(
     request: Request,
+    engine: EngineDep,
     directory_id: str,
     kind: Kind = "group_name",
     match: Match = "",
@@ -161,25 +146,17 @@ async def add_rule(
     """Add a role rule (applied to every user at once); a refused one comes back with its error."""
     form = RuleForm(kind, match.strip(), role.strip(), priority)
     try:
-        await run_in_threadpool(
-            roles.add_rule,
-            request.app.state.engine,
-            directory_id,
-            form.kind,
-            form.match,
-            form.role,
-            form.priority,
-        )
+        roles.add_rule(engine, directory_id, form.kind, form.match, form.role, form.priority)
     except Invalid as exc:
-        return await _page(
-            request, directory_id, Editors(rule=form, rule_error=str(exc)), status=400
-        )
+        editors = Editors(rule=form, rule_error=str(exc))
+        return _page(request, engine, directory_id, editors, status=400)
     return RedirectResponse(_base(directory_id), status_code=303)
 
 
 @router.post("/directories/{directory_id}/roles/preview")
-async def preview_rule(
+def preview_rule(
     request: Request,
+    engine: EngineDep,
     directory_id: str,
     kind: Kind = "group_name",
     match: Match = "",
@@ -190,31 +167,22 @@ async def preview_rule(
     form = RuleForm(kind, match.strip(), role.strip(), priority)
     htmx = bool(request.headers.get("HX-Request"))
     try:
-        found = await run_in_threadpool(
-            mapping_preview.preview_rule,
-            request.app.state.engine,
-            directory_id,
-            form.kind,
-            form.match,
-            form.role,
-            form.priority,
+        found = mapping_preview.preview_rule(
+            engine, directory_id, form.kind, form.match, form.role, form.priority
         )
     except Invalid as exc:
         if htmx:
             return _fragment(request, "directory/mappings_role_preview.html", {"error": str(exc)})
-        return await _page(
-            request, directory_id, Editors(rule=form, rule_error=str(exc)), status=400
-        )
+        editors = Editors(rule=form, rule_error=str(exc))
+        return _page(request, engine, directory_id, editors, status=400)
     if htmx:
         return _fragment(request, "directory/mappings_role_preview.html", {"found": found})
-    return await _page(request, directory_id, Editors(rule=form, rule_preview=found))
+    return _page(request, engine, directory_id, Editors(rule=form, rule_preview=found))
 
 
 @router.post("/directories/{directory_id}/roles/{rule_id}/remove")
-async def remove_rule(request: Request, directory_id: str, rule_id: str) -> Response:
-    removed = await run_in_threadpool(
-        roles.remove_rule, request.app.state.engine, directory_id, rule_id
-    )
+def remove_rule(engine: EngineDep, directory_id: str, rule_id: str) -> Response:
+    removed = roles.remove_rule(engine, directory_id, rule_id)
     if not removed:
         raise PortalError(404, "This role rule does not exist any more.")
     return RedirectResponse(_base(directory_id), status_code=303)

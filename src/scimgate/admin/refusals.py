@@ -2,7 +2,7 @@
 
 from fastapi import Request
 from fastapi.responses import Response
-from starlette.concurrency import run_in_threadpool
+from sqlalchemy import Engine
 
 from scimgate.api.clients import client_address
 from scimgate.scim.errors import TooManyRequests
@@ -10,22 +10,24 @@ from scimgate.service import audit
 from scimgate.service.rate_limits import RateLimiter
 
 
-async def refused(request: Request, action: str | None, reason: str) -> TooManyRequests | None:
+def refused(
+    request: Request, engine: Engine, action: str | None, reason: str
+) -> TooManyRequests | None:
     """Take a refusal from its client address's bucket, and audit it when ``action`` names it.
 
     Returns the 429 to answer instead of the refusal once the address is over its limit.
+    Blocking: call it from a worker thread.
     """
     limiter: RateLimiter = request.app.state.rate_limiter
     client = client_address(request.scope)
     too_many: TooManyRequests | None = None
     try:
-        await run_in_threadpool(limiter.check_refused, client)
+        limiter.check_refused(client)
     except TooManyRequests as exc:
         too_many = exc
     if action is not None:
         detail = too_many.detail if too_many is not None else reason
-        refusal = audit.Refusal(client, action, detail or reason)
-        await run_in_threadpool(audit.record_refusal, request.app.state.engine, refusal)
+        audit.record_refusal(engine, audit.Refusal(client, action, detail or reason))
     return too_many
 
 

@@ -10,22 +10,22 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from starlette.concurrency import run_in_threadpool
 
 from scimgate.admin import idp_guides
-from scimgate.admin.guard import Session, setup_guard
+from scimgate.admin.guard import Session, resume_session, setup_guard
 from scimgate.admin.refusals import refused, retry_later
 from scimgate.admin.web import (
     PAGE_HEADERS,
     SETUP_COOKIE,
     PortalError,
-    public_root,
     render,
     set_session_cookie,
     templates,
 )
+from scimgate.api.engine import EngineDep
+from scimgate.api.public_root import public_root
 from scimgate.scim.idp import IdpProfile
-from scimgate.service import audit, portal_sessions, setup_links
+from scimgate.service import audit, setup_links
 from scimgate.service.errors import Invalid
 from scimgate.service.setup_links import OpenLink, SetupLinkRefused, UnknownSetupLink
 
@@ -50,14 +50,12 @@ templates.env.filters["setup_scim_path"] = scim_relative
 templates.env.filters["setup_idp_name"] = idp_name
 
 
-async def _open_link(request: Request, session: Session) -> OpenLink:
+def _open_link(request: Request, engine: EngineDep, session: Session) -> OpenLink:
     """The session's link with its organization and directory; a 410 once it is unusable."""
     if session.setup_link_id is None:
         raise PortalError(401, "This page opens only through a setup link.")
     try:
-        opened = await run_in_threadpool(
-            setup_links.open_link_view, request.app.state.engine, session.setup_link_id
-        )
+        opened = setup_links.open_link_view(engine, session.setup_link_id)
     except SetupLinkRefused as exc:
         raise PortalError(410, str(exc)) from exc
     if opened.directory is not None:
@@ -107,13 +105,14 @@ def _page(
 
 
 @guarded.get("/")
-async def setup_page(request: Request, opened: Link) -> Response:
+def setup_page(request: Request, opened: Link) -> Response:
     return _page(request, opened)
 
 
 @guarded.post("/directory")
-async def choose_idp(
+def choose_idp(
     request: Request,
+    engine: EngineDep,
     opened: Link,
     idp: Annotated[str, Form()] = "",
     name: Annotated[str, Form()] = "",
@@ -124,9 +123,7 @@ async def choose_idp(
         return _page(request, opened, message="Choose your identity provider.", status=400)
     chosen = name.strip() or idp_guides.guide_for(profile).default_directory_name
     try:
-        directory = await run_in_threadpool(
-            setup_links.connect, request.app.state.engine, opened.link, profile, chosen
-        )
+        directory = setup_links.connect(engine, opened.link, profile, chosen)
     except Invalid as exc:
         return _page(request, opened, message=str(exc), status=400)
     request.state.setup_directory_id = directory.id
@@ -134,23 +131,19 @@ async def choose_idp(
 
 
 @guarded.post("/token")
-async def reveal_token(request: Request, opened: Link) -> Response:
+def reveal_token(request: Request, engine: EngineDep, opened: Link) -> Response:
     """The token, in this answer only: a reload or another post never shows it again."""
     try:
-        issued = await run_in_threadpool(
-            setup_links.reveal_token, request.app.state.engine, opened.link
-        )
+        issued = setup_links.reveal_token(engine, opened.link)
     except SetupLinkRefused as exc:
         return _page(request, opened, message=str(exc), status=409)
     return _page(request, opened, token=issued.secret)
 
 
 @guarded.get("/status")
-async def status(request: Request, opened: Link) -> Response:
+def status(request: Request, engine: EngineDep, opened: Link) -> Response:
     """The live status fragment the setup page polls."""
-    found = await run_in_threadpool(
-        setup_links.setup_status, request.app.state.engine, opened.link, public_root(request)
-    )
+    found = setup_links.setup_status(engine, opened.link, public_root(request))
     directory = found.directory if found else None
     return render(
         request,
@@ -166,16 +159,14 @@ async def status(request: Request, opened: Link) -> Response:
 
 
 @guarded.get("/logs")
-async def logs(
-    request: Request, opened: Link, failed: bool = False, before: str | None = None
+def logs(
+    request: Request,
+    engine: EngineDep,
+    opened: Link,
+    failed: bool = False,
+    before: str | None = None,
 ) -> Response:
-    page = await run_in_threadpool(
-        setup_links.setup_log,
-        request.app.state.engine,
-        opened.link,
-        failures_only=failed,
-        before=before,
-    )
+    page = setup_links.setup_log(engine, opened.link, failures_only=failed, before=before)
     return render(
         request,
         "setup/logs.html",
@@ -189,10 +180,8 @@ async def logs(
 
 
 @guarded.get("/logs/{log_id}")
-async def log_entry(request: Request, opened: Link, log_id: str) -> Response:
-    found = await run_in_threadpool(
-        setup_links.setup_log_entry, request.app.state.engine, opened.link, log_id
-    )
+def log_entry(request: Request, engine: EngineDep, opened: Link, log_id: str) -> Response:
+    found = setup_links.setup_log_entry(engine, opened.link, log_id)
     if found is None:
         raise PortalError(404, "Your directory's log has no such entry.")
     return render(
@@ -207,21 +196,13 @@ router.include_router(guarded)
 
 # Registered after the pages above, so that /setup/status and the like never read as a secret.
 @router.get("/setup/{secret}")
-async def open_link(request: Request, secret: str) -> Response:
+def open_link(request: Request, engine: EngineDep, secret: str) -> Response:
     """Redeem a link and move its secret out of the address bar, into a cookie."""
-    engine = request.app.state.engine
-    held = await run_in_threadpool(
-        portal_sessions.resume,
-        engine,
-        request.cookies.get(SETUP_COOKIE),
-        "setup",
-        request.app.state.session_policy,
-        request.app.state.settings.admin_token,
-    )
+    held = resume_session(request, engine, SETUP_COOKIE, "setup")
     try:
-        opening = await run_in_threadpool(setup_links.open_link, engine, secret, held)
+        opening = setup_links.open_link(engine, secret, held)
     except SetupLinkRefused as exc:
-        too_many = await refused(request, "portal setup-link open", str(exc))
+        too_many = refused(request, engine, "portal setup-link open", str(exc))
         if too_many is not None:
             page = render(request, "setup/error.html", {"message": too_many.detail}, status=429)
             return retry_later(page, too_many)
@@ -232,8 +213,7 @@ async def open_link(request: Request, secret: str) -> Response:
     # Never cached: the answer to the link's address may carry the new session's cookie.
     response = RedirectResponse(HOME, status_code=303, headers=PAGE_HEADERS)
     if opening.opened is not None:
-        await run_in_threadpool(
-            audit.record,
+        audit.record(
             engine,
             audit.Action(
                 actor=opening.opened.session.actor,

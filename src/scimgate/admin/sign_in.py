@@ -7,9 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from scim2_models import UnauthorizedException
-from starlette.concurrency import run_in_threadpool
 
-from scimgate.admin.guard import CSRF_FIELD
+from scimgate.admin.guard import CSRF_FIELD, resume_session
 from scimgate.admin.refusals import refused, retry_later
 from scimgate.admin.web import (
     ADMIN_COOKIE,
@@ -18,6 +17,7 @@ from scimgate.admin.web import (
     secure_cookies,
     set_session_cookie,
 )
+from scimgate.api.engine import EngineDep
 from scimgate.service import audit, portal_sessions
 
 SIGN_IN_COOKIE = "scimgate_sign_in"
@@ -34,7 +34,7 @@ def _safe_next(target: str | None) -> str:
 
 
 @router.get("/sign-in")
-async def sign_in_page(request: Request, next: str | None = None) -> Response:
+def sign_in_page(request: Request, next: str | None = None) -> Response:
     token = secrets.token_urlsafe(32)
     response = render(request, "sign_in.html", {"form_token": token, "next": _safe_next(next)})
     response.set_cookie(
@@ -50,8 +50,9 @@ async def sign_in_page(request: Request, next: str | None = None) -> Response:
 
 
 @router.post("/sign-in")
-async def sign_in(
+def sign_in(
     request: Request,
+    engine: EngineDep,
     key: Annotated[str, Form(max_length=500)],
     form_token: Annotated[str, Form(alias=CSRF_FIELD)] = "",
     next: Annotated[str, Form()] = "/admin/",
@@ -68,17 +69,15 @@ async def sign_in(
             },
             status=403,
         )
-    engine = request.app.state.engine
     try:
-        opened = await run_in_threadpool(
-            portal_sessions.sign_in,
+        opened = portal_sessions.sign_in(
             engine,
             key,
             request.app.state.settings.admin_token,
             request.app.state.session_policy,
         )
     except UnauthorizedException as exc:
-        too_many = await refused(request, "portal sign-in", exc.detail or "refused")
+        too_many = refused(request, engine, "portal sign-in", exc.detail or "refused")
         page = render(
             request,
             "sign_in.html",
@@ -90,10 +89,8 @@ async def sign_in(
             status=429 if too_many is not None else 401,
         )
         return retry_later(page, too_many) if too_many is not None else page
-    await run_in_threadpool(
-        audit.record,
-        engine,
-        audit.Action(actor=opened.session.actor, action="portal sign-in", outcome="ok"),
+    audit.record(
+        engine, audit.Action(actor=opened.session.actor, action="portal sign-in", outcome="ok")
     )
     response = RedirectResponse(_safe_next(next), status_code=303)
     set_session_cookie(request, response, ADMIN_COOKIE, opened.secret, "/admin")
@@ -102,25 +99,17 @@ async def sign_in(
 
 
 @router.post("/sign-out")
-async def sign_out(
-    request: Request, form_token: Annotated[str, Form(alias=CSRF_FIELD)] = ""
+def sign_out(
+    request: Request,
+    engine: EngineDep,
+    form_token: Annotated[str, Form(alias=CSRF_FIELD)] = "",
 ) -> Response:
     """End the session; open to read-only keys too, so it checks its CSRF token itself."""
-    engine = request.app.state.engine
-    session = await run_in_threadpool(
-        portal_sessions.resume,
-        engine,
-        request.cookies.get(ADMIN_COOKIE),
-        "admin",
-        request.app.state.session_policy,
-        request.app.state.settings.admin_token,
-    )
+    session = resume_session(request, engine, ADMIN_COOKIE, "admin")
     if session is not None and portal_sessions.csrf_matches(session, form_token):
-        await run_in_threadpool(portal_sessions.sign_out, engine, session)
-        await run_in_threadpool(
-            audit.record,
-            engine,
-            audit.Action(actor=session.actor, action="portal sign-out", outcome="ok"),
+        portal_sessions.sign_out(engine, session)
+        audit.record(
+            engine, audit.Action(actor=session.actor, action="portal sign-out", outcome="ok")
         )
     response = RedirectResponse("/admin/sign-in", status_code=303)
     clear_session_cookie(request, response, ADMIN_COOKIE, "/admin")

@@ -115,12 +115,6 @@ def clear_session_cookie(request: Request, response: Response, name: str, path: 
     )
 
 
-def public_root(request: Request) -> str:
-    """Where the service is reached from outside, without a trailing slash."""
-    root: str = request.app.state.settings.public_url or str(request.base_url)
-    return root.rstrip("/")
-
-
 def ago(value: datetime | None, now: datetime | None = None) -> str:
     """``3 min ago``: how long ago a time was, for people scanning a table."""
     if value is None:

@@ -12,10 +12,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import Engine
-from starlette.concurrency import run_in_threadpool
 
 from scimgate.admin.guard import Session, admin_guard
 from scimgate.admin.web import PortalError, render
+from scimgate.api.engine import EngineDep
 from scimgate.service import tenants, webhooks
 from scimgate.service.admin_keys import WRITE_SCOPE
 from scimgate.service.errors import Conflict, Invalid, NotFound
@@ -51,12 +51,15 @@ class EndpointForm:
     revocation_hook: bool = False
 
 
-async def _list_page(
-    request: Request, form: EndpointForm, error: str | None = None, status: int = 200
+def _list_page(
+    request: Request,
+    engine: Engine,
+    form: EndpointForm,
+    error: str | None = None,
+    status: int = 200,
 ) -> HTMLResponse:
-    engine = request.app.state.engine
-    found = await run_in_threadpool(webhooks.list_endpoints, engine)
-    organizations = await run_in_threadpool(tenants.list_organizations, engine)
+    found = webhooks.list_endpoints(engine)
+    organizations = tenants.list_organizations(engine)
     return render(
         request,
         "webhooks/list.html",
@@ -73,14 +76,15 @@ async def _list_page(
 
 
 @router.get("/webhooks")
-async def endpoint_list(request: Request) -> HTMLResponse:
+def endpoint_list(request: Request, engine: EngineDep) -> HTMLResponse:
     """Every endpoint with its state and secrets' ages, and the form to register one."""
-    return await _list_page(request, EndpointForm())
+    return _list_page(request, engine, EndpointForm())
 
 
 @router.post("/webhooks")
-async def register(
+def register(
     request: Request,
+    engine: EngineDep,
     url: Annotated[str, Form(max_length=4096)] = "",
     organization_id: Annotated[str, Form(max_length=64)] = "",
     description: Annotated[str, Form(max_length=1000)] = "",
@@ -92,9 +96,8 @@ async def register(
         url.strip(), organization_id, description.strip(), event_types, revocation_hook
     )
     try:
-        created = await run_in_threadpool(
-            webhooks.register,
-            request.app.state.engine,
+        created = webhooks.register(
+            engine,
             form.url,
             allowed=request.app.state.settings.events.webhook_allowed_hosts,
             organization_id=form.organization_id or None,
@@ -103,7 +106,7 @@ async def register(
             revocation_hook=form.revocation_hook,
         )
     except (Invalid, NotFound) as exc:
-        return await _list_page(request, form, str(exc), status=400)
+        return _list_page(request, engine, form, str(exc), status=400)
     return render(
         request,
         "webhooks/secret.html",
@@ -113,26 +116,24 @@ async def register(
 
 
 @router.get("/webhooks/{endpoint_id}/backlog")
-async def backlog(request: Request, endpoint_id: str) -> HTMLResponse:
+def backlog(request: Request, engine: EngineDep, endpoint_id: str) -> HTMLResponse:
     """How many deliveries wait for an endpoint (loaded by the list, one endpoint at a time)."""
-    waiting = await run_in_threadpool(
-        webhooks.deliveries, request.app.state.engine, endpoint_id, PENDING, BACKLOG_CAP + 1
-    )
+    waiting = webhooks.deliveries(engine, endpoint_id, PENDING, BACKLOG_CAP + 1)
     return render(request, "webhooks/_backlog.html", {"count": len(waiting), "cap": BACKLOG_CAP})
 
 
-async def _endpoint_page(
-    request: Request, endpoint: EndpointInfo, status: str, secret: str | None = None
+def _endpoint_page(
+    request: Request,
+    engine: Engine,
+    endpoint: EndpointInfo,
+    status: str,
+    secret: str | None = None,
 ) -> HTMLResponse:
     service_status = PENDING if status == FAILING else status or None
-    found = await run_in_threadpool(
-        webhooks.deliveries, request.app.state.engine, endpoint.id, service_status
-    )
+    found = webhooks.deliveries(engine, endpoint.id, service_status)
     if status == FAILING:
         found = [each for each in found if each.attempts > 0]
-    types = await run_in_threadpool(
-        webhooks.event_types, request.app.state.engine, [each.event_seq for each in found]
-    )
+    types = webhooks.event_types(engine, [each.event_seq for each in found])
     context: dict[str, Any] = {
         "nav": "webhooks",
         "endpoint": endpoint,
@@ -148,54 +149,44 @@ async def _endpoint_page(
     return render(request, "webhooks/endpoint.html", context)
 
 
-async def _endpoint(request: Request, endpoint_id: str) -> EndpointInfo:
-    found: EndpointInfo = await run_in_threadpool(
-        webhooks.get_endpoint, request.app.state.engine, endpoint_id
-    )
-    return found
-
-
 @router.get("/webhooks/{endpoint_id}")
-async def endpoint_page(request: Request, endpoint_id: str, status: str = "") -> HTMLResponse:
+def endpoint_page(
+    request: Request, engine: EngineDep, endpoint_id: str, status: str = ""
+) -> HTMLResponse:
     """An endpoint, its secrets' ages and its deliveries (an htmx filter gets only the table)."""
-    return await _endpoint_page(request, await _endpoint(request, endpoint_id), status)
+    return _endpoint_page(request, engine, webhooks.get_endpoint(engine, endpoint_id), status)
 
 
 @router.post("/webhooks/{endpoint_id}/enable")
-async def enable(request: Request, endpoint_id: str) -> Response:
-    await run_in_threadpool(webhooks.enable, request.app.state.engine, endpoint_id)
+def enable(engine: EngineDep, endpoint_id: str) -> Response:
+    webhooks.enable(engine, endpoint_id)
     return RedirectResponse(f"/admin/webhooks/{endpoint_id}", status_code=303)
 
 
 @router.post("/webhooks/{endpoint_id}/disable")
-async def disable(
-    request: Request, endpoint_id: str, reason: Annotated[str, Form(max_length=512)] = ""
+def disable(
+    engine: EngineDep, endpoint_id: str, reason: Annotated[str, Form(max_length=512)] = ""
 ) -> Response:
-    await run_in_threadpool(
-        webhooks.disable, request.app.state.engine, endpoint_id, reason.strip() or None
-    )
+    webhooks.disable(engine, endpoint_id, reason.strip() or None)
     return RedirectResponse(f"/admin/webhooks/{endpoint_id}", status_code=303)
 
 
 @router.post("/webhooks/{endpoint_id}/rotate-secret")
-async def rotate_secret(request: Request, endpoint_id: str) -> HTMLResponse:
+def rotate_secret(request: Request, engine: EngineDep, endpoint_id: str) -> HTMLResponse:
     """A new secret, shown on the page that answers; the old one keeps signing for a day."""
-    rotated = await run_in_threadpool(webhooks.rotate_secret, request.app.state.engine, endpoint_id)
-    return await _endpoint_page(request, rotated.endpoint, "", secret=rotated.secret)
+    rotated = webhooks.rotate_secret(engine, endpoint_id)
+    return _endpoint_page(request, engine, rotated.endpoint, "", secret=rotated.secret)
 
 
 @router.get("/webhooks/deliveries/{delivery_id}")
-async def delivery_attempts(request: Request, session: Session, delivery_id: str) -> HTMLResponse:
+def delivery_attempts(
+    request: Request, engine: EngineDep, session: Session, delivery_id: str
+) -> HTMLResponse:
     """A delivery's attempts: a page, or the rows htmx expands under the delivery.
 
     The start of each answer is shown to a session with a write key only.
     """
-    found = await run_in_threadpool(
-        webhooks.attempts,
-        request.app.state.engine,
-        delivery_id,
-        with_excerpts=session.scope == WRITE_SCOPE,
-    )
+    found = webhooks.attempts(engine, delivery_id, with_excerpts=session.scope == WRITE_SCOPE)
     context = {"nav": "webhooks", "delivery_id": delivery_id, "attempts": found}
     if request.headers.get("HX-Request"):
         return render(request, "webhooks/_attempts.html", context)
@@ -203,19 +194,20 @@ async def delivery_attempts(request: Request, session: Session, delivery_id: str
 
 
 @router.post("/webhooks/deliveries/{delivery_id}/replay")
-async def replay(request: Request, delivery_id: str) -> Response:
+def replay(request: Request, engine: EngineDep, delivery_id: str) -> Response:
     """Send a delivery's event again; htmx swaps the delivery's row to say it is queued."""
-    return await _act_on_delivery(request, delivery_id, webhooks.replay, retried=False)
+    return _act_on_delivery(request, engine, delivery_id, webhooks.replay, retried=False)
 
 
 @router.post("/webhooks/deliveries/{delivery_id}/retry")
-async def retry_now(request: Request, delivery_id: str) -> Response:
+def retry_now(request: Request, engine: EngineDep, delivery_id: str) -> Response:
     """Attempt a failing delivery at once (its endpoint was fixed); htmx swaps in the outcome."""
-    return await _act_on_delivery(request, delivery_id, webhooks.retry_now, retried=True)
+    return _act_on_delivery(request, engine, delivery_id, webhooks.retry_now, retried=True)
 
 
-async def _act_on_delivery(
+def _act_on_delivery(
     request: Request,
+    engine: Engine,
     delivery_id: str,
     action: Callable[[Engine, str], Delivery],
     *,
@@ -224,7 +216,7 @@ async def _act_on_delivery(
     """Replay or retry a delivery: htmx gets the outcome in the row, a plain form a redirect."""
     htmx = bool(request.headers.get("HX-Request"))
     try:
-        done = await run_in_threadpool(action, request.app.state.engine, delivery_id)
+        done = action(engine, delivery_id)
     except (Conflict, Invalid) as exc:
         if not htmx:
             raise PortalError(409, str(exc)) from None

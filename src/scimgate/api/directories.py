@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 
 from scimgate.api.engine import EngineDep
 from scimgate.api.management import note_target, require_admin
+from scimgate.api.public_root import public_root
 from scimgate.api.shapes import Listing, Name
 from scimgate.api.tokens import IssuedToken, issued_token
 from scimgate.scim.idp import IdpProfile
@@ -66,12 +67,6 @@ class DirectoryDetail(DirectoryOut):
 class NewDirectory(BaseModel):
     directory: DirectoryOut
     token: IssuedToken
-
-
-def public_root(request: Request) -> str:
-    """The server's public address, without a trailing slash: SCIM base URLs extend it."""
-    root: str = request.app.state.settings.public_url or str(request.base_url)
-    return root.rstrip("/")
 
 
 def directory_out(directory: Directory, root: str) -> DirectoryOut:

@@ -1,4 +1,4 @@
-"""The application's engine as a dependency of the management API's handlers."""
+"""The application's engine as a dependency of the management API's and the portal's handlers."""
 
 from typing import Annotated
 

@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 
 from scimgate.api.engine import EngineDep
 from scimgate.api.management import json_response, require_admin
+from scimgate.api.public_root import public_root
 from scimgate.service.lookup import (
     LoginClaims,
     UserMatch,
@@ -58,8 +59,7 @@ def _lookup(
     owner_id: str,
     claims: LoginClaims,
 ) -> JSONResponse:
-    root = request.app.state.settings.public_url or str(request.base_url)
-    found = finder(engine, owner_id, claims, root)
+    found = finder(engine, owner_id, claims, public_root(request))
     if found is None:
         # The client tells this 404 from an unknown directory's by how the detail begins.
         raise NotFoundException(detail=f"No user of {noun} {owner_id} matches the login")

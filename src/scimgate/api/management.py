@@ -28,6 +28,7 @@ from scimgate.api.bounds import AgeHours, UtcDateTime
 from scimgate.api.engine import EngineDep
 from scimgate.api.errors import REFUSALS, as_scim
 from scimgate.api.management_gate import ACTOR_KEY
+from scimgate.api.public_root import public_root
 from scimgate.service import audit, confirmations
 from scimgate.service.admin_keys import READ_METHODS, Actor
 from scimgate.service.directory_browser import (
@@ -170,7 +171,7 @@ def list_users(
 
     ``q`` keeps the users whose userName, name or e-mail contains it, in any case.
     """
-    root = _root(request)
+    root = public_root(request)
     if q:
         found = search_users(engine, directory_id, root, q, start=start_index, size=count).page
         users = [asdict(row.user) for row in found.items]
@@ -184,7 +185,7 @@ def list_users(
 @router.get("/directories/{directory_id}/users/{user_id}")
 def get_user(request: Request, engine: EngineDep, directory_id: str, user_id: str) -> JSONResponse:
     """One user of the directory in the normalized shape."""
-    found = user_detail(engine, directory_id, user_id, _root(request))
+    found = user_detail(engine, directory_id, user_id, public_root(request))
     if found is None:
         raise NotFoundException(detail=f"No user {user_id} in directory {directory_id}")
     return json_response(asdict(found.user))
@@ -203,7 +204,7 @@ def list_groups(
 
     ``q`` keeps the groups whose name or IdP id contains it, in any case.
     """
-    root = _root(request)
+    root = public_root(request)
     if q:
         found = search_groups(engine, directory_id, root, q, start=start_index, size=count).page
         groups = [{**asdict(row.group), "member_count": row.members} for row in found.items]
@@ -225,7 +226,7 @@ def get_group(
 ) -> JSONResponse:
     """One group of the directory, with a page of its members (``count``, ``startIndex``)."""
     found = group_detail(
-        engine, directory_id, group_id, _root(request), start=start_index, size=count
+        engine, directory_id, group_id, public_root(request), start=start_index, size=count
     )
     if found is None:
         raise NotFoundException(detail=f"No group {group_id} in directory {directory_id}")
@@ -233,11 +234,6 @@ def get_group(
     return json_response(
         {**asdict(found.group), "member_count": found.members.total, "members": members}
     )
-
-
-def _root(request: Request) -> str:
-    root: str = request.app.state.settings.public_url or str(request.base_url)
-    return root
 
 
 @router.get("/directories/{directory_id}/drift")

@@ -5,9 +5,10 @@ from datetime import datetime
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
 
-from scimgate.api.directories import DirectoryOut, directory_out, public_root
+from scimgate.api.directories import DirectoryOut, directory_out
 from scimgate.api.engine import EngineDep
 from scimgate.api.management import note_target, require_admin
+from scimgate.api.public_root import public_root
 from scimgate.api.shapes import Listing, Name, Record
 from scimgate.service import tenants
 

@@ -41,6 +41,7 @@ from scimgate.api.commit_groups import CommitGroups
 from scimgate.api.endpoint_case import SCIM_PREFIX, canonical_path
 from scimgate.api.errors import REFUSALS, as_scim
 from scimgate.api.inline_requests import is_short
+from scimgate.api.public_root import public_root
 from scimgate.api.requests import media_type_refusal
 from scimgate.api.responses import error_response
 from scimgate.api.scim_routes import BODY_METHODS, ROUTES, Call, Handler, me
@@ -246,10 +247,9 @@ def _authenticated(state: Any, request: Request, directory_id: str) -> Scope:
                 list(request.query_params.keys()),
             )
         request.scope["state"][DIRECTORY_KEY] = directory
-    root = state.settings.public_url or str(request.base_url)
     return Scope(
         engine=state.engine,
         directory=directory,
-        base_url=f"{root.rstrip('/')}/scim/v2/{directory.id}",
+        base_url=f"{public_root(request)}/scim/v2/{directory.id}",
         limits=state.settings.limits,
     )

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from scimgate.api.engine import EngineDep
 from scimgate.api.management import note_target, require_admin
+from scimgate.api.public_root import public_root
 from scimgate.service import setup_links
 from scimgate.store.ids import utcnow
 from scimgate.store.setup_links import SetupLink as StoredLink
@@ -71,8 +72,7 @@ def create_setup_link(
         valid_for=timedelta(days=body.valid_days),
     )
     note_target(request, "setup_link", issued.link.id, organization_id=organization_id)
-    root = request.app.state.settings.public_url or str(request.base_url)
-    return IssuedSetupLink(link=_out(issued.link), url=issued.url(root))
+    return IssuedSetupLink(link=_out(issued.link), url=issued.url(public_root(request)))
 
 
 @router.get("/organizations/{organization_id}/setup-links", summary="An organization's setup links")
