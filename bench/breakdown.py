@@ -283,8 +283,8 @@ def measure(database_url: str, rounds: int = 5, per_round: int = 200) -> list[Br
 
 
 def _scope(app: Any, directory: BenchDirectory) -> Any:
-    from scimgate.service.rate_limits import admit
-    from scimgate.service.scope import Scope
+    from scimgate.service.provisioning.rate_limits import admit
+    from scimgate.service.provisioning.scope import Scope
 
     state = app.state
     found = admit(
@@ -304,7 +304,7 @@ def _scope(app: Any, directory: BenchDirectory) -> Any:
 
 def _token_stage(app: Any, directory: BenchDirectory, rounds: int, per_round: int) -> Stage:
     """The token check and the rate limit, as every SCIM request takes them."""
-    from scimgate.service.rate_limits import admit
+    from scimgate.service.provisioning.rate_limits import admit
 
     state = app.state
     authorization = f"Bearer {directory.token}"
@@ -328,7 +328,7 @@ def _create(app: Any, directory: BenchDirectory, rounds: int, per_round: int) ->
 
     from scimgate.api.responses import resource_response
     from scimgate.scim.creation import read_creation
-    from scimgate.service import users
+    from scimgate.service.provisioning import users
 
     found = Breakdown(CREATE)
     run = f"bd{time.time_ns()}"
@@ -401,7 +401,7 @@ def _lookup(app: Any, directory: BenchDirectory, rounds: int, per_round: int) ->
     from scimgate.api.responses import render
     from scimgate.scim.creation import read_creation
     from scimgate.scim.key_lookups import key_lookup
-    from scimgate.service import key_lookups, listing, users
+    from scimgate.service.provisioning import key_lookups, listing, users
 
     found = Breakdown(LOOKUP)
     run = f"bl{time.time_ns()}"
@@ -483,7 +483,7 @@ def _log_stage(
     from datetime import UTC, datetime
 
     from scimgate.config import Settings
-    from scimgate.service.provisioning_log import CapturedRequest, record
+    from scimgate.service.operations.provisioning_log import CapturedRequest, record
 
     policy = Settings.from_env().log
     path = f"/scim/v2/{scope.directory_id}{endpoint}"

@@ -30,7 +30,7 @@ from servers import BenchDirectory, new_directories
 from sqlalchemy import Connection, Engine
 
 from scimgate.scim.resources import GROUP_SCHEMA, UserResource
-from scimgate.service.representation import document
+from scimgate.service.provisioning.representation import document
 from scimgate.store import memberships
 from scimgate.store.column_codec import PLAIN
 from scimgate.store.engine import open_engine

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-from scimgate.service import tenants
+from scimgate.service.administration import tenants
 from scimgate.store.engine import open_engine
 from scimgate.store.migrate import upgrade
 

@@ -54,7 +54,8 @@ from servers import (
 from sqlalchemy import Engine, func, select
 
 from scimgate.config import ALLOWED_HOSTS_VARIABLE, AllowedHosts
-from scimgate.service import tenants, webhooks
+from scimgate.service.administration import tenants
+from scimgate.service.event_stream import webhooks
 from scimgate.simulator.dialects import DIALECTS
 from scimgate.simulator.population import generate
 from scimgate.store.engine import open_engine

@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import Engine
 
 from process_support import Restartable, shared_launcher
-from scimgate.service import tenants
+from scimgate.service.administration import tenants
 from scimgate.store.engine import open_engine
 from scimgate.store.migrate import upgrade
 

@@ -10,7 +10,7 @@ import httpx
 from sqlalchemy import Engine, func, select
 
 from conftest import ADMIN_TOKEN, LiveServer, postgres_database, serving
-from scimgate.service import event_feed
+from scimgate.service.event_stream import event_feed
 from scimgate.store.engine import open_engine
 from scimgate.store.migrate import upgrade
 from scimgate.store.tables.event_stream import events

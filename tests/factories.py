@@ -5,8 +5,8 @@ import secrets
 from sqlalchemy import Engine
 
 from scimgate.scim.limits import Limits
-from scimgate.service import tenants
-from scimgate.service.scope import Scope
+from scimgate.service.administration import tenants
+from scimgate.service.provisioning.scope import Scope
 from scimgate.store import tenants as stored_tenants
 from scimgate.store.transactions import reading
 

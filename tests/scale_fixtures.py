@@ -10,8 +10,8 @@ from sqlalchemy import Engine
 
 from factories import new_scope
 from scimgate.scim.resources import GROUP_SCHEMA, UserResource
-from scimgate.service.representation import document
-from scimgate.service.scope import Scope
+from scimgate.service.provisioning.representation import document
+from scimgate.service.provisioning.scope import Scope
 from scimgate.store import memberships
 from scimgate.store.ids import new_id, utcnow
 from scimgate.store.resource_tables import GROUPS, USERS

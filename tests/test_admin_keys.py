@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from conftest import LiveServer
 from scimgate.cli.main import app as cli
-from scimgate.service import admin_keys
+from scimgate.service.administration import admin_keys
 from scimgate.store.tables.access import admin_keys as admin_keys_table
 from scimgate.store.tables.logs import audit_log
 from scimgate.store.transactions import reading

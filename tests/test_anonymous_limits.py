@@ -28,9 +28,9 @@ from event_support import private_database
 from scimgate.cli.main import app as cli
 from scimgate.config import Bucket, EventSettings, LogPolicy, RateLimits
 from scimgate.scim.errors import TooManyRequests
-from scimgate.service import audit
-from scimgate.service.maintenance import run_upkeep
-from scimgate.service.rate_limits import RateLimiter
+from scimgate.service.administration import audit
+from scimgate.service.operations.maintenance import run_upkeep
+from scimgate.service.provisioning.rate_limits import RateLimiter
 from scimgate.store.ids import utcnow
 from scimgate.store.tables.logs import audit_log
 from scimgate.store.tables.tenancy import rate_buckets

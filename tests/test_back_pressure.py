@@ -24,7 +24,7 @@ from scim_payloads import ERROR_SCHEMA, patch, user
 from scim_payloads import group as group_payload
 from scimgate.config import Bucket, PoolSettings, RateLimits
 from scimgate.scim.errors import TooManyRequests
-from scimgate.service.rate_limits import RateLimiter
+from scimgate.service.provisioning.rate_limits import RateLimiter
 from scimgate.store.engine import open_engine
 from scimgate.store.errors import Busy
 from scimgate.store.transactions import reading

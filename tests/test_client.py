@@ -36,7 +36,7 @@ from scimgate.client import (
     verify_webhook,
 )
 from scimgate.config import EventSettings, LogPolicy
-from scimgate.service.maintenance import run_upkeep
+from scimgate.service.operations.maintenance import run_upkeep
 
 # --- Webhook verification -------------------------------------------------------------
 

@@ -23,7 +23,7 @@ import pytest
 from conftest import DirectoryClient, LiveServer, new_directory
 from event_support import Published, last_seq, published
 from scim_payloads import BULK_SCHEMA, ERROR_SCHEMA, group, patch, user
-from scimgate.service import safety
+from scimgate.service.event_stream import safety
 from scimgate.store import memberships
 from scimgate.store.transactions import reading
 

@@ -66,7 +66,8 @@ from crash_support import (
 )
 from event_support import Published, published
 from process_support import Launcher
-from scimgate.service import safety, tenants
+from scimgate.service.administration import tenants
+from scimgate.service.event_stream import safety
 from scimgate.store.engine import open_engine
 from scimgate.store.migrate import upgrade
 from scimgate.store.tables.resources import groups, users

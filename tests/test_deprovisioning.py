@@ -11,7 +11,7 @@ from conftest import DirectoryClient, LiveServer
 from scim_payloads import group, patch, user
 from scimgate.cli.main import app
 from scimgate.config import EventSettings, LogPolicy
-from scimgate.service import maintenance
+from scimgate.service.operations import maintenance
 from scimgate.store import offboarding
 from scimgate.store.tables.event_stream import events
 from scimgate.store.tables.offboarding import deprovisionings

@@ -18,8 +18,8 @@ from factories import new_scope
 from scim_payloads import ENTERPRISE_SCHEMA, USER_SCHEMA
 from scimgate.scim.documents import ListDocument, ScimDocument
 from scimgate.scim.requests import read_resource
-from scimgate.service import groups, listing, users
-from scimgate.service.scope import Scope
+from scimgate.service.provisioning import groups, listing, users
+from scimgate.service.provisioning.scope import Scope
 
 USERS = [
     {"schemas": [USER_SCHEMA], "userName": "minimal@example.com"},

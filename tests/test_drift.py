@@ -14,8 +14,9 @@ from typer.testing import CliRunner
 from conftest import ADMIN_TOKEN, DirectoryClient, LiveServer, new_directory
 from scim_payloads import user
 from scimgate.cli.main import app
-from scimgate.service import provisioning_log, tenants
-from scimgate.service.confirmations import drift_report
+from scimgate.service.administration import tenants
+from scimgate.service.operations import provisioning_log
+from scimgate.service.provisioning.confirmations import drift_report
 from scimgate.store.tables.resources import users
 from scimgate.store.transactions import reading, writing
 

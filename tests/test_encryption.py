@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 
 from conftest import ADMIN_TOKEN, BACKENDS, postgres_database, serving
 from scimgate.cli.main import app as cli
-from scimgate.service import tenants
+from scimgate.service.administration import tenants
 from scimgate.store.encryption import EncryptionError, Keyring, new_key_line
 from scimgate.store.engine import open_engine
 from scimgate.store.migrate import upgrade

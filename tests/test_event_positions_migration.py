@@ -16,9 +16,10 @@ from sqlalchemy import Engine, delete, select
 from conftest import postgres_database
 from factories import new_scope
 from scimgate.scim.resources import UserResource
-from scimgate.service import event_feed, users
-from scimgate.service.event_feed import PURGED_THROUGH, EventFilter
-from scimgate.service.scope import Scope
+from scimgate.service.event_stream import event_feed
+from scimgate.service.event_stream.event_feed import PURGED_THROUGH, EventFilter
+from scimgate.service.provisioning import users
+from scimgate.service.provisioning.scope import Scope
 from scimgate.store import progress
 from scimgate.store.engine import open_engine
 from scimgate.store.ids import new_id, utcnow

@@ -22,10 +22,13 @@ from sqlalchemy import Engine, select
 from conftest import postgres_database
 from factories import scope_of
 from scimgate.scim.resources import UserResource
-from scimgate.service import event_feed, maintenance, tenants, users
-from scimgate.service.event_feed import EventFilter
-from scimgate.service.publishing import Recorded, publish_recorded
-from scimgate.service.scope import Scope
+from scimgate.service.administration import tenants
+from scimgate.service.event_stream import event_feed
+from scimgate.service.event_stream.event_feed import EventFilter
+from scimgate.service.event_stream.publishing import Recorded, publish_recorded
+from scimgate.service.operations import maintenance
+from scimgate.service.provisioning import users
+from scimgate.service.provisioning.scope import Scope
 from scimgate.store.engine import open_engine
 from scimgate.store.errors import Busy
 from scimgate.store.events import NewEvent

@@ -16,7 +16,9 @@ from scim_payloads import group, patch, user
 from scimgate.config import EventSettings, LogPolicy
 from scimgate.events.models import EventType
 from scimgate.events.schema import event_schema
-from scimgate.service import event_feed, maintenance, roles, safety, tenants
+from scimgate.service.administration import roles, tenants
+from scimgate.service.event_stream import event_feed, safety
+from scimgate.service.operations import maintenance
 from scimgate.store.events import StoredEvent
 from scimgate.store.ids import new_id
 

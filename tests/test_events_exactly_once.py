@@ -21,7 +21,8 @@ from conftest import DirectoryClient, LiveServer, new_directory
 from event_support import admin_client, last_seq, published, read_all
 from scim_payloads import BULK_SCHEMA, ENTERPRISE_SCHEMA, USER_SCHEMA, group, patch, user
 from scimgate.scim.normalized import UserState
-from scimgate.service import changes, roles, safety
+from scimgate.service.administration import roles
+from scimgate.service.event_stream import changes, safety
 from scimgate.store.ids import new_id, utcnow
 from scimgate.store.resource_tables import USERS
 from scimgate.store.stored_resources import StoredResource

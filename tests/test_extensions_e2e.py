@@ -13,9 +13,10 @@ from conftest import DirectoryClient, LiveServer, new_directory
 from scim_payloads import GROUP_SCHEMA, USER_SCHEMA, group, patch, user
 from scimgate.cli.main import app
 from scimgate.scim.extensions import simple_schema
-from scimgate.service import attribute_mappings, extension_schemas
-from scimgate.service.directory_view import directory_users
+from scimgate.service.administration import attribute_mappings
+from scimgate.service.administration.directory_view import directory_users
 from scimgate.service.errors import InvalidPath, NotUnique
+from scimgate.service.provisioning import extension_schemas
 
 ACME = "urn:ietf:params:scim:schemas:extension:acme:2.0:User"
 """An Entra-style custom extension (``urn:ietf:params:scim:schemas:extension:<name>:2.0:User``)."""

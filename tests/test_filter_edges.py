@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from conftest import DirectoryClient, LiveServer
 from scim_payloads import ENTERPRISE_SCHEMA, SEARCH_SCHEMA, USER_SCHEMA, group, user
-from scimgate.service import extension_schemas
+from scimgate.service.provisioning import extension_schemas
 
 EDGE = "urn:ietf:params:scim:schemas:extension:edge:2.0:User"
 EDGE_DEFINITION: dict[str, Any] = {

@@ -31,8 +31,8 @@ from property_support import property_settings
 from scim_payloads import ENTERPRISE_SCHEMA, GROUP_SCHEMA, USER_SCHEMA
 from scim_reference import Attr, Compare, Logical, Node, Not, Present, Spelling, ValuePath
 from scimgate.scim.requests import read_resource, read_search
-from scimgate.service import groups, listing, users
-from scimgate.service.scope import Scope
+from scimgate.service.provisioning import groups, listing, users
+from scimgate.service.provisioning.scope import Scope
 
 FILTERS_PER_DIRECTORY = 25
 

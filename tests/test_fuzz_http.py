@@ -42,7 +42,7 @@ from scim_payloads import (
     group,
     user,
 )
-from scimgate.service import tenants
+from scimgate.service.administration import tenants
 
 MAX_DEPTH = 500
 """Deepest JSON nesting drawn at random (deeper cases are among the fixed bodies)."""

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 from conftest import LiveServer, new_directory
 from scimgate.cli.main import app
 from scimgate.scim.idp import IdpProfile, recognise
-from scimgate.service import tenants
+from scimgate.service.administration import tenants
 from scimgate.store import tenants as tenant_rows
 from scimgate.store.transactions import reading
 

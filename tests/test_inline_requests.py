@@ -22,7 +22,7 @@ from scimgate.api import scim_routes
 from scimgate.api.app import create_app
 from scimgate.api.inline_requests import INLINE_BODY_BYTES, is_short
 from scimgate.config import Settings
-from scimgate.service import tenants
+from scimgate.service.administration import tenants
 from scimgate.store.engine import open_engine, turn_if_free, when_turn_left, writer
 from scimgate.store.migrate import upgrade
 

@@ -28,7 +28,7 @@ from conftest import DirectoryClient, LiveServer, new_directory
 from factories import organization_of
 from property_support import check_answer, limited, near_misses, property_settings, snapshot
 from scim_payloads import BULK_SCHEMA, SEARCH_SCHEMA, group, patch, user
-from scimgate.service import tenants
+from scimgate.service.administration import tenants
 from scimgate.store.ids import new_id
 
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from property_support import property_settings
 from scimgate.scim.idp import recognise
-from scimgate.service.provisioning_log import query_names
+from scimgate.service.operations.provisioning_log import query_names
 
 _PIECES = st.sampled_from(
     ["&", "=", "+", "%", "%2", "%20", "%3D", "%26", "%61", "%ff", "%C3%A9", ";", "aad", "Opt"]

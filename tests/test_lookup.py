@@ -10,7 +10,8 @@ import pytest
 
 from conftest import DirectoryClient, LiveServer
 from scim_payloads import ERROR_SCHEMA, group, patch, user
-from scimgate.service import safety, tenants
+from scimgate.service.administration import tenants
+from scimgate.service.event_stream import safety
 from scimgate.store.resource_tables import USERS
 from scimgate.store.transactions import reading
 

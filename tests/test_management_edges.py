@@ -27,7 +27,8 @@ from scimgate.admin import (
     sign_in,
     webhook_pages,
 )
-from scimgate.service import tenants, webhooks
+from scimgate.service.administration import tenants
+from scimgate.service.event_stream import webhooks
 from webhook_support import LOOPBACK
 
 NUMBERS: list[Any] = [

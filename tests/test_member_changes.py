@@ -25,9 +25,9 @@ from scim_payloads import BULK_SCHEMA, PATCH_SCHEMA, group, patch
 from scimgate.scim.limits import Limits
 from scimgate.scim.requests import read_patch
 from scimgate.scim.resources import GROUP_SCHEMA, UserResource
-from scimgate.service import groups
-from scimgate.service.representation import document
-from scimgate.service.scope import Scope
+from scimgate.service.provisioning import groups
+from scimgate.service.provisioning.representation import document
+from scimgate.service.provisioning.scope import Scope
 from scimgate.store import membership_lists, memberships, roles
 from scimgate.store import tenants as stored_tenants
 from scimgate.store.ids import new_id, utcnow

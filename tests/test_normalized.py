@@ -9,7 +9,7 @@ from conftest import ADMIN_TOKEN, DirectoryClient, LiveServer, new_directory
 from scim_payloads import ENTERPRISE_SCHEMA, PATCH_SCHEMA, USER_SCHEMA, group
 from scimgate.cli.main import app
 from scimgate.scim.normalized import DirectoryUser, UserState
-from scimgate.service.directory_view import directory_users
+from scimgate.service.administration.directory_view import directory_users
 
 
 def _entra(scim: DirectoryClient, manager_id: str) -> str:

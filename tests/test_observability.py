@@ -31,8 +31,8 @@ from scim_payloads import user
 from scimgate.api.app import create_app
 from scimgate.config import Settings
 from scimgate.logging import configure
-from scimgate.service.delivery import fan_out
-from scimgate.service.health import HEARTBEAT_POSITION, heartbeat
+from scimgate.service.event_stream.delivery import fan_out
+from scimgate.service.operations.health import HEARTBEAT_POSITION, heartbeat
 from scimgate.store import progress
 from scimgate.store.transactions import writing
 from webhook_support import Receiver

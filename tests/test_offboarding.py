@@ -12,7 +12,8 @@ from event_support import last_seq, published, read_all
 from factories import organization_of
 from scim_payloads import group, patch, user
 from scimgate.events.report import REPORT_COLUMNS
-from scimgate.service import maintenance, safety
+from scimgate.service.event_stream import safety
+from scimgate.service.operations import maintenance
 from scimgate.store import offboarding
 from scimgate.store.transactions import reading
 

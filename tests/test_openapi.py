@@ -18,7 +18,7 @@ from schemathesis.checks import not_a_server_error
 from conftest import LiveServer, serving
 from scimgate.api.app import create_app
 from scimgate.config import Settings
-from scimgate.service import admin_keys, tenants
+from scimgate.service.administration import admin_keys, tenants
 from scimgate.store.engine import open_engine
 from scimgate.store.migrate import upgrade
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from conftest import DirectoryClient, LiveServer
 from scim_payloads import ENTERPRISE_SCHEMA, USER_SCHEMA, group, patch, user
-from scimgate.service.directory_view import directory_users
+from scimgate.service.administration.directory_view import directory_users
 
 
 def _only(scim: DirectoryClient, endpoint: str, scim_filter: str) -> list[dict[str, Any]]:

@@ -8,15 +8,10 @@ import threading
 from conftest import DirectoryClient, LiveServer
 from portal_support import Portal, sign_in
 from scim_payloads import ENTERPRISE_SCHEMA, USER_SCHEMA, group, user
-from scimgate.service import (
-    admin_keys,
-    attribute_mappings,
-    mapping_preview,
-    provisioning_log,
-    roles,
-    tenants,
-)
-from scimgate.service.directory_view import directory_users
+from scimgate.service.administration import admin_keys, attribute_mappings, roles, tenants
+from scimgate.service.administration.directory_view import directory_users
+from scimgate.service.operations import provisioning_log
+from scimgate.service.portal import mapping_preview
 from webhook_support import Endpoints, Receiver, Reply, organization_with, wait_until, worker_thread
 
 HTMX = {"HX-Request": "true"}

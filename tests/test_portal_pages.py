@@ -12,7 +12,7 @@ import httpx
 from conftest import DirectoryClient, LiveServer, new_directory
 from portal_support import Portal, sign_in
 from scim_payloads import group, patch, user
-from scimgate.service import tenants as tenant_service
+from scimgate.service.administration import tenants as tenant_service
 from scimgate.store import tenants
 from scimgate.store.ids import utcnow
 from scimgate.store.transactions import writing

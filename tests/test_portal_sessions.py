@@ -12,7 +12,8 @@ import pytest
 from conftest import ADMIN_TOKEN, LiveServer, serving
 from portal_support import sign_in
 from scimgate.config import SessionPolicy
-from scimgate.service import admin_keys, audit, portal_sessions
+from scimgate.service.administration import admin_keys, audit
+from scimgate.service.portal import portal_sessions
 from scimgate.store import portal_sessions as session_store
 from scimgate.store.audit import AuditEntry, AuditQuery
 from scimgate.store.ids import utcnow

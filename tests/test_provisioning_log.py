@@ -17,13 +17,13 @@ from conftest import ADMIN_TOKEN, DirectoryClient, LiveServer, new_directory, se
 from scim_payloads import BULK_SCHEMA, patch, user
 from scimgate.cli.main import app as cli
 from scimgate.config import LogPolicy
-from scimgate.service.diagnosis import Facts, diagnose
-from scimgate.service.provisioning_log import (
+from scimgate.service.operations.provisioning_log import (
     CapturedRequest,
     purge_expired,
     record,
     scrub,
 )
+from scimgate.service.portal.diagnosis import Facts, diagnose
 from scimgate.store import tenants
 from scimgate.store.provisioning_logs import LogEntry
 from scimgate.store.tables.logs import provisioning_logs

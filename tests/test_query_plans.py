@@ -21,7 +21,7 @@ from starlette.testclient import TestClient
 from scim_payloads import group, patch, user
 from scimgate.api.app import create_app
 from scimgate.config import Settings
-from scimgate.service import tenants
+from scimgate.service.administration import tenants
 
 TABLES = ("users", "groups", "group_members")
 MEMBERS = 300

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 from conftest import DirectoryClient, LiveServer
 from scim_payloads import PATCH_SCHEMA, group, user
 from scimgate.cli.main import app
-from scimgate.service import roles
+from scimgate.service.administration import roles
 from scimgate.store import roles as role_rows
 from scimgate.store.tables.event_stream import events
 from scimgate.store.transactions import reading

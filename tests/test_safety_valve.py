@@ -11,7 +11,7 @@ from sqlalchemy import select
 from conftest import DirectoryClient, LiveServer, new_directory
 from event_support import last_seq, read_all
 from scim_payloads import BULK_SCHEMA, patch, user
-from scimgate.service import maintenance
+from scimgate.service.operations import maintenance
 from scimgate.store.tables.offboarding import deprovisionings
 from scimgate.store.tables.resources import users
 from scimgate.store.transactions import reading

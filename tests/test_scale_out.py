@@ -26,7 +26,8 @@ from typer.testing import CliRunner
 from conftest import ADMIN_TOKEN, METRICS_AUTH, METRICS_TOKEN, free_port, postgres_database, serving
 from scim_payloads import group, patch, user
 from scimgate.cli.main import app
-from scimgate.service import safety, tenants
+from scimgate.service.administration import tenants
+from scimgate.service.event_stream import safety
 from scimgate.store.engine import open_engine
 from scimgate.store.migrate import upgrade
 from webhook_support import Receiver, wait_until, wait_while_progressing, worker_processes

@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from conftest import LiveServer
 from scimgate.cli.main import app
-from scimgate.service import admin_keys, tenants
+from scimgate.service.administration import admin_keys, tenants
 
 
 def _organization(admin: httpx.Client, name: str = "Links Inc") -> str:

@@ -14,9 +14,10 @@ from conftest import DirectoryClient, LiveServer
 from scim_payloads import user
 from scimgate.admin.idp_guides import GUIDES, guide_for
 from scimgate.scim.idp import IdpProfile
-from scimgate.service import audit, provisioning_log, setup_links, tenants
-from scimgate.service.setup_links import IssuedLink
-from scimgate.service.tenants import TOKEN_PREFIX
+from scimgate.service.administration import audit, setup_links, tenants
+from scimgate.service.administration.setup_links import IssuedLink
+from scimgate.service.administration.tenants import TOKEN_PREFIX
+from scimgate.service.operations import provisioning_log
 from scimgate.store.audit import AuditQuery
 from scimgate.store.tenants import Organization
 

@@ -8,7 +8,8 @@ import httpx
 from sqlalchemy import Engine, select
 
 from conftest import LiveServer, serving
-from scimgate.service import extension_schemas, tenants
+from scimgate.service.administration import tenants
+from scimgate.service.provisioning import extension_schemas
 from scimgate.store.tables.tenancy import scim_tokens
 
 

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 from conftest import DirectoryClient, LiveServer, new_directory
 from scim_payloads import ENTERPRISE_SCHEMA, USER_SCHEMA, group, user
 from scimgate.cli.main import app
-from scimgate.service.directory_view import directory_groups, directory_users
+from scimgate.service.administration.directory_view import directory_groups, directory_users
 from scimgate.store import membership_lists
 from scimgate.store.transactions import reading
 

@@ -17,8 +17,9 @@ from portal_support import sign_in
 from scim_payloads import ERROR_SCHEMA, user
 from scimgate.cli.main import app as cli
 from scimgate.config import ALLOWED_HOSTS_VARIABLE, AllowedHosts, EventSettings
-from scimgate.service import admin_keys, destinations, webhooks
-from scimgate.service.destinations import RefusedDestination
+from scimgate.service.administration import admin_keys
+from scimgate.service.event_stream import destinations, webhooks
+from scimgate.service.event_stream.destinations import RefusedDestination
 from scimgate.store import webhook_endpoints
 from scimgate.store.ids import new_id, utcnow
 from scimgate.store.transactions import writing

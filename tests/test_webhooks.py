@@ -16,7 +16,7 @@ from scim_payloads import ERROR_SCHEMA, user
 from scimgate import __version__
 from scimgate.cli.main import app as cli
 from scimgate.config import EventSettings, Settings
-from scimgate.service.worker import start_in_background
+from scimgate.service.event_stream.worker import start_in_background
 from webhook_support import (
     LOOPBACK,
     Endpoints,

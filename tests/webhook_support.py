@@ -21,9 +21,9 @@ import pytest
 
 from conftest import LOOPBACK_RECEIVERS, DirectoryClient, LiveServer
 from scimgate.config import AllowedHosts, EventSettings
-from scimgate.service import tenants
-from scimgate.service.delivery import RetryPolicy
-from scimgate.service.worker import CONCURRENCY, Worker
+from scimgate.service.administration import tenants
+from scimgate.service.event_stream.delivery import RetryPolicy
+from scimgate.service.event_stream.worker import CONCURRENCY, Worker
 from scimgate.store.engine import open_engine
 
 WAIT_SECONDS = 20.0

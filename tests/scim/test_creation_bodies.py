@@ -1,7 +1,7 @@
 """A creation body read in one pass stores what the models' way stores, or fails the same way.
 
 The reference is the way every POST went before: ``decode_json``, then
-``read_resource``, then the stored document of ``service.representation``, then
+``read_resource``, then the stored document of ``service.provisioning.representation``, then
 the group's listed members. For every body, the canonical-body reader must
 give the same document (same keys, same order, same values) and the same
 members, or raise the same SCIM error (status, scimType, detail). Bodies come
@@ -32,7 +32,7 @@ from scimgate.scim.extensions import (
 )
 from scimgate.scim.group_patch import listed_members
 from scimgate.scim.requests import decode_json, read_resource
-from scimgate.service.representation import document
+from scimgate.service.provisioning.representation import document
 from scimgate.simulator.dialects import ADSCIM, DIALECTS
 from scimgate.simulator.population import generate
 

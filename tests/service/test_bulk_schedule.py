@@ -14,8 +14,8 @@ from factories import new_scope
 from property_support import property_settings
 from scim_payloads import BULK_SCHEMA, group, user
 from scimgate.scim.bulk import Schedule, Step
-from scimgate.service import bulk
-from scimgate.service.scope import Scope
+from scimgate.service.provisioning import bulk
+from scimgate.service.provisioning.scope import Scope
 
 
 def _reference_order(needs: list[set[str]], defines: list[str | None]) -> list[Step]:

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from scimgate.scim.compare import fold
-from scimgate.service import tenants
+from scimgate.service.administration import tenants
 from scimgate.store import offboarding
 from scimgate.store.column_codec import PLAIN, SealedColumns, codec_of
 from scimgate.store.encryption import (

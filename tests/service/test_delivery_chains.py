@@ -5,8 +5,8 @@ from pathlib import Path
 
 from event_support import private_server, published
 from scim_payloads import user
-from scimgate.service import webhooks
-from scimgate.service.worker import CHAIN_LIMIT
+from scimgate.service.event_stream import webhooks
+from scimgate.service.event_stream.worker import CHAIN_LIMIT
 from webhook_support import (
     LOOPBACK,
     organization_with,

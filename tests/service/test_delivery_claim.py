@@ -20,7 +20,8 @@ import pytest
 from sqlalchemy import Engine, event
 
 from event_support import private_database
-from scimgate.service import tenants, webhooks
+from scimgate.service.administration import tenants
+from scimgate.service.event_stream import webhooks
 from scimgate.store import webhook_claims, webhook_deliveries, webhook_endpoints
 from scimgate.store.ids import new_id, utcnow
 from scimgate.store.transactions import writing

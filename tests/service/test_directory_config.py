@@ -16,8 +16,9 @@ from event_support import published
 from factories import scope_of
 from scim_payloads import ENTERPRISE_SCHEMA, USER_SCHEMA
 from scimgate.scim.requests import read_resource
-from scimgate.service import attribute_mappings, roles, tenants, users
-from scimgate.service.scope import Scope
+from scimgate.service.administration import attribute_mappings, roles, tenants
+from scimgate.service.provisioning import users
+from scimgate.service.provisioning.scope import Scope
 from scimgate.store import roles as role_rows
 from scimgate.store.engine import open_engine
 from scimgate.store.transactions import reading

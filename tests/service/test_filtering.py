@@ -14,8 +14,8 @@ from sqlalchemy import Engine, Table, select
 
 from factories import new_scope
 from scimgate.scim.resources import ENTERPRISE_SCHEMA, USER_SCHEMA, UserResource
-from scimgate.service import groups, listing, users
-from scimgate.service.scope import Scope
+from scimgate.service.provisioning import groups, listing, users
+from scimgate.service.provisioning.scope import Scope
 from scimgate.store.query.filters import filter_clause
 from scimgate.store.tables.resources import groups as groups_table
 from scimgate.store.tables.resources import users as users_table

@@ -6,8 +6,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from conftest import postgres_database
-from scimgate.service import admin_keys, tenants
-from scimgate.service.bootstrap import Bootstrap, prepare_database
+from scimgate.service.administration import admin_keys, tenants
+from scimgate.service.administration.bootstrap import Bootstrap, prepare_database
 from scimgate.store.engine import open_engine
 
 STARTING = 4

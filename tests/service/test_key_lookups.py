@@ -35,8 +35,8 @@ from scimgate.api.responses import error_response, render
 from scimgate.scim.key_lookups import key_lookup
 from scimgate.scim.limits import Limits
 from scimgate.scim.requests import read_resource, read_search
-from scimgate.service import groups, key_lookups, listing, users
-from scimgate.service.scope import Scope
+from scimgate.service.provisioning import groups, key_lookups, listing, users
+from scimgate.service.provisioning.scope import Scope
 from scimgate.store.tables.resources import users as users_table
 from scimgate.store.transactions import reading
 

@@ -15,7 +15,7 @@ from sqlalchemy import Engine, event
 from loop_support import run_apart
 from scimgate.api.log_batches import LOOP_BATCH_LIMIT, LoopBatches
 from scimgate.config import LogPolicy
-from scimgate.service import tenants
+from scimgate.service.administration import tenants
 from scimgate.store.engine import writer
 from scimgate.store.ids import new_id
 from scimgate.store.tenants import Directory

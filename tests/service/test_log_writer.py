@@ -14,9 +14,9 @@ from dataclasses import replace
 from sqlalchemy import Engine, event, func, select, text
 
 from scimgate.config import LogPolicy
-from scimgate.service import tenants
-from scimgate.service.log_writer import LogWriter
-from scimgate.service.provisioning_log import CapturedRequest
+from scimgate.service.administration import tenants
+from scimgate.service.operations.log_writer import LogWriter
+from scimgate.service.operations.provisioning_log import CapturedRequest
 from scimgate.store.engine import writer
 from scimgate.store.ids import new_id, utcnow
 from scimgate.store.tables.logs import provisioning_logs

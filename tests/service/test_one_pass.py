@@ -25,9 +25,10 @@ from scimgate.scim.jsontext import dumps
 from scimgate.scim.limits import Limits
 from scimgate.scim.normalized import normalize_user, normalize_user_dump
 from scimgate.scim.requests import read_resource
-from scimgate.service import tenants, users
-from scimgate.service.representation import document, user_dump, user_resource
-from scimgate.service.scope import Scope
+from scimgate.service.administration import tenants
+from scimgate.service.provisioning import users
+from scimgate.service.provisioning.representation import document, user_dump, user_resource
+from scimgate.service.provisioning.scope import Scope
 from scimgate.store import membership_lists
 from scimgate.store.ids import new_id, utcnow
 from scimgate.store.membership_lists import Membership

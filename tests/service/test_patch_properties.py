@@ -35,8 +35,9 @@ from scim_payloads import ENTERPRISE_SCHEMA, GROUP_SCHEMA, USER_SCHEMA, patch
 from scim_reference import Attr, Compare, Logical, Operation, Path
 from scimgate.scim.limits import Limits
 from scimgate.scim.requests import read_patch, read_resource
-from scimgate.service import groups, tenants, users
-from scimgate.service.scope import Scope
+from scimgate.service.administration import tenants
+from scimgate.service.provisioning import groups, users
+from scimgate.service.provisioning.scope import Scope
 
 REQUESTS_PER_RESOURCE = 8
 

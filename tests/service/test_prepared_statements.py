@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Engine, event, text
 from property_support import property_settings
 from scim_payloads import GROUP_SCHEMA, USER_SCHEMA
 from scimgate.scim.compare import fold
-from scimgate.service import tenants
+from scimgate.service.administration import tenants
 from scimgate.store import configuration, events, membership_lists, memberships
 from scimgate.store.engine import open_engine
 from scimgate.store.errors import Conflict

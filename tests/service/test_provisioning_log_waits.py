@@ -17,7 +17,8 @@ from loop_support import run_apart
 from scimgate.api.provisioning_log import Capture, ProvisioningLog
 from scimgate.api.scim_edge import DIRECTORY_KEY
 from scimgate.config import LogPolicy
-from scimgate.service import log_writer, tenants
+from scimgate.service.administration import tenants
+from scimgate.service.operations import log_writer
 from scimgate.store.ids import new_id
 from scimgate.store.tenants import Directory
 from test_log_writer import _database_busy, stored_request_ids

@@ -10,7 +10,7 @@ from pathlib import Path
 from alembic import command
 from sqlalchemy import Engine, MetaData, func, select
 
-from scimgate.service import tenants
+from scimgate.service.administration import tenants
 from scimgate.store.engine import open_engine
 from scimgate.store.ids import new_id, utcnow
 from scimgate.store.migrate import alembic_config, upgrade

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, bindparam, event, text
 
 from scale_fixtures import LargeDirectory, build_directory
 from scimgate.scim.resources import UserResource
-from scimgate.service import groups, listing, users
+from scimgate.service.provisioning import groups, listing, users
 from scimgate.store.ids import new_id
 
 SIZES = (1_000, 20_000)

@@ -8,7 +8,7 @@ document. For every body and stored user, the one-pass reader either declines
 same SCIM error (status, scimType, detail) once the document is settled.
 
 Then the whole request, on each backend: ``PATCH /Users/{id}`` against the
-handler it replaced (``read_patch``, then ``service.users.patch_user``) on the
+handler it replaced (``read_patch``, then ``service.provisioning.users.patch_user``) on the
 same stored user, with or without groups, ``If-Match`` and attribute mappings:
 the same answer bytes, the same events, the same row and version.
 """
@@ -42,9 +42,10 @@ from scimgate.scim.resources import UserResource
 from scimgate.scim.tolerance import apply_patch, settle_manager
 from scimgate.scim.user_patches import patched_document, user_assignments
 from scimgate.scim.values import settled_user
-from scimgate.service import attribute_mappings, groups, tenants, users
-from scimgate.service.representation import document
-from scimgate.service.scope import Scope
+from scimgate.service.administration import attribute_mappings, tenants
+from scimgate.service.provisioning import groups, users
+from scimgate.service.provisioning.representation import document
+from scimgate.service.provisioning.scope import Scope
 from scimgate.simulator.dialects import DIALECTS
 from scimgate.simulator.population import generate
 from scimgate.store.resource_tables import USERS

@@ -2,7 +2,7 @@
 
 from sqlalchemy import create_engine
 
-from scimgate.service.walks import WalkKey, WalkPositions, walks_of
+from scimgate.service.provisioning.walks import WalkKey, WalkPositions, walks_of
 
 FIRST = WalkKey("directory", "User", None, 100, 1)
 

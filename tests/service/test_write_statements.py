@@ -17,8 +17,9 @@ from event_support import published
 from scim_payloads import GROUP_SCHEMA, USER_SCHEMA
 from scimgate.scim.group_patch import ListedMember, MemberAction, MemberChange
 from scimgate.scim.limits import Limits
-from scimgate.service import groups, tenants, users
-from scimgate.service.scope import Scope
+from scimgate.service.administration import tenants
+from scimgate.service.provisioning import groups, users
+from scimgate.service.provisioning.scope import Scope
 
 
 @pytest.fixture

@@ -15,7 +15,8 @@ from scimgate.admin.web import PortalError, render
 from scimgate.api.engine import EngineDep
 from scimgate.api.public_root import public_root
 from scimgate.scim.idp import IdpProfile
-from scimgate.service import dashboard, setup_links, tenants
+from scimgate.service.administration import setup_links, tenants
+from scimgate.service.portal import dashboard
 
 router = APIRouter(
     prefix="/admin", include_in_schema=False, dependencies=[Depends(admin_guard, scope="function")]

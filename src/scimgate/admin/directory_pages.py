@@ -14,7 +14,8 @@ from scimgate.admin.guard import admin_guard
 from scimgate.admin.web import PortalError, render
 from scimgate.api.engine import EngineDep
 from scimgate.api.public_root import public_root
-from scimgate.service import dashboard, directory_browser, tenants
+from scimgate.service.administration import tenants
+from scimgate.service.portal import dashboard, directory_browser
 from scimgate.store.ids import utcnow
 
 router = APIRouter(

@@ -28,8 +28,9 @@ from scimgate.admin.web import (
     sign_in_redirect,
 )
 from scimgate.api.engine import EngineDep
-from scimgate.service import audit, portal_sessions
-from scimgate.service.admin_keys import READ_METHODS
+from scimgate.service.administration import audit
+from scimgate.service.administration.admin_keys import READ_METHODS
+from scimgate.service.portal import portal_sessions
 from scimgate.store.portal_sessions import PortalSession
 
 CSRF_FIELD = "csrf_token"

@@ -13,9 +13,10 @@ from fastapi.responses import HTMLResponse
 from scimgate.admin.guard import admin_guard
 from scimgate.admin.web import PortalError, render
 from scimgate.api.engine import EngineDep
-from scimgate.service import directory_summary, provisioning_log
-from scimgate.service.bounds import utc_instant
-from scimgate.service.provisioning_log import LogPage
+from scimgate.service.operations import provisioning_log
+from scimgate.service.operations.provisioning_log import LogPage
+from scimgate.service.portal import directory_summary
+from scimgate.service.provisioning.bounds import utc_instant
 
 router = APIRouter(
     prefix="/admin", include_in_schema=False, dependencies=[Depends(admin_guard, scope="function")]

@@ -15,9 +15,10 @@ from sqlalchemy import Engine
 from scimgate.admin.guard import admin_guard
 from scimgate.admin.web import PortalError, render
 from scimgate.api.engine import EngineDep
-from scimgate.service import attribute_mappings, mapping_preview, roles
+from scimgate.service.administration import attribute_mappings, roles
 from scimgate.service.errors import Invalid
-from scimgate.service.mapping_preview import SCAN_CAP, MappingPreview, RolePreview
+from scimgate.service.portal import mapping_preview
+from scimgate.service.portal.mapping_preview import SCAN_CAP, MappingPreview, RolePreview
 
 router = APIRouter(
     prefix="/admin", include_in_schema=False, dependencies=[Depends(admin_guard, scope="function")]

@@ -6,8 +6,8 @@ from sqlalchemy import Engine
 
 from scimgate.api.clients import client_address
 from scimgate.scim.errors import TooManyRequests
-from scimgate.service import audit
-from scimgate.service.rate_limits import RateLimiter
+from scimgate.service.administration import audit
+from scimgate.service.provisioning.rate_limits import RateLimiter
 
 
 def refused(

@@ -25,9 +25,9 @@ from scimgate.admin.web import (
 from scimgate.api.engine import EngineDep
 from scimgate.api.public_root import public_root
 from scimgate.scim.idp import IdpProfile
-from scimgate.service import audit, setup_links
+from scimgate.service.administration import audit, setup_links
+from scimgate.service.administration.setup_links import OpenLink, SetupLinkRefused, UnknownSetupLink
 from scimgate.service.errors import Invalid
-from scimgate.service.setup_links import OpenLink, SetupLinkRefused, UnknownSetupLink
 
 router = APIRouter(include_in_schema=False)
 guarded = APIRouter(prefix="/setup", dependencies=[Depends(setup_guard, scope="function")])

@@ -18,7 +18,8 @@ from scimgate.admin.web import (
     set_session_cookie,
 )
 from scimgate.api.engine import EngineDep
-from scimgate.service import audit, portal_sessions
+from scimgate.service.administration import audit
+from scimgate.service.portal import portal_sessions
 
 SIGN_IN_COOKIE = "scimgate_sign_in"
 """Double-submit token of the sign-in form, which has no session yet to hold one."""

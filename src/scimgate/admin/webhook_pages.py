@@ -16,10 +16,11 @@ from sqlalchemy import Engine
 from scimgate.admin.guard import Session, admin_guard
 from scimgate.admin.web import PortalError, render
 from scimgate.api.engine import EngineDep
-from scimgate.service import tenants, webhooks
-from scimgate.service.admin_keys import WRITE_SCOPE
+from scimgate.service.administration import tenants
+from scimgate.service.administration.admin_keys import WRITE_SCOPE
 from scimgate.service.errors import Conflict, Invalid, NotFound
-from scimgate.service.webhooks import EndpointInfo
+from scimgate.service.event_stream import webhooks
+from scimgate.service.event_stream.webhooks import EndpointInfo
 from scimgate.store.webhook_deliveries import PENDING, Delivery
 
 router = APIRouter(

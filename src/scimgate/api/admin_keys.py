@@ -13,7 +13,7 @@ from scim2_models import NotFoundException
 from scimgate.api.engine import EngineDep
 from scimgate.api.management import note_target, require_admin
 from scimgate.api.shapes import Listing, Name, Record
-from scimgate.service import admin_keys
+from scimgate.service.administration import admin_keys
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_admin)])
 

@@ -45,9 +45,9 @@ from scimgate.api.unexpected import UnexpectedErrors
 from scimgate.api.webhooks import router as webhooks_router
 from scimgate.config import Settings
 from scimgate.logging import configure as configure_logging
-from scimgate.service.credentials import Credentials
 from scimgate.service.errors import ServiceError
-from scimgate.service.rate_limits import RateLimiter
+from scimgate.service.provisioning.credentials import Credentials
+from scimgate.service.provisioning.rate_limits import RateLimiter
 from scimgate.store.checkpoints import checkpoints_apart
 from scimgate.store.engine import open_engine
 from scimgate.store.errors import Busy

@@ -8,7 +8,7 @@ from scim2_models import NotFoundException
 
 from scimgate.api.engine import EngineDep
 from scimgate.api.management import require_admin
-from scimgate.service import attribute_mappings
+from scimgate.service.administration import attribute_mappings
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_admin)])
 

@@ -10,7 +10,7 @@ from scim2_models import InvalidValueException
 from scimgate.api.engine import EngineDep
 from scimgate.api.management import require_admin
 from scimgate.api.shapes import Record
-from scimgate.service import audit
+from scimgate.service.administration import audit
 from scimgate.store.audit import AuditQuery
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_admin)])

@@ -2,7 +2,7 @@
 
 Every number a route takes has both ends bounded by what its column or its
 arithmetic holds, floats refuse NaN and infinities, and times are moved to UTC
-and refused when that leaves the calendar (``scimgate.service.bounds``).
+and refused when that leaves the calendar (``scimgate.service.provisioning.bounds``).
 """
 
 from datetime import datetime
@@ -10,7 +10,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
-from scimgate.service.bounds import INT32_MAX, INT64_MAX, utc_instant
+from scimgate.service.provisioning.bounds import INT32_MAX, INT64_MAX, utc_instant
 
 UtcDateTime = Annotated[datetime, AfterValidator(utc_instant)]
 """A time with or without an offset (none means UTC), as an aware UTC instant."""

@@ -16,8 +16,9 @@ from scimgate.api.public_root import public_root
 from scimgate.api.shapes import Listing, Name
 from scimgate.api.tokens import IssuedToken, issued_token
 from scimgate.scim.idp import IdpProfile
-from scimgate.service import safety, tenants
-from scimgate.service.directory_summary import directory_summary
+from scimgate.service.administration import tenants
+from scimgate.service.event_stream import safety
+from scimgate.service.portal.directory_summary import directory_summary
 from scimgate.store.tenants import Directory
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_admin)])

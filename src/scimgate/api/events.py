@@ -15,8 +15,8 @@ from scimgate.api.bounds import Count32, UtcDateTime
 from scimgate.api.engine import EngineDep
 from scimgate.api.management import json_response, require_admin
 from scimgate.events.report import offboarding_csv
-from scimgate.service import event_feed, publishing, safety
-from scimgate.service.event_feed import CursorExpired, EventFilter
+from scimgate.service.event_stream import event_feed, publishing, safety
+from scimgate.service.event_stream.event_feed import CursorExpired, EventFilter
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_admin)])
 

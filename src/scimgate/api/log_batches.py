@@ -1,6 +1,6 @@
 """The provisioning log on SQLite: entries gathered and written on the event loop.
 
-On PostgreSQL the log's writer thread (``service.log_writer``) gathers the
+On PostgreSQL the log's writer thread (``service.operations.log_writer``) gathers the
 entries of the moment and writes them while the loop goes on answering. On
 SQLite that thread costs more than it saves, for the reason short requests run
 on the loop (``api.inline_requests``): its work holds the interpreter lock
@@ -20,9 +20,9 @@ from sqlalchemy import Engine
 
 from scimgate.api.loop_turns import with_turn
 from scimgate.config import LogPolicy
-from scimgate.service import log_writer
-from scimgate.service.log_writer import write_entries
-from scimgate.service.provisioning_log import CapturedRequest
+from scimgate.service.operations import log_writer
+from scimgate.service.operations.log_writer import write_entries
+from scimgate.service.operations.provisioning_log import CapturedRequest
 
 LOOP_BATCH_LIMIT = 64
 """Entries written in one transaction on the loop (about 4 ms of CPU at most)."""

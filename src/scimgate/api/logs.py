@@ -9,8 +9,8 @@ from scim2_models import NotFoundException
 from scimgate.api.bounds import UtcDateTime
 from scimgate.api.engine import EngineDep
 from scimgate.api.management import json_response, require_admin
-from scimgate.service import provisioning_log
-from scimgate.service.provisioning_log import LogPage, as_dict
+from scimgate.service.operations import provisioning_log
+from scimgate.service.operations.provisioning_log import LogPage, as_dict
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_admin)])
 

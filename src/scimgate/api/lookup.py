@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 from scimgate.api.engine import EngineDep
 from scimgate.api.management import json_response, require_admin
 from scimgate.api.public_root import public_root
-from scimgate.service.lookup import (
+from scimgate.service.administration.lookup import (
     LoginClaims,
     UserMatch,
     find_in_directory,

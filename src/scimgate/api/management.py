@@ -29,15 +29,16 @@ from scimgate.api.engine import EngineDep
 from scimgate.api.errors import REFUSALS, as_scim
 from scimgate.api.management_gate import ACTOR_KEY
 from scimgate.api.public_root import public_root
-from scimgate.service import audit, confirmations
-from scimgate.service.admin_keys import READ_METHODS, Actor
-from scimgate.service.directory_browser import (
+from scimgate.service.administration import audit
+from scimgate.service.administration.admin_keys import READ_METHODS, Actor
+from scimgate.service.administration.directory_view import directory_groups, directory_users
+from scimgate.service.portal.directory_browser import (
     group_detail,
     search_groups,
     search_users,
     user_detail,
 )
-from scimgate.service.directory_view import directory_groups, directory_users
+from scimgate.service.provisioning import confirmations
 
 bearer = HTTPBearer(
     auto_error=False,

@@ -21,8 +21,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from scimgate.api.clients import client_address
 from scimgate.api.responses import error_response
-from scimgate.service import admin_keys, audit
-from scimgate.service.rate_limits import RateLimiter
+from scimgate.service.administration import admin_keys, audit
+from scimgate.service.provisioning.rate_limits import RateLimiter
 
 PREFIX = "/api/v1"
 ACTOR_KEY = "admin_actor"

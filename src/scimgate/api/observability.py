@@ -14,9 +14,9 @@ from scimgate import __version__
 from scimgate.api.clients import client_address
 from scimgate.api.engine import EngineDep
 from scimgate.config import MetricsSettings
-from scimgate.service.health import readiness
-from scimgate.service.metrics import Metrics
-from scimgate.service.rate_limits import RateLimiter
+from scimgate.service.operations.health import readiness
+from scimgate.service.operations.metrics import Metrics
+from scimgate.service.provisioning.rate_limits import RateLimiter
 
 router = APIRouter()
 

@@ -10,7 +10,7 @@ from scimgate.api.engine import EngineDep
 from scimgate.api.management import note_target, require_admin
 from scimgate.api.public_root import public_root
 from scimgate.api.shapes import Listing, Name, Record
-from scimgate.service import tenants
+from scimgate.service.administration import tenants
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_admin)])
 

@@ -3,7 +3,7 @@
 The bodies are captured while they pass through, and the entry is written
 once the answer has been sent, together with other entries of the moment (on
 the event loop on SQLite, ``api.log_batches``; by the log's writer thread on
-PostgreSQL, ``service.log_writer``): the log never delays an answer or changes
+PostgreSQL, ``service.operations.log_writer``): the log never delays an answer or changes
 it, and a failure to write it is only logged.
 """
 
@@ -17,8 +17,8 @@ from starlette.types import Message, Scope
 from scimgate.api.log_batches import LoopBatches
 from scimgate.api.scim_edge import CONFIRMATIONS_KEY, DIRECTORY_KEY, TOKEN_USE_KEY
 from scimgate.config import LogPolicy
-from scimgate.service.log_writer import LogWriter
-from scimgate.service.provisioning_log import CapturedRequest
+from scimgate.service.operations.log_writer import LogWriter
+from scimgate.service.operations.provisioning_log import CapturedRequest
 from scimgate.store.engine import takes_turns
 from scimgate.store.ids import new_id, utcnow
 from scimgate.store.tenants import Directory

@@ -15,7 +15,7 @@ from starlette.applications import Starlette
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from scimgate.api.observability import metrics_of
-from scimgate.service.tenants import effective_idp
+from scimgate.service.administration.tenants import effective_idp
 from scimgate.store.ids import new_id
 from scimgate.store.tenants import Directory
 

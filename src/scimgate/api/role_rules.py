@@ -9,7 +9,7 @@ from scim2_models import NotFoundException
 from scimgate.api.engine import EngineDep
 from scimgate.api.management import note_target, require_admin
 from scimgate.api.shapes import Listing, Record
-from scimgate.service import roles
+from scimgate.service.administration import roles
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_admin)])
 

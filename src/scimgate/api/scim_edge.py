@@ -4,7 +4,7 @@ SCIM requests do not go through FastAPI: its dependency injection, validation
 layers and one thread hop per dependency cost more CPU than authenticating and
 routing do. Here a request is matched to its handler (``api.scim_routes``), and
 then, in one step, authenticated (from the process's token cache,
-``service.credentials``), admitted by the rate limiter, noted (activation,
+``service.provisioning.credentials``), admitted by the rate limiter, noted (activation,
 recognised IdP: each writes once per directory), handled and rendered. That step
 runs on the event loop for a short request on SQLite (``api.inline_requests``),
 in a worker thread for any other; short writes are committed in groups
@@ -17,7 +17,7 @@ limit and of a JSON media type, it is read first and everything else happens in
 the one step (a token revoked since is still refused there, before any use of the
 body). Any other request with a body takes a first hop to authenticate.
 
-Reads write nothing here: the confirmations they make (``service.confirmations``)
+Reads write nothing here: the confirmations they make (``service.provisioning.confirmations``)
 and the token's last-used time are left in the request's state for the provisioning
 log, whose writer writes them with the request's entry.
 
@@ -46,11 +46,11 @@ from scimgate.api.requests import media_type_refusal
 from scimgate.api.responses import error_response
 from scimgate.api.scim_routes import BODY_METHODS, ROUTES, Call, Handler, me
 from scimgate.api.worker_threads import WorkerThreads
-from scimgate.service import confirmations
-from scimgate.service.activation import note_activation
-from scimgate.service.rate_limits import admit
-from scimgate.service.scope import Scope
-from scimgate.service.tenants import note_client
+from scimgate.service.administration.tenants import note_client
+from scimgate.service.provisioning import confirmations
+from scimgate.service.provisioning.activation import note_activation
+from scimgate.service.provisioning.rate_limits import admit
+from scimgate.service.provisioning.scope import Scope
 from scimgate.store.engine import takes_turns, turn_if_free
 from scimgate.store.tenants import Directory
 

@@ -32,8 +32,8 @@ from scimgate.scim.member_patches import member_changes
 from scimgate.scim.requests import decode_json, read_patch, read_resource, read_search
 from scimgate.scim.resources import GroupResource, UserResource
 from scimgate.scim.user_patches import user_assignments
-from scimgate.service import bulk, discovery, groups, key_lookups, listing, users
-from scimgate.service.scope import Scope
+from scimgate.service.provisioning import bulk, discovery, groups, key_lookups, listing, users
+from scimgate.service.provisioning.scope import Scope
 
 
 @dataclass(frozen=True)

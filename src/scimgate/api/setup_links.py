@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from scimgate.api.engine import EngineDep
 from scimgate.api.management import note_target, require_admin
 from scimgate.api.public_root import public_root
-from scimgate.service import setup_links
+from scimgate.service.administration import setup_links
 from scimgate.store.ids import utcnow
 from scimgate.store.setup_links import SetupLink as StoredLink
 

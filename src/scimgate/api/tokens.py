@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 from scimgate.api.engine import EngineDep
 from scimgate.api.management import note_target, require_admin
 from scimgate.api.shapes import Listing, Name, Record
-from scimgate.service import tenants
+from scimgate.service.administration import tenants
 from scimgate.store.ids import utcnow
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_admin)])

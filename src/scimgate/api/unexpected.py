@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from scimgate.api.responses import http_error
 from scimgate.logging import failure
-from scimgate.service.diagnosis import CLIENT_CLOSED_REQUEST
+from scimgate.service.portal.diagnosis import CLIENT_CLOSED_REQUEST
 
 log = structlog.get_logger("scimgate")
 

@@ -14,9 +14,9 @@ from starlette.concurrency import run_in_threadpool
 from scimgate.api.bounds import OverlapHours, Sequence, UtcDateTime
 from scimgate.api.engine import EngineDep
 from scimgate.api.management import json_response, require_admin
-from scimgate.service import webhooks
-from scimgate.service.admin_keys import WRITE_SCOPE, Actor
-from scimgate.service.webhooks import WithSecret
+from scimgate.service.administration.admin_keys import WRITE_SCOPE, Actor
+from scimgate.service.event_stream import webhooks
+from scimgate.service.event_stream.webhooks import WithSecret
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_admin)])
 

@@ -16,8 +16,8 @@ from scimgate.cli.common import (
     engine_for,
     to_the_second,
 )
-from scimgate.service import admin_keys, audit
-from scimgate.service.admin_keys import SCOPES
+from scimgate.service.administration import admin_keys, audit
+from scimgate.service.administration.admin_keys import SCOPES
 
 keys_app = typer.Typer(help="Admin API keys: bearer keys that open the management API.")
 

@@ -24,7 +24,7 @@ from scimgate.cli.common import (
     engine_for,
     to_the_second,
 )
-from scimgate.service import audit
+from scimgate.service.administration import audit
 from scimgate.service.errors import ServiceError
 from scimgate.store.audit import AuditQuery
 

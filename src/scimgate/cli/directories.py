@@ -15,7 +15,8 @@ from scimgate.cli.common import (
     scim_url,
 )
 from scimgate.scim.idp import IdpProfile
-from scimgate.service import safety, tenants
+from scimgate.service.administration import tenants
+from scimgate.service.event_stream import safety
 from scimgate.store.migrate import upgrade
 
 directories_app = typer.Typer(help="Directories: one per identity-provider connection.")

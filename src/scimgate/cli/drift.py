@@ -7,8 +7,8 @@ import typer
 from rich.table import Table
 
 from scimgate.cli.common import DatabaseOption, add_row, console, engine_for
-from scimgate.service import confirmations
 from scimgate.service.errors import Invalid
+from scimgate.service.provisioning import confirmations
 
 
 def drift(

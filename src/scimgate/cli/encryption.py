@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from scimgate.cli.common import DatabaseOption, add_row, console, engine_for
-from scimgate.service import encryption
+from scimgate.service.administration import encryption
 from scimgate.store.encryption import EncryptionError, new_key_line
 
 encryption_app = typer.Typer(

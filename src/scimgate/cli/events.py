@@ -11,8 +11,8 @@ from rich.table import Table
 from scimgate.cli.common import DatabaseOption, add_row, console, engine_for
 from scimgate.events.report import offboarding_csv
 from scimgate.events.schema import event_schema_text
-from scimgate.service import event_feed, publishing
-from scimgate.service.event_feed import CursorExpired, EventFilter
+from scimgate.service.event_stream import event_feed, publishing
+from scimgate.service.event_stream.event_feed import CursorExpired, EventFilter
 
 events_app = typer.Typer(help="The event stream: every change of every directory, in order.")
 held_app = typer.Typer(help="Events held back by the safety valve or a dry run: review them.")

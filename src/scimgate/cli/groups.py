@@ -11,7 +11,7 @@ from scimgate.cli.common import (
 )
 from scimgate.cli.normalized import NormalizedListing
 from scimgate.scim.normalized import DirectoryGroup
-from scimgate.service.directory_view import directory_groups
+from scimgate.service.administration.directory_view import directory_groups
 
 groups_app = typer.Typer(help="A directory's groups, in the normalized shape apps read.")
 

@@ -8,8 +8,8 @@ import typer
 from rich.table import Table
 
 from scimgate.cli.common import DatabaseOption, add_row, console, engine_for, shown
-from scimgate.service import provisioning_log
-from scimgate.service.provisioning_log import as_dict
+from scimgate.service.operations import provisioning_log
+from scimgate.service.operations.provisioning_log import as_dict
 from scimgate.store.provisioning_logs import LogEntry
 
 logs_app = typer.Typer(help="The provisioning log: what each IdP sent, and why it failed.")

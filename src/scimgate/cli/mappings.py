@@ -4,7 +4,7 @@ import typer
 from rich.table import Table
 
 from scimgate.cli.common import DatabaseOption, add_row, console, engine_for
-from scimgate.service import attribute_mappings
+from scimgate.service.administration import attribute_mappings
 
 mappings_app = typer.Typer(help="Attribute mappings: named custom attributes read from SCIM paths.")
 

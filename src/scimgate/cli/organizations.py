@@ -8,7 +8,7 @@ from rich.table import Table
 
 from scimgate.cli.audit import audited
 from scimgate.cli.common import DatabaseOption, JsonOption, add_row, console, engine_for
-from scimgate.service import tenants
+from scimgate.service.administration import tenants
 
 orgs_app = typer.Typer(help="Organizations: the customers whose directories scimgate serves.")
 

@@ -6,7 +6,7 @@ import typer
 from rich.table import Table
 
 from scimgate.cli.common import DatabaseOption, add_row, console, engine_for
-from scimgate.service import roles as role_mapping
+from scimgate.service.administration import roles as role_mapping
 
 roles_app = typer.Typer(help="Role mapping: groups give their members roles.")
 

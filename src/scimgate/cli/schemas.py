@@ -11,7 +11,7 @@ from scim2_models import SCIMException
 
 from scimgate.cli.common import DatabaseOption, add_row, console, engine_for
 from scimgate.scim.extensions import simple_schema
-from scimgate.service import extension_schemas
+from scimgate.service.provisioning import extension_schemas
 
 schemas_app = typer.Typer(help="Extension schemas: custom attributes a directory's IdP sends.")
 

@@ -12,8 +12,8 @@ from scimgate.api.app import create_app
 from scimgate.cli.common import DatabaseOption, console, engine_for, scim_url, settings_for
 from scimgate.config import pass_to_server_processes
 from scimgate.logging import configure as configure_logging
-from scimgate.service.bootstrap import prepare_database
-from scimgate.service.worker import start_in_background
+from scimgate.service.administration.bootstrap import prepare_database
+from scimgate.service.event_stream.worker import start_in_background
 from scimgate.store.engine import is_sqlite, open_engine
 from scimgate.store.migrate import upgrade
 

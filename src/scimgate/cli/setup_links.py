@@ -10,7 +10,7 @@ from rich.table import Table
 
 from scimgate.cli.audit import audited
 from scimgate.cli.common import DatabaseOption, JsonOption, add_row, console, engine_for
-from scimgate.service import setup_links
+from scimgate.service.administration import setup_links
 from scimgate.store.ids import utcnow
 from scimgate.store.setup_links import SetupLink
 

@@ -6,7 +6,7 @@ import typer
 from rich.table import Table
 
 from scimgate.cli.common import DatabaseOption, add_row, console, engine_for
-from scimgate.service import tenants
+from scimgate.service.administration import tenants
 
 tokens_app = typer.Typer(help="Bearer tokens of a directory.")
 

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from scimgate.cli.common import DatabaseOption, console, engine_for
-from scimgate.service import transfer
+from scimgate.service.administration import transfer
 
 
 def export_directory(

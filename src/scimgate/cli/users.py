@@ -18,9 +18,10 @@ from scimgate.cli.common import (
 )
 from scimgate.cli.normalized import NormalizedListing
 from scimgate.scim.normalized import DirectoryUser
-from scimgate.service import erasure, event_feed
-from scimgate.service.directory_view import directory_users
+from scimgate.service.administration import erasure
+from scimgate.service.administration.directory_view import directory_users
 from scimgate.service.errors import NotFound
+from scimgate.service.event_stream import event_feed
 
 users_app = typer.Typer(help="A directory's users, in the normalized shape apps read.")
 

@@ -16,9 +16,9 @@ from sqlalchemy import Engine
 
 from scimgate.cli.common import DatabaseOption, add_row, console, engine_for, settings_for
 from scimgate.logging import configure as configure_logging
-from scimgate.service import webhooks
-from scimgate.service import worker as delivery_worker
-from scimgate.service.webhooks import EndpointInfo, WithSecret
+from scimgate.service.event_stream import webhooks
+from scimgate.service.event_stream import worker as delivery_worker
+from scimgate.service.event_stream.webhooks import EndpointInfo, WithSecret
 
 webhooks_app = typer.Typer(help="Webhook endpoints: where events are delivered, signed.")
 T = TypeVar("T")

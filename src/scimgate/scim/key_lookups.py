@@ -5,7 +5,7 @@ and ``displayName eq`` for groups) before nearly every creation, and usually
 finds nobody. Parsing that with the filter grammar and translating the tree to
 SQL costs more than the query itself; a request in exactly this shape is read
 here instead, with a strict pattern, and answered by one indexed query
-(``service.key_lookups``). Anything else (another spelling of the attribute or
+(``service.provisioning.key_lookups``). Anything else (another spelling of the attribute or
 the operator, an escape or a control character in the value, a sort, a cursor,
 a start past the first result, attributes to return) is left to
 the general path, which gives the same answer to what this one recognises.

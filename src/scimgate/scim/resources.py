@@ -61,7 +61,8 @@ what the resource is.
 def service_provider(limits: Limits) -> ScimProvider:
     """The description of the service, with the limits it really enforces.
 
-    Resource types are described per directory, with its own extensions (``service.discovery``).
+    Resource types are described per directory, with its own extensions
+    (``service.provisioning.discovery``).
     """
     config = ServiceProviderConfig(
         patch=Patch(supported=True),

@@ -1,7 +1,8 @@
 """A directory's configuration stamp, and the directory row read with it in a writing transaction.
 
 Role rules and attribute mappings change rarely and are needed by every change
-of a user, so the service keeps them per process (``scimgate.service.directory_config``).
+of a user, so the service keeps them per process
+(``scimgate.service.provisioning.directory_config``).
 Every change of them gives the directory's ``config_stamp`` a new random value
 in the same transaction: a cache entry is good while the stamp it was read at
 is the one the directory row holds. A random value rather than a counter, so

@@ -1,0 +1,2 @@
+"""Operating the service: readiness, metrics, the provisioning log and its writer, and
+periodic upkeep."""

@@ -1,0 +1,79 @@
+"""A directory's configuration as a writing transaction uses it, kept per process.
+
+Every change of a user needs the directory's role rules and attribute mappings
+(for its roles and its event), and the directory row (its IdP profile and
+assignment group). The row is read in the writing transaction, one primary-key
+read; the rules and mappings are kept here with the configuration stamp they
+were read at (``scimgate.store.configuration``) and read again only when the
+row holds another stamp. A change made through another process is therefore
+used by the next write through this one, and a transaction that changes the
+rules itself sees its own new stamp and reads them.
+"""
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from threading import Lock
+from weakref import WeakKeyDictionary
+
+from sqlalchemy import Connection, Engine
+
+from scimgate.scim.attribute_mapping import DEFAULTS
+from scimgate.service.administration.tenants import effective_idp
+from scimgate.store import configuration, mappings, roles
+from scimgate.store.roles import RoleRule
+from scimgate.store.tenants import Directory
+
+MAX_DIRECTORIES = 4096
+"""Directories whose configuration one process keeps; past this, it starts again."""
+
+
+@dataclass(frozen=True)
+class Kept:
+    """What a directory's rules and mappings were at one stamp."""
+
+    stamp: int
+    rules: tuple[RoleRule, ...]
+    own_mappings: dict[str, str]
+
+
+@dataclass(frozen=True)
+class DirectoryConfig:
+    """The directory as the transaction sees it, with its role rules and attribute mappings."""
+
+    directory: Directory
+    rules: tuple[RoleRule, ...]
+    own_mappings: dict[str, str] = field(repr=False)
+
+    @cached_property
+    def mappings(self) -> dict[str, str]:
+        """The directory's own mappings over its IdP profile's defaults."""
+        return {**DEFAULTS[effective_idp(self.directory)], **self.own_mappings}
+
+
+_KEPT: "WeakKeyDictionary[Engine, dict[str, Kept]]" = WeakKeyDictionary()
+_LOCK = Lock()
+
+
+def directory_config(conn: Connection, directory_id: str) -> DirectoryConfig:
+    """The directory's configuration in this transaction: one read when its stamp is known."""
+    directory = configuration.directory(conn, directory_id)
+    kept = _kept(conn.engine)
+    found = kept.get(directory_id)
+    if found is None or found.stamp != directory.config_stamp:
+        found = Kept(
+            directory.config_stamp,
+            tuple(roles.rules(conn, directory_id)),
+            mappings.mappings(conn, directory_id),
+        )
+        if len(kept) >= MAX_DIRECTORIES:
+            kept.clear()
+        kept[directory_id] = found
+    return DirectoryConfig(directory, found.rules, found.own_mappings)
+
+
+def _kept(engine: Engine) -> dict[str, Kept]:
+    found = _KEPT.get(engine)
+    if found is None:
+        with _LOCK:
+            found = _KEPT.setdefault(engine, {})
+    return found
