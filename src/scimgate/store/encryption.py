@@ -170,16 +170,6 @@ class Keyring:
             ) from None
         return plain.decode()
 
-    def seal_optional(
-        self, text: str | None, place: str, directory_id: str, row_id: str
-    ) -> str | None:
-        return None if text is None else self.seal(text, place, directory_id, row_id)
-
-    def open_optional(
-        self, value: str | None, place: str, directory_id: str, row_id: str
-    ) -> str | None:
-        return None if value is None else self.open(value, place, directory_id, row_id)
-
     def seal_document(self, doc: Any, place: str, directory_id: str, row_id: str) -> str:
         """A JSON document encrypted as one text value (stored as a JSON string)."""
         return self.seal(jsontext.dumps(doc), place, directory_id, row_id)

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, delete, func, select, tuple_, update
 
 from scimgate.events.models import Deprovisioning, DeprovisionReason
-from scimgate.store.column_codec import ColumnCodec, codec_of
+from scimgate.store.column_codec import ColumnCodec, SealedColumns, codec_of
 from scimgate.store.encryption import Keyring, Resealed, key_id_of
 from scimgate.store.tables.event_stream import held_events
 from scimgate.store.tables.offboarding import deprovisionings, user_tombstones
@@ -258,24 +258,25 @@ def reseal_tombstones(
         .limit(limit)
         .with_for_update()
     ).all()
+    sealed = SealedColumns(keyring)
     changed = 0
     for directory_id, user_id, user_name, external_id, last_state in rows:
         if key_id_of(last_state) == keyring.newest.id:
             continue
         where = (directory_id, user_id)
         values = {
-            "user_name": keyring.open_optional(user_name, f"{TOMBSTONE}.user_name", *where),
-            "external_id": keyring.open_optional(external_id, f"{TOMBSTONE}.external_id", *where),
+            "user_name": sealed.open_optional(user_name, f"{TOMBSTONE}.user_name", *where),
+            "external_id": sealed.open_optional(external_id, f"{TOMBSTONE}.external_id", *where),
         }
         state = keyring.open_document(last_state, f"{TOMBSTONE}.last_state", *where)
         conn.execute(
             update(user_tombstones)
             .where(c.directory_id == directory_id, c.user_id == user_id)
             .values(
-                user_name=keyring.seal_optional(
+                user_name=sealed.seal_optional(
                     values["user_name"], f"{TOMBSTONE}.user_name", *where
                 ),
-                external_id=keyring.seal_optional(
+                external_id=sealed.seal_optional(
                     values["external_id"], f"{TOMBSTONE}.external_id", *where
                 ),
                 last_state=keyring.seal_document(state, f"{TOMBSTONE}.last_state", *where),
