@@ -48,16 +48,9 @@ class SigningKey:
 
 
 @dataclass(frozen=True)
-class EndpointInfo:
-    id: str
-    organization_id: str | None
-    url: str
-    description: str
-    event_types: list[str]
-    revocation_hook: bool
-    enabled: bool
-    disabled_reason: str | None
-    created_at: datetime
+class EndpointInfo(Endpoint):
+    """An endpoint as listings show it: its URL masked, with its signing keys."""
+
     secrets: list[SigningKey]
     """Valid secrets, newest first; two during a rotation's overlap."""
 
