@@ -1,20 +1,27 @@
 """`scimgate simulate` rehearses each identity provider's lifecycle against the live server."""
 
 import json
+from pathlib import Path
 
 import httpx
 import pytest
 from typer.testing import CliRunner
 
-from conftest import LiveServer, new_directory
+from conftest import LiveServer, new_directory, serving
 from scimgate.cli.main import app
+from scimgate.config import RateLimits
 from scimgate.simulator.dialects import DIALECTS, Generic
 from scimgate.simulator.population import Person
-from scimgate.simulator.runner import Session
+from scimgate.simulator.runner import MAX_WAIT, Session, retry_after
+from scimgate.store.engine import open_engine
 
 USERS = 100
 GROUPS = 10
 """Enough for every step of each lifecycle (joiners, movers, leavers) to act on many people."""
+
+BEYOND_THE_BURST = 300
+"""People whose lifecycle (about 1,150 requests) outruns the default limits' burst of 200
+and 100 a second, at the simulator's pace."""
 
 
 @pytest.mark.slow
@@ -50,6 +57,36 @@ def _rehearse(live_server: LiveServer, idp: str, concurrency: int) -> None:
     assert directory.http.get("/Groups", params={"count": 0}).json()["totalResults"] == pushed
 
 
+def test_a_rehearsal_against_the_default_rate_limits_waits_as_asked_and_passes(
+    database_url: str, tmp_path: Path
+) -> None:
+    """The limits a fresh ``scimgate serve`` has: the simulator honours ``Retry-After``."""
+    limits = RateLimits()
+    assert limits.per_directory is not None and limits.per_token is not None
+    defaults = {
+        "SCIMGATE_DIRECTORY_RATE": str(limits.per_directory.rate),
+        "SCIMGATE_DIRECTORY_BURST": str(limits.per_directory.burst),
+        "SCIMGATE_TOKEN_RATE": str(limits.per_token.rate),
+        "SCIMGATE_TOKEN_BURST": str(limits.per_token.burst),
+    }
+    with serving(database_url, tmp_path / "server.log", **defaults) as url:
+        engine = open_engine(database_url)
+        try:
+            directory = new_directory(LiveServer(url, engine), "default limits")
+            result = CliRunner().invoke(
+                app,
+                ["simulate", "--url", directory.base_url, "--token", directory.token,
+                 "--idp", "entra", "--users", str(BEYOND_THE_BURST), "--groups", "15"],
+            )  # fmt: skip
+            directory.http.close()
+        finally:
+            engine.dispose()
+    assert result.exit_code == 0, result.output
+    assert "entra lifecycle passed" in result.output
+    # The run is faster than the limits: the server said so, and was listened to.
+    assert "asked to slow down" in result.output, result.output
+
+
 def test_a_failing_server_fails_the_rehearsal(live_server: LiveServer) -> None:
     directory = new_directory(live_server, "wrong token")
     result = CliRunner().invoke(
@@ -77,3 +114,12 @@ def test_the_rfc_dialect_refers_to_a_manager_by_its_location(live_server: LiveSe
     operation = json.loads(sent[-1].content)["Operations"][0]
     location = directory.http.get(f"/Users/{people[0].scim_id}").json()["meta"]["location"]
     assert operation["value"]["$ref"] == location
+
+
+@pytest.mark.parametrize(
+    ("header", "wait"),
+    [("2", 2.0), ("0.5", 0.5), ("-3", 0.0), ("3600", MAX_WAIT), (None, None), ("soon", None)],
+)
+def test_retry_after_is_read_in_seconds_and_capped(header: str | None, wait: float | None) -> None:
+    headers = {"Retry-After": header} if header is not None else {}
+    assert retry_after(httpx.Response(429, headers=headers)) == wait

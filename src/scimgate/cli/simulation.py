@@ -52,6 +52,11 @@ def simulate(
         console.print(f"[red]FAIL[/red] {failure.step}: {failure.request}")
         if failure.status is not None:
             console.print(f"     -> {failure.status} {failure.response}")
+    if report.throttled:
+        console.print(
+            f"The server asked to slow down {report.throttled} times (429 with Retry-After); "
+            f"waited {report.waited:.1f} s in all, as an IdP does."
+        )
     verdict = "passed" if report.ok else f"failed ({len(report.failures)} failures)"
     console.print(
         f"{idp} lifecycle {verdict}: {report.requests} requests in {elapsed:.1f} s "

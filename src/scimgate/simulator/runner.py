@@ -13,6 +13,15 @@ import httpx
 
 Item = TypeVar("Item")
 
+THROTTLED = (429, 503)
+"""Answers that ask the client to come back later, after ``Retry-After`` seconds."""
+
+MAX_RETRIES = 20
+"""How many times one request is sent again after a ``Retry-After``, as an IdP would."""
+
+MAX_WAIT = 60.0
+"""The longest single wait honoured, in seconds; a longer ``Retry-After`` is capped."""
+
 
 @dataclass
 class Failure:
@@ -46,6 +55,11 @@ class StepReport:
 class Report:
     steps: list[StepReport] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
+    throttled: int = 0
+    """Answers 429 (or 503) whose ``Retry-After`` was waited out before sending again."""
+
+    waited: float = 0.0
+    """Seconds spent waiting out ``Retry-After``."""
 
     @property
     def ok(self) -> bool:
@@ -112,17 +126,31 @@ class Session:
         json: Any = None,
         params: dict[str, Any] | None = None,
     ) -> Any:
-        """Send a request; a status outside ``expect`` is a failure. Returns the JSON body."""
+        """Send a request; a status outside ``expect`` is a failure. Returns the JSON body.
+
+        A 429 or 503 with ``Retry-After`` is waited out and sent again, as an IdP does.
+        """
         step = self._step
         assert step is not None, "requests are sent within a step"
         with self._lock:
             step.requests += 1
-        started = time.perf_counter()
-        try:
-            response = self.http.request(method, path, json=json, params=params)
-        except httpx.HTTPError as exc:
-            self._fail(method, path, json, None, repr(exc))
-            return None
+        for attempt in range(MAX_RETRIES + 1):
+            started = time.perf_counter()
+            try:
+                response = self.http.request(method, path, json=json, params=params)
+            except httpx.HTTPError as exc:
+                self._fail(method, path, json, None, repr(exc))
+                return None
+            if response.status_code not in THROTTLED or attempt == MAX_RETRIES:
+                break
+            wait = retry_after(response)
+            if wait is None:
+                break
+            # Entra ID, Okta and the others back off for as long as the server asks.
+            with self._lock:
+                self.report.throttled += 1
+                self.report.waited += wait
+            time.sleep(wait)
         with self._lock:
             step.latencies.append((time.perf_counter() - started) * 1000)
         if response.status_code not in expect:
@@ -149,3 +177,13 @@ class Session:
 
     def close(self) -> None:
         self.http.close()
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    """The seconds a throttled answer asks for (at most ``MAX_WAIT``); None without a
+    ``Retry-After`` in seconds, which leaves the answer a failure like any other."""
+    try:
+        seconds = float(response.headers.get("Retry-After", ""))
+    except ValueError:
+        return None
+    return min(max(seconds, 0.0), MAX_WAIT)
