@@ -139,3 +139,12 @@ def test_directories_and_token_rotation(database_url: str, live_server: LiveServ
     assert after.status_code == 401
     still = httpx.get(scim_url, headers={"Authorization": f"Bearer {first_token.group(1)}"})
     assert still.status_code == 200
+
+
+def test_an_unknown_event_type_is_a_usage_error_not_a_traceback(database_url: str) -> None:
+    refused = CliRunner().invoke(
+        app, ["events", "list", "--type", "user.exploded", "--database-url", database_url]
+    )
+    assert refused.exit_code == 2, refused.output
+    assert "Unknown event type 'user.exploded'" in " ".join(refused.output.split())
+    assert refused.exception is None or isinstance(refused.exception, SystemExit)
