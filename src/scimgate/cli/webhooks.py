@@ -4,15 +4,13 @@ import json
 import signal
 import sys
 import threading
-from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from types import FrameType
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
-from sqlalchemy import Engine
 
 from scimgate.cli.common import DatabaseOption, add_row, console, engine_for, settings_for
 from scimgate.logging import configure as configure_logging
@@ -21,14 +19,8 @@ from scimgate.service.event_stream import worker as delivery_worker
 from scimgate.service.event_stream.webhooks import EndpointInfo, WithSecret
 
 webhooks_app = typer.Typer(help="Webhook endpoints: where events are delivered, signed.")
-T = TypeVar("T")
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")]
-
-
-def _call(database_url: str | None, use_case: Callable[[Engine], T]) -> T:
-    """Run a use case on the database (a refusal ends the command: ``report_service_errors``)."""
-    return use_case(engine_for(database_url))
 
 
 @webhooks_app.command("create")
@@ -52,17 +44,14 @@ def create(
 ) -> None:
     """Register an endpoint for URL and print its signing secret (shown this once)."""
     allowed = settings_for(database_url).events.webhook_allowed_hosts
-    created = _call(
-        database_url,
-        lambda engine: webhooks.register(
-            engine,
-            url,
-            allowed=allowed,
-            organization_id=org,
-            event_types=event_type or [],
-            description=description,
-            revocation_hook=revocation_hook,
-        ),
+    created = webhooks.register(
+        engine_for(database_url),
+        url,
+        allowed=allowed,
+        organization_id=org,
+        event_types=event_type or [],
+        description=description,
+        revocation_hook=revocation_hook,
     )
     _print_secret(created, as_json)
 
@@ -76,7 +65,7 @@ def list_endpoints(
     database_url: DatabaseOption = None,
 ) -> None:
     """List endpoints (never their secrets)."""
-    found = _call(database_url, lambda engine: webhooks.list_endpoints(engine, org))
+    found = webhooks.list_endpoints(engine_for(database_url), org)
     if as_json:
         _print_json([asdict(each) for each in found])
         return
@@ -99,7 +88,7 @@ def list_endpoints(
 @webhooks_app.command("remove")
 def remove(endpoint_id: str, database_url: DatabaseOption = None) -> None:
     """Remove an endpoint with its deliveries and their attempts."""
-    _call(database_url, lambda engine: webhooks.remove(engine, endpoint_id))
+    webhooks.remove(engine_for(database_url), endpoint_id)
     console.print(f"Removed {endpoint_id}.")
 
 
@@ -110,14 +99,14 @@ def disable(
     database_url: DatabaseOption = None,
 ) -> None:
     """Stop delivering to an endpoint; its events wait for it meanwhile."""
-    found = _call(database_url, lambda engine: webhooks.disable(engine, endpoint_id, reason))
+    found = webhooks.disable(engine_for(database_url), endpoint_id, reason)
     console.print(f"{found.url}: {_state(found)}")
 
 
 @webhooks_app.command("enable")
 def enable(endpoint_id: str, database_url: DatabaseOption = None) -> None:
     """Turn an endpoint back on: what waited for it is delivered, in order."""
-    found = _call(database_url, lambda engine: webhooks.enable(engine, endpoint_id))
+    found = webhooks.enable(engine_for(database_url), endpoint_id)
     console.print(f"{found.url}: {_state(found)}")
 
 
@@ -131,9 +120,8 @@ def rotate_secret(
     database_url: DatabaseOption = None,
 ) -> None:
     """Make a new signing secret (shown this once); both sign during the overlap."""
-    rotated = _call(
-        database_url,
-        lambda engine: webhooks.rotate_secret(engine, endpoint_id, timedelta(hours=overlap_hours)),
+    rotated = webhooks.rotate_secret(
+        engine_for(database_url), endpoint_id, timedelta(hours=overlap_hours)
     )
     _print_secret(rotated, as_json)
 
@@ -149,9 +137,7 @@ def deliveries(
     database_url: DatabaseOption = None,
 ) -> None:
     """An endpoint's deliveries, newest event first."""
-    found = _call(
-        database_url, lambda engine: webhooks.deliveries(engine, endpoint_id, status, limit)
-    )
+    found = webhooks.deliveries(engine_for(database_url), endpoint_id, status, limit)
     if as_json:
         _print_json([asdict(each) for each in found])
         return
@@ -176,7 +162,7 @@ def attempts(
     delivery_id: str, as_json: JsonOption = False, database_url: DatabaseOption = None
 ) -> None:
     """Every attempt of a delivery: the answer or error, and how long it took."""
-    found = _call(database_url, lambda engine: webhooks.attempts(engine, delivery_id))
+    found = webhooks.attempts(engine_for(database_url), delivery_id)
     if as_json:
         _print_json([asdict(each) for each in found])
         return
@@ -196,14 +182,14 @@ def attempts(
 @webhooks_app.command("replay")
 def replay(delivery_id: str, database_url: DatabaseOption = None) -> None:
     """Send a delivery's event again (same webhook-id), as a new delivery."""
-    again = _call(database_url, lambda engine: webhooks.replay(engine, delivery_id))
+    again = webhooks.replay(engine_for(database_url), delivery_id)
     console.print(f"Queued delivery {again.id} of event {again.event_id}.")
 
 
 @webhooks_app.command("retry")
 def retry_now(delivery_id: str, database_url: DatabaseOption = None) -> None:
     """Attempt a waiting (failing) delivery now instead of at its next scheduled retry."""
-    found = _call(database_url, lambda engine: webhooks.retry_now(engine, delivery_id))
+    found = webhooks.retry_now(engine_for(database_url), delivery_id)
     console.print(f"Delivery {found.id} of event {found.event_id} is due now.")
 
 
@@ -221,16 +207,13 @@ def replay_range(
     database_url: DatabaseOption = None,
 ) -> None:
     """Send again the endpoint's events in a time range or a sequence range, in order."""
-    done = _call(
-        database_url,
-        lambda engine: webhooks.replay_range(
-            engine,
-            endpoint_id,
-            since=_utc(since),
-            until=_utc(until),
-            from_sequence=from_sequence,
-            to_sequence=to_sequence,
-        ),
+    done = webhooks.replay_range(
+        engine_for(database_url),
+        endpoint_id,
+        since=_utc(since),
+        until=_utc(until),
+        from_sequence=from_sequence,
+        to_sequence=to_sequence,
     )
     console.print(
         f"Queued {done.replayed} events; {done.already_pending} were waiting for delivery already."
