@@ -192,7 +192,52 @@ def test_unknown_ids_are_404(
 def test_bad_input_is_a_scim_400(admin: httpx.Client, body: dict[str, Any]) -> None:
     answer = admin.post("/organizations", json=body)
     assert answer.status_code == 400, answer.text
-    assert answer.json()["detail"].startswith("Invalid request")
+    assert answer.json()["detail"].startswith("Invalid request: name: ")
+    assert answer.json()["scimType"] == "invalidValue"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "named"),
+    [
+        ("POST", "/organizations", {}, "name: Field required"),
+        ("POST", "/organizations", [], "the body: must be a JSON object"),
+        ("GET", "/events", {"after": "abc"}, "after: Input should be a valid integer"),
+        ("GET", "/audit", {"limit": "1e20"}, "limit: Input should be"),
+        ("POST", "/webhooks", {"url": 3}, "url: "),
+    ],
+)
+def test_every_refused_field_is_named_with_its_rule(
+    admin: httpx.Client, method: str, path: str, body: Any, named: str
+) -> None:
+    """One shape for the whole management API, whoever validated the request."""
+    if method == "GET":
+        answer = admin.get(path, params=body)
+    else:
+        answer = admin.request(method, path, json=body)
+    assert answer.status_code == 400, answer.text
+    refused = answer.json()
+    assert refused["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
+    assert refused["scimType"] == "invalidValue"
+    assert refused["detail"].startswith(f"Invalid request: {named}"), refused["detail"]
+
+
+def test_several_refused_fields_are_all_named(admin: httpx.Client) -> None:
+    answer = admin.get("/audit", params={"limit": "0", "since": "yesterday"})
+    assert answer.status_code == 400, answer.text
+    detail = answer.json()["detail"]
+    assert "limit: " in detail and "since: " in detail and "; " in detail, detail
+
+
+def test_the_document_declares_the_refusals_as_answered(live_server: LiveServer) -> None:
+    document = httpx.get(f"{live_server.url}/openapi.json").json()
+    assert "HTTPValidationError" not in document["components"]["schemas"]
+    error = document["components"]["schemas"]["Error"]
+    assert {"schemas", "status", "scimType", "detail"} <= set(error["properties"])
+    operation = document["paths"]["/api/v1/organizations"]["post"]
+    assert "422" not in operation["responses"]
+    for status in ("400", "401", "403"):
+        declared = operation["responses"][status]["content"]["application/scim+json"]
+        assert declared["schema"] == {"$ref": "#/components/schemas/Error"}
 
 
 def test_every_change_is_audited_with_its_actor_and_outcome(

@@ -366,6 +366,20 @@ def test_unknown_pages_and_bad_forms(portal: Portal) -> None:
     assert name not in portal.get(f"/admin/organizations/{organization_id}").text
 
 
+def test_unknown_addresses_and_refused_parameters_answer_with_a_page(portal: Portal) -> None:
+    """Not the API's JSON: the portal's own page, with its status and a reason in words."""
+    unknown = portal.get("/admin/nope")
+    assert unknown.status_code == 404
+    assert unknown.headers["content-type"].startswith("text/html")
+    assert "There is no such page" in _text(unknown.text)
+    huge = portal.get("/admin/", params={"start": "9" * 30})
+    assert huge.status_code == 400
+    assert huge.headers["content-type"].startswith("text/html")
+    assert "start: Input should be" in _text(huge.text)
+    for answer in (unknown, huge):
+        assert "urn:ietf:params:scim" not in answer.text
+
+
 def test_a_read_only_key_sees_pages_without_forms(
     portal: Portal, admin: httpx.Client, live_server: LiveServer
 ) -> None:

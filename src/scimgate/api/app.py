@@ -18,7 +18,12 @@ from starlette.types import Receive, Scope, Send
 from scimgate import __version__
 from scimgate.admin import install as install_portal
 from scimgate.admin import too_large_page
-from scimgate.admin.errors import in_portal, refusal_page
+from scimgate.admin.errors import (
+    http_error_page,
+    in_portal,
+    invalid_parameters_page,
+    refusal_page,
+)
 from scimgate.admin.guard import PortalGate
 from scimgate.api.admin_keys import router as admin_keys_router
 from scimgate.api.attribute_mappings import router as attribute_mappings_router
@@ -28,11 +33,13 @@ from scimgate.api.directories import router as directories_router
 from scimgate.api.endpoint_case import SCIM_PREFIX
 from scimgate.api.errors import as_scim
 from scimgate.api.events import router as events_router
+from scimgate.api.invalid_requests import invalid_request
 from scimgate.api.logs import router as logs_router
 from scimgate.api.lookup import router as lookup_router
 from scimgate.api.management import router as management_router
 from scimgate.api.management_gate import ManagementGate
 from scimgate.api.observability import router as observability_router
+from scimgate.api.openapi_errors import with_refusals
 from scimgate.api.organizations import router as organizations_router
 from scimgate.api.request_id import RequestIds
 from scimgate.api.responses import error_response, http_error
@@ -59,6 +66,11 @@ class _Application(FastAPI):
     """FastAPI for every route but SCIM's, whose requests go straight to their pipeline."""
 
     scim: ScimPipeline
+
+    def openapi(self) -> dict[str, Any]:
+        if self.openapi_schema is None:
+            self.openapi_schema = with_refusals(super().openapi())
+        return self.openapi_schema
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"].startswith(SCIM_PREFIX):
@@ -174,15 +186,13 @@ async def _service_error(request: Request, exc: Any) -> Response:
     return error_response(as_scim(exc))
 
 
-async def _http_error(_: Request, exc: Any) -> Response:
+async def _http_error(request: Request, exc: Any) -> Response:
+    if in_portal(request.url.path):
+        return http_error_page(request, exc.status_code)
     return http_error(exc.status_code, str(exc.detail))
 
 
-async def _validation_error(_: Request, exc: Any) -> Response:
-    first = exc.errors()[0]
-    if first.get("type") == "json_invalid":  # its location is a character offset, not a field
-        where = f"the body is not JSON (at character {first['loc'][-1]})"
-        return http_error(400, f"Invalid request: {where}")
-    # ("query", "since") names the parameter; ("body", "max_count") the field of the body.
-    where = ".".join(str(part) for part in first.get("loc", ())[1:]) or "request"
-    return http_error(400, f"Invalid request: {where}: {first.get('msg', 'bad parameter')}")
+async def _validation_error(request: Request, exc: Any) -> Response:
+    if in_portal(request.url.path):
+        return invalid_parameters_page(request, exc.errors())
+    return error_response(invalid_request(exc.errors()))

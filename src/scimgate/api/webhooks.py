@@ -8,11 +8,11 @@ from typing import Annotated, Any, TypeVar
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from scim2_models import InvalidSyntaxException, InvalidValueException
 from starlette.concurrency import run_in_threadpool
 
 from scimgate.api.bounds import OverlapHours, Sequence, UtcDateTime
 from scimgate.api.engine import EngineDep
+from scimgate.api.invalid_requests import invalid_request, not_json
 from scimgate.api.management import json_response, require_admin
 from scimgate.service.administration.admin_keys import WRITE_SCOPE, Actor
 from scimgate.service.event_stream import webhooks
@@ -176,13 +176,13 @@ async def _body(request: Request, model: type[Body]) -> Body:
     try:
         payload: Any = json.loads(raw) if raw.strip() else {}
     except ValueError:
-        raise InvalidSyntaxException(detail="The request body is not valid JSON") from None
+        raise not_json() from None
     try:
         return model.model_validate(payload)
     except ValidationError as exc:
-        error = exc.errors()[0]
-        where = ".".join(str(part) for part in error["loc"]) or "body"
-        raise InvalidValueException(detail=f"{where}: {error['msg']}") from None
+        # Located as FastAPI locates the fields of a body it reads itself.
+        errors = [{**error, "loc": ("body", *error["loc"])} for error in exc.errors()]
+        raise invalid_request(errors) from None
 
 
 def _with_secret(issued: WithSecret) -> dict[str, Any]:
