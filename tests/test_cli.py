@@ -2,6 +2,7 @@
 
 import os
 import re
+import socket
 import subprocess
 import sys
 import threading
@@ -16,6 +17,8 @@ from conftest import LiveServer, free_port
 from portal_support import sign_in
 from scim_payloads import patch, user
 from scimgate.cli.main import app
+from scimgate.service.administration.bootstrap import prepare_database
+from scimgate.store.engine import open_engine
 
 URL = re.compile(r"SCIM base URL:\s+(\S+)")
 TOKEN = re.compile(r"Bearer token:\s+(scimgate_\S+)")
@@ -92,6 +95,53 @@ def test_first_start_prints_a_portal_address_and_a_key_that_signs_in(
             "/admin/sign-in", data={"key": scim_token, "csrf_token": form_token.group(1)}
         )
         assert refused.status_code == 401
+
+
+def test_a_taken_port_is_refused_before_anything_is_created(tmp_path: Path) -> None:
+    """The one-time secrets are not spent on a server that cannot listen."""
+    database = tmp_path / "scimgate.db"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(
+            app, ["serve", "--port", str(port), "--database-url", f"sqlite:///{database}"]
+        )
+    assert result.exit_code == 2, result.output
+    assert f"cannot listen on 127.0.0.1:{port}" in result.output
+    assert "nothing was created" in result.output
+    assert "Bearer token" not in result.output and "Admin key" not in result.output
+    assert not database.exists()
+
+
+def test_a_later_start_says_how_to_make_an_admin_key(tmp_path: Path) -> None:
+    """No key is shown again: the start says where the portal is and how to get a key."""
+    engine = open_engine(f"sqlite:///{tmp_path / 'scimgate.db'}")
+    try:
+        assert prepare_database(engine).admin_key is not None  # the first start's, now spent
+    finally:
+        engine.dispose()
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SCIMGATE_")}
+    with subprocess.Popen(
+        [sys.executable, "-m", "scimgate", "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    ) as process:
+        assert process.stdout is not None
+        printed = ""
+        for line in process.stdout:
+            printed += line
+            if "Application startup complete" in line:
+                break
+        process.terminate()
+        process.wait(timeout=10)
+    assert "Admin key:" not in printed and "Bearer token:" not in printed, printed
+    assert f"Admin portal:  http://127.0.0.1:{port}/admin/" in printed
+    assert "'scimgate keys create NAME --scope write' makes a new one" in printed
 
 
 def test_directories_and_token_rotation(database_url: str, live_server: LiveServer) -> None:

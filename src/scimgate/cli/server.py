@@ -1,5 +1,6 @@
 """``scimgate serve|migrate``: run the service's server processes, migrate its database."""
 
+import socket
 import sys
 import tempfile
 from typing import Annotated, Any
@@ -62,6 +63,9 @@ def serve(
             "several server processes need PostgreSQL; SQLite serves one process on one machine",
             param_hint="--workers",
         )
+    # Before anything is created: the demo directory's token and the first admin key are
+    # shown once, and a server that then cannot listen would have spent them for nothing.
+    _check_free(host, port)
     engine = open_engine(settings.database_url, None, settings.encryption_keys)
     bootstrap = prepare_database(engine)
     engine.dispose()  # the server (and the worker) open their own
@@ -72,10 +76,14 @@ def serve(
         console.print(f"SCIM base URL: {scim_url(root, created.directory.id)}")
         console.print(f"Bearer token:  {created.token.secret}")
         console.print("The token is shown once; create more with 'scimgate tokens create'.")
+    console.print(f"Admin portal:  {root}/admin/")
     if bootstrap.admin_key is not None:
-        console.print(f"Admin portal:  {root}/admin/")
         console.print(f"Admin key:     {bootstrap.admin_key.secret}")
         console.print("Sign in with the key; it is shown once ('scimgate keys create' makes more).")
+    else:
+        console.print(
+            "Sign in with an admin key; 'scimgate keys create NAME --scope write' makes a new one."
+        )
     background = start_in_background(settings) if with_worker else None
     # scimgate writes its own access line (no query strings, no secrets in paths).
     options: dict[str, Any] = {
@@ -101,6 +109,22 @@ def serve(
     finally:
         if background is not None:
             background.stop()
+
+
+def _check_free(host: str, port: int) -> None:
+    """Refuse to start (exit 2) when the address is taken, before anything is created."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        # As uvicorn binds: a port that only has connections closing on it is free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise typer.BadParameter(
+                f"cannot listen on {host}:{port} ({exc.strerror or exc}); nothing was created. "
+                "Stop what uses it, or choose another port with --port",
+                param_hint="--port",
+            ) from None
 
 
 def migrate(database_url: DatabaseOption = None) -> None:
