@@ -1,13 +1,18 @@
 """`scimgate simulate` rehearses each identity provider's lifecycle against the live server."""
 
 import json
+import re
+import threading
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from typer.testing import CliRunner
 
-from conftest import LiveServer, new_directory, serving
+from conftest import LiveServer, free_port, new_directory, serving
 from scimgate.cli.main import app
 from scimgate.config import RateLimits
 from scimgate.simulator.dialects import DIALECTS, Generic
@@ -47,9 +52,9 @@ def _rehearse(live_server: LiveServer, idp: str, concurrency: int) -> None:
     assert result.exit_code == 0, result.output
     assert f"{idp} lifecycle passed" in result.output
     everyone = directory.http.get("/Users", params={"count": 0}).json()["totalResults"]
-    # Every tenth person leaves (is deactivated); dialects that delete users delete half of them.
-    leavers = USERS // 10
-    deleted = leavers // 2 if DIALECTS[idp].deletes_users else 0
+    # One in twenty leaves (is deactivated); dialects that delete users delete half of them.
+    leavers = len(range(2, USERS, 20))
+    deleted = (leavers + 1) // 2 if DIALECTS[idp].deletes_users else 0
     assert everyone == USERS - deleted
     inactive = directory.http.get("/Users", params={"filter": "active eq false", "count": 0})
     assert inactive.json()["totalResults"] == leavers - deleted
@@ -115,13 +120,99 @@ def test_a_rehearsal_faster_than_the_limits_waits_out_each_429(
     assert "asked to slow down" in result.output, result.output
 
 
-def test_a_failing_server_fails_the_rehearsal(live_server: LiveServer) -> None:
+def test_a_refused_token_stops_the_rehearsal_with_the_reason(live_server: LiveServer) -> None:
     directory = new_directory(live_server, "wrong token")
     result = CliRunner().invoke(
         app, ["simulate", "--url", directory.base_url, "--token", "scimgate_wrong", "--users", "5"]
     )
     assert result.exit_code == 1
-    assert "401" in result.output
+    assert "Stopped: the server refused the token: 401 Unauthorized: " in result.output
+    assert "lifecycle failed (1 failures): 1 requests" in result.output
+    assert "/Users/None" not in result.output
+
+
+def test_a_server_out_of_reach_stops_the_rehearsal_at_once() -> None:
+    url = f"http://127.0.0.1:{free_port()}/scim/v2/{uuid.uuid4()}"
+    result = CliRunner().invoke(app, ["simulate", "--url", url, "--token", "t", "--users", "5"])
+    assert result.exit_code == 1
+    assert "Stopped: cannot reach" in result.output and "ConnectError" in result.output
+    assert "1 requests" in result.output
+
+
+class _RefusingUsers(BaseHTTPRequestHandler):
+    """A SCIM server that answers discovery and lookups, and refuses every new resource."""
+
+    def do_GET(self) -> None:
+        self._answer(200, {"totalResults": 0, "Resources": []})
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self._answer(500, {"detail": "refused"})
+
+    def _answer(self, status: int, body: dict[str, Any]) -> None:
+        sent = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/scim+json")
+        self.send_header("Content-Length", str(len(sent)))
+        self.end_headers()
+        self.wfile.write(sent)
+
+    def log_message(self, *_: Any) -> None:
+        pass
+
+
+def test_failures_are_counted_once_per_request_and_those_not_shown_are_counted() -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _RefusingUsers)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/scim/v2/{uuid.uuid4()}"
+        result = CliRunner().invoke(
+            app, ["simulate", "--url", url, "--token", "t", "--users", "30", "--groups", "2"]
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.exit_code == 1
+    # 30 users and 2 groups looked up and refused; nothing is sent for what was not created.
+    assert "lifecycle failed (32 failures): 68 requests" in result.output, result.output
+    assert "... and 12 more failures not shown" in result.output
+    assert "/Users/None" not in result.output
+    for row in re.findall(r"│ ([a-z:, ]+?)\s+│ (\d+)\s+│ (\d+)\s+│", result.output):
+        assert int(row[2]) <= int(row[1]), row
+
+
+@pytest.mark.parametrize(("leavers", "held"), [(None, False), ("50", True)])
+def test_the_run_ends_with_the_safety_valves_state(
+    live_server: LiveServer, database_url: str, leavers: str | None, held: bool
+) -> None:
+    """By default a rehearsal stays under the valve; asked for many leavers, it trips it."""
+    directory = new_directory(live_server, "valve")
+    asked = ["--leavers", leavers] if leavers else []
+    result = CliRunner().invoke(
+        app,
+        ["simulate", "--url", directory.base_url, "--token", directory.token, "--users", "40",
+         "--groups", "2", "--database-url", database_url, *asked],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    if held:
+        assert "Safety valve: the directory's events are held (held)" in result.output
+        assert f"scimgate held release {directory.directory_id}" in result.output
+    else:
+        assert "Safety valve: not tripped" in result.output
+
+
+def test_the_valve_of_a_directory_elsewhere_is_not_guessed(
+    live_server: LiveServer, tmp_path: Path
+) -> None:
+    directory = new_directory(live_server, "valve elsewhere")
+    result = CliRunner().invoke(
+        app,
+        ["simulate", "--url", directory.base_url, "--token", directory.token, "--users", "10",
+         "--groups", "1", "--database-url", f"sqlite:///{tmp_path / 'absent.db'}"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "Safety valve: not visible from here" in result.output
+    assert not (tmp_path / "absent.db").exists()
 
 
 def test_the_rfc_dialect_refers_to_a_manager_by_its_location(live_server: LiveServer) -> None:

@@ -1,15 +1,26 @@
 """``scimgate simulate``: rehearse an identity provider against a SCIM endpoint."""
 
+import re
 import time
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from scimgate.cli.common import add_row, console
+from scimgate.cli.common import DatabaseOption, add_row, console, settings_for
+from scimgate.service.errors import ServiceError
+from scimgate.service.event_stream import publishing
+from scimgate.service.operations import health
 from scimgate.simulator import lifecycle
 from scimgate.simulator.dialects import DIALECTS
 from scimgate.simulator.population import generate
+from scimgate.store.engine import database_exists, open_engine
+from scimgate.store.errors import StoreError
+
+SHOWN_FAILURES = 20
+"""Failures printed one by one; the others are counted."""
+
+DIRECTORY_IN_URL = re.compile(r"/scim/v2/([0-9a-fA-F-]{36})/?$")
 
 
 def simulate(
@@ -27,13 +38,27 @@ def simulate(
             "provisioning job; more measures capacity)",
         ),
     ] = 1,
+    leavers: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            max=100,
+            help="Percent of the people who leave (are deactivated). Above the safety "
+            "valve's share (10% by default) the directory's events are held",
+        ),
+    ] = lifecycle.LEAVERS_PERCENT,
+    database_url: DatabaseOption = None,
 ) -> None:
-    """Rehearse an identity provider: run a full provisioning lifecycle against a SCIM endpoint."""
+    """Rehearse an identity provider: run a full provisioning lifecycle against a SCIM endpoint.
+
+    When the directory is in this machine's database, the run ends with the state of its
+    safety valve.
+    """
     if idp not in DIALECTS:
         raise typer.BadParameter(f"unknown IdP {idp!r}; choose one of {', '.join(DIALECTS)}")
     population = generate(users, groups, seed=seed)
     started = time.perf_counter()
-    report = lifecycle.run(url, token, DIALECTS[idp], population, concurrency)
+    report = lifecycle.run(url, token, DIALECTS[idp], population, concurrency, leavers)
     elapsed = time.perf_counter() - started
     table = Table("step", "requests", "failures", "req/s", "p50 ms", "p99 ms")
     for step in report.steps:
@@ -48,10 +73,16 @@ def simulate(
             f"{step.p99:.1f}",
         )
     console.print(table)
-    for failure in report.failures[:20]:
+    for failure in report.failures[:SHOWN_FAILURES]:
         console.print(f"[red]FAIL[/red] {failure.step}: {failure.request}")
         if failure.status is not None:
             console.print(f"     -> {failure.status} {failure.response}")
+        elif failure.response:
+            console.print(f"     -> {failure.response}")
+    if len(report.failures) > SHOWN_FAILURES:
+        console.print(f"... and {len(report.failures) - SHOWN_FAILURES} more failures not shown")
+    if report.stopped is not None:
+        console.print(f"[red]Stopped:[/red] {report.stopped}. The rest was not run.")
     if report.throttled:
         console.print(
             f"The server asked to slow down {report.throttled} times (429 with Retry-After); "
@@ -62,5 +93,36 @@ def simulate(
         f"{idp} lifecycle {verdict}: {report.requests} requests in {elapsed:.1f} s "
         f"({report.requests / elapsed:.0f} requests/s)"
     )
+    console.print(valve_state(url, database_url))
     if not report.ok:
         raise typer.Exit(1)
+
+
+def valve_state(url: str, database_url: str | None) -> str:
+    """What the directory's safety valve did, read from this machine's database; or how to
+    see it when the directory is not there (a server elsewhere)."""
+    elsewhere = (
+        "Safety valve: not visible from here; where the service's database is, "
+        "'scimgate held status DIRECTORY_ID' shows whether the directory's events are held."
+    )
+    found = DIRECTORY_IN_URL.search(url)
+    settings = settings_for(database_url)
+    if found is None or not database_exists(settings.database_url):
+        return elsewhere
+    engine = open_engine(settings.database_url, None, settings.encryption_keys)
+    try:
+        ready = health.readiness(engine)
+        if ready.database != health.OK or ready.migrations != health.OK:
+            return elsewhere
+        summary = publishing.held_summary(engine, found.group(1))
+    except (ServiceError, StoreError):
+        return elsewhere
+    finally:
+        engine.dispose()
+    if summary.delivery == "live":
+        return "Safety valve: not tripped; the directory's events are delivered live."
+    return (
+        f"[yellow]Safety valve: the directory's events are held ({summary.delivery}): "
+        f"{summary.held_events} waiting for review.[/yellow] Release them in the portal or "
+        f"with 'scimgate held release {summary.directory_id}'."
+    )

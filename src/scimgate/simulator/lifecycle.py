@@ -11,14 +11,30 @@ from scimgate.simulator.dialects import Dialect
 from scimgate.simulator.population import Person, Population, Team
 from scimgate.simulator.runner import Report, Session
 
+LEAVERS_PERCENT = 5
+"""People who leave, by default: under the safety valve's default share (10%), so that a
+rehearsal does not hold the directory's events unless it is asked to."""
+
+FIRST_STEPS = ("discovery", "test connection")
+"""Steps whose failure ends the run: the rest would fail for the same reason."""
+
 
 def run(
-    base_url: str, token: str, dialect: Dialect, population: Population, concurrency: int = 1
+    base_url: str,
+    token: str,
+    dialect: Dialect,
+    population: Population,
+    concurrency: int = 1,
+    leavers_percent: float = LEAVERS_PERCENT,
 ) -> Report:
-    """Discovery, test connection, initial sync, memberships, changes, leavers; then verify."""
+    """Discovery, test connection, initial sync, memberships, changes, leavers; then verify.
+
+    The run stops at once when the server is out of reach, refuses the token, or fails
+    discovery; ``Report.stopped`` says why.
+    """
     session = Session(base_url, token, dialect.user_agent, concurrency)
     try:
-        Lifecycle(session, dialect, population).run()
+        Lifecycle(session, dialect, population, leavers_percent).run()
     finally:
         session.close()
     return session.report
@@ -27,14 +43,20 @@ def run(
 class Lifecycle:
     """The lifecycle's steps over one population, in the order an IdP takes them."""
 
-    def __init__(self, session: Session, dialect: Dialect, population: Population) -> None:
+    def __init__(
+        self,
+        session: Session,
+        dialect: Dialect,
+        population: Population,
+        leavers_percent: float = LEAVERS_PERCENT,
+    ) -> None:
         self.session = session
         self.dialect = dialect
         self.population = population
         self.people = population.people
         self.by_key = {person.key: person for person in self.people}
         self.teams = population.teams if dialect.pushes_groups else []
-        self.leavers = self.people[2::10]
+        self.leavers = leavers(self.people, leavers_percent)
 
     def run(self) -> None:
         steps: list[tuple[str, Callable[[], None]]] = [
@@ -59,6 +81,14 @@ class Lifecycle:
         for name, step in steps:
             with self.session.step(name):
                 step()
+            report = self.session.report
+            failed = report.steps[-1].failures
+            if failed and name in FIRST_STEPS:
+                first = report.failures[-failed]
+                answer = f" ({first.status} {first.response})" if first.status else ""
+                self.session.stop(f"{name} failed: {first.request}{answer}")
+            if report.stopped is not None:
+                return
 
     def discovery(self) -> None:
         for path in ("/ServiceProviderConfig", "/ResourceTypes", "/Schemas"):
@@ -98,8 +128,11 @@ class Lifecycle:
         self.dialect.add_members(self.session, team, sorted(str(i) for i in wanted - present))
 
     def move(self, person: Person) -> None:
+        if person.scim_id is None:  # its creation failed, and counted
+            return
         changed = self.dialect.change_title(self.session, person, "Principal")
-        self.session.check(bool(changed) and changed.get("title") == "Principal", "title changed")
+        if changed is not None:  # else the request failed, and counted
+            self.session.check(changed.get("title") == "Principal", "title changed")
 
     def remove_first_member(self, team: Team) -> None:
         if team.scim_id and team.members and self.by_key[team.members[0]].scim_id:
@@ -107,11 +140,16 @@ class Lifecycle:
             self.dialect.remove_member(self.session, team, str(first.scim_id))
 
     def deactivate(self, person: Person) -> None:
+        if person.scim_id is None:
+            return
         answer = self.dialect.deactivate(self.session, person)
-        self.session.check(bool(answer) and answer.get("active") is False, "user deactivated")
+        if answer is not None:
+            self.session.check(answer.get("active") is False, "user deactivated")
 
     def delete_leavers(self) -> None:
         for person in self.leavers[::2]:
+            if person.scim_id is None:
+                continue
             self.session.send("DELETE", f"/Users/{person.scim_id}", (204,))
             self.session.send("GET", f"/Users/{person.scim_id}", (404,))
             person.scim_id = None
@@ -123,11 +161,21 @@ class Lifecycle:
         for person in self.leavers:
             if person.scim_id:
                 user = self.session.send("GET", f"/Users/{person.scim_id}", (200,))
-                self.session.check(
-                    bool(user) and user.get("active") is False, "leaver stays inactive"
-                )
+                if user is not None:
+                    self.session.check(user.get("active") is False, "leaver stays inactive")
         for team in self.teams[:5]:
+            if team.scim_id is None:
+                continue
             group = self.session.send("GET", f"/Groups/{team.scim_id}", (200,))
-            members = {m["value"] for m in (group or {}).get("members", [])}
+            if group is None:
+                continue
+            members = {m["value"] for m in group.get("members", [])}
             expected = {self.by_key[key].scim_id for key in team.members}
             self.session.check(members == expected, f"members of {team.display_name}")
+
+
+def leavers(people: list[Person], percent: float) -> list[Person]:
+    """Every n-th person from the third on, n chosen so that about ``percent`` of them leave."""
+    if percent <= 0:
+        return []
+    return people[2 :: max(1, round(100 / percent))]

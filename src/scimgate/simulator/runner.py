@@ -16,6 +16,9 @@ Item = TypeVar("Item")
 THROTTLED = (429, 503)
 """Answers that ask the client to come back later, after ``Retry-After`` seconds."""
 
+REFUSED = (401, 403)
+"""Answers that refuse the token: every later request would be refused too."""
+
 MAX_RETRIES = 20
 """How many times one request is sent again after a ``Retry-After``, as an IdP would."""
 
@@ -60,6 +63,10 @@ class Report:
 
     waited: float = 0.0
     """Seconds spent waiting out ``Retry-After``."""
+
+    stopped: str | None = None
+    """Why the lifecycle stopped before its end: the server was out of reach, refused the
+    token, or failed discovery. Nothing is sent after it."""
 
     @property
     def ok(self) -> bool:
@@ -132,6 +139,8 @@ class Session:
         """
         step = self._step
         assert step is not None, "requests are sent within a step"
+        if self.report.stopped is not None:
+            return None
         with self._lock:
             step.requests += 1
         for attempt in range(MAX_RETRIES + 1):
@@ -139,7 +148,10 @@ class Session:
             try:
                 response = self.http.request(method, path, json=json, params=params)
             except httpx.HTTPError as exc:
-                self._fail(method, path, json, None, repr(exc))
+                reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                self._fail(method, path, json, None, reason)
+                if isinstance(exc, httpx.TransportError):
+                    self.stop(f"cannot reach {self.http.base_url} ({reason})")
                 return None
             if response.status_code not in THROTTLED or attempt == MAX_RETRIES:
                 break
@@ -155,8 +167,16 @@ class Session:
             step.latencies.append((time.perf_counter() - started) * 1000)
         if response.status_code not in expect:
             self._fail(method, path, json, response.status_code, response.text)
+            if response.status_code in REFUSED:
+                self.stop(f"the server refused the token: {refusal(response)}")
             return None
         return response.json() if response.content else {}
+
+    def stop(self, reason: str) -> None:
+        """End the run: every later request is skipped. The first reason given is kept."""
+        with self._lock:
+            if self.report.stopped is None:
+                self.report.stopped = reason
 
     def check(self, condition: bool, what: str) -> None:
         """Record a failed expectation about what the server answered."""
@@ -177,6 +197,16 @@ class Session:
 
     def close(self) -> None:
         self.http.close()
+
+
+def refusal(response: httpx.Response) -> str:
+    """A refused request in words: its status and the SCIM error's detail, if any."""
+    try:
+        detail = response.json().get("detail")
+    except ValueError:
+        detail = None
+    phrase = response.reason_phrase or ""
+    return f"{response.status_code} {phrase}".strip() + (f": {detail}" if detail else "")
 
 
 def retry_after(response: httpx.Response) -> float | None:

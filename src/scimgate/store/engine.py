@@ -105,6 +105,15 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
+def database_exists(url: str) -> bool:
+    """Whether there is a database to read at ``url`` without creating one: an SQLite file
+    that exists; a PostgreSQL database is taken to exist (connecting never creates it)."""
+    if not is_sqlite(url):
+        return True
+    path = make_url(url).database
+    return path is not None and path not in ("", ":memory:") and Path(path).is_file()
+
+
 def _open(url: str, pool: PoolSettings | None) -> Engine:
     if is_sqlite(url):
         return _sqlite_engine(url)
