@@ -1,8 +1,11 @@
-"""Shapes several resources of the management API share: a display name, a record, a listing."""
+"""Shapes several resources of the management API share: a display name, a record, a listing,
+the answer to a removal."""
 
 from typing import Annotated, Generic, TypeVar
 
+from fastapi import Response
 from pydantic import BaseModel, ConfigDict, StringConstraints
+from scim2_models import NotFoundException
 
 Name = Annotated[
     str,
@@ -25,3 +28,10 @@ class Record(BaseModel):
 
 class Listing(BaseModel, Generic[T]):
     data: list[T]
+
+
+def removal(removed: bool, missing: str) -> Response:
+    """The answer to a removal: 204 once done, a 404 saying ``missing`` if nothing was there."""
+    if not removed:
+        raise NotFoundException(detail=missing)
+    return Response(status_code=204)
