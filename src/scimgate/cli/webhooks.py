@@ -99,15 +99,13 @@ def disable(
     database_url: DatabaseOption = None,
 ) -> None:
     """Stop delivering to an endpoint; its events wait for it meanwhile."""
-    found = webhooks.disable(engine_for(database_url), endpoint_id, reason)
-    console.print(f"{found.url}: {_state(found)}")
+    _print_state(webhooks.disable(engine_for(database_url), endpoint_id, reason))
 
 
 @webhooks_app.command("enable")
 def enable(endpoint_id: str, database_url: DatabaseOption = None) -> None:
     """Turn an endpoint back on: what waited for it is delivered, in order."""
-    found = webhooks.enable(engine_for(database_url), endpoint_id)
-    console.print(f"{found.url}: {_state(found)}")
+    _print_state(webhooks.enable(engine_for(database_url), endpoint_id))
 
 
 @webhooks_app.command("rotate-secret")
@@ -251,6 +249,10 @@ def _json_default(value: Any) -> str:
     if isinstance(value, datetime):
         return value.isoformat()
     raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def _print_state(endpoint: EndpointInfo) -> None:
+    console.print(f"{endpoint.url}: {_state(endpoint)}")
 
 
 def _state(endpoint: EndpointInfo) -> str:
