@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from scimgate.api.engine import EngineDep
 from scimgate.api.management import note_target, require_admin
-from scimgate.api.shapes import Listing, Name, Record, removal
+from scimgate.api.shapes import Listing, Name, Record, listing, removal
 from scimgate.service.administration import admin_keys
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_admin)])
@@ -48,8 +48,7 @@ def create_key(request: Request, engine: EngineDep, body: KeyIn) -> IssuedKey:
 
 @router.get("/keys", summary="List admin keys (never their secrets)")
 def list_keys(engine: EngineDep) -> Listing[AdminKey]:
-    found = admin_keys.list_keys(engine)
-    return Listing[AdminKey](data=[AdminKey.model_validate(key) for key in found])
+    return listing(AdminKey, admin_keys.list_keys(engine))
 
 
 @router.post("/keys/{key_id}/revoke", status_code=204, summary="Revoke an admin key")

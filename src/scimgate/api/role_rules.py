@@ -7,7 +7,7 @@ from pydantic import BaseModel, Field
 
 from scimgate.api.engine import EngineDep
 from scimgate.api.management import note_target, require_admin
-from scimgate.api.shapes import Listing, Record, removal
+from scimgate.api.shapes import Listing, Record, listing, removal
 from scimgate.service.administration import roles
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_admin)])
@@ -30,8 +30,7 @@ class RoleRule(Record):
 
 @router.get("/directories/{directory_id}/roles", summary="List role rules")
 def list_rules(engine: EngineDep, directory_id: str) -> Listing[RoleRule]:
-    found = roles.list_rules(engine, directory_id)
-    return Listing[RoleRule](data=[RoleRule.model_validate(rule) for rule in found])
+    return listing(RoleRule, roles.list_rules(engine, directory_id))
 
 
 @router.post(

@@ -1,6 +1,7 @@
 """Shapes several resources of the management API share: a display name, a record, a listing,
 the answer to a removal."""
 
+from collections.abc import Iterable
 from typing import Annotated, Generic, TypeVar
 
 from fastapi import Response
@@ -28,6 +29,14 @@ class Record(BaseModel):
 
 class Listing(BaseModel, Generic[T]):
     data: list[T]
+
+
+R = TypeVar("R", bound=Record)
+
+
+def listing(model: type[R], rows: Iterable[object]) -> Listing[R]:
+    """Stored rows as a listing of ``model``, each read from its row's attributes."""
+    return Listing(data=[model.model_validate(row) for row in rows])
 
 
 def removal(removed: bool, missing: str) -> Response:

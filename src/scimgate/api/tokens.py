@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 
 from scimgate.api.engine import EngineDep
 from scimgate.api.management import note_target, require_admin
-from scimgate.api.shapes import Listing, Name, Record, removal
+from scimgate.api.shapes import Listing, Name, Record, listing, removal
 from scimgate.service.administration import tenants
 from scimgate.store.ids import utcnow
 
@@ -71,8 +71,7 @@ def _new_token(request: Request, engine: Engine, directory_id: str, name: str) -
 
 @router.get("/directories/{directory_id}/tokens", summary="List a directory's SCIM tokens")
 def list_tokens(engine: EngineDep, directory_id: str) -> Listing[Token]:
-    found = tenants.list_tokens(engine, directory_id)
-    return Listing[Token](data=[Token.model_validate(token) for token in found])
+    return listing(Token, tenants.list_tokens(engine, directory_id))
 
 
 @router.post(
