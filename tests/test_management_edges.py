@@ -14,6 +14,7 @@ from typing import Any, get_args
 
 import httpx
 import pytest
+from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
 from conftest import LiveServer
@@ -266,13 +267,21 @@ def _portal_inputs() -> Iterator[tuple[str, str, str, str, set[str]]]:
     for route in routes:
         if not isinstance(route, APIRoute):
             continue
-        inputs = [("query", f) for f in route.dependant.query_params]
-        inputs += [("form", f) for f in route.dependant.body_params]
+        dependants = list(_with_dependencies(route.dependant))
+        inputs = [("query", f) for each in dependants for f in each.query_params]
+        inputs += [("form", f) for each in dependants for f in each.body_params]
         for where, field in inputs:
             kinds = _python_kinds(field.field_info.annotation)
             if kinds:
                 for method in route.methods:
                     yield method, route.path, where, field.alias, kinds
+
+
+def _with_dependencies(dependant: Dependant) -> Iterator[Dependant]:
+    """A handler's dependant and its dependencies': the handler takes their parameters too."""
+    yield dependant
+    for each in dependant.dependencies:
+        yield from _with_dependencies(each)
 
 
 def _python_kinds(annotation: Any) -> set[str]:

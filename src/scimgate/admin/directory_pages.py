@@ -5,10 +5,13 @@ the directory its address names. A rotated token is shown in the answer to
 the rotation and never again.
 """
 
-from typing import Annotated
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import Engine
 
 from scimgate.admin.guard import admin_guard
 from scimgate.admin.web import PortalError, render
@@ -27,10 +30,61 @@ SearchText = Annotated[str, Query(max_length=200)]
 Start = Annotated[int, Query(ge=1, le=2**62)]
 
 
+@dataclass(frozen=True)
+class SearchQuery:
+    """What a users or groups page is asked for: the text searched for, the first position."""
+
+    q: SearchText = ""
+    start: Start = 1
+
+
+Search = Annotated[SearchQuery, Depends()]
+
+
 def _fragment(request: Request) -> bool:
     """An htmx request for the results region only (not a history restore, which wants a page)."""
     return bool(
         request.headers.get("HX-Request") and not request.headers.get("HX-History-Restore-Request")
+    )
+
+
+_SEARCHES: dict[str, Callable[..., directory_browser.Browsed[Any]]] = {
+    "users": directory_browser.search_users,
+    "groups": directory_browser.search_groups,
+}
+"""What each search page lists, by its tab (which also names its templates)."""
+
+
+def _search_page(
+    request: Request, engine: Engine, directory_id: str, tab: str, search: SearchQuery
+) -> Response:
+    """A page of the directory's users or groups matching the search; to htmx, its results alone."""
+    found = _SEARCHES[tab](
+        engine, directory_id, public_root(request), search.q, start=search.start, size=PAGE_SIZE
+    )
+    context = {
+        "nav": "dashboard",
+        "tab": tab,
+        "directory": found.directory,
+        "q": search.q,
+        "page": found.page,
+    }
+    template = f"directory/_{tab}_results.html" if _fragment(request) else f"directory/{tab}.html"
+    return render(request, template, context)
+
+
+def _detail_page(
+    request: Request,
+    noun: str,
+    found: directory_browser.UserDetail | directory_browser.GroupDetail | None,
+) -> Response:
+    """One user's or group's page (``noun``), under its tab; a 404 if the directory has none."""
+    if found is None:
+        raise PortalError(404, f"No such {noun} in this directory.")
+    return render(
+        request,
+        f"directory/{noun}.html",
+        {"nav": "dashboard", "tab": f"{noun}s", "directory": found.directory, "detail": found},
     )
 
 
@@ -79,51 +133,19 @@ def revoke_token(engine: EngineDep, directory_id: str, token_id: str) -> Respons
 
 
 @router.get("/directories/{directory_id}/users")
-def users_page(
-    request: Request, engine: EngineDep, directory_id: str, q: SearchText = "", start: Start = 1
-) -> Response:
-    found = directory_browser.search_users(
-        engine, directory_id, public_root(request), q, start=start, size=PAGE_SIZE
-    )
-    context = {
-        "nav": "dashboard",
-        "tab": "users",
-        "directory": found.directory,
-        "q": q,
-        "page": found.page,
-    }
-    template = "directory/_users_results.html" if _fragment(request) else "directory/users.html"
-    return render(request, template, context)
+def users_page(request: Request, engine: EngineDep, directory_id: str, search: Search) -> Response:
+    return _search_page(request, engine, directory_id, "users", search)
 
 
 @router.get("/directories/{directory_id}/users/{user_id}")
 def user_page(request: Request, engine: EngineDep, directory_id: str, user_id: str) -> Response:
     found = directory_browser.user_detail(engine, directory_id, user_id, public_root(request))
-    if found is None:
-        raise PortalError(404, "No such user in this directory.")
-    return render(
-        request,
-        "directory/user.html",
-        {"nav": "dashboard", "tab": "users", "directory": found.directory, "detail": found},
-    )
+    return _detail_page(request, "user", found)
 
 
 @router.get("/directories/{directory_id}/groups")
-def groups_page(
-    request: Request, engine: EngineDep, directory_id: str, q: SearchText = "", start: Start = 1
-) -> Response:
-    found = directory_browser.search_groups(
-        engine, directory_id, public_root(request), q, start=start, size=PAGE_SIZE
-    )
-    context = {
-        "nav": "dashboard",
-        "tab": "groups",
-        "directory": found.directory,
-        "q": q,
-        "page": found.page,
-    }
-    template = "directory/_groups_results.html" if _fragment(request) else "directory/groups.html"
-    return render(request, template, context)
+def groups_page(request: Request, engine: EngineDep, directory_id: str, search: Search) -> Response:
+    return _search_page(request, engine, directory_id, "groups", search)
 
 
 @router.get("/directories/{directory_id}/groups/{group_id}")
@@ -133,10 +155,4 @@ def group_page(
     found = directory_browser.group_detail(
         engine, directory_id, group_id, public_root(request), start=start, size=PAGE_SIZE
     )
-    if found is None:
-        raise PortalError(404, "No such group in this directory.")
-    return render(
-        request,
-        "directory/group.html",
-        {"nav": "dashboard", "tab": "groups", "directory": found.directory, "detail": found},
-    )
+    return _detail_page(request, "group", found)

@@ -5,8 +5,9 @@ change would move existing users' values; it saves nothing. Without htmx the
 preview comes back as the whole page.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -30,6 +31,8 @@ Kind = Annotated[str, Form(max_length=32)]
 Match = Annotated[str, Form(max_length=512)]
 Role = Annotated[str, Form(max_length=64)]
 Priority = Annotated[int, Form(ge=-1_000_000, le=1_000_000)]
+
+Found = TypeVar("Found", MappingPreview, RolePreview)
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,23 @@ class Editors:
     rule_error: str | None = None
     mapping_preview: MappingPreview | None = None
     rule_preview: RolePreview | None = None
+
+
+def _mapping_form(name: Name = "", path: Path = "") -> MappingForm:
+    return MappingForm(name.strip(), path.strip())
+
+
+def _rule_form(
+    kind: Kind = "group_name", match: Match = "", role: Role = "", priority: Priority = 100
+) -> RuleForm:
+    return RuleForm(kind, match.strip(), role.strip(), priority)
+
+
+MappingFields = Annotated[MappingForm, Depends(_mapping_form)]
+"""A mapping editor's posted fields (by "Save" and "Preview" alike), trimmed."""
+
+RuleFields = Annotated[RuleForm, Depends(_rule_form)]
+"""A role rule editor's posted fields (by "Save" and "Preview" alike), trimmed."""
 
 
 def _base(directory_id: str) -> str:
@@ -87,6 +107,43 @@ def _fragment(request: Request, template: str, context: dict[str, Any]) -> HTMLR
     return render(request, template, {"scan_cap": SCAN_CAP, **context})
 
 
+def _save(
+    request: Request,
+    engine: Engine,
+    directory_id: str,
+    save: Callable[[], object],
+    refused: Callable[[str], Editors],
+) -> Response:
+    """Back to the page once saved; a refusal comes back as a 400 page with ``refused(error)``."""
+    try:
+        save()
+    except Invalid as exc:
+        return _page(request, engine, directory_id, refused(str(exc)), status=400)
+    return RedirectResponse(_base(directory_id), status_code=303)
+
+
+def _preview(
+    request: Request,
+    engine: Engine,
+    directory_id: str,
+    fragment: str,
+    preview: Callable[[], Found],
+    editors: Callable[[Found | None, str | None], Editors],
+) -> HTMLResponse:
+    """A preview's answer: to htmx, the ``fragment`` template alone, showing the effect or the
+    refusal; else the whole page with ``editors(found, error)``, a refusal as a 400."""
+    htmx = bool(request.headers.get("HX-Request"))
+    try:
+        found = preview()
+    except Invalid as exc:
+        if htmx:
+            return _fragment(request, fragment, {"error": str(exc)})
+        return _page(request, engine, directory_id, editors(None, str(exc)), status=400)
+    if htmx:
+        return _fragment(request, fragment, {"found": found})
+    return _page(request, engine, directory_id, editors(found, None))
+
+
 @router.get("/directories/{directory_id}/mappings")
 def mappings_page(request: Request, engine: EngineDep, directory_id: str) -> HTMLResponse:
     return _page(request, engine, directory_id, Editors())
@@ -94,35 +151,31 @@ def mappings_page(request: Request, engine: EngineDep, directory_id: str) -> HTM
 
 @router.post("/directories/{directory_id}/mappings")
 def set_mapping(
-    request: Request, engine: EngineDep, directory_id: str, name: Name = "", path: Path = ""
+    request: Request, engine: EngineDep, directory_id: str, form: MappingFields
 ) -> Response:
     """Map a custom attribute; a refused one comes back with its error, nothing saved."""
-    form = MappingForm(name.strip(), path.strip())
-    try:
-        attribute_mappings.set_mapping(engine, directory_id, form.name, form.path)
-    except Invalid as exc:
-        editors = Editors(mapping=form, mapping_error=str(exc))
-        return _page(request, engine, directory_id, editors, status=400)
-    return RedirectResponse(_base(directory_id), status_code=303)
+    return _save(
+        request,
+        engine,
+        directory_id,
+        lambda: attribute_mappings.set_mapping(engine, directory_id, form.name, form.path),
+        lambda error: Editors(mapping=form, mapping_error=error),
+    )
 
 
 @router.post("/directories/{directory_id}/mappings/preview")
 def preview_mapping(
-    request: Request, engine: EngineDep, directory_id: str, name: Name = "", path: Path = ""
+    request: Request, engine: EngineDep, directory_id: str, form: MappingFields
 ) -> HTMLResponse:
     """What mapping the attribute would change for existing users, without saving it."""
-    form = MappingForm(name.strip(), path.strip())
-    htmx = bool(request.headers.get("HX-Request"))
-    try:
-        found = mapping_preview.preview_mapping(engine, directory_id, form.name, form.path)
-    except Invalid as exc:
-        if htmx:
-            return _fragment(request, "directory/mappings_preview.html", {"error": str(exc)})
-        editors = Editors(mapping=form, mapping_error=str(exc))
-        return _page(request, engine, directory_id, editors, status=400)
-    if htmx:
-        return _fragment(request, "directory/mappings_preview.html", {"found": found})
-    return _page(request, engine, directory_id, Editors(mapping=form, mapping_preview=found))
+    return _preview(
+        request,
+        engine,
+        directory_id,
+        "directory/mappings_preview.html",
+        lambda: mapping_preview.preview_mapping(engine, directory_id, form.name, form.path),
+        lambda found, error: Editors(mapping=form, mapping_preview=found, mapping_error=error),
+    )
 
 
 @router.post("/directories/{directory_id}/mappings/{name}/remove")
@@ -135,50 +188,34 @@ def remove_mapping(engine: EngineDep, directory_id: str, name: str) -> Response:
 
 
 @router.post("/directories/{directory_id}/roles")
-def add_rule(
-    request: Request,
-    engine: EngineDep,
-    directory_id: str,
-    kind: Kind = "group_name",
-    match: Match = "",
-    role: Role = "",
-    priority: Priority = 100,
-) -> Response:
+def add_rule(request: Request, engine: EngineDep, directory_id: str, form: RuleFields) -> Response:
     """Add a role rule (applied to every user at once); a refused one comes back with its error."""
-    form = RuleForm(kind, match.strip(), role.strip(), priority)
-    try:
-        roles.add_rule(engine, directory_id, form.kind, form.match, form.role, form.priority)
-    except Invalid as exc:
-        editors = Editors(rule=form, rule_error=str(exc))
-        return _page(request, engine, directory_id, editors, status=400)
-    return RedirectResponse(_base(directory_id), status_code=303)
+    return _save(
+        request,
+        engine,
+        directory_id,
+        lambda: roles.add_rule(
+            engine, directory_id, form.kind, form.match, form.role, form.priority
+        ),
+        lambda error: Editors(rule=form, rule_error=error),
+    )
 
 
 @router.post("/directories/{directory_id}/roles/preview")
 def preview_rule(
-    request: Request,
-    engine: EngineDep,
-    directory_id: str,
-    kind: Kind = "group_name",
-    match: Match = "",
-    role: Role = "",
-    priority: Priority = 100,
+    request: Request, engine: EngineDep, directory_id: str, form: RuleFields
 ) -> HTMLResponse:
     """Which users a role rule would give (or take) roles, without saving it."""
-    form = RuleForm(kind, match.strip(), role.strip(), priority)
-    htmx = bool(request.headers.get("HX-Request"))
-    try:
-        found = mapping_preview.preview_rule(
+    return _preview(
+        request,
+        engine,
+        directory_id,
+        "directory/mappings_role_preview.html",
+        lambda: mapping_preview.preview_rule(
             engine, directory_id, form.kind, form.match, form.role, form.priority
-        )
-    except Invalid as exc:
-        if htmx:
-            return _fragment(request, "directory/mappings_role_preview.html", {"error": str(exc)})
-        editors = Editors(rule=form, rule_error=str(exc))
-        return _page(request, engine, directory_id, editors, status=400)
-    if htmx:
-        return _fragment(request, "directory/mappings_role_preview.html", {"found": found})
-    return _page(request, engine, directory_id, Editors(rule=form, rule_preview=found))
+        ),
+        lambda found, error: Editors(rule=form, rule_preview=found, rule_error=error),
+    )
 
 
 @router.post("/directories/{directory_id}/roles/{rule_id}/remove")

@@ -8,11 +8,10 @@ from typing import Literal
 
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
-from scim2_models import NotFoundException
 
 from scimgate.api.engine import EngineDep
 from scimgate.api.management import note_target, require_admin
-from scimgate.api.shapes import Listing, Name, Record
+from scimgate.api.shapes import Listing, Name, Record, listing, removal
 from scimgate.service.administration import admin_keys
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_admin)])
@@ -49,12 +48,9 @@ def create_key(request: Request, engine: EngineDep, body: KeyIn) -> IssuedKey:
 
 @router.get("/keys", summary="List admin keys (never their secrets)")
 def list_keys(engine: EngineDep) -> Listing[AdminKey]:
-    found = admin_keys.list_keys(engine)
-    return Listing[AdminKey](data=[AdminKey.model_validate(key) for key in found])
+    return listing(AdminKey, admin_keys.list_keys(engine))
 
 
 @router.post("/keys/{key_id}/revoke", status_code=204, summary="Revoke an admin key")
 def revoke_key(engine: EngineDep, key_id: str) -> Response:
-    if not admin_keys.revoke_key(engine, key_id):
-        raise NotFoundException(detail=f"No active admin key {key_id}")
-    return Response(status_code=204)
+    return removal(admin_keys.revoke_key(engine, key_id), f"No active admin key {key_id}")

@@ -4,10 +4,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, Field, StringConstraints
-from scim2_models import NotFoundException
 
 from scimgate.api.engine import EngineDep
 from scimgate.api.management import require_admin
+from scimgate.api.shapes import removal
 from scimgate.service.administration import attribute_mappings
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_admin)])
@@ -38,6 +38,5 @@ def set_mapping(engine: EngineDep, directory_id: str, name: str, body: MappingIn
     summary="Remove a mapping (the IdP profile's default applies again)",
 )
 def remove_mapping(engine: EngineDep, directory_id: str, name: str) -> Response:
-    if not attribute_mappings.remove_mapping(engine, directory_id, name):
-        raise NotFoundException(detail=f"No mapping {name!r} in directory {directory_id}")
-    return Response(status_code=204)
+    removed = attribute_mappings.remove_mapping(engine, directory_id, name)
+    return removal(removed, f"No mapping {name!r} in directory {directory_id}")

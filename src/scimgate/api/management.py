@@ -6,10 +6,10 @@ may only look; every other request is written to the audit log, refused or not
 (refused credentials by ``ManagementGate``, one row per address and reason a minute).
 """
 
-from collections.abc import AsyncIterator
-from dataclasses import asdict, replace
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import asdict, dataclass, replace
 from http import HTTPStatus
-from typing import Annotated, Any
+from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.encoders import jsonable_encoder
@@ -21,6 +21,7 @@ from scim2_models import (
     NotFoundException,
     UnauthorizedException,
 )
+from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
@@ -33,6 +34,9 @@ from scimgate.service.administration import audit
 from scimgate.service.administration.admin_keys import READ_METHODS, Actor
 from scimgate.service.administration.directory_view import directory_groups, directory_users
 from scimgate.service.portal.directory_browser import (
+    Browsed,
+    GroupRow,
+    UserRow,
     group_detail,
     search_groups,
     search_users,
@@ -159,28 +163,63 @@ Search = Annotated[
 ]
 
 
+@dataclass(frozen=True)
+class Paging:
+    """The query of a page of users or groups: its size, its first position, a search."""
+
+    count: Count = 100
+    start_index: StartIndex = 1
+    q: Search = None
+
+
+PageQuery = Annotated[Paging, Depends()]
+
+
+Row = TypeVar("Row")
+
+
+@dataclass(frozen=True)
+class _Listed(Generic[Row]):
+    """How a page of users or groups is read: searched for ``q``, else from the normalized view."""
+
+    plural: str
+    """The key of the answer's items, e.g. ``users``."""
+    search: Callable[..., Browsed[Row]]
+    searched: Callable[[Row], dict[str, Any]]
+    """A search's row as the answer shows it."""
+    view: Callable[..., tuple[int, Sequence[Any]]]
+
+    def answer(
+        self, request: Request, engine: Engine, directory_id: str, query: Paging
+    ) -> JSONResponse:
+        root = public_root(request)
+        start, count = query.start_index, query.count
+        if query.q:
+            found = self.search(engine, directory_id, root, query.q, start=start, size=count).page
+            items = [self.searched(row) for row in found.items]
+            return json_response({"total": found.total, self.plural: items})
+        total, listed = self.view(engine, directory_id, root, count=count, start_index=start)
+        return json_response({"total": total, self.plural: [asdict(item) for item in listed]})
+
+
+_USERS = _Listed[UserRow]("users", search_users, lambda row: asdict(row.user), directory_users)
+_GROUPS = _Listed[GroupRow](
+    "groups",
+    search_groups,
+    lambda row: {**asdict(row.group), "member_count": row.members},
+    directory_groups,
+)
+
+
 @router.get("/directories/{directory_id}/users")
 def list_users(
-    request: Request,
-    engine: EngineDep,
-    directory_id: str,
-    count: Count = 100,
-    start_index: StartIndex = 1,
-    q: Search = None,
+    request: Request, engine: EngineDep, directory_id: str, page: PageQuery
 ) -> JSONResponse:
     """A page of the directory's users in the normalized shape, whichever IdP sent them.
 
     ``q`` keeps the users whose userName, name or e-mail contains it, in any case.
     """
-    root = public_root(request)
-    if q:
-        found = search_users(engine, directory_id, root, q, start=start_index, size=count).page
-        users = [asdict(row.user) for row in found.items]
-        return json_response({"total": found.total, "users": users})
-    total, listed = directory_users(
-        engine, directory_id, root, count=count, start_index=start_index
-    )
-    return json_response({"total": total, "users": [asdict(user) for user in listed]})
+    return _USERS.answer(request, engine, directory_id, page)
 
 
 @router.get("/directories/{directory_id}/users/{user_id}")
@@ -194,26 +233,13 @@ def get_user(request: Request, engine: EngineDep, directory_id: str, user_id: st
 
 @router.get("/directories/{directory_id}/groups")
 def list_groups(
-    request: Request,
-    engine: EngineDep,
-    directory_id: str,
-    count: Count = 100,
-    start_index: StartIndex = 1,
-    q: Search = None,
+    request: Request, engine: EngineDep, directory_id: str, page: PageQuery
 ) -> JSONResponse:
     """A page of the directory's groups in the normalized shape.
 
     ``q`` keeps the groups whose name or IdP id contains it, in any case.
     """
-    root = public_root(request)
-    if q:
-        found = search_groups(engine, directory_id, root, q, start=start_index, size=count).page
-        groups = [{**asdict(row.group), "member_count": row.members} for row in found.items]
-        return json_response({"total": found.total, "groups": groups})
-    total, listed = directory_groups(
-        engine, directory_id, root, count=count, start_index=start_index
-    )
-    return json_response({"total": total, "groups": [asdict(group) for group in listed]})
+    return _GROUPS.answer(request, engine, directory_id, page)
 
 
 @router.get("/directories/{directory_id}/groups/{group_id}")

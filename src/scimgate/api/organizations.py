@@ -9,7 +9,7 @@ from scimgate.api.directories import DirectoryOut, directory_out
 from scimgate.api.engine import EngineDep
 from scimgate.api.management import note_target, require_admin
 from scimgate.api.public_root import public_root
-from scimgate.api.shapes import Listing, Name, Record
+from scimgate.api.shapes import Listing, Name, Record, listing
 from scimgate.service.administration import tenants
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_admin)])
@@ -39,7 +39,7 @@ def create_organization(request: Request, engine: EngineDep, body: OrganizationI
 @router.get("/organizations", summary="List organizations")
 def list_organizations(engine: EngineDep) -> Listing[Organization]:
     found = tenants.list_organizations(engine)
-    return Listing[Organization](data=[Organization.model_validate(org) for org in found])
+    return listing(Organization, found)
 
 
 @router.get("/organizations/{organization_id}", summary="An organization with its directories")

@@ -4,11 +4,10 @@ from typing import Literal
 
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
-from scim2_models import NotFoundException
 
 from scimgate.api.engine import EngineDep
 from scimgate.api.management import note_target, require_admin
-from scimgate.api.shapes import Listing, Record
+from scimgate.api.shapes import Listing, Record, listing, removal
 from scimgate.service.administration import roles
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_admin)])
@@ -31,8 +30,7 @@ class RoleRule(Record):
 
 @router.get("/directories/{directory_id}/roles", summary="List role rules")
 def list_rules(engine: EngineDep, directory_id: str) -> Listing[RoleRule]:
-    found = roles.list_rules(engine, directory_id)
-    return Listing[RoleRule](data=[RoleRule.model_validate(rule) for rule in found])
+    return listing(RoleRule, roles.list_rules(engine, directory_id))
 
 
 @router.post(
@@ -50,6 +48,5 @@ def add_rule(request: Request, engine: EngineDep, directory_id: str, body: RoleR
     "/directories/{directory_id}/roles/{rule_id}", status_code=204, summary="Remove a role rule"
 )
 def remove_rule(engine: EngineDep, directory_id: str, rule_id: str) -> Response:
-    if not roles.remove_rule(engine, directory_id, rule_id):
-        raise NotFoundException(detail=f"No role rule {rule_id} in directory {directory_id}")
-    return Response(status_code=204)
+    removed = roles.remove_rule(engine, directory_id, rule_id)
+    return removal(removed, f"No role rule {rule_id} in directory {directory_id}")

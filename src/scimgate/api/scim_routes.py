@@ -63,6 +63,28 @@ def _search(call: Call, model: Any) -> SearchRequest[Any]:
     return read_search(model, call.request.query_params, call.scope.limits)
 
 
+def _replace(call: Call, model: Any, noun: str, replace: Callable[..., Any]) -> Response:
+    """PUT: the resource the request sends in full replaces the one it names."""
+    replacement = read_resource(
+        model,
+        decode_json(call.body),
+        Context.RESOURCE_REPLACEMENT_REQUEST,
+        noun,
+        call.scope.users_url,
+    )
+    replaced = replace(
+        call.scope, call.resource_id, replacement, call.request.headers.get("if-match")
+    )
+    return _answer(call, replaced, Context.RESOURCE_REPLACEMENT_RESPONSE)
+
+
+def _answer(call: Call, resource: Any, context: Context, status: int = 200) -> Response:
+    """A resource, shown as the request's ``attributes`` and ``excludedAttributes`` ask."""
+    return resource_response(
+        resource, context, status=status, parameters=response_parameters(call.request)
+    )
+
+
 # Users
 
 
@@ -89,34 +111,16 @@ def create_user(call: Call) -> Response:
     scope = call.scope
     creation = read_creation(scope.models, "User", call.body, scope.users_url)
     created = users.create_user_document(scope, creation.document)
-    return resource_response(
-        created,
-        Context.RESOURCE_CREATION_RESPONSE,
-        status=201,
-        parameters=response_parameters(call.request),
-    )
+    return _answer(call, created, Context.RESOURCE_CREATION_RESPONSE, status=201)
 
 
 def get_user(call: Call) -> Response:
     user = users.get_user(call.scope, call.resource_id)
-    return _not_modified(call.request, user) or resource_response(
-        user, Context.RESOURCE_QUERY_RESPONSE, parameters=response_parameters(call.request)
-    )
+    return _not_modified(call.request, user) or _answer(call, user, Context.RESOURCE_QUERY_RESPONSE)
 
 
 def replace_user(call: Call) -> Response:
-    scope, request = call.scope, call.request
-    replacement = read_resource(
-        scope.models.user,
-        decode_json(call.body),
-        Context.RESOURCE_REPLACEMENT_REQUEST,
-        "user",
-        scope.users_url,
-    )
-    user = users.replace_user(scope, call.resource_id, replacement, request.headers.get("if-match"))
-    return resource_response(
-        user, Context.RESOURCE_REPLACEMENT_RESPONSE, parameters=response_parameters(request)
-    )
+    return _replace(call, call.scope.models.user, "user", users.replace_user)
 
 
 def patch_user(call: Call) -> Response:
@@ -130,9 +134,7 @@ def patch_user(call: Call) -> Response:
     else:
         patch = read_patch(scope.models.user, decode_json(call.body), scope.users_url)
         user = users.patch_user(scope, call.resource_id, patch, if_match)
-    return resource_response(
-        user, Context.RESOURCE_PATCH_RESPONSE, parameters=response_parameters(request)
-    )
+    return _answer(call, user, Context.RESOURCE_PATCH_RESPONSE)
 
 
 def delete_user(call: Call) -> Response:
@@ -180,12 +182,7 @@ def create_group(call: Call) -> Response:
     scope = call.scope
     creation = read_creation(scope.models, "Group", call.body, scope.users_url)
     created = groups.create_group_document(scope, creation.document, creation.members)
-    return resource_response(
-        created,
-        Context.RESOURCE_CREATION_RESPONSE,
-        status=201,
-        parameters=response_parameters(call.request),
-    )
+    return _answer(call, created, Context.RESOURCE_CREATION_RESPONSE, status=201)
 
 
 def get_group(call: Call) -> Response:
@@ -197,20 +194,7 @@ def get_group(call: Call) -> Response:
 
 
 def replace_group(call: Call) -> Response:
-    scope, request = call.scope, call.request
-    replacement = read_resource(
-        scope.models.group,
-        decode_json(call.body),
-        Context.RESOURCE_REPLACEMENT_REQUEST,
-        "group",
-        scope.users_url,
-    )
-    group = groups.replace_group(
-        scope, call.resource_id, replacement, request.headers.get("if-match")
-    )
-    return resource_response(
-        group, Context.RESOURCE_REPLACEMENT_RESPONSE, parameters=response_parameters(request)
-    )
+    return _replace(call, call.scope.models.group, "group", groups.replace_group)
 
 
 def patch_group(call: Call) -> Response:

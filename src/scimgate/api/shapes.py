@@ -1,8 +1,12 @@
-"""Shapes several resources of the management API share: a display name, a record, a listing."""
+"""Shapes several resources of the management API share: a display name, a record, a listing,
+the answer to a removal."""
 
+from collections.abc import Iterable
 from typing import Annotated, Generic, TypeVar
 
+from fastapi import Response
 from pydantic import BaseModel, ConfigDict, StringConstraints
+from scim2_models import NotFoundException
 
 Name = Annotated[
     str,
@@ -25,3 +29,18 @@ class Record(BaseModel):
 
 class Listing(BaseModel, Generic[T]):
     data: list[T]
+
+
+R = TypeVar("R", bound=Record)
+
+
+def listing(model: type[R], rows: Iterable[object]) -> Listing[R]:
+    """Stored rows as a listing of ``model``, each read from its row's attributes."""
+    return Listing(data=[model.model_validate(row) for row in rows])
+
+
+def removal(removed: bool, missing: str) -> Response:
+    """The answer to a removal: 204 once done, a 404 saying ``missing`` if nothing was there."""
+    if not removed:
+        raise NotFoundException(detail=missing)
+    return Response(status_code=204)

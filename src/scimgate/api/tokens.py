@@ -9,12 +9,11 @@ from datetime import datetime
 
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
-from scim2_models import NotFoundException
 from sqlalchemy import Engine
 
 from scimgate.api.engine import EngineDep
 from scimgate.api.management import note_target, require_admin
-from scimgate.api.shapes import Listing, Name, Record
+from scimgate.api.shapes import Listing, Name, Record, listing, removal
 from scimgate.service.administration import tenants
 from scimgate.store.ids import utcnow
 
@@ -72,8 +71,7 @@ def _new_token(request: Request, engine: Engine, directory_id: str, name: str) -
 
 @router.get("/directories/{directory_id}/tokens", summary="List a directory's SCIM tokens")
 def list_tokens(engine: EngineDep, directory_id: str) -> Listing[Token]:
-    found = tenants.list_tokens(engine, directory_id)
-    return Listing[Token](data=[Token.model_validate(token) for token in found])
+    return listing(Token, tenants.list_tokens(engine, directory_id))
 
 
 @router.post(
@@ -82,6 +80,5 @@ def list_tokens(engine: EngineDep, directory_id: str) -> Listing[Token]:
     summary="Revoke a SCIM token",
 )
 def revoke_token(engine: EngineDep, directory_id: str, token_id: str) -> Response:
-    if not tenants.revoke_token(engine, directory_id, token_id):
-        raise NotFoundException(detail=f"No active token {token_id} in directory {directory_id}")
-    return Response(status_code=204)
+    revoked = tenants.revoke_token(engine, directory_id, token_id)
+    return removal(revoked, f"No active token {token_id} in directory {directory_id}")

@@ -1,6 +1,7 @@
 """Webhook endpoints, their secrets, deliveries and attempts (management API)."""
 
 import json
+from collections.abc import Iterable
 from dataclasses import asdict
 from datetime import timedelta
 from typing import Annotated, Any, TypeVar
@@ -77,7 +78,7 @@ async def register(request: Request, engine: EngineDep) -> JSONResponse:
 def list_endpoints(engine: EngineDep, organization_id: str | None = None) -> JSONResponse:
     """Every endpoint, or those that receive an organization's events; never their secrets."""
     found = webhooks.list_endpoints(engine, organization_id)
-    return json_response({"data": [asdict(each) for each in found]})
+    return _listing(found)
 
 
 @router.get("/webhooks/{endpoint_id}")
@@ -125,7 +126,7 @@ def deliveries(
 ) -> JSONResponse:
     """An endpoint's deliveries, newest event first."""
     found = webhooks.deliveries(engine, endpoint_id, status, limit)
-    return json_response({"data": [asdict(each) for each in found]})
+    return _listing(found)
 
 
 @router.get("/webhooks/deliveries/{delivery_id}/attempts")
@@ -136,7 +137,7 @@ def attempts(request: Request, engine: EngineDep, delivery_id: str) -> JSONRespo
     """
     actor: Actor = request.state.admin_actor
     found = webhooks.attempts(engine, delivery_id, with_excerpts=actor.scope == WRITE_SCOPE)
-    return json_response({"data": [asdict(each) for each in found]})
+    return _listing(found)
 
 
 @router.post("/webhooks/deliveries/{delivery_id}/replay")
@@ -187,6 +188,11 @@ async def _body(request: Request, model: type[Body]) -> Body:
 
 def _with_secret(issued: WithSecret) -> dict[str, Any]:
     return {**asdict(issued.endpoint), "secret": issued.secret}
+
+
+def _listing(found: Iterable[Any]) -> JSONResponse:
+    """Records (dataclasses) as a listing's ``data``."""
+    return json_response({"data": [asdict(each) for each in found]})
 
 
 def _created(payload: Any) -> JSONResponse:

@@ -102,6 +102,14 @@ def to_the_second(at: datetime | None) -> str:
     return f"{at:%Y-%m-%d %H:%M:%S}" if at is not None else ""
 
 
+def report_removal(removed: bool, done: str, missing: str) -> None:
+    """Say what a removal did; with nothing to remove, say so and end the command with status 1."""
+    if not removed:
+        console.print(missing)
+        raise typer.Exit(1)
+    console.print(done)
+
+
 def report_service_errors(app: typer.Typer) -> None:
     """Make every command of ``app`` (its groups' included) end on a refusal of the service
     with its reason, as a bad parameter: one line, exit status 2.

@@ -3,7 +3,7 @@
 import typer
 from rich.table import Table
 
-from scimgate.cli.common import DatabaseOption, add_row, console, engine_for
+from scimgate.cli.common import DatabaseOption, add_row, console, engine_for, report_removal
 from scimgate.service.administration import attribute_mappings
 
 mappings_app = typer.Typer(help="Attribute mappings: named custom attributes read from SCIM paths.")
@@ -33,8 +33,5 @@ def set_mapping(
 @mappings_app.command("remove")
 def remove_mapping(directory_id: str, name: str, database_url: DatabaseOption = None) -> None:
     """Remove a directory's own mapping (its IdP's default, if any, applies again)."""
-    engine = engine_for(database_url)
-    if not attribute_mappings.remove_mapping(engine, directory_id, name):
-        console.print(f"No mapping {name} of its own in that directory.")
-        raise typer.Exit(1)
-    console.print(f"Removed {name}.")
+    removed = attribute_mappings.remove_mapping(engine_for(database_url), directory_id, name)
+    report_removal(removed, f"Removed {name}.", f"No mapping {name} of its own in that directory.")

@@ -1,13 +1,24 @@
-"""The listing ``users list`` and ``groups list`` share: a page of a directory's normalized view."""
+"""The ``list`` command ``users`` and ``groups`` share: a page of a directory's normalized view."""
 
 import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Generic, TypeVar
 
+import typer
 from rich.table import Table
 
-from scimgate.cli.common import add_row, console, engine_for, public_root
+from scimgate.cli.common import (
+    BaseUrlOption,
+    CountOption,
+    DatabaseOption,
+    JsonLinesOption,
+    StartIndexOption,
+    add_row,
+    console,
+    engine_for,
+    public_root,
+)
 
 Item = TypeVar("Item")
 
@@ -24,6 +35,21 @@ class NormalizedListing(Generic[Item]):
     """An item's cells under the headings, then its id."""
     plural: str
     """What the closing count line calls the items, e.g. ``users``."""
+
+    def add_list_command(self, app: typer.Typer, summary: str) -> None:
+        """Give ``app`` its ``list`` command, which prints one page; ``summary`` is its help."""
+
+        def list_command(
+            directory_id: str,
+            count: CountOption = 100,
+            start_index: StartIndexOption = 1,
+            as_json: JsonLinesOption = False,
+            database_url: DatabaseOption = None,
+            base_url: BaseUrlOption = None,
+        ) -> None:
+            self.show(directory_id, count, start_index, as_json, database_url, base_url)
+
+        app.command("list", help=summary)(list_command)
 
     def show(
         self,

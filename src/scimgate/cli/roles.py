@@ -5,7 +5,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from scimgate.cli.common import DatabaseOption, add_row, console, engine_for
+from scimgate.cli.common import DatabaseOption, add_row, console, engine_for, report_removal
 from scimgate.service.administration import roles as role_mapping
 
 roles_app = typer.Typer(help="Role mapping: groups give their members roles.")
@@ -52,8 +52,5 @@ def add_role_rule(
 @roles_app.command("remove")
 def remove_role_rule(directory_id: str, rule_id: str, database_url: DatabaseOption = None) -> None:
     """Remove a role rule; every user's roles are recomputed."""
-    engine = engine_for(database_url)
-    if not role_mapping.remove_rule(engine, directory_id, rule_id):
-        console.print("No such rule in that directory.")
-        raise typer.Exit(1)
-    console.print(f"Removed {rule_id}.")
+    removed = role_mapping.remove_rule(engine_for(database_url), directory_id, rule_id)
+    report_removal(removed, f"Removed {rule_id}.", "No such rule in that directory.")

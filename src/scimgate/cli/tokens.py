@@ -5,7 +5,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from scimgate.cli.common import DatabaseOption, add_row, console, engine_for
+from scimgate.cli.common import DatabaseOption, add_row, console, engine_for, report_removal
 from scimgate.service.administration import tenants
 
 tokens_app = typer.Typer(help="Bearer tokens of a directory.")
@@ -47,8 +47,5 @@ def list_tokens(directory_id: str, database_url: DatabaseOption = None) -> None:
 @tokens_app.command("revoke")
 def revoke_token(directory_id: str, token_id: str, database_url: DatabaseOption = None) -> None:
     """Revoke a token: requests bearing it get 401 from now on."""
-    engine = engine_for(database_url)
-    if not tenants.revoke_token(engine, directory_id, token_id):
-        console.print("No such active token in that directory.")
-        raise typer.Exit(1)
-    console.print(f"Revoked {token_id}.")
+    revoked = tenants.revoke_token(engine_for(database_url), directory_id, token_id)
+    report_removal(revoked, f"Revoked {token_id}.", "No such active token in that directory.")

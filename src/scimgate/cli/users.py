@@ -6,16 +6,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from scimgate.cli.common import (
-    BaseUrlOption,
-    CountOption,
-    DatabaseOption,
-    JsonLinesOption,
-    StartIndexOption,
-    add_row,
-    console,
-    engine_for,
-)
+from scimgate.cli.common import DatabaseOption, add_row, console, engine_for
 from scimgate.cli.normalized import NormalizedListing
 from scimgate.scim.normalized import DirectoryUser
 from scimgate.service.administration import erasure
@@ -45,19 +36,9 @@ USERS = NormalizedListing(
     _user_cells,
     "users",
 )
-
-
-@users_app.command("list")
-def list_users(
-    directory_id: str,
-    count: CountOption = 100,
-    start_index: StartIndexOption = 1,
-    as_json: JsonLinesOption = False,
-    database_url: DatabaseOption = None,
-    base_url: BaseUrlOption = None,
-) -> None:
-    """List a directory's users, normalized (the same fields whichever IdP sent them)."""
-    USERS.show(directory_id, count, start_index, as_json, database_url, base_url)
+USERS.add_list_command(
+    users_app, "List a directory's users, normalized (the same fields whichever IdP sent them)."
+)
 
 
 @users_app.command("history")

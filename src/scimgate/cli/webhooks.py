@@ -4,10 +4,11 @@ import json
 import signal
 import sys
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from types import FrameType
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.table import Table
@@ -19,6 +20,11 @@ from scimgate.service.event_stream import worker as delivery_worker
 from scimgate.service.event_stream.webhooks import EndpointInfo, WithSecret
 
 webhooks_app = typer.Typer(help="Webhook endpoints: where events are delivered, signed.")
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+Record = TypeVar("Record", bound="DataclassInstance")
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")]
 
@@ -66,14 +72,12 @@ def list_endpoints(
 ) -> None:
     """List endpoints (never their secrets)."""
     found = webhooks.list_endpoints(engine_for(database_url), org)
-    if as_json:
-        _print_json([asdict(each) for each in found])
-        return
-    table = Table("url", "organization", "types", "state", "secrets", "created")
-    table.add_column("id", no_wrap=True, min_width=36)
-    for each in found:
-        add_row(
-            table,
+    table = _table_with_ids("url", "organization", "types", "state", "secrets", "created")
+    _print_records(
+        found,
+        as_json,
+        table,
+        lambda each: (
             each.url,
             each.organization_id or "all",
             ", ".join(each.event_types) or "all",
@@ -81,8 +85,8 @@ def list_endpoints(
             str(len(each.secrets)),
             _time(each.created_at),
             each.id,
-        )
-    console.print(table)
+        ),
+    )
 
 
 @webhooks_app.command("remove")
@@ -99,15 +103,13 @@ def disable(
     database_url: DatabaseOption = None,
 ) -> None:
     """Stop delivering to an endpoint; its events wait for it meanwhile."""
-    found = webhooks.disable(engine_for(database_url), endpoint_id, reason)
-    console.print(f"{found.url}: {_state(found)}")
+    _print_state(webhooks.disable(engine_for(database_url), endpoint_id, reason))
 
 
 @webhooks_app.command("enable")
 def enable(endpoint_id: str, database_url: DatabaseOption = None) -> None:
     """Turn an endpoint back on: what waited for it is delivered, in order."""
-    found = webhooks.enable(engine_for(database_url), endpoint_id)
-    console.print(f"{found.url}: {_state(found)}")
+    _print_state(webhooks.enable(engine_for(database_url), endpoint_id))
 
 
 @webhooks_app.command("rotate-secret")
@@ -138,14 +140,12 @@ def deliveries(
 ) -> None:
     """An endpoint's deliveries, newest event first."""
     found = webhooks.deliveries(engine_for(database_url), endpoint_id, status, limit)
-    if as_json:
-        _print_json([asdict(each) for each in found])
-        return
-    table = Table("sequence", "event", "directory", "status", "attempts", "next attempt")
-    table.add_column("id", no_wrap=True, min_width=36)
-    for each in found:
-        add_row(
-            table,
+    table = _table_with_ids("sequence", "event", "directory", "status", "attempts", "next attempt")
+    _print_records(
+        found,
+        as_json,
+        table,
+        lambda each: (
             str(each.event_seq),
             each.event_id,
             each.directory_id,
@@ -153,8 +153,8 @@ def deliveries(
             str(each.attempts),
             _time(each.next_attempt_at) if each.status == "pending" else "",
             each.id,
-        )
-    console.print(table)
+        ),
+    )
 
 
 @webhooks_app.command("attempts")
@@ -163,20 +163,19 @@ def attempts(
 ) -> None:
     """Every attempt of a delivery: the answer or error, and how long it took."""
     found = webhooks.attempts(engine_for(database_url), delivery_id)
-    if as_json:
-        _print_json([asdict(each) for each in found])
-        return
     table = Table("at", "status", "latency ms", "error", "response")
-    for each in found:
-        add_row(
-            table,
+    _print_records(
+        found,
+        as_json,
+        table,
+        lambda each: (
             _time(each.attempted_at),
             str(each.status_code) if each.status_code is not None else "",
             str(each.latency_ms),
             each.error or "",
             (each.response_excerpt or "")[:80],
-        )
-    console.print(table)
+        ),
+    )
 
 
 @webhooks_app.command("replay")
@@ -243,6 +242,28 @@ def _print_secret(issued: WithSecret, as_json: bool) -> None:
     console.print("The secret is shown once; verify deliveries with it (Standard Webhooks).")
 
 
+def _table_with_ids(*headings: str) -> Table:
+    """A table whose last column holds ids, kept whole."""
+    table = Table(*headings)
+    table.add_column("id", no_wrap=True, min_width=36)
+    return table
+
+
+def _print_records(
+    found: Sequence[Record],
+    as_json: bool,
+    table: Table,
+    cells: Callable[[Record], tuple[object, ...]],
+) -> None:
+    """Records as a JSON array, or as the rows of ``table``."""
+    if as_json:
+        _print_json([asdict(each) for each in found])
+        return
+    for each in found:
+        add_row(table, *cells(each))
+    console.print(table)
+
+
 def _print_json(payload: Any) -> None:
     print(json.dumps(payload, default=_json_default, indent=2))
 
@@ -251,6 +272,10 @@ def _json_default(value: Any) -> str:
     if isinstance(value, datetime):
         return value.isoformat()
     raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def _print_state(endpoint: EndpointInfo) -> None:
+    console.print(f"{endpoint.url}: {_state(endpoint)}")
 
 
 def _state(endpoint: EndpointInfo) -> str:

@@ -11,6 +11,7 @@ the server's storage or services::
         handle(event)  # the cursor is saved when the loop asks for the next event
 """
 
+from scimgate.client import models
 from scimgate.client.api import ScimgateClient
 from scimgate.client.errors import (
     AmbiguousUserError,
@@ -19,56 +20,20 @@ from scimgate.client.errors import (
     ScimgateError,
     WebhookVerificationError,
 )
-from scimgate.client.models import (
-    DEPROVISIONING_TYPES,
-    Deprovisioning,
-    DeprovisionReason,
-    DirectoryData,
-    DirectoryGroup,
-    DirectoryInfo,
-    DirectoryUser,
-    Event,
-    EventData,
-    EventPage,
-    EventType,
-    GroupData,
-    GroupRef,
-    MembershipData,
-    OffboardingData,
-    UserData,
-    UserMatch,
-    UserState,
-)
+from scimgate.client.models import *  # noqa: F403  (its __all__ is the package's too)
 from scimgate.client.stream import CursorStore, EventStream, FileCursorStore
 from scimgate.client.webhooks import verify_webhook
 
 __all__ = [
-    "DEPROVISIONING_TYPES",
     "AmbiguousUserError",
     "ApiError",
     "CursorExpiredError",
     "CursorStore",
-    "DeprovisionReason",
-    "Deprovisioning",
-    "DirectoryData",
-    "DirectoryGroup",
-    "DirectoryInfo",
-    "DirectoryUser",
-    "Event",
-    "EventData",
-    "EventPage",
     "EventStream",
-    "EventType",
     "FileCursorStore",
-    "GroupData",
-    "GroupRef",
-    "MembershipData",
-    "OffboardingData",
     "ScimgateClient",
     "ScimgateError",
-    "UserData",
-    "UserMatch",
-    "UserState",
     "WebhookVerificationError",
     "verify_webhook",
 ]
+__all__ += models.__all__

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, select, tuple_, update
+from sqlalchemy import ColumnElement, Connection, and_, delete, func, select, tuple_, update
 
 from scimgate.events.models import Deprovisioning, DeprovisionReason
 from scimgate.store.column_codec import ColumnCodec, SealedColumns, codec_of
@@ -65,13 +65,8 @@ def count_since(
 
 def mark_notified(conn: Connection, event_ids: Sequence[str], at: datetime, via: str) -> int:
     """The app was told of these events (first time only)."""
-    if not event_ids:
-        return 0
-    return conn.execute(
-        update(deprovisionings)
-        .where(deprovisionings.c.event_id.in_(event_ids), deprovisionings.c.notified_at.is_(None))
-        .values(notified_at=at, notified_via=via)
-    ).rowcount
+    unnotified = deprovisionings.c.notified_at.is_(None)
+    return _update_announced(conn, event_ids, unnotified, notified_at=at, notified_via=via)
 
 
 def confirm_user(
@@ -96,23 +91,25 @@ def confirm_user(
 
 def confirm_events(conn: Connection, event_ids: Sequence[str], at: datetime, via: str) -> int:
     """Confirm the deprovisionings these events announced (a revocation hook answered 2xx)."""
-    if not event_ids:
-        return 0
-    return conn.execute(
-        update(deprovisionings)
-        .where(deprovisionings.c.event_id.in_(event_ids), deprovisionings.c.confirmed_at.is_(None))
-        .values(confirmed_at=at, confirmed_via=via)
-    ).rowcount
+    unconfirmed = deprovisionings.c.confirmed_at.is_(None)
+    return _update_announced(conn, event_ids, unconfirmed, confirmed_at=at, confirmed_via=via)
 
 
 def discard(conn: Connection, event_ids: Sequence[str], at: datetime) -> int:
     """Deprovisionings whose held events were discarded: the app will never be told of them."""
+    return _update_announced(conn, event_ids, discarded_at=at)
+
+
+def _update_announced(
+    conn: Connection, event_ids: Sequence[str], *where: ColumnElement[bool], **values: Any
+) -> int:
+    """Set ``values`` on the deprovisionings these events announced (those ``where`` holds)."""
     if not event_ids:
         return 0
     return conn.execute(
         update(deprovisionings)
-        .where(deprovisionings.c.event_id.in_(event_ids))
-        .values(discarded_at=at)
+        .where(deprovisionings.c.event_id.in_(event_ids), *where)
+        .values(**values)
     ).rowcount
 
 

@@ -96,18 +96,18 @@ class AnyElement(ColumnElement[bool]):
 
 @compiles(AnyElement, "sqlite")
 def _any_element_sqlite(element: AnyElement, compiler: SQLCompiler, **kw: Any) -> str:
-    path = sqlite_json_path(element.path)
+    entries = _sqlite_entries(element, compiler, **kw)
     return (
-        f"EXISTS (SELECT 1 FROM json_each({compiler.process(element.document, **kw)}, '{path}') "
+        f"EXISTS (SELECT 1 FROM {entries} "
         f"AS {element.alias} WHERE {compiler.process(element.predicate, **kw)})"
     )
 
 
 @compiles(AnyElement, "postgresql")
 def _any_element_postgresql(element: AnyElement, compiler: SQLCompiler, **kw: Any) -> str:
-    array = _postgresql_array(compiler.process(element.document, **kw), element.path)
+    entries = _postgresql_entries(element, compiler, **kw)
     return (
-        f"EXISTS (SELECT 1 FROM jsonb_array_elements({array}) "
+        f"EXISTS (SELECT 1 FROM {entries} "
         f"AS {element.alias}(value) WHERE {compiler.process(element.predicate, **kw)})"
     )
 
@@ -124,13 +124,26 @@ class PrimaryValue(ColumnElement[Any]):
         self.sub = sub
 
 
+def _sqlite_entries(element: AnyElement | PrimaryValue, compiler: SQLCompiler, **kw: Any) -> str:
+    """The entries of the array at the element's path, as a table (``key``, ``value``)."""
+    document = compiler.process(element.document, **kw)
+    return f"json_each({document}, '{sqlite_json_path(element.path)}')"
+
+
+def _postgresql_entries(
+    element: AnyElement | PrimaryValue, compiler: SQLCompiler, **kw: Any
+) -> str:
+    """The entries of the array at the element's path (none if it holds no array), as a table."""
+    array = _postgresql_array(compiler.process(element.document, **kw), element.path)
+    return f"jsonb_array_elements({array})"
+
+
 @compiles(PrimaryValue, "sqlite")
 def _primary_value_sqlite(element: PrimaryValue, compiler: SQLCompiler, **kw: Any) -> str:
-    path = sqlite_json_path(element.path)
     sub = sqlite_json_path((element.sub,))
     return (
         f"(SELECT json_extract(e.value, '{sub}') "
-        f"FROM json_each({compiler.process(element.document, **kw)}, '{path}') AS e "
+        f"FROM {_sqlite_entries(element, compiler, **kw)} AS e "
         f"ORDER BY CASE WHEN json_extract(e.value, '$.\"primary\"') = 1 THEN 0 ELSE 1 END, "
         f"e.key LIMIT 1)"
     )
@@ -138,10 +151,9 @@ def _primary_value_sqlite(element: PrimaryValue, compiler: SQLCompiler, **kw: An
 
 @compiles(PrimaryValue, "postgresql")
 def _primary_value_postgresql(element: PrimaryValue, compiler: SQLCompiler, **kw: Any) -> str:
-    array = _postgresql_array(compiler.process(element.document, **kw), element.path)
     return (
         f"(SELECT e.value #>> '{_postgresql_path((element.sub,))}' "
-        f"FROM jsonb_array_elements({array}) WITH ORDINALITY AS e(value, n) "
+        f"FROM {_postgresql_entries(element, compiler, **kw)} WITH ORDINALITY AS e(value, n) "
         f"ORDER BY CASE WHEN (e.value #>> '{{primary}}') = 'true' THEN 0 ELSE 1 END, e.n LIMIT 1)"
     )
 
