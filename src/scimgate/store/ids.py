@@ -2,6 +2,7 @@
 
 import os
 import time
+import uuid
 from datetime import UTC, datetime
 from threading import Lock
 
@@ -30,6 +31,15 @@ def new_id() -> str:
         _last = value
     hexed = f"{value:032x}"  # what str(uuid.UUID(int=value)) gives, in a fifth of the time
     return f"{hexed[:8]}-{hexed[8:12]}-{hexed[12:16]}-{hexed[16:20]}-{hexed[20:]}"
+
+
+def is_id(text: str) -> bool:
+    """Whether ``text`` is shaped like an id (a UUID), so that it can be looked up as one."""
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
 
 
 def utcnow() -> datetime:

@@ -111,6 +111,17 @@ def get_organization(conn: Connection, organization_id: str) -> Organization | N
     return Organization(**row._mapping) if row else None
 
 
+def organizations_named(conn: Connection, name: str, *, limit: int) -> list[Organization]:
+    """Organizations whose name is exactly ``name``, at most ``limit`` of them."""
+    rows = conn.execute(
+        select(organizations)
+        .where(organizations.c.name == name)
+        .order_by(organizations.c.id)
+        .limit(limit)
+    )
+    return [Organization(**row._mapping) for row in rows]
+
+
 def find_organization_by_name(conn: Connection, name: str) -> Organization | None:
     row = conn.execute(
         select(organizations).where(organizations.c.name == name).order_by(organizations.c.id)

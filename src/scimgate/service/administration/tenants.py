@@ -10,9 +10,9 @@ from sqlalchemy import Connection, Engine
 
 from scimgate.scim.idp import IdpProfile, recognise
 from scimgate.service.directories import existing_directory
-from scimgate.service.errors import UnknownOrganization
+from scimgate.service.errors import NotUnique, UnknownOrganization
 from scimgate.store import tenants
-from scimgate.store.ids import new_id, utcnow
+from scimgate.store.ids import is_id, new_id, utcnow
 from scimgate.store.tenants import Directory, Organization, TokenRecord
 from scimgate.store.transactions import reading, writing
 
@@ -92,6 +92,25 @@ def create_directory(
 def list_directories(engine: Engine) -> list[Directory]:
     with reading(engine) as conn:
         return tenants.list_directories(conn)
+
+
+def find_organization(engine: Engine, id_or_name: str) -> Organization:
+    """The organization with this id, else the one named exactly this.
+
+    ``UnknownOrganization`` when there is none; ``NotUnique`` when several share the name,
+    which only the id can tell apart.
+    """
+    with reading(engine) as conn:
+        if is_id(id_or_name):
+            found = tenants.get_organization(conn, id_or_name)
+            if found is not None:
+                return found
+        named = tenants.organizations_named(conn, id_or_name, limit=2)
+    if not named:
+        raise UnknownOrganization(id_or_name)
+    if len(named) > 1:
+        raise NotUnique(f"several organizations are named {id_or_name!r}: give the id instead")
+    return named[0]
 
 
 def list_organizations(engine: Engine) -> list[Organization]:
