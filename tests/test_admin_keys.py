@@ -166,7 +166,9 @@ def test_the_cli_manages_keys_and_audits_its_changes(database_url: str) -> None:
     assert revoked.exit_code == 0, revoked.output
     again = runner.invoke(cli, ["keys", "revoke", key_id, "--database-url", database_url])
     assert again.exit_code != 0
-    org = runner.invoke(cli, ["orgs", "create", "Cli Org", "--database-url", database_url])
+    org = runner.invoke(
+        cli, ["orgs", "create", "Cli Org", "--quiet", "--database-url", database_url]
+    )
     assert org.exit_code == 0, org.output
     orgs = runner.invoke(cli, ["orgs", "list", "--json", "--database-url", database_url])
     assert org.output.strip() in orgs.output

@@ -2,6 +2,7 @@
 
 import os
 import re
+import secrets
 import socket
 import subprocess
 import sys
@@ -11,12 +12,15 @@ from pathlib import Path
 
 import httpx
 import pytest
+from click.testing import Result
+from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from conftest import LiveServer, free_port
 from portal_support import sign_in
 from scim_payloads import patch, user
 from scimgate.cli.main import app
+from scimgate.service.administration import tenants
 from scimgate.service.administration.bootstrap import prepare_database
 from scimgate.store.engine import open_engine
 
@@ -146,10 +150,14 @@ def test_a_later_start_says_how_to_make_an_admin_key(tmp_path: Path) -> None:
 
 def test_directories_and_token_rotation(database_url: str, live_server: LiveServer) -> None:
     runner = CliRunner()
+    org = f"Acme {secrets.token_hex(4)}"
+    made = runner.invoke(app, ["orgs", "create", org, "--quiet", "--database-url", database_url])
+    assert made.exit_code == 0, made.output
     created = runner.invoke(
-        app, ["directories", "create", "Okta", "--org", "Acme", "--database-url", database_url]
+        app, ["directories", "create", "Okta", "--org", org, "--database-url", database_url]
     )
     assert created.exit_code == 0, created.output
+    assert f"organization {org} ({made.output.strip()})" in created.output
     directory_id = re.search(r"Directory:\s+(\S+)", created.output)
     first_token = TOKEN.search(created.output)
     assert directory_id and first_token
@@ -198,3 +206,50 @@ def test_an_unknown_event_type_is_a_usage_error_not_a_traceback(database_url: st
     assert refused.exit_code == 2, refused.output
     assert "Unknown event type 'user.exploded'" in " ".join(refused.output.split())
     assert refused.exception is None or isinstance(refused.exception, SystemExit)
+
+
+def test_an_organization_is_named_by_id_or_exact_name_and_never_made_by_accident(
+    database_url: str, engine: Engine
+) -> None:
+    runner = CliRunner()
+
+    def cli(*args: str) -> Result:
+        return runner.invoke(app, [*args, "--database-url", database_url])
+
+    name = f"Initech {secrets.token_hex(4)}"
+    made = cli("orgs", "create", name)
+    assert made.exit_code == 0, made.output
+    assert made.output.startswith(f"Created organization {name}: ")
+    organization_id = made.output.split(": ")[1].split()[0]
+    assert f"--org {organization_id}" in made.output  # what to do next
+    for given in (organization_id, name):
+        created = cli("directories", "create", f"By {given}", "--org", given)
+        assert created.exit_code == 0, created.output
+        assert f"organization {name} ({organization_id})" in created.output
+        for command in (
+            ["setup-links", "create", given],
+            ["setup-links", "list", given],
+            ["offboarding", "report", "--org", given],
+            ["events", "list", "--org", given],
+            ["audit", "list", "--org", given],
+            ["webhooks", "list", "--org", given],
+        ):
+            assert cli(*command).exit_code == 0, (command, cli(*command).output)
+    before = len(tenants.list_organizations(engine))
+    for command in (
+        ["directories", "create", "Lost", "--org", organization_id[:-1] + "0"],
+        ["directories", "create", "Lost", "--org", "Nobody Inc"],
+        ["setup-links", "create", "Nobody Inc"],
+        ["offboarding", "report", "--org", "Nobody Inc"],
+        ["webhooks", "create", "https://example.com/h", "--org", "Nobody Inc"],
+    ):
+        refused = cli(*command)
+        assert refused.exit_code == 2, (command, refused.output)
+        assert "no organization has the id or name" in refused.output, refused.output
+        assert "scimgate orgs create NAME" in refused.output
+        assert "Traceback" not in refused.output
+    assert len(tenants.list_organizations(engine)) == before
+    assert cli("orgs", "create", name, "--quiet").output.strip() != organization_id
+    ambiguous = cli("directories", "create", "Which", "--org", name)
+    assert ambiguous.exit_code == 2
+    assert "several organizations are named" in ambiguous.output

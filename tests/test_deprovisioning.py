@@ -11,6 +11,7 @@ from conftest import DirectoryClient, LiveServer
 from scim_payloads import group, patch, user
 from scimgate.cli.main import app
 from scimgate.config import EventSettings, LogPolicy
+from scimgate.service.administration import tenants
 from scimgate.service.operations import maintenance
 from scimgate.store import offboarding
 from scimgate.store.tables.event_stream import events
@@ -163,8 +164,9 @@ def test_purge_erases_a_users_personal_data(
 def test_a_dry_run_directory_holds_everything_until_released(
     live_server: LiveServer, database_url: str
 ) -> None:
+    organization = tenants.create_organization(live_server.engine, "Dry Org")
     output = _cli(live_server, database_url, "directories", "create", "Pilot", "--org",
-                  "Dry Org", "--dry-run", "--base-url", live_server.url)  # fmt: skip
+                  organization.id, "--dry-run", "--base-url", live_server.url)  # fmt: skip
     directory_id = output.split("Directory:")[1].split()[0]
     token = output.split("Bearer token:")[1].split()[0]
     http = httpx.Client(

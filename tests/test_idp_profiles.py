@@ -40,9 +40,10 @@ def test_first_recognised_idp_is_recorded_and_kept(live_server: LiveServer) -> N
 
 def test_declared_idp_wins(live_server: LiveServer, database_url: str) -> None:
     runner = CliRunner()
+    organization = tenants.create_organization(live_server.engine, "Contoso")
     created = runner.invoke(
         app,
-        ["directories", "create", "Contoso", "--org", "Contoso", "--idp", "entra",
+        ["directories", "create", "Contoso", "--org", organization.id, "--idp", "entra",
          "--database-url", database_url],
     )  # fmt: skip
     assert created.exit_code == 0, created.output
@@ -65,7 +66,7 @@ def test_declared_idp_wins(live_server: LiveServer, database_url: str) -> None:
             "create",
             "X",
             "--org",
-            "X",
+            organization.id,
             "--idp",
             "myspace",
             "--database-url",

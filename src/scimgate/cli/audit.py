@@ -19,9 +19,11 @@ from sqlalchemy import Engine
 from scimgate.cli.common import (
     DatabaseOption,
     JsonOption,
+    OrgHelp,
     add_row,
     console,
     engine_for,
+    organization_of,
     to_the_second,
 )
 from scimgate.service.administration import audit
@@ -76,19 +78,20 @@ def list_audit(
         datetime | None, typer.Option(help="Only entries at or after this instant (UTC)")
     ] = None,
     actor: Annotated[str | None, typer.Option(help="An actor, or an admin key's id")] = None,
-    org: Annotated[str | None, typer.Option("--org", help="Organization id")] = None,
+    org: Annotated[str | None, typer.Option("--org", help=OrgHelp)] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 100,
     as_json: JsonOption = False,
     database_url: DatabaseOption = None,
 ) -> None:
     """List audit entries, newest first."""
+    engine = engine_for(database_url)
     query = AuditQuery(
         since=since.replace(tzinfo=since.tzinfo or UTC) if since else None,
         actor=actor,
-        organization_id=org,
+        organization_id=organization_of(engine, org).id if org else None,
         limit=limit,
     )
-    page = audit.entries(engine_for(database_url), query)
+    page = audit.entries(engine, query)
     if as_json:
         console.print_json(json.dumps([asdict(entry) for entry in page.entries], default=str))
         return

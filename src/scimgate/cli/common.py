@@ -15,8 +15,10 @@ from rich.text import Text
 from sqlalchemy import Engine
 
 from scimgate.config import Settings
-from scimgate.service.errors import ServiceError
+from scimgate.service.administration import tenants
+from scimgate.service.errors import ServiceError, UnknownOrganization
 from scimgate.store.engine import open_engine
+from scimgate.store.tenants import Organization
 
 console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 """Piped output is not cut to 80 columns: ids and tokens must survive whole."""
@@ -27,6 +29,8 @@ DatabaseOption = Annotated[
         "--database-url", help="Database URL; default $SCIMGATE_DATABASE_URL or ./scimgate.db"
     ),
 ]
+OrgHelp = "Organization id or exact name"
+
 CountOption = Annotated[int, typer.Option(help="Page size")]
 StartIndexOption = Annotated[int, typer.Option("--start-index", help="1-based position")]
 JsonLinesOption = Annotated[bool, typer.Option("--json", help="One JSON object per line")]
@@ -85,6 +89,18 @@ def settings_for(database_url: str | None) -> Settings:
 def engine_for(database_url: str | None) -> Engine:
     settings = settings_for(database_url)
     return open_engine(settings.database_url, settings.pool, settings.encryption_keys)
+
+
+def organization_of(engine: Engine, given: str, *, named_by: str = "--org") -> Organization:
+    """The organization a command names by id or exact name; a usage error when none has it."""
+    try:
+        return tenants.find_organization(engine, given)
+    except UnknownOrganization:
+        raise typer.BadParameter(
+            f"no organization has the id or name {given!r}: 'scimgate orgs list' shows them, "
+            "'scimgate orgs create NAME' makes one",
+            param_hint=named_by,
+        ) from None
 
 
 def public_root(base_url: str | None) -> str:

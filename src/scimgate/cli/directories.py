@@ -8,9 +8,11 @@ from rich.table import Table
 from scimgate.cli.common import (
     BaseUrlOption,
     DatabaseOption,
+    OrgHelp,
     add_row,
     console,
     engine_for,
+    organization_of,
     public_root,
     scim_url,
 )
@@ -25,7 +27,9 @@ directories_app = typer.Typer(help="Directories: one per identity-provider conne
 @directories_app.command("create")
 def create_directory(
     name: str,
-    org: Annotated[str, typer.Option("--org", help="Organization name (created if new)")],
+    org: Annotated[
+        str, typer.Option("--org", help=f"{OrgHelp} ('scimgate orgs create' makes one)")
+    ],
     idp: Annotated[IdpProfile, typer.Option(help="The identity provider it connects")] = (
         IdpProfile.generic
     ),
@@ -38,9 +42,9 @@ def create_directory(
     """Create a directory and print its SCIM base URL and first token."""
     engine = engine_for(database_url)
     upgrade(engine)
-    organization = tenants.ensure_organization(engine, org)
+    organization = organization_of(engine, org)
     created = tenants.create_directory(engine, organization.id, name, idp, dry_run=dry_run)
-    described = f"{name}, {idp.value}, organization {org} ({organization.id})"
+    described = f"{name}, {idp.value}, organization {organization.name} ({organization.id})"
     console.print(f"Directory:     {created.directory.id} ({described})")
     if dry_run:
         console.print("Dry run: events are held until 'scimgate held release'.")

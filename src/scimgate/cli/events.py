@@ -8,7 +8,14 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from scimgate.cli.common import DatabaseOption, add_row, console, engine_for
+from scimgate.cli.common import (
+    DatabaseOption,
+    OrgHelp,
+    add_row,
+    console,
+    engine_for,
+    organization_of,
+)
 from scimgate.events.report import offboarding_csv
 from scimgate.events.schema import event_schema_text
 from scimgate.service.event_stream import event_feed, publishing
@@ -26,7 +33,7 @@ def list_events(
     after: Annotated[int, typer.Option(help="Cursor: the last sequence already read")] = 0,
     limit: Annotated[int, typer.Option(help="Events per page")] = 100,
     directory: Annotated[str | None, typer.Option(help="Only this directory")] = None,
-    org: Annotated[str | None, typer.Option(help="Only this organization (id)")] = None,
+    org: Annotated[str | None, typer.Option(help=f"Only this organization ({OrgHelp})")] = None,
     event_type: Annotated[
         list[str] | None, typer.Option("--type", help="Only these types (repeatable)")
     ] = None,
@@ -38,7 +45,10 @@ def list_events(
 ) -> None:
     """Print events after a cursor, oldest first."""
     engine = engine_for(database_url)
-    where = EventFilter(organization_id=org, directory_id=directory, types=tuple(event_type or ()))
+    organization_id = organization_of(engine, org).id if org else None
+    where = EventFilter(
+        organization_id=organization_id, directory_id=directory, types=tuple(event_type or ())
+    )
     cursor = after
     while True:
         try:
@@ -129,7 +139,7 @@ def held_discard(
 
 @offboarding_app.command("report")
 def report(
-    org: Annotated[str, typer.Option("--org", help="Organization id")],
+    org: Annotated[str, typer.Option("--org", help=OrgHelp)],
     since: Annotated[datetime | None, typer.Option(help="Start (UTC); default 30 days ago")] = None,
     until: Annotated[datetime | None, typer.Option(help="End (UTC); default now")] = None,
     directory: Annotated[str | None, typer.Option(help="Only this directory")] = None,
@@ -139,7 +149,9 @@ def report(
     """When each deprovisioning was asked for, told to the app, and confirmed by it."""
     end = _utc(until) if until else datetime.now(UTC)
     start = _utc(since) if since else end - timedelta(days=30)
-    rows = event_feed.offboarding_report(engine_for(database_url), org, start, end, directory)
+    engine = engine_for(database_url)
+    organization_id = organization_of(engine, org).id
+    rows = event_feed.offboarding_report(engine, organization_id, start, end, directory)
     if output == "csv":
         print(offboarding_csv(rows), end="")
     elif output == "json":

@@ -2,20 +2,28 @@
 
 import json
 from dataclasses import asdict
+from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from scimgate.cli.audit import audited
-from scimgate.cli.common import DatabaseOption, JsonOption, add_row, console, engine_for
+from scimgate.cli.common import DatabaseOption, JsonOption, add_row, console, engine_for, shown
 from scimgate.service.administration import tenants
 
 orgs_app = typer.Typer(help="Organizations: the customers whose directories scimgate serves.")
 
 
 @orgs_app.command("create")
-def create_organization(name: str, database_url: DatabaseOption = None) -> None:
-    """Create an organization and print its id."""
+def create_organization(
+    name: str,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Print the new organization's id alone")
+    ] = False,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Create an organization (one customer); its directories name it by id or name."""
     engine = engine_for(database_url)
     if not name.strip():
         raise typer.BadParameter("an organization needs a name")
@@ -27,7 +35,11 @@ def create_organization(name: str, database_url: DatabaseOption = None) -> None:
         lambda org: org.id,
         lambda org: org.id,
     )
-    console.print(created.id)
+    if quiet:
+        console.print(created.id)
+        return
+    console.print(Text.assemble("Created organization ", shown(created.name), f": {created.id}"))
+    console.print(f"Next: scimgate directories create NAME --org {created.id} --idp entra|okta|...")
 
 
 @orgs_app.command("list")

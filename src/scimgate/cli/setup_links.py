@@ -9,7 +9,15 @@ import typer
 from rich.table import Table
 
 from scimgate.cli.audit import audited
-from scimgate.cli.common import DatabaseOption, JsonOption, add_row, console, engine_for
+from scimgate.cli.common import (
+    DatabaseOption,
+    JsonOption,
+    OrgHelp,
+    add_row,
+    console,
+    engine_for,
+    organization_of,
+)
 from scimgate.service.administration import setup_links
 from scimgate.store.ids import utcnow
 from scimgate.store.setup_links import SetupLink
@@ -28,7 +36,7 @@ BaseUrlOption = Annotated[
 
 @setup_links_app.command("create")
 def create_link(
-    organization_id: str,
+    organization: Annotated[str, typer.Argument(metavar="ORG", help=OrgHelp)],
     base_url: BaseUrlOption = "http://127.0.0.1:8000",
     days: Annotated[float, typer.Option(help="How long the link may be opened (at most 30)")] = 7,
     directory_id: Annotated[
@@ -38,6 +46,7 @@ def create_link(
 ) -> None:
     """Create a setup link and print it (shown this once; only its hash is kept)."""
     engine = engine_for(database_url)
+    organization_id = organization_of(engine, organization, named_by="ORG").id
 
     def create() -> setup_links.IssuedLink:
         return setup_links.create_link(
@@ -61,10 +70,14 @@ def create_link(
 
 @setup_links_app.command("list")
 def list_links(
-    organization_id: str, as_json: JsonOption = False, database_url: DatabaseOption = None
+    organization: Annotated[str, typer.Argument(metavar="ORG", help=OrgHelp)],
+    as_json: JsonOption = False,
+    database_url: DatabaseOption = None,
 ) -> None:
     """List an organization's setup links (never their secrets)."""
-    found = setup_links.list_links(engine_for(database_url), organization_id)
+    engine = engine_for(database_url)
+    organization_id = organization_of(engine, organization, named_by="ORG").id
+    found = setup_links.list_links(engine, organization_id)
     now = utcnow()
     if as_json:
         rows = [{**asdict(link), "state": setup_links.state(link, now)} for link in found]

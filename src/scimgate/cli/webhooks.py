@@ -13,7 +13,15 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 from rich.table import Table
 
-from scimgate.cli.common import DatabaseOption, add_row, console, engine_for, settings_for
+from scimgate.cli.common import (
+    DatabaseOption,
+    OrgHelp,
+    add_row,
+    console,
+    engine_for,
+    organization_of,
+    settings_for,
+)
 from scimgate.logging import configure as configure_logging
 from scimgate.service.event_stream import webhooks
 from scimgate.service.event_stream import worker as delivery_worker
@@ -33,7 +41,7 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of 
 def create(
     url: str,
     org: Annotated[
-        str | None, typer.Option("--org", help="Organization id; default: every organization")
+        str | None, typer.Option("--org", help=f"{OrgHelp}; default: every organization")
     ] = None,
     event_type: Annotated[
         list[str] | None, typer.Option("--type", help="An event type to send (repeat); default all")
@@ -50,11 +58,12 @@ def create(
 ) -> None:
     """Register an endpoint for URL and print its signing secret (shown this once)."""
     allowed = settings_for(database_url).events.webhook_allowed_hosts
+    engine = engine_for(database_url)
     created = webhooks.register(
-        engine_for(database_url),
+        engine,
         url,
         allowed=allowed,
-        organization_id=org,
+        organization_id=organization_of(engine, org).id if org else None,
         event_types=event_type or [],
         description=description,
         revocation_hook=revocation_hook,
@@ -65,13 +74,15 @@ def create(
 @webhooks_app.command("list")
 def list_endpoints(
     org: Annotated[
-        str | None, typer.Option("--org", help="Only endpoints receiving this organization's")
+        str | None,
+        typer.Option("--org", help=f"Only endpoints receiving this organization's ({OrgHelp})"),
     ] = None,
     as_json: JsonOption = False,
     database_url: DatabaseOption = None,
 ) -> None:
     """List endpoints (never their secrets)."""
-    found = webhooks.list_endpoints(engine_for(database_url), org)
+    engine = engine_for(database_url)
+    found = webhooks.list_endpoints(engine, organization_of(engine, org).id if org else None)
     table = _table_with_ids("url", "organization", "types", "state", "secrets", "created")
     _print_records(
         found,
