@@ -7,13 +7,16 @@ Every SCIM test runs once per backend. The server is a separate process
 import os
 import secrets
 import socket
+import ssl
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
+import httpx._transports.default as httpx_transports
 import psycopg
 import pytest
 from sqlalchemy import Engine
@@ -39,6 +42,30 @@ METRICS_TOKEN = secrets.token_urlsafe(24)
 """The live server's metrics token, which opens ``/metrics`` to a scraper."""
 
 METRICS_AUTH = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_tls_setup_for_every_client() -> Iterator[None]:
+    """Every HTTP client of the test process shares one TLS setup.
+
+    httpx builds a new one for each client it makes, loading the whole CA bundle: about
+    35 ms of CPU, for servers the tests reach over plain HTTP on loopback. The tests make
+    thousands of clients (each ``httpx.get`` is one), so the suite shares one instead. A
+    client given its own ``verify`` keeps it.
+    """
+    shared = httpx.create_ssl_context()
+    made = httpx_transports.create_ssl_context
+
+    def one_setup(
+        verify: ssl.SSLContext | str | bool = True, cert: Any = None, trust_env: bool = True
+    ) -> ssl.SSLContext:
+        if verify is True and cert is None:
+            return shared
+        return made(verify=verify, cert=cert, trust_env=trust_env)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(httpx_transports, "create_ssl_context", one_setup)
+        yield
 
 
 def _postgres_reachable() -> bool:
