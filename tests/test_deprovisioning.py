@@ -158,7 +158,7 @@ def test_purge_erases_a_users_personal_data(
     again = runner.invoke(
         app, ["users", "purge", scim.directory_id, eve, "--yes", "--database-url", database_url]
     )
-    assert again.exit_code == 1 and "no user" in again.output
+    assert again.exit_code == 2 and "no user" in again.output  # an unknown id: a usage error
 
 
 def test_a_dry_run_directory_holds_everything_until_released(

@@ -119,10 +119,9 @@ def to_the_second(at: datetime | None) -> str:
 
 
 def report_removal(removed: bool, done: str, missing: str) -> None:
-    """Say what a removal did; with nothing to remove, say so and end the command with status 1."""
+    """Say what a removal did; nothing to remove is a usage error (exit status 2)."""
     if not removed:
-        console.print(missing)
-        raise typer.Exit(1)
+        raise typer.BadParameter(missing)
     console.print(done)
 
 

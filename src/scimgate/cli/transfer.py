@@ -3,7 +3,7 @@
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -39,12 +39,20 @@ def export_directory(
 
 def import_directory(
     directory_id: str,
-    source: Annotated[Path, typer.Argument(help="JSON lines, as 'scimgate export' writes them")],
+    source: Annotated[
+        Path,
+        typer.Argument(
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            help="JSON lines, as 'scimgate export' writes them",
+        ),
+    ],
     database_url: DatabaseOption = None,
 ) -> None:
     """Provision an export into a directory, as an IdP would (events included)."""
     engine = engine_for(database_url)
-    lines = [json.loads(text) for text in source.read_text().splitlines() if text.strip()]
+    lines = _json_lines(source)
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("Importing", total=len(lines))
         result = transfer.import_directory(
@@ -58,3 +66,16 @@ def import_directory(
         console.print(f"  {reason}")
     if result.refused:
         raise typer.Exit(1)
+
+
+def _json_lines(source: Path) -> list[Any]:
+    """The file's JSON values, one a line; a line that is not JSON is a usage error."""
+    found = []
+    for number, text in enumerate(source.read_text().splitlines(), start=1):
+        if not text.strip():
+            continue
+        try:
+            found.append(json.loads(text))
+        except ValueError as exc:
+            raise typer.BadParameter(f"line {number} of {source} is not JSON: {exc}") from None
+    return found

@@ -11,7 +11,6 @@ from scimgate.cli.normalized import NormalizedListing
 from scimgate.scim.normalized import DirectoryUser
 from scimgate.service.administration import erasure
 from scimgate.service.administration.directory_view import directory_users
-from scimgate.service.errors import NotFound
 from scimgate.service.event_stream import event_feed
 
 users_app = typer.Typer(help="A directory's users, in the normalized shape apps read.")
@@ -72,7 +71,7 @@ def purge_user(
         typer.confirm(f"Erase every personal detail of user {user_id}?", abort=True)
     try:
         purged = erasure.purge_user(engine_for(database_url), directory_id, user_id)
-    except (NotFound, erasure.StillActive) as exc:
+    except erasure.StillActive as exc:
         console.print(f"Not purged: {exc}")
         raise typer.Exit(1) from None
     if purged.deleted_now:

@@ -11,10 +11,11 @@ from sqlalchemy import Connection, Engine
 
 from scimgate.events.models import DEPROVISIONING_TYPES, SCHEMA_VERSION, Deprovisioning, EventType
 from scimgate.service.directories import existing_directory
-from scimgate.service.errors import Invalid, UnknownOrganization
+from scimgate.service.errors import Invalid, UnknownOrganization, UnknownUser
 from scimgate.store import events, offboarding, progress, tenants
 from scimgate.store.events import StoredEvent
 from scimgate.store.ids import utcnow
+from scimgate.store.resource_tables import USERS
 from scimgate.store.transactions import reading, writing
 
 PURGED_THROUGH = "events.purged_through"
@@ -134,7 +135,10 @@ def confirm_revoked(engine: Engine, directory_id: str, user_id: str) -> list[str
     """The app says it revoked the user's access; returns the deprovisionings confirmed."""
     with writing(engine) as conn:
         existing_directory(conn, directory_id)
-        return offboarding.confirm_user(conn, directory_id, user_id, utcnow(), "api")
+        confirmed = offboarding.confirm_user(conn, directory_id, user_id, utcnow(), "api")
+        if not confirmed:
+            _known_user(conn, directory_id, user_id)
+        return confirmed
 
 
 def offboarding_report(
@@ -160,4 +164,16 @@ def user_history(engine: Engine, directory_id: str, user_id: str) -> list[dict[s
     number_committed(engine)
     with reading(engine) as conn:
         existing_directory(conn, directory_id)
-        return [wire(event) for event in events.resource_events(conn, directory_id, user_id)]
+        found = events.resource_events(conn, directory_id, user_id)
+        if not found:
+            _known_user(conn, directory_id, user_id)
+        return [wire(event) for event in found]
+
+
+def _known_user(conn: Connection, directory_id: str, user_id: str) -> None:
+    """``UnknownUser`` unless the directory holds the user, or held it (its events remain)."""
+    if "\x00" not in user_id and USERS.get(conn, directory_id, user_id) is not None:
+        return
+    if "\x00" not in user_id and events.resource_events(conn, directory_id, user_id):
+        return
+    raise UnknownUser(directory_id, user_id)
