@@ -117,7 +117,7 @@ def test_a_long_poll_answers_when_an_event_comes_and_times_out_empty(
     assert scim.http.get("/Users").status_code == 200  # activated: one event less to race with
     cursor = admin.get("/events/latest").json()["cursor"]
     waited = admin.get(
-        "/events", params={"after": cursor, "directory_id": idle.directory_id, "wait": 0.5}
+        "/events", params={"after": cursor, "directory_id": idle.directory_id, "wait": 0.2}
     )
     assert waited.status_code == 200
     assert waited.json() == {"data": [], "next_cursor": cursor}
