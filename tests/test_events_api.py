@@ -24,6 +24,10 @@ from scimgate.store.ids import new_id
 
 DEACTIVATE = patch({"op": "replace", "path": "active", "value": False})
 
+RETENTION_SECONDS = 1.0
+"""The retention of the test of held events: long enough for a release and the upkeep after it
+to happen within it on a loaded machine, short enough to wait out."""
+
 
 def _sibling(server: LiveServer, scim: DirectoryClient) -> DirectoryClient:
     """Another directory of the same organization as ``scim``."""
@@ -113,7 +117,7 @@ def test_a_long_poll_answers_when_an_event_comes_and_times_out_empty(
     assert scim.http.get("/Users").status_code == 200  # activated: one event less to race with
     cursor = admin.get("/events/latest").json()["cursor"]
     waited = admin.get(
-        "/events", params={"after": cursor, "directory_id": idle.directory_id, "wait": 0.5}
+        "/events", params={"after": cursor, "directory_id": idle.directory_id, "wait": 0.2}
     )
     assert waited.status_code == 200
     assert waited.json() == {"data": [], "next_cursor": cursor}
@@ -292,12 +296,13 @@ def test_retention_counts_from_publication_so_released_events_stay(
         assert reviewed.http.post("/Users", json=user("bob")).status_code == 201
         before_release = published(server.engine)
         assert {event.directory_id for event in before_release} == {live.directory_id}
-        time.sleep(3)
+        # Every event so far, and every held change, becomes older than the retention.
+        time.sleep(RETENTION_SECONDS)
 
         released = admin.post(f"/directories/{reviewed.directory_id}/held/release")
         assert released.json() == {"released": 2}
         done = maintenance.run_upkeep(
-            server.engine, EventSettings(retention_days=2 / 86400), LogPolicy()
+            server.engine, EventSettings(retention_days=RETENTION_SECONDS / 86400), LogPolicy()
         )
         assert done.events_purged_through == before_release[-1].seq
         kept = read_all(admin, before_release[-1].seq)

@@ -1,5 +1,10 @@
 """The delivery worker: retries, per-directory order behind a failing delivery, a worker killed
-mid-delivery, two workers on one database, endpoints disabled by failure, and replays."""
+mid-delivery, two workers on one database, endpoints disabled by failure, and replays.
+
+The workers in this process look for due deliveries every ``IDLE`` seconds, so that retries
+scheduled a fraction of a second apart go out when due; worker processes are forked from
+one that imported scimgate once (``forked_workers``), so that they start at once.
+"""
 
 import threading
 from collections import Counter
@@ -16,16 +21,18 @@ from webhook_support import (
     Received,
     Receiver,
     Reply,
+    forked_worker,
+    forked_workers,
     organization_with,
-    start_worker_process,
-    stop_processes,
     trickling,
     wait_until,
-    worker_processes,
     worker_thread,
 )
 
 USER_EVENTS = ["user.created", "user.deactivated"]
+
+IDLE = 0.1
+"""Seconds an in-process worker with nothing due waits before it looks again."""
 
 
 def _events(admin: httpx.Client, directory_id: str, types: list[str]) -> list[dict[str, Any]]:
@@ -63,7 +70,7 @@ def test_a_failing_delivery_is_retried_with_the_same_id_until_it_succeeds(
     )
     answers = iter([Reply(500, body="down"), Reply(500, body="still down")])
     receiver.plan = lambda _: next(answers, Reply(200, body="thanks"))
-    with worker_thread(database_url, schedule=(0.2, 0.2, 0.2, 0.2)):
+    with worker_thread(database_url, schedule=(0.2, 0.2, 0.2, 0.2), idle=IDLE):
         org.directories[0].http.post("/Users", json=user("ann"))
         wait_until(lambda: endpoints.all_delivered(endpoint["id"], 1), "the delivery succeeds")
 
@@ -98,7 +105,8 @@ def test_a_failing_directory_holds_back_only_its_own_later_events(
         return Reply(503) if failing and not recovered.is_set() else Reply(200)
 
     receiver.plan = plan
-    with worker_thread(database_url, schedule=(0.3,) * 200):
+    # Retried every 0.1 s for a hundred seconds at least: never disabled while the test runs.
+    with worker_thread(database_url, schedule=(0.1,) * 1000, idle=IDLE):
         ann = d1.http.post("/Users", json=user("ann")).json()["id"]
         _deactivate(d1.http, ann)
         bob = d2.http.post("/Users", json=user("bob")).json()["id"]
@@ -168,16 +176,15 @@ def test_a_worker_killed_mid_delivery_is_taken_over_by_another(
         "SCIMGATE_WEBHOOK_RETRY_SCHEDULE": "0.2,0.2,0.2",
     }
 
-    doomed = start_worker_process(database_url, tmp_path / "doomed.log", **settings)
+    doomed = forked_worker(database_url, tmp_path / "doomed.log", **settings)
     try:
         wait_until(lambda: len(receiver.received()) == 1, "the first worker starts delivering")
         doomed.kill()
-        doomed.wait(10)
     finally:
-        stop_processes([doomed])
+        doomed.stop()
     assert _ids(receiver.received()) == [expected[0]]
 
-    with worker_processes(database_url, tmp_path, **settings):
+    with forked_workers(database_url, tmp_path, **settings):
         wait_until(
             lambda: endpoints.all_delivered(endpoint["id"], 3), "the second worker takes over"
         )
@@ -200,7 +207,7 @@ def test_two_workers_deliver_each_event_once_and_each_directory_in_order(
     endpoint = endpoints.register(receiver.url(), organization_id=org.id)
     # A little latency, so that both workers have deliveries in flight at once.
     receiver.plan = lambda _: Reply(200, delay=0.02)
-    with worker_processes(database_url, tmp_path, count=2):
+    with forked_workers(database_url, tmp_path, count=2):
         for index in range(6):
             for directory in org.directories:
                 directory.http.post("/Users", json=user(f"user{index}"))
@@ -238,7 +245,7 @@ def test_sustained_failure_disables_the_endpoint_and_enabling_resumes_in_order(
     healthy = threading.Event()
     receiver.plan = lambda _: Reply(200) if healthy.is_set() else Reply(500)
 
-    with worker_thread(database_url, schedule=(0.1, 0.1, 0.1)):
+    with worker_thread(database_url, schedule=(0.1, 0.1, 0.1), idle=IDLE):
         directory.http.post("/Users", json=user("ann"))
         directory.http.post("/Users", json=user("bob"))
         wait_until(lambda: not admin.get(hook).json()["enabled"], "the endpoint is disabled")
@@ -277,7 +284,7 @@ def test_replays_resend_events_in_order_with_their_ids(
     endpoint = endpoints.register(receiver.url(), organization_id=org.id, event_types=USER_EVENTS)
     hook = f"/webhooks/{endpoint['id']}"
     started = datetime.now(UTC) - timedelta(seconds=1)
-    with worker_thread(database_url):
+    with worker_thread(database_url, idle=IDLE):
         ann = directory.http.post("/Users", json=user("ann")).json()["id"]
         directory.http.post("/Users", json=user("bob"))
         _deactivate(directory.http, ann)
@@ -326,7 +333,7 @@ def test_a_revocation_hook_answering_2xx_confirms_the_offboarding(
         receiver.url("/hook"), organization_id=hooked.id, event_types=only, revocation_hook=True
     )
     started = datetime.now(UTC) - timedelta(seconds=1)
-    with worker_thread(database_url):
+    with worker_thread(database_url, idle=IDLE):
         for org in (told, hooked):
             client = org.directories[0].http
             _deactivate(client, client.post("/Users", json=user("ann")).json()["id"])
@@ -357,23 +364,30 @@ def test_a_slow_endpoint_ties_up_one_sender_and_the_others_flow_on(
     org = organization_with(live_server, 4)
     slow = endpoints.register(receiver.url("/slow"), organization_id=org.id)
     fast = endpoints.register(receiver.url("/fast"), organization_id=org.id)
-    receiver.plan = lambda request: Reply(200, delay=2.0 if request.path == "/slow" else 0.0)
+    # The slow endpoint answers after 4 s, or as soon as the test has seen the fast one served.
+    seen = threading.Event()
+    receiver.plan = lambda request: (
+        Reply(200, delay=4.0, release=seen) if request.path == "/slow" else Reply(200)
+    )
     for directory in org.directories:
         assert directory.http.post("/Users", json=user("ann")).status_code == 201
     expected = 2 * len(org.directories)  # directory.activated and user.created, each
-    with worker_thread(database_url):
-        wait_until(
-            lambda: endpoints.all_delivered(fast["id"], expected),
-            "the fast endpoint gets every event while the slow one is still answering",
-            timeout=10.0,
-        )
-        # Four directories' heads were due at the slow endpoint: one at a time goes out.
-        assert len(receiver.received("/slow")) <= 2
+    with worker_thread(database_url, idle=IDLE):
+        try:
+            wait_until(
+                lambda: endpoints.all_delivered(fast["id"], expected),
+                "the fast endpoint gets every event while the slow one is still answering",
+                timeout=10.0,
+            )
+            # Four directories' heads were due at the slow endpoint: one at a time goes out.
+            assert len(receiver.received("/slow")) <= 2
+        finally:
+            seen.set()
     for each in endpoints.deliveries(slow["id"]):
         assert each["endpoint_id"] == slow["id"]
 
 
-DEADLINE = 6.0
+DEADLINE = 3.0
 """Seconds one attempt may take in the test below; its lease is more than twice that."""
 
 LEASE = 15.0
@@ -398,12 +412,21 @@ def test_a_trickling_answer_is_cut_off_at_the_deadline_and_never_sent_twice_at_o
         other = endpoints.register(
             receiver.url("/other"), organization_id=other_org.id, event_types=["user.created"]
         )
-        with worker_thread(database_url, schedule=(600.0,), lease_seconds=LEASE, timeout=DEADLINE):
+        slow_attempts_open: list[int] = []  # as each of the other org's requests arrived
+
+        def plan(_: Received) -> Reply:
+            slow_attempts_open.append(trickler.open_now)
+            return Reply(200)
+
+        receiver.plan = plan
+        with worker_thread(
+            database_url, schedule=(600.0,), lease_seconds=LEASE, timeout=DEADLINE, idle=IDLE
+        ):
             slow_org.directories[0].http.post("/Users", json=user("slow"))
             wait_until(lambda: trickler.connections == 1, "the slow endpoint starts answering")
             other_org.directories[0].http.post("/Users", json=user("other"))
             wait_until(lambda: endpoints.all_delivered(other["id"], 1), "the other org's event")
-            assert trickler.open_now == 1, "it arrived while the slow attempt was still going"
+            assert slow_attempts_open == [1], "it arrived while the slow attempt was still going"
 
             def attempted() -> bool:
                 return endpoints.deliveries(slow["id"])[0]["attempts"] == 1
@@ -435,7 +458,9 @@ def test_an_endless_answer_is_read_only_as_far_as_its_excerpt(
         endpoint = endpoints.register(
             endless.url(), organization_id=org.id, event_types=["user.created"]
         )
-        with worker_thread(database_url, schedule=(600.0,), lease_seconds=LEASE, timeout=DEADLINE):
+        with worker_thread(
+            database_url, schedule=(600.0,), lease_seconds=LEASE, timeout=DEADLINE, idle=IDLE
+        ):
             org.directories[0].http.post("/Users", json=user("ann"))
             wait_until(lambda: endpoints.all_delivered(endpoint["id"], 1), "it is delivered")
     [delivery] = endpoints.deliveries(endpoint["id"])

@@ -20,10 +20,11 @@ import httpx
 import pytest
 
 from conftest import LOOPBACK_RECEIVERS, DirectoryClient, LiveServer
+from process_support import Restartable, shared_launcher
 from scimgate.config import AllowedHosts, EventSettings
 from scimgate.service.administration import tenants
 from scimgate.service.event_stream.delivery import RetryPolicy
-from scimgate.service.event_stream.worker import CONCURRENCY, Worker
+from scimgate.service.event_stream.worker import CONCURRENCY, IDLE_SECONDS, Worker
 from scimgate.store.engine import open_engine
 
 WAIT_SECONDS = 20.0
@@ -55,6 +56,10 @@ class Reply:
     status: int = 200
     delay: float = 0.0
     """Seconds to hold the request open before answering."""
+
+    release: threading.Event | None = None
+    """When given, the hold ends as soon as this is set: the test lets the answer go when it
+    has seen what it waited for, and the delay only bounds the hold."""
 
     body: str = "ok"
     headers: dict[str, str] = field(default_factory=dict)
@@ -105,7 +110,10 @@ def receiving() -> Iterator[Receiver]:
                 self.path, {name.lower(): value for name, value in self.headers.items()}, body
             )
             reply = holder[0].answered(request)
-            time.sleep(reply.delay)
+            if reply.release is None:
+                time.sleep(reply.delay)
+            else:
+                reply.release.wait(reply.delay)
             payload = reply.body.encode()
             with suppress(OSError):  # the sender may have gone (a killed worker)
                 self.send_response(reply.status)
@@ -260,8 +268,13 @@ def worker_thread(
     *,
     timeout: float = 5.0,
     allowed: AllowedHosts = LOOPBACK,
+    idle: float = IDLE_SECONDS,
 ) -> Iterator[Worker]:
-    """A delivery worker running in this process until the block ends."""
+    """A delivery worker running in this process until the block ends.
+
+    ``idle`` is how long it waits, when it has nothing to do, before it looks again: a test
+    that waits for retries lets it look more often than a deployed worker does.
+    """
     worker = Worker(
         open_engine(database_url),
         EventSettings(
@@ -269,6 +282,7 @@ def worker_thread(
         ),
         RetryPolicy(delays=schedule),
         concurrency=concurrency,
+        idle_seconds=idle,
     )
     stopping = threading.Event()
     thread = threading.Thread(target=worker.run, args=(stopping,), daemon=True)
@@ -307,6 +321,33 @@ def worker_processes(
         yield started
     finally:
         stop_processes(started)
+
+
+def forked_worker(database_url: str, log: Path, **environment: str) -> Restartable:
+    """``scimgate worker`` as its own process, forked by this test process's launcher
+    (``process_support``): it starts at once, without importing scimgate again, and can
+    be killed (``kill``) or stopped with SIGTERM (``stop``). Its output goes to ``log``."""
+    worker = Restartable(
+        shared_launcher(), "worker", database_url, log, {**LOOPBACK_RECEIVERS, **environment}
+    )
+    worker.start()
+    return worker
+
+
+@contextmanager
+def forked_workers(
+    database_url: str, log_dir: Path, count: int = 1, **environment: str
+) -> Iterator[list[Restartable]]:
+    """Forked worker processes (``forked_worker``), stopped with SIGTERM when the block ends."""
+    started: list[Restartable] = []
+    try:
+        for index in range(count):
+            log = log_dir / f"worker-{index}.log"
+            started.append(forked_worker(database_url, log, **environment))
+        yield started
+    finally:
+        for worker in started:
+            worker.stop()
 
 
 def stop_processes(processes: list[subprocess.Popen[bytes]]) -> None:

@@ -70,6 +70,7 @@ class Worker:
         log_policy: LogPolicy | None = None,
         worker_id: str | None = None,
         concurrency: int = CONCURRENCY,
+        idle_seconds: float = IDLE_SECONDS,
     ) -> None:
         self.engine = engine
         self.settings = settings
@@ -77,6 +78,7 @@ class Worker:
         self.log_policy = log_policy or LogPolicy()
         self.id = worker_id or new_worker_id()
         self.concurrency = concurrency
+        self.idle_seconds = idle_seconds
         # Settings keep it well below the lease: an attempt never outlives its lease, so no
         # two workers send one delivery at once.
         self.timeout = settings.webhook_timeout
@@ -108,9 +110,9 @@ class Worker:
                 if busy:
                     continue
                 if in_flight:
-                    wait(in_flight, timeout=IDLE_SECONDS, return_when=FIRST_COMPLETED)
+                    wait(in_flight, timeout=self.idle_seconds, return_when=FIRST_COMPLETED)
                 else:
-                    stop.wait(IDLE_SECONDS)
+                    stop.wait(self.idle_seconds)
             wait(in_flight)
         log.info("worker stopped", worker=self.id)
 
