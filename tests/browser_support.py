@@ -1,13 +1,16 @@
 """Browser tests: Debian's Chromium, headless, driven by Playwright; screenshots kept as artifacts.
 
 Chromium comes from the system (``/usr/bin/chromium``, or ``SCIMGATE_TEST_CHROMIUM``); Playwright's
-own browser downloads are never used. Screenshots go to ``artifacts/screenshots`` (or
-``SCIMGATE_TEST_ARTIFACTS``), one per step worth seeing, and one more when a test fails.
+own browser downloads are never used. Without it the browser tests fail with what to install,
+unless ``SCIMGATE_SKIP_BROWSER_TESTS=1`` asks to skip them. Screenshots go to
+``artifacts/screenshots`` (or ``SCIMGATE_TEST_ARTIFACTS``), one per step worth seeing, and one
+more when a test fails.
 """
 
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -26,8 +29,39 @@ def playwright() -> Iterator[Playwright]:
         yield driver
 
 
+SKIP_ASKED = "SCIMGATE_SKIP_BROWSER_TESTS"
+"""Set (to anything but empty or 0) to skip the browser tests on a machine without Chromium."""
+
+
+@dataclass(frozen=True)
+class NoBrowser:
+    """Why the browser tests cannot run, and whether the user asked to skip them then."""
+
+    reason: str
+    skip: bool
+
+
+def no_browser(path: str, environ: Mapping[str, str]) -> NoBrowser | None:
+    """None when Chromium is at ``path``; else what to tell the user."""
+    if os.access(path, os.X_OK):
+        return None
+    if environ.get(SKIP_ASKED, "") not in ("", "0"):
+        return NoBrowser(f"no Chromium at {path}; browser tests skipped as {SKIP_ASKED} asks", True)
+    return NoBrowser(
+        f"the browser tests need Chromium at {path}: install it (Debian: apt-get install "
+        "chromium) or point SCIMGATE_TEST_CHROMIUM at one; set "
+        f"{SKIP_ASKED}=1 to skip these tests instead",
+        False,
+    )
+
+
 @pytest.fixture(scope="session")
 def browser(playwright: Playwright) -> Iterator[Browser]:
+    missing = no_browser(CHROMIUM, os.environ)
+    if missing is not None:
+        if missing.skip:
+            pytest.skip(missing.reason)
+        pytest.fail(missing.reason, pytrace=False)
     launched = playwright.chromium.launch(
         executable_path=CHROMIUM,
         headless=True,
