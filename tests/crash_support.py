@@ -233,6 +233,10 @@ class Actor:
 
     USERS_PER_DIRECTORY = 8
     GROUPS_PER_DIRECTORY = 2
+    PAUSE_SECONDS = 0.02
+    """A client's pause between steps. The kills, not the volume, are what is tested: the
+    pause keeps the workload's events to what the worker delivers within seconds of the last
+    kill (all of them go to one endpoint, one at a time), before the checks can begin."""
 
     def __init__(
         self,
@@ -251,6 +255,8 @@ class Actor:
         """(group id, user id): the ``group.user_added/_removed`` events, in order."""
 
         self.counter = 0
+        self.steps = 0
+        """Steps done so far."""
 
     def fresh(self, what: str) -> str:
         self.counter += 1
@@ -269,6 +275,8 @@ class Actor:
     def run(self, stopping: threading.Event) -> None:
         while not stopping.is_set():
             self.step()
+            self.steps += 1
+            stopping.wait(self.PAUSE_SECONDS)
 
     def step(self) -> None:
         directory_id = self.rng.choice(sorted(self.clients))
@@ -558,8 +566,15 @@ class Kill:
     requests_in_flight: int
 
 
+IN_FLIGHT_WAIT_SECONDS = 10.0
+"""How long a server kill waits for a request in flight before it goes ahead without one."""
+
+
 class Chaos:
-    """Kills the server and/or the worker at seeded random moments, restarting each at once."""
+    """Kills the server and/or the worker at seeded random moments, restarting each at once.
+
+    A kill of the server waits, after its random gap, until a request is in flight.
+    """
 
     def __init__(
         self,
@@ -568,7 +583,7 @@ class Chaos:
         rng: Random,
         plan: list[str],
         stats: Stats,
-        gap: tuple[float, float] = (0.5, 1.5),
+        gap: tuple[float, float] = (0.25, 0.75),
     ) -> None:
         self.server = server
         self.worker = worker
@@ -588,6 +603,8 @@ class Chaos:
         try:
             for target in self.plan:
                 time.sleep(self.rng.uniform(*self.gap))
+                if target in ("server", "both"):
+                    self._wait_for_a_request_in_flight()
                 in_flight = self.stats.in_flight
                 if target in ("server", "both"):
                     self.server.kill()
@@ -602,6 +619,11 @@ class Chaos:
             self.failure = exc
         finally:
             self.done.set()
+
+    def _wait_for_a_request_in_flight(self) -> None:
+        deadline = time.monotonic() + IN_FLIGHT_WAIT_SECONDS
+        while self.stats.in_flight == 0 and time.monotonic() < deadline:
+            time.sleep(0.001)
 
     def counts(self) -> Counter[str]:
         found: Counter[str] = Counter()

@@ -32,6 +32,12 @@ from scimgate.store.transactions import reading
 RATE = 20
 """The directory's limit in these tests: requests a second."""
 
+SYNCED_USERS = 30
+"""Users in the burst test's sync: 3 requests each (a lookup, a create, an add to the group).
+Offered at twice ``RATE``, the first ``2 * RATE`` empty the full bucket in a second and the
+rest run into the limit, so that the sync takes about ``(3 * SYNCED_USERS - RATE) / RATE``
+seconds."""
+
 
 @dataclass
 class Pacer:
@@ -97,7 +103,7 @@ def test_a_burst_at_twice_the_limit_gets_only_2xx_and_429_and_a_patient_client_f
 ) -> None:
     directory = new_directory(limited_server)
     client = PatientClient(directory.http, Pacer(interval=1 / (2 * RATE)))
-    names = [f"burst.user{n}@example.com" for n in range(60)]
+    names = [f"burst.user{n}@example.com" for n in range(SYNCED_USERS)]
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         ids = list(pool.map(lambda name: _sync_one(client, name), names))

@@ -6,12 +6,13 @@ provision users and groups in three directories the way identity providers
 do (lookups by ``userName``, creates, multi-attribute PATCHes, PUTs,
 deactivations and reactivations, groups with several members added and removed
 in one PATCH, deletions), while a chaos thread SIGKILLs the server, the worker
-or both at seeded random moments and starts them again on the same port and
-database. A request whose connection died has an unknown outcome: its client
-reads the resource back, finds the change either wholly stored or not at all,
-and sends it again in the second case (see ``crash_support``). The server and
-the worker are forked from a process that imported scimgate once, so that a
-restart takes a fraction of a second instead of the seconds an import costs.
+or both at seeded random moments (a server kill waits for a request in flight)
+and starts them again on the same port and database. A request whose
+connection died has an unknown outcome: its client reads the resource back,
+finds the change either wholly stored or not at all, and sends it again in the
+second case (see ``crash_support``). The server and the worker are forked from
+a process that imported scimgate once, so that a restart takes a fraction of a
+second instead of the seconds an import costs.
 
 Afterwards, once the worker has drained, the test checks that:
 
@@ -54,6 +55,7 @@ from sqlalchemy import Engine, select
 
 from conftest import ADMIN_TOKEN, LOOPBACK_RECEIVERS, free_port, postgres_database
 from crash_support import (
+    START_SECONDS,
     Actor,
     Chaos,
     GroupModel,
@@ -65,7 +67,7 @@ from crash_support import (
     snapshot_of,
 )
 from event_support import Published, published
-from process_support import Launcher
+from process_support import shared_launcher
 from scimgate.service.administration import tenants
 from scimgate.service.event_stream import safety
 from scimgate.store.engine import open_engine
@@ -78,8 +80,10 @@ from webhook_support import Received, Reply, receiving, wait_until, wait_while_p
 DIRECTORIES = 3
 THREADS = 4
 KILLS_PER_ROUND = {"server": 3, "worker": 3, "both": 2}
+CALM_STEPS = 5
+"""Steps each client does after the last restart before the workload stops."""
 STALL_SECONDS = 60.0
-"""The drain fails when no new event reaches the receiver for this long (leases last 2 s)."""
+"""The drain fails when no new event reaches the receiver for this long (leases last 1 s)."""
 USER_EVENTS = {
     "user.created",
     "user.updated",
@@ -97,8 +101,8 @@ SERVER_ENVIRONMENT = {
 }
 WORKER_ENVIRONMENT = {
     # A killed worker's lease expires soon, so that another picks its delivery up.
-    "SCIMGATE_LEASE_SECONDS": "2",
-    "SCIMGATE_WEBHOOK_TIMEOUT": "1",
+    "SCIMGATE_LEASE_SECONDS": "1",
+    "SCIMGATE_WEBHOOK_TIMEOUT": "0.5",
     **LOOPBACK_RECEIVERS,
     "SCIMGATE_WEBHOOK_RETRY_SCHEDULE": ",".join(["0.5"] * 20),
 }
@@ -229,8 +233,7 @@ def test_kills_of_server_and_worker_lose_no_acknowledged_change_nor_event(
         # A short pause per delivery, so that worker kills find deliveries in flight.
         receiver.plan = lambda _: Reply(200, delay=0.01)
 
-        launcher = Launcher(tmp_path / "launcher.log")
-        stack.callback(launcher.close)
+        launcher = shared_launcher()
         server = ServerProcess(
             launcher, url, free_port(), tmp_path / "server.log", **SERVER_ENVIRONMENT
         )
@@ -272,8 +275,19 @@ def test_kills_of_server_and_worker_lose_no_acknowledged_change_nor_event(
             thread.start()
         chaos.start()
         chaos.done.wait()
-        time.sleep(2)  # a little calm traffic after the last restart
-        stopping.set()
+        # A little calm traffic after the last restart: every client does a few more steps.
+        calm = [actor.steps + CALM_STEPS for actor in actors]
+        try:
+            wait_until(
+                lambda: (
+                    bool(failures)
+                    or all(actor.steps >= goal for actor, goal in zip(actors, calm, strict=True))
+                ),
+                "every client goes on after the last restart",
+                timeout=START_SECONDS,
+            )
+        finally:
+            stopping.set()
         for thread in threads:
             thread.join(300)
         assert chaos.failure is None, chaos.failure

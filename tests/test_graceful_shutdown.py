@@ -24,9 +24,20 @@ from event_support import admin_client, private_database
 from scim_payloads import BULK_SCHEMA, user
 from scimgate.store.tables.resources import users
 from scimgate.store.tables.webhooks import webhook_deliveries
-from webhook_support import Reply, receiving, start_worker_process, wait_until
+from webhook_support import (
+    WAIT_SECONDS,
+    Received,
+    Reply,
+    receiving,
+    start_worker_process,
+    wait_until,
+)
 
 BULK_SIZE = 300
+
+HOLD_SECONDS = 0.5
+"""How long the receiver holds a delivery open once the worker has been sent SIGTERM: time for
+the worker to take the signal while the delivery is still in flight."""
 
 
 @pytest.fixture
@@ -112,8 +123,15 @@ def test_sigterm_lets_the_server_finish_a_request_in_flight(
 def test_sigterm_lets_the_worker_finish_its_deliveries_and_release_their_leases(
     database_url: str, engine: Engine, live_server: LiveServer, tmp_path: Path
 ) -> None:
+    signalled = threading.Event()
+
+    def after_the_signal(_: Received) -> Reply:
+        """Each delivery stays in flight until SIGTERM has been sent, and a moment after."""
+        signalled.wait(WAIT_SECONDS)
+        return Reply(delay=HOLD_SECONDS)
+
     with receiving() as receiver, admin_client(live_server) as admin:
-        receiver.plan = lambda _: Reply(delay=2.0)
+        receiver.plan = after_the_signal
         directory = new_directory(live_server)
         endpoint = admin.post("/webhooks", json={"url": receiver.url("/graceful")})
         assert endpoint.status_code == 201, endpoint.text
@@ -125,8 +143,10 @@ def test_sigterm_lets_the_worker_finish_its_deliveries_and_release_their_leases(
             try:
                 wait_until(lambda: bool(receiver.received("/graceful")), "a delivery arrives")
                 worker.send_signal(signal.SIGTERM)
+                signalled.set()
                 assert worker.wait(timeout=60) == 0
             finally:
+                signalled.set()
                 if worker.poll() is None:
                     worker.kill()
                     worker.wait()
