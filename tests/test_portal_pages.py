@@ -10,9 +10,11 @@ from datetime import timedelta
 import httpx
 
 from conftest import DirectoryClient, LiveServer, new_directory
+from event_support import last_seq, published
 from portal_support import Portal, sign_in
 from scim_payloads import group, patch, user
 from scimgate.service.administration import tenants as tenant_service
+from scimgate.service.event_stream import safety
 from scimgate.store import tenants
 from scimgate.store.ids import utcnow
 from scimgate.store.transactions import writing
@@ -155,6 +157,59 @@ def test_held_and_idle_directories_say_so(portal: Portal, live_server: LiveServe
     assert held[HEALTH] == "Events held"
     assert held[DELIVERY] == "Review: dry run"
     assert row_cells(page, idle)[HEALTH] == "Idle"
+
+
+def _tripped_valve(portal: Portal, live_server: LiveServer) -> tuple[str, list[str]]:
+    """A directory whose safety valve tripped on its second deactivation; its user names."""
+    organization_id = create_organization(portal)
+    directory_id, base_url, token, _ = create_directory(portal, organization_id)
+    safety.configure(live_server.engine, directory_id, max_count=1, max_percent=0)
+    names = [f"leaver{n}-{secrets.token_hex(3)}@acme.com" for n in range(3)]
+    with scim_client(base_url, token) as scim:
+        ids = [scim.post("/Users", json=user(name)).json()["id"] for name in names]
+        for user_id in ids:
+            off = patch({"op": "replace", "path": "active", "value": False})
+            assert scim.patch(f"/Users/{user_id}", json=off).status_code == 200
+    return directory_id, names
+
+
+def test_a_held_directory_is_reviewed_and_released_in_the_portal(
+    portal: Portal, live_server: LiveServer
+) -> None:
+    directory_id, names = _tripped_valve(portal, live_server)
+    page = portal.get(f"/admin/directories/{directory_id}")
+    text = _text(page.text)
+    assert "Held events" in text and "the safety valve tripped" in text, text
+    assert re.search(r"user\.deactivated\s*:\s*2\b", text)  # the 2nd and 3rd; the 1st went out
+    assert "2 deprovisionings held" in text
+    for name in names[1:]:
+        assert name in text
+    assert names[0] not in text.split("Who would lose access")[1].split("Connection")[0]
+    before = last_seq(live_server.engine)
+    released = portal.post(f"/admin/directories/{directory_id}/held/release")
+    assert released.status_code == 303
+    sent = published(live_server.engine, directory_id, before)
+    assert [each.type for each in sent].count("user.deactivated") == 2
+    after = _text(portal.get(f"/admin/directories/{directory_id}").text)
+    assert "Held events" not in after and "Live" in after
+
+
+def test_discarding_held_events_asks_for_a_confirmation(
+    portal: Portal, live_server: LiveServer
+) -> None:
+    directory_id, _ = _tripped_valve(portal, live_server)
+    unconfirmed = portal.post(f"/admin/directories/{directory_id}/held/discard")
+    assert unconfirmed.status_code == 400
+    assert "Tick the box" in _text(unconfirmed.text)
+    assert "Held events" in portal.get(f"/admin/directories/{directory_id}").text
+    before = last_seq(live_server.engine)
+    discarded = portal.post(
+        f"/admin/directories/{directory_id}/held/discard", {"confirm": "discard"}
+    )
+    assert discarded.status_code == 303
+    sent = published(live_server.engine, directory_id, before)
+    assert "user.deactivated" not in [each.type for each in sent]
+    assert "Held events" not in portal.get(f"/admin/directories/{directory_id}").text
 
 
 def test_a_token_is_shown_once_and_a_rotated_one_replaces_it_when_revoked(

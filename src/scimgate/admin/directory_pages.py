@@ -18,6 +18,7 @@ from scimgate.admin.web import PortalError, render
 from scimgate.api.engine import EngineDep
 from scimgate.api.public_root import public_root
 from scimgate.service.administration import tenants
+from scimgate.service.event_stream import held_review, publishing
 from scimgate.service.portal import dashboard, directory_browser
 from scimgate.store.ids import utcnow
 
@@ -101,8 +102,33 @@ def directory_page(request: Request, engine: EngineDep, directory_id: str) -> Re
             "health": found.health,
             "tokens": found.tokens,
             "scim_base_url": f"{public_root(request)}/scim/v2/{directory_id}",
+            "held": (
+                held_review.review(engine, directory_id)
+                if found.health.directory.delivery != "live"
+                else None
+            ),
         },
     )
+
+
+@router.post("/directories/{directory_id}/held/release")
+def release_held(engine: EngineDep, directory_id: str) -> Response:
+    """Publish the held events in their order; delivery is live again."""
+    publishing.release(engine, directory_id)
+    return RedirectResponse(f"/admin/directories/{directory_id}", status_code=303)
+
+
+@router.post("/directories/{directory_id}/held/discard")
+def discard_held(
+    engine: EngineDep, directory_id: str, confirm: Annotated[str, Form(max_length=20)] = ""
+) -> Response:
+    """Drop the held events: the app is never told of them. Asks for a ticked confirmation."""
+    if confirm != "discard":
+        raise PortalError(
+            400, "Tick the box to confirm: the app will never be told of the held changes."
+        )
+    publishing.discard(engine, directory_id)
+    return RedirectResponse(f"/admin/directories/{directory_id}", status_code=303)
 
 
 @router.post("/directories/{directory_id}/tokens/rotate")

@@ -115,7 +115,7 @@ def publish(conn: Connection, new: Sequence[NewEvent], at: datetime) -> None:
         return
     codec = codec_of(conn)
     insert = _PUBLISH if conn.dialect.name == "postgresql" else _PUBLISH_NUMBERED
-    rows = [{**_row(codec, event), "published_at": at} for event in new]
+    rows = [{**event_row(codec, event), "published_at": at} for event in new]
     if len(rows) == 1:  # what nearly every write publishes
         insert.execute(conn, rows[0])
     else:
@@ -158,51 +158,17 @@ def number_committed(conn: Connection) -> int:
     return int(numbered)
 
 
-def _row(codec: ColumnCodec, event: NewEvent) -> dict[str, Any]:
+def event_row(codec: ColumnCodec, event: NewEvent) -> dict[str, Any]:
     """An event's columns, its payload as stored (encrypted when encryption is on)."""
     sealed = codec.seal_document(event.data, DATA, event.directory_id, event.id)
     return {**vars(event), "data": sealed}
 
 
-def _opened(codec: ColumnCodec, row: Any) -> dict[str, Any]:
+def opened_row(codec: ColumnCodec, row: Any) -> dict[str, Any]:
     """An event row's values, its payload opened."""
     opened = dict(row._mapping)
     opened["data"] = codec.open_document(opened["data"], DATA, opened["directory_id"], opened["id"])
     return opened
-
-
-def hold(conn: Connection, new: Sequence[NewEvent]) -> None:
-    """Keep events back from the app until an administrator releases or discards them."""
-    if new:
-        codec = codec_of(conn)
-        conn.execute(held_events.insert(), [_row(codec, event) for event in new])
-
-
-def held(conn: Connection, directory_id: str) -> list[NewEvent]:
-    """The directory's held events, in the order they were made."""
-    rows = conn.execute(
-        select(*_columns(held_events))
-        .where(held_events.c.directory_id == directory_id)
-        .order_by(held_events.c.position)
-    )
-    codec = codec_of(conn)
-    return [NewEvent(**_opened(codec, row)) for row in rows]
-
-
-def held_count(conn: Connection, directory_id: str) -> int:
-    return int(
-        conn.execute(
-            select(func.count())
-            .select_from(held_events)
-            .where(held_events.c.directory_id == directory_id)
-        ).scalar_one()
-    )
-
-
-def drop_held(conn: Connection, directory_id: str) -> int:
-    return conn.execute(
-        delete(held_events).where(held_events.c.directory_id == directory_id)
-    ).rowcount
 
 
 def page(
@@ -215,7 +181,7 @@ def page(
     types: Sequence[str] = (),
 ) -> list[StoredEvent]:
     """Published events after a cursor, oldest first."""
-    query = select(_POSITION, *_columns(events)).where(events.c.position > after)
+    query = select(_POSITION, *event_columns(events)).where(events.c.position > after)
     if organization_id is not None:
         query = query.where(events.c.organization_id == organization_id)
     if directory_id is not None:
@@ -224,26 +190,28 @@ def page(
         query = query.where(events.c.type.in_(types))
     rows = conn.execute(query.order_by(events.c.position).limit(limit))
     codec = codec_of(conn)
-    return [StoredEvent(**_opened(codec, row)) for row in rows]
+    return [StoredEvent(**opened_row(codec, row)) for row in rows]
 
 
 def get(conn: Connection, event_id: str) -> StoredEvent | None:
     """A published event that has its position in the stream, by id."""
     row = conn.execute(
-        select(_POSITION, *_columns(events)).where(
+        select(_POSITION, *event_columns(events)).where(
             events.c.id == event_id, events.c.position.is_not(None)
         )
     ).first()
-    return StoredEvent(**_opened(codec_of(conn), row)) if row else None
+    return StoredEvent(**opened_row(codec_of(conn), row)) if row else None
 
 
 def by_seqs(conn: Connection, seqs: Sequence[int]) -> dict[int, StoredEvent]:
     """The events still kept at these positions in the stream."""
     if not seqs:
         return {}
-    rows = conn.execute(select(_POSITION, *_columns(events)).where(events.c.position.in_(seqs)))
+    rows = conn.execute(
+        select(_POSITION, *event_columns(events)).where(events.c.position.in_(seqs))
+    )
     codec = codec_of(conn)
-    return {row.seq: StoredEvent(**_opened(codec, row)) for row in rows}
+    return {row.seq: StoredEvent(**opened_row(codec, row)) for row in rows}
 
 
 def last_seq(conn: Connection) -> int:
@@ -277,7 +245,7 @@ def purge_before(conn: Connection, cutoff: datetime) -> int:
 def resource_events(conn: Connection, directory_id: str, resource_id: str) -> list[StoredEvent]:
     """Every published event about one resource that has its position, oldest first."""
     rows = conn.execute(
-        select(_POSITION, *_columns(events))
+        select(_POSITION, *event_columns(events))
         .where(
             events.c.directory_id == directory_id,
             events.c.resource_id == resource_id,
@@ -286,7 +254,7 @@ def resource_events(conn: Connection, directory_id: str, resource_id: str) -> li
         .order_by(events.c.position)
     )
     codec = codec_of(conn)
-    return [StoredEvent(**_opened(codec, row)) for row in rows]
+    return [StoredEvent(**opened_row(codec, row)) for row in rows]
 
 
 def redact(conn: Connection, directory_id: str, resource_id: str, data: dict[str, Any]) -> int:
@@ -316,7 +284,7 @@ def seal_payload(conn: Connection, directory_id: str, event_id: str, data: Any) 
     return codec_of(conn).seal_document(data, DATA, directory_id, event_id)
 
 
-def _columns(table: Any) -> list[Any]:
+def event_columns(table: Any) -> list[Any]:
     c = table.c
     return [
         c.id,

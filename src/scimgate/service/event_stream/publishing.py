@@ -28,7 +28,7 @@ from scimgate.events.models import (
 )
 from scimgate.service.directories import existing_directory, locked_directory
 from scimgate.service.event_stream.payloads import directory_info
-from scimgate.store import events, offboarding, tenants
+from scimgate.store import events, held_events, offboarding, tenants
 from scimgate.store.events import NewEvent
 from scimgate.store.ids import new_id, utcnow
 from scimgate.store.resource_tables import USERS
@@ -72,7 +72,7 @@ def publish_recorded(
         if directory.delivery == "live":
             events.publish(conn, new, now)
         else:
-            events.hold(conn, new)
+            held_events.hold(conn, new)
 
 
 def _deprovisions(item: Recorded) -> bool:
@@ -156,7 +156,7 @@ class HeldSummary:
 def held_summary(engine: Engine, directory_id: str) -> HeldSummary:
     with reading(engine) as conn:
         directory = existing_directory(conn, directory_id)
-        count = events.held_count(conn, directory_id)
+        count = held_events.held_count(conn, directory_id)
     return HeldSummary(directory_id, directory.delivery, directory.held_since, count)
 
 
@@ -170,10 +170,10 @@ def release(engine: Engine, directory_id: str) -> int:
         directory = locked_directory(conn, directory_id)
         if directory.delivery == "live":
             return 0
-        held = events.held(conn, directory_id)
+        held = held_events.held(conn, directory_id)
         now = utcnow()
         events.publish(conn, held, now)
-        events.drop_held(conn, directory_id)
+        held_events.drop_held(conn, directory_id)
         _resume(conn, directory, now)
         publish_notice(
             conn, directory, EventType.directory_held_events_released, held_events=len(held)
@@ -193,8 +193,8 @@ def discard(engine: Engine, directory_id: str) -> int:
         if directory.delivery == "live":
             return 0
         now = utcnow()
-        held_ids = [event.id for event in events.held(conn, directory_id)]
-        dropped = events.drop_held(conn, directory_id)
+        held_ids = [event.id for event in held_events.held(conn, directory_id)]
+        dropped = held_events.drop_held(conn, directory_id)
         offboarding.discard(conn, held_ids, now)
         _resume(conn, directory, now)
         publish_notice(
