@@ -12,13 +12,14 @@ from pathlib import Path
 
 SOURCE = Path(__file__).resolve().parent.parent / "src" / "scimgate"
 
-BELOW_STORE = {"scim", "config", "events", "logging"}
+BELOW_STORE = {"scim", "config", "events", "logging", "wording"}
 BELOW_SERVICE = BELOW_STORE | {"store"}
 BELOW_EDGES = BELOW_SERVICE | {"service"}
 
 MAY_IMPORT: dict[str, set[str]] = {
     "scim": set(),
     "logging": set(),
+    "wording": set(),
     "config": {"scim"},
     "events": {"scim"},
     "store": BELOW_STORE,

@@ -127,7 +127,7 @@ def test_a_refused_token_stops_the_rehearsal_with_the_reason(live_server: LiveSe
     )
     assert result.exit_code == 1
     assert "Stopped: the server refused the token: 401 Unauthorized: " in result.output
-    assert "lifecycle failed (1 failures): 1 requests" in result.output
+    assert "lifecycle failed (1 failure): 1 request in" in result.output
     assert "/Users/None" not in result.output
 
 
@@ -136,7 +136,7 @@ def test_a_server_out_of_reach_stops_the_rehearsal_at_once() -> None:
     result = CliRunner().invoke(app, ["simulate", "--url", url, "--token", "t", "--users", "5"])
     assert result.exit_code == 1
     assert "Stopped: cannot reach" in result.output and "ConnectError" in result.output
-    assert "1 requests" in result.output
+    assert "1 request in" in result.output
 
 
 class _RefusingUsers(BaseHTTPRequestHandler):

@@ -285,7 +285,7 @@ def test_the_command_line_manages_endpoints_and_deliveries(
     disabled = _cli(database_url, "disable", created["id"], "--reason", "moving house")
     assert "disabled: moving house" in disabled
     since = (datetime.now(UTC) - timedelta(minutes=5)).isoformat(timespec="seconds")[:19]
-    assert "Queued 1 events" in _cli(database_url, "replay-range", created["id"], "--since", since)
+    assert "Queued 1 event;" in _cli(database_url, "replay-range", created["id"], "--since", since)
     waiting = runner.invoke(
         cli, ["webhooks", "replay", delivery["id"], "--database-url", database_url]
     )

@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from scimgate.store.portal_sessions import PortalSession
+from scimgate.wording import counted
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
@@ -156,5 +157,10 @@ def pretty_json(value: Any) -> str:
 
 
 templates.env.filters.update(
-    ago=ago, utc=utc, status_words=status_words, status_badge=status_badge, pretty_json=pretty_json
+    ago=ago,
+    utc=utc,
+    status_words=status_words,
+    status_badge=status_badge,
+    pretty_json=pretty_json,
+    counted=counted,
 )

@@ -29,6 +29,7 @@ from scimgate.cli.common import (
 from scimgate.service.administration import audit
 from scimgate.service.errors import ServiceError
 from scimgate.store.audit import AuditQuery
+from scimgate.wording import counted
 
 audit_app = typer.Typer(help="The audit log of administrative actions.")
 T = TypeVar("T")
@@ -101,6 +102,6 @@ def list_audit(
         actor = f"{entry.actor} from {entry.client}" if entry.client else entry.actor
         detail = entry.detail or ""
         if entry.count > 1:  # refused credentials of one address, counted in one row
-            detail = f"{detail} ({entry.count} times)"
+            detail = f"{detail} ({counted(entry.count, 'time')})"
         add_row(table, to_the_second(entry.at), actor, entry.action, target, entry.outcome, detail)
     console.print(table)

@@ -20,6 +20,7 @@ from scimgate.events.report import offboarding_csv
 from scimgate.events.schema import event_schema_text
 from scimgate.service.event_stream import event_feed, publishing
 from scimgate.service.event_stream.event_feed import CursorExpired, EventFilter
+from scimgate.wording import counted
 
 events_app = typer.Typer(help="The event stream: every change of every directory, in order.")
 held_app = typer.Typer(help="Events held back by the safety valve or a dry run: review them.")
@@ -121,7 +122,7 @@ def held_status(directory_id: str, database_url: DatabaseOption = None) -> None:
 def held_release(directory_id: str, database_url: DatabaseOption = None) -> None:
     """Publish the held events in their original order and resume live delivery."""
     released = publishing.release(engine_for(database_url), directory_id)
-    console.print(f"Released {released} events; delivery is live.")
+    console.print(f"Released {counted(released, 'event')}; delivery is live.")
 
 
 @held_app.command("discard")
@@ -134,7 +135,7 @@ def held_discard(
     if not yes:
         typer.confirm("The app will never be told of the held changes. Discard them?", abort=True)
     discarded = publishing.discard(engine_for(database_url), directory_id)
-    console.print(f"Discarded {discarded} events; delivery is live.")
+    console.print(f"Discarded {counted(discarded, 'event')}; delivery is live.")
 
 
 @offboarding_app.command("report")
@@ -169,14 +170,16 @@ def report(
             )
         console.print(table)
         unconfirmed = sum(1 for row in rows if row.confirmed_at is None)
-        console.print(f"{len(rows)} deprovisionings, {unconfirmed} not confirmed by the app.")
+        console.print(
+            f"{counted(len(rows), 'deprovisioning')}, {unconfirmed} not confirmed by the app."
+        )
 
 
 @offboarding_app.command("confirm")
 def confirm(directory_id: str, user_id: str, database_url: DatabaseOption = None) -> None:
     """Record that the app revoked a user's access (what the app's API call does)."""
     confirmed = event_feed.confirm_revoked(engine_for(database_url), directory_id, user_id)
-    console.print(f"Confirmed {len(confirmed)} deprovisioning(s) of {user_id}.")
+    console.print(f"Confirmed {counted(len(confirmed), 'deprovisioning')} of {user_id}.")
 
 
 def _time(moment: datetime | None) -> str:

@@ -12,6 +12,7 @@ from scim2_models import SCIMException
 from scimgate.cli.common import DatabaseOption, add_row, console, engine_for
 from scimgate.scim.extensions import simple_schema
 from scimgate.service.provisioning import extension_schemas
+from scimgate.wording import counted
 
 schemas_app = typer.Typer(help="Extension schemas: custom attributes a directory's IdP sends.")
 
@@ -65,4 +66,4 @@ def remove_schema(directory_id: str, urn: str, database_url: DatabaseOption = No
     """Unregister a schema; its values are removed from every resource that held them."""
     engine = engine_for(database_url)
     purged = extension_schemas.unregister(engine, directory_id, urn)
-    console.print(f"Removed {urn}; {purged} resources held values for it.")
+    console.print(f"Removed {urn}; {counted(purged, 'resource')} held values for it.")

@@ -16,6 +16,7 @@ from scimgate.simulator.dialects import DIALECTS
 from scimgate.simulator.population import generate
 from scimgate.store.engine import database_exists, open_engine
 from scimgate.store.errors import StoreError
+from scimgate.wording import counted
 
 SHOWN_FAILURES = 20
 """Failures printed one by one; the others are counted."""
@@ -80,17 +81,19 @@ def simulate(
         elif failure.response:
             console.print(f"     -> {failure.response}")
     if len(report.failures) > SHOWN_FAILURES:
-        console.print(f"... and {len(report.failures) - SHOWN_FAILURES} more failures not shown")
+        hidden = len(report.failures) - SHOWN_FAILURES
+        console.print(f"... and {counted(hidden, 'more failure')} not shown")
     if report.stopped is not None:
         console.print(f"[red]Stopped:[/red] {report.stopped}. The rest was not run.")
     if report.throttled:
         console.print(
-            f"The server asked to slow down {report.throttled} times (429 with Retry-After); "
+            f"The server asked to slow down {counted(report.throttled, 'time')} "
+            "(429 with Retry-After); "
             f"waited {report.waited:.1f} s in all, as an IdP does."
         )
-    verdict = "passed" if report.ok else f"failed ({len(report.failures)} failures)"
+    verdict = "passed" if report.ok else f"failed ({counted(len(report.failures), 'failure')})"
     console.print(
-        f"{idp} lifecycle {verdict}: {report.requests} requests in {elapsed:.1f} s "
+        f"{idp} lifecycle {verdict}: {counted(report.requests, 'request')} in {elapsed:.1f} s "
         f"({report.requests / elapsed:.0f} requests/s)"
     )
     console.print(valve_state(url, database_url))

@@ -11,6 +11,7 @@ from rich.progress import Progress
 
 from scimgate.cli.common import DatabaseOption, console, engine_for
 from scimgate.service.administration import transfer
+from scimgate.wording import counted
 
 
 def export_directory(
@@ -34,7 +35,7 @@ def export_directory(
     finally:
         if output:
             target.close()
-    Console(stderr=True).print(f"Exported {written} resources.")
+    Console(stderr=True).print(f"Exported {counted(written, 'resource')}.")
 
 
 def import_directory(
@@ -59,8 +60,8 @@ def import_directory(
             engine, directory_id, lines, lambda: progress.advance(task)
         )
     console.print(
-        f"Imported {result.users} users, {result.groups} groups, "
-        f"{result.memberships} memberships; {len(result.refused)} refused."
+        f"Imported {counted(result.users, 'user')}, {counted(result.groups, 'group')}, "
+        f"{counted(result.memberships, 'membership')}; {len(result.refused)} refused."
     )
     for reason in result.refused:
         console.print(f"  {reason}")

@@ -12,6 +12,7 @@ from scimgate.scim.normalized import DirectoryUser
 from scimgate.service.administration import erasure
 from scimgate.service.administration.directory_view import directory_users
 from scimgate.service.event_stream import event_feed
+from scimgate.wording import counted
 
 users_app = typer.Typer(help="A directory's users, in the normalized shape apps read.")
 
@@ -77,5 +78,6 @@ def purge_user(
     if purged.deleted_now:
         console.print(f"Deleted user {user_id} (it was deactivated).")
     console.print(
-        f"Erased user {user_id}: {purged.events_redacted} events redacted, tombstone removed."
+        f"Erased user {user_id}: {counted(purged.events_redacted, 'event')} redacted, "
+        "tombstone removed."
     )

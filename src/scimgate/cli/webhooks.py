@@ -26,6 +26,7 @@ from scimgate.logging import configure as configure_logging
 from scimgate.service.event_stream import webhooks
 from scimgate.service.event_stream import worker as delivery_worker
 from scimgate.service.event_stream.webhooks import EndpointInfo, WithSecret
+from scimgate.wording import counted
 
 webhooks_app = typer.Typer(help="Webhook endpoints: where events are delivered, signed.")
 
@@ -226,7 +227,8 @@ def replay_range(
         to_sequence=to_sequence,
     )
     console.print(
-        f"Queued {done.replayed} events; {done.already_pending} were waiting for delivery already."
+        f"Queued {counted(done.replayed, 'event')}; {done.already_pending} "
+        "were waiting for delivery already."
     )
 
 
