@@ -4,6 +4,7 @@ import html
 import re
 import secrets
 import threading
+from datetime import UTC
 
 from conftest import DirectoryClient, LiveServer
 from portal_support import Portal, sign_in
@@ -49,6 +50,11 @@ def test_a_conflict_shows_in_the_log_with_its_diagnosis_and_bodies(
     assert logged.diagnosis[:100] in html.unescape(page.text)
     newest_first = _entry_links(page.text, scim.directory_id)
     assert newest_first[0].endswith(logged.id) and len(newest_first) == 2
+    # A compact time in the column, the full one on hover; no IdP named for an httpx client.
+    full = logged.received_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    assert f'title="{full}, ' in page.text
+    assert f">{logged.received_at.astimezone(UTC):%H:%M:%S}</time>" in page.text
+    assert logged.client is None
 
     failures = portal.get(logs, params={"status": "4xx"})
     assert "409 Conflict" in failures.text and "201 Created" not in failures.text

@@ -5,7 +5,7 @@ import re
 import secrets
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
 
@@ -13,6 +13,7 @@ from conftest import DirectoryClient, LiveServer, new_directory
 from event_support import last_seq, published
 from portal_support import Portal, sign_in
 from scim_payloads import group, patch, user
+from scimgate.admin.web import clock
 from scimgate.service.administration import tenants as tenant_service
 from scimgate.service.event_stream import safety
 from scimgate.store import tenants
@@ -491,3 +492,9 @@ def test_the_dashboard_finds_organizations_by_name_a_page_at_a_time(
     assert f"{family} 26" in second.text and f"{family} 00" not in second.text
     none = portal.get("/admin/", params={"q": f"{family} nobody"})
     assert "No organization" in none.text
+
+
+def test_a_time_in_a_narrow_column_is_the_clock_today_and_the_date_before() -> None:
+    now = datetime(2026, 12, 5, 14, 0, tzinfo=UTC)
+    assert clock(datetime(2026, 12, 5, 9, 3, 27, tzinfo=UTC), now) == "09:03:27"
+    assert clock(datetime(2026, 12, 4, 23, 59, 1, tzinfo=UTC), now) == "Dec 04 23:59"

@@ -134,6 +134,17 @@ def utc(value: datetime | None) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if value else "—"
 
 
+def clock(value: datetime, now: datetime | None = None) -> str:
+    """``14:03:27`` today, ``Dec 04 14:03`` before: a time that fits a narrow table column.
+
+    Pages show the full time (:func:`utc`) on hover.
+    """
+    moment = value.astimezone(UTC)
+    if moment.date() == (now or datetime.now(UTC)).date():
+        return moment.strftime("%H:%M:%S")
+    return moment.strftime("%b %d %H:%M")
+
+
 def status_words(status: int) -> str:
     """``409 Conflict``: a status with its name, so that nobody needs to remember codes."""
     try:
@@ -159,6 +170,7 @@ def pretty_json(value: Any) -> str:
 templates.env.filters.update(
     ago=ago,
     utc=utc,
+    clock=clock,
     status_words=status_words,
     status_badge=status_badge,
     pretty_json=pretty_json,

@@ -18,7 +18,7 @@ from scimgate.config import LogPolicy
 from scimgate.scim import jsontext
 from scimgate.scim.idp import recognise
 from scimgate.scim.text import holds_unstorable, storable
-from scimgate.service.administration.tenants import TokenUse, effective_idp, record_use
+from scimgate.service.administration.tenants import TokenUse, record_use
 from scimgate.service.errors import Invalid, UnknownDirectory
 from scimgate.service.portal.diagnosis import Facts, Holder, diagnose, undeliverable_emails
 from scimgate.service.provisioning import confirmations
@@ -111,8 +111,8 @@ def _entry(captured: CapturedRequest, policy: LogPolicy) -> LogEntry:
         query=storable(captured.query[:4096]) or None,
         status=captured.status,
         latency_ms=captured.latency_ms,
-        client=recognise(captured.user_agent, query_names(captured.query))
-        or effective_idp(directory),
+        # Only what the request itself shows: the directory's declared IdP is not a client.
+        client=recognise(captured.user_agent, query_names(captured.query)),
         user_agent=storable((captured.user_agent or "")[:512]) or None,
         scim_type=_text(error.get("scimType"), 32),
         error_detail=_text(error.get("detail"), 2048),
