@@ -189,6 +189,34 @@ def test_failed_deliveries_show_their_attempts_and_replay_sends_the_event_again(
     assert ids == [delivery["event_id"]] * 6  # three failures, then one delivery and two replays
 
 
+def test_an_enabled_endpoint_that_fails_says_so_everywhere(
+    portal: Portal,
+    live_server: LiveServer,
+    database_url: str,
+    endpoints: Endpoints,
+    receiver: Receiver,
+) -> None:
+    org = organization_with(live_server, 1)
+    endpoint = endpoints.register(receiver.url(), organization_id=org.id)
+    page_url = f"/admin/webhooks/{endpoint['id']}"
+    receiver.plan = lambda _: Reply(500, body="down")
+    with worker_thread(database_url, schedule=(0.1,) * 50):
+        org.directories[0].http.post("/Users", json=user("ann"))
+        wait_until(
+            lambda: any(each["attempts"] for each in endpoints.deliveries(endpoint["id"])),
+            "a failed attempt",
+        )
+    page = html.unescape(portal.get(page_url).text)
+    assert "enabled" in page and "failing" in page and "the attempts below say why" in page
+    name = tenants.find_organization(live_server.engine, org.id).name
+    assert f">{name}</a>" in page  # the organization by its name, not its id
+    backlog = portal.get(f"{page_url}/backlog", headers=HTMX).text
+    assert "waiting" in backlog and "failing" in backlog
+    dashboard = html.unescape(portal.get("/admin/").text)
+    assert "Webhook endpoints failing" in dashboard
+    assert endpoint["url"] in dashboard
+
+
 def test_a_read_only_session_may_look_but_not_replay_or_edit(
     live_server: LiveServer, scim: DirectoryClient
 ) -> None:

@@ -16,6 +16,7 @@ from scimgate.api.engine import EngineDep
 from scimgate.api.public_root import public_root
 from scimgate.scim.idp import IdpProfile
 from scimgate.service.administration import setup_links, tenants
+from scimgate.service.event_stream import endpoint_health
 from scimgate.service.portal import dashboard
 
 router = APIRouter(
@@ -49,7 +50,13 @@ def dashboard_page(
     return render(
         request,
         "dashboard/index.html",
-        {"nav": "dashboard", "page": found.organizations, "q": found.query, "base": "/admin/"},
+        {
+            "nav": "dashboard",
+            "page": found.organizations,
+            "q": found.query,
+            "base": "/admin/",
+            "failing_endpoints": endpoint_health.failing_endpoints(engine),
+        },
     )
 
 

@@ -19,7 +19,7 @@ from scimgate.api.engine import EngineDep
 from scimgate.service.administration import tenants
 from scimgate.service.administration.admin_keys import WRITE_SCOPE
 from scimgate.service.errors import Conflict, Invalid, NotFound
-from scimgate.service.event_stream import webhooks
+from scimgate.service.event_stream import endpoint_health, webhooks
 from scimgate.service.event_stream.webhooks import EndpointInfo
 from scimgate.store.webhook_deliveries import PENDING, Delivery
 
@@ -120,7 +120,15 @@ def register(
 def backlog(request: Request, engine: EngineDep, endpoint_id: str) -> HTMLResponse:
     """How many deliveries wait for an endpoint (loaded by the list, one endpoint at a time)."""
     waiting = webhooks.deliveries(engine, endpoint_id, PENDING, BACKLOG_CAP + 1)
-    return render(request, "webhooks/_backlog.html", {"count": len(waiting), "cap": BACKLOG_CAP})
+    return render(
+        request,
+        "webhooks/_backlog.html",
+        {
+            "count": len(waiting),
+            "cap": BACKLOG_CAP,
+            "failing": endpoint_health.failing(engine, endpoint_id),
+        },
+    )
 
 
 def _endpoint_page(
@@ -135,9 +143,16 @@ def _endpoint_page(
     if status == FAILING:
         found = [each for each in found if each.attempts > 0]
     types = webhooks.event_types(engine, [each.event_seq for each in found])
+    organization = (
+        tenants.find_organization(engine, endpoint.organization_id)
+        if endpoint.organization_id
+        else None
+    )
     context: dict[str, Any] = {
         "nav": "webhooks",
         "endpoint": endpoint,
+        "organization": organization,
+        "failing": endpoint_health.failing(engine, endpoint.id),
         "deliveries": found,
         "types": types,
         "status": status,

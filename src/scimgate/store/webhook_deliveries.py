@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, delete, or_, select, update
+from sqlalchemy import Connection, delete, func, or_, select, update
 
 from scimgate.store.tables.event_stream import events
 from scimgate.store.tables.webhooks import webhook_attempts, webhook_deliveries
@@ -113,6 +113,33 @@ def list_deliveries(
         )
     )
     return [Delivery(**row._mapping) for row in rows]
+
+
+@dataclass(frozen=True)
+class Failing:
+    """An endpoint's waiting deliveries that have failed at least once."""
+
+    endpoint_id: str
+    deliveries: int
+    most_attempts: int
+    """The most failed attempts of any of them."""
+
+
+def failing(conn: Connection, endpoint_ids: Sequence[str] | None = None) -> list[Failing]:
+    """Endpoints (of ``endpoint_ids``, or all) with waiting deliveries that have failed."""
+    query = (
+        select(
+            webhook_deliveries.c.endpoint_id,
+            func.count(),
+            func.max(webhook_deliveries.c.attempts),
+        )
+        .where(webhook_deliveries.c.status == PENDING, webhook_deliveries.c.attempts > 0)
+        .group_by(webhook_deliveries.c.endpoint_id)
+        .order_by(webhook_deliveries.c.endpoint_id)
+    )
+    if endpoint_ids is not None:
+        query = query.where(webhook_deliveries.c.endpoint_id.in_(list(endpoint_ids)))
+    return [Failing(str(row[0]), int(row[1]), int(row[2])) for row in conn.execute(query)]
 
 
 def pending_event_seqs(conn: Connection, endpoint_id: str, seqs: Sequence[int]) -> set[int]:

@@ -178,9 +178,9 @@ class Worker:
         elif outcome.disabled_reason is not None:
             log.warning("webhook endpoint disabled", reason=outcome.disabled_reason, **fields)
         else:
-            log.info(
+            log.warning(
                 "webhook attempt failed",
-                error=answer.error,
+                error=answer.error or f"answered {answer.status_code}",
                 attempts=job.delivery.attempts + 1,
                 retry_in=outcome.retry_in,
                 **fields,
