@@ -168,7 +168,10 @@ def test_the_saas_team_and_the_it_admin_set_up_a_directory(
             lambda: endpoints.deliveries(endpoint["id"])[0]["attempts"] == 1, "it is counted"
         )
         page.goto(f"{url}/admin/webhooks/{endpoint['id']}")
-        expect(page.get_by_text("failing", exact=True)).to_be_visible()
+        deliveries = page.get_by_role("table", name="Deliveries, newest event first")
+        expect(deliveries.get_by_text("failing", exact=True)).to_be_visible()
+        # The endpoint is enabled, and its state says it fails.
+        expect(page.locator("dl").get_by_text("failing", exact=True)).to_be_visible()
         page.get_by_role("link", name=re.compile("^Attempts of user.created")).click()
         expect(page.get_by_text("503").first).to_be_visible()
         screenshots.take(page, "a failing delivery and its attempt")

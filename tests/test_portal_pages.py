@@ -14,6 +14,7 @@ from event_support import last_seq, published
 from portal_support import Portal, sign_in
 from scim_payloads import group, patch, user
 from scimgate.admin.web import clock
+from scimgate.service.administration import admin_keys
 from scimgate.service.administration import tenants as tenant_service
 from scimgate.service.event_stream import safety
 from scimgate.store import tenants
@@ -498,3 +499,16 @@ def test_a_time_in_a_narrow_column_is_the_clock_today_and_the_date_before() -> N
     now = datetime(2026, 12, 5, 14, 0, tzinfo=UTC)
     assert clock(datetime(2026, 12, 5, 9, 3, 27, tzinfo=UTC), now) == "09:03:27"
     assert clock(datetime(2026, 12, 4, 23, 59, 1, tzinfo=UTC), now) == "Dec 04 23:59"
+
+
+def test_the_header_names_the_signed_in_key_and_ids_come_with_copy_buttons(
+    live_server: LiveServer, scim: DirectoryClient
+) -> None:
+    key = admin_keys.create_key(live_server.engine, "Dana from support", "read")
+    portal = sign_in(live_server.url, key.secret)
+    page = portal.get(f"/admin/directories/{scim.directory_id}").text
+    assert "Signed in as Dana from support</span>" in html.unescape(page)
+    assert f"Signed in as {key.record.id}" not in page  # the id only on hover
+    for field in ("directory-id", "scim-base-url"):
+        assert f'data-copy="{field}"' in page
+    assert '<script src="/admin/static/copy.js" defer></script>' in page

@@ -145,6 +145,15 @@ def clock(value: datetime, now: datetime | None = None) -> str:
     return moment.strftime("%b %d %H:%M")
 
 
+def who(session: Any) -> str:
+    """Who is signed in, by name: an admin key's actor also carries its id, first."""
+    key_id: str | None = session.admin_key_id
+    actor: str = session.actor
+    if key_id and actor.startswith(f"{key_id} "):
+        return actor[len(key_id) + 1 :]
+    return actor
+
+
 def status_words(status: int) -> str:
     """``409 Conflict``: a status with its name, so that nobody needs to remember codes."""
     try:
@@ -171,6 +180,7 @@ templates.env.filters.update(
     ago=ago,
     utc=utc,
     clock=clock,
+    who=who,
     status_words=status_words,
     status_badge=status_badge,
     pretty_json=pretty_json,

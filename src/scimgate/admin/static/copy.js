@@ -1,4 +1,4 @@
-// Copy buttons of the setup page: <button data-copy="ID"> copies the value of the field ID
+// Copy buttons of the portal and the setup page: <button data-copy="ID"> copies the value of the field ID
 // and says so in the element marked data-copy-status="ID".
 document.addEventListener("click", (event) => {
   const button = event.target.closest("button[data-copy]");
