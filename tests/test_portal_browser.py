@@ -18,6 +18,8 @@ from playwright.sync_api import Browser, Page, expect
 from browser_support import Screenshots
 from conftest import ADMIN_TOKEN, LiveServer
 from scim_payloads import group, user
+from scimgate.service.administration import tenants
+from scimgate.service.operations import provisioning_log
 from webhook_support import Endpoints, Receiver, Reply, wait_until, worker_thread
 
 OKTA = {"User-Agent": "Okta SCIM Client 1.0.0", "Content-Type": "application/scim+json"}
@@ -194,3 +196,65 @@ def endpoint_event(endpoints: Endpoints, endpoint_id: str) -> str:
     ids = {each["event_id"] for each in endpoints.deliveries(endpoint_id)}
     assert len(ids) == 1
     return ids.pop()
+
+
+PHONE = {"width": 390, "height": 844}
+_WIDER_THAN_THE_SCREEN = """Array.from(document.querySelectorAll("body *"))
+  .filter((e) => (e.getBoundingClientRect().right > document.documentElement.clientWidth + 1
+      || e.scrollWidth > e.clientWidth + 1)
+    && !(e.parentElement && e.parentElement.closest(".table-wrap, pre")))
+  .slice(0, 8)
+  .map((e) => e.tagName + "." + e.className + " " + Math.round(e.getBoundingClientRect().right)
+    + "/" + e.scrollWidth)"""
+"""The first elements that reach past the screen's edge (outside a table's own frame)."""
+
+
+def test_every_admin_page_fits_a_phone(
+    browser: Browser, screenshots: Screenshots, live_server: LiveServer, endpoints: Endpoints
+) -> None:
+    """At 390 px no admin page scrolls sideways: tables scroll inside their card."""
+    organization = tenants.create_organization(live_server.engine, "A rather long company name")
+    created = tenants.create_directory(live_server.engine, organization.id, "Okta production")
+    directory_id = created.directory.id
+    base_url = f"{live_server.url}/scim/v2/{directory_id}"
+    with httpx.Client(
+        base_url=base_url, headers={**OKTA, "Authorization": f"Bearer {created.token.secret}"}
+    ) as okta:
+        ids = [okta.post("/Users", json=user(name)).json()["id"] for name in PEOPLE[:3]]
+        group_id = okta.post("/Groups", json=group("Engineering", ids)).json()["id"]
+    endpoint = endpoints.register(
+        "http://127.0.0.1:9/a/rather/long/path/of/a/webhook/receiver",
+        organization_id=organization.id,
+    )
+    wait_until(
+        lambda: bool(provisioning_log.search(live_server.engine, directory_id).entries),
+        "the requests are logged",
+    )
+    entry = provisioning_log.search(live_server.engine, directory_id).entries[0]
+    context = browser.new_context(viewport=PHONE)
+    try:
+        page = context.new_page()
+        _sign_in(page, live_server.url)
+        directory = f"/admin/directories/{directory_id}"
+        for name, path in (
+            ("dashboard", "/admin/"),
+            ("organization", f"/admin/organizations/{organization.id}"),
+            ("directory", directory),
+            ("users", f"{directory}/users"),
+            ("user", f"{directory}/users/{ids[0]}"),
+            ("groups", f"{directory}/groups"),
+            ("group", f"{directory}/groups/{group_id}"),
+            ("log", f"{directory}/logs"),
+            ("log entry", f"{directory}/logs/{entry.id}"),
+            ("mappings", f"{directory}/mappings"),
+            ("webhooks", "/admin/webhooks"),
+            ("endpoint", f"/admin/webhooks/{endpoint['id']}"),
+        ):
+            page.goto(f"{live_server.url}{path}")
+            wide = page.evaluate("document.documentElement.scrollWidth")
+            screenshots.take(page, f"phone {name}")
+            wider = page.evaluate(_WIDER_THAN_THE_SCREEN)
+            assert wide <= PHONE["width"], f"{path} is {wide} px wide: {wider}"
+            expect(page.get_by_role("button", name="Sign out")).to_be_in_viewport()
+    finally:
+        context.close()
