@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import httpx
+import idp_sync
 from measurements import Measurement
 from receiver import SECRET_VARIABLE
 from servers import (
@@ -56,6 +57,7 @@ from sqlalchemy import Engine, func, select
 from scimgate.config import ALLOWED_HOSTS_VARIABLE, AllowedHosts
 from scimgate.service.administration import tenants
 from scimgate.service.event_stream import webhooks
+from scimgate.simulator import lifecycle
 from scimgate.simulator.dialects import DIALECTS
 from scimgate.simulator.population import generate
 from scimgate.store.engine import open_engine
@@ -146,7 +148,7 @@ W5_RUNS = (
 
 PEER_W5_RUNS = ((IDP, CAPACITY_CONCURRENCY), (RFC_DIALECT, CAPACITY_CONCURRENCY))
 IDP_SYNC = BENCH / "idp_sync.py"
-IDP_SYNC_PREFIX = "IDP-SYNC "
+IDP_SYNC_PREFIX = idp_sync.RESULT_PREFIX
 
 
 @dataclass(frozen=True)
@@ -308,12 +310,12 @@ def expected_after_lifecycle(users: int, groups: int, idp: str = IDP) -> Holding
     """What the simulator's lifecycle leaves in the directory, replayed on its population.
 
     Every other group loses its first member; with an IdP that deletes, every
-    other leaver (each tenth person, from the third) is deleted, and with them
+    other leaver (W5's share of the people, from the third) is deleted, and with them
     their memberships.
     """
     dialect = DIALECTS[idp]
     population = generate(users, groups)
-    leavers = population.people[2::10]
+    leavers = lifecycle.leavers(population.people, idp_sync.LEAVERS_PERCENT)
     deleted = {person.key for person in leavers[::2]} if dialect.deletes_users else set()
     teams = population.teams if dialect.pushes_groups else []
     for team in teams[::2]:

@@ -300,5 +300,5 @@ def test_cli_registers_lists_and_removes_a_schema(
 
     removed = invoke("schemas", "remove", scim.directory_id, ACME)
     assert removed.exit_code == 0, removed.output
-    assert "1 resources held values" in removed.output
+    assert "1 resource held values" in removed.output
     assert ACME not in invoke("schemas", "list", scim.directory_id).output
