@@ -6,9 +6,7 @@ written to the audit log, with the operating-system user as the actor
 """
 
 import getpass
-import json
 from collections.abc import Callable
-from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Annotated, TypeVar
 
@@ -18,12 +16,12 @@ from sqlalchemy import Engine
 
 from scimgate.cli.common import (
     DatabaseOption,
-    JsonOption,
     add_row,
     console,
     engine_for,
     to_the_second,
 )
+from scimgate.cli.json_output import JsonOption, print_json
 from scimgate.service.administration import audit
 from scimgate.service.errors import ServiceError
 from scimgate.store.audit import AuditQuery
@@ -90,7 +88,7 @@ def list_audit(
     )
     page = audit.entries(engine_for(database_url), query)
     if as_json:
-        console.print_json(json.dumps([asdict(entry) for entry in page.entries], default=str))
+        print_json(page.entries)
         return
     table = Table("at", "actor", "action", "target", "outcome", "detail")
     for entry in page.entries:

@@ -1,13 +1,11 @@
 """``scimgate orgs …``: organizations, the customers whose directories scimgate serves."""
 
-import json
-from dataclasses import asdict
-
 import typer
 from rich.table import Table
 
 from scimgate.cli.audit import audited
-from scimgate.cli.common import DatabaseOption, JsonOption, add_row, console, engine_for
+from scimgate.cli.common import DatabaseOption, add_row, console, engine_for
+from scimgate.cli.json_output import JsonOption, print_json
 from scimgate.service.administration import tenants
 
 orgs_app = typer.Typer(help="Organizations: the customers whose directories scimgate serves.")
@@ -35,7 +33,7 @@ def list_organizations(as_json: JsonOption = False, database_url: DatabaseOption
     """List organizations."""
     found = tenants.list_organizations(engine_for(database_url))
     if as_json:
-        console.print_json(json.dumps([asdict(org) for org in found], default=str))
+        print_json(found)
         return
     table = Table("id", "name", "created")
     for org in found:
