@@ -67,8 +67,8 @@ def list_links(
     found = setup_links.list_links(engine_for(database_url), organization_id)
     now = utcnow()
     if as_json:
-        states = [{**vars(link), "state": setup_links.state(link, now)} for link in found]
-        print_json([SetupLinkOut.model_validate(link) for link in states])
+        rows = [{**vars(link), "state": setup_links.state(link, now)} for link in found]
+        print_json([SetupLinkOut.model_validate(row) for row in rows])
         return
     table = Table("id", "state", "created", "expires", "directory", "token revealed")
     for link in found:
