@@ -1,5 +1,6 @@
 """The command line: first start on an empty directory, and token management."""
 
+import json
 import os
 import re
 import secrets
@@ -249,7 +250,9 @@ def test_an_organization_is_named_by_id_or_exact_name_and_never_made_by_accident
         assert "scimgate orgs create NAME" in refused.output
         assert "Traceback" not in refused.output
     assert len(tenants.list_organizations(engine)) == before
-    assert cli("orgs", "create", name, "--quiet").output.strip() != organization_id
+    again = json.loads(cli("orgs", "create", name, "--json").output)
+    assert again["name"] == name and again["id"] != organization_id
+    assert again["created_at"].endswith("Z")
     ambiguous = cli("directories", "create", "Which", "--org", name)
     assert ambiguous.exit_code == 2
     assert "several organizations are named" in ambiguous.output

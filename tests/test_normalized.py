@@ -107,7 +107,7 @@ def test_users_list_command(live_server: LiveServer, database_url: str) -> None:
         app, ["users", "list", scim.directory_id, "--json", "--database-url", database_url]
     )
     assert result.exit_code == 0, result.output
-    rows = [json.loads(line) for line in result.output.splitlines()]
+    rows = json.loads(result.output)
     assert [(row["username"], row["state"]) for row in rows] == [("ann@example.com", "active")]
     unknown = CliRunner().invoke(app, ["users", "list", "nope", "--database-url", database_url])
     assert unknown.exit_code != 0
@@ -134,7 +134,7 @@ def test_attribute_mappings(live_server: LiveServer, database_url: str) -> None:
 
     def kim() -> dict[str, object]:
         output = invoke("users", "list", scim.directory_id, "--json")
-        return dict(json.loads(output.splitlines()[0])["custom_attributes"])
+        return dict(json.loads(output)[0]["custom_attributes"])
 
     # The IdP's defaults apply until the directory says otherwise.
     assert kim()["employee_id"] == "E-77"

@@ -1,7 +1,5 @@
 """``scimgate keys …``: admin API keys, the bearer keys that open the management API."""
 
-import json
-from dataclasses import asdict
 from typing import Annotated
 
 import typer
@@ -10,12 +8,12 @@ from rich.table import Table
 from scimgate.cli.audit import audited, cli_actor
 from scimgate.cli.common import (
     DatabaseOption,
-    JsonOption,
     add_row,
     console,
     engine_for,
     to_the_second,
 )
+from scimgate.cli.json_output import JsonOption, print_json
 from scimgate.service.administration import admin_keys, audit
 from scimgate.service.administration.admin_keys import SCOPES
 
@@ -47,7 +45,7 @@ def list_keys(as_json: JsonOption = False, database_url: DatabaseOption = None) 
     """List admin keys (never their secrets)."""
     found = admin_keys.list_keys(engine_for(database_url))
     if as_json:
-        console.print_json(json.dumps([asdict(key) for key in found], default=str))
+        print_json(found)
         return
     table = Table("id", "name", "scope", "hint", "created", "last used", "revoked")
     for key in found:

@@ -6,9 +6,7 @@ written to the audit log, with the operating-system user as the actor
 """
 
 import getpass
-import json
 from collections.abc import Callable
-from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Annotated, TypeVar
 
@@ -18,7 +16,6 @@ from sqlalchemy import Engine
 
 from scimgate.cli.common import (
     DatabaseOption,
-    JsonOption,
     OrgHelp,
     add_row,
     console,
@@ -26,6 +23,7 @@ from scimgate.cli.common import (
     organization_of,
     to_the_second,
 )
+from scimgate.cli.json_output import JsonOption, print_json
 from scimgate.service.administration import audit
 from scimgate.service.errors import ServiceError
 from scimgate.store.audit import AuditQuery
@@ -94,7 +92,7 @@ def list_audit(
     )
     page = audit.entries(engine, query)
     if as_json:
-        console.print_json(json.dumps([asdict(entry) for entry in page.entries], default=str))
+        print_json(page.entries)
         return
     table = Table("at", "actor", "action", "target", "outcome", "detail")
     for entry in page.entries:

@@ -33,8 +33,6 @@ OrgHelp = "Organization id or exact name"
 
 CountOption = Annotated[int, typer.Option(help="Page size")]
 StartIndexOption = Annotated[int, typer.Option("--start-index", help="1-based position")]
-JsonLinesOption = Annotated[bool, typer.Option("--json", help="One JSON object per line")]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")]
 BaseUrlOption = Annotated[
     str | None,
     typer.Option(

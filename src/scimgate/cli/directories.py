@@ -5,6 +5,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from scimgate.api.directories import directory_out
 from scimgate.cli.common import (
     BaseUrlOption,
     DatabaseOption,
@@ -16,6 +17,7 @@ from scimgate.cli.common import (
     public_root,
     scim_url,
 )
+from scimgate.cli.json_output import JsonOption, print_json
 from scimgate.scim.idp import IdpProfile
 from scimgate.service.administration import tenants
 from scimgate.service.event_stream import safety
@@ -53,13 +55,19 @@ def create_directory(
 
 
 @directories_app.command("list")
-def list_directories(database_url: DatabaseOption = None) -> None:
+def list_directories(
+    as_json: JsonOption = False, database_url: DatabaseOption = None, base_url: BaseUrlOption = None
+) -> None:
     """List every directory."""
-    engine = engine_for(database_url)
+    found = tenants.list_directories(engine_for(database_url))
+    if as_json:
+        root = public_root(base_url).rstrip("/")
+        print_json([directory_out(directory, root) for directory in found])
+        return
     table = Table("name", "idp", "created")
     table.add_column("id", no_wrap=True, min_width=36)
     table.add_column("organization", no_wrap=True, min_width=36)
-    for directory in tenants.list_directories(engine):
+    for directory in found:
         idp = tenants.effective_idp(directory).value
         declared = directory.idp != "generic" or directory.idp_detected is None
         add_row(

@@ -7,6 +7,7 @@ import typer
 from rich.table import Table
 
 from scimgate.cli.common import DatabaseOption, add_row, console, engine_for
+from scimgate.cli.json_output import JsonOption, print_json
 from scimgate.service.errors import Invalid
 from scimgate.service.provisioning import confirmations
 
@@ -19,6 +20,7 @@ def drift(
     older_than: Annotated[
         float | None, typer.Option(help="...or for longer than this many hours")
     ] = None,
+    as_json: JsonOption = False,
     database_url: DatabaseOption = None,
 ) -> None:
     """Users and groups the IdP has stopped sending: candidates for a missed deprovisioning."""
@@ -28,6 +30,9 @@ def drift(
         raise typer.BadParameter(f"{exc}: --since or --older-than") from None
     engine = engine_for(database_url)
     found = confirmations.drift_report(engine, directory_id, cutoff)
+    if as_json:
+        print_json({"since": cutoff, "resources": found})
+        return
     table = Table("kind", "name", "last confirmed")
     table.add_column("id", no_wrap=True, min_width=36)
     for item in found:

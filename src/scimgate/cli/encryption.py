@@ -1,6 +1,5 @@
 """``scimgate encryption``: keys for encryption at rest, what each protects, and rotation."""
 
-import json
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -8,6 +7,7 @@ import typer
 from rich.table import Table
 
 from scimgate.cli.common import DatabaseOption, add_row, console, engine_for
+from scimgate.cli.json_output import JsonOption, print_json
 from scimgate.service.administration import encryption
 from scimgate.store.encryption import EncryptionError, new_key_line
 
@@ -32,13 +32,13 @@ def new_key(
 
 @encryption_app.command("status")
 def status(
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object")] = False,
+    as_json: JsonOption = False,
     database_url: DatabaseOption = None,
 ) -> None:
     """How many stored rows each key id protects, and how many are still plain."""
     found = encryption.status(engine_for(database_url))
     if as_json:
-        print(json.dumps({each.name: each.rows_by_key for each in found}))
+        print_json({each.name: each.rows_by_key for each in found})
         return
     table = Table("stored values", "key id", "rows")
     for each in found:

@@ -1,12 +1,14 @@
 """``scimgate events``, ``held`` and ``offboarding``: the event stream as an operator sees it."""
 
-import json
 import time
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
+from sqlalchemy import Engine
 
 from scimgate.cli.common import (
     DatabaseOption,
@@ -15,11 +17,14 @@ from scimgate.cli.common import (
     console,
     engine_for,
     organization_of,
+    shown,
+    to_the_second,
 )
+from scimgate.cli.json_output import JsonOption, print_json, print_json_line
 from scimgate.events.report import offboarding_csv
 from scimgate.events.schema import event_schema_text
 from scimgate.service.event_stream import event_feed, publishing
-from scimgate.service.event_stream.event_feed import CursorExpired, EventFilter
+from scimgate.service.event_stream.event_feed import CursorExpired, EventFilter, EventPage
 from scimgate.wording import counted
 
 events_app = typer.Typer(help="The event stream: every change of every directory, in order.")
@@ -27,6 +32,10 @@ held_app = typer.Typer(help="Events held back by the safety valve or a dry run: 
 offboarding_app = typer.Typer(help="Proof of offboarding: deprovisionings and their confirmation.")
 
 FOLLOW_INTERVAL = 1.0
+
+STREAM_COLUMNS = (("seq", 8), ("occurred", 19), ("type", 31), ("directory", 36), ("subject", 0))
+"""The columns ``events list --follow`` prints, with their widths: fixed, so that each
+event is one line under a header printed once (the subject, last, takes what it needs)."""
 
 
 @events_app.command("list")
@@ -38,51 +47,86 @@ def list_events(
     event_type: Annotated[
         list[str] | None, typer.Option("--type", help="Only these types (repeatable)")
     ] = None,
-    follow: Annotated[bool, typer.Option(help="Keep printing new events until interrupted")] = (
-        False
-    ),
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON event per line")] = False,
+    follow: Annotated[
+        bool,
+        typer.Option(
+            help="Keep printing events as they arrive, a line each (with --json: a JSON object "
+            "per line), until interrupted"
+        ),
+    ] = False,
+    as_json: JsonOption = False,
     database_url: DatabaseOption = None,
 ) -> None:
-    """Print events after a cursor, oldest first."""
+    """Print events after a cursor, oldest first.
+
+    With --follow --json the output is a stream: one JSON object per line, as events arrive.
+    """
     engine = engine_for(database_url)
     organization_id = organization_of(engine, org).id if org else None
     where = EventFilter(
         organization_id=organization_id, directory_id=directory, types=tuple(event_type or ())
     )
+    if follow:
+        _follow(engine, after, limit, where, as_json)
+        return
+    page = _read(engine, after, limit, where)
+    if as_json:
+        print_json(page.events)
+        return
+    _print_table(page.events)
+    console.print(f"Next cursor: {page.next_cursor}")
+
+
+def _read(engine: Engine, after: int, limit: int, where: EventFilter) -> EventPage:
+    try:
+        return event_feed.read_events(engine, after, limit, where)
+    except CursorExpired as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+def _follow(engine: Engine, after: int, limit: int, where: EventFilter, as_json: bool) -> None:
+    """Print each event once as it arrives, under a header printed once; poll while idle."""
+    if not as_json:
+        console.print(_stream_line(name for name, _ in STREAM_COLUMNS), style="bold")
     cursor = after
     while True:
-        try:
-            page = event_feed.read_events(engine, cursor, limit, where)
-        except CursorExpired as exc:
-            raise typer.BadParameter(str(exc)) from None
-        _print_events(page.events, as_json)
+        page = _read(engine, cursor, limit, where)
+        for event in page.events:
+            if as_json:
+                print_json_line(event)
+            else:
+                console.print(_stream_line(_cells(event)))
         cursor = page.next_cursor
-        if not follow:
-            if not as_json:
-                console.print(f"Next cursor: {cursor}")
-            return
         if not page.events:
             time.sleep(FOLLOW_INTERVAL)
 
 
-def _print_events(found: list[dict[str, object]], as_json: bool) -> None:
-    if as_json:
-        for event in found:
-            print(json.dumps(event))
-        return
+def _stream_line(cells: Iterable[object]) -> Text:
+    """One line of the stream: each cell padded to its column's width, shown safely."""
+    line = Text()
+    for (_, width), cell in zip(STREAM_COLUMNS, cells, strict=True):
+        text = shown(cell)
+        if width:
+            text.pad_right(max(width - len(text), 0) + 2)
+        line.append_text(text)
+    return line
+
+
+def _cells(event: dict[str, Any]) -> tuple[object, ...]:
+    """An event's cells, in the table as in the stream."""
+    return (
+        event["sequence"],
+        to_the_second(datetime.fromisoformat(event["occurred_at"])),
+        event["type"],
+        event["directory_id"],
+        _subject(event["data"]),
+    )
+
+
+def _print_table(found: list[dict[str, Any]]) -> None:
     table = Table("seq", "occurred", "type", "directory", "subject")
     for event in found:
-        data = event["data"]
-        assert isinstance(data, dict)
-        add_row(
-            table,
-            str(event["sequence"]),
-            str(event["occurred_at"]),
-            str(event["type"]),
-            str(event["directory_id"]),
-            _subject(data),
-        )
+        add_row(table, *_cells(event))
     console.print(table)
 
 
@@ -109,9 +153,14 @@ def schema() -> None:
 
 
 @held_app.command("status")
-def held_status(directory_id: str, database_url: DatabaseOption = None) -> None:
+def held_status(
+    directory_id: str, as_json: JsonOption = False, database_url: DatabaseOption = None
+) -> None:
     """Whether a directory's events are held, and how many."""
     summary = publishing.held_summary(engine_for(database_url), directory_id)
+    if as_json:
+        print_json(summary)
+        return
     since = summary.held_since.isoformat(timespec="seconds") if summary.held_since else "-"
     console.print(
         f"Delivery: {summary.delivery} (since {since}); held events: {summary.held_events}"
@@ -156,7 +205,7 @@ def report(
     if output == "csv":
         print(offboarding_csv(rows), end="")
     elif output == "json":
-        print(json.dumps([row.model_dump(mode="json") for row in rows], indent=2))
+        print_json(rows)
     else:
         table = Table("user", "reason", "requested", "notified", "confirmed")
         for row in rows:

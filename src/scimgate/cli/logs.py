@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from scimgate.cli.common import DatabaseOption, add_row, console, engine_for, shown
+from scimgate.cli.json_output import JsonOption, print_json
 from scimgate.service.operations import provisioning_log
 from scimgate.service.operations.provisioning_log import as_dict
 from scimgate.store.provisioning_logs import LogEntry
@@ -24,7 +25,7 @@ def list_logs(
         None
     ),
     limit: Annotated[int, typer.Option(help="Entries to show")] = 50,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON entry per line")] = False,
+    as_json: JsonOption = False,
     database_url: DatabaseOption = None,
 ) -> None:
     """The directory's latest requests, newest first, with the diagnosis of each failure."""
@@ -37,8 +38,7 @@ def list_logs(
         since=_utc(since),
     )
     if as_json:
-        for found in page.entries:
-            print(json.dumps(as_dict(found, bodies=False), default=str))
+        print_json([as_dict(found, bodies=False) for found in page.entries])
         return
     table = Table("received", "request", "status", "ms", "resource", "userName", "diagnosis")
     for found in page.entries:
@@ -58,7 +58,7 @@ def list_logs(
 @logs_app.command("show")
 def show_log(
     key: Annotated[str, typer.Argument(help="A log entry id or a request id")],
-    as_json: Annotated[bool, typer.Option("--json", help="The entry as JSON")] = False,
+    as_json: JsonOption = False,
     database_url: DatabaseOption = None,
 ) -> None:
     """One entry with its bodies and diagnosis."""
@@ -66,7 +66,7 @@ def show_log(
     if found is None:
         raise typer.BadParameter(f"No log entry or request {key}")
     if as_json:
-        print(json.dumps(as_dict(found, bodies=True), default=str))
+        print_json(as_dict(found, bodies=True))
         return
     _print_entry(found)
 

@@ -14,6 +14,7 @@ from scimgate.cli.drift import drift
 from scimgate.cli.encryption import encryption_app
 from scimgate.cli.events import events_app, held_app, offboarding_app
 from scimgate.cli.groups import groups_app
+from scimgate.cli.help_names import name_parameters
 from scimgate.cli.logs import logs_app
 from scimgate.cli.mappings import mappings_app
 from scimgate.cli.organizations import orgs_app
@@ -53,3 +54,4 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(setup_links_app, name="setup-links")
 app.add_typer(encryption_app, name="encryption")
 report_service_errors(app)
+name_parameters(app)

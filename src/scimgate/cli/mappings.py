@@ -4,16 +4,22 @@ import typer
 from rich.table import Table
 
 from scimgate.cli.common import DatabaseOption, add_row, console, engine_for, report_removal
+from scimgate.cli.json_output import JsonOption, print_json
 from scimgate.service.administration import attribute_mappings
 
 mappings_app = typer.Typer(help="Attribute mappings: named custom attributes read from SCIM paths.")
 
 
 @mappings_app.command("list")
-def list_mappings(directory_id: str, database_url: DatabaseOption = None) -> None:
+def list_mappings(
+    directory_id: str, as_json: JsonOption = False, database_url: DatabaseOption = None
+) -> None:
     """Show the directory's attribute mappings, its IdP's defaults included."""
     engine = engine_for(database_url)
     found = attribute_mappings.effective_mappings(engine, directory_id)
+    if as_json:
+        print_json([{"name": name, "path": path} for name, path in found.items()])
+        return
     table = Table("name", "SCIM path")
     for name, path in found.items():
         add_row(table, name, path)

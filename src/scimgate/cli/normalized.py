@@ -1,9 +1,8 @@
 """The ``list`` command ``users`` and ``groups`` share: a page of a directory's normalized view."""
 
-import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
-from typing import Any, Generic, TypeVar
+from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 import typer
 from rich.table import Table
@@ -12,20 +11,20 @@ from scimgate.cli.common import (
     BaseUrlOption,
     CountOption,
     DatabaseOption,
-    JsonLinesOption,
     StartIndexOption,
     add_row,
     console,
     engine_for,
     public_root,
 )
+from scimgate.cli.json_output import JsonOption, print_json
 
 Item = TypeVar("Item")
 
 
 @dataclass(frozen=True)
 class NormalizedListing(Generic[Item]):
-    """How one kind of resource of the normalized view is listed: as a table or JSON lines."""
+    """How one kind of resource of the normalized view is listed: as a table or JSON."""
 
     view: Callable[..., tuple[int, list[Item]]]
     """The service's page of the view, e.g. ``directory_users``."""
@@ -43,7 +42,7 @@ class NormalizedListing(Generic[Item]):
             directory_id: str,
             count: CountOption = 100,
             start_index: StartIndexOption = 1,
-            as_json: JsonLinesOption = False,
+            as_json: JsonOption = False,
             database_url: DatabaseOption = None,
             base_url: BaseUrlOption = None,
         ) -> None:
@@ -69,7 +68,7 @@ class NormalizedListing(Generic[Item]):
             start_index=start_index,
         )
         if as_json:
-            _print_json_lines(found)
+            print_json(found)
             return
         table = Table(*self.headings)
         table.add_column("id", no_wrap=True, min_width=36)
@@ -77,8 +76,3 @@ class NormalizedListing(Generic[Item]):
             add_row(table, *self.cells(item))
         console.print(table)
         console.print(f"{len(found)} of {total} {self.plural} from position {start_index}.")
-
-
-def _print_json_lines(found: list[Any]) -> None:
-    for item in found:
-        print(json.dumps(asdict(item), default=str))

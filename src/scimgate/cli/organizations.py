@@ -1,7 +1,5 @@
 """``scimgate orgs …``: organizations, the customers whose directories scimgate serves."""
 
-import json
-from dataclasses import asdict
 from typing import Annotated
 
 import typer
@@ -9,7 +7,8 @@ from rich.table import Table
 from rich.text import Text
 
 from scimgate.cli.audit import audited
-from scimgate.cli.common import DatabaseOption, JsonOption, add_row, console, engine_for, shown
+from scimgate.cli.common import DatabaseOption, add_row, console, engine_for, shown
+from scimgate.cli.json_output import JsonOption, print_json
 from scimgate.service.administration import tenants
 
 orgs_app = typer.Typer(help="Organizations: the customers whose directories scimgate serves.")
@@ -21,6 +20,7 @@ def create_organization(
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="Print the new organization's id alone")
     ] = False,
+    as_json: JsonOption = False,
     database_url: DatabaseOption = None,
 ) -> None:
     """Create an organization (one customer); its directories name it by id or name."""
@@ -35,6 +35,9 @@ def create_organization(
         lambda org: org.id,
         lambda org: org.id,
     )
+    if as_json:
+        print_json(created)
+        return
     if quiet:
         console.print(created.id)
         return
@@ -47,7 +50,7 @@ def list_organizations(as_json: JsonOption = False, database_url: DatabaseOption
     """List organizations."""
     found = tenants.list_organizations(engine_for(database_url))
     if as_json:
-        console.print_json(json.dumps([asdict(org) for org in found], default=str))
+        print_json(found)
         return
     table = Table("id", "name", "created")
     for org in found:

@@ -6,16 +6,22 @@ import typer
 from rich.table import Table
 
 from scimgate.cli.common import DatabaseOption, add_row, console, engine_for, report_removal
+from scimgate.cli.json_output import JsonOption, print_json
 from scimgate.service.administration import roles as role_mapping
 
 roles_app = typer.Typer(help="Role mapping: groups give their members roles.")
 
 
 @roles_app.command("list")
-def list_role_rules(directory_id: str, database_url: DatabaseOption = None) -> None:
+def list_role_rules(
+    directory_id: str, as_json: JsonOption = False, database_url: DatabaseOption = None
+) -> None:
     """Show the directory's role rules, in priority order."""
     engine = engine_for(database_url)
     found = role_mapping.list_rules(engine, directory_id)
+    if as_json:
+        print_json(found)
+        return
     table = Table("priority", "kind", "group", "role")
     table.add_column("id", no_wrap=True, min_width=36)
     for rule in found:

@@ -10,6 +10,7 @@ from rich.table import Table
 from scim2_models import SCIMException
 
 from scimgate.cli.common import DatabaseOption, add_row, console, engine_for
+from scimgate.cli.json_output import JsonOption, print_json
 from scimgate.scim.extensions import simple_schema
 from scimgate.service.provisioning import extension_schemas
 from scimgate.wording import counted
@@ -18,10 +19,15 @@ schemas_app = typer.Typer(help="Extension schemas: custom attributes a directory
 
 
 @schemas_app.command("list")
-def list_schemas(directory_id: str, database_url: DatabaseOption = None) -> None:
+def list_schemas(
+    directory_id: str, as_json: JsonOption = False, database_url: DatabaseOption = None
+) -> None:
     """Show the extension schemas registered for a directory."""
     engine = engine_for(database_url)
     found = extension_schemas.registered(engine, directory_id)
+    if as_json:
+        print_json(found)
+        return
     table = Table("schema", "extends", "attributes", "registered")
     for each in found:
         names = ", ".join(attribute["name"] for attribute in each.definition["attributes"])

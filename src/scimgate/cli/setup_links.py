@@ -1,23 +1,22 @@
 """``scimgate setup-links …``: expiring one-time links for a customer's IT admin."""
 
-import json
-from dataclasses import asdict
 from datetime import timedelta
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
+from scimgate.api.setup_links import SetupLink as SetupLinkOut
 from scimgate.cli.audit import audited
 from scimgate.cli.common import (
     DatabaseOption,
-    JsonOption,
     OrgHelp,
     add_row,
     console,
     engine_for,
     organization_of,
 )
+from scimgate.cli.json_output import JsonOption, print_json
 from scimgate.service.administration import setup_links
 from scimgate.store.ids import utcnow
 from scimgate.store.setup_links import SetupLink
@@ -80,8 +79,8 @@ def list_links(
     found = setup_links.list_links(engine, organization_id)
     now = utcnow()
     if as_json:
-        rows = [{**asdict(link), "state": setup_links.state(link, now)} for link in found]
-        console.print_json(json.dumps(rows, default=str))
+        rows = [{**vars(link), "state": setup_links.state(link, now)} for link in found]
+        print_json([SetupLinkOut.model_validate(row) for row in rows])
         return
     table = Table("id", "state", "created", "expires", "directory", "token revealed")
     for link in found:

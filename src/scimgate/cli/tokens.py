@@ -6,6 +6,7 @@ import typer
 from rich.table import Table
 
 from scimgate.cli.common import DatabaseOption, add_row, console, engine_for, report_removal
+from scimgate.cli.json_output import JsonOption, print_json
 from scimgate.service.administration import tenants
 
 tokens_app = typer.Typer(help="Bearer tokens of a directory.")
@@ -25,12 +26,17 @@ def create_token(
 
 
 @tokens_app.command("list")
-def list_tokens(directory_id: str, database_url: DatabaseOption = None) -> None:
+def list_tokens(
+    directory_id: str, as_json: JsonOption = False, database_url: DatabaseOption = None
+) -> None:
     """List a directory's tokens (never their secrets)."""
     engine = engine_for(database_url)
+    found = tenants.list_tokens(engine, directory_id)
+    if as_json:
+        print_json(found)
+        return
     table = Table("name", "starts with", "created", "last used", "revoked")
     table.add_column("id", no_wrap=True, min_width=36)
-    found = tenants.list_tokens(engine, directory_id)
     for token in found:
         add_row(
             table,

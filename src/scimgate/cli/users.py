@@ -1,12 +1,12 @@
 """``scimgate users …``: a directory's users, normalized; a user's history; erasure."""
 
-import json
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from scimgate.cli.common import DatabaseOption, add_row, console, engine_for
+from scimgate.cli.json_output import JsonOption, print_json
 from scimgate.cli.normalized import NormalizedListing
 from scimgate.scim.normalized import DirectoryUser
 from scimgate.service.administration import erasure
@@ -45,14 +45,13 @@ USERS.add_list_command(
 def user_history(
     directory_id: str,
     user_id: str,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON event per line")] = False,
+    as_json: JsonOption = False,
     database_url: DatabaseOption = None,
 ) -> None:
     """Every published event about a user, oldest first."""
     found = event_feed.user_history(engine_for(database_url), directory_id, user_id)
     if as_json:
-        for event in found:
-            print(json.dumps(event))
+        print_json(found)
         return
     table = Table("seq", "occurred", "type")
     for event in found:

@@ -1,6 +1,5 @@
 """``scimgate webhooks …`` and ``scimgate worker``: endpoints, deliveries, the delivery worker."""
 
-import json
 import signal
 import sys
 import threading
@@ -8,7 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from types import FrameType
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.table import Table
@@ -22,6 +21,7 @@ from scimgate.cli.common import (
     organization_of,
     settings_for,
 )
+from scimgate.cli.json_output import JsonOption, print_json
 from scimgate.logging import configure as configure_logging
 from scimgate.service.event_stream import webhooks
 from scimgate.service.event_stream import worker as delivery_worker
@@ -34,8 +34,6 @@ if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
 Record = TypeVar("Record", bound="DataclassInstance")
-
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")]
 
 
 @webhooks_app.command("create")
@@ -248,7 +246,7 @@ def worker(database_url: DatabaseOption = None) -> None:
 
 def _print_secret(issued: WithSecret, as_json: bool) -> None:
     if as_json:
-        _print_json({**asdict(issued.endpoint), "secret": issued.secret})
+        print_json({**asdict(issued.endpoint), "secret": issued.secret})
         return
     console.print(f"Endpoint:       {issued.endpoint.id} ({issued.endpoint.url})")
     console.print(f"Signing secret: {issued.secret}")
@@ -270,21 +268,11 @@ def _print_records(
 ) -> None:
     """Records as a JSON array, or as the rows of ``table``."""
     if as_json:
-        _print_json([asdict(each) for each in found])
+        print_json(found)
         return
     for each in found:
         add_row(table, *cells(each))
     console.print(table)
-
-
-def _print_json(payload: Any) -> None:
-    print(json.dumps(payload, default=_json_default, indent=2))
-
-
-def _json_default(value: Any) -> str:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} is not JSON")
 
 
 def _print_state(endpoint: EndpointInfo) -> None:
