@@ -17,8 +17,9 @@ from playwright.sync_api import Browser, Page, expect
 
 from browser_support import Screenshots
 from conftest import ADMIN_TOKEN, LiveServer
-from scim_payloads import group, user
+from scim_payloads import group, patch, user
 from scimgate.service.administration import tenants
+from scimgate.service.event_stream import safety
 from scimgate.service.operations import provisioning_log
 from webhook_support import Endpoints, Receiver, Reply, wait_until, worker_thread
 
@@ -217,11 +218,16 @@ def test_every_admin_page_fits_a_phone(
     created = tenants.create_directory(live_server.engine, organization.id, "Okta production")
     directory_id = created.directory.id
     base_url = f"{live_server.url}/scim/v2/{directory_id}"
+    # Its safety valve trips on the second leaver, so its page shows the held events too.
+    safety.configure(live_server.engine, directory_id, max_count=1, max_percent=0)
     with httpx.Client(
         base_url=base_url, headers={**OKTA, "Authorization": f"Bearer {created.token.secret}"}
     ) as okta:
-        ids = [okta.post("/Users", json=user(name)).json()["id"] for name in PEOPLE[:3]]
+        ids = [okta.post("/Users", json=user(name)).json()["id"] for name in PEOPLE[:4]]
         group_id = okta.post("/Groups", json=group("Engineering", ids)).json()["id"]
+        for leaver in ids[2:]:
+            off = {"op": "replace", "path": "active", "value": False}
+            assert okta.patch(f"/Users/{leaver}", json=patch(off)).status_code == 200
     endpoint = endpoints.register(
         "http://127.0.0.1:9/a/rather/long/path/of/a/webhook/receiver",
         organization_id=organization.id,
@@ -258,3 +264,30 @@ def test_every_admin_page_fits_a_phone(
             expect(page.get_by_role("button", name="Sign out")).to_be_in_viewport()
     finally:
         context.close()
+
+
+def test_a_held_directory_is_reviewed_and_released_in_the_browser(
+    page: Page, screenshots: Screenshots, live_server: LiveServer
+) -> None:
+    organization = tenants.create_organization(live_server.engine, "Held Inc")
+    created = tenants.create_directory(live_server.engine, organization.id, "Entra")
+    directory_id = created.directory.id
+    safety.configure(live_server.engine, directory_id, max_count=1, max_percent=0)
+    with httpx.Client(
+        base_url=f"{live_server.url}/scim/v2/{directory_id}",
+        headers={**OKTA, "Authorization": f"Bearer {created.token.secret}"},
+    ) as okta:
+        for name in PEOPLE[:3]:
+            user_id = okta.post("/Users", json=user(name)).json()["id"]
+            off = {"op": "replace", "path": "active", "value": False}
+            assert okta.patch(f"/Users/{user_id}", json=patch(off)).status_code == 200
+    _sign_in(page, live_server.url)
+    page.goto(f"{live_server.url}/admin/directories/{directory_id}")
+    held = page.get_by_role("region", name="Held events")
+    expect(held).to_be_visible()
+    expect(held.get_by_text(PEOPLE[2])).to_be_visible()
+    screenshots.take(page, "held events to review")
+    page.get_by_role("button", name=re.compile("^Release")).click()
+    expect(page.get_by_role("heading", name="Held events")).to_have_count(0)
+    expect(page.locator("dd").get_by_text("Live", exact=True)).to_be_visible()
+    screenshots.take(page, "released")
