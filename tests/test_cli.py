@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -29,34 +30,41 @@ URL = re.compile(r"SCIM base URL:\s+(\S+)")
 TOKEN = re.compile(r"Bearer token:\s+(scimgate_\S+)")
 
 
-@pytest.fixture
-def first_start(tmp_path: Path) -> Iterator[tuple[str, str, str]]:
-    """`scimgate serve` in an empty working directory, as a new user runs it."""
-    port = free_port()
+@contextmanager
+def serving_as_a_new_user(folder: Path, port: int) -> Iterator[str]:
+    """`scimgate serve` in ``folder`` with no SCIMGATE_ setting; what it printed until it
+    listened. It is stopped when the block ends."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SCIMGATE_")}
-    process = subprocess.Popen(
+    with subprocess.Popen(
         [sys.executable, "-m", "scimgate", "serve", "--port", str(port)],
-        cwd=tmp_path,
+        cwd=folder,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-    )
-    assert process.stdout is not None
-    printed = ""
-    for line in process.stdout:
-        printed += line
-        if "Uvicorn running" in line:  # listening: startup completes before the bind
-            break
-    url, token = URL.search(printed), TOKEN.search(printed)
-    assert url and token, printed
-    # Keep reading the server's output, or its access log fills the pipe and blocks it.
-    threading.Thread(target=process.stdout.read, daemon=True).start()
-    try:
+    ) as process:
+        assert process.stdout is not None
+        printed = ""
+        for line in process.stdout:
+            printed += line
+            if "Uvicorn running" in line:  # listening: startup completes before the bind
+                break
+        # Keep reading the server's output, or its access log fills the pipe and blocks it.
+        threading.Thread(target=process.stdout.read, daemon=True).start()
+        try:
+            yield printed
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+
+
+@pytest.fixture
+def first_start(tmp_path: Path) -> Iterator[tuple[str, str, str]]:
+    """`scimgate serve` in an empty working directory, as a new user runs it."""
+    with serving_as_a_new_user(tmp_path, free_port()) as printed:
+        url, token = URL.search(printed), TOKEN.search(printed)
+        assert url and token, printed
         yield url.group(1), token.group(1), printed
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
     assert (tmp_path / "scimgate.db").exists()
 
 
@@ -127,23 +135,8 @@ def test_a_later_start_says_how_to_make_an_admin_key(tmp_path: Path) -> None:
     finally:
         engine.dispose()
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SCIMGATE_")}
-    with subprocess.Popen(
-        [sys.executable, "-m", "scimgate", "serve", "--port", str(port)],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    ) as process:
-        assert process.stdout is not None
-        printed = ""
-        for line in process.stdout:
-            printed += line
-            if "Application startup complete" in line:
-                break
-        process.terminate()
-        process.wait(timeout=10)
+    with serving_as_a_new_user(tmp_path, port) as printed:
+        pass
     assert "Admin key:" not in printed and "Bearer token:" not in printed, printed
     assert f"Admin portal:  http://127.0.0.1:{port}/admin/" in printed
     assert "'scimgate keys create NAME --scope write' makes a new one" in printed
