@@ -55,10 +55,6 @@ def serve(
     database_url: DatabaseOption = None,
 ) -> None:
     """Run the SCIM service (migrating the database first; a new database gets a demo directory)."""
-    # Before anything is created: the demo directory's token and the first admin key are
-    # shown once, and a server that then cannot listen would have spent them for nothing.
-    _check_free(host, port)
-    configure_logging(json=not sys.stderr.isatty())
     settings = settings_for(database_url)
     if workers > 1 and is_sqlite(settings.database_url):
         # SQLite lets one writer in at a time: more processes only queue for its lock.
@@ -66,6 +62,10 @@ def serve(
             "several server processes need PostgreSQL; SQLite serves one process on one machine",
             param_hint="--workers",
         )
+    # Before anything is created: the demo directory's token and the first admin key are
+    # shown once, and a server that then cannot listen would have spent them for nothing.
+    _check_free(host, port)
+    configure_logging(json=not sys.stderr.isatty())
     engine = open_engine(settings.database_url, None, settings.encryption_keys)
     bootstrap = prepare_database(engine)
     engine.dispose()  # the server (and the worker) open their own
