@@ -100,7 +100,7 @@ def page(
     browser: Browser, screenshots: Screenshots, request: pytest.FixtureRequest
 ) -> Iterator[Page]:
     """A fresh browser context (its own cookies) at a laptop's screen size."""
-    context = browser.new_context(viewport={"width": 1366, "height": 820})
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
     opened = context.new_page()
     opened.set_default_timeout(15_000)
     failed_before = request.session.testsfailed

@@ -255,13 +255,15 @@ def test_every_admin_page_fits_a_phone(
             ("mappings", f"{directory}/mappings"),
             ("webhooks", "/admin/webhooks"),
             ("endpoint", f"/admin/webhooks/{endpoint['id']}"),
+            ("unknown page", "/admin/no-such-page"),
         ):
             page.goto(f"{live_server.url}{path}")
             wide = page.evaluate("document.documentElement.scrollWidth")
             screenshots.take(page, f"phone {name}")
             wider = page.evaluate(_WIDER_THAN_THE_SCREEN)
             assert wide <= PHONE["width"], f"{path} is {wide} px wide: {wider}"
-            expect(page.get_by_role("button", name="Sign out")).to_be_in_viewport()
+            if name != "unknown page":  # answered before any session is read
+                expect(page.get_by_role("button", name="Sign out")).to_be_in_viewport()
     finally:
         context.close()
 
