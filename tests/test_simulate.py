@@ -62,6 +62,28 @@ def _rehearse(live_server: LiveServer, idp: str, concurrency: int) -> None:
     assert directory.http.get("/Groups", params={"count": 0}).json()["totalResults"] == pushed
 
 
+def _rehearse_under(
+    limits: dict[str, str], database_url: str, tmp_path: Path, users: int, groups: int
+) -> str:
+    """Entra's lifecycle against a server of its own with these rate limits; it must pass.
+    What the simulator printed."""
+    with serving(database_url, tmp_path / "server.log", **limits) as url:
+        engine = open_engine(database_url)
+        try:
+            directory = new_directory(LiveServer(url, engine), "rate limits")
+            result = CliRunner().invoke(
+                app,
+                ["simulate", "--url", directory.base_url, "--token", directory.token,
+                 "--idp", "entra", "--users", str(users), "--groups", str(groups)],
+            )  # fmt: skip
+            directory.http.close()
+        finally:
+            engine.dispose()
+    assert result.exit_code == 0, result.output
+    assert "entra lifecycle passed" in result.output
+    return result.output
+
+
 def test_a_rehearsal_against_the_default_rate_limits_passes(
     database_url: str, tmp_path: Path
 ) -> None:
@@ -74,20 +96,7 @@ def test_a_rehearsal_against_the_default_rate_limits_passes(
         "SCIMGATE_TOKEN_RATE": str(limits.per_token.rate),
         "SCIMGATE_TOKEN_BURST": str(limits.per_token.burst),
     }
-    with serving(database_url, tmp_path / "server.log", **defaults) as url:
-        engine = open_engine(database_url)
-        try:
-            directory = new_directory(LiveServer(url, engine), "default limits")
-            result = CliRunner().invoke(
-                app,
-                ["simulate", "--url", directory.base_url, "--token", directory.token,
-                 "--idp", "entra", "--users", str(BEYOND_THE_BURST), "--groups", "15"],
-            )  # fmt: skip
-            directory.http.close()
-        finally:
-            engine.dispose()
-    assert result.exit_code == 0, result.output
-    assert "entra lifecycle passed" in result.output
+    _rehearse_under(defaults, database_url, tmp_path, BEYOND_THE_BURST, 15)
 
 
 def test_a_rehearsal_faster_than_the_limits_waits_out_each_429(
@@ -103,21 +112,8 @@ def test_a_rehearsal_faster_than_the_limits_waits_out_each_429(
         "SCIMGATE_DIRECTORY_BURST": "20",
         "SCIMGATE_TOKEN_RATE": "0",
     }
-    with serving(database_url, tmp_path / "server.log", **limits) as url:
-        engine = open_engine(database_url)
-        try:
-            directory = new_directory(LiveServer(url, engine), "tight limits")
-            result = CliRunner().invoke(
-                app,
-                ["simulate", "--url", directory.base_url, "--token", directory.token,
-                 "--idp", "entra", "--users", "10", "--groups", "2"],
-            )  # fmt: skip
-            directory.http.close()
-        finally:
-            engine.dispose()
-    assert result.exit_code == 0, result.output
-    assert "entra lifecycle passed" in result.output
-    assert "asked to slow down" in result.output, result.output
+    printed = _rehearse_under(limits, database_url, tmp_path, 10, 2)
+    assert "asked to slow down" in printed, printed
 
 
 def test_a_refused_token_stops_the_rehearsal_with_the_reason(live_server: LiveServer) -> None:

@@ -137,7 +137,7 @@ def confirm_revoked(engine: Engine, directory_id: str, user_id: str) -> list[str
         existing_directory(conn, directory_id)
         confirmed = offboarding.confirm_user(conn, directory_id, user_id, utcnow(), "api")
         if not confirmed:
-            _known_user(conn, directory_id, user_id)
+            _known_user(conn, directory_id, user_id, events_read=False)
         return confirmed
 
 
@@ -166,14 +166,17 @@ def user_history(engine: Engine, directory_id: str, user_id: str) -> list[dict[s
         existing_directory(conn, directory_id)
         found = events.resource_events(conn, directory_id, user_id)
         if not found:
-            _known_user(conn, directory_id, user_id)
+            _known_user(conn, directory_id, user_id, events_read=True)
         return [wire(event) for event in found]
 
 
-def _known_user(conn: Connection, directory_id: str, user_id: str) -> None:
-    """``UnknownUser`` unless the directory holds the user, or held it (its events remain)."""
-    if "\x00" not in user_id and USERS.get(conn, directory_id, user_id) is not None:
-        return
-    if "\x00" not in user_id and events.resource_events(conn, directory_id, user_id):
-        return
+def _known_user(conn: Connection, directory_id: str, user_id: str, *, events_read: bool) -> None:
+    """``UnknownUser`` unless the directory holds the user, or held it (its events remain;
+    ``events_read``: the caller found none already)."""
+    # An id with U+0000 names nothing, and PostgreSQL text cannot even hold it.
+    if "\x00" not in user_id:
+        if USERS.get(conn, directory_id, user_id) is not None:
+            return
+        if not events_read and events.resource_events(conn, directory_id, user_id):
+            return
     raise UnknownUser(directory_id, user_id)
