@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import Engine, event
 from starlette.testclient import TestClient
 
-from scim_payloads import group, patch, user
+from scim_payloads import BULK_SCHEMA, group, patch, user
 from scimgate.api.app import create_app
 from scimgate.config import Settings
 from scimgate.service.administration import tenants
@@ -89,11 +89,21 @@ def population(database_url: str) -> Iterator[Population]:
     }
     base = f"/scim/v2/{created.directory.id}"
     with TestClient(app, base_url=f"http://testserver{base}", headers=headers) as client:
-        user_ids = []
-        for index in range(MEMBERS + 2):
-            answer = client.post("/Users", json=user(f"u{index}@plans.io", externalId=f"x{index}"))
-            assert answer.status_code == 201
-            user_ids.append(answer.json()["id"])
+        # One Bulk request: in process, each request also waits for its log entry's batch.
+        operations = [
+            {
+                "method": "POST",
+                "path": "/Users",
+                "bulkId": f"u{index}",
+                "data": user(f"u{index}@plans.io", externalId=f"x{index}"),
+            }
+            for index in range(MEMBERS + 2)
+        ]
+        answer = client.post("/Bulk", json={"schemas": [BULK_SCHEMA], "Operations": operations})
+        assert answer.status_code == 200, answer.text
+        done = answer.json()["Operations"]
+        assert [each["status"] for each in done] == ["201"] * len(operations), done
+        user_ids = [each["location"].rsplit("/", 1)[1] for each in done]
         yield Population(client, engine, recorder, user_ids)
 
 
