@@ -20,9 +20,10 @@ from scimgate.simulator.population import Person
 from scimgate.simulator.runner import MAX_WAIT, Session, retry_after
 from scimgate.store.engine import open_engine
 
-USERS = 100
-GROUPS = 10
-"""Enough for every step of each lifecycle (joiners, movers, leavers) to act on many people."""
+USERS = 40
+GROUPS = 4
+"""Enough for every step of each lifecycle (joiners, movers, leavers) to act on several people:
+two of them leave, and where the dialect deletes leavers, one is deleted."""
 
 BEYOND_THE_BURST = 150
 """People whose lifecycle (about 575 requests) goes well beyond the default limits' burst of
