@@ -13,6 +13,7 @@ import secrets
 import threading
 
 import httpx
+import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from browser_support import Screenshots
@@ -21,6 +22,7 @@ from scim_payloads import group, patch, user
 from scimgate.service.administration import tenants
 from scimgate.service.event_stream import safety
 from scimgate.service.operations import provisioning_log
+from scimgate.store.engine import is_sqlite
 from webhook_support import Endpoints, Receiver, Reply, wait_until, worker_thread
 
 OKTA = {"User-Agent": "Okta SCIM Client 1.0.0", "Content-Type": "application/scim+json"}
@@ -210,10 +212,22 @@ _WIDER_THAN_THE_SCREEN = """Array.from(document.querySelectorAll("body *"))
 """The first elements that reach past the screen's edge (outside a table's own frame)."""
 
 
+def _layout_once(database_url: str) -> None:
+    """A page's layout and scripts are the same whichever database holds what it shows:
+    they are checked on SQLite (the walk above runs on both)."""
+    if not is_sqlite(database_url):
+        pytest.skip("the same page on either database: its layout is checked on SQLite")
+
+
 def test_every_admin_page_fits_a_phone(
-    browser: Browser, screenshots: Screenshots, live_server: LiveServer, endpoints: Endpoints
+    browser: Browser,
+    screenshots: Screenshots,
+    live_server: LiveServer,
+    database_url: str,
+    endpoints: Endpoints,
 ) -> None:
     """At 390 px no admin page scrolls sideways: tables scroll inside their card."""
+    _layout_once(database_url)
     organization = tenants.create_organization(live_server.engine, "A rather long company name")
     created = tenants.create_directory(live_server.engine, organization.id, "Okta production")
     directory_id = created.directory.id
@@ -269,8 +283,10 @@ def test_every_admin_page_fits_a_phone(
 
 
 def test_a_held_directory_is_reviewed_and_released_in_the_browser(
-    page: Page, screenshots: Screenshots, live_server: LiveServer
+    page: Page, screenshots: Screenshots, live_server: LiveServer, database_url: str
 ) -> None:
+    """Release is also checked over HTTP on both databases (``test_portal_pages.py``)."""
+    _layout_once(database_url)
     organization = tenants.create_organization(live_server.engine, "Held Inc")
     created = tenants.create_directory(live_server.engine, organization.id, "Entra")
     directory_id = created.directory.id
