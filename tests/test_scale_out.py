@@ -425,7 +425,8 @@ def test_serve_runs_several_server_processes_on_postgresql(
                 http.post("/Users", json=user(f"u{index}"), headers={"Connection": "close"})
                 for index in range(6)
             ]
-            assert [each.status_code for each in answers] == [201] * 6
+            statuses = [each.status_code for each in answers]
+            assert statuses == [201] * 6, (answers[0].text, log.read_text())
             listed = http.get("/Users").json()
             assert listed["totalResults"] == 6
         # Whichever process a scrape reaches counts the requests every process answered.
