@@ -23,6 +23,7 @@ LAUNCHER = """
 import json, os, signal, sys, traceback
 import uvicorn
 import scimgate.api.app
+from scimgate.cli.coalesced_writes import CoalescingHttpProtocol
 from scimgate.cli.main import app as cli
 
 signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps the children as they die
@@ -49,6 +50,7 @@ for line in sys.stdin:
                 host="127.0.0.1",
                 port=int(order["argument"]),
                 log_level="warning",
+                http=CoalescingHttpProtocol,
             )
         else:
             cli(["worker", "--database-url", order["argument"]], prog_name="scimgate")

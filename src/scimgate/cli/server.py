@@ -10,6 +10,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from scimgate.api.app import create_app
+from scimgate.cli.coalesced_writes import CoalescingHttpProtocol
 from scimgate.cli.common import DatabaseOption, console, engine_for, scim_url, settings_for
 from scimgate.config import pass_to_server_processes
 from scimgate.logging import configure as configure_logging
@@ -93,6 +94,7 @@ def serve(
         "access_log": False,
         # SIGTERM: stop accepting, let requests in flight finish (and commit), then exit.
         "timeout_graceful_shutdown": SHUTDOWN_GRACE_SECONDS,
+        "http": CoalescingHttpProtocol,
     }
     try:
         if workers == 1:
