@@ -308,6 +308,17 @@ def test_log_lines_are_json_with_time_level_and_the_request_id(json_log: io.Stri
     time.strptime(str(line["timestamp"])[:19], "%Y-%m-%dT%H:%M:%S")
 
 
+def test_a_log_line_with_values_orjson_refuses_is_still_one_json_line(
+    json_log: io.StringIO,
+) -> None:
+    """Lines are written by orjson, which refuses integers beyond 64 bits and keys that are
+    not strings: such a line is written by the ``json`` module instead, not lost."""
+    structlog.get_logger("scimgate").info("odd values", big=2**70, keyed={1: "one"})
+    [line] = _lines(json_log)
+    assert line["big"] == 2**70
+    assert line["keyed"] == {"1": "one"}
+
+
 def test_each_request_writes_one_access_line_without_secrets(
     database_url: str, scim: DirectoryClient, json_log: io.StringIO
 ) -> None:

@@ -9,11 +9,13 @@ raised, never its message, since messages quote data (a database error names
 the row it refused, and SQLAlchemy's adds the statement's parameters).
 """
 
+import json as json_module
 import logging
 import sys
 import traceback
-from typing import TextIO
+from typing import Any, TextIO
 
+import orjson
 import structlog
 from structlog.typing import Processor
 
@@ -26,7 +28,7 @@ def configure(json: bool, stream: TextIO | None = None) -> None:
     # A plain traceback: rendering one with every frame's locals takes seconds, and an
     # unexpected error is logged on the event loop, which answers nothing meanwhile.
     renderer: Processor = (
-        structlog.processors.JSONRenderer()
+        structlog.processors.JSONRenderer(serializer=_json_line)
         if json
         else structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback)
     )
@@ -44,6 +46,16 @@ def configure(json: bool, stream: TextIO | None = None) -> None:
         logger_factory=structlog.PrintLoggerFactory(stream or sys.stderr),
         cache_logger_on_first_use=False,
     )
+
+
+def _json_line(value: Any, **options: Any) -> str:
+    """A line's JSON text: by orjson, a few microseconds less a line (every request writes one),
+    or by the ``json`` module for what orjson refuses (integers beyond 64 bits, keys that are
+    not strings)."""
+    try:
+        return orjson.dumps(value, default=options.get("default")).decode()
+    except TypeError:  # orjson.JSONEncodeError is one
+        return json_module.dumps(value, **options)
 
 
 class OperatorError(Exception):

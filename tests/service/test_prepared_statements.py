@@ -21,13 +21,14 @@ from property_support import property_settings
 from scim_payloads import GROUP_SCHEMA, USER_SCHEMA
 from scimgate.scim.compare import fold
 from scimgate.service.administration import tenants
-from scimgate.store import configuration, events, membership_lists, memberships
+from scimgate.store import configuration, events, membership_lists, memberships, provisioning_logs
 from scimgate.store.engine import open_engine
 from scimgate.store.errors import Conflict
 from scimgate.store.event_subjects import users_with_groups, users_with_roles
 from scimgate.store.events import NewEvent
 from scimgate.store.ids import new_id
 from scimgate.store.prepared import Prepared, through_sqlalchemy
+from scimgate.store.provisioning_logs import LogEntry
 from scimgate.store.resource_tables import GROUPS, USERS, ResourceTable
 from scimgate.store.stored_resources import StoredResource
 from scimgate.store.tables.event_stream import events as events_table
@@ -325,3 +326,49 @@ def test_member_changes_are_written_and_read_as_through_sqlalchemy(
 
     answers = _both(engine, general, work)
     assert answers[1:3] == (1, 0)
+
+
+@st.composite
+def log_entries(draw: st.DrawFn, directory_id: str) -> LogEntry:
+    return LogEntry(
+        id=new_id(),
+        directory_id=directory_id,
+        request_id=new_id(),
+        received_at=draw(instants),
+        method=draw(st.sampled_from(["GET", "POST", "PATCH", "PUT", "DELETE"])),
+        path=f"/scim/v2/{directory_id}/Users",
+        query=draw(optional_names),
+        status=draw(st.integers(min_value=100, max_value=599)),
+        latency_ms=draw(st.integers(min_value=0, max_value=2**31 - 1)),
+        client=draw(st.none() | st.sampled_from(["entra", "okta"])),
+        user_agent=draw(optional_names),
+        scim_type=draw(st.none() | st.sampled_from(["uniqueness", "invalidFilter"])),
+        error_detail=draw(optional_names),
+        resource_type=draw(st.none() | st.sampled_from(["User", "Group"])),
+        resource_id=draw(st.none() | st.just(new_id())),
+        user_name=draw(optional_names),
+        request_body=draw(json_values),
+        response_body=draw(json_values),
+        diagnosis=draw(optional_names),
+    )
+
+
+@given(data=st.data(), count=st.integers(min_value=1, max_value=3))
+@property_settings(25)
+def test_log_entries_are_written_as_through_sqlalchemy(
+    engine: Engine, general: Engine, directory_id: str, data: st.DataObject, count: int
+) -> None:
+    """One entry alone (one execution) and several (one ``executemany``), as the log writes them."""
+    entries = [data.draw(log_entries(directory_id)) for _ in range(count)]
+
+    def work(conn: Connection) -> Any:
+        provisioning_logs.insert(conn, entries)
+        ids = ", ".join(f"'{entry.id}'" for entry in entries)
+        return (
+            _raw_rows(conn, "provisioning_logs", f"id IN ({ids})"),
+            [provisioning_logs.get(conn, entry.id, directory_id) for entry in entries],
+        )
+
+    rows, read = _both(engine, general, work)
+    assert len(rows) == count
+    assert [found.id if found else None for found in read] == [entry.id for entry in entries]

@@ -97,19 +97,21 @@ def _directory_in(path: str, pattern: re.Pattern[str]) -> str | None:
 def observe(scope: Scope, status: int, seconds: float) -> None:
     """Log the request (never its query string or headers) and count it when it is SCIM."""
     method, path = scope["method"], scope["path"]
+    # Set once a request authenticated for its directory (the SCIM edge): the id its path
+    # names, already read.
+    directory: Directory | None = scope.get("state", {}).get("directory")
     access_log.info(
         "request",
         method=method,
         path=SECRET_IN_PATH.sub("[secret]", path),
         status=status,
         latency_ms=round(seconds * 1000, 1),
-        directory_id=_directory_in(path, DIRECTORY_PATH),
+        directory_id=directory.id if directory else _directory_in(path, DIRECTORY_PATH),
     )
     if SCIM_PATH.match(path) is None:
         return
     # Only a request that authenticated for its directory labels a series with it, so
     # made-up ids in URLs cannot grow the number of series.
-    directory: Directory | None = scope.get("state", {}).get("directory")
     app: Starlette = scope["app"]
     metrics_of(app).observe_scim(
         directory.id if directory else None,

@@ -13,6 +13,7 @@ from sqlalchemy import Connection, and_, delete, func, or_, select, update
 from scimgate.scim.compare import fold
 from scimgate.store.column_codec import ColumnCodec, SealedColumns, codec_of
 from scimgate.store.encryption import LOG_USER_NAME_LOOKUP, Keyring, Resealed, key_id_of
+from scimgate.store.prepared import Prepared
 from scimgate.store.tables.logs import provisioning_logs
 from scimgate.store.tables.offboarding import user_tombstones
 
@@ -73,14 +74,14 @@ _SUMMARY_COLUMNS = [
 _ENTRY_COLUMNS = [column for column in provisioning_logs.c if column.name != "user_name_key"]
 
 
-_INSERT = provisioning_logs.insert()
-"""Made once: a statement made anew for each batch would compute its cache key anew."""
+_INSERT = Prepared(provisioning_logs.insert(), [column.key for column in provisioning_logs.c])
+"""Every request writes an entry: the insert is handed to the driver (``store.prepared``)."""
 
 
 def insert(conn: Connection, entries: list[LogEntry]) -> None:
     if entries:
         codec = codec_of(conn)
-        conn.execute(_INSERT, [_row(codec, entry) for entry in entries])
+        _INSERT.execute_each(conn, [_row(codec, entry) for entry in entries])
 
 
 def _row(codec: ColumnCodec, entry: LogEntry) -> dict[str, Any]:
@@ -88,12 +89,12 @@ def _row(codec: ColumnCodec, entry: LogEntry) -> dict[str, Any]:
     where = (entry.directory_id, entry.id)
     for name in _SEALED_TEXTS:
         row[name] = codec.seal_optional(row[name], f"provisioning_logs.{name}", *where)
-    if codec.sealed:  # what finds a sealed userName; a plain one is searched itself
-        row["user_name_key"] = (
-            None
-            if entry.user_name is None
-            else codec.lookup(LOG_USER_NAME_LOOKUP, entry.directory_id, fold(entry.user_name))
-        )
+    # What finds a sealed userName; a plain one is searched itself.
+    row["user_name_key"] = (
+        None
+        if entry.user_name is None or not codec.sealed
+        else codec.lookup(LOG_USER_NAME_LOOKUP, entry.directory_id, fold(entry.user_name))
+    )
     for body in _SEALED_BODIES:
         if row[body] is not None:
             row[body] = codec.seal_document(row[body], f"provisioning_logs.{body}", *where)

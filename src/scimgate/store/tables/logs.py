@@ -56,13 +56,13 @@ provisioning_logs = Table(
     Column("user_name_key", String(64)),
     Index(None, "directory_id", "received_at"),
     Index(None, "directory_id", "status", "received_at"),
-    Index(None, "directory_id", "user_name"),
-    Index(None, "directory_id", "user_name_key"),
     Index(None, "request_id"),
     Index(None, "received_at"),
 )
 """Every SCIM request to a directory, with what support needs to explain a failure.
 
 ``user_name_key`` is only set with encryption at rest on: the keyed hash of the
-encrypted ``user_name``, by which support finds a user's requests.
+encrypted ``user_name``, by which support finds a user's requests. Neither it nor
+``user_name`` is indexed: a search by user also matches ``resource_id``, so it walks
+a directory's entries newest first (migration 0020).
 """
