@@ -97,4 +97,4 @@ def test_a_request_cut_off_mid_body_is_a_499_not_a_500(
     written = log.read_text()
     assert "unexpected error" not in written
     assert "Traceback" not in written
-    assert '"status": 499' in written
+    assert '"status":499' in written
