@@ -30,6 +30,7 @@ from scimgate.api.scim_routes import templates as scim_templates
 from scimgate.config import Settings
 
 LIMITS = {"scim": 32_768, "api": 16_384, "portal": 8_192}
+LIMITS["oauth"] = LIMITS["api"]  # the token endpoint takes the cap of every route outside /admin
 HUGE = 200 * 1024 * 1024
 """What an oversize client declares: 200 MiB, of which it sends a kilobyte."""
 
@@ -50,6 +51,8 @@ class BodyRoute:
             return "scim"
         if self.template.startswith("/api/"):
             return "api"
+        if self.template.startswith("/oauth/"):
+            return "oauth"
         return "portal"
 
     def __str__(self) -> str:
@@ -78,7 +81,7 @@ ROUTES = _routes_with_a_body()
 
 
 def test_the_table_covers_every_edge() -> None:
-    assert {route.family for route in ROUTES} == {"scim", "api", "portal"}
+    assert {route.family for route in ROUTES} == {"scim", "api", "oauth", "portal"}
     assert len(ROUTES) > 50
 
 
@@ -128,14 +131,17 @@ def _credentials(server: Server, route: BodyRoute) -> dict[str, str]:
         return {"Authorization": f"Bearer {server.directory.token}"}
     if route.family == "api":
         return {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    if route.family == "oauth":  # a client's credentials travel in the body
+        return {}
     if route.template.startswith("/setup/"):
         return {"Cookie": f"scimgate_setup={server.setup_cookie}"}
     cookies = "; ".join(f"{name}={value}" for name, value in server.portal.http.cookies.items())
     return {"Cookie": cookies, "X-CSRF-Token": server.portal.csrf_token}
 
 
-OPEN_TO_ANYONE = {"POST /admin/sign-in", "POST /admin/sign-out"}
-"""Portal changes that need no session, and so read their form (up to the limit)."""
+OPEN_TO_ANYONE = {"POST /admin/sign-in", "POST /admin/sign-out", "POST /oauth/token"}
+"""Routes that need no session or token (the token endpoint's credentials are in its body),
+and so read their body (up to the limit)."""
 
 
 def _anonymous_refusal(route: BodyRoute) -> int:
@@ -148,6 +154,7 @@ def _anonymous_refusal(route: BodyRoute) -> int:
 _MEDIA_TYPES = {
     "scim": "application/scim+json",
     "api": "application/json",
+    "oauth": "application/x-www-form-urlencoded",
     "portal": "application/x-www-form-urlencoded",
 }
 

@@ -13,6 +13,7 @@ def test_service_provider_config(scim: DirectoryClient) -> None:
     assert config["sort"]["supported"] is True
     assert config["changePassword"]["supported"] is False
     assert config["authenticationSchemes"][0]["type"] == "oauthbearertoken"
+    assert config["authenticationSchemes"][1]["type"] == "oauth2"  # client credentials
 
 
 def test_resource_types_and_schemas(scim: DirectoryClient) -> None:

@@ -38,6 +38,9 @@ from scimgate.api.logs import router as logs_router
 from scimgate.api.lookup import router as lookup_router
 from scimgate.api.management import router as management_router
 from scimgate.api.management_gate import ManagementGate
+from scimgate.api.oauth_clients import router as oauth_clients_router
+from scimgate.api.oauth_token import TokenServer
+from scimgate.api.oauth_token import router as oauth_token_router
 from scimgate.api.observability import router as observability_router
 from scimgate.api.openapi_errors import with_refusals
 from scimgate.api.organizations import router as organizations_router
@@ -110,6 +113,7 @@ def create_app(
     app.state.engine = open_engine(settings.database_url, settings.pool, settings.encryption_keys)
     app.state.rate_limiter = RateLimiter(app.state.engine, settings.rate_limits)
     app.state.credentials = Credentials(app.state.engine)
+    app.state.token_server = TokenServer(app.state.engine)
     # Before the management routes, whose /users/{user_id} would take /users/lookup.
     app.include_router(lookup_router)
     app.include_router(management_router)
@@ -118,6 +122,8 @@ def create_app(
     app.include_router(organizations_router)
     app.include_router(directories_router)
     app.include_router(tokens_router)
+    app.include_router(oauth_clients_router)
+    app.include_router(oauth_token_router)
     app.include_router(attribute_mappings_router)
     app.include_router(role_rules_router)
     app.include_router(admin_keys_router)

@@ -8,6 +8,7 @@ from scim2_models import Context, Error, Message, Resource, ResponseParameters, 
 
 from scimgate.scim.documents import ListDocument, ScimDocument
 from scimgate.scim.errors import RetryLater
+from scimgate.service.provisioning.credentials import InvalidToken
 
 SCIM_MEDIA_TYPE = "application/scim+json"
 
@@ -68,7 +69,12 @@ def error_response(exc: SCIMException) -> ScimResponse:
         error.detail = f"{error.detail} {reference}" if error.detail else reference
     status = int(error.status or 500)
     headers: dict[str, str] = {}
-    if status == 401:
+    if isinstance(exc, InvalidToken):  # RFC 6750 §3.1: a token was sent, and why it failed
+        why = (exc.detail or "").replace("\\", "").replace('"', "'")
+        headers["WWW-Authenticate"] = (
+            f'Bearer realm="scimgate", error="invalid_token", error_description="{why}"'
+        )
+    elif status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="scimgate"'
     if isinstance(exc, RetryLater):
         headers["Retry-After"] = str(exc.retry_after)

@@ -17,6 +17,7 @@ from scimgate.cli.groups import groups_app
 from scimgate.cli.help_names import name_parameters
 from scimgate.cli.logs import logs_app
 from scimgate.cli.mappings import mappings_app
+from scimgate.cli.oauth_clients import oauth_clients_app
 from scimgate.cli.organizations import orgs_app
 from scimgate.cli.roles import roles_app
 from scimgate.cli.schemas import schemas_app
@@ -38,6 +39,7 @@ app.command()(drift)
 app.command()(simulate)
 app.add_typer(directories_app, name="directories")
 app.add_typer(tokens_app, name="tokens")
+app.add_typer(oauth_clients_app, name="oauth-clients")
 app.add_typer(users_app, name="users")
 app.add_typer(groups_app, name="groups")
 app.add_typer(mappings_app, name="mappings")

@@ -88,7 +88,16 @@ def service_provider(limits: Limits) -> ScimProvider:
                 name="Bearer token",
                 description="A directory token sent as 'Authorization: Bearer <token>'.",
                 primary=True,
-            )
+            ),
+            AuthenticationScheme(
+                type="oauth2",
+                name="OAuth 2.0 client credentials",
+                description=(
+                    "An access token obtained at /oauth/token with a directory's OAuth client "
+                    "(grant_type=client_credentials), sent as 'Authorization: Bearer <token>'."
+                ),
+                spec_uri="https://www.rfc-editor.org/rfc/rfc6749#section-4.4",
+            ),
         ],
     )
     return ScimProvider(

@@ -68,6 +68,11 @@ class TokenRecord:
     created_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None
+    expires_at: datetime | None = None
+    """Set on an OAuth client's access token only: a static token does not expire."""
+
+    oauth_client_id: str | None = None
+    """The OAuth client (``oauth_clients.id``) that obtained this access token, if any."""
 
 
 def insert_organization(conn: Connection, organization: Organization) -> None:
@@ -255,7 +260,11 @@ def find_token_by_hash(conn: Connection, secret_hash: str) -> FoundToken | None:
 def list_tokens(conn: Connection, directory_id: str) -> list[TokenRecord]:
     rows = conn.execute(
         select(scim_tokens)
-        .where(scim_tokens.c.directory_id == directory_id)
+        .where(
+            scim_tokens.c.directory_id == directory_id,
+            # Access tokens of OAuth clients come and go by the hour: their clients are listed.
+            scim_tokens.c.oauth_client_id.is_(None),
+        )
         .order_by(scim_tokens.c.created_at, scim_tokens.c.id)
     )
     return [

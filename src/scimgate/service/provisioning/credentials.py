@@ -41,6 +41,11 @@ CACHE_LIMIT = 10_000
 """Tokens kept per process; beyond, the cache starts empty again (each token is read anew)."""
 
 
+class InvalidToken(UnauthorizedException):
+    """A bearer token was sent, and it opens nothing: its answer's ``WWW-Authenticate`` says
+    ``error="invalid_token"`` and why (RFC 6750 §3.1)."""
+
+
 @dataclass
 class _Known:
     """A token this process accepted, as it was when its directory's stamp was ``stamp``."""
@@ -50,6 +55,9 @@ class _Known:
     stamp: int
     last_used_at: datetime | None
     """When the token's use was last written, by this process or as read."""
+
+    expires_at: datetime | None = None
+    """An OAuth client's access token expires; a static token does not."""
 
 
 class Credentials:
@@ -81,6 +89,12 @@ class Credentials:
             known = None
         if known is None:
             known = self._read(digest)
+        if known.expires_at is not None:
+            if utcnow() >= known.expires_at:
+                raise InvalidToken(detail="The access token has expired: obtain a new one")
+            if not hmac.compare_digest(known.directory.id, directory_id):
+                # An access token names its directory to nobody but its client.
+                raise InvalidToken(detail="The access token was issued for another directory")
         if not hmac.compare_digest(known.directory.id, directory_id):
             raise NotFoundException(detail=f"No directory {directory_id}")
         return Credential(known.directory, known.token_id, self._use(known))
@@ -92,10 +106,16 @@ class Credentials:
         with reading(self._engine) as conn:
             found = tenants.find_token_by_hash(conn, digest)
         if found is None or not hmac.compare_digest(found.stored_hash, digest):
-            raise UnauthorizedException(detail="The bearer token is not valid for this service")
+            raise InvalidToken(detail="The bearer token is not valid for this service")
         if found.token.revoked_at is not None:
-            raise UnauthorizedException(detail="The bearer token has been revoked")
-        known = _Known(found.token.id, found.directory, -1, found.token.last_used_at)
+            raise InvalidToken(detail="The bearer token has been revoked")
+        known = _Known(
+            found.token.id,
+            found.directory,
+            -1,
+            found.token.last_used_at,
+            found.token.expires_at,
+        )
         if found.stamp is not None:  # a directory without a stamp is read at every request
             known.stamp = found.stamp
             if len(self._known) >= CACHE_LIMIT:

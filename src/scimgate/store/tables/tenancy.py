@@ -47,7 +47,27 @@ scim_tokens = Table(
     Column("created_at", Timestamp(), nullable=False),
     Column("last_used_at", Timestamp()),
     Column("revoked_at", Timestamp()),
+    Column("expires_at", Timestamp()),
+    Column("oauth_client_id", Uuid, index=True),
 )
+"""A bearer token that opens one directory's SCIM endpoint: one an administrator created
+(no expiry, no client), or an access token its OAuth client obtained at ``/oauth/token``
+(``expires_at`` and ``oauth_client_id`` set; revoked with its client or the client's secret)."""
+
+oauth_clients = Table(
+    "oauth_clients",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("directory_id", Uuid, ForeignKey("directories.id"), nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+    Column("secret_hash", String(64), nullable=False),
+    Column("hint", String(32), nullable=False),
+    Column("created_at", Timestamp(), nullable=False),
+    Column("rotated_at", Timestamp()),
+    Column("revoked_at", Timestamp()),
+)
+"""An OAuth 2.0 client of one directory (client credentials grant, RFC 6749 §4.4): its ``id``
+is its ``client_id``, and its secret is stored as its SHA-256 only, like a token's."""
 
 credential_stamps = Table(
     "credential_stamps",
