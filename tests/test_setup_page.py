@@ -398,3 +398,63 @@ def test_every_idp_has_a_guide_that_names_where_the_values_go() -> None:
         assert "one user" in text, guide.idp
     assert guide_for("nonsense").idp == IdpProfile.generic
     assert guide_for(None).idp == IdpProfile.generic
+
+
+OAUTH_SHOWN = re.compile(
+    r'id="(oauth-endpoint|oauth-client-id|oauth-client-secret)"[^>]*value="([^"]+)"'
+)
+
+
+def _oauth_credentials(browser: SetupBrowser) -> dict[str, str]:
+    answer = browser.post("/setup/oauth-client")
+    assert answer.status_code == 200, answer.text
+    assert "it will not be shown again" in answer.text
+    shown = dict(OAUTH_SHOWN.findall(answer.text))
+    assert set(shown) == {"oauth-endpoint", "oauth-client-id", "oauth-client-secret"}, shown
+    return shown
+
+
+def _access_token(shown: dict[str, str]) -> httpx.Response:
+    return httpx.post(
+        shown["oauth-endpoint"],
+        data={"grant_type": "client_credentials"},
+        auth=(shown["oauth-client-id"], shown["oauth-client-secret"]),
+        timeout=30,
+    )
+
+
+def test_the_it_admin_can_take_oauth_client_credentials_instead_of_the_token(
+    live_server: LiveServer, browsers: Browsers
+) -> None:
+    """For an IdP that can use them (Entra here), the page shows a client id and secret once;
+    they obtain access tokens; asking again gives a new secret and stops the old one."""
+    invitation = invite(live_server)
+    browser = connected(browsers, invitation, "entra")
+    page = browser.http.get("/setup/").text
+    assert "OAuth 2.0 client credentials" in page and "oauth-client-secret" not in page
+    first = _oauth_credentials(browser)
+    assert first["oauth-endpoint"] == f"{live_server.url}/oauth/token"
+    token = _access_token(first)
+    assert token.status_code == 200, token.text
+    directory_id = only_directory(live_server, invitation)
+    listed = httpx.get(
+        f"{live_server.url}/scim/v2/{directory_id}/Users",
+        headers={"Authorization": f"Bearer {token.json()['access_token']}"},
+        timeout=30,
+    )
+    assert listed.status_code == 200, listed.text
+    assert "oauth-client-secret" not in browser.http.get("/setup/").text, "shown once"
+    second = _oauth_credentials(browser)
+    assert second["oauth-client-id"] == first["oauth-client-id"], "one client per link"
+    assert second["oauth-client-secret"] != first["oauth-client-secret"]
+    assert _access_token(first).json()["error"] == "invalid_client"
+    assert _access_token(second).status_code == 200
+
+
+def test_okta_is_not_offered_oauth_client_credentials(
+    live_server: LiveServer, browsers: Browsers
+) -> None:
+    """Okta's documented OAuth option for SCIM apps is the authorization-code grant, not client
+    credentials: the page does not offer what Okta cannot use."""
+    browser = connected(browsers, invite(live_server), "okta")
+    assert "OAuth 2.0 client credentials" not in browser.http.get("/setup/").text

@@ -41,6 +41,9 @@ class IdpGuide:
     called: str | None = None
     """How a sentence names the IdP, when not by ``name``."""
 
+    oauth: str | None = None
+    """Where the IdP takes OAuth 2.0 client credentials instead of a token, when it can."""
+
     @property
     def spoken(self) -> str:
         return self.called or self.name
@@ -62,6 +65,11 @@ _ENTRA = IdpGuide(
     name="Microsoft Entra ID",
     url_field="Tenant URL",
     token_field="Secret Token",
+    oauth=(
+        "Under Provisioning, Admin Credentials: choose the OAuth 2.0 client-credentials method "
+        "instead of the secret token, and fill in the token endpoint, client id and client "
+        "secret shown here beside the Tenant URL."
+    ),
     steps=(
         Step(
             "Open the app in the Microsoft Entra admin center.",
@@ -334,6 +342,10 @@ _PING = IdpGuide(
     name="Ping Identity",
     url_field="SCIM URL (PingFederate) or SCIM Base URL (PingOne)",
     token_field="Access Token, with the OAuth 2 Bearer Token method",
+    oauth=(
+        "In the SCIM provisioner's Authentication Method, choose OAuth 2.0 client credentials "
+        "and fill in the token endpoint, client id and client secret shown here."
+    ),
     steps=(
         Step(
             "Create the outbound provisioning connection.",
@@ -422,6 +434,11 @@ _GENERIC = IdpGuide(
     called="your SCIM client",
     url_field="SCIM base URL",
     token_field="bearer token",
+    oauth=(
+        "Have the client obtain access tokens at the token endpoint (grant_type="
+        "client_credentials, the client id and secret by HTTP Basic or in the form) and send "
+        "each as its bearer token; it lasts an hour."
+    ),
     steps=(
         Step(
             "Point the client at the SCIM base URL shown on this page.",

@@ -26,6 +26,7 @@ from scimgate.api.engine import EngineDep
 from scimgate.api.public_root import public_root
 from scimgate.scim.idp import IdpProfile
 from scimgate.service.administration import audit, setup_links
+from scimgate.service.administration.oauth_clients import IssuedClient
 from scimgate.service.administration.setup_links import OpenLink, SetupLinkRefused, UnknownSetupLink
 from scimgate.service.errors import Invalid
 
@@ -72,6 +73,7 @@ def _page(
     opened: OpenLink,
     *,
     token: str | None = None,
+    oauth_client: IssuedClient | None = None,
     message: str | None = None,
     status: int = 200,
 ) -> HTMLResponse:
@@ -98,6 +100,8 @@ def _page(
             "guide": idp_guides.guide_for(directory.idp),
             "scim_url": f"{public_root(request)}/scim/v2/{directory.id}",
             "token": token,
+            "oauth_client": oauth_client,
+            "token_endpoint": f"{public_root(request)}/oauth/token",
             "message": message,
         },
         status=status,
@@ -138,6 +142,16 @@ def reveal_token(request: Request, engine: EngineDep, opened: Link) -> Response:
     except SetupLinkRefused as exc:
         return _page(request, opened, message=str(exc), status=409)
     return _page(request, opened, token=issued.secret)
+
+
+@guarded.post("/oauth-client")
+def reveal_oauth_client(request: Request, engine: EngineDep, opened: Link) -> Response:
+    """OAuth client credentials, in this answer only: pressing again gives a new secret."""
+    try:
+        issued = setup_links.setup_oauth_client(engine, opened.link)
+    except SetupLinkRefused as exc:
+        return _page(request, opened, message=str(exc), status=409)
+    return _page(request, opened, oauth_client=issued)
 
 
 @guarded.get("/status")

@@ -16,7 +16,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from scimgate.service.administration.tenants import TOKEN_PREFIX, token_hash
 from scimgate.service.directories import existing_directory
@@ -53,6 +53,13 @@ def _new_secret() -> tuple[str, str]:
 
 def create_client(engine: Engine, directory_id: str, name: str) -> IssuedClient:
     """A new client of a directory; ``UnknownDirectory`` for an unknown directory."""
+    with writing(engine) as conn:
+        existing_directory(conn, directory_id)
+        return add_client(conn, directory_id, name)
+
+
+def add_client(conn: Connection, directory_id: str, name: str) -> IssuedClient:
+    """A new client of a directory, inside the caller's transaction."""
     secret, hint = _new_secret()
     client = OAuthClient(
         id=new_id(),
@@ -63,9 +70,7 @@ def create_client(engine: Engine, directory_id: str, name: str) -> IssuedClient:
         rotated_at=None,
         revoked_at=None,
     )
-    with writing(engine) as conn:
-        existing_directory(conn, directory_id)
-        oauth_clients.insert(conn, client, token_hash(secret))
+    oauth_clients.insert(conn, client, token_hash(secret))
     return IssuedClient(client, secret)
 
 
@@ -79,15 +84,20 @@ def list_clients(engine: Engine, directory_id: str) -> list[OAuthClient]:
 def rotate_secret(engine: Engine, directory_id: str, client_id: str) -> IssuedClient | None:
     """A new secret for an active client; the old secret and every access token obtained
     with it stop working at once. None when the directory has no such active client."""
-    secret, hint = _new_secret()
     with writing(engine) as conn:
-        now = utcnow()
-        changed = oauth_clients.replace_secret(
-            conn, directory_id, client_id, token_hash(secret), hint, now
-        )
-        if changed is None:
-            return None
-        oauth_clients.revoke_access_tokens(conn, directory_id, client_id, now)
+        return renew_secret(conn, directory_id, client_id)
+
+
+def renew_secret(conn: Connection, directory_id: str, client_id: str) -> IssuedClient | None:
+    """``rotate_secret`` inside the caller's transaction."""
+    secret, hint = _new_secret()
+    now = utcnow()
+    changed = oauth_clients.replace_secret(
+        conn, directory_id, client_id, token_hash(secret), hint, now
+    )
+    if changed is None:
+        return None
+    oauth_clients.revoke_access_tokens(conn, directory_id, client_id, now)
     return IssuedClient(changed, secret)
 
 

@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 
 from scimgate.scim.idp import IdpProfile
 from scimgate.scim.normalized import DirectoryGroup, DirectoryUser
-from scimgate.service.administration import tenants
+from scimgate.service.administration import oauth_clients, tenants
 from scimgate.service.administration.directory_view import directory_groups, directory_users
 from scimgate.service.directories import existing_directory
 from scimgate.service.errors import (
@@ -31,6 +31,7 @@ from scimgate.service.operations import provisioning_log
 from scimgate.service.portal import portal_sessions
 from scimgate.service.portal.directory_summary import directory_summary
 from scimgate.service.portal.portal_sessions import OpenedSession
+from scimgate.store import oauth_clients as oauth_store
 from scimgate.store import provisioning_logs, setup_links
 from scimgate.store import tenants as tenant_store
 from scimgate.store.ids import new_id, utcnow
@@ -205,6 +206,23 @@ def reveal_token(engine: Engine, link: SetupLink) -> tenants.IssuedToken:
         issued = tenants.issue_token(conn, locked.directory_id, f"setup link {locked.id[:8]}")
         setup_links.mark_revealed(conn, locked.id, issued.record.id, now)
     return issued
+
+
+def setup_oauth_client(engine: Engine, link: SetupLink) -> oauth_clients.IssuedClient:
+    """OAuth client credentials for the link's directory, shown this once: the link's own
+    client, made now, or given a new secret if the page made it before (its old secret and
+    tokens then stop working), so that the page never leaves more than one client behind."""
+    with writing(engine) as conn:
+        locked = setup_links.get_link(conn, link.id, for_update=True)
+        if locked is None or locked.directory_id is None:
+            raise SetupLinkRefused("Choose your identity provider first.")
+        name = f"setup link {locked.id[:8]}"
+        for client in oauth_store.list_clients(conn, locked.directory_id):
+            if client.name == name and client.revoked_at is None:
+                renewed = oauth_clients.renew_secret(conn, locked.directory_id, client.id)
+                if renewed is not None:  # else revoked meanwhile: a new one is made
+                    return renewed
+        return oauth_clients.add_client(conn, locked.directory_id, name)
 
 
 @dataclass(frozen=True)
