@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 from conftest import DirectoryClient, LiveServer, new_directory
 from scim_payloads import user as new_user
 from scimgate.cli.main import app
+from scimgate.service.administration.oauth_clients import LIVE_TOKENS
 from scimgate.store.ids import utcnow
 from scimgate.store.tables.tenancy import scim_tokens
 
@@ -271,3 +272,14 @@ def test_the_command_line_creates_rotates_lists_and_revokes_clients(
         app, ["oauth-clients", "revoke", scim.directory_id, issued["client_id"], *where]
     )
     assert again.exit_code == 2 and "No such active OAuth client" in again.output
+
+
+def test_a_client_holds_at_most_a_bounded_number_of_live_tokens(
+    scim: DirectoryClient, client: dict[str, str]
+) -> None:
+    """A client that asks for a token per request cannot fill the table: the oldest go."""
+    first = _token(client)
+    assert _get(scim, first).status_code == 200
+    later = [_token(client) for _ in range(LIVE_TOKENS)]
+    assert "revoked" in _refusal(_get(scim, first))
+    assert all(_get(scim, each).status_code == 200 for each in later)

@@ -117,3 +117,18 @@ def forget_expired(conn: Connection, directory_id: str, client_id: str, before: 
             scim_tokens.c.expires_at < before,
         )
     )
+
+
+def revoke_all_but_newest(
+    conn: Connection, directory_id: str, client_id: str, keep: int, at: datetime
+) -> None:
+    """Revoke the client's live access tokens but the ``keep`` newest (ids grow with time)."""
+    live = (
+        scim_tokens.c.directory_id == directory_id,
+        scim_tokens.c.oauth_client_id == client_id,
+        scim_tokens.c.revoked_at.is_(None),
+    )
+    newest = select(scim_tokens.c.id).where(*live).order_by(scim_tokens.c.id.desc()).limit(keep)
+    conn.execute(
+        update(scim_tokens).where(*live, scim_tokens.c.id.not_in(newest)).values(revoked_at=at)
+    )

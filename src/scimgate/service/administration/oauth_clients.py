@@ -29,6 +29,13 @@ from scimgate.store.transactions import reading, writing
 ACCESS_TOKEN_LIFETIME = timedelta(hours=1)
 """How long an access token opens its directory: clients obtain a new one as it expires."""
 
+LIVE_TOKENS = 20
+"""The most access tokens a client holds at once: obtaining another revokes the oldest, so a
+client that asks for a token per request cannot fill the table."""
+
+KEPT_EXPIRED = timedelta(hours=1)
+"""How long an expired access token is kept: a late request hears that it expired."""
+
 
 @dataclass(frozen=True)
 class IssuedClient:
@@ -125,8 +132,8 @@ def authenticated_client(engine: Engine, client_id: str, secret: str) -> OAuthCl
 
 def issue_access_token(engine: Engine, client: OAuthClient) -> AccessToken | None:
     """A new access token for a client authenticated just now; None when it was revoked or
-    given a new secret since. Tokens of the client that expired an hour or more ago are
-    deleted on the way: they open nothing."""
+    given a new secret since. On the way, the client's tokens expired for ``KEPT_EXPIRED``
+    are deleted, and its live tokens beyond ``LIVE_TOKENS`` revoked, oldest first."""
     secret, hint = _new_secret()
     now = utcnow()
     record = TokenRecord(
@@ -144,6 +151,7 @@ def issue_access_token(engine: Engine, client: OAuthClient) -> AccessToken | Non
         found = oauth_clients.find(conn, client.id, lock=True)
         if found is None or found.client != client:  # revoked or rotated meanwhile
             return None
-        oauth_clients.forget_expired(conn, client.directory_id, client.id, now - timedelta(hours=1))
+        oauth_clients.forget_expired(conn, client.directory_id, client.id, now - KEPT_EXPIRED)
         tenants.insert_token(conn, record, token_hash(secret))
+        oauth_clients.revoke_all_but_newest(conn, client.directory_id, client.id, LIVE_TOKENS, now)
     return AccessToken(secret, int(ACCESS_TOKEN_LIFETIME.total_seconds()))
