@@ -9,8 +9,8 @@ stack does.
 
 import json
 import re
-from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -28,15 +28,15 @@ from scimgate.store.tables.tenancy import scim_tokens
 
 
 @pytest.fixture
-def client(admin: httpx.Client, scim: DirectoryClient) -> dict[str, str]:
+def client(admin: httpx.Client, scim: DirectoryClient) -> dict[str, Any]:
     """A new OAuth client of the test's directory, as the management API shows it once."""
     answer = admin.post(f"/directories/{scim.directory_id}/oauth-clients", json={"name": "idp"})
     assert answer.status_code == 201, answer.text
-    issued: dict[str, str] = answer.json()
+    issued: dict[str, Any] = answer.json()
     return issued
 
 
-def _oauth(issued: dict[str, str], method: str = "client_secret_basic") -> OAuth2Client:
+def _oauth(issued: dict[str, Any], method: str = "client_secret_basic") -> OAuth2Client:
     return OAuth2Client(
         client_id=issued["client_id"],
         client_secret=issued["client_secret"],
@@ -45,21 +45,16 @@ def _oauth(issued: dict[str, str], method: str = "client_secret_basic") -> OAuth
     )
 
 
-@pytest.fixture
-def oauth(client: dict[str, str]) -> Iterator[OAuth2Client]:
-    with _oauth(client) as session:
-        yield session
-
-
-def _token(issued: dict[str, str], method: str = "client_secret_basic") -> str:
+def _token(issued: dict[str, Any], method: str = "client_secret_basic") -> str:
     with _oauth(issued, method) as session:
         token = session.fetch_token(issued["token_endpoint"], grant_type="client_credentials")
     return str(token["access_token"])
 
 
-def _get(scim: DirectoryClient, access_token: str, path: str = "/Users") -> httpx.Response:
+def _get(scim: DirectoryClient, access_token: str) -> httpx.Response:
+    """The directory's users, asked with an access token."""
     return httpx.get(
-        f"{scim.base_url}{path}", headers={"Authorization": f"Bearer {access_token}"}, timeout=30
+        f"{scim.base_url}/Users", headers={"Authorization": f"Bearer {access_token}"}, timeout=30
     )
 
 
@@ -73,7 +68,7 @@ def _refusal(answer: httpx.Response) -> str:
 
 @pytest.mark.parametrize("method", ["client_secret_basic", "client_secret_post"])
 def test_a_standard_client_obtains_a_token_and_provisions_with_it(
-    scim: DirectoryClient, client: dict[str, str], method: str
+    scim: DirectoryClient, client: dict[str, Any], method: str
 ) -> None:
     with _oauth(client, method) as session:
         token = session.fetch_token(client["token_endpoint"], grant_type="client_credentials")
@@ -96,7 +91,7 @@ def test_a_standard_client_obtains_a_token_and_provisions_with_it(
 
 
 def test_the_token_answer_is_not_cached_and_its_tokens_are_not_listed(
-    admin: httpx.Client, scim: DirectoryClient, client: dict[str, str]
+    admin: httpx.Client, scim: DirectoryClient, client: dict[str, Any]
 ) -> None:
     answer = httpx.post(
         client["token_endpoint"],
@@ -116,7 +111,7 @@ def test_the_token_answer_is_not_cached_and_its_tokens_are_not_listed(
 
 
 def test_an_expired_access_token_is_refused_saying_so(
-    live_server: LiveServer, scim: DirectoryClient, client: dict[str, str]
+    live_server: LiveServer, scim: DirectoryClient, client: dict[str, Any]
 ) -> None:
     token = _token(client)
     with live_server.engine.begin() as conn:  # an hour passes for this token
@@ -131,7 +126,7 @@ def test_an_expired_access_token_is_refused_saying_so(
 
 
 def test_revoking_the_client_refuses_its_tokens_and_its_secret_at_once(
-    admin: httpx.Client, scim: DirectoryClient, client: dict[str, str]
+    admin: httpx.Client, scim: DirectoryClient, client: dict[str, Any]
 ) -> None:
     token = _token(client)
     assert _get(scim, token).status_code == 200  # now known to the server process
@@ -150,7 +145,7 @@ def test_revoking_the_client_refuses_its_tokens_and_its_secret_at_once(
 
 
 def test_rotating_the_secret_refuses_the_old_secret_and_its_tokens(
-    admin: httpx.Client, scim: DirectoryClient, client: dict[str, str]
+    admin: httpx.Client, scim: DirectoryClient, client: dict[str, Any]
 ) -> None:
     token = _token(client)
     assert _get(scim, token).status_code == 200
@@ -168,7 +163,7 @@ def test_rotating_the_secret_refuses_the_old_secret_and_its_tokens(
 
 
 def test_an_access_token_of_another_directory_is_refused_saying_so(
-    live_server: LiveServer, scim: DirectoryClient, client: dict[str, str]
+    live_server: LiveServer, scim: DirectoryClient, client: dict[str, Any]
 ) -> None:
     other = new_directory(live_server, "other")
     try:
@@ -178,7 +173,7 @@ def test_an_access_token_of_another_directory_is_refused_saying_so(
         other.http.close()
 
 
-def test_a_tampered_access_token_is_refused(scim: DirectoryClient, client: dict[str, str]) -> None:
+def test_a_tampered_access_token_is_refused(scim: DirectoryClient, client: dict[str, Any]) -> None:
     token = _token(client)
     tampered = token[:-1] + ("A" if token[-1] != "A" else "B")
     assert "not valid" in _refusal(_get(scim, tampered))
@@ -191,7 +186,7 @@ def _token_answer(endpoint: str, **kwargs: object) -> httpx.Response:
     return answer
 
 
-def test_the_token_endpoint_refuses_as_rfc_6749_says(client: dict[str, str]) -> None:
+def test_the_token_endpoint_refuses_as_rfc_6749_says(client: dict[str, Any]) -> None:
     endpoint, client_id = client["token_endpoint"], client["client_id"]
     good = (client_id, client["client_secret"])
     wrong_secret = _token_answer(
@@ -249,7 +244,7 @@ def test_the_command_line_creates_rotates_lists_and_revokes_clients(
         assert result.exit_code == 0, result.output
         return result.output
 
-    def shown(output: str) -> dict[str, str]:
+    def shown(output: str) -> dict[str, Any]:
         found = dict(re.findall(r"(Client id|Client secret|Token endpoint):\s+(\S+)", output))
         endpoint = scim.base_url.split("/scim/v2/")[0] + "/oauth/token"
         return {
@@ -275,7 +270,7 @@ def test_the_command_line_creates_rotates_lists_and_revokes_clients(
 
 
 def test_a_client_holds_at_most_a_bounded_number_of_live_tokens(
-    scim: DirectoryClient, client: dict[str, str]
+    scim: DirectoryClient, client: dict[str, Any]
 ) -> None:
     """A client that asks for a token per request cannot fill the table: the oldest go."""
     first = _token(client)
