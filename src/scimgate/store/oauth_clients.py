@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import ColumnElement, Connection, delete, select, update
 
 from scimgate.store.tables.tenancy import oauth_clients, scim_tokens
 
@@ -61,17 +61,25 @@ def list_clients(conn: Connection, directory_id: str) -> list[OAuthClient]:
     return [OAuthClient(**row._mapping) for row in rows]
 
 
+def _active(directory_id: str, client_id: str) -> tuple[ColumnElement[bool], ...]:
+    """The conditions naming an active client of a directory."""
+    c = oauth_clients.c
+    return (c.directory_id == directory_id, c.id == client_id, c.revoked_at.is_(None))
+
+
+def _tokens_of(directory_id: str, client_id: str) -> tuple[ColumnElement[bool], ...]:
+    """The conditions naming the access tokens a client of a directory obtained."""
+    c = scim_tokens.c
+    return (c.directory_id == directory_id, c.oauth_client_id == client_id)
+
+
 def replace_secret(
     conn: Connection, directory_id: str, client_id: str, secret_hash: str, hint: str, at: datetime
 ) -> OAuthClient | None:
     """Give an active client a new secret; None when the directory has no such active client."""
     changed = conn.execute(
         update(oauth_clients)
-        .where(
-            oauth_clients.c.directory_id == directory_id,
-            oauth_clients.c.id == client_id,
-            oauth_clients.c.revoked_at.is_(None),
-        )
+        .where(*_active(directory_id, client_id))
         .values(secret_hash=secret_hash, hint=hint, rotated_at=at)
     )
     if changed.rowcount != 1:
@@ -83,13 +91,7 @@ def replace_secret(
 def revoke(conn: Connection, directory_id: str, client_id: str, at: datetime) -> bool:
     """Revoke an active client of a directory; False when it has no such active client."""
     changed = conn.execute(
-        update(oauth_clients)
-        .where(
-            oauth_clients.c.directory_id == directory_id,
-            oauth_clients.c.id == client_id,
-            oauth_clients.c.revoked_at.is_(None),
-        )
-        .values(revoked_at=at)
+        update(oauth_clients).where(*_active(directory_id, client_id)).values(revoked_at=at)
     )
     return changed.rowcount == 1
 
@@ -97,37 +99,21 @@ def revoke(conn: Connection, directory_id: str, client_id: str, at: datetime) ->
 def revoke_access_tokens(conn: Connection, directory_id: str, client_id: str, at: datetime) -> None:
     """Revoke every access token the client holds: the credential stamp's trigger then tells
     every process at its next request (migration 0018)."""
-    conn.execute(
-        update(scim_tokens)
-        .where(
-            scim_tokens.c.directory_id == directory_id,
-            scim_tokens.c.oauth_client_id == client_id,
-            scim_tokens.c.revoked_at.is_(None),
-        )
-        .values(revoked_at=at)
-    )
+    live = (*_tokens_of(directory_id, client_id), scim_tokens.c.revoked_at.is_(None))
+    conn.execute(update(scim_tokens).where(*live).values(revoked_at=at))
 
 
 def forget_expired(conn: Connection, directory_id: str, client_id: str, before: datetime) -> None:
     """Delete the client's access tokens that expired before ``before``: they open nothing."""
-    conn.execute(
-        delete(scim_tokens).where(
-            scim_tokens.c.directory_id == directory_id,
-            scim_tokens.c.oauth_client_id == client_id,
-            scim_tokens.c.expires_at < before,
-        )
-    )
+    expired = scim_tokens.c.expires_at < before
+    conn.execute(delete(scim_tokens).where(*_tokens_of(directory_id, client_id), expired))
 
 
 def revoke_all_but_newest(
     conn: Connection, directory_id: str, client_id: str, keep: int, at: datetime
 ) -> None:
     """Revoke the client's live access tokens but the ``keep`` newest (ids grow with time)."""
-    live = (
-        scim_tokens.c.directory_id == directory_id,
-        scim_tokens.c.oauth_client_id == client_id,
-        scim_tokens.c.revoked_at.is_(None),
-    )
+    live = (*_tokens_of(directory_id, client_id), scim_tokens.c.revoked_at.is_(None))
     newest = select(scim_tokens.c.id).where(*live).order_by(scim_tokens.c.id.desc()).limit(keep)
     conn.execute(
         update(scim_tokens).where(*live, scim_tokens.c.id.not_in(newest)).values(revoked_at=at)

@@ -12,13 +12,12 @@ process at its next request.
 """
 
 import hmac
-import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import Connection, Engine
 
-from scimgate.service.administration.tenants import TOKEN_PREFIX, token_hash
+from scimgate.service.administration.tenants import new_secret, token_hash
 from scimgate.service.directories import existing_directory
 from scimgate.store import oauth_clients, tenants
 from scimgate.store.ids import new_id, utcnow
@@ -52,12 +51,6 @@ class AccessToken:
     """Seconds until it expires."""
 
 
-def _new_secret() -> tuple[str, str]:
-    """A secret (recognisable, 256 bits of entropy) and its hint."""
-    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    return secret, secret[: len(TOKEN_PREFIX) + 4]
-
-
 def create_client(engine: Engine, directory_id: str, name: str) -> IssuedClient:
     """A new client of a directory; ``UnknownDirectory`` for an unknown directory."""
     with writing(engine) as conn:
@@ -67,7 +60,7 @@ def create_client(engine: Engine, directory_id: str, name: str) -> IssuedClient:
 
 def add_client(conn: Connection, directory_id: str, name: str) -> IssuedClient:
     """A new client of a directory, inside the caller's transaction."""
-    secret, hint = _new_secret()
+    secret, hint = new_secret()
     client = OAuthClient(
         id=new_id(),
         directory_id=directory_id,
@@ -97,7 +90,7 @@ def rotate_secret(engine: Engine, directory_id: str, client_id: str) -> IssuedCl
 
 def renew_secret(conn: Connection, directory_id: str, client_id: str) -> IssuedClient | None:
     """``rotate_secret`` inside the caller's transaction."""
-    secret, hint = _new_secret()
+    secret, hint = new_secret()
     now = utcnow()
     changed = oauth_clients.replace_secret(
         conn, directory_id, client_id, token_hash(secret), hint, now
@@ -134,7 +127,7 @@ def issue_access_token(engine: Engine, client: OAuthClient) -> AccessToken | Non
     """A new access token for a client authenticated just now; None when it was revoked or
     given a new secret since. On the way, the client's tokens expired for ``KEPT_EXPIRED``
     are deleted, and its live tokens beyond ``LIVE_TOKENS`` revoked, oldest first."""
-    secret, hint = _new_secret()
+    secret, hint = new_secret()
     now = utcnow()
     record = TokenRecord(
         id=new_id(),

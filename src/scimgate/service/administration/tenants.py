@@ -148,14 +148,20 @@ def revoke_token(engine: Engine, directory_id: str, token_id: str) -> bool:
         return tenants.revoke_token(conn, directory_id, token_id, utcnow())
 
 
+def new_secret() -> tuple[str, str]:
+    """A new secret (a token's, an OAuth client's) and the hint it is listed by."""
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)  # 256 bits of entropy
+    return secret, secret[: len(TOKEN_PREFIX) + 4]
+
+
 def issue_token(conn: Connection, directory_id: str, name: str) -> IssuedToken:
     """A new token for a directory, inside the caller's transaction."""
-    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)  # 256 bits of entropy
+    secret, hint = new_secret()
     record = TokenRecord(
         id=new_id(),
         directory_id=directory_id,
         name=name,
-        hint=secret[: len(TOKEN_PREFIX) + 4],
+        hint=hint,
         created_at=utcnow(),
         last_used_at=None,
         revoked_at=None,
