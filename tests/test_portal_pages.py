@@ -394,6 +394,54 @@ def test_setup_links_are_shown_once_and_can_be_revoked(portal: Portal) -> None:
     assert foreign.status_code == 404
 
 
+_OAUTH_FIELD = re.compile(
+    r'id="(oauth-endpoint|oauth-client-id|oauth-client-secret)" readonly value="([^"]+)"'
+)
+
+
+def _oauth_shown(answer: httpx.Response) -> dict[str, str]:
+    assert answer.status_code == 201, answer.text
+    assert "shown on this page only" in answer.text
+    return {name: html.unescape(value) for name, value in _OAUTH_FIELD.findall(answer.text)}
+
+
+def _access_token(shown: dict[str, str]) -> httpx.Response:
+    return httpx.post(
+        shown["oauth-endpoint"],
+        data={"grant_type": "client_credentials"},
+        auth=(shown["oauth-client-id"], shown["oauth-client-secret"]),
+        timeout=30,
+    )
+
+
+def test_an_oauth_client_is_made_given_a_new_secret_and_revoked_from_the_directory_page(
+    portal: Portal,
+) -> None:
+    directory_id, base_url, _, _ = create_directory(portal, create_organization(portal))
+    made = _oauth_shown(
+        portal.post(f"/admin/directories/{directory_id}/oauth-clients", {"name": "entra"})
+    )
+    assert set(made) == {"oauth-endpoint", "oauth-client-id", "oauth-client-secret"}
+    obtained = _access_token(made)
+    assert obtained.status_code == 200, obtained.text
+    with scim_client(base_url, obtained.json()["access_token"]) as idp:
+        assert idp.get("/Users").status_code == 200
+
+    overview = portal.get(f"/admin/directories/{directory_id}").text
+    assert made["oauth-client-id"] in overview and made["oauth-client-secret"] not in overview
+    client_path = f"/admin/directories/{directory_id}/oauth-clients/{made['oauth-client-id']}"
+    renewed = _oauth_shown(portal.post(f"{client_path}/rotate"))
+    assert renewed["oauth-client-id"] == made["oauth-client-id"]
+    assert _access_token(made).json()["error"] == "invalid_client"
+    assert _access_token(renewed).status_code == 200
+
+    assert portal.post(f"{client_path}/revoke").status_code == 303
+    assert _access_token(renewed).json()["error"] == "invalid_client"
+    assert "revoked" in portal.get(f"/admin/directories/{directory_id}").text
+    assert portal.post(f"{client_path}/revoke").status_code == 404
+    assert portal.post(f"{client_path}/rotate").status_code == 404
+
+
 def test_forms_without_the_csrf_token_change_nothing(portal: Portal) -> None:
     name = f"Forged {secrets.token_hex(4)}"
     forged = portal.http.post("/admin/organizations", data={"name": name})

@@ -17,7 +17,8 @@ from scimgate.admin.guard import admin_guard
 from scimgate.admin.web import PortalError, render
 from scimgate.api.engine import EngineDep
 from scimgate.api.public_root import public_root
-from scimgate.service.administration import tenants
+from scimgate.service.administration import oauth_clients, tenants
+from scimgate.service.administration.oauth_clients import IssuedClient
 from scimgate.service.event_stream import held_review, publishing
 from scimgate.service.portal import dashboard, directory_browser
 from scimgate.store.ids import utcnow
@@ -101,6 +102,7 @@ def directory_page(request: Request, engine: EngineDep, directory_id: str) -> Re
             "directory": found.health.directory,
             "health": found.health,
             "tokens": found.tokens,
+            "oauth_clients": oauth_clients.list_clients(engine, directory_id),
             "scim_base_url": f"{public_root(request)}/scim/v2/{directory_id}",
             "held": (
                 held_review.review(engine, directory_id)
@@ -156,6 +158,52 @@ def revoke_token(engine: EngineDep, directory_id: str, token_id: str) -> Respons
     if not revoked:
         raise PortalError(404, "No such active token in this directory.")
     return RedirectResponse(f"/admin/directories/{directory_id}", status_code=303)
+
+
+@router.post("/directories/{directory_id}/oauth-clients")
+def create_oauth_client(
+    request: Request,
+    engine: EngineDep,
+    directory_id: str,
+    name: Annotated[str, Form(max_length=1000)] = "",
+) -> Response:
+    label = name.strip() or "OAuth client"
+    if len(label) > 200 or not label.isprintable():
+        raise PortalError(422, "A client's name must be 1 to 200 characters, without line breaks.")
+    issued = oauth_clients.create_client(engine, directory_id, label)
+    return _oauth_client_page(request, directory_id, issued)
+
+
+@router.post("/directories/{directory_id}/oauth-clients/{client_id}/rotate")
+def rotate_oauth_client(
+    request: Request, engine: EngineDep, directory_id: str, client_id: str
+) -> Response:
+    issued = oauth_clients.rotate_secret(engine, directory_id, client_id)
+    if issued is None:
+        raise PortalError(404, "No such active OAuth client in this directory.")
+    return _oauth_client_page(request, directory_id, issued)
+
+
+@router.post("/directories/{directory_id}/oauth-clients/{client_id}/revoke")
+def revoke_oauth_client(engine: EngineDep, directory_id: str, client_id: str) -> Response:
+    if not oauth_clients.revoke_client(engine, directory_id, client_id):
+        raise PortalError(404, "No such active OAuth client in this directory.")
+    return RedirectResponse(f"/admin/directories/{directory_id}", status_code=303)
+
+
+def _oauth_client_page(request: Request, directory_id: str, issued: IssuedClient) -> Response:
+    """A client's secret, on this page only."""
+    return render(
+        request,
+        "directory/oauth_client_issued.html",
+        {
+            "nav": "dashboard",
+            "directory_id": directory_id,
+            "issued": issued,
+            "token_endpoint": f"{public_root(request)}/oauth/token",
+        },
+        status=201,
+    )
 
 
 @router.get("/directories/{directory_id}/users")
