@@ -93,7 +93,7 @@ class Credentials:
             if utcnow() >= known.expires_at:
                 raise InvalidToken(detail="The access token has expired: obtain a new one")
             if not hmac.compare_digest(known.directory.id, directory_id):
-                # An access token names its directory to nobody but its client.
+                # The same answer whatever directory the URL names: it tells of none.
                 raise InvalidToken(detail="The access token was issued for another directory")
         if not hmac.compare_digest(known.directory.id, directory_id):
             raise NotFoundException(detail=f"No directory {directory_id}")
