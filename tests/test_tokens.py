@@ -8,7 +8,7 @@ import httpx
 from sqlalchemy import Engine, select
 
 from conftest import LiveServer, serving
-from scimgate.service.administration import tenants
+from scimgate.service.administration import oauth_clients, tenants
 from scimgate.service.provisioning import extension_schemas
 from scimgate.store.tables.tenancy import scim_tokens
 
@@ -102,3 +102,15 @@ def test_every_process_refuses_a_revoked_token_at_once(
             )
             assert schemas.status_code == 200
             assert definition["id"] in [each["id"] for each in schemas.json()["Resources"]]
+
+        # An OAuth client's access token, known to both processes, is refused by both once
+        # the client is revoked (by a tool beside them: the credential stamp tells them).
+        client = oauth_clients.create_client(engine, directory_id, "entra")
+        access = oauth_clients.issue_access_token(engine, client.client)
+        assert access is not None
+        for server in (live_server.url, other_url):
+            assert status(server, access.secret) == 200
+        assert oauth_clients.revoke_client(engine, directory_id, client.client.id)
+        for server in (live_server.url, other_url):
+            assert status(server, access.secret) == 401
+            assert status(server, rotated.secret) == 200
