@@ -414,3 +414,31 @@ def test_if_none_match_with_the_current_version_is_not_modified(
     )
     assert again.status_code == 304
     assert again.content == b""
+
+
+def test_head_answers_as_get_without_a_body(
+    scim: DirectoryClient, populated: dict[str, str]
+) -> None:
+    """RFC 9110 §9.3.2: the same status and headers as GET, and no body."""
+    for path in (f"/Users/{populated['user']}", "/Users", "/ServiceProviderConfig"):
+        got = scim.http.get(path)
+        head = scim.http.head(path)
+        assert head.status_code == got.status_code == 200, path
+        assert head.content == b"", path
+        for name in ("content-type", "content-length", "etag"):
+            assert head.headers.get(name) == got.headers.get(name), (path, name)
+    assert scim.http.head("/Users/no-such-id").status_code == 404
+
+
+def test_a_method_not_served_is_405_with_what_is_allowed(scim: DirectoryClient) -> None:
+    """RFC 9110 §15.5.6: a 405 lists the methods the resource serves in ``Allow``."""
+    for method, path, allowed in (
+        ("PUT", "/Users", "GET, POST, HEAD"),
+        ("POST", "/Users/some-id", "DELETE, GET, PATCH, PUT, HEAD"),
+        ("DELETE", "/Schemas", "GET, HEAD"),
+        ("GET", "/Bulk", "POST"),
+    ):
+        answer = scim.http.request(method, path)
+        assert answer.status_code == 405, (method, path, answer.text)
+        assert answer.headers["allow"] == allowed, (method, path)
+        assert answer.json()["detail"].startswith(f"{method} is not served here: use {allowed}")

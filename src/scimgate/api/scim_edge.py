@@ -126,10 +126,17 @@ class ScimEdge:
         directory_id, candidates = _candidates(path)
         method: str = scope["method"]
         for handlers, resource_id in candidates:
-            if (handler := handlers.get(method)) is not None:
+            # HEAD is GET without the body (RFC 9110 §9.3.2): uvicorn leaves the body out.
+            if (handler := handlers.get("GET" if method == "HEAD" else method)) is not None:
                 return _Route(directory_id, handler, resource_id)
         if candidates:
-            return error_response(MethodNotAllowed(detail="Method Not Allowed"))
+            allowed = sorted({name for handlers, _ in candidates for name in handlers})
+            allowed += ["HEAD"] if "GET" in allowed else []
+            refusal = error_response(
+                MethodNotAllowed(detail=f"{method} is not served here: use {', '.join(allowed)}")
+            )
+            refusal.headers["Allow"] = ", ".join(allowed)  # RFC 9110 §15.5.6
+            return refusal
         if path.endswith("/") and _candidates(path.rstrip("/"))[1]:
             redirect = {**scope, "path": path.rstrip("/")}
             return RedirectResponse(str(URL(scope=redirect)))
