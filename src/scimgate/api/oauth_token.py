@@ -22,6 +22,7 @@ from authlib.oauth2.rfc6749.grants import ClientCredentialsGrant
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
@@ -134,10 +135,49 @@ class TokenServer(AuthorizationServer):
         return cast(Response, self.create_token_response(asked))
 
 
+class TokenAnswer(BaseModel):
+    token_type: str = Field(examples=["Bearer"])
+    access_token: str = Field(description="Opens the client's directory's SCIM endpoint")
+    expires_in: int = Field(description="Seconds until it expires", examples=[3600])
+
+
+class TokenRefusal(BaseModel):
+    error: str = Field(description="RFC 6749 §5.2: invalid_client, unsupported_grant_type…")
+    error_description: str | None = None
+
+
+_FORM = {
+    "required": True,
+    "content": {
+        "application/x-www-form-urlencoded": {
+            "schema": {
+                "type": "object",
+                "required": ["grant_type"],
+                "properties": {
+                    "grant_type": {"type": "string", "enum": ["client_credentials"]},
+                    "client_id": {"type": "string", "description": "client_secret_post only"},
+                    "client_secret": {"type": "string", "description": "client_secret_post only"},
+                    "scope": {"type": "string", "description": "Ignored"},
+                },
+            }
+        }
+    },
+}
+"""The form RFC 6749 §4.4.2 describes; ``client_secret_basic`` sends the client's
+credentials by HTTP Basic instead."""
+
+
 @router.post(
     "/oauth/token",
     summary="Obtain an access token for a directory's SCIM endpoint (client credentials)",
     tags=["oauth"],
+    response_model=TokenAnswer,
+    responses={
+        400: {"model": TokenRefusal, "description": "Refused request (RFC 6749 §5.2)"},
+        401: {"model": TokenRefusal, "description": "Refused client credentials"},
+        429: {"model": TokenRefusal, "description": "Too many refused requests from here"},
+    },
+    openapi_extra={"requestBody": _FORM},
 )
 async def token(request: Request) -> Response:
     form = await request.form()
