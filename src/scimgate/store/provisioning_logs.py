@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, Connection, and_, delete, func, or_, select, union, update
 
 from scimgate.scim.compare import fold
 from scimgate.store.column_codec import ColumnCodec, SealedColumns, codec_of
@@ -132,33 +132,67 @@ def by_request_id(conn: Connection, request_id: str) -> LogEntry | None:
 
 
 def search(conn: Connection, where: LogSearch) -> list[LogEntry]:
-    """A page of entries without their bodies, newest first (keyset on received_at, id)."""
+    """A page of entries without their bodies, newest first (keyset on received_at, id).
+
+    A search by user is two lookups, one by userName and one by resource id, each read
+    newest first from its own index (migration 0022) and merged: asked as one ``OR``,
+    it would walk the directory's whole log.
+    """
     c = provisioning_logs.c
-    query = select(*_SUMMARY_COLUMNS).where(c.directory_id == where.directory_id)
-    if where.status_from is not None:
-        query = query.where(c.status >= where.status_from)
-    if where.status_to is not None:
-        query = query.where(c.status <= where.status_to)
     codec = codec_of(conn)
-    if where.user is not None and codec.sealed:
-        hashes = codec.lookups(LOG_USER_NAME_LOOKUP, where.directory_id, fold(where.user))
-        query = query.where(or_(c.user_name_key.in_(hashes), c.resource_id == where.user))
-    elif where.user is not None:
-        # userName is case-insensitive in SCIM: the IdP and support may spell it differently.
-        query = query.where(
-            or_(func.lower(c.user_name) == where.user.lower(), c.resource_id == where.user)
+    conditions = [c.directory_id == where.directory_id, *_bounds(where)]
+    newest = (c.received_at.desc(), c.id.desc())
+    query = select(*_SUMMARY_COLUMNS).where(*conditions).order_by(*newest).limit(where.limit)
+    if where.user is not None:
+        branches = [
+            query.where(*matched).subquery()
+            for matched in _user_matches(codec, where.directory_id, where.user)
+        ]
+        merged = union(*(select(*branch.c) for branch in branches)).subquery()
+        query = (
+            select(*merged.c)
+            .order_by(merged.c.received_at.desc(), merged.c.id.desc())
+            .limit(where.limit)
         )
-    if where.since is not None:
-        query = query.where(c.received_at >= where.since)
-    if where.until is not None:
-        query = query.where(c.received_at < where.until)
-    if where.before is not None:
-        at, log_id = where.before
-        query = query.where(or_(c.received_at < at, and_(c.received_at == at, c.id < log_id)))
-    query = query.order_by(c.received_at.desc(), c.id.desc()).limit(where.limit)
     return [
         _entry(codec, row, request_body=None, response_body=None) for row in conn.execute(query)
     ]
+
+
+def _bounds(where: LogSearch) -> list[ColumnElement[bool]]:
+    """The conditions of a search's status, time span and page."""
+    c = provisioning_logs.c
+    found: list[ColumnElement[bool]] = []
+    if where.status_from is not None:
+        found.append(c.status >= where.status_from)
+    if where.status_to is not None:
+        found.append(c.status <= where.status_to)
+    if where.since is not None:
+        found.append(c.received_at >= where.since)
+    if where.until is not None:
+        found.append(c.received_at < where.until)
+    if where.before is not None:
+        at, log_id = where.before
+        found.append(or_(c.received_at < at, and_(c.received_at == at, c.id < log_id)))
+    return found
+
+
+def _user_matches(
+    codec: ColumnCodec, directory_id: str, user: str
+) -> list[tuple[ColumnElement[bool], ...]]:
+    """The two lookups of a search by user: its userName, its resource id. Each names its
+    column's ``IS NOT NULL`` too, which lets the database use its partial index."""
+    c = provisioning_logs.c
+    if codec.sealed:
+        hashes = codec.lookups(LOG_USER_NAME_LOOKUP, directory_id, fold(user))
+        by_name: tuple[ColumnElement[bool], ...] = (
+            c.user_name_key.is_not(None),
+            c.user_name_key.in_(hashes),
+        )
+    else:
+        # userName is case-insensitive in SCIM: the IdP and support may spell it differently.
+        by_name = (c.user_name.is_not(None), func.lower(c.user_name) == user.lower())
+    return [by_name, (c.resource_id.is_not(None), c.resource_id == user)]
 
 
 def purge_before(conn: Connection, received_before: datetime) -> int:

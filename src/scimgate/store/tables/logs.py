@@ -1,6 +1,6 @@
 """Logs: administrative actions (audit) and SCIM requests (provisioning log)."""
 
-from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, String, Table
+from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, String, Table, text
 
 from scimgate.store.tables.base import Document, Sealable, Timestamp, Uuid, metadata
 
@@ -58,11 +58,29 @@ provisioning_logs = Table(
     Index(None, "directory_id", "status", "received_at"),
     Index(None, "request_id"),
     Index(None, "received_at"),
+    # A search by user (migration 0022): partial, since most entries name no user or resource.
+    Index(
+        "ix_provisioning_logs_directory_id_user_name_folded",
+        "directory_id",
+        text("lower(user_name)"),
+        "received_at",
+        sqlite_where=text("user_name IS NOT NULL"),
+        postgresql_where=text("user_name IS NOT NULL"),
+    ),
+    *(
+        Index(
+            f"ix_provisioning_logs_directory_id_{column}",
+            "directory_id",
+            column,
+            "received_at",
+            sqlite_where=text(f"{column} IS NOT NULL"),
+            postgresql_where=text(f"{column} IS NOT NULL"),
+        )
+        for column in ("user_name_key", "resource_id")
+    ),
 )
 """Every SCIM request to a directory, with what support needs to explain a failure.
 
 ``user_name_key`` is only set with encryption at rest on: the keyed hash of the
-encrypted ``user_name``, by which support finds a user's requests. Neither it nor
-``user_name`` is indexed: a search by user also matches ``resource_id``, so it walks
-a directory's entries newest first (migration 0020).
+encrypted ``user_name``, by which support finds a user's requests.
 """

@@ -1,0 +1,112 @@
+"""A search of the provisioning log by user reads that user's entries by index, not the log.
+
+The log of one directory is filled with entries of lookups (which name no user and no
+resource) and a few of one user; the search's statement is then explained by the
+database itself (PostgreSQL with sequential scans off, so that a plan still walking the
+table means no index can serve it). Nothing here is timed.
+"""
+
+import secrets
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, event, text
+
+from scimgate.service.administration import tenants
+from scimgate.store import provisioning_logs
+from scimgate.store.ids import new_id
+from scimgate.store.provisioning_logs import LogEntry, LogSearch
+from scimgate.store.transactions import reading, writing
+
+LOOKUPS = 3_000
+START = datetime(2031, 1, 1, tzinfo=UTC)
+
+
+def _entry(directory_id: str, n: int, user_name: str | None, resource_id: str | None) -> LogEntry:
+    return LogEntry(
+        id=new_id(),
+        directory_id=directory_id,
+        request_id=new_id(),
+        received_at=START + timedelta(seconds=n),
+        method="GET" if user_name is None else "PATCH",
+        path=f"/scim/v2/{directory_id}/Users",
+        query=None,
+        status=200,
+        latency_ms=1,
+        client=None,
+        user_agent=None,
+        scim_type=None,
+        error_detail=None,
+        resource_type="User",
+        resource_id=resource_id,
+        user_name=user_name,
+        request_body=None,
+        response_body=None,
+        diagnosis=None,
+    )
+
+
+def _plan(engine: Engine, statement: str, parameters: Any) -> str:
+    with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.exec_driver_sql("SET enable_seqscan = off")
+            return "\n".join(
+                str(row[0]) for row in conn.exec_driver_sql(f"EXPLAIN {statement}", parameters)
+            )
+        rows = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
+        return "\n".join(str(row[-1]) for row in rows)
+
+
+def test_a_search_by_user_reads_the_user_s_entries_by_index(engine: Engine) -> None:
+    organization = tenants.create_organization(engine, f"o-{secrets.token_hex(4)}")
+    directory_id = tenants.create_directory(engine, organization.id, "d").directory.id
+    person, other = new_id(), new_id()
+    entries = [_entry(directory_id, n, None, None) for n in range(LOOKUPS)]
+    # The person: by name (in another case), by resource id without a name, by both.
+    mine = [
+        _entry(directory_id, 10, "Ann@Example.com", None),
+        _entry(directory_id, 2_000, None, person),
+        _entry(directory_id, 2_500, "ann@example.com", person),
+    ]
+    entries += [*mine, _entry(directory_id, 2_600, "bob@example.com", other)]
+    with writing(engine) as conn:
+        provisioning_logs.insert(conn, entries)
+    with engine.begin() as conn:
+        conn.execute(text("ANALYZE"))
+
+    seen: list[tuple[str, Any]] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if "provisioning_logs" in statement:
+            seen.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        with reading(engine) as conn:
+            found = provisioning_logs.search(
+                conn, LogSearch(directory_id=directory_id, limit=50, user="ANN@example.com")
+            )
+            by_id = provisioning_logs.search(
+                conn, LogSearch(directory_id=directory_id, limit=2, user=person)
+            )
+            paged = provisioning_logs.search(
+                conn,
+                LogSearch(
+                    directory_id=directory_id,
+                    limit=50,
+                    user=person,
+                    before=(mine[2].received_at, mine[2].id),
+                ),
+            )
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+    assert [entry.id for entry in found] == [mine[2].id, mine[0].id]
+    assert [entry.id for entry in by_id] == [mine[2].id, mine[1].id]
+    assert [entry.id for entry in paged] == [mine[1].id]
+    statement, parameters = seen[0]
+    plan = _plan(engine, statement, parameters)
+    for index in ("user_name_folded", "resource_id"):
+        assert f"ix_provisioning_logs_directory_id_{index}" in plan, plan
+    assert "ix_provisioning_logs_directory_id_received_at" not in plan, plan
+    assert "Seq Scan on provisioning_logs" not in plan, plan
