@@ -52,3 +52,14 @@ def portal(live_server: LiveServer) -> Iterator[Portal]:
     signed_in = sign_in(live_server.url, ADMIN_TOKEN)
     yield signed_in
     signed_in.http.close()
+
+
+def oauth_token(shown: dict[str, str]) -> httpx.Response:
+    """The token endpoint's answer to the OAuth client credentials a page showed (its fields
+    ``oauth-endpoint``, ``oauth-client-id`` and ``oauth-client-secret``)."""
+    return httpx.post(
+        shown["oauth-endpoint"],
+        data={"grant_type": "client_credentials"},
+        auth=(shown["oauth-client-id"], shown["oauth-client-secret"]),
+        timeout=30,
+    )

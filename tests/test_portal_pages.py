@@ -11,7 +11,7 @@ import httpx
 
 from conftest import DirectoryClient, LiveServer, new_directory
 from event_support import last_seq, published
-from portal_support import Portal, sign_in
+from portal_support import Portal, oauth_token, sign_in
 from scim_payloads import group, patch, user
 from scimgate.admin.web import clock
 from scimgate.service.administration import admin_keys
@@ -405,15 +405,6 @@ def _oauth_shown(answer: httpx.Response) -> dict[str, str]:
     return {name: html.unescape(value) for name, value in _OAUTH_FIELD.findall(answer.text)}
 
 
-def _access_token(shown: dict[str, str]) -> httpx.Response:
-    return httpx.post(
-        shown["oauth-endpoint"],
-        data={"grant_type": "client_credentials"},
-        auth=(shown["oauth-client-id"], shown["oauth-client-secret"]),
-        timeout=30,
-    )
-
-
 def test_an_oauth_client_is_made_given_a_new_secret_and_revoked_from_the_directory_page(
     portal: Portal,
 ) -> None:
@@ -422,7 +413,7 @@ def test_an_oauth_client_is_made_given_a_new_secret_and_revoked_from_the_directo
         portal.post(f"/admin/directories/{directory_id}/oauth-clients", {"name": "entra"})
     )
     assert set(made) == {"oauth-endpoint", "oauth-client-id", "oauth-client-secret"}
-    obtained = _access_token(made)
+    obtained = oauth_token(made)
     assert obtained.status_code == 200, obtained.text
     with scim_client(base_url, obtained.json()["access_token"]) as idp:
         assert idp.get("/Users").status_code == 200
@@ -432,11 +423,11 @@ def test_an_oauth_client_is_made_given_a_new_secret_and_revoked_from_the_directo
     client_path = f"/admin/directories/{directory_id}/oauth-clients/{made['oauth-client-id']}"
     renewed = _oauth_shown(portal.post(f"{client_path}/rotate"))
     assert renewed["oauth-client-id"] == made["oauth-client-id"]
-    assert _access_token(made).json()["error"] == "invalid_client"
-    assert _access_token(renewed).status_code == 200
+    assert oauth_token(made).json()["error"] == "invalid_client"
+    assert oauth_token(renewed).status_code == 200
 
     assert portal.post(f"{client_path}/revoke").status_code == 303
-    assert _access_token(renewed).json()["error"] == "invalid_client"
+    assert oauth_token(renewed).json()["error"] == "invalid_client"
     assert "revoked" in portal.get(f"/admin/directories/{directory_id}").text
     assert portal.post(f"{client_path}/revoke").status_code == 404
     assert portal.post(f"{client_path}/rotate").status_code == 404

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import update
 
 from conftest import DirectoryClient, LiveServer
+from portal_support import oauth_token
 from scim_payloads import user
 from scimgate.admin.idp_guides import GUIDES, guide_for
 from scimgate.scim.idp import IdpProfile
@@ -414,15 +415,6 @@ def _oauth_credentials(browser: SetupBrowser) -> dict[str, str]:
     return shown
 
 
-def _access_token(shown: dict[str, str]) -> httpx.Response:
-    return httpx.post(
-        shown["oauth-endpoint"],
-        data={"grant_type": "client_credentials"},
-        auth=(shown["oauth-client-id"], shown["oauth-client-secret"]),
-        timeout=30,
-    )
-
-
 def test_the_it_admin_can_take_oauth_client_credentials_instead_of_the_token(
     live_server: LiveServer, browsers: Browsers
 ) -> None:
@@ -434,7 +426,7 @@ def test_the_it_admin_can_take_oauth_client_credentials_instead_of_the_token(
     assert "OAuth 2.0 client credentials" in page and "oauth-client-secret" not in page
     first = _oauth_credentials(browser)
     assert first["oauth-endpoint"] == f"{live_server.url}/oauth/token"
-    token = _access_token(first)
+    token = oauth_token(first)
     assert token.status_code == 200, token.text
     directory_id = only_directory(live_server, invitation)
     listed = httpx.get(
@@ -447,8 +439,8 @@ def test_the_it_admin_can_take_oauth_client_credentials_instead_of_the_token(
     second = _oauth_credentials(browser)
     assert second["oauth-client-id"] == first["oauth-client-id"], "one client per link"
     assert second["oauth-client-secret"] != first["oauth-client-secret"]
-    assert _access_token(first).json()["error"] == "invalid_client"
-    assert _access_token(second).status_code == 200
+    assert oauth_token(first).json()["error"] == "invalid_client"
+    assert oauth_token(second).status_code == 200
 
 
 def test_okta_is_not_offered_oauth_client_credentials(
