@@ -102,7 +102,7 @@ def directory_page(request: Request, engine: EngineDep, directory_id: str) -> Re
             "directory": found.health.directory,
             "health": found.health,
             "tokens": found.tokens,
-            "oauth_clients": oauth_clients.list_clients(engine, directory_id),
+            "oauth_clients": found.oauth_clients,
             "scim_base_url": f"{public_root(request)}/scim/v2/{directory_id}",
             "held": (
                 held_review.review(engine, directory_id)

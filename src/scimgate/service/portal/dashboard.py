@@ -15,9 +15,10 @@ from sqlalchemy import Connection, Engine
 from scimgate.service.directories import existing_directory
 from scimgate.service.errors import UnknownOrganization
 from scimgate.service.portal.directory_browser import MAX_QUERY, Page
-from scimgate.store import dashboard, setup_links, tenants
+from scimgate.store import dashboard, oauth_clients, setup_links, tenants
 from scimgate.store.dashboard import Span
 from scimgate.store.ids import utcnow
+from scimgate.store.oauth_clients import OAuthClient
 from scimgate.store.setup_links import SetupLink
 from scimgate.store.tenants import Directory, Organization, TokenRecord
 from scimgate.store.transactions import reading
@@ -108,6 +109,9 @@ class DirectoryOverview:
     tokens: list[TokenRecord]
     """Oldest first; never their secrets."""
 
+    oauth_clients: list[OAuthClient]
+    """Oldest first; never their secrets."""
+
 
 @dataclass(frozen=True)
 class Overview:
@@ -152,12 +156,14 @@ def organization_page(engine: Engine, organization_id: str) -> OrganizationPage:
 
 
 def directory_overview(engine: Engine, directory_id: str) -> DirectoryOverview:
-    """A directory's health and its tokens; ``UnknownDirectory`` for an unknown directory."""
+    """A directory's health, its tokens and its OAuth clients; ``UnknownDirectory`` for an
+    unknown directory."""
     with reading(engine) as conn:
         directory = existing_directory(conn, directory_id)
         measured = _measure(conn, Span(directory_id=directory_id), [directory])
         tokens = tenants.list_tokens(conn, directory_id)
-    return DirectoryOverview(measured[0], tokens)
+        clients = oauth_clients.list_clients(conn, directory_id)
+    return DirectoryOverview(measured[0], tokens, clients)
 
 
 def _measure(conn: Connection, span: Span, directories: list[Directory]) -> list[DirectoryHealth]:

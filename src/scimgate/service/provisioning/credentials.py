@@ -89,14 +89,13 @@ class Credentials:
             known = None
         if known is None:
             known = self._read(digest)
-        if known.expires_at is not None:
-            if utcnow() >= known.expires_at:
-                raise InvalidToken(detail="The access token has expired: obtain a new one")
-            if not hmac.compare_digest(known.directory.id, directory_id):
+        if not hmac.compare_digest(known.directory.id, directory_id):
+            if known.expires_at is not None:
                 # The same answer whatever directory the URL names: it tells of none.
                 raise InvalidToken(detail="The access token was issued for another directory")
-        if not hmac.compare_digest(known.directory.id, directory_id):
             raise NotFoundException(detail=f"No directory {directory_id}")
+        if known.expires_at is not None and utcnow() >= known.expires_at:
+            raise InvalidToken(detail="The access token has expired: obtain a new one")
         return Credential(known.directory, known.token_id, self._use(known))
 
     def _still_valid(self, known: _Known) -> bool:
