@@ -148,6 +148,51 @@ class EventSettings:
 
 
 @dataclass(frozen=True)
+class GoogleSettings:
+    """Where Google Workspace directories are read from, and how often.
+
+    The addresses are the operator's, never a customer's: a service account key
+    names its own ``token_uri``, which is not followed.
+    """
+
+    api_url: str = "https://admin.googleapis.com"
+    """``SCIMGATE_GOOGLE_API_URL``: the Admin SDK Directory API's root."""
+
+    token_url: str = "https://oauth2.googleapis.com/token"
+    """``SCIMGATE_GOOGLE_TOKEN_URL``: Google's OAuth 2.0 token endpoint."""
+
+    sync_minutes: float = 5.0
+    """``SCIMGATE_GOOGLE_SYNC_MINUTES``: a new directory's interval between full syncs."""
+
+    backoff_seconds: float = 1.0
+    """``SCIMGATE_GOOGLE_BACKOFF_SECONDS``: the first wait after a quota error; each retry
+    doubles it, up to 64 s, with random jitter."""
+
+    service_account_key_file: str | None = None
+    """``SCIMGATE_GOOGLE_SERVICE_ACCOUNT_KEY_FILE``: the JSON key of the operator's own
+    service account. A customer's administrator may grant it domain-wide delegation
+    instead of creating a key (which new Google Cloud organizations forbid by default)."""
+
+    def __post_init__(self) -> None:
+        if self.sync_minutes <= 0 or self.backoff_seconds < 0:
+            raise ValueError(
+                "SCIMGATE_GOOGLE_SYNC_MINUTES must be above 0 and "
+                "SCIMGATE_GOOGLE_BACKOFF_SECONDS at least 0"
+            )
+
+    @classmethod
+    def from_env(cls) -> "GoogleSettings":
+        return cls(
+            api_url=os.environ.get("SCIMGATE_GOOGLE_API_URL", cls.api_url).rstrip("/"),
+            token_url=os.environ.get("SCIMGATE_GOOGLE_TOKEN_URL", cls.token_url),
+            sync_minutes=_env_float("SCIMGATE_GOOGLE_SYNC_MINUTES", cls.sync_minutes),
+            backoff_seconds=_env_float("SCIMGATE_GOOGLE_BACKOFF_SECONDS", cls.backoff_seconds),
+            service_account_key_file=os.environ.get("SCIMGATE_GOOGLE_SERVICE_ACCOUNT_KEY_FILE")
+            or None,
+        )
+
+
+@dataclass(frozen=True)
 class PoolSettings:
     """Connections each process keeps to PostgreSQL (SQLite opens its file as needed)."""
 
@@ -357,6 +402,7 @@ class Settings:
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     log: LogPolicy = field(default_factory=LogPolicy)
     portal_sessions: SessionPolicy = field(default_factory=SessionPolicy)
+    google: GoogleSettings = field(default_factory=GoogleSettings)
 
     encryption_keys: tuple[str, ...] = ()
     """``SCIMGATE_ENCRYPTION_KEYS``: comma-separated ``<key id>:<base64 key>``, newest first.
@@ -399,6 +445,7 @@ class Settings:
             metrics=MetricsSettings.from_env(),
             log=LogPolicy.from_env(),
             portal_sessions=SessionPolicy.from_env(),
+            google=GoogleSettings.from_env(),
             encryption_keys=tuple(
                 key.strip()
                 for key in os.environ.get("SCIMGATE_ENCRYPTION_KEYS", "").split(",")

@@ -17,7 +17,7 @@ from scimgate.admin.guard import admin_guard
 from scimgate.admin.web import PortalError, render
 from scimgate.api.engine import EngineDep
 from scimgate.api.public_root import public_root
-from scimgate.service.administration import oauth_clients, tenants
+from scimgate.service.administration import google_directories, oauth_clients, tenants
 from scimgate.service.administration.oauth_clients import IssuedClient
 from scimgate.service.event_stream import held_review, publishing
 from scimgate.service.portal import dashboard, directory_browser
@@ -103,6 +103,8 @@ def directory_page(request: Request, engine: EngineDep, directory_id: str) -> Re
             "health": found.health,
             "tokens": found.tokens,
             "oauth_clients": found.oauth_clients,
+            "google": found.google,
+            "delegation_scopes": google_directories.delegation_scopes(),
             "scim_base_url": f"{public_root(request)}/scim/v2/{directory_id}",
             "held": (
                 held_review.review(engine, directory_id)
@@ -111,6 +113,13 @@ def directory_page(request: Request, engine: EngineDep, directory_id: str) -> Re
             ),
         },
     )
+
+
+@router.post("/directories/{directory_id}/google/sync")
+def sync_google_now(engine: EngineDep, directory_id: str) -> Response:
+    """Make a pulled directory's sync due now: the next free worker runs it."""
+    google_directories.sync_soon(engine, directory_id)
+    return RedirectResponse(f"/admin/directories/{directory_id}", status_code=303)
 
 
 @router.post("/directories/{directory_id}/held/release")

@@ -48,6 +48,7 @@ class DirectoryOut(BaseModel):
     name: str
     created_at: datetime
     idp: str
+    kind: str = Field(description="scim: its IdP pushes; google: pulled from Google Workspace")
     idp_detected: str | None
     activated_at: datetime | None
     delivery: str = Field(description="live, held (safety valve tripped) or review (dry run)")
@@ -77,6 +78,7 @@ def directory_out(directory: Directory, root: str) -> DirectoryOut:
         name=directory.name,
         created_at=directory.created_at,
         idp=directory.idp,
+        kind=directory.kind,
         idp_detected=directory.idp_detected,
         activated_at=directory.activated_at,
         delivery=directory.delivery,

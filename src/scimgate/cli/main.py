@@ -13,6 +13,7 @@ from scimgate.cli.directories import directories_app
 from scimgate.cli.drift import drift
 from scimgate.cli.encryption import encryption_app
 from scimgate.cli.events import events_app, held_app, offboarding_app
+from scimgate.cli.google import google_app
 from scimgate.cli.groups import groups_app
 from scimgate.cli.help_names import name_parameters
 from scimgate.cli.logs import logs_app
@@ -40,6 +41,7 @@ app.command()(simulate)
 app.add_typer(directories_app, name="directories")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(oauth_clients_app, name="oauth-clients")
+app.add_typer(google_app, name="google")
 app.add_typer(users_app, name="users")
 app.add_typer(groups_app, name="groups")
 app.add_typer(mappings_app, name="mappings")

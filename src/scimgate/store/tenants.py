@@ -58,6 +58,9 @@ class Directory:
     config_stamp: int = 0
     """A new random value with every change of the directory's role rules or attribute mappings."""
 
+    kind: str = "scim"
+    """``scim``: its IdP pushes; ``google``: scimgate pulls it from Google Workspace."""
+
 
 @dataclass(frozen=True)
 class TokenRecord:

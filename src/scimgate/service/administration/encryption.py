@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
-from scimgate.store import events, memberships, offboarding, provisioning_logs
+from scimgate.store import events, google_connections, memberships, offboarding, provisioning_logs
 from scimgate.store.encryption import EncryptionError, Keyring, Resealed, keyring_of_engine
 from scimgate.store.resource_tables import GROUPS, USERS
 from scimgate.store.transactions import reading, writing
@@ -82,6 +82,7 @@ _ROTATED: list[tuple[str, Batch, Any]] = [
     ("deprovisioning records", offboarding.reseal_names, ""),
     ("tombstones", offboarding.reseal_tombstones, ("", "")),
     ("provisioning log", provisioning_logs.reseal, ""),
+    ("Google service account keys", google_connections.reseal, ""),
 ]
 """What rotation rewrites, each from its first position."""
 

@@ -18,7 +18,7 @@ from datetime import timedelta
 from sqlalchemy import Connection, Engine
 
 from scimgate.service.administration.tenants import new_secret, token_hash
-from scimgate.service.directories import existing_directory
+from scimgate.service.directories import existing_directory, pushed_directory
 from scimgate.store import oauth_clients, tenants
 from scimgate.store.ids import new_id, utcnow
 from scimgate.store.oauth_clients import OAuthClient
@@ -54,7 +54,7 @@ class AccessToken:
 def create_client(engine: Engine, directory_id: str, name: str) -> IssuedClient:
     """A new client of a directory; ``UnknownDirectory`` for an unknown directory."""
     with writing(engine) as conn:
-        existing_directory(conn, directory_id)
+        pushed_directory(conn, directory_id)
         return add_client(conn, directory_id, name)
 
 

@@ -9,7 +9,7 @@ from scim2_models import UnauthorizedException
 from sqlalchemy import Connection, Engine
 
 from scimgate.scim.idp import IdpProfile, recognise
-from scimgate.service.directories import existing_directory
+from scimgate.service.directories import existing_directory, pushed_directory
 from scimgate.service.errors import NotUnique, UnknownOrganization
 from scimgate.store import tenants
 from scimgate.store.ids import is_id, new_id, utcnow
@@ -132,7 +132,7 @@ def organization_with_directories(
 def create_token(engine: Engine, directory_id: str, name: str) -> IssuedToken:
     """Another active token for a directory: rotate by creating one, then revoking the old."""
     with writing(engine) as conn:
-        existing_directory(conn, directory_id)
+        pushed_directory(conn, directory_id)
         return issue_token(conn, directory_id, name)
 
 

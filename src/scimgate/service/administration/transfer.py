@@ -22,13 +22,12 @@ from scimgate.scim.requests import read_patch, read_resource
 from scimgate.service.directories import existing_directory
 from scimgate.service.errors import Invalid
 from scimgate.service.provisioning import groups, users
+from scimgate.service.provisioning.every_resource import every_resource
 from scimgate.service.provisioning.scope import Scope
 from scimgate.store import membership_lists
-from scimgate.store.resource_tables import GROUPS, USERS, ResourceTable
-from scimgate.store.stored_resources import StoredResource
+from scimgate.store.resource_tables import GROUPS, USERS
 from scimgate.store.transactions import reading
 
-PAGE = 500
 PATCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 CREATE = Context.RESOURCE_CREATION_REQUEST
 
@@ -37,9 +36,9 @@ def export_directory(engine: Engine, directory_id: str) -> Iterator[dict[str, An
     """Every user, then every group with its members, in id order, read page by page."""
     with reading(engine) as conn:
         existing_directory(conn, directory_id)
-    for stored in _all(engine, directory_id, USERS):
+    for stored in every_resource(engine, directory_id, USERS):
         yield {"resourceType": "User", "id": stored.id, **stored.doc}
-    for stored in _all(engine, directory_id, GROUPS):
+    for stored in every_resource(engine, directory_id, GROUPS):
         with reading(engine) as conn:
             members = membership_lists.members_of(conn, directory_id, stored.id)
         yield {
@@ -48,17 +47,6 @@ def export_directory(engine: Engine, directory_id: str) -> Iterator[dict[str, An
             **stored.doc,
             "members": [{"value": member.id, "type": member.type} for member in members],
         }
-
-
-def _all(engine: Engine, directory_id: str, table: ResourceTable) -> Iterator[StoredResource]:
-    after: str | None = None
-    while True:
-        with reading(engine) as conn:
-            page = table.page(conn, directory_id, None, PAGE, after_id=after)
-        yield from page
-        if len(page) < PAGE:
-            return
-        after = page[-1].id
 
 
 @dataclass

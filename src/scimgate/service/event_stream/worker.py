@@ -1,4 +1,5 @@
-"""The delivery worker: fan out events, deliver webhooks, run upkeep, until told to stop.
+"""The delivery worker: fan out events, deliver webhooks, run upkeep, sync pulled
+directories, until told to stop.
 
 Any number of workers may run against one database. Each loop turn fans out
 newly published events, then leases as many deliveries as it has free threads
@@ -6,6 +7,8 @@ and sends them concurrently, so a slow endpoint occupies one thread and
 nothing else. A thread that delivered goes on with the same endpoint's next
 delivery while one is due, for up to ``CHAIN_LIMIT`` in a row. Upkeep
 (retention, tombstones, overdue alerts, old deliveries) runs every minute.
+Directories pulled from Google Workspace are synced in a thread of their own as
+they fall due, so a long sync never holds up a delivery.
 """
 
 from __future__ import annotations
@@ -23,8 +26,9 @@ import httpx
 import structlog
 from sqlalchemy import Engine
 
-from scimgate.config import EventSettings, LogPolicy, Settings
+from scimgate.config import EventSettings, GoogleSettings, LogPolicy, Settings
 from scimgate.logging import failure
+from scimgate.service.directory_sync.google_runs import PullLoop
 from scimgate.service.event_stream import delivery, outbound
 from scimgate.service.event_stream.delivery import FANOUT_BATCH, USER_AGENT, Job, RetryPolicy
 from scimgate.service.operations import health
@@ -49,6 +53,9 @@ CHAIN_LIMIT = 50
 before it goes back to the claim: an endpoint's backlog drains without a claim per
 delivery, and endpoints beyond the worker's concurrency still get their turn."""
 
+SYNC_STOP_SECONDS = 10.0
+"""How long a stopping worker waits for a directory sync in progress to end."""
+
 HEARTBEAT_SECONDS = 10.0
 """How often the worker records that it is alive (``/readyz`` wants one within 30 s)."""
 
@@ -71,6 +78,7 @@ class Worker:
         worker_id: str | None = None,
         concurrency: int = CONCURRENCY,
         idle_seconds: float = IDLE_SECONDS,
+        google: GoogleSettings | None = None,
     ) -> None:
         self.engine = engine
         self.settings = settings
@@ -79,12 +87,20 @@ class Worker:
         self.id = worker_id or new_worker_id()
         self.concurrency = concurrency
         self.idle_seconds = idle_seconds
+        self.pull = None if google is None else PullLoop(engine, google, self.id)
+        """Syncs pulled directories; a worker built without Google settings syncs none."""
         # Settings keep it well below the lease: an attempt never outlives its lease, so no
         # two workers send one delivery at once.
         self.timeout = settings.webhook_timeout
 
     def run(self, stop: threading.Event) -> None:
         log.info("worker started", worker=self.id, concurrency=self.concurrency)
+        pulling = None
+        if self.pull is not None:
+            pulling = threading.Thread(
+                target=self.pull.run, args=(stop,), name="scimgate-sync", daemon=True
+            )
+            pulling.start()
         in_flight: set[Future[None]] = set()
         next_upkeep = next_heartbeat = time.monotonic()
         with (
@@ -114,6 +130,10 @@ class Worker:
                 else:
                     stop.wait(self.idle_seconds)
             wait(in_flight)
+        if pulling is not None:
+            # A sync writes each change in a transaction of its own: one cut short by the
+            # process's end loses nothing, and the next sync goes on from what is stored.
+            pulling.join(SYNC_STOP_SECONDS)
         log.info("worker stopped", worker=self.id)
 
     def _turn(
@@ -216,6 +236,7 @@ def build(settings: Settings) -> Worker:
         settings.events,
         RetryPolicy(delays=settings.events.webhook_retry_schedule),
         log_policy=settings.log,
+        google=settings.google,
     )
 
 

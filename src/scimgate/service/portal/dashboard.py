@@ -15,8 +15,9 @@ from sqlalchemy import Connection, Engine
 from scimgate.service.directories import existing_directory
 from scimgate.service.errors import UnknownOrganization
 from scimgate.service.portal.directory_browser import MAX_QUERY, Page
-from scimgate.store import dashboard, oauth_clients, setup_links, tenants
+from scimgate.store import dashboard, google_connections, oauth_clients, setup_links, tenants
 from scimgate.store.dashboard import Span
+from scimgate.store.google_connections import GoogleConnection
 from scimgate.store.ids import utcnow
 from scimgate.store.oauth_clients import OAuthClient
 from scimgate.store.setup_links import SetupLink
@@ -112,6 +113,9 @@ class DirectoryOverview:
     oauth_clients: list[OAuthClient]
     """Oldest first; never their secrets."""
 
+    google: GoogleConnection | None = None
+    """How a directory pulled from Google Workspace is reached, and how its syncs went."""
+
 
 @dataclass(frozen=True)
 class Overview:
@@ -156,14 +160,15 @@ def organization_page(engine: Engine, organization_id: str) -> OrganizationPage:
 
 
 def directory_overview(engine: Engine, directory_id: str) -> DirectoryOverview:
-    """A directory's health, its tokens and its OAuth clients; ``UnknownDirectory`` for an
-    unknown directory."""
+    """A directory's health, its tokens, its OAuth clients and its Google Workspace connection;
+    ``UnknownDirectory`` for an unknown directory."""
     with reading(engine) as conn:
         directory = existing_directory(conn, directory_id)
         measured = _measure(conn, Span(directory_id=directory_id), [directory])
         tokens = tenants.list_tokens(conn, directory_id)
         clients = oauth_clients.list_clients(conn, directory_id)
-    return DirectoryOverview(measured[0], tokens, clients)
+        google = google_connections.get(conn, directory_id)
+    return DirectoryOverview(measured[0], tokens, clients, google)
 
 
 def _measure(conn: Connection, span: Span, directories: list[Directory]) -> list[DirectoryHealth]:

@@ -10,6 +10,7 @@ from scim2_models import PatchOp, UniquenessException
 from sqlalchemy import Connection
 
 from scimgate.events.diff import previous_attributes
+from scimgate.events.models import DeprovisionReason
 from scimgate.scim.compare import fold
 from scimgate.scim.documents import ScimDocument
 from scimgate.scim.etag import check_if_match
@@ -134,6 +135,16 @@ def patch_user_document(
     return user_document(scope, stored, groups)
 
 
+def deactivate_user(scope: Scope, user_id: str, reason: DeprovisionReason) -> None:
+    """Set a user's ``active`` to false for ``reason``, as a pulled directory's sync does
+    for someone who left its scope; an inactive user stays as it is."""
+    with changing(scope.engine, scope.directory_id) as work:
+        conn = work.conn
+        stored = existing(USERS, conn, scope.directory_id, user_id, for_update=True)
+        groups = membership_lists.groups_of(conn, scope.directory_id, [user_id])[user_id]
+        _save_if_changed(work, scope, stored, {**stored.doc, "active": False}, groups, reason)
+
+
 def delete_user(scope: Scope, user_id: str, if_match: str | None) -> None:
     """Delete a user and its memberships; the groups it left change version.
 
@@ -167,6 +178,7 @@ def _save_if_changed(
     stored: StoredResource,
     doc: dict[str, Any],
     groups: list[Membership],
+    reason: DeprovisionReason = DeprovisionReason.deactivated,
 ) -> StoredResource:
     """Store a new state; a write that changes nothing keeps the version and emits nothing."""
     if doc == stored.doc:
@@ -180,6 +192,7 @@ def _save_if_changed(
         stored.id,
         before=before,
         previous_attributes=previous_attributes(stored.doc, doc),
+        reason=reason,
         stored=updated,
         groups=groups,
     )

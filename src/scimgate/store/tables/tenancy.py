@@ -31,8 +31,11 @@ directories = Table(
     Column("safety_reset_at", Timestamp()),
     Column("assignment_group", String(512)),
     Column("config_stamp", BigInteger, nullable=False, server_default="0"),
+    Column("kind", String(16), nullable=False, server_default="scim"),
 )
-"""``delivery`` is ``live``, ``held`` (the safety valve tripped) or ``review`` (dry run).
+"""``kind`` is ``scim`` (its IdP pushes through SCIM) or ``google`` (scimgate pulls it from
+Google Workspace). ``delivery`` is ``live``, ``held`` (the safety valve tripped) or
+``review`` (dry run).
 ``config_stamp`` takes a new random value with every change of the role rules or attribute
 mappings (``scimgate.store.configuration``)."""
 

@@ -1,0 +1,1 @@
+"""Directories scimgate pulls from their source (Google Workspace), written as pushes are."""

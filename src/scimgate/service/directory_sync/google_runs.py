@@ -1,0 +1,200 @@
+"""Running a pulled Google Workspace directory's syncs: one now, or each as it falls due.
+
+Any number of workers may run against one database: a worker leases the most
+overdue directory (``store.google_connections.claim_due``), syncs it, records how
+it went and when the next one is due, and releases it. The lease is renewed
+while the sync runs, so a long sync keeps it and a dead worker's lapses.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import structlog
+from sqlalchemy import Engine
+
+from scimgate.config import GoogleSettings
+from scimgate.logging import failure
+from scimgate.scim.google_workspace import ScopeKind, SyncScope
+from scimgate.scim.limits import Limits
+from scimgate.service.directories import existing_directory
+from scimgate.service.directory_sync.google_api import DirectoryApi, GoogleApiError
+from scimgate.service.directory_sync.google_sync import (
+    EmptyAccount,
+    SyncCounts,
+    apply,
+    read_account,
+)
+from scimgate.service.directory_sync.sync_log import SyncLog
+from scimgate.service.provisioning.scope import Scope
+from scimgate.store import google_connections
+from scimgate.store.google_connections import GoogleConnection
+from scimgate.store.ids import utcnow
+from scimgate.store.transactions import reading, writing
+
+log = structlog.get_logger("scimgate.directory_sync")
+
+LEASE = timedelta(minutes=5)
+RENEW_SECONDS = 60.0
+IDLE_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    counts: SyncCounts
+    error: str | None
+    """Why the sync failed or refused part of the account, in words; None when all went in."""
+
+    status: int
+    """200, or the status Google (or the sync) failed with."""
+
+
+class MissingKey(GoogleApiError):
+    """The directory has no key of its own and the operator configured none."""
+
+
+def operator_key(settings: GoogleSettings) -> dict[str, Any] | None:
+    """The operator's service account key, when one is configured."""
+    if settings.service_account_key_file is None:
+        return None
+    key: dict[str, Any] = json.loads(Path(settings.service_account_key_file).read_text())
+    return key
+
+
+def directory_api(
+    connection: GoogleConnection,
+    key: dict[str, Any] | None,
+    settings: GoogleSettings,
+    sync_log: SyncLog | None = None,
+) -> DirectoryApi:
+    """The Directory API as the connection reaches it: its own key, else the operator's."""
+    key = key or operator_key(settings)
+    if key is None:
+        raise MissingKey(
+            "this directory has no service account key, and the operator configured no "
+            "service account of its own (SCIMGATE_GOOGLE_SERVICE_ACCOUNT_KEY_FILE)",
+            400,
+        )
+    on_call = sync_log.call if sync_log is not None else (lambda call: None)
+    return DirectoryApi(key, connection.admin_email, connection.customer_id, settings, on_call)
+
+
+def sync_directory(
+    engine: Engine,
+    settings: GoogleSettings,
+    directory_id: str,
+    heartbeat: Any = lambda: None,
+) -> SyncReport:
+    """Read the directory's Google account and write the difference; never raises for Google."""
+    with reading(engine) as conn:
+        directory = existing_directory(conn, directory_id)
+        connection = google_connections.get(conn, directory_id)
+        key = google_connections.service_account_key(conn, directory_id)
+    if connection is None:
+        raise GoogleApiError(f"directory {directory_id} is not connected to Google", 404)
+    scope = Scope(engine, directory, f"/scim/v2/{directory_id}", Limits())
+    sync_scope = SyncScope(ScopeKind(connection.scope_kind), tuple(connection.scope_values))
+    sync_log = SyncLog(engine, directory_id)
+    counts = SyncCounts()
+    started = time.perf_counter()
+    error: str | None = None
+    status = 200
+    try:
+        with directory_api(connection, key, settings, sync_log) as api:
+            try:
+                account = read_account(api, sync_scope)
+            finally:
+                counts.retries = api.retries
+        sync_log.flush()
+        outcome = apply(scope, account, heartbeat)
+        outcome.counts.retries = counts.retries
+        counts = outcome.counts
+        if outcome.refusals:
+            error = f"{counts.refused} refused: " + "; ".join(outcome.refusals)
+    except GoogleApiError as exc:
+        error, status = str(exc), exc.status
+    except EmptyAccount as exc:
+        error, status = str(exc), 409
+    counts.api_calls = sync_log.calls
+    elapsed = round((time.perf_counter() - started) * 1000)
+    sync_log.finished(status, elapsed, counts.as_dict(), error)
+    return SyncReport(counts, error, status)
+
+
+def run_due(engine: Engine, settings: GoogleSettings, owner: str) -> bool:
+    """Sync the most overdue directory, if one is due; True when one was."""
+    started = utcnow()
+    with writing(engine) as conn:
+        directory_id = google_connections.claim_due(conn, owner, started, started + LEASE)
+    if directory_id is None:
+        return False
+    renewed = time.monotonic()
+
+    def heartbeat() -> None:
+        nonlocal renewed
+        if time.monotonic() - renewed >= RENEW_SECONDS:
+            with writing(engine) as conn:
+                google_connections.renew(conn, directory_id, owner, utcnow() + LEASE)
+            renewed = time.monotonic()
+
+    try:
+        report = sync_directory(engine, settings, directory_id, heartbeat)
+    except Exception as exc:
+        log.error("directory sync failed", directory=directory_id, **failure(exc))
+        report = SyncReport(SyncCounts(), f"the sync failed unexpectedly: {exc}", 500)
+    with reading(engine) as conn:
+        connection = google_connections.get(conn, directory_id)
+    interval = timedelta(minutes=connection.interval_minutes if connection else 5.0)
+    finished = utcnow()
+    with writing(engine) as conn:
+        google_connections.finish(
+            conn,
+            directory_id,
+            owner,
+            started_at=started,
+            at=finished,
+            next_sync_at=finished + interval,
+            counts=report.counts.as_dict(),
+            error=report.error,
+        )
+    log.info(
+        "directory synced",
+        directory=directory_id,
+        status=report.status,
+        error=report.error,
+        **report.counts.as_dict(),
+    )
+    return True
+
+
+class PullLoop:
+    """Syncs pulled directories as they fall due, until told to stop."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        settings: GoogleSettings,
+        owner: str,
+        idle_seconds: float = IDLE_SECONDS,
+    ) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.owner = owner
+        self.idle_seconds = idle_seconds
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                busy = run_due(self.engine, self.settings, self.owner)
+            except Exception as exc:
+                # The database may be away for a moment: log, wait, try again.
+                log.error("directory sync turn failed", worker=self.owner, **failure(exc))
+                busy = False
+            if not busy:
+                stop.wait(self.idle_seconds)

@@ -1,0 +1,223 @@
+"""Pulled Google Workspace directories: how to reach each, when to sync it, how it went."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, or_, select, update
+
+from scimgate.scim import jsontext
+from scimgate.store.column_codec import codec_of
+from scimgate.store.encryption import PREFIX, Keyring, Resealed, key_id_of, refuse_plain_read
+from scimgate.store.tables.pull import google_connections
+
+_KEY = "google_connections.service_account_key"
+"""Where the sealed key lives (bound into its encryption)."""
+
+
+@dataclass(frozen=True)
+class GoogleConnection:
+    """A directory's connection as shown: never the service account's key."""
+
+    directory_id: str
+    customer_id: str
+    """Google's customer id (``C0…``), or ``my_customer``: the admin's own account."""
+
+    admin_email: str
+    """The administrator the service account acts as (domain-wide delegation)."""
+
+    client_id: str
+    """The service account's client id: what domain-wide delegation is granted to."""
+
+    client_email: str
+    scope_kind: str
+    """``all``, ``org_units`` or ``groups``."""
+
+    scope_values: list[str]
+    interval_minutes: float
+    next_sync_at: datetime
+    created_at: datetime
+    updated_at: datetime
+    last_started_at: datetime | None = None
+    last_finished_at: datetime | None = None
+    last_success_at: datetime | None = None
+    last_error: str | None = None
+    last_counts: dict[str, int] | None = None
+
+
+_SHOWN = [column for column in google_connections.c if column.name != "service_account_key"]
+_LEASE = ("lease_owner", "lease_until")
+_SETTINGS = (
+    "customer_id",
+    "admin_email",
+    "client_id",
+    "client_email",
+    "scope_kind",
+    "scope_values",
+    "interval_minutes",
+    "next_sync_at",
+    "updated_at",
+)
+
+
+def save(conn: Connection, connection: GoogleConnection, key: dict[str, Any] | None) -> None:
+    """Create or replace a directory's connection settings and key (its sync record stays).
+
+    Without a key of its own, the directory is read with the operator's service account.
+    """
+    sealed = (
+        None
+        if key is None
+        else codec_of(conn).seal(
+            jsontext.dumps(key), _KEY, connection.directory_id, connection.directory_id
+        )
+    )
+    table = google_connections
+    changed = conn.execute(
+        update(table)
+        .where(table.c.directory_id == connection.directory_id)
+        .values(
+            service_account_key=sealed, **{name: getattr(connection, name) for name in _SETTINGS}
+        )
+    ).rowcount
+    if not changed:
+        values = {name: value for name, value in vars(connection).items() if name not in _LEASE}
+        conn.execute(table.insert().values(service_account_key=sealed, **values))
+
+
+def get(conn: Connection, directory_id: str) -> GoogleConnection | None:
+    row = conn.execute(
+        select(*_SHOWN).where(google_connections.c.directory_id == directory_id)
+    ).first()
+    if row is None:
+        return None
+    values = {k: v for k, v in row._mapping.items() if k not in _LEASE}
+    return GoogleConnection(**values)
+
+
+def service_account_key(conn: Connection, directory_id: str) -> dict[str, Any] | None:
+    """The directory's own service account key, opened; None when it uses the operator's."""
+    stored = conn.execute(
+        select(google_connections.c.service_account_key).where(
+            google_connections.c.directory_id == directory_id
+        )
+    ).scalar_one()
+    if stored is None:
+        return None
+    codec = codec_of(conn)
+    if not codec.sealed and stored.startswith(PREFIX):
+        refuse_plain_read(_KEY, stored)
+    key: dict[str, Any] = jsontext.loads(codec.open(stored, _KEY, directory_id, directory_id))
+    return key
+
+
+def reseal(conn: Connection, keyring: Keyring, after: str, limit: int) -> Resealed[str]:
+    """Encrypt up to ``limit`` service account keys (by directory, after ``after``) under the
+    keyring's newest key."""
+    c = google_connections.c
+    rows = conn.execute(
+        select(c.directory_id, c.service_account_key)
+        .where(c.directory_id > after)
+        .order_by(c.directory_id)
+        .limit(limit)
+        .with_for_update()
+    ).all()
+    changed = 0
+    for directory_id, stored in rows:
+        if stored is None or key_id_of(stored) == keyring.newest.id:
+            continue
+        plain = keyring.open(stored, _KEY, directory_id, directory_id)
+        sealed = keyring.seal(plain, _KEY, directory_id, directory_id)
+        conn.execute(
+            update(google_connections)
+            .where(c.directory_id == directory_id)
+            .values(service_account_key=sealed)
+        )
+        changed += 1
+    return Resealed(rows[-1].directory_id if rows else None, changed)
+
+
+def claim_due(conn: Connection, owner: str, now: datetime, until: datetime) -> str | None:
+    """Lease the directory whose sync is most overdue to ``owner``; None when none is due.
+
+    A lease that ran out (its worker died) is taken over; PostgreSQL skips rows
+    another worker is leasing at the same moment.
+    """
+    table = google_connections
+    candidate = conn.execute(
+        select(table.c.directory_id)
+        .where(
+            table.c.next_sync_at <= now,
+            or_(table.c.lease_until.is_(None), table.c.lease_until < now),
+        )
+        .order_by(table.c.next_sync_at)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    ).scalar()
+    if candidate is None:
+        return None
+    conn.execute(
+        update(table)
+        .where(table.c.directory_id == candidate)
+        .values(lease_owner=owner, lease_until=until, last_started_at=now)
+    )
+    return str(candidate)
+
+
+def renew(conn: Connection, directory_id: str, owner: str, until: datetime) -> bool:
+    """Extend a lease this owner holds; False when it lost it."""
+    table = google_connections
+    return bool(
+        conn.execute(
+            update(table)
+            .where(table.c.directory_id == directory_id, table.c.lease_owner == owner)
+            .values(lease_until=until)
+        ).rowcount
+    )
+
+
+def finish(
+    conn: Connection,
+    directory_id: str,
+    owner: str,
+    *,
+    started_at: datetime,
+    at: datetime,
+    next_sync_at: datetime,
+    counts: dict[str, int],
+    error: str | None,
+) -> None:
+    """Record how a sync that began at ``started_at`` ended, and release its lease.
+
+    A sync asked for while it ran (``next_sync_at`` moved past its start) stays due.
+    """
+    table = google_connections
+    values: dict[str, Any] = {
+        "lease_owner": None,
+        "lease_until": None,
+        "last_finished_at": at,
+        "last_counts": counts,
+        "last_error": error,
+    }
+    if error is None:
+        values["last_success_at"] = at
+    conn.execute(
+        update(table)
+        .where(table.c.directory_id == directory_id, table.c.lease_owner == owner)
+        .values(**values)
+    )
+    conn.execute(
+        update(table)
+        .where(table.c.directory_id == directory_id, table.c.next_sync_at <= started_at)
+        .values(next_sync_at=next_sync_at)
+    )
+
+
+def request_sync(conn: Connection, directory_id: str, at: datetime) -> bool:
+    """Make a directory's sync due at ``at``; False when it has no connection."""
+    table = google_connections
+    return bool(
+        conn.execute(
+            update(table).where(table.c.directory_id == directory_id).values(next_sync_at=at)
+        ).rowcount
+    )

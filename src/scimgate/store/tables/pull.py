@@ -1,0 +1,41 @@
+"""Directories scimgate pulls from their source instead of being pushed to."""
+
+from sqlalchemy import Column, Float, ForeignKey, String, Table
+
+from scimgate.store.tables.base import Document, Sealable, Timestamp, Uuid, metadata
+
+google_connections = Table(
+    "google_connections",
+    metadata,
+    Column("directory_id", Uuid, ForeignKey("directories.id"), primary_key=True),
+    Column("customer_id", String(64), nullable=False),
+    Column("admin_email", String(320), nullable=False),
+    Column("service_account_key", Sealable),
+    Column("client_id", String(64), nullable=False),
+    Column("client_email", String(320), nullable=False),
+    Column("scope_kind", String(16), nullable=False),
+    Column("scope_values", Document, nullable=False),
+    Column("interval_minutes", Float, nullable=False),
+    Column("next_sync_at", Timestamp(), nullable=False, index=True),
+    Column("lease_owner", String(120)),
+    Column("lease_until", Timestamp()),
+    Column("last_started_at", Timestamp()),
+    Column("last_finished_at", Timestamp()),
+    Column("last_success_at", Timestamp()),
+    Column("last_error", String(2048)),
+    Column("last_counts", Document),
+    Column("created_at", Timestamp(), nullable=False),
+    Column("updated_at", Timestamp(), nullable=False),
+)
+"""How to read one directory's Google Workspace, and how its syncs went.
+
+``service_account_key`` is the JSON key of the customer's service account with
+domain-wide delegation, sealed under the keyring (plain when encryption at rest is
+off); without one, the operator's service account is used, which the customer's
+administrator granted domain-wide delegation to;
+``admin_email`` is the administrator the service account acts as. ``scope_kind``
+is ``all``, ``org_units`` or ``groups``, and ``scope_values`` the org unit paths
+or group e-mails it names. A worker takes a due directory by setting
+``lease_owner`` and ``lease_until``, so that one directory is synced by one
+worker at a time.
+"""

@@ -1,0 +1,263 @@
+"""Pulling a Google Workspace directory: the sync against a fake of the Directory API.
+
+The fake (``google_workspace_fake``) serves the Directory API and Google's token
+endpoint on loopback; the sync reaches it through google-auth and httpx, as it
+reaches Google, with only the two addresses changed.
+"""
+
+import secrets
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+
+from event_support import published
+from google_workspace_fake import FakeGoogle, Workspace, serving_workspace
+from scimgate.config import GoogleSettings
+from scimgate.scim.google_workspace import ScopeKind, SyncScope
+from scimgate.service.administration import google_directories, tenants
+from scimgate.service.administration.google_directories import ConnectionRequest
+from scimgate.service.directories import PulledDirectory
+from scimgate.service.directory_sync.google_api import SCOPES
+from scimgate.service.provisioning.every_resource import every_resource
+from scimgate.store import provisioning_logs
+from scimgate.store.provisioning_logs import LogSearch
+from scimgate.store.resource_tables import GROUPS, USERS
+from scimgate.store.transactions import reading
+
+ADMIN = "admin@example.com"
+EVERYONE = SyncScope()
+
+
+@pytest.fixture
+def google() -> Iterator[FakeGoogle]:
+    with serving_workspace() as served:
+        served.workspace.add_user(ADMIN, "Ada", "Admin", is_admin=True)
+        yield served
+
+
+def settings_for(google: FakeGoogle) -> GoogleSettings:
+    return GoogleSettings(api_url=google.url, token_url=google.token_uri, backoff_seconds=0.001)
+
+
+def connected(
+    engine: Engine, google: FakeGoogle, scope: SyncScope = EVERYONE, *, delegate: bool = True
+) -> str:
+    """A new pulled directory connected to the fake with a key of its own; its id."""
+    key = google.workspace.service_account_key()
+    if delegate:
+        google.workspace.grant_delegation(key["client_id"], SCOPES)
+    organization = tenants.create_organization(engine, f"org {secrets.token_hex(3)}")
+    directory, _ = google_directories.create_google_directory(
+        engine,
+        settings_for(google),
+        organization.id,
+        "Google",
+        ConnectionRequest(admin_email=ADMIN, key=key, scope=scope),
+    )
+    return directory.id
+
+
+def sync(engine: Engine, google: FakeGoogle, directory_id: str) -> Any:
+    return google_directories.sync_here(engine, settings_for(google), directory_id)
+
+
+def kinds(engine: Engine, directory_id: str, after: int = 0) -> Counter[str]:
+    return Counter(event.type for event in published(engine, directory_id) if event.seq > after)
+
+
+def users_by_email(engine: Engine, directory_id: str) -> dict[str, Any]:
+    return {s.doc["userName"]: s for s in every_resource(engine, directory_id, USERS)}
+
+
+def test_a_first_sync_provisions_people_groups_and_memberships_once(
+    engine: Engine, google: FakeGoogle
+) -> None:
+    google.workspace.populate(300, groups=6, members_per_group=40, org_units=["/Sales", "/Eng"])
+    directory_id = connected(engine, google)
+
+    report = sync(engine, google, directory_id)
+
+    assert report.error is None
+    counts = report.counts
+    assert (counts.users, counts.users_created) == (301, 301)
+    assert (counts.groups, counts.groups_created, counts.memberships) == (6, 6, 240)
+    assert counts.api_calls >= 3
+    assert kinds(engine, directory_id) == {
+        "user.created": 301,
+        "group.created": 6,
+        "group.user_added": 240,
+    }
+    stored = users_by_email(engine, directory_id)
+    someone = next(s for s in stored.values() if s.doc["userName"] != ADMIN)
+    assert someone.doc["externalId"].startswith("1")
+    assert someone.doc["emails"] == [
+        {"primary": True, "type": "work", "value": someone.doc["userName"]}
+    ]
+    # Managers come first, so a new person's manager is already there to point at.
+    managed = [
+        s
+        for s in stored.values()
+        if "manager" in s.doc.get("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User", {})
+    ]
+    assert len(managed) == 300 - 300 // 50
+    ids = {s.id for s in stored.values()}
+    enterprise = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+    assert all(s.doc[enterprise]["manager"]["value"] in ids for s in managed)
+
+    # Nothing changed in Google: the next sync writes nothing and publishes nothing.
+    before = len(published(engine, directory_id))
+    again = sync(engine, google, directory_id)
+    assert again.error is None
+    assert again.counts.users_created == again.counts.users_updated == 0
+    assert again.counts.groups_with_new_members == 0
+    assert len(published(engine, directory_id)) == before
+
+
+def test_suspension_leaving_the_scope_and_deletion_each_reach_the_app_once(
+    engine: Engine, google: FakeGoogle
+) -> None:
+    workspace = google.workspace
+    workspace.populate(60, groups=2, members_per_group=20, org_units=["/Sales", "/Sales/East"])
+    scope = SyncScope(ScopeKind.org_units, ("/Sales",))
+    directory_id = connected(engine, google, scope)
+    assert sync(engine, google, directory_id).error is None
+    people = [u for u in workspace.users() if u.primary_email != ADMIN]
+    suspended, moved, deleted = people[1], people[2], people[3]
+    # The admin is in "/", outside the scope: never provisioned.
+    assert ADMIN not in users_by_email(engine, directory_id)
+    mark = published(engine, directory_id)[-1].seq
+
+    workspace.suspend_user(suspended.id)
+    workspace.move_user(moved.id, "/Contractors")
+    workspace.delete_user(deleted.id)
+    report = sync(engine, google, directory_id)
+
+    assert report.error is None
+    assert (report.counts.users_updated, report.counts.users_deactivated) == (1, 1)
+    assert report.counts.users_deleted == 1
+    events = [e for e in published(engine, directory_id) if e.seq > mark]
+    by_user = {(e.type, e.data["user"]["username"]): e for e in events if "user" in e.data}
+    assert by_user[("user.deactivated", suspended.primary_email)].data["reason"] == "deactivated"
+    assert by_user[("user.deactivated", moved.primary_email)].data["reason"] == "unassigned"
+    assert ("user.deleted", deleted.primary_email) in by_user
+    user_events = [e for e in events if e.type.startswith("user.")]
+    assert len(user_events) == 3
+
+    # Exactly once: the next sync finds nothing more to do.
+    mark = published(engine, directory_id)[-1].seq
+    assert sync(engine, google, directory_id).error is None
+    assert kinds(engine, directory_id, mark) == Counter()
+
+
+def test_new_groups_and_removed_members_follow_google(engine: Engine, google: FakeGoogle) -> None:
+    workspace = google.workspace
+    workspace.populate(30, groups=1, members_per_group=10)
+    directory_id = connected(engine, google)
+    sync(engine, google, directory_id)
+    group = workspace.groups()[0][0]
+    member = next(iter(workspace.members(group.id)))
+    mark = published(engine, directory_id)[-1].seq
+
+    workspace.remove_member(group.id, member["id"])
+    renamed = workspace.add_group("renamed", "A new group")
+    report = sync(engine, google, directory_id)
+
+    assert report.error is None
+    assert kinds(engine, directory_id, mark) == {"group.user_removed": 1, "group.created": 1}
+    names = {s.doc["displayName"] for s in every_resource(engine, directory_id, GROUPS)}
+    assert renamed["name"] in names
+
+
+def test_quota_answers_slow_the_sync_down_without_failing_it(
+    engine: Engine, google: FakeGoogle
+) -> None:
+    google.workspace.populate(20)
+    directory_id = connected(engine, google)
+    google.workspace.fail_requests(2, status=403, reason="userRateLimitExceeded")
+    google.workspace.fail_requests(1, status=429, reason="rateLimitExceeded")
+    google.workspace.fail_requests(1, status=503, reason="backendError")
+
+    report = sync(engine, google, directory_id)
+
+    assert report.error is None
+    assert report.counts.retries == 4
+    assert report.counts.users_created == 21
+    with reading(engine) as conn:
+        entries = provisioning_logs.search(conn, LogSearch(directory_id, limit=100))
+    statuses = Counter(entry.status for entry in entries)
+    assert statuses[403] == 2 and statuses[429] == 1 and statuses[503] == 1
+    sync_entry = next(entry for entry in entries if entry.method == "SYNC")
+    assert sync_entry.status == 200
+    assert {entry.request_id for entry in entries} == {sync_entry.request_id}
+
+
+def test_a_sync_google_stops_halfway_writes_nothing(engine: Engine, google: FakeGoogle) -> None:
+    google.workspace.populate(20)
+    directory_id = connected(engine, google)
+    assert sync(engine, google, directory_id).error is None
+    google.workspace.delete_user(google.workspace.users()[5].id)
+    google.workspace.fail_requests(50, status=503, reason="backendError")
+
+    report = sync(engine, google, directory_id)
+
+    assert report.status == 503
+    assert "backendError" in report.error and "the next sync tries again" in report.error
+    assert len(users_by_email(engine, directory_id)) == 21
+
+
+def test_missing_delegation_is_explained(engine: Engine, google: FakeGoogle) -> None:
+    directory_id = connected(engine, google, delegate=False)
+
+    report = sync(engine, google, directory_id)
+
+    assert report.status == 401
+    connection = google_directories.connection_of(engine, directory_id)
+    assert "domain-wide delegation" in report.error
+    assert connection.client_id in report.error and SCOPES[0] in report.error
+    with pytest.raises(google_directories.GoogleRefused, match="domain-wide delegation"):
+        google_directories.check_directory(engine, settings_for(google), directory_id)
+
+
+def test_an_empty_answer_never_deprovisions_everyone(engine: Engine, google: FakeGoogle) -> None:
+    google.workspace.populate(10, org_units=["/Sales"])
+    scope = SyncScope(ScopeKind.org_units, ("/Sales",))
+    directory_id = connected(engine, google, scope)
+    sync(engine, google, directory_id)
+    for user in google.workspace.users():
+        if user.org_unit_path == "/Sales":
+            google.workspace.move_user(user.id, "/Gone")
+
+    report = sync(engine, google, directory_id)
+
+    assert report.status == 409 and "nothing was deprovisioned" in report.error
+    assert all(s.doc["active"] for s in users_by_email(engine, directory_id).values())
+
+
+def test_a_pulled_directory_takes_no_scim_token(engine: Engine, google: FakeGoogle) -> None:
+    directory_id = connected(engine, google)
+    with pytest.raises(PulledDirectory, match="takes no SCIM token"):
+        tenants.create_token(engine, directory_id, "no")
+
+
+def test_scopes_are_checked_before_they_are_stored() -> None:
+    with pytest.raises(ValueError, match="starting with '/'"):
+        SyncScope(ScopeKind.org_units, ("Sales",))
+    with pytest.raises(ValueError, match="e-mail address"):
+        SyncScope(ScopeKind.groups, ("sales",))
+    with pytest.raises(ValueError, match="at least one"):
+        SyncScope(ScopeKind.groups, ())
+
+
+def test_the_scope_of_groups_syncs_their_members_only(engine: Engine, google: FakeGoogle) -> None:
+    workspace: Workspace = google.workspace
+    workspace.populate(40, groups=2, members_per_group=10)
+    chosen = workspace.groups()[0][0]
+    directory_id = connected(engine, google, SyncScope(ScopeKind.groups, (chosen.email,)))
+
+    report = sync(engine, google, directory_id)
+
+    assert report.error is None
+    assert (report.counts.users_created, report.counts.groups_created) == (10, 1)
