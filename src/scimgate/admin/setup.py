@@ -10,6 +10,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 
 from scimgate.admin import idp_guides
 from scimgate.admin.guard import Session, resume_session, setup_guard
@@ -24,16 +27,25 @@ from scimgate.admin.web import (
 )
 from scimgate.api.engine import EngineDep
 from scimgate.api.public_root import public_root
+from scimgate.scim.google_workspace import ScopeKind, SyncScope
 from scimgate.scim.idp import IdpProfile
-from scimgate.service.administration import audit, setup_links
+from scimgate.service.administration import audit, google_directories, setup_links
+from scimgate.service.administration.google_directories import ConnectionRequest, GoogleRefused
 from scimgate.service.administration.oauth_clients import IssuedClient
 from scimgate.service.administration.setup_links import OpenLink, SetupLinkRefused, UnknownSetupLink
+from scimgate.service.directories import PULLED
 from scimgate.service.errors import Invalid
+from scimgate.store.google_connections import GoogleConnection
 
 router = APIRouter(include_in_schema=False)
 guarded = APIRouter(prefix="/setup", dependencies=[Depends(setup_guard, scope="function")])
 
 HOME = "/setup/"
+PULL_CHOICE = "google-workspace"
+"""The choice of a directory scimgate reads from Google Workspace, beside the IdPs that push."""
+
+PULLED_NAME = "Google Workspace directory sync"
+GOOGLE_FIELDS = ("admin_email", "customer_id", "scope_kind", "scope_values")
 
 
 def scim_relative(path: str) -> str:
@@ -70,6 +82,7 @@ Link = Annotated[OpenLink, Depends(_open_link)]
 
 def _page(
     request: Request,
+    engine: Engine,
     opened: OpenLink,
     *,
     token: str | None = None,
@@ -86,10 +99,13 @@ def _page(
             {
                 "organization": opened.organization,
                 "guides": list(idp_guides.GUIDES.values()),
+                "pull_choice": PULL_CHOICE,
                 "message": message,
             },
             status=status,
         )
+    if directory.kind == PULLED:
+        return _google_page(request, engine, opened, message=message, status=status)
     return render(
         request,
         "setup/connect.html",
@@ -109,8 +125,8 @@ def _page(
 
 
 @guarded.get("/")
-def setup_page(request: Request, opened: Link) -> Response:
-    return _page(request, opened)
+def setup_page(request: Request, engine: EngineDep, opened: Link) -> Response:
+    return _page(request, engine, opened)
 
 
 @guarded.post("/directory")
@@ -121,15 +137,17 @@ def choose_idp(
     idp: Annotated[str, Form()] = "",
     name: Annotated[str, Form()] = "",
 ) -> Response:
+    pulled = idp == PULL_CHOICE
     try:
-        profile = IdpProfile(idp)
+        profile = IdpProfile.google if pulled else IdpProfile(idp)
     except ValueError:
-        return _page(request, opened, message="Choose your identity provider.", status=400)
-    chosen = name.strip() or idp_guides.guide_for(profile).default_directory_name
+        return _page(request, engine, opened, message="Choose your identity provider.", status=400)
+    default = PULLED_NAME if pulled else idp_guides.guide_for(profile).default_directory_name
+    chosen = name.strip() or default
     try:
-        directory = setup_links.connect(engine, opened.link, profile, chosen)
+        directory = setup_links.connect(engine, opened.link, profile, chosen, pulled=pulled)
     except Invalid as exc:
-        return _page(request, opened, message=str(exc), status=400)
+        return _page(request, engine, opened, message=str(exc), status=400)
     request.state.setup_directory_id = directory.id
     return RedirectResponse(HOME, status_code=303)
 
@@ -140,8 +158,8 @@ def reveal_token(request: Request, engine: EngineDep, opened: Link) -> Response:
     try:
         issued = setup_links.reveal_token(engine, opened.link)
     except SetupLinkRefused as exc:
-        return _page(request, opened, message=str(exc), status=409)
-    return _page(request, opened, token=issued.secret)
+        return _page(request, engine, opened, message=str(exc), status=409)
+    return _page(request, engine, opened, token=issued.secret)
 
 
 @guarded.post("/oauth-client")
@@ -150,8 +168,87 @@ def reveal_oauth_client(request: Request, engine: EngineDep, opened: Link) -> Re
     try:
         issued = setup_links.setup_oauth_client(engine, opened.link)
     except SetupLinkRefused as exc:
-        return _page(request, opened, message=str(exc), status=409)
-    return _page(request, opened, oauth_client=issued)
+        return _page(request, engine, opened, message=str(exc), status=409)
+    return _page(request, engine, opened, oauth_client=issued)
+
+
+def _google_page(
+    request: Request,
+    engine: Engine,
+    opened: OpenLink,
+    *,
+    message: str | None = None,
+    status: int = 200,
+    form: dict[str, str] | None = None,
+) -> HTMLResponse:
+    """A pulled directory's setup: what to do in Google, and the form that connects it."""
+    settings = request.app.state.settings.google
+    connection = setup_links.google_connection(engine, opened.link)
+    return render(
+        request,
+        "setup/google.html",
+        {
+            "organization": opened.organization,
+            "directory": opened.directory,
+            "link": opened.link,
+            "connection": connection,
+            "operator_client": google_directories.operator_client(settings),
+            "scopes": google_directories.delegation_scopes(),
+            "form": form or _form_of(connection),
+            "message": message,
+        },
+        status=status,
+    )
+
+
+def _form_of(connection: GoogleConnection | None) -> dict[str, str]:
+    if connection is None:
+        return {"customer_id": google_directories.MY_CUSTOMER, "scope_kind": "all"}
+    return {
+        "admin_email": connection.admin_email,
+        "customer_id": connection.customer_id,
+        "scope_kind": connection.scope_kind,
+        "scope_values": "\n".join(connection.scope_values),
+    }
+
+
+@guarded.post("/google")
+async def connect_google(request: Request, engine: EngineDep, opened: Link) -> Response:
+    """Check the connection with Google, then keep it; refused, the form comes back with why."""
+    form = await request.form()
+    upload = form.get("key")
+    text = {name: str(form.get(name) or "").strip() for name in GOOGLE_FIELDS}
+    try:
+        key_text = (await upload.read()).decode() if isinstance(upload, UploadFile) else ""
+        scope = SyncScope(ScopeKind(text["scope_kind"]), tuple(text["scope_values"].split()))
+        connection = ConnectionRequest(
+            admin_email=text["admin_email"],
+            customer_id=text["customer_id"] or google_directories.MY_CUSTOMER,
+            key=google_directories.read_key(key_text) if key_text.strip() else None,
+            scope=scope,
+        )
+        await run_in_threadpool(
+            setup_links.connect_google,
+            engine,
+            request.app.state.settings.google,
+            opened.link,
+            connection,
+        )
+    except (ValueError, Invalid, GoogleRefused, UnicodeDecodeError) as exc:
+        said = str(exc) if not isinstance(exc, UnicodeDecodeError) else "the key is not text"
+        page = _google_page(request, engine, opened, message=said, status=400, form=text)
+        return page
+    return RedirectResponse(HOME, status_code=303)
+
+
+@guarded.get("/google/status")
+def google_status(request: Request, engine: EngineDep, opened: Link) -> Response:
+    """The live sync status fragment the Google setup page polls."""
+    return render(
+        request,
+        "setup/_google_status.html",
+        {"connection": setup_links.google_connection(engine, opened.link)},
+    )
 
 
 @guarded.get("/status")

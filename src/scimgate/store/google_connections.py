@@ -96,12 +96,13 @@ def get(conn: Connection, directory_id: str) -> GoogleConnection | None:
 
 
 def service_account_key(conn: Connection, directory_id: str) -> dict[str, Any] | None:
-    """The directory's own service account key, opened; None when it uses the operator's."""
+    """The directory's own service account key, opened; None when it uses the operator's
+    (or is not connected yet)."""
     stored = conn.execute(
         select(google_connections.c.service_account_key).where(
             google_connections.c.directory_id == directory_id
         )
-    ).scalar_one()
+    ).scalar()
     if stored is None:
         return None
     codec = codec_of(conn)

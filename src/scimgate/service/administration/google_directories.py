@@ -40,6 +40,7 @@ MY_CUSTOMER = "my_customer"
 """The Directory API's name for the account of the administrator it acts as."""
 
 MIN_INTERVAL_MINUTES = 1.0
+"""The shortest interval an administrator may ask for (the operator's default may be shorter)."""
 _CUSTOMER_ID = re.compile(r"^(my_customer|C[0-9A-Za-z]{5,30})$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _KEY_FIELDS = ("client_email", "client_id", "private_key")
@@ -230,11 +231,10 @@ def _connection(
             f"customer_id: Google's customer ID starts with C (Admin console > Account > "
             f"Account settings), or use {MY_CUSTOMER}; not {request.customer_id!r}"
         )
-    interval = request.interval_minutes or (
-        before.interval_minutes if before else settings.sync_minutes
-    )
-    if interval < MIN_INTERVAL_MINUTES:
-        raise Invalid(f"interval_minutes: at least {MIN_INTERVAL_MINUTES:g}, not {interval:g}")
+    asked = request.interval_minutes
+    if asked is not None and asked < MIN_INTERVAL_MINUTES:
+        raise Invalid(f"interval_minutes: at least {MIN_INTERVAL_MINUTES:g}, not {asked:g}")
+    interval = asked or (before.interval_minutes if before else settings.sync_minutes)
     key = request.key
     if key is None and before is None and operator_key(settings) is None:
         raise Invalid(

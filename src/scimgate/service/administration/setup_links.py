@@ -11,16 +11,18 @@ link can never reach another organization's directory.
 
 import hashlib
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 
+from scimgate.config import GoogleSettings
 from scimgate.scim.idp import IdpProfile
 from scimgate.scim.normalized import DirectoryGroup, DirectoryUser
-from scimgate.service.administration import oauth_clients, tenants
+from scimgate.service.administration import google_directories, oauth_clients, tenants
 from scimgate.service.administration.directory_view import directory_groups, directory_users
-from scimgate.service.directories import existing_directory
+from scimgate.service.administration.google_directories import ConnectionRequest
+from scimgate.service.directories import existing_directory, pushed_directory
 from scimgate.service.errors import (
     Invalid,
     UnknownDirectory,
@@ -31,9 +33,11 @@ from scimgate.service.operations import provisioning_log
 from scimgate.service.portal import portal_sessions
 from scimgate.service.portal.directory_summary import directory_summary
 from scimgate.service.portal.portal_sessions import OpenedSession
+from scimgate.store import google_connections as google_store
 from scimgate.store import oauth_clients as oauth_store
 from scimgate.store import provisioning_logs, setup_links
 from scimgate.store import tenants as tenant_store
+from scimgate.store.google_connections import GoogleConnection
 from scimgate.store.ids import new_id, utcnow
 from scimgate.store.portal_sessions import PortalSession
 from scimgate.store.provisioning_logs import LogEntry, LogSearch
@@ -164,11 +168,15 @@ def _check_usable(link: SetupLink, now: datetime) -> None:
         raise SetupLinkRefused("This setup link has expired. Ask your vendor for a new one.")
 
 
-def connect(engine: Engine, link: SetupLink, idp: IdpProfile, name: str) -> Directory:
+def connect(
+    engine: Engine, link: SetupLink, idp: IdpProfile, name: str, *, pulled: bool = False
+) -> Directory:
     """The link's directory: created for the chosen IdP the first time, as it is afterwards.
 
     The directory gets no token here: the token is made when the IT admin
-    asks to see it, so that its only copy is the one on their screen.
+    asks to see it, so that its only copy is the one on their screen. A ``pulled``
+    directory (Google Workspace, read by scimgate) takes no token: the IT admin
+    connects it with :func:`connect_google`.
     """
     if not name.strip() or len(name) > 200:
         raise Invalid("A directory's name is 1 to 200 characters.")
@@ -178,16 +186,44 @@ def connect(engine: Engine, link: SetupLink, idp: IdpProfile, name: str) -> Dire
             raise SetupLinkRefused("This setup link is not valid.")
         if locked.directory_id is not None:
             return existing_directory(conn, locked.directory_id)
-        directory = Directory(
-            id=new_id(),
-            organization_id=locked.organization_id,
-            name=name.strip(),
-            created_at=utcnow(),
-            idp=idp,
-        )
-        tenant_store.insert_directory(conn, directory)
+        if pulled:
+            directory = google_directories.new_pulled_directory(
+                conn, locked.organization_id, name.strip()
+            )
+        else:
+            directory = Directory(
+                id=new_id(),
+                organization_id=locked.organization_id,
+                name=name.strip(),
+                created_at=utcnow(),
+                idp=idp,
+            )
+            tenant_store.insert_directory(conn, directory)
         setup_links.attach_directory(conn, locked.id, directory.id)
     return directory
+
+
+def connect_google(
+    engine: Engine, settings: GoogleSettings, link: SetupLink, request: ConnectionRequest
+) -> GoogleConnection:
+    """Check the link's pulled directory's connection with Google, then keep it: its first
+    sync is due at once. ``GoogleRefused`` (nothing kept) says what Google refused."""
+    with reading(engine) as conn:
+        locked = setup_links.get_link(conn, link.id)
+    if locked is None or locked.directory_id is None:
+        raise SetupLinkRefused("Choose your identity provider first.")
+    with reading(engine) as conn:
+        kept_key = google_store.service_account_key(conn, locked.directory_id)
+    google_directories.check(settings, replace(request, key=request.key or kept_key))
+    return google_directories.connect(engine, settings, locked.directory_id, request)
+
+
+def google_connection(engine: Engine, link: SetupLink) -> GoogleConnection | None:
+    """The link's pulled directory's connection, once the IT admin made it."""
+    if link.directory_id is None:
+        return None
+    with reading(engine) as conn:
+        return google_store.get(conn, link.directory_id)
 
 
 def reveal_token(engine: Engine, link: SetupLink) -> tenants.IssuedToken:
@@ -197,6 +233,7 @@ def reveal_token(engine: Engine, link: SetupLink) -> tenants.IssuedToken:
         locked = setup_links.get_link(conn, link.id, for_update=True)
         if locked is None or locked.directory_id is None:
             raise SetupLinkRefused("Choose your identity provider first.")
+        pushed_directory(conn, locked.directory_id)
         if locked.token_revealed_at is not None:
             raise SetupLinkRefused(
                 "The token was already shown, on "
@@ -216,6 +253,7 @@ def setup_oauth_client(engine: Engine, link: SetupLink) -> oauth_clients.IssuedC
         locked = setup_links.get_link(conn, link.id, for_update=True)
         if locked is None or locked.directory_id is None:
             raise SetupLinkRefused("Choose your identity provider first.")
+        pushed_directory(conn, locked.directory_id)
         name = f"setup link {locked.id[:8]}"
         for client in oauth_store.list_clients(conn, locked.directory_id):
             if client.name == name and client.revoked_at is None:
