@@ -2,7 +2,7 @@
 by a worker process, its deprovisionings delivered as webhooks and in the offboarding report.
 
 The server and the worker are real processes pointed at the fake Directory API
-(``google_workspace_fake``) by their settings alone.
+(``scimgate.simulator.google_workspace``) by their settings alone.
 """
 
 import json
@@ -22,10 +22,10 @@ from sqlalchemy import Engine
 
 from conftest import ADMIN_TOKEN, serving
 from event_support import private_database, published
-from google_workspace_fake import FakeGoogle, serving_workspace
 from scimgate.service.administration import setup_links, tenants
 from scimgate.service.directory_sync.google_api import SCOPES
 from scimgate.service.provisioning.every_resource import every_resource
+from scimgate.simulator.google_workspace import FakeGoogle, serving_workspace
 from scimgate.store.ids import utcnow
 from scimgate.store.resource_tables import USERS
 from webhook_support import Receiver, forked_workers, receiving, wait_until

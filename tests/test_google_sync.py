@@ -1,6 +1,6 @@
 """Pulling a Google Workspace directory: the sync against a fake of the Directory API.
 
-The fake (``google_workspace_fake``) serves the Directory API and Google's token
+The fake (``scimgate.simulator.google_workspace``) serves the Directory API and Google's token
 endpoint on loopback; the sync reaches it through google-auth and httpx, as it
 reaches Google, with only the two addresses changed.
 """
@@ -14,7 +14,6 @@ import pytest
 from sqlalchemy import Engine
 
 from event_support import published
-from google_workspace_fake import FakeGoogle, Workspace, serving_workspace
 from scimgate.config import GoogleSettings
 from scimgate.scim.google_workspace import ScopeKind, SyncScope
 from scimgate.service.administration import google_directories, tenants
@@ -22,6 +21,7 @@ from scimgate.service.administration.google_directories import ConnectionRequest
 from scimgate.service.directories import PulledDirectory
 from scimgate.service.directory_sync.google_api import SCOPES
 from scimgate.service.provisioning.every_resource import every_resource
+from scimgate.simulator.google_workspace import FakeGoogle, Workspace, serving_workspace
 from scimgate.store import provisioning_logs
 from scimgate.store.provisioning_logs import LogSearch
 from scimgate.store.resource_tables import GROUPS, USERS
@@ -136,7 +136,7 @@ def test_suspension_leaving_the_scope_and_deletion_each_reach_the_app_once(
     report = sync(engine, google, directory_id)
 
     assert report.error is None
-    assert (report.counts.users_updated, report.counts.users_deactivated) == (1, 1)
+    assert (report.counts.users_updated, report.counts.users_deactivated) == (0, 2)
     assert report.counts.users_deleted == 1
     events = [e for e in published(engine, directory_id) if e.seq > mark]
     by_user = {(e.type, e.data["user"]["username"]): e for e in events if "user" in e.data}

@@ -24,7 +24,7 @@ from google.auth.exceptions import RefreshError
 from google.auth.transport.requests import Request
 from google.oauth2 import service_account
 
-from google_workspace_fake import (
+from scimgate.simulator.google_workspace import (
     GOOGLE_TOKEN_URI,
     GROUP_READONLY_SCOPE,
     JWT_BEARER,

@@ -17,6 +17,7 @@ from scimgate.api.shapes import Listing, Name
 from scimgate.api.tokens import IssuedToken, issued_token
 from scimgate.scim.idp import IdpProfile
 from scimgate.service.administration import tenants
+from scimgate.service.directories import PULLED
 from scimgate.service.event_stream import safety
 from scimgate.service.portal.directory_summary import directory_summary
 from scimgate.store.tenants import Directory
@@ -55,7 +56,7 @@ class DirectoryOut(BaseModel):
     held_since: datetime | None
     safety: SafetyValve
     assignment_group: str | None = Field(description="The assignment group's id, if any")
-    scim_base_url: str
+    scim_base_url: str | None = Field(description="Where its IdP pushes; null when pulled")
 
 
 class DirectoryDetail(DirectoryOut):
@@ -89,7 +90,7 @@ def directory_out(directory: Directory, root: str) -> DirectoryOut:
             window_minutes=directory.safety_window_minutes,
         ),
         assignment_group=directory.assignment_group,
-        scim_base_url=f"{root}/scim/v2/{directory.id}",
+        scim_base_url=None if directory.kind == PULLED else f"{root}/scim/v2/{directory.id}",
     )
 
 

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from scimgate.cli import google_rehearsal
 from scimgate.cli.common import DatabaseOption, add_row, console, settings_for
 from scimgate.service.errors import ServiceError
 from scimgate.service.event_stream import publishing
@@ -18,6 +19,9 @@ from scimgate.store.engine import database_exists, open_engine
 from scimgate.store.errors import StoreError
 from scimgate.wording import counted
 
+GOOGLE_PULL = "google-pull"
+"""A directory pulled from Google Workspace: rehearsed against a stand-in, in this database."""
+
 SHOWN_FAILURES = 20
 """Failures printed one by one; the others are counted."""
 
@@ -25,9 +29,15 @@ DIRECTORY_IN_URL = re.compile(r"/scim/v2/([0-9a-fA-F-]{36})/?$")
 
 
 def simulate(
-    url: Annotated[str, typer.Option(help="The directory's SCIM base URL")],
-    token: Annotated[str, typer.Option(help="The directory's bearer token")],
-    idp: Annotated[str, typer.Option(help="Dialect: " + ", ".join(DIALECTS))] = "entra",
+    url: Annotated[
+        str | None, typer.Option(help="The directory's SCIM base URL (not for google-pull)")
+    ] = None,
+    token: Annotated[
+        str | None, typer.Option(help="The directory's bearer token (not for google-pull)")
+    ] = None,
+    idp: Annotated[
+        str, typer.Option(help="Dialect: " + ", ".join([*DIALECTS, GOOGLE_PULL]))
+    ] = "entra",
     users: Annotated[int, typer.Option(help="People in the simulated directory")] = 100,
     groups: Annotated[int, typer.Option(help="Groups in the simulated directory")] = 10,
     seed: Annotated[int, typer.Option(help="Varies the generated directory")] = 1,
@@ -53,10 +63,18 @@ def simulate(
     """Rehearse an identity provider: run a full provisioning lifecycle against a SCIM endpoint.
 
     When the directory is in this machine's database, the run ends with the state of its
-    safety valve.
+    safety valve. With --idp google-pull, a new directory of this machine's database is
+    pulled from a stand-in for Google Workspace instead, step by step.
     """
+    if idp == GOOGLE_PULL:
+        each = max(1, round(users * leavers / 100 / 3))
+        google_rehearsal.rehearse(database_url, users, groups, each)
+        return
     if idp not in DIALECTS:
-        raise typer.BadParameter(f"unknown IdP {idp!r}; choose one of {', '.join(DIALECTS)}")
+        choices = ", ".join([*DIALECTS, GOOGLE_PULL])
+        raise typer.BadParameter(f"unknown IdP {idp!r}; choose one of {choices}")
+    if url is None or token is None:
+        raise typer.BadParameter(f"--url and --token name the SCIM endpoint {idp} pushes to")
     population = generate(users, groups, seed=seed)
     started = time.perf_counter()
     report = lifecycle.run(url, token, DIALECTS[idp], population, concurrency, leavers)

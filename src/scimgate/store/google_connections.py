@@ -180,7 +180,7 @@ def renew(conn: Connection, directory_id: str, owner: str, until: datetime) -> b
 def finish(
     conn: Connection,
     directory_id: str,
-    owner: str,
+    owner: str | None,
     *,
     started_at: datetime,
     at: datetime,
@@ -188,25 +188,25 @@ def finish(
     counts: dict[str, int],
     error: str | None,
 ) -> None:
-    """Record how a sync that began at ``started_at`` ended, and release its lease.
+    """Record how a sync that began at ``started_at`` ended, and release the lease ``owner``
+    holds (None: the sync ran outside the workers, without one).
 
     A sync asked for while it ran (``next_sync_at`` moved past its start) stays due.
     """
     table = google_connections
     values: dict[str, Any] = {
-        "lease_owner": None,
-        "lease_until": None,
+        "last_started_at": started_at,
         "last_finished_at": at,
         "last_counts": counts,
         "last_error": error,
     }
     if error is None:
         values["last_success_at"] = at
-    conn.execute(
-        update(table)
-        .where(table.c.directory_id == directory_id, table.c.lease_owner == owner)
-        .values(**values)
-    )
+    mine = table.c.directory_id == directory_id
+    if owner is not None:
+        values.update(lease_owner=None, lease_until=None)
+        mine = mine & (table.c.lease_owner == owner)
+    conn.execute(update(table).where(mine).values(**values))
     conn.execute(
         update(table)
         .where(table.c.directory_id == directory_id, table.c.next_sync_at <= started_at)

@@ -27,7 +27,7 @@ from scimgate.service.directory_sync.google_runs import (
     SyncReport,
     directory_api,
     operator_key,
-    sync_directory,
+    run_and_record,
 )
 from scimgate.service.errors import Conflict, Invalid, NotFound, UnknownOrganization
 from scimgate.store import google_connections, tenants
@@ -190,7 +190,7 @@ def sync_soon(engine: Engine, directory_id: str) -> GoogleConnection:
 def sync_here(engine: Engine, settings: GoogleSettings, directory_id: str) -> SyncReport:
     """Run the directory's sync in this process, now (``scimgate google sync``)."""
     connection_of(engine, directory_id)
-    return sync_directory(engine, settings, directory_id)
+    return run_and_record(engine, settings, directory_id)
 
 
 def read_key(text: str) -> dict[str, Any]:

@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -89,7 +90,7 @@ def sync_directory(
     engine: Engine,
     settings: GoogleSettings,
     directory_id: str,
-    heartbeat: Any = lambda: None,
+    heartbeat: Callable[[], None] = lambda: None,
 ) -> SyncReport:
     """Read the directory's Google account and write the difference; never raises for Google."""
     with reading(engine) as conn:
@@ -143,6 +144,24 @@ def run_due(engine: Engine, settings: GoogleSettings, owner: str) -> bool:
                 google_connections.renew(conn, directory_id, owner, utcnow() + LEASE)
             renewed = time.monotonic()
 
+    run_and_record(engine, settings, directory_id, owner, started, heartbeat)
+    return True
+
+
+def run_and_record(
+    engine: Engine,
+    settings: GoogleSettings,
+    directory_id: str,
+    owner: str | None = None,
+    started: datetime | None = None,
+    heartbeat: Callable[[], None] = lambda: None,
+) -> SyncReport:
+    """Sync a directory and record how it went, and when the next sync is due.
+
+    ``owner`` is the worker holding the directory's lease, released here; None for a
+    sync run outside the workers (``scimgate google sync --here``).
+    """
+    started = started or utcnow()
     try:
         report = sync_directory(engine, settings, directory_id, heartbeat)
     except Exception as exc:
@@ -170,7 +189,7 @@ def run_due(engine: Engine, settings: GoogleSettings, owner: str) -> bool:
         error=report.error,
         **report.counts.as_dict(),
     )
-    return True
+    return report
 
 
 class PullLoop:

@@ -55,6 +55,7 @@ class SyncCounts:
     users_created: int = 0
     users_updated: int = 0
     users_deactivated: int = 0
+    """Suspended or archived in Google, or gone out of the scope."""
     users_deleted: int = 0
     groups_created: int = 0
     groups_updated: int = 0
@@ -170,7 +171,10 @@ def _sync_users(
                 if document(model) == stored.doc:
                     continue
                 users.replace_user(scope, stored.id, model, None)
-                outcome.counts.users_updated += 1
+                if stored.doc.get("active") is not False and doc["active"] is False:
+                    outcome.counts.users_deactivated += 1
+                else:
+                    outcome.counts.users_updated += 1
         except (SCIMException, ServiceError) as exc:
             _refused(outcome, f"user {user.get('primaryEmail')} ({google_id})", exc)
         heartbeat()

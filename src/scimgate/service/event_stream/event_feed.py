@@ -91,6 +91,15 @@ def read_events(engine: Engine, after: int, limit: int, where: EventFilter) -> E
     return EventPage([wire(event) for event in found], found[-1].seq if found else after)
 
 
+def peek(engine: Engine, directory_id: str, after: int, limit: int) -> list[dict[str, Any]]:
+    """A directory's published events after ``after``, oldest first, read without telling
+    the app of anything: for a rehearsal to check what its steps published."""
+    number_committed(engine)
+    with reading(engine) as conn:
+        found = events.page(conn, after, limit, organization_id=None, directory_id=directory_id)
+    return [wire(event) for event in found]
+
+
 def latest_cursor(engine: Engine) -> int:
     """The cursor of the newest event: start here to receive only what comes next.
 

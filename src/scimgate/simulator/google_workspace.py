@@ -1,4 +1,5 @@
-"""A local fake of Google Workspace, for tests of the Google pull sync.
+"""A stand-in for Google Workspace on loopback: what ``scimgate simulate --idp google-pull``
+rehearses a pulled directory against, and what the tests of the pull sync run against.
 
 ``serving_workspace`` serves two Google services over real HTTP on a loopback port:
 

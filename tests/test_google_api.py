@@ -1,0 +1,239 @@
+"""Google Workspace directories over the management API and the CLI, and on the portal."""
+
+import json
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from conftest import ADMIN_TOKEN, LiveServer, serving
+from portal_support import sign_in
+from scimgate.cli.main import app as cli
+from scimgate.service.administration import tenants
+from scimgate.service.directory_sync.google_api import SCOPES
+from scimgate.simulator.google_workspace import FakeGoogle, serving_workspace
+
+ADMIN = "admin@example.com"
+
+
+@pytest.fixture(scope="module")
+def google() -> Iterator[FakeGoogle]:
+    with serving_workspace() as served:
+        served.workspace.add_user(ADMIN, "Ada", "Admin", is_admin=True)
+        served.workspace.populate(5, groups=1, members_per_group=3)
+        yield served
+
+
+@pytest.fixture(scope="module")
+def settings(google: FakeGoogle) -> dict[str, str]:
+    return {
+        "SCIMGATE_GOOGLE_API_URL": google.url,
+        "SCIMGATE_GOOGLE_TOKEN_URL": google.token_uri,
+        "SCIMGATE_GOOGLE_BACKOFF_SECONDS": "0.001",
+    }
+
+
+@pytest.fixture(scope="module")
+def server(
+    database_url: str,
+    engine: Any,
+    settings: dict[str, str],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[LiveServer]:
+    log = tmp_path_factory.mktemp("google-server") / "server.log"
+    with serving(database_url, log, **settings) as url:
+        yield LiveServer(url, engine)
+
+
+@pytest.fixture
+def api(server: LiveServer) -> Iterator[httpx.Client]:
+    with httpx.Client(
+        base_url=f"{server.url}/api/v1",
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+        timeout=60,
+    ) as client:
+        yield client
+
+
+def _key(google: FakeGoogle, *, delegated: bool = True) -> dict[str, str]:
+    # A service account of its own: delegation is granted to an account, not to a key.
+    account = f"sync-{secrets.token_hex(3)}@tests.iam.gserviceaccount.com"
+    key = google.workspace.service_account_key(account)
+    if delegated:
+        google.workspace.grant_delegation(key["client_id"], SCOPES)
+    return key
+
+
+def _organization(server: LiveServer) -> str:
+    return tenants.create_organization(server.engine, f"org {secrets.token_hex(3)}").id
+
+
+def _create(api: httpx.Client, organization_id: str, **body: Any) -> httpx.Response:
+    return api.post(
+        f"/organizations/{organization_id}/google-directories",
+        json={"name": "Google", "admin_email": ADMIN, **body},
+    )
+
+
+def test_a_google_directory_is_created_checked_and_synced_over_the_api(
+    server: LiveServer, api: httpx.Client, google: FakeGoogle
+) -> None:
+    key = _key(google)
+    created = _create(api, _organization(server), service_account_key=key)
+
+    assert created.status_code == 201, created.text
+    answer = created.json()
+    directory_id = answer["directory"]["id"]
+    assert answer["directory"]["kind"] == "google"
+    assert answer["directory"]["scim_base_url"] is None
+    connection = answer["google"]
+    assert (connection["client_id"], connection["client_email"]) == (
+        key["client_id"],
+        key["client_email"],
+    )
+    assert connection["delegation_scopes"] == ",".join(SCOPES)
+    assert "private_key" not in created.text and key["private_key_id"] not in created.text
+    assert api.post(f"/directories/{directory_id}/google/check").json() == {"ok": True}
+    due = api.post(f"/directories/{directory_id}/google/sync")
+    assert due.status_code == 202
+    # No SCIM credential for a directory nobody pushes to.
+    token = api.post(f"/directories/{directory_id}/tokens", json={"name": "no"})
+    assert token.status_code == 409 and "takes no SCIM token" in token.json()["detail"]
+
+    changed = api.put(
+        f"/directories/{directory_id}/google",
+        json={
+            "admin_email": ADMIN,
+            "scope": {"kind": "org_units", "values": ["/Sales"]},
+            "interval_minutes": 30,
+        },
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["scope"] == {"kind": "org_units", "values": ["/Sales"]}
+    assert changed.json()["client_id"] == key["client_id"], "the key it had is kept"
+
+
+def test_what_google_refuses_is_said_in_words(
+    server: LiveServer, api: httpx.Client, google: FakeGoogle
+) -> None:
+    key = _key(google, delegated=False)
+    directory_id = _create(api, _organization(server), service_account_key=key).json()["directory"][
+        "id"
+    ]
+
+    refused = api.post(f"/directories/{directory_id}/google/check")
+
+    assert refused.status_code == 409
+    assert "domain-wide delegation" in refused.json()["detail"]
+    assert key["client_id"] in refused.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        ({"service_account_key": {"type": "authorized_user"}}, "not a service account key"),
+        ({"admin_email": "nobody"}, "admin_email"),
+        ({"customer_id": "acme"}, "customer_id"),
+        ({"scope": {"kind": "org_units", "values": ["Sales"]}}, "starting with '/'"),
+        ({"scope": {"kind": "groups", "values": []}}, "at least one"),
+        ({"service_account_key": None}, "service_account_key"),
+        ({"interval_minutes": 0.5}, "interval_minutes"),
+    ],
+)
+def test_a_connection_the_sync_could_not_use_is_refused_before_it_is_kept(
+    server: LiveServer, api: httpx.Client, google: FakeGoogle, body: dict[str, Any], said: str
+) -> None:
+    defaults = {"service_account_key": _key(google)}
+    refused = _create(api, _organization(server), **{**defaults, **body})
+
+    assert refused.status_code in (400, 422), refused.text
+    assert said in refused.json()["detail"], refused.json()["detail"]
+
+
+def test_the_cli_creates_a_google_directory_and_syncs_it_here(
+    server: LiveServer,
+    database_url: str,
+    google: FakeGoogle,
+    settings: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    key_file = tmp_path / "key.json"
+    key_file.write_text(json.dumps(_key(google)))
+    organization_id = _organization(server)
+    runner = CliRunner()
+
+    created = runner.invoke(
+        cli,
+        [
+            "google",
+            "create",
+            "From the CLI",
+            "--org",
+            organization_id,
+            "--admin",
+            ADMIN,
+            "--key",
+            str(key_file),
+            "--database-url",
+            database_url,
+        ],
+    )
+    assert created.exit_code == 0, created.output
+    directory_id = created.output.split("Directory:")[1].split()[0]
+
+    synced = runner.invoke(
+        cli, ["google", "sync", directory_id, "--here", "--database-url", database_url]
+    )
+    assert synced.exit_code == 0, synced.output
+    assert "users created" in synced.output and "6" in synced.output
+    status = runner.invoke(
+        cli, ["google", "status", directory_id, "--json", "--database-url", database_url]
+    )
+    assert status.exit_code == 0, status.output
+    assert json.loads(status.output)["last_counts"]["users_created"] == 6
+
+
+def test_the_portal_shows_how_the_syncs_go_and_syncs_now(
+    server: LiveServer, api: httpx.Client, google: FakeGoogle
+) -> None:
+    directory_id = _create(api, _organization(server), service_account_key=_key(google)).json()[
+        "directory"
+    ]["id"]
+    portal = sign_in(server.url, ADMIN_TOKEN)
+
+    page = portal.http.get(f"/admin/directories/{directory_id}")
+
+    assert page.status_code == 200
+    assert "Google Workspace sync" in page.text and ADMIN in page.text
+    assert "SCIM tokens" not in page.text and "OAuth clients" not in page.text
+    synced = portal.post(f"/admin/directories/{directory_id}/google/sync")
+    assert synced.status_code == 303
+
+
+def test_the_google_pull_rehearsal_passes(tmp_path: Path) -> None:
+    database = f"sqlite:///{tmp_path / 'rehearsal.db'}"
+    answer = CliRunner().invoke(
+        cli,
+        [
+            "simulate",
+            "--idp",
+            "google-pull",
+            "--users",
+            "60",
+            "--groups",
+            "2",
+            "--database-url",
+            database,
+        ],
+    )
+    assert answer.exit_code == 0, answer.output
+    assert "google-pull rehearsal passed" in answer.output
+    for step in ("first sync", "leavers", "movers", "nothing changed"):
+        assert step in answer.output
