@@ -8,10 +8,11 @@ reaches Google, with only the two addresses changed.
 import secrets
 from collections import Counter
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 
 from event_support import published
 from scimgate.config import GoogleSettings
@@ -20,12 +21,16 @@ from scimgate.service.administration import google_directories, tenants
 from scimgate.service.administration.google_directories import ConnectionRequest
 from scimgate.service.directories import PulledDirectory
 from scimgate.service.directory_sync.google_api import SCOPES
+from scimgate.service.provisioning import confirmations
 from scimgate.service.provisioning.every_resource import every_resource
 from scimgate.simulator.google_workspace import FakeGoogle, Workspace, serving_workspace
 from scimgate.store import provisioning_logs
+from scimgate.store.ids import utcnow
 from scimgate.store.provisioning_logs import LogSearch
 from scimgate.store.resource_tables import GROUPS, USERS
-from scimgate.store.transactions import reading
+from scimgate.store.tables.resources import groups as groups_table
+from scimgate.store.tables.resources import users as users_table
+from scimgate.store.transactions import reading, writing
 
 ADMIN = "admin@example.com"
 EVERYONE = SyncScope()
@@ -261,3 +266,25 @@ def test_the_scope_of_groups_syncs_their_members_only(engine: Engine, google: Fa
 
     assert report.error is None
     assert (report.counts.users_created, report.counts.groups_created) == (10, 1)
+
+
+def test_what_google_shows_unchanged_is_confirmed_for_the_drift_report(
+    engine: Engine, google: FakeGoogle
+) -> None:
+    google.workspace.populate(5, groups=1, members_per_group=2)
+    directory_id = connected(engine, google)
+    sync(engine, google, directory_id)
+    long_ago = utcnow() - timedelta(days=2)
+    with writing(engine) as conn:
+        for table in (users_table, groups_table):
+            conn.execute(
+                update(table)
+                .where(table.c.directory_id == directory_id)
+                .values(confirmed_at=long_ago)
+            )
+    since = utcnow() - timedelta(days=1)
+    assert len(confirmations.drift_report(engine, directory_id, since)) == 7
+
+    assert sync(engine, google, directory_id).error is None
+
+    assert confirmations.drift_report(engine, directory_id, since) == []

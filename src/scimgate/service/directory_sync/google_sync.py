@@ -29,7 +29,7 @@ from scimgate.scim.group_patch import ListedMember, MemberAction, MemberChange
 from scimgate.scim.requests import read_patch, read_resource
 from scimgate.service.directory_sync.google_api import DirectoryApi
 from scimgate.service.errors import ServiceError
-from scimgate.service.provisioning import groups, users
+from scimgate.service.provisioning import confirmations, groups, users
 from scimgate.service.provisioning.every_resource import every_resource
 from scimgate.service.provisioning.representation import document
 from scimgate.service.provisioning.scope import Scope
@@ -41,6 +41,7 @@ from scimgate.store.transactions import reading
 CREATE = Context.RESOURCE_CREATION_REQUEST
 REPLACE = Context.RESOURCE_REPLACEMENT_REQUEST
 SHOWN_REFUSALS = 20
+CONFIRM_BATCH = 500
 PATCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
 
@@ -87,6 +88,9 @@ class Account:
 class Outcome:
     counts: SyncCounts = field(default_factory=SyncCounts)
     refusals: list[str] = field(default_factory=list)
+    unchanged_users: list[StoredResource] = field(default_factory=list)
+    unchanged_groups: list[StoredResource] = field(default_factory=list)
+    """What the source showed as it is stored: confirmed, as an IdP's reads confirm."""
 
 
 class EmptyAccount(ServiceError):
@@ -139,6 +143,10 @@ def apply(scope: Scope, account: Account, heartbeat: Callable[[], None] = lambda
     _remove_users(scope, account, stored_users, outcome, heartbeat)
     group_ids = _sync_groups(scope, account, outcome, heartbeat)
     _sync_members(scope, account, ids, group_ids, outcome, heartbeat)
+    # Seen unchanged, they are confirmed: the drift report lists what Google stopped showing.
+    for table, seen in ((USERS, outcome.unchanged_users), (GROUPS, outcome.unchanged_groups)):
+        for start in range(0, len(seen), CONFIRM_BATCH):
+            confirmations.confirm_seen(scope, table, seen[start : start + CONFIRM_BATCH])
     counts = outcome.counts
     counts.users = len(account.users)
     counts.groups = len(account.groups)
@@ -169,6 +177,7 @@ def _sync_users(
             else:
                 model = read_resource(scope.models.user, doc, REPLACE, "User", scope.users_url)
                 if document(model) == stored.doc:
+                    outcome.unchanged_users.append(stored)
                     continue
                 users.replace_user(scope, stored.id, model, None)
                 if stored.doc.get("active") is not False and doc["active"] is False:
@@ -217,7 +226,9 @@ def _sync_groups(
                 model = read_resource(scope.models.group, doc, CREATE, "Group", scope.users_url)
                 ids[google_id] = str(groups.create_group(scope, model).id)
                 outcome.counts.groups_created += 1
-            elif doc["displayName"] != stored.doc.get("displayName"):
+            elif doc["displayName"] == stored.doc.get("displayName"):
+                outcome.unchanged_groups.append(stored)
+            else:
                 rename = {"op": "replace", "path": "displayName", "value": doc["displayName"]}
                 patch = read_patch(
                     scope.models.group,
