@@ -31,6 +31,7 @@ from scimgate.config import Settings
 
 LIMITS = {"scim": 32_768, "api": 16_384, "portal": 8_192}
 LIMITS["oauth"] = LIMITS["api"]  # the token endpoint takes the cap of every route outside /admin
+LIMITS["google"] = LIMITS["api"]  # and so does where Google posts its notifications
 HUGE = 200 * 1024 * 1024
 """What an oversize client declares: 200 MiB, of which it sends a kilobyte."""
 
@@ -53,6 +54,8 @@ class BodyRoute:
             return "api"
         if self.template.startswith("/oauth/"):
             return "oauth"
+        if self.template.startswith("/google/"):
+            return "google"
         return "portal"
 
     def __str__(self) -> str:
@@ -81,7 +84,7 @@ ROUTES = _routes_with_a_body()
 
 
 def test_the_table_covers_every_edge() -> None:
-    assert {route.family for route in ROUTES} == {"scim", "api", "oauth", "portal"}
+    assert {route.family for route in ROUTES} == {"scim", "api", "oauth", "google", "portal"}
     assert len(ROUTES) > 50
 
 
@@ -131,7 +134,10 @@ def _credentials(server: Server, route: BodyRoute) -> dict[str, str]:
         return {"Authorization": f"Bearer {server.directory.token}"}
     if route.family == "api":
         return {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-    if route.family == "oauth":  # a client's credentials travel in the body
+    if route.family in (
+        "oauth",
+        "google",
+    ):  # their credentials travel in the body or in headers of their own
         return {}
     if route.template.startswith("/setup/"):
         return {"Cookie": f"scimgate_setup={server.setup_cookie}"}
@@ -139,9 +145,15 @@ def _credentials(server: Server, route: BodyRoute) -> dict[str, str]:
     return {"Cookie": cookies, "X-CSRF-Token": server.portal.csrf_token}
 
 
-OPEN_TO_ANYONE = {"POST /admin/sign-in", "POST /admin/sign-out", "POST /oauth/token"}
-"""Routes that need no session or token (the token endpoint's credentials are in its body),
-and so read their body (up to the limit)."""
+OPEN_TO_ANYONE = {
+    "POST /admin/sign-in",
+    "POST /admin/sign-out",
+    "POST /oauth/token",
+    "POST /google/notifications",
+}
+"""Routes that need no session or token (the token endpoint's credentials are in its body,
+a Google notification's channel and token in its headers), and so read their body (up to
+the limit)."""
 
 
 def _anonymous_refusal(route: BodyRoute) -> int:
@@ -155,6 +167,7 @@ _MEDIA_TYPES = {
     "scim": "application/scim+json",
     "api": "application/json",
     "oauth": "application/x-www-form-urlencoded",
+    "google": "application/json",
     "portal": "application/x-www-form-urlencoded",
 }
 

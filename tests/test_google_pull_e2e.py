@@ -198,3 +198,62 @@ def test_a_google_directory_set_up_by_the_it_admin_syncs_and_offboards_within_an
         assert sorted(row["user_name"] for row in rows) == sorted(
             user.primary_email for user in (suspended, moved, deleted)
         )
+
+
+def test_google_s_push_notifications_bring_a_deprovisioning_before_the_interval(
+    database_url: str, tmp_path: Path, google: FakeGoogle
+) -> None:
+    """With a public address, a suspension in Google is synced when Google tells of it, not
+    at the next interval (an hour here)."""
+    workspace = google.workspace
+    workspace.populate(20, org_units=["/Staff"])
+    key = workspace.service_account_key()
+    workspace.grant_delegation(key["client_id"], SCOPES)
+    with private_database(database_url, tmp_path) as (url, engine):
+        organization = tenants.create_organization(engine, f"Acme {secrets.token_hex(3)}")
+        with serving(
+            url,
+            tmp_path / "server.log",
+            SCIMGATE_GOOGLE_API_URL=google.url,
+            SCIMGATE_GOOGLE_TOKEN_URL=google.token_uri,
+        ) as server:
+            settings = {
+                "SCIMGATE_GOOGLE_API_URL": google.url,
+                "SCIMGATE_GOOGLE_TOKEN_URL": google.token_uri,
+                "SCIMGATE_GOOGLE_SYNC_MINUTES": "60",
+                "SCIMGATE_PUBLIC_URL": server,
+            }
+            with httpx.Client(
+                base_url=f"{server}/api/v1", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
+            ) as admin:
+                created = admin.post(
+                    f"/organizations/{organization.id}/google-directories",
+                    json={"name": "Google", "admin_email": ADMIN, "service_account_key": key},
+                )
+                assert created.status_code == 201, created.text
+                directory_id = created.json()["directory"]["id"]
+                with forked_workers(url, tmp_path, 1, **settings):
+                    wait_until(
+                        lambda: len([c for c in workspace.channels if not c.stopped]) == 4,
+                        "the first sync opened a channel per kind of user change",
+                        timeout=120,
+                    )
+                    leaver = next(u for u in workspace.users() if u.primary_email != ADMIN)
+                    workspace.suspend_user(leaver.id)
+                    wait_until(
+                        lambda: any(
+                            event.type == "user.deactivated"
+                            for event in published(engine, directory_id)
+                        ),
+                        "the suspension was synced on Google's notification",
+                        timeout=120,
+                    )
+                    forged = httpx.post(
+                        f"{server}/google/notifications",
+                        headers={
+                            "X-Goog-Channel-ID": workspace.channels[0].id,
+                            "X-Goog-Channel-Token": "guessed",
+                            "X-Goog-Resource-State": "update",
+                        },
+                    )
+                    assert forged.status_code == 404

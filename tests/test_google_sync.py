@@ -8,6 +8,7 @@ reaches Google, with only the two addresses changed.
 import secrets
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -20,14 +21,17 @@ from scimgate.scim.google_workspace import ScopeKind, SyncScope
 from scimgate.service.administration import google_directories, tenants
 from scimgate.service.administration.google_directories import ConnectionRequest
 from scimgate.service.directories import PulledDirectory
+from scimgate.service.directory_sync import google_runs, google_watch
 from scimgate.service.directory_sync.google_api import SCOPES
 from scimgate.service.provisioning import confirmations
 from scimgate.service.provisioning.every_resource import every_resource
 from scimgate.simulator.google_workspace import FakeGoogle, Workspace, serving_workspace
-from scimgate.store import provisioning_logs
+from scimgate.store import google_connections, provisioning_logs
 from scimgate.store.ids import utcnow
 from scimgate.store.provisioning_logs import LogSearch
 from scimgate.store.resource_tables import GROUPS, USERS
+from scimgate.store.tables.pull import google_channels as google_channels_table
+from scimgate.store.tables.pull import google_connections as google_connections_table
 from scimgate.store.tables.resources import groups as groups_table
 from scimgate.store.tables.resources import users as users_table
 from scimgate.store.transactions import reading, writing
@@ -288,3 +292,81 @@ def test_what_google_shows_unchanged_is_confirmed_for_the_drift_report(
     assert sync(engine, google, directory_id).error is None
 
     assert confirmations.drift_report(engine, directory_id, since) == []
+
+
+def test_workers_lease_due_directories_one_sync_at_a_time(
+    sqlite_engine: Engine, google: FakeGoogle
+) -> None:
+    engine = sqlite_engine
+    first, second = connected(engine, google), connected(engine, google)
+    settings = settings_for(google)
+    now = utcnow()
+    with writing(engine) as conn:
+        taken = google_connections.claim_due(conn, "worker-a", now, now + timedelta(minutes=5))
+    # Leased, a directory is not taken again; the other one is next.
+    with writing(engine) as conn:
+        other = google_connections.claim_due(conn, "worker-b", now, now + timedelta(minutes=5))
+        assert google_connections.claim_due(conn, "worker-c", now, now) is None
+    assert {taken, other} == {first, second}
+    # A dead worker's lease runs out, and another worker takes the directory over.
+    later = now + timedelta(minutes=6)
+    with writing(engine) as conn:
+        assert google_connections.claim_due(conn, "worker-c", later, later) in {first, second}
+
+    with writing(engine) as conn:
+        google_connections.request_sync(conn, first, utcnow() - timedelta(minutes=10))
+        google_connections.request_sync(conn, second, utcnow() - timedelta(minutes=10))
+        for directory_id in (first, second):
+            conn.execute(
+                update(google_connections_table)
+                .where(google_connections_table.c.directory_id == directory_id)
+                .values(lease_owner=None, lease_until=None)
+            )
+    assert google_runs.run_due(engine, settings, "worker-d")
+    assert google_runs.run_due(engine, settings, "worker-d")
+    assert not google_runs.run_due(engine, settings, "worker-d"), "both synced, none due"
+    for directory_id in (first, second):
+        connection = google_directories.connection_of(engine, directory_id)
+        assert connection.last_error is None and connection.last_counts is not None
+        assert connection.next_sync_at > utcnow() + timedelta(minutes=4)
+
+
+def test_syncs_keep_a_channel_per_user_change_open_and_renew_those_ending(
+    engine: Engine, google: FakeGoogle
+) -> None:
+    directory_id = connected(engine, google)
+    settings = replace(settings_for(google), public_url="http://127.0.0.1:9")
+    google_directories.sync_here(engine, settings, directory_id)
+
+    with reading(engine) as conn:
+        opened = google_connections.channels(conn, directory_id)
+    assert sorted(c.event for c in opened) == sorted(google_watch.WATCHED)
+    live = {c.id: c for c in google.workspace.channels if not c.stopped}
+    assert set(live) >= {c.id for c in opened}
+    assert all(live[c.id].address == "http://127.0.0.1:9/google/notifications" for c in opened)
+
+    # A notification on a known channel, with its token, makes the sync due now.
+    channel = live[opened[0].id]
+    assert channel.token is not None
+    later = google_directories.connection_of(engine, directory_id).next_sync_at
+    assert google_watch.notified(engine, channel.id, channel.token, "sync")
+    assert google_directories.connection_of(engine, directory_id).next_sync_at == later
+    assert not google_watch.notified(engine, channel.id, "guessed", "update")
+    assert google_directories.connection_of(engine, directory_id).next_sync_at == later
+    assert google_watch.notified(engine, channel.id, channel.token, "update")
+    assert google_directories.connection_of(engine, directory_id).next_sync_at < later
+
+    # Channels ending within the hour are replaced, and Google is told to close them.
+    with writing(engine) as conn:
+        conn.execute(
+            update(google_channels_table)
+            .where(google_channels_table.c.directory_id == directory_id)
+            .values(expires_at=utcnow() + timedelta(minutes=30))
+        )
+    google_directories.sync_here(engine, settings, directory_id)
+    with reading(engine) as conn:
+        renewed = google_connections.channels(conn, directory_id)
+    assert len(renewed) == len(google_watch.WATCHED)
+    assert not {c.id for c in renewed} & {c.id for c in opened}
+    stopped = {c.id for c in google.workspace.channels if c.stopped}
+    assert stopped == {c.id for c in opened}

@@ -168,6 +168,10 @@ class GoogleSettings:
     """``SCIMGATE_GOOGLE_BACKOFF_SECONDS``: the first wait after a quota error; each retry
     doubles it, up to 64 s, with random jitter."""
 
+    public_url: str | None = None
+    """``SCIMGATE_PUBLIC_URL``: where Google posts push notifications of user changes
+    (``/google/notifications`` below it); without it, changes wait for the next sync."""
+
     service_account_key_file: str | None = None
     """``SCIMGATE_GOOGLE_SERVICE_ACCOUNT_KEY_FILE``: the JSON key of the operator's own
     service account. A customer's administrator may grant it domain-wide delegation
@@ -189,6 +193,7 @@ class GoogleSettings:
             backoff_seconds=_env_float("SCIMGATE_GOOGLE_BACKOFF_SECONDS", cls.backoff_seconds),
             service_account_key_file=os.environ.get("SCIMGATE_GOOGLE_SERVICE_ACCOUNT_KEY_FILE")
             or None,
+            public_url=os.environ.get("SCIMGATE_PUBLIC_URL") or None,
         )
 
 

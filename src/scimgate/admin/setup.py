@@ -220,7 +220,9 @@ async def connect_google(request: Request, engine: EngineDep, opened: Link) -> R
     text = {name: str(form.get(name) or "").strip() for name in GOOGLE_FIELDS}
     try:
         key_text = (await upload.read()).decode() if isinstance(upload, UploadFile) else ""
-        scope = SyncScope(ScopeKind(text["scope_kind"]), tuple(text["scope_values"].split()))
+        # One per line: an org unit's name may hold spaces.
+        values = tuple(line.strip() for line in text["scope_values"].splitlines() if line.strip())
+        scope = SyncScope(ScopeKind(text["scope_kind"] or ScopeKind.all), values)
         connection = ConnectionRequest(
             admin_email=text["admin_email"],
             customer_id=text["customer_id"] or google_directories.MY_CUSTOMER,

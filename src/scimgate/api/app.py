@@ -34,6 +34,7 @@ from scimgate.api.endpoint_case import SCIM_PREFIX
 from scimgate.api.errors import as_scim
 from scimgate.api.events import router as events_router
 from scimgate.api.google_directories import router as google_directories_router
+from scimgate.api.google_notifications import router as google_notifications_router
 from scimgate.api.invalid_requests import invalid_request
 from scimgate.api.logs import router as logs_router
 from scimgate.api.lookup import router as lookup_router
@@ -123,6 +124,7 @@ def create_app(
     app.include_router(organizations_router)
     app.include_router(directories_router)
     app.include_router(google_directories_router)
+    app.include_router(google_notifications_router)
     app.include_router(tokens_router)
     app.include_router(oauth_clients_router)
     app.include_router(oauth_token_router)

@@ -4,12 +4,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, or_, select, update
+from sqlalchemy import Connection, delete, or_, select, update
 
 from scimgate.scim import jsontext
 from scimgate.store.column_codec import codec_of
 from scimgate.store.encryption import PREFIX, Keyring, Resealed, key_id_of, refuse_plain_read
-from scimgate.store.tables.pull import google_connections
+from scimgate.store.tables.pull import google_channels, google_connections
 
 _KEY = "google_connections.service_account_key"
 """Where the sealed key lives (bound into its encryption)."""
@@ -222,3 +222,59 @@ def request_sync(conn: Connection, directory_id: str, at: datetime) -> bool:
             update(table).where(table.c.directory_id == directory_id).values(next_sync_at=at)
         ).rowcount
     )
+
+
+@dataclass(frozen=True)
+class Channel:
+    """A push notification channel Google holds open for a directory's users."""
+
+    id: str
+    directory_id: str
+    event: str
+    resource_id: str
+    expires_at: datetime
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class FoundChannel:
+    channel: Channel
+    token_hash: str
+
+
+_CHANNEL_COLUMNS = [c for c in google_channels.c if c.name != "token_hash"]
+
+
+def channels(conn: Connection, directory_id: str) -> list[Channel]:
+    rows = conn.execute(
+        select(*_CHANNEL_COLUMNS)
+        .where(google_channels.c.directory_id == directory_id)
+        .order_by(google_channels.c.created_at)
+    )
+    return [Channel(**row._mapping) for row in rows]
+
+
+def add_channel(conn: Connection, channel: Channel, token_hash: str) -> None:
+    conn.execute(google_channels.insert().values(**vars(channel), token_hash=token_hash))
+
+
+def remove_channels(conn: Connection, directory_id: str, channel_ids: list[str]) -> None:
+    conn.execute(
+        delete(google_channels).where(
+            google_channels.c.directory_id == directory_id, google_channels.c.id.in_(channel_ids)
+        )
+    )
+
+
+def find_channel(conn: Connection, channel_id: str) -> FoundChannel | None:
+    """The channel Google names in a notification, with its token's hash."""
+    row = conn.execute(
+        select(*_CHANNEL_COLUMNS, google_channels.c.token_hash).where(
+            google_channels.c.id == channel_id
+        )
+    ).first()
+    if row is None:
+        return None
+    values = dict(row._mapping)
+    token_hash = values.pop("token_hash")
+    return FoundChannel(Channel(**values), token_hash)

@@ -131,6 +131,18 @@ class DirectoryApi:
         params = {"customer": self.customer_id, "maxResults": 1}
         self._get("/admin/directory/v1/users", params, "users")
 
+    def watch(self, event: str, channel_id: str, token: str, address: str) -> dict[str, Any]:
+        """Ask Google to post to ``address`` when a user is added, changed or deleted
+        (``event``); the channel Google opened (its ``resourceId``, its ``expiration``)."""
+        params = {"customer": self.customer_id, "event": event}
+        channel = {"id": channel_id, "type": "web_hook", "address": address, "token": token}
+        return self._call("POST", "/admin/directory/v1/users/watch", params, "", channel)
+
+    def stop(self, channel_id: str, resource_id: str) -> None:
+        """Close a channel Google holds open."""
+        channel = {"id": channel_id, "resourceId": resource_id}
+        self._call("POST", "/admin/directory_v1/channels/stop", {}, "", channel)
+
     # --- How ---------------------------------------------------------------------
 
     def _pages(self, path: str, params: dict[str, Any], field: str) -> Iterator[dict[str, Any]]:
@@ -143,6 +155,17 @@ class DirectoryApi:
                 return
 
     def _get(self, path: str, params: dict[str, Any], field: str) -> dict[str, Any]:
+        return self._call("GET", path, params, field)
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, Any],
+        field: str,
+        body: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """One request, retried as Google asks; its answer's JSON (empty for no content)."""
         url = self.settings.api_url + path
         query = urlencode(params)
         refreshed = False
@@ -150,19 +173,22 @@ class DirectoryApi:
         while True:
             started = time.perf_counter()
             try:
-                answer = self.http.get(url, params=params, headers=self._authorization())
+                answer = self.http.request(
+                    method, url, params=params, json=body, headers=self._authorization()
+                )
             except httpx.HTTPError as exc:
                 answer = None
                 failure = f"Google could not be reached: {exc.__class__.__name__}: {exc}"
             elapsed = round((time.perf_counter() - started) * 1000)
-            if answer is not None and answer.status_code == 200:
-                body: dict[str, Any] = answer.json()
-                self.on_call(ApiCall("GET", path, query, 200, elapsed, len(body.get(field) or ())))
-                return body
+            if answer is not None and answer.is_success:
+                found: dict[str, Any] = answer.json() if answer.content else {}
+                items = len(found.get(field) or ())
+                self.on_call(ApiCall(method, path, query, answer.status_code, elapsed, items))
+                return found
             status = answer.status_code if answer is not None else 503
             if answer is not None:
                 failure = _described(answer)
-            self.on_call(ApiCall("GET", path, query, status, elapsed, 0, failure))
+            self.on_call(ApiCall(method, path, query, status, elapsed, 0, failure))
             if status == 401 and not refreshed:
                 # The token ran out during the sync: one new one, then the same request.
                 self.credentials.token = None

@@ -32,6 +32,7 @@ from scimgate.service.directory_sync.google_sync import (
     apply,
     read_account,
 )
+from scimgate.service.directory_sync.google_watch import keep_watching, notification_address
 from scimgate.service.directory_sync.sync_log import SyncLog
 from scimgate.service.provisioning.scope import Scope
 from scimgate.store import google_connections
@@ -44,6 +45,8 @@ log = structlog.get_logger("scimgate.directory_sync")
 LEASE = timedelta(minutes=5)
 RENEW_SECONDS = 60.0
 IDLE_SECONDS = 1.0
+CONCURRENCY = 2
+"""Directories one worker syncs at the same time."""
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,10 @@ def sync_directory(
                 counts.retries = api.retries
         sync_log.flush()
         outcome = apply(scope, account, heartbeat)
+        address = notification_address(settings.public_url)
+        if address is not None:
+            with directory_api(connection, key, settings, sync_log) as api:
+                keep_watching(engine, api, directory_id, address)
         outcome.counts.retries = counts.retries
         counts = outcome.counts
         if outcome.refusals:
@@ -193,7 +200,9 @@ def run_and_record(
 
 
 class PullLoop:
-    """Syncs pulled directories as they fall due, until told to stop."""
+    """Syncs pulled directories as they fall due, ``CONCURRENCY`` at a time, until told to
+    stop: a long sync of a large directory holds up one of them, not every other
+    directory's."""
 
     def __init__(
         self,
@@ -208,6 +217,18 @@ class PullLoop:
         self.idle_seconds = idle_seconds
 
     def run(self, stop: threading.Event) -> None:
+        syncing = [
+            threading.Thread(
+                target=self._sync, args=(stop,), name=f"scimgate-sync-{n}", daemon=True
+            )
+            for n in range(CONCURRENCY)
+        ]
+        for thread in syncing:
+            thread.start()
+        for thread in syncing:
+            thread.join()
+
+    def _sync(self, stop: threading.Event) -> None:
         while not stop.is_set():
             try:
                 busy = run_due(self.engine, self.settings, self.owner)

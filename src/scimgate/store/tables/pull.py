@@ -39,3 +39,18 @@ or group e-mails it names. A worker takes a due directory by setting
 ``lease_owner`` and ``lease_until``, so that one directory is synced by one
 worker at a time.
 """
+
+google_channels = Table(
+    "google_channels",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("directory_id", Uuid, ForeignKey("directories.id"), nullable=False, index=True),
+    Column("event", String(16), nullable=False),
+    Column("resource_id", String(256), nullable=False),
+    Column("token_hash", String(64), nullable=False),
+    Column("expires_at", Timestamp(), nullable=False),
+    Column("created_at", Timestamp(), nullable=False),
+)
+"""A push notification channel Google opened for a pulled directory (``users.watch``): Google
+posts to scimgate when one of its users is added, changed or deleted, naming the channel
+(``id``) and echoing its token, kept here as its SHA-256 only."""

@@ -59,9 +59,28 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_google_connections_next_sync_at"), "google_connections", ["next_sync_at"]
     )
+    op.create_table(
+        "google_channels",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("directory_id", sa.String(length=36), nullable=False),
+        sa.Column("event", sa.String(length=16), nullable=False),
+        sa.Column("resource_id", sa.String(length=256), nullable=False),
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["directory_id"],
+            ["directories.id"],
+            name=op.f("fk_google_channels_directory_id_directories"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_google_channels")),
+    )
+    op.create_index(op.f("ix_google_channels_directory_id"), "google_channels", ["directory_id"])
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_google_channels_directory_id"), table_name="google_channels")
+    op.drop_table("google_channels")
     op.drop_index(op.f("ix_google_connections_next_sync_at"), table_name="google_connections")
     op.drop_table("google_connections")
     # In place, as it was added (SQLite 3.35 and later drops a plain column so).
