@@ -168,6 +168,17 @@ class GoogleSettings:
     """``SCIMGATE_GOOGLE_BACKOFF_SECONDS``: the first wait after a quota error; each retry
     doubles it, up to 64 s, with random jitter."""
 
+    oauth_client_id: str | None = None
+    """``SCIMGATE_GOOGLE_OAUTH_CLIENT_ID``: the operator's OAuth client (a web application
+    in the Google Cloud console), with which a customer's administrator may consent to the
+    read-only scopes instead of setting up a service account."""
+
+    oauth_client_secret: str | None = None
+    """``SCIMGATE_GOOGLE_OAUTH_CLIENT_SECRET``: that client's secret."""
+
+    auth_url: str = "https://accounts.google.com/o/oauth2/v2/auth"
+    """``SCIMGATE_GOOGLE_AUTH_URL``: Google's authorization endpoint (its consent screen)."""
+
     public_url: str | None = None
     """``SCIMGATE_PUBLIC_URL``: where Google posts push notifications of user changes
     (``/google/notifications`` below it); without it, changes wait for the next sync."""
@@ -194,6 +205,9 @@ class GoogleSettings:
             service_account_key_file=os.environ.get("SCIMGATE_GOOGLE_SERVICE_ACCOUNT_KEY_FILE")
             or None,
             public_url=os.environ.get("SCIMGATE_PUBLIC_URL") or None,
+            oauth_client_id=os.environ.get("SCIMGATE_GOOGLE_OAUTH_CLIENT_ID") or None,
+            oauth_client_secret=os.environ.get("SCIMGATE_GOOGLE_OAUTH_CLIENT_SECRET") or None,
+            auth_url=os.environ.get("SCIMGATE_GOOGLE_AUTH_URL", cls.auth_url),
         )
 
 

@@ -6,7 +6,10 @@ organization and directory: the directory is always the link's, never one
 named in a request.
 """
 
-from typing import Annotated
+import base64
+import json
+import secrets
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -21,6 +24,7 @@ from scimgate.admin.web import (
     PAGE_HEADERS,
     SETUP_COOKIE,
     PortalError,
+    clear_session_cookie,
     render,
     set_session_cookie,
     templates,
@@ -34,6 +38,8 @@ from scimgate.service.administration.google_directories import ConnectionRequest
 from scimgate.service.administration.oauth_clients import IssuedClient
 from scimgate.service.administration.setup_links import OpenLink, SetupLinkRefused, UnknownSetupLink
 from scimgate.service.directories import PULLED
+from scimgate.service.directory_sync import google_consent
+from scimgate.service.directory_sync.google_api import GoogleApiError
 from scimgate.service.errors import Invalid
 from scimgate.store.google_connections import GoogleConnection
 
@@ -46,6 +52,10 @@ PULL_CHOICE = "google-workspace"
 
 PULLED_NAME = "Google Workspace directory sync"
 GOOGLE_FIELDS = ("admin_email", "customer_id", "scope_kind", "scope_values")
+CALLBACK_PATH = "/setup/google/callback"
+"""Where Google sends the administrator back (the operator registers it with its OAuth client)."""
+
+CONSENT_COOKIE = "scimgate_google_consent"
 
 
 def scim_relative(path: str) -> str:
@@ -194,6 +204,7 @@ def _google_page(
             "connection": connection,
             "operator_client": google_directories.operator_client(settings),
             "scopes": google_directories.delegation_scopes(),
+            "consent_offered": google_consent.offered(settings),
             "form": form or _form_of(connection),
             "message": message,
         },
@@ -220,9 +231,7 @@ async def connect_google(request: Request, engine: EngineDep, opened: Link) -> R
     text = {name: str(form.get(name) or "").strip() for name in GOOGLE_FIELDS}
     try:
         key_text = (await upload.read()).decode() if isinstance(upload, UploadFile) else ""
-        # One per line: an org unit's name may hold spaces.
-        values = tuple(line.strip() for line in text["scope_values"].splitlines() if line.strip())
-        scope = SyncScope(ScopeKind(text["scope_kind"] or ScopeKind.all), values)
+        scope = _scope(text)
         connection = ConnectionRequest(
             admin_email=text["admin_email"],
             customer_id=text["customer_id"] or google_directories.MY_CUSTOMER,
@@ -241,6 +250,94 @@ async def connect_google(request: Request, engine: EngineDep, opened: Link) -> R
         page = _google_page(request, engine, opened, message=said, status=400, form=text)
         return page
     return RedirectResponse(HOME, status_code=303)
+
+
+@guarded.post("/google/consent")
+async def start_consent(request: Request, engine: EngineDep, opened: Link) -> Response:
+    """Off to Google's consent screen, with the scope chosen here kept in a cookie of this
+    path, and a state only this browser holds."""
+    form = await request.form()
+    text = {name: str(form.get(name) or "").strip() for name in GOOGLE_FIELDS}
+    try:
+        scope = _scope(text)
+        settings = request.app.state.settings.google
+        state = secrets.token_urlsafe(24)
+        url = google_consent.consent_url(settings, _callback(request), state)
+    except (ValueError, GoogleApiError) as exc:
+        return _google_page(request, engine, opened, message=str(exc), status=400, form=text)
+    pending = {
+        "state": state,
+        "customer_id": text["customer_id"] or google_directories.MY_CUSTOMER,
+        "scope_kind": scope.kind.value,
+        "scope_values": list(scope.values),
+    }
+    response = RedirectResponse(url, status_code=303)
+    set_session_cookie(request, response, CONSENT_COOKIE, _encoded(pending), CALLBACK_PATH)
+    return response
+
+
+@guarded.get("/google/callback")
+async def finish_consent(
+    request: Request,
+    engine: EngineDep,
+    opened: Link,
+    state: str = "",
+    code: str = "",
+    error: str = "",
+) -> Response:
+    """Where Google sends the administrator back: the consent's code becomes the directory's
+    credentials, once Google has shown one user with them."""
+    pending = _decoded(request.cookies.get(CONSENT_COOKIE, ""))
+    if pending is None or not secrets.compare_digest(str(pending.get("state")), state):
+        message = "This sign-in did not start on this page: sign in with Google again."
+        return _google_page(request, engine, opened, message=message, status=400)
+    if error or not code:
+        message = f"Google did not give the consent ({error or 'no code'}): sign in again."
+        return _google_page(request, engine, opened, message=message, status=400)
+    settings = request.app.state.settings.google
+    try:
+        consent = await run_in_threadpool(
+            google_consent.exchange, settings, _callback(request), code
+        )
+        connection = ConnectionRequest(
+            admin_email=consent.admin_email,
+            customer_id=str(pending.get("customer_id") or google_directories.MY_CUSTOMER),
+            key=consent.credentials,
+            scope=SyncScope(
+                ScopeKind(str(pending.get("scope_kind"))),
+                tuple(str(value) for value in pending.get("scope_values") or ()),
+            ),
+        )
+        await run_in_threadpool(
+            setup_links.connect_google, engine, settings, opened.link, connection
+        )
+    except (ValueError, Invalid, GoogleRefused, GoogleApiError) as exc:
+        return _google_page(request, engine, opened, message=str(exc), status=400)
+    response = RedirectResponse(HOME, status_code=303)
+    clear_session_cookie(request, response, CONSENT_COOKIE, CALLBACK_PATH)
+    return response
+
+
+def _callback(request: Request) -> str:
+    return f"{public_root(request)}{CALLBACK_PATH}"
+
+
+def _scope(text: dict[str, str]) -> SyncScope:
+    """The scope a form chose; one value per line, as an org unit's name may hold spaces."""
+    values = tuple(line.strip() for line in text["scope_values"].splitlines() if line.strip())
+    return SyncScope(ScopeKind(text["scope_kind"] or ScopeKind.all), values)
+
+
+def _encoded(pending: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(pending).encode()).decode()
+
+
+def _decoded(cookie: str) -> dict[str, Any] | None:
+    try:
+        found = json.loads(base64.urlsafe_b64decode(cookie.encode()))
+    except ValueError:
+        return None
+    return found if isinstance(found, dict) else None
 
 
 @guarded.get("/google/status")

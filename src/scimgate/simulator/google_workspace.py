@@ -1,11 +1,20 @@
 """A stand-in for Google Workspace on loopback: what ``scimgate simulate --idp google-pull``
 rehearses a pulled directory against, and what the tests of the pull sync run against.
 
-``serving_workspace`` serves two Google services over real HTTP on a loopback port:
+``serving_workspace`` serves Google's services over real HTTP on a loopback port:
 
 * Google's OAuth 2.0 token endpoint (``POST /token``) for service accounts: the JWT bearer
   grant that ``google.oauth2.service_account.Credentials`` sends, with domain-wide delegation
   (the ``sub`` claim) checked against what an admin granted in the Admin console.
+* OAuth 2.0 for web server applications, the consent flow by which a customer's administrator
+  lets an app read the directory without a service account: the authorization endpoint
+  (``GET /o/oauth2/v2/auth``), where the consent screen is simulated (``consenting_user``
+  approves, or ``deny_consent`` cancels) and the browser is sent back to the app with a code;
+  the token endpoint's ``authorization_code`` and ``refresh_token`` grants, for clients
+  registered with ``register_oauth_client``; an ID token for the ``openid`` scope, signed with
+  a key of the fake that ``GET /oauth2/v3/certs`` publishes; and revocation (``POST /revoke``,
+  ``revoke_refresh_tokens``). Access tokens so got act as the consenting user, for the
+  scopes granted.
 * The Admin SDK Directory API (``/admin/directory/v1``): users, groups and members, paged as
   Google pages them, and push notifications of user changes (``users/watch``).
 
@@ -15,7 +24,10 @@ served. Answers, errors included, have the shapes Google documents, so a client 
 with this fake copes with Google.
 
 Not modelled: the ``fields`` parameter (whole resources are returned), writes through the API,
-org unit resources of their own (org units exist as users' ``orgUnitPath``), and HTTPS.
+org unit resources of their own (org units exist as users' ``orgUnitPath``), and HTTPS; of the
+consent flow, the sign-in itself, remembered consents (the screen is shown each time, whatever
+``prompt`` says), incremental authorization (``include_granted_scopes``), the implicit flow,
+and the userinfo endpoint.
 """
 
 import base64

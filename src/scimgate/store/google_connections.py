@@ -11,13 +11,13 @@ from scimgate.store.column_codec import codec_of
 from scimgate.store.encryption import PREFIX, Keyring, Resealed, key_id_of, refuse_plain_read
 from scimgate.store.tables.pull import google_channels, google_connections
 
-_KEY = "google_connections.service_account_key"
-"""Where the sealed key lives (bound into its encryption)."""
+_KEY = "google_connections.credentials"
+"""Where the sealed credentials live (bound into their encryption)."""
 
 
 @dataclass(frozen=True)
 class GoogleConnection:
-    """A directory's connection as shown: never the service account's key."""
+    """A directory's connection as shown: never its credentials."""
 
     directory_id: str
     customer_id: str
@@ -45,7 +45,7 @@ class GoogleConnection:
     last_counts: dict[str, int] | None = None
 
 
-_SHOWN = [column for column in google_connections.c if column.name != "service_account_key"]
+_SHOWN = [column for column in google_connections.c if column.name != "credentials"]
 _LEASE = ("lease_owner", "lease_until")
 _SETTINGS = (
     "customer_id",
@@ -61,9 +61,10 @@ _SETTINGS = (
 
 
 def save(conn: Connection, connection: GoogleConnection, key: dict[str, Any] | None) -> None:
-    """Create or replace a directory's connection settings and key (its sync record stays).
+    """Create or replace a directory's connection settings and credentials (its sync record
+    stays).
 
-    Without a key of its own, the directory is read with the operator's service account.
+    Without credentials of its own, the directory is read with the operator's service account.
     """
     sealed = (
         None
@@ -76,13 +77,11 @@ def save(conn: Connection, connection: GoogleConnection, key: dict[str, Any] | N
     changed = conn.execute(
         update(table)
         .where(table.c.directory_id == connection.directory_id)
-        .values(
-            service_account_key=sealed, **{name: getattr(connection, name) for name in _SETTINGS}
-        )
+        .values(credentials=sealed, **{name: getattr(connection, name) for name in _SETTINGS})
     ).rowcount
     if not changed:
         values = {name: value for name, value in vars(connection).items() if name not in _LEASE}
-        conn.execute(table.insert().values(service_account_key=sealed, **values))
+        conn.execute(table.insert().values(credentials=sealed, **values))
 
 
 def get(conn: Connection, directory_id: str) -> GoogleConnection | None:
@@ -95,11 +94,12 @@ def get(conn: Connection, directory_id: str) -> GoogleConnection | None:
     return GoogleConnection(**values)
 
 
-def service_account_key(conn: Connection, directory_id: str) -> dict[str, Any] | None:
-    """The directory's own service account key, opened; None when it uses the operator's
-    (or is not connected yet)."""
+def credentials(conn: Connection, directory_id: str) -> dict[str, Any] | None:
+    """The directory's own credentials (a service account key, or an administrator's
+    consent), opened; None when it uses the operator's service account (or is not
+    connected yet)."""
     stored = conn.execute(
-        select(google_connections.c.service_account_key).where(
+        select(google_connections.c.credentials).where(
             google_connections.c.directory_id == directory_id
         )
     ).scalar()
@@ -113,11 +113,11 @@ def service_account_key(conn: Connection, directory_id: str) -> dict[str, Any] |
 
 
 def reseal(conn: Connection, keyring: Keyring, after: str, limit: int) -> Resealed[str]:
-    """Encrypt up to ``limit`` service account keys (by directory, after ``after``) under the
+    """Encrypt up to ``limit`` directories' credentials (by directory, after ``after``) under the
     keyring's newest key."""
     c = google_connections.c
     rows = conn.execute(
-        select(c.directory_id, c.service_account_key)
+        select(c.directory_id, c.credentials)
         .where(c.directory_id > after)
         .order_by(c.directory_id)
         .limit(limit)
@@ -132,7 +132,7 @@ def reseal(conn: Connection, keyring: Keyring, after: str, limit: int) -> Reseal
         conn.execute(
             update(google_connections)
             .where(c.directory_id == directory_id)
-            .values(service_account_key=sealed)
+            .values(credentials=sealed)
         )
         changed += 1
     return Resealed(rows[-1].directory_id if rows else None, changed)

@@ -140,7 +140,7 @@ def connect(
         if directory.kind != PULLED:
             raise NotPulled(directory)
         before = google_connections.get(conn, directory_id)
-        key = request.key or google_connections.service_account_key(conn, directory_id)
+        key = request.key or google_connections.credentials(conn, directory_id)
         connection = _connection(directory_id, request, settings, before)
         google_connections.save(conn, connection, key)
     return connection
@@ -160,7 +160,7 @@ def check_directory(engine: Engine, settings: GoogleSettings, directory_id: str)
     """:func:`check` with the directory's stored connection."""
     connection = connection_of(engine, directory_id)
     with reading(engine) as conn:
-        key = google_connections.service_account_key(conn, directory_id)
+        key = google_connections.credentials(conn, directory_id)
     try:
         with directory_api(connection, key, settings) as api:
             api.check()
@@ -241,13 +241,12 @@ def _connection(
             "service_account_key: upload the JSON key of a service account with domain-wide "
             "delegation (this server has no service account of its own to offer)"
         )
-    client = (
-        (str(key["client_id"]), str(key["client_email"]))
-        if key
-        else (before.client_id, before.client_email)
-        if before and before.client_id
-        else operator_client(settings) or ("", "")
-    )
+    if key:  # a service account's key, or an administrator's consent (no account address)
+        client = (str(key.get("client_id", "")), str(key.get("client_email", "")))
+    elif before is not None and before.client_id:
+        client = (before.client_id, before.client_email)
+    else:
+        client = operator_client(settings) or ("", "")
     now = utcnow()
     made = GoogleConnection(
         directory_id=directory_id,

@@ -213,7 +213,7 @@ def connect_google(
     if locked is None or locked.directory_id is None:
         raise SetupLinkRefused("Choose your identity provider first.")
     with reading(engine) as conn:
-        kept_key = google_store.service_account_key(conn, locked.directory_id)
+        kept_key = google_store.credentials(conn, locked.directory_id)
     google_directories.check(settings, replace(request, key=request.key or kept_key))
     return google_directories.connect(engine, settings, locked.directory_id, request)
 

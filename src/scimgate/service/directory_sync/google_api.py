@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
 
+import google.auth.credentials
 import google.auth.transport.requests
+import google.oauth2.credentials
 import httpx
 from google.auth.exceptions import GoogleAuthError, RefreshError
 from google.oauth2 import service_account
@@ -31,6 +33,12 @@ SCOPES = (
 """What domain-wide delegation must grant the service account: reading only. Listing
 groups takes the group scope (the member scope alone does not list them); it reads
 their members too."""
+
+CONSENT = "authorized_user"
+"""The ``type`` of credentials an administrator's OAuth consent gave (google-auth's name)."""
+
+CONSENT_SCOPES = (*SCOPES, "openid", "email")
+"""What an administrator consents to: reading, and who they are (to show who consented)."""
 
 USERS_PAGE = 500
 GROUPS_PAGE = 200
@@ -86,18 +94,12 @@ class DirectoryApi:
         self.sleep = sleep
         self.retries = 0
         """Attempts retried after a quota answer or a passing failure."""
+        self.consented = key.get("type") == CONSENT
+        """Whether an administrator's OAuth consent opens the account, not a service account."""
         self.client_id = str(key.get("client_id", ""))
-        try:
-            # google-auth's own signature is untyped.
-            self.credentials = service_account.Credentials.from_service_account_info(  # type: ignore[no-untyped-call]
-                {**key, "token_uri": settings.token_url}, scopes=SCOPES, subject=admin_email
-            )
-        except (ValueError, KeyError) as exc:
-            raise GoogleApiError(
-                f"the service account key is not a usable JSON key ({exc}): download a new "
-                "JSON key of the service account and upload it whole",
-                400,
-            ) from None
+        self.credentials = (
+            _consent(key, settings) if self.consented else _delegation(key, settings, admin_email)
+        )
         self.admin_email = admin_email
         self.http = httpx.Client(timeout=TIMEOUT, headers={"user-agent": USER_AGENT})
 
@@ -203,7 +205,7 @@ class DirectoryApi:
     def _authorization(self) -> dict[str, str]:
         if not self.credentials.valid:
             try:
-                self.credentials.refresh(google.auth.transport.requests.Request())
+                self.credentials.refresh(google.auth.transport.requests.Request())  # type: ignore[no-untyped-call]
             except RefreshError as exc:
                 raise GoogleApiError(self._refused(exc), 401) from None
             except GoogleAuthError as exc:
@@ -219,6 +221,12 @@ class DirectoryApi:
         data = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], dict) else {}
         error = str(data.get("error", ""))
         said = str(data.get("error_description") or exc.args[0])
+        if self.consented:
+            return (
+                f"Google refused the consent {self.admin_email} gave ({error or said}): it was "
+                "withdrawn, or it expired; an administrator signs in with Google again on the "
+                "setup page"
+            )
         if error == "unauthorized_client":
             return (
                 f"Google refused the service account ({said}): grant domain-wide delegation "
@@ -233,6 +241,45 @@ class DirectoryApi:
                 "read users and groups, and check that the key has not been deleted"
             )
         return f"Google refused the service account: {said}"
+
+
+def _delegation(
+    key: dict[str, Any], settings: GoogleSettings, admin_email: str
+) -> google.auth.credentials.Credentials:
+    """A service account's credentials, acting as ``admin_email`` (domain-wide delegation)."""
+    try:
+        # google-auth's own signature is untyped.
+        found: google.auth.credentials.Credentials = (
+            service_account.Credentials.from_service_account_info(  # type: ignore[no-untyped-call]
+                {**key, "token_uri": settings.token_url}, scopes=SCOPES, subject=admin_email
+            )
+        )
+    except (ValueError, KeyError) as exc:
+        raise GoogleApiError(
+            f"the service account key is not a usable JSON key ({exc}): download a new "
+            "JSON key of the service account and upload it whole",
+            400,
+        ) from None
+    return found
+
+
+def _consent(key: dict[str, Any], settings: GoogleSettings) -> google.auth.credentials.Credentials:
+    """An administrator's consent: its refresh token, with the operator's OAuth client."""
+    if not (settings.oauth_client_id and settings.oauth_client_secret):
+        raise GoogleApiError(
+            "this directory was opened by an administrator's consent, and the operator's "
+            "OAuth client is no longer configured (SCIMGATE_GOOGLE_OAUTH_CLIENT_ID and "
+            "SCIMGATE_GOOGLE_OAUTH_CLIENT_SECRET)",
+            400,
+        )
+    return google.oauth2.credentials.Credentials(  # type: ignore[no-untyped-call]
+        token=None,
+        refresh_token=str(key["refresh_token"]),
+        client_id=settings.oauth_client_id,
+        client_secret=settings.oauth_client_secret,
+        token_uri=settings.token_url,
+        scopes=list(SCOPES),
+    )
 
 
 def _passing(answer: httpx.Response | None) -> bool:

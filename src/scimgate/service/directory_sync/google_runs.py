@@ -99,7 +99,7 @@ def sync_directory(
     with reading(engine) as conn:
         directory = existing_directory(conn, directory_id)
         connection = google_connections.get(conn, directory_id)
-        key = google_connections.service_account_key(conn, directory_id)
+        key = google_connections.credentials(conn, directory_id)
     if connection is None:
         raise GoogleApiError(f"directory {directory_id} is not connected to Google", 404)
     scope = Scope(engine, directory, f"/scim/v2/{directory_id}", Limits())

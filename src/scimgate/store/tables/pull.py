@@ -10,7 +10,7 @@ google_connections = Table(
     Column("directory_id", Uuid, ForeignKey("directories.id"), primary_key=True),
     Column("customer_id", String(64), nullable=False),
     Column("admin_email", String(320), nullable=False),
-    Column("service_account_key", Sealable),
+    Column("credentials", Sealable),
     Column("client_id", String(64), nullable=False),
     Column("client_email", String(320), nullable=False),
     Column("scope_kind", String(16), nullable=False),
@@ -29,11 +29,12 @@ google_connections = Table(
 )
 """How to read one directory's Google Workspace, and how its syncs went.
 
-``service_account_key`` is the JSON key of the customer's service account with
-domain-wide delegation, sealed under the keyring (plain when encryption at rest is
-off); without one, the operator's service account is used, which the customer's
-administrator granted domain-wide delegation to;
-``admin_email`` is the administrator the service account acts as. ``scope_kind``
+``credentials`` are sealed under the keyring (plain when encryption at rest is
+off): the JSON key of the customer's service account with domain-wide
+delegation, or the refresh token an administrator's OAuth consent gave (a JSON
+object of type ``authorized_user``); without any, the operator's service account
+is used, which the customer's administrator granted domain-wide delegation to.
+``admin_email`` is the administrator the service account acts as, or who consented. ``scope_kind``
 is ``all``, ``org_units`` or ``groups``, and ``scope_values`` the org unit paths
 or group e-mails it names. A worker takes a due directory by setting
 ``lease_owner`` and ``lease_until``, so that one directory is synced by one

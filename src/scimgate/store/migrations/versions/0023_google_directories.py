@@ -33,7 +33,7 @@ def upgrade() -> None:
         sa.Column("directory_id", sa.String(length=36), nullable=False),
         sa.Column("customer_id", sa.String(length=64), nullable=False),
         sa.Column("admin_email", sa.String(length=320), nullable=False),
-        sa.Column("service_account_key", sa.String(), nullable=True),
+        sa.Column("credentials", sa.String(), nullable=True),
         sa.Column("client_id", sa.String(length=64), nullable=False),
         sa.Column("client_email", sa.String(length=320), nullable=False),
         sa.Column("scope_kind", sa.String(length=16), nullable=False),
