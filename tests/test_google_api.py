@@ -1,8 +1,11 @@
 """Google Workspace directories over the management API and the CLI, and on the portal."""
 
 import json
+import re
 import secrets
 from collections.abc import Iterator
+from contextlib import closing
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +16,8 @@ from typer.testing import CliRunner
 from conftest import ADMIN_TOKEN, LiveServer, serving
 from portal_support import sign_in
 from scimgate.cli.main import app as cli
-from scimgate.service.administration import tenants
+from scimgate.config import GoogleSettings
+from scimgate.service.administration import google_directories, setup_links, tenants
 from scimgate.service.directory_sync.google_api import SCOPES
 from scimgate.simulator.google_workspace import FakeGoogle, serving_workspace
 
@@ -28,11 +32,17 @@ def google() -> Iterator[FakeGoogle]:
         yield served
 
 
+OAUTH_CLIENT = ("scimgate-app.apps.googleusercontent.com", "GOCSPX-test-secret")
+
+
 @pytest.fixture(scope="module")
 def settings(google: FakeGoogle) -> dict[str, str]:
     return {
         "SCIMGATE_GOOGLE_API_URL": google.url,
         "SCIMGATE_GOOGLE_TOKEN_URL": google.token_uri,
+        "SCIMGATE_GOOGLE_AUTH_URL": google.auth_uri,
+        "SCIMGATE_GOOGLE_OAUTH_CLIENT_ID": OAUTH_CLIENT[0],
+        "SCIMGATE_GOOGLE_OAUTH_CLIENT_SECRET": OAUTH_CLIENT[1],
         "SCIMGATE_GOOGLE_BACKOFF_SECONDS": "0.001",
     }
 
@@ -41,11 +51,13 @@ def settings(google: FakeGoogle) -> dict[str, str]:
 def server(
     database_url: str,
     engine: Any,
+    google: FakeGoogle,
     settings: dict[str, str],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[LiveServer]:
     log = tmp_path_factory.mktemp("google-server") / "server.log"
     with serving(database_url, log, **settings) as url:
+        google.workspace.register_oauth_client(*OAUTH_CLIENT, [f"{url}/setup/google/callback"])
         yield LiveServer(url, engine)
 
 
@@ -237,3 +249,94 @@ def test_the_google_pull_rehearsal_passes(tmp_path: Path) -> None:
     assert "google-pull rehearsal passed" in answer.output
     for step in ("first sync", "leavers", "movers", "nothing changed"):
         assert step in answer.output
+
+
+SESSION_CSRF = re.compile(r'"X-CSRF-Token": "([^"]+)"')
+
+
+def _setup_browser(server: LiveServer) -> tuple[httpx.Client, str]:
+    """A browser that opened a new setup link and chose Google Workspace; the link's id."""
+    organization_id = _organization(server)
+    link = setup_links.create_link(server.engine, organization_id, valid_for=timedelta(days=1))
+    browser = httpx.Client(base_url=server.url, timeout=30)
+    assert browser.get(f"/setup/{link.secret}").status_code == 303
+    chosen = browser.post(
+        "/setup/directory", data={"csrf_token": _csrf(browser), "idp": "google-workspace"}
+    )
+    assert chosen.status_code == 303
+    return browser, link.link.id
+
+
+def _csrf(browser: httpx.Client) -> str:
+    found = SESSION_CSRF.search(browser.get("/setup/").text)
+    assert found is not None
+    return found.group(1)
+
+
+def _consent(browser: httpx.Client) -> httpx.Response:
+    """Press "sign in with Google", consent at Google, and come back: the last answer."""
+    started = browser.post(
+        "/setup/google/consent",
+        data={"csrf_token": _csrf(browser), "customer_id": "", "scope_kind": "all"},
+    )
+    assert started.status_code == 303, started.text
+    at_google = httpx.get(started.headers["location"])
+    assert at_google.status_code == 302, at_google.text
+    back = at_google.headers["location"]
+    assert back.startswith(str(browser.base_url)), back
+    return browser.get(back.removeprefix(str(browser.base_url).rstrip("/")))
+
+
+def test_an_administrator_signs_in_with_google_instead_of_a_service_account(
+    server: LiveServer, api: httpx.Client, google: FakeGoogle
+) -> None:
+    google.workspace.consenting_user = ADMIN
+    browser, link_id = _setup_browser(server)
+    with closing(browser):
+        assert "sign in with Google as an administrator" in browser.get("/setup/").text
+
+        finished = _consent(browser)
+
+        assert finished.status_code == 303, finished.text
+        status = browser.get("/setup/google/status").text
+        assert "Google accepted the connection" in status
+    directory = setup_links.open_link_view(server.engine, link_id).directory
+    assert directory is not None
+    directory_id = directory.id
+    connection = api.get(f"/directories/{directory_id}/google").json()
+    assert (connection["admin_email"], connection["client_id"]) == (ADMIN, OAUTH_CLIENT[0])
+    report = google_directories.sync_here(server.engine, _google_settings(google), directory_id)
+    assert report.error is None and report.counts.users_created == 6
+
+    # Access removed at Google: the next sync says so, in words.
+    google.workspace.revoke_refresh_tokens()
+    refused = google_directories.sync_here(server.engine, _google_settings(google), directory_id)
+    assert refused.status == 401 and "signs in with Google again" in (refused.error or "")
+
+
+def test_a_consent_refused_or_not_started_here_connects_nothing(
+    server: LiveServer, google: FakeGoogle
+) -> None:
+    google.workspace.consenting_user = ADMIN
+    browser, _ = _setup_browser(server)
+    with closing(browser):
+        google.workspace.deny_consent = True
+        try:
+            denied = _consent(browser)
+        finally:
+            google.workspace.deny_consent = False
+        assert denied.status_code == 400 and "access_denied" in denied.text
+
+        forged = browser.get("/setup/google/callback", params={"code": "x", "state": "guess"})
+        assert forged.status_code == 400 and "did not start on this page" in forged.text
+        assert "Not connected" in browser.get("/setup/google/status").text
+
+
+def _google_settings(google: FakeGoogle) -> GoogleSettings:
+    return GoogleSettings(
+        api_url=google.url,
+        token_url=google.token_uri,
+        auth_url=google.auth_uri,
+        oauth_client_id=OAUTH_CLIENT[0],
+        oauth_client_secret=OAUTH_CLIENT[1],
+    )

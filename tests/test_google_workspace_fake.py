@@ -1,8 +1,10 @@
 """The fake Google Workspace answers real clients as Google does.
 
 google-auth's service account credentials (domain-wide delegation) get their tokens from its
-token endpoint, and httpx reads its Directory API as the Google sync will: pages, queries,
-groups and members, errors, injected quota failures and push notifications.
+token endpoint; Authlib goes through its consent flow (OAuth 2.0 for web server applications)
+and google-auth refreshes the refresh token it gave; and httpx reads its Directory API as the
+Google sync will: pages, queries, groups and members, errors, injected quota failures and push
+notifications.
 """
 
 import base64
@@ -15,14 +17,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from authlib.integrations.httpx_client import OAuth2Client, OAuthError
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from google.auth.exceptions import RefreshError
 from google.auth.transport.requests import Request
 from google.oauth2 import service_account
+from google.oauth2.credentials import Credentials as UserCredentials
+from joserfc import jwt
+from joserfc.jwk import KeySet
 
 from scimgate.simulator.google_workspace import (
     GOOGLE_TOKEN_URI,
@@ -61,7 +68,7 @@ def credentials(
     return made
 
 
-def refreshed(made: service_account.Credentials) -> str:
+def refreshed(made: service_account.Credentials | UserCredentials) -> str:
     """The access token google-auth gets for the credentials, as the sync will get it."""
     made.refresh(Request())  # type: ignore[no-untyped-call]
     token = made.token
@@ -296,6 +303,358 @@ def test_the_api_refuses_missing_unknown_expired_and_narrow_tokens(google: FakeG
         assert client.get("/users", params=MY_CUSTOMER).status_code == 200
     assert answer.status_code == 403
     assert error_of(answer)["errors"][0]["reason"] == "insufficientPermissions"
+
+
+# Consent: OAuth 2.0 for web server applications
+
+CLIENT_ID = "123456789012-scimgate.apps.googleusercontent.com"
+CLIENT_SECRET = "GOCSPX-consent-test-secret"
+REDIRECT_URI = "https://scimgate.example.org/google/consented"
+CONSENT_SCOPES = (*READ_SCOPES, "openid", "email")
+
+
+@pytest.fixture
+def consenting(google: FakeGoogle) -> FakeGoogle:
+    """The workspace with the app's OAuth client registered, and its admin at the screen."""
+    google.workspace.register_oauth_client(CLIENT_ID, CLIENT_SECRET, [REDIRECT_URI])
+    google.workspace.consenting_user = ADMIN
+    return google
+
+
+def oauth_client(
+    scopes: Sequence[str] = CONSENT_SCOPES, auth_method: str = "client_secret_basic", **more: Any
+) -> OAuth2Client:
+    """The app's side of the flow, as Authlib speaks it."""
+    return OAuth2Client(
+        CLIENT_ID,
+        CLIENT_SECRET,
+        scope=" ".join(scopes),
+        redirect_uri=REDIRECT_URI,
+        token_endpoint_auth_method=auth_method,
+        timeout=10,
+        **more,
+    )
+
+
+def sent_back(google: FakeGoogle, url: str) -> dict[str, str]:
+    """Where the browser is sent from the consent screen: the redirect URI's parameters."""
+    answer = httpx.get(url, follow_redirects=False, timeout=10)
+    assert answer.status_code == 302, answer.text
+    location = answer.headers["Location"]
+    assert location.startswith(REDIRECT_URI + "?")
+    found = parse_qs(urlsplit(location).query, keep_blank_values=True, strict_parsing=True)
+    assert all(len(values) == 1 for values in found.values())
+    return {name: values[0] for name, values in found.items()}
+
+
+def consent_url(
+    google: FakeGoogle, client: OAuth2Client, state: str = "st4te", **params: str
+) -> str:
+    url, _ = client.create_authorization_url(
+        google.auth_uri,
+        state=state,
+        **({"access_type": "offline", "prompt": "consent"} | params),
+    )
+    return str(url)
+
+
+def code_of(google: FakeGoogle, client: OAuth2Client, **params: str) -> str:
+    back = sent_back(google, consent_url(google, client, **params))
+    return back["code"]
+
+
+def payload(token: str) -> dict[str, Any]:
+    """A JWT's claims, read without verifying it, as the app reads the ID token."""
+    part = token.split(".")[1]
+    claims: dict[str, Any] = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+    return claims
+
+
+def user_credentials(
+    google: FakeGoogle,
+    refresh_token: str,
+    scopes: Sequence[str] = READ_SCOPES,
+    client_id: str = CLIENT_ID,
+) -> UserCredentials:
+    """What the sync makes of a consent: its refresh token, with the app's client."""
+    made: UserCredentials = UserCredentials(  # type: ignore[no-untyped-call]
+        token=None,
+        refresh_token=refresh_token,
+        client_id=client_id,
+        client_secret=CLIENT_SECRET,
+        token_uri=google.token_uri,
+        scopes=list(scopes),
+    )
+    return made
+
+
+@pytest.mark.parametrize("auth_method", ["client_secret_basic", "client_secret_post"])
+def test_an_admin_consents_and_google_auth_reads_the_directory_with_the_refresh_token(
+    consenting: FakeGoogle, auth_method: str
+) -> None:
+    workspace = consenting.workspace
+    admin = workspace.get_user(ADMIN)
+    assert admin is not None
+    with oauth_client(auth_method=auth_method) as client:
+        url = consent_url(consenting, client, login_hint=ADMIN, include_granted_scopes="true")
+        assert url.startswith(f"{consenting.url}/o/oauth2/v2/auth?")
+        back = sent_back(consenting, url)
+        assert list(back) == ["state", "code", "scope", "authuser", "prompt"]
+        assert back["state"] == "st4te"
+        assert back["code"].startswith("4/")
+        assert back["scope"].split() == list(CONSENT_SCOPES)
+        assert (back["authuser"], back["prompt"]) == ("0", "consent")
+
+        token = client.fetch_token(
+            consenting.token_uri, code=back["code"], redirect_uri=REDIRECT_URI
+        )
+
+    assert set(token) >= {
+        "access_token",
+        "expires_in",
+        "refresh_token",
+        "scope",
+        "token_type",
+        "id_token",
+    }
+    assert token["expires_in"] == 3599
+    assert token["token_type"] == "Bearer"
+    assert set(token["scope"].split()) == set(CONSENT_SCOPES)
+    claims = payload(token["id_token"])
+    assert claims["iss"] == "https://accounts.google.com"
+    assert claims["aud"] == claims["azp"] == CLIENT_ID
+    assert claims["sub"] == admin.id
+    assert (claims["email"], claims["email_verified"]) == (ADMIN, True)
+    assert claims["iat"] <= time.time() < claims["exp"]
+    # Signed by a key Google publishes, as Google signs them.
+    keys = KeySet.import_key_set(httpx.get(consenting.certs_uri, timeout=10).json())
+    assert jwt.decode(token["id_token"], keys, algorithms=["RS256"]).claims == claims
+
+    # The access token the code gave reads the directory as the admin.
+    with directory(consenting, token["access_token"]) as api:
+        assert api.get("/users", params=MY_CUSTOMER).status_code == 200
+
+    made = user_credentials(consenting, token["refresh_token"])
+    refreshed_token = refreshed(made)
+    assert refreshed_token != token["access_token"]
+    assert made.expiry is not None
+    with directory(consenting, refreshed_token) as api:
+        answer = api.get("/users", params=MY_CUSTOMER)
+        groups = api.get("/groups", params=MY_CUSTOMER)
+    assert answer.status_code == 200
+    assert [user["primaryEmail"] for user in answer.json()["users"]] == [ADMIN]
+    assert groups.status_code == 200
+    issued = [t for t in workspace.issued_tokens if t.access_token == refreshed_token]
+    assert [(t.subject, t.client_id, t.client_email) for t in issued] == [(ADMIN, CLIENT_ID, "")]
+    # Refreshed for the read scopes asked for, of those consented to.
+    assert issued[0].scopes == frozenset(READ_SCOPES)
+    assert any(r.path == "/o/oauth2/v2/auth" for r in workspace.request_log)
+
+
+def test_the_authorization_endpoint_refuses_bad_requests_with_an_error_page(
+    consenting: FakeGoogle,
+) -> None:
+    good = {
+        "client_id": CLIENT_ID,
+        "redirect_uri": REDIRECT_URI,
+        "response_type": "code",
+        "scope": " ".join(CONSENT_SCOPES),
+        "state": "s",
+    }
+    refused = {
+        "unknown client": (
+            {"client_id": "nobody.apps.googleusercontent.com"},
+            401,
+            "invalid_client",
+        ),
+        "no client": ({"client_id": ""}, 400, "invalid_request"),
+        "other redirect": (
+            {"redirect_uri": "https://evil.example.com/cb"},
+            400,
+            "redirect_uri_mismatch",
+        ),
+        "a redirect not exactly so": (
+            {"redirect_uri": REDIRECT_URI + "/"},
+            400,
+            "redirect_uri_mismatch",
+        ),
+        "implicit": ({"response_type": "token"}, 400, "unsupported_response_type"),
+        "no scope": ({"scope": ""}, 400, "invalid_request"),
+        "bad scope": ({"scope": "openid directory"}, 400, "invalid_scope"),
+        "bad access type": ({"access_type": "forever"}, 400, "invalid_request"),
+    }
+    for case, (changes, status, error) in refused.items():
+        answer = httpx.get(consenting.auth_uri, params=good | changes, timeout=10)
+        assert answer.status_code == status, case
+        assert answer.headers["content-type"].startswith("text/html"), case
+        assert f"Error {status}: {error}" in answer.text, case
+        assert "location" not in answer.headers, case
+    assert httpx.get(consenting.auth_uri, params=good, timeout=10).status_code == 302
+
+
+def test_a_cancelled_consent_or_nobody_to_approve_sends_access_denied(
+    consenting: FakeGoogle,
+) -> None:
+    workspace = consenting.workspace
+    workspace.add_user("gone", suspended=True, is_admin=True)
+    with oauth_client() as client:
+        workspace.deny_consent = True
+        denied = sent_back(consenting, consent_url(consenting, client, state="a b/c"))
+        workspace.deny_consent = False
+        assert denied == {"error": "access_denied", "state": "a b/c"}
+
+        for who in (None, "stranger@elsewhere.example", "gone@example.com"):
+            workspace.consenting_user = who
+            assert sent_back(consenting, consent_url(consenting, client)) == {
+                "error": "access_denied",
+                "state": "st4te",
+            }, who
+
+        # A name in the domain will do for a test's consenting user.
+        workspace.consenting_user = "admin"
+        assert "code" in sent_back(consenting, consent_url(consenting, client))
+
+
+def test_a_code_is_exchanged_once_by_its_client_with_its_redirect_uri(
+    consenting: FakeGoogle,
+) -> None:
+    workspace = consenting.workspace
+    workspace.register_oauth_client("other.apps.googleusercontent.com", "other", [REDIRECT_URI])
+
+    def exchange(issued: str, **changes: str) -> httpx.Response:
+        form = {
+            "grant_type": "authorization_code",
+            "code": issued,
+            "redirect_uri": REDIRECT_URI,
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+        }
+        return httpx.post(consenting.token_uri, data=form | changes, timeout=10)
+
+    bad_grant = (400, {"error": "invalid_grant", "error_description": "Bad Request"})
+    with oauth_client() as client:
+        code = code_of(consenting, client)
+        assert client.fetch_token(consenting.token_uri, code=code)["refresh_token"]
+        with pytest.raises(OAuthError) as reused:
+            client.fetch_token(consenting.token_uri, code=code)
+        assert (reused.value.error, reused.value.description) == ("invalid_grant", "Bad Request")
+
+        wrong_secret = exchange(code_of(consenting, client), client_secret="guess")
+        assert (wrong_secret.status_code, wrong_secret.json()) == (
+            401,
+            {"error": "invalid_client", "error_description": "Unauthorized"},
+        )
+        unknown = exchange(code_of(consenting, client), client_id="nobody")
+        assert (unknown.status_code, unknown.json()["error"]) == (401, "invalid_client")
+
+        for changes in (
+            {"redirect_uri": "https://scimgate.example.org/elsewhere"},
+            {"client_id": "other.apps.googleusercontent.com", "client_secret": "other"},
+            {"code": "4/0Anever-issued"},
+        ):
+            answer = exchange(code_of(consenting, client), **changes)
+            assert (answer.status_code, answer.json()) == bad_grant, changes
+
+        code = code_of(consenting, client)
+        workspace.expire_authorization_codes()
+        assert (exchange(code).status_code, exchange(code).json()) == bad_grant
+
+    # Without offline access no refresh token; without openid no ID token.
+    with oauth_client(scopes=[USER_READONLY_SCOPE]) as client:
+        code = code_of(consenting, client, access_type="online")
+        token = client.fetch_token(consenting.token_uri, code=code)
+    assert "refresh_token" not in token and "id_token" not in token
+    assert token["scope"] == USER_READONLY_SCOPE
+    assert workspace.token_requests == 10
+
+
+def test_a_code_challenge_needs_its_verifier(consenting: FakeGoogle) -> None:
+    verifier = "v" * 64
+    with oauth_client(code_challenge_method="S256") as client:
+        code = code_of(consenting, client, code_verifier=verifier)
+        with pytest.raises(OAuthError, match="Missing code verifier"):
+            client.fetch_token(consenting.token_uri, code=code)
+        code = code_of(consenting, client, code_verifier=verifier)
+        with pytest.raises(OAuthError, match="Invalid code verifier"):
+            client.fetch_token(consenting.token_uri, code=code, code_verifier="w" * 64)
+        code = code_of(consenting, client, code_verifier=verifier)
+        assert client.fetch_token(consenting.token_uri, code=code, code_verifier=verifier)
+
+
+def test_a_revoked_consent_refreshes_no_more(consenting: FakeGoogle) -> None:
+    workspace = consenting.workspace
+    with oauth_client() as client:
+        first = client.fetch_token(consenting.token_uri, code=code_of(consenting, client))
+        second = client.fetch_token(consenting.token_uri, code=code_of(consenting, client))
+
+    access_token = refreshed(user_credentials(consenting, first["refresh_token"]))
+    workspace.revoke_refresh_tokens()
+    with pytest.raises(RefreshError, match=r"invalid_grant: Token has been expired or revoked\."):
+        refreshed(user_credentials(consenting, first["refresh_token"]))
+    with pytest.raises(RefreshError, match="invalid_grant"):
+        refreshed(user_credentials(consenting, second["refresh_token"]))
+    # The access tokens got on the consents go with it.
+    with directory(consenting, access_token) as api:
+        assert api.get("/users", params=MY_CUSTOMER).status_code == 401
+
+    # The revocation endpoint revokes one consent, by its refresh or an access token.
+    with oauth_client() as client:
+        token = client.fetch_token(consenting.token_uri, code=code_of(consenting, client))
+        kept = client.fetch_token(consenting.token_uri, code=code_of(consenting, client))
+    revoked = httpx.post(consenting.revoke_uri, data={"token": token["access_token"]}, timeout=10)
+    assert revoked.status_code == 200
+    with pytest.raises(RefreshError, match="invalid_grant"):
+        refreshed(user_credentials(consenting, token["refresh_token"]))
+    again = httpx.post(consenting.revoke_uri, data={"token": token["refresh_token"]}, timeout=10)
+    assert (again.status_code, again.json()["error"]) == (400, "invalid_token")
+    refreshed(user_credentials(consenting, kept["refresh_token"]))
+
+
+def test_consent_tokens_are_checked_as_delegated_tokens_are(consenting: FakeGoogle) -> None:
+    workspace = consenting.workspace
+    workspace.add_user("bob", "Bob", "Builder")
+    workspace.register_oauth_client("other.apps.googleusercontent.com", CLIENT_SECRET, [])
+
+    # Anyone of the workspace may consent; the API reads the directory for admins only.
+    workspace.consenting_user = "bob@example.com"
+    with oauth_client() as client:
+        bobs = client.fetch_token(consenting.token_uri, code=code_of(consenting, client))
+    assert payload(bobs["id_token"])["email"] == "bob@example.com"
+    with directory(consenting, bobs["access_token"]) as api:
+        assert error_of(api.get("/users", params=MY_CUSTOMER))["errors"][0]["reason"] == (
+            "forbidden"
+        )
+
+    # A consent to reading users reads no groups, and refreshes for no more.
+    workspace.consenting_user = ADMIN
+    with oauth_client(scopes=[USER_READONLY_SCOPE, "openid"]) as client:
+        narrow = client.fetch_token(consenting.token_uri, code=code_of(consenting, client))
+    assert "email" not in payload(narrow["id_token"])
+    access_token = refreshed(
+        user_credentials(consenting, narrow["refresh_token"], [USER_READONLY_SCOPE])
+    )
+    with directory(consenting, access_token) as api:
+        assert api.get("/users", params=MY_CUSTOMER).status_code == 200
+        answer = api.get("/groups", params=MY_CUSTOMER)
+    assert answer.status_code == 403
+    assert error_of(answer)["errors"][0]["reason"] == "insufficientPermissions"
+    with pytest.raises(RefreshError, match="invalid_scope"):
+        refreshed(user_credentials(consenting, narrow["refresh_token"]))
+
+    # A refresh token is its client's.
+    with pytest.raises(RefreshError, match="unauthorized_client"):
+        refreshed(
+            user_credentials(
+                consenting,
+                narrow["refresh_token"],
+                [USER_READONLY_SCOPE],
+                "other.apps.googleusercontent.com",
+            )
+        )
+    # A suspended user's consent refreshes no more.
+    workspace.suspend_user(ADMIN)
+    with pytest.raises(RefreshError, match="invalid_grant"):
+        refreshed(user_credentials(consenting, narrow["refresh_token"], [USER_READONLY_SCOPE]))
 
 
 # Users

@@ -32,6 +32,7 @@ and the userinfo endpoint.
 
 import base64
 import hashlib
+import html
 import json
 import re
 import secrets
@@ -45,7 +46,7 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any, TypeVar
-from urllib.parse import parse_qsl, quote, urlencode
+from urllib.parse import parse_qsl, quote, unquote_plus, urlencode
 
 import httpx
 import uvicorn
@@ -55,7 +56,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
@@ -72,7 +73,22 @@ GOOGLE_AUDIENCES = frozenset(
 
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 TOKEN_SECONDS = 3599
-"""What Google answers as ``expires_in`` for a service account's access token."""
+"""What Google answers as ``expires_in`` for an access token."""
+
+AUTH_PATH = "/o/oauth2/v2/auth"
+"""The authorization endpoint's path (``https://accounts.google.com/o/oauth2/v2/auth``)."""
+CERTS_PATH = "/oauth2/v3/certs"
+"""Where the keys that sign ID tokens are published (``https://www.googleapis.com/...``)."""
+REVOKE_PATH = "/revoke"
+"""The revocation endpoint's path (``https://oauth2.googleapis.com/revoke``)."""
+GOOGLE_ISSUER = "https://accounts.google.com"
+"""The ``iss`` of Google's ID tokens."""
+CODE_SECONDS = 600
+"""How long an authorization code may be exchanged."""
+ID_TOKEN_SECONDS = 3600
+IDENTITY_SCOPES = frozenset({"openid", "email", "profile"})
+"""The scopes of sign-in, which need no URL; any other scope is a URL."""
+PROMPTS = frozenset({"none", "consent", "select_account"})
 
 CLOCK_SKEW = 300
 """Seconds an assertion's ``iat`` may lie in the future (the signer's clock ahead of ours)."""
@@ -207,6 +223,45 @@ def invalid_signature() -> TokenError:
     return TokenError(400, "invalid_grant", "Invalid JWT Signature.")
 
 
+def unauthorized_client_secret() -> TokenError:
+    """Google's answer to a wrong client secret (or client credentials it cannot read)."""
+    return TokenError(401, "invalid_client", "Unauthorized")
+
+
+def bad_grant() -> TokenError:
+    """Google's answer to an authorization code it will not exchange, whatever the reason."""
+    return TokenError(400, "invalid_grant", "Bad Request")
+
+
+def revoked() -> TokenError:
+    return TokenError(400, "invalid_grant", "Token has been expired or revoked.")
+
+
+class AuthorizationError(Exception):
+    """A request the authorization endpoint refuses outright: Google shows the person an error
+    page, and does not send them back to the app (whose redirect URI it cannot trust)."""
+
+    def __init__(self, status: int, error: str, description: str) -> None:
+        super().__init__(f"Error {status}: {error}")
+        self.status = status
+        self.error = error
+        self.description = description
+
+    def response(self, params: Mapping[str, str]) -> Response:
+        details = "".join(
+            f"<li>{html.escape(name)}={html.escape(value)}</li>" for name, value in params.items()
+        )
+        page = (
+            "<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"
+            f"<title>Error {self.status}: {html.escape(self.error)}</title></head><body>"
+            "<h1>Authorization Error</h1>"
+            f"<p>Error {self.status}: {html.escape(self.error)}</p>"
+            f"<p>{html.escape(self.description)}</p>"
+            f"<h2>Request details</h2><ul>{details}</ul></body></html>"
+        )
+        return HTMLResponse(page, self.status)
+
+
 # The directory's records
 
 
@@ -334,11 +389,50 @@ class ServiceAccountKey:
 class IssuedToken:
     access_token: str
     client_email: str
+    """The service account's email; empty for a token of a web application's OAuth client."""
     subject: str | None
-    """The impersonated user; ``None`` for a token of the service account itself."""
+    """The user the token acts as (the impersonated or consenting user, by primary email);
+    ``None`` for a token of the service account itself."""
     scopes: frozenset[str]
     expires_at: float
     """``time.time()`` from which the API refuses the token."""
+    client_id: str = ""
+    """The OAuth client's id: the service account's, or the web application's."""
+
+
+@dataclass(frozen=True, slots=True)
+class OAuthClient:
+    """An OAuth client of type web application, as created in the Google Cloud console."""
+
+    client_id: str
+    client_secret: str
+    redirect_uris: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizationCode:
+    """What a code stands for, until it is exchanged (once) or expires."""
+
+    client_id: str
+    redirect_uri: str
+    user_id: str
+    scopes: tuple[str, ...]
+    """The scopes granted, in the order asked for."""
+    offline: bool
+    """Whether ``access_type=offline`` was asked for: a refresh token comes with the tokens."""
+    expires_at: float
+    nonce: str | None = None
+    code_challenge: str | None = None
+    code_challenge_method: str = "plain"
+
+
+@dataclass(frozen=True, slots=True)
+class Consent:
+    """What a refresh token stands for: a user's consent to a client, for these scopes."""
+
+    client_id: str
+    user_id: str
+    scopes: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -512,6 +606,12 @@ class Workspace:
         """Where keys made from now on send their assertions: the fake's ``/token`` once served."""
         self.tokens_expire_immediately = False
         """When set, tokens are issued (``expires_in`` 3599 as ever) but the API refuses them."""
+        self.consenting_user: str | None = None
+        """Who signs in at the consent screen and approves (an email, or a name in the domain);
+        with ``None``, or someone not an active user of the workspace, the app is told
+        ``access_denied``."""
+        self.deny_consent = False
+        """When set, the person at the consent screen clicks Cancel: ``access_denied``."""
 
         self.token_requests = 0
         self.requests_served = 0
@@ -539,6 +639,15 @@ class Workspace:
         self._keys: dict[str, ServiceAccountKey] = {}
         self._delegations: dict[str, frozenset[str]] = {}
         self._tokens: dict[str, IssuedToken] = {}
+
+        self._clients: dict[str, OAuthClient] = {}
+        self._codes: dict[str, AuthorizationCode] = {}
+        self._consents: dict[str, Consent] = {}
+        """Each live refresh token's consent."""
+        self._consent_tokens: dict[str, str] = {}
+        """Each access token issued on a consent that has a refresh token, to that token."""
+        self._id_token_key: tuple[str, rsa.RSAPrivateKey] | None = None
+        """The key signing ID tokens, and its key id; made when first needed."""
 
         self._failures: deque[ApiError] = deque()
         self._per_second: int | None = None
@@ -898,20 +1007,33 @@ class Workspace:
         with self._lock:
             return list(self._tokens.values())
 
-    def exchange(self, form: Mapping[str, str]) -> dict[str, Any]:
-        """The token endpoint: an access token for a JWT bearer grant, or ``TokenError``.
+    def exchange(self, form: Mapping[str, str], authorization: str | None = None) -> dict[str, Any]:
+        """The token endpoint: tokens for one of the grants below, or ``TokenError``.
 
-        Checks what Google checks of a service account's assertion: the signature (by a key
-        this fake issued, of the ``iss`` account), ``aud``, ``iat`` and ``exp``, a ``scope``;
-        and with a ``sub`` (domain-wide delegation), that the subject is an active user of the
-        domain and that every scope was delegated to the account's client id. Whether the
-        subject is an admin is the API's concern, as at Google: it answers 403.
+        ``grant_type`` is the JWT bearer grant of a service account, or, for a web
+        application's OAuth client, ``authorization_code`` or ``refresh_token``. Such a client
+        authenticates with ``client_id`` and ``client_secret`` in the form, or with HTTP Basic
+        in ``authorization`` (the request's ``Authorization`` header).
         """
         with self._lock:
             self.token_requests += 1
-        if form.get("grant_type") != JWT_BEARER:
-            grant_type = form.get("grant_type", "")
-            raise TokenError(400, "unsupported_grant_type", f"Invalid grant_type: {grant_type}")
+        grant_type = form.get("grant_type", "")
+        if grant_type == JWT_BEARER:
+            return self._exchange_assertion(form)
+        if grant_type == "authorization_code":
+            return self._exchange_code(form, self._oauth_client(form, authorization))
+        if grant_type == "refresh_token":
+            return self._exchange_refresh_token(form, self._oauth_client(form, authorization))
+        raise TokenError(400, "unsupported_grant_type", f"Invalid grant_type: {grant_type}")
+
+    def _exchange_assertion(self, form: Mapping[str, str]) -> dict[str, Any]:
+        """A JWT bearer grant: checks what Google checks of a service account's assertion.
+
+        The signature (by a key this fake issued, of the ``iss`` account), ``aud``, ``iat`` and
+        ``exp``, a ``scope``; and with a ``sub`` (domain-wide delegation), that the subject is
+        an active user of the domain and that every scope was delegated to the account's client
+        id. Whether the subject is an admin is the API's concern, as at Google: it answers 403.
+        """
         assertion = form.get("assertion")
         if not assertion:
             raise TokenError(400, "invalid_request", "Missing required parameter: assertion")
@@ -950,19 +1072,28 @@ class Workspace:
                 subject = user.primary_email
                 if not scopes <= self._delegations.get(key.client_id, frozenset()):
                     raise TokenError(401, "unauthorized_client", UNAUTHORIZED_CLIENT)
-            token = IssuedToken(
-                access_token=f"ya29.{secrets.token_urlsafe(48)}",
-                client_email=key.client_email,
-                subject=subject,
-                scopes=scopes,
-                expires_at=now if self.tokens_expire_immediately else now + TOKEN_SECONDS,
-            )
-            self._tokens[token.access_token] = token
+            token = self._issue(key.client_email, key.client_id, subject, scopes)
         return {
             "access_token": token.access_token,
             "expires_in": TOKEN_SECONDS,
             "token_type": "Bearer",
         }
+
+    def _issue(
+        self, client_email: str, client_id: str, subject: str | None, scopes: frozenset[str]
+    ) -> IssuedToken:
+        """A new access token, which the API takes until it expires; under the lock."""
+        now = time.time()
+        token = IssuedToken(
+            access_token=f"ya29.{secrets.token_urlsafe(48)}",
+            client_email=client_email,
+            subject=subject,
+            scopes=scopes,
+            expires_at=now if self.tokens_expire_immediately else now + TOKEN_SECONDS,
+            client_id=client_id,
+        )
+        self._tokens[token.access_token] = token
+        return token
 
     def _verify(self, assertion: str) -> tuple[dict[str, Any], ServiceAccountKey]:
         """The claims of an RS256 assertion signed by a key this fake issued to its ``iss``."""
@@ -1036,6 +1167,327 @@ class Workspace:
             if subject is None or not subject.is_admin:
                 raise not_authorized()
             return token
+
+    # Consent: OAuth 2.0 for web server applications
+
+    def register_oauth_client(
+        self, client_id: str, client_secret: str, redirect_uris: Iterable[str]
+    ) -> None:
+        """An OAuth client of type web application, as an operator creates it in the Google
+        Cloud console (APIs & Services > Credentials): its id, its secret and its authorized
+        redirect URIs, which requests must name exactly. Registering an id again replaces it."""
+        if isinstance(redirect_uris, str):
+            raise TypeError("redirect_uris is a collection of URIs, not one")
+        with self._lock:
+            self._clients[client_id] = OAuthClient(client_id, client_secret, tuple(redirect_uris))
+
+    def consent(self, params: Mapping[str, str]) -> str:
+        """The authorization endpoint: where the browser is sent back to, once the consent
+        screen (simulated) is done; or ``AuthorizationError``, Google's error page, for a
+        request it refuses outright (a client, redirect URI, response type or scope amiss).
+
+        The person at the screen is ``consenting_user``, who approves unless ``deny_consent``.
+        Approval sends them to the redirect URI with ``state``, a ``code`` for the scopes
+        asked for, those ``scope``, ``authuser`` and ``prompt``; else with ``error`` (and
+        ``state``). A code is exchanged once, within ten minutes, by its client and with its
+        redirect URI; with ``access_type=offline`` the exchange gives a refresh token too.
+        """
+        client_id = params.get("client_id")
+        if not client_id:
+            raise AuthorizationError(
+                400, "invalid_request", "Missing required parameter: client_id"
+            )
+        with self._lock:
+            client = self._clients.get(client_id)
+        if client is None:
+            raise AuthorizationError(401, "invalid_client", "The OAuth client was not found.")
+        redirect_uri = params.get("redirect_uri")
+        if not redirect_uri:
+            raise AuthorizationError(
+                400, "invalid_request", "Missing required parameter: redirect_uri"
+            )
+        if redirect_uri not in client.redirect_uris:
+            raise AuthorizationError(
+                400,
+                "redirect_uri_mismatch",
+                "The redirect URI is not one of the OAuth client's authorized redirect URIs; "
+                "whoever develops the app registers it in the Google Cloud console.",
+            )
+        response_type = params.get("response_type")
+        if not response_type:
+            raise AuthorizationError(
+                400, "invalid_request", "Required parameter is missing: response_type"
+            )
+        if response_type != "code":
+            raise AuthorizationError(
+                400, "unsupported_response_type", f"Invalid response_type: {response_type}"
+            )
+        scopes = _scope_list(params.get("scope", ""))
+        if not scopes:
+            raise AuthorizationError(400, "invalid_request", "Missing required parameter: scope")
+        invalid = [
+            scope
+            for scope in scopes
+            if scope not in IDENTITY_SCOPES and not scope.startswith("https://")
+        ]
+        if invalid:
+            raise AuthorizationError(
+                400,
+                "invalid_scope",
+                f"Some requested scopes were invalid. {{invalid=[{', '.join(invalid)}]}}",
+            )
+        access_type = params.get("access_type", "online")
+        if access_type not in ("online", "offline"):
+            raise AuthorizationError(400, "invalid_request", f"Invalid access_type: {access_type}")
+        prompts = set(params.get("prompt", "").split())
+        if not prompts <= PROMPTS or ("none" in prompts and len(prompts) > 1):
+            raise AuthorizationError(
+                400, "invalid_request", f"Invalid prompt: {params.get('prompt')}"
+            )
+        challenge = params.get("code_challenge")
+        method = params.get("code_challenge_method", "plain")
+        if method not in ("S256", "plain") or (
+            challenge is None and "code_challenge_method" in params
+        ):
+            raise AuthorizationError(
+                400, "invalid_request", f"Invalid code_challenge_method: {method}"
+            )
+
+        state = [("state", params["state"])] if "state" in params else []
+        with self._lock:
+            user = self._active_user(self.consenting_user)
+            if self.deny_consent or user is None:
+                return _with_query(redirect_uri, [("error", "access_denied"), *state])
+            code = f"4/0A{secrets.token_urlsafe(48)}"
+            self._codes[code] = AuthorizationCode(
+                client_id=client.client_id,
+                redirect_uri=redirect_uri,
+                user_id=user.id,
+                scopes=scopes,
+                offline=access_type == "offline",
+                expires_at=time.time() + CODE_SECONDS,
+                nonce=params.get("nonce"),
+                code_challenge=challenge,
+                code_challenge_method=method,
+            )
+        return _with_query(
+            redirect_uri,
+            [
+                *state,
+                ("code", code),
+                ("scope", " ".join(scopes)),
+                ("authuser", "0"),
+                ("prompt", "consent"),
+            ],
+        )
+
+    def expire_authorization_codes(self) -> None:
+        """Every authorization code not yet exchanged is refused from now on (as ten minutes
+        later)."""
+        with self._lock:
+            now = time.time()
+            self._codes = {c: replace(code, expires_at=now) for c, code in self._codes.items()}
+
+    def revoke_refresh_tokens(self) -> None:
+        """Every refresh token issued so far is revoked, as when the consenting user or an
+        administrator removes the app's access: refreshing answers ``invalid_grant``, and the
+        API refuses the access tokens got on those consents."""
+        with self._lock:
+            for refresh_token in list(self._consents):
+                self._revoke_consent(refresh_token)
+
+    def revoke(self, token: str) -> None:
+        """The revocation endpoint: revokes a refresh token, or an access token; either way,
+        a consent's refresh token and the access tokens got on it all go. ``TokenError`` for a
+        token unknown, expired or revoked already."""
+        with self._lock:
+            issued = self._tokens.get(token)
+            if token in self._consents:
+                self._revoke_consent(token)
+            elif issued is not None and time.time() < issued.expires_at:
+                refresh_token = self._consent_tokens.get(token)
+                if refresh_token is not None:
+                    self._revoke_consent(refresh_token)
+                else:
+                    del self._tokens[token]
+            else:
+                raise TokenError(400, "invalid_token", "Token expired or revoked")
+
+    def id_token_keys(self) -> dict[str, Any]:
+        """The JSON Web Key Set of the keys that sign ID tokens, as ``/oauth2/v3/certs``."""
+        key_id, key = self._signing_key()
+        numbers = key.public_key().public_numbers()
+        return {
+            "keys": [
+                {
+                    "kty": "RSA",
+                    "alg": "RS256",
+                    "use": "sig",
+                    "kid": key_id,
+                    "n": _b64(_unsigned(numbers.n)),
+                    "e": _b64(_unsigned(numbers.e)),
+                }
+            ]
+        }
+
+    def _oauth_client(self, form: Mapping[str, str], authorization: str | None) -> OAuthClient:
+        """The web application's client that authenticated the token request, by its id and
+        secret in the form (``client_secret_post``) or with HTTP Basic (``client_secret_basic``,
+        whose parts are form-encoded)."""
+        scheme, _, credentials = (authorization or "").partition(" ")
+        if scheme.lower() == "basic":
+            try:
+                decoded = base64.b64decode(credentials.strip(), validate=True).decode()
+            except ValueError as error:  # Also binascii.Error and UnicodeDecodeError.
+                raise unauthorized_client_secret() from error
+            named, colon, secret = decoded.partition(":")
+            if not colon:
+                raise unauthorized_client_secret()
+            client_id: str | None = unquote_plus(named)
+            client_secret: str | None = unquote_plus(secret)
+            if form.get("client_id", client_id) != client_id:
+                raise unauthorized_client_secret()
+        else:
+            client_id, client_secret = form.get("client_id"), form.get("client_secret")
+        if not client_id:
+            raise TokenError(400, "invalid_request", "Could not determine client ID from request.")
+        with self._lock:
+            client = self._clients.get(client_id)
+        if client is None:
+            raise TokenError(401, "invalid_client", "The OAuth client was not found.")
+        if not client_secret:
+            raise TokenError(400, "invalid_request", "client_secret is missing.")
+        if not secrets.compare_digest(client_secret.encode(), client.client_secret.encode()):
+            raise unauthorized_client_secret()
+        return client
+
+    def _exchange_code(self, form: Mapping[str, str], client: OAuthClient) -> dict[str, Any]:
+        """An authorization code grant: the code's tokens, if the code is the client's, live,
+        not used yet, and the redirect URI the one it was sent to; the code is spent either
+        way. A refresh token for an offline request, an ID token for the ``openid`` scope."""
+        code = form.get("code")
+        if not code:
+            raise TokenError(400, "invalid_request", "Missing required parameter: code")
+        redirect_uri = form.get("redirect_uri")
+        if not redirect_uri:
+            raise TokenError(400, "invalid_request", "Missing parameter: redirect_uri")
+        with self._lock:
+            issued = self._codes.pop(code, None)
+            if (
+                issued is None
+                or issued.client_id != client.client_id
+                or issued.redirect_uri != redirect_uri
+                or time.time() >= issued.expires_at
+            ):
+                raise bad_grant()
+            if issued.code_challenge is not None:
+                verifier = form.get("code_verifier")
+                if not verifier:
+                    raise TokenError(400, "invalid_grant", "Missing code verifier.")
+                if issued.code_challenge_method == "S256":
+                    verifier = _b64(hashlib.sha256(verifier.encode()).digest())
+                if not secrets.compare_digest(verifier.encode(), issued.code_challenge.encode()):
+                    raise TokenError(400, "invalid_grant", "Invalid code verifier.")
+            user = self._active_user(issued.user_id)
+            if user is None:
+                raise bad_grant()
+            token = self._issue("", client.client_id, user.primary_email, frozenset(issued.scopes))
+            answer: dict[str, Any] = {
+                "access_token": token.access_token,
+                "expires_in": TOKEN_SECONDS,
+            }
+            if issued.offline:
+                refresh_token = f"1//0{secrets.token_urlsafe(72)}"
+                self._consents[refresh_token] = Consent(client.client_id, user.id, issued.scopes)
+                self._consent_tokens[token.access_token] = refresh_token
+                answer["refresh_token"] = refresh_token
+        answer |= {"scope": " ".join(issued.scopes), "token_type": "Bearer"}
+        if "openid" in issued.scopes:
+            answer["id_token"] = self._id_token(client, user, issued, token.access_token)
+        return answer
+
+    def _exchange_refresh_token(
+        self, form: Mapping[str, str], client: OAuthClient
+    ) -> dict[str, Any]:
+        """A refresh token grant: a new access token on the consent, for its scopes or, with a
+        ``scope`` parameter, for those of them asked for."""
+        refresh_token = form.get("refresh_token")
+        if not refresh_token:
+            raise TokenError(400, "invalid_request", "Missing required parameter: refresh_token")
+        with self._lock:
+            consent = self._consents.get(refresh_token)
+            if consent is None:
+                raise revoked()
+            if consent.client_id != client.client_id:
+                raise TokenError(401, "unauthorized_client", "Unauthorized")
+            user = self._active_user(consent.user_id)
+            if user is None:
+                raise revoked()
+            scopes = consent.scopes
+            if "scope" in form:
+                scopes = _scope_list(form["scope"])
+                if not scopes or not set(scopes) <= set(consent.scopes):
+                    raise TokenError(400, "invalid_scope", "Bad Request")
+            token = self._issue("", client.client_id, user.primary_email, frozenset(scopes))
+            self._consent_tokens[token.access_token] = refresh_token
+        return {
+            "access_token": token.access_token,
+            "expires_in": TOKEN_SECONDS,
+            "scope": " ".join(scopes),
+            "token_type": "Bearer",
+        }
+
+    def _id_token(
+        self, client: OAuthClient, user: User, code: AuthorizationCode, access_token: str
+    ) -> str:
+        """An ID token of the user for the client, signed RS256 as Google signs them: the
+        ``email`` claims with the ``email`` scope, the names with ``profile``."""
+        now = int(time.time())
+        digest = hashlib.sha256(access_token.encode()).digest()
+        claims: dict[str, Any] = {
+            "iss": GOOGLE_ISSUER,
+            "azp": client.client_id,
+            "aud": client.client_id,
+            "sub": user.id,
+            "hd": user.primary_email.rsplit("@", 1)[1],
+        }
+        if "email" in code.scopes:
+            claims |= {"email": user.primary_email, "email_verified": True}
+        claims["at_hash"] = _b64(digest[: len(digest) // 2])
+        if code.nonce is not None:
+            claims["nonce"] = code.nonce
+        if "profile" in code.scopes:
+            claims |= {
+                "name": f"{user.given_name} {user.family_name}".strip(),
+                "given_name": user.given_name,
+                "family_name": user.family_name,
+            }
+        claims |= {"iat": now, "exp": now + ID_TOKEN_SECONDS}
+        key_id, key = self._signing_key()
+        header = {"alg": "RS256", "kid": key_id, "typ": "JWT"}
+        signed = f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(claims).encode())}"
+        signature = key.sign(signed.encode(), padding.PKCS1v15(), hashes.SHA256())
+        return f"{signed}.{_b64(signature)}"
+
+    def _signing_key(self) -> tuple[str, rsa.RSAPrivateKey]:
+        with self._lock:
+            if self._id_token_key is None:
+                key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+                self._id_token_key = (secrets.token_hex(20), key)
+            return self._id_token_key
+
+    def _active_user(self, user_key: str | None) -> User | None:
+        """The user, if one who may sign in: neither suspended nor archived."""
+        user = self._find_user(user_key) if user_key else None
+        return user if user is not None and not (user.suspended or user.archived) else None
+
+    def _revoke_consent(self, refresh_token: str) -> None:
+        """Revokes a refresh token and the access tokens got on its consent; under the lock."""
+        del self._consents[refresh_token]
+        for access_token, granted_by in list(self._consent_tokens.items()):
+            if granted_by == refresh_token:
+                del self._consent_tokens[access_token]
+                self._tokens.pop(access_token, None)
 
     # Quotas and the request log
 
@@ -1207,6 +1659,22 @@ def _org_unit(path: str) -> str:
     return path.rstrip("/") or "/"
 
 
+def _scope_list(scope: str) -> tuple[str, ...]:
+    """Space-separated scopes, each once, in their order."""
+    return tuple(dict.fromkeys(scope.split()))
+
+
+def _with_query(uri: str, params: list[tuple[str, str]]) -> str:
+    """A redirect URI with parameters added to its query, encoded as Google encodes them."""
+    query = urlencode(params, quote_via=quote, safe=":/")
+    return f"{uri}{'&' if '?' in uri else '?'}{query}"
+
+
+def _unsigned(number: int) -> bytes:
+    """A JWK's integer: big-endian bytes, as few as hold it."""
+    return number.to_bytes((number.bit_length() + 7) // 8 or 1, "big")
+
+
 def _lineage(path: str) -> list[str]:
     """An org unit and those above it: ``/a/b`` is in ``/a/b``, ``/a`` and ``/``."""
     parts = path.strip("/").split("/") if path != "/" else []
@@ -1324,11 +1792,12 @@ def max_results(text: str | None, default: int, limit: int) -> int:
 
 
 Endpoint = Callable[[Request], Awaitable[Response]]
+NO_STORE = {"Cache-Control": "no-cache, no-store, max-age=0, must-revalidate", "Pragma": "no-cache"}
 Handler = Callable[[Request, IssuedToken], Awaitable[Response]]
 
 
 class Service:
-    """The HTTP face of a ``Workspace``: the token endpoint and the Directory API."""
+    """The HTTP face of a ``Workspace``: the OAuth endpoints and the Directory API."""
 
     def __init__(self, workspace: Workspace) -> None:
         self.workspace = workspace
@@ -1344,7 +1813,12 @@ class Service:
             ("GET", f"{api}/groups/{{group_key}}/members", MEMBER_SCOPES, self.list_members),
             ("POST", CHANNELS_STOP_PATH, USER_SCOPES, self.stop_channel),
         ]
-        routes = [Route("/token", self.token, methods=["POST"])] + [
+        routes = [
+            Route("/token", self.token, methods=["POST"]),
+            Route(AUTH_PATH, self.authorization, methods=["GET"]),
+            Route(REVOKE_PATH, self.revoke, methods=["POST"]),
+            Route(CERTS_PATH, self.certs, methods=["GET"]),
+        ] + [
             Route(path, self._directory(scopes, handler), methods=[method])
             for method, path, scopes, handler in directory
         ]
@@ -1377,9 +1851,38 @@ class Service:
         self.workspace.record(request.method, request.url.path, request.query_params)
         form = dict(parse_qsl((await request.body()).decode(), keep_blank_values=True))
         try:
-            return JSONResponse(self.workspace.exchange(form))
+            answer = self.workspace.exchange(form, request.headers.get("Authorization"))
+        except TokenError as error:
+            return JSONResponse(error.body, error.status, headers=NO_STORE)
+        return JSONResponse(answer, headers=NO_STORE)
+
+    async def authorization(self, request: Request) -> Response:
+        """The authorization endpoint, where the browser is sent to consent."""
+        self.workspace.record(request.method, request.url.path, request.query_params)
+        params = dict(request.query_params)
+        try:
+            location = self.workspace.consent(params)
+        except AuthorizationError as error:
+            return error.response(params)
+        return Response(status_code=302, headers={"Location": location, **NO_STORE})
+
+    async def revoke(self, request: Request) -> Response:
+        """The revocation endpoint: ``token`` in the form (or the query)."""
+        self.workspace.record(request.method, request.url.path, request.query_params)
+        form = dict(parse_qsl((await request.body()).decode(), keep_blank_values=True))
+        token = form.get("token") or request.query_params.get("token")
+        if not token:
+            return JSONResponse(
+                {"error": "invalid_request", "error_description": "Bad Request"}, 400
+            )
+        try:
+            self.workspace.revoke(token)
         except TokenError as error:
             return JSONResponse(error.body, error.status)
+        return JSONResponse({})
+
+    async def certs(self, request: Request) -> Response:
+        return JSONResponse(self.workspace.id_token_keys())
 
     def _domain(self, request: Request, *, required: bool = True) -> str | None:
         """The ``customer`` or ``domain`` a list names: the domain to keep to, if it is one.
@@ -1593,6 +2096,20 @@ class FakeGoogle:
     @property
     def token_uri(self) -> str:
         return f"{self.url}/token"
+
+    @property
+    def auth_uri(self) -> str:
+        """The authorization endpoint (``https://accounts.google.com/o/oauth2/v2/auth``)."""
+        return f"{self.url}{AUTH_PATH}"
+
+    @property
+    def revoke_uri(self) -> str:
+        return f"{self.url}{REVOKE_PATH}"
+
+    @property
+    def certs_uri(self) -> str:
+        """The JSON Web Key Set of the keys that sign ID tokens."""
+        return f"{self.url}{CERTS_PATH}"
 
     @property
     def directory_url(self) -> str:
