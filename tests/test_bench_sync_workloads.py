@@ -55,3 +55,14 @@ def test_w7_delivers_every_event_exactly_once(database_url: str) -> None:
     assert notes["events_in_outbox"] == measured.requests == 26
     assert notes["received_unique"] == notes["attempts"] == 26
     assert notes["duplicates"] == notes["invalid_signatures"] == 0
+
+
+def test_the_google_pull_bench_times_three_syncs_of_what_it_generated() -> None:
+    from google_pull import measure
+
+    rows = measure("sqlite", 150)
+    assert [row["step"] for row in rows] == ["first sync", "nothing changed", "1% left"]
+    first, unchanged, left = rows
+    assert first["sync_users_created"] == 150 and first["sync_groups_created"] == 3
+    assert unchanged["sync_users_created"] == unchanged["sync_users_updated"] == 0
+    assert (left["sync_users_deactivated"], left["sync_users_deleted"]) == (2, 1)
