@@ -14,8 +14,10 @@ from scimgate.scim.google_workspace import (
     user_document,
 )
 from scimgate.scim.requests import read_resource
+from scimgate.scim.stored import stored_document
 
 CREATE = Context.RESOURCE_CREATION_REQUEST
+USERS = "https://scim.example/scim/v2/d/Users"
 GRACE: dict[str, Any] = {
     "id": "104",
     "primaryEmail": "grace@example.com",
@@ -41,7 +43,7 @@ GRACE: dict[str, Any] = {
 
 
 def test_a_user_reads_as_entra_would_push_them() -> None:
-    doc = user_document(GRACE, "manager-id")
+    doc = user_document(GRACE, "manager-id", USERS)
 
     assert doc["schemas"] == [
         "urn:ietf:params:scim:schemas:core:2.0:User",
@@ -59,22 +61,23 @@ def test_a_user_reads_as_entra_would_push_them() -> None:
         "employeeNumber": "E7",
         "costCenter": "CC1",
         "department": "Eng",
-        "manager": {"value": "manager-id"},
+        "manager": {"value": "manager-id", "$ref": f"{USERS}/manager-id"},
     }
     assert [p["type"] for p in doc["phoneNumbers"]] == ["work", "mobile", "fax", "other"]
-    # And a valid SCIM user, once the manager's reference is filled in as for any IdP.
-    read_resource(User[EnterpriseUser], doc, CREATE, "User", "https://scim.example/v2/d/Users")
+    # A valid SCIM user, in the very form it is stored in: an unchanged person is seen as such
+    # without validating their document again.
+    assert stored_document(read_resource(User[EnterpriseUser], doc, CREATE, "User", USERS)) == doc
 
 
 @pytest.mark.parametrize(
     ("flags", "active"), [({}, True), ({"suspended": True}, False), ({"archived": True}, False)]
 )
 def test_suspended_and_archived_people_are_inactive(flags: dict[str, bool], active: bool) -> None:
-    assert user_document({**GRACE, **flags}, None)["active"] is active
+    assert user_document({**GRACE, **flags}, None, USERS)["active"] is active
 
 
 def test_a_bare_user_has_no_empty_parts() -> None:
-    doc = user_document({"id": "1", "primaryEmail": "x@example.com"}, None)
+    doc = user_document({"id": "1", "primaryEmail": "x@example.com"}, None, USERS)
 
     assert doc == {
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
@@ -86,7 +89,7 @@ def test_a_bare_user_has_no_empty_parts() -> None:
 
 
 def test_a_name_in_parts_only_is_made_whole() -> None:
-    doc = user_document({**GRACE, "name": {"givenName": "Grace", "familyName": " "}}, None)
+    doc = user_document({**GRACE, "name": {"givenName": "Grace", "familyName": " "}}, None, USERS)
     assert doc["displayName"] == "Grace" and doc["name"] == {
         "formatted": "Grace",
         "givenName": "Grace",

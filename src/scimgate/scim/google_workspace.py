@@ -93,11 +93,15 @@ def manager_email(user: Mapping[str, Any]) -> str | None:
     return None
 
 
-def user_document(user: Mapping[str, Any], manager_id: str | None) -> dict[str, Any]:
-    """The SCIM user an IdP would push for a Directory API user resource.
+def user_document(
+    user: Mapping[str, Any], manager_id: str | None, users_url: str
+) -> dict[str, Any]:
+    """The SCIM user an IdP would push for a Directory API user resource, in the form it is
+    stored in (an unchanged person's document equals the stored one).
 
     ``manager_id`` is the id, in the directory, of the user named by
-    :func:`manager_email`, once that user is there.
+    :func:`manager_email`, once that user is there; ``users_url`` is where the
+    directory's users live, for the manager's reference.
     """
     email = str(user["primaryEmail"])
     name = user.get("name") or {}
@@ -138,7 +142,7 @@ def user_document(user: Mapping[str, Any], manager_id: str | None) -> dict[str, 
         if value
     }
     if manager_id:
-        enterprise["manager"] = {"value": manager_id}
+        enterprise["manager"] = {"value": manager_id, "$ref": f"{users_url}/{manager_id}"}
     if enterprise:
         doc["schemas"].append(ENTERPRISE_SCHEMA)
         doc[ENTERPRISE_SCHEMA] = enterprise

@@ -170,8 +170,12 @@ def _sync_users(
         user = account.users[google_id]
         manager = manager_email(user)
         manager_id = ids.get(by_email.get(manager.casefold(), "")) if manager else None
-        doc = user_document(user, manager_id)
+        doc = user_document(user, manager_id, scope.users_url)
         stored = stored_users.get(google_id)
+        if stored is not None and doc == stored.doc:
+            # Unchanged, as most people are at most syncs: nothing to validate.
+            outcome.unchanged_users.append(stored)
+            continue
         try:
             if stored is None:
                 model = read_resource(scope.models.user, doc, CREATE, "User", scope.users_url)
