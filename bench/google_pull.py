@@ -71,13 +71,7 @@ def measure(backend: str, users: int) -> list[dict[str, Any]]:
         timed("first sync")
         timed("nothing changed")
         people = [u for u in workspace.users() if u.primary_email != ADMIN]
-        leavers = people[: max(3, users // 100)]
-        for user in leavers[0::3]:
-            workspace.suspend_user(user.id)
-        for user in leavers[1::3]:
-            workspace.move_user(user.id, "/Contractors")
-        for user in leavers[2::3]:
-            workspace.delete_user(user.id)
+        workspace.offboard(people[: max(3, users // 100)])
         timed("1% left")
         engine.dispose()
     return rows

@@ -121,7 +121,7 @@ def test_a_first_sync_provisions_people_groups_and_memberships_once(
     again = sync(engine, google, directory_id)
     assert again.error is None
     assert again.counts.users_created == again.counts.users_updated == 0
-    assert again.counts.groups_with_new_members == 0
+    assert again.counts.groups_members_changed == 0
     assert len(published(engine, directory_id)) == before
 
 

@@ -245,10 +245,11 @@ async def connect_google(request: Request, engine: EngineDep, opened: Link) -> R
             opened.link,
             connection,
         )
-    except (ValueError, Invalid, GoogleRefused, UnicodeDecodeError) as exc:
+    except (ValueError, Invalid, GoogleRefused, SetupLinkRefused, UnicodeDecodeError) as exc:
         said = str(exc) if not isinstance(exc, UnicodeDecodeError) else "the key is not text"
-        page = _google_page(request, engine, opened, message=said, status=400, form=text)
-        return page
+        return await run_in_threadpool(
+            _google_page, request, engine, opened, message=said, status=400, form=text
+        )
     return RedirectResponse(HOME, status_code=303)
 
 
@@ -264,7 +265,9 @@ async def start_consent(request: Request, engine: EngineDep, opened: Link) -> Re
         state = secrets.token_urlsafe(24)
         url = google_consent.consent_url(settings, _callback(request), state)
     except (ValueError, GoogleApiError) as exc:
-        return _google_page(request, engine, opened, message=str(exc), status=400, form=text)
+        return await run_in_threadpool(
+            _google_page, request, engine, opened, message=str(exc), status=400, form=text
+        )
     pending = {
         "state": state,
         "customer_id": text["customer_id"] or google_directories.MY_CUSTOMER,
@@ -290,10 +293,14 @@ async def finish_consent(
     pending = _decoded(request.cookies.get(CONSENT_COOKIE, ""))
     if pending is None or not secrets.compare_digest(str(pending.get("state")), state):
         message = "This sign-in did not start on this page: sign in with Google again."
-        return _google_page(request, engine, opened, message=message, status=400)
+        return await run_in_threadpool(
+            _google_page, request, engine, opened, message=message, status=400
+        )
     if error or not code:
         message = f"Google did not give the consent ({error or 'no code'}): sign in again."
-        return _google_page(request, engine, opened, message=message, status=400)
+        return await run_in_threadpool(
+            _google_page, request, engine, opened, message=message, status=400
+        )
     settings = request.app.state.settings.google
     try:
         consent = await run_in_threadpool(
@@ -311,8 +318,10 @@ async def finish_consent(
         await run_in_threadpool(
             setup_links.connect_google, engine, settings, opened.link, connection
         )
-    except (ValueError, Invalid, GoogleRefused, GoogleApiError) as exc:
-        return _google_page(request, engine, opened, message=str(exc), status=400)
+    except (ValueError, Invalid, GoogleRefused, GoogleApiError, SetupLinkRefused) as exc:
+        return await run_in_threadpool(
+            _google_page, request, engine, opened, message=str(exc), status=400
+        )
     response = RedirectResponse(HOME, status_code=303)
     clear_session_cookie(request, response, CONSENT_COOKIE, CALLBACK_PATH)
     return response

@@ -75,13 +75,7 @@ def rehearse(database_url: str | None, users: int, groups: int, leavers: int) ->
         workspace.fail_requests(QUOTA_ERRORS, status=403, reason="userRateLimitExceeded")
         steps = [run.step("first sync", None)]
         people = [user for user in workspace.users() if user.primary_email != ADMIN]
-        gone = people[: 3 * leavers]
-        for user in gone[0::3]:
-            workspace.suspend_user(user.id)
-        for user in gone[1::3]:
-            workspace.move_user(user.id, "/Contractors")
-        for user in gone[2::3]:
-            workspace.delete_user(user.id)
+        workspace.offboard(people[: 3 * leavers])
         steps.append(
             run.step(
                 "leavers",

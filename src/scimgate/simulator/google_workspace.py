@@ -40,7 +40,7 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
@@ -750,6 +750,16 @@ class Workspace:
             deleted = replace(user, etag=self._etag())
             self._deleted[user.id] = deleted
             self._notify("delete", deleted)
+
+    def offboard(self, users: Sequence[User], moved_to: str = "/Contractors") -> None:
+        """Each third of ``users`` leaves a way of its own: suspended, moved to the org unit
+        ``moved_to``, deleted (a rehearsal's and a benchmark's leavers)."""
+        for user in users[0::3]:
+            self.suspend_user(user.id)
+        for user in users[1::3]:
+            self.move_user(user.id, moved_to)
+        for user in users[2::3]:
+            self.delete_user(user.id)
 
     def undelete_user(self, user_key: str) -> dict[str, Any]:
         """Brings back a deleted user, by id or by its primary email."""

@@ -78,8 +78,12 @@ class GoogleRefused(Conflict):
 
 
 def operator_client(settings: GoogleSettings) -> tuple[str, str] | None:
-    """The operator's service account's client ID and address, when one is configured."""
-    key = operator_key(settings)
+    """The operator's service account's client ID and address, when one is configured (and
+    readable: a sync says why it is not)."""
+    try:
+        key = operator_key(settings)
+    except GoogleApiError:
+        return None
     if key is None:
         return None
     return str(key.get("client_id", "")), str(key.get("client_email", ""))
@@ -95,25 +99,18 @@ def create_google_directory(
     dry_run: bool = False,
 ) -> tuple[Directory, GoogleConnection]:
     """A directory pulled from Google Workspace, connected; its first sync is due at once."""
-    directory = Directory(
-        id=new_id(),
-        organization_id=organization_id,
-        name=name,
-        created_at=utcnow(),
-        idp=IdpProfile.google,
-        delivery="review" if dry_run else "live",
-        kind=PULLED,
-    )
-    connection = _connection(directory.id, request, settings, None)
     with writing(engine) as conn:
         if tenants.get_organization(conn, organization_id) is None:
             raise UnknownOrganization(organization_id)
-        tenants.insert_directory(conn, directory)
+        directory = new_pulled_directory(conn, organization_id, name, dry_run=dry_run)
+        connection = _connection(directory.id, request, settings, None)
         google_connections.save(conn, connection, request.key)
     return directory, connection
 
 
-def new_pulled_directory(conn: Connection, organization_id: str, name: str) -> Directory:
+def new_pulled_directory(
+    conn: Connection, organization_id: str, name: str, *, dry_run: bool = False
+) -> Directory:
     """A Google Workspace directory not connected yet, inside the caller's transaction
     (the setup page makes one, then the IT admin connects it)."""
     directory = Directory(
@@ -122,6 +119,7 @@ def new_pulled_directory(conn: Connection, organization_id: str, name: str) -> D
         name=name,
         created_at=utcnow(),
         idp=IdpProfile.google,
+        delivery="review" if dry_run else "live",
         kind=PULLED,
     )
     tenants.insert_directory(conn, directory)
@@ -236,7 +234,7 @@ def _connection(
         raise Invalid(f"interval_minutes: at least {MIN_INTERVAL_MINUTES:g}, not {asked:g}")
     interval = asked or (before.interval_minutes if before else settings.sync_minutes)
     key = request.key
-    if key is None and before is None and operator_key(settings) is None:
+    if key is None and before is None and operator_client(settings) is None:
         raise Invalid(
             "service_account_key: upload the JSON key of a service account with domain-wide "
             "delegation (this server has no service account of its own to offer)"

@@ -1,8 +1,9 @@
 """Reading a Google Workspace account through the Admin SDK Directory API.
 
-google-auth signs the service account's assertion and obtains the access token
+google-auth obtains the access token: by signing a service account's assertion
 (domain-wide delegation: the service account acts as one of the account's
-administrators); httpx reads the documented REST API page by page. Quota
+administrators), or by refreshing the token an administrator's OAuth consent
+gave. httpx reads the documented REST API page by page. Quota
 answers (403 with a rate-limit reason, 429) and Google's passing failures (5xx)
 are retried with exponential backoff and random jitter, as Google asks; every
 attempt is reported to ``on_call``, for the provisioning log.
@@ -315,6 +316,11 @@ def _final(failure: str, status: int, attempts: int) -> str:
         return (
             f"{failure}. Grant the service account the read-only scopes {','.join(SCOPES)}, "
             "and act as an administrator who can read users and groups"
+        )
+    if status == 403 and "forbidden" in failure:
+        return (
+            f"{failure}. The administrator it acts as cannot read the directory: give one "
+            "who can read users and groups"
         )
     if status == 404:
         return f"{failure}. Check the customer ID (or use my_customer)"

@@ -25,7 +25,7 @@ from scimgate.logging import failure
 from scimgate.scim.google_workspace import ScopeKind, SyncScope
 from scimgate.scim.limits import Limits
 from scimgate.service.directories import existing_directory
-from scimgate.service.directory_sync.google_api import DirectoryApi, GoogleApiError
+from scimgate.service.directory_sync.google_api import ApiCall, DirectoryApi, GoogleApiError
 from scimgate.service.directory_sync.google_sync import (
     EmptyAccount,
     SyncCounts,
@@ -67,7 +67,14 @@ def operator_key(settings: GoogleSettings) -> dict[str, Any] | None:
     """The operator's service account key, when one is configured."""
     if settings.service_account_key_file is None:
         return None
-    key: dict[str, Any] = json.loads(Path(settings.service_account_key_file).read_text())
+    try:
+        key = json.loads(Path(settings.service_account_key_file).read_text())
+    except (OSError, ValueError) as exc:
+        raise GoogleApiError(
+            f"SCIMGATE_GOOGLE_SERVICE_ACCOUNT_KEY_FILE cannot be read as a JSON key: {exc}", 500
+        ) from None
+    if not isinstance(key, dict):
+        raise GoogleApiError("SCIMGATE_GOOGLE_SERVICE_ACCOUNT_KEY_FILE holds no JSON key", 500)
     return key
 
 
@@ -75,7 +82,7 @@ def directory_api(
     connection: GoogleConnection,
     key: dict[str, Any] | None,
     settings: GoogleSettings,
-    sync_log: SyncLog | None = None,
+    on_call: Callable[[ApiCall], None] = lambda call: None,
 ) -> DirectoryApi:
     """The Directory API as the connection reaches it: its own key, else the operator's."""
     key = key or operator_key(settings)
@@ -85,7 +92,6 @@ def directory_api(
             "service account of its own (SCIMGATE_GOOGLE_SERVICE_ACCOUNT_KEY_FILE)",
             400,
         )
-    on_call = sync_log.call if sync_log is not None else (lambda call: None)
     return DirectoryApi(key, connection.admin_email, connection.customer_id, settings, on_call)
 
 
@@ -109,17 +115,21 @@ def sync_directory(
     started = time.perf_counter()
     error: str | None = None
     status = 200
+
+    def on_call(call: ApiCall) -> None:
+        sync_log.call(call)
+        heartbeat()  # reading a large account takes long too: the lease is kept meanwhile
+
     try:
-        with directory_api(connection, key, settings, sync_log) as api:
+        with directory_api(connection, key, settings, on_call) as api:
             try:
                 account = read_account(api, sync_scope)
             finally:
                 counts.retries = api.retries
-        sync_log.flush()
-        outcome = apply(scope, account, heartbeat)
-        address = notification_address(settings.public_url)
-        if address is not None:
-            with directory_api(connection, key, settings, sync_log) as api:
+            sync_log.flush()
+            outcome = apply(scope, account, heartbeat)
+            address = notification_address(settings.public_url)
+            if address is not None:
                 keep_watching(engine, api, directory_id, address)
         outcome.counts.retries = counts.retries
         counts = outcome.counts

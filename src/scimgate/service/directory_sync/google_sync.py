@@ -3,10 +3,11 @@
 The whole account is read before anything is written, so a sync that Google
 stops halfway (quota, a revoked key) changes nothing rather than deprovision
 everyone it had not reached yet. The difference is then written through the same
-use cases a SCIM push goes through, each in its own transaction with its events:
-users created or updated (suspension deactivates), users who left the scope
-deactivated, users deleted in Google deleted, then groups, then memberships.
-Nothing is written for what did not change.
+use cases a SCIM push goes through, each with its events: users created or
+updated (suspension deactivates), users who left the scope deactivated, users
+deleted in Google deleted, then groups, then memberships. Writes are committed a
+hundred at a time, each in a savepoint of its own, so one refused leaves only
+itself out. Nothing is written for what did not change.
 """
 
 from __future__ import annotations
@@ -64,7 +65,8 @@ class SyncCounts:
     groups_created: int = 0
     groups_updated: int = 0
     groups_deleted: int = 0
-    groups_with_new_members: int = 0
+    groups_members_changed: int = 0
+    """Groups whose members were added or removed."""
     refused: int = 0
     api_calls: int = 0
     retries: int = 0
@@ -278,7 +280,7 @@ def _sync_members(
         step = MemberChange(MemberAction.replace, tuple(ListedMember(id) for id in wanted))
         try:
             groups.patch_group_steps(scope, group_id, [step], None, respond=False)
-            outcome.counts.groups_with_new_members += 1
+            outcome.counts.groups_members_changed += 1
         except (SCIMException, ServiceError) as exc:
             _refused(outcome, f"members of group {account.groups[google_id].get('email')}", exc)
 
