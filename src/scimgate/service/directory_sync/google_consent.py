@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from authlib.common.errors import AuthlibBaseError
-from authlib.integrations.httpx_client import OAuth2Client
+from authlib.integrations.requests_client import OAuth2Session
 
 from scimgate.config import GoogleSettings
 from scimgate.service.directory_sync.google_api import CONSENT, CONSENT_SCOPES, GoogleApiError
@@ -49,7 +49,9 @@ def exchange(settings: GoogleSettings, redirect_uri: str, code: str) -> Consent:
     """Trade the code Google sent back for the administrator's refresh token."""
     try:
         with _client(settings, redirect_uri) as client:
-            token: dict[str, Any] = client.fetch_token(settings.token_url, code=code)
+            token: dict[str, Any] = client.fetch_token(
+                settings.token_url, code=code, timeout=TIMEOUT
+            )
     except AuthlibBaseError as exc:
         raise GoogleApiError(
             f"Google refused the consent's code ({exc.error}): sign in with Google again", 400
@@ -70,19 +72,19 @@ def exchange(settings: GoogleSettings, redirect_uri: str, code: str) -> Consent:
     return Consent(email, credentials)
 
 
-def _client(settings: GoogleSettings, redirect_uri: str) -> OAuth2Client:
+def _client(settings: GoogleSettings, redirect_uri: str) -> OAuth2Session:
     if not offered(settings):
         raise GoogleApiError(
             "signing in with Google is not offered: the operator configured no OAuth client",
             400,
         )
-    return OAuth2Client(
+    # Authlib's requests client: google-auth brings requests, and its httpx client is deprecated.
+    return OAuth2Session(
         settings.oauth_client_id,
         settings.oauth_client_secret,
         scope=" ".join(CONSENT_SCOPES),
         redirect_uri=redirect_uri,
         token_endpoint_auth_method="client_secret_post",
-        timeout=TIMEOUT,
     )
 
 
