@@ -3,10 +3,15 @@
 from typing import Any
 
 import pytest
-from scim2_models import Context, EnterpriseUser, User
+from scim2_models import Context
 
+from scimgate.scim import jsontext
+from scimgate.scim.attribute_mapping import checked_mapping, custom_attributes
+from scimgate.scim.extensions import definition, read_schema, resource_models
 from scimgate.scim.google_workspace import (
     ENTERPRISE_SCHEMA,
+    GOOGLE_DEFINITION,
+    GOOGLE_SCHEMA,
     ScopeKind,
     SyncScope,
     group_document,
@@ -18,6 +23,10 @@ from scimgate.scim.stored import stored_document
 
 CREATE = Context.RESOURCE_CREATION_REQUEST
 USERS = "https://scim.example/scim/v2/d/Users"
+PULLED_USER = resource_models(
+    (("User", jsontext.dumps(definition(read_schema(GOOGLE_DEFINITION, "User")))),)
+).user
+"""The user model of a pulled directory: with the extension of what only Google holds."""
 GRACE: dict[str, Any] = {
     "id": "104",
     "primaryEmail": "grace@example.com",
@@ -33,6 +42,12 @@ GRACE: dict[str, Any] = {
         {"type": "assistant", "value": "a@example.com"},
         {"type": "manager", "value": "boss@example.com"},
     ],
+    "customSchemas": {
+        "EmployeeData": {
+            "Badge": "B-7",
+            "Skills": [{"type": "work", "value": "COBOL"}, {"value": "x"}],
+        }
+    },
     "phones": [
         {"type": "work", "value": "+1 555 0100"},
         {"type": "work_mobile", "value": "+1 555 0101"},
@@ -48,6 +63,7 @@ def test_a_user_reads_as_entra_would_push_them() -> None:
     assert doc["schemas"] == [
         "urn:ietf:params:scim:schemas:core:2.0:User",
         ENTERPRISE_SCHEMA,
+        GOOGLE_SCHEMA,
     ]
     assert (doc["externalId"], doc["userName"], doc["active"]) == ("104", "grace@example.com", True)
     assert doc["emails"] == [{"primary": True, "type": "work", "value": "grace@example.com"}]
@@ -64,9 +80,29 @@ def test_a_user_reads_as_entra_would_push_them() -> None:
         "manager": {"value": "manager-id", "$ref": f"{USERS}/manager-id"},
     }
     assert [p["type"] for p in doc["phoneNumbers"]] == ["work", "mobile", "fax", "other"]
+    assert doc[GOOGLE_SCHEMA] == {
+        "orgUnitPath": "/Eng",
+        "customFields": [
+            {"schema": "EmployeeData", "field": "Badge", "value": "B-7"},
+            {"schema": "EmployeeData", "field": "Skills", "value": "COBOL"},
+            {"schema": "EmployeeData", "field": "Skills", "value": "x"},
+        ],
+    }
     # A valid SCIM user, in the very form it is stored in: an unchanged person is seen as such
     # without validating their document again.
-    assert stored_document(read_resource(User[EnterpriseUser], doc, CREATE, "User", USERS)) == doc
+    assert stored_document(read_resource(PULLED_USER, doc, CREATE, "User", USERS)) == doc
+
+
+def test_what_only_google_holds_can_be_mapped_to_a_custom_attribute() -> None:
+    doc = user_document(GRACE, None, USERS)
+    user = read_resource(PULLED_USER, doc, CREATE, "User", USERS)
+    mappings = {
+        "org_unit": f"{GOOGLE_SCHEMA}:orgUnitPath",
+        "badge": f'{GOOGLE_SCHEMA}:customFields[field eq "Badge"].value',
+    }
+    for name, path in mappings.items():
+        checked_mapping(name, path, PULLED_USER)
+    assert custom_attributes(user, mappings) == {"org_unit": "/Eng", "badge": "B-7"}
 
 
 @pytest.mark.parametrize(
@@ -77,7 +113,9 @@ def test_suspended_and_archived_people_are_inactive(flags: dict[str, bool], acti
 
 
 def test_a_bare_user_has_no_empty_parts() -> None:
-    doc = user_document({"id": "1", "primaryEmail": "x@example.com"}, None, USERS)
+    doc = user_document(
+        {"id": "1", "primaryEmail": "x@example.com", "customSchemas": {}}, None, USERS
+    )
 
     assert doc == {
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],

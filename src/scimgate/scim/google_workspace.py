@@ -9,6 +9,10 @@ the directory. So the normalized view, the events and the webhooks of a pulled
 directory are those of a pushed one.
 
 Suspended and archived people cannot sign in to Google: they are inactive here.
+What only Google has (the org unit, the custom schemas' fields) goes into an
+extension of its own (``GOOGLE_SCHEMA``), registered with every pulled directory,
+which attribute mappings may read (``org_unit`` from ``…:orgUnitPath``, a badge
+number from ``…:customFields[field eq "Badge"].value``).
 """
 
 from collections.abc import Mapping, Sequence
@@ -19,6 +23,29 @@ from typing import Any
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 ENTERPRISE_SCHEMA = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
+GOOGLE_SCHEMA = "urn:scimgate:params:scim:schemas:extension:googleworkspace:2.0:User"
+
+_TEXT = {"type": "string", "multiValued": False}
+GOOGLE_DEFINITION: dict[str, Any] = {
+    "id": GOOGLE_SCHEMA,
+    "name": "GoogleWorkspaceUser",
+    "description": "What Google Workspace holds of a person beyond the enterprise extension",
+    "attributes": [
+        {**_TEXT, "name": "orgUnitPath", "description": "The organizational unit (/Sales/East)"},
+        {
+            "name": "customFields",
+            "type": "complex",
+            "multiValued": True,
+            "description": "The fields of the account's custom schemas, one value each",
+            "subAttributes": [
+                {**_TEXT, "name": "schema"},
+                {**_TEXT, "name": "field"},
+                {**_TEXT, "name": "value"},
+            ],
+        },
+    ],
+}
+"""The extension a pulled directory's users carry (RFC 7643 §7 definition)."""
 
 _PHONE_TYPES = {"work": "work", "home": "home", "mobile": "mobile", "work_mobile": "mobile"}
 """Google's phone types that SCIM names (RFC 7643 §4.1.2); faxes, pagers and the rest as
@@ -146,6 +173,17 @@ def user_document(
     if enterprise:
         doc["schemas"].append(ENTERPRISE_SCHEMA)
         doc[ENTERPRISE_SCHEMA] = enterprise
+    google = {
+        key: value
+        for key, value in (
+            ("orgUnitPath", _text(user.get("orgUnitPath"))),
+            ("customFields", _custom_fields(user.get("customSchemas"))),
+        )
+        if value
+    }
+    if google:
+        doc["schemas"].append(GOOGLE_SCHEMA)
+        doc[GOOGLE_SCHEMA] = google
     return doc
 
 
@@ -166,6 +204,21 @@ def _employee_number(external_ids: Sequence[Mapping[str, Any]] | None) -> str | 
         if entry.get("type") == "organization" and entry.get("value"):
             return str(entry["value"])
     return None
+
+
+def _custom_fields(schemas: Any) -> list[dict[str, str]]:
+    """Custom schemas' fields, one entry per value: a multi-valued field's values (each a
+    ``{"type", "value"}``) make an entry each."""
+    if not isinstance(schemas, Mapping):
+        return []
+    found = []
+    for schema, values in schemas.items():
+        for name, value in values.items() if isinstance(values, Mapping) else ():
+            for each in value if isinstance(value, list) else [value]:
+                text = each.get("value") if isinstance(each, Mapping) else each
+                if text is not None and str(text).strip():
+                    found.append({"schema": str(schema), "field": str(name), "value": str(text)})
+    return found
 
 
 def _phone_type(google_type: str) -> str:

@@ -19,7 +19,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from scimgate.config import GoogleSettings
-from scimgate.scim.google_workspace import SyncScope
+from scimgate.scim.extensions import definition, read_schema
+from scimgate.scim.google_workspace import GOOGLE_DEFINITION, SyncScope
 from scimgate.scim.idp import IdpProfile
 from scimgate.service.directories import PULLED, existing_directory
 from scimgate.service.directory_sync.google_api import SCOPES, GoogleApiError
@@ -30,7 +31,8 @@ from scimgate.service.directory_sync.google_runs import (
     run_and_record,
 )
 from scimgate.service.errors import Conflict, Invalid, NotFound, UnknownOrganization
-from scimgate.store import google_connections, tenants
+from scimgate.store import extension_schemas, google_connections, tenants
+from scimgate.store.extension_schemas import RegisteredSchema
 from scimgate.store.google_connections import GoogleConnection
 from scimgate.store.ids import new_id, utcnow
 from scimgate.store.tenants import Directory
@@ -112,7 +114,8 @@ def new_pulled_directory(
     conn: Connection, organization_id: str, name: str, *, dry_run: bool = False
 ) -> Directory:
     """A Google Workspace directory not connected yet, inside the caller's transaction
-    (the setup page makes one, then the IT admin connects it)."""
+    (the setup page makes one, then the IT admin connects it). Its users may carry the
+    extension of what only Google holds (``GOOGLE_DEFINITION``)."""
     directory = Directory(
         id=new_id(),
         organization_id=organization_id,
@@ -123,6 +126,12 @@ def new_pulled_directory(
         kind=PULLED,
     )
     tenants.insert_directory(conn, directory)
+    schema = read_schema(GOOGLE_DEFINITION, "User")
+    extension_schemas.add(
+        conn,
+        directory.id,
+        RegisteredSchema(str(schema.id), "User", definition(schema), directory.created_at),
+    )
     return directory
 
 
