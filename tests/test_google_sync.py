@@ -17,13 +17,14 @@ from sqlalchemy import Engine, update
 
 from event_support import published
 from scimgate.config import GoogleSettings
-from scimgate.scim.google_workspace import ScopeKind, SyncScope
+from scimgate.scim.google_workspace import GOOGLE_SCHEMA, ScopeKind, SyncScope
 from scimgate.service.administration import google_directories, tenants
 from scimgate.service.administration.google_directories import ConnectionRequest
 from scimgate.service.directories import PulledDirectory
 from scimgate.service.directory_sync import google_runs, google_watch
 from scimgate.service.directory_sync.google_api import SCOPES
-from scimgate.service.provisioning import confirmations
+from scimgate.service.errors import Conflict
+from scimgate.service.provisioning import confirmations, extension_schemas
 from scimgate.service.provisioning.every_resource import every_resource
 from scimgate.simulator.google_workspace import FakeGoogle, Workspace, serving_workspace
 from scimgate.store import google_connections, provisioning_logs
@@ -370,3 +371,12 @@ def test_syncs_keep_a_channel_per_user_change_open_and_renew_those_ending(
     assert not {c.id for c in renewed} & {c.id for c in opened}
     stopped = {c.id for c in google.workspace.channels if c.stopped}
     assert stopped == {c.id for c in opened}
+
+
+def test_the_google_extension_of_a_pulled_directory_stays_registered(
+    engine: Engine, google: FakeGoogle
+) -> None:
+    directory_id = connected(engine, google)
+    with pytest.raises(Conflict, match="stays registered"):
+        extension_schemas.unregister(engine, directory_id, GOOGLE_SCHEMA)
+    assert [s.id for s in extension_schemas.registered(engine, directory_id)] == [GOOGLE_SCHEMA]

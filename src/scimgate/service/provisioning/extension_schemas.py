@@ -8,8 +8,9 @@ from sqlalchemy import Engine
 from scimgate.events.diff import previous_attributes
 from scimgate.events.models import EventType
 from scimgate.scim.extensions import definition, read_schema
-from scimgate.service.directories import existing_directory
-from scimgate.service.errors import NotFound, NotUnique
+from scimgate.scim.google_workspace import GOOGLE_SCHEMA
+from scimgate.service.directories import PULLED, existing_directory
+from scimgate.service.errors import Conflict, NotFound, NotUnique
 from scimgate.service.event_stream.changes import UnitOfWork, changing
 from scimgate.store import extension_schemas
 from scimgate.store.extension_schemas import RegisteredSchema
@@ -50,7 +51,12 @@ def unregister(engine: Engine, directory_id: str, schema_id: str) -> int:
     """
     with changing(engine, directory_id) as work:
         conn = work.conn
-        existing_directory(conn, directory_id)
+        directory = existing_directory(conn, directory_id)
+        if directory.kind == PULLED and schema_id.lower() == GOOGLE_SCHEMA.lower():
+            raise Conflict(
+                f"{GOOGLE_SCHEMA} holds what every sync of this Google Workspace directory "
+                "writes: it stays registered"
+            )
         found = next(
             (
                 each
