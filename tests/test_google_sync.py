@@ -24,6 +24,7 @@ from scimgate.service.directories import PulledDirectory
 from scimgate.service.directory_sync import google_runs, google_watch
 from scimgate.service.directory_sync.google_api import SCOPES
 from scimgate.service.errors import Conflict
+from scimgate.service.event_stream import publishing, safety
 from scimgate.service.provisioning import confirmations, extension_schemas
 from scimgate.service.provisioning.every_resource import every_resource
 from scimgate.simulator.google_workspace import FakeGoogle, Workspace, serving_workspace
@@ -380,3 +381,27 @@ def test_the_google_extension_of_a_pulled_directory_stays_registered(
     with pytest.raises(Conflict, match="stays registered"):
         extension_schemas.unregister(engine, directory_id, GOOGLE_SCHEMA)
     assert [s.id for s in extension_schemas.registered(engine, directory_id)] == [GOOGLE_SCHEMA]
+
+
+def test_a_mass_deprovisioning_pulled_from_google_trips_the_safety_valve(
+    engine: Engine, google: FakeGoogle
+) -> None:
+    google.workspace.populate(40)
+    directory_id = connected(engine, google)
+    assert sync(engine, google, directory_id).error is None
+    safety.configure(engine, directory_id, max_count=3, max_percent=0)
+    mark = published(engine, directory_id)[-1].seq
+    # Eight who manage nobody, so that nobody else changes.
+    for user in [user for user in google.workspace.users() if user.manager][:8]:
+        google.workspace.delete_user(user.id)
+
+    report = sync(engine, google, directory_id)
+
+    assert report.error is None and report.counts.users_deleted == 8
+    # Past three, the deletions are held back until an administrator reviews them.
+    held = publishing.held_summary(engine, directory_id)
+    assert (held.delivery, held.held_events) == ("held", 5)
+    assert kinds(engine, directory_id, mark) == {
+        "user.deleted": 3,
+        "directory.deprovisioning_held": 1,
+    }
