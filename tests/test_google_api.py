@@ -300,6 +300,7 @@ def test_an_administrator_signs_in_with_google_instead_of_a_service_account(
         assert finished.status_code == 303, finished.text
         status = browser.get("/setup/google/status").text
         assert "Google accepted the connection" in status
+        assert f"Read with the consent {ADMIN} gave" in browser.get("/setup/").text
     directory = setup_links.open_link_view(server.engine, link_id).directory
     assert directory is not None
     directory_id = directory.id

@@ -80,9 +80,14 @@ def _request(
 def _show(connection: GoogleConnection) -> None:
     console.print(f"Directory:          {connection.directory_id}")
     console.print(f"Acts as:            {connection.admin_email} ({connection.customer_id})")
-    console.print(f"Service account:    {connection.client_email or '-'}")
-    console.print(f"Grant delegation to client ID {connection.client_id or '-'} with the scopes")
-    console.print(f"  {google_directories.delegation_scopes()}")
+    if connection.by_consent:
+        console.print(f"Read with:          the consent {connection.admin_email} gave")
+    else:
+        console.print(f"Service account:    {connection.client_email or '-'}")
+        console.print(
+            f"Grant delegation to client ID {connection.client_id or '-'} with the scopes"
+        )
+        console.print(f"  {google_directories.delegation_scopes()}")
     values = ", ".join(connection.scope_values)
     console.print(f"Scope:              {connection.scope_kind}{': ' + values if values else ''}")
     console.print(f"Every:              {connection.interval_minutes:g} minutes")

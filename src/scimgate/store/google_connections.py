@@ -44,6 +44,12 @@ class GoogleConnection:
     last_error: str | None = None
     last_counts: dict[str, int] | None = None
 
+    @property
+    def by_consent(self) -> bool:
+        """Whether an administrator's OAuth consent opens the account (its client is the
+        operator's OAuth client, which has no address), not a service account."""
+        return bool(self.client_id) and not self.client_email
+
 
 _SHOWN = [column for column in google_connections.c if column.name != "credentials"]
 _LEASE = ("lease_owner", "lease_until")
