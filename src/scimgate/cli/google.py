@@ -96,10 +96,14 @@ def _show(connection: GoogleConnection) -> None:
     if connection.last_error:
         console.print(f"[red]Last error:[/red]         {connection.last_error}")
     if connection.last_counts:
-        table = Table("last sync", "count")
-        for name, count in connection.last_counts.items():
-            add_row(table, name.replace("_", " "), str(count))
-        console.print(table)
+        _print_counts("last sync", connection.last_counts)
+
+
+def _print_counts(title: str, counts: dict[str, int]) -> None:
+    table = Table(title, "count")
+    for name, count in counts.items():
+        add_row(table, name.replace("_", " "), str(count))
+    console.print(table)
 
 
 @google_app.command("create")
@@ -175,10 +179,7 @@ def sync(
         console.print("Sync due now: the next free worker runs it ('scimgate google status').")
         return
     report = google_directories.sync_here(engine, settings_for(database_url).google, directory_id)
-    table = Table("synced", "count")
-    for name, count in report.counts.as_dict().items():
-        add_row(table, name.replace("_", " "), str(count))
-    console.print(table)
+    _print_counts("synced", report.counts.as_dict())
     if report.error:
         console.print(f"[red]{report.error}[/red]")
         raise typer.Exit(1)

@@ -155,19 +155,20 @@ def connect(
 
 def check(settings: GoogleSettings, request: ConnectionRequest) -> None:
     """Ask Google for one user as the connection would: ``GoogleRefused`` says what to fix."""
-    probe = _connection("", request, settings, None)
-    try:
-        with directory_api(probe, request.key, settings) as api:
-            api.check()
-    except GoogleApiError as exc:
-        raise GoogleRefused(str(exc)) from None
+    _ask_google(_connection("", request, settings, None), request.key, settings)
 
 
 def check_directory(engine: Engine, settings: GoogleSettings, directory_id: str) -> None:
     """:func:`check` with the directory's stored connection."""
-    connection = connection_of(engine, directory_id)
     with reading(engine) as conn:
+        connection = _connection_in(conn, directory_id)
         key = google_connections.credentials(conn, directory_id)
+    _ask_google(connection, key, settings)
+
+
+def _ask_google(
+    connection: GoogleConnection, key: dict[str, Any] | None, settings: GoogleSettings
+) -> None:
     try:
         with directory_api(connection, key, settings) as api:
             api.check()
@@ -177,10 +178,15 @@ def check_directory(engine: Engine, settings: GoogleSettings, directory_id: str)
 
 def connection_of(engine: Engine, directory_id: str) -> GoogleConnection:
     with reading(engine) as conn:
-        directory = existing_directory(conn, directory_id)
-        if directory.kind != PULLED:
-            raise NotPulled(directory)
-        found = google_connections.get(conn, directory_id)
+        return _connection_in(conn, directory_id)
+
+
+def _connection_in(conn: Connection, directory_id: str) -> GoogleConnection:
+    """A pulled directory's connection; ``NotPulled`` or ``NotConnected`` when it has none."""
+    directory = existing_directory(conn, directory_id)
+    if directory.kind != PULLED:
+        raise NotPulled(directory)
+    found = google_connections.get(conn, directory_id)
     if found is None:
         raise NotConnected(directory_id)
     return found

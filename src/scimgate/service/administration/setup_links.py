@@ -210,9 +210,8 @@ def connect_google(
     sync is due at once. ``GoogleRefused`` (nothing kept) says what Google refused."""
     with reading(engine) as conn:
         locked = setup_links.get_link(conn, link.id)
-    if locked is None or locked.directory_id is None:
-        raise SetupLinkRefused("Choose your identity provider first.")
-    with reading(engine) as conn:
+        if locked is None or locked.directory_id is None:
+            raise SetupLinkRefused("Choose your identity provider first.")
         kept_key = google_store.credentials(conn, locked.directory_id)
     google_directories.check(settings, replace(request, key=request.key or kept_key))
     return google_directories.connect(engine, settings, locked.directory_id, request)
