@@ -37,7 +37,9 @@ HOSTS = st.one_of(
 )
 SERVERS = st.one_of(
     st.none(),
-    st.tuples(st.sampled_from(["127.0.0.1", "::1", "scim.internal"]), st.sampled_from([80, 443, 8000])),
+    st.tuples(
+        st.sampled_from(["127.0.0.1", "::1", "scim.internal"]), st.sampled_from([80, 443, 8000])
+    ),
 )
 
 

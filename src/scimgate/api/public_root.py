@@ -43,4 +43,3 @@ def _request_root(scope: Any) -> str:
             _kept.clear()
         _kept[key] = found
     return found
-
