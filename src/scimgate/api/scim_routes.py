@@ -29,6 +29,7 @@ from scimgate.scim.etag import matches_if_none_match
 from scimgate.scim.group_patch import GroupPatchStep, split_group_patch
 from scimgate.scim.key_lookups import key_lookup
 from scimgate.scim.member_patches import member_changes
+from scimgate.scim.replacement import replacement_document
 from scimgate.scim.requests import decode_json, read_patch, read_resource, read_search
 from scimgate.scim.resources import GroupResource, UserResource
 from scimgate.scim.user_patches import user_assignments
@@ -120,7 +121,13 @@ def get_user(call: Call) -> Response:
 
 
 def replace_user(call: Call) -> Response:
-    return _replace(call, call.scope.models.user, "user", users.replace_user)
+    scope = call.scope
+    doc = replacement_document(scope.models, call.body)
+    if doc is None:
+        return _replace(call, scope.models.user, "user", users.replace_user)
+    if_match = call.request.headers.get("if-match")
+    user = users.replace_user_document(scope, call.resource_id, doc, if_match)
+    return _answer(call, user, Context.RESOURCE_REPLACEMENT_RESPONSE)
 
 
 def patch_user(call: Call) -> Response:

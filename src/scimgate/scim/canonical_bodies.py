@@ -1,10 +1,14 @@
-"""Creation bodies in the form identity providers send them, read without the models.
+"""Creation and replacement bodies in the form identity providers send them, read
+without the models.
 
 A POST body that holds only the attributes Microsoft Entra ID, Okta and their
 peers write, each under the name a read returns it with and with a value of
 its schema's JSON type, is decoded by msgspec into the structures below, which
-check all of that in one pass. What the models would then do to such a body
-is a short list of rules, applied here to build the document they would dump:
+check all of that in one pass. A user's PUT body may also echo what a read
+returned (Okta sends the user it read, changed): its ``id``, its whole ``meta``
+and its ``groups``, all read-only, checked as the models check them and not
+kept. What the models would then do to such a body is a short list of rules,
+applied here to build the document they would dump:
 
 - a null is an absent attribute, and a complex value or list entry left with
   nothing, or a list left empty, is dropped (RFC 7643 §2.5);
@@ -27,6 +31,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -94,6 +99,25 @@ class _Meta(_Object):
     resource_type: str | None = None
 
 
+class _EchoedMeta(_Object):
+    """A replacement's ``meta``, as a read returned it: read-only, checked, not kept."""
+
+    resource_type: str | None = None
+    created: str | None = None
+    last_modified: str | None = None
+    location: str | None = None
+    version: str | None = None
+
+
+class _EchoedGroup(_Object, rename={"ref": "$ref"}):
+    """An entry of a replacement's ``groups``, as a read returned it: read-only, not kept."""
+
+    value: str | None = None
+    ref: str | None = None
+    display: str | None = None
+    type: str | None = None
+
+
 class _Enterprise(_Object):
     employee_number: str | None = None
     cost_center: str | None = None
@@ -133,6 +157,14 @@ class _User(_Object, rename=_user_key):
     enterprise: _Enterprise | None = None
 
 
+class _Replacement(_User):
+    """A user's PUT body: a creation body, or a read's answer changed and sent back."""
+
+    id: str | None = None
+    meta: _EchoedMeta | None = None  # type: ignore[assignment]
+    groups: list[_EchoedGroup] | None = None  # type: ignore[assignment]
+
+
 class _Member(_Object, rename={"ref": "$ref"}):
     value: str | None = None
     display: str | None = None
@@ -149,10 +181,14 @@ class _Group(_Object):
 
 
 _USER = msgspec.json.Decoder(_User)
+_REPLACEMENT = msgspec.json.Decoder(_Replacement)
 _GROUP = msgspec.json.Decoder(_Group)
 
-_LEFT_OUT = ("schemas", "meta", "password", "groups")
+_LEFT_OUT = ("schemas", "id", "meta", "password", "groups")
 """Keys of a user body that are checked but not stored."""
+
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:Z|[+-]\d{2}:\d{2})")
+"""A time as scimgate writes them, and as the models read them when it is a real one."""
 
 
 def _canonical_types(kind: Any) -> dict[str, str]:
@@ -182,11 +218,28 @@ def canonical_user(body: bytes) -> dict[str, Any] | None:
 
     The document is not settled yet (:func:`scimgate.scim.values.settled_user`).
     """
+    return _canonical_user(body, _USER)
+
+
+def canonical_replacement(body: bytes) -> dict[str, Any] | None:
+    """The user document the models would dump for a canonical replacement body (PUT),
+    before the stored user's read-only values are put back, else None.
+
+    The document is not settled yet (:func:`scimgate.scim.values.settled_user`).
+    """
+    return _canonical_user(body, _REPLACEMENT)
+
+
+def _canonical_user(body: bytes, decoder: msgspec.json.Decoder[Any]) -> dict[str, Any] | None:
     try:
         if ESCAPED_NUL in body:
             raise _Unusual
-        user = _USER.decode(body)
-        if user.user_name is None or user.groups:
+        user = decoder.decode(body)
+        if user.user_name is None:
+            raise _Unusual
+        if isinstance(user, _Replacement):
+            _check_echoed_meta(user.meta)
+        elif user.groups:
             raise _Unusual
         _check_schemas(user.schemas, USER_SCHEMA, lambda schema: schema == ENTERPRISE_SCHEMA)
         attributes: dict[str, Any] = msgspec.to_builtins(user)
@@ -201,6 +254,18 @@ def canonical_user(body: bytes) -> dict[str, Any] | None:
         return None
     schemas = [USER_SCHEMA, ENTERPRISE_SCHEMA] if ENTERPRISE_SCHEMA in attributes else [USER_SCHEMA]
     return {"schemas": schemas, **attributes}
+
+
+def _check_echoed_meta(meta: _EchoedMeta | None) -> None:
+    """The times of an echoed ``meta`` are real times in the form scimgate writes them."""
+    for text in (meta.created, meta.last_modified) if meta is not None else ():
+        if text is not None:
+            if not _RFC3339.fullmatch(text):
+                raise _Unusual
+            try:
+                datetime.fromisoformat(text)
+            except ValueError:
+                raise _Unusual from None
 
 
 def _entries(attribute: str, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -96,6 +96,27 @@ def replace_user(
     return user_document(scope, stored, groups)
 
 
+def replace_user_document(
+    scope: Scope, user_id: str, doc: dict[str, Any], if_match: str | None
+) -> ScimDocument:
+    """What :func:`replace_user` does with a canonical body, without building the user's model.
+
+    ``doc`` is the document the replacement stores (:mod:`scimgate.scim.replacement`); the
+    event and the answer are made from it, as a creation makes them.
+    """
+    with (
+        _unique_user_name(doc["userName"]),
+        changing(scope.engine, scope.directory_id) as work,
+    ):
+        conn = work.conn
+        stored = existing(USERS, conn, scope.directory_id, user_id, for_update=True)
+        check_if_match(if_match, stored.version)
+        groups = membership_lists.groups_of(conn, scope.directory_id, [user_id])[user_id]
+        stored = _save_if_changed(work, scope, stored, doc, groups)
+        confirmations.confirm_in(conn, scope, USERS, [stored])
+    return user_document(scope, stored, groups)
+
+
 def patch_user(
     scope: Scope, user_id: str, patch: PatchOp[Any], if_match: str | None
 ) -> ScimDocument:
