@@ -49,6 +49,7 @@ from workloads import (
     lookup_case,
     w1_create_users,
     w2_lookups,
+    w2_profile_updates,
     w3_pages,
     w3_sweep,
     w4_membership,
@@ -325,6 +326,8 @@ def _scimgate_small(run: Run, backend: str) -> None:
         scimgate_at(url, seed, backend) as server,
     ):
         _lookups_and_pages(run, server, Population(seed.users, user_name))
+        if plan.wants("W2"):
+            run.add([w2_profile_updates(server, Population(seed.users, user_name), plan.settings)])
     if plan.wants("W3"):
         with (
             seeded(backend, plan.small_spec()) as (url, seed),
@@ -415,6 +418,8 @@ def measure_peer(run: Run, peer: ModuleType) -> None:
         rate = plan.small_users / (time.monotonic() - started)
         population = Population(plan.small_users, peer.user_name)
         _lookups_and_pages(run, server, population)
+        if plan.wants("W2"):
+            run.add([w2_profile_updates(server, population, plan.settings)])
         if plan.wants("W3"):
             run.add([w3_sweep(server, population)])
         if plan.wants("W4"):

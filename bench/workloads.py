@@ -6,7 +6,8 @@ one ``Measurement`` per case. Case names say the size, so rows of different
 servers line up in the table.
 
 - W1 creates users with unique userNames at concurrency 8.
-- W2 looks users up by ``userName eq`` at concurrency 8.
+- W2 looks users up by ``userName eq`` at concurrency 8, and sends Okta's profile
+  updates (a PUT of each user as read, changed) at concurrency 8.
 - W3 reads pages of 100 one at a time: the first and the last pages of a
   sequential walk (startIndex 1, 101, 201…, as IdPs walk), cold jumps near the
   end to pages no walk reached, and at the smaller size a whole sweep.
@@ -140,6 +141,54 @@ def w2_lookups(server: Server, population: Population, settings: Settings) -> Me
         cycle=True,
     )
     return measurement("W2", lookup_case(population.users), server, result, THROUGHPUT_KIND)
+
+
+PROFILE_UPDATES = 1_000
+"""Distinct users W2's profile updates change, each with two titles in turn."""
+
+
+def profile_update_case(users: int) -> str:
+    return f"PUT /Users/{{id}}, Okta's profile update, {sized(users)} users"
+
+
+def w2_profile_updates(server: Server, population: Population, settings: Settings) -> Measurement:
+    """Okta's profile update (PUT): a user as a read of it returned, its title changed, sent
+    back whole, at concurrency 8, with the server's CPU time per update. Each user is on the
+    list twice, with two titles, so that every PUT changes its user, round after round."""
+    picked = random.Random(3).sample(
+        range(population.users), min(PROFILE_UPDATES, population.users)
+    )
+    read = [_read_user(server, population.user_name(n)) for n in picked]
+    requests = [
+        Request("PUT", f"/Users/{user['id']}", json.dumps({**user, "title": title}))
+        for title in ("Principal", "Staff")
+        for user in read
+    ]
+    before = tree_cpu_seconds(server.pid)
+    result = run_wrk(
+        server,
+        "requests",
+        shape=settings.throughput(),
+        expected=[200],
+        requests=requests,
+        cycle=True,
+    )
+    cpu = tree_cpu_seconds(server.pid) - before
+    measured = measurement(
+        "W2", profile_update_case(population.users), server, result, THROUGHPUT_KIND
+    )
+    if measured.requests:
+        measured.notes["cpu_us_per_request"] = round(1e6 * cpu / measured.requests, 1)
+    return measured
+
+
+def _read_user(server: Server, user_name: str) -> dict[str, object]:
+    """The user as the server answers a lookup of it, as Okta reads it before a PUT."""
+    found = _get(server, lookup_path(user_name)).get("Resources", [])
+    if not isinstance(found, list) or len(found) != 1:
+        raise RuntimeError(f"{server.name}: looking up {user_name} found no single user")
+    user: dict[str, object] = found[0]
+    return user
 
 
 def lookup_path(user_name: str) -> str:
