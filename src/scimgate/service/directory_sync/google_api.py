@@ -15,17 +15,18 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
-import google.auth.credentials
-import google.auth.transport.requests
-import google.oauth2.credentials
 import httpx
-from google.auth.exceptions import GoogleAuthError, RefreshError
-from google.oauth2 import service_account
 
 from scimgate.config import GoogleSettings
+
+if TYPE_CHECKING:
+    # Imported where they are used: google-auth and the requests it brings add about
+    # 10 MiB to every process, and only a process that reads Google needs them.
+    import google.auth.credentials
+    from google.auth.exceptions import RefreshError
 
 SCOPES = (
     "https://www.googleapis.com/auth/admin.directory.user.readonly",
@@ -205,6 +206,9 @@ class DirectoryApi:
 
     def _authorization(self) -> dict[str, str]:
         if not self.credentials.valid:
+            import google.auth.transport.requests
+            from google.auth.exceptions import GoogleAuthError, RefreshError
+
             try:
                 self.credentials.refresh(google.auth.transport.requests.Request())  # type: ignore[no-untyped-call]
             except RefreshError as exc:
@@ -248,6 +252,8 @@ def _delegation(
     key: dict[str, Any], settings: GoogleSettings, admin_email: str
 ) -> google.auth.credentials.Credentials:
     """A service account's credentials, acting as ``admin_email`` (domain-wide delegation)."""
+    from google.oauth2 import service_account
+
     try:
         # google-auth's own signature is untyped.
         found: google.auth.credentials.Credentials = (
@@ -273,6 +279,8 @@ def _consent(key: dict[str, Any], settings: GoogleSettings) -> google.auth.crede
             "SCIMGATE_GOOGLE_OAUTH_CLIENT_SECRET)",
             400,
         )
+    import google.oauth2.credentials
+
     return google.oauth2.credentials.Credentials(  # type: ignore[no-untyped-call]
         token=None,
         refresh_token=str(key["refresh_token"]),

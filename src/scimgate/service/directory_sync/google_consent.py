@@ -12,13 +12,15 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
-from typing import Any
-
-from authlib.common.errors import AuthlibBaseError
-from authlib.integrations.requests_client import OAuth2Session
+from typing import TYPE_CHECKING, Any
 
 from scimgate.config import GoogleSettings
 from scimgate.service.directory_sync.google_api import CONSENT, CONSENT_SCOPES, GoogleApiError
+
+if TYPE_CHECKING:
+    # Imported where it is used: Authlib's requests client and requests add several MiB to
+    # every process, and only a process asked to sign an administrator in needs them.
+    from authlib.integrations.requests_client import OAuth2Session
 
 TIMEOUT = 30.0
 
@@ -47,6 +49,8 @@ def consent_url(settings: GoogleSettings, redirect_uri: str, state: str) -> str:
 
 def exchange(settings: GoogleSettings, redirect_uri: str, code: str) -> Consent:
     """Trade the code Google sent back for the administrator's refresh token."""
+    from authlib.common.errors import AuthlibBaseError
+
     try:
         with _client(settings, redirect_uri) as client:
             token: dict[str, Any] = client.fetch_token(
@@ -79,6 +83,8 @@ def _client(settings: GoogleSettings, redirect_uri: str) -> OAuth2Session:
             400,
         )
     # Authlib's requests client: google-auth brings requests, and its httpx client is deprecated.
+    from authlib.integrations.requests_client import OAuth2Session
+
     return OAuth2Session(
         settings.oauth_client_id,
         settings.oauth_client_secret,
