@@ -433,7 +433,9 @@ class Settings:
     def from_env(cls) -> "Settings":
         event_defaults = EventSettings()
         return cls(
-            database_url=os.environ.get("SCIMGATE_DATABASE_URL", DEFAULT_DATABASE_URL),
+            # Set but empty (``SCIMGATE_DATABASE_URL=`` in a shell or a unit file) is unset.
+            database_url=os.environ.get("SCIMGATE_DATABASE_URL", "").strip()
+            or DEFAULT_DATABASE_URL,
             public_url=os.environ.get("SCIMGATE_PUBLIC_URL") or None,
             admin_token=os.environ.get("SCIMGATE_ADMIN_TOKEN") or None,
             limits=_limits_from_env(),
