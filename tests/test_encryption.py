@@ -11,6 +11,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +24,13 @@ from typer.testing import CliRunner
 from conftest import ADMIN_TOKEN, BACKENDS, postgres_database, serving
 from scimgate.cli.main import app as cli
 from scimgate.service.administration import tenants
+from scimgate.store import google_connections
 from scimgate.store.encryption import EncryptionError, Keyring, new_key_line
 from scimgate.store.engine import open_engine
+from scimgate.store.google_connections import GoogleConnection
 from scimgate.store.migrate import upgrade
 from scimgate.store.tables import metadata
+from scimgate.store.transactions import reading, writing
 
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
@@ -477,3 +481,46 @@ def test_lookup_hashes_differ_by_key_directory_and_attribute() -> None:
     assert keyring.lookup("User:userName", "dir-1", "alice") == hashes[0]
     assert keyring.lookup("User:userName", "dir-2", "alice") != hashes[0]
     assert keyring.lookup("User:externalId", "dir-1", "alice") != hashes[0]
+
+
+def test_google_credentials_are_counted_and_rotated_with_the_rest(database_url: str) -> None:
+    """A pulled directory's own credentials (a service account key here) are sealed like
+    personal data: ``status`` counts them under their key, and ``rotate`` re-seals them
+    under the newest one, still readable."""
+    directory_id, _ = _directory(database_url)
+    key = {"type": "service_account", "client_email": "sync@acme.iam.example", "private_key": "k"}
+    now = datetime.now(UTC)
+    connection = GoogleConnection(
+        directory_id=directory_id,
+        customer_id="my_customer",
+        admin_email="admin@acme.example",
+        client_id="1234",
+        client_email="sync@acme.iam.example",
+        scope_kind="all",
+        scope_values=[],
+        interval_minutes=5.0,
+        next_sync_at=now,
+        created_at=now,
+        updated_at=now,
+    )
+    plain = open_engine(database_url)
+    try:
+        with writing(plain) as conn:
+            google_connections.save(conn, connection, key)
+    finally:
+        plain.dispose()
+
+    counted = json.loads(_rotate(database_url, KEY_A, "status", "--json").stdout)
+    assert counted["Google Workspace credentials"] == {"(plain)": 1}
+    rotated = _rotate(database_url, KEY_A, "rotate")
+    assert rotated.exit_code == 0, rotated.stdout + rotated.stderr
+    assert "Google Workspace credentials: 1 re-encrypted under key A" in rotated.stdout
+    counted = json.loads(_rotate(database_url, KEY_A, "status", "--json").stdout)
+    assert counted["Google Workspace credentials"] == {"A": 1}
+
+    sealed = open_engine(database_url, None, (KEY_A,))
+    try:
+        with reading(sealed) as conn:
+            assert google_connections.credentials(conn, directory_id) == key
+    finally:
+        sealed.dispose()

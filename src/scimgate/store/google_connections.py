@@ -284,3 +284,14 @@ def find_channel(conn: Connection, channel_id: str) -> FoundChannel | None:
     values = dict(row._mapping)
     token_hash = values.pop("token_hash")
     return FoundChannel(Channel(**values), token_hash)
+
+
+def key_census(conn: Connection) -> dict[str | None, int]:
+    """How many directories' own credentials each key id protects (None: plain); a
+    directory read with the operator's service account holds none."""
+    census: dict[str | None, int] = {}
+    column = google_connections.c.credentials
+    for stored in conn.execute(select(column).where(column.is_not(None))).scalars():
+        key_id = key_id_of(stored)
+        census[key_id] = census.get(key_id, 0) + 1
+    return census

@@ -23,6 +23,9 @@ BATCH_SIZE = 200
 PLAIN = "(plain)"
 """How status names rows not encrypted at all."""
 
+GOOGLE_CREDENTIALS = "Google Workspace credentials"
+"""Pulled directories' own credentials: service account keys and administrators' consents."""
+
 
 @dataclass(frozen=True)
 class TableKeys:
@@ -42,6 +45,7 @@ def status(engine: Engine) -> list[TableKeys]:
             ("events", events.key_census(conn, held_back=False)),
             ("held events", events.key_census(conn, held_back=True)),
             ("provisioning log", provisioning_logs.key_census(conn)),
+            (GOOGLE_CREDENTIALS, google_connections.key_census(conn)),
         ]
     return [
         TableKeys(name, {key or PLAIN: count for key, count in sorted(census.items(), key=_order)})
@@ -82,7 +86,7 @@ _ROTATED: list[tuple[str, Batch, Any]] = [
     ("deprovisioning records", offboarding.reseal_names, ""),
     ("tombstones", offboarding.reseal_tombstones, ("", "")),
     ("provisioning log", provisioning_logs.reseal, ""),
-    ("Google service account keys", google_connections.reseal, ""),
+    (GOOGLE_CREDENTIALS, google_connections.reseal, ""),
 ]
 """What rotation rewrites, each from its first position."""
 
