@@ -425,6 +425,10 @@ def test_turning_encryption_on_over_plain_data_then_rotating_encrypts_it(
         ]
     status = _rotate(database_url, KEY_A, "status", "--json")
     assert "(plain)" not in status.stdout
+    # Every kind rotation rewrites is counted, the offboarding records included.
+    assert {"deprovisioning records", "tombstones", "Google Workspace credentials"} <= set(
+        json.loads(status.stdout)
+    )
     tables = _raw_rows(database_url)
     for table in ("users", "groups", "group_members", "user_email_hashes"):
         # What rotation covers: the users' and groups' rows and member names.

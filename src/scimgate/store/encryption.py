@@ -24,7 +24,8 @@ import binascii
 import hashlib
 import hmac
 import os
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, NoReturn, TypeVar
 from weakref import WeakKeyDictionary
@@ -228,6 +229,11 @@ def key_id_of(value: Any) -> str | None:
     if isinstance(value, str) and value.startswith(PREFIX):
         return value[len(PREFIX) :].partition(":")[0]
     return None
+
+
+def count_keys(stored: Iterable[Any]) -> dict[str | None, int]:
+    """How many of the stored values each key id protects (None: plain)."""
+    return dict(Counter(key_id_of(value) for value in stored))
 
 
 _KEYRINGS: "WeakKeyDictionary[Engine, Keyring]" = WeakKeyDictionary()

@@ -54,7 +54,7 @@ from sqlalchemy.sql.elements import ColumnClause
 
 from scimgate.store import progress
 from scimgate.store.column_codec import ColumnCodec, codec_of
-from scimgate.store.encryption import Keyring, Resealed, key_id_of
+from scimgate.store.encryption import Keyring, Resealed, count_keys
 from scimgate.store.prepared import Prepared
 from scimgate.store.tables.event_stream import events, held_events
 
@@ -324,8 +324,4 @@ def reseal(
 def key_census(conn: Connection, held_back: bool) -> dict[str | None, int]:
     """How many payloads each key id protects (None: plain)."""
     table = held_events if held_back else events
-    census: dict[str | None, int] = {}
-    for stored in conn.execute(select(table.c.data)).scalars():
-        key_id = key_id_of(stored)
-        census[key_id] = census.get(key_id, 0) + 1
-    return census
+    return count_keys(conn.execute(select(table.c.data)).scalars())

@@ -8,7 +8,14 @@ from sqlalchemy import Connection, delete, or_, select, update
 
 from scimgate.scim import jsontext
 from scimgate.store.column_codec import codec_of
-from scimgate.store.encryption import PREFIX, Keyring, Resealed, key_id_of, refuse_plain_read
+from scimgate.store.encryption import (
+    PREFIX,
+    Keyring,
+    Resealed,
+    count_keys,
+    key_id_of,
+    refuse_plain_read,
+)
 from scimgate.store.tables.pull import google_channels, google_connections
 
 _KEY = "google_connections.credentials"
@@ -289,9 +296,5 @@ def find_channel(conn: Connection, channel_id: str) -> FoundChannel | None:
 def key_census(conn: Connection) -> dict[str | None, int]:
     """How many directories' own credentials each key id protects (None: plain); a
     directory read with the operator's service account holds none."""
-    census: dict[str | None, int] = {}
     column = google_connections.c.credentials
-    for stored in conn.execute(select(column).where(column.is_not(None))).scalars():
-        key_id = key_id_of(stored)
-        census[key_id] = census.get(key_id, 0) + 1
-    return census
+    return count_keys(conn.execute(select(column).where(column.is_not(None))).scalars())

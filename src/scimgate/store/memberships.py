@@ -24,7 +24,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from scimgate.store.batches import batches
 from scimgate.store.by_ids import ByIds, by_ids
 from scimgate.store.column_codec import codec_of
-from scimgate.store.encryption import Keyring, Resealed, key_id_of
+from scimgate.store.encryption import Keyring, Resealed, count_keys, key_id_of
 from scimgate.store.prepared import Prepared
 from scimgate.store.resource_tables import USERS
 from scimgate.store.tables.resources import group_members, users
@@ -229,9 +229,5 @@ def reseal(
 
 def key_census(conn: Connection) -> dict[str | None, int]:
     """How many member displays each key id protects (None: plain); rows without one not counted."""
-    census: dict[str | None, int] = {}
     query = select(group_members.c.display).where(group_members.c.display.is_not(None))
-    for display in conn.execute(query).scalars():
-        key_id = key_id_of(display)
-        census[key_id] = census.get(key_id, 0) + 1
-    return census
+    return count_keys(conn.execute(query).scalars())

@@ -12,7 +12,7 @@ from sqlalchemy import ColumnElement, Connection, and_, delete, func, select, tu
 
 from scimgate.events.models import Deprovisioning, DeprovisionReason
 from scimgate.store.column_codec import ColumnCodec, SealedColumns, codec_of
-from scimgate.store.encryption import Keyring, Resealed, key_id_of
+from scimgate.store.encryption import Keyring, Resealed, count_keys, key_id_of
 from scimgate.store.tables.event_stream import held_events
 from scimgate.store.tables.offboarding import deprovisionings, user_tombstones
 
@@ -219,6 +219,17 @@ def purge_tombstones(conn: Connection, deleted_before: datetime) -> int:
     return conn.execute(
         delete(user_tombstones).where(user_tombstones.c.deleted_at < deleted_before)
     ).rowcount
+
+
+def name_key_census(conn: Connection) -> dict[str | None, int]:
+    """How many deprovisioning records' user names each key id protects (None: plain)."""
+    column = deprovisionings.c.user_name
+    return count_keys(conn.execute(select(column).where(column.is_not(None))).scalars())
+
+
+def tombstone_key_census(conn: Connection) -> dict[str | None, int]:
+    """How many tombstones each key id protects (by their last state; None: plain)."""
+    return count_keys(conn.execute(select(user_tombstones.c.last_state)).scalars())
 
 
 def reseal_names(conn: Connection, keyring: Keyring, after: str, limit: int) -> Resealed[str]:

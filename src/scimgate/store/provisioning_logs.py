@@ -12,7 +12,7 @@ from sqlalchemy import ColumnElement, Connection, and_, delete, func, or_, selec
 
 from scimgate.scim.compare import fold
 from scimgate.store.column_codec import ColumnCodec, SealedColumns, codec_of
-from scimgate.store.encryption import LOG_USER_NAME_LOOKUP, Keyring, Resealed, key_id_of
+from scimgate.store.encryption import LOG_USER_NAME_LOOKUP, Keyring, Resealed, count_keys, key_id_of
 from scimgate.store.prepared import Prepared
 from scimgate.store.tables.logs import provisioning_logs
 from scimgate.store.tables.offboarding import user_tombstones
@@ -237,11 +237,6 @@ def reseal(conn: Connection, keyring: Keyring, after: str, limit: int) -> Reseal
 
 def key_census(conn: Connection) -> dict[str | None, int]:
     """How many entries with a request body each key id protects (None: plain)."""
-    census: dict[str | None, int] = {}
-    c = provisioning_logs.c
-    for stored in conn.execute(select(c.request_body)).scalars():
-        if stored is None:  # JSON null: a request without a body
-            continue
-        key_id = key_id_of(stored)
-        census[key_id] = census.get(key_id, 0) + 1
-    return census
+    bodies = conn.execute(select(provisioning_logs.c.request_body)).scalars()
+    # JSON null (None) is a request without a body.
+    return count_keys(body for body in bodies if body is not None)

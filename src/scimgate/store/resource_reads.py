@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, Connection, Select, bindparam, func, selec
 from scimgate.store.batches import batches
 from scimgate.store.by_ids import ByIds, by_ids
 from scimgate.store.column_codec import PLAIN, codec_of
-from scimgate.store.encryption import key_id_of
+from scimgate.store.encryption import count_keys
 from scimgate.store.errors import NotFound
 from scimgate.store.prepared import Prepared
 from scimgate.store.query.constructs import sqlite_json_path
@@ -252,8 +252,4 @@ class ResourceReads(ResourceLayout):
 
     def key_census(self, conn: Connection) -> dict[str | None, int]:
         """How many rows each key id protects (None: plain rows)."""
-        census: dict[str | None, int] = {}
-        for stored in conn.execute(select(self.name_column)).scalars():
-            key_id = key_id_of(stored)
-            census[key_id] = census.get(key_id, 0) + 1
-        return census
+        return count_keys(conn.execute(select(self.name_column)).scalars())

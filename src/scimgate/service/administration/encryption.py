@@ -44,6 +44,8 @@ def status(engine: Engine) -> list[TableKeys]:
             ("group member names", memberships.key_census(conn)),
             ("events", events.key_census(conn, held_back=False)),
             ("held events", events.key_census(conn, held_back=True)),
+            ("deprovisioning records", offboarding.name_key_census(conn)),
+            ("tombstones", offboarding.tombstone_key_census(conn)),
             ("provisioning log", provisioning_logs.key_census(conn)),
             (GOOGLE_CREDENTIALS, google_connections.key_census(conn)),
         ]
