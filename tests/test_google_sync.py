@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, event, update
 
 from event_support import published
 from scimgate.config import GoogleSettings
@@ -29,6 +29,7 @@ from scimgate.service.provisioning import confirmations, extension_schemas
 from scimgate.service.provisioning.every_resource import every_resource
 from scimgate.simulator.google_workspace import FakeGoogle, Workspace, serving_workspace
 from scimgate.store import google_connections, provisioning_logs
+from scimgate.store.engine import WRITE_OPTION
 from scimgate.store.ids import utcnow
 from scimgate.store.provisioning_logs import LogSearch
 from scimgate.store.resource_tables import GROUPS, USERS
@@ -331,6 +332,33 @@ def test_workers_lease_due_directories_one_sync_at_a_time(
         connection = google_directories.connection_of(engine, directory_id)
         assert connection.last_error is None and connection.last_counts is not None
         assert connection.next_sync_at > utcnow() + timedelta(minutes=4)
+
+
+def test_a_worker_with_nothing_due_writes_nothing(
+    sqlite_engine: Engine, google: FakeGoogle
+) -> None:
+    """Each worker asks every second whether a sync is due; on SQLite a writing transaction
+    takes the one writer's turn from the SCIM requests, so it is read first and only a due
+    directory is leased."""
+    engine = sqlite_engine
+    directory_id = connected(engine, google)
+    assert google_runs.run_due(engine, settings_for(google), "worker-a")  # the first sync
+    began: list[bool] = []
+
+    def _begun(connection: Any) -> None:
+        began.append(bool(connection.get_execution_options().get(WRITE_OPTION, False)))
+
+    event.listen(engine, "begin", _begun)
+    try:
+        assert not google_runs.run_due(engine, settings_for(google), "worker-a")
+        assert began and not any(began), "asked, and nothing written"
+        with writing(engine) as conn:
+            google_connections.request_sync(conn, directory_id, utcnow() - timedelta(minutes=1))
+        began.clear()
+        assert google_runs.run_due(engine, settings_for(google), "worker-a")
+        assert any(began), "a due directory is leased"
+    finally:
+        event.remove(engine, "begin", _begun)
 
 
 def test_syncs_keep_a_channel_per_user_change_open_and_renew_those_ending(

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, or_, select, update
+from sqlalchemy import ColumnElement, Connection, and_, delete, exists, or_, select, update
 
 from scimgate.scim import jsontext
 from scimgate.store.column_codec import codec_of
@@ -151,6 +151,23 @@ def reseal(conn: Connection, keyring: Keyring, after: str, limit: int) -> Reseal
     return Resealed(rows[-1].directory_id if rows else None, changed)
 
 
+def _due(now: datetime) -> ColumnElement[bool]:
+    """A directory whose sync is due and that no live lease holds (a lease that ran out,
+    its worker dead, holds nothing)."""
+    table = google_connections
+    return and_(
+        table.c.next_sync_at <= now,
+        or_(table.c.lease_until.is_(None), table.c.lease_until < now),
+    )
+
+
+def any_due(conn: Connection, now: datetime) -> bool:
+    """Whether some directory's sync is due: read before a lease is asked for, so that a
+    worker with nothing to sync writes nothing (on SQLite a write takes the one writer's
+    turn)."""
+    return bool(conn.execute(select(exists().where(_due(now)))).scalar())
+
+
 def claim_due(conn: Connection, owner: str, now: datetime, until: datetime) -> str | None:
     """Lease the directory whose sync is most overdue to ``owner``; None when none is due.
 
@@ -160,10 +177,7 @@ def claim_due(conn: Connection, owner: str, now: datetime, until: datetime) -> s
     table = google_connections
     candidate = conn.execute(
         select(table.c.directory_id)
-        .where(
-            table.c.next_sync_at <= now,
-            or_(table.c.lease_until.is_(None), table.c.lease_until < now),
-        )
+        .where(_due(now))
         .order_by(table.c.next_sync_at)
         .limit(1)
         .with_for_update(skip_locked=True)

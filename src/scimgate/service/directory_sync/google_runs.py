@@ -148,6 +148,9 @@ def sync_directory(
 def run_due(engine: Engine, settings: GoogleSettings, owner: str) -> bool:
     """Sync the most overdue directory, if one is due; True when one was."""
     started = utcnow()
+    with reading(engine) as conn:
+        if not google_connections.any_due(conn, started):
+            return False
     with writing(engine) as conn:
         directory_id = google_connections.claim_due(conn, owner, started, started + LEASE)
     if directory_id is None:

@@ -131,8 +131,9 @@ class Worker:
                     stop.wait(self.idle_seconds)
             wait(in_flight)
         if pulling is not None:
-            # A sync writes each change in a transaction of its own: one cut short by the
-            # process's end loses nothing, and the next sync goes on from what is stored.
+            # A sync commits its changes a hundred at a time: one cut short by the process's
+            # end loses at most the batch in progress, and the next sync goes on from what
+            # is stored.
             pulling.join(SYNC_STOP_SECONDS)
         log.info("worker stopped", worker=self.id)
 
