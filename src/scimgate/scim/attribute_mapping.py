@@ -7,10 +7,11 @@ or replace them by name.
 import re
 import typing
 from collections.abc import Callable
-from functools import lru_cache
+from dataclasses import dataclass
+from functools import lru_cache, partial
 from typing import Any
 
-from scim2_models import BaseModel, InvalidPathException, Path
+from scim2_models import AttributeBinding, BaseModel, InvalidPathException, Path
 
 from scimgate.scim.idp import IdpProfile
 from scimgate.scim.resources import ENTERPRISE_SCHEMA
@@ -67,14 +68,16 @@ def custom_attributes_of_dump(
 ) -> dict[str, Any]:
     """What :func:`custom_attributes` gives, read from the user's dump (``raw``) where it can be.
 
-    A mapping to a single-valued attribute holding a plain value (or none) is
-    read from ``raw``; any other mapping, or a value that is not plain, asks
-    ``user()`` for the model, as :func:`custom_attributes` reads it.
+    A mapping to a single-valued attribute, or one selecting a sub-attribute of
+    a multi-valued one by equality (Entra's ``phoneNumbers[type eq "mobile"].value``),
+    is read from ``raw`` when what it finds there is plain; any other mapping, or
+    a value that is not plain, asks ``user()`` for the model, as
+    :func:`custom_attributes` reads it.
     """
     found: dict[str, Any] = {}
     for name, path in mappings.items():
-        keys = _keys(model, path)
-        value = _dig(raw, keys) if keys is not None else _NOT_PLAIN
+        reader = _reader(model, path)
+        value = reader(raw) if reader is not None else _NOT_PLAIN
         if value is _NOT_PLAIN:
             value = _value(_compiled(model, path), user())
         found[name] = value
@@ -82,8 +85,33 @@ def custom_attributes_of_dump(
 
 
 _NOT_PLAIN = object()
+"""What a reader of the dump answers when only the model can say."""
+
 _PLAIN_TYPES = (str, bool, int, float)
-_SIMPLE_PATH = re.compile(r"^(?:(?P<urn>urn:.+):)?(?P<attribute>[A-Za-z][A-Za-z0-9_$-]*)$")
+_NAME_PATTERN = r"[A-Za-z][A-Za-z0-9_$-]*"
+_SIMPLE_PATH = re.compile(rf"^(?:(?P<urn>urn:.+):)?(?P<attribute>{_NAME_PATTERN})$")
+_SELECTION = re.compile(
+    rf"^(?:(?P<urn>urn:.+):)?(?P<attribute>{_NAME_PATTERN})"
+    rf'\[(?P<key>{_NAME_PATTERN}) eq "(?P<literal>[^"\\]*)"\]\.(?P<sub>{_NAME_PATTERN})$',
+    re.IGNORECASE,
+)
+"""``attribute[key eq "literal"].sub`` with single spaces and a literal without escapes;
+other spellings of the same filter are left to the models."""
+
+_Reader = Callable[[dict[str, Any]], Any]
+
+
+@lru_cache(maxsize=1024)
+def _reader(model: Any, path: str) -> _Reader | None:
+    """How a mapping's value is read from a user's dump; None when only the model can read
+    it (a path naming nothing of the model, or of another shape)."""
+    if _compiled(model, path) is None:
+        return None
+    keys = _keys(model, path)
+    if keys is not None:
+        return partial(_dig, keys=keys)
+    matched = _SELECTION.match(path)
+    return None if matched is None else _selection(model, matched)
 
 
 def _dig(raw: dict[str, Any], keys: tuple[str, ...]) -> Any:
@@ -97,12 +125,11 @@ def _dig(raw: dict[str, Any], keys: tuple[str, ...]) -> Any:
     return value if isinstance(value, _PLAIN_TYPES) else _NOT_PLAIN
 
 
-@lru_cache(maxsize=1024)
 def _keys(model: Any, path: str) -> tuple[str, ...] | None:
     """The keys of a mapping's value in a user's dump, for a path to one attribute of the
     core schema or of an extension; None for any other path (a filter, a sub-attribute)."""
     matched = _SIMPLE_PATH.match(path)
-    if matched is None or _compiled(model, path) is None:
+    if matched is None:
         return None
     urn, attribute = matched["urn"], matched["attribute"]
     if urn is None or urn.lower() == str(model.__schema__).lower():
@@ -113,6 +140,80 @@ def _keys(model: Any, path: str) -> tuple[str, ...] | None:
         return None
     alias = _alias(_extension_model(model, extension), attribute)
     return None if alias is None else (extension, alias)
+
+
+@dataclass(frozen=True)
+class _Selection:
+    """A sub-attribute of the entries of a core multi-valued attribute whose ``key`` equals a
+    literal, compared as the models' filters compare (:meth:`AttributeBinding.comparable`).
+
+    One entry found gives its value, several the list of their values, none None: what
+    ``Path.get`` gives, flattened by :func:`_plain`.
+    """
+
+    attribute: str
+    key: str
+    sub: str
+    compared: AttributeBinding
+    wanted: Any
+
+    def __call__(self, raw: dict[str, Any]) -> Any:
+        entries = raw.get(self.attribute)
+        if entries is None:
+            return None
+        if not isinstance(entries, list):
+            return _NOT_PLAIN
+        found = []
+        for entry in entries:
+            if not isinstance(entry, dict):
+                return _NOT_PLAIN
+            actual = entry.get(self.key)
+            if actual is None:
+                continue
+            if not isinstance(actual, str):
+                return _NOT_PLAIN
+            try:
+                if self.compared.comparable(actual) != self.wanted:
+                    continue
+            except ValueError:
+                continue
+            value = entry.get(self.sub)
+            if value is not None and not isinstance(value, _PLAIN_TYPES):
+                return _NOT_PLAIN
+            found.append(value)
+        if not found:
+            return None
+        return found[0] if len(found) == 1 else found
+
+
+def _selection(model: Any, matched: re.Match[str]) -> _Selection | None:
+    urn, attribute = matched["urn"], matched["attribute"]
+    if urn is not None and urn.lower() != str(model.__schema__).lower():
+        return None
+    compared = Path[model](f"{attribute}.{matched['key']}").resolve()
+    read = Path[model](f"{attribute}.{matched['sub']}").resolve()
+    if compared is None or read is None or compared.model is not model:
+        return None
+    key, sub = compared.sub_field_name, read.sub_field_name
+    if not compared.is_multivalued or key is None or sub is None:
+        return None
+    entry = compared.field_type
+    try:
+        wanted = compared.comparable(matched["literal"])
+    except ValueError:
+        return None
+    return _Selection(
+        attribute=_dump_key(model, compared.field_name),
+        key=_dump_key(entry, key),
+        sub=_dump_key(entry, sub),
+        compared=compared,
+        wanted=wanted,
+    )
+
+
+def _dump_key(model: Any, field_name: str) -> str:
+    """The key a field of ``model`` is dumped under."""
+    return str(model.model_fields[field_name].serialization_alias or field_name)
 
 
 def _alias(model: Any, name: str) -> str | None:
