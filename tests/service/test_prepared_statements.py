@@ -372,3 +372,94 @@ def test_log_entries_are_written_as_through_sqlalchemy(
     rows, read = _both(engine, general, work)
     assert len(rows) == count
     assert [found.id if found else None for found in read] == [entry.id for entry in entries]
+
+
+@given(
+    count=st.sampled_from([2, 3, 5, 8, 9, 33, 64, 65, 70]),
+    data=st.data(),
+    group=resources(group_docs()),
+    display=optional_names,
+)
+@property_settings(20)
+def test_changes_of_several_members_are_written_and_read_as_through_sqlalchemy(
+    engine: Engine,
+    general: Engine,
+    directory_id: str,
+    count: int,
+    data: st.DataObject,
+    group: StoredResource,
+    display: str | None,
+) -> None:
+    """What a change of several members runs: reads by a few ids (a placeholder each, the list
+    padded with its last id) or by more than ``MOST_PLACED`` (an expanding ``IN``), and the
+    member rows and the events each written in one call to the driver."""
+    users = data.draw(
+        st.lists(
+            resources(user_docs()),
+            min_size=count,
+            max_size=count,
+            unique_by=lambda user: fold(user.doc["userName"]),
+        )
+    )
+    stored = users[: data.draw(st.integers(min_value=1, max_value=count))]
+    already = stored[: data.draw(st.integers(min_value=0, max_value=len(stored)))]
+    # Asked in any order, some twice, with ids the directory does not have.
+    asked = data.draw(st.permutations([user.id for user in users]))
+    asked += data.draw(st.lists(st.sampled_from(asked), max_size=3))
+    event_ids = {user.id: new_id() for user in users}
+
+    def work(conn: Connection) -> Any:
+        lock_directory(conn, directory_id)
+        GROUPS.insert(conn, directory_id, group)
+        for user in stored:
+            USERS.insert(conn, directory_id, user)
+        before_added = memberships.add(
+            conn, directory_id, group.id, [memberships.NewMember(u.id, "User") for u in already]
+        )
+        members, joining = memberships.already_and_users(conn, directory_id, group.id, asked)
+        added = memberships.add(
+            conn,
+            directory_id,
+            group.id,
+            [memberships.NewMember(member_id, "User", display) for member_id in sorted(joining)],
+        )
+        directory = configuration.directory(conn, directory_id)
+        new = [
+            NewEvent(
+                event_ids[member_id],
+                directory.organization_id,
+                directory_id,
+                "group.user_added",
+                member_id,
+                datetime(2030, 1, 2, tzinfo=UTC),
+                {"member": member_id},
+            )
+            for member_id in sorted(joining)
+        ]
+        events.publish(conn, new, datetime(2030, 1, 3, tzinfo=UTC))
+        seq_at = list(conn.exec_driver_sql("SELECT * FROM events LIMIT 0").keys()).index("seq")
+        published = [
+            row[:seq_at] + row[seq_at + 1 :]
+            for event in new
+            for row in _raw_rows(conn, "events", "id = :id", id=event.id)
+        ]
+        with_groups = users_with_groups(conn, directory_id, asked)
+        return (
+            before_added,
+            sorted(members),
+            sorted(joining),
+            added,
+            published,
+            sorted(memberships.member_ids(conn, directory_id, group.id, asked)),
+            membership_lists.groups_of(conn, directory_id, asked),
+            sorted(USERS.existing_ids(conn, directory_id, asked, lock=True)),
+            sorted(GROUPS.get_many(conn, directory_id, [group.id, *asked]).items()),
+            sorted(USERS.get_many(conn, directory_id, asked).items()),
+            None if with_groups is None else sorted(with_groups.items()),
+            sorted(users_with_roles(conn, directory_id, asked).items()),
+            _raw_rows(conn, "group_members", "group_id = :g", g=group.id),
+        )
+
+    answers = _both(engine, general, work)
+    assert answers[0] == len(already) and answers[3] == len(stored) - len(already)
+    assert answers[2] == sorted(user.id for user in stored[len(already) :])

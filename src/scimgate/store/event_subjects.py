@@ -4,13 +4,13 @@ Each read is one statement per batch of ids, built once, as it runs for every
 user an event is about (a member added, say).
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, bindparam, null, select, union_all
+from sqlalchemy import Connection, bindparam, null, select, union_all
 
 from scimgate.store.batches import batches
-from scimgate.store.by_ids import ByIds, by_ids
+from scimgate.store.by_ids import ByIds, IdsCondition, by_ids
 from scimgate.store.column_codec import PLAIN, codec_of
 from scimgate.store.resource_tables import USERS
 from scimgate.store.stored_resources import StoredResource
@@ -51,7 +51,7 @@ GroupRow = tuple[str, str, str | None]
 """A group a user is in: its id, displayName and externalId."""
 
 
-def _with_groups(ids: Callable[[ColumnElement[Any]], ColumnElement[bool]]) -> Any:
+def _with_groups(ids: IdsCondition) -> Any:
     """Each user's row with its roles (group columns null), then a row per group it is in
     (user columns null)."""
     gm = group_members.c
@@ -76,11 +76,7 @@ def _with_groups(ids: Callable[[ColumnElement[Any]], ColumnElement[bool]]) -> An
     return union_all(user_rows, group_rows)
 
 
-_USERS_WITH_GROUPS = ByIds(
-    _with_groups(lambda column: column.in_(bindparam("ids", expanding=True))),
-    _with_groups(lambda column: column == bindparam("ids")),
-    "ids",
-)
+_USERS_WITH_GROUPS = ByIds(_with_groups, "ids")
 
 
 def users_with_groups(

@@ -115,11 +115,7 @@ def publish(conn: Connection, new: Sequence[NewEvent], at: datetime) -> None:
         return
     codec = codec_of(conn)
     insert = _PUBLISH if conn.dialect.name == "postgresql" else _PUBLISH_NUMBERED
-    rows = [{**event_row(codec, event), "published_at": at} for event in new]
-    if len(rows) == 1:  # what nearly every write publishes
-        insert.execute(conn, rows[0])
-    else:
-        conn.execute(insert.statement, rows)
+    insert.execute_each(conn, [{**event_row(codec, event), "published_at": at} for event in new])
 
 
 _UNNUMBERED = select(exists().where(events.c.position.is_(None)))

@@ -4,12 +4,11 @@ With encryption at rest on, a member's ``display`` is stored encrypted.
 ``store/membership_lists.py`` reads memberships back, with names, as resources list them.
 """
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
-    ColumnElement,
     Connection,
     bindparam,
     delete,
@@ -22,7 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from scimgate.store.batches import batches
-from scimgate.store.by_ids import ByIds, by_ids
+from scimgate.store.by_ids import ByIds, IdsCondition, by_ids
 from scimgate.store.column_codec import codec_of
 from scimgate.store.encryption import Keyring, Resealed, count_keys, key_id_of
 from scimgate.store.prepared import Prepared
@@ -66,10 +65,7 @@ def add(conn: Connection, directory_id: str, group_id: str, members: Iterable[Ne
     ]
     if not rows:
         return 0
-    add = _ADD[conn.dialect.name]
-    if len(rows) == 1:  # what a single member change adds
-        return add.execute(conn, rows[0])
-    return conn.execute(add.statement, rows).rowcount or 0
+    return _ADD[conn.dialect.name].execute_each(conn, rows)
 
 
 _ADD = {
@@ -176,7 +172,7 @@ def already_and_users(
     return already, found - already
 
 
-def _already_or_user(ids: Callable[[ColumnElement[Any]], ColumnElement[bool]]) -> Any:
+def _already_or_user(ids: IdsCondition) -> Any:
     gm = group_members.c
     return union_all(
         select(gm.member_id, literal(True)).where(
@@ -190,11 +186,7 @@ def _already_or_user(ids: Callable[[ColumnElement[Any]], ColumnElement[bool]]) -
     )
 
 
-_ALREADY_OR_USER = ByIds(
-    _already_or_user(lambda column: column.in_(bindparam("ids", expanding=True))),
-    _already_or_user(lambda column: column == bindparam("ids")),
-    "ids",
-)
+_ALREADY_OR_USER = ByIds(_already_or_user, "ids")
 """Built once (SQLite): read by every member added. Each row: an id, and whether it is a
 member of the group (else a user of the directory)."""
 

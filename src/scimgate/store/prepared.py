@@ -106,20 +106,19 @@ class Prepared:
         finally:
             cursor.close()
 
-    def execute_each(self, conn: Connection, parameters: Iterable[Mapping[str, Any]]) -> None:
-        """Run it once for each set of parameters, in one call to the driver (``executemany``)."""
+    def execute_each(self, conn: Connection, parameters: Iterable[Mapping[str, Any]]) -> int:
+        """Run it once for each set of parameters, in one call to the driver (``executemany``);
+        the number of rows they changed together."""
         listed = [dict(each) for each in parameters]
         if len(listed) <= 1:
-            for each in listed:
-                self.execute(conn, each)
-            return
+            return sum(self.execute(conn, each) for each in listed)
         if self._general(conn):
-            conn.execute(self.statement, listed)
-            return
+            return conn.execute(self.statement, listed, execution_options=_KEEP_ROWCOUNT).rowcount
         compiled = self._compile(conn.dialect)
         # The driver's own statement, the SQLAlchemy path for it: the cursor events, the
         # exception wrapping and invalidation on a disconnect, as for a single execution.
-        conn.exec_driver_sql(compiled.sql, [compiled.arguments(each) for each in listed])
+        result = conn.exec_driver_sql(compiled.sql, [compiled.arguments(each) for each in listed])
+        return result.rowcount
 
     def rows(self, conn: Connection, parameters: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """Run it; every row it answered, as tuples of the columns' values."""
