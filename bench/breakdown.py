@@ -16,6 +16,11 @@ The stages are those of the request path when this was written: a stage whose
 function is gone or takes other arguments is reported as not measured, with
 the error, and the rest are still measured.
 
+W5's requests (Microsoft Entra ID's initial sync, as the simulator sends it) are
+also timed whole, each kind on its own, in a directory set to Entra ID, whose
+profile's attribute mappings every user event reads: the lookup before a
+create, the create, the manager PATCH and the ten-member group PATCH.
+
     python bench/breakdown.py [--rounds 5] [--per-round 200]
 """
 
@@ -38,10 +43,21 @@ from urllib.parse import quote
 from servers import NO_RATE_LIMITS, BenchDirectory, new_directories
 
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
+GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
 IN_FLIGHT = 8
 """Requests sent at a time for the whole request's second figure: W1's connections."""
 
 CREATE, LOOKUP = "create (POST /Users)", 'lookup (GET /Users?filter=userName eq "…")'
+
+SYNC_LOOKUP = "lookup of a user not yet there (GET /Users?filter=userName eq …)"
+SYNC_CREATE = "create (POST /Users)"
+SYNC_MANAGER = "manager (PATCH /Users/{id}, one Add)"
+SYNC_MEMBERS = "ten members (PATCH /Groups/{id}, ten Adds of one member each)"
+SYNC_GROUPS = 20
+"""Groups the member PATCHes spread over."""
+
+PATCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+ENTERPRISE_SCHEMA = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 
 
 @dataclass
@@ -53,6 +69,16 @@ class Stage:
     within: str = ""
     """The stage this one runs inside, if any: then it is not part of the sum."""
 
+    error: str = ""
+
+
+@dataclass
+class SyncRequest:
+    """One kind of W5's Entra requests: median CPU µs per request over the rounds, sent
+    ``IN_FLIGHT`` at a time through the ASGI app; None when not measured."""
+
+    request: str
+    us: float | None
     error: str = ""
 
 
@@ -251,9 +277,9 @@ def create_body(n: int, run: str) -> bytes:
 
 
 @contextmanager
-def application(database_url: str) -> Iterator[tuple[Any, BenchDirectory]]:
+def application(database_url: str, idp: str = "generic") -> Iterator[tuple[Any, BenchDirectory]]:
     """scimgate's ASGI app over a new directory, configured as ``scimgate serve`` is for W1."""
-    directory = new_directories(database_url, name="breakdown")[0]
+    directory = new_directories(database_url, name="breakdown", idp=idp)[0]
     saved = dict(os.environ)
     os.environ.update({"SCIMGATE_DATABASE_URL": database_url, **NO_RATE_LIMITS})
     with open(os.devnull, "w") as discarded:
@@ -280,6 +306,104 @@ def measure(database_url: str, rounds: int = 5, per_round: int = 200) -> list[Br
             _create(app, directory, rounds, per_round),
             _lookup(app, directory, rounds, per_round),
         ]
+
+
+def measure_sync(database_url: str, rounds: int = 5, per_round: int = 200) -> list[SyncRequest]:
+    """W5's Entra requests, each kind whole and on its own, in a new directory set to Entra ID.
+
+    The lookups find nobody (what an initial sync's lookups find), the creates make
+    the users the PATCHes then change: each sets a manager for the first time, or adds
+    ten members no group held yet.
+    """
+    from scimgate.simulator.dialects import DIALECTS
+    from scimgate.simulator.population import generate
+
+    entra = DIALECTS["entra"]
+    count = rounds * per_round
+    population = generate(count + 1, 1)
+    people = population.people
+
+    def person(n: int) -> Any:
+        return people[min(n, count)]  # the warm-up request (n = 10**9) takes the last one
+
+    def created(n: int) -> bytes:
+        return _json(entra.user_body(person(n), population.domain))
+
+    with application(database_url, idp="entra") as (app, directory):
+        base = f"/scim/v2/{directory.directory_id}"
+        timed = _timed_sync(app, directory, rounds, per_round)
+        found = [
+            timed(
+                SYNC_LOOKUP,
+                lambda n: ("GET", f"{base}/Users?{_user_name_query(person(n).user_name)}", b""),
+                200,
+            ),
+            timed(SYNC_CREATE, lambda n: ("POST", f"{base}/Users", created(n)), 201),
+        ]
+        users = _ids(app, "users", directory.directory_id)
+        if len(users) <= count:
+            return [*found, SyncRequest(SYNC_MANAGER, None, "the creates failed")]
+
+        def manager(n: int) -> tuple[str, str, bytes]:
+            at = min(n, count)
+            operation = {"op": "Add", "path": f"{ENTERPRISE_SCHEMA}:manager"}
+            body = _patch([{**operation, "value": users[(at + 1) % len(users)]}])
+            return "PATCH", f"{base}/Users/{users[at]}", body
+
+        found.append(timed(SYNC_MANAGER, manager, 200))
+        caller = AsgiCaller(app, directory.token)
+        try:
+            for n in range(SYNC_GROUPS):
+                group = {"schemas": [GROUP_SCHEMA], "displayName": f"breakdown {n}"}
+                caller(("POST", f"{base}/Groups", _json(group)))
+        finally:
+            caller.close()
+        groups = _ids(app, "groups", directory.directory_id)
+
+        def members(n: int) -> tuple[str, str, bytes]:
+            at = min(n, count)
+            first = (at // SYNC_GROUPS) * 10
+            added = [
+                {"op": "Add", "path": "members", "value": [{"$ref": None, "value": user}]}
+                for user in users[first : first + 10]
+            ]
+            return "PATCH", f"{base}/Groups/{groups[at % SYNC_GROUPS]}", _patch(added)
+
+        found.append(timed(SYNC_MEMBERS, members, 204))
+        return found
+
+
+def _timed_sync(
+    app: Any, directory: BenchDirectory, rounds: int, per_round: int
+) -> Callable[[str, Callable[[int], tuple[str, str, bytes]], int], SyncRequest]:
+    def timed(
+        name: str, request: Callable[[int], tuple[str, str, bytes]], expected: int
+    ) -> SyncRequest:
+        us, error = _whole(app, directory, request, expected, rounds, per_round, IN_FLIGHT)
+        return SyncRequest(name, us, error)
+
+    return timed
+
+
+def _user_name_query(user_name: str) -> str:
+    return "filter=" + quote(f'userName eq "{user_name}"')
+
+
+def _json(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
+def _patch(operations: list[dict[str, Any]]) -> bytes:
+    return _json({"schemas": [PATCH_SCHEMA], "Operations": operations})
+
+
+def _ids(app: Any, table: str, directory_id: str) -> list[str]:
+    """The ids of a directory's users or groups, in creation order (ids are UUIDv7)."""
+    from sqlalchemy import text
+
+    query = text(f"SELECT id FROM {table} WHERE directory_id = :d ORDER BY id")
+    with app.state.engine.connect() as conn:
+        return [row[0] for row in conn.execute(query, {"d": directory_id})]
 
 
 def _scope(app: Any, directory: BenchDirectory) -> Any:
@@ -573,6 +697,21 @@ def lines(found: list[dict[str, Any]]) -> list[str]:
     return out
 
 
+def sync_lines(found: list[dict[str, Any]]) -> list[str]:
+    """A Markdown table of W5's Entra requests, from ``SyncRequest``s as dicts."""
+    out = [
+        f"CPU per request of W5's Entra sync (µs, median of rounds, in process, {IN_FLIGHT} in "
+        "flight, a directory set to Entra ID):",
+        "",
+        "| request | µs |",
+        "|---|---:|",
+    ]
+    for each in found:
+        shown = _us(each["us"]) if each["us"] is not None else f"not measured: {each['error']}"
+        out.append(f"| {each['request']} | {shown} |")
+    return [*out, ""]
+
+
 def _us(value: float | None) -> str:
     return "-" if value is None else f"{value:,.0f}"
 
@@ -586,7 +725,11 @@ def main() -> None:
         found = measure(
             f"sqlite:///{Path(folder) / 'breakdown.db'}", options.rounds, options.per_round
         )
+        sync = measure_sync(
+            f"sqlite:///{Path(folder) / 'sync.db'}", options.rounds, options.per_round
+        )
     print("\n".join(lines([each.as_json() for each in found])))
+    print("\n".join(sync_lines([asdict(each) for each in sync])))
 
 
 if __name__ == "__main__":

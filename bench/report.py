@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from breakdown import lines as breakdown_lines
+from breakdown import sync_lines
 from measurements import Measurement
 from rich.console import Console
 from rich.table import Table
@@ -218,10 +219,13 @@ def markdown(report: Report, previous: dict[str, Any] | None) -> str:
 
 
 def beside_the_table(report: Report) -> list[str]:
-    """The CPU of a create and of a lookup, stage by stage, and the W1 profile's layers."""
+    """The CPU of a create and of a lookup, stage by stage, of each kind of W5's Entra
+    requests, and the W1 profile's layers."""
     lines: list[str] = []
     if report.extras.get("breakdown"):
         lines += ["", *breakdown_lines(report.extras["breakdown"])]
+    if report.extras.get("sync_requests"):
+        lines += ["", *sync_lines(report.extras["sync_requests"])]
     if report.extras.get("profile"):
         lines += ["", *profile_lines(report.extras["profile"])]
     return lines

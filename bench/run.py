@@ -18,7 +18,7 @@ import time
 import traceback
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from types import ModuleType
@@ -312,11 +312,15 @@ def _w1_sampled(run: Run, *, launched: bool) -> Path:
 
 
 def measure_breakdown(run: Run) -> None:
-    """µs of CPU per stage of a create and of a lookup, in this process, on a new SQLite file."""
+    """µs of CPU per stage of a create and of a lookup, and per request of W5's Entra sync, in
+    this process, each on a new SQLite file."""
     rounds, per_round = (3, 50) if run.plan.quick else (5, 200)
     with empty_database("sqlite") as url:
         found = breakdown.measure(url, rounds, per_round)
     run.extras["breakdown"] = [each.as_json() for each in found]
+    with empty_database("sqlite") as url:
+        sync = breakdown.measure_sync(url, rounds, per_round)
+    run.extras["sync_requests"] = [asdict(each) for each in sync]
 
 
 def _scimgate_small(run: Run, backend: str) -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import httpx
 
+from scimgate.scim.idp import IdpProfile
 from scimgate.service.administration import tenants
 from scimgate.store.engine import open_engine
 from scimgate.store.migrate import upgrade
@@ -129,14 +130,18 @@ class BenchDirectory:
     token: str
 
 
-def new_directories(database_url: str, count: int = 1, name: str = "bench") -> list[BenchDirectory]:
-    """Directories in one new organization of a (migrated) database, each with a token."""
+def new_directories(
+    database_url: str, count: int = 1, name: str = "bench", idp: str = "generic"
+) -> list[BenchDirectory]:
+    """Directories in one new organization of a (migrated) database, each with a token, set
+    to the IdP profile ``idp``."""
     engine = open_engine(database_url)
     try:
         upgrade(engine)
         organization = tenants.create_organization(engine, f"{name} {time.time_ns()}")
         made = [
-            tenants.create_directory(engine, organization.id, f"{name} {n}") for n in range(count)
+            tenants.create_directory(engine, organization.id, f"{name} {n}", IdpProfile(idp))
+            for n in range(count)
         ]
         return [BenchDirectory(each.directory.id, each.token.secret) for each in made]
     finally:

@@ -105,9 +105,13 @@ def test_the_quick_run_measures_every_row_and_shows_the_table_and_the_targets(
         assert all(stage["us"] and stage["us"] > 0 for stage in request["stages"]), request
         assert request["whole_request_us"] > request["sum_of_stages_us"] > 0
     assert create["whole_request_in_flight_us"] > 0
+    # W5's Entra requests, each kind whole: four kinds, each measured.
+    assert len(latest["sync_requests"]) == 4
+    assert all(each["us"] and each["us"] > 0 for each in latest["sync_requests"]), latest
     for text in (printed, markdown):
         assert "edge overhead (whole - sum of stages)" in text
         assert "whole request, 8 in flight" in text
+        assert "CPU per request of W5's Entra sync" in text
         assert "W1 profile:" in text
     profile = latest["profile"]
     assert profile["samples"] > 0, profile
