@@ -50,7 +50,6 @@ IN_FLIGHT = 8
 CREATE, LOOKUP = "create (POST /Users)", 'lookup (GET /Users?filter=userName eq "…")'
 
 SYNC_LOOKUP = "lookup of a user not yet there (GET /Users?filter=userName eq …)"
-SYNC_CREATE = "create (POST /Users)"
 SYNC_MANAGER = "manager (PATCH /Users/{id}, one Add)"
 SYNC_MEMBERS = "ten members (PATCH /Groups/{id}, ten Adds of one member each)"
 SYNC_GROUPS = 20
@@ -278,7 +277,8 @@ def create_body(n: int, run: str) -> bytes:
 
 @contextmanager
 def application(database_url: str, idp: str = "generic") -> Iterator[tuple[Any, BenchDirectory]]:
-    """scimgate's ASGI app over a new directory, configured as ``scimgate serve`` is for W1."""
+    """scimgate's ASGI app over a new directory (of the IdP profile ``idp``), configured as
+    ``scimgate serve`` is for W1."""
     directory = new_directories(database_url, name="breakdown", idp=idp)[0]
     saved = dict(os.environ)
     os.environ.update({"SCIMGATE_DATABASE_URL": database_url, **NO_RATE_LIMITS})
@@ -341,7 +341,7 @@ def measure_sync(database_url: str, rounds: int = 5, per_round: int = 200) -> li
                 ),
                 200,
             ),
-            timed(SYNC_CREATE, lambda n: ("POST", f"{base}/Users", created(min(n, count))), 201),
+            timed(CREATE, lambda n: ("POST", f"{base}/Users", created(min(n, count))), 201),
         ]
         caller = AsgiCaller(app, directory.token)
         try:
