@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -104,17 +104,7 @@ def replace_user_document(
     ``doc`` is the document the replacement stores (:mod:`scimgate.scim.replacement`); the
     event and the answer are made from it, as a creation makes them.
     """
-    with (
-        _unique_user_name(doc["userName"]),
-        changing(scope.engine, scope.directory_id) as work,
-    ):
-        conn = work.conn
-        stored = existing(USERS, conn, scope.directory_id, user_id, for_update=True)
-        check_if_match(if_match, stored.version)
-        groups = membership_lists.groups_of(conn, scope.directory_id, [user_id])[user_id]
-        stored = _save_if_changed(work, scope, stored, doc, groups)
-        confirmations.confirm_in(conn, scope, USERS, [stored])
-    return user_document(scope, stored, groups)
+    return _store_document(scope, user_id, if_match, lambda _: doc)
 
 
 def patch_user(
@@ -144,12 +134,28 @@ def patch_user_document(
     user's model: the new document is the stored one with the values set, and
     the event and the answer are made from it, as a creation makes them.
     """
+    return _store_document(
+        scope,
+        user_id,
+        if_match,
+        lambda stored: settled_user(patched_document(stored.doc, assignments, scope.users_url)),
+    )
+
+
+def _store_document(
+    scope: Scope,
+    user_id: str,
+    if_match: str | None,
+    new_document: Callable[[StoredResource], dict[str, Any]],
+) -> ScimDocument:
+    """Store the document ``new_document`` makes of the user's stored row, and answer the
+    user: the one-pass ways of a PUT and a PATCH."""
     with changing(scope.engine, scope.directory_id) as work:
         conn = work.conn
         stored = existing(USERS, conn, scope.directory_id, user_id, for_update=True)
         check_if_match(if_match, stored.version)
         groups = membership_lists.groups_of(conn, scope.directory_id, [user_id])[user_id]
-        doc = settled_user(patched_document(stored.doc, assignments, scope.users_url))
+        doc = new_document(stored)
         with _unique_user_name(doc["userName"]):
             stored = _save_if_changed(work, scope, stored, doc, groups)
         confirmations.confirm_in(conn, scope, USERS, [stored])
