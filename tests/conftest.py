@@ -9,7 +9,7 @@ import secrets
 import socket
 import ssl
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,6 +127,15 @@ def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
     upgrade(engine)
     yield engine
     engine.dispose()
+
+
+def eventually(found: Callable[[], bool], what: str = "not written") -> None:
+    """Wait until ``found()`` holds (at most 10 s): the provisioning log, and the token use and
+    confirmations written with it, are written after the answer is sent."""
+    deadline = time.monotonic() + 10
+    while not found():
+        assert time.monotonic() < deadline, f"{what} within 10 s"
+        time.sleep(0.02)
 
 
 def free_port() -> int:

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 import scim_payloads
-from conftest import ADMIN_TOKEN, LiveServer, serving
+from conftest import ADMIN_TOKEN, LiveServer, eventually, serving
 
 UNKNOWN = "01900000-0000-7000-8000-000000000000"
 
@@ -58,7 +58,11 @@ def test_a_directory_created_over_the_api_provisions(
     assert [each["username"] for each in users] == ["ada@example.com"]
     detail = admin.get(f"/directories/{directory['id']}").json()
     assert (detail["users"], detail["groups"]) == (1, 1)
-    assert detail["last_request_at"] is not None
+    # The token's use is written with the request's log entry, after the answer.
+    eventually(
+        lambda: admin.get(f"/directories/{directory['id']}").json()["last_request_at"] is not None,
+        "the directory's last request was not recorded",
+    )
     shown = admin.get(f"/organizations/{organization['id']}").json()
     assert [each["id"] for each in shown["directories"]] == [directory["id"]]
     listed = admin.get("/organizations").json()["data"]

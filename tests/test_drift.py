@@ -3,7 +3,7 @@
 import re
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
@@ -11,7 +11,7 @@ import httpx
 from sqlalchemy import Engine, select
 from typer.testing import CliRunner
 
-from conftest import ADMIN_TOKEN, DirectoryClient, LiveServer, new_directory
+from conftest import ADMIN_TOKEN, DirectoryClient, LiveServer, eventually, new_directory
 from scim_payloads import user
 from scimgate.cli.main import app
 from scimgate.service.administration import tenants
@@ -19,14 +19,6 @@ from scimgate.service.operations import provisioning_log
 from scimgate.service.provisioning.confirmations import drift_report
 from scimgate.store.tables.resources import users
 from scimgate.store.transactions import reading, writing
-
-
-def eventually(found: Callable[[], bool]) -> None:
-    """Wait until ``found()`` holds (at most 10 s)."""
-    deadline = time.monotonic() + 10
-    while not found():
-        assert time.monotonic() < deadline, "not written within 10 s"
-        time.sleep(0.02)
 
 
 def settled(server: LiveServer, directory: DirectoryClient) -> None:
