@@ -148,8 +148,12 @@ class Prepared:
         return self._compile(dialect).keys
 
     def _general(self, conn: Connection) -> bool:
-        # Outside a transaction Connection.execute would begin one (SQLite: by hand).
-        return conn.engine in _GENERAL or not conn.in_transaction()
+        # Outside a transaction Connection.execute would begin one (SQLite: by hand). On
+        # SQLite a read's transaction is the driver's own (``store.engine.read_transaction``).
+        return conn.engine in _GENERAL or not (
+            conn.in_transaction()
+            or getattr(conn.connection.driver_connection, "in_transaction", False)
+        )
 
     @staticmethod
     def _run(conn: Connection, compiled: _Compiled, parameters: Mapping[str, Any]) -> Any:

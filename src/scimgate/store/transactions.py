@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, Engine
 
 from scimgate.store.driver_errors import busy_is_retryable
-from scimgate.store.engine import WRITE_OPTION, reader, writer
+from scimgate.store.engine import WRITE_OPTION, read_transaction, reader, takes_turns, writer
 
 
 @dataclass
@@ -93,9 +93,16 @@ def _savepoint(connection: Connection) -> Iterator[None]:
 
 @contextmanager
 def reading(engine: Engine) -> Iterator[Connection]:
-    """A read-only transaction, so that a page and its total see one snapshot."""
-    with busy_is_retryable(), reader(engine) as connection, connection.begin():
-        yield connection
+    """A read-only transaction. On SQLite, one snapshot, so that a page and its total agree,
+    begun and ended on the driver (``store.engine.read_transaction``); PostgreSQL reads at
+    READ COMMITTED, each statement seeing what committed before it."""
+    with busy_is_retryable(), reader(engine) as connection:
+        if takes_turns(engine):
+            with read_transaction(connection):
+                yield connection
+        else:
+            with connection.begin():
+                yield connection
 
 
 @contextmanager
