@@ -13,6 +13,8 @@ import json as json_module
 import logging
 import sys
 import traceback
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
 import orjson
@@ -33,19 +35,62 @@ def configure(json: bool, stream: TextIO | None = None) -> None:
         else structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback)
     )
     exceptions: list[Processor] = [structlog.processors.format_exc_info] if json else []
+    processors: list[Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.StackInfoRenderer(),
+        *exceptions,
+        renderer,
+    ]
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.StackInfoRenderer(),
-            *exceptions,
-            renderer,
-        ],
+        processors=processors,
         wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
         logger_factory=structlog.PrintLoggerFactory(stream or sys.stderr),
         cache_logger_on_first_use=False,
     )
+    global _json_lines
+    _json_lines = (
+        _JsonLines(processors, structlog.PrintLogger(stream or sys.stderr)) if json else None
+    )
+
+
+@dataclass(frozen=True)
+class _JsonLines:
+    """What ``configure(json=True)`` set up: its processors (the last renders a line), and
+    where its lines go."""
+
+    processors: list[Processor]
+    printer: structlog.PrintLogger
+
+
+_json_lines: _JsonLines | None = None
+
+
+def info_line(logger: Any, event: str, **fields: Any) -> None:
+    """``logger.info(event, **fields)``: the same line, written without structlog's chain
+    while ``configure(json=True)``'s configuration is structlog's.
+
+    Every request writes one (the access line), and the chain cost about 9 µs of CPU
+    timed alone, three times that within a request, where this costs a third: it merges
+    the context variables (the request id) after the fields, adds the level and the
+    time, and renders with the same serializer, in the same order. ``logger`` is kept
+    for any other configuration. ``tests/test_log_lines.py`` holds the two ways to the
+    same lines.
+    """
+    lines = _json_lines
+    if lines is None or structlog.get_config()["processors"] is not lines.processors:
+        logger.info(event, **fields)
+        return
+    line = {**fields, "event": event}
+    for key, value in structlog.contextvars.get_contextvars().items():
+        line.setdefault(key, value)
+    if "stack_info" in line or "exc_info" in line:  # the chain renders these
+        logger.info(event, **fields)
+        return
+    line["level"] = "info"
+    line["timestamp"] = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    lines.printer.msg(lines.processors[-1](lines.printer, "info", line))
 
 
 def _json_line(value: Any, **options: Any) -> str:

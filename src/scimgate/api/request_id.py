@@ -15,6 +15,7 @@ from starlette.applications import Starlette
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from scimgate.api.observability import metrics_of
+from scimgate.logging import info_line
 from scimgate.service.administration.tenants import effective_idp
 from scimgate.store.ids import new_id
 from scimgate.store.tenants import Directory
@@ -100,7 +101,8 @@ def observe(scope: Scope, status: int, seconds: float) -> None:
     # Set once a request authenticated for its directory (the SCIM edge): the id its path
     # names, already read.
     directory: Directory | None = scope.get("state", {}).get("directory")
-    access_log.info(
+    info_line(
+        access_log,
         "request",
         method=method,
         path=SECRET_IN_PATH.sub("[secret]", path),
