@@ -10,13 +10,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from scim2_models import UniquenessException
+from scim2_models import NotFoundException, UniquenessException
 from sqlalchemy import Engine, event
 
 from event_support import published
 from scim_payloads import GROUP_SCHEMA, USER_SCHEMA
 from scimgate.scim.group_patch import ListedMember, MemberAction, MemberChange
 from scimgate.scim.limits import Limits
+from scimgate.scim.user_patches import Assignment
 from scimgate.service.administration import tenants
 from scimgate.service.provisioning import groups, users
 from scimgate.service.provisioning.scope import Scope
@@ -126,3 +127,45 @@ def test_a_member_add_asks_in_one_statement_who_is_in_already_and_who_is_a_user(
     assert [event.type for event in published(engine, scope.directory_id)][-1] == (
         "group.user_added"
     )
+
+
+def test_a_user_change_reads_the_user_with_its_roles_and_groups_once_on_sqlite(
+    scope: Scope, statements: list[str], engine: Engine
+) -> None:
+    """SQLite's writers take turns, so the row needs no lock: it is read with the roles and
+    groups its event carries, in one statement. PostgreSQL locks the row (``FOR UPDATE``)
+    and reads the groups and roles apart."""
+    user_id = users.create_user_document(scope, _doc("mover")).id
+    group = groups.create_group_document(
+        scope, {"schemas": [GROUP_SCHEMA], "displayName": "g"}, [ListedMember(user_id)]
+    )
+    statements.clear()
+
+    changed = users.patch_user_document(scope, user_id, [Assignment(("title",), "Lead")], None)
+
+    assert changed.content["title"] == "Lead"
+    assert [each["value"] for each in changed.content["groups"]] == [group.id]
+    reads = [each for each in statements if re.match(r"\s*SELECT\b", each, re.I)]
+    of_the_user = [each for each in reads if re.search(r"\bFROM users\b", each)]
+    roles = [each for each in reads if "user_roles" in each]
+    if engine.dialect.name == "sqlite":
+        assert len(of_the_user) == 1 and "JOIN groups" in of_the_user[0], reads
+        assert roles == of_the_user, reads
+    else:
+        assert len(of_the_user) == 1 and "FOR UPDATE" in of_the_user[0], reads
+        assert len(roles) == 1, reads
+    [event] = published(engine, scope.directory_id)[-1:]
+    assert event.type == "user.updated" and event.data["user"]["groups"][0]["id"] == group.id
+
+
+def test_a_change_of_a_user_the_directory_does_not_have_is_the_same_404(
+    scope: Scope, engine: Engine
+) -> None:
+    organization = tenants.create_organization(engine, f"o-{secrets.token_hex(4)}")
+    elsewhere = tenants.create_directory(engine, organization.id, "other").directory
+    other = Scope(engine, elsewhere, f"/scim/v2/{elsewhere.id}", Limits())
+    theirs = users.create_user_document(other, _doc("theirs")).id
+    for user_id in (theirs, "01900000-0000-7000-8000-000000000000", "not-an-id"):
+        with pytest.raises(NotFoundException) as refused:
+            users.patch_user_document(scope, user_id, [Assignment(("title",), "Lead")], None)
+        assert refused.value.detail == f"No user with id {user_id} in this directory"

@@ -99,3 +99,17 @@ def users_with_groups(
     for _, _, groups_in in found.values():
         groups_in.sort(key=lambda group: group[0])
     return found
+
+
+def user_to_change(
+    conn: Connection, directory_id: str, user_id: str
+) -> tuple[StoredResource, list[str], list[GroupRow]] | None:
+    """A user about to change, with its roles and groups, in one statement, where no other
+    writer can change it before the transaction ends: on SQLite, whose writers take turns
+    (``store.engine.writer``). None on PostgreSQL, where the row is to be read with its
+    lock (``FOR UPDATE``), with encryption on, and for a user the directory does not have:
+    the caller then reads them as before."""
+    if conn.dialect.name != "sqlite":
+        return None
+    found = users_with_groups(conn, directory_id, [user_id])
+    return None if found is None else found.get(user_id)

@@ -83,14 +83,15 @@ class UnitOfWork:
         reason: DeprovisionReason = DeprovisionReason.deactivated,
         stored: StoredResource | None = None,
         groups: list[Membership] | None = None,
+        user_roles: list[str] | None = None,
     ) -> None:
         """A user's attributes or assignment changed: updated, deactivated or reactivated.
 
         ``before`` is the user's state before the change; the event type follows
-        from how the state moved. A caller holding the user's new row and its
-        memberships passes them, saving their reads.
+        from how the state moved. A caller holding the user's new row, its
+        memberships or its stored roles passes them, saving their reads.
         """
-        user = self.builder.user(user_id, stored=stored, groups=groups)
+        user = self.builder.user(user_id, stored=stored, groups=groups, user_roles=user_roles)
         self._user_changed(user, before, previous_attributes, reason)
 
     def _user_changed(

@@ -27,6 +27,7 @@ from scimgate.service.provisioning.scope import Scope
 from scimgate.store import membership_lists, memberships, offboarding
 from scimgate.store import roles as stored_roles
 from scimgate.store.errors import Conflict, Uniqueness
+from scimgate.store.event_subjects import user_to_change
 from scimgate.store.ids import new_id, utcnow
 from scimgate.store.membership_lists import Membership
 from scimgate.store.name_lookups import user_name_holder, user_names_held_by_index
@@ -152,12 +153,18 @@ def _store_document(
     user: the one-pass ways of a PUT and a PATCH."""
     with changing(scope.engine, scope.directory_id) as work:
         conn = work.conn
-        stored = existing(USERS, conn, scope.directory_id, user_id, for_update=True)
+        known = user_to_change(conn, scope.directory_id, user_id)
+        if known is None:
+            stored = existing(USERS, conn, scope.directory_id, user_id, for_update=True)
+            groups = membership_lists.groups_of(conn, scope.directory_id, [user_id])[user_id]
+            user_roles = None
+        else:
+            stored, user_roles, rows = known
+            groups = [Membership(*row) for row in rows]
         check_if_match(if_match, stored.version)
-        groups = membership_lists.groups_of(conn, scope.directory_id, [user_id])[user_id]
         doc = new_document(stored)
         with _unique_user_name(doc["userName"]):
-            stored = _save_if_changed(work, scope, stored, doc, groups)
+            stored = _save_if_changed(work, scope, stored, doc, groups, user_roles=user_roles)
         confirmations.confirm_in(conn, scope, USERS, [stored])
     return user_document(scope, stored, groups)
 
@@ -206,8 +213,12 @@ def _save_if_changed(
     doc: dict[str, Any],
     groups: list[Membership],
     reason: DeprovisionReason = DeprovisionReason.deactivated,
+    *,
+    user_roles: list[str] | None = None,
 ) -> StoredResource:
-    """Store a new state; a write that changes nothing keeps the version and emits nothing."""
+    """Store a new state; a write that changes nothing keeps the version and emits nothing.
+
+    A caller that read the user's stored roles passes them, saving their read."""
     if doc == stored.doc:
         return stored
     if fold(doc["userName"]) != fold(stored.doc["userName"]):
@@ -222,6 +233,7 @@ def _save_if_changed(
         reason=reason,
         stored=updated,
         groups=groups,
+        user_roles=user_roles,
     )
     return updated
 
