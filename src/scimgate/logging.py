@@ -71,12 +71,12 @@ def info_line(logger: Any, event: str, **fields: Any) -> None:
     """``logger.info(event, **fields)``: the same line, written without structlog's chain
     while ``configure(json=True)``'s configuration is structlog's.
 
-    Every request writes one (the access line), and the chain cost about 9 µs of CPU
-    timed alone, three times that within a request, where this costs a third: it merges
-    the context variables (the request id) after the fields, adds the level and the
-    time, and renders with the same serializer, in the same order. ``logger`` is kept
-    for any other configuration. ``tests/test_log_lines.py`` holds the two ways to the
-    same lines.
+    Every request writes one (the access line). Timed alone, the chain costs about 9 µs
+    of CPU and this 5; leaving the line out took 25 to 35 µs off a lookup in process. It
+    merges the context variables (the request id) after the fields, adds the level and
+    the time, and renders with the chain's own renderer, in the same order. ``logger``
+    (unbound, as ``structlog.get_logger`` gives it) is kept for any other configuration.
+    ``tests/test_log_lines.py`` holds the two ways to the same lines.
     """
     lines = _json_lines
     if lines is None or structlog.get_config()["processors"] is not lines.processors:
