@@ -4,6 +4,7 @@ Every SCIM test runs once per backend. The server is a separate process
 (uvicorn on a free loopback port) driven over HTTP with httpx.
 """
 
+import io
 import os
 import secrets
 import socket
@@ -19,9 +20,11 @@ import httpx
 import httpx._transports.default as httpx_transports
 import psycopg
 import pytest
+import structlog
 from sqlalchemy import Engine
 
 from process_support import Restartable, shared_launcher
+from scimgate.logging import configure
 from scimgate.service.administration import tenants
 from scimgate.store.engine import open_engine
 from scimgate.store.migrate import upgrade
@@ -118,6 +121,23 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 @pytest.fixture(scope="session")
 def engine(database_url: str) -> Engine:
     return open_engine(database_url)
+
+
+@pytest.fixture
+def other_engine(database_url: str) -> Iterator[Engine]:
+    """A second engine on the test database: another process's view of it."""
+    engine = open_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def json_log() -> Iterator[io.StringIO]:
+    """The process's log lines as JSON, captured; the default configuration is restored after."""
+    captured = io.StringIO()
+    configure(json=True, stream=captured)
+    yield captured
+    structlog.reset_defaults()
 
 
 @pytest.fixture

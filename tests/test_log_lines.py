@@ -8,7 +8,6 @@ context variables, and check that any other configuration is left to structlog.
 
 import io
 import json
-from collections.abc import Iterator
 from contextlib import ExitStack
 from typing import Any
 
@@ -49,14 +48,6 @@ bound = st.dictionaries(
     scalars,
     max_size=3,
 )
-
-
-@pytest.fixture
-def json_log() -> Iterator[io.StringIO]:
-    captured = io.StringIO()
-    configure(json=True, stream=captured)
-    yield captured
-    structlog.reset_defaults()
 
 
 def _both(captured: io.StringIO, event: str, given_fields: dict[str, Any]) -> list[str]:

@@ -4,7 +4,6 @@ import io
 import json
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -30,7 +29,6 @@ from event_support import admin_client, last_seq, private_server
 from scim_payloads import user
 from scimgate.api.app import create_app
 from scimgate.config import Settings
-from scimgate.logging import configure
 from scimgate.service.event_stream.delivery import fan_out
 from scimgate.service.operations.health import HEARTBEAT_POSITION, heartbeat
 from scimgate.store import progress
@@ -281,15 +279,6 @@ def test_metrics_are_off_without_a_metrics_token(database_url: str, tmp_path: Pa
 
 
 # Structured logs
-
-
-@pytest.fixture
-def json_log() -> Iterator[io.StringIO]:
-    """The process's log lines as JSON, captured; the default configuration is restored after."""
-    captured = io.StringIO()
-    configure(json=True, stream=captured)
-    yield captured
-    structlog.reset_defaults()
 
 
 def _lines(captured: io.StringIO) -> list[dict[str, object]]:

@@ -6,9 +6,7 @@ one is used by the very next write through the other.
 """
 
 import secrets
-from collections.abc import Iterator
 
-import pytest
 from scim2_models import Context
 from sqlalchemy import Engine
 
@@ -20,16 +18,7 @@ from scimgate.service.administration import attribute_mappings, roles, tenants
 from scimgate.service.provisioning import users
 from scimgate.service.provisioning.scope import Scope
 from scimgate.store import roles as role_rows
-from scimgate.store.engine import open_engine
 from scimgate.store.transactions import reading
-
-
-@pytest.fixture
-def other_engine(database_url: str) -> Iterator[Engine]:
-    """A second engine on the test database: another process's view of it."""
-    engine = open_engine(database_url)
-    yield engine
-    engine.dispose()
 
 
 def _create(scope: Scope, nick: str) -> str:

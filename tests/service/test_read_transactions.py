@@ -6,7 +6,6 @@ On SQLite a read's transaction is begun and ended on the driver
 """
 
 import secrets
-from collections.abc import Iterator
 from contextlib import nullcontext
 from typing import Any
 
@@ -15,7 +14,7 @@ from sqlalchemy import Connection, Engine, event, select
 
 from scim_payloads import USER_SCHEMA
 from scimgate.service.administration import tenants
-from scimgate.store.engine import open_engine, reader
+from scimgate.store.engine import reader
 from scimgate.store.ids import new_id, utcnow
 from scimgate.store.resource_tables import USERS
 from scimgate.store.stored_resources import StoredResource
@@ -27,14 +26,6 @@ from scimgate.store.transactions import reading, writing
 def directory_id(engine: Engine) -> str:
     organization = tenants.create_organization(engine, f"o-{secrets.token_hex(4)}")
     return tenants.create_directory(engine, organization.id, "d").directory.id
-
-
-@pytest.fixture
-def other(database_url: str) -> Iterator[Engine]:
-    """A second engine on the same database: another process's writer."""
-    engine = open_engine(database_url)
-    yield engine
-    engine.dispose()
 
 
 def _create(engine: Engine, directory_id: str) -> str:
@@ -51,14 +42,14 @@ def _through_sqlalchemy(conn: Connection, directory_id: str) -> set[str]:
 
 
 def test_a_read_sees_one_snapshot_through_both_paths(
-    engine: Engine, other: Engine, directory_id: str
+    engine: Engine, other_engine: Engine, directory_id: str
 ) -> None:
     if engine.dialect.name == "postgresql":
         pytest.skip("PostgreSQL reads at READ COMMITTED: each statement sees what committed")
     first = _create(engine, directory_id)
     with reading(engine) as conn:
         assert USERS.get(conn, directory_id, first) is not None  # the snapshot starts here
-        second = _create(other, directory_id)
+        second = _create(other_engine, directory_id)
         assert USERS.get(conn, directory_id, second) is None
         assert _through_sqlalchemy(conn, directory_id) == {first}
         assert USERS.get(conn, directory_id, second) is None
@@ -87,7 +78,7 @@ def test_prepared_statements_of_a_read_run_on_the_driver(engine: Engine, directo
 @pytest.mark.parametrize("sqlalchemy_statement", [False, True])
 @pytest.mark.parametrize("fails", [False, True])
 def test_a_read_leaves_no_transaction_open(
-    engine: Engine, other: Engine, directory_id: str, sqlalchemy_statement: bool, fails: bool
+    engine: Engine, other_engine: Engine, directory_id: str, sqlalchemy_statement: bool, fails: bool
 ) -> None:
     user_id = _create(engine, directory_id)
 
@@ -104,6 +95,6 @@ def test_a_read_leaves_no_transaction_open(
         assert not kept.in_transaction()
         assert not getattr(kept.connection.driver_connection, "in_transaction", False)
     # Nothing holds a snapshot: another engine's write is seen by the next read.
-    later = _create(other, directory_id)
+    later = _create(other_engine, directory_id)
     with reading(engine) as conn:
         assert USERS.get(conn, directory_id, later) is not None
