@@ -12,6 +12,7 @@ from sqlalchemy import Connection, bindparam, null, select, union_all
 from scimgate.store.batches import batches
 from scimgate.store.by_ids import ByIds, IdsCondition, by_ids
 from scimgate.store.column_codec import PLAIN, codec_of
+from scimgate.store.engine import takes_turns
 from scimgate.store.resource_tables import USERS
 from scimgate.store.stored_resources import StoredResource
 from scimgate.store.tables.configuration import user_roles
@@ -109,7 +110,7 @@ def user_to_change(
     (``store.engine.writer``). None on PostgreSQL, where the row is to be read with its
     lock (``FOR UPDATE``), with encryption on, and for a user the directory does not have:
     the caller then reads them as before."""
-    if conn.dialect.name != "sqlite":
+    if not takes_turns(conn.engine):
         return None
     found = users_with_groups(conn, directory_id, [user_id])
     return None if found is None else found.get(user_id)
