@@ -4,7 +4,9 @@ Importing this module, or any table module, first runs the package's
 ``__init__``, which loads every table module: the MetaData is always complete.
 """
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import JSON, DateTime, MetaData, String, TypeDecorator
 from sqlalchemy.dialects.postgresql import JSONB
@@ -51,3 +53,36 @@ class Timestamp(TypeDecorator[datetime]):
             return None
         # PostgreSQL answers in its session's time zone; scimgate speaks UTC only.
         return value.astimezone(UTC) if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[datetime | None], Any] | None:
+        """On SQLite, one function from the instant to SQLite's text: what
+        ``process_bind_param`` and SQLite's ``DATETIME`` do one after the other, for about
+        half their CPU (every write binds two to four of these)."""
+        if dialect.name == "sqlite":
+            return _sqlite_text
+        return super().bind_processor(dialect)
+
+    def result_processor(
+        self, dialect: Dialect, coltype: object
+    ) -> Callable[[Any], datetime | None] | None:
+        """On SQLite, one function from the text to the instant, as for binding."""
+        if dialect.name == "sqlite":
+            return _sqlite_instant
+        return super().result_processor(dialect, coltype)
+
+
+def _sqlite_text(value: datetime | None) -> str | None:
+    """SQLite's ``DATETIME`` text of a UTC instant (its storage format, with microseconds)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("timestamps must be timezone-aware")
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _sqlite_instant(value: str | None) -> datetime | None:
+    """The UTC instant of SQLite's ``DATETIME`` text."""
+    if value is None:
+        return None
+    parsed = datetime.fromisoformat(value)
+    return parsed.astimezone(UTC) if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
