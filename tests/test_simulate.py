@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from conftest import LiveServer, free_port, new_directory, serving
 from scimgate.cli.main import app
 from scimgate.config import RateLimits
+from scimgate.simulator import wire
 from scimgate.simulator.dialects import DIALECTS, Generic
 from scimgate.simulator.population import Person
 from scimgate.simulator.runner import MAX_WAIT, Session, retry_after
@@ -212,11 +213,25 @@ def test_the_valve_of_a_directory_elsewhere_is_not_guessed(
     assert not (tmp_path / "absent.db").exists()
 
 
+class _Keeping:
+    """The session's client, keeping every JSON body sent through it."""
+
+    def __init__(self, client: wire.Client) -> None:
+        self.client = client
+        self.sent: list[Any] = []
+
+    def request(self, method: str, path: str, **rest: Any) -> wire.Response:
+        self.sent.append(rest.get("json"))
+        return self.client.request(method, path, **rest)
+
+    def close(self) -> None:
+        self.client.close()
+
+
 def test_the_rfc_dialect_refers_to_a_manager_by_its_location(live_server: LiveServer) -> None:
     directory = new_directory(live_server, "manager reference")
     session = Session(directory.base_url, directory.token, Generic.user_agent)
-    sent: list[httpx.Request] = []
-    session.http.event_hooks["request"] = [sent.append]
+    session.http = keeping = _Keeping(session.http)  # type: ignore[assignment]
     people = [
         Person(f"k{n}", f"p{n}@example.com", "Given", "Family", "Sales", "Rep", None)
         for n in (1, 2)
@@ -226,9 +241,11 @@ def test_the_rfc_dialect_refers_to_a_manager_by_its_location(live_server: LiveSe
             created = session.send("POST", "/Users", (201,), json=Generic().user_body(person, "x"))
             person.scim_id = created["id"]
         Generic().set_manager(session, people[1], str(people[0].scim_id))
+    session.close()
     assert not session.report.failures
-    operation = json.loads(sent[-1].content)["Operations"][0]
+    operation = keeping.sent[-1]["Operations"][0]
     location = directory.http.get(f"/Users/{people[0].scim_id}").json()["meta"]["location"]
+    directory.http.close()
     assert operation["value"]["$ref"] == location
 
 

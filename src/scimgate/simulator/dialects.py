@@ -53,8 +53,8 @@ class Generic:
         }
 
     def set_manager(self, session: Session, person: Person, manager_id: str) -> None:
-        # httpx ends a base URL with a slash: the reference is the manager's own location.
-        users = str(session.http.base_url).rstrip("/") + "/Users"
+        # The reference is the manager's own location, under the base URL requests go to.
+        users = f"{session.base_url}/Users"
         manager = {"value": manager_id, "$ref": f"{users}/{manager_id}"}
         body = _patch({"op": "replace", "path": f"{ENTERPRISE}:manager", "value": manager})
         session.send("PATCH", f"/Users/{person.scim_id}", OK_OR_EMPTY, json=body)

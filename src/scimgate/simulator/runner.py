@@ -7,9 +7,9 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
-import httpx
+from scimgate.simulator import wire
 
 Item = TypeVar("Item")
 
@@ -77,28 +77,51 @@ class Report:
         return sum(step.requests for step in self.steps)
 
 
+class Headers(Protocol):
+    """An answer's headers, read by name in any case."""
+
+    def get(self, name: str, default: str, /) -> str: ...
+
+
+class Answer(Protocol):
+    """What ``refusal`` and ``retry_after`` read of an answer: the simulator's own
+    (``wire.Response``), or an ``httpx.Response``."""
+
+    @property
+    def status_code(self) -> int: ...
+
+    @property
+    def reason_phrase(self) -> str: ...
+
+    @property
+    def headers(self) -> Headers: ...
+
+    def json(self) -> Any: ...
+
+
 class Session:
     """One SCIM client with the IdP's headers, recording every exchange in a report.
 
     With a ``concurrency`` above 1, ``each`` works through a step's items with
     that many requests in flight, as an IdP's provisioning job may; the
-    exchanges of a step are recorded under a lock.
+    exchanges of a step are recorded under a lock. Requests go through
+    ``wire.Client``, whose keep-alive connections serve every step.
     """
 
     def __init__(self, base_url: str, token: str, user_agent: str, concurrency: int = 1) -> None:
         if concurrency < 1:
             raise ValueError("concurrency is at least 1")
         self.concurrency = concurrency
-        self.http = httpx.Client(
-            base_url=base_url.rstrip("/"),
-            headers={
+        self.http = wire.Client(
+            base_url,
+            {
                 "Authorization": f"Bearer {token}",
                 "Content-Type": "application/scim+json; charset=utf-8",
                 "User-Agent": user_agent,
             },
-            timeout=60,
-            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
         )
+        self.base_url = self.http.base_url
+        """The SCIM base URL without a trailing slash, as requests are sent to it."""
         self.report = Report()
         self._step: StepReport | None = None
         self._lock = threading.Lock()
@@ -147,11 +170,10 @@ class Session:
             started = time.perf_counter()
             try:
                 response = self.http.request(method, path, json=json, params=params)
-            except httpx.HTTPError as exc:
+            except wire.TransportError as exc:
                 reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
                 self._fail(method, path, json, None, reason)
-                if isinstance(exc, httpx.TransportError):
-                    self.stop(f"cannot reach {self.http.base_url} ({reason})")
+                self.stop(f"cannot reach {self.base_url} ({reason})")
                 return None
             if response.status_code not in THROTTLED or attempt == MAX_RETRIES:
                 break
@@ -199,7 +221,7 @@ class Session:
         self.http.close()
 
 
-def refusal(response: httpx.Response) -> str:
+def refusal(response: Answer) -> str:
     """A refused request in words: its status and the SCIM error's detail, if any."""
     try:
         detail = response.json().get("detail")
@@ -209,7 +231,7 @@ def refusal(response: httpx.Response) -> str:
     return f"{response.status_code} {phrase}".strip() + (f": {detail}" if detail else "")
 
 
-def retry_after(response: httpx.Response) -> float | None:
+def retry_after(response: Answer) -> float | None:
     """The seconds a throttled answer asks for (at most ``MAX_WAIT``); None without a
     ``Retry-After`` in seconds, which leaves the answer a failure like any other."""
     try:
