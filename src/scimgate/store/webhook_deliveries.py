@@ -70,8 +70,9 @@ class Attempt:
     response_excerpt: str | None
 
 
-def published_after(conn: Connection, after: int, limit: int) -> list[Published]:
-    """The next published events to fan out, by position in the stream, without payloads."""
+def published_after(conn: Connection, after: int, through: int, limit: int) -> list[Published]:
+    """The next published events to fan out, by position in the stream, up to ``through``,
+    without payloads."""
     rows = conn.execute(
         select(
             events.c.position.label("seq"),
@@ -81,7 +82,7 @@ def published_after(conn: Connection, after: int, limit: int) -> list[Published]
             events.c.type,
             events.c.published_at,
         )
-        .where(events.c.position > after)
+        .where(events.c.position > after, events.c.position <= through)
         .order_by(events.c.position)
         .limit(limit)
     )
