@@ -10,13 +10,19 @@ hashes, and a full page, whose total needs counting and whose walk is
 remembered for the next page.
 """
 
+from sqlalchemy import Connection
+
 from scimgate.scim.compare import fold
 from scimgate.scim.documents import ListDocument
 from scimgate.scim.key_lookups import KeyLookup
 from scimgate.service.provisioning import confirmations
-from scimgate.service.provisioning.listing import ResourceKind
+from scimgate.service.provisioning.listing import USER_KIND, ResourceKind
+from scimgate.service.provisioning.representation import user_document
 from scimgate.service.provisioning.scope import Scope
+from scimgate.store import user_lookups
 from scimgate.store.encryption import keyring_of_engine
+from scimgate.store.membership_lists import Membership
+from scimgate.store.stored_resources import StoredResource
 from scimgate.store.transactions import reading
 
 _COLUMNS = {
@@ -43,10 +49,17 @@ def lookup_page(
     column, folded = _COLUMNS[(kind.name, lookup.attribute)]
     value = fold(lookup.value) if folded else lookup.value
     with reading(scope.engine) as conn:
-        rows = kind.table.matching(conn, scope.directory_id, column, value, count)
+        found = _users_found(conn, scope, kind, column, value, count)
+        if found is not None:
+            rows = [stored for stored, _ in found]
+        else:
+            rows = kind.table.matching(conn, scope.directory_id, column, value, count)
         if len(rows) == count:
             return None
-        resources = kind.build(conn, scope, rows, with_members)
+        if found is not None:
+            resources = [user_document(scope, stored, groups) for stored, groups in found]
+        else:
+            resources = kind.build(conn, scope, rows, with_members)
     confirmations.confirm_seen(scope, kind.table, rows)
     return ListDocument(
         total_results=len(rows),
@@ -55,3 +68,13 @@ def lookup_page(
         next_cursor=None,
         list_model=scope.models.list_response,
     )
+
+
+def _users_found(
+    conn: Connection, scope: Scope, kind: ResourceKind, column: str, value: str, count: int
+) -> list[tuple[StoredResource, list[Membership]]] | None:
+    """The users found, each with its groups, read in one statement
+    (``store.user_lookups``); None for groups, which the kind's builder reads."""
+    if kind is not USER_KIND:
+        return None
+    return user_lookups.matching_with_groups(conn, scope.directory_id, column, value, count)
