@@ -16,7 +16,6 @@ the same answer bytes, the same events, the same row and version.
 import json
 import secrets
 from collections.abc import Callable
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -165,7 +164,7 @@ class _Recording:
     a deactivation would."""
 
     def __init__(self) -> None:
-        self.http = SimpleNamespace(base_url=USERS_URL.removesuffix("/Users"))
+        self.base_url = USERS_URL.removesuffix("/Users")
         self.sent: list[tuple[str, str, Any]] = []
 
     def send(self, method: str, path: str, expected: Any, json: Any = None, **_: Any) -> Any:
