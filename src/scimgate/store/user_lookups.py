@@ -24,20 +24,13 @@ def _statement(column: str) -> Prepared:
     """The users of a directory whose ``column`` holds a value (the first ``limit`` in id
     order), and the groups of those users."""
     u, gm = users.c, group_members.c
-    found = (
+    matched = (
         select(*USERS.stored_columns())
         .where(u.directory_id == bindparam("directory_id"), u[column] == bindparam("value"))
         .order_by(u.id)
         .limit(bindparam("limit"))
-        .subquery()
     )
-    found_ids = (
-        select(u.id)
-        .where(u.directory_id == bindparam("directory_id"), u[column] == bindparam("value"))
-        .order_by(u.id)
-        .limit(bindparam("limit"))
-    )
-    user_rows = select(*found.c, null(), null(), null())
+    user_rows = select(*matched.subquery().c, null(), null(), null())
     group_rows = (
         select(
             gm.member_id,
@@ -47,7 +40,10 @@ def _statement(column: str) -> Prepared:
             groups.c.external_id,
         )
         .select_from(group_members.join(groups, groups.c.id == gm.group_id))
-        .where(gm.directory_id == bindparam("directory_id"), gm.member_id.in_(found_ids))
+        .where(
+            gm.directory_id == bindparam("directory_id"),
+            gm.member_id.in_(matched.with_only_columns(u.id)),
+        )
     )
     return Prepared(union_all(user_rows, group_rows))
 

@@ -50,16 +50,18 @@ def lookup_page(
     value = fold(lookup.value) if folded else lookup.value
     with reading(scope.engine) as conn:
         found = _users_found(conn, scope, kind, column, value, count)
-        if found is not None:
-            rows = [stored for stored, _ in found]
-        else:
-            rows = kind.table.matching(conn, scope.directory_id, column, value, count)
+        rows = (
+            [stored for stored, _ in found]
+            if found is not None
+            else kind.table.matching(conn, scope.directory_id, column, value, count)
+        )
         if len(rows) == count:
             return None
-        if found is not None:
-            resources = [user_document(scope, stored, groups) for stored, groups in found]
-        else:
-            resources = kind.build(conn, scope, rows, with_members)
+        resources = (
+            [user_document(scope, stored, groups) for stored, groups in found]
+            if found is not None
+            else kind.build(conn, scope, rows, with_members)
+        )
     confirmations.confirm_seen(scope, kind.table, rows)
     return ListDocument(
         total_results=len(rows),
