@@ -137,11 +137,14 @@ class Client:
 
         Raises ``ConnectError`` or ``TransportError`` when no answer came.
         """
-        target = self._path + quote(path, safe=PATH_SAFE) + _query(params)
-        body = None if json is None else _json_body(json)
+        outgoing = _Outgoing(
+            method,
+            self._path + quote(path, safe=PATH_SAFE) + _query(params),
+            None if json is None else _json_body(json),
+        )
         connection, reused = self._take()
         try:
-            answer, keep = self._exchange(connection, reused, method, target, body)
+            answer, keep = self._exchange(connection, reused, outgoing)
         except BaseException:
             connection.close()
             raise
@@ -193,16 +196,11 @@ class Client:
             raise ConnectError(str(exc) or type(exc).__name__) from exc
 
     def _exchange(
-        self,
-        connection: http.client.HTTPConnection,
-        reused: bool,
-        method: str,
-        target: str,
-        body: bytes | None,
+        self, connection: http.client.HTTPConnection, reused: bool, outgoing: "_Outgoing"
     ) -> tuple[Response, bool]:
         """The whole answer, and whether the connection stays open for the next request."""
         try:
-            answer = self._answered(connection, reused, method, target, body)
+            answer = self._answered(connection, reused, outgoing)
             content = _decoded(answer.read(), answer.getheader("Content-Encoding"))
         except (OSError, http.client.HTTPException, zlib.error) as exc:
             raise TransportError(f"{type(exc).__name__}: {exc}") from exc
@@ -210,17 +208,12 @@ class Client:
         return response, not answer.will_close
 
     def _answered(
-        self,
-        connection: http.client.HTTPConnection,
-        reused: bool,
-        method: str,
-        target: str,
-        body: bytes | None,
+        self, connection: http.client.HTTPConnection, reused: bool, outgoing: "_Outgoing"
     ) -> http.client.HTTPResponse:
         """The answer's status and headers; the request is sent once more, on a new
         connection, when a reused one ends before any byte of the answer."""
         try:
-            return self._send(connection, method, target, body)
+            return self._send(connection, outgoing)
         # http.client's RemoteDisconnected, an end before the status line, is one of these.
         except (BrokenPipeError, ConnectionResetError):
             if not reused:
@@ -229,18 +222,28 @@ class Client:
             # nothing, so the request is safe to send again.
             connection.close()
             self._connect(connection)
-            return self._send(connection, method, target, body)
+            return self._send(connection, outgoing)
 
     def _send(
-        self, connection: http.client.HTTPConnection, method: str, target: str, body: bytes | None
+        self, connection: http.client.HTTPConnection, outgoing: "_Outgoing"
     ) -> http.client.HTTPResponse:
-        connection.putrequest(method, target, skip_host=True, skip_accept_encoding=True)
+        method, body = outgoing.method, outgoing.body
+        connection.putrequest(method, outgoing.target, skip_host=True, skip_accept_encoding=True)
         for name, value in self._headers:
             connection.putheader(name, value)
         if body is not None or method in BODY_METHODS:
             connection.putheader("Content-Length", str(len(body or b"")))
         connection.endheaders(body)
         return connection.getresponse()
+
+
+@dataclass(frozen=True, slots=True)
+class _Outgoing:
+    """A request as it goes on the wire: its method, target (path and query) and body."""
+
+    method: str
+    target: str
+    body: bytes | None
 
 
 def _query(params: Mapping[str, Param] | None) -> str:
