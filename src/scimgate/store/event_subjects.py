@@ -4,7 +4,7 @@ Each read is one statement per batch of ids, built once, as it runs for every
 user an event is about (a member added, say).
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, null, select, union_all
@@ -52,10 +52,9 @@ GroupRow = tuple[str, str, str | None]
 """A group a user is in: its id, displayName and externalId."""
 
 
-def _with_groups(ids: IdsCondition) -> Any:
+def with_groups(ids: IdsCondition) -> Any:
     """Each user's row with its roles (group columns null), then a row per group it is in
-    (user columns null)."""
-    gm = group_members.c
+    (user columns null): the users whose id meets ``ids``. Read with :func:`gathered`."""
     user_rows = (
         select(*USERS.stored_columns(), user_roles.c.roles, null(), null(), null())
         .select_from(
@@ -67,44 +66,60 @@ def _with_groups(ids: IdsCondition) -> Any:
         )
         .where(users.c.directory_id == bindparam("directory_id"), ids(users.c.id))
     )
-    group_rows = (
+    return union_all(user_rows, group_rows(ids))
+
+
+def group_rows(ids: IdsCondition) -> Any:
+    """A row per group each of the users whose id meets ``ids`` is in, laid out as
+    :func:`with_groups` lays out its group rows (user columns null)."""
+    gm = group_members.c
+    return (
         select(
             gm.member_id, *[null()] * 6, groups.c.id, groups.c.display_name, groups.c.external_id
         )
         .select_from(group_members.join(groups, groups.c.id == gm.group_id))
         .where(gm.directory_id == bindparam("directory_id"), ids(gm.member_id))
     )
-    return union_all(user_rows, group_rows)
 
 
-_USERS_WITH_GROUPS = ByIds(_with_groups, "ids")
+UserWithGroups = tuple[StoredResource, list[str], list[GroupRow]]
+"""A user's row, its stored roles (none if never computed) and its groups in id order."""
 
 
-def users_with_groups(
-    conn: Connection, directory_id: str, user_ids: Sequence[str]
-) -> dict[str, tuple[StoredResource, list[str], list[GroupRow]]] | None:
-    """What :func:`users_with_roles` reads, and each user's groups in id order, in one
-    statement per batch; None with encryption on, where group names are sealed (read
-    them with ``membership_lists.groups_of``)."""
-    if codec_of(conn).sealed:
-        return None
-    found: dict[str, tuple[StoredResource, list[str], list[GroupRow]]] = {}
+def gathered(directory_id: str, rows: Iterable[Sequence[Any]]) -> dict[str, UserWithGroups]:
+    """The users a :func:`with_groups` statement answered, by id (plain rows only)."""
+    found: dict[str, UserWithGroups] = {}
     in_groups: dict[str, list[GroupRow]] = {}
-    for batch in batches(user_ids):
-        for row in _USERS_WITH_GROUPS.run(conn, batch, {"directory_id": directory_id}):
-            if row[7] is None:
-                stored = USERS.stored_from(PLAIN, directory_id, row)
-                found[row[0]] = (stored, list(row[6] or []), in_groups.setdefault(row[0], []))
-            else:
-                in_groups.setdefault(row[0], []).append((row[7], row[8], row[9]))
+    for row in rows:
+        if row[7] is None:
+            stored = USERS.stored_from(PLAIN, directory_id, row)
+            found[row[0]] = (stored, list(row[6] or []), in_groups.setdefault(row[0], []))
+        else:
+            in_groups.setdefault(row[0], []).append((row[7], row[8], row[9]))
     for _, _, groups_in in found.values():
         groups_in.sort(key=lambda group: group[0])
     return found
 
 
-def user_to_change(
-    conn: Connection, directory_id: str, user_id: str
-) -> tuple[StoredResource, list[str], list[GroupRow]] | None:
+_USERS_WITH_GROUPS = ByIds(with_groups, "ids")
+
+
+def users_with_groups(
+    conn: Connection, directory_id: str, user_ids: Sequence[str]
+) -> dict[str, UserWithGroups] | None:
+    """What :func:`users_with_roles` reads, and each user's groups in id order, in one
+    statement per batch; None with encryption on, where group names are sealed (read
+    them with ``membership_lists.groups_of``)."""
+    if codec_of(conn).sealed:
+        return None
+    found: dict[str, UserWithGroups] = {}
+    for batch in batches(user_ids):
+        rows = _USERS_WITH_GROUPS.run(conn, batch, {"directory_id": directory_id})
+        found.update(gathered(directory_id, rows))
+    return found
+
+
+def user_to_change(conn: Connection, directory_id: str, user_id: str) -> UserWithGroups | None:
     """A user about to change, with its roles and groups, in one statement, where no other
     writer can change it before the transaction ends: on SQLite, whose writers take turns
     (``store.engine.writer``). None on PostgreSQL, where the row is to be read with its

@@ -3,49 +3,42 @@
 IdPs look a user up by ``userName`` or ``externalId`` before every change they
 send. The page that answers lists each user found with its groups; read apart,
 that was the key's indexed query, then the memberships of the users it found.
-Here both come from one ``UNION ALL``, built once per key column: each user's
-row (group columns null), then a row per group it is in (user columns null).
+Here both come from one ``UNION ALL``, built once per key column: the key's own
+indexed query, then the found users' groups as the statement that reads the
+users events are about reads them (``event_subjects.group_rows``), and the rows
+are gathered as that statement's are.
 """
 
-from sqlalchemy import Connection, bindparam, null, select, union_all
+from typing import Any
 
-from scimgate.store.column_codec import PLAIN, codec_of
+from sqlalchemy import ColumnElement, Connection, bindparam, null, select, union_all
+
+from scimgate.store.column_codec import codec_of
+from scimgate.store.event_subjects import gathered, group_rows
 from scimgate.store.membership_lists import Membership
 from scimgate.store.prepared import Prepared
 from scimgate.store.resource_tables import USERS
 from scimgate.store.stored_resources import StoredResource
-from scimgate.store.tables.resources import group_members, groups, users
-
-_STORED = len(USERS.stored_columns())
-"""Where a row's group columns begin."""
+from scimgate.store.tables.resources import users
 
 
 def _statement(column: str) -> Prepared:
     """The users of a directory whose ``column`` holds a value (the first ``limit`` in id
-    order), and the groups of those users."""
-    u, gm = users.c, group_members.c
-    matched = (
+    order), read by the key's index, then their groups: rows laid out as
+    ``event_subjects.with_groups`` lays them out, the roles left null."""
+    u = users.c
+    found = (
         select(*USERS.stored_columns())
         .where(u.directory_id == bindparam("directory_id"), u[column] == bindparam("value"))
         .order_by(u.id)
         .limit(bindparam("limit"))
     )
-    user_rows = select(*matched.subquery().c, null(), null(), null())
-    group_rows = (
-        select(
-            gm.member_id,
-            *[null()] * (_STORED - 1),
-            groups.c.id,
-            groups.c.display_name,
-            groups.c.external_id,
-        )
-        .select_from(group_members.join(groups, groups.c.id == gm.group_id))
-        .where(
-            gm.directory_id == bindparam("directory_id"),
-            gm.member_id.in_(matched.with_only_columns(u.id)),
-        )
-    )
-    return Prepared(union_all(user_rows, group_rows))
+
+    def among_found(ids: ColumnElement[Any]) -> ColumnElement[bool]:
+        return ids.in_(found.with_only_columns(u.id).correlate(None))
+
+    user_rows = select(*found.subquery().c, null(), null(), null(), null())
+    return Prepared(union_all(user_rows, group_rows(among_found)))
 
 
 _BY_COLUMN = {column: _statement(column) for column in ("user_name_key", "external_id")}
@@ -62,19 +55,9 @@ def matching_with_groups(
     """
     if codec_of(conn).sealed:
         return None
-    found: dict[str, tuple[StoredResource, list[Membership]]] = {}
-    memberships: dict[str, list[Membership]] = {}
-    for row in _BY_COLUMN[column].rows(
-        conn, {"directory_id": directory_id, "value": value, "limit": limit}
-    ):
-        group_id = row[_STORED]
-        if group_id is None:
-            stored = USERS.stored_from(PLAIN, directory_id, row)
-            found[stored.id] = (stored, memberships.setdefault(stored.id, []))
-        else:
-            memberships.setdefault(row[0], []).append(
-                Membership(group_id, row[_STORED + 1], row[_STORED + 2])
-            )
-    for _, groups_in in found.values():
-        groups_in.sort(key=lambda membership: membership.group_id)
-    return [found[user_id] for user_id in sorted(found)]
+    parameters = {"directory_id": directory_id, "value": value, "limit": limit}
+    found = gathered(directory_id, _BY_COLUMN[column].rows(conn, parameters))
+    return [
+        (stored, [Membership(*group) for group in groups_in])
+        for stored, _, groups_in in (found[user_id] for user_id in sorted(found))
+    ]
