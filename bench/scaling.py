@@ -25,6 +25,7 @@ machine would add. Results go to ``bench/results/scaling.{json,md}`` (or
 import argparse
 import json
 import os
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ from servers import (
     BenchDirectory,
     Server,
     cpu_seconds,
+    machine_cpu_seconds,
     new_directories,
     peak_rss_mib,
     scimgate_server,
@@ -60,14 +62,14 @@ def measure(url: str, processes: int, seconds: float, backend_cpu: bool) -> dict
         root = scim_root(server)
         activate([f"{root}/scim/v2/{each.directory_id}" for each in made], made)
         settled(server.pid)
-        server_before = tree_cpu_seconds(server.pid)
         database_before = backends_cpu(url, backend_cpu)
-        creates = spread_creates(server, made, shape)
-        server_cpu = tree_cpu_seconds(server.pid) - server_before
+        with Busy(server.pid) as creating:
+            creates = spread_creates(server, made, shape)
         database_cpu = _delta(backends_cpu(url, backend_cpu), database_before)
-        lookups = run_wrk(
-            server, "requests", shape=shape, expected=[200], requests=misses(), cycle=True
-        )
+        with Busy(server.pid) as looking_up:
+            lookups = run_wrk(
+                server, "requests", shape=shape, expected=[200], requests=misses(), cycle=True
+            )
         memory = peak_rss_mib(server.pid)
     for name, result in (("creates", creates), ("lookups", lookups)):
         if result.failed:
@@ -78,11 +80,42 @@ def measure(url: str, processes: int, seconds: float, backend_cpu: bool) -> dict
         "lookups_per_s": lookups.requests / lookups.seconds,
         "lookups_p99_ms": lookups.p99_ms,
         "peak_rss_mib": memory,
-        "server_cpu_us_per_create": 1e6 * server_cpu / creates.requests,
+        "server_cpu_us_per_create": 1e6 * creating.server_seconds / creates.requests,
+        "server_cpu_us_per_lookup": 1e6 * looking_up.server_seconds / lookups.requests,
+        "creates_machine_busy": creating.machine_share,
+        "creates_server_cores": creating.server_cores,
+        "lookups_machine_busy": looking_up.machine_share,
+        "lookups_server_cores": looking_up.server_cores,
     }
     if backend_cpu:
         figures["database_cpu_us_per_create"] = 1e6 * database_cpu / creates.requests
     return figures
+
+
+class Busy:
+    """How busy the machine and the server processes were while the block ran."""
+
+    machine_share: float
+    """The share of all the machine's cores that was busy: 1.0 is every core all along."""
+    server_seconds: float
+    """CPU seconds the server processes used."""
+    server_cores: float
+    """The same, in cores: CPU seconds per second."""
+
+    def __init__(self, server_pid: int) -> None:
+        self._pid = server_pid
+
+    def __enter__(self) -> "Busy":
+        self._began = time.monotonic()
+        self._server = tree_cpu_seconds(self._pid)
+        self._machine = machine_cpu_seconds()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        busy, total = machine_cpu_seconds()
+        self.server_seconds = tree_cpu_seconds(self._pid) - self._server
+        self.server_cores = self.server_seconds / (time.monotonic() - self._began)
+        self.machine_share = (busy - self._machine[0]) / (total - self._machine[1])
 
 
 def spread_creates(server: Server, made: list[BenchDirectory], shape: Shape) -> LoadResult:
@@ -168,6 +201,29 @@ def report(results: dict[str, Any]) -> str:
             f"| {server_us:,.0f} + {database_us:,.0f} = {server_us + database_us:,.0f} µs "
             f"| {figures['peak_rss_mib']:.0f} MiB |"
         )
+    lines += [
+        "",
+        "How busy the machine was (all its cores, wrk and PostgreSQL included) and the server "
+        "processes (in cores):",
+        "",
+        "| server processes | creates: machine busy | server cores | lookups: machine busy "
+        "| server cores | server CPU per lookup |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    for count, figures in sorted(postgresql.items()):
+        lines.append(
+            f"| {count} | {figures['creates_machine_busy']:.0%} "
+            f"| {figures['creates_server_cores']:.2f} "
+            f"| {figures['lookups_machine_busy']:.0%} "
+            f"| {figures['lookups_server_cores']:.2f} "
+            f"| {figures['server_cpu_us_per_lookup']:,.0f} µs |"
+        )
+    lines += [
+        "",
+        "If a request's CPU stays what it was, a second process can add at most the machine's "
+        f"idle share: from 1 process, creates could scale at most "
+        f"{1 / one['creates_machine_busy']:.2f}x, lookups {1 / one['lookups_machine_busy']:.2f}x.",
+    ]
     sqlite = results["sqlite"][1]
     lines += [
         "",

@@ -84,6 +84,17 @@ def cpu_seconds(pid: int) -> float:
     return (utime + stime) / os.sysconf("SC_CLK_TCK")
 
 
+def machine_cpu_seconds() -> tuple[float, float]:
+    """CPU seconds the cores of this machine have been busy so far, and in all (``/proc/stat``):
+    busy is everything but idle, I/O wait and time the hypervisor gave to others, whoever
+    ran (servers, the database, the load generator)."""
+    fields = [int(each) for each in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    user, nice, system, idle, iowait, irq, softirq, steal = fields[:8]
+    ticks = os.sysconf("SC_CLK_TCK")
+    busy = user + nice + system + irq + softirq
+    return busy / ticks, (busy + idle + iowait + steal) / ticks
+
+
 def tree_cpu_seconds(pid: int) -> float:
     """CPU time of a process and its running children (the workers of ``--workers N``)."""
     total = 0.0
