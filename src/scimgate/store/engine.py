@@ -40,6 +40,7 @@ from scimgate.scim import jsontext
 from scimgate.scim.compare import fold
 from scimgate.store.driver_errors import translate_conflicts
 from scimgate.store.encryption import Keyring, attach
+from scimgate.store.pool_pings import ping_when_idle
 
 log = structlog.get_logger("scimgate.store")
 
@@ -118,16 +119,17 @@ def _open(url: str, pool: PoolSettings | None) -> Engine:
     if is_sqlite(url):
         return _sqlite_engine(url)
     pool = pool or PoolSettings()
-    return create_engine(
+    engine = create_engine(
         url,
         pool_size=pool.size,
         max_overflow=pool.overflow,
         pool_timeout=pool.timeout,
-        pool_pre_ping=True,
         hide_parameters=True,
         json_serializer=jsontext.dumps,
         json_deserializer=jsontext.loads,
     )
+    ping_when_idle(engine)
+    return engine
 
 
 @contextmanager
