@@ -21,6 +21,7 @@ from scimgate.scim.user_patches import Assignment
 from scimgate.service.administration import tenants
 from scimgate.service.provisioning import groups, users
 from scimgate.service.provisioning.scope import Scope
+from scimgate.store.resource_tables import GROUPS, USERS
 
 
 @pytest.fixture
@@ -63,6 +64,31 @@ def test_a_create_reads_its_directory_once_and_postgresql_locks_it_to_publish(
         assert len(reads) == 1, reads
     else:
         assert len(reads) == 2 and "FOR NO KEY UPDATE" in reads[1], reads
+
+
+def test_a_create_counts_its_resource_in_the_statement_that_inserts_it_on_postgresql(
+    scope: Scope, statements: list[str], engine: Engine
+) -> None:
+    """One round trip fewer on PostgreSQL (SQLite, in the process, takes two calls). The
+    directory's totals count what was made; a refused create counts nothing."""
+    users.create_user_document(scope, _doc("first"))
+    statements.clear()
+
+    users.create_user_document(scope, _doc("second"))
+    groups.create_group_document(scope, {"schemas": [GROUP_SCHEMA], "displayName": "g"})
+    with pytest.raises(UniquenessException):
+        users.create_user_document(scope, _doc("FIRST"))
+
+    writes = [each for each in statements if re.match(r"\s*(WITH|INSERT)\b", each)]
+    counting = [each for each in writes if "INSERT INTO resource_counts" in each]
+    if engine.dialect.name == "sqlite":
+        assert not [each for each in counting if "INSERT INTO users" in each], counting
+    else:
+        inserts = [each for each in writes if re.search(r"INSERT INTO (users|groups)\b", each)]
+        assert counting == inserts and len(counting) == 3, writes  # the refused one failed whole
+    with engine.connect() as conn:
+        assert USERS.count(conn, scope.directory_id, None) == 2
+        assert GROUPS.count(conn, scope.directory_id, None) == 1
 
 
 def test_a_member_added_is_read_with_its_roles_and_groups_in_one_statement(

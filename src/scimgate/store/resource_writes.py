@@ -11,7 +11,7 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, select, update
+from sqlalchemy import Connection, bindparam, delete, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -33,14 +33,35 @@ class ResourceWrites(ResourceLayout):
             **vars(resource),
             **self.columns(codec, directory_id, resource.id, resource.doc),
         }
-        self._insert.execute(conn, row)
+        if conn.dialect.name == "postgresql":
+            self._insert_counted.execute(conn, row)
+        else:
+            self._insert.execute(conn, row)
+            self.add_to_total(conn, directory_id, 1)
         self._index_emails(conn, codec, directory_id, resource.id, resource.doc)
-        self.add_to_total(conn, directory_id, 1)
 
     @cached_property
     def _insert(self) -> Prepared:
         """Every column is set: the row of :meth:`insert`, plain or encrypted."""
         return Prepared(self.table.insert(), [column.key for column in self.table.c])
+
+    @cached_property
+    def _insert_counted(self) -> Prepared:
+        """PostgreSQL: the row of :meth:`insert` and one more in the directory's total, in
+        one statement, so one round trip, where SQLite makes two calls into the process."""
+        table = self.table
+        inserted = (
+            table.insert()
+            .values({column.key: bindparam(column.key, type_=column.type) for column in table.c})
+            .returning(table.c.directory_id)
+            .cte("inserted")
+        )
+        one_more = select(inserted.c.directory_id, literal(self.noun), literal(1))
+        return Prepared(
+            _adding(postgresql_insert, resource_counts.c.total + 1).from_select(
+                ["directory_id", "resource_type", "total"], one_more
+            )
+        )
 
     def replace(self, conn: Connection, directory_id: str, resource: StoredResource) -> None:
         """Store a new state of an existing resource (whose version the caller has checked)."""
@@ -179,17 +200,18 @@ def _version_of(directory_id: str, resource: StoredResource) -> dict[str, Any]:
 
 def _adding_to_total(insert: Any) -> Any:
     """An upsert that adds ``:change`` to a directory's total of one resource type."""
-    return (
-        insert(resource_counts)
-        .values(
-            directory_id=bindparam("directory_id"),
-            resource_type=bindparam("resource_type"),
-            total=bindparam("change"),
-        )
-        .on_conflict_do_update(
-            index_elements=[resource_counts.c.directory_id, resource_counts.c.resource_type],
-            set_={"total": resource_counts.c.total + bindparam("change")},
-        )
+    return _adding(insert, resource_counts.c.total + bindparam("change")).values(
+        directory_id=bindparam("directory_id"),
+        resource_type=bindparam("resource_type"),
+        total=bindparam("change"),
+    )
+
+
+def _adding(insert: Any, total: Any) -> Any:
+    """An insert into ``resource_counts`` that sets an existing row's total to ``total``."""
+    return insert(resource_counts).on_conflict_do_update(
+        index_elements=[resource_counts.c.directory_id, resource_counts.c.resource_type],
+        set_={"total": total},
     )
 
 
