@@ -3,6 +3,7 @@ on the driver, and no transaction left open on the connection, whatever the bloc
 
 On SQLite a read's transaction is begun and ended on the driver
 (``store.engine.read_transaction``); a statement run through SQLAlchemy within it joins it.
+On PostgreSQL, at READ COMMITTED, a read's statements run in autocommit, each on its own.
 """
 
 import secrets
@@ -10,11 +11,13 @@ from contextlib import nullcontext
 from typing import Any
 
 import pytest
+from psycopg.pq import TransactionStatus
 from sqlalchemy import Connection, Engine, event, select
 
 from scim_payloads import USER_SCHEMA
+from scimgate.config import PoolSettings
 from scimgate.service.administration import tenants
-from scimgate.store.engine import reader
+from scimgate.store.engine import open_engine, reader
 from scimgate.store.ids import new_id, utcnow
 from scimgate.store.resource_tables import USERS
 from scimgate.store.stored_resources import StoredResource
@@ -98,3 +101,51 @@ def test_a_read_leaves_no_transaction_open(
     later = _create(other_engine, directory_id)
     with reading(engine) as conn:
         assert USERS.get(conn, directory_id, later) is not None
+
+
+def _open_transaction(conn: Connection) -> bool:
+    """Whether PostgreSQL holds a transaction open on the connection (psycopg's view of it)."""
+    driver: Any = conn.connection.driver_connection
+    return bool(driver.info.transaction_status != TransactionStatus.IDLE)
+
+
+def test_a_postgresql_read_sends_no_begin_nor_commit(engine: Engine, directory_id: str) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite reads in one snapshot, begun and ended on the driver")
+    user_id = _create(engine, directory_id)
+    with reading(engine) as conn:
+        assert USERS.get(conn, directory_id, user_id) is not None
+        assert not _open_transaction(conn)
+        assert user_id in _through_sqlalchemy(conn, directory_id)
+        assert not _open_transaction(conn)
+
+
+def test_a_postgresql_write_after_a_read_on_the_same_connection_is_one_transaction(
+    database_url: str,
+) -> None:
+    """The pool's one connection reads in autocommit, then writes: a failed write leaves
+    nothing, and a write that ends leaves its transaction closed."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite's writers have a connection of their own")
+    engine = open_engine(database_url, PoolSettings(size=1, overflow=0))
+    try:
+        organization = tenants.create_organization(engine, f"o-{secrets.token_hex(4)}")
+        directory_id = tenants.create_directory(engine, organization.id, "d").directory.id
+        with reading(engine) as conn:
+            assert _through_sqlalchemy(conn, directory_id) == set()
+
+        class Failed(Exception):
+            pass
+
+        with pytest.raises(Failed), writing(engine) as conn:
+            doc = {"schemas": [USER_SCHEMA], "userName": "rolled-back@example.com"}
+            USERS.insert(conn, directory_id, StoredResource.new(new_id(), doc, utcnow()))
+            assert _open_transaction(conn)
+            raise Failed
+        with reading(engine) as conn:
+            assert _through_sqlalchemy(conn, directory_id) == set()
+        kept = _create(engine, directory_id)
+        with reading(engine) as conn:
+            assert _through_sqlalchemy(conn, directory_id) == {kept}
+    finally:
+        engine.dispose()

@@ -99,13 +99,21 @@ def _savepoint(connection: Connection) -> Iterator[None]:
 @contextmanager
 def reading(engine: Engine) -> Iterator[Connection]:
     """A read-only transaction. On SQLite, one snapshot, so that a page and its total agree,
-    begun and ended on the driver (``store.engine.read_transaction``); PostgreSQL reads at
-    READ COMMITTED, each statement seeing what committed before it."""
+    begun and ended on the driver (``store.engine.read_transaction``).
+
+    PostgreSQL reads at READ COMMITTED, each statement seeing what committed before it:
+    what each statement sees when it commits on its own. So its reads are statements in
+    autocommit, each one round trip, without a BEGIN's and a COMMIT's (a key lookup is one
+    statement). The pool gives the connection back to writers as it was.
+    """
     with busy_is_retryable(), reader(engine) as connection:
         if takes_turns(engine):
             with read_transaction(connection):
                 yield connection
         else:
+            # SQLAlchemy's transaction is kept, for what runs on the driver within it
+            # (``store.prepared``); on the driver, autocommit sends neither statement.
+            connection.execution_options(isolation_level="AUTOCOMMIT")
             with connection.begin():
                 yield connection
 
