@@ -13,6 +13,9 @@ the creates, plus that of the PostgreSQL backends serving the run's database
 PostgreSQL's shared WAL writer and checkpointer are left out, and a backend
 that ended during the run would be missed: the servers' pools keep theirs).
 The same creates on SQLite with one process give the figure to compare with.
+During each load it reads how busy the whole machine was (``/proc/stat``) and
+how many cores the server processes used: one process's idle share bounds what
+a second can add.
 
 On a 2-core machine wrk and PostgreSQL share the cores with the servers, so
 the ratios show how much another process still finds to do, not what another

@@ -2,8 +2,8 @@
 
 A connection left in the pool may have been closed by the other end meanwhile
 (PostgreSQL restarted, a proxy or firewall dropped an idle connection). SQLAlchemy's
-``pool_pre_ping`` asks the server before every checkout: a round trip each for a
-create's transaction and its log batch's, two of the nine a create made. A connection
+``pool_pre_ping`` asks the server before every checkout: a round trip for every
+transaction, a create's and its log batch's among them. A connection
 checked in moments ago was working moments ago, so it is pinged only when it has been
 idle for ``IDLE_SECONDS``: under load no request pays for a ping, and after a quiet
 spell the first use of each connection does, as before.

@@ -101,10 +101,10 @@ def reading(engine: Engine) -> Iterator[Connection]:
     """A read-only transaction. On SQLite, one snapshot, so that a page and its total agree,
     begun and ended on the driver (``store.engine.read_transaction``).
 
-    PostgreSQL reads at READ COMMITTED, each statement seeing what committed before it:
-    what each statement sees when it commits on its own. So its reads are statements in
-    autocommit, each one round trip, without a BEGIN's and a COMMIT's (a key lookup is one
-    statement). The pool gives the connection back to writers as it was.
+    On PostgreSQL, at READ COMMITTED, each statement of a transaction sees what committed
+    before it, as a statement run on its own does: a read's statements run in autocommit,
+    one round trip each, without a BEGIN's and a COMMIT's (a key lookup is one statement).
+    The pool gives the connection back to writers as it was.
     """
     with busy_is_retryable(), reader(engine) as connection:
         if takes_turns(engine):
