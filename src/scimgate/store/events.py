@@ -28,8 +28,9 @@ after commit by :func:`number_committed`, which readers run before they read:
   nothing twice (a position is given once: only where there is none).
 * Within a directory, positions follow commit order. Every publishing
   transaction holds its directory's row lock (``tenants.lock_directory``,
-  ``FOR NO KEY UPDATE``) from before its first insert into ``events`` until it
-  ends, so a directory's transactions insert their events one after another,
+  ``FOR NO KEY UPDATE``, taken by the insert's own statement when it publishes
+  one event: :func:`publish_if_live`) from before its first insert into
+  ``events`` until it ends, so a directory's transactions insert their events one after another,
   each after the previous one committed: ``seq`` order is commit order within
   the directory. When an event is numbered, every earlier event of its
   directory committed before it, so is numbered in the same transaction (ordered
@@ -49,14 +50,30 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, exists, func, literal_column, select, text, update
+from sqlalchemy import (
+    Connection,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    literal_column,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.sql.elements import ColumnClause
 
 from scimgate.store import progress
 from scimgate.store.column_codec import ColumnCodec, codec_of
 from scimgate.store.encryption import Keyring, Resealed, count_keys
+from scimgate.store.errors import NotFound
 from scimgate.store.prepared import Prepared
 from scimgate.store.tables.event_stream import events, held_events
+from scimgate.store.tenants import LOCKED_DIRECTORY, Directory, lock_directory
+
+LIVE = "live"
+"""The delivery of a directory whose events are published as they happen (not held back)."""
 
 DATA = "events.data"
 """Where an encrypted payload lives (part of its associated data), published or held."""
@@ -100,6 +117,28 @@ _PUBLISH_NUMBERED = Prepared(
 )
 """SQLite: an event inserted with its ``seq`` as its position, in one statement."""
 
+_LOCKED = LOCKED_DIRECTORY.cte("locked")
+
+_LOCK_AND_PUBLISH = Prepared(
+    select(_LOCKED).add_cte(
+        insert(events)
+        .from_select(
+            _PUBLISHED_COLUMNS,
+            select(
+                *(
+                    _LOCKED.c.id
+                    if name == "directory_id"
+                    else bindparam(name, type_=events.c[name].type)
+                    for name in _PUBLISHED_COLUMNS
+                )
+            ).where(_LOCKED.c.delivery == LIVE),
+        )
+        .cte("published")
+    )
+)
+"""PostgreSQL: the directory's row locked and answered, and the event inserted from it, in one
+statement (see :func:`publish_if_live`)."""
+
 _POSITION = events.c.position.label("seq")
 """What readers get as an event's ``seq``: its position in the stream."""
 
@@ -116,6 +155,31 @@ def publish(conn: Connection, new: Sequence[NewEvent], at: datetime) -> None:
     codec = codec_of(conn)
     insert = _PUBLISH if conn.dialect.name == "postgresql" else _PUBLISH_NUMBERED
     insert.execute_each(conn, [{**event_row(codec, event), "published_at": at} for event in new])
+
+
+def publish_if_live(
+    conn: Connection, event: NewEvent, at: datetime, seen: Directory | None = None
+) -> Directory:
+    """Lock the event's directory (:func:`scimgate.store.tenants.lock_directory`, with
+    ``seen`` as it takes it) and publish the event if the directory delivers live; the
+    directory as locked, so that a caller holds the event back when it does not.
+
+    On PostgreSQL this is one statement, one round trip where the lock and the insert
+    took two: the insert reads the row the lock answered, so it runs once the lock is
+    held, and only if that row (the newest, once another holder has committed) says
+    ``live``. ``NotFound`` when there is no such directory.
+    """
+    if conn.dialect.name != "postgresql":
+        directory = lock_directory(conn, event.directory_id, seen)
+        if directory.delivery == LIVE:
+            publish(conn, [event], at)
+        return directory
+    row = _LOCK_AND_PUBLISH.first_mapping(
+        conn, {**event_row(codec_of(conn), event), "published_at": at}
+    )
+    if row is None:
+        raise NotFound("directory", event.directory_id)
+    return Directory(**row)
 
 
 _UNNUMBERED = select(exists().where(events.c.position.is_(None)))

@@ -146,11 +146,14 @@ def get_directory(conn: Connection, directory_id: str) -> Directory | None:
     return Directory(**row._mapping) if row else None
 
 
-_LOCK_DIRECTORY = Prepared(
+LOCKED_DIRECTORY = (
     select(directories)
     .where(directories.c.id == bindparam("directory_id"))
     .with_for_update(key_share=True)
 )
+"""The directory ``directory_id``, its row locked (see :func:`lock_directory`)."""
+
+_LOCK_DIRECTORY = Prepared(LOCKED_DIRECTORY)
 """Built once: taken by every change."""
 
 

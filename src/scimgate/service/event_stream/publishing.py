@@ -27,9 +27,11 @@ from scimgate.events.models import (
     UserData,
 )
 from scimgate.service.directories import existing_directory, locked_directory
+from scimgate.service.errors import UnknownDirectory
 from scimgate.service.event_stream.payloads import directory_info
 from scimgate.store import events, held_events, offboarding, tenants
-from scimgate.store.events import NewEvent
+from scimgate.store.errors import NotFound
+from scimgate.store.events import LIVE, NewEvent
 from scimgate.store.ids import new_id, utcnow
 from scimgate.store.resource_tables import USERS
 from scimgate.store.tenants import Directory
@@ -61,18 +63,33 @@ def publish_recorded(
     now = utcnow()
     for directory_id in dict.fromkeys(item.event.directory_id for item in recorded):
         batch = [item for item in recorded if item.event.directory_id == directory_id]
-        directory = locked_directory(conn, directory_id, (seen or {}).get(directory_id))
+        as_seen = (seen or {}).get(directory_id)
+        if len(batch) == 1 and not _deprovisions(batch[0]):
+            _publish_one(conn, batch[0].event, now, as_seen)
+            continue
+        directory = locked_directory(conn, directory_id, as_seen)
         offboarding.record(conn, [_deprovisioning(item) for item in batch if _deprovisions(item)])
-        if directory.delivery == "live" and any(_deprovisions(item) for item in batch):
+        if directory.delivery == LIVE and any(_deprovisions(item) for item in batch):
             since = _window_start(directory, now)
             in_window = offboarding.count_since(conn, directory.id, since)
             if _trips(conn, directory, since, in_window):
                 directory = _hold(conn, directory, now, in_window)
         new = [item.event for item in batch]
-        if directory.delivery == "live":
+        if directory.delivery == LIVE:
             events.publish(conn, new, now)
         else:
             held_events.hold(conn, new)
+
+
+def _publish_one(conn: Connection, event: NewEvent, now: datetime, seen: Directory | None) -> None:
+    """The one event of a change that deprovisions nobody (most changes): published as its
+    directory is locked, in one step, or else held back."""
+    try:
+        directory = events.publish_if_live(conn, event, now, seen)
+    except NotFound:
+        raise UnknownDirectory(event.directory_id) from None
+    if directory.delivery != LIVE:
+        held_events.hold(conn, [event])
 
 
 def _deprovisions(item: Recorded) -> bool:
@@ -168,7 +185,7 @@ def release(engine: Engine, directory_id: str) -> int:
     """
     with writing(engine) as conn:
         directory = locked_directory(conn, directory_id)
-        if directory.delivery == "live":
+        if directory.delivery == LIVE:
             return 0
         held = held_events.held(conn, directory_id)
         now = utcnow()
@@ -190,7 +207,7 @@ def discard(engine: Engine, directory_id: str) -> int:
     """
     with writing(engine) as conn:
         directory = locked_directory(conn, directory_id)
-        if directory.delivery == "live":
+        if directory.delivery == LIVE:
             return 0
         now = utcnow()
         held_ids = [event.id for event in held_events.held(conn, directory_id)]
@@ -206,5 +223,5 @@ def discard(engine: Engine, directory_id: str) -> int:
 def _resume(conn: Connection, directory: Directory, now: datetime) -> None:
     """Back to live delivery; deprovisionings so far no longer count towards the valve."""
     tenants.update_directory(
-        conn, directory.id, delivery="live", held_since=None, safety_reset_at=now
+        conn, directory.id, delivery=LIVE, held_since=None, safety_reset_at=now
     )
