@@ -19,7 +19,7 @@ from starlette.responses import Response
 
 from loop_support import run_apart
 from scimgate.api.commit_groups import GROUP_LIMIT, CommitGroups
-from scimgate.store.engine import open_engine, writer
+from scimgate.store.engine import open_engine, reader, writer
 from scimgate.store.migrate import upgrade
 from scimgate.store.transactions import committed_together, writing
 
@@ -172,3 +172,19 @@ def test_a_group_waits_for_a_thread_that_has_the_turn(sqlite_engine: Engine) -> 
     seen, names = run_apart(scenario())
     assert seen == ["released", "answered 201"]
     assert names == {"waited"}
+
+
+def test_the_writers_keep_their_savepoints_journal_in_memory(sqlite_engine: Engine) -> None:
+    """Past 64 KiB SQLite writes a savepoint's journal to a temporary file, and a create's
+    pages pass it; the writers' connection keeps it in memory. Readers keep the default."""
+    with committed_together(sqlite_engine):
+        _note(sqlite_engine, "journalled")
+    with writer(sqlite_engine) as conn:
+        kept = conn.connection.driver_connection
+        assert kept is not None
+        assert kept.execute("PRAGMA temp_store").fetchone() == (2,)  # MEMORY
+    with reader(sqlite_engine) as conn:
+        read = conn.connection.driver_connection
+        assert read is not None and read is not kept
+        assert read.execute("PRAGMA temp_store").fetchone() == (0,)  # the default
+    assert _names(sqlite_engine) == {"journalled"}
