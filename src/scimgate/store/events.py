@@ -30,11 +30,11 @@ after commit by :func:`number_committed`, which readers run before they read:
   transaction holds its directory's row lock (``tenants.lock_directory``,
   ``FOR NO KEY UPDATE``, taken by the insert's own statement when it publishes
   one event: :func:`publish_if_live`) from before its first insert into
-  ``events`` until it ends, so a directory's transactions insert their events one after another,
-  each after the previous one committed: ``seq`` order is commit order within
-  the directory. When an event is numbered, every earlier event of its
-  directory committed before it, so is numbered in the same transaction (ordered
-  by ``seq``) or an earlier one (lower positions).
+  ``events`` until it ends, so a directory's transactions insert their events
+  one after another, each after the previous one committed: ``seq`` order is
+  commit order within the directory. When an event is numbered, every earlier
+  event of its directory committed before it, so is numbered in the same
+  transaction (ordered by ``seq``) or an earlier one (lower positions).
 * Across directories, positions follow the order in which events were numbered,
   the same for every reader, which is all the stream promises there.
 
