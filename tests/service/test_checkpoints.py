@@ -2,11 +2,13 @@
 
 A commit that checkpointed held the server's event loop while it copied pages into
 the database file; within ``checkpoints_apart`` the writers' connections have SQLite's
-automatic checkpoint off, and the checkpointing thread copies the log into the file.
+automatic checkpoint off, and the checkpointing thread copies the log into the file,
+all of it, so that writes start the log over and it does not grow without end.
 """
 
 import time
 from pathlib import Path
+from threading import Event, Thread
 
 from sqlalchemy import Engine, text
 
@@ -47,6 +49,38 @@ def test_commits_leave_the_log_to_the_checkpointing_thread(tmp_path: Path) -> No
             assert time.monotonic() < deadline, "the log was never checkpointed"
             time.sleep(CHECKPOINT_SECONDS / 5)
     assert _autocheckpoint(engine) == 1000
+    engine.dispose()
+
+
+def test_the_log_starts_over_under_a_steady_stream_of_writes(tmp_path: Path) -> None:
+    # A passive checkpoint copies the frames there when it began; writes that never pause
+    # for long have appended more by its end, and SQLite starts the log over only once all
+    # of it is copied. Without the last pass, made with the write turn, the log grows by
+    # every page written: larger than all the database file gained.
+    database = tmp_path / "scimgate.db"
+    engine = open_engine(f"sqlite:///{database}")
+    with writing(engine) as conn:
+        conn.execute(text("CREATE TABLE filler (id INTEGER PRIMARY KEY, body TEXT)"))
+    log = Path(f"{database}-wal")
+    stop = Event()
+
+    def write_steadily() -> None:
+        while not stop.is_set():
+            _fill(engine, 6)
+            time.sleep(0.002)
+
+    with checkpoints_apart(engine):
+        grown_from = database.stat().st_size
+        writer_thread = Thread(target=write_steadily)
+        writer_thread.start()
+        try:
+            time.sleep(6 * CHECKPOINT_SECONDS)
+        finally:
+            stop.set()
+            writer_thread.join()
+        gained = database.stat().st_size - grown_from
+    assert gained > 2_000_000, "too few writes to tell"
+    assert log.stat().st_size < gained / 2
     engine.dispose()
 
 
