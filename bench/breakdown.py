@@ -167,10 +167,14 @@ class AsgiCaller:
     def __init__(self, app: Any, token: str) -> None:
         self.app = app
         self.token = token
-        self.loop = asyncio.new_event_loop()
+        # The loop the application's lifespan runs on (``application``), as uvicorn serves
+        # its requests on the loop that started it: its checkpoints run there.
+        self._own_loop = getattr(app.state, LOOP, None) is None
+        self.loop = asyncio.new_event_loop() if self._own_loop else getattr(app.state, LOOP)
 
     def close(self) -> None:
-        self.loop.close()
+        if self._own_loop:
+            self.loop.close()
 
     def __call__(self, request: tuple[str, str, bytes]) -> int:
         return self.loop.run_until_complete(self._send(*request))
@@ -299,7 +303,8 @@ def application(database_url: str, idp: str = "generic") -> Iterator[tuple[Any, 
             configure(json=True, stream=discarded)
             app = create_app(Settings.from_env())
             try:
-                with _lifespan(app):
+                with _lifespan(app) as loop:
+                    setattr(app.state, LOOP, loop)
                     yield app, directory
             finally:
                 app.state.engine.dispose()
@@ -308,10 +313,15 @@ def application(database_url: str, idp: str = "generic") -> Iterator[tuple[Any, 
             os.environ.update(saved)
 
 
+LOOP = "bench_loop"
+"""The attribute of ``app.state`` holding the loop its lifespan runs on."""
+
+
 @contextmanager
-def _lifespan(app: Any) -> Iterator[None]:
+def _lifespan(app: Any) -> Iterator[asyncio.AbstractEventLoop]:
     """The application's lifespan, started before the block and ended after it, as uvicorn
-    runs it: on a loop of its own, whose task waits for the shutdown in between."""
+    runs it, on the loop yielded: its task waits there for the shutdown while the loop
+    serves requests."""
     loop = asyncio.new_event_loop()
     incoming: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
     outgoing: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
@@ -327,7 +337,7 @@ def _lifespan(app: Any) -> Iterator[None]:
     try:
         loop.run_until_complete(step("startup"))
         try:
-            yield
+            yield loop
         finally:
             loop.run_until_complete(step("shutdown"))
             loop.run_until_complete(running)

@@ -6,14 +6,21 @@ automatic checkpoint off, and the checkpointing thread copies the log into the f
 all of it, so that writes start the log over and it does not grow without end.
 """
 
+import asyncio
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from threading import Event, Thread
+from threading import Event, Thread, get_ident
 
+import pytest
 from sqlalchemy import Engine, text
 
-from scimgate.store.checkpoints import CHECKPOINT_SECONDS, checkpoints_apart
-from scimgate.store.engine import open_engine, writer
+from loop_support import run_apart
+from scimgate.api.loop_turns import posted
+from scimgate.store import checkpoints
+from scimgate.store.checkpoints import CHECKPOINT_SECONDS, checkpoint, checkpoints_apart
+from scimgate.store.engine import open_engine, turn_if_free, writer
 from scimgate.store.transactions import writing
 
 WAIT = 30.0
@@ -52,11 +59,14 @@ def test_commits_leave_the_log_to_the_checkpointing_thread(tmp_path: Path) -> No
     engine.dispose()
 
 
-def test_the_log_starts_over_under_a_steady_stream_of_writes(tmp_path: Path) -> None:
+def test_the_log_starts_over_under_a_steady_stream_of_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # A passive checkpoint copies the frames there when it began; writes that never pause
     # for long have appended more by its end, and SQLite starts the log over only once all
     # of it is copied. Without the last pass, made with the write turn, the log grows by
     # every page written: larger than all the database file gained.
+    monkeypatch.setattr(checkpoints, "LOG_TO_START_OVER", 256)  # these writes' size
     database = tmp_path / "scimgate.db"
     engine = open_engine(f"sqlite:///{database}")
     with writing(engine) as conn:
@@ -81,6 +91,52 @@ def test_the_log_starts_over_under_a_steady_stream_of_writes(tmp_path: Path) -> 
         gained = database.stat().st_size - grown_from
     assert gained > 2_000_000, "too few writes to tell"
     assert log.stat().st_size < gained / 2
+    engine.dispose()
+
+
+def _log_frames(engine: Engine) -> int:
+    with writer(engine) as kept:
+        driver = kept.connection.driver_connection
+        return int(driver.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1])
+
+
+def test_a_last_pass_handed_to_the_event_loop_runs_there_with_the_write_turn(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(checkpoints, "LOG_TO_START_OVER", 1)
+    engine = open_engine(f"sqlite:///{tmp_path / 'scimgate.db'}")
+    with writing(engine) as conn:
+        conn.execute(text("CREATE TABLE filler (id INTEGER PRIMARY KEY, body TEXT)"))
+    _fill(engine, 200)
+    held_apart: list[tuple[int, bool]] = []
+
+    def turn_free_elsewhere() -> bool:
+        with turn_if_free(engine) as free:
+            return free
+
+    async def scenario() -> int:
+        loop = asyncio.get_running_loop()
+        ran = loop.create_future()
+        post = posted(engine, loop)
+
+        def on_the_loop(last_pass: Callable[[], None]) -> None:
+            def running() -> None:
+                with ThreadPoolExecutor(1) as pool:
+                    free = pool.submit(turn_free_elsewhere).result()
+                held_apart.append((get_ident(), free))
+                last_pass()
+                ran.set_result(None)
+
+            post(running)
+
+        await asyncio.to_thread(checkpoint, engine, on_the_loop)
+        await asyncio.wait_for(ran, WAIT)
+        return get_ident()
+
+    loop_thread = run_apart(scenario())
+    assert held_apart == [(loop_thread, False)]  # on the loop, no other thread could write
+    _fill(engine, 1)  # every frame was copied: this write starts the log over
+    assert _log_frames(engine) < 10
     engine.dispose()
 
 

@@ -1,5 +1,6 @@
 """The ASGI application: SCIM routes, error handling, and the process-wide engine."""
 
+import asyncio
 import gc
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -38,6 +39,7 @@ from scimgate.api.google_notifications import router as google_notifications_rou
 from scimgate.api.invalid_requests import invalid_request
 from scimgate.api.logs import router as logs_router
 from scimgate.api.lookup import router as lookup_router
+from scimgate.api.loop_turns import posted
 from scimgate.api.management import router as management_router
 from scimgate.api.management_gate import ManagementGate
 from scimgate.api.oauth_clients import router as oauth_clients_router
@@ -100,7 +102,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        with _collector_for_serving(), checkpoints_apart(app.state.engine):
+        engine = app.state.engine
+        on_the_loop = posted(engine, asyncio.get_running_loop())
+        with _collector_for_serving(), checkpoints_apart(engine, on_the_loop):
             yield
         app.scim.threads.close()
         if on_shutdown is not None:

@@ -45,3 +45,15 @@ def with_turn(engine: Engine, loop: asyncio.AbstractEventLoop, work: Callable[[]
 
     if not attempt():
         wait()
+
+
+def posted(engine: Engine, loop: asyncio.AbstractEventLoop) -> Callable[[Callable[[], None]], None]:
+    """What another thread calls to have work run once on ``loop``, holding the write turn
+    (``with_turn``), without waiting for it: SQLite's checkpoints hand their last pass so
+    (``store.checkpoints``). Once the loop is closed, nothing runs."""
+
+    def post(work: Callable[[], None]) -> None:
+        with suppress(RuntimeError):  # the loop is closed: the process is stopping
+            loop.call_soon_threadsafe(with_turn, engine, loop, work)
+
+    return post
