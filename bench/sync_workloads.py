@@ -284,7 +284,9 @@ def w5_against(
 def simulate(
     server: Server, token: str, users: int, groups: int, concurrency: int, idp: str
 ) -> SimulatorRun:
-    command = [sys.executable, str(IDP_SYNC), "--url", server.base_url, "--token", token]
+    # "--token=…" in one argument: a token may begin with "-" (the peer's is URL-safe
+    # base64), which argparse would take for an option.
+    command = [sys.executable, str(IDP_SYNC), f"--url={server.base_url}", f"--token={token}"]
     command += ["--idp", idp, "--users", str(users), "--groups", str(groups)]
     command += ["--concurrency", str(concurrency)]
     done = subprocess.run(command, capture_output=True, text=True)
