@@ -70,10 +70,7 @@ from scimgate.store.encryption import Keyring, Resealed, count_keys
 from scimgate.store.errors import NotFound
 from scimgate.store.prepared import Prepared
 from scimgate.store.tables.event_stream import events, held_events
-from scimgate.store.tenants import LOCKED_DIRECTORY, Directory, lock_directory
-
-LIVE = "live"
-"""The delivery of a directory whose events are published as they happen (not held back)."""
+from scimgate.store.tenants import LIVE, LOCKED_DIRECTORY, Directory, lock_directory
 
 DATA = "events.data"
 """Where an encrypted payload lives (part of its associated data), published or held."""

@@ -11,6 +11,9 @@ from scimgate.store.errors import NotFound
 from scimgate.store.prepared import Prepared
 from scimgate.store.tables.tenancy import credential_stamps, directories, organizations, scim_tokens
 
+LIVE = "live"
+"""The delivery of a directory whose events are published as they happen (not held back)."""
+
 
 @dataclass(frozen=True)
 class Organization:
@@ -37,7 +40,7 @@ class Directory:
     activated_at: datetime | None = None
     """When the first authenticated request from the IdP arrived."""
 
-    delivery: str = "live"
+    delivery: str = LIVE
     """``live``; ``held`` when the safety valve tripped; ``review`` in dry-run mode."""
 
     held_since: datetime | None = None

@@ -35,7 +35,7 @@ from scimgate.store import extension_schemas, google_connections, tenants
 from scimgate.store.extension_schemas import RegisteredSchema
 from scimgate.store.google_connections import GoogleConnection
 from scimgate.store.ids import new_id, utcnow
-from scimgate.store.tenants import Directory
+from scimgate.store.tenants import LIVE, Directory
 from scimgate.store.transactions import reading, writing
 
 MY_CUSTOMER = "my_customer"
@@ -122,7 +122,7 @@ def new_pulled_directory(
         name=name,
         created_at=utcnow(),
         idp=IdpProfile.google,
-        delivery="review" if dry_run else "live",
+        delivery="review" if dry_run else LIVE,
         kind=PULLED,
     )
     tenants.insert_directory(conn, directory)

@@ -13,7 +13,7 @@ from scimgate.service.directories import existing_directory, pushed_directory
 from scimgate.service.errors import NotUnique, UnknownOrganization
 from scimgate.store import tenants
 from scimgate.store.ids import is_id, new_id, utcnow
-from scimgate.store.tenants import Directory, Organization, TokenRecord
+from scimgate.store.tenants import LIVE, Directory, Organization, TokenRecord
 from scimgate.store.transactions import reading, writing
 
 TOKEN_PREFIX = "scimgate_"
@@ -79,7 +79,7 @@ def create_directory(
         name=name,
         created_at=utcnow(),
         idp=idp,
-        delivery="review" if dry_run else "live",
+        delivery="review" if dry_run else LIVE,
     )
     with writing(engine) as conn:
         if tenants.get_organization(conn, organization_id) is None:

@@ -31,10 +31,10 @@ from scimgate.service.errors import UnknownDirectory
 from scimgate.service.event_stream.payloads import directory_info
 from scimgate.store import events, held_events, offboarding, tenants
 from scimgate.store.errors import NotFound
-from scimgate.store.events import LIVE, NewEvent
+from scimgate.store.events import NewEvent
 from scimgate.store.ids import new_id, utcnow
 from scimgate.store.resource_tables import USERS
-from scimgate.store.tenants import Directory
+from scimgate.store.tenants import LIVE, Directory
 from scimgate.store.transactions import reading, writing
 
 PERCENT_RULE_FLOOR = 5
