@@ -15,7 +15,10 @@ that ended during the run would be missed: the servers' pools keep theirs).
 The same creates on SQLite with one process give the figure to compare with.
 During each load it reads how busy the whole machine was (``/proc/stat``) and
 how many cores the server processes used: one process's idle share bounds what
-a second can add.
+a second can add. It also tells where the server processes' CPU went: the
+kernel's share of it, and how many times their threads were switched off a core
+per request (``/proc/<pid>/task/*/status``), which is what a request handed
+between threads costs.
 
 On a 2-core machine wrk and PostgreSQL share the cores with the servers, so
 the ratios show how much another process still finds to do, not what another
@@ -39,13 +42,16 @@ from seed import POSTGRES_DSN, empty_database, postgresql_database
 from servers import (
     BenchDirectory,
     Server,
+    context_switches,
     cpu_seconds,
+    kernel_cpu_seconds,
     machine_cpu_seconds,
     new_directories,
     peak_rss_mib,
     scimgate_server,
     settled,
     tree_cpu_seconds,
+    tree_sum,
 )
 from sync_workloads import activate, scim_root
 
@@ -89,6 +95,10 @@ def measure(url: str, processes: int, seconds: float, backend_cpu: bool) -> dict
         "creates_server_cores": creating.server_cores,
         "lookups_machine_busy": looking_up.machine_share,
         "lookups_server_cores": looking_up.server_cores,
+        "creates_server_kernel_share": creating.server_kernel_seconds / creating.server_seconds,
+        "lookups_server_kernel_share": looking_up.server_kernel_seconds / looking_up.server_seconds,
+        "server_switches_per_create": creating.server_switches / creates.requests,
+        "server_switches_per_lookup": looking_up.server_switches / lookups.requests,
     }
     if backend_cpu:
         figures["database_cpu_us_per_create"] = 1e6 * database_cpu / creates.requests
@@ -104,6 +114,10 @@ class Busy:
     """CPU seconds the server processes used."""
     server_cores: float
     """The same, in cores: CPU seconds per second."""
+    server_kernel_seconds: float
+    """The part of ``server_seconds`` spent in the kernel."""
+    server_switches: int
+    """How many times the server processes' threads were switched off a core."""
 
     def __init__(self, server_pid: int) -> None:
         self._pid = server_pid
@@ -111,12 +125,16 @@ class Busy:
     def __enter__(self) -> "Busy":
         self._began = time.monotonic()
         self._server = tree_cpu_seconds(self._pid)
+        self._kernel = tree_sum(self._pid, kernel_cpu_seconds)
+        self._switches = tree_sum(self._pid, context_switches)
         self._machine = machine_cpu_seconds()
         return self
 
     def __exit__(self, *_: object) -> None:
         busy, total = machine_cpu_seconds()
         self.server_seconds = tree_cpu_seconds(self._pid) - self._server
+        self.server_kernel_seconds = tree_sum(self._pid, kernel_cpu_seconds) - self._kernel
+        self.server_switches = int(tree_sum(self._pid, context_switches) - self._switches)
         self.server_cores = self.server_seconds / (time.monotonic() - self._began)
         self.machine_share = (busy - self._machine[0]) / (total - self._machine[1])
 
@@ -221,6 +239,24 @@ def report(results: dict[str, Any]) -> str:
             f"| {figures['lookups_server_cores']:.2f} "
             f"| {figures['server_cpu_us_per_lookup']:,.0f} µs |"
         )
+    lines += [
+        "",
+        "Where the server processes' CPU went: the kernel's share of it, and how many times "
+        "their threads were switched off a core, per request:",
+        "",
+        "| backend, server processes | creates: kernel | switches per create "
+        "| lookups: kernel | switches per lookup |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    backends = [("PostgreSQL", postgresql), ("SQLite", results["sqlite"])]
+    for backend, runs in backends:
+        for count, figures in sorted(runs.items()):
+            lines.append(
+                f"| {backend}, {count} | {figures['creates_server_kernel_share']:.0%} "
+                f"| {figures['server_switches_per_create']:.1f} "
+                f"| {figures['lookups_server_kernel_share']:.0%} "
+                f"| {figures['server_switches_per_lookup']:.1f} |"
+            )
     lines += [
         "",
         "If a request's CPU stays what it was, a second process can add at most the machine's "

@@ -11,7 +11,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,12 +95,39 @@ def machine_cpu_seconds() -> tuple[float, float]:
     return busy / ticks, (busy + idle + iowait + steal) / ticks
 
 
+def kernel_cpu_seconds(pid: int) -> float:
+    """The part of :func:`cpu_seconds` spent in the kernel on the process's behalf."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[12]) / os.sysconf("SC_CLK_TCK")
+
+
+def context_switches(pid: int) -> int:
+    """How many times the threads a process has now were switched off a core so far, for
+    waiting (a lock, the interpreter lock, a socket) or preempted (``/proc/<pid>/task``):
+    a thread that ended is no longer counted."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            status = (task / "status").read_text()
+        except OSError:  # a thread that ended meanwhile
+            continue
+        for line in status.splitlines():
+            if line.startswith(("voluntary_ctxt_switches:", "nonvoluntary_ctxt_switches:")):
+                total += int(line.split()[1])
+    return total
+
+
 def tree_cpu_seconds(pid: int) -> float:
     """CPU time of a process and its running children (the workers of ``--workers N``)."""
+    return tree_sum(pid, cpu_seconds)
+
+
+def tree_sum(pid: int, reading: Callable[[int], float]) -> float:
+    """``reading`` of a process plus that of its running children."""
     total = 0.0
     for each in [pid, *_children(pid)]:
         try:
-            total += cpu_seconds(each)
+            total += reading(each)
         except OSError:  # a child that ended meanwhile
             continue
     return total
