@@ -26,7 +26,8 @@ anyio's ``to_thread.run_sync``, which costs more CPU per call.
 """
 
 import asyncio
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from scim2_models import SCIMException
 from sqlalchemy import Engine
@@ -41,6 +42,7 @@ from scimgate.api.commit_groups import CommitGroups
 from scimgate.api.endpoint_case import SCIM_PREFIX, canonical_path
 from scimgate.api.errors import REFUSALS, as_scim
 from scimgate.api.inline_requests import is_short
+from scimgate.api.loop_greenlets import in_greenlet
 from scimgate.api.public_root import public_root
 from scimgate.api.requests import media_type_refusal
 from scimgate.api.responses import error_response
@@ -53,6 +55,8 @@ from scimgate.service.provisioning.rate_limits import admit
 from scimgate.service.provisioning.scope import Scope
 from scimgate.store.engine import takes_turns, turn_if_free
 from scimgate.store.tenants import Directory
+
+_Result = TypeVar("_Result")
 
 DIRECTORY_KEY = "directory"
 """Where the edge leaves the authenticated directory in the request's state, for the
@@ -156,10 +160,10 @@ class ScimEdge:
                 body = await request.body()
             except ClientDisconnect:
                 # A client that left is still logged as its directory's: authenticate it.
-                await self.threads.run(_refusal, state, request, route)
+                await self._blocking(state, _refusal, state, request, route)
                 raise
             return await self._handled(state, request, route, body)
-        refused = await self.threads.run(_refusal, state, request, route)
+        refused = await self._blocking(state, _refusal, state, request, route)
         if refused is not None:
             return refused
         if refusal is not None:
@@ -176,19 +180,25 @@ class ScimEdge:
         short read runs at once when the turn is free, and takes the hop when it is not, since
         a read needs no turn (only the rare write it makes).
         """
-        if not is_short(route.handler, request.query_params, body) or not takes_turns(state.engine):
-            return await self.threads.run(_handle, state, request, route, body)
+        engine = state.scim_engine
+        if not is_short(route.handler, request.query_params, body) or not takes_turns(engine):
+            return await self._blocking(state, _handle, state, request, route, body)
         if request.method in BODY_METHODS:
             try:
-                return await self._groups(state.engine).run(
-                    lambda: _handle(state, request, route, body)
-                )
+                return await self._groups(engine).run(lambda: _handle(state, request, route, body))
             except REFUSALS as exc:  # the group's commit failed
                 return error_response(as_scim(exc))
-        with turn_if_free(state.engine) as ours:
+        with turn_if_free(engine) as ours:
             if ours:
                 return _handle(state, request, route, body)
         return await self.threads.run(_handle, state, request, route, body)
+
+    async def _blocking(self, state: Any, function: Callable[..., _Result], *args: Any) -> _Result:
+        """``function(*args)``, which waits for the database: on PostgreSQL in a greenlet on
+        the event loop (``api.loop_greenlets``), on SQLite in a worker thread."""
+        if state.loop_engine is not None:
+            return await in_greenlet(function, *args)
+        return await self.threads.run(function, *args)
 
     def _groups(self, engine: Engine) -> CommitGroups:
         """The commit groups of the running loop (a test may run the app on several)."""
@@ -236,7 +246,7 @@ def _authenticated(state: Any, request: Request, directory_id: str) -> Scope:
     else:
         credential = admit(
             state.credentials,
-            state.rate_limiter,
+            state.scim_rate_limiter,
             directory_id,
             request.headers.get("authorization"),
             client_address(request.scope),
@@ -245,17 +255,17 @@ def _authenticated(state: Any, request: Request, directory_id: str) -> Scope:
         if credential.use is not None:
             request.scope["state"][TOKEN_USE_KEY] = credential.use
         if directory.activated_at is None:
-            note_activation(state.engine, directory)
+            note_activation(state.scim_engine, directory)
         if directory.idp_detected is None:
             note_client(
-                state.engine,
+                state.scim_engine,
                 directory,
                 request.headers.get("user-agent"),
                 list(request.query_params.keys()),
             )
         request.scope["state"][DIRECTORY_KEY] = directory
     return Scope(
-        engine=state.engine,
+        engine=state.scim_engine,
         directory=directory,
         base_url=f"{public_root(request)}/scim/v2/{directory.id}",
         limits=state.settings.limits,
