@@ -63,8 +63,9 @@ from scimgate.service.errors import ServiceError
 from scimgate.service.provisioning.credentials import Credentials
 from scimgate.service.provisioning.rate_limits import RateLimiter
 from scimgate.store.checkpoints import checkpoints_apart
-from scimgate.store.engine import open_engine, open_loop_engine
+from scimgate.store.engine import open_engine
 from scimgate.store.errors import Busy
+from scimgate.store.loop_engines import open_loop_engine
 
 log = structlog.get_logger("scimgate")
 

@@ -34,7 +34,6 @@ import structlog
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from scimgate.config import PoolSettings
 from scimgate.scim import jsontext
@@ -102,28 +101,6 @@ def open_engine(
     return engine
 
 
-def open_loop_engine(
-    url: str, pool: PoolSettings | None = None, encryption_keys: Sequence[str] = ()
-) -> AsyncEngine | None:
-    """PostgreSQL: an engine whose connections wait for the database on the event loop, for
-    code run in a greenlet on it (``sqlalchemy.util.greenlet_spawn``); None for SQLite.
-
-    Its ``sync_engine`` is used as any engine is, with the same listeners, pings and
-    keyring as :func:`open_engine`'s, but only within a greenlet: each round trip then
-    waits on the loop (psycopg's asynchronous connection) instead of handing the
-    interpreter lock between a worker thread and the loop. It has a pool of its own.
-    """
-    if is_sqlite(url):
-        return None
-    engine = create_async_engine(
-        make_url(url).set(drivername="postgresql+psycopg_async"), **_postgresql_options(pool)
-    )
-    ping_when_idle(engine.sync_engine)
-    translate_conflicts(engine.sync_engine)
-    attach(engine.sync_engine, Keyring.parse(encryption_keys))
-    return engine
-
-
 def is_sqlite(url: str) -> bool:
     """Whether a database URL names an SQLite file (else PostgreSQL)."""
     return make_url(url).get_backend_name() == "sqlite"
@@ -141,12 +118,13 @@ def database_exists(url: str) -> bool:
 def _open(url: str, pool: PoolSettings | None) -> Engine:
     if is_sqlite(url):
         return _sqlite_engine(url)
-    engine = create_engine(url, **_postgresql_options(pool))
+    engine = create_engine(url, **postgresql_options(pool))
     ping_when_idle(engine)
     return engine
 
 
-def _postgresql_options(pool: PoolSettings | None) -> dict[str, Any]:
+def postgresql_options(pool: PoolSettings | None) -> dict[str, Any]:
+    """What a PostgreSQL engine is created with: its pool, hidden parameters, JSON text."""
     pool = pool or PoolSettings()
     return {
         "pool_size": pool.size,

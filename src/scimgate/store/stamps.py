@@ -70,7 +70,11 @@ class StampReader:
             return None
 
     def _open(self) -> Any:
+        # Detached, it is no longer one of the pool's: the pool does not count it, and
+        # the collector does not return it (what it cannot do for PostgreSQL's
+        # asynchronous connections, which it warns about).
         connection = self._engine.raw_connection()
+        connection.detach()
         if self._engine.dialect.name == "postgresql":
             # Each read is its own statement: it sees every commit made before it.
             connection.dbapi_connection.autocommit = True  # type: ignore[union-attr]

@@ -1,0 +1,44 @@
+"""PostgreSQL: an engine whose connections wait for the database on the event loop.
+
+Its ``sync_engine`` is used as any engine is, with the listeners, pings and keyring
+:func:`store.engine.open_engine` gives, but only in a greenlet that
+:func:`in_greenlet` started on the loop: each round trip then suspends the
+greenlet and waits on the loop (psycopg's asynchronous connection) instead of
+blocking a thread. It has a pool of its own, beside the engine the other threads use.
+"""
+
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.util import greenlet_spawn
+
+from scimgate.config import PoolSettings
+from scimgate.store.driver_errors import translate_conflicts
+from scimgate.store.encryption import Keyring, attach
+from scimgate.store.engine import is_sqlite, postgresql_options
+from scimgate.store.pool_pings import ping_when_idle
+
+_Result = TypeVar("_Result")
+
+
+def open_loop_engine(
+    url: str, pool: PoolSettings | None = None, encryption_keys: Sequence[str] = ()
+) -> AsyncEngine | None:
+    """The loop's engine for a PostgreSQL database URL; None for SQLite, whose requests run
+    on the loop or in threads over its one engine."""
+    if is_sqlite(url):
+        return None
+    engine = create_async_engine(
+        make_url(url).set(drivername="postgresql+psycopg_async"), **postgresql_options(pool)
+    )
+    ping_when_idle(engine.sync_engine)
+    translate_conflicts(engine.sync_engine)
+    attach(engine.sync_engine, Keyring.parse(encryption_keys))
+    return engine
+
+
+async def in_greenlet(function: Callable[..., _Result], *args: Any) -> _Result:
+    """The result of ``function(*args)``, run in a new greenlet on the running loop."""
+    return await greenlet_spawn(function, *args)
