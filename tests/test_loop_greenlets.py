@@ -3,18 +3,20 @@
 Each request's statements run on the loop's own thread, many requests at once, and a
 request cancelled while its call runs still waits for the call to end, as one in a
 worker thread does. A credential stamp is read with no lock held over the round trip:
-a greenlet holding one while it waits on the loop would stop every other request.
+a greenlet holding one while it waits on the loop would stop every other request. The
+loop's connections are closed with the process's engine.
 """
 
 import asyncio
 import secrets
 import threading
+import time
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 import httpx
 import pytest
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, text
 from sqlalchemy.util import await_only
 
 from scim_payloads import user
@@ -22,6 +24,7 @@ from scimgate.api.app import create_app
 from scimgate.api.loop_greenlets import in_greenlet
 from scimgate.config import Settings
 from scimgate.service.administration import tenants
+from scimgate.store.engine import open_engine
 from scimgate.store.stamps import KEPT_CONNECTIONS
 
 WAIT = 60.0
@@ -65,6 +68,12 @@ def test_many_requests_at_once_run_their_statements_on_the_loop(database_url: st
         threads.add(threading.get_ident())
 
     event.listen(scim_engine, "before_cursor_execute", seen)
+    backends: set[int] = set()
+
+    def opened(connection: Any, _record: Any) -> None:
+        backends.add(connection.driver_connection.info.backend_pid)
+
+    event.listen(scim_engine, "connect", opened)
     organization = tenants.create_organization(app.state.engine, "greenlets")
     made = tenants.create_directory(app.state.engine, organization.id, "greenlets")
     run = secrets.token_hex(3)
@@ -86,12 +95,28 @@ def test_many_requests_at_once_run_their_statements_on_the_loop(database_url: st
 
     try:
         loop_thread, created, found = _within_wait(at_once())
+        assert app.state.credentials._stamps._kept <= KEPT_CONNECTIONS
     finally:
         app.state.engine.dispose()
     assert [answer.status_code for answer in created] == [201] * REQUESTS
     assert [answer.json()["totalResults"] for answer in found] == [1] * REQUESTS
     assert threads == {loop_thread}
-    assert app.state.credentials._stamps._kept <= KEPT_CONNECTIONS
+    # Disposing of the process's engine closed the loop's connections, the stamps' too.
+    assert backends
+    watching = open_engine(database_url)
+    try:
+        with watching.connect() as conn:
+            for _ in range(100):
+                still = conn.execute(
+                    text("SELECT pid FROM pg_stat_activity WHERE pid = ANY(:pids)"),
+                    {"pids": sorted(backends)},
+                ).all()
+                if not still:
+                    break
+                time.sleep(0.05)
+    finally:
+        watching.dispose()
+    assert still == []
 
 
 def test_a_cancelled_request_waits_for_its_call_to_end() -> None:

@@ -65,7 +65,7 @@ from scimgate.service.provisioning.rate_limits import RateLimiter
 from scimgate.store.checkpoints import checkpoints_apart
 from scimgate.store.engine import open_engine
 from scimgate.store.errors import Busy
-from scimgate.store.loop_engines import open_loop_engine
+from scimgate.store.loop_engines import disposed_with, open_loop_engine
 
 log = structlog.get_logger("scimgate")
 
@@ -127,6 +127,7 @@ def create_app(
         app.state.scim_engine = app.state.engine
         app.state.scim_rate_limiter = app.state.rate_limiter
     else:
+        disposed_with(app.state.engine, app.state.loop_engine)
         app.state.scim_engine = app.state.loop_engine.sync_engine
         app.state.scim_rate_limiter = RateLimiter(app.state.scim_engine, settings.rate_limits)
     app.state.credentials = Credentials(app.state.scim_engine)

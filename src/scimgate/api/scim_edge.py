@@ -1,14 +1,16 @@
-"""The SCIM edge: routing, authentication, and at most one worker-thread hop per request.
+"""The SCIM edge: routing, authentication, and at most one hop off the event loop per request.
 
 SCIM requests do not go through FastAPI: its dependency injection, validation
 layers and one thread hop per dependency cost more CPU than authenticating and
 routing do. Here a request is matched to its handler (``api.scim_routes``), and
 then, in one step, authenticated (from the process's token cache,
 ``service.provisioning.credentials``), admitted by the rate limiter, noted (activation,
-recognised IdP: each writes once per directory), handled and rendered. That step
-runs on the event loop for a short request on SQLite (``api.inline_requests``),
-in a worker thread for any other; short writes are committed in groups
-(``api.commit_groups``). Errors are mapped once, here, into the SCIM envelope.
+recognised IdP: each writes once per directory), handled and rendered. On SQLite that step
+runs on the event loop for a short request (``api.inline_requests``), in a worker
+thread for any other; short writes are committed in groups (``api.commit_groups``).
+On PostgreSQL it runs on the event loop for every request, in a greenlet whose
+round trips wait there (``api.loop_greenlets``). Errors are mapped once, here, into
+the SCIM envelope.
 
 A request with a body is authenticated before its body is read, so that an
 anonymous client never makes the server read what it sends. A token this process
@@ -21,8 +23,8 @@ Reads write nothing here: the confirmations they make (``service.provisioning.co
 and the token's last-used time are left in the request's state for the provisioning
 log, whose writer writes them with the request's entry.
 
-The hop goes to the edge's own threads (``api.worker_threads``), not through
-anyio's ``to_thread.run_sync``, which costs more CPU per call.
+A hop to a thread goes to the edge's own threads (``api.worker_threads``), not
+through anyio's ``to_thread.run_sync``, which costs more CPU per call.
 """
 
 import asyncio
@@ -172,8 +174,8 @@ class ScimEdge:
         return await self._handled(state, request, route, body)
 
     async def _handled(self, state: Any, request: Request, route: _Route, body: bytes) -> Response:
-        """The handler's answer: on the event loop when the request is short and the database
-        is SQLite (``api.inline_requests``), else in a worker thread.
+        """The handler's answer: on SQLite on the event loop when the request is short
+        (``api.inline_requests``), else in a worker thread; on PostgreSQL in a greenlet.
 
         A short write is committed with the short writes that arrived beside it, once the
         write turn is free (``api.commit_groups``), waiting for it without holding the loop. A

@@ -7,9 +7,11 @@ greenlet and waits on the loop (psycopg's asynchronous connection) instead of
 blocking a thread. It has a pool of its own, beside the engine the other threads use.
 """
 
+import asyncio
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.util import greenlet_spawn
@@ -37,6 +39,30 @@ def open_loop_engine(
     translate_conflicts(engine.sync_engine)
     attach(engine.sync_engine, Keyring.parse(encryption_keys))
     return engine
+
+
+def disposed_with(engine: Engine, loop_engine: AsyncEngine) -> None:
+    """Dispose of ``loop_engine`` whenever ``engine`` is disposed of, so that whoever
+    releases a process's connections by disposing of its engine releases the loop's too.
+
+    From a thread running no event loop (a test, a command), on a loop of its own; on a
+    running loop, as a task of it.
+    """
+
+    def dispose(_engine: Engine) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            asyncio.run(loop_engine.dispose())
+            return
+        _disposing.add(task := loop.create_task(loop_engine.dispose()))
+        task.add_done_callback(_disposing.discard)
+
+    event.listen(engine, "engine_disposed", dispose)
+
+
+_disposing: set["asyncio.Task[None]"] = set()
+"""Disposals under way on a running loop (a task nobody refers to may be collected)."""
 
 
 async def in_greenlet(function: Callable[..., _Result], *args: Any) -> _Result:

@@ -15,7 +15,7 @@ stop the whole loop the moment a second request wanted it.
 from threading import Lock
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 
 KEPT_CONNECTIONS = 4
 """The most connections of its engine's pool a reader keeps. When all of them are in use,
@@ -33,6 +33,8 @@ class StampReader:
         """Held only to take or give back a connection."""
         self._idle: list[Any] = []
         self._kept = 0
+        # Kept out of the pool, they are closed when the pool is.
+        event.listen(engine, "engine_disposed", self._close_idle)
 
     def read(self, directory_id: str) -> int | None:
         """The directory's stamp; None when it has none or it could not be read (the caller
@@ -79,6 +81,13 @@ class StampReader:
             # Each read is its own statement: it sees every commit made before it.
             connection.dbapi_connection.autocommit = True  # type: ignore[union-attr]
         return connection
+
+    def _close_idle(self, _engine: Engine) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+            self._kept -= len(idle)
+        for connection in idle:
+            connection.close()
 
     def _discard(self, connection: Any) -> None:
         connection.invalidate()
