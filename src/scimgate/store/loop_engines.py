@@ -8,6 +8,7 @@ blocking a thread. It has a pool of its own, beside the engine the other threads
 """
 
 import asyncio
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -45,24 +46,20 @@ def disposed_with(engine: Engine, loop_engine: AsyncEngine) -> None:
     """Dispose of ``loop_engine`` whenever ``engine`` is disposed of, so that whoever
     releases a process's connections by disposing of its engine releases the loop's too.
 
-    From a thread running no event loop (a test, a command), on a loop of its own; on a
-    running loop, as a task of it.
+    The loop's connections are closed on a loop of their own, in a thread of its own,
+    before this returns: the thread disposing of ``engine`` may have a loop that is not
+    running it (a test's browser driver keeps one in the main thread), where a task
+    would wait for its turn indefinitely.
     """
 
     def dispose(_engine: Engine) -> None:
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            asyncio.run(loop_engine.dispose())
-            return
-        _disposing.add(task := loop.create_task(loop_engine.dispose()))
-        task.add_done_callback(_disposing.discard)
+        closing = threading.Thread(
+            target=asyncio.run, args=(loop_engine.dispose(),), name="scimgate-dispose"
+        )
+        closing.start()
+        closing.join()
 
     event.listen(engine, "engine_disposed", dispose)
-
-
-_disposing: set["asyncio.Task[None]"] = set()
-"""Disposals under way on a running loop (a task nobody refers to may be collected)."""
 
 
 async def in_greenlet(function: Callable[..., _Result], *args: Any) -> _Result:
