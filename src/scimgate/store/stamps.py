@@ -6,7 +6,8 @@ by the driver on a connection held for the purpose, outside a transaction: about
 costs some 70 µs of CPU. The stamps themselves are moved by triggers (migration 0018).
 
 No lock is held while a stamp is read: a reader takes an idle kept connection, or
-keeps one more (up to ``KEPT_CONNECTIONS``), and gives it back after. On PostgreSQL
+keeps one more (up to ``KEPT_CONNECTIONS``), and gives it back after; when all are in
+use, it reads on a connection of the pool, as a transaction would. On PostgreSQL
 the SCIM requests of a process wait for the database on its event loop, each in a
 greenlet (``store.engine.open_loop_engine``): a lock held over the round trip would
 stop the whole loop the moment a second request wanted it.
@@ -16,10 +17,13 @@ from threading import Lock
 from typing import Any
 
 from sqlalchemy import Engine, event
+from sqlalchemy.exc import DBAPIError
+
+from scimgate.store.errors import Busy
+from scimgate.store.transactions import autocommit
 
 KEPT_CONNECTIONS = 4
-"""The most connections of its engine's pool a reader keeps. When all of them are in use,
-a read answers None, and its request reads what it needs in a transaction."""
+"""The most connections a reader keeps for itself."""
 
 
 class StampReader:
@@ -41,7 +45,7 @@ class StampReader:
         then reads what it needs in a transaction of its own, which reports the failure)."""
         connection = self._take()
         if connection is None:
-            return None
+            return self._read_pooled(directory_id)
         try:
             cursor = connection.cursor()
             try:
@@ -54,6 +58,15 @@ class StampReader:
             return None
         with self._lock:
             self._idle.append(connection)
+        return int(row[0]) if row else None
+
+    def _read_pooled(self, directory_id: str) -> int | None:
+        """The stamp read on a connection of the pool, while every kept one is in use."""
+        try:
+            with autocommit(self._engine) as conn:
+                row = conn.exec_driver_sql(self._sql, (directory_id,)).first()
+        except (Busy, DBAPIError):
+            return None
         return int(row[0]) if row else None
 
     def _take(self) -> Any:
