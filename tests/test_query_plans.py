@@ -79,10 +79,8 @@ def population(database_url: str) -> Iterator[Population]:
     app = create_app(Settings(database_url=database_url))
     engine: Engine = app.state.engine
     recorder = Recorder()
-    # The engine SCIM requests run on (on PostgreSQL, the event loop's: api.loop_greenlets).
-    scim_engine: Engine = app.state.scim_engine
-    event.listen(scim_engine, "before_cursor_execute", recorder.before)
-    event.listen(scim_engine, "after_cursor_execute", recorder.after)
+    event.listen(engine, "before_cursor_execute", recorder.before)
+    event.listen(engine, "after_cursor_execute", recorder.after)
     organization = tenants.create_organization(engine, "plans")
     created = tenants.create_directory(engine, organization.id, "plans")
     headers = {

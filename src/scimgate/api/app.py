@@ -65,7 +65,6 @@ from scimgate.service.provisioning.rate_limits import RateLimiter
 from scimgate.store.checkpoints import checkpoints_apart
 from scimgate.store.engine import open_engine
 from scimgate.store.errors import Busy
-from scimgate.store.loop_engines import disposed_with, open_loop_engine
 
 log = structlog.get_logger("scimgate")
 
@@ -108,8 +107,6 @@ def create_app(
         with _collector_for_serving(), checkpoints_apart(engine, on_the_loop):
             yield
         app.scim.threads.close()
-        if app.state.loop_engine is not None:
-            await app.state.loop_engine.dispose()
         if on_shutdown is not None:
             await run_in_threadpool(on_shutdown)
 
@@ -119,18 +116,7 @@ def create_app(
     app.state.settings = settings
     app.state.engine = open_engine(settings.database_url, settings.pool, settings.encryption_keys)
     app.state.rate_limiter = RateLimiter(app.state.engine, settings.rate_limits)
-    # PostgreSQL: SCIM requests wait for the database on the event loop (api.loop_greenlets).
-    app.state.loop_engine = open_loop_engine(
-        settings.database_url, settings.pool, settings.encryption_keys
-    )
-    if app.state.loop_engine is None:
-        app.state.scim_engine = app.state.engine
-        app.state.scim_rate_limiter = app.state.rate_limiter
-    else:
-        disposed_with(app.state.engine, app.state.loop_engine)
-        app.state.scim_engine = app.state.loop_engine.sync_engine
-        app.state.scim_rate_limiter = RateLimiter(app.state.scim_engine, settings.rate_limits)
-    app.state.credentials = Credentials(app.state.scim_engine)
+    app.state.credentials = Credentials(app.state.engine)
     app.state.token_server = TokenServer(app.state.engine)
     # Before the management routes, whose /users/{user_id} would take /users/lookup.
     app.include_router(lookup_router)

@@ -1,16 +1,14 @@
-"""The SCIM edge: routing, authentication, and at most one hop off the event loop per request.
+"""The SCIM edge: routing, authentication, and at most one worker-thread hop per request.
 
 SCIM requests do not go through FastAPI: its dependency injection, validation
 layers and one thread hop per dependency cost more CPU than authenticating and
 routing do. Here a request is matched to its handler (``api.scim_routes``), and
 then, in one step, authenticated (from the process's token cache,
 ``service.provisioning.credentials``), admitted by the rate limiter, noted (activation,
-recognised IdP: each writes once per directory), handled and rendered. On SQLite that step
-runs on the event loop for a short request (``api.inline_requests``), in a worker
-thread for any other; short writes are committed in groups (``api.commit_groups``).
-On PostgreSQL it runs on the event loop for every request, in a greenlet whose
-round trips wait there (``api.loop_greenlets``). Errors are mapped once, here, into
-the SCIM envelope.
+recognised IdP: each writes once per directory), handled and rendered. That step
+runs on the event loop for a short request on SQLite (``api.inline_requests``),
+in a worker thread for any other; short writes are committed in groups
+(``api.commit_groups``). Errors are mapped once, here, into the SCIM envelope.
 
 A request with a body is authenticated before its body is read, so that an
 anonymous client never makes the server read what it sends. A token this process
@@ -23,13 +21,12 @@ Reads write nothing here: the confirmations they make (``service.provisioning.co
 and the token's last-used time are left in the request's state for the provisioning
 log, whose writer writes them with the request's entry.
 
-A hop to a thread goes to the edge's own threads (``api.worker_threads``), not
-through anyio's ``to_thread.run_sync``, which costs more CPU per call.
+The hop goes to the edge's own threads (``api.worker_threads``), not through
+anyio's ``to_thread.run_sync``, which costs more CPU per call.
 """
 
 import asyncio
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from scim2_models import SCIMException
 from sqlalchemy import Engine
@@ -44,7 +41,6 @@ from scimgate.api.commit_groups import CommitGroups
 from scimgate.api.endpoint_case import SCIM_PREFIX, canonical_path
 from scimgate.api.errors import REFUSALS, as_scim
 from scimgate.api.inline_requests import is_short
-from scimgate.api.loop_greenlets import in_greenlet
 from scimgate.api.public_root import public_root
 from scimgate.api.requests import media_type_refusal
 from scimgate.api.responses import error_response
@@ -57,8 +53,6 @@ from scimgate.service.provisioning.rate_limits import admit
 from scimgate.service.provisioning.scope import Scope
 from scimgate.store.engine import takes_turns, turn_if_free
 from scimgate.store.tenants import Directory
-
-_Result = TypeVar("_Result")
 
 DIRECTORY_KEY = "directory"
 """Where the edge leaves the authenticated directory in the request's state, for the
@@ -162,10 +156,10 @@ class ScimEdge:
                 body = await request.body()
             except ClientDisconnect:
                 # A client that left is still logged as its directory's: authenticate it.
-                await self._blocking(state, _refusal, state, request, route)
+                await self.threads.run(_refusal, state, request, route)
                 raise
             return await self._handled(state, request, route, body)
-        refused = await self._blocking(state, _refusal, state, request, route)
+        refused = await self.threads.run(_refusal, state, request, route)
         if refused is not None:
             return refused
         if refusal is not None:
@@ -174,33 +168,27 @@ class ScimEdge:
         return await self._handled(state, request, route, body)
 
     async def _handled(self, state: Any, request: Request, route: _Route, body: bytes) -> Response:
-        """The handler's answer: on SQLite on the event loop when the request is short
-        (``api.inline_requests``), else in a worker thread; on PostgreSQL in a greenlet.
+        """The handler's answer: on the event loop when the request is short and the database
+        is SQLite (``api.inline_requests``), else in a worker thread.
 
         A short write is committed with the short writes that arrived beside it, once the
         write turn is free (``api.commit_groups``), waiting for it without holding the loop. A
         short read runs at once when the turn is free, and takes the hop when it is not, since
         a read needs no turn (only the rare write it makes).
         """
-        engine = state.scim_engine
-        if not is_short(route.handler, request.query_params, body) or not takes_turns(engine):
-            return await self._blocking(state, _handle, state, request, route, body)
+        if not is_short(route.handler, request.query_params, body) or not takes_turns(state.engine):
+            return await self.threads.run(_handle, state, request, route, body)
         if request.method in BODY_METHODS:
             try:
-                return await self._groups(engine).run(lambda: _handle(state, request, route, body))
+                return await self._groups(state.engine).run(
+                    lambda: _handle(state, request, route, body)
+                )
             except REFUSALS as exc:  # the group's commit failed
                 return error_response(as_scim(exc))
-        with turn_if_free(engine) as ours:
+        with turn_if_free(state.engine) as ours:
             if ours:
                 return _handle(state, request, route, body)
         return await self.threads.run(_handle, state, request, route, body)
-
-    async def _blocking(self, state: Any, function: Callable[..., _Result], *args: Any) -> _Result:
-        """``function(*args)``, which waits for the database: on PostgreSQL in a greenlet on
-        the event loop (``api.loop_greenlets``), on SQLite in a worker thread."""
-        if state.loop_engine is not None:
-            return await in_greenlet(function, *args)
-        return await self.threads.run(function, *args)
 
     def _groups(self, engine: Engine) -> CommitGroups:
         """The commit groups of the running loop (a test may run the app on several)."""
@@ -248,7 +236,7 @@ def _authenticated(state: Any, request: Request, directory_id: str) -> Scope:
     else:
         credential = admit(
             state.credentials,
-            state.scim_rate_limiter,
+            state.rate_limiter,
             directory_id,
             request.headers.get("authorization"),
             client_address(request.scope),
@@ -257,17 +245,17 @@ def _authenticated(state: Any, request: Request, directory_id: str) -> Scope:
         if credential.use is not None:
             request.scope["state"][TOKEN_USE_KEY] = credential.use
         if directory.activated_at is None:
-            note_activation(state.scim_engine, directory)
+            note_activation(state.engine, directory)
         if directory.idp_detected is None:
             note_client(
-                state.scim_engine,
+                state.engine,
                 directory,
                 request.headers.get("user-agent"),
                 list(request.query_params.keys()),
             )
         request.scope["state"][DIRECTORY_KEY] = directory
     return Scope(
-        engine=state.scim_engine,
+        engine=state.engine,
         directory=directory,
         base_url=f"{public_root(request)}/scim/v2/{directory.id}",
         limits=state.settings.limits,

@@ -173,7 +173,7 @@ class WorkerThreads:
         except asyncio.CancelledError:
             ended = pool.withdraw(call)
             if ended is not None:
-                await outlasting_cancellation(ended)
+                await _outlasting_cancellation(ended)
             raise
 
     def close(self) -> None:
@@ -183,7 +183,7 @@ class WorkerThreads:
         closing.close()
 
 
-async def outlasting_cancellation(ended: "asyncio.Future[Any]") -> None:
+async def _outlasting_cancellation(ended: asyncio.Future[None]) -> None:
     """Once ``ended`` is done, whatever cancellations arrive meanwhile."""
     while not ended.done():
         with contextlib.suppress(asyncio.CancelledError):

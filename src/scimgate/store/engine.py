@@ -118,22 +118,18 @@ def database_exists(url: str) -> bool:
 def _open(url: str, pool: PoolSettings | None) -> Engine:
     if is_sqlite(url):
         return _sqlite_engine(url)
-    engine = create_engine(url, **postgresql_options(pool))
+    pool = pool or PoolSettings()
+    engine = create_engine(
+        url,
+        pool_size=pool.size,
+        max_overflow=pool.overflow,
+        pool_timeout=pool.timeout,
+        hide_parameters=True,
+        json_serializer=jsontext.dumps,
+        json_deserializer=jsontext.loads,
+    )
     ping_when_idle(engine)
     return engine
-
-
-def postgresql_options(pool: PoolSettings | None) -> dict[str, Any]:
-    """What a PostgreSQL engine is created with: its pool, hidden parameters, JSON text."""
-    pool = pool or PoolSettings()
-    return {
-        "pool_size": pool.size,
-        "max_overflow": pool.overflow,
-        "pool_timeout": pool.timeout,
-        "hide_parameters": True,
-        "json_serializer": jsontext.dumps,
-        "json_deserializer": jsontext.loads,
-    }
 
 
 @contextmanager
