@@ -78,10 +78,21 @@ def peak_rss_mib(pid: int) -> float:
 
 def cpu_seconds(pid: int) -> float:
     """User plus system CPU time a running process has used so far (``/proc/<pid>/stat``)."""
+    user, kernel = _cpu_times(pid)
+    return user + kernel
+
+
+def kernel_cpu_seconds(pid: int) -> float:
+    """The part of :func:`cpu_seconds` spent in the kernel on the process's behalf."""
+    return _cpu_times(pid)[1]
+
+
+def _cpu_times(pid: int) -> tuple[float, float]:
+    """User and system CPU seconds of a running process so far."""
     # The command name may hold spaces: the fields are counted after its closing parenthesis.
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    utime, stime = int(fields[11]), int(fields[12])
-    return (utime + stime) / os.sysconf("SC_CLK_TCK")
+    ticks = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / ticks, int(fields[12]) / ticks
 
 
 def machine_cpu_seconds() -> tuple[float, float]:
@@ -93,12 +104,6 @@ def machine_cpu_seconds() -> tuple[float, float]:
     ticks = os.sysconf("SC_CLK_TCK")
     busy = user + nice + system + irq + softirq
     return busy / ticks, (busy + idle + iowait + steal) / ticks
-
-
-def kernel_cpu_seconds(pid: int) -> float:
-    """The part of :func:`cpu_seconds` spent in the kernel on the process's behalf."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return int(fields[12]) / os.sysconf("SC_CLK_TCK")
 
 
 def context_switches(pid: int) -> int:
