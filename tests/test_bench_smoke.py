@@ -103,7 +103,9 @@ def test_the_quick_run_measures_every_row_and_shows_the_table_and_the_targets(
     create, lookup = latest["breakdown"]
     for request in (create, lookup):
         assert all(stage["us"] and stage["us"] > 0 for stage in request["stages"]), request
-        assert request["whole_request_us"] > request["sum_of_stages_us"] > 0
+        # Measured apart, on a machine the suite keeps busy, either can come out the larger:
+        # the bench reports the difference; a test does not judge timings.
+        assert request["whole_request_us"] > 0 and request["sum_of_stages_us"] > 0
     assert create["whole_request_in_flight_us"] > 0
     # W5's Entra requests, each kind whole: four kinds, each measured.
     assert len(latest["sync_requests"]) == 4
