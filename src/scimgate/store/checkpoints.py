@@ -99,7 +99,7 @@ def _checkpointing(engine: Engine, stop: Event, last_pass: LastPass) -> None:
             log.warning("could not checkpoint the database", **failure(exc))
 
 
-def checkpoint(engine: Engine, last_pass: LastPass = _in_this_thread) -> None:
+def checkpoint(engine: Engine, last_pass: LastPass) -> None:
     """Copy the log into the database file: passive checkpoints beside the writers, then,
     if the log has grown past ``LOG_TO_START_OVER``, one run by ``last_pass`` where no
     writer of this process runs, which copies the frames they appended meanwhile, so that
