@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from servers import Server, free_port, wait_until_answering
+from servers import Server, as_server, free_port, wait_until_answering
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -53,7 +53,9 @@ def ceiling_server() -> Iterator[Server]:
     port = free_port()
     command = [sys.executable, "-m", "uvicorn", "--app-dir", str(Path(__file__).parent)]
     command += ["ceiling:app", "--port", str(port), "--no-access-log", "--log-level", "warning"]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        as_server(command), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     root = f"http://127.0.0.1:{port}"
     try:
         wait_until_answering(root, process)

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from servers import Server
+from servers import Server, as_load
 
 WRK_SCRIPTS = Path(__file__).with_name("wrk")
 RESULT_PREFIX = "BENCH-RESULT "
@@ -121,13 +121,15 @@ def run_wrk(
     cycle: bool = False,
     run_id: str = "run",
     script_env: dict[str, str] | None = None,
+    pinned: bool = True,
 ) -> LoadResult:
     """Drive ``server`` with ``bench/wrk/<script>.lua`` and read its summary line.
 
     With ``requests`` the script sends that list in order, split between the
     threads; without ``cycle`` each thread stops when its share is answered,
     which needs one connection per thread so that nothing is sent twice. ``script_env`` gives
-    the script settings of its own.
+    the script settings of its own. ``pinned``: wrk stays off the server's core (``as_load``);
+    else it runs on every core.
     """
     if requests and not cycle and shape.connections != shape.threads:
         raise ValueError("a list sent once needs one connection per thread")
@@ -153,6 +155,7 @@ def run_wrk(
             "BENCH_RUN": run_id,
             **(script_env or {}),
         }
+        command = as_load(command) if pinned else command
         output = _wrk_output(command, env, stop_when_done=0 if cycle else shape.threads)
     result = _parse(output, frozenset(expected))
     if requests and not cycle and output.count(THREAD_DONE) < shape.threads:

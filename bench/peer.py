@@ -66,7 +66,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import httpx
-from servers import Server, free_port, wait_until_answering
+from servers import Server, as_server, free_port, wait_until_answering
 
 HERE = Path(__file__).resolve().parent
 PEER_VENV = HERE / ".peer-venv"
@@ -195,7 +195,7 @@ def scim2_server() -> Iterator[Server]:
     root = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryFile() as errors:
         process = subprocess.Popen(
-            [str(python), "-c", SERVE_PEER, str(port), token],
+            as_server([str(python), "-c", SERVE_PEER, str(port), token]),
             cwd=HERE,
             env={key: value for key, value in os.environ.items() if key != "PYTHONPATH"},
             stdout=subprocess.DEVNULL,

@@ -67,7 +67,7 @@ def measure(url: str, processes: int, seconds: float, backend_cpu: bool) -> dict
     shape = Shape(threads=2, connections=CONNECTIONS, seconds=seconds)
     made = new_directories(url, DIRECTORIES, name=f"scaling {processes}")
     label = f"scimgate ({processes} process{'es' if processes > 1 else ''})"
-    with scimgate_server(url, made[0], label=label, processes=processes) as server:
+    with scimgate_server(url, made[0], label=label, processes=processes, pinned=False) as server:
         root = scim_root(server)
         activate([f"{root}/scim/v2/{each.directory_id}" for each in made], made)
         settled(server.pid)
@@ -77,7 +77,13 @@ def measure(url: str, processes: int, seconds: float, backend_cpu: bool) -> dict
         database_cpu = _delta(backends_cpu(url, backend_cpu), database_before)
         with Busy(server.pid) as looking_up:
             lookups = run_wrk(
-                server, "requests", shape=shape, expected=[200], requests=misses(), cycle=True
+                server,
+                "requests",
+                shape=shape,
+                expected=[200],
+                requests=misses(),
+                cycle=True,
+                pinned=False,
             )
         memory = peak_rss_mib(server.pid)
     for name, result in (("creates", creates), ("lookups", lookups)):
@@ -150,6 +156,7 @@ def spread_creates(server: Server, made: list[BenchDirectory], shape: Shape) -> 
         expected=[201],
         run_id="scaling",
         script_env={"BENCH_DIRECTORIES": directories},
+        pinned=False,
     )
 
 

@@ -7,6 +7,7 @@ process tree's peak resident memory from ``/proc``.
 """
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -37,6 +38,41 @@ class Server:
     pid: int
     headers: dict[str, str] = field(default_factory=dict)
     """Sent with every request (the bearer token, the content type)."""
+
+
+def _core_split() -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The cores a measured server runs on, and those its load generator runs on.
+
+    The targets are set for a server pinned to one core (see the README's targets): the
+    server gets the first core this process may use, wrk or the simulator the others,
+    so that the load generator never takes the server's core and the server never
+    spreads over a second one. With a single core, both run on it.
+    """
+    allowed = tuple(sorted(os.sched_getaffinity(0)))
+    return (allowed[:1], allowed[1:]) if len(allowed) > 1 else (allowed, allowed)
+
+
+SERVER_CORES, LOAD_CORES = _core_split()
+
+
+def on_cores(cores: Sequence[int], command: Sequence[str]) -> list[str]:
+    """``command`` run on these cores only (``taskset``, which execs it: its pid is the
+    command's), every thread and child process included; as it is where there is no
+    ``taskset``."""
+    taskset = shutil.which("taskset")
+    if taskset is None:
+        return list(command)
+    return [taskset, "--cpu-list", ",".join(map(str, cores)), *command]
+
+
+def as_server(command: Sequence[str]) -> list[str]:
+    """A measured server's command, pinned to its core (``SERVER_CORES``)."""
+    return on_cores(SERVER_CORES, command)
+
+
+def as_load(command: Sequence[str]) -> list[str]:
+    """A load generator's command, kept off the server's core (``LOAD_CORES``)."""
+    return on_cores(LOAD_CORES, command)
 
 
 def free_port() -> int:
@@ -204,17 +240,19 @@ def scimgate_server(
     extra_env: dict[str, str] | None = None,
     processes: int = 1,
     launcher: Sequence[str] = (),
+    pinned: bool = True,
 ) -> Iterator[Server]:
     """``scimgate serve`` on a free loopback port: one process, as the README runs it, or
     ``--workers N`` (PostgreSQL). ``launcher`` runs it under another command (a profiler):
-    the yielded pid is then the launcher's."""
+    the yielded pid is then the launcher's. ``pinned``: on the server's core
+    (``as_server``), the launcher included; else on every core."""
     port = free_port()
     command = [*launcher, str(Path(sys.executable).with_name("scimgate"))]
     command += ["serve", "--port", str(port)]
     command += ["--database-url", database_url, "--workers", str(processes)]
     command += ["--worker" if deliver_webhooks else "--no-worker"]
     process = subprocess.Popen(
-        command,
+        as_server(command) if pinned else command,
         # The workloads measure how fast scimgate serves, so its rate limits are off.
         env={**os.environ, **NO_RATE_LIMITS, **(extra_env or {})},
         stdout=subprocess.DEVNULL,

@@ -44,6 +44,7 @@ from receiver import SECRET_VARIABLE
 from servers import (
     BenchDirectory,
     Server,
+    as_load,
     cpu_seconds,
     free_port,
     new_directories,
@@ -289,7 +290,7 @@ def simulate(
     command = [sys.executable, str(IDP_SYNC), f"--url={server.base_url}", f"--token={token}"]
     command += ["--idp", idp, "--users", str(users), "--groups", str(groups)]
     command += ["--concurrency", str(concurrency)]
-    done = subprocess.run(command, capture_output=True, text=True)
+    done = subprocess.run(as_load(command), capture_output=True, text=True)
     found = [line for line in done.stdout.splitlines() if line.startswith(IDP_SYNC_PREFIX)]
     if done.returncode != 0 or not found:
         raise RuntimeError(
@@ -439,7 +440,7 @@ def wrk_per_directory(
         processes = [
             stack.enter_context(
                 started(
-                    wrk_command(wrk, url, directory, f"w6-{run}-{index}", seconds),
+                    as_load(wrk_command(wrk, url, directory, f"w6-{run}-{index}", seconds)),
                     output=subprocess.PIPE,
                 )
             )
