@@ -21,7 +21,7 @@ import httpx
 
 from scimgate.scim.idp import IdpProfile
 from scimgate.service.administration import tenants
-from scimgate.store.engine import open_engine
+from scimgate.store.engine import close_connections, open_engine
 from scimgate.store.migrate import upgrade
 
 
@@ -224,7 +224,7 @@ def new_directories(
         ]
         return [BenchDirectory(each.directory.id, each.token.secret) for each in made]
     finally:
-        engine.dispose()
+        close_connections(engine)
 
 
 NO_RATE_LIMITS = {"SCIMGATE_DIRECTORY_RATE": "0", "SCIMGATE_TOKEN_RATE": "0"}

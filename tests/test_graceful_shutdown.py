@@ -6,13 +6,16 @@ has leased, records them, and exits.
 """
 
 import os
+import re
+import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import httpx
@@ -167,3 +170,36 @@ def test_sigterm_lets_the_worker_finish_its_deliveries_and_release_their_leases(
 def _users(engine: Engine) -> int:
     with engine.connect() as conn:
         return int(conn.execute(select(func.count()).select_from(users)).scalar_one())
+
+
+def test_a_stopped_server_leaves_its_sqlite_database_one_file(tmp_path: Path) -> None:
+    """Once ``scimgate serve`` has stopped, its SQLite database is one file: every connection
+    closed, the last of them folded the WAL into it, and a copy of that file alone holds
+    every write the server answered."""
+    database = tmp_path / "scimgate.db"
+    log_path = tmp_path / "server.log"
+    with scimgate_serve(f"sqlite:///{database}", log_path) as (served, process):
+        printed = log_path.read_text()
+        base_url = re.search(r"SCIM base URL: (\S+)", printed)
+        token = re.search(r"Bearer token:\s+(\S+)", printed)
+        assert base_url and token, printed
+        assert base_url.group(1).startswith(served), printed
+        created = httpx.post(
+            f"{base_url.group(1)}/Users",
+            json=user("kept-after-stop"),
+            headers={"Authorization": f"Bearer {token.group(1)}"},
+            timeout=30,
+        )
+        assert created.status_code == 201, created.text
+        log_files = [Path(f"{database}-wal"), Path(f"{database}-shm")]
+        assert all(each.exists() for each in log_files), "no WAL while serving: nothing to show"
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) in (0, -signal.SIGTERM), log_path.read_text()
+    assert [each.name for each in log_files if each.exists()] == []
+    copy = tmp_path / "copy.db"
+    shutil.copyfile(database, copy)
+    with closing(sqlite3.connect(copy)) as read:
+        found = read.execute(
+            "SELECT count(*) FROM users WHERE user_name = ?", ("kept-after-stop",)
+        ).fetchone()
+    assert found == (1,)

@@ -63,7 +63,7 @@ from scimgate.service.errors import ServiceError
 from scimgate.service.provisioning.credentials import Credentials
 from scimgate.service.provisioning.rate_limits import RateLimiter
 from scimgate.store.checkpoints import checkpoints_apart
-from scimgate.store.engine import open_engine
+from scimgate.store.engine import close_connections, open_engine
 from scimgate.store.errors import Busy
 
 log = structlog.get_logger("scimgate")
@@ -109,6 +109,9 @@ def create_app(
         app.scim.threads.close()
         if on_shutdown is not None:
             await run_in_threadpool(on_shutdown)
+        # Last: on SQLite, closing the last connection folds the WAL into the database file.
+        app.state.credentials.close()
+        close_connections(engine)
 
     app = _Application(
         title="scimgate", version=__version__, docs_url=None, redoc_url=None, lifespan=lifespan

@@ -16,7 +16,7 @@ from scimgate.config import pass_to_server_processes
 from scimgate.logging import configure as configure_logging
 from scimgate.service.administration.bootstrap import prepare_database
 from scimgate.service.event_stream.worker import start_in_background
-from scimgate.store.engine import is_sqlite, open_engine
+from scimgate.store.engine import close_connections, is_sqlite, open_engine
 from scimgate.store.migrate import upgrade
 
 APP_FACTORY = "scimgate.cli.server:server_process_app"
@@ -69,7 +69,7 @@ def serve(
     configure_logging(json=not sys.stderr.isatty())
     engine = open_engine(settings.database_url, None, settings.encryption_keys)
     bootstrap = prepare_database(engine)
-    engine.dispose()  # the server (and the worker) open their own
+    close_connections(engine)  # the server (and the worker) open their own
     root = settings.public_url or f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port}"
     if bootstrap.created is not None:
         created = bootstrap.created

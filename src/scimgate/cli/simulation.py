@@ -15,7 +15,7 @@ from scimgate.service.operations import health
 from scimgate.simulator import lifecycle
 from scimgate.simulator.dialects import DIALECTS
 from scimgate.simulator.population import generate
-from scimgate.store.engine import database_exists, open_engine
+from scimgate.store.engine import close_connections, database_exists, open_engine
 from scimgate.store.errors import StoreError
 from scimgate.wording import counted
 
@@ -139,7 +139,7 @@ def valve_state(url: str, database_url: str | None) -> str:
     except (ServiceError, StoreError):
         return elsewhere
     finally:
-        engine.dispose()
+        close_connections(engine)
     if summary.delivery == "live":
         return "Safety valve: not tripped; the directory's events are delivered live."
     return (

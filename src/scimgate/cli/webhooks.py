@@ -241,7 +241,7 @@ def worker(database_url: DatabaseOption = None) -> None:
     built = delivery_worker.build(settings_for(database_url))
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    built.run(stopping)
+    delivery_worker.run_built(built, stopping)
 
 
 def _print_secret(issued: WithSecret, as_json: bool) -> None:

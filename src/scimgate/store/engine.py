@@ -192,6 +192,27 @@ def _settle(kept: Connection) -> None:
             driver.rollback()
 
 
+def close_connections(engine: Engine) -> None:
+    """Close every connection this process keeps on the engine once it has stopped using it:
+    SQLite's shared writer (when no write holds it) and idle readers, then the pool's.
+
+    On SQLite the last connection closed checkpoints the WAL into the database file and
+    removes the log and its index (``-wal``, ``-shm``): a stopped server leaves one file,
+    whole, for a copy to take. The engine stays usable, opening connections anew.
+    """
+    kept_by: _KeptConnections | None = getattr(engine, _KEPT, None)
+    if kept_by is not None:
+        with kept_by.turn():
+            shared, kept_by.connection = kept_by.connection, None
+        if shared is not None:
+            shared.close()
+        with kept_by.readers_lock:
+            readers, kept_by.idle_readers = kept_by.idle_readers, []
+        for reader_connection in readers:
+            reader_connection.close()
+    engine.dispose()
+
+
 def takes_turns(engine: Engine) -> bool:
     """Whether this process's writers take turns on the engine (SQLite)."""
     return getattr(engine, _KEPT, None) is not None

@@ -40,6 +40,13 @@ class StampReader:
                 return None
         return int(row[0]) if row else None
 
+    def close(self) -> None:
+        """Give the kept connection back; a later read takes another."""
+        with self._lock:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
+
     def _open(self) -> Any:
         connection = self._engine.raw_connection()
         if self._engine.dialect.name == "postgresql":

@@ -34,7 +34,7 @@ from scimgate.service.event_stream.delivery import FANOUT_BATCH, USER_AGENT, Job
 from scimgate.service.operations import health
 from scimgate.service.operations.maintenance import run_upkeep
 from scimgate.store import webhook_deliveries
-from scimgate.store.engine import open_engine
+from scimgate.store.engine import close_connections, open_engine
 from scimgate.store.ids import utcnow
 from scimgate.store.transactions import writing
 
@@ -254,11 +254,20 @@ class BackgroundWorker:
         self.thread.join(timeout)
 
 
+def run_built(worker: Worker, stop: threading.Event) -> None:
+    """Run a worker made by :func:`build` until ``stop``, then close its engine's connections
+    (on SQLite the last to close folds the WAL into the database file)."""
+    try:
+        worker.run(stop)
+    finally:
+        close_connections(worker.engine)
+
+
 def start_in_background(settings: Settings) -> BackgroundWorker:
     worker = build(settings)
     stopping = threading.Event()
     thread = threading.Thread(
-        target=worker.run, args=(stopping,), name="scimgate-worker", daemon=True
+        target=run_built, args=(worker, stopping), name="scimgate-worker", daemon=True
     )
     thread.start()
     return BackgroundWorker(thread, stopping)

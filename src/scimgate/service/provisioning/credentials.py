@@ -69,6 +69,10 @@ class Credentials:
         self._stamps = StampReader(engine)
         self._touching = Lock()
 
+    def close(self) -> None:
+        """Give back the connection the stamps are read on (the server has stopped)."""
+        self._stamps.close()
+
     def knows(self, authorization: str | None) -> bool:
         """Whether this process has accepted the request's token (it may be revoked since)."""
         scheme, _, secret = (authorization or "").partition(" ")
