@@ -4,11 +4,12 @@ With encryption at rest on, the bodies and the userName are stored encrypted
 (bound to the entry), and the userName's keyed hash finds a user's entries.
 """
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, delete, func, or_, select, union, update
+from sqlalchemy import ColumnElement, Connection, and_, delete, or_, select, union, update
 
 from scimgate.scim.compare import fold
 from scimgate.store.column_codec import ColumnCodec, SealedColumns, codec_of
@@ -89,16 +90,29 @@ def _row(codec: ColumnCodec, entry: LogEntry) -> dict[str, Any]:
     where = (entry.directory_id, entry.id)
     for name in _SEALED_TEXTS:
         row[name] = codec.seal_optional(row[name], f"provisioning_logs.{name}", *where)
-    # What finds a sealed userName; a plain one is searched itself.
     row["user_name_key"] = (
-        None
-        if entry.user_name is None or not codec.sealed
-        else codec.lookup(LOG_USER_NAME_LOOKUP, entry.directory_id, fold(entry.user_name))
+        None if entry.user_name is None else _name_key(codec, entry.directory_id, entry.user_name)
     )
     for body in _SEALED_BODIES:
         if row[body] is not None:
             row[body] = codec.seal_document(row[body], f"provisioning_logs.{body}", *where)
     return row
+
+
+def _name_key(codec: ColumnCodec, directory_id: str, user_name: str) -> str:
+    """What finds an entry by its userName, in any case: the keyed hash of its folded form
+    with encryption at rest on, else that form's SHA-256 (``plain_name_key``)."""
+    if codec.sealed:
+        return codec.lookup(LOG_USER_NAME_LOOKUP, directory_id, fold(user_name))
+    return plain_name_key(user_name)
+
+
+def plain_name_key(user_name: str) -> str:
+    """The key of a userName written without encryption at rest: the SHA-256 of its folded
+    form (``scim.compare.fold``, Unicode's case rules), which fits the key's 64 characters
+    however long the name. The database's own ``lower()`` is not used: SQLite's folds ASCII
+    letters only."""
+    return hashlib.sha256(fold(user_name).encode()).hexdigest()
 
 
 def _entry(codec: ColumnCodec, row: Any, **extra: Any) -> LogEntry:
@@ -183,15 +197,12 @@ def _user_matches(
     """The two lookups of a search by user: its userName, its resource id. Each names its
     column's ``IS NOT NULL`` too, which lets the database use its partial index."""
     c = provisioning_logs.c
+    # userName is case-insensitive in SCIM: the IdP and support may spell it differently.
+    # Entries written before encryption at rest was on hold the plain key.
+    keys = [plain_name_key(user)]
     if codec.sealed:
-        hashes = codec.lookups(LOG_USER_NAME_LOOKUP, directory_id, fold(user))
-        by_name: tuple[ColumnElement[bool], ...] = (
-            c.user_name_key.is_not(None),
-            c.user_name_key.in_(hashes),
-        )
-    else:
-        # userName is case-insensitive in SCIM: the IdP and support may spell it differently.
-        by_name = (c.user_name.is_not(None), func.lower(c.user_name) == user.lower())
+        keys += codec.lookups(LOG_USER_NAME_LOOKUP, directory_id, fold(user))
+    by_name = (c.user_name_key.is_not(None), c.user_name_key.in_(keys))
     return [by_name, (c.resource_id.is_not(None), c.resource_id == user)]
 
 

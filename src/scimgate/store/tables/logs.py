@@ -58,15 +58,8 @@ provisioning_logs = Table(
     Index(None, "directory_id", "status", "received_at"),
     Index(None, "request_id"),
     Index(None, "received_at"),
-    # A search by user (migration 0022): partial, since most entries name no user or resource.
-    Index(
-        "ix_provisioning_logs_directory_id_user_name_folded",
-        "directory_id",
-        text("lower(user_name)"),
-        "received_at",
-        sqlite_where=text("user_name IS NOT NULL"),
-        postgresql_where=text("user_name IS NOT NULL"),
-    ),
+    # A search by user (migrations 0022, 0024): partial, since most entries name no user or
+    # resource.
     *(
         Index(
             f"ix_provisioning_logs_directory_id_{column}",
@@ -81,6 +74,7 @@ provisioning_logs = Table(
 )
 """Every SCIM request to a directory, with what support needs to explain a failure.
 
-``user_name_key`` is only set with encryption at rest on: the keyed hash of the
-encrypted ``user_name``, by which support finds a user's requests.
+``user_name_key`` is what support finds a user's requests by, in any case: the
+keyed hash of the folded ``user_name`` with encryption at rest on, else its
+SHA-256 (``store.provisioning_logs``).
 """
