@@ -1,8 +1,9 @@
 """Graceful shutdown: SIGTERM lets in-flight work finish, and leaves no lease behind.
 
 ``scimgate serve`` stops accepting connections, answers the requests it has
-begun and commits their changes; ``scimgate worker`` finishes the deliveries it
-has leased, records them, and exits.
+begun and commits their changes, and leaves an SQLite database one file;
+``scimgate worker`` finishes the deliveries it has leased, records them, and
+exits.
 """
 
 import os

@@ -1,7 +1,8 @@
 """The provisioning log: one row per authenticated SCIM request of a directory.
 
-With encryption at rest on, the bodies and the userName are stored encrypted
-(bound to the entry), and the userName's keyed hash finds a user's entries.
+A user's entries are found by a key of the folded userName: its SHA-256, or with
+encryption at rest on its keyed hash, the bodies and the userName then stored
+encrypted (bound to the entry).
 """
 
 import hashlib
