@@ -5,25 +5,23 @@ stopped, and the events published after the upgrade come after every sequence
 number ever handed out, even when retention had removed every event.
 """
 
-import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from alembic import command
 from sqlalchemy import Engine, delete, select
 
-from conftest import postgres_database
+from event_support import private_database
 from factories import new_scope
+from migration_support import migrate_back
 from scimgate.scim.resources import UserResource
 from scimgate.service.event_stream import event_feed
 from scimgate.service.event_stream.event_feed import PURGED_THROUGH, EventFilter
 from scimgate.service.provisioning import users
 from scimgate.service.provisioning.scope import Scope
 from scimgate.store import progress
-from scimgate.store.engine import open_engine
 from scimgate.store.ids import new_id, utcnow
-from scimgate.store.migrate import alembic_config, upgrade
+from scimgate.store.migrate import upgrade
 from scimgate.store.tables.event_stream import events
 
 BEFORE = "0016"
@@ -34,24 +32,10 @@ EVERYTHING = EventFilter()
 def engine_before(database_url: str, tmp_path: Path) -> Iterator[tuple[Engine, Scope]]:
     """An engine on a database of its own, on the same backend, with one directory, migrated
     back to just before (the directory is made by today's code, then the schema goes back)."""
-    with _database(database_url, tmp_path) as url:
-        engine = open_engine(url)
-        upgrade(engine)
+    with private_database(database_url, tmp_path) as (_, engine):
         scope = _directory(engine)
-        config = alembic_config(engine)
-        with engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.downgrade(config, BEFORE)
-        try:
-            yield engine, scope
-        finally:
-            engine.dispose()
-
-
-def _database(backend_url: str, tmp_path: Path) -> contextlib.AbstractContextManager[str]:
-    if backend_url.startswith("postgresql"):
-        return postgres_database("scimgate_positions")
-    return contextlib.nullcontext(f"sqlite:///{tmp_path / 'before.db'}")
+        migrate_back(engine, BEFORE)
+        yield engine, scope
 
 
 def _directory(engine: Engine) -> Scope:

@@ -1,21 +1,19 @@
 """Provisioning-log entries written before their userName had a key are found by it after the
 upgrade, in any case, beyond ASCII too; entries written with encryption at rest keep theirs."""
 
-import contextlib
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from alembic import command
 from sqlalchemy import Engine, inspect, select
 
-from conftest import postgres_database
+from event_support import private_database
 from factories import new_scope
+from migration_support import migrate_back
 from scimgate.store import provisioning_logs
-from scimgate.store.engine import close_connections, open_engine
 from scimgate.store.ids import new_id
-from scimgate.store.migrate import alembic_config, upgrade
+from scimgate.store.migrate import upgrade
 from scimgate.store.provisioning_logs import LogSearch
 from scimgate.store.tables.logs import provisioning_logs as logs_table
 from scimgate.store.transactions import reading
@@ -29,24 +27,10 @@ SEALED_KEY = "k" * 64
 def engine_before(database_url: str, tmp_path: Path) -> Iterator[tuple[Engine, str]]:
     """An engine on a database of its own, on the same backend, with one directory, migrated
     back to just before the keys."""
-    with _database(database_url, tmp_path) as url:
-        engine = open_engine(url)
-        upgrade(engine)
+    with private_database(database_url, tmp_path) as (_, engine):
         directory_id = new_scope(engine, "before log keys").directory_id
-        config = alembic_config(engine)
-        with engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.downgrade(config, BEFORE)
-        try:
-            yield engine, directory_id
-        finally:
-            close_connections(engine)
-
-
-def _database(backend_url: str, tmp_path: Path) -> contextlib.AbstractContextManager[str]:
-    if backend_url.startswith("postgresql"):
-        return postgres_database("scimgate_log_keys")
-    return contextlib.nullcontext(f"sqlite:///{tmp_path / 'before.db'}")
+        migrate_back(engine, BEFORE)
+        yield engine, directory_id
 
 
 def _logged_old_style(engine: Engine, directory_id: str, user_name: str, key: str | None) -> str:
