@@ -125,14 +125,17 @@ docstring for each choice)."""
 
 
 def ensure_peer_venv() -> Path:
-    """The peer's Python, in ``bench/.peer-venv`` holding exactly the pinned releases.
+    """The peer's Python, in ``bench/.peer-venv`` holding exactly the pinned releases, on
+    the interpreter that runs the benchmark (and scimgate).
 
-    The environment is rebuilt from scratch when it is missing or when any pinned
-    distribution is absent or at another version.
+    The environment is rebuilt from scratch when it is missing, when any pinned
+    distribution is absent or at another version, or when it was made from another
+    interpreter: the build of CPython alone moves a request's CPU by a sixth (see the
+    README), so the two servers compared must run on the same one.
     """
     python = PEER_VENV / "bin" / "python"
     pins = pinned_releases()
-    if python.exists() and installed_releases(python, list(pins)) == pins:
+    if python.exists() and ours(python) and installed_releases(python, list(pins)) == pins:
         return python
     shutil.rmtree(PEER_VENV, ignore_errors=True)
     subprocess.run([sys.executable, "-m", "venv", str(PEER_VENV)], check=True)
@@ -157,6 +160,24 @@ def pinned_releases() -> dict[str, str]:
             raise ValueError(f"{REQUIREMENTS.name}: not pinned to one version: {line!r}")
         pins[normalized(name)] = version.strip()
     return pins
+
+
+def ours(python: Path) -> bool:
+    """Whether an environment's Python is the interpreter running this benchmark."""
+    return interpreter_of(python) == interpreter_of(Path(sys.executable))
+
+
+def interpreter_of(python: Path) -> tuple[str, str]:
+    """What tells interpreters apart: the installation an environment was made from (its
+    ``sys.base_prefix``) and its ``sys.version``, which names the release and the build."""
+    shown = subprocess.run(
+        [str(python), "-c", "import sys; print(sys.base_prefix); print(sys.version)"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    base, _, version = shown.stdout.rstrip("\n").partition("\n")
+    return base, version
 
 
 def installed_releases(python: Path, names: list[str]) -> dict[str, str | None]:

@@ -10,6 +10,7 @@ previous ``latest.json``, when there is one, gives the change per row.
 """
 
 import json
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -92,6 +93,10 @@ class Report:
         default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds")
     )
 
+    interpreter: str = field(default_factory=lambda: " ".join(sys.version.split()))
+    """The CPython every server of the run was served by: its release and its build, which
+    move a request's CPU as much as a change to the request path does."""
+
     def servers(self) -> list[str]:
         present = {m.server for m in self.measurements}
         return [name for name in SERVERS if name in present] + sorted(present - set(SERVERS))
@@ -108,6 +113,7 @@ class Report:
     def as_json(self) -> dict[str, Any]:
         return {
             "generated_at": self.generated_at,
+            "interpreter": self.interpreter,
             "sizes": vars(self.sizes),
             "servers": self.servers(),
             "notes": self.notes,
@@ -197,7 +203,8 @@ def markdown(report: Report, previous: dict[str, Any] | None) -> str:
     for server in servers:
         header += [f"{server} req/s", "p50 ms", "p99 ms", "RSS MiB"]
     header += ["sqlite vs peer", "sqlite vs ceiling"]
-    lines = [_md_line(header), _md_line(["---", "---"] + ["---:"] * (len(header) - 2))]
+    lines = [f"Served by Python {report.interpreter}.", ""]
+    lines += [_md_line(header), _md_line(["---", "---"] + ["---:"] * (len(header) - 2))]
     for row in report.rows():
         cells = [row.workload, row.case]
         for server in servers:
@@ -248,6 +255,7 @@ def print_report(report: Report, previous: dict[str, Any] | None, console: Conso
         cells = [console_cell(row.cells.get(server)) for server in servers]
         table.add_row(row.workload, row.case, *cells, ratio(row, PEER), ratio(row, CEILING))
     console.print(table)
+    console.print(f"Served by Python {report.interpreter}.", markup=False, highlight=False)
     targets = Table(title="Targets (SQLite, one server process)")
     for column in ("target", "wanted", "measured", "verdict"):
         targets.add_column(column)

@@ -79,9 +79,12 @@ def test_the_quick_run_measures_every_row_and_shows_the_table_and_the_targets(
     assert all(m["throughput"] > 0 and m["p50_ms"] > 0 for m in timed)
     assert any(m["workload"] == "RSS" and m["peak_rss_mib"] > 0 for m in latest["measurements"])
 
-    # The printed table and the Markdown show the rows and the targets.
+    # The printed table and the Markdown show the rows and the targets, and name the
+    # interpreter that served them.
+    assert latest["interpreter"] == " ".join(sys.version.split())
     for text in (printed, markdown):
         assert "sqlite vs ceiling" in text
+        assert f"Served by Python {latest['interpreter']}." in text
         assert "W4 p50, every case and group size up to 1,000" in text
     for _, case in EXPECTED_ROWS:
         assert f"| {case} |" in markdown
