@@ -229,6 +229,80 @@ def test_the_portal_shows_how_the_syncs_go_and_syncs_now(
     assert synced.status_code == 303
 
 
+def _refused_empty(server: LiveServer, api: httpx.Client, google: FakeGoogle) -> str:
+    """A synced directory whose next sync found nobody in scope, and refused to empty it."""
+    sync_settings = GoogleSettings(
+        api_url=google.url, token_url=google.token_uri, backoff_seconds=0.001
+    )
+    created = _create(api, _organization(server), service_account_key=_key(google))
+    directory_id = str(created.json()["directory"]["id"])
+    assert google_directories.sync_here(server.engine, sync_settings, directory_id).error is None
+    nowhere = {"kind": "org_units", "values": ["/Nowhere"]}
+    moved = api.put(
+        f"/directories/{directory_id}/google", json={"admin_email": ADMIN, "scope": nowhere}
+    )
+    assert moved.status_code == 200, moved.text
+    refused = google_directories.sync_here(server.engine, sync_settings, directory_id)
+    assert refused.status == 409, refused
+    return directory_id
+
+
+def test_an_emptying_refused_is_allowed_over_the_api(
+    server: LiveServer, api: httpx.Client, google: FakeGoogle
+) -> None:
+    directory_id = _refused_empty(server, api, google)
+    shown = api.get(f"/directories/{directory_id}/google").json()
+    assert shown["empty_refused_at"] and shown["empty_allowed_at"] is None
+    assert "allow-empty" in shown["last_error"]
+
+    allowed = api.post(f"/directories/{directory_id}/google/allow-empty")
+
+    assert allowed.status_code == 202, allowed.text
+    assert allowed.json()["empty_allowed_at"] and allowed.json()["empty_refused_at"]
+    pushed = tenants.create_directory(server.engine, _organization(server), "SCIM")
+    refused = api.post(f"/directories/{pushed.directory.id}/google/allow-empty")
+    assert refused.status_code == 409 and "not pulled" in refused.json()["detail"]
+
+
+def test_an_emptying_refused_is_allowed_from_the_cli(
+    server: LiveServer, api: httpx.Client, google: FakeGoogle, database_url: str
+) -> None:
+    directory_id = _refused_empty(server, api, google)
+    runner = CliRunner()
+    command = ["google", "allow-empty", directory_id, "--database-url", database_url]
+
+    declined = runner.invoke(cli, command, input="n\n")
+
+    assert declined.exit_code == 1, declined.output
+    assert google_directories.connection_of(server.engine, directory_id).empty_allowed_at is None
+    allowed = runner.invoke(cli, [*command, "--yes"])
+    assert allowed.exit_code == 0, allowed.output
+    assert "deprovisions everyone" in allowed.output
+    status = runner.invoke(cli, ["google", "status", directory_id, "--database-url", database_url])
+    assert "Emptying allowed" in status.output, status.output
+
+
+def test_an_emptying_refused_is_allowed_on_the_portal(
+    server: LiveServer, api: httpx.Client, google: FakeGoogle
+) -> None:
+    directory_id = _refused_empty(server, api, google)
+    portal = sign_in(server.url, ADMIN_TOKEN)
+    page = portal.http.get(f"/admin/directories/{directory_id}")
+    assert "Allow the next sync to deprovision everyone" in page.text
+
+    unticked = portal.post(f"/admin/directories/{directory_id}/google/allow-empty")
+    assert unticked.status_code == 400 and "Tick the box" in unticked.text
+    assert google_directories.connection_of(server.engine, directory_id).empty_allowed_at is None
+    ticked = portal.post(
+        f"/admin/directories/{directory_id}/google/allow-empty", data={"confirm": "empty"}
+    )
+
+    assert ticked.status_code == 303
+    page = portal.http.get(f"/admin/directories/{directory_id}")
+    assert "the next sync deprovisions every user" in page.text
+    assert "Allow the next sync to deprovision everyone" not in page.text
+
+
 def test_the_google_pull_rehearsal_passes(tmp_path: Path) -> None:
     database = f"sqlite:///{tmp_path / 'rehearsal.db'}"
     answer = CliRunner().invoke(

@@ -248,6 +248,109 @@ def test_an_empty_answer_never_deprovisions_everyone(engine: Engine, google: Fak
     assert all(s.doc["active"] for s in users_by_email(engine, directory_id).values())
 
 
+def _emptied(engine: Engine, google: FakeGoogle) -> str:
+    """A directory of ten people in /Sales, synced, whose scope Google then lists empty."""
+    google.workspace.populate(10, org_units=["/Sales"])
+    directory_id = connected(engine, google, SyncScope(ScopeKind.org_units, ("/Sales",)))
+    assert sync(engine, google, directory_id).error is None
+    for user in google.workspace.users():
+        if user.org_unit_path == "/Sales":
+            google.workspace.move_user(user.id, "/Gone")
+    return directory_id
+
+
+def test_an_administrator_allows_the_next_sync_to_empty_the_directory(
+    engine: Engine, google: FakeGoogle
+) -> None:
+    directory_id = _emptied(engine, google)
+    refused = sync(engine, google, directory_id)
+    assert refused.status == 409 and "allow the next sync to deprovision them" in refused.error
+    before = google_directories.connection_of(engine, directory_id)
+    assert before.empty_refused_at is not None and before.empty_allowed_at is None
+    mark = published(engine, directory_id)[-1].seq
+
+    allowed = google_directories.allow_empty(engine, directory_id)
+
+    assert allowed.empty_allowed_at is not None and allowed.next_sync_at <= utcnow()
+    report = sync(engine, google, directory_id)
+    assert report.status == 200 and report.error is None
+    assert report.counts.users_deactivated == 10
+    stored = users_by_email(engine, directory_id)
+    assert len(stored) == 10 and not any(s.doc["active"] for s in stored.values())
+    # The deprovisionings still pass the safety valve (ten of ten trips its defaults).
+    assert publishing.held_summary(engine, directory_id).delivery == "held"
+    assert kinds(engine, directory_id, mark)["directory.deprovisioning_held"] == 1
+    after = google_directories.connection_of(engine, directory_id)
+    assert after.empty_refused_at is None and after.empty_allowed_at is None
+
+
+def test_an_allowance_holds_for_one_completed_sync_whatever_it_finds(
+    engine: Engine, google: FakeGoogle
+) -> None:
+    directory_id = _emptied(engine, google)
+    sync(engine, google, directory_id)
+    google_directories.allow_empty(engine, directory_id)
+    # The scope was wrong after all: the people are back where the sync reads.
+    for user in google.workspace.users():
+        if user.org_unit_path == "/Gone":
+            google.workspace.move_user(user.id, "/Sales")
+
+    assert sync(engine, google, directory_id).error is None
+
+    used = google_directories.connection_of(engine, directory_id)
+    assert used.empty_refused_at is None and used.empty_allowed_at is None
+    for user in google.workspace.users():
+        if user.org_unit_path == "/Sales":
+            google.workspace.move_user(user.id, "/Gone")
+    again = sync(engine, google, directory_id)
+    assert again.status == 409 and "nothing was deprovisioned" in again.error
+    assert all(s.doc["active"] for s in users_by_email(engine, directory_id).values())
+
+
+def test_a_sync_that_fails_before_writing_leaves_the_allowance(
+    engine: Engine, google: FakeGoogle
+) -> None:
+    directory_id = _emptied(engine, google)
+    sync(engine, google, directory_id)
+    google_directories.allow_empty(engine, directory_id)
+    client_id = google_directories.connection_of(engine, directory_id).client_id
+    google.workspace.revoke_delegation(client_id)
+
+    assert sync(engine, google, directory_id).status == 401
+
+    kept = google_directories.connection_of(engine, directory_id)
+    assert kept.empty_allowed_at is not None and kept.empty_refused_at is not None
+
+
+def test_an_allowance_given_while_a_sync_runs_is_left_for_the_next(
+    engine: Engine, google: FakeGoogle
+) -> None:
+    """What the sync began with is what it uses up (``google_connections.completed``)."""
+    directory_id = connected(engine, google)
+    began_with = utcnow()
+    with writing(engine) as conn:
+        google_connections.allow_empty(conn, directory_id, began_with)
+    given_meanwhile = began_with + timedelta(seconds=1)
+    with writing(engine) as conn:
+        google_connections.allow_empty(conn, directory_id, given_meanwhile)
+        google_connections.completed(conn, directory_id, began_with)
+    with reading(engine) as conn:
+        found = google_connections.get(conn, directory_id)
+    assert found is not None and found.empty_allowed_at == given_meanwhile
+    with writing(engine) as conn:
+        google_connections.completed(conn, directory_id, given_meanwhile)
+    with reading(engine) as conn:
+        found = google_connections.get(conn, directory_id)
+    assert found is not None and found.empty_allowed_at is None
+
+
+def test_a_pushed_directory_has_nothing_to_allow(engine: Engine) -> None:
+    organization = tenants.create_organization(engine, f"org {secrets.token_hex(3)}")
+    pushed = tenants.create_directory(engine, organization.id, "SCIM")
+    with pytest.raises(google_directories.NotPulled):
+        google_directories.allow_empty(engine, pushed.directory.id)
+
+
 def test_a_pulled_directory_takes_no_scim_token(engine: Engine, google: FakeGoogle) -> None:
     directory_id = connected(engine, google)
     with pytest.raises(PulledDirectory, match="takes no SCIM token"):

@@ -122,6 +122,22 @@ def sync_google_now(engine: EngineDep, directory_id: str) -> Response:
     return RedirectResponse(f"/admin/directories/{directory_id}", status_code=303)
 
 
+@router.post("/directories/{directory_id}/google/allow-empty")
+def allow_google_empty(
+    engine: EngineDep, directory_id: str, confirm: Annotated[str, Form(max_length=20)] = ""
+) -> Response:
+    """Let the next sync deprovision everyone if Google lists nobody in scope. Asks for a
+    ticked confirmation."""
+    if confirm != "empty":
+        raise PortalError(
+            400,
+            "Tick the box to confirm: if Google still lists nobody in scope, the next sync "
+            "deprovisions every user of the directory.",
+        )
+    google_directories.allow_empty(engine, directory_id)
+    return RedirectResponse(f"/admin/directories/{directory_id}", status_code=303)
+
+
 @router.post("/directories/{directory_id}/held/release")
 def release_held(engine: EngineDep, directory_id: str) -> Response:
     """Publish the held events in their order; delivery is live again."""

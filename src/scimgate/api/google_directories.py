@@ -73,6 +73,14 @@ class GoogleConnectionOut(BaseModel):
     last_success_at: datetime | None
     last_error: str | None = Field(description="Why the last sync failed or refused, in words")
     last_counts: dict[str, int] | None
+    empty_refused_at: datetime | None = Field(
+        description="When the last sync found nobody in scope while the directory had users, "
+        "and deprovisioned no one (see allow-empty)"
+    )
+    empty_allowed_at: datetime | None = Field(
+        description="When the next sync was allowed to deprovision everyone if it finds "
+        "nobody in scope"
+    )
 
 
 class NewGoogleDirectory(BaseModel):
@@ -120,6 +128,8 @@ def _out(connection: GoogleConnection) -> GoogleConnectionOut:
         last_success_at=connection.last_success_at,
         last_error=connection.last_error,
         last_counts=connection.last_counts,
+        empty_refused_at=connection.empty_refused_at,
+        empty_allowed_at=connection.empty_allowed_at,
     )
 
 
@@ -173,6 +183,17 @@ def put_connection(
 def sync_now(request: Request, engine: EngineDep, directory_id: str) -> GoogleConnectionOut:
     note_target(request, "directory", directory_id)
     return _out(google_directories.sync_soon(engine, directory_id))
+
+
+@router.post(
+    "/directories/{directory_id}/google/allow-empty",
+    status_code=202,
+    summary="Let the next sync deprovision everyone if Google lists nobody in scope; "
+    "it is due at once",
+)
+def allow_empty(request: Request, engine: EngineDep, directory_id: str) -> GoogleConnectionOut:
+    note_target(request, "directory", directory_id)
+    return _out(google_directories.allow_empty(engine, directory_id))
 
 
 @router.post(

@@ -95,6 +95,9 @@ def _show(connection: GoogleConnection) -> None:
     console.print(f"Last sync ended:    {to_the_second(connection.last_finished_at) or 'never'}")
     if connection.last_error:
         console.print(f"[red]Last error:[/red]         {connection.last_error}")
+    if connection.empty_allowed_at:
+        allowed = to_the_second(connection.empty_allowed_at)
+        console.print(f"Emptying allowed:   {allowed}, for the next sync")
     if connection.last_counts:
         _print_counts("last sync", connection.last_counts)
 
@@ -183,6 +186,26 @@ def sync(
     if report.error:
         console.print(f"[red]{report.error}[/red]")
         raise typer.Exit(1)
+
+
+@google_app.command("allow-empty")
+def allow_empty(
+    directory_id: str,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation")] = False,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Let the next sync deprovision everyone if Google lists nobody in scope (due now)."""
+    if not yes:
+        typer.confirm(
+            "If Google still lists nobody in scope, the next sync deprovisions every user of "
+            "the directory. Allow it?",
+            abort=True,
+        )
+    google_directories.allow_empty(engine_for(database_url), directory_id)
+    console.print(
+        "Allowed for the next sync, due now: if Google lists nobody in scope, it deprovisions "
+        "everyone ('scimgate google status')."
+    )
 
 
 @google_app.command("check")

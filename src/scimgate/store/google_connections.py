@@ -50,6 +50,13 @@ class GoogleConnection:
     last_success_at: datetime | None = None
     last_error: str | None = None
     last_counts: dict[str, int] | None = None
+    empty_refused_at: datetime | None = None
+    """When the last sync found nobody in scope while the directory had users, and refused
+    to deprovision them; None once a sync completed."""
+
+    empty_allowed_at: datetime | None = None
+    """When an administrator allowed the next sync to deprovision everyone if it finds
+    nobody in scope; None once a sync completed."""
 
     @property
     def by_consent(self) -> bool:
@@ -239,6 +246,41 @@ def finish(
         .where(table.c.directory_id == directory_id, table.c.next_sync_at <= started_at)
         .values(next_sync_at=next_sync_at)
     )
+
+
+def refused_empty(conn: Connection, directory_id: str, at: datetime) -> None:
+    """Record that a sync refused to deprovision everyone, having found nobody in scope."""
+    table = google_connections
+    conn.execute(
+        update(table).where(table.c.directory_id == directory_id).values(empty_refused_at=at)
+    )
+
+
+def allow_empty(conn: Connection, directory_id: str, at: datetime) -> bool:
+    """Let the next sync deprovision everyone if it finds nobody in scope, and make it due
+    at ``at``; False when the directory has no connection."""
+    table = google_connections
+    return bool(
+        conn.execute(
+            update(table)
+            .where(table.c.directory_id == directory_id)
+            .values(empty_allowed_at=at, next_sync_at=at)
+        ).rowcount
+    )
+
+
+def completed(conn: Connection, directory_id: str, allowed_at: datetime | None) -> None:
+    """A sync read the account and wrote what it found: no refusal stands, and the allowance
+    it began with (``allowed_at``) is used up. One given while it ran holds for the next."""
+    table = google_connections
+    mine = table.c.directory_id == directory_id
+    conn.execute(update(table).where(mine).values(empty_refused_at=None))
+    if allowed_at is not None:
+        conn.execute(
+            update(table)
+            .where(mine, table.c.empty_allowed_at == allowed_at)
+            .values(empty_allowed_at=None)
+        )
 
 
 def request_sync(conn: Connection, directory_id: str, at: datetime) -> bool:

@@ -200,6 +200,20 @@ def sync_soon(engine: Engine, directory_id: str) -> GoogleConnection:
     return connection_of(engine, directory_id)
 
 
+def allow_empty(engine: Engine, directory_id: str) -> GoogleConnection:
+    """Let the next sync deprovision everyone if Google lists nobody in scope, and make it
+    due now.
+
+    Without this a sync refuses to: an empty answer is as likely a wrong customer ID or
+    scope as everyone leaving. The allowance holds for one completed sync, whatever it
+    finds; the deprovisionings it then makes still pass the directory's safety valve.
+    """
+    connection_of(engine, directory_id)
+    with writing(engine) as conn:
+        google_connections.allow_empty(conn, directory_id, utcnow())
+    return connection_of(engine, directory_id)
+
+
 def sync_here(engine: Engine, settings: GoogleSettings, directory_id: str) -> SyncReport:
     """Run the directory's sync in this process, now (``scimgate google sync``)."""
     connection_of(engine, directory_id)

@@ -127,7 +127,12 @@ def sync_directory(
             finally:
                 counts.retries = api.retries
             sync_log.flush()
-            outcome = apply(scope, account, heartbeat)
+            outcome = apply(
+                scope, account, heartbeat, empty_allowed=connection.empty_allowed_at is not None
+            )
+            if connection.empty_refused_at or connection.empty_allowed_at:
+                with writing(engine) as conn:
+                    google_connections.completed(conn, directory_id, connection.empty_allowed_at)
             address = notification_address(settings.public_url)
             if address is not None:
                 keep_watching(engine, api, directory_id, address)
@@ -139,6 +144,8 @@ def sync_directory(
         error, status = str(exc), exc.status
     except EmptyAccount as exc:
         error, status = str(exc), 409
+        with writing(engine) as conn:
+            google_connections.refused_empty(conn, directory_id, utcnow())
     counts.api_calls = sync_log.calls
     elapsed = round((time.perf_counter() - started) * 1000)
     sync_log.finished(status, elapsed, counts.as_dict(), error)

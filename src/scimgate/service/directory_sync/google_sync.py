@@ -134,14 +134,28 @@ def read_account(api: DirectoryApi, scope: SyncScope) -> Account:
     )
 
 
-def apply(scope: Scope, account: Account, heartbeat: Callable[[], None] = lambda: None) -> Outcome:
-    """Write what differs between the account and the directory; refusals are counted, not fatal."""
+def apply(
+    scope: Scope,
+    account: Account,
+    heartbeat: Callable[[], None] = lambda: None,
+    *,
+    empty_allowed: bool = False,
+) -> Outcome:
+    """Write what differs between the account and the directory; refusals are counted, not fatal.
+
+    An account with nobody in scope empties a directory that has users only when an
+    administrator allowed it (``empty_allowed``): else :class:`EmptyAccount`, and nothing
+    is written.
+    """
     outcome = Outcome()
     stored_users = _by_external_id(every_resource(scope.engine, scope.directory_id, USERS))
-    if not account.users and stored_users:
+    if not account.users and stored_users and not empty_allowed:
         raise EmptyAccount(
             f"Google listed no user in the sync's scope, yet the directory has "
-            f"{len(stored_users)}: nothing was deprovisioned. Check the scope and the customer ID"
+            f"{len(stored_users)}: nothing was deprovisioned. Check the scope and the customer "
+            "ID; if everyone in scope has left, allow the next sync to deprovision them "
+            "(the directory's page in the portal, 'scimgate google allow-empty', or "
+            f"POST /api/v1/directories/{scope.directory_id}/google/allow-empty)"
         )
     ids = {google_id: stored.id for google_id, stored in stored_users.items()}
     _sync_users(scope, account, stored_users, ids, outcome, heartbeat)

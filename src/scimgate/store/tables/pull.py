@@ -24,6 +24,8 @@ google_connections = Table(
     Column("last_success_at", Timestamp()),
     Column("last_error", String(2048)),
     Column("last_counts", Document),
+    Column("empty_refused_at", Timestamp()),
+    Column("empty_allowed_at", Timestamp()),
     Column("created_at", Timestamp(), nullable=False),
     Column("updated_at", Timestamp(), nullable=False),
 )
@@ -38,7 +40,10 @@ is used, which the customer's administrator granted domain-wide delegation to.
 is ``all``, ``org_units`` or ``groups``, and ``scope_values`` the org unit paths
 or group e-mails it names. A worker takes a due directory by setting
 ``lease_owner`` and ``lease_until``, so that one directory is synced by one
-worker at a time.
+worker at a time. ``empty_refused_at`` is when the last sync found nobody in scope
+while the directory had users, and refused to deprovision them;
+``empty_allowed_at`` when an administrator allowed the next sync to do so. A sync
+that completes clears both.
 """
 
 google_channels = Table(
