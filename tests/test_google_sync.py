@@ -25,6 +25,7 @@ from scimgate.service.directory_sync import google_runs, google_watch
 from scimgate.service.directory_sync.google_api import SCOPES
 from scimgate.service.errors import Conflict
 from scimgate.service.event_stream import publishing, safety
+from scimgate.service.portal import dashboard as portal_dashboard
 from scimgate.service.provisioning import confirmations, extension_schemas
 from scimgate.service.provisioning.every_resource import every_resource
 from scimgate.simulator.google_workspace import FakeGoogle, Workspace, serving_workspace
@@ -246,6 +247,32 @@ def test_an_empty_answer_never_deprovisions_everyone(engine: Engine, google: Fak
 
     assert report.status == 409 and "nothing was deprovisioned" in report.error
     assert all(s.doc["active"] for s in users_by_email(engine, directory_id).values())
+
+
+def test_a_pulled_directorys_health_counts_its_syncs_not_the_calls_google_throttled(
+    engine: Engine, google: FakeGoogle
+) -> None:
+    google.workspace.populate(5)
+    directory_id = connected(engine, google)
+    for _ in range(2):
+        google.workspace.fail_requests(2, status=403, reason="userRateLimitExceeded")
+        google.workspace.fail_requests(1, status=429, reason="rateLimitExceeded")
+        assert sync(engine, google, directory_id).error is None
+    with reading(engine) as conn:
+        entries = provisioning_logs.search(conn, LogSearch(directory_id, limit=100))
+    assert sum(entry.status >= 400 for entry in entries) == 6, "the calls Google refused"
+
+    health = portal_dashboard.directory_overview(engine, directory_id).health
+
+    assert (health.requests, health.failed) == (2, 0)
+    assert health.health is portal_dashboard.HEALTHY
+    # A sync that fails is one failure, whatever number of calls it made.
+    client_id = google_directories.connection_of(engine, directory_id).client_id
+    google.workspace.revoke_delegation(client_id)
+    assert sync(engine, google, directory_id).status == 401
+    failing = portal_dashboard.directory_overview(engine, directory_id).health
+    assert (failing.requests, failing.failed) == (3, 1)
+    assert failing.health is portal_dashboard.ERRORS
 
 
 def _emptied(engine: Engine, google: FakeGoogle) -> str:

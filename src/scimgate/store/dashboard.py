@@ -41,13 +41,18 @@ class Span:
 
 @dataclass(frozen=True)
 class RequestCounts:
-    """A directory's logged SCIM requests in a time window."""
+    """A directory's provisioning-log entries in a time window."""
 
     total: int
     failed: int
     """Answered with a status of 400 or more."""
 
     last_at: datetime | None
+    syncs: int = 0
+    """Of the entries, those of a pulled directory's syncs (one per sync, beside one per
+    call to the source)."""
+
+    failed_syncs: int = 0
 
 
 def user_counts(conn: Connection, span: Span) -> dict[str, int]:
@@ -80,22 +85,35 @@ def last_token_use(conn: Connection, span: Span) -> dict[str, datetime]:
     return {row[0]: row[1] for row in rows}
 
 
-def request_counts(conn: Connection, span: Span, since: datetime) -> dict[str, RequestCounts]:
-    """Each covered directory's logged requests since an instant: all, failed, the latest."""
-    column = provisioning_logs.c.directory_id
-    failed = func.sum(case((provisioning_logs.c.status >= 400, 1), else_=0))
+def request_counts(
+    conn: Connection, span: Span, since: datetime, sync_method: str
+) -> dict[str, RequestCounts]:
+    """Each covered directory's logged requests since an instant: all, failed, the latest;
+    and of them the entries of whole syncs, logged with the method ``sync_method``."""
+    log = provisioning_logs.c
+    column = log.directory_id
+    failed = log.status >= 400
+    sync = log.method == sync_method
     rows = conn.execute(
         select(
             column,
             func.count(),
-            failed,
-            func.max(provisioning_logs.c.received_at),
+            func.sum(case((failed, 1), else_=0)),
+            func.max(log.received_at),
+            func.sum(case((sync, 1), else_=0)),
+            func.sum(case((sync & failed, 1), else_=0)),
         )
-        .where(span.covers(column), provisioning_logs.c.received_at >= since)
+        .where(span.covers(column), log.received_at >= since)
         .group_by(column)
     )
     return {
-        row[0]: RequestCounts(total=int(row[1]), failed=int(row[2] or 0), last_at=row[3])
+        row[0]: RequestCounts(
+            total=int(row[1]),
+            failed=int(row[2] or 0),
+            last_at=row[3],
+            syncs=int(row[4] or 0),
+            failed_syncs=int(row[5] or 0),
+        )
         for row in rows
     }
 

@@ -12,7 +12,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Engine
 
-from scimgate.service.directories import existing_directory
+from scimgate.service.directories import PULLED, existing_directory
+from scimgate.service.directory_sync.sync_log import SYNC_METHOD
 from scimgate.service.errors import UnknownOrganization
 from scimgate.service.portal.directory_browser import MAX_QUERY, Page
 from scimgate.store import dashboard, google_connections, oauth_clients, setup_links, tenants
@@ -65,10 +66,12 @@ class DirectoryHealth:
     """The latest request seen: in the log, or the last use of a token (to the minute)."""
 
     requests: int
-    """Requests logged in the last 24 hours."""
+    """Requests logged in the last 24 hours; for a directory pulled from its source, the
+    syncs (each sync's calls to the source are logged too, but a call the source refused
+    for its quota is retried, and a sync that still fails is one failure)."""
 
     failed: int
-    """Of those, the ones answered with a status of 400 or more."""
+    """Of those, the ones answered with a status of 400 or more (a sync: that failed)."""
 
     pending_deliveries: int
     """Webhook deliveries of its events not made yet, over every endpoint."""
@@ -176,20 +179,23 @@ def _measure(conn: Connection, span: Span, directories: list[Directory]) -> list
     users = dashboard.user_counts(conn, span)
     groups = dashboard.group_counts(conn, span)
     token_use = dashboard.last_token_use(conn, span)
-    recent = dashboard.request_counts(conn, span, utcnow() - WINDOW)
+    recent = dashboard.request_counts(conn, span, utcnow() - WINDOW, SYNC_METHOD)
     pending = dashboard.pending_deliveries(conn, span)
     measured = []
     for directory in directories:
         requests = recent.get(directory.id)
         seen = [token_use.get(directory.id), requests.last_at if requests else None]
+        total, failed = (0, 0) if requests is None else (requests.total, requests.failed)
+        if requests is not None and directory.kind == PULLED:
+            total, failed = requests.syncs, requests.failed_syncs
         measured.append(
             DirectoryHealth(
                 directory=directory,
                 users=users.get(directory.id, 0),
                 groups=groups.get(directory.id, 0),
                 last_request_at=max((at for at in seen if at is not None), default=None),
-                requests=requests.total if requests else 0,
-                failed=requests.failed if requests else 0,
+                requests=total,
+                failed=failed,
                 pending_deliveries=pending.get(directory.id, 0),
             )
         )
