@@ -67,6 +67,43 @@ def directory(live_server: LiveServer, database_url: str) -> Iterator[DirectoryC
     client.http.close()
 
 
+TIME_LIKE = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d\S*")
+
+
+def test_every_table_writes_times_in_rfc3339_utc(
+    live_server: LiveServer, database_url: str, directory: DirectoryClient
+) -> None:
+    directory_id = directory.directory_id
+    listed = json.loads(_cli(database_url, "directories", "list", "--json"))
+    [mine] = [each for each in listed if each["id"] == directory_id]
+    organization_id = mine["organization_id"]
+    setup_links.create_link(live_server.engine, organization_id, valid_for=timedelta(days=1))
+    _cli(database_url, "webhooks", "create", "https://example.com/tables", "--org", organization_id)
+    user_id = json.loads(_cli(database_url, "users", "list", directory_id, "--json"))[0]["id"]
+    commands = [
+        ("directories", "list"),
+        ("tokens", "list", directory_id),
+        ("users", "history", directory_id, user_id),
+        ("schemas", "list", directory_id),
+        ("events", "list", "--directory", directory_id),
+        ("logs", "list", directory_id),
+        ("orgs", "list"),
+        ("keys", "list"),
+        ("audit", "list"),
+        ("setup-links", "list", organization_id),
+        ("webhooks", "list"),
+        ("drift", directory_id, "--older-than", "0"),
+    ]
+    seen = 0
+    for command in commands:
+        result = runner.invoke(app, [*command, "--database-url", database_url], env=WIDE)
+        assert result.exit_code == 0, (command, result.output)
+        times = TIME_LIKE.findall(result.output)
+        assert all(RFC3339_UTC.fullmatch(each.rstrip(".,")) for each in times), (command, times)
+        seen += len(times)
+    assert seen >= len(commands), "the tables show times"
+
+
 def test_every_json_output_is_one_document_with_rfc3339_times(
     live_server: LiveServer, database_url: str, directory: DirectoryClient
 ) -> None:

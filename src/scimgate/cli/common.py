@@ -5,7 +5,7 @@ import sys
 import unicodedata
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
@@ -112,8 +112,9 @@ def scim_url(root: str, directory_id: str) -> str:
 
 
 def to_the_second(at: datetime | None) -> str:
-    """A moment for a table cell, to the second; blank when it has not happened."""
-    return f"{at:%Y-%m-%d %H:%M:%S}" if at is not None else ""
+    """A moment for a table cell or a sentence: RFC 3339 in UTC, to the second, as every
+    output writes times (``2026-12-04T09:30:00Z``); blank when it has not happened."""
+    return f"{at.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}" if at is not None else ""
 
 
 def report_removal(removed: bool, done: str, missing: str) -> None:

@@ -16,6 +16,7 @@ from scimgate.cli.common import (
     organization_of,
     public_root,
     scim_url,
+    to_the_second,
 )
 from scimgate.cli.json_output import JsonOption, print_json
 from scimgate.scim.idp import IdpProfile
@@ -74,7 +75,7 @@ def list_directories(
             table,
             directory.name,
             idp if declared else f"{idp} (recognised)",
-            directory.created_at.isoformat(timespec="seconds"),
+            to_the_second(directory.created_at),
             directory.id,
             directory.organization_id,
         )

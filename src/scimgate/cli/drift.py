@@ -6,7 +6,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from scimgate.cli.common import DatabaseOption, add_row, console, engine_for
+from scimgate.cli.common import DatabaseOption, add_row, console, engine_for, to_the_second
 from scimgate.cli.json_output import JsonOption, print_json
 from scimgate.service.errors import Invalid
 from scimgate.service.provisioning import confirmations
@@ -36,7 +36,7 @@ def drift(
     table = Table("kind", "name", "last confirmed")
     table.add_column("id", no_wrap=True, min_width=36)
     for item in found:
-        last = item.confirmed_at.isoformat(timespec="seconds") if item.confirmed_at else "never"
+        last = to_the_second(item.confirmed_at) or "never"
         add_row(table, item.kind, item.name, last, item.id)
     console.print(table)
-    console.print(f"{len(found)} not confirmed since {cutoff.isoformat(timespec='seconds')}.")
+    console.print(f"{len(found)} not confirmed since {to_the_second(cutoff)}.")

@@ -161,7 +161,7 @@ def held_status(
     if as_json:
         print_json(summary)
         return
-    since = summary.held_since.isoformat(timespec="seconds") if summary.held_since else "-"
+    since = to_the_second(summary.held_since) or "-"
     console.print(
         f"Delivery: {summary.delivery} (since {since}); held events: {summary.held_events}"
     )
@@ -232,7 +232,7 @@ def confirm(directory_id: str, user_id: str, database_url: DatabaseOption = None
 
 
 def _time(moment: datetime | None) -> str:
-    return moment.isoformat(timespec="seconds") if moment else "-"
+    return to_the_second(moment) or "-"
 
 
 def _utc(moment: datetime) -> datetime:

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from scimgate.cli.common import DatabaseOption, add_row, console, engine_for, shown
+from scimgate.cli.common import DatabaseOption, add_row, console, engine_for, shown, to_the_second
 from scimgate.cli.json_output import JsonOption, print_json
 from scimgate.service.operations import provisioning_log
 from scimgate.service.operations.provisioning_log import as_dict
@@ -44,7 +44,7 @@ def list_logs(
     for found in page.entries:
         add_row(
             table,
-            f"{found.received_at:%Y-%m-%d %H:%M:%S}",
+            to_the_second(found.received_at),
             f"{found.method} {found.path}",
             str(found.status),
             str(found.latency_ms),

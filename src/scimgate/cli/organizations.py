@@ -7,7 +7,7 @@ from rich.table import Table
 from rich.text import Text
 
 from scimgate.cli.audit import audited
-from scimgate.cli.common import DatabaseOption, add_row, console, engine_for, shown
+from scimgate.cli.common import DatabaseOption, add_row, console, engine_for, shown, to_the_second
 from scimgate.cli.json_output import JsonOption, print_json
 from scimgate.service.administration import tenants
 
@@ -54,5 +54,5 @@ def list_organizations(as_json: JsonOption = False, database_url: DatabaseOption
         return
     table = Table("id", "name", "created")
     for org in found:
-        add_row(table, org.id, org.name, f"{org.created_at:%Y-%m-%d %H:%M}")
+        add_row(table, org.id, org.name, to_the_second(org.created_at))
     console.print(table)

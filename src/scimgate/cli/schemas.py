@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 from scim2_models import SCIMException
 
-from scimgate.cli.common import DatabaseOption, add_row, console, engine_for
+from scimgate.cli.common import DatabaseOption, add_row, console, engine_for, to_the_second
 from scimgate.cli.json_output import JsonOption, print_json
 from scimgate.scim.extensions import simple_schema
 from scimgate.service.provisioning import extension_schemas
@@ -31,7 +31,7 @@ def list_schemas(
     table = Table("schema", "extends", "attributes", "registered")
     for each in found:
         names = ", ".join(attribute["name"] for attribute in each.definition["attributes"])
-        add_row(table, each.id, each.resource_type, names, each.created_at.isoformat())
+        add_row(table, each.id, each.resource_type, names, to_the_second(each.created_at))
     console.print(table)
 
 

@@ -15,6 +15,7 @@ from scimgate.cli.common import (
     console,
     engine_for,
     organization_of,
+    to_the_second,
 )
 from scimgate.cli.json_output import JsonOption, print_json
 from scimgate.service.administration import setup_links
@@ -62,9 +63,7 @@ def create_link(
     )
     console.print(f"Setup link id: {issued.link.id}")
     console.print(f"Send this to the IT admin: {issued.url(base_url)}")
-    console.print(
-        f"It opens once, in one browser, until {issued.link.expires_at:%Y-%m-%d %H:%M} UTC."
-    )
+    console.print(f"It opens once, in one browser, until {to_the_second(issued.link.expires_at)}.")
 
 
 @setup_links_app.command("list")
@@ -88,10 +87,10 @@ def list_links(
             table,
             link.id,
             setup_links.state(link, now),
-            f"{link.created_at:%Y-%m-%d %H:%M}",
-            f"{link.expires_at:%Y-%m-%d %H:%M}",
+            to_the_second(link.created_at),
+            to_the_second(link.expires_at),
             link.directory_id or "—",
-            f"{link.token_revealed_at:%Y-%m-%d %H:%M}" if link.token_revealed_at else "no",
+            to_the_second(link.token_revealed_at) or "no",
         )
     console.print(table)
 

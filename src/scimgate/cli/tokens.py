@@ -5,7 +5,14 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from scimgate.cli.common import DatabaseOption, add_row, console, engine_for, report_removal
+from scimgate.cli.common import (
+    DatabaseOption,
+    add_row,
+    console,
+    engine_for,
+    report_removal,
+    to_the_second,
+)
 from scimgate.cli.json_output import JsonOption, print_json
 from scimgate.service.administration import tenants
 
@@ -42,9 +49,9 @@ def list_tokens(
             table,
             token.name,
             token.hint + "…",
-            token.created_at.isoformat(timespec="seconds"),
-            token.last_used_at.isoformat(timespec="seconds") if token.last_used_at else "never",
-            token.revoked_at.isoformat(timespec="seconds") if token.revoked_at else "",
+            to_the_second(token.created_at),
+            to_the_second(token.last_used_at) or "never",
+            to_the_second(token.revoked_at),
             token.id,
         )
     console.print(table)

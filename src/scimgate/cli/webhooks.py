@@ -20,6 +20,7 @@ from scimgate.cli.common import (
     engine_for,
     organization_of,
     settings_for,
+    to_the_second,
 )
 from scimgate.cli.json_output import JsonOption, print_json
 from scimgate.logging import configure as configure_logging
@@ -286,7 +287,7 @@ def _state(endpoint: EndpointInfo) -> str:
 
 
 def _time(moment: datetime) -> str:
-    return moment.isoformat(timespec="seconds")
+    return to_the_second(moment)
 
 
 def _utc(moment: datetime | None) -> datetime | None:
