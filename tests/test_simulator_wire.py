@@ -6,8 +6,10 @@ kind of answer; ``Session`` over it keeps its retries, failures and stops.
 """
 
 import gzip
+import ipaddress
 import json
 import socket
+import ssl
 import threading
 import time
 import uuid
@@ -15,11 +17,17 @@ import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
+from pathlib import Path
 from typing import Any, Literal
 
 import httpx
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -67,15 +75,17 @@ Answerer = Callable[[Exchange], Reply]
 class Recorder:
     """A loopback HTTP/1.1 server that keeps every request as it arrived and answers as told."""
 
-    def __init__(self, answer: Answerer) -> None:
+    def __init__(self, answer: Answerer, tls: ssl.SSLContext | None = None) -> None:
         self.answer = answer
         self.exchanges: list[Exchange] = []
         self.accepted = 0
         self.open = 0
         self.shut = threading.Event()
         self._lock = threading.Lock()
+        self._tls = tls
         self._listener = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        scheme = "https" if tls else "http"
+        self.url = f"{scheme}://127.0.0.1:{self._listener.getsockname()[1]}"
         threading.Thread(target=self._accept, daemon=True).start()
 
     def close(self) -> None:
@@ -95,6 +105,14 @@ class Recorder:
             threading.Thread(target=self._serve, args=(connection, number), daemon=True).start()
 
     def _serve(self, connection: socket.socket, number: int) -> None:
+        if self._tls is not None:
+            try:
+                connection = self._tls.wrap_socket(connection, server_side=True)
+            except OSError:  # the client refused the certificate
+                connection.close()
+                with self._lock:
+                    self.open -= 1
+                return
         with connection, connection.makefile("rb") as reader:
             while (exchange := _read_request(reader, number)) is not None:
                 with self._lock:
@@ -131,8 +149,10 @@ def _read_request(reader: Any, connection: int) -> Exchange | None:
 
 
 @contextmanager
-def recording(answer: Answerer = lambda _: reply()) -> Iterator[Recorder]:
-    recorder = Recorder(answer)
+def recording(
+    answer: Answerer = lambda _: reply(), tls: ssl.SSLContext | None = None
+) -> Iterator[Recorder]:
+    recorder = Recorder(answer, tls)
     try:
         yield recorder
     finally:
@@ -408,3 +428,82 @@ def test_a_server_out_of_reach_is_a_failure_that_stops_the_run() -> None:
     [failure] = session.report.failures
     assert failure.status is None and failure.response.startswith("ConnectError: ")
     assert session.report.stopped == f"cannot reach {url} ({failure.response})"
+
+
+# TLS --------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, ssl.SSLContext]:
+    """A self-signed certificate for 127.0.0.1 (its PEM file), and a server context with it."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "scimgate test")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    folder = tmp_path_factory.mktemp("tls")
+    cert_file, key_file = folder / "cert.pem", folder / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server.load_cert_chain(cert_file, key_file)
+    return cert_file, server
+
+
+def test_an_https_server_it_trusts_is_reached_over_tls_on_one_kept_connection(
+    certificate: tuple[Path, ssl.SSLContext], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cert_file, server_tls = certificate
+    # What httpx trusts, the simulator trusts: here, the certificate httpx is pointed at.
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert_file))
+    with recording(lambda _: reply(200, b'{"totalResults":0}'), tls=server_tls) as server:
+        client = wire.Client(f"{server.url}/scim/v2/d", {"Authorization": "Bearer t"})
+        try:
+            first = client.request("GET", "/Users", params={"count": 1})
+            second = client.request("POST", "/Users", json={"userName": "ann"})
+        finally:
+            client.close()
+
+    assert (first.status_code, first.content) == (200, b'{"totalResults":0}')
+    assert second.status_code == 200
+    assert [(e.method, e.target) for e in server.exchanges] == [
+        ("GET", "/scim/v2/d/Users?count=1"),
+        ("POST", "/scim/v2/d/Users"),
+    ]
+    assert server.accepted == 1
+    assert server.exchanges[0].headers["authorization"] == "Bearer t"
+
+
+def test_an_https_server_it_does_not_trust_is_a_connect_error_in_words(
+    certificate: tuple[Path, ssl.SSLContext], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, server_tls = certificate
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    with recording(tls=server_tls) as server:
+        client = wire.Client(server.url, {})
+        try:
+            with pytest.raises(wire.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+                client.request("GET", "/Users")
+        finally:
+            client.close()
+    assert server.exchanges == []
