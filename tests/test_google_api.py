@@ -17,9 +17,10 @@ from conftest import ADMIN_TOKEN, LiveServer, serving
 from portal_support import sign_in
 from scimgate.cli.main import app as cli
 from scimgate.config import GoogleSettings
-from scimgate.service.administration import google_directories, setup_links, tenants
+from scimgate.service.administration import audit, google_directories, setup_links, tenants
 from scimgate.service.directory_sync.google_api import SCOPES
 from scimgate.simulator.google_workspace import FakeGoogle, serving_workspace
+from scimgate.store.audit import AuditQuery
 
 ADMIN = "admin@example.com"
 
@@ -280,6 +281,9 @@ def test_an_emptying_refused_is_allowed_from_the_cli(
     assert "deprovisions everyone" in allowed.output
     status = runner.invoke(cli, ["google", "status", directory_id, "--database-url", database_url])
     assert "Emptying allowed" in status.output, status.output
+    recorded = audit.entries(server.engine, AuditQuery(limit=1000)).entries
+    done = [(entry.action, entry.target_id, entry.outcome) for entry in recorded]
+    assert ("google.allow_empty", directory_id, "ok") in done
 
 
 def test_an_emptying_refused_is_allowed_on_the_portal(

@@ -6,6 +6,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from scimgate.cli.audit import audited
 from scimgate.cli.common import (
     DatabaseOption,
     add_row,
@@ -201,7 +202,14 @@ def allow_empty(
             "the directory. Allow it?",
             abort=True,
         )
-    google_directories.allow_empty(engine_for(database_url), directory_id)
+    engine = engine_for(database_url)
+    audited(
+        engine,
+        "google.allow_empty",
+        "directory",
+        lambda: google_directories.allow_empty(engine, directory_id),
+        lambda connection: connection.directory_id,
+    )
     console.print(
         "Allowed for the next sync, due now: if Google lists nobody in scope, it deprovisions "
         "everyone ('scimgate google status')."

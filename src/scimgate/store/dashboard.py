@@ -53,6 +53,7 @@ class RequestCounts:
     call to the source)."""
 
     failed_syncs: int = 0
+    """Of those, the syncs that failed."""
 
 
 def user_counts(conn: Connection, span: Span) -> dict[str, int]:
