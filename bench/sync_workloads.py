@@ -45,6 +45,7 @@ from servers import (
     BenchDirectory,
     Server,
     as_load,
+    as_server,
     cpu_seconds,
     free_port,
     new_directories,
@@ -535,7 +536,7 @@ def w7_webhooks(database_url: str, label: str, events: int = 10_000) -> list[Mea
         )
         try:
             with started(
-                [sys.executable, str(RECEIVER), "--port", str(port)],
+                as_load([sys.executable, str(RECEIVER), "--port", str(port)]),
                 env={SECRET_VARIABLE: issued.secret},
             ) as receiver:
                 stats_url = f"http://127.0.0.1:{port}/stats"
@@ -630,7 +631,7 @@ def drain_backlog(
     with (
         tempfile.TemporaryFile() as log,
         started(
-            [SCIMGATE, "worker", "--database-url", database_url],
+            as_server([SCIMGATE, "worker", "--database-url", database_url]),
             env={ALLOWED_HOSTS_VARIABLE: LOOPBACK_RECEIVER},
             output=log,
         ) as worker,

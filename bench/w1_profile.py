@@ -46,6 +46,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from servers import as_load
+
 RAW_NAME = "w1-profile.collapsed.txt"
 SPEEDSCOPE_NAME = "w1-profile.speedscope.json"
 SAMPLING_RATE = 200
@@ -167,7 +169,8 @@ def recording(pid: int, folder: Path) -> Iterator[Path]:
     raw = folder / RAW_NAME
     raw.unlink(missing_ok=True)
     command = [py_spy(), "record", "--pid", str(pid), *_record_options(raw)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    # On the load's cores: sampling on the server's own core would take its time from it.
+    process = subprocess.Popen(as_load(command), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     time.sleep(0.5)
     if process.poll() is not None:
         printed = process.stdout.read().decode(errors="replace") if process.stdout else ""
