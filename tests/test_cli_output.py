@@ -67,6 +67,25 @@ def directory(live_server: LiveServer, database_url: str) -> Iterator[DirectoryC
     client.http.close()
 
 
+def _listings_with_times(
+    directory_id: str, user_id: str, organization_id: str
+) -> list[tuple[str, ...]]:
+    """The listings whose rows carry times, for the fixture's directory."""
+    return [
+        ("directories", "list"),
+        ("tokens", "list", directory_id),
+        ("users", "history", directory_id, user_id),
+        ("schemas", "list", directory_id),
+        ("events", "list", "--directory", directory_id),
+        ("logs", "list", directory_id),
+        ("orgs", "list"),
+        ("keys", "list"),
+        ("audit", "list"),
+        ("setup-links", "list", organization_id),
+        ("webhooks", "list"),
+    ]
+
+
 TIME_LIKE = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d\S*")
 
 
@@ -81,17 +100,7 @@ def test_every_table_writes_times_in_rfc3339_utc(
     _cli(database_url, "webhooks", "create", "https://example.com/tables", "--org", organization_id)
     user_id = json.loads(_cli(database_url, "users", "list", directory_id, "--json"))[0]["id"]
     commands = [
-        ("directories", "list"),
-        ("tokens", "list", directory_id),
-        ("users", "history", directory_id, user_id),
-        ("schemas", "list", directory_id),
-        ("events", "list", "--directory", directory_id),
-        ("logs", "list", directory_id),
-        ("orgs", "list"),
-        ("keys", "list"),
-        ("audit", "list"),
-        ("setup-links", "list", organization_id),
-        ("webhooks", "list"),
+        *_listings_with_times(directory_id, user_id, organization_id),
         ("drift", directory_id, "--older-than", "0"),
     ]
     seen = 0
@@ -125,21 +134,11 @@ def test_every_json_output_is_one_document_with_rfc3339_times(
     assert logged, "the fixture's requests are logged"
 
     listings = [
-        ("directories", "list"),
-        ("tokens", "list", directory_id),
+        *_listings_with_times(directory_id, user_id, organization_id),
         ("users", "list", directory_id),
-        ("users", "history", directory_id, user_id),
         ("groups", "list", directory_id),
         ("mappings", "list", directory_id),
         ("roles", "list", directory_id),
-        ("schemas", "list", directory_id),
-        ("events", "list", "--directory", directory_id),
-        ("logs", "list", directory_id),
-        ("orgs", "list"),
-        ("keys", "list"),
-        ("audit", "list"),
-        ("setup-links", "list", organization_id),
-        ("webhooks", "list"),
         ("webhooks", "deliveries", endpoint["id"]),
     ]
     things = [

@@ -234,14 +234,23 @@ def test_missing_delegation_is_explained(engine: Engine, google: FakeGoogle) -> 
         google_directories.check_directory(engine, settings_for(google), directory_id)
 
 
-def test_an_empty_answer_never_deprovisions_everyone(engine: Engine, google: FakeGoogle) -> None:
+def _emptied(engine: Engine, google: FakeGoogle) -> str:
+    """A directory of ten people in /Sales, synced, whose scope Google then lists empty."""
     google.workspace.populate(10, org_units=["/Sales"])
-    scope = SyncScope(ScopeKind.org_units, ("/Sales",))
-    directory_id = connected(engine, google, scope)
-    sync(engine, google, directory_id)
+    directory_id = connected(engine, google, SyncScope(ScopeKind.org_units, ("/Sales",)))
+    assert sync(engine, google, directory_id).error is None
+    _move_everyone(google, "/Sales", "/Gone")
+    return directory_id
+
+
+def _move_everyone(google: FakeGoogle, from_unit: str, to_unit: str) -> None:
     for user in google.workspace.users():
-        if user.org_unit_path == "/Sales":
-            google.workspace.move_user(user.id, "/Gone")
+        if user.org_unit_path == from_unit:
+            google.workspace.move_user(user.id, to_unit)
+
+
+def test_an_empty_answer_never_deprovisions_everyone(engine: Engine, google: FakeGoogle) -> None:
+    directory_id = _emptied(engine, google)
 
     report = sync(engine, google, directory_id)
 
@@ -273,17 +282,6 @@ def test_a_pulled_directorys_health_counts_its_syncs_not_the_calls_google_thrott
     failing = portal_dashboard.directory_overview(engine, directory_id).health
     assert (failing.requests, failing.failed) == (3, 1)
     assert failing.health is portal_dashboard.ERRORS
-
-
-def _emptied(engine: Engine, google: FakeGoogle) -> str:
-    """A directory of ten people in /Sales, synced, whose scope Google then lists empty."""
-    google.workspace.populate(10, org_units=["/Sales"])
-    directory_id = connected(engine, google, SyncScope(ScopeKind.org_units, ("/Sales",)))
-    assert sync(engine, google, directory_id).error is None
-    for user in google.workspace.users():
-        if user.org_unit_path == "/Sales":
-            google.workspace.move_user(user.id, "/Gone")
-    return directory_id
 
 
 def test_an_administrator_allows_the_next_sync_to_empty_the_directory(
@@ -318,17 +316,13 @@ def test_an_allowance_holds_for_one_completed_sync_whatever_it_finds(
     sync(engine, google, directory_id)
     google_directories.allow_empty(engine, directory_id)
     # The scope was wrong after all: the people are back where the sync reads.
-    for user in google.workspace.users():
-        if user.org_unit_path == "/Gone":
-            google.workspace.move_user(user.id, "/Sales")
+    _move_everyone(google, "/Gone", "/Sales")
 
     assert sync(engine, google, directory_id).error is None
 
     used = google_directories.connection_of(engine, directory_id)
     assert used.empty_refused_at is None and used.empty_allowed_at is None
-    for user in google.workspace.users():
-        if user.org_unit_path == "/Sales":
-            google.workspace.move_user(user.id, "/Gone")
+    _move_everyone(google, "/Sales", "/Gone")
     again = sync(engine, google, directory_id)
     assert again.status == 409 and "nothing was deprovisioned" in again.error
     assert all(s.doc["active"] for s in users_by_email(engine, directory_id).values())
