@@ -67,6 +67,13 @@ def directory(live_server: LiveServer, database_url: str) -> Iterator[DirectoryC
     client.http.close()
 
 
+def _listed(database_url: str, directory_id: str) -> dict[str, Any]:
+    """The directory as ``directories list --json`` shows it."""
+    listed = json.loads(_cli(database_url, "directories", "list", "--json"))
+    [mine] = [each for each in listed if each["id"] == directory_id]
+    return dict(mine)
+
+
 def _listings_with_times(
     directory_id: str, user_id: str, organization_id: str
 ) -> list[tuple[str, ...]]:
@@ -93,9 +100,7 @@ def test_every_table_writes_times_in_rfc3339_utc(
     live_server: LiveServer, database_url: str, directory: DirectoryClient
 ) -> None:
     directory_id = directory.directory_id
-    listed = json.loads(_cli(database_url, "directories", "list", "--json"))
-    [mine] = [each for each in listed if each["id"] == directory_id]
-    organization_id = mine["organization_id"]
+    organization_id = _listed(database_url, directory_id)["organization_id"]
     setup_links.create_link(live_server.engine, organization_id, valid_for=timedelta(days=1))
     _cli(database_url, "webhooks", "create", "https://example.com/tables", "--org", organization_id)
     user_id = json.loads(_cli(database_url, "users", "list", directory_id, "--json"))[0]["id"]
@@ -117,8 +122,7 @@ def test_every_json_output_is_one_document_with_rfc3339_times(
     live_server: LiveServer, database_url: str, directory: DirectoryClient
 ) -> None:
     directory_id = directory.directory_id
-    listed = json.loads(_cli(database_url, "directories", "list", "--json"))
-    [mine] = [each for each in listed if each["id"] == directory_id]
+    mine = _listed(database_url, directory_id)
     organization_id = mine["organization_id"]
     assert mine["scim_base_url"].endswith(f"/scim/v2/{directory_id}")
     user_id = json.loads(_cli(database_url, "users", "list", directory_id, "--json"))[0]["id"]
