@@ -164,7 +164,7 @@ def pinned_releases() -> dict[str, str]:
 
 def ours(python: Path) -> bool:
     """Whether an environment's Python is the interpreter running this benchmark."""
-    return interpreter_of(python) == interpreter_of(Path(sys.executable))
+    return interpreter_of(python) == (sys.base_prefix, sys.version)
 
 
 def interpreter_of(python: Path) -> tuple[str, str]:

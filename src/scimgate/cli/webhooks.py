@@ -94,7 +94,7 @@ def list_endpoints(
             ", ".join(each.event_types) or "all",
             _state(each),
             str(len(each.secrets)),
-            _time(each.created_at),
+            to_the_second(each.created_at),
             each.id,
         ),
     )
@@ -162,7 +162,7 @@ def deliveries(
             each.directory_id,
             each.status,
             str(each.attempts),
-            _time(each.next_attempt_at) if each.status == "pending" else "",
+            to_the_second(each.next_attempt_at) if each.status == "pending" else "",
             each.id,
         ),
     )
@@ -180,7 +180,7 @@ def attempts(
         as_json,
         table,
         lambda each: (
-            _time(each.attempted_at),
+            to_the_second(each.attempted_at),
             str(each.status_code) if each.status_code is not None else "",
             str(each.latency_ms),
             each.error or "",
@@ -284,10 +284,6 @@ def _state(endpoint: EndpointInfo) -> str:
     if endpoint.enabled:
         return "enabled"
     return f"disabled: {endpoint.disabled_reason}" if endpoint.disabled_reason else "disabled"
-
-
-def _time(moment: datetime) -> str:
-    return to_the_second(moment)
 
 
 def _utc(moment: datetime | None) -> datetime | None:
