@@ -231,8 +231,8 @@ def _refusal(state: Any, request: Request, route: _Route) -> Response | None:
 def _authenticated(state: Any, request: Request, directory_id: str) -> Scope:
     """The scope of a request whose token opens the directory in its URL, within its limits."""
     known: Directory | None = request.scope.setdefault("state", {}).get(DIRECTORY_KEY)
-    if known is not None:  # authenticated by a first hop
-        directory = known
+    if known is not None:  # authenticated by a first hop, before its body arrived
+        directory, confirmed = known, False
     else:
         credential = admit(
             state.credentials,
@@ -244,19 +244,21 @@ def _authenticated(state: Any, request: Request, directory_id: str) -> Scope:
         directory = credential.directory
         if credential.use is not None:
             request.scope["state"][TOKEN_USE_KEY] = credential.use
-        if directory.activated_at is None:
-            note_activation(state.engine, directory)
+        changed = directory.activated_at is None and note_activation(state.engine, directory)
         if directory.idp_detected is None:
-            note_client(
+            changed |= note_client(
                 state.engine,
                 directory,
                 request.headers.get("user-agent"),
                 list(request.query_params.keys()),
             )
+        # The stamp read just now confirmed the directory, unless these notes changed it.
+        confirmed = not changed
         request.scope["state"][DIRECTORY_KEY] = directory
     return Scope(
         engine=state.engine,
         directory=directory,
         base_url=f"{public_root(request)}/scim/v2/{directory.id}",
         limits=state.settings.limits,
+        confirmed=confirmed,
     )

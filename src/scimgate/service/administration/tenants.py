@@ -196,15 +196,17 @@ def record_use(conn: Connection, use: TokenUse) -> None:
 
 def note_client(
     engine: Engine, directory: Directory, user_agent: str | None, query: list[str]
-) -> None:
-    """Remember which IdP a generic directory's requests come from, the first time it shows."""
+) -> bool:
+    """Remember which IdP a generic directory's requests come from, the first time it shows;
+    whether it did (the directory's row changed)."""
     if directory.idp_detected is not None:
-        return
+        return False
     recognised = recognise(user_agent, query)
     if recognised is None:
-        return
+        return False
     with writing(engine) as conn:
         tenants.record_detected_idp(conn, directory.id, recognised)
+    return True
 
 
 def effective_idp(directory: Directory) -> IdpProfile:

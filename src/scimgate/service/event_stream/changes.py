@@ -37,6 +37,7 @@ from scimgate.store.events import NewEvent
 from scimgate.store.ids import new_id, utcnow
 from scimgate.store.membership_lists import Membership
 from scimgate.store.stored_resources import StoredResource
+from scimgate.store.tenants import Directory
 from scimgate.store.transactions import writing
 
 
@@ -59,20 +60,23 @@ class UnitOfWork:
 
     conn: Connection
     directory_id: str
+    known: Directory | None = None
+    """The directory as the request confirmed it, if it did (``Scope.confirmed_directory``)."""
     _recorded: list[publishing.Recorded] = field(default_factory=list, init=False, repr=False)
 
     @cached_property
     def builder(self) -> PayloadBuilder:
         """The payload builder of this transaction.
 
-        The first use reads the directory row, and its configuration where this
-        process does not have it at the row's stamp
+        The first use reads the directory row (on PostgreSQL, not when the request
+        confirmed it: :attr:`known`), and its configuration where this process does
+        not have it at the row's stamp
         (:mod:`scimgate.service.provisioning.directory_config`).
         Publishing takes the directory from it (on SQLite, without reading it again): a
         use case that changes the directory row has it read again
         (:meth:`PayloadBuilder.reread_directory`).
         """
-        return PayloadBuilder(self.conn, directory_config(self.conn, self.directory_id))
+        return PayloadBuilder(self.conn, directory_config(self.conn, self.directory_id, self.known))
 
     def user_changed(
         self,
@@ -251,10 +255,12 @@ def _ids_of(moves: Sequence[MemberMove], member_type: str) -> list[str]:
 
 
 @contextmanager
-def changing(engine: Engine, directory_id: str) -> Iterator[UnitOfWork]:
+def changing(
+    engine: Engine, directory_id: str, known: Directory | None = None
+) -> Iterator[UnitOfWork]:
     """A writing transaction on a directory whose recorded changes are published when it
-    commits."""
+    commits; ``known`` is the directory as the request confirmed it, if it did."""
     with writing(engine) as conn:
-        work = UnitOfWork(conn, directory_id)
+        work = UnitOfWork(conn, directory_id, known)
         yield work
         work._publish()

@@ -9,10 +9,12 @@ from scimgate.store.ids import utcnow
 from scimgate.store.tenants import Directory
 
 
-def note_activation(engine: Engine, directory: Directory) -> None:
-    """Record ``directory.activated`` once, for the first authenticated request."""
+def note_activation(engine: Engine, directory: Directory) -> bool:
+    """Record ``directory.activated`` once, for the first authenticated request; whether the
+    directory's row may have changed since ``directory`` was read (it was not active)."""
     if directory.activated_at is not None:
-        return
+        return False
     with changing(engine, directory.id) as work:
         if tenants.activate(work.conn, directory.id, utcnow()):
             work.directory_changed(EventType.directory_activated)
+    return True

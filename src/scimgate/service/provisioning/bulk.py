@@ -9,7 +9,7 @@ stops once ``failOnErrors`` operations have failed.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from scim2_models import (
@@ -39,6 +39,9 @@ _METHODS = ("POST", "PUT", "PATCH", "DELETE")
 
 
 def run(scope: Scope, payload: dict[str, Any]) -> BulkResults:
+    # The operations run one after another for as long as the request lasts: each reads the
+    # directory in its own transaction, as a request's first would not need to.
+    scope = replace(scope, confirmed=False)
     envelope = read_envelope(payload, scope.limits.max_bulk_operations)
     operations = envelope.operations
     # Each operation's data is scanned for references once, here, and resolved once, when it runs.

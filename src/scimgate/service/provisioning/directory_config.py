@@ -8,6 +8,16 @@ were read at (``scimgate.store.configuration``) and read again only when the
 row holds another stamp. A change made through another process is therefore
 used by the next write through this one, and a transaction that changes the
 rules itself sees its own new stamp and reads them.
+
+On PostgreSQL a SCIM request's transaction does not read the row: it takes the
+directory its credential stamp confirmed when the request began
+(``Scope.confirmed_directory``), which is what the read would find but for a
+change committed since. At READ COMMITTED the read takes no lock, so such a
+change could as well commit just after it: the transaction sees no less than
+before, and saves a round trip. Publishing reads and locks the row again
+(``store.tenants.lock_directory``), so whether the events are delivered or held
+is decided on the row as it then stands. On SQLite the row is read: publishing
+takes the directory as the transaction read it, which holds the database.
 """
 
 from dataclasses import dataclass, field
@@ -54,9 +64,15 @@ _KEPT: "WeakKeyDictionary[Engine, dict[str, Kept]]" = WeakKeyDictionary()
 _LOCK = Lock()
 
 
-def directory_config(conn: Connection, directory_id: str) -> DirectoryConfig:
-    """The directory's configuration in this transaction: one read when its stamp is known."""
-    directory = configuration.directory(conn, directory_id)
+def directory_config(
+    conn: Connection, directory_id: str, known: Directory | None = None
+) -> DirectoryConfig:
+    """The directory's configuration in this transaction: one read when its stamp is known,
+    none on PostgreSQL when the request confirmed the directory (``known``)."""
+    if known is not None and conn.dialect.name == "postgresql":
+        directory = known
+    else:
+        directory = configuration.directory(conn, directory_id)
     kept = _kept(conn.engine)
     found = kept.get(directory_id)
     if found is None or found.stamp != directory.config_stamp:

@@ -56,7 +56,7 @@ def create_user_document(scope: Scope, doc: dict[str, Any]) -> ScimDocument:
     stored = StoredResource.new(new_id(), settled_user(doc), utcnow())
     with (
         _unique_user_name(doc["userName"], scope),
-        changing(scope.engine, scope.directory_id) as work,
+        changing(scope.engine, scope.directory_id, scope.confirmed_directory) as work,
     ):
         conn = work.conn
         config = work.builder.config
@@ -84,7 +84,7 @@ def replace_user(
     """Replace a user's attributes (PUT); read-only and unchanged immutable values are kept."""
     with (
         _unique_user_name(replacement.user_name),
-        changing(scope.engine, scope.directory_id) as work,
+        changing(scope.engine, scope.directory_id, scope.confirmed_directory) as work,
     ):
         conn = work.conn
         stored = existing(USERS, conn, scope.directory_id, user_id, for_update=True)
@@ -112,7 +112,7 @@ def patch_user(
     scope: Scope, user_id: str, patch: PatchOp[Any], if_match: str | None
 ) -> ScimDocument:
     """Apply PATCH operations to a user, all of them or none."""
-    with changing(scope.engine, scope.directory_id) as work:
+    with changing(scope.engine, scope.directory_id, scope.confirmed_directory) as work:
         conn = work.conn
         stored = existing(USERS, conn, scope.directory_id, user_id, for_update=True)
         check_if_match(if_match, stored.version)
@@ -151,7 +151,7 @@ def _store_document(
 ) -> ScimDocument:
     """Store the document ``new_document`` makes of the user's stored row, and answer the
     user: the one-pass ways of a PUT and a PATCH."""
-    with changing(scope.engine, scope.directory_id) as work:
+    with changing(scope.engine, scope.directory_id, scope.confirmed_directory) as work:
         conn = work.conn
         known = user_to_change(conn, scope.directory_id, user_id)
         if known is None:
@@ -172,7 +172,7 @@ def _store_document(
 def deactivate_user(scope: Scope, user_id: str, reason: DeprovisionReason) -> None:
     """Set a user's ``active`` to false for ``reason``, as a pulled directory's sync does
     for someone who left its scope; an inactive user stays as it is."""
-    with changing(scope.engine, scope.directory_id) as work:
+    with changing(scope.engine, scope.directory_id, scope.confirmed_directory) as work:
         conn = work.conn
         stored = existing(USERS, conn, scope.directory_id, user_id, for_update=True)
         groups = membership_lists.groups_of(conn, scope.directory_id, [user_id])[user_id]
@@ -184,7 +184,7 @@ def delete_user(scope: Scope, user_id: str, if_match: str | None) -> None:
 
     The user's last state stays behind as a tombstone, and in the ``user.deleted`` event.
     """
-    with changing(scope.engine, scope.directory_id) as work:
+    with changing(scope.engine, scope.directory_id, scope.confirmed_directory) as work:
         conn = work.conn
         stored = existing(USERS, conn, scope.directory_id, user_id, for_update=True)
         check_if_match(if_match, stored.version)
