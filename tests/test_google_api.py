@@ -21,6 +21,7 @@ from scimgate.service.administration import audit, google_directories, setup_lin
 from scimgate.service.directory_sync.google_api import SCOPES
 from scimgate.simulator.google_workspace import FakeGoogle, serving_workspace
 from scimgate.store.audit import AuditQuery
+from scimgate.store.engine import open_engine
 
 ADMIN = "admin@example.com"
 
@@ -327,6 +328,11 @@ def test_the_google_pull_rehearsal_passes(tmp_path: Path) -> None:
     assert "google-pull rehearsal passed" in answer.output
     for step in ("first sync", "leavers", "movers", "nothing changed"):
         assert step in answer.output
+    # Named with the time it ran, as every output writes times: RFC 3339, in UTC.
+    [directory] = tenants.list_directories(open_engine(database))
+    assert re.fullmatch(
+        r"Google Workspace rehearsal \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", directory.name
+    )
 
 
 SESSION_CSRF = re.compile(r'"X-CSRF-Token": "([^"]+)"')

@@ -12,12 +12,13 @@ each change published exactly once, nothing published for nothing.
 import time
 from collections import Counter
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import typer
 from rich.table import Table
 from sqlalchemy import Engine
 
-from scimgate.cli.common import add_row, console, engine_for
+from scimgate.cli.common import add_row, console, engine_for, to_the_second
 from scimgate.config import GoogleSettings
 from scimgate.scim.google_workspace import ScopeKind, SyncScope
 from scimgate.service.administration import google_directories, tenants
@@ -66,7 +67,7 @@ def rehearse(database_url: str | None, users: int, groups: int, leavers: int) ->
             engine,
             settings,
             organization.id,
-            f"Google Workspace rehearsal {time.strftime('%Y-%m-%d %H:%M:%S')}",
+            f"Google Workspace rehearsal {to_the_second(datetime.now(UTC))}",
             ConnectionRequest(
                 admin_email=ADMIN, key=key, scope=SyncScope(ScopeKind.org_units, (SCOPE,))
             ),
