@@ -6,12 +6,14 @@ send costs tens of microseconds of CPU. These tests count what they read.
 
 import re
 import secrets
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 from scim2_models import NotFoundException, UniquenessException
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, text
 
 from event_support import published
 from scim_payloads import GROUP_SCHEMA, USER_SCHEMA
@@ -22,6 +24,7 @@ from scimgate.service.administration import tenants
 from scimgate.service.provisioning import groups, users
 from scimgate.service.provisioning.scope import Scope
 from scimgate.store.resource_tables import GROUPS, USERS
+from scimgate.store.tables.resources import group_members
 
 
 @pytest.fixture
@@ -165,12 +168,12 @@ def test_a_member_add_asks_in_one_statement_who_is_in_already_and_who_is_a_user(
     )
 
 
-def test_a_user_change_reads_the_user_with_its_roles_and_groups_once_on_sqlite(
+def test_a_user_change_reads_the_user_with_its_roles_and_groups_in_one_statement(
     scope: Scope, statements: list[str], engine: Engine
 ) -> None:
     """SQLite's writers take turns, so the row needs no lock: it is read with the roles and
-    groups its event carries, in one statement. PostgreSQL locks the row (``FOR UPDATE``)
-    and reads the groups and roles apart."""
+    groups its event carries, in one statement. PostgreSQL locks the row first (``FOR
+    UPDATE``), then reads it with its roles and groups in one statement."""
     user_id = users.create_user_document(scope, _doc("mover")).id
     group = groups.create_group_document(
         scope, {"schemas": [GROUP_SCHEMA], "displayName": "g"}, [ListedMember(user_id)]
@@ -188,10 +191,58 @@ def test_a_user_change_reads_the_user_with_its_roles_and_groups_once_on_sqlite(
         assert len(of_the_user) == 1 and "JOIN groups" in of_the_user[0], reads
         assert roles == of_the_user, reads
     else:
-        assert len(of_the_user) == 1 and "FOR UPDATE" in of_the_user[0], reads
-        assert len(roles) == 1, reads
+        locked, read = of_the_user
+        assert "FOR UPDATE" in locked and "user_roles" not in locked, reads
+        assert "JOIN groups" in read and "FOR UPDATE" not in read, reads
+        assert roles == [read], reads
+    # The groups are read by the statement that reads the user, not on their own.
+    assert [each for each in reads if "group_members" in each] == of_the_user[-1:], reads
     [event] = published(engine, scope.directory_id)[-1:]
     assert event.type == "user.updated" and event.data["user"]["groups"][0]["id"] == group.id
+
+
+def test_a_user_change_that_waits_for_its_lock_sees_what_committed_meanwhile(
+    scope: Scope, engine: Engine
+) -> None:
+    """On PostgreSQL the user's groups are read once its lock is granted: a membership
+    committed by the transaction that held the lock is in the answer and the event."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite's writers take turns: nothing commits while one waits")
+    user_id = users.create_user_document(scope, _doc("waiter")).id
+    group = groups.create_group_document(
+        scope, {"schemas": [GROUP_SCHEMA], "displayName": "joined meanwhile"}, []
+    )
+    title = [Assignment(("title",), "Lead")]
+    with ThreadPoolExecutor(1) as pool:
+        with engine.connect() as holder, holder.begin():
+            holder.execute(text("SELECT id FROM users WHERE id = :id FOR UPDATE"), {"id": user_id})
+            holder.execute(
+                group_members.insert().values(
+                    group_id=group.id,
+                    member_id=user_id,
+                    directory_id=scope.directory_id,
+                    member_type="User",
+                )
+            )
+            changing = pool.submit(users.patch_user_document, scope, user_id, title, None)
+            _until_a_backend_waits_for_a_lock(engine)
+        changed = changing.result(timeout=30)
+
+    assert [each["value"] for each in changed.content["groups"]] == [group.id]
+    [event] = published(engine, scope.directory_id)[-1:]
+    assert [each["id"] for each in event.data["user"]["groups"]] == [group.id]
+
+
+def _until_a_backend_waits_for_a_lock(engine: Engine) -> None:
+    waiting = text(
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    deadline = time.monotonic() + 30
+    with engine.connect() as watcher:
+        while not watcher.execute(waiting).scalar_one():
+            assert time.monotonic() < deadline, "the change never waited for the user's lock"
+            time.sleep(0.01)
 
 
 def test_a_change_of_a_user_the_directory_does_not_have_is_the_same_404(

@@ -121,11 +121,20 @@ def users_with_groups(
 
 def user_to_change(conn: Connection, directory_id: str, user_id: str) -> UserWithGroups | None:
     """A user about to change, with its roles and groups, in one statement, where no other
-    writer can change it before the transaction ends: on SQLite, whose writers take turns
-    (``store.engine.writer``). None on PostgreSQL, where the row is to be read with its
-    lock (``FOR UPDATE``), with encryption on, and for a user the directory does not have:
-    the caller then reads them as before."""
-    if not takes_turns(conn.engine):
+    writer can change it before the transaction ends.
+
+    On SQLite, whose writers take turns (``store.engine.writer``), that is so from the
+    start. On PostgreSQL the row is locked first (``FOR UPDATE``), by a statement of its
+    own: at READ COMMITTED the statement after it sees every change committed before the
+    lock was granted, which one statement that also waited for the lock would not. None
+    with encryption on, and for a user the directory does not have: the caller then reads
+    them as before."""
+    if codec_of(conn).sealed:
+        return None
+    if (
+        not takes_turns(conn.engine)
+        and USERS.get(conn, directory_id, user_id, for_update=True) is None
+    ):
         return None
     found = users_with_groups(conn, directory_id, [user_id])
     return None if found is None else found.get(user_id)
