@@ -332,6 +332,10 @@ CORPUS: dict[str, Bad] = {
     ),
     "unknown endpoint": Bad("GET", "/Pets", 404),
     "nul in id": Bad("GET", "/Users/a%00b", 404),
+    "nul in id, patched": Bad(
+        "PATCH", "/Users/a%00b", 404, body=patch({"op": "replace", "path": "title", "value": "x"})
+    ),
+    "nul in id, replaced": Bad("PUT", "/Users/a%00b", 404, body=user("nul@acme.com")),
     "nul in body": Bad(
         "POST", "/Users", 400, "invalidValue", body=user("a\u0000b"), mentions="NUL"
     ),
