@@ -243,6 +243,14 @@ def _emptied(engine: Engine, google: FakeGoogle) -> str:
     return directory_id
 
 
+def _allowed_after_a_refusal(engine: Engine, google: FakeGoogle) -> str:
+    """An emptied directory whose sync was refused, then allowed to empty it."""
+    directory_id = _emptied(engine, google)
+    sync(engine, google, directory_id)
+    google_directories.allow_empty(engine, directory_id)
+    return directory_id
+
+
 def _move_everyone(google: FakeGoogle, from_unit: str, to_unit: str) -> None:
     for user in google.workspace.users():
         if user.org_unit_path == from_unit:
@@ -314,9 +322,7 @@ def test_an_administrator_allows_the_next_sync_to_empty_the_directory(
 def test_an_allowance_holds_for_one_completed_sync_whatever_it_finds(
     engine: Engine, google: FakeGoogle
 ) -> None:
-    directory_id = _emptied(engine, google)
-    sync(engine, google, directory_id)
-    google_directories.allow_empty(engine, directory_id)
+    directory_id = _allowed_after_a_refusal(engine, google)
     # The scope was wrong after all: the people are back where the sync reads.
     _move_everyone(google, "/Gone", "/Sales")
 
@@ -331,9 +337,7 @@ def test_an_allowance_holds_for_one_completed_sync_whatever_it_finds(
 def test_a_sync_that_fails_before_writing_leaves_the_allowance(
     engine: Engine, google: FakeGoogle
 ) -> None:
-    directory_id = _emptied(engine, google)
-    sync(engine, google, directory_id)
-    google_directories.allow_empty(engine, directory_id)
+    directory_id = _allowed_after_a_refusal(engine, google)
     client_id = google_directories.connection_of(engine, directory_id).client_id
     google.workspace.revoke_delegation(client_id)
 

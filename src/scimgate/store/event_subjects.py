@@ -13,7 +13,6 @@ from scimgate.store.batches import batches
 from scimgate.store.by_ids import ByIds, IdsCondition, by_ids
 from scimgate.store.column_codec import PLAIN, codec_of
 from scimgate.store.engine import takes_turns
-from scimgate.store.errors import NotFound
 from scimgate.store.resource_tables import USERS
 from scimgate.store.stored_resources import StoredResource
 from scimgate.store.tables.configuration import user_roles
@@ -132,10 +131,7 @@ def user_to_change(conn: Connection, directory_id: str, user_id: str) -> UserWit
     them as before."""
     if codec_of(conn).sealed:
         return None
-    if not takes_turns(conn.engine):
-        try:
-            USERS.existing(conn, directory_id, user_id, for_update=True)
-        except NotFound:
-            return None
+    if not takes_turns(conn.engine) and not USERS.lock(conn, directory_id, user_id):
+        return None
     found = users_with_groups(conn, directory_id, [user_id])
     return None if found is None else found.get(user_id)

@@ -74,6 +74,17 @@ class ResourceReads(ResourceLayout):
             "ids",
         )
 
+    def lock(self, conn: Connection, directory_id: str, resource_id: str) -> bool:
+        """Lock the resource's row until the transaction ends (``FOR UPDATE``), reading
+        nothing of it; whether the directory has it."""
+        if "\x00" in resource_id:  # names nothing, and PostgreSQL text cannot hold it
+            return False
+        return self._lock.first(conn, {"directory_id": directory_id, "id": resource_id}) is not None
+
+    @cached_property
+    def _lock(self) -> Prepared:
+        return Prepared(select(self.table.c.id).where(*self._by_id).with_for_update())
+
     @cached_property
     def _get(self) -> Prepared:
         return Prepared(self._get_statement)
@@ -84,7 +95,12 @@ class ResourceReads(ResourceLayout):
 
     @property
     def _get_statement(self) -> Select[Any]:
-        return select(*self.stored_columns()).where(
+        return select(*self.stored_columns()).where(*self._by_id)
+
+    @property
+    def _by_id(self) -> tuple[ColumnElement[bool], ...]:
+        """One row of the directory, by id: ``directory_id`` and ``id`` as parameters."""
+        return (
             self.table.c.directory_id == bindparam("directory_id"),
             self.table.c.id == bindparam("id"),
         )
