@@ -1,5 +1,6 @@
 """Ids made one after another sort in the order they were made, as pages come in id order."""
 
+import os
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -26,3 +27,26 @@ def test_an_id_is_written_in_the_canonical_form_of_a_uuid() -> None:
     for _ in range(1000):
         made = new_id()
         assert str(uuid.UUID(made)) == made
+
+
+def _random_bits(made: str) -> int:
+    return uuid.UUID(made).int & (2**62 - 1)
+
+
+def test_a_forked_child_draws_random_bits_of_its_own() -> None:
+    """The random bits come from a block drawn ahead; a child must not reuse its parent's."""
+    new_id()  # the parent now holds a block, most of it unused
+    reading, writing = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child reports through the pipe
+        try:
+            os.write(writing, " ".join(new_id() for _ in range(50)).encode())
+        finally:
+            os._exit(0)
+    os.close(writing)
+    with os.fdopen(reading) as pipe:
+        childs = pipe.read().split()
+    os.waitpid(child, 0)
+    parents = [new_id() for _ in range(50)]
+    assert len(childs) == 50
+    assert not {_random_bits(each) for each in childs} & {_random_bits(each) for each in parents}
