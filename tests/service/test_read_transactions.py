@@ -2,22 +2,25 @@
 on the driver, and no transaction left open on the connection, whatever the block did.
 
 On SQLite a read's transaction is begun and ended on the driver
-(``store.engine.read_transaction``); a statement run through SQLAlchemy within it joins it.
+(``store.engine.KeptRead``); a statement run through SQLAlchemy within it joins it.
 On PostgreSQL, at READ COMMITTED, a read's statements run in autocommit, each on its own.
 """
 
 import secrets
+import sqlite3
 from contextlib import nullcontext
 from typing import Any
 
 import pytest
 from psycopg.pq import TransactionStatus
 from sqlalchemy import Connection, Engine, event, select
+from sqlalchemy.exc import OperationalError
 
 from scim_payloads import USER_SCHEMA
 from scimgate.config import PoolSettings
 from scimgate.service.administration import tenants
 from scimgate.store.engine import open_engine, reader
+from scimgate.store.errors import Busy
 from scimgate.store.ids import new_id, utcnow
 from scimgate.store.resource_tables import USERS
 from scimgate.store.stored_resources import StoredResource
@@ -101,6 +104,28 @@ def test_a_read_leaves_no_transaction_open(
     later = _create(other_engine, directory_id)
     with reading(engine) as conn:
         assert USERS.get(conn, directory_id, later) is not None
+
+
+@pytest.mark.parametrize(
+    ("message", "raised"),
+    [("database is locked", Busy), ("no such table: elsewhere", OperationalError)],
+)
+def test_a_read_the_database_cannot_take_now_is_busy(
+    engine: Engine, directory_id: str, message: str, raised: type[Exception]
+) -> None:
+    """Work the database cannot take now is ``Busy`` (answered 503, retried by the client);
+    any other error is raised as it is. Either way the connection is given back settled."""
+    user_id = _create(engine, directory_id)
+    refused = OperationalError("SELECT", None, sqlite3.OperationalError(message))
+    with pytest.raises(raised) as caught, reading(engine) as conn:
+        assert USERS.get(conn, directory_id, user_id) is not None
+        raise refused
+    assert caught.value is refused or caught.value.__cause__ is refused
+    with reader(engine) as kept:
+        assert not kept.in_transaction()
+        assert not getattr(kept.connection.driver_connection, "in_transaction", False)
+    with reading(engine) as conn:
+        assert USERS.get(conn, directory_id, user_id) is not None
 
 
 def _open_transaction(conn: Connection) -> bool:

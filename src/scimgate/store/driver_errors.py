@@ -69,14 +69,20 @@ def busy_is_retryable() -> Iterator[None]:
     """Raise :class:`Busy` for work the database could not take now (see above)."""
     try:
         yield
-    except PoolTimeout as exc:
+    except Exception as exc:
+        raise_if_busy(exc)
+        raise
+
+
+def raise_if_busy(exc: Exception) -> None:
+    """Raise :class:`Busy` from ``exc`` when it is work the database could not take now;
+    else return, for the caller to raise ``exc`` as it is."""
+    if isinstance(exc, PoolTimeout):
         raise Busy(
             "Every database connection is busy; nothing was changed. Retry shortly",
             RETRY_AFTER_SECONDS,
         ) from exc
-    except OperationalError as exc:
-        if not _retryable(exc):
-            raise
+    if isinstance(exc, OperationalError) and _retryable(exc):
         raise Busy(
             "The database cannot take the request now; nothing was changed. Retry shortly",
             RETRY_AFTER_SECONDS,

@@ -149,7 +149,7 @@ class Prepared:
 
     def _general(self, conn: Connection) -> bool:
         # Outside a transaction Connection.execute would begin one (SQLite: by hand). On
-        # SQLite a read's transaction is the driver's own (``store.engine.read_transaction``).
+        # SQLite a read's transaction is the driver's own (``store.engine.KeptRead``).
         return conn.engine in _GENERAL or not (
             conn.in_transaction()
             or getattr(conn.connection.driver_connection, "in_transaction", False)

@@ -8,14 +8,14 @@ nothing half-done remains.
 """
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, text
 
 from scimgate.store.driver_errors import busy_is_retryable
-from scimgate.store.engine import WRITE_OPTION, read_transaction, reader, takes_turns, writer
+from scimgate.store.engine import WRITE_OPTION, kept_read, writer
 from scimgate.store.prepared import Prepared
 
 
@@ -96,26 +96,26 @@ def _savepoint(connection: Connection) -> Iterator[None]:
     _RELEASE.execute(connection, {})
 
 
-@contextmanager
-def reading(engine: Engine) -> Iterator[Connection]:
+def reading(engine: Engine) -> AbstractContextManager[Connection]:
     """A read-only transaction. On SQLite, one snapshot, so that a page and its total agree,
-    begun and ended on the driver (``store.engine.read_transaction``).
+    begun and ended on the driver (``store.engine.KeptRead``).
 
     On PostgreSQL, at READ COMMITTED, each statement of a transaction sees what committed
     before it, as a statement run on its own does: a read's statements run in autocommit,
     one round trip each, without a BEGIN's and a COMMIT's (a key lookup is one statement).
     The pool gives the connection back to writers as it was.
     """
-    with busy_is_retryable(), reader(engine) as connection:
-        if takes_turns(engine):
-            with read_transaction(connection):
-                yield connection
-        else:
-            # SQLAlchemy's transaction is kept, for what runs on the driver within it
-            # (``store.prepared``); on the driver, autocommit sends neither statement.
-            connection.execution_options(isolation_level="AUTOCOMMIT")
-            with connection.begin():
-                yield connection
+    return kept_read(engine) or _autocommit_reading(engine)
+
+
+@contextmanager
+def _autocommit_reading(engine: Engine) -> Iterator[Connection]:
+    with busy_is_retryable(), engine.connect() as connection:
+        # SQLAlchemy's transaction is kept, for what runs on the driver within it
+        # (``store.prepared``); on the driver, autocommit sends neither statement.
+        connection.execution_options(isolation_level="AUTOCOMMIT")
+        with connection.begin():
+            yield connection
 
 
 @contextmanager
