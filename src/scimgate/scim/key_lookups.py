@@ -35,7 +35,8 @@ _FILTER = re.compile(r'(\w+) eq "([^"\\\x00-\x1f\x7f]*)"')
 """One equality on a bare attribute name with a string free of escapes and control
 characters: the value between the quotes is then the value the grammar reads."""
 
-_ALLOWED = frozenset({"filter", "count", "startIndex", "excludedAttributes"})
+_RULED_OUT = frozenset(LIST_PARAMETERS) - {"filter", "count", "startIndex", "excludedAttributes"}
+"""The list parameters that leave a lookup to the general path (a sort, a cursor, ...)."""
 
 _COUNT = re.compile(r"[1-9][0-9]{0,8}")
 """A positive count in its plain spelling (the general path takes "007" and "-1" too)."""
@@ -62,7 +63,7 @@ def looks_like_key_lookup(parameters: Mapping[str, Any], resource_type: str) -> 
 
 def _key_equality(parameters: Mapping[str, Any], resource_type: str) -> re.Match[str] | None:
     """The filter's one equality on a lookup key, when no other parameter rules it out."""
-    if any(name in parameters and name not in _ALLOWED for name in LIST_PARAMETERS):
+    if not _RULED_OUT.isdisjoint(parameters):
         return None
     scim_filter = parameters.get("filter")
     matched = _FILTER.fullmatch(scim_filter) if isinstance(scim_filter, str) else None
