@@ -1,9 +1,11 @@
 """Ids made one after another sort in the order they were made, as pages come in id order."""
 
 import os
+import signal
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
+from scimgate.store import ids
 from scimgate.store.ids import new_id
 
 
@@ -50,3 +52,15 @@ def test_a_forked_child_draws_random_bits_of_its_own() -> None:
     parents = [new_id() for _ in range(50)]
     assert len(childs) == 50
     assert not {_random_bits(each) for each in childs} & {_random_bits(each) for each in parents}
+
+
+def test_a_child_forked_while_an_id_was_being_made_makes_ids() -> None:
+    """Another thread of the parent may hold the ids' lock when it forks; the child's is free."""
+    with ids._last_lock:  # as a thread making an id when the process forks
+        child = os.fork()
+        if child == 0:  # pragma: no cover - the child reports by its exit status
+            signal.alarm(5)  # stuck on the inherited lock, it would be killed by SIGALRM
+            new_id()
+            os._exit(0)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

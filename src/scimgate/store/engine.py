@@ -349,10 +349,10 @@ class KeptRead:
     driver's ``BEGIN`` and ``COMMIT`` about 1, and a lookup reads in one. The prepared
     statements (``store.prepared``) run in it on the driver. A statement run through
     SQLAlchemy begins SQLAlchemy's transaction, which joins this one (``_begin`` above);
-    it is settled when the connection is given back. Every SCIM request reads in one or
-    two of these (its credential's stamp, a lookup's page): made of three generator
-    context managers (the error mapping, the connection, the transaction), one cost
-    about 6.8 µs of CPU besides the driver's 1.9 for BEGIN, a SELECT and COMMIT.
+    it is settled when the connection is given back. A key lookup reads in one, as does
+    every read of a SCIM request: made of three generator context managers (the error
+    mapping, the connection, the transaction), one with a one-row SELECT cost 8.7 µs of
+    CPU timed alone, as this class 5.3, the driver's three statements 1.9.
     """
 
     __slots__ = ("_connection", "_driver", "_engine", "_kept_by")

@@ -15,7 +15,7 @@ _RANDOM_BLOCK = 8 * 512
 Each ``os.urandom`` call is a system call, and an id drawn alone cost a SCIM
 request several microseconds of CPU per id under load (a lookup makes two, a
 create four). The bytes are as random drawn in a block; a forked child drops
-the block it inherited (``_forget_random``), so that it never makes the ids its
+the block it inherited (``_after_fork``), so that it never makes the ids its
 parent makes."""
 
 _random = b""
@@ -32,12 +32,14 @@ def _random_62_bits() -> int:
     return drawn
 
 
-def _forget_random() -> None:
-    global _random, _random_at
-    _random, _random_at = b"", 0
+def _after_fork() -> None:
+    """In a forked child: a block of its own, and the lock free (another thread of the
+    parent may have held it when it forked)."""
+    global _random, _random_at, _last_lock
+    _random, _random_at, _last_lock = b"", 0, Lock()
 
 
-os.register_at_fork(after_in_child=_forget_random)
+os.register_at_fork(after_in_child=_after_fork)
 
 
 def new_id() -> str:
