@@ -226,9 +226,9 @@ def markdown(report: Report, previous: dict[str, Any] | None) -> str:
 
 
 def beside_the_table(report: Report) -> list[str]:
-    """The CPU of a create and of a lookup, stage by stage, of each kind of W5's Entra
-    requests, and the W1 profile's layers."""
-    lines: list[str] = []
+    """The servers' CPU per request, the CPU of a create and of a lookup stage by stage, of
+    each kind of W5's Entra requests, and the W1 profile's layers."""
+    lines = cpu_lines(report)
     if report.extras.get("breakdown"):
         lines += ["", *breakdown_lines(report.extras["breakdown"])]
     if report.extras.get("sync_requests"):
@@ -236,6 +236,31 @@ def beside_the_table(report: Report) -> list[str]:
     if report.extras.get("profile"):
         lines += ["", *profile_lines(report.extras["profile"])]
     return lines
+
+
+def cpu_lines(report: Report) -> list[str]:
+    """The servers' CPU time per request answered, for the cases that measure it, with the
+    peer's over scimgate's: the throughput's ratio without the peer's turn on the machine."""
+    rows = []
+    for m in report.measurements:
+        ours = m.notes.get("cpu_us_per_request") if m.server == SQLITE else None
+        if not ours:
+            continue
+        theirs = find(report, m.workload, m.case, PEER)
+        peer = theirs.notes.get("cpu_us_per_request") if theirs else None
+        compared = [f"{peer:,.0f}", times(peer / ours)] if peer else ["-", "-"]
+        rows.append(_md_line([m.workload, m.case, f"{ours:,.0f}", *compared]))
+    if not rows:
+        return []
+    header = ["workload", "case", "scimgate (sqlite) µs", "scim2-server µs", "its over ours"]
+    return [
+        "",
+        "Server CPU per request (its process tree's CPU time over the run / requests answered):",
+        "",
+        _md_line(header),
+        _md_line(["---", "---", "---:", "---:", "---:"]),
+        *rows,
+    ]
 
 
 def _md_line(cells: Sequence[str]) -> str:

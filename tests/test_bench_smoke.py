@@ -101,6 +101,10 @@ def test_the_quick_run_measures_every_row_and_shows_the_table_and_the_targets(
     assert ours["POST /Users, unique userNames"]["notes"]["cpu_us_per_request"] > 0
     encrypted = ours["POST /Users, unique userNames, encryption at rest on"]
     assert encrypted["throughput"] > 0 and encrypted["notes"]["cpu_us_per_request"] > 0
+    # Lookups note their CPU too, and the servers' CPU per request is shown beside the table.
+    assert ours['filter userName eq "…", 1,000 users']["notes"]["cpu_us_per_request"] > 0
+    assert "Server CPU per request" in markdown
+    assert '| W2 | filter userName eq "…", 1,000 users |' in markdown.split("Server CPU")[1]
 
     # Beside the table: the CPU of each stage of a create and a lookup, and the W1 profile.
     create, lookup = latest["breakdown"]
