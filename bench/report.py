@@ -240,7 +240,7 @@ def beside_the_table(report: Report) -> list[str]:
 
 def cpu_lines(report: Report) -> list[str]:
     """The servers' CPU time per request answered, for the cases that measure it, with the
-    peer's over scimgate's: the throughput's ratio without the peer's turn on the machine."""
+    peer's over scimgate's (the throughput's ratio, when both keep their core busy)."""
     rows = []
     for m in report.measurements:
         ours = m.notes.get("cpu_us_per_request") if m.server == SQLITE else None

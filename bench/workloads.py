@@ -116,8 +116,8 @@ def w1_create_users(server: Server, settings: Settings, run_id: str) -> Measurem
 
 def _noting_cpu(measured: Measurement, cpu: float) -> Measurement:
     """The measurement with the server's CPU time over the run (its whole process tree) and
-    per request answered in its notes: what the throughput's ratio to the peer comes from,
-    and less dependent than it on how fast the machine ran the peer in its turn."""
+    per request answered in its notes: what two versions of a server compare by without
+    the peer's run between them."""
     measured.notes["server_cpu_s"] = round(cpu, 3)
     if measured.requests:
         measured.notes["cpu_us_per_request"] = round(1e6 * cpu / measured.requests, 1)
