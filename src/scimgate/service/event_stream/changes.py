@@ -61,7 +61,7 @@ class UnitOfWork:
     conn: Connection
     directory_id: str
     known: Directory | None = None
-    """The directory as the request confirmed it, if it did (``Scope.confirmed_directory``)."""
+    """The directory as the request confirmed it, if it did (``scoped_changes.changing_in``)."""
     _recorded: list[publishing.Recorded] = field(default_factory=list, init=False, repr=False)
 
     @cached_property

@@ -11,7 +11,7 @@ rules itself sees its own new stamp and reads them.
 
 On PostgreSQL a SCIM request's transaction does not read the row: it takes the
 directory its credential stamp confirmed when the request began
-(``Scope.confirmed_directory``), which is what the read would find but for a
+(``Scope.confirmed``), which is what the read would find but for a
 change committed since. At READ COMMITTED the read takes no lock, so such a
 change could as well commit just after it: the transaction sees no less than
 before, and saves a round trip. Publishing reads and locks the row again

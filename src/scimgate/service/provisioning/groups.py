@@ -31,11 +31,12 @@ from scimgate.scim.group_patch import (
 from scimgate.scim.tolerance import apply_patch
 from scimgate.scim.values import settled_group
 from scimgate.service.administration import roles
-from scimgate.service.event_stream.changes import MemberMove, UnitOfWork, changing
+from scimgate.service.event_stream.changes import MemberMove, UnitOfWork
 from scimgate.service.provisioning import confirmations
 from scimgate.service.provisioning.existing import existing
 from scimgate.service.provisioning.representation import document, group_document, group_resource
 from scimgate.service.provisioning.scope import Scope
+from scimgate.service.provisioning.scoped_changes import changing_in
 from scimgate.store import membership_lists, memberships
 from scimgate.store.ids import new_id, utcnow
 from scimgate.store.resource_tables import GROUPS, USERS
@@ -59,7 +60,7 @@ def create_group_document(
     """
     stored = StoredResource.new(new_id(), settled_group(doc), utcnow())
     _within_member_limit(scope, len(listed))
-    with changing(scope.engine, scope.directory_id, scope.confirmed_directory) as work:
+    with changing_in(scope) as work:
         conn = work.conn
         GROUPS.insert(conn, scope.directory_id, stored)
         work.group_changed(EventType.group_created, stored.id, stored=stored)
@@ -88,7 +89,7 @@ def replace_group(
     """Replace a group (PUT), its member list included."""
     wanted_members = listed_members(replacement.members or [])
     _within_member_limit(scope, len(wanted_members))
-    with changing(scope.engine, scope.directory_id, scope.confirmed_directory) as work:
+    with changing_in(scope) as work:
         conn = work.conn
         stored = existing(GROUPS, conn, scope.directory_id, group_id, for_update=True)
         check_if_match(if_match, stored.version)
@@ -132,7 +133,7 @@ def patch_group_steps(
             if isinstance(step, MemberChange)
         ),
     )
-    with changing(scope.engine, scope.directory_id, scope.confirmed_directory) as work:
+    with changing_in(scope) as work:
         conn = work.conn
         stored = existing(GROUPS, conn, scope.directory_id, group_id, for_update=True)
         check_if_match(if_match, stored.version)
@@ -163,7 +164,7 @@ def delete_group(scope: Scope, group_id: str, if_match: str | None) -> None:
     deleted user. Its members' roles are recomputed; if it was the directory's
     assignment group, its active members are deprovisioned.
     """
-    with changing(scope.engine, scope.directory_id, scope.confirmed_directory) as work:
+    with changing_in(scope) as work:
         conn = work.conn
         stored = existing(GROUPS, conn, scope.directory_id, group_id, for_update=True)
         check_if_match(if_match, stored.version)

@@ -60,10 +60,3 @@ class Scope(Site):
     """Whether ``directory`` is the row as the database held it when the request began, as
     the SCIM edge has it: its credential stamp, read for the request, confirmed it
     (:mod:`scimgate.service.provisioning.credentials`)."""
-
-    @property
-    def confirmed_directory(self) -> Directory | None:
-        """The directory for a writing transaction to use unread
-        (:func:`scimgate.service.provisioning.directory_config.directory_config`), when
-        confirmed."""
-        return self.directory if self.confirmed else None

@@ -18,12 +18,13 @@ from scimgate.scim.tolerance import apply_patch, settle_manager
 from scimgate.scim.user_patches import Assignment, patched_document
 from scimgate.scim.values import settled_user
 from scimgate.service.administration import roles
-from scimgate.service.event_stream.changes import UnitOfWork, changing
+from scimgate.service.event_stream.changes import UnitOfWork
 from scimgate.service.event_stream.payloads import user_json
 from scimgate.service.provisioning import confirmations
 from scimgate.service.provisioning.existing import existing
 from scimgate.service.provisioning.representation import document, user_document, user_resource
 from scimgate.service.provisioning.scope import Scope
+from scimgate.service.provisioning.scoped_changes import changing_in
 from scimgate.store import membership_lists, memberships, offboarding
 from scimgate.store import roles as stored_roles
 from scimgate.store.errors import Conflict, Uniqueness
@@ -56,7 +57,7 @@ def create_user_document(scope: Scope, doc: dict[str, Any]) -> ScimDocument:
     stored = StoredResource.new(new_id(), settled_user(doc), utcnow())
     with (
         _unique_user_name(doc["userName"], scope),
-        changing(scope.engine, scope.directory_id, scope.confirmed_directory) as work,
+        changing_in(scope) as work,
     ):
         conn = work.conn
         config = work.builder.config
@@ -84,7 +85,7 @@ def replace_user(
     """Replace a user's attributes (PUT); read-only and unchanged immutable values are kept."""
     with (
         _unique_user_name(replacement.user_name),
-        changing(scope.engine, scope.directory_id, scope.confirmed_directory) as work,
+        changing_in(scope) as work,
     ):
         conn = work.conn
         stored = existing(USERS, conn, scope.directory_id, user_id, for_update=True)
@@ -112,7 +113,7 @@ def patch_user(
     scope: Scope, user_id: str, patch: PatchOp[Any], if_match: str | None
 ) -> ScimDocument:
     """Apply PATCH operations to a user, all of them or none."""
-    with changing(scope.engine, scope.directory_id, scope.confirmed_directory) as work:
+    with changing_in(scope) as work:
         conn = work.conn
         stored = existing(USERS, conn, scope.directory_id, user_id, for_update=True)
         check_if_match(if_match, stored.version)
@@ -151,7 +152,7 @@ def _store_document(
 ) -> ScimDocument:
     """Store the document ``new_document`` makes of the user's stored row, and answer the
     user: the one-pass ways of a PUT and a PATCH."""
-    with changing(scope.engine, scope.directory_id, scope.confirmed_directory) as work:
+    with changing_in(scope) as work:
         conn = work.conn
         known = user_to_change(conn, scope.directory_id, user_id)
         if known is None:
@@ -172,7 +173,7 @@ def _store_document(
 def deactivate_user(scope: Scope, user_id: str, reason: DeprovisionReason) -> None:
     """Set a user's ``active`` to false for ``reason``, as a pulled directory's sync does
     for someone who left its scope; an inactive user stays as it is."""
-    with changing(scope.engine, scope.directory_id, scope.confirmed_directory) as work:
+    with changing_in(scope) as work:
         conn = work.conn
         stored = existing(USERS, conn, scope.directory_id, user_id, for_update=True)
         groups = membership_lists.groups_of(conn, scope.directory_id, [user_id])[user_id]
@@ -184,7 +185,7 @@ def delete_user(scope: Scope, user_id: str, if_match: str | None) -> None:
 
     The user's last state stays behind as a tombstone, and in the ``user.deleted`` event.
     """
-    with changing(scope.engine, scope.directory_id, scope.confirmed_directory) as work:
+    with changing_in(scope) as work:
         conn = work.conn
         stored = existing(USERS, conn, scope.directory_id, user_id, for_update=True)
         check_if_match(if_match, stored.version)
