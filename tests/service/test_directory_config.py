@@ -6,7 +6,9 @@ one is used by the very next write through the other.
 """
 
 import secrets
+from dataclasses import replace
 
+import pytest
 from scim2_models import Context
 from sqlalchemy import Engine
 
@@ -18,6 +20,7 @@ from scimgate.service.administration import attribute_mappings, roles, tenants
 from scimgate.service.provisioning import users
 from scimgate.service.provisioning.scope import Scope
 from scimgate.store import roles as role_rows
+from scimgate.store.stamps import stamp_in
 from scimgate.store.transactions import reading
 
 
@@ -78,3 +81,24 @@ def test_a_change_through_one_engine_is_used_by_the_next_write_through_another(
     assert attribute_mappings.remove_mapping(other_engine, directory_id, "nick")
     user = _created_user(engine, directory_id, _create(here, "unmapped"))
     assert "nick" not in user["custom_attributes"]  # type: ignore[operator]
+
+
+def test_a_write_uses_a_change_made_after_its_request_confirmed_the_directory(
+    engine: Engine,
+) -> None:
+    """A request's stamp confirmed the directory; then a mapping changed it, before the
+    request's write began. On SQLite the write finds the stamp moved, and reads the row."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("on PostgreSQL a write takes the directory as its request confirmed it")
+    organization = tenants.create_organization(engine, f"config {secrets.token_hex(3)}")
+    directory_id = tenants.create_directory(engine, organization.id, "config").directory.id
+    with reading(engine) as conn:
+        stamp = stamp_in(conn, directory_id)
+    assert stamp is not None
+    confirmed = replace(scope_of(engine, directory_id), confirmed_stamp=stamp)
+    user = _created_user(engine, directory_id, _create(confirmed, "before"))
+    assert "nick" not in user["custom_attributes"]  # type: ignore[operator]
+
+    attribute_mappings.set_mapping(engine, directory_id, "nick", "nickName")
+    user = _created_user(engine, directory_id, _create(confirmed, "mapped"))
+    assert user["custom_attributes"]["nick"] == "mapped"  # type: ignore[index]

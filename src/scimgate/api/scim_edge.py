@@ -232,7 +232,7 @@ def _authenticated(state: Any, request: Request, directory_id: str) -> Scope:
     """The scope of a request whose token opens the directory in its URL, within its limits."""
     known: Directory | None = request.scope.setdefault("state", {}).get(DIRECTORY_KEY)
     if known is not None:  # authenticated by a first hop, before its body arrived
-        directory, confirmed = known, False
+        directory, confirmed_stamp = known, None
     else:
         credential = admit(
             state.credentials,
@@ -253,12 +253,12 @@ def _authenticated(state: Any, request: Request, directory_id: str) -> Scope:
                 list(request.query_params.keys()),
             )
         # The stamp read just now confirmed the directory, unless these notes changed it.
-        confirmed = not changed
+        confirmed_stamp = None if changed else credential.stamp
         request.scope["state"][DIRECTORY_KEY] = directory
     return Scope(
         engine=state.engine,
         directory=directory,
         base_url=f"{public_root(request)}/scim/v2/{directory.id}",
         limits=state.settings.limits,
-        confirmed=confirmed,
+        confirmed_stamp=confirmed_stamp,
     )

@@ -1,4 +1,4 @@
-"""Reading directories' credential stamps on a connection kept for it.
+"""Reading directories' credential stamps: on a connection kept for it, or in a transaction.
 
 A stamp is read by every SCIM request whose token the process knows, so it is read
 by the driver on one connection held for the purpose, outside a transaction: about
@@ -9,7 +9,22 @@ costs some 70 µs of CPU. The stamps themselves are moved by triggers (migration
 from threading import Lock
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, bindparam, select
+
+from scimgate.store.prepared import Prepared
+from scimgate.store.tables.tenancy import credential_stamps
+
+_STAMP = Prepared(
+    select(credential_stamps.c.version).where(
+        credential_stamps.c.directory_id == bindparam("directory_id")
+    )
+)
+
+
+def stamp_in(conn: Connection, directory_id: str) -> int | None:
+    """The directory's stamp as this transaction sees it; None when it has none."""
+    row = _STAMP.first(conn, {"directory_id": directory_id})
+    return None if row is None else int(row[0])
 
 
 class StampReader:

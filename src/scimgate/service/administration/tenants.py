@@ -188,6 +188,11 @@ class Credential:
     use: TokenUse | None = None
     """The token's use to record, when its last-used time is due (once per resolution)."""
 
+    stamp: int | None = None
+    """The directory's credential stamp that ``directory`` was read at and this request's
+    read found again: the row is as the database held it at that stamp. None when no stamp
+    vouches for it."""
+
 
 def record_use(conn: Connection, use: TokenUse) -> None:
     """Within a writing transaction: write a token's last-used time."""

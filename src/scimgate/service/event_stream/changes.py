@@ -32,12 +32,11 @@ from scimgate.events.models import (
 from scimgate.scim.normalized import DirectoryUser, UserState
 from scimgate.service.event_stream import publishing
 from scimgate.service.event_stream.payloads import PayloadBuilder, UserFacts, directory_info
-from scimgate.service.provisioning.directory_config import directory_config
+from scimgate.service.provisioning.directory_config import Confirmed, directory_config
 from scimgate.store.events import NewEvent
 from scimgate.store.ids import new_id, utcnow
 from scimgate.store.membership_lists import Membership
 from scimgate.store.stored_resources import StoredResource
-from scimgate.store.tenants import Directory
 from scimgate.store.transactions import writing
 
 
@@ -60,7 +59,7 @@ class UnitOfWork:
 
     conn: Connection
     directory_id: str
-    known: Directory | None = None
+    known: Confirmed | None = None
     """The directory as the request confirmed it, if it did (``scoped_changes.changing_in``)."""
     _recorded: list[publishing.Recorded] = field(default_factory=list, init=False, repr=False)
 
@@ -68,8 +67,9 @@ class UnitOfWork:
     def builder(self) -> PayloadBuilder:
         """The payload builder of this transaction.
 
-        The first use reads the directory row (on PostgreSQL, not when the request
-        confirmed it: :attr:`known`), and its configuration where this process does
+        The first use reads the directory row (not when the request confirmed it,
+        :attr:`known`: on SQLite its stamp is read instead), and its configuration where
+        this process does
         not have it at the row's stamp
         (:mod:`scimgate.service.provisioning.directory_config`).
         Publishing takes the directory from it (on SQLite, without reading it again): a
@@ -256,7 +256,7 @@ def _ids_of(moves: Sequence[MemberMove], member_type: str) -> list[str]:
 
 @contextmanager
 def changing(
-    engine: Engine, directory_id: str, known: Directory | None = None
+    engine: Engine, directory_id: str, known: Confirmed | None = None
 ) -> Iterator[UnitOfWork]:
     """A writing transaction on a directory whose recorded changes are published when it
     commits; ``known`` is the directory as the request confirmed it, if it did."""

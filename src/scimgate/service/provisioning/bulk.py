@@ -41,7 +41,7 @@ _METHODS = ("POST", "PUT", "PATCH", "DELETE")
 def run(scope: Scope, payload: dict[str, Any]) -> BulkResults:
     # The operations run one after another for as long as the request lasts: each reads the
     # directory in its own transaction, as a request's first would not need to.
-    scope = replace(scope, confirmed=False)
+    scope = replace(scope, confirmed_stamp=None)
     envelope = read_envelope(payload, scope.limits.max_bulk_operations)
     operations = envelope.operations
     # Each operation's data is scanned for references once, here, and resolved once, when it runs.

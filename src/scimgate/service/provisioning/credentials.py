@@ -41,6 +41,11 @@ CACHE_LIMIT = 10_000
 """Tokens kept per process; beyond, the cache starts empty again (each token is read anew)."""
 
 
+NO_STAMP = -1
+"""The stamp of a token read for a directory without one: it is not kept, and vouches for
+nothing."""
+
+
 class InvalidToken(UnauthorizedException):
     """A bearer token was sent, and it opens nothing: its answer's ``WWW-Authenticate`` says
     ``error="invalid_token"`` and why (RFC 6750 §3.1)."""
@@ -100,7 +105,9 @@ class Credentials:
             raise NotFoundException(detail=f"No directory {directory_id}")
         if known.expires_at is not None and utcnow() >= known.expires_at:
             raise InvalidToken(detail="The access token has expired: obtain a new one")
-        return Credential(known.directory, known.token_id, self._use(known))
+        # Read with the stamp just now, or kept from a read at the stamp just read again.
+        stamp = known.stamp if known.stamp != NO_STAMP else None
+        return Credential(known.directory, known.token_id, self._use(known), stamp)
 
     def _still_valid(self, known: _Known) -> bool:
         return self._stamps.read(known.directory.id) == known.stamp
@@ -115,7 +122,7 @@ class Credentials:
         known = _Known(
             found.token.id,
             found.directory,
-            -1,
+            NO_STAMP,
             found.token.last_used_at,
             found.token.expires_at,
         )

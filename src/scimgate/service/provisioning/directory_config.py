@@ -9,15 +9,19 @@ row holds another stamp. A change made through another process is therefore
 used by the next write through this one, and a transaction that changes the
 rules itself sees its own new stamp and reads them.
 
-On PostgreSQL a SCIM request's transaction does not read the row: it takes the
-directory its credential stamp confirmed when the request began
-(``Scope.confirmed``), which is what the read would find but for a
-change committed since. At READ COMMITTED the read takes no lock, so such a
-change could as well commit just after it: the transaction sees no less than
-before, and saves a round trip. Publishing reads and locks the row again
-(``store.tenants.lock_directory``), so whether the events are delivered or held
-is decided on the row as it then stands. On SQLite the row is read: publishing
-takes the directory as the transaction read it, which holds the database.
+A SCIM request's transaction does not read the row: it takes the directory its
+credential stamp confirmed when the request began (``Scope.confirmed_stamp``),
+which is what the read would find but for a change committed since.
+
+* On PostgreSQL it takes it as it is. At READ COMMITTED the read takes no lock,
+  so such a change could as well commit just after it: the transaction sees no
+  less than before, and saves a round trip. Publishing reads and locks the row
+  again (``store.tenants.lock_directory``), so whether the events are delivered
+  or held is decided on the row as it then stands.
+* On SQLite it reads the stamp again instead, and the row only when the stamp has
+  moved: the transaction holds the database, so the directory it takes is the row
+  as it stands until the commit, and publishing takes it as it is. The stamp is one
+  number of a narrow table: about 5 µs of CPU against 15 for the row, timed alone.
 """
 
 from dataclasses import dataclass, field
@@ -31,6 +35,7 @@ from scimgate.scim.attribute_mapping import DEFAULTS
 from scimgate.service.administration.tenants import effective_idp
 from scimgate.store import configuration, mappings, roles
 from scimgate.store.roles import RoleRule
+from scimgate.store.stamps import stamp_in
 from scimgate.store.tenants import Directory
 
 MAX_DIRECTORIES = 4096
@@ -44,6 +49,14 @@ class Kept:
     stamp: int
     rules: tuple[RoleRule, ...]
     own_mappings: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Confirmed:
+    """A directory row as the database held it at a credential stamp."""
+
+    directory: Directory
+    stamp: int
 
 
 @dataclass(frozen=True)
@@ -65,12 +78,15 @@ _LOCK = Lock()
 
 
 def directory_config(
-    conn: Connection, directory_id: str, known: Directory | None = None
+    conn: Connection, directory_id: str, known: Confirmed | None = None
 ) -> DirectoryConfig:
-    """The directory's configuration in this transaction: one read when its stamp is known,
-    none on PostgreSQL when the request confirmed the directory (``known``)."""
-    if known is not None and conn.dialect.name == "postgresql":
-        directory = known
+    """The directory's configuration in this transaction: the row read, unless the request
+    confirmed it (``known``) and, on SQLite, the transaction finds the same stamp; its rules
+    and mappings read only when this process does not have them at the row's stamp."""
+    if known is not None and (
+        conn.dialect.name == "postgresql" or stamp_in(conn, directory_id) == known.stamp
+    ):
+        directory = known.directory
     else:
         directory = configuration.directory(conn, directory_id)
     kept = _kept(conn.engine)

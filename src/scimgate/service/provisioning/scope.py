@@ -56,7 +56,7 @@ class Scope(Site):
     """
 
     limits: Limits
-    confirmed: bool = False
-    """Whether ``directory`` is the row as the database held it when the request began, as
-    the SCIM edge has it: its credential stamp, read for the request, confirmed it
-    (:mod:`scimgate.service.provisioning.credentials`)."""
+    confirmed_stamp: int | None = None
+    """The directory's credential stamp at which ``directory`` is the row as the database
+    held it, when the stamp read for the request confirmed it
+    (:mod:`scimgate.service.provisioning.credentials`); None when nothing did."""
