@@ -106,6 +106,8 @@ def create_app(
         on_the_loop = posted(engine, asyncio.get_running_loop())
         with _collector_for_serving(), checkpoints_apart(engine, on_the_loop):
             yield
+            # The last requests have ended: their provisioning-log entries are still queued.
+            await app.scim.log.drain()
         app.scim.threads.close()
         if on_shutdown is not None:
             await run_in_threadpool(on_shutdown)

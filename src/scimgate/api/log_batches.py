@@ -11,7 +11,8 @@ by the writer thread's rule (a batch is written once no entry joined it for
 is full) and written on the loop while this process's write turn is free. When
 a thread has the turn, the batch waits for it without holding the loop. A batch
 is at most ``LOOP_BATCH_LIMIT`` entries, so that writing one holds the loop for
-a few milliseconds at most.
+a few milliseconds at most. A stopping server writes the batch gathering at once
+and waits for those still waiting for the turn (``drain``).
 """
 
 import asyncio
@@ -38,6 +39,8 @@ class LoopBatches:
         self._entries: list[CapturedRequest] = []
         self._written: asyncio.Future[None] | None = None
         """The future of the batch gathering now, completed once it is written."""
+        self._unwritten: set[asyncio.Future[None]] = set()
+        """The futures of the batches not written yet: gathering, or waiting for the turn."""
         self._began = 0.0
         self._seen = 0
 
@@ -47,12 +50,22 @@ class LoopBatches:
         written = self._written
         if written is None:
             written = self._written = self.loop.create_future()
+            self._unwritten.add(written)
+            written.add_done_callback(self._unwritten.discard)
             self._began, self._seen = self.loop.time(), 0
             self.loop.call_later(log_writer.GATHER_SECONDS, self._gathering, written)
         self._entries.append(captured)
         if len(self._entries) >= LOOP_BATCH_LIMIT:
             self._close()
         return written
+
+    async def drain(self) -> None:
+        """Write the batch gathering now, and wait until every batch queued is written."""
+        if self._written is not None:
+            self._close()
+        if self._unwritten:
+            # ``wait``, not ``gather``: a drain cancelled leaves the batches to be written.
+            await asyncio.wait(set(self._unwritten))
 
     def _gathering(self, written: "asyncio.Future[None]") -> None:
         if written is not self._written:  # written already: it filled up
@@ -72,8 +85,6 @@ class LoopBatches:
         with_turn(self._engine, self.loop, lambda: self._write(entries, written))
 
     def _write(self, entries: list[CapturedRequest], written: "asyncio.Future[None]") -> None:
-        if written.done():  # every waiter is gone with the loop
-            return
         try:
             write_entries(self._engine, entries, self._policy)
         finally:

@@ -83,4 +83,4 @@ class ScimPipeline:
             except Exception as exc:
                 await answer_unexpected(exc, scope, receive, answered, started=capture.status != 0)
             finally:
-                await capture.finish()
+                capture.finish()
