@@ -88,4 +88,5 @@ class LoopBatches:
         try:
             write_entries(self._engine, entries, self._policy)
         finally:
-            written.set_result(None)
+            if not written.done():  # cancelled by a wait for it
+                written.set_result(None)

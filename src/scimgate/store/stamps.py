@@ -4,6 +4,8 @@ A stamp is read by every SCIM request whose token the process knows, so it is re
 by the driver on one connection held for the purpose, outside a transaction: about
 2 µs on SQLite, one round trip on PostgreSQL, where a transaction through the pool
 costs some 70 µs of CPU. The stamps themselves are moved by triggers (migration 0018).
+A write on SQLite reads its directory's stamp again in its transaction (``stamp_in``),
+in place of the directory's row (``service.provisioning.directory_config``).
 """
 
 from threading import Lock

@@ -69,8 +69,7 @@ class UnitOfWork:
 
         The first use reads the directory row (not when the request confirmed it,
         :attr:`known`: on SQLite its stamp is read instead), and its configuration where
-        this process does
-        not have it at the row's stamp
+        this process does not have it at the row's stamp
         (:mod:`scimgate.service.provisioning.directory_config`).
         Publishing takes the directory from it (on SQLite, without reading it again): a
         use case that changes the directory row has it read again
