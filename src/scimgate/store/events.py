@@ -64,6 +64,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.elements import ColumnClause
 
+from scimgate.events.encoding import Payload
 from scimgate.store import progress
 from scimgate.store.column_codec import ColumnCodec, codec_of
 from scimgate.store.encryption import Keyring, Resealed, count_keys
@@ -88,11 +89,19 @@ class NewEvent:
     type: str
     resource_id: str | None
     occurred_at: datetime
+    data: Payload
+    """JSON values, or, as a use case records it, their text (``events.encoding``)."""
+
+
+@dataclass(frozen=True)
+class ReadEvent(NewEvent):
+    """An event read back from its row: its payload as JSON values."""
+
     data: dict[str, Any]
 
 
 @dataclass(frozen=True)
-class StoredEvent(NewEvent):
+class StoredEvent(ReadEvent):
     seq: int
     """The event's position in the stream (the ``position`` column, not the row's ``seq``)."""
 

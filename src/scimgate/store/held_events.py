@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import Connection, delete, func, select
 
 from scimgate.store.column_codec import codec_of
-from scimgate.store.events import NewEvent, event_columns, event_row, opened_row
+from scimgate.store.events import NewEvent, ReadEvent, event_columns, event_row, opened_row
 from scimgate.store.tables.event_stream import held_events
 
 
@@ -33,7 +33,7 @@ def hold(conn: Connection, new: Sequence[NewEvent]) -> None:
         conn.execute(held_events.insert(), [event_row(codec, event) for event in new])
 
 
-def held(conn: Connection, directory_id: str) -> list[NewEvent]:
+def held(conn: Connection, directory_id: str) -> list[ReadEvent]:
     """The directory's held events, in the order they were made."""
     rows = conn.execute(
         select(*event_columns(held_events))
@@ -41,7 +41,7 @@ def held(conn: Connection, directory_id: str) -> list[NewEvent]:
         .order_by(held_events.c.position)
     )
     codec = codec_of(conn)
-    return [NewEvent(**opened_row(codec, row)) for row in rows]
+    return [ReadEvent(**opened_row(codec, row)) for row in rows]
 
 
 def held_count(conn: Connection, directory_id: str) -> int:
@@ -78,7 +78,7 @@ def overview(conn: Connection, directory_id: str) -> HeldOverview:
 
 def first_of_types(
     conn: Connection, directory_id: str, types: Collection[str], limit: int
-) -> list[NewEvent]:
+) -> list[ReadEvent]:
     """The first ``limit`` held events of these types, in the order they were made."""
     rows = conn.execute(
         select(*event_columns(held_events))
@@ -87,7 +87,7 @@ def first_of_types(
         .limit(limit)
     )
     codec = codec_of(conn)
-    return [NewEvent(**opened_row(codec, row)) for row in rows]
+    return [ReadEvent(**opened_row(codec, row)) for row in rows]
 
 
 def drop_held(conn: Connection, directory_id: str) -> int:

@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
+from scimgate.events.encoding import encoded
 from scimgate.events.models import (
     DeprovisionReason,
     DirectoryData,
@@ -238,7 +239,7 @@ class UnitOfWork:
             type=kind.value,
             resource_id=resource_id,
             occurred_at=utcnow(),
-            data=data.model_dump(mode="json"),
+            data=encoded(data),
         )
         self._recorded.append(publishing.Recorded(event, data))
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
+from scimgate.events.encoding import encoded
 from scimgate.events.models import (
     DEPROVISIONING_TYPES,
     Deprovisioning,
@@ -157,7 +158,7 @@ def publish_notice(
         type=kind.value,
         resource_id=directory.id,
         occurred_at=utcnow(),
-        data=data.model_dump(mode="json"),
+        data=encoded(data),
     )
     events.publish(conn, [event], utcnow())
 

@@ -7,6 +7,7 @@ from datetime import timedelta
 from sqlalchemy import Engine
 
 from scimgate.config import EventSettings, LogPolicy
+from scimgate.events.encoding import encoded
 from scimgate.events.models import EventType, OffboardingData
 from scimgate.service.directories import locked_directory
 from scimgate.service.event_stream import event_feed
@@ -73,7 +74,7 @@ def raise_overdue_alerts(engine: Engine, threshold: timedelta) -> int:
                 type=EventType.offboarding_overdue.value,
                 resource_id=record.user_id,
                 occurred_at=now,
-                data=OffboardingData(deprovisioning=record).model_dump(mode="json"),
+                data=encoded(OffboardingData(deprovisioning=record)),
             )
             for record in late
         ]
