@@ -416,7 +416,8 @@ def test_changes_of_several_members_are_written_and_read_as_through_sqlalchemy(
         before_added = memberships.add(
             conn, directory_id, group.id, [memberships.NewMember(u.id, "User") for u in already]
         )
-        members, joining = memberships.already_and_users(conn, directory_id, group.id, asked)
+        joiners = memberships.already_and_users(conn, directory_id, group.id, asked)
+        members, joining = joiners.already, joiners.users
         added = memberships.add(
             conn,
             directory_id,

@@ -101,7 +101,8 @@ def gathered(directory_id: str, rows: Iterable[Sequence[Any]]) -> dict[str, User
     return found
 
 
-_USERS_WITH_GROUPS = ByIds(with_groups, "ids")
+USERS_WITH_GROUPS = ByIds(with_groups, "ids")
+"""Users by id with their roles and groups, laid out as :func:`with_groups` lays them out."""
 
 
 def users_with_groups(
@@ -114,7 +115,7 @@ def users_with_groups(
         return None
     found: dict[str, UserWithGroups] = {}
     for batch in batches(user_ids):
-        rows = _USERS_WITH_GROUPS.run(conn, batch, {"directory_id": directory_id})
+        rows = USERS_WITH_GROUPS.run(conn, batch, {"directory_id": directory_id})
         found.update(gathered(directory_id, rows))
     return found
 

@@ -5,7 +5,7 @@ With encryption at rest on, a member's ``display`` is stored encrypted.
 """
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import (
@@ -24,6 +24,7 @@ from scimgate.store.batches import batches
 from scimgate.store.by_ids import ByIds, IdsCondition, by_ids
 from scimgate.store.column_codec import codec_of
 from scimgate.store.encryption import Keyring, Resealed, count_keys, key_id_of
+from scimgate.store.event_subjects import USERS_WITH_GROUPS, UserWithGroups, gathered
 from scimgate.store.prepared import Prepared
 from scimgate.store.resource_tables import USERS
 from scimgate.store.tables.resources import group_members, users
@@ -144,9 +145,24 @@ _MEMBER_IDS = by_ids(
 """Built once: read by every member change."""
 
 
+@dataclass(frozen=True)
+class Joiners:
+    """What a request adding members to a group finds of the ids it names."""
+
+    already: set[str]
+    """The group's members already."""
+
+    users: set[str]
+    """The directory's users among the others."""
+
+    as_read: dict[str, UserWithGroups] = field(default_factory=dict)
+    """On SQLite, unless encryption is on: each of ``users`` as it stood before joining,
+    with its roles and groups, read by the same statement (none elsewhere)."""
+
+
 def already_and_users(
     conn: Connection, directory_id: str, group_id: str, ids: Sequence[str]
-) -> tuple[set[str], set[str]]:
+) -> Joiners:
     """Of these ids: the group's members already, and the directory's users among the others.
 
     On PostgreSQL the users found stay locked (``FOR KEY SHARE``) until the
@@ -155,12 +171,30 @@ def already_and_users(
     found: never a membership row for a deleted user. Members already in the
     group are not locked: deleting one locks this group, which the change holds,
     and waiting for each other the two would deadlock. On SQLite a writer holds
-    the whole database, nothing needs locking, and both are read in one statement.
+    the whole database and nothing needs locking: one statement reads the users
+    with their roles and groups (the payloads of their events are built from
+    them), and every group each id is in, so which are members already.
     """
     if conn.dialect.name != "sqlite":
         members = member_ids(conn, directory_id, group_id, ids)
         joining = [member_id for member_id in ids if member_id not in members]
-        return members, USERS.existing_ids(conn, directory_id, joining, lock=True)
+        return Joiners(members, USERS.existing_ids(conn, directory_id, joining, lock=True))
+    if codec_of(conn).sealed:
+        return _sealed_joiners(conn, directory_id, group_id, ids)
+    already: set[str] = set()
+    read: dict[str, UserWithGroups] = {}
+    for batch in batches(ids):
+        rows = USERS_WITH_GROUPS.run(conn, batch, {"directory_id": directory_id})
+        already.update(row[0] for row in rows if row[7] == group_id)
+        read.update(gathered(directory_id, rows))
+    as_read = {user_id: found for user_id, found in read.items() if user_id not in already}
+    return Joiners(already, set(as_read), as_read)
+
+
+def _sealed_joiners(
+    conn: Connection, directory_id: str, group_id: str, ids: Sequence[str]
+) -> Joiners:
+    """SQLite with encryption on, where group names are sealed: members and users only."""
     already: set[str] = set()
     found: set[str] = set()
     for batch in batches(ids):
@@ -169,7 +203,7 @@ def already_and_users(
         )
         for member_id, is_member in rows:
             (already if is_member else found).add(member_id)
-    return already, found - already
+    return Joiners(already, found - already)
 
 
 def _already_or_user(ids: IdsCondition) -> Any:
@@ -187,8 +221,8 @@ def _already_or_user(ids: IdsCondition) -> Any:
 
 
 _ALREADY_OR_USER = ByIds(_already_or_user, "ids")
-"""Built once (SQLite): read by every member added. Each row: an id, and whether it is a
-member of the group (else a user of the directory)."""
+"""Built once (SQLite, encryption on): each row an id, and whether it is a member of the
+group (else a user of the directory)."""
 
 
 def reseal(

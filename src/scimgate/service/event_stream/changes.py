@@ -13,9 +13,10 @@ that only code running inside :func:`changing` can record one.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
@@ -30,7 +31,7 @@ from scimgate.events.models import (
     MembershipData,
     UserData,
 )
-from scimgate.scim.normalized import DirectoryUser, UserState
+from scimgate.scim.normalized import DirectoryGroup, DirectoryUser, UserState
 from scimgate.service.event_stream import publishing
 from scimgate.service.event_stream.payloads import PayloadBuilder, UserFacts, directory_info
 from scimgate.service.provisioning.directory_config import Confirmed, directory_config
@@ -48,6 +49,8 @@ class MemberMove:
     member_id: str
     member_type: str
     added: bool
+    before: UserFacts | None = field(default=None, compare=False)
+    """A user added, as it was read just before it joined, where the add read it so."""
 
 
 @dataclass(frozen=True)
@@ -173,7 +176,10 @@ class UnitOfWork:
             return {}
         build = self.builder
         group = build.group(group_id, stored)
-        facts = build.user_facts(_ids_of(moves, "User"))
+        facts = _joined(group, moves)
+        unknown = [user_id for user_id in _ids_of(moves, "User") if user_id not in facts]
+        if unknown:
+            facts |= build.user_facts(unknown)
         users = build.users(list(facts), facts)
         groups = build.groups(_ids_of(moves, "Group"))
         for move in moves:
@@ -248,6 +254,22 @@ class UnitOfWork:
         if self._recorded:
             seen = {self.directory_id: self.builder.directory}
             publishing.publish_recorded(self.conn, self._recorded, seen)
+
+
+def _joined(group: DirectoryGroup, moves: Sequence[MemberMove]) -> dict[str, UserFacts]:
+    """The users a request only added to ``group`` (one move each), as they now stand,
+    derived from how each was read before it joined: the group is added to its groups,
+    in the order they are read in (by id), as the request left the group."""
+    moved = Counter(move.member_id for move in moves)
+    joined = Membership(group.id, group.name, group.idp_id)
+    return {
+        move.member_id: replace(
+            move.before,
+            groups=sorted([*move.before.groups, joined], key=lambda each: each.group_id),
+        )
+        for move in moves
+        if move.added and move.before is not None and moved[move.member_id] == 1
+    }
 
 
 def _ids_of(moves: Sequence[MemberMove], member_type: str) -> list[str]:

@@ -28,7 +28,7 @@ from scimgate.service.provisioning.existing import existing
 from scimgate.service.provisioning.representation import group_dump, user_dump, user_resource
 from scimgate.service.provisioning.scope import Site
 from scimgate.store import membership_lists, roles
-from scimgate.store.event_subjects import users_with_groups, users_with_roles
+from scimgate.store.event_subjects import UserWithGroups, users_with_groups, users_with_roles
 from scimgate.store.membership_lists import Membership
 from scimgate.store.resource_tables import GROUPS, USERS
 from scimgate.store.stored_resources import StoredResource
@@ -66,6 +66,12 @@ class UserFacts:
     stored: StoredResource
     groups: list[Membership]
     roles: list[str]
+
+
+def user_facts_of(found: UserWithGroups) -> UserFacts:
+    """What a user's payload is built from, as ``users_with_groups`` read it."""
+    stored, user_roles, groups = found
+    return UserFacts(stored, [Membership(*group) for group in groups], user_roles)
 
 
 @dataclass
@@ -128,14 +134,7 @@ class PayloadBuilder:
         together = users_with_groups(self.conn, self.directory.id, user_ids)
         if together is not None:
             self._check_found(user_ids, together)
-            return {
-                user_id: UserFacts(
-                    together[user_id][0],
-                    [Membership(*group) for group in together[user_id][2]],
-                    together[user_id][1],
-                )
-                for user_id in user_ids
-            }
+            return {user_id: user_facts_of(together[user_id]) for user_id in user_ids}
         read = self._with_roles(user_ids)
         groups = membership_lists.groups_of(self.conn, self.directory.id, user_ids)
         return {

@@ -32,6 +32,7 @@ from scimgate.scim.tolerance import apply_patch
 from scimgate.scim.values import settled_group
 from scimgate.service.administration import roles
 from scimgate.service.event_stream.changes import MemberMove, UnitOfWork
+from scimgate.service.event_stream.payloads import UserFacts, user_facts_of
 from scimgate.service.provisioning import confirmations
 from scimgate.service.provisioning.existing import existing
 from scimgate.service.provisioning.representation import document, group_document, group_resource
@@ -268,7 +269,8 @@ def _add_members(
     ids = [member.id for member in listed]
     # Users and groups joining stay locked until the transaction ends, so that a member is
     # never added as it is deleted (see memberships.already_and_users).
-    already, user_ids = memberships.already_and_users(conn, scope.directory_id, group_id, ids)
+    joiners = memberships.already_and_users(conn, scope.directory_id, group_id, ids)
+    already, user_ids = joiners.already, joiners.users
     joining = [member_id for member_id in ids if member_id not in already]
     # Ids are unique across users and groups: only those that are not users can be groups.
     not_users = [member_id for member_id in joining if member_id not in user_ids]
@@ -290,7 +292,15 @@ def _add_members(
         if member.id not in already
     }
     memberships.add(conn, scope.directory_id, group_id, new.values())
-    return [MemberMove(member.id, member.type, added=True) for member in new.values()]
+    return [
+        MemberMove(member.id, member.type, added=True, before=_as_read(joiners, member.id))
+        for member in new.values()
+    ]
+
+
+def _as_read(joiners: memberships.Joiners, member_id: str) -> UserFacts | None:
+    found = joiners.as_read.get(member_id)
+    return None if found is None else user_facts_of(found)
 
 
 def _remove_members(
