@@ -733,6 +733,7 @@ def test_a_change_that_fails_publishes_and_stores_nothing(
         USERS.replace(
             work.conn,
             scim.directory_id,
+            stored.doc,
             stored.evolved({"userName": "ghost", "active": False}, utcnow()),
         )
         work.user_changed(stored.id, before=UserState.active, previous_attributes={"active": True})

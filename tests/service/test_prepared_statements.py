@@ -162,7 +162,7 @@ def _resource_work(
         if refused is None:  # the second takes the first's document but its own name
             name = "userName" if table is USERS else "displayName"
             doc = {**first.doc, name: second.doc[name]}
-            table.replace(conn, directory_id, replace(second, doc=doc, version=7))
+            table.replace(conn, directory_id, second.doc, replace(second, doc=doc, version=7))
         ids = (first.id, second.id)
         # Confirmed together (one call to the driver for both), then the first alone.
         table.confirm(conn, directory_id, ids, datetime(2031, 5, 6, 7, 8, 9, 10, tzinfo=UTC))

@@ -512,7 +512,9 @@ def _outcome(
 
 def _restore(engine: Engine, directory_id: str, stored: StoredResource) -> None:
     with writing(engine) as conn:
-        USERS.replace(conn, directory_id, stored)
+        now = USERS.get(conn, directory_id, stored.id, for_update=True)
+        assert now is not None
+        USERS.replace(conn, directory_id, now.doc, stored)
 
 
 @given(

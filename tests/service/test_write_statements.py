@@ -4,6 +4,7 @@ A create and a one-member add run under every IdP sync; each statement they
 send costs tens of microseconds of CPU. These tests count what they read.
 """
 
+import json
 import re
 import secrets
 import time
@@ -23,6 +24,14 @@ from scimgate.scim.user_patches import Assignment
 from scimgate.service.administration import tenants
 from scimgate.service.provisioning import groups, users
 from scimgate.service.provisioning.scope import Scope
+from scimgate.store.encryption import (
+    USER_EXTERNAL_ID_LOOKUP,
+    USER_NAME_LOOKUP,
+    Keyring,
+    key_id_of,
+    new_key_line,
+)
+from scimgate.store.engine import open_engine
 from scimgate.store.resource_tables import GROUPS, USERS
 from scimgate.store.tables.resources import group_members
 
@@ -256,3 +265,92 @@ def test_a_change_of_a_user_the_directory_does_not_have_is_the_same_404(
         with pytest.raises(NotFoundException) as refused:
             users.patch_user_document(scope, user_id, [Assignment(("title",), "Lead")], None)
         assert refused.value.detail == f"No user with id {user_id} in this directory"
+
+
+_USER_UPDATE = re.compile(r"^\s*UPDATE users SET (?P<columns>.*?) WHERE", re.I | re.S)
+
+
+def _set_columns(statements: list[str]) -> list[set[str]]:
+    """The columns each update of a user's row sets."""
+    return [
+        {part.split("=")[0].strip() for part in matched["columns"].split(",")}
+        for matched in map(_USER_UPDATE.match, statements)
+        if matched
+    ]
+
+
+def _row(engine: Engine, user_id: str) -> dict[str, Any]:
+    with engine.connect() as conn:
+        query = text("SELECT * FROM users WHERE id = :id")
+        return dict(conn.execute(query, {"id": user_id}).one()._mapping)
+
+
+def test_a_user_change_sets_only_the_columns_whose_values_it_changes(
+    scope: Scope, statements: list[str], engine: Engine
+) -> None:
+    """SQLite rewrites the entries of every index on a column an update sets, changed or not:
+    a mover's new title leaves the userName, externalId and displayName columns alone, and a
+    change of them sets them to what a create of the same document would have."""
+    doc = {**_doc("mover"), "externalId": "ext-1", "displayName": "Mover"}
+    user_id = users.create_user_document(scope, doc).id
+    statements.clear()
+
+    users.patch_user_document(scope, user_id, [Assignment(("title",), "Principal")], None)
+    assert _set_columns(statements) == [{"doc", "modified_at", "version", "confirmed_at"}]
+
+    statements.clear()
+    renamed = [
+        Assignment(("displayName",), "Moved"),
+        Assignment(("userName",), "MOVED@example.com"),
+        Assignment(("active",), False),
+    ]
+    users.patch_user_document(scope, user_id, renamed, None)
+    (columns,) = _set_columns(statements)
+    assert columns - {"doc", "modified_at", "version", "confirmed_at"} == {
+        "user_name",
+        "user_name_key",
+        "display_name",
+        "active",
+    }
+    row = _row(engine, user_id)
+    assert (row["user_name"], row["user_name_key"]) == ("MOVED@example.com", "moved@example.com")
+    assert (row["display_name"], row["external_id"], bool(row["active"])) == (
+        "Moved",
+        "ext-1",
+        False,
+    )
+
+
+def test_with_encryption_on_a_user_change_writes_its_whole_row_under_the_newest_key(
+    database_url: str,
+) -> None:
+    """Re-encryption skips a row whose document is under the newest key: a change that sets
+    the document must then set every column, changed or not, under that key."""
+    first, second = new_key_line("first"), new_key_line("second")
+    before = open_engine(database_url, None, (first,))
+    after = open_engine(database_url, None, (second, first))
+    try:
+        organization = tenants.create_organization(before, f"o-{secrets.token_hex(4)}")
+        directory = tenants.create_directory(before, organization.id, "d").directory
+        doc = {**_doc("sealed"), "externalId": "ext-1", "displayName": "Sealed"}
+        old = Scope(before, directory, f"/scim/v2/{directory.id}", Limits())
+        user_id = users.create_user_document(old, doc).id
+        new = Scope(after, directory, f"/scim/v2/{directory.id}", Limits())
+        users.patch_user_document(new, user_id, [Assignment(("title",), "Principal")], None)
+        row = _row(after, user_id)
+        if row["doc"].startswith('"'):  # SQLite's JSON text of the sealed document's string
+            row["doc"] = json.loads(row["doc"])
+        keyring = Keyring.parse([second, first])
+        sealed = ("doc", "user_name", "display_name")
+        assert {column: key_id_of(row[column]) for column in sealed} == dict.fromkeys(
+            sealed, keyring.newest.id
+        )
+        for column, attribute, value in (
+            ("user_name_key", USER_NAME_LOOKUP, "sealed@example.com"),
+            ("external_id", USER_EXTERNAL_ID_LOOKUP, "ext-1"),
+        ):
+            newest = keyring.lookups(attribute, directory.id, value, plain=False)[0]
+            assert row[column] == newest, column
+    finally:
+        before.dispose()
+        after.dispose()

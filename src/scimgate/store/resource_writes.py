@@ -63,19 +63,47 @@ class ResourceWrites(ResourceLayout):
             )
         )
 
-    def replace(self, conn: Connection, directory_id: str, resource: StoredResource) -> None:
-        """Store a new state of an existing resource (whose version the caller has checked)."""
+    def replace(
+        self,
+        conn: Connection,
+        directory_id: str,
+        previous: dict[str, Any],
+        resource: StoredResource,
+    ) -> None:
+        """Store a new state of an existing resource (whose version the caller has checked)
+        in place of ``previous``, the document its row held.
+
+        The update sets the document, the version's columns and only those of the
+        columns derived from the document whose values change: SQLite rewrites the
+        entries of every index on a column an update sets, whether its value changed or
+        not (about 25 µs against 9 for a user's row whose userName, externalId and
+        displayName stay). With encryption on every column is set, so that the whole row
+        is under the newest key, as re-encryption (:meth:`reseal`) takes a row whose
+        document is.
+        """
         codec = codec_of(conn)
         columns = self.columns(codec, directory_id, resource.id, resource.doc)
-        self._replace.execute(conn, {**_version_of(directory_id, resource), **columns})
+        if codec.sealed:
+            changed = tuple(key for key in columns if key != "doc")
+        else:
+            before = self.columns(codec, directory_id, resource.id, previous)
+            changed = tuple(key for key in columns if key != "doc" and columns[key] != before[key])
+        values = {key: columns[key] for key in ("doc", *changed)}
+        self._replacing(changed).execute(conn, {**_version_of(directory_id, resource), **values})
         self._index_emails(conn, codec, directory_id, resource.id, resource.doc, replacing=True)
 
+    def _replacing(self, changed: tuple[str, ...]) -> Prepared:
+        """The update of the document, the columns ``changed`` and the version's columns (one
+        statement for each set of changed columns, built once)."""
+        found = self._replacements.get(changed)
+        if found is None:
+            columns = ["doc", *changed, "modified_at", "version", "confirmed_at"]
+            found = self._replacements[changed] = self._update_by_id(columns)
+        return found
+
     @cached_property
-    def _replace(self) -> Prepared:
-        """Every column but the key and the creation time: the document and its index columns,
-        plain or encrypted, and the version's."""
-        fixed = ("id", "directory_id", "created_at")
-        return self._update_by_id([c.key for c in self.table.c if c.key not in fixed])
+    def _replacements(self) -> dict[tuple[str, ...], Prepared]:
+        return {}
 
     def advance(self, conn: Connection, directory_id: str, resource: StoredResource) -> None:
         """Store a new version of a resource whose document did not change (its members did)."""

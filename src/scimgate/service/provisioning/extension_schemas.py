@@ -82,9 +82,9 @@ def _purge(work: UnitOfWork, table: ResourceTable, schema_id: str) -> int:
         changed = previous_attributes(stored.doc, doc)
         if table is USERS:
             state = work.builder.user(stored.id).state
-            table.replace(conn, directory_id, updated)
+            table.replace(conn, directory_id, stored.doc, updated)
             work.user_changed(stored.id, before=state, previous_attributes=changed)
         else:
-            table.replace(conn, directory_id, updated)
+            table.replace(conn, directory_id, stored.doc, updated)
             work.group_changed(EventType.group_updated, stored.id, changed)
     return len(holders)

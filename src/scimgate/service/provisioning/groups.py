@@ -214,7 +214,7 @@ def _save(
     if doc == stored.doc:
         GROUPS.advance(work.conn, scope.directory_id, updated)
         return updated
-    GROUPS.replace(work.conn, scope.directory_id, updated)
+    GROUPS.replace(work.conn, scope.directory_id, stored.doc, updated)
     work.group_changed(
         EventType.group_updated, stored.id, previous_attributes(stored.doc, doc), stored=updated
     )

@@ -226,7 +226,7 @@ def _save_if_changed(
         _check_user_name_free(work.conn, scope, doc["userName"], stored.id)
     before = work.builder.state_of(stored.doc, groups)
     updated = stored.evolved(doc, utcnow())
-    USERS.replace(work.conn, scope.directory_id, updated)
+    USERS.replace(work.conn, scope.directory_id, stored.doc, updated)
     work.user_changed(
         stored.id,
         before=before,
