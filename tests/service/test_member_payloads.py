@@ -2,8 +2,8 @@
 payload was built: on SQLite from the read that found it before it joined, the group
 added to its groups; otherwise read again after the change.
 
-Each test compares every ``group.user_added`` and ``user.*`` event a request recorded
-with the user read afresh once the request has committed.
+Each test compares every event a request recorded that carries a user with the user
+read afresh once the request has committed.
 """
 
 from typing import Any

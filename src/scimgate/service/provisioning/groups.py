@@ -299,6 +299,7 @@ def _add_members(
 
 
 def _as_read(joiners: memberships.Joiners, member_id: str) -> UserFacts | None:
+    """A user joining as the add read it, if it did (on SQLite): its payload's start."""
     found = joiners.as_read.get(member_id)
     return None if found is None else user_facts_of(found)
 
