@@ -1,7 +1,7 @@
 """The benchmark suite, in one command: scimgate, the reference peer and the ceiling, side by side.
 
     .venv/bin/python bench/run.py [--quick] [--backend sqlite|postgresql|both] [--skip-peer]
-                                  [--only W1,W3] [--big-size 1000000]
+                                  [--only W1,W3] [--big-size 1000000] [--pairs 3]
 
 Starts each server in turn, drives it with wrk (``bench/load.py``), and prints
 one table with the ratios of scimgate (SQLite) to scim2-server and to a bare
@@ -40,6 +40,7 @@ from seed import (
     user_name,
 )
 from servers import Server, children, new_directories, peak_rss_mib, scimgate_server
+from turns import in_turns
 from w1_profile import ProfileUnavailable, finish, launcher, recording, stop_launched
 from workloads import (
     W1_CASE,
@@ -94,6 +95,9 @@ class Plan:
     """Start the profiled server under py-spy rather than attaching to it."""
 
     breakdown: bool = True
+    pairs: int = 3
+    """Pairs of runs of W1 and of W2's lookups taken in turns with the peer (``bench/turns.py``);
+    0 for none."""
 
     def wants(self, *workloads: str) -> bool:
         return any(workload in self.workloads for workload in workloads)
@@ -162,6 +166,12 @@ def parse_plan(argv: list[str] | None) -> tuple[Plan, Path, list[str]]:
     parser.add_argument(
         "--no-breakdown", action="store_true", help="no per-stage CPU breakdown of a request"
     )
+    parser.add_argument(
+        "--pairs",
+        type=int,
+        default=3,
+        help="pairs of W1 and W2 lookup runs taken in turns with scim2-server (0: none)",
+    )
     options = parser.parse_args(argv)
     notes: list[str] = []
     workloads = frozenset(
@@ -193,6 +203,7 @@ def parse_plan(argv: list[str] | None) -> tuple[Plan, Path, list[str]]:
         profile=not options.no_profile,
         profile_launch=options.profile_launch,
         breakdown=not options.no_breakdown,
+        pairs=max(options.pairs, 0),
     )
     return plan, options.results, notes
 
@@ -432,6 +443,53 @@ def measure_peer(run: Run, peer: ModuleType) -> None:
         run.attempt("scim2-server: big size", lambda: _peer_big(run, peer, rate))
 
 
+def measure_turns(run: Run, peer: ModuleType) -> None:
+    """W1, and W2's lookups at the small size, on scimgate (SQLite) and the peer in turns, both
+    servers up at once (``bench/turns.py``): the ratios the targets read."""
+    plan = run.plan
+    settings = plan.settings
+    if plan.wants("W1"):
+        run_id = secrets.token_hex(4)
+        with empty_database("sqlite") as url:
+            directory = new_directories(url)[0]
+            with (
+                scimgate_server(url, directory, label=SQLITE) as ours,
+                peer.scim2_server() as theirs,
+            ):
+                taken = in_turns(
+                    ours,
+                    theirs,
+                    lambda server, turn: w1_create_users(server, settings, f"{run_id}t{turn}"),
+                    plan.pairs,
+                )
+        run.extras.setdefault("turns", []).append(taken.as_json())
+        _show_turns(run, taken.ratios())
+    if plan.wants("W2"):
+        with (
+            seeded("sqlite", plan.small_spec()) as (url, seed),
+            scimgate_at(url, seed, "sqlite") as ours,
+            peer.scim2_server() as theirs,
+        ):
+            peer.seed_users(theirs, plan.small_users)
+            populations = {
+                ours.name: Population(seed.users, user_name),
+                theirs.name: Population(plan.small_users, peer.user_name),
+            }
+            taken = in_turns(
+                ours,
+                theirs,
+                lambda server, _: w2_lookups(server, populations[server.name], settings),
+                plan.pairs,
+            )
+        run.extras.setdefault("turns", []).append(taken.as_json())
+        _show_turns(run, taken.ratios())
+
+
+def _show_turns(run: Run, ratios: list[float]) -> None:
+    shown = ", ".join(f"{value:.2f}x" for value in ratios) or "none answered in full"
+    run.console.print(f"  in turns, scimgate (sqlite) over scim2-server, pair by pair: {shown}")
+
+
 def _peer_w5(run: Run, peer: ModuleType) -> None:
     """The same simulated initial sync against the peer, a new peer per concurrency."""
     sync = optional_module("sync_workloads")
@@ -537,6 +595,10 @@ def main(argv: list[str] | None = None) -> int:
             run.note("bench/peer.py is not there: scim2-server not measured")
         else:
             run.attempt("scim2-server", lambda: measure_peer(run, peer))
+            if plan.pairs and "sqlite" in plan.backends and plan.wants("W1", "W2"):
+                run.attempt(
+                    "scimgate (sqlite) and scim2-server in turns", lambda: measure_turns(run, peer)
+                )
     else:
         run.note("scim2-server skipped (--skip-peer)")
     if plan.breakdown and plan.wants("W1", "W2"):
