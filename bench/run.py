@@ -40,7 +40,7 @@ from seed import (
     user_name,
 )
 from servers import Server, children, new_directories, peak_rss_mib, scimgate_server
-from turns import in_turns
+from turns import Turns, in_turns, initial_sync_speed
 from w1_profile import ProfileUnavailable, finish, launcher, recording, stop_launched
 from workloads import (
     W1_CASE,
@@ -444,8 +444,8 @@ def measure_peer(run: Run, peer: ModuleType) -> None:
 
 
 def measure_turns(run: Run, peer: ModuleType) -> None:
-    """W1, and W2's lookups at the small size, on scimgate (SQLite) and the peer in turns, both
-    servers up at once (``bench/turns.py``): the ratios the targets read."""
+    """W1, W2's lookups at the small size and W5's initial sync in the RFC dialect, on scimgate
+    (SQLite) and the peer in turns (``bench/turns.py``): the ratios the targets read."""
     plan = run.plan
     settings = plan.settings
     if plan.wants("W1"):
@@ -457,13 +457,11 @@ def measure_turns(run: Run, peer: ModuleType) -> None:
                 peer.scim2_server() as theirs,
             ):
                 taken = in_turns(
-                    ours,
-                    theirs,
-                    lambda server, turn: w1_create_users(server, settings, f"{run_id}t{turn}"),
+                    lambda turn: w1_create_users(ours, settings, f"{run_id}o{turn}"),
+                    lambda turn: w1_create_users(theirs, settings, f"{run_id}p{turn}"),
                     plan.pairs,
                 )
-        run.extras.setdefault("turns", []).append(taken.as_json())
-        _show_turns(run, taken.ratios())
+        _keep_turns(run, taken)
     if plan.wants("W2"):
         with (
             seeded("sqlite", plan.small_spec()) as (url, seed),
@@ -471,23 +469,43 @@ def measure_turns(run: Run, peer: ModuleType) -> None:
             peer.scim2_server() as theirs,
         ):
             peer.seed_users(theirs, plan.small_users)
-            populations = {
-                ours.name: Population(seed.users, user_name),
-                theirs.name: Population(plan.small_users, peer.user_name),
-            }
+            held = Population(plan.small_users, peer.user_name)
             taken = in_turns(
-                ours,
-                theirs,
-                lambda server, _: w2_lookups(server, populations[server.name], settings),
+                lambda _: w2_lookups(ours, Population(seed.users, user_name), settings),
+                lambda _: w2_lookups(theirs, held, settings),
                 plan.pairs,
             )
-        run.extras.setdefault("turns", []).append(taken.as_json())
-        _show_turns(run, taken.ratios())
+        _keep_turns(run, taken)
+    sync = optional_module("sync_workloads")
+    if plan.wants("W5") and sync is not None:
+        _keep_turns(run, _w5_in_turns(run, peer, sync))
 
 
-def _show_turns(run: Run, ratios: list[float]) -> None:
-    shown = ", ".join(f"{value:.2f}x" for value in ratios) or "none answered in full"
-    run.console.print(f"  in turns, scimgate (sqlite) over scim2-server, pair by pair: {shown}")
+def _w5_in_turns(run: Run, peer: ModuleType, sync: ModuleType) -> Turns:
+    """W5's initial sync in the RFC dialect at 8 in flight, each turn on a new server."""
+    sizes = QUICK_SYNC_SIZES["W5"] if run.plan.quick else {"users": 10_000, "groups": 200}
+    idp, concurrency = sync.RFC_DIALECT, sync.CAPACITY_CONCURRENCY
+
+    def ours(turn: int) -> Measurement:
+        with empty_database("sqlite") as url:
+            directory = new_directories(url, name=f"w5 turn {turn}")[0]
+            with scimgate_server(url, directory, label=SQLITE) as server:
+                return sync.w5_against(
+                    server, directory.token, concurrency=concurrency, idp=idp, **sizes
+                )
+
+    def theirs(_: int) -> Measurement:
+        with peer.scim2_server() as server:
+            token = server.headers["Authorization"].split(" ", 1)[1]
+            return sync.w5_against(server, token, concurrency=concurrency, idp=idp, **sizes)
+
+    return in_turns(ours, theirs, run.plan.pairs, initial_sync_speed)
+
+
+def _keep_turns(run: Run, taken: Turns) -> None:
+    run.extras.setdefault("turns", []).append(taken.as_json())
+    shown = ", ".join(f"{value:.2f}x" for value in taken.ratios()) or "none measured in full"
+    run.console.print(f"  {taken.workload} in turns, scimgate over scim2-server by pair: {shown}")
 
 
 def _peer_w5(run: Run, peer: ModuleType) -> None:
@@ -595,7 +613,7 @@ def main(argv: list[str] | None = None) -> int:
             run.note("bench/peer.py is not there: scim2-server not measured")
         else:
             run.attempt("scim2-server", lambda: measure_peer(run, peer))
-            if plan.pairs and "sqlite" in plan.backends and plan.wants("W1", "W2"):
+            if plan.pairs and "sqlite" in plan.backends and plan.wants("W1", "W2", "W5"):
                 run.attempt(
                     "scimgate (sqlite) and scim2-server in turns", lambda: measure_turns(run, peer)
                 )

@@ -10,7 +10,8 @@ scimgate-peer, peer-scimgate, … so that a drift of the machine falls on both
 alike; each pair gives a ratio, and the median of the pairs is the figure.
 
 Each turn is a run of its own, as long as the suite's runs of the case, so that a
-turn measures what the suite's run measures.
+turn measures what the suite's run measures. W5's turns each start a new server
+of each (its initial sync needs an empty directory), one after the other.
 """
 
 import statistics
@@ -19,7 +20,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from measurements import Measurement
-from servers import Server
+
+Figure = Callable[[Measurement], float | None]
+"""What a run is compared by, the more the better; None when the run did not measure it."""
+
+
+def throughput(m: Measurement) -> float | None:
+    return m.throughput if m.requests and not m.notes.get("failed") else None
+
+
+def initial_sync_speed(m: Measurement) -> float | None:
+    """One over W5's initial sync's seconds: a pair's ratio is the peer's time over ours."""
+    seconds = m.notes.get("initial_sync_seconds")
+    return 1 / seconds if seconds and not m.notes.get("failed") else None
 
 
 @dataclass(frozen=True)
@@ -30,14 +43,16 @@ class Turns:
     case: str
     ours: list[Measurement]
     theirs: list[Measurement]
+    figure: Figure = throughput
 
     def ratios(self) -> list[float]:
-        """scimgate's throughput over the peer's, for each pair that both answered in full."""
-        return [
-            mine.throughput / peer.throughput
-            for mine, peer in zip(self.ours, self.theirs, strict=True)
-            if _answered(mine) and _answered(peer) and peer.throughput
-        ]
+        """scimgate's figure over the peer's, for each pair where both measured it."""
+        found = []
+        for mine, peer in zip(self.ours, self.theirs, strict=True):
+            ours, theirs = self.figure(mine), self.figure(peer)
+            if ours is not None and theirs:
+                found.append(ours / theirs)
+        return found
 
     def median(self) -> float | None:
         found = self.ratios()
@@ -55,27 +70,24 @@ class Turns:
         }
 
 
-def _answered(m: Measurement) -> bool:
-    return bool(m.requests) and not m.notes.get("failed")
-
-
 def in_turns(
-    ours: Server,
-    theirs: Server,
-    measure: Callable[[Server, int], Measurement],
+    ours: Callable[[int], Measurement],
+    theirs: Callable[[int], Measurement],
     pairs: int,
+    figure: Figure = throughput,
 ) -> Turns:
-    """``measure(server, turn)`` on each server in turns, ``pairs`` times: scimgate first in
-    even pairs, the peer first in odd ones. ``turn`` counts every run (0, 1, …), for a case
-    that needs its requests to differ from one run to the next (W1's userNames)."""
-    found: dict[str, list[Measurement]] = {ours.name: [], theirs.name: []}
+    """scimgate's run (``ours(turn)``) and the peer's in turns, ``pairs`` times: scimgate first
+    in even pairs, the peer first in odd ones. ``turn`` counts every run (0, 1, …), for a
+    case that needs its requests to differ from one run to the next (W1's userNames)."""
+    mine: list[Measurement] = []
+    peer: list[Measurement] = []
     turn = 0
     for pair in range(pairs):
-        for server in (ours, theirs) if pair % 2 == 0 else (theirs, ours):
-            found[server.name].append(measure(server, turn))
+        order = ((ours, mine), (theirs, peer))
+        for measure, found in order if pair % 2 == 0 else reversed(order):
+            found.append(measure(turn))
             turn += 1
-    first = found[ours.name][0]
-    return Turns(first.workload, first.case, found[ours.name], found[theirs.name])
+    return Turns(mine[0].workload, mine[0].case, mine, peer, figure)
 
 
 def lines(taken: list[dict[str, Any]]) -> list[str]:
@@ -85,10 +97,10 @@ def lines(taken: list[dict[str, Any]]) -> list[str]:
     out = [
         "scimgate (sqlite) and scim2-server in turns, both up at once, the same case on each "
         "in turn (scimgate first in the first pair, the order alternating); scimgate's "
-        "throughput over the peer's in each pair, and their median (the targets' figure):",
+        "throughput over the peer's in each pair (W5: the peer's initial sync's time over "
+        "scimgate's), and their median (the targets' figure):",
         "",
-        "| workload | case | pairs | scimgate req/s | scim2-server req/s | ratio of each pair "
-        "| median |",
+        "| workload | case | pairs | scimgate | scim2-server | ratio of each pair | median |",
         "| --- | --- | ---: | --- | --- | --- | ---: |",
     ]
     for each in taken:
@@ -104,4 +116,7 @@ def lines(taken: list[dict[str, Any]]) -> list[str]:
 
 
 def _rate(m: dict[str, Any]) -> str:
-    return f"{m['throughput']:,.0f}" if m.get("throughput") else "failed"
+    if m["notes"].get("failed"):
+        return "failed"
+    seconds = m["notes"].get("initial_sync_seconds")
+    return f"{seconds:.1f} s" if seconds else f"{m['throughput']:,.0f}/s"
