@@ -443,6 +443,11 @@ def measure_peer(run: Run, peer: ModuleType) -> None:
         run.attempt("scim2-server: big size", lambda: _peer_big(run, peer, rate))
 
 
+WARM_UP = Settings(throughput_seconds=2, latency_requests=0, walk_pages=0, cold_jumps=0)
+"""A short run on each server before W1's and W2's turns, not kept: else a new server's first
+seconds (statements prepared, caches filled) fall on the first pair's first run alone."""
+
+
 def measure_turns(run: Run, peer: ModuleType) -> None:
     """W1, W2's lookups at the small size and W5's initial sync in the RFC dialect, on scimgate
     (SQLite) and the peer in turns (``bench/turns.py``): the ratios the targets read."""
@@ -456,6 +461,8 @@ def measure_turns(run: Run, peer: ModuleType) -> None:
                 scimgate_server(url, directory, label=SQLITE) as ours,
                 peer.scim2_server() as theirs,
             ):
+                for server in (ours, theirs):
+                    w1_create_users(server, WARM_UP, f"{run_id}w{server.pid}")
                 taken = in_turns(
                     lambda turn: w1_create_users(ours, settings, f"{run_id}o{turn}"),
                     lambda turn: w1_create_users(theirs, settings, f"{run_id}p{turn}"),
@@ -469,10 +476,15 @@ def measure_turns(run: Run, peer: ModuleType) -> None:
             peer.scim2_server() as theirs,
         ):
             peer.seed_users(theirs, plan.small_users)
-            held = Population(plan.small_users, peer.user_name)
+            populations = {
+                ours.pid: Population(seed.users, user_name),
+                theirs.pid: Population(plan.small_users, peer.user_name),
+            }
+            for server in (ours, theirs):
+                w2_lookups(server, populations[server.pid], WARM_UP)
             taken = in_turns(
-                lambda _: w2_lookups(ours, Population(seed.users, user_name), settings),
-                lambda _: w2_lookups(theirs, held, settings),
+                lambda _: w2_lookups(ours, populations[ours.pid], settings),
+                lambda _: w2_lookups(theirs, populations[theirs.pid], settings),
                 plan.pairs,
             )
         _keep_turns(run, taken)
