@@ -96,8 +96,8 @@ class Plan:
 
     breakdown: bool = True
     pairs: int = 3
-    """Pairs of runs of W1 and of W2's lookups taken in turns with the peer (``bench/turns.py``);
-    0 for none."""
+    """Pairs of runs of W1, of W2's lookups and of W5's RFC-dialect sync taken in turns with
+    the peer (``bench/turns.py``); 0 for none."""
 
     def wants(self, *workloads: str) -> bool:
         return any(workload in self.workloads for workload in workloads)
@@ -170,7 +170,7 @@ def parse_plan(argv: list[str] | None) -> tuple[Plan, Path, list[str]]:
         "--pairs",
         type=int,
         default=3,
-        help="pairs of W1 and W2 lookup runs taken in turns with scim2-server (0: none)",
+        help="pairs of W1, W2 lookup and W5 RFC-dialect runs in turns with scim2-server (0: none)",
     )
     options = parser.parse_args(argv)
     notes: list[str] = []
@@ -494,17 +494,16 @@ def measure_turns(run: Run, peer: ModuleType) -> None:
 
 
 def _w5_in_turns(run: Run, peer: ModuleType, sync: ModuleType) -> Turns:
-    """W5's initial sync in the RFC dialect at 8 in flight, each turn on a new server."""
+    """W5's initial sync in the RFC dialect at 8 in flight, each turn on a new server (scimgate's
+    checked as the suite's run is: what its directory holds after the lifecycle)."""
     sizes = QUICK_SYNC_SIZES["W5"] if run.plan.quick else {"users": 10_000, "groups": 200}
     idp, concurrency = sync.RFC_DIALECT, sync.CAPACITY_CONCURRENCY
 
-    def ours(turn: int) -> Measurement:
+    def ours(_: int) -> Measurement:
         with empty_database("sqlite") as url:
-            directory = new_directories(url, name=f"w5 turn {turn}")[0]
-            with scimgate_server(url, directory, label=SQLITE) as server:
-                return sync.w5_against(
-                    server, directory.token, concurrency=concurrency, idp=idp, **sizes
-                )
+            synced = sync.w5_initial_sync(url, SQLITE, runs=((idp, concurrency),), **sizes)
+        measured: Measurement = synced[0]
+        return measured
 
     def theirs(_: int) -> Measurement:
         with peer.scim2_server() as server:
