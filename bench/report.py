@@ -407,12 +407,11 @@ def _throughput_ratio(report: Report, workload: str, case: str) -> float | None:
 
 
 def _versus_peer(
-    name: str, target: str, report: Report, case: str | None, wanted: float
+    name: str, target: str, report: Report, workload: str, case: str | None, wanted: float
 ) -> TargetResult | None:
     """scimgate against the peer as the pairs run in turns measured it (``bench/turns.py``):
     the median of the pairs' ratios; None when the run took no such pairs of the case (of any
     case of the workload, for ``case=None``)."""
-    workload = name.split()[0]
     for taken in report.extras.get("turns", []):
         ratios = taken["ratios"]
         if taken["workload"] == workload and case in (None, taken["case"]) and ratios:
@@ -424,12 +423,12 @@ def _versus_peer(
 
 
 def _throughput_versus_peer(
-    name: str, target: str, report: Report, case: str, wanted: float
+    name: str, target: str, report: Report, workload: str, case: str, wanted: float
 ) -> TargetResult:
     """scimgate's throughput over the peer's: from the pairs run in turns when the run took
     them, else the ratio of the table's two runs."""
-    return _versus_peer(name, target, report, case, wanted) or _at_least(
-        name, target, _throughput_ratio(report, name.split()[0], case), wanted
+    return _versus_peer(name, target, report, workload, case, wanted) or _at_least(
+        name, target, _throughput_ratio(report, workload, case), wanted
     )
 
 
@@ -448,7 +447,7 @@ def _w1_targets(report: Report) -> list[TargetResult]:
         peer_cpu = theirs.notes["cpu_us_per_request"]
         by_cpu = replace(by_cpu, measured=f"{by_cpu.measured} (scim2-server {peer_cpu:.0f} µs)")
     return [
-        _throughput_versus_peer("W1 creates/s vs scim2-server", ">= 2x", report, W1_CASE, 2),
+        _throughput_versus_peer("W1 creates/s vs scim2-server", ">= 2x", report, "W1", W1_CASE, 2),
         _at_most("W1 p99", "< 20 ms", created.p99_ms if created else None, 20, " ms"),
         by_cpu,
     ]
@@ -457,7 +456,7 @@ def _w1_targets(report: Report) -> list[TargetResult]:
 def _w2_targets(report: Report) -> list[TargetResult]:
     small, big = report.sizes.small_users, report.sizes.big_users
     name = f"W2 lookups/s vs scim2-server ({small:,} users)"
-    versus_peer = _throughput_versus_peer(name, ">= 3x", report, lookup_case(small), 3)
+    versus_peer = _throughput_versus_peer(name, ">= 3x", report, "W2", lookup_case(small), 3)
     at_small, at_big = find(report, "W2", lookup_case(small)), find(report, "W2", lookup_case(big))
     flatness = at_big.throughput / at_small.throughput if at_small and at_big else None
     return [
@@ -561,7 +560,8 @@ def _w5_targets(report: Report) -> list[TargetResult]:
             _w5_short(entra),
         ),
         _sized(
-            _versus_peer(rfc, ">= 2x", report, None, 2) or _at_least(rfc, ">= 2x", speedup, 2),
+            _versus_peer(rfc, ">= 2x", report, "W5", None, 2)
+            or _at_least(rfc, ">= 2x", speedup, 2),
             _w5_short(ours),
         ),
     ]

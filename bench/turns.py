@@ -4,14 +4,15 @@ The suite measures scimgate, then minutes later the peer. On a machine whose
 cores are shared with other work, what a core gives can change by a third from
 one minute to the next (the same loop of Python took 0.45 to 0.81 s of CPU in six
 runs a few seconds apart on a machine of the class), so a ratio of two runs made
-minutes apart can be off by as much, either way. Here both servers are up at once
-and the same case runs on each in turn, ``pairs`` times, in the order
-scimgate-peer, peer-scimgate, … so that a drift of the machine falls on both
-alike; each pair gives a ratio, and the median of the pairs is the figure.
+minutes apart can be off by as much, either way. Here the same case runs on each
+server in turn, ``pairs`` times, in the order scimgate-peer, peer-scimgate, … so
+that a drift of the machine falls on both alike; each pair gives a ratio, and the
+median of the pairs is the figure.
 
 Each turn is a run of its own, as long as the suite's runs of the case, so that a
-turn measures what the suite's run measures. W5's turns each start a new server
-of each (its initial sync needs an empty directory), one after the other.
+turn measures what the suite's run measures. For W1 and W2 both servers are up at
+once; W5's turns each start a new server (its initial sync needs an empty
+directory).
 """
 
 import statistics
@@ -59,12 +60,13 @@ class Turns:
         return statistics.median(found) if found else None
 
     def as_json(self) -> dict[str, Any]:
+        median = self.median()
         return {
             "workload": self.workload,
             "case": self.case,
             "pairs": len(self.ours),
             "ratios": [round(value, 3) for value in self.ratios()],
-            "median_ratio": None if self.median() is None else round(self.median() or 0, 3),
+            "median_ratio": None if median is None else round(median, 3),
             "ours": [m.as_json() for m in self.ours],
             "theirs": [m.as_json() for m in self.theirs],
         }
@@ -77,8 +79,8 @@ def in_turns(
     figure: Figure = throughput,
 ) -> Turns:
     """scimgate's run (``ours(turn)``) and the peer's in turns, ``pairs`` times: scimgate first
-    in even pairs, the peer first in odd ones. ``turn`` counts every run (0, 1, …), for a
-    case that needs its requests to differ from one run to the next (W1's userNames)."""
+    in the first pair, then the order alternates. ``turn`` counts every run (0, 1, …), for
+    a case that needs its requests to differ from one run to the next (W1's userNames)."""
     mine: list[Measurement] = []
     peer: list[Measurement] = []
     turn = 0
@@ -95,8 +97,9 @@ def lines(taken: list[dict[str, Any]]) -> list[str]:
     if not taken:
         return []
     out = [
-        "scimgate (sqlite) and scim2-server in turns, both up at once, the same case on each "
-        "in turn (scimgate first in the first pair, the order alternating); scimgate's "
+        "scimgate (sqlite) and scim2-server in turns, the same case on each in turn (scimgate "
+        "first in the first pair, the order alternating; W1 and W2 with both servers up at "
+        "once, W5 on new servers each turn); scimgate's "
         "throughput over the peer's in each pair (W5: the peer's initial sync's time over "
         "scimgate's), and their median (the targets' figure):",
         "",
