@@ -417,7 +417,8 @@ def _versus_peer(
         if taken["workload"] == workload and case in (None, taken["case"]) and ratios:
             found = _at_least(name, target, taken["median_ratio"], wanted)
             spread = f"{min(ratios):.2f}x-{max(ratios):.2f}x"
-            how = f"median of {len(ratios)} pairs in turns, {spread}"
+            pairs = f"{len(ratios)} pairs" if len(ratios) > 1 else "1 pair"
+            how = f"median of {pairs} in turns, {spread}"
             return replace(found, measured=f"{found.measured} ({how})")
     return None
 
