@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, event, text
 from sqlalchemy.exc import IntegrityError
 from starlette.responses import Response
 
@@ -132,6 +132,26 @@ def test_a_group_whose_commit_fails_answers_each_of_its_requests_with_the_error(
     )
     assert all(isinstance(each, IntegrityError) for each in outcomes)
     assert _names(sqlite_engine) == set()
+
+
+def test_a_write_begun_in_the_turn_after_the_first_joins_its_group(
+    sqlite_engine: Engine,
+) -> None:
+    """As a request read from its socket just after the group's first write ran: it begins
+    to run in the next turn of the loop, and is committed with that write."""
+    commits: list[int] = []
+    event.listen(sqlite_engine, "commit", lambda conn: commits.append(1))
+
+    async def scenario() -> None:
+        groups = CommitGroups(sqlite_engine, asyncio.get_running_loop())
+        first = asyncio.ensure_future(groups.run(lambda: _note(sqlite_engine, "first")))
+        await asyncio.sleep(0)  # the first write runs up to its group in this turn
+        second = asyncio.ensure_future(groups.run(lambda: _note(sqlite_engine, "second")))
+        await asyncio.gather(first, second)
+
+    run_apart(scenario())
+    assert _names(sqlite_engine) == {"first", "second"}
+    assert len(commits) == 1, "both writes were committed together"
 
 
 def test_more_writes_than_a_group_holds_are_committed_in_several(sqlite_engine: Engine) -> None:
