@@ -293,6 +293,9 @@ def purge_before(conn: Connection, cutoff: datetime) -> int:
     time counts, not ``occurred_at``: held events released today keep the time
     of their change, and must not take today's other events with them. Events
     not numbered yet stay (run :func:`number_committed` first).
+
+    The first event kept is found by walking the stream from its oldest event, so
+    that only the events about to go are read (migration 0026).
     """
     position = events.c.position
     first_kept = conn.execute(

@@ -30,7 +30,6 @@ events = Table(
     Index(None, "directory_id", "position"),
     Index(None, "organization_id", "position"),
     Index(None, "directory_id", "resource_id"),
-    Index(None, "published_at"),
     sqlite_autoincrement=True,
 )
 """Published events, in the order the app reads them (``position``).
