@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import Engine, event
 from starlette.testclient import TestClient
 
+from plan_support import explained
 from scim_payloads import BULK_SCHEMA, group, patch, user
 from scimgate.api.app import create_app
 from scimgate.config import Settings
@@ -123,24 +124,13 @@ def served(population: Population) -> Served:
     )
 
 
-def _plan(engine: Engine, statement: str, parameters: Any) -> str:
-    """The database's own plan for a recorded statement, as text."""
-    with engine.connect() as conn:
-        if engine.dialect.name == "postgresql":
-            conn.exec_driver_sql("SET enable_seqscan = off")
-            rows = conn.exec_driver_sql(f"EXPLAIN {statement}", parameters)
-            return "\n".join(str(row[0]) for row in rows)
-        rows = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
-        return "\n".join(str(row[-1]) for row in rows)
-
-
 def _full_scans(engine: Engine, recorder: Recorder) -> list[str]:
     """The recorded statements whose plan reads a whole resource table."""
     found = []
     for statement, parameters in recorder.statements:
         if isinstance(parameters, list) or statement.lstrip().upper().startswith("INSERT"):
             continue  # batched inserts: nothing is looked up
-        plan = _plan(engine, statement, parameters)
+        plan = explained(engine, statement, parameters)
         for table in TABLES:
             if engine.dialect.name == "postgresql":
                 scanned = re.search(rf"Seq Scan on {table}\b", plan)

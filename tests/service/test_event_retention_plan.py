@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Engine, event, text
 
+from plan_support import explained
 from scimgate.service.administration import tenants
 from scimgate.store import events
 from scimgate.store.events import NewEvent
@@ -23,17 +24,6 @@ from scimgate.store.transactions import writing
 
 KEPT = 3_000
 START = datetime(2031, 1, 1, tzinfo=UTC)
-
-
-def _plan(engine: Engine, statement: str, parameters: Any) -> str:
-    with engine.connect() as conn:
-        if engine.dialect.name == "postgresql":
-            conn.exec_driver_sql("SET enable_seqscan = off")
-            return "\n".join(
-                str(row[0]) for row in conn.exec_driver_sql(f"EXPLAIN {statement}", parameters)
-            )
-        rows = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
-        return "\n".join(str(row[-1]) for row in rows)
 
 
 def test_retention_finds_the_first_event_kept_without_sorting_the_events_kept(
@@ -53,6 +43,7 @@ def test_retention_finds_the_first_event_kept_without_sorting_the_events_kept(
                 data={"n": n},
             )
             events.publish(conn, [published], START + timedelta(seconds=n))
+    with writing(engine) as conn:  # PostgreSQL numbers the stream once it is committed
         events.number_committed(conn)
     if engine.dialect.name == "postgresql":  # as autovacuum would; SQLite keeps no statistics
         with engine.begin() as conn:
@@ -72,7 +63,7 @@ def test_retention_finds_the_first_event_kept_without_sorting_the_events_kept(
         event.remove(engine, "before_cursor_execute", record)
 
     statement, parameters = seen[0]
-    plan = _plan(engine, statement, parameters)
+    plan = explained(engine, statement, parameters)
     assert "ix_events_position" in plan, plan
     assert "TEMP B-TREE" not in plan, plan  # SQLite sorting what it read
     assert "Sort" not in plan, plan  # PostgreSQL's

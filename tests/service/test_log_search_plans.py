@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Engine, event, text
 
+from plan_support import explained
 from scimgate.service.administration import tenants
 from scimgate.store import provisioning_logs
 from scimgate.store.ids import new_id
@@ -44,17 +45,6 @@ def _entry(directory_id: str, n: int, user_name: str | None, resource_id: str | 
         response_body=None,
         diagnosis=None,
     )
-
-
-def _plan(engine: Engine, statement: str, parameters: Any) -> str:
-    with engine.connect() as conn:
-        if engine.dialect.name == "postgresql":
-            conn.exec_driver_sql("SET enable_seqscan = off")
-            return "\n".join(
-                str(row[0]) for row in conn.exec_driver_sql(f"EXPLAIN {statement}", parameters)
-            )
-        rows = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
-        return "\n".join(str(row[-1]) for row in rows)
 
 
 def test_a_search_by_user_reads_the_user_s_entries_by_index(engine: Engine) -> None:
@@ -105,7 +95,7 @@ def test_a_search_by_user_reads_the_user_s_entries_by_index(engine: Engine) -> N
     assert [entry.id for entry in by_id] == [mine[2].id, mine[1].id]
     assert [entry.id for entry in paged] == [mine[1].id]
     statement, parameters = seen[0]
-    plan = _plan(engine, statement, parameters)
+    plan = explained(engine, statement, parameters)
     for index in ("user_name_key", "resource_id"):
         assert f"ix_provisioning_logs_directory_id_{index}" in plan, plan
     assert "ix_provisioning_logs_directory_id_received_at" not in plan, plan
