@@ -1,8 +1,27 @@
 """The database's own plan for a statement the code ran, for the tests of query plans."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
+
+
+@contextmanager
+def statements_naming(engine: Engine, marker: str) -> Iterator[list[tuple[str, Any]]]:
+    """The statements the engine runs within the block whose text holds ``marker``, with
+    their parameters, in the order they ran."""
+    seen: list[tuple[str, Any]] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if marker in statement:
+            seen.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
 
 
 def explained(engine: Engine, statement: str, parameters: Any) -> str:

@@ -11,11 +11,10 @@ Nothing here is timed.
 
 import secrets
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Engine, text
 
-from plan_support import explained
+from plan_support import explained, statements_naming
 from scimgate.service.administration import tenants
 from scimgate.store import events
 from scimgate.store.events import NewEvent
@@ -49,18 +48,9 @@ def test_retention_finds_the_first_event_kept_without_sorting_the_events_kept(
         with engine.begin() as conn:
             conn.execute(text("ANALYZE"))
 
-    seen: list[tuple[str, Any]] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        if "published_at" in statement:
-            seen.append((statement, parameters))
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        with writing(engine) as conn:  # a cutoff before every event: nothing goes
-            assert events.purge_before(conn, datetime(2000, 1, 1, tzinfo=UTC)) == 0
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
+    with statements_naming(engine, "published_at") as seen, writing(engine) as conn:
+        # A cutoff before every event: nothing goes.
+        assert events.purge_before(conn, datetime(2000, 1, 1, tzinfo=UTC)) == 0
 
     statement, parameters = seen[0]
     plan = explained(engine, statement, parameters)

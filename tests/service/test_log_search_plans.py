@@ -8,11 +8,10 @@ table means no index can serve it). Nothing here is timed.
 
 import secrets
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Engine, text
 
-from plan_support import explained
+from plan_support import explained, statements_naming
 from scimgate.service.administration import tenants
 from scimgate.store import provisioning_logs
 from scimgate.store.ids import new_id
@@ -64,32 +63,22 @@ def test_a_search_by_user_reads_the_user_s_entries_by_index(engine: Engine) -> N
     with engine.begin() as conn:
         conn.execute(text("ANALYZE"))
 
-    seen: list[tuple[str, Any]] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        if "provisioning_logs" in statement:
-            seen.append((statement, parameters))
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        with reading(engine) as conn:
-            found = provisioning_logs.search(
-                conn, LogSearch(directory_id=directory_id, limit=50, user="ANN@example.com")
-            )
-            by_id = provisioning_logs.search(
-                conn, LogSearch(directory_id=directory_id, limit=2, user=person)
-            )
-            paged = provisioning_logs.search(
-                conn,
-                LogSearch(
-                    directory_id=directory_id,
-                    limit=50,
-                    user=person,
-                    before=(mine[2].received_at, mine[2].id),
-                ),
-            )
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
+    with statements_naming(engine, "provisioning_logs") as seen, reading(engine) as conn:
+        found = provisioning_logs.search(
+            conn, LogSearch(directory_id=directory_id, limit=50, user="ANN@example.com")
+        )
+        by_id = provisioning_logs.search(
+            conn, LogSearch(directory_id=directory_id, limit=2, user=person)
+        )
+        paged = provisioning_logs.search(
+            conn,
+            LogSearch(
+                directory_id=directory_id,
+                limit=50,
+                user=person,
+                before=(mine[2].received_at, mine[2].id),
+            ),
+        )
 
     assert [entry.id for entry in found] == [mine[2].id, mine[0].id]
     assert [entry.id for entry in by_id] == [mine[2].id, mine[1].id]
