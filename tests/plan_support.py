@@ -1,20 +1,22 @@
 """The database's own plan for a statement the code ran, for the tests of query plans."""
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from sqlalchemy import Engine, event
 
 
 @contextmanager
-def statements_naming(engine: Engine, marker: str) -> Iterator[list[tuple[str, Any]]]:
-    """The statements the engine runs within the block whose text holds ``marker``, with
-    their parameters, in the order they ran."""
+def statements_where(
+    engine: Engine, kept: Callable[[str], bool]
+) -> Iterator[list[tuple[str, Any]]]:
+    """The statements the engine runs within the block that ``kept`` accepts, with their
+    parameters, in the order they ran."""
     seen: list[tuple[str, Any]] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        if marker in statement:
+        if kept(statement):
             seen.append((statement, parameters))
 
     event.listen(engine, "before_cursor_execute", record)
@@ -22,6 +24,11 @@ def statements_naming(engine: Engine, marker: str) -> Iterator[list[tuple[str, A
         yield seen
     finally:
         event.remove(engine, "before_cursor_execute", record)
+
+
+def statements_naming(engine: Engine, marker: str) -> AbstractContextManager[list[tuple[str, Any]]]:
+    """The statements the engine runs within the block whose text holds ``marker``."""
+    return statements_where(engine, lambda statement: marker in statement)
 
 
 def explained(engine: Engine, statement: str, parameters: Any) -> str:

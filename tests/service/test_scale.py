@@ -8,13 +8,14 @@ the database plans none of them as a scan of a tenant table.
 
 import re
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
 
 import pytest
 from scim2_models import Context, Group, PatchOp, SearchRequest
-from sqlalchemy import Engine, bindparam, event, text
+from sqlalchemy import Engine, bindparam, text
 
+from plan_support import statements_where
 from scale_fixtures import LargeDirectory, build_directory
 from scimgate.scim.resources import UserResource
 from scimgate.service.provisioning import groups, listing, users
@@ -33,19 +34,12 @@ def directories(engine: Engine) -> dict[int, LargeDirectory]:
     return built
 
 
-@contextmanager
-def captured(engine: Engine) -> Iterator[list[tuple[str, Any]]]:
-    statements: list[tuple[str, Any]] = []
+def captured(engine: Engine) -> AbstractContextManager[list[tuple[str, Any]]]:
+    return statements_where(engine, _reads_or_writes)
 
-    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        if statement.lstrip().upper().startswith(("SELECT", "INSERT", "UPDATE", "DELETE", "WITH")):
-            statements.append((statement, parameters))
 
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
+def _reads_or_writes(statement: str) -> bool:
+    return statement.lstrip().upper().startswith(("SELECT", "INSERT", "UPDATE", "DELETE", "WITH"))
 
 
 def _scans(engine: Engine, statement: str, parameters: Any) -> list[str]:
