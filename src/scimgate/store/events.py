@@ -106,9 +106,9 @@ class StoredEvent(ReadEvent):
     """The event's position in the stream (the ``position`` column, not the row's ``seq``)."""
 
 
-_PUBLISHED_COLUMNS = (*(field.name for field in fields(NewEvent)), "published_at")
+PUBLISHED_COLUMNS = (*(field.name for field in fields(NewEvent)), "published_at")
 
-_PUBLISH = Prepared(events.insert().inline(), _PUBLISHED_COLUMNS)
+_PUBLISH = Prepared(events.insert().inline(), PUBLISHED_COLUMNS)
 """PostgreSQL: an event inserted without its position (``inline``: its ``seq`` is not
 read back)."""
 
@@ -119,7 +119,7 @@ _NEXT_ROW: ColumnClause[int] = literal_column(
 in ``sqlite_sequence``)."""
 
 _PUBLISH_NUMBERED = Prepared(
-    events.insert().inline().values(seq=_NEXT_ROW, position=_NEXT_ROW), _PUBLISHED_COLUMNS
+    events.insert().inline().values(seq=_NEXT_ROW, position=_NEXT_ROW), PUBLISHED_COLUMNS
 )
 """SQLite: an event inserted with its ``seq`` as its position, in one statement."""
 
@@ -129,13 +129,13 @@ _LOCK_AND_PUBLISH = Prepared(
     select(_LOCKED).add_cte(
         insert(events)
         .from_select(
-            _PUBLISHED_COLUMNS,
+            PUBLISHED_COLUMNS,
             select(
                 *(
                     _LOCKED.c.id
                     if name == "directory_id"
                     else bindparam(name, type_=events.c[name].type)
-                    for name in _PUBLISHED_COLUMNS
+                    for name in PUBLISHED_COLUMNS
                 )
             ).where(_LOCKED.c.delivery == LIVE),
         )

@@ -11,7 +11,7 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, literal, select, update
+from sqlalchemy import Connection, Insert, bindparam, delete, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -49,6 +49,11 @@ class ResourceWrites(ResourceLayout):
     def _insert_counted(self) -> Prepared:
         """PostgreSQL: the row of :meth:`insert` and one more in the directory's total, in
         one statement, so one round trip, where SQLite makes two calls into the process."""
+        return Prepared(self.counted_insert())
+
+    def counted_insert(self) -> Insert:
+        """PostgreSQL: the insert of a row of every column (its values the parameters named
+        by the columns' keys), made by the upsert that counts it in the directory's total."""
         table = self.table
         inserted = (
             table.insert()
@@ -57,11 +62,10 @@ class ResourceWrites(ResourceLayout):
             .cte("inserted")
         )
         one_more = select(inserted.c.directory_id, literal(self.noun), literal(1))
-        return Prepared(
-            _adding(postgresql_insert, resource_counts.c.total + 1).from_select(
-                ["directory_id", "resource_type", "total"], one_more
-            )
+        counting: Insert = _adding(postgresql_insert, resource_counts.c.total + 1).from_select(
+            ["directory_id", "resource_type", "total"], one_more
         )
+        return counting
 
     def replace(
         self,

@@ -105,11 +105,19 @@ def reading(engine: Engine) -> AbstractContextManager[Connection]:
     one round trip each, without a BEGIN's and a COMMIT's (a key lookup is one statement).
     The pool gives the connection back to writers as it was.
     """
-    return kept_read(engine) or _autocommit_reading(engine)
+    return kept_read(engine) or _autocommitting(engine)
+
+
+def one_statement_writing(engine: Engine) -> AbstractContextManager[Connection]:
+    """PostgreSQL: a write made of one statement (reads before it aside), which commits
+    on its own, one round trip without a BEGIN's and a COMMIT's
+    (``store.published_inserts``). A block that writes more than once must take
+    :func:`writing`: here each statement would commit apart."""
+    return _autocommitting(engine)
 
 
 @contextmanager
-def _autocommit_reading(engine: Engine) -> Iterator[Connection]:
+def _autocommitting(engine: Engine) -> Iterator[Connection]:
     with busy_is_retryable(), engine.connect() as connection:
         # SQLAlchemy's transaction is kept, for what runs on the driver within it
         # (``store.prepared``); on the driver, autocommit sends neither statement.

@@ -89,17 +89,27 @@ def directory_config(
         directory = known.directory
     else:
         directory = configuration.directory(conn, directory_id)
+    config = kept_config(conn.engine, directory)
+    if config is not None:
+        return config
+    found = Kept(
+        directory.config_stamp,
+        tuple(roles.rules(conn, directory_id)),
+        mappings.mappings(conn, directory_id),
+    )
     kept = _kept(conn.engine)
-    found = kept.get(directory_id)
+    if len(kept) >= MAX_DIRECTORIES:
+        kept.clear()
+    kept[directory_id] = found
+    return DirectoryConfig(directory, found.rules, found.own_mappings)
+
+
+def kept_config(engine: Engine, directory: Directory) -> DirectoryConfig | None:
+    """The directory's configuration, when this process keeps its rules and mappings at the
+    row's stamp: no statement is needed for it."""
+    found = _kept(engine).get(directory.id)
     if found is None or found.stamp != directory.config_stamp:
-        found = Kept(
-            directory.config_stamp,
-            tuple(roles.rules(conn, directory_id)),
-            mappings.mappings(conn, directory_id),
-        )
-        if len(kept) >= MAX_DIRECTORIES:
-            kept.clear()
-        kept[directory_id] = found
+        return None
     return DirectoryConfig(directory, found.rules, found.own_mappings)
 
 

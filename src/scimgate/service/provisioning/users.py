@@ -18,14 +18,15 @@ from scimgate.scim.tolerance import apply_patch, settle_manager
 from scimgate.scim.user_patches import Assignment, patched_document
 from scimgate.scim.values import settled_user
 from scimgate.service.administration import roles
-from scimgate.service.event_stream.changes import UnitOfWork
+from scimgate.service.event_stream.changes import UnitOfWork, user_created_alone
 from scimgate.service.event_stream.payloads import user_json
 from scimgate.service.provisioning import confirmations
+from scimgate.service.provisioning.directory_config import DirectoryConfig, kept_config
 from scimgate.service.provisioning.existing import existing
 from scimgate.service.provisioning.representation import document, user_document, user_resource
 from scimgate.service.provisioning.scope import Scope
 from scimgate.service.provisioning.scoped_changes import changing_in
-from scimgate.store import membership_lists, memberships, offboarding
+from scimgate.store import membership_lists, memberships, offboarding, published_inserts
 from scimgate.store import roles as stored_roles
 from scimgate.store.errors import Conflict, Uniqueness
 from scimgate.store.event_subjects import user_to_change
@@ -52,23 +53,39 @@ def create_user_document(scope: Scope, doc: dict[str, Any]) -> ScimDocument:
 
     Where the database's unique index alone keeps userNames unique, the insert
     is not preceded by a lookup: a taken userName fails it, and its holder is
-    read only then, for the answer.
+    read only then, for the answer. On PostgreSQL the row and its event are
+    most often one statement (:func:`_config_of_a_lone_insert`).
     """
     stored = StoredResource.new(new_id(), settled_user(doc), utcnow())
-    with (
-        _unique_user_name(doc["userName"], scope),
-        changing_in(scope) as work,
-    ):
-        conn = work.conn
-        config = work.builder.config
-        if not user_names_held_by_index(conn):
-            _check_user_name_free(conn, scope, doc["userName"], None)
-        USERS.insert(conn, scope.directory_id, stored)
-        first_roles = roles.effective_roles(config.rules, [])
-        if first_roles:
-            stored_roles.store_roles(conn, scope.directory_id, {stored.id: first_roles})
-        work.user_created(stored, first_roles)
+    with _unique_user_name(doc["userName"], scope):
+        alone = _config_of_a_lone_insert(scope)
+        if alone is not None:
+            user_created_alone(scope.engine, alone, stored)
+            return user_document(scope, stored, [])
+        with changing_in(scope) as work:
+            conn = work.conn
+            config = work.builder.config
+            if not user_names_held_by_index(conn):
+                _check_user_name_free(conn, scope, doc["userName"], None)
+            USERS.insert(conn, scope.directory_id, stored)
+            first_roles = roles.effective_roles(config.rules, [])
+            if first_roles:
+                stored_roles.store_roles(conn, scope.directory_id, {stored.id: first_roles})
+            work.user_created(stored, first_roles)
     return user_document(scope, stored, [])
+
+
+def _config_of_a_lone_insert(scope: Scope) -> DirectoryConfig | None:
+    """The directory's configuration when a new user's row and event can be written as one
+    statement (``store.published_inserts``): on PostgreSQL without encryption at rest, the
+    directory confirmed by the request and its configuration kept by this process, which
+    gives a new user no roles (no other row to write)."""
+    if scope.confirmed_stamp is None or not published_inserts.available(scope.engine):
+        return None
+    config = kept_config(scope.engine, scope.directory)
+    if config is None or roles.effective_roles(config.rules, []):
+        return None
+    return config
 
 
 def get_user(scope: Scope, user_id: str) -> ScimDocument:
