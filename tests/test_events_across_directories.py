@@ -12,7 +12,7 @@ import multiprocessing
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -34,6 +34,7 @@ from scimgate.store.errors import Busy
 from scimgate.store.events import NewEvent
 from scimgate.store.ids import new_id, utcnow
 from scimgate.store.migrate import upgrade
+from scimgate.store.stamps import stamp_in
 from scimgate.store.tables.event_stream import events
 from scimgate.store.transactions import reading, writing
 
@@ -150,13 +151,22 @@ def test_an_overdue_alert_waits_for_its_directory_like_any_publisher(
     assert page.events[0]["id"] == announced.id
 
 
-def _write(url: str, directory_ids: list[str], count: int, label: str) -> dict[str, list[str]]:
-    """One writer process: a thread per directory, each on an engine of its own."""
+def _write(
+    url: str, directory_ids: list[str], count: int, label: str, confirmed: bool
+) -> dict[str, list[str]]:
+    """One writer process: a thread per directory, each on an engine of its own.
+
+    ``confirmed``: as a SCIM request, whose credential stamp confirmed the directory, which
+    on PostgreSQL writes a create as one statement once the process keeps the directory's
+    configuration (after its first create, a transaction: ``store.published_inserts``)."""
 
     def write(directory_id: str) -> list[str]:
         engine = open_engine(url)
         try:
             scope = scope_of(engine, directory_id)
+            if confirmed:
+                with reading(engine) as conn:
+                    scope = replace(scope, confirmed_stamp=stamp_in(conn, directory_id))
             return [_create(scope, f"{label}-{n}@example.com") for n in range(count)]
         finally:
             engine.dispose()
@@ -184,8 +194,9 @@ class Reader:
                 return
 
 
+@pytest.mark.parametrize("confirmed", [False, True], ids=["transactions", "one statement"])
 def test_a_cursor_reader_gets_every_event_once_while_directories_write_at_once(
-    private_postgres: str,
+    private_postgres: str, confirmed: bool
 ) -> None:
     engine = open_engine(private_postgres)
     reader = Reader(engine, event_feed.latest_cursor(engine), [], threading.Event())
@@ -197,7 +208,12 @@ def test_a_cursor_reader_gets_every_event_once_while_directories_write_at_once(
         with ProcessPoolExecutor(max_workers=PROCESSES, mp_context=spawn) as processes:
             written = [
                 processes.submit(
-                    _write, private_postgres, directory_ids, WRITES // PROCESSES, f"p{n}"
+                    _write,
+                    private_postgres,
+                    directory_ids,
+                    WRITES // PROCESSES,
+                    f"p{n}",
+                    confirmed,
                 )
                 for n in range(PROCESSES)
             ]
