@@ -33,7 +33,7 @@ from scimgate.store.stored_resources import StoredResource
 from scimgate.store.tables.event_stream import events, held_events
 from scimgate.store.tables.resources import resource_counts
 from scimgate.store.tables.tenancy import directories
-from scimgate.store.tenants import LIVE, Directory
+from scimgate.store.tenants import LIVE
 
 _EVENT = "event_"
 """The prefix of the event's parameters, whose names the row's columns share (``id``)."""
@@ -51,22 +51,18 @@ def insert_published(
     resource: StoredResource,
     event: NewEvent,
     at: datetime,
-) -> Directory:
-    """Insert the resource's row and publish (or hold) its event, in one statement; the
-    directory as the statement locked it. ``conn`` is in autocommit: the statement is
-    its own transaction."""
+) -> None:
+    """Insert the resource's row and publish (or hold) its event, in one statement.
+    ``conn`` is in autocommit: the statement is its own transaction."""
     row = {
         "directory_id": directory_id,
         **vars(resource),
         **layout.columns(PLAIN, directory_id, resource.id, resource.doc),
     }
     published = {f"{_EVENT}{key}": value for key, value in event_row(PLAIN, event).items()}
-    found = _statement(layout).first_mapping(
-        conn, {**row, **published, f"{_EVENT}published_at": at}
-    )
-    if found is None:
+    locked = _statement(layout).first(conn, {**row, **published, f"{_EVENT}published_at": at})
+    if locked is None:
         raise NotFound("directory", directory_id)
-    return Directory(**found)
 
 
 @cache
@@ -96,4 +92,4 @@ def _statement(layout: ResourceWrites) -> Prepared:
         PUBLISHED_COLUMNS, event_values(PUBLISHED_COLUMNS, True)
     )
     to_held = held_events.insert().from_select(held_columns, event_values(held_columns, False))
-    return Prepared(select(locked).add_cte(to_stream.cte("published"), to_held.cte("held")))
+    return Prepared(select(locked.c.id).add_cte(to_stream.cte("published"), to_held.cte("held")))
