@@ -95,7 +95,10 @@ def _in_model_order(content: dict[str, Any], model: Any) -> dict[str, Any]:
 
 @lru_cache(maxsize=256)
 def _field_order(model: Any) -> tuple[str, ...]:
-    return tuple(info.serialization_alias or name for name, info in model.model_fields.items())
+    """The model's keys in dump order, as plain ``str``: an extension's is its schema's
+    ``URN``, a subclass that orjson refuses as a key, which sent every event of a user
+    with an extension through pydantic's encoding (``events.encoding``)."""
+    return tuple(str(info.serialization_alias or name) for name, info in model.model_fields.items())
 
 
 def group_document(
