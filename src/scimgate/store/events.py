@@ -52,6 +52,7 @@ from typing import Any
 
 from sqlalchemy import (
     Connection,
+    Select,
     bindparam,
     delete,
     exists,
@@ -123,6 +124,22 @@ _PUBLISH_NUMBERED = Prepared(
 )
 """SQLite: an event inserted with its ``seq`` as its position, in one statement."""
 
+
+def from_locked(locked: Any, columns: Sequence[str], prefix: str = "") -> Select[Any]:
+    """An event's values for an insert of ``columns`` in the statement that locked its
+    directory's row (``locked``, a CTE of ``LOCKED_DIRECTORY``'s columns): the directory's
+    id from that row, every other value the parameter named by its column (after
+    ``prefix``)."""
+    return select(
+        *(
+            locked.c.id
+            if name == "directory_id"
+            else bindparam(f"{prefix}{name}", type_=events.c[name].type)
+            for name in columns
+        )
+    )
+
+
 _LOCKED = LOCKED_DIRECTORY.cte("locked")
 
 _LOCK_AND_PUBLISH = Prepared(
@@ -130,14 +147,7 @@ _LOCK_AND_PUBLISH = Prepared(
         insert(events)
         .from_select(
             PUBLISHED_COLUMNS,
-            select(
-                *(
-                    _LOCKED.c.id
-                    if name == "directory_id"
-                    else bindparam(name, type_=events.c[name].type)
-                    for name in PUBLISHED_COLUMNS
-                )
-            ).where(_LOCKED.c.delivery == LIVE),
+            from_locked(_LOCKED, PUBLISHED_COLUMNS).where(_LOCKED.c.delivery == LIVE),
         )
         .cte("published")
     )

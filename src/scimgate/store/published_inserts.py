@@ -19,14 +19,13 @@ Not for encrypted stores, whose users have e-mail hash rows of their own
 
 from datetime import datetime
 from functools import cache
-from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, select
+from sqlalchemy import Connection, Engine, select
 
 from scimgate.store.column_codec import PLAIN
 from scimgate.store.encryption import keyring_of_engine
 from scimgate.store.errors import NotFound
-from scimgate.store.events import PUBLISHED_COLUMNS, NewEvent, event_row
+from scimgate.store.events import PUBLISHED_COLUMNS, NewEvent, event_row, from_locked
 from scimgate.store.prepared import Prepared
 from scimgate.store.resource_writes import ResourceWrites
 from scimgate.store.stored_resources import StoredResource
@@ -77,19 +76,12 @@ def _statement(layout: ResourceWrites) -> Prepared:
         .cte("locked")
     )
 
-    def event_values(columns: tuple[str, ...], live: bool) -> Any:
-        values = (
-            locked.c.id
-            if name == "directory_id"
-            else bindparam(f"{_EVENT}{name}", type_=events.c[name].type)
-            for name in columns
-        )
-        delivers = locked.c.delivery == LIVE if live else locked.c.delivery != LIVE
-        return select(*values).where(delivers)
-
     held_columns = tuple(name for name in PUBLISHED_COLUMNS if name in held_events.c)
     to_stream = events.insert().from_select(
-        PUBLISHED_COLUMNS, event_values(PUBLISHED_COLUMNS, True)
+        PUBLISHED_COLUMNS,
+        from_locked(locked, PUBLISHED_COLUMNS, _EVENT).where(locked.c.delivery == LIVE),
     )
-    to_held = held_events.insert().from_select(held_columns, event_values(held_columns, False))
+    to_held = held_events.insert().from_select(
+        held_columns, from_locked(locked, held_columns, _EVENT).where(locked.c.delivery != LIVE)
+    )
     return Prepared(select(locked.c.id).add_cte(to_stream.cte("published"), to_held.cte("held")))
