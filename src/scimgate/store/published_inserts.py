@@ -24,7 +24,6 @@ from sqlalchemy import Connection, Engine, select
 
 from scimgate.store.column_codec import PLAIN
 from scimgate.store.encryption import keyring_of_engine
-from scimgate.store.errors import NotFound
 from scimgate.store.events import PUBLISHED_COLUMNS, NewEvent, event_row, from_locked
 from scimgate.store.prepared import Prepared
 from scimgate.store.resource_writes import ResourceWrites
@@ -45,23 +44,22 @@ def available(engine: Engine) -> bool:
 
 def insert_published(
     conn: Connection,
-    layout: ResourceWrites,
     directory_id: str,
+    layout: ResourceWrites,
     resource: StoredResource,
     event: NewEvent,
     at: datetime,
 ) -> None:
     """Insert the resource's row and publish (or hold) its event, in one statement.
-    ``conn`` is in autocommit: the statement is its own transaction."""
+    ``conn`` is in autocommit: the statement is its own transaction. A directory that is
+    gone fails the row's insert (its foreign key), as it does in a transaction."""
     row = {
         "directory_id": directory_id,
         **vars(resource),
         **layout.columns(PLAIN, directory_id, resource.id, resource.doc),
     }
     published = {f"{_EVENT}{key}": value for key, value in event_row(PLAIN, event).items()}
-    locked = _statement(layout).first(conn, {**row, **published, f"{_EVENT}published_at": at})
-    if locked is None:
-        raise NotFound("directory", directory_id)
+    _statement(layout).execute(conn, {**row, **published, f"{_EVENT}published_at": at})
 
 
 @cache

@@ -39,6 +39,7 @@ from scimgate.service.provisioning.directory_config import (
     DirectoryConfig,
     directory_config,
 )
+from scimgate.store import published_inserts
 from scimgate.store.events import NewEvent
 from scimgate.store.ids import new_id, utcnow
 from scimgate.store.membership_lists import Membership
@@ -244,7 +245,8 @@ class UnitOfWork:
         self._append(kind, self.directory_id, DirectoryData(directory=info))
 
     def _append(self, kind: EventType, resource_id: str, data: Any) -> None:
-        self._recorded.append(_recorded(self.builder.directory, kind, resource_id, data))
+        event = _new_event(self.builder.directory, kind, resource_id, data)
+        self._recorded.append(publishing.Recorded(event, data))
 
     def _publish(self) -> None:
         """Publish (or hold) what was recorded, with the directory as the builder last saw it."""
@@ -253,10 +255,8 @@ class UnitOfWork:
             publishing.publish_recorded(self.conn, self._recorded, seen)
 
 
-def _recorded(
-    directory: Directory, kind: EventType, resource_id: str, data: Any
-) -> publishing.Recorded:
-    event = NewEvent(
+def _new_event(directory: Directory, kind: EventType, resource_id: str, data: Any) -> NewEvent:
+    return NewEvent(
         id=new_id(),
         organization_id=directory.organization_id,
         directory_id=directory.id,
@@ -265,7 +265,6 @@ def _recorded(
         occurred_at=utcnow(),
         data=encoded(data),
     )
-    return publishing.Recorded(event, data)
 
 
 def _joined(group: DirectoryGroup, moves: Sequence[MemberMove]) -> dict[str, UserFacts]:
@@ -296,10 +295,8 @@ def user_created_alone(engine: Engine, config: DirectoryConfig, stored: StoredRe
     directory's configuration as this process keeps it: the payload reads nothing."""
     with one_statement_writing(engine) as conn:
         user = PayloadBuilder(conn, config).user(stored.id, stored=stored, groups=[], user_roles=[])
-        recorded = _recorded(
-            config.directory, EventType.user_created, stored.id, UserData(user=user)
-        )
-        publishing.publish_inserted(conn, USERS, stored, recorded)
+        event = _new_event(config.directory, EventType.user_created, stored.id, UserData(user=user))
+        published_inserts.insert_published(conn, event.directory_id, USERS, stored, event, utcnow())
 
 
 @contextmanager

@@ -30,13 +30,11 @@ from scimgate.events.models import (
 from scimgate.service.directories import existing_directory, locked_directory
 from scimgate.service.errors import UnknownDirectory
 from scimgate.service.event_stream.payloads import directory_info
-from scimgate.store import events, held_events, offboarding, published_inserts, tenants
+from scimgate.store import events, held_events, offboarding, tenants
 from scimgate.store.errors import NotFound
 from scimgate.store.events import NewEvent
 from scimgate.store.ids import new_id, utcnow
 from scimgate.store.resource_tables import USERS
-from scimgate.store.resource_writes import ResourceWrites
-from scimgate.store.stored_resources import StoredResource
 from scimgate.store.tenants import LIVE, Directory
 from scimgate.store.transactions import reading, writing
 
@@ -82,20 +80,6 @@ def publish_recorded(
             events.publish(conn, new, now)
         else:
             held_events.hold(conn, new)
-
-
-def publish_inserted(
-    conn: Connection, layout: ResourceWrites, resource: StoredResource, recorded: Recorded
-) -> None:
-    """Insert a new resource's row and publish (or hold) its one event, which deprovisions
-    nobody, in one statement (``store.published_inserts``)."""
-    event = recorded.event
-    try:
-        published_inserts.insert_published(
-            conn, layout, event.directory_id, resource, event, utcnow()
-        )
-    except NotFound:
-        raise UnknownDirectory(event.directory_id) from None
 
 
 def _publish_one(conn: Connection, event: NewEvent, now: datetime, seen: Directory | None) -> None:
