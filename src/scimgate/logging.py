@@ -21,6 +21,8 @@ import orjson
 import structlog
 from structlog.typing import Processor
 
+from scimgate.scim.instants import rfc3339
+
 
 def configure(json: bool, stream: TextIO | None = None) -> None:
     """Set up structlog for this process: JSON lines when ``json``, else a console rendering.
@@ -89,7 +91,7 @@ def info_line(logger: Any, event: str, **fields: Any) -> None:
         logger.info(event, **fields)
         return
     line["level"] = "info"
-    line["timestamp"] = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    line["timestamp"] = rfc3339(datetime.now(UTC))
     lines.printer.msg(lines.processors[-1](lines.printer, "info", line))
 
 

@@ -32,9 +32,9 @@ from scim_payloads import ENTERPRISE_SCHEMA, GROUP_SCHEMA, PATCH_SCHEMA, USER_SC
 from scimgate.api import scim_routes
 from scimgate.api.requests import response_parameters
 from scimgate.api.responses import error_response, resource_response
-from scimgate.scim.documents import timestamp
 from scimgate.scim.etag import etag
 from scimgate.scim.group_patch import ListedMember
+from scimgate.scim.instants import rfc3339
 from scimgate.scim.limits import Limits
 from scimgate.scim.requests import decode_json, read_patch, read_resource
 from scimgate.scim.resources import UserResource
@@ -500,7 +500,7 @@ def _outcome(
     ]
     with reading(engine) as conn:
         stored = USERS.existing(conn, directory_id, user_id, for_update=False)
-    modified = timestamp(stored.modified_at)
+    modified = rfc3339(stored.modified_at)
     return (
         response.status_code,
         bytes(response.body).decode().replace(modified, "<modified>"),

@@ -27,6 +27,7 @@ from scimgate.admin.errors import (
 )
 from scimgate.admin.guard import PortalGate
 from scimgate.api.admin_keys import router as admin_keys_router
+from scimgate.api.app_state import AppState
 from scimgate.api.attribute_mappings import router as attribute_mappings_router
 from scimgate.api.audit_log import router as audit_log_router
 from scimgate.api.body_limits import BodyCap, ClosedAfterUnreadBody, Family
@@ -118,6 +119,7 @@ def create_app(
     app = _Application(
         title="scimgate", version=__version__, docs_url=None, redoc_url=None, lifespan=lifespan
     )
+    app.state = AppState()
     app.state.settings = settings
     app.state.engine = open_engine(settings.database_url, settings.pool, settings.encryption_keys)
     app.state.rate_limiter = RateLimiter(app.state.engine, settings.rate_limits)

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import typer
 from pydantic import BaseModel
 
-from scimgate.scim.documents import timestamp
+from scimgate.scim.instants import rfc3339
 
 JsonOption = Annotated[
     bool,
@@ -36,7 +36,7 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [jsonable(item) for item in value]
     if isinstance(value, datetime):
-        return timestamp(value)
+        return rfc3339(value)
     if isinstance(value, Enum):
         return jsonable(value.value)
     return value

@@ -12,7 +12,6 @@ may hide attributes). Both ways give the same JSON; a test holds them to it.
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from scim2_models import Context, ListResponse, Message, Resource, ResponseParameters
@@ -27,11 +26,6 @@ CORE_PREFIXES = (
 )
 EXCLUDABLE_AS_STORED = frozenset({"members", "groups"})
 """Exclusions a document can honour by itself: whole multi-valued attributes the server adds."""
-
-
-def timestamp(moment: datetime) -> str:
-    """A UTC instant the way the models write it (``…Z``)."""
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)

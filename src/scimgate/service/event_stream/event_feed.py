@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine
 
 from scimgate.events.models import DEPROVISIONING_TYPES, SCHEMA_VERSION, Deprovisioning, EventType
+from scimgate.scim.instants import rfc3339
 from scimgate.service.directories import existing_directory
 from scimgate.service.errors import Invalid, UnknownOrganization, UnknownUser
 from scimgate.store import events, offboarding, progress, tenants
@@ -60,7 +61,7 @@ def wire(event: StoredEvent) -> dict[str, Any]:
         "organization_id": event.organization_id,
         "directory_id": event.directory_id,
         # In UTC whatever zone the database session reads timestamps in.
-        "occurred_at": event.occurred_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "occurred_at": rfc3339(event.occurred_at),
         "data": event.data,
     }
 

@@ -5,8 +5,9 @@ from typing import Any
 
 from scim2_models import Context, Group
 
-from scimgate.scim.documents import ScimDocument, timestamp
+from scimgate.scim.documents import ScimDocument
 from scimgate.scim.etag import etag
+from scimgate.scim.instants import rfc3339
 from scimgate.scim.stored import stored_document
 from scimgate.service.provisioning.scope import Site
 from scimgate.store.membership_lists import Member, Membership
@@ -20,8 +21,8 @@ see :func:`scimgate.scim.stored.stored_document`."""
 def _meta(site: Site, stored: StoredResource, resource_type: str) -> dict[str, Any]:
     return {
         "resourceType": resource_type,
-        "created": timestamp(stored.created_at),
-        "lastModified": timestamp(stored.modified_at),
+        "created": rfc3339(stored.created_at),
+        "lastModified": rfc3339(stored.modified_at),
         "version": etag(stored.version),
         "location": site.location(f"{resource_type}s", stored.id),
     }
@@ -70,8 +71,8 @@ def group_dump(site: Site, stored: StoredResource) -> dict[str, Any]:
 def _dumped_meta(site: Site, stored: StoredResource, resource_type: str) -> dict[str, Any]:
     return {
         "resourceType": resource_type,
-        "created": timestamp(stored.created_at),
-        "lastModified": timestamp(stored.modified_at),
+        "created": rfc3339(stored.created_at),
+        "lastModified": rfc3339(stored.modified_at),
         "location": site.location(f"{resource_type}s", stored.id),
         "version": etag(stored.version),
     }

@@ -27,6 +27,7 @@ from sqlalchemy import ColumnElement, and_, false, func, literal, not_, or_
 from sqlalchemy.types import Boolean
 
 from scimgate.scim.compare import fold
+from scimgate.scim.instants import rfc3339
 from scimgate.store.query.attributes import Operand
 from scimgate.store.query.constructs import CodePointOrder, Contains, JsonValue
 
@@ -121,7 +122,7 @@ def compare(operand: Operand, op: CompareOperator, value: Any) -> ColumnElement[
         return _text_comparison(left, op, right)
     if operand.kind == "datetime" and isinstance(value, datetime):
         if isinstance(expression, JsonValue):
-            stamp = value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+            stamp = rfc3339(value)
             return _ordering(expression, op, stamp)
         return _ordering(expression, op, value)
     if operand.kind == "bool":

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import JSON, DateTime, MetaData, String, TypeDecorator
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -72,17 +73,40 @@ class Timestamp(TypeDecorator[datetime]):
 
 
 def _sqlite_text(value: datetime | None) -> str | None:
-    """SQLite's ``DATETIME`` text of a UTC instant (its storage format, with microseconds)."""
+    """SQLite's ``DATETIME`` text of a UTC instant (its storage format, with microseconds):
+    ``value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")``, cut from
+    orjson's text of it in a third of the time (``scim.instants`` says why)."""
     if value is None:
         return None
     if value.tzinfo is None:
         raise ValueError("timestamps must be timezone-aware")
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+    utc = value if value.tzinfo is UTC else value.astimezone(UTC)
+    try:
+        text = orjson.dumps(utc)  # b'"YYYY-MM-DDTHH:MM:SS[.ffffff]+00:00"'
+    except TypeError:  # orjson refuses subclasses of datetime
+        return utc.replace(tzinfo=None).isoformat(" ", "microseconds")
+    fraction = text[20:27] if utc.microsecond else b".000000"
+    return (text[1:11] + b" " + text[12:20] + fraction).decode()
+
+
+_UTC_OFFSET = "+00:00"
 
 
 def _sqlite_instant(value: str | None) -> datetime | None:
-    """The UTC instant of SQLite's ``DATETIME`` text."""
+    """The UTC instant of SQLite's ``DATETIME`` text.
+
+    The text holds no offset (``_sqlite_text``): parsed with UTC's appended, the instant
+    comes out aware at once, where ``replace(tzinfo=UTC)`` after parsing costs seven times
+    the parse. Text with an offset of its own fails that parse, and a date alone parses
+    without its offset (Python 3.11): both are read the general way.
+    """
     if value is None:
         return None
+    try:
+        instant = datetime.fromisoformat(value + _UTC_OFFSET)
+    except ValueError:
+        instant = None
+    if instant is not None and instant.tzinfo is not None:
+        return instant
     parsed = datetime.fromisoformat(value)
     return parsed.astimezone(UTC) if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
