@@ -28,7 +28,8 @@ WELL_FORMED = re.compile(r"[A-Za-z0-9._:@+=-]{1,64}")
 SCIM_PATH = re.compile(r"/scim/v2/([^/]+)")
 DIRECTORY_PATH = re.compile(r"/(?:scim/v2|api/v1/directories)/([^/]+)")
 
-SECRET_IN_PATH = re.compile(r"scimgate_[A-Za-z0-9_-]+")
+SECRET_MARK = "scimgate_"
+SECRET_IN_PATH = re.compile(SECRET_MARK + r"[A-Za-z0-9_-]+")
 """A secret some paths carry (a setup link's): logged as ``[secret]``."""
 
 access_log = structlog.get_logger("scimgate.access")
@@ -105,7 +106,7 @@ def observe(scope: Scope, status: int, seconds: float) -> None:
         access_log,
         "request",
         method=method,
-        path=SECRET_IN_PATH.sub("[secret]", path),
+        path=SECRET_IN_PATH.sub("[secret]", path) if SECRET_MARK in path else path,
         status=status,
         latency_ms=round(seconds * 1000, 1),
         directory_id=directory.id if directory else _directory_in(path, DIRECTORY_PATH),
