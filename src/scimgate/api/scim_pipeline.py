@@ -56,26 +56,35 @@ class ScimPipeline:
                 capped.count(message)
             return message
 
-        async def answering(message: Message) -> None:
-            """The edge's answer."""
-            if capped.passes(message):
-                await closed(message)
+        # Three ways out, each one coroutine that sends (an answer's two messages would
+        # otherwise each pass through three nested ones): the edge's answer, past the cap;
+        # the cap's 413; the 500 of an unexpected error.
 
-        async def closed(message: Message) -> None:
-            """The edge's answer and the cap's 413."""
-            if unread and message["type"] == "http.response.start":
-                message = closing(message)
-            await answered(message)
-
-        async def answered(message: Message) -> None:
-            """Every answer, the 500 of an unexpected error included."""
+        def recorded(message: Message) -> Message:
+            """Every answer: captured, counted and logged, its headers added."""
             capture.sent(message)
             if message["type"] == "http.response.start":
                 headers = message["headers"] = list(message.get("headers", ()))
                 set_header(headers, request_id)
                 observe(scope, message["status"], time.perf_counter() - started)
                 add_api_headers(headers)
-            await send(message)
+            return message
+
+        def ending(message: Message) -> Message:
+            """An answer that leaves a body unread closes the connection."""
+            if unread and message["type"] == "http.response.start":
+                message = closing(message)
+            return recorded(message)
+
+        async def answering(message: Message) -> None:
+            if capped.passes(message):
+                await send(ending(message))
+
+        async def closed(message: Message) -> None:
+            await send(ending(message))
+
+        async def answered(message: Message) -> None:
+            await send(recorded(message))
 
         with structlog.contextvars.bound_contextvars(request_id=request_id):
             try:
