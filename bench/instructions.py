@@ -64,25 +64,27 @@ def measured(kind: str, requests: int, warm_up: int, users: int) -> None:
     sys.path.insert(0, str(HERE))
     from breakdown import AsgiCaller, application, create_body
 
-    with tempfile.TemporaryDirectory() as folder:
-        with application(f"sqlite:///{Path(folder) / 'counted.db'}") as (app, directory):
-            base = f"/scim/v2/{directory.directory_id}"
-            caller = AsgiCaller(app, directory.token)
-            try:
-                made = [("POST", f"{base}/Users", create_body(n, "made")) for n in range(users)]
-                caller.cpu_us_per_request(made, 8)
-                every = warm_up + requests
-                if kind == "lookup":
-                    names = [f"made-{n % users}@bench.example.com" for n in range(every)]
-                    sent = [("GET", f"{base}/Users?{_filter(name)}", b"") for name in names]
-                else:
-                    sent = [("POST", f"{base}/Users", create_body(n, "new")) for n in range(every)]
-                caller.cpu_us_per_request(sent[:warm_up], 8)
-                _instrument("on")
-                _, statuses = caller.cpu_us_per_request(sent[warm_up:], 8)
-                _instrument("off")
-            finally:
-                caller.close()
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        application(f"sqlite:///{Path(folder) / 'counted.db'}") as (app, directory),
+    ):
+        base = f"/scim/v2/{directory.directory_id}"
+        caller = AsgiCaller(app, directory.token)
+        try:
+            made = [("POST", f"{base}/Users", create_body(n, "made")) for n in range(users)]
+            caller.cpu_us_per_request(made, 8)
+            every = warm_up + requests
+            if kind == "lookup":
+                names = [f"made-{n % users}@bench.example.com" for n in range(every)]
+                sent = [("GET", f"{base}/Users?{_filter(name)}", b"") for name in names]
+            else:
+                sent = [("POST", f"{base}/Users", create_body(n, "new")) for n in range(every)]
+            caller.cpu_us_per_request(sent[:warm_up], 8)
+            _instrument("on")
+            _, statuses = caller.cpu_us_per_request(sent[warm_up:], 8)
+            _instrument("off")
+        finally:
+            caller.close()
     expected = 200 if kind == "lookup" else 201
     if set(statuses) != {expected}:
         raise SystemExit(f"answers other than {expected}: {sorted(set(statuses))}")
