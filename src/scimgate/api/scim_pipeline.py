@@ -86,10 +86,12 @@ class ScimPipeline:
         async def answered(message: Message) -> None:
             await send(recorded(message))
 
-        with structlog.contextvars.bound_contextvars(request_id=request_id):
-            try:
-                await capped.running(self.edge(scope, reading, answering), scope, receive, closed)
-            except Exception as exc:
-                await answer_unexpected(exc, scope, receive, answered, started=capture.status != 0)
-            finally:
-                capture.finish()
+        # What structlog's ``bound_contextvars`` does, without its generator's context manager.
+        bound = structlog.contextvars.bind_contextvars(request_id=request_id)
+        try:
+            await capped.running(self.edge(scope, reading, answering), scope, receive, closed)
+        except Exception as exc:
+            await answer_unexpected(exc, scope, receive, answered, started=capture.status != 0)
+        finally:
+            capture.finish()
+            structlog.contextvars.reset_contextvars(**bound)

@@ -25,7 +25,7 @@ request data and documents, which no log may hold.
 
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from threading import Lock, RLock
 from typing import Any
@@ -69,25 +69,43 @@ class _KeptConnections:
         """Called once each, by the next thread that leaves the turn (``when_turn_left``)."""
         self.waiting_lock = Lock()
 
-    @contextmanager
-    def turn(self, wait: bool = True) -> Iterator[bool]:
+    def turn(self, wait: bool = True) -> "_Turn":
         """The write turn, held for the block (True); without ``wait``, False at once when
         another thread has it."""
-        if not self.lock.acquire(blocking=wait):
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            self.lock.release()
-            if self.waiting:
-                with self.waiting_lock:
-                    called, self.waiting = self.waiting, []
-                for each in called:
-                    try:
-                        each()
-                    except Exception:  # a waiter's failure is its own: this write is done
-                        log.exception("a waiter for the write turn failed")
+        return _Turn(self, wait)
+
+    def leave(self) -> None:
+        """Give the turn back, then call whoever asked to be called once it was left."""
+        self.lock.release()
+        if self.waiting:
+            with self.waiting_lock:
+                called, self.waiting = self.waiting, []
+            for each in called:
+                try:
+                    each()
+                except Exception:  # a waiter's failure is its own: this write is done
+                    log.exception("a waiter for the write turn failed")
+
+
+class _Turn:
+    """The write turn for a ``with`` block (``_KeptConnections.turn``): a class, since every
+    short request takes one, and a generator's context manager costs about a microsecond
+    more to enter and leave."""
+
+    __slots__ = ("_kept_by", "_taken", "_wait")
+
+    def __init__(self, kept_by: _KeptConnections, wait: bool) -> None:
+        self._kept_by = kept_by
+        self._wait = wait
+        self._taken = False
+
+    def __enter__(self) -> bool:
+        self._taken = self._kept_by.lock.acquire(blocking=self._wait)
+        return self._taken
+
+    def __exit__(self, *_: object) -> None:
+        if self._taken:
+            self._kept_by.leave()
 
 
 def open_engine(
@@ -218,17 +236,15 @@ def takes_turns(engine: Engine) -> bool:
     return getattr(engine, _KEPT, None) is not None
 
 
-@contextmanager
-def turn_if_free(engine: Engine) -> Iterator[bool]:
+def turn_if_free(engine: Engine) -> AbstractContextManager[bool]:
     """SQLite: this process's write turn, taken without waiting when no writer of the process
     has it (True while it is held: a writer within then waits for no one of the process).
     False when another thread has it, and always on PostgreSQL, where writers take no turn."""
     kept_by: _KeptConnections | None = getattr(engine, _KEPT, None)
-    if kept_by is None:
-        yield False
-        return
-    with kept_by.turn(wait=False) as taken:
-        yield taken
+    return _NO_TURN if kept_by is None else _Turn(kept_by, wait=False)
+
+
+_NO_TURN = nullcontext(False)
 
 
 def set_autocheckpoint(engine: Engine, on: bool) -> None:
