@@ -383,7 +383,7 @@ def measure_sync(database_url: str, rounds: int = 5, per_round: int = 200) -> li
                 SYNC_LOOKUP,
                 lambda n: (
                     "GET",
-                    f"{base}/Users?{_user_name_query(people[min(n, count)].user_name)}",
+                    f"{base}/Users?{user_name_query(people[min(n, count)].user_name)}",
                     b"",
                 ),
                 200,
@@ -437,7 +437,7 @@ def _timed_sync(
     return timed
 
 
-def _user_name_query(user_name: str) -> str:
+def user_name_query(user_name: str) -> str:
     return "filter=" + quote(f'userName eq "{user_name}"')
 
 

@@ -29,7 +29,6 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from urllib.parse import quote
 
 HERE = Path(__file__).resolve().parent
 KINDS = ("lookup", "create")
@@ -62,7 +61,7 @@ def count(kind: str, requests: int, warm_up: int, users: int) -> int:
 def measured(kind: str, requests: int, warm_up: int, users: int) -> None:
     """Under callgrind: the requests, with instrumentation on only for the counted ones."""
     sys.path.insert(0, str(HERE))
-    from breakdown import AsgiCaller, application, create_body
+    from breakdown import AsgiCaller, application, create_body, user_name_query
 
     with (
         tempfile.TemporaryDirectory() as folder,
@@ -76,7 +75,7 @@ def measured(kind: str, requests: int, warm_up: int, users: int) -> None:
             every = warm_up + requests
             if kind == "lookup":
                 names = [f"made-{n % users}@bench.example.com" for n in range(every)]
-                sent = [("GET", f"{base}/Users?{_filter(name)}", b"") for name in names]
+                sent = [("GET", f"{base}/Users?{user_name_query(name)}", b"") for name in names]
             else:
                 sent = [("POST", f"{base}/Users", create_body(n, "new")) for n in range(every)]
             caller.cpu_us_per_request(sent[:warm_up], 8)
@@ -88,10 +87,6 @@ def measured(kind: str, requests: int, warm_up: int, users: int) -> None:
     expected = 200 if kind == "lookup" else 201
     if set(statuses) != {expected}:
         raise SystemExit(f"answers other than {expected}: {sorted(set(statuses))}")
-
-
-def _filter(user_name: str) -> str:
-    return "filter=" + quote(f'userName eq "{user_name}"')
 
 
 def _instrument(state: str) -> None:

@@ -1,9 +1,10 @@
 """Reading directories' credential stamps: on a connection kept for it, or in a transaction.
 
 A stamp is read by every SCIM request whose token the process knows, so it is read
-by the driver on one connection held for the purpose, outside a transaction: about
-2 µs on SQLite, one round trip on PostgreSQL, where a transaction through the pool
-costs some 70 µs of CPU. The stamps themselves are moved by triggers (migration 0018).
+by the driver on one connection held for the purpose, outside a transaction: a few
+µs on SQLite (2 to 8 µs timed alone on different machines, more just after another
+connection's commit), one round trip on PostgreSQL, where a transaction through the
+pool costs some 70 µs of CPU. The stamps themselves are moved by triggers (migration 0018).
 A write on SQLite reads its directory's stamp again in its transaction (``stamp_in``),
 in place of the directory's row (``service.provisioning.directory_config``).
 """
