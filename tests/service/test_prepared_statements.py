@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import Connection, Engine, event, text
+from sqlalchemy.exc import IntegrityError
 
 from property_support import property_settings
 from scim_payloads import GROUP_SCHEMA, USER_SCHEMA
@@ -266,6 +267,43 @@ def test_the_driver_path_is_counted_by_statement_listeners(
         _rolled_back(engine, lambda conn: configuration.directory(conn, directory_id))
     finally:
         event.remove(engine, "before_cursor_execute", before)
+    assert len(seen) == 1 and "FROM directories" in seen[0], seen
+
+
+def test_a_driver_error_is_raised_as_through_sqlalchemy(
+    engine: Engine, general: Engine, directory_id: str
+) -> None:
+    """Without statement listeners the driver path skips SQLAlchemy's cursor execution, and
+    still raises what it raises: the same exception, its parameters hidden (they hold request
+    data)."""
+    secret = f"secret-{secrets.token_hex(4)}"
+    orphan = StoredResource.new(
+        new_id(), {"schemas": [USER_SCHEMA], "userName": secret}, datetime.now(UTC)
+    )
+    raised = []
+    for each in (engine, general):
+        with pytest.raises(IntegrityError) as caught, writing(each) as conn:
+            USERS.insert(conn, new_id(), orphan)  # no such directory: its foreign key fails
+        raised.append(caught.value)
+    fast, slow = raised
+    assert type(fast.orig) is type(slow.orig)
+    assert secret not in str(fast) and "parameters hidden" in str(fast)
+
+
+def test_the_driver_path_is_seen_by_listeners_after_the_statement(
+    engine: Engine, directory_id: str
+) -> None:
+    """A listener after the statement alone (as a tracer's) takes the statements there too."""
+    seen: list[str] = []
+
+    def after(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(statement)
+
+    event.listen(engine, "after_cursor_execute", after)
+    try:
+        _rolled_back(engine, lambda conn: configuration.directory(conn, directory_id))
+    finally:
+        event.remove(engine, "after_cursor_execute", after)
     assert len(seen) == 1 and "FROM directories" in seen[0], seen
 
 

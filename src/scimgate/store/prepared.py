@@ -12,10 +12,12 @@ What SQLAlchemy does that matters is kept:
 
 * values go through the columns' own types (their bind and result processors), so
   the same times, JSON text and ids are written and read back;
-* the statement runs through the connection's cursor execution: listeners of
-  ``before_cursor_execute`` see it, a driver error becomes the same SQLAlchemy
-  exception (``IntegrityError`` for a unique violation), its parameters hidden,
-  and a lost connection is invalidated.
+* a driver error becomes the same SQLAlchemy exception (``IntegrityError`` for a
+  unique violation), its parameters hidden, the engine's ``handle_error`` listeners
+  see it, and a lost connection is invalidated;
+* listeners of ``before_cursor_execute`` and ``after_cursor_execute`` see the
+  statement, when there are any: the statement then runs through the connection's
+  own cursor execution. Without them it goes to the driver's cursor at once.
 
 Only statements whose every value is a named parameter can be prepared: nothing
 computed in Python (column defaults), no ``RETURNING``, no expanding ``IN``. That
@@ -159,13 +161,21 @@ class Prepared:
     def _run(conn: Connection, compiled: _Compiled, parameters: Mapping[str, Any]) -> Any:
         arguments = compiled.arguments(parameters)
         cursor = conn.connection.cursor()
+        if _watched(conn):
+            try:
+                # SQLAlchemy's own path for the statements it runs without a context: the
+                # cursor events, the exception wrapping, invalidation on a disconnect.
+                conn._cursor_execute(cursor, compiled.sql, arguments)
+            except BaseException:
+                cursor.close()
+                raise
+            return cursor
         try:
-            # SQLAlchemy's own path for the statements it runs without a context: the
-            # cursor events, the exception wrapping, invalidation on a disconnect.
-            conn._cursor_execute(cursor, compiled.sql, arguments)
-        except BaseException:
-            cursor.close()
-            raise
+            cursor.execute(compiled.sql, arguments)
+        except BaseException as exc:
+            # What that path does with a failure: wrapped, the ``handle_error`` listeners
+            # called, the cursor closed, a lost connection invalidated; it raises.
+            conn._handle_dbapi_exception(exc, compiled.sql, arguments, cursor, None)
         return cursor
 
     def _compile(self, dialect: Dialect) -> _Compiled:
@@ -173,6 +183,18 @@ class Prepared:
         if found is None:
             found = self._compiled[dialect] = _compile(self.statement, dialect, self._column_keys)
         return found
+
+
+def _watched(conn: Connection) -> bool:
+    """Whether a statement run on ``conn`` has listeners to call, or is echoed, so that it
+    must take SQLAlchemy's cursor execution (tests counting statements listen so)."""
+    engine = conn.engine.dispatch
+    return bool(
+        engine.before_cursor_execute
+        or engine.after_cursor_execute
+        or conn.dialect.dispatch.do_execute
+        or conn._echo
+    )
 
 
 def _compile(statement: Executable, dialect: Dialect, column_keys: list[str] | None) -> _Compiled:
