@@ -12,16 +12,17 @@ from pathlib import Path
 
 SOURCE = Path(__file__).resolve().parent.parent / "src" / "scimgate"
 
-BELOW_STORE = {"scim", "config", "events", "logging", "wording"}
+BELOW_STORE = {"scim", "config", "events", "logging", "wording", "records"}
 BELOW_SERVICE = BELOW_STORE | {"store"}
 BELOW_EDGES = BELOW_SERVICE | {"service"}
 
 MAY_IMPORT: dict[str, set[str]] = {
-    "scim": set(),
+    "records": set(),
+    "scim": {"records"},
     "logging": set(),
     "wording": set(),
-    "config": {"scim"},
-    "events": {"scim"},
+    "config": {"scim", "records"},
+    "events": {"scim", "records"},
     "store": BELOW_STORE,
     "service": BELOW_SERVICE,
     # The edges. The SCIM and management API's app mounts the portal, which takes the

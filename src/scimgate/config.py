@@ -2,10 +2,11 @@
 
 import ipaddress
 import os
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import timedelta
 from typing import Any
 
+from scimgate.records import frozen
 from scimgate.scim.limits import Limits
 
 DEFAULT_DATABASE_URL = "sqlite:///scimgate.db"
@@ -69,7 +70,7 @@ LEASE_SHARE = 0.5
 and the clocks of two workers disagreeing a little."""
 
 
-@dataclass(frozen=True)
+@frozen
 class AllowedHosts:
     """Non-public webhook destinations allowed all the same (``SCIMGATE_WEBHOOK_ALLOWED_HOSTS``).
 
@@ -107,7 +108,7 @@ class AllowedHosts:
         return cls(frozenset(names), tuple(dict.fromkeys(networks)))
 
 
-@dataclass(frozen=True)
+@frozen
 class EventSettings:
     """How long events and deleted users are kept, and when offboarding is overdue."""
 
@@ -147,7 +148,7 @@ class EventSettings:
             )
 
 
-@dataclass(frozen=True)
+@frozen
 class GoogleSettings:
     """Where Google Workspace directories are read from, and how often.
 
@@ -211,7 +212,7 @@ class GoogleSettings:
         )
 
 
-@dataclass(frozen=True)
+@frozen
 class PoolSettings:
     """Connections each process keeps to PostgreSQL (SQLite opens its file as needed)."""
 
@@ -233,7 +234,7 @@ class PoolSettings:
         )
 
 
-@dataclass(frozen=True)
+@frozen
 class Bucket:
     """A token bucket: ``rate`` requests a second on average, bursts of up to ``burst``."""
 
@@ -250,7 +251,7 @@ class Bucket:
         return cls(rate=rate, burst=max(burst, 1))
 
 
-@dataclass(frozen=True)
+@frozen
 class RateLimits:
     """How fast SCIM clients may call, per directory and per token (``None``: no limit).
 
@@ -282,7 +283,7 @@ class RateLimits:
         )
 
 
-@dataclass(frozen=True)
+@frozen
 class BodyLimits:
     """The largest request body of the routes outside SCIM, in bytes (SCIM's is in ``Limits``).
 
@@ -304,7 +305,7 @@ class BodyLimits:
         )
 
 
-@dataclass(frozen=True)
+@frozen
 class MetricsSettings:
     """Who may scrape ``/metrics``, and what it shows."""
 
@@ -330,7 +331,7 @@ class MetricsSettings:
         )
 
 
-@dataclass(frozen=True)
+@frozen
 class LogPolicy:
     """What the provisioning log keeps (``SCIMGATE_LOG_*``)."""
 
@@ -354,7 +355,7 @@ class LogPolicy:
         )
 
 
-@dataclass(frozen=True)
+@frozen
 class SessionPolicy:
     """How long an admin's browser session lasts."""
 
@@ -400,7 +401,7 @@ def pass_to_server_processes(settings: "Settings", counters: str) -> None:
     os.environ.setdefault(MULTIPROCESS_DIRECTORY, counters)
 
 
-@dataclass(frozen=True)
+@frozen
 class Settings:
     """The configuration of one scimgate process."""
 

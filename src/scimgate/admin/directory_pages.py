@@ -6,7 +6,6 @@ the rotation and never again.
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request
@@ -17,6 +16,7 @@ from scimgate.admin.guard import admin_guard
 from scimgate.admin.web import PortalError, render
 from scimgate.api.engine import EngineDep
 from scimgate.api.public_root import public_root
+from scimgate.records import frozen
 from scimgate.service.administration import google_directories, oauth_clients, tenants
 from scimgate.service.administration.oauth_clients import IssuedClient
 from scimgate.service.event_stream import held_review, publishing
@@ -32,7 +32,7 @@ SearchText = Annotated[str, Query(max_length=200)]
 Start = Annotated[int, Query(ge=1, le=2**62)]
 
 
-@dataclass(frozen=True)
+@frozen
 class SearchQuery:
     """What a users or groups page is asked for: the text searched for, the first position."""
 

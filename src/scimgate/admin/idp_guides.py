@@ -6,12 +6,11 @@ guides say so, since consoles are renamed more often than protocols change.
 Steps name the SCIM base URL and the token shown next to them on the page.
 """
 
-from dataclasses import dataclass
-
+from scimgate.records import frozen
 from scimgate.scim.idp import IdpProfile
 
 
-@dataclass(frozen=True)
+@frozen
 class Step:
     """One thing to do, with the details that make it unambiguous."""
 
@@ -19,7 +18,7 @@ class Step:
     details: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@frozen
 class IdpGuide:
     idp: IdpProfile
     name: str

@@ -6,7 +6,6 @@ preview comes back as the whole page.
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -16,6 +15,7 @@ from sqlalchemy import Engine
 from scimgate.admin.guard import admin_guard
 from scimgate.admin.web import PortalError, render
 from scimgate.api.engine import EngineDep
+from scimgate.records import frozen
 from scimgate.service.administration import attribute_mappings, roles
 from scimgate.service.errors import Invalid
 from scimgate.service.portal import mapping_preview
@@ -35,13 +35,13 @@ Priority = Annotated[int, Form(ge=-1_000_000, le=1_000_000)]
 Found = TypeVar("Found", MappingPreview, RolePreview)
 
 
-@dataclass(frozen=True)
+@frozen
 class MappingForm:
     name: str = ""
     path: str = ""
 
 
-@dataclass(frozen=True)
+@frozen
 class RuleForm:
     kind: str = "group_name"
     match: str = ""
@@ -49,7 +49,7 @@ class RuleForm:
     priority: int = 100
 
 
-@dataclass(frozen=True)
+@frozen
 class Editors:
     """What the page's two editors show: the values typed, an error, a preview."""
 

@@ -6,7 +6,6 @@ A signing secret appears only in the answer to the form that made it
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -16,6 +15,7 @@ from sqlalchemy import Engine
 from scimgate.admin.guard import Session, admin_guard
 from scimgate.admin.web import PortalError, render
 from scimgate.api.engine import EngineDep
+from scimgate.records import frozen
 from scimgate.service.administration import tenants
 from scimgate.service.administration.admin_keys import WRITE_SCOPE
 from scimgate.service.errors import Conflict, Invalid, NotFound
@@ -41,7 +41,7 @@ DELIVERY_FILTERS = (
 _SEPARATORS = re.compile(r"[\s,]+")
 
 
-@dataclass(frozen=True)
+@frozen
 class EndpointForm:
     """The registration form as typed, to show again beside an error."""
 

@@ -14,17 +14,18 @@ there, whatever it sends.
 """
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from scimgate.records import frozen
+
 Answer = Callable[[Scope, str], Response]
 """The 413 of a family: its envelope around a detail a person can act on."""
 
 
-@dataclass(frozen=True)
+@frozen
 class Family:
     """Routes whose paths start with ``prefix``, with the largest body they accept."""
 

@@ -7,7 +7,7 @@ may only look; every other request is written to the audit log, refused or not
 """
 
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from http import HTTPStatus
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -30,6 +30,7 @@ from scimgate.api.engine import EngineDep
 from scimgate.api.errors import REFUSALS, as_scim
 from scimgate.api.management_gate import ACTOR_KEY
 from scimgate.api.public_root import public_root
+from scimgate.records import frozen
 from scimgate.service.administration import audit
 from scimgate.service.administration.admin_keys import READ_METHODS, Actor
 from scimgate.service.administration.directory_view import directory_groups, directory_users
@@ -163,7 +164,7 @@ Search = Annotated[
 ]
 
 
-@dataclass(frozen=True)
+@frozen
 class Paging:
     """The query of a page of users or groups: its size, its first position, a search."""
 
@@ -178,7 +179,7 @@ PageQuery = Annotated[Paging, Depends()]
 Row = TypeVar("Row")
 
 
-@dataclass(frozen=True)
+@frozen
 class _Listed(Generic[Row]):
     """How a page of users or groups is read: searched for ``q``, else from the normalized view."""
 

@@ -9,7 +9,6 @@ method to its handler.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from scim2_models import (
@@ -24,6 +23,7 @@ from starlette.responses import Response
 
 from scimgate.api.requests import response_parameters
 from scimgate.api.responses import render, resource_response
+from scimgate.records import frozen
 from scimgate.scim.creation import read_creation
 from scimgate.scim.etag import matches_if_none_match
 from scimgate.scim.group_patch import GroupPatchStep, split_group_patch
@@ -37,7 +37,7 @@ from scimgate.service.provisioning import bulk, discovery, groups, key_lookups, 
 from scimgate.service.provisioning.scope import Scope
 
 
-@dataclass(frozen=True)
+@frozen
 class Call:
     """One authenticated SCIM request, as its handler sees it."""
 

@@ -11,7 +11,6 @@ each change published exactly once, nothing published for nothing.
 
 import time
 from collections import Counter
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import typer
@@ -20,6 +19,7 @@ from sqlalchemy import Engine
 
 from scimgate.cli.common import add_row, console, engine_for, to_the_second
 from scimgate.config import GoogleSettings
+from scimgate.records import frozen
 from scimgate.scim.google_workspace import ScopeKind, SyncScope
 from scimgate.service.administration import google_directories, tenants
 from scimgate.service.administration.google_directories import ConnectionRequest
@@ -36,7 +36,7 @@ QUOTA_ERRORS = 3
 PEEK = 10_000
 
 
-@dataclass(frozen=True)
+@frozen
 class Step:
     name: str
     report: SyncReport

@@ -1,7 +1,6 @@
 """The ``list`` command ``users`` and ``groups`` share: a page of a directory's normalized view."""
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 import typer
@@ -18,11 +17,12 @@ from scimgate.cli.common import (
     public_root,
 )
 from scimgate.cli.json_output import JsonOption, print_json
+from scimgate.records import frozen
 
 Item = TypeVar("Item")
 
 
-@dataclass(frozen=True)
+@frozen
 class NormalizedListing(Generic[Item]):
     """How one kind of resource of the normalized view is listed: as a table or JSON."""
 

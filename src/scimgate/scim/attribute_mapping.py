@@ -7,12 +7,12 @@ or replace them by name.
 import re
 import typing
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import lru_cache, partial
 from typing import Any
 
 from scim2_models import AttributeBinding, BaseModel, InvalidPathException, Path
 
+from scimgate.records import frozen
 from scimgate.scim.idp import IdpProfile
 from scimgate.scim.resources import ENTERPRISE_SCHEMA
 
@@ -142,7 +142,7 @@ def _keys(model: Any, path: str) -> tuple[str, ...] | None:
     return None if alias is None else (extension, alias)
 
 
-@dataclass(frozen=True)
+@frozen
 class _Selection:
     """A sub-attribute of the entries of a core multi-valued attribute whose ``key`` equals a
     literal, compared as the models' filters compare (:meth:`AttributeBinding.comparable`).

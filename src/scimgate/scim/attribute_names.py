@@ -27,7 +27,7 @@ attribute qualified with its URN), as a PATCH writes each of their keys.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from functools import lru_cache
 from inspect import isclass
 from typing import Any, TypeGuard
@@ -41,6 +41,8 @@ from scim2_models import (
     Path,
     Resource,
 )
+
+from scimgate.records import frozen
 
 Slot = tuple[str, ...]
 """Where an attribute lands: its canonical name, under its extension's URN if it has one."""
@@ -115,7 +117,7 @@ def _value_at(model: type[Resource[Any]], path: str, value: Any) -> Any:
     return _complex_value(sub_model, value, path)
 
 
-@dataclass(frozen=True)
+@frozen
 class _Attribute:
     name: str
     """The name a read spells it with."""
@@ -126,7 +128,7 @@ class _Attribute:
     multi_valued: bool
 
 
-@dataclass(frozen=True)
+@frozen
 class _Schema:
     """What a model declares, keyed by folded name."""
 

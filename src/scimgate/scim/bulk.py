@@ -7,12 +7,12 @@ refusing the whole request.
 
 import heapq
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from scim2_models import InvalidPathException, InvalidValueException, TooManyException
 
+from scimgate.records import frozen
 from scimgate.scim.errors import from_validation_error
 
 BULK_REQUEST_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
@@ -38,7 +38,7 @@ class BulkEnvelope(BaseModel):
     operations: list[BulkOperationRequest] = Field(alias="Operations")
 
 
-@dataclass(frozen=True)
+@frozen
 class OperationTarget:
     """What an operation's path designates: an endpoint, and a resource id (or a bulkId)."""
 
@@ -107,7 +107,7 @@ def resolve(value: Any, created: dict[str, str]) -> Any:
     return value
 
 
-@dataclass(frozen=True)
+@frozen
 class Step:
     """The next operation to take: ready to run, or blocked by bulkIds nothing defined."""
 

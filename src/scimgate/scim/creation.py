@@ -12,11 +12,11 @@ refusal, then the settling rules of :mod:`scimgate.scim.values`, then the
 members' own).
 """
 
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from scim2_models import Context
 
+from scimgate.records import frozen
 from scimgate.scim.canonical_bodies import canonical_group, canonical_user
 from scimgate.scim.extensions import ResourceModels
 from scimgate.scim.group_patch import ListedMember, listed_members
@@ -26,7 +26,7 @@ from scimgate.scim.stored import stored_document
 from scimgate.scim.values import settled_group, settled_user
 
 
-@dataclass(frozen=True)
+@frozen
 class Creation:
     """What a creation request stores."""
 

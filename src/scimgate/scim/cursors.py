@@ -10,15 +10,16 @@ does not decode to one of these (a foreign or altered cursor) is refused with
 import base64
 import binascii
 import uuid
-from dataclasses import dataclass
 
 from scim2_models import InvalidCursorException
+
+from scimgate.records import frozen
 
 MAX_OFFSET_DIGITS = 18
 """The longest offset a cursor may hold: 18 digits stay within a 64-bit OFFSET."""
 
 
-@dataclass(frozen=True)
+@frozen
 class Position:
     """Where a page starts: after an id in id order (keyset), or at an offset."""
 

@@ -11,11 +11,11 @@ may hide attributes). Both ways give the same JSON; a test holds them to it.
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from scim2_models import Context, ListResponse, Message, Resource, ResponseParameters
 
+from scimgate.records import frozen
 from scimgate.scim.jsontext import dumps
 
 LIST_RESPONSE_SCHEMA = str(ListResponse.__schema__)
@@ -28,7 +28,7 @@ EXCLUDABLE_AS_STORED = frozenset({"members", "groups"})
 """Exclusions a document can honour by itself: whole multi-valued attributes the server adds."""
 
 
-@dataclass(frozen=True)
+@frozen
 class DocumentMeta:
     """What the HTTP layer reads of a resource's ``meta``: its ETag and its URL."""
 
@@ -36,7 +36,7 @@ class DocumentMeta:
     location: str | None
 
 
-@dataclass(frozen=True)
+@frozen
 class ScimDocument:
     """One resource as the JSON a read returns (``meta`` included)."""
 
@@ -65,7 +65,7 @@ class ScimDocument:
         return dumps(_without(self.content, excluded))
 
 
-@dataclass(frozen=True)
+@frozen
 class ListDocument:
     """A page of resources (RFC 7644 §3.4.2), written out the way ``ListResponse`` writes it."""
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import operator
 import re
-from dataclasses import dataclass
 from functools import lru_cache, reduce
 from typing import Any
 
@@ -27,6 +26,7 @@ from scim2_models import (
     Schema,
 )
 
+from scimgate.records import frozen
 from scimgate.scim.errors import from_validation_error
 from scimgate.scim.resources import (
     ENTERPRISE_SCHEMA,
@@ -141,7 +141,7 @@ def definition(schema: Schema) -> dict[str, Any]:
     return dumped
 
 
-@dataclass(frozen=True)
+@frozen
 class ResourceModels:
     """The models a directory's users and groups are read and written with."""
 

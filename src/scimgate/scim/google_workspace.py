@@ -16,9 +16,10 @@ number from ``…:customFields[field eq "Badge"].value``).
 """
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
+
+from scimgate.records import frozen
 
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 ENTERPRISE_SCHEMA = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
@@ -63,7 +64,7 @@ class ScopeKind(StrEnum):
     """The direct members of chosen groups, and those groups."""
 
 
-@dataclass(frozen=True)
+@frozen
 class SyncScope:
     """Which of a Google account's people the app sees; leaving the scope deprovisions."""
 

@@ -8,7 +8,6 @@ Steps keep the order of the request's operations.
 """
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
@@ -32,6 +31,8 @@ from scim2_models.path import (
     ValuePath,
 )
 
+from scimgate.records import frozen
+
 MEMBERS = "members"
 _MEMBER_LIST = TypeAdapter(list[GroupMember])
 
@@ -43,7 +44,7 @@ class MemberAction(Enum):
     replace = "replace"
 
 
-@dataclass(frozen=True)
+@frozen
 class ListedMember:
     """A member as a request lists it: an id, and the name the client shows for it."""
 
@@ -51,7 +52,7 @@ class ListedMember:
     display: str | None = None
 
 
-@dataclass(frozen=True)
+@frozen
 class MemberChange:
     """A change to the membership rows of one group.
 

@@ -15,12 +15,12 @@ general path reads it, without the filter.
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
 from scim2_models import Context, SCIMException, SearchRequest
 
+from scimgate.records import frozen
 from scimgate.scim.limits import Limits
 from scimgate.scim.requests import LIST_PARAMETERS, attribute_names
 from scimgate.scim.text import holds_unstorable
@@ -42,7 +42,7 @@ _COUNT = re.compile(r"[1-9][0-9]{0,8}")
 """A positive count in its plain spelling (the general path takes "007" and "-1" too)."""
 
 
-@dataclass(frozen=True)
+@frozen
 class KeyLookup:
     """``attribute eq "value"`` on one of the lookup keys, on the first page."""
 

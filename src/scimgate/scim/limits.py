@@ -3,10 +3,10 @@
 The operator sets them through ``Settings`` (``SCIMGATE_MAX_RESULTS`` and the like).
 """
 
-from dataclasses import dataclass
+from scimgate.records import frozen
 
 
-@dataclass(frozen=True)
+@frozen
 class Limits:
     """What the SCIM endpoint accepts, advertised in ``/ServiceProviderConfig``."""
 

@@ -7,12 +7,13 @@ a stored SCIM resource and answer with fixed fields, keeping the raw document
 next to them for anything the fields leave out.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import StrEnum
 from typing import Any
 
 from scim2_models import Context, Group
 
+from scimgate.records import frozen
 from scimgate.scim.attribute_mapping import custom_attributes
 from scimgate.scim.email_address import is_address
 from scimgate.scim.resources import ENTERPRISE_SCHEMA
@@ -27,13 +28,13 @@ class UserState(StrEnum):
     """Deleted by the IdP: only events and tombstones show a user in this state."""
 
 
-@dataclass(frozen=True)
+@frozen
 class GroupRef:
     id: str
     name: str
 
 
-@dataclass(frozen=True)
+@frozen
 class DirectoryUser:
     id: str
     """scimgate's id (the SCIM ``id``)."""
@@ -65,7 +66,7 @@ class DirectoryUser:
     """The SCIM document as the IdP left it."""
 
 
-@dataclass(frozen=True)
+@frozen
 class DirectoryGroup:
     id: str
     idp_id: str | None

@@ -48,13 +48,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from inspect import isclass
 from typing import Any
 
 import msgspec
 from pydantic import BaseModel
 
+from scimgate.records import frozen
 from scimgate.scim.patch_envelope import Envelope, operations_of
 from scimgate.scim.resources import ENTERPRISE_SCHEMA, USER_SCHEMA, UserResource
 
@@ -79,7 +79,7 @@ _PLAIN_ID = re.compile(r"[A-Za-z0-9._:@-]+")
 _BOOLEANS = {"true": True, "false": False}
 
 
-@dataclass(frozen=True)
+@frozen
 class _Shape:
     """The order a model's dump writes its attributes in, and that of its complex ones."""
 
@@ -105,7 +105,7 @@ _USER_SHAPE = _shape(UserResource)
 _NAME_ORDER = _USER_SHAPE.parts["name"].order
 
 
-@dataclass(frozen=True)
+@frozen
 class Assignment:
     """One attribute set to a value: what an ``add`` or ``replace`` of a single value does."""
 

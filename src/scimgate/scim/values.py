@@ -12,11 +12,11 @@ here, once, and are applied to that document:
   SHOULD NOT return duplicate values).
 """
 
-from dataclasses import dataclass
 from typing import Any
 
 from scim2_models import InvalidValueException
 
+from scimgate.records import frozen
 from scimgate.scim.compare import fold
 
 USER_NAME_MAX = 512
@@ -29,7 +29,7 @@ GROUP_DISPLAY_NAME_MAX = 512
 """The longest group ``displayName``, in characters (also once lower-cased: the lookup key)."""
 
 
-@dataclass(frozen=True)
+@frozen
 class Bounded:
     """A top-level string attribute with a longest value (and perhaps required)."""
 
@@ -48,7 +48,7 @@ GROUP_STRINGS = (
 )
 
 
-@dataclass(frozen=True)
+@frozen
 class MultiValued:
     """A multi-valued complex attribute of User and what makes two of its values the same."""
 

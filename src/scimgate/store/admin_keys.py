@@ -1,14 +1,14 @@
 """Admin API keys: bearer keys that open the management API, stored only as hashes."""
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, select, update
 
+from scimgate.records import frozen
 from scimgate.store.tables.access import admin_keys
 
 
-@dataclass(frozen=True)
+@frozen
 class AdminKey:
     id: str
     name: str

@@ -1,14 +1,14 @@
 """The audit log of administrative actions: rows are inserted and read, never changed."""
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, func, or_, select, update
 
+from scimgate.records import frozen
 from scimgate.store.tables.logs import audit_log
 
 
-@dataclass(frozen=True)
+@frozen
 class AuditEntry:
     id: str
     at: datetime
@@ -32,7 +32,7 @@ class AuditEntry:
     """The client address of refused credentials."""
 
 
-@dataclass(frozen=True)
+@frozen
 class AuditQuery:
     since: datetime | None = None
     actor: str | None = None

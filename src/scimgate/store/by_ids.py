@@ -11,12 +11,13 @@ whose rendering it shares out over its ids.
 """
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from functools import cached_property
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import ColumnElement, Connection, Executable, bindparam
 
+from scimgate.records import frozen
 from scimgate.store.prepared import Prepared
 
 S = TypeVar("S", bound=Executable)
@@ -28,7 +29,7 @@ MOST_PLACED = 64
 """The most ids a statement with one placeholder per id is built for."""
 
 
-@dataclass(frozen=True)
+@frozen
 class ByIds(Generic[S]):
     """``build(ids)``, a statement for the condition ``ids(column)``, with the ids bound
     under ``name``."""

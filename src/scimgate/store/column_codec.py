@@ -11,11 +11,11 @@ database), the module asks :attr:`ColumnCodec.sealed`.
 """
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from sqlalchemy import ColumnElement, Connection
 
+from scimgate.records import frozen
 from scimgate.store.encryption import Keyring, keyring_of, refuse_plain_read
 from scimgate.store.query.sealed import sealed_condition
 from scimgate.store.query.sorting import check_sortable
@@ -115,7 +115,7 @@ class PlainColumns(ColumnCodec):
         return None
 
 
-@dataclass(frozen=True)
+@frozen
 class SealedColumns(ColumnCodec):
     """Encryption on: personal values encrypted under the keyring's newest key, lookup
     columns holding keyed hashes (``scimgate.store.encryption``)."""

@@ -7,12 +7,12 @@ counts read the ``directory_id``-leading indexes; the request counts read only
 the last day of the provisioning log, through its ``received_at`` index.
 """
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, case, func, select
 
+from scimgate.records import frozen
 from scimgate.store import membership_lists
 from scimgate.store.column_codec import codec_of
 from scimgate.store.membership_lists import Member
@@ -23,7 +23,7 @@ from scimgate.store.tables.webhooks import webhook_deliveries
 from scimgate.store.webhook_deliveries import PENDING
 
 
-@dataclass(frozen=True)
+@frozen
 class Span:
     """The directories a measure covers: one directory, or those of some organizations."""
 
@@ -39,7 +39,7 @@ class Span:
         )
 
 
-@dataclass(frozen=True)
+@frozen
 class RequestCounts:
     """A directory's provisioning-log entries in a time window."""
 

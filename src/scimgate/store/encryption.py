@@ -26,7 +26,6 @@ import hmac
 import os
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any, Generic, NoReturn, TypeVar
 from weakref import WeakKeyDictionary
 
@@ -37,6 +36,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import Connection, Engine
 
 from scimgate.logging import OperatorError
+from scimgate.records import frozen
 from scimgate.scim import jsontext
 
 PREFIX = "v1:"
@@ -62,7 +62,7 @@ class EncryptionError(OperatorError):
     """
 
 
-@dataclass(frozen=True)
+@frozen
 class DataKey:
     """One configured key: its id, its cipher and the lookup key derived from it."""
 
@@ -215,7 +215,7 @@ def _hash(key: DataKey, attribute: str, directory_id: str, value: str) -> str:
 Position = TypeVar("Position")
 
 
-@dataclass(frozen=True)
+@frozen
 class Resealed(Generic[Position]):
     """One batch of a rotation: the last position it reached (None: the rows are done), and
     how many rows it changed."""

@@ -46,7 +46,7 @@ the event's id and directory) and decrypted when read.
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
@@ -66,6 +66,7 @@ from sqlalchemy import (
 from sqlalchemy.sql.elements import ColumnClause
 
 from scimgate.events.encoding import Payload
+from scimgate.records import frozen
 from scimgate.store import progress
 from scimgate.store.column_codec import ColumnCodec, codec_of
 from scimgate.store.encryption import Keyring, Resealed, count_keys
@@ -82,7 +83,7 @@ NUMBERED = "events.numbered"
 makes numbering transactions run one at a time."""
 
 
-@dataclass(frozen=True)
+@frozen
 class NewEvent:
     id: str
     organization_id: str
@@ -94,14 +95,14 @@ class NewEvent:
     """JSON values, or, as a use case records it, their text (``events.encoding``)."""
 
 
-@dataclass(frozen=True)
+@frozen
 class ReadEvent(NewEvent):
     """An event read back from its row: its payload as JSON values."""
 
     data: dict[str, Any]
 
 
-@dataclass(frozen=True)
+@frozen
 class StoredEvent(ReadEvent):
     seq: int
     """The event's position in the stream (the ``position`` column, not the row's ``seq``)."""

@@ -1,16 +1,16 @@
 """The extension schemas registered for a directory."""
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, delete, select, update
 
+from scimgate.records import frozen
 from scimgate.store.tables.configuration import extension_schemas
 from scimgate.store.tables.tenancy import directories
 
 
-@dataclass(frozen=True)
+@frozen
 class RegisteredSchema:
     id: str
     """The schema's URN."""

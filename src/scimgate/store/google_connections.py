@@ -1,11 +1,11 @@
 """Pulled Google Workspace directories: how to reach each, when to sync it, how it went."""
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, and_, delete, exists, or_, select, update
 
+from scimgate.records import frozen
 from scimgate.scim import jsontext
 from scimgate.store.column_codec import codec_of
 from scimgate.store.encryption import (
@@ -22,7 +22,7 @@ _KEY = "google_connections.credentials"
 """Where the sealed credentials live (bound into their encryption)."""
 
 
-@dataclass(frozen=True)
+@frozen
 class GoogleConnection:
     """A directory's connection as shown: never its credentials."""
 
@@ -293,7 +293,7 @@ def request_sync(conn: Connection, directory_id: str, at: datetime) -> bool:
     )
 
 
-@dataclass(frozen=True)
+@frozen
 class Channel:
     """A push notification channel Google holds open for a directory's users."""
 
@@ -305,7 +305,7 @@ class Channel:
     created_at: datetime
 
 
-@dataclass(frozen=True)
+@frozen
 class FoundChannel:
     channel: Channel
     token_hash: str

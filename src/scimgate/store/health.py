@@ -1,11 +1,10 @@
 """What readiness checks and metrics read from the database: cheap counts on indexed columns."""
 
-from dataclasses import dataclass
-
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, func, select, text
 
+from scimgate.records import frozen
 from scimgate.store.migrate import alembic_config
 from scimgate.store.tables.event_stream import held_events
 from scimgate.store.tables.webhooks import webhook_deliveries
@@ -17,7 +16,7 @@ def ping(conn: Connection) -> None:
     conn.execute(text("SELECT 1")).scalar_one()
 
 
-@dataclass(frozen=True)
+@frozen
 class Revisions:
     """The migration the database is at, and the newest one this version of scimgate ships."""
 
@@ -37,7 +36,7 @@ def revisions(conn: Connection) -> Revisions:
     )
 
 
-@dataclass(frozen=True)
+@frozen
 class Backlog:
     """Webhook deliveries still to make, and how many of those have failed at least once."""
 

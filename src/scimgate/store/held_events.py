@@ -6,17 +6,17 @@ of which types, and a sample of the users they would deprovision.
 """
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, delete, func, select
 
+from scimgate.records import frozen
 from scimgate.store.column_codec import codec_of
 from scimgate.store.events import NewEvent, ReadEvent, event_columns, event_row, opened_row
 from scimgate.store.tables.event_stream import held_events
 
 
-@dataclass(frozen=True)
+@frozen
 class HeldOverview:
     """What a directory holds back: how many events, made between when, of which types."""
 

@@ -5,7 +5,6 @@ are decrypted here.
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
@@ -19,6 +18,7 @@ from sqlalchemy import (
     union_all,
 )
 
+from scimgate.records import frozen
 from scimgate.store.batches import batches
 from scimgate.store.by_ids import ByIds, by_ids
 from scimgate.store.column_codec import ColumnCodec, codec_of
@@ -26,7 +26,7 @@ from scimgate.store.memberships import DISPLAY, member_row_id
 from scimgate.store.tables.resources import group_members, groups, users
 
 
-@dataclass(frozen=True)
+@frozen
 class Member:
     """A member of a group as the group lists it."""
 
@@ -35,7 +35,7 @@ class Member:
     display: str | None
 
 
-@dataclass(frozen=True)
+@frozen
 class Membership:
     """A group a user belongs to, as the user lists it."""
 

@@ -5,7 +5,7 @@ With encryption at rest on, a member's ``display`` is stored encrypted.
 """
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from sqlalchemy import (
@@ -20,6 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
+from scimgate.records import frozen
 from scimgate.store.batches import batches
 from scimgate.store.by_ids import ByIds, IdsCondition, by_ids
 from scimgate.store.column_codec import codec_of
@@ -38,7 +39,7 @@ def member_row_id(group_id: str, member_id: str) -> str:
     return f"{group_id}/{member_id}"
 
 
-@dataclass(frozen=True)
+@frozen
 class NewMember:
     id: str
     type: str
@@ -145,7 +146,7 @@ _MEMBER_IDS = by_ids(
 """Built once: read by every member change."""
 
 
-@dataclass(frozen=True)
+@frozen
 class Joiners:
     """What a request adding members to a group finds of the ids it names."""
 

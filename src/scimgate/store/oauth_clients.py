@@ -1,14 +1,14 @@
 """A directory's OAuth 2.0 clients, and the access tokens they obtained (in ``scim_tokens``)."""
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, Connection, delete, select, update
 
+from scimgate.records import frozen
 from scimgate.store.tables.tenancy import oauth_clients, scim_tokens
 
 
-@dataclass(frozen=True)
+@frozen
 class OAuthClient:
     """A client as listed: never its secret, nor the secret's hash."""
 
@@ -23,7 +23,7 @@ class OAuthClient:
     revoked_at: datetime | None
 
 
-@dataclass(frozen=True)
+@frozen
 class FoundClient:
     """A client found by its public ``client_id``, with its secret's stored hash."""
 

@@ -1,14 +1,14 @@
 """Browser sessions of the portal: looked up by the hash of the cookie's secret."""
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, delete, or_, select, update
 
+from scimgate.records import frozen
 from scimgate.store.tables.access import portal_sessions
 
 
-@dataclass(frozen=True)
+@frozen
 class PortalSession:
     id: str
     kind: str

@@ -28,13 +28,14 @@ instead: the general path, which the tests compare this one with.
 """
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 from weakref import WeakKeyDictionary, WeakSet
 
 from sqlalchemy import Connection, CursorResult, Engine, Executable
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.compiler import SQLCompiler
+
+from scimgate.records import frozen
 
 Processor = Callable[[Any], Any]
 
@@ -48,7 +49,7 @@ def through_sqlalchemy(engine: Engine) -> None:
     _GENERAL.add(engine)
 
 
-@dataclass(frozen=True)
+@frozen
 class _Compiled:
     """A statement as one dialect runs it: its SQL, and how values go in and come out."""
 

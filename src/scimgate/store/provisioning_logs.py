@@ -6,12 +6,12 @@ encrypted (bound to the entry).
 """
 
 import hashlib
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, and_, delete, or_, select, union, update
 
+from scimgate.records import frozen
 from scimgate.scim.compare import fold
 from scimgate.store.column_codec import ColumnCodec, SealedColumns, codec_of
 from scimgate.store.encryption import LOG_USER_NAME_LOOKUP, Keyring, Resealed, count_keys, key_id_of
@@ -24,7 +24,7 @@ _SEALED_TEXTS = ("user_name", "query", "error_detail", "diagnosis")
 _SEALED_BODIES = ("request_body", "response_body")
 
 
-@dataclass(frozen=True)
+@frozen
 class LogEntry:
     """A SCIM request as the log keeps it: no headers but the user agent, bodies scrubbed."""
 
@@ -49,7 +49,7 @@ class LogEntry:
     diagnosis: str | None
 
 
-@dataclass(frozen=True)
+@frozen
 class LogSearch:
     """Which entries of a directory to list, newest first."""
 

@@ -4,10 +4,10 @@ Every change of the rules restamps the directory (``scimgate.store.configuration
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from sqlalchemy import Connection, bindparam, delete, select
 
+from scimgate.records import frozen
 from scimgate.store.batches import batches
 from scimgate.store.by_ids import by_ids
 from scimgate.store.configuration import restamp
@@ -15,7 +15,7 @@ from scimgate.store.tables.configuration import role_rules, user_roles
 from scimgate.store.tables.resources import users
 
 
-@dataclass(frozen=True)
+@frozen
 class RoleRule:
     id: str
     kind: str

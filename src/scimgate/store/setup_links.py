@@ -1,14 +1,14 @@
 """Setup links: an organization's expiring one-time links for its IT admin."""
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, select, update
 
+from scimgate.records import frozen
 from scimgate.store.tables.access import setup_links
 
 
-@dataclass(frozen=True)
+@frozen
 class SetupLink:
     id: str
     organization_id: str

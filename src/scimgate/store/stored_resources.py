@@ -6,16 +6,16 @@ joins them into the ``ResourceTable`` of users and of groups.
 """
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table
 
+from scimgate.records import frozen
 from scimgate.store.column_codec import ColumnCodec
 
 
-@dataclass(frozen=True)
+@frozen
 class StoredResource:
     """A resource as stored: its SCIM document and the server-owned values around it."""
 
@@ -36,7 +36,7 @@ class StoredResource:
         return StoredResource(self.id, doc, self.created_at, at, self.version + 1, at)
 
 
-@dataclass(frozen=True)
+@frozen
 class ResourceLayout:
     """How one resource type is laid out: its table and the columns derived from its document."""
 

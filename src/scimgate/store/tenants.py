@@ -1,12 +1,12 @@
 """Organizations, directories and the bearer tokens that open a directory."""
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, select, update
 
+from scimgate.records import frozen
 from scimgate.store.errors import NotFound
 from scimgate.store.prepared import Prepared
 from scimgate.store.tables.tenancy import credential_stamps, directories, organizations, scim_tokens
@@ -15,14 +15,14 @@ LIVE = "live"
 """The delivery of a directory whose events are published as they happen (not held back)."""
 
 
-@dataclass(frozen=True)
+@frozen
 class Organization:
     id: str
     name: str
     created_at: datetime
 
 
-@dataclass(frozen=True)
+@frozen
 class Directory:
     id: str
     organization_id: str
@@ -65,7 +65,7 @@ class Directory:
     """``scim``: its IdP pushes; ``google``: scimgate pulls it from Google Workspace."""
 
 
-@dataclass(frozen=True)
+@frozen
 class TokenRecord:
     id: str
     directory_id: str
@@ -231,7 +231,7 @@ def insert_token(conn: Connection, token: TokenRecord, secret_hash: str) -> None
     conn.execute(scim_tokens.insert().values(**vars(token), secret_hash=secret_hash))
 
 
-@dataclass(frozen=True)
+@frozen
 class FoundToken:
     """A token found by its hash, with the hash as stored and the directory it opens."""
 

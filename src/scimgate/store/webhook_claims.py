@@ -9,12 +9,13 @@ so that concurrent workers take different ones, and SQLite serializes writers
 already.
 """
 
-from dataclasses import astuple, dataclass, replace
+from dataclasses import astuple, replace
 from datetime import datetime
 
 from sqlalchemy import Connection, func, or_, select, tuple_, update
 from sqlalchemy.sql.elements import ColumnElement
 
+from scimgate.records import frozen
 from scimgate.store.tables.webhooks import webhook_deliveries, webhook_endpoints
 from scimgate.store.webhook_deliveries import PENDING, Delivery
 
@@ -25,7 +26,7 @@ HEADS_PER_QUERY = 500
 """Lines whose heads one statement looks up (bound parameters stay well under limits)."""
 
 
-@dataclass(frozen=True)
+@frozen
 class Head:
     """The oldest pending delivery of a line: an endpoint and a directory."""
 

@@ -7,11 +7,11 @@ of each to every endpoint that wants it; deliveries stay ``pending`` until a
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, delete, func, or_, select, update
 
+from scimgate.records import frozen
 from scimgate.store.tables.event_stream import events
 from scimgate.store.tables.webhooks import webhook_attempts, webhook_deliveries
 
@@ -21,7 +21,7 @@ EXPIRED = "expired"
 """A delivery whose event retention removed before it could be delivered."""
 
 
-@dataclass(frozen=True)
+@frozen
 class EventRef:
     """What a delivery needs to know of an event."""
 
@@ -31,7 +31,7 @@ class EventRef:
     directory_id: str
 
 
-@dataclass(frozen=True)
+@frozen
 class Published(EventRef):
     """What fan-out needs to know of an event: whom it is for, and when it was published."""
 
@@ -40,7 +40,7 @@ class Published(EventRef):
     published_at: datetime
 
 
-@dataclass(frozen=True)
+@frozen
 class Delivery:
     id: str
     endpoint_id: str
@@ -58,7 +58,7 @@ class Delivery:
     delivered_at: datetime | None
 
 
-@dataclass(frozen=True)
+@frozen
 class Attempt:
     id: str
     delivery_id: str
@@ -116,7 +116,7 @@ def list_deliveries(
     return [Delivery(**row._mapping) for row in rows]
 
 
-@dataclass(frozen=True)
+@frozen
 class Failing:
     """An endpoint's waiting deliveries that have failed at least once."""
 

@@ -1,19 +1,19 @@
 """Webhook endpoints, their signing secrets, and which events each one receives."""
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, delete, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
+from scimgate.records import frozen
 from scimgate.store.tables.event_stream import events
 from scimgate.store.tables.webhooks import webhook_endpoints, webhook_secrets
 from scimgate.store.webhook_deliveries import EventRef, Published
 
 
-@dataclass(frozen=True)
+@frozen
 class Endpoint:
     id: str
     organization_id: str | None
@@ -44,7 +44,7 @@ class Endpoint:
         )
 
 
-@dataclass(frozen=True)
+@frozen
 class Secret:
     id: str
     endpoint_id: str

@@ -8,12 +8,12 @@ beside the keys: it is the bootstrap key, with write scope.
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
 from datetime import timedelta
 
 from scim2_models import UnauthorizedException
 from sqlalchemy import Engine
 
+from scimgate.records import frozen
 from scimgate.service.errors import Invalid
 from scimgate.store import admin_keys
 from scimgate.store.admin_keys import AdminKey
@@ -34,7 +34,7 @@ LAST_USED_RESOLUTION = timedelta(minutes=1)
 BOOTSTRAP_ACTOR = "admin-token"
 
 
-@dataclass(frozen=True)
+@frozen
 class IssuedKey:
     """A key as it is shown once, at creation: the secret is never shown again."""
 
@@ -42,7 +42,7 @@ class IssuedKey:
     secret: str
 
 
-@dataclass(frozen=True)
+@frozen
 class Actor:
     """Who made a management request."""
 

@@ -5,11 +5,11 @@ and reason within ``REFUSAL_WINDOW`` share one row, which counts them.
 """
 
 import re
-from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import Engine
 
+from scimgate.records import frozen
 from scimgate.store import audit, tenants
 from scimgate.store.audit import AuditEntry, AuditQuery
 from scimgate.store.ids import new_id, utcnow
@@ -25,7 +25,7 @@ _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f]")
 _PATH_PARAM = re.compile(r"/([^/{}]+)/\{(\w+)")
 
 
-@dataclass(frozen=True)
+@frozen
 class Action:
     """What to record; free text is cleaned and cut to the columns' sizes here."""
 
@@ -67,7 +67,7 @@ def _singular(collection: str) -> str:
     return collection.removesuffix("s")
 
 
-@dataclass(frozen=True)
+@frozen
 class AuditPage:
     entries: list[AuditEntry]
     next_before: int | None
@@ -101,7 +101,7 @@ def record(engine: Engine, action: Action) -> AuditEntry:
     return entry
 
 
-@dataclass(frozen=True)
+@frozen
 class Refusal:
     """Credentials refused to a client address: the action it tried and the reason."""
 

@@ -1,9 +1,8 @@
 """First start: a database with nothing in it gets a demo directory and a first admin key."""
 
-from dataclasses import dataclass
-
 from sqlalchemy import Engine
 
+from scimgate.records import frozen
 from scimgate.service.administration import admin_keys, tenants
 from scimgate.store.migrate import first_start_lock, upgrade
 
@@ -12,7 +11,7 @@ DEMO_DIRECTORY = "Demo directory"
 FIRST_ADMIN_KEY = "first admin key"
 
 
-@dataclass(frozen=True)
+@frozen
 class Bootstrap:
     """What a first start created; None when the database already had directories."""
 

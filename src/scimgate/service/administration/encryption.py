@@ -7,11 +7,11 @@ It also encrypts rows written before encryption was turned on.
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Engine
 
+from scimgate.records import frozen
 from scimgate.store import events, google_connections, memberships, offboarding, provisioning_logs
 from scimgate.store.encryption import EncryptionError, Keyring, Resealed, keyring_of_engine
 from scimgate.store.resource_tables import GROUPS, USERS
@@ -27,7 +27,7 @@ GOOGLE_CREDENTIALS = "Google Workspace credentials"
 """Pulled directories' own credentials: service account keys and administrators' consents."""
 
 
-@dataclass(frozen=True)
+@frozen
 class TableKeys:
     """One kind of stored value and how many rows each key id protects (``PLAIN``: none)."""
 
@@ -59,7 +59,7 @@ def _order(item: tuple[str | None, int]) -> tuple[bool, str]:
     return (item[0] is None, item[0] or "")
 
 
-@dataclass(frozen=True)
+@frozen
 class Rotation:
     """What a rotation did: rows re-encrypted per kind of value, under which key."""
 

@@ -6,12 +6,12 @@ offboarding records' times. The tombstone goes.
 """
 
 from contextlib import suppress
-from dataclasses import dataclass
 from typing import Any
 
 from scim2_models import NotFoundException
 from sqlalchemy import Engine
 
+from scimgate.records import frozen
 from scimgate.scim.limits import Limits
 from scimgate.scim.normalized import DirectoryUser, UserState
 from scimgate.service.directories import existing_directory
@@ -28,7 +28,7 @@ class StillActive(Conflict):
     """The user is active in the directory: the IdP would provision it again."""
 
 
-@dataclass(frozen=True)
+@frozen
 class Purged:
     user_id: str
     deleted_now: bool

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from typing import Any
 
 from sqlalchemy import Connection, Engine
 
 from scimgate.config import GoogleSettings
+from scimgate.records import frozen
 from scimgate.scim.extensions import definition, read_schema
 from scimgate.scim.google_workspace import GOOGLE_DEFINITION, SyncScope
 from scimgate.scim.idp import IdpProfile
@@ -48,7 +49,7 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _KEY_FIELDS = ("client_email", "client_id", "private_key")
 
 
-@dataclass(frozen=True)
+@frozen
 class ConnectionRequest:
     """How a directory reaches its Google Workspace, as an administrator gave it."""
 

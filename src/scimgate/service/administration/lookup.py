@@ -14,7 +14,6 @@ application reads: it confirms nothing to drift detection.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, cast
 
@@ -22,6 +21,7 @@ from pydantic import ValidationError
 from scim2_models import SearchRequest
 from sqlalchemy import Engine
 
+from scimgate.records import frozen
 from scimgate.scim.limits import Limits
 from scimgate.scim.normalized import DirectoryUser
 from scimgate.service.administration.directory_view import normalized_users
@@ -57,7 +57,7 @@ _ATTRIBUTES = {
 }
 
 
-@dataclass(frozen=True)
+@frozen
 class LoginClaims:
     """What the app knows about the person signing in; any of them may be missing."""
 
@@ -71,7 +71,7 @@ class LoginClaims:
         return [(key, value) for key, value in given if value]
 
 
-@dataclass(frozen=True)
+@frozen
 class UserMatch:
     directory_id: str
     matched: LoginKey

@@ -12,11 +12,11 @@ process at its next request.
 """
 
 import hmac
-from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import Connection, Engine
 
+from scimgate.records import frozen
 from scimgate.service.administration.tenants import new_secret, token_hash
 from scimgate.service.directories import existing_directory, pushed_directory
 from scimgate.store import oauth_clients, tenants
@@ -36,7 +36,7 @@ KEPT_EXPIRED = timedelta(hours=1)
 """How long an expired access token is kept: a late request hears that it expired."""
 
 
-@dataclass(frozen=True)
+@frozen
 class IssuedClient:
     """A client with its secret, as shown once: at creation and at each rotation."""
 
@@ -44,7 +44,7 @@ class IssuedClient:
     secret: str
 
 
-@dataclass(frozen=True)
+@frozen
 class AccessToken:
     secret: str
     expires_in: int

@@ -11,12 +11,13 @@ link can never reach another organization's directory.
 
 import hashlib
 import secrets
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 
 from scimgate.config import GoogleSettings
+from scimgate.records import frozen
 from scimgate.scim.idp import IdpProfile
 from scimgate.scim.normalized import DirectoryGroup, DirectoryUser
 from scimgate.service.administration import google_directories, oauth_clients, tenants
@@ -59,7 +60,7 @@ class UnknownSetupLink(SetupLinkRefused):
     """No link has this secret (a typo, a truncated copy, a guess)."""
 
 
-@dataclass(frozen=True)
+@frozen
 class IssuedLink:
     """A link as it is shown once, at creation: its secret is never shown again."""
 
@@ -262,7 +263,7 @@ def setup_oauth_client(engine: Engine, link: SetupLink) -> oauth_clients.IssuedC
         return oauth_clients.add_client(conn, locked.directory_id, name)
 
 
-@dataclass(frozen=True)
+@frozen
 class LinkOpening:
     """What opening a link's address did."""
 
@@ -287,7 +288,7 @@ def open_link(engine: Engine, secret: str, held: PortalSession | None) -> LinkOp
     return LinkOpening(link, redeem(engine, secret))
 
 
-@dataclass(frozen=True)
+@frozen
 class OpenLink:
     """A usable link with what its pages show: its organization and, once chosen, directory."""
 
@@ -320,7 +321,7 @@ FAILURE_COUNT_CAP = 100
 """Failures are counted up to this many (the status is polled every few seconds)."""
 
 
-@dataclass(frozen=True)
+@frozen
 class SetupStatus:
     """The link's directory coming alive, as the IT admin watches it."""
 

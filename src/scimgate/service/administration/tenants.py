@@ -2,12 +2,12 @@
 
 import hashlib
 import secrets
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from scim2_models import UnauthorizedException
 from sqlalchemy import Connection, Engine
 
+from scimgate.records import frozen
 from scimgate.scim.idp import IdpProfile, recognise
 from scimgate.service.directories import existing_directory, pushed_directory
 from scimgate.service.errors import NotUnique, UnknownOrganization
@@ -23,7 +23,7 @@ LAST_USED_RESOLUTION = timedelta(minutes=1)
 """A token's last-used time is written at most this often (by each server process)."""
 
 
-@dataclass(frozen=True)
+@frozen
 class IssuedToken:
     """A token as it is shown once, at creation: the secret is never shown again."""
 
@@ -31,7 +31,7 @@ class IssuedToken:
     secret: str
 
 
-@dataclass(frozen=True)
+@frozen
 class NewDirectory:
     directory: Directory
     token: IssuedToken
@@ -170,7 +170,7 @@ def issue_token(conn: Connection, directory_id: str, name: str) -> IssuedToken:
     return IssuedToken(record, secret)
 
 
-@dataclass(frozen=True)
+@frozen
 class TokenUse:
     """A token's last-used time, to be written (by the provisioning log's writer)."""
 
@@ -179,7 +179,7 @@ class TokenUse:
     at: datetime
 
 
-@dataclass(frozen=True)
+@frozen
 class Credential:
     """Who a SCIM request is: the directory its token opens, and that token."""
 

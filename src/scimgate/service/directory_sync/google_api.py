@@ -14,13 +14,13 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
 import httpx
 
 from scimgate.config import GoogleSettings
+from scimgate.records import frozen
 
 if TYPE_CHECKING:
     # Imported where they are used: google-auth and the requests it brings add about
@@ -62,7 +62,7 @@ class GoogleApiError(Exception):
         self.status = status
 
 
-@dataclass(frozen=True)
+@frozen
 class ApiCall:
     """One request to Google, as the provisioning log keeps it."""
 

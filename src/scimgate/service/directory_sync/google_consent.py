@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from scimgate.config import GoogleSettings
+from scimgate.records import frozen
 from scimgate.service.directory_sync.google_api import CONSENT, CONSENT_SCOPES, GoogleApiError
 
 if TYPE_CHECKING:
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 TIMEOUT = 30.0
 
 
-@dataclass(frozen=True)
+@frozen
 class Consent:
     """What an administrator's consent gave: who they are, and the credentials to keep."""
 

@@ -12,7 +12,6 @@ import json
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from sqlalchemy import Engine
 
 from scimgate.config import GoogleSettings
 from scimgate.logging import failure
+from scimgate.records import frozen
 from scimgate.scim.google_workspace import ScopeKind, SyncScope
 from scimgate.scim.limits import Limits
 from scimgate.service.directories import existing_directory
@@ -49,7 +49,7 @@ CONCURRENCY = 2
 """Directories one worker syncs at the same time."""
 
 
-@dataclass(frozen=True)
+@frozen
 class SyncReport:
     counts: SyncCounts
     error: str | None

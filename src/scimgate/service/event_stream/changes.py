@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from functools import cached_property
 from typing import Any
 
@@ -31,6 +31,7 @@ from scimgate.events.models import (
     MembershipData,
     UserData,
 )
+from scimgate.records import frozen
 from scimgate.scim.normalized import DirectoryGroup, DirectoryUser, UserState
 from scimgate.service.event_stream import publishing
 from scimgate.service.event_stream.payloads import PayloadBuilder, UserFacts, directory_info
@@ -49,7 +50,7 @@ from scimgate.store.tenants import Directory
 from scimgate.store.transactions import one_statement_writing, writing
 
 
-@dataclass(frozen=True)
+@frozen
 class MemberMove:
     """A membership row added or removed by a request."""
 
@@ -60,7 +61,7 @@ class MemberMove:
     """A user added, as it was read just before it joined, where the add read it so."""
 
 
-@dataclass(frozen=True)
+@frozen
 class UnitOfWork:
     """One writing transaction on one directory, and the changes it has recorded so far.
 

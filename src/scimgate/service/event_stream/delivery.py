@@ -17,7 +17,6 @@ import random
 import secrets
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import httpx
@@ -26,6 +25,7 @@ from standardwebhooks.webhooks import Webhook
 
 from scimgate import __version__
 from scimgate.config import DEFAULT_RETRY_SCHEDULE
+from scimgate.records import frozen
 from scimgate.service.event_stream import event_feed, outbound
 from scimgate.service.event_stream.destinations import RefusedDestination
 from scimgate.store import events, progress, webhook_claims, webhook_deliveries, webhook_endpoints
@@ -51,7 +51,7 @@ EXCERPT_BYTES = 4 * EXCERPT_CHARS
 ERROR_CHARS = 512
 
 
-@dataclass(frozen=True)
+@frozen
 class RetryPolicy:
     """When to try a failed delivery again: exponential backoff with jitter.
 
@@ -73,7 +73,7 @@ class RetryPolicy:
         return self.delays[failures - 1] * random.uniform(1 - self.jitter, 1 + self.jitter)
 
 
-@dataclass(frozen=True)
+@frozen
 class Job:
     """A leased delivery, with everything needed to send it."""
 
@@ -83,7 +83,7 @@ class Job:
     secrets: list[str]
 
 
-@dataclass(frozen=True)
+@frozen
 class Answer:
     """What one attempt got: a status code and the start of the body, or an error."""
 
@@ -247,7 +247,7 @@ def send(job: Job, client: httpx.Client, timeout: float) -> Answer:
         return Answer(sent_at, None, _elapsed_ms(started), error=error[:ERROR_CHARS])
 
 
-@dataclass(frozen=True)
+@frozen
 class Outcome:
     delivered: bool
     retry_in: float | None

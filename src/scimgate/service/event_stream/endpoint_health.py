@@ -4,10 +4,9 @@ An enabled endpoint that answers 500 is not healthy because it is enabled; the p
 the failures beside the state, on the endpoint's page, in the list and on the dashboard.
 """
 
-from dataclasses import dataclass
-
 from sqlalchemy import Engine
 
+from scimgate.records import frozen
 from scimgate.service.event_stream import webhooks
 from scimgate.service.event_stream.webhooks import EndpointInfo
 from scimgate.store import webhook_deliveries
@@ -15,7 +14,7 @@ from scimgate.store.transactions import reading
 from scimgate.store.webhook_deliveries import Failing
 
 
-@dataclass(frozen=True)
+@frozen
 class FailingEndpoint:
     endpoint: EndpointInfo
     failing: Failing

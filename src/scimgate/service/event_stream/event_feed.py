@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine
 
 from scimgate.events.models import DEPROVISIONING_TYPES, SCHEMA_VERSION, Deprovisioning, EventType
+from scimgate.records import frozen
 from scimgate.scim.instants import rfc3339
 from scimgate.service.directories import existing_directory
 from scimgate.service.errors import Invalid, UnknownOrganization, UnknownUser
@@ -29,7 +29,7 @@ class CursorExpired(Exception):
     """The cursor points before events that retention has already removed."""
 
 
-@dataclass(frozen=True)
+@frozen
 class EventFilter:
     organization_id: str | None = None
     directory_id: str | None = None
@@ -44,7 +44,7 @@ class EventFilter:
             )
 
 
-@dataclass(frozen=True)
+@frozen
 class EventPage:
     events: list[dict[str, Any]]
     next_cursor: int

@@ -5,12 +5,12 @@ releases or discards them, the portal shows how many there are, over which span 
 of which types, and a sample of the users they would deprovision.
 """
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Engine
 
 from scimgate.events.models import DEPROVISIONING_TYPES
+from scimgate.records import frozen
 from scimgate.service.directories import existing_directory
 from scimgate.store import held_events
 from scimgate.store.held_events import HeldOverview
@@ -21,7 +21,7 @@ SAMPLE = 10
 """Users named in a review; the others are counted."""
 
 
-@dataclass(frozen=True)
+@frozen
 class Leaver:
     """A user a held event would deprovision."""
 
@@ -33,7 +33,7 @@ class Leaver:
     occurred_at: datetime
 
 
-@dataclass(frozen=True)
+@frozen
 class HeldReview:
     directory: Directory
     held: HeldOverview

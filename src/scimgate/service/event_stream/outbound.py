@@ -21,7 +21,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
 
@@ -29,6 +28,7 @@ import httpcore
 import httpx
 
 from scimgate.config import AllowedHosts
+from scimgate.records import frozen
 from scimgate.service.event_stream import destinations
 from scimgate.service.event_stream.destinations import RefusedDestination
 
@@ -36,7 +36,7 @@ _local = threading.local()
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
+@frozen
 class _Deadline:
     at: float
     """``time.monotonic()`` when the attempt's time is up."""

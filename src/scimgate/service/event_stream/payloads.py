@@ -12,6 +12,7 @@ from scim2_models import NotFoundException
 from sqlalchemy import Connection
 
 from scimgate.events.models import DirectoryInfo
+from scimgate.records import frozen
 from scimgate.scim.attribute_mapping import custom_attributes_of_dump
 from scimgate.scim.normalized import (
     DirectoryGroup,
@@ -59,7 +60,7 @@ def directory_info(directory: Directory) -> DirectoryInfo:
     )
 
 
-@dataclass(frozen=True)
+@frozen
 class UserFacts:
     """What a user's payload is built from: its row, its groups and its stored roles."""
 

@@ -12,7 +12,6 @@ dry-run mode holds everything from the start, until its first sync is reviewed.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,6 +26,7 @@ from scimgate.events.models import (
     EventType,
     UserData,
 )
+from scimgate.records import frozen
 from scimgate.service.directories import existing_directory, locked_directory
 from scimgate.service.errors import UnknownDirectory
 from scimgate.service.event_stream.payloads import directory_info
@@ -43,7 +43,7 @@ PERCENT_RULE_FLOOR = 5
 leaver in a directory of five does not trip the valve."""
 
 
-@dataclass(frozen=True)
+@frozen
 class Recorded:
     """An event recorded in a transaction, with its typed payload."""
 
@@ -163,7 +163,7 @@ def publish_notice(
     events.publish(conn, [event], utcnow())
 
 
-@dataclass(frozen=True)
+@frozen
 class HeldSummary:
     directory_id: str
     delivery: str

@@ -3,11 +3,10 @@
 A dry run is chosen when the directory is created (``tenants.create_directory``).
 """
 
-from dataclasses import dataclass
-
 from sqlalchemy import Engine
 
 from scimgate.events.models import DeprovisionReason
+from scimgate.records import frozen
 from scimgate.service.directories import existing_directory
 from scimgate.service.errors import Invalid, UnknownAssignmentGroup
 from scimgate.service.event_stream.changes import changing
@@ -16,7 +15,7 @@ from scimgate.store.name_lookups import group_named
 from scimgate.store.transactions import writing
 
 
-@dataclass(frozen=True)
+@frozen
 class SafetyValve:
     directory_id: str
     delivery: str

@@ -8,13 +8,14 @@ An endpoint's URL is shown without the credentials it may carry.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Engine
 
 from scimgate.config import AllowedHosts
 from scimgate.events.models import EventType
+from scimgate.records import frozen
 from scimgate.service.errors import Conflict, Invalid, NotFound
 from scimgate.service.event_stream import destinations
 from scimgate.service.event_stream.delivery import new_delivery, new_secret
@@ -38,7 +39,7 @@ DEFAULT_OVERLAP = timedelta(hours=24)
 MAX_OVERLAP = timedelta(days=30)
 
 
-@dataclass(frozen=True)
+@frozen
 class SigningKey:
     """A secret as listings show it: when it was made and when it stops signing, never its value."""
 
@@ -47,7 +48,7 @@ class SigningKey:
     expires_at: datetime | None
 
 
-@dataclass(frozen=True)
+@frozen
 class EndpointInfo(Endpoint):
     """An endpoint as listings show it: its URL masked, with its signing keys."""
 
@@ -55,7 +56,7 @@ class EndpointInfo(Endpoint):
     """Valid secrets, newest first; two during a rotation's overlap."""
 
 
-@dataclass(frozen=True)
+@frozen
 class WithSecret:
     """An endpoint with a secret just made: the only time the secret is shown."""
 
@@ -63,7 +64,7 @@ class WithSecret:
     secret: str
 
 
-@dataclass(frozen=True)
+@frozen
 class Replayed:
     replayed: int
     already_pending: int

@@ -19,7 +19,6 @@ import socket
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
 from datetime import timedelta
 
 import httpx
@@ -28,6 +27,7 @@ from sqlalchemy import Engine
 
 from scimgate.config import EventSettings, GoogleSettings, LogPolicy, Settings
 from scimgate.logging import failure
+from scimgate.records import frozen
 from scimgate.service.directory_sync.google_runs import PullLoop
 from scimgate.service.event_stream import delivery, outbound
 from scimgate.service.event_stream.delivery import FANOUT_BATCH, USER_AGENT, Job, RetryPolicy
@@ -241,7 +241,7 @@ def build(settings: Settings) -> Worker:
     )
 
 
-@dataclass(frozen=True)
+@frozen
 class BackgroundWorker:
     """A worker running in a daemon thread of this process (``scimgate serve``)."""
 

@@ -6,10 +6,10 @@ named position of ``worker_cursors`` on every turn; a heartbeat older than
 """
 
 import time
-from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
+from scimgate.records import frozen
 from scimgate.store import health, progress
 from scimgate.store.driver_errors import probing
 from scimgate.store.errors import Unreachable
@@ -26,7 +26,7 @@ def heartbeat(engine: Engine) -> None:
         progress.advance(conn, HEARTBEAT_POSITION, int(time.time()))
 
 
-@dataclass(frozen=True)
+@frozen
 class Readiness:
     """Each check's verdict: ``"ok"``, or what is wrong."""
 

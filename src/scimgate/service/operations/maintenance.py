@@ -1,7 +1,6 @@
 """Periodic upkeep the worker runs: retention, tombstones, overdue alerts, old logs, sessions,
 refilled rate-limit buckets."""
 
-from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import Engine
@@ -9,6 +8,7 @@ from sqlalchemy import Engine
 from scimgate.config import EventSettings, LogPolicy
 from scimgate.events.encoding import encoded
 from scimgate.events.models import EventType, OffboardingData
+from scimgate.records import frozen
 from scimgate.service.directories import locked_directory
 from scimgate.service.event_stream import event_feed
 from scimgate.service.event_stream.event_feed import PURGED_THROUGH
@@ -22,7 +22,7 @@ from scimgate.store.transactions import writing
 OVERDUE_BATCH = 500
 
 
-@dataclass(frozen=True)
+@frozen
 class Upkeep:
     events_purged_through: int
     tombstones_purged: int

@@ -7,7 +7,7 @@ no header but the user agent, and no ``password`` value at any depth of a body.
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote
@@ -15,6 +15,7 @@ from urllib.parse import unquote
 from sqlalchemy import Connection, Engine
 
 from scimgate.config import LogPolicy
+from scimgate.records import frozen
 from scimgate.scim import jsontext
 from scimgate.scim.idp import recognise
 from scimgate.scim.text import holds_unstorable, storable
@@ -47,7 +48,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
 
-@dataclass(frozen=True)
+@frozen
 class CapturedRequest:
     """A SCIM request and its answer as the HTTP layer saw them, secrets still inside."""
 
@@ -293,7 +294,7 @@ def _text(value: Any, limit: int) -> str | None:
     return storable(str(value)[:limit]) if value is not None else None
 
 
-@dataclass(frozen=True)
+@frozen
 class LogPage:
     entries: list[LogEntry]
     next_cursor: str | None

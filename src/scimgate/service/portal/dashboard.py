@@ -7,11 +7,11 @@ many failed, when a token last opened it, whether its events reach the app.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Engine
 
+from scimgate.records import frozen
 from scimgate.service.directories import PULLED, existing_directory
 from scimgate.service.directory_sync.sync_log import SYNC_METHOD
 from scimgate.service.errors import UnknownOrganization
@@ -32,7 +32,7 @@ ERROR_THRESHOLD = 0.10
 """A directory whose share of failed requests reaches this is shown as failing."""
 
 
-@dataclass(frozen=True)
+@frozen
 class Health:
     """A directory's state in words, with the badge style that goes with it."""
 
@@ -57,7 +57,7 @@ HEALTHY = Health(
 )
 
 
-@dataclass(frozen=True)
+@frozen
 class DirectoryHealth:
     directory: Directory
     users: int
@@ -94,20 +94,20 @@ class DirectoryHealth:
         return HEALTHY
 
 
-@dataclass(frozen=True)
+@frozen
 class OrganizationOverview:
     organization: Organization
     directories: list[DirectoryHealth]
 
 
-@dataclass(frozen=True)
+@frozen
 class OrganizationPage:
     overview: OrganizationOverview
     setup_links: list[SetupLink]
     """Newest first."""
 
 
-@dataclass(frozen=True)
+@frozen
 class DirectoryOverview:
     health: DirectoryHealth
     tokens: list[TokenRecord]
@@ -120,7 +120,7 @@ class DirectoryOverview:
     """How a directory pulled from Google Workspace is reached, and how its syncs went."""
 
 
-@dataclass(frozen=True)
+@frozen
 class Overview:
     """A page of organizations, by name, each with the health of its directories."""
 

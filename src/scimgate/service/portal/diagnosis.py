@@ -4,15 +4,15 @@ Pure: a function of the logged request and of facts looked up beforehand
 (who holds a contested userName, when a missing user was deleted).
 """
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from scimgate.records import frozen
 from scimgate.scim.email_address import is_address
 from scimgate.store.provisioning_logs import LogEntry
 
 
-@dataclass(frozen=True)
+@frozen
 class Holder:
     """The user that holds a userName another request wanted."""
 
@@ -21,7 +21,7 @@ class Holder:
     modified_at: datetime
 
 
-@dataclass(frozen=True)
+@frozen
 class Facts:
     holder: Holder | None = None
     deleted_at: datetime | None = None

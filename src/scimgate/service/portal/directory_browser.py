@@ -7,7 +7,6 @@ confirming a resource (the drift report stays true).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar, cast
 
@@ -18,6 +17,7 @@ from scim2_models import (
 )
 from sqlalchemy import Engine
 
+from scimgate.records import frozen
 from scimgate.scim.limits import Limits
 from scimgate.scim.normalized import DirectoryGroup, DirectoryUser, normalize_group
 from scimgate.service.administration.directory_view import normalized_users
@@ -39,7 +39,7 @@ MAX_QUERY = 200
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
+@frozen
 class Page(Generic[T]):
     items: list[T]
     total: int
@@ -64,7 +64,7 @@ class Page(Generic[T]):
         return self.start + len(self.items) - 1
 
 
-@dataclass(frozen=True)
+@frozen
 class Browsed(Generic[T]):
     """A page of a directory's users or groups, with the directory the page belongs to."""
 
@@ -72,20 +72,20 @@ class Browsed(Generic[T]):
     page: Page[T]
 
 
-@dataclass(frozen=True)
+@frozen
 class UserRow:
     user: DirectoryUser
     last_modified: datetime
 
 
-@dataclass(frozen=True)
+@frozen
 class GroupRow:
     group: DirectoryGroup
     members: int
     last_modified: datetime
 
 
-@dataclass(frozen=True)
+@frozen
 class Change:
     """One attribute an event changed, as compact JSON; None when absent."""
 
@@ -94,7 +94,7 @@ class Change:
     after: str | None
 
 
-@dataclass(frozen=True)
+@frozen
 class HistoryEntry:
     id: str
     type: str
@@ -107,7 +107,7 @@ class HistoryEntry:
     """The group of a membership event (``group.user_added``, ``group.user_removed``)."""
 
 
-@dataclass(frozen=True)
+@frozen
 class UserDetail:
     directory: Directory
     user: DirectoryUser
@@ -118,7 +118,7 @@ class UserDetail:
     """Every published event about the user, oldest first."""
 
 
-@dataclass(frozen=True)
+@frozen
 class GroupDetail:
     directory: Directory
     group: DirectoryGroup

@@ -1,10 +1,10 @@
 """A directory at a glance: its settings, how many users and groups, when its IdP last called."""
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Engine
 
+from scimgate.records import frozen
 from scimgate.service.directories import existing_directory
 from scimgate.store import tenants
 from scimgate.store.resource_tables import GROUPS, USERS
@@ -12,7 +12,7 @@ from scimgate.store.tenants import Directory
 from scimgate.store.transactions import reading
 
 
-@dataclass(frozen=True)
+@frozen
 class DirectorySummary:
     directory: Directory
     users: int

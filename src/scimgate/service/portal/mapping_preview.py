@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
+from scimgate.records import frozen
 from scimgate.scim.attribute_mapping import DEFAULTS, custom_attributes
 from scimgate.service.administration.attribute_mappings import effective_mappings, mapping_path
 from scimgate.service.administration.roles import effective_roles, new_rule
@@ -36,7 +37,7 @@ SAMPLE = 20
 PAGE = 500
 
 
-@dataclass(frozen=True)
+@frozen
 class Mapping:
     name: str
     path: str
@@ -47,7 +48,7 @@ class Mapping:
     """Set for this directory (removing it brings the default back); False for a default."""
 
 
-@dataclass(frozen=True)
+@frozen
 class MappingSettings:
     directory: Directory
     mappings: list[Mapping]
@@ -75,7 +76,7 @@ def settings(engine: Engine, directory_id: str) -> MappingSettings:
     )
 
 
-@dataclass(frozen=True)
+@frozen
 class Change:
     """One user's value, or roles, before and after the change."""
 
@@ -107,7 +108,7 @@ class Preview:
             self.examples.append(change)
 
 
-@dataclass(frozen=True)
+@frozen
 class MappingPreview:
     name: str
     path: str
@@ -117,7 +118,7 @@ class MappingPreview:
     preview: Preview
 
 
-@dataclass(frozen=True)
+@frozen
 class RolePreview:
     rule: RoleRule
     preview: Preview

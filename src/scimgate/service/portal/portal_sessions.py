@@ -9,12 +9,13 @@ Every session carries its own CSRF token for the forms it is shown.
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 
 from scimgate.config import SessionPolicy
+from scimgate.records import frozen
 from scimgate.service.administration import admin_keys as keys
 from scimgate.store import admin_keys, portal_sessions
 from scimgate.store.ids import new_id, utcnow
@@ -27,7 +28,7 @@ SEEN_RESOLUTION = timedelta(minutes=1)
 """A session's last-seen time is written at most this often, so page views stay reads."""
 
 
-@dataclass(frozen=True)
+@frozen
 class OpenedSession:
     """A new session and the secret for its cookie, which is never seen again."""
 

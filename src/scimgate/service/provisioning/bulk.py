@@ -9,7 +9,7 @@ stops once ``failOnErrors`` operations have failed.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from scim2_models import (
@@ -20,6 +20,7 @@ from scim2_models import (
     SCIMException,
 )
 
+from scimgate.records import frozen
 from scimgate.scim.bulk import (
     BulkOperationRequest,
     Schedule,
@@ -84,7 +85,7 @@ def _path_reference(operation: BulkOperationRequest) -> set[str]:
     return references(target.resource_id) if target.resource_id else set()
 
 
-@dataclass(frozen=True)
+@frozen
 class _Endpoint:
     """The use cases behind one endpoint, in the shape a Bulk operation calls them."""
 

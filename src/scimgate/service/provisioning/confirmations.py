@@ -14,11 +14,11 @@ the answer has been handed over (``apply``); outside the edge they are written a
 
 from collections.abc import Iterable, Sequence
 from contextvars import ContextVar
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, Engine
 
+from scimgate.records import frozen
 from scimgate.service.directories import existing_directory
 from scimgate.service.errors import Invalid
 from scimgate.service.provisioning.scope import Scope
@@ -43,7 +43,7 @@ def confirm_in(
         table.confirm(conn, scope.directory_id, stale, utcnow())
 
 
-@dataclass(frozen=True)
+@frozen
 class Confirmation:
     """Resources a read showed the IdP, to be marked confirmed as of ``at``."""
 
@@ -96,7 +96,7 @@ def apply(conn: Connection, confirmations: Iterable[Confirmation]) -> None:
         each.table.confirm(conn, each.directory_id, each.resource_ids, each.at)
 
 
-@dataclass(frozen=True)
+@frozen
 class Unconfirmed:
     kind: str
     id: str

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, cast
 
 from scim2_models import ScimFilter, SearchRequest
 from sqlalchemy import Connection
 
+from scimgate.records import frozen
 from scimgate.scim.cursors import Position, decode_cursor, encode_cursor
 from scimgate.scim.documents import ListDocument, ScimDocument
 from scimgate.scim.limits import Limits
@@ -25,7 +25,7 @@ from scimgate.store.transactions import reading
 Builder = Callable[[Connection, Scope, list[StoredResource], bool], list[ScimDocument]]
 
 
-@dataclass(frozen=True)
+@frozen
 class ResourceKind:
     """One resource type as the list use case needs it."""
 

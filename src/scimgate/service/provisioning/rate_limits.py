@@ -14,7 +14,6 @@ that process's memory and cost no query.
 """
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from threading import Lock
 from time import monotonic
 
@@ -22,6 +21,7 @@ from scim2_models import UnauthorizedException
 from sqlalchemy import Engine
 
 from scimgate.config import Bucket, RateLimits
+from scimgate.records import frozen
 from scimgate.scim.errors import TooManyRequests
 from scimgate.service.administration.tenants import Credential
 from scimgate.service.provisioning.credentials import Credentials
@@ -33,7 +33,7 @@ NO_DIRECTORY = "00000000-0000-0000-0000-000000000000"
 """The directory id of client addresses' buckets, which belong to no directory."""
 
 
-@dataclass(frozen=True)
+@frozen
 class _Pace:
     """A bucket's limits in GCRA's terms."""
 
@@ -49,7 +49,7 @@ class _Pace:
         return cls(interval, (bucket.burst - 1) * interval)
 
 
-@dataclass(frozen=True)
+@frozen
 class _Limit:
     """A configured bucket: its pace, and how a refusal names it."""
 

@@ -1,17 +1,17 @@
 """What every SCIM use case runs within: one directory, reached through one base URL."""
 
-from dataclasses import dataclass
 from functools import cached_property
 
 from sqlalchemy import Engine
 
+from scimgate.records import frozen
 from scimgate.scim.extensions import ResourceModels
 from scimgate.scim.limits import Limits
 from scimgate.service.provisioning.directory_models import directory_models
 from scimgate.store.tenants import Directory
 
 
-@dataclass(frozen=True)
+@frozen
 class Site:
     """A directory and where its SCIM API lives: the models its resources are built with,
     and the base URL they are located under.
@@ -42,7 +42,7 @@ class Site:
         return f"{self.base_url}/{endpoint}/{resource_id}"
 
 
-@dataclass(frozen=True)
+@frozen
 class Scope(Site):
     """The directory a request was authenticated for, where its SCIM API lives, and the
     protocol limits its requests are held to.

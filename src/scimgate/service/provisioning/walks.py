@@ -13,14 +13,16 @@ an id remembered in one database never steers a walk in another.
 """
 
 from collections import OrderedDict
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from threading import Lock
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import Engine
 
+from scimgate.records import frozen
 
-@dataclass(frozen=True)
+
+@frozen
 class WalkKey:
     """Everything that makes two list requests parts of the same walk."""
 

@@ -7,7 +7,6 @@ Everything else is read from the stored document, at a path built from the
 names the models declare.
 """
 
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from inspect import isclass
@@ -17,10 +16,11 @@ from scim2_models import BaseModel, Extension
 from scim2_models.path import AttributeBinding
 from sqlalchemy import ColumnElement, Table
 
+from scimgate.records import frozen
 from scimgate.store.query.constructs import JsonValue
 
 
-@dataclass(frozen=True)
+@frozen
 class Operand:
     """A single-valued thing to compare: an SQL expression and how it compares."""
 
