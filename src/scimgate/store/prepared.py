@@ -29,7 +29,7 @@ instead: the general path, which the tests compare this one with.
 
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
-from weakref import WeakKeyDictionary, WeakSet
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import Connection, CursorResult, Engine, Executable
 from sqlalchemy.engine import Dialect
@@ -39,14 +39,15 @@ from scimgate.records import frozen
 
 Processor = Callable[[Any], Any]
 
-_GENERAL: "WeakSet[Engine]" = WeakSet()
+_THROUGH_SQLALCHEMY = "scimgate_through_sqlalchemy"
+"""The attribute marking an engine that runs these statements through SQLAlchemy."""
 
 _KEEP_ROWCOUNT = {"preserve_rowcount": True}
 
 
 def through_sqlalchemy(engine: Engine) -> None:
     """Make an engine run the prepared statements through ``Connection.execute``."""
-    _GENERAL.add(engine)
+    setattr(engine, _THROUGH_SQLALCHEMY, True)
 
 
 @frozen
@@ -92,6 +93,9 @@ class Prepared:
         self.statement = statement
         self._column_keys = None if column_keys is None else list(column_keys)
         self._compiled: WeakKeyDictionary[Dialect, _Compiled] = WeakKeyDictionary()
+        self._last: tuple[Dialect | None, _Compiled | None] = (None, None)
+        """The dialect compiled for last, and what it gave: a process runs one engine, and a
+        weak mapping's lookup costs a Python call. One tuple, replaced whole, for threads."""
 
     def execute(self, conn: Connection, parameters: Mapping[str, Any]) -> int:
         """Run it; the number of rows it changed."""
@@ -153,7 +157,7 @@ class Prepared:
     def _general(self, conn: Connection) -> bool:
         # Outside a transaction Connection.execute would begin one (SQLite: by hand). On
         # SQLite a read's transaction is the driver's own (``store.engine.KeptRead``).
-        return conn.engine in _GENERAL or not (
+        return vars(conn.engine).get(_THROUGH_SQLALCHEMY, False) or not (
             conn.in_transaction()
             or getattr(conn.connection.driver_connection, "in_transaction", False)
         )
@@ -161,7 +165,7 @@ class Prepared:
     @staticmethod
     def _run(conn: Connection, compiled: _Compiled, parameters: Mapping[str, Any]) -> Any:
         arguments = compiled.arguments(parameters)
-        cursor = conn.connection.cursor()
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         if _watched(conn):
             try:
                 # SQLAlchemy's own path for the statements it runs without a context: the
@@ -180,9 +184,13 @@ class Prepared:
         return cursor
 
     def _compile(self, dialect: Dialect) -> _Compiled:
+        last_dialect, last = self._last
+        if last_dialect is dialect and last is not None:
+            return last
         found = self._compiled.get(dialect)
         if found is None:
             found = self._compiled[dialect] = _compile(self.statement, dialect, self._column_keys)
+        self._last = (dialect, found)
         return found
 
 
