@@ -307,6 +307,26 @@ def test_the_driver_path_is_seen_by_listeners_after_the_statement(
     assert len(seen) == 1 and "FROM directories" in seen[0], seen
 
 
+def test_the_driver_path_is_seen_by_a_connection_s_own_listeners(
+    engine: Engine, directory_id: str
+) -> None:
+    seen: list[str] = []
+
+    def before(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(statement)
+
+    def work(conn: Connection) -> Any:
+        # On SQLite the connection is the writers' kept one: the listener goes with the test.
+        event.listen(conn, "before_cursor_execute", before)
+        try:
+            return configuration.directory(conn, directory_id)
+        finally:
+            event.remove(conn, "before_cursor_execute", before)
+
+    _rolled_back(engine, work)
+    assert len(seen) == 1 and "FROM directories" in seen[0], seen
+
+
 def test_a_statement_that_computes_values_in_python_is_not_prepared(engine: Engine) -> None:
     """A column default computed in Python would be skipped by the driver path: refused."""
     with pytest.raises(ValueError, match="not a statement to prepare"):
