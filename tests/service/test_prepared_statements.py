@@ -253,20 +253,34 @@ def test_events_are_written_as_through_sqlalchemy(
     assert directory == locked and len(rows) == 1
 
 
-def test_the_driver_path_is_counted_by_statement_listeners(
-    engine: Engine, directory_id: str
+@pytest.mark.parametrize(
+    ("on_the_connection", "identifier"),
+    [
+        (False, "before_cursor_execute"),
+        (False, "after_cursor_execute"),  # as a tracer's
+        (True, "before_cursor_execute"),
+    ],
+)
+def test_the_driver_path_is_seen_by_statement_listeners(
+    engine: Engine, directory_id: str, on_the_connection: bool, identifier: str
 ) -> None:
-    """What counts statements (tests/service/test_write_statements.py and others) sees these too."""
+    """What counts statements (tests/service/test_write_statements.py and others) sees these
+    too: the engine's listeners before or after a statement, and a connection's own."""
     seen: list[str] = []
 
-    def before(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+    def listener(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         seen.append(statement)
 
-    event.listen(engine, "before_cursor_execute", before)
-    try:
-        _rolled_back(engine, lambda conn: configuration.directory(conn, directory_id))
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
+    def work(conn: Connection) -> Any:
+        # On SQLite the connection is the writers' kept one: the listener goes with the test.
+        target: Any = conn if on_the_connection else engine
+        event.listen(target, identifier, listener)
+        try:
+            return configuration.directory(conn, directory_id)
+        finally:
+            event.remove(target, identifier, listener)
+
+    _rolled_back(engine, work)
     assert len(seen) == 1 and "FROM directories" in seen[0], seen
 
 
@@ -288,43 +302,6 @@ def test_a_driver_error_is_raised_as_through_sqlalchemy(
     fast, slow = raised
     assert type(fast.orig) is type(slow.orig)
     assert secret not in str(fast) and "parameters hidden" in str(fast)
-
-
-def test_the_driver_path_is_seen_by_listeners_after_the_statement(
-    engine: Engine, directory_id: str
-) -> None:
-    """A listener after the statement alone (as a tracer's) takes the statements there too."""
-    seen: list[str] = []
-
-    def after(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        seen.append(statement)
-
-    event.listen(engine, "after_cursor_execute", after)
-    try:
-        _rolled_back(engine, lambda conn: configuration.directory(conn, directory_id))
-    finally:
-        event.remove(engine, "after_cursor_execute", after)
-    assert len(seen) == 1 and "FROM directories" in seen[0], seen
-
-
-def test_the_driver_path_is_seen_by_a_connection_s_own_listeners(
-    engine: Engine, directory_id: str
-) -> None:
-    seen: list[str] = []
-
-    def before(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        seen.append(statement)
-
-    def work(conn: Connection) -> Any:
-        # On SQLite the connection is the writers' kept one: the listener goes with the test.
-        event.listen(conn, "before_cursor_execute", before)
-        try:
-            return configuration.directory(conn, directory_id)
-        finally:
-            event.remove(conn, "before_cursor_execute", before)
-
-    _rolled_back(engine, work)
-    assert len(seen) == 1 and "FROM directories" in seen[0], seen
 
 
 def test_a_statement_that_computes_values_in_python_is_not_prepared(engine: Engine) -> None:
