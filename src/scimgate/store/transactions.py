@@ -67,7 +67,7 @@ def writing(engine: Engine) -> Iterator[Connection]:
     if shared is not None and shared.engine is engine and not shared.busy:
         shared.busy = True
         try:
-            with busy_is_retryable(), _savepoint(shared.connection):
+            with busy_is_retryable(), _Savepoint(shared.connection):
                 yield shared.connection
         finally:
             shared.busy = False
@@ -78,22 +78,27 @@ def writing(engine: Engine) -> Iterator[Connection]:
             yield connection
 
 
-@contextmanager
-def _savepoint(connection: Connection) -> Iterator[None]:
+class _Savepoint:
     """A savepoint, released when the block ends, rolled back to on any exception.
 
     Its statements are prepared ones (``store.prepared``): SQLAlchemy's own savepoints
     compile each statement anew, and even ``exec_driver_sql`` builds an execution context
-    and a result, which together cost about ten times the statement itself.
+    and a result, which together cost about ten times the statement itself. A class, as
+    every short write of a group enters one.
     """
-    _SAVE.execute(connection, {})
-    try:
-        yield
-    except BaseException:
-        _ROLL_BACK.execute(connection, {})
-        _RELEASE.execute(connection, {})
-        raise
-    _RELEASE.execute(connection, {})
+
+    __slots__ = ("_connection",)
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    def __enter__(self) -> None:
+        _SAVE.execute(self._connection, {})
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        if kind is not None:
+            _ROLL_BACK.execute(self._connection, {})
+        _RELEASE.execute(self._connection, {})
 
 
 def reading(engine: Engine) -> AbstractContextManager[Connection]:
