@@ -8,10 +8,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 from sqlalchemy import JSON, DateTime, MetaData, String, TypeDecorator
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
+
+from scimgate.scim.instants import rfc3339
 
 metadata = MetaData(
     naming_convention={
@@ -75,18 +76,14 @@ class Timestamp(TypeDecorator[datetime]):
 def _sqlite_text(value: datetime | None) -> str | None:
     """SQLite's ``DATETIME`` text of a UTC instant (its storage format, with microseconds):
     ``value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")``, cut from
-    orjson's text of it in a third of the time (``scim.instants`` says why)."""
+    its RFC 3339 text in a third of the time (``scim.instants`` says why)."""
     if value is None:
         return None
     if value.tzinfo is None:
         raise ValueError("timestamps must be timezone-aware")
-    utc = value if value.tzinfo is UTC else value.astimezone(UTC)
-    try:
-        text = orjson.dumps(utc)  # b'"YYYY-MM-DDTHH:MM:SS[.ffffff]+00:00"'
-    except TypeError:  # orjson refuses subclasses of datetime
-        return utc.replace(tzinfo=None).isoformat(" ", "microseconds")
-    fraction = text[20:27] if utc.microsecond else b".000000"
-    return (text[1:11] + b" " + text[12:20] + fraction).decode()
+    text = rfc3339(value)  # YYYY-MM-DDTHH:MM:SS[.ffffff]Z
+    fraction = text[19:26] if text[19] == "." else ".000000"
+    return f"{text[:10]} {text[11:19]}{fraction}"
 
 
 _UTC_OFFSET = "+00:00"
