@@ -47,3 +47,23 @@ def test_a_subclass_of_datetime_takes_isoformat() -> None:
 
     moment = Moment(2026, 12, 7, 6, 0, 1, 2, tzinfo=UTC)
     assert rfc3339(moment) == "2026-12-07T06:00:01.000002Z"
+
+
+@property_settings(200)
+@given(
+    moments=st.lists(
+        st.sampled_from(
+            [
+                datetime(2026, 12, 7, 6, 0, 1, 2, tzinfo=UTC),
+                datetime(2026, 12, 7, 6, 0, 1, 3, tzinfo=UTC),
+                datetime(2026, 12, 7, 6, 0, 1, 2, tzinfo=timezone(timedelta(hours=1))),
+                datetime(2026, 12, 7, 6, 0, 1, 2),
+            ]
+        ),
+        max_size=12,
+    )
+)
+def test_an_instant_asked_again_is_written_as_the_first_time(moments: list[datetime]) -> None:
+    """The last instant's text is kept: asked in any order, each is written as alone."""
+    for moment in moments:
+        assert rfc3339(moment) == isoformat_way(moment)
