@@ -44,7 +44,9 @@ def create_user(scope: Scope, user: Any) -> ScimDocument:
 
 
 def create_user_document(scope: Scope, doc: dict[str, Any]) -> ScimDocument:
-    """Provision a user from the document to store (what :func:`document` makes of a model).
+    """Provision a user from the document to store, settled as :func:`document` leaves what
+    it makes of a model and ``scim.creation.read_creation`` what it reads of a body
+    (``scim.values.settled_user``): it is not settled again.
 
     Its userName must be free in the directory. The row, the ``user.created``
     event and the answer are all made from ``doc``: nothing is read back or
@@ -56,7 +58,7 @@ def create_user_document(scope: Scope, doc: dict[str, Any]) -> ScimDocument:
     read only then, for the answer. On PostgreSQL the row and its event are
     most often one statement (:func:`_config_of_a_lone_insert`).
     """
-    stored = StoredResource.new(new_id(), settled_user(doc), utcnow())
+    stored = StoredResource.new(new_id(), doc, utcnow())
     with _unique_user_name(doc["userName"], scope):
         alone = _config_of_a_lone_insert(scope)
         if alone is not None:
