@@ -28,6 +28,7 @@ instead: the general path, which the tests compare this one with.
 """
 
 from collections.abc import Callable, Iterable, Mapping
+from functools import cached_property
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -69,12 +70,17 @@ class _Compiled:
 
     results: tuple[Processor | None, ...]
 
+    @cached_property
+    def _bound(self) -> tuple[tuple[str, Processor | None], ...]:
+        """Each parameter's name with its processor: zipped once, not at every execution."""
+        return tuple(zip(self.names, self.processors, strict=True))
+
     def arguments(self, parameters: Mapping[str, Any]) -> Any:
         if self.fixed:
             parameters = {**self.fixed, **parameters}
         values = [
             parameters[name] if process is None else process(parameters[name])
-            for name, process in zip(self.names, self.processors, strict=True)
+            for name, process in self._bound
         ]
         return tuple(values) if self.positional else dict(zip(self.names, values, strict=True))
 
