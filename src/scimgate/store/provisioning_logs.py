@@ -9,7 +9,17 @@ import hashlib
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, delete, or_, select, union, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    and_,
+    bindparam,
+    delete,
+    or_,
+    select,
+    union,
+    update,
+)
 
 from scimgate.records import frozen
 from scimgate.scim.compare import fold
@@ -215,14 +225,20 @@ def purge_before(conn: Connection, received_before: datetime) -> int:
     ).rowcount
 
 
+_DELETED_AT = Prepared(
+    select(user_tombstones.c.deleted_at).where(
+        user_tombstones.c.directory_id == bindparam("directory_id"),
+        user_tombstones.c.user_id == bindparam("user_id"),
+    )
+)
+"""Asked by the diagnosis of every 404 on a user, as its log entry is written: handed to the
+driver (``store.prepared``), as the entries' insert is."""
+
+
 def deleted_at(conn: Connection, directory_id: str, user_id: str) -> datetime | None:
     """When a deleted user of the directory was deleted, while its tombstone is kept."""
-    found: datetime | None = conn.execute(
-        select(user_tombstones.c.deleted_at).where(
-            user_tombstones.c.directory_id == directory_id, user_tombstones.c.user_id == user_id
-        )
-    ).scalar()
-    return found
+    row = _DELETED_AT.first(conn, {"directory_id": directory_id, "user_id": user_id})
+    return None if row is None else row[0]
 
 
 def reseal(conn: Connection, keyring: Keyring, after: str, limit: int) -> Resealed[str]:
