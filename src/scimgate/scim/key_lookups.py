@@ -82,19 +82,26 @@ def key_lookup(
         return None
     if limits.max_filter_terms < 1 or holds_unstorable(matched[0]):
         return None
-    start_index = parameters.get("startIndex")
+    start_index = _given(parameters, "startIndex")
     if start_index is not None and start_index != "1":
         return None
-    count = parameters.get("count")
+    count = _given(parameters, "count")
     if count is not None and not (isinstance(count, str) and _COUNT.fullmatch(count)):
         return None
     response = None
-    excluded = parameters.get("excludedAttributes")
+    excluded = _given(parameters, "excludedAttributes")
     if excluded is not None:
         response = _leaving_out(model, excluded, limits)
         if response is None:
             return None
     return KeyLookup(matched[1], matched[2], int(count) if count is not None else None, response)
+
+
+def _given(parameters: Mapping[str, Any], name: str) -> Any:
+    """A parameter's value, or None: asked with ``in`` first, since a query string's mapping
+    (Starlette's) answers ``get`` for a name it lacks by raising and catching ``KeyError``,
+    and a lookup lacks most of the parameters it asks for."""
+    return parameters[name] if name in parameters else None  # noqa: SIM401 (see above)
 
 
 def _leaving_out(model: Any, excluded: Any, limits: Limits) -> SearchRequest[Any] | None:
