@@ -21,6 +21,7 @@ from scim2_models import (
 from starlette.requests import Request
 from starlette.responses import Response
 
+from scimgate.api.discovery_answers import DiscoveryAnswers
 from scimgate.api.requests import response_parameters
 from scimgate.api.responses import render, resource_response
 from scimgate.records import frozen
@@ -255,26 +256,51 @@ def me(call: Call) -> Response:
 # Discovery (RFC 7644 §4)
 
 
+_DISCOVERY = DiscoveryAnswers()
+
+
 def service_provider_config(call: Call) -> Response:
-    return render(discovery.configuration(call.scope), Context.RESOURCE_QUERY_RESPONSE)
+    return _DISCOVERY.answer(
+        call.scope,
+        "ServiceProviderConfig",
+        lambda: render(discovery.configuration(call.scope), Context.RESOURCE_QUERY_RESPONSE),
+    )
 
 
 def resource_types(call: Call) -> Response:
-    return render(discovery.resource_types(call.scope), Context.SEARCH_RESPONSE)
+    return _DISCOVERY.answer(
+        call.scope,
+        "ResourceTypes",
+        lambda: render(discovery.resource_types(call.scope), Context.SEARCH_RESPONSE),
+    )
 
 
 def resource_type(call: Call) -> Response:
-    return render(
-        discovery.resource_type(call.scope, call.resource_id), Context.RESOURCE_QUERY_RESPONSE
+    return _DISCOVERY.answer(
+        call.scope,
+        f"ResourceTypes/{call.resource_id}",
+        lambda: render(
+            discovery.resource_type(call.scope, call.resource_id), Context.RESOURCE_QUERY_RESPONSE
+        ),
     )
 
 
 def schemas(call: Call) -> Response:
-    return render(discovery.schemas(call.scope), Context.SEARCH_RESPONSE)
+    return _DISCOVERY.answer(
+        call.scope,
+        "Schemas",
+        lambda: render(discovery.schemas(call.scope), Context.SEARCH_RESPONSE),
+    )
 
 
 def schema(call: Call) -> Response:
-    return render(discovery.schema(call.scope, call.resource_id), Context.RESOURCE_QUERY_RESPONSE)
+    return _DISCOVERY.answer(
+        call.scope,
+        f"Schemas/{call.resource_id}",
+        lambda: render(
+            discovery.schema(call.scope, call.resource_id), Context.RESOURCE_QUERY_RESPONSE
+        ),
+    )
 
 
 _ME: dict[str, Handler] = {method: me for method in ("GET", "POST", "PUT", "PATCH", "DELETE")}
