@@ -5,7 +5,6 @@ directory's log never shows another tenant's traffic. Nothing secret is kept:
 no header but the user agent, and no ``password`` value at any depth of a body.
 """
 
-import json
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -33,10 +32,12 @@ from scimgate.store.tenants import Directory
 from scimgate.store.transactions import reading, writing
 
 BODY_CAP = 64 * 1024
-"""Stored bodies are cut to this many characters of JSON (large member lists, big Bulks)."""
+"""Stored bodies are cut to this many characters of their JSON, written compactly (large member
+lists, big Bulks)."""
 
 _SURELY_UNDER_CAP = BODY_CAP // 6
-"""Bytes of JSON that ``json.dumps`` cannot stretch past the cap (at worst ``\\uXXXX`` per byte)."""
+"""Bytes of JSON that writing them again cannot stretch past the cap (at worst ``\\uXXXX`` per
+byte)."""
 
 REDACTED = "[redacted]"
 WRITE_ONLY = "password"
@@ -191,15 +192,16 @@ def _may_hold_unstorable(raw: bytes) -> bool:
 
 
 def _nests_deeper(value: Any, limit: int) -> bool:
-    """Whether arrays and objects nest more than ``limit`` deep (walked without recursion)."""
-    pending = [(value, 0)]
+    """Whether arrays and objects nest more than ``limit`` deep (walked without recursion;
+    only arrays and objects are queued, since most values of a body are neither)."""
+    pending = [(value, 0)] if isinstance(value, dict | list) else []
     while pending:
         item, depth = pending.pop()
-        if isinstance(item, dict | list):
-            if depth >= limit:
-                return True
-            children = item.values() if isinstance(item, dict) else item
-            pending.extend((child, depth + 1) for child in children)
+        if depth >= limit:
+            return True
+        for child in item.values() if isinstance(item, dict) else item:
+            if isinstance(child, dict | list):
+                pending.append((child, depth + 1))
     return False
 
 
@@ -223,9 +225,9 @@ def _stored(parsed: Any, raw: bytes | None, policy: LogPolicy, *, answer: bool) 
         return {"omitted": f"nests deeper than {MAX_DEPTH} levels", "bytes": len(raw)}
     clean = not policy.redact and (answer or not _may_hold_password(raw))
     if clean and len(raw) <= _SURELY_UNDER_CAP:
-        return parsed  # nothing to scrub, and short enough whatever json.dumps makes of it
+        return parsed  # nothing to scrub, and short enough however it is written again
     scrubbed = parsed if clean else scrub(parsed, policy.redact)
-    text = json.dumps(scrubbed)
+    text = jsontext.dumps(scrubbed)
     if len(text) > BODY_CAP:
         return {"truncated": True, "characters": len(text), "head": text[:BODY_CAP]}
     return scrubbed
