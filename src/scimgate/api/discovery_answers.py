@@ -16,12 +16,13 @@ from threading import Lock
 
 from scimgate.api.responses import ScimResponse
 from scimgate.scim.extensions import ResourceModels
+from scimgate.scim.limits import Limits
 from scimgate.service.provisioning.scope import Scope
 
 KEPT = 256
 """Answers kept, the least recently asked dropped first: a few for each directory in use."""
 
-_Key = tuple[str, int, str, object]
+_Key = tuple[str, int, str, Limits]
 
 
 class DiscoveryAnswers:
@@ -31,8 +32,7 @@ class DiscoveryAnswers:
         self._kept = kept
         self._bodies: OrderedDict[_Key, tuple[ResourceModels, bytes]] = OrderedDict()
         """Each answer's body with the models it was rendered from: the key holds their
-        ``id``, which is another object's once they are gone, so they are kept and
-        compared too."""
+        ``id``, which another object could take once they were gone, so they are kept."""
         self._lock = Lock()
 
     def answer(self, scope: Scope, name: str, render: Callable[[], ScimResponse]) -> ScimResponse:
@@ -42,7 +42,7 @@ class DiscoveryAnswers:
         key = (name, id(models), scope.base_url, scope.limits)
         with self._lock:
             found = self._bodies.get(key)
-            if found is not None and found[0] is models:
+            if found is not None:
                 self._bodies.move_to_end(key)
                 return ScimResponse(found[1])
         rendered = render()
