@@ -259,47 +259,43 @@ def me(call: Call) -> Response:
 _DISCOVERY = DiscoveryAnswers()
 
 
+def _discovered(
+    call: Call, name: str, payload: Callable[[Scope], Any], context: Context
+) -> Response:
+    """A discovery answer, rendered the first time its directory's models and address ask
+    for it (``api.discovery_answers``)."""
+    return _DISCOVERY.answer(call.scope, name, lambda: render(payload(call.scope), context))
+
+
 def service_provider_config(call: Call) -> Response:
-    return _DISCOVERY.answer(
-        call.scope,
-        "ServiceProviderConfig",
-        lambda: render(discovery.configuration(call.scope), Context.RESOURCE_QUERY_RESPONSE),
+    return _discovered(
+        call, "ServiceProviderConfig", discovery.configuration, Context.RESOURCE_QUERY_RESPONSE
     )
 
 
 def resource_types(call: Call) -> Response:
-    return _DISCOVERY.answer(
-        call.scope,
-        "ResourceTypes",
-        lambda: render(discovery.resource_types(call.scope), Context.SEARCH_RESPONSE),
-    )
+    return _discovered(call, "ResourceTypes", discovery.resource_types, Context.SEARCH_RESPONSE)
 
 
 def resource_type(call: Call) -> Response:
-    return _DISCOVERY.answer(
-        call.scope,
+    return _discovered(
+        call,
         f"ResourceTypes/{call.resource_id}",
-        lambda: render(
-            discovery.resource_type(call.scope, call.resource_id), Context.RESOURCE_QUERY_RESPONSE
-        ),
+        lambda scope: discovery.resource_type(scope, call.resource_id),
+        Context.RESOURCE_QUERY_RESPONSE,
     )
 
 
 def schemas(call: Call) -> Response:
-    return _DISCOVERY.answer(
-        call.scope,
-        "Schemas",
-        lambda: render(discovery.schemas(call.scope), Context.SEARCH_RESPONSE),
-    )
+    return _discovered(call, "Schemas", discovery.schemas, Context.SEARCH_RESPONSE)
 
 
 def schema(call: Call) -> Response:
-    return _DISCOVERY.answer(
-        call.scope,
+    return _discovered(
+        call,
         f"Schemas/{call.resource_id}",
-        lambda: render(
-            discovery.schema(call.scope, call.resource_id), Context.RESOURCE_QUERY_RESPONSE
-        ),
+        lambda scope: discovery.schema(scope, call.resource_id),
+        Context.RESOURCE_QUERY_RESPONSE,
     )
 
 

@@ -28,7 +28,6 @@ instead: the general path, which the tests compare this one with.
 """
 
 from collections.abc import Callable, Iterable, Mapping
-from functools import cached_property
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -60,7 +59,9 @@ class _Compiled:
     """The parameters' names: in the order of their placeholders on a positional dialect
     (SQLite), as the placeholders name them on the others (PostgreSQL)."""
 
-    processors: tuple[Processor | None, ...]
+    processors: tuple[tuple[str, Processor | None], ...]
+    """Each of ``names`` with its bind processor: paired once, not at every execution."""
+
     positional: bool
     fixed: dict[str, Any]
     """The values of the statement's own parameters (not given when it runs)."""
@@ -70,17 +71,12 @@ class _Compiled:
 
     results: tuple[Processor | None, ...]
 
-    @cached_property
-    def _bound(self) -> tuple[tuple[str, Processor | None], ...]:
-        """Each parameter's name with its processor: zipped once, not at every execution."""
-        return tuple(zip(self.names, self.processors, strict=True))
-
     def arguments(self, parameters: Mapping[str, Any]) -> Any:
         if self.fixed:
             parameters = {**self.fixed, **parameters}
         values = [
             parameters[name] if process is None else process(parameters[name])
-            for name, process in self._bound
+            for name, process in self.processors
         ]
         return tuple(values) if self.positional else dict(zip(self.names, values, strict=True))
 
@@ -230,7 +226,7 @@ def _compile(statement: Executable, dialect: Dialect, column_keys: list[str] | N
     positional = compiled.positional and compiled.positiontup is not None
     names = tuple(compiled.positiontup or ()) if positional else tuple(binds)
     processors = tuple(
-        binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
+        (name, binds[name].type.dialect_impl(dialect).bind_processor(dialect)) for name in names
     )
     # Values the statement holds itself (SQLite renders a LIMIT with "OFFSET 0").
     fixed = {name: bind.effective_value for name, bind in binds.items() if not bind.required}
