@@ -266,19 +266,22 @@ def _settled_manager(enterprise: dict[str, Any], users_url: str) -> dict[str, An
     return {**enterprise, "manager": {**manager, "$ref": f"{users_url}/{manager_id}"}}
 
 
-def _in_order(value: Any, shape: _Shape | None) -> Any:
+def _in_order(value: Any, shape: _Shape) -> Any:
     """A value with the keys of its objects in the models' order, at every level.
 
-    A key the model does not declare (a stored document holds none) stays, last.
+    A key the model does not declare (a stored document holds none) stays, last. Only the
+    values of complex attributes are walked: the rest are taken as they are.
     """
-    if shape is None:
-        return value
     if isinstance(value, list):
         return [_in_order(entry, shape) for entry in value]
     if not isinstance(value, dict):
         return value
+    parts = shape.parts
     ordered = {
-        key: _in_order(value[key], shape.parts.get(key)) for key in shape.order if key in value
+        key: value[key] if (part := parts.get(key)) is None else _in_order(value[key], part)
+        for key in shape.order
+        if key in value
     }
-    ordered.update((key, item) for key, item in value.items() if key not in ordered)
+    if len(ordered) != len(value):
+        ordered.update((key, item) for key, item in value.items() if key not in ordered)
     return ordered
