@@ -118,11 +118,12 @@ class Prepared:
     def execute_each(self, conn: Connection, parameters: Iterable[Mapping[str, Any]]) -> int:
         """Run it once for each set of parameters, in one call to the driver (``executemany``);
         the number of rows they changed together."""
-        listed = [dict(each) for each in parameters]
+        listed = list(parameters)
         if len(listed) <= 1:
             return sum(self.execute(conn, each) for each in listed)
         if self._general(conn):
-            return conn.execute(self.statement, listed, execution_options=_KEEP_ROWCOUNT).rowcount
+            every = [dict(each) for each in listed]
+            return conn.execute(self.statement, every, execution_options=_KEEP_ROWCOUNT).rowcount
         compiled = self._compile(conn.dialect)
         # The driver's own statement, the SQLAlchemy path for it: the cursor events, the
         # exception wrapping and invalidation on a disconnect, as for a single execution.
