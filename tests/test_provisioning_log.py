@@ -143,6 +143,36 @@ def test_an_entry_has_its_bodies_and_is_found_by_request_id(
     assert admin.get(f"/logs/{secrets.token_hex(8)}").status_code == 404
 
 
+def test_an_answer_is_logged_as_it_was_sent(scim: DirectoryClient, admin: httpx.Client) -> None:
+    """Answers written from a document hand it to the log instead of being parsed back: what
+    is stored is still what the client read, whatever shape the answer took."""
+    created = scim.http.post("/Users", json=user("carol@acme.com"))
+    group = scim.http.post(
+        "/Groups",
+        json={
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+            "displayName": "Readers",
+            "members": [{"value": created.json()["id"]}],
+        },
+    )
+    answers = [
+        created,
+        group,
+        scim.http.get("/Users", params={"filter": 'userName eq "carol@acme.com"'}),
+        scim.http.get(f"/Users/{created.json()['id']}"),
+        scim.http.get(f"/Groups/{group.json()['id']}", params={"excludedAttributes": "members"}),
+        scim.http.get("/Users", params={"attributes": "userName"}),
+        scim.http.post("/Users", json=user("carol@acme.com")),
+    ]
+    assert [answer.status_code for answer in answers] == [201, 201, 200, 200, 200, 200, 409]
+    entries = logged(admin, scim.directory_id, len(answers))
+    by_request = {entry["request_id"]: entry["id"] for entry in entries}
+    for answer in answers:
+        entry_id = by_request[answer.headers["X-Request-Id"]]
+        detail = admin.get(f"/directories/{scim.directory_id}/logs/{entry_id}").json()
+        assert detail["response_body"] == answer.json()
+
+
 def test_the_request_id_is_the_one_the_answer_carries(
     scim: DirectoryClient, admin: httpx.Client
 ) -> None:

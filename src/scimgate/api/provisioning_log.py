@@ -20,7 +20,7 @@ from typing import Any
 from starlette.types import Message, Scope
 
 from scimgate.api.log_batches import LoopBatches
-from scimgate.api.scim_edge import CONFIRMATIONS_KEY, DIRECTORY_KEY, TOKEN_USE_KEY
+from scimgate.api.scim_edge import ANSWER_KEY, CONFIRMATIONS_KEY, DIRECTORY_KEY, TOKEN_USE_KEY
 from scimgate.config import LogPolicy
 from scimgate.service.operations.log_writer import LogWriter
 from scimgate.service.operations.provisioning_log import CapturedRequest
@@ -134,6 +134,8 @@ class Capture:
         directory: Directory | None = state.get(DIRECTORY_KEY)
         if not self.status or directory is None:
             return
+        response_body = self.response.content()
+        answer: tuple[bytes, Any] | None = state.get(ANSWER_KEY)
         captured = CapturedRequest(
             directory=directory,
             request_id=_request_id(state),
@@ -145,7 +147,12 @@ class Capture:
             latency_ms=self.latency_ms,
             user_agent=_user_agent(scope),
             request_body=self.request.content(),
-            response_body=self.response.content(),
+            response_body=response_body,
+            # Only the very bytes the edge's answer was written as (a body sent in one piece
+            # is kept as it came): any other answer is parsed back.
+            response_document=answer[1]
+            if answer is not None and response_body is answer[0]
+            else None,
             confirmations=state.get(CONFIRMATIONS_KEY, ()),
             token_use=state.get(TOKEN_USE_KEY),
         )

@@ -16,6 +16,10 @@ SCIM_MEDIA_TYPE = "application/scim+json"
 class ScimResponse(Response):
     media_type = SCIM_MEDIA_TYPE
 
+    document: dict[str, Any] | None = None
+    """The value the body is the JSON of, when it was written from one
+    (:class:`~scimgate.scim.documents.Written`)."""
+
 
 class HttpError(SCIMException):
     """An error of HTTP itself rather than of a SCIM handler (no such route, a server error)."""
@@ -36,11 +40,14 @@ def render(
     parameters: ResponseParameters[Any] | None = None,
     headers: dict[str, str] | None = None,
 ) -> ScimResponse:
+    document = None
     if isinstance(payload, ScimDocument | ListDocument):
-        body = payload.to_json(context, parameters)
+        body, document = payload.written(context, parameters)
     else:
         body = payload.model_dump_json(scim_ctx=context, response_parameters=parameters)
-    return ScimResponse(body, status_code=status, headers=headers)
+    response = ScimResponse(body, status_code=status, headers=headers)
+    response.document = document
+    return response
 
 
 def resource_response(

@@ -43,7 +43,7 @@ from scimgate.api.errors import REFUSALS, as_scim
 from scimgate.api.inline_requests import is_short
 from scimgate.api.public_root import public_root
 from scimgate.api.requests import media_type_refusal
-from scimgate.api.responses import error_response
+from scimgate.api.responses import ScimResponse, error_response
 from scimgate.api.scim_routes import BODY_METHODS, ROUTES, Call, Handler, me
 from scimgate.api.worker_threads import WorkerThreads
 from scimgate.service.administration.tenants import note_client
@@ -63,6 +63,10 @@ CONFIRMATIONS_KEY = "confirmations"
 
 TOKEN_USE_KEY = "token_use"
 """Where it leaves the token's last-used time when it is due, for the provisioning log."""
+
+ANSWER_KEY = "answer"
+"""Where it leaves its answer's body with the value the body was written from, when it was
+written from one, for the provisioning log: a body sent as it is need not be parsed back."""
 
 
 class MethodNotAllowed(SCIMException):
@@ -213,6 +217,8 @@ def _handle(state: Any, request: Request, route: _Route, body: bytes) -> Respons
             response = route.handler(Call(request, scope, body, route.resource_id))
         if confirmed:
             request.scope["state"][CONFIRMATIONS_KEY] = confirmed
+        if isinstance(response, ScimResponse) and response.document is not None:
+            request.scope["state"][ANSWER_KEY] = (response.body, response.document)
         return response
     except REFUSALS as exc:
         return error_response(as_scim(exc))

@@ -11,7 +11,7 @@ may hide attributes). Both ways give the same JSON; a test holds them to it.
 """
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from scim2_models import Context, ListResponse, Message, Resource, ResponseParameters
 
@@ -26,6 +26,15 @@ CORE_PREFIXES = (
 )
 EXCLUDABLE_AS_STORED = frozenset({"members", "groups"})
 """Exclusions a document can honour by itself: whole multi-valued attributes the server adds."""
+
+
+class Written(NamedTuple):
+    """An answer's JSON text, and the value it is the JSON of when it was written from one."""
+
+    text: str
+    value: dict[str, Any] | None
+    """None when the models wrote the text. Else what parsing ``text`` gives back: the
+    provisioning log keeps it instead of parsing the answer again."""
 
 
 @frozen
@@ -58,11 +67,13 @@ class ScimDocument:
         """The resource as its model (validated again)."""
         return self.model.model_validate(self.content)
 
-    def to_json(self, context: Context, parameters: ResponseParameters[Any] | None) -> str:
+    def written(self, context: Context, parameters: ResponseParameters[Any] | None) -> Written:
         excluded = _exclusions(parameters) if self.as_stored else None
         if excluded is None:
-            return self.resource().model_dump_json(scim_ctx=context, response_parameters=parameters)
-        return dumps(_without(self.content, excluded))
+            text = self.resource().model_dump_json(scim_ctx=context, response_parameters=parameters)
+            return Written(text, None)
+        content = _without(self.content, excluded)
+        return Written(dumps(content), content)
 
 
 @frozen
@@ -80,7 +91,7 @@ class ListDocument:
         """The page's resources as their models."""
         return [each.resource() for each in self.resources]
 
-    def to_json(self, context: Context, parameters: ResponseParameters[Any] | None) -> str:
+    def written(self, context: Context, parameters: ResponseParameters[Any] | None) -> Written:
         excluded = _exclusions(parameters)
         if excluded is None or not all(each.as_stored for each in self.resources):
             page = self.list_model(
@@ -90,7 +101,8 @@ class ListDocument:
                 resources=self.models(),
                 next_cursor=self.next_cursor,
             )
-            return page.model_dump_json(scim_ctx=context, response_parameters=parameters)
+            text = page.model_dump_json(scim_ctx=context, response_parameters=parameters)
+            return Written(text, None)
         content: dict[str, Any] = {
             "schemas": [LIST_RESPONSE_SCHEMA],
             "totalResults": self.total_results,
@@ -101,7 +113,7 @@ class ListDocument:
         if self.next_cursor is not None:
             content["nextCursor"] = self.next_cursor
         content["Resources"] = [_without(each.content, excluded) for each in self.resources]
-        return dumps(content)
+        return Written(dumps(content), content)
 
 
 def _exclusions(parameters: ResponseParameters[Any] | None) -> frozenset[str] | None:

@@ -68,6 +68,10 @@ class CapturedRequest:
     """None when the body was too large to keep."""
 
     response_body: bytes | None
+    response_document: Any = None
+    """The value ``response_body`` was written from, when the edge wrote it from one: what
+    parsing the body gives, without parsing it."""
+
     confirmations: Sequence[Confirmation] = ()
     """What the request's reads showed the IdP, written with the entry (``confirmations``)."""
 
@@ -100,7 +104,7 @@ def _diagnosed(conn: Connection, entry: LogEntry) -> LogEntry:
 def _entry(captured: CapturedRequest, policy: LogPolicy) -> LogEntry:
     directory = captured.directory
     request = _parse(captured.request_body)
-    response = _parse(captured.response_body)
+    response = _parse(captured.response_body, captured.response_document)
     resource_type, resource_id = _resource(storable(captured.path), captured.status, response)
     error = response if captured.status >= 400 and isinstance(response, dict) else {}
     return LogEntry(
@@ -165,15 +169,20 @@ MAX_DEPTH = 64
 """Arrays and objects within each other; a SCIM message needs fewer than ten."""
 
 
-def _parse(body: bytes | None) -> Any:
+def _parse(body: bytes | None, written: Any = None) -> Any:
+    """A body's value, checked as the log keeps it; parsed unless ``written`` is the value the
+    body was written from."""
     if not body:
         return None
-    try:
-        parsed = jsontext.loads(body)
-    except RecursionError:
-        return _TOO_DEEP
-    except ValueError:  # not JSON, not UTF-8, or an integer of thousands of digits
-        return _UNREADABLE
+    if written is not None:
+        parsed = written
+    else:
+        try:
+            parsed = jsontext.loads(body)
+        except RecursionError:
+            return _TOO_DEEP
+        except ValueError:  # not JSON, not UTF-8, or an integer of thousands of digits
+            return _UNREADABLE
     # Nesting deeper than the limit takes more brackets than it: most bodies are not walked.
     if body.count(b"[") + body.count(b"{") > MAX_DEPTH and _nests_deeper(parsed, MAX_DEPTH):
         return _TOO_DEEP
