@@ -29,7 +29,6 @@ users = Table(
     UniqueConstraint("directory_id", "user_name_key"),
     Index(None, "directory_id", "id"),
     Index(None, "directory_id", "external_id"),
-    Index(None, "directory_id", "display_name"),
 )
 
 user_email_hashes = Table(
