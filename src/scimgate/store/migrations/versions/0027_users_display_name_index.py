@@ -1,11 +1,11 @@
 """Users lose their index on ``(directory_id, display_name)``, which no statement read.
 
-A user's ``displayName`` is filtered and sorted on in its stored document, as every
-attribute of a user but ``id``, ``userName``, ``externalId`` and ``meta``'s times is
-(``store.query.attributes``); the column is read only beside a membership, to name the
-member. Every user written paid for the index all the same, and its keys arrive in no
-order: on SQLite, nearly every create dirtied a page of its own in it, which its commit
-wrote to the log and the checkpoint copied again.
+A filter or a ``sortBy`` on a user's ``displayName`` reads its stored document
+(``store.query.attributes`` names the attributes read from columns, and it is not one);
+the column is read only beside a membership, to name the member. Every user written paid
+for the index all the same, and its keys arrive in no order: on SQLite, nearly every
+create dirtied a page of its own in it, which its commit wrote to the write-ahead log and
+the checkpoint copied again.
 
 Revision ID: 0027
 Revises: 0026
