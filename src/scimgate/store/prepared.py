@@ -27,7 +27,7 @@ is checked when one is compiled.
 instead: the general path, which the tests compare this one with.
 """
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -69,7 +69,9 @@ class _Compiled:
     keys: tuple[str, ...]
     """The result's column names."""
 
-    results: tuple[Processor | None, ...]
+    results: tuple[tuple[int, Processor], ...]
+    """The result's columns that have a processor, by position: most have none, and a row
+    whose columns have none comes back as the driver gave it."""
 
     def arguments(self, parameters: Mapping[str, Any]) -> Any:
         if self.fixed:
@@ -80,11 +82,14 @@ class _Compiled:
         ]
         return tuple(values) if self.positional else dict(zip(self.names, values, strict=True))
 
-    def row(self, raw: Iterable[Any]) -> tuple[Any, ...]:
-        return tuple(
-            value if process is None or value is None else process(value)
-            for value, process in zip(raw, self.results, strict=True)
-        )
+    def row(self, raw: Sequence[Any]) -> tuple[Any, ...]:
+        if not self.results:
+            return tuple(raw)
+        values = list(raw)
+        for at, process in self.results:
+            if (value := values[at]) is not None:
+                values[at] = process(value)
+        return tuple(values)
 
 
 class Prepared:
@@ -240,6 +245,9 @@ def _compile(statement: Executable, dialect: Dialect, column_keys: list[str] | N
         fixed=fixed,
         keys=tuple(column.keyname for column in columns),
         results=tuple(
-            column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns
+            (at, process)
+            for at, column in enumerate(columns)
+            if (process := column.type.dialect_impl(dialect).result_processor(dialect, None))
+            is not None
         ),
     )
