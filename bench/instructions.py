@@ -14,7 +14,12 @@ turning callgrind's instrumentation on and off around them (``callgrind_control`
 Every thread of the process is counted, the provisioning log's writes and the
 checkpoints included.
 
-    python bench/instructions.py [--kind lookup|create|both] [--requests 1000]
+    python bench/instructions.py [--kind lookup|create|both|manager|members] [--requests 1000]
+
+``manager`` and ``members`` count two of W5's Entra requests, in a directory set to
+Entra ID, as ``breakdown.py`` sends them: the PATCH setting a user's manager for the first
+time, and the PATCH adding ten users no group held, one ``Add`` each, to one of twenty
+groups (``--users`` is not used there: the users each request needs are made first).
 
 Needs valgrind (Debian's ``valgrind`` package). Under it a request is some fifty
 times slower: 1,000 lookups take about half a minute.
@@ -29,9 +34,14 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 KINDS = ("lookup", "create")
+"""What ``--kind both`` counts."""
+
+SYNC_KINDS = ("manager", "members")
+MEMBERS_EACH = 10
 
 
 def count(kind: str, requests: int, warm_up: int, users: int) -> int:
@@ -61,32 +71,84 @@ def count(kind: str, requests: int, warm_up: int, users: int) -> int:
 def measured(kind: str, requests: int, warm_up: int, users: int) -> None:
     """Under callgrind: the requests, with instrumentation on only for the counted ones."""
     sys.path.insert(0, str(HERE))
-    from breakdown import AsgiCaller, application, create_body, user_name_query
+    from breakdown import AsgiCaller, application
 
+    every = warm_up + requests
     with (
         tempfile.TemporaryDirectory() as folder,
-        application(f"sqlite:///{Path(folder) / 'counted.db'}") as (app, directory),
+        application(
+            f"sqlite:///{Path(folder) / 'counted.db'}",
+            idp="entra" if kind in SYNC_KINDS else "generic",
+        ) as (app, directory),
     ):
-        base = f"/scim/v2/{directory.directory_id}"
         caller = AsgiCaller(app, directory.token)
         try:
-            made = [("POST", f"{base}/Users", create_body(n, "made")) for n in range(users)]
-            caller.cpu_us_per_request(made, 8)
-            every = warm_up + requests
-            if kind == "lookup":
-                names = [f"made-{n % users}@bench.example.com" for n in range(every)]
-                sent = [("GET", f"{base}/Users?{user_name_query(name)}", b"") for name in names]
-            else:
-                sent = [("POST", f"{base}/Users", create_body(n, "new")) for n in range(every)]
+            sent, expected = _requests(kind, app, directory, caller, every, users)
             caller.cpu_us_per_request(sent[:warm_up], 8)
             _instrument("on")
             _, statuses = caller.cpu_us_per_request(sent[warm_up:], 8)
             _instrument("off")
         finally:
             caller.close()
-    expected = 200 if kind == "lookup" else 201
     if set(statuses) != {expected}:
         raise SystemExit(f"answers other than {expected}: {sorted(set(statuses))}")
+
+
+def _requests(
+    kind: str, app: Any, directory: Any, caller: Any, every: int, users: int
+) -> tuple[list[tuple[str, str, bytes]], int]:
+    """The ``every`` requests of ``kind`` (what they need made first), and their status."""
+    from breakdown import create_body, user_name_query
+
+    base = f"/scim/v2/{directory.directory_id}"
+    if kind in SYNC_KINDS:
+        return _sync_requests(kind, app, directory, caller, every)
+    made = [("POST", f"{base}/Users", create_body(n, "made")) for n in range(users)]
+    caller.cpu_us_per_request(made, 8)
+    if kind == "lookup":
+        names = [f"made-{n % users}@bench.example.com" for n in range(every)]
+        return [("GET", f"{base}/Users?{user_name_query(name)}", b"") for name in names], 200
+    return [("POST", f"{base}/Users", create_body(n, "new")) for n in range(every)], 201
+
+
+def _sync_requests(
+    kind: str, app: Any, directory: Any, caller: Any, every: int
+) -> tuple[list[tuple[str, str, bytes]], int]:
+    """Entra's manager or member PATCHes, with the users and groups they change made first."""
+    from breakdown import ENTERPRISE_SCHEMA, GROUP_SCHEMA, SYNC_GROUPS, _ids, _json, _patch
+
+    from scimgate.simulator.dialects import DIALECTS
+    from scimgate.simulator.population import generate
+
+    entra = DIALECTS["entra"]
+    base = f"/scim/v2/{directory.directory_id}"
+    population = generate(every * MEMBERS_EACH + 1 if kind == "members" else every + 1, 1)
+    made = [
+        ("POST", f"{base}/Users", _json(entra.user_body(person, population.domain)))
+        for person in population.people
+    ]
+    made += [
+        ("POST", f"{base}/Groups", _json({"schemas": [GROUP_SCHEMA], "displayName": f"g{n}"}))
+        for n in range(SYNC_GROUPS if kind == "members" else 0)
+    ]
+    caller.cpu_us_per_request(made, 8)
+    ids = _ids(app, "users", directory.directory_id)
+    if kind == "manager":
+        manager = {"op": "Add", "path": f"{ENTERPRISE_SCHEMA}:manager"}
+        return [
+            ("PATCH", f"{base}/Users/{ids[n]}", _patch([{**manager, "value": ids[n + 1]}]))
+            for n in range(every)
+        ], 200
+    groups = _ids(app, "groups", directory.directory_id)
+    sent = []
+    for n in range(every):
+        joining = ids[n * MEMBERS_EACH : (n + 1) * MEMBERS_EACH]
+        added = [
+            {"op": "Add", "path": "members", "value": [{"$ref": None, "value": user}]}
+            for user in joining
+        ]
+        sent.append(("PATCH", f"{base}/Groups/{groups[n % SYNC_GROUPS]}", _patch(added)))
+    return sent, 204
 
 
 def _instrument(state: str) -> None:
@@ -101,7 +163,7 @@ def main() -> None:
         measured(kind, requests, warm_up, users)
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--kind", choices=(*KINDS, "both"), default="both")
+    parser.add_argument("--kind", choices=(*KINDS, "both", *SYNC_KINDS), default="both")
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--warm-up", type=int, default=200)
     parser.add_argument("--users", type=int, default=300)
