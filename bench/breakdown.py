@@ -61,6 +61,8 @@ SYNC_MANAGER = "manager (PATCH /Users/{id}, one Add)"
 SYNC_MEMBERS = "ten members (PATCH /Groups/{id}, ten Adds of one member each)"
 SYNC_GROUPS = 20
 """Groups the member PATCHes spread over."""
+MEMBERS_EACH = 10
+"""Users a member PATCH adds."""
 
 PATCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 ENTERPRISE_SCHEMA = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
@@ -369,7 +371,7 @@ def measure_sync(database_url: str, rounds: int = 5, per_round: int = 200) -> li
     entra = DIALECTS["entra"]
     count = rounds * per_round
     timed_count = count + 1  # and the warm-up request (n = 10**9), which takes the last
-    population = generate(timed_count * 11, 1)
+    population = generate(timed_count * (MEMBERS_EACH + 1), 1)
     people = population.people
 
     def created(at: int) -> bytes:
@@ -409,18 +411,13 @@ def measure_sync(database_url: str, rounds: int = 5, per_round: int = 200) -> li
 
         def manager(n: int) -> tuple[str, str, bytes]:
             at = min(n, count)
-            operation = {"op": "Add", "path": f"{ENTERPRISE_SCHEMA}:manager"}
-            body = _patch([{**operation, "value": users[at + 1]}])
-            return "PATCH", f"{base}/Users/{users[at]}", body
+            return manager_patch(base, users[at], users[at + 1])
 
         def members(n: int) -> tuple[str, str, bytes]:
             at = min(n, count)
-            first = timed_count + 10 * at
-            added = [
-                {"op": "Add", "path": "members", "value": [{"$ref": None, "value": user}]}
-                for user in users[first : first + 10]
-            ]
-            return "PATCH", f"{base}/Groups/{groups[at % SYNC_GROUPS]}", _patch(added)
+            first = timed_count + MEMBERS_EACH * at
+            joining = users[first : first + MEMBERS_EACH]
+            return members_patch(base, groups[at % SYNC_GROUPS], joining)
 
         return [*found, timed(SYNC_MANAGER, manager, 200), timed(SYNC_MEMBERS, members, 204)]
 
@@ -435,6 +432,21 @@ def _timed_sync(
         return SyncRequest(name, us, error)
 
     return timed
+
+
+def manager_patch(base: str, user_id: str, manager_id: str) -> tuple[str, str, bytes]:
+    """Entra's PATCH setting a user's manager (one ``Add`` of the extension's attribute)."""
+    operation = {"op": "Add", "path": f"{ENTERPRISE_SCHEMA}:manager", "value": manager_id}
+    return "PATCH", f"{base}/Users/{user_id}", _patch([operation])
+
+
+def members_patch(base: str, group_id: str, user_ids: list[str]) -> tuple[str, str, bytes]:
+    """Entra's PATCH adding users to a group, one ``Add`` of one member each."""
+    added = [
+        {"op": "Add", "path": "members", "value": [{"$ref": None, "value": user}]}
+        for user in user_ids
+    ]
+    return "PATCH", f"{base}/Groups/{group_id}", _patch(added)
 
 
 def user_name_query(user_name: str) -> str:

@@ -41,7 +41,6 @@ KINDS = ("lookup", "create")
 """What ``--kind both`` counts."""
 
 SYNC_KINDS = ("manager", "members")
-MEMBERS_EACH = 10
 
 
 def count(kind: str, requests: int, warm_up: int, users: int) -> int:
@@ -115,7 +114,15 @@ def _sync_requests(
     kind: str, app: Any, directory: Any, caller: Any, every: int
 ) -> tuple[list[tuple[str, str, bytes]], int]:
     """Entra's manager or member PATCHes, with the users and groups they change made first."""
-    from breakdown import ENTERPRISE_SCHEMA, GROUP_SCHEMA, SYNC_GROUPS, _ids, _json, _patch
+    from breakdown import (
+        GROUP_SCHEMA,
+        MEMBERS_EACH,
+        SYNC_GROUPS,
+        _ids,
+        _json,
+        manager_patch,
+        members_patch,
+    )
 
     from scimgate.simulator.dialects import DIALECTS
     from scimgate.simulator.population import generate
@@ -134,21 +141,12 @@ def _sync_requests(
     caller.cpu_us_per_request(made, 8)
     ids = _ids(app, "users", directory.directory_id)
     if kind == "manager":
-        manager = {"op": "Add", "path": f"{ENTERPRISE_SCHEMA}:manager"}
-        return [
-            ("PATCH", f"{base}/Users/{ids[n]}", _patch([{**manager, "value": ids[n + 1]}]))
-            for n in range(every)
-        ], 200
+        return [manager_patch(base, ids[n], ids[n + 1]) for n in range(every)], 200
     groups = _ids(app, "groups", directory.directory_id)
-    sent = []
-    for n in range(every):
-        joining = ids[n * MEMBERS_EACH : (n + 1) * MEMBERS_EACH]
-        added = [
-            {"op": "Add", "path": "members", "value": [{"$ref": None, "value": user}]}
-            for user in joining
-        ]
-        sent.append(("PATCH", f"{base}/Groups/{groups[n % SYNC_GROUPS]}", _patch(added)))
-    return sent, 204
+    return [
+        members_patch(base, groups[n % SYNC_GROUPS], ids[n * MEMBERS_EACH : (n + 1) * MEMBERS_EACH])
+        for n in range(every)
+    ], 204
 
 
 def _instrument(state: str) -> None:
