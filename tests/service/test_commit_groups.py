@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from starlette.responses import Response
 
 from loop_support import run_apart
-from scimgate.api.commit_groups import GROUP_LIMIT, CommitGroups
+from scimgate.api.commit_groups import GROUP_LIMIT, MOST_TURNS_GATHERING, CommitGroups, InFlight
 from scimgate.store.engine import open_engine, reader, writer
 from scimgate.store.migrate import upgrade
 from scimgate.store.transactions import committed_together, writing
@@ -152,6 +152,55 @@ def test_a_write_begun_in_the_turn_after_the_first_joins_its_group(
     run_apart(scenario())
     assert _names(sqlite_engine) == {"first", "second"}
     assert len(commits) == 1, "both writes were committed together"
+
+
+def _commits_of_two_writes(engine: Engine, in_flight: InFlight, turns_apart: int) -> int:
+    """Commits made for two writes of two requests, the second begun ``turns_apart`` turns of
+    the loop after the first, each in flight (``in_flight``) from its start to its answer."""
+    commits: list[int] = []
+    event.listen(engine, "commit", lambda conn: commits.append(1))
+
+    async def request(groups: CommitGroups, name: str) -> Response:
+        in_flight.enter()
+        try:
+            return await groups.run(lambda: _note(engine, name))
+        finally:
+            in_flight.leave()
+
+    async def scenario() -> None:
+        groups = CommitGroups(engine, asyncio.get_running_loop(), in_flight)
+        first = asyncio.ensure_future(request(groups, "first"))
+        for _ in range(turns_apart):
+            await asyncio.sleep(0)
+        second = asyncio.ensure_future(request(groups, "second"))
+        await asyncio.gather(first, second)
+
+    run_apart(scenario())
+    assert _names(engine) == {"first", "second"}
+    return len(commits)
+
+
+def test_writes_of_requests_in_flight_together_are_committed_together_turns_apart(
+    sqlite_engine: Engine,
+) -> None:
+    """As the creates of a load generator's two threads, each sending its connections'
+    requests as its own answers arrive: a group waits a few turns for them."""
+    in_flight = InFlight()
+    in_flight.enter()  # another request, in flight from the start
+    assert _commits_of_two_writes(sqlite_engine, in_flight, 3) == 1
+
+
+def test_a_group_waits_no_longer_than_its_turns(sqlite_engine: Engine) -> None:
+    in_flight = InFlight()
+    in_flight.enter()
+    assert _commits_of_two_writes(sqlite_engine, in_flight, MOST_TURNS_GATHERING + 2) == 2
+
+
+def test_a_write_alone_in_flight_is_committed_without_waiting(sqlite_engine: Engine) -> None:
+    """A client sending one write at a time: nothing else was in flight, so its group does
+    not wait for writes that cannot come, and a request begun two turns later finds it
+    committed."""
+    assert _commits_of_two_writes(sqlite_engine, InFlight(), 2) == 2
 
 
 def test_more_writes_than_a_group_holds_are_committed_in_several(sqlite_engine: Engine) -> None:

@@ -37,7 +37,7 @@ from starlette.types import ASGIApp, Receive, Send
 from starlette.types import Scope as AsgiScope
 
 from scimgate.api.clients import client_address
-from scimgate.api.commit_groups import CommitGroups
+from scimgate.api.commit_groups import CommitGroups, InFlight
 from scimgate.api.endpoint_case import SCIM_PREFIX, canonical_path
 from scimgate.api.errors import REFUSALS, as_scim
 from scimgate.api.inline_requests import is_short
@@ -109,20 +109,27 @@ class ScimEdge:
         self.not_found = not_found
         self.threads = threads
         self._commit_groups: CommitGroups | None = None
+        self.in_flight = InFlight()
+        """The requests this edge is answering, which tell its commit groups whether to wait
+        for more writes."""
 
     async def __call__(self, scope: AsgiScope, receive: Receive, send: Send) -> None:
-        path: str = scope["path"]
-        canonical = canonical_path(path)
-        if canonical != path:
-            scope = {**scope, "path": canonical}
-        answer = self._route(scope)
-        if isinstance(answer, Response):
-            await answer(scope, receive, send)
-        elif answer is None:
-            await self.not_found(scope, receive, send)
-        else:
-            response = await self._answer(scope, receive, answer)
-            await response(scope, receive, send)
+        self.in_flight.enter()
+        try:
+            path: str = scope["path"]
+            canonical = canonical_path(path)
+            if canonical != path:
+                scope = {**scope, "path": canonical}
+            answer = self._route(scope)
+            if isinstance(answer, Response):
+                await answer(scope, receive, send)
+            elif answer is None:
+                await self.not_found(scope, receive, send)
+            else:
+                response = await self._answer(scope, receive, answer)
+                await response(scope, receive, send)
+        finally:
+            self.in_flight.leave()
 
     def _route(self, scope: AsgiScope) -> "_Route | Response | None":
         """The route of a request, or the answer when it has none (405, 307), or None (404)."""
@@ -198,7 +205,7 @@ class ScimEdge:
         """The commit groups of the running loop (a test may run the app on several)."""
         loop = asyncio.get_running_loop()
         if self._commit_groups is None or self._commit_groups.loop is not loop:
-            self._commit_groups = CommitGroups(engine, loop)
+            self._commit_groups = CommitGroups(engine, loop, self.in_flight)
         return self._commit_groups
 
 
