@@ -7,6 +7,7 @@ commit that makes its change durable.
 """
 
 import asyncio
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -18,7 +19,13 @@ from sqlalchemy.exc import IntegrityError
 from starlette.responses import Response
 
 from loop_support import run_apart
-from scimgate.api.commit_groups import GROUP_LIMIT, MOST_TURNS_GATHERING, CommitGroups, InFlight
+from scimgate.api.commit_groups import (
+    GATHERING_SECONDS,
+    GROUP_LIMIT,
+    MOST_TURNS_GATHERING,
+    CommitGroups,
+    InFlight,
+)
 from scimgate.store.engine import open_engine, reader, writer
 from scimgate.store.migrate import upgrade
 from scimgate.store.transactions import committed_together, writing
@@ -154,9 +161,12 @@ def test_a_write_begun_in_the_turn_after_the_first_joins_its_group(
     assert len(commits) == 1, "both writes were committed together"
 
 
-def _commits_of_two_writes(engine: Engine, in_flight: InFlight, turns_apart: int) -> int:
+def _commits_of_two_writes(
+    engine: Engine, in_flight: InFlight, turns_apart: int, busy_seconds: float = 0.0
+) -> int:
     """Commits made for two writes of two requests, the second begun ``turns_apart`` turns of
-    the loop after the first, each in flight (``in_flight``) from its start to its answer."""
+    the loop after the first, each in flight (``in_flight``) from its start to its answer;
+    the turn after the first's holds the loop ``busy_seconds`` (other requests' work)."""
     commits: list[int] = []
     event.listen(engine, "commit", lambda conn: commits.append(1))
 
@@ -170,8 +180,10 @@ def _commits_of_two_writes(engine: Engine, in_flight: InFlight, turns_apart: int
     async def scenario() -> None:
         groups = CommitGroups(engine, asyncio.get_running_loop(), in_flight)
         first = asyncio.ensure_future(request(groups, "first"))
-        for _ in range(turns_apart):
+        for turn in range(turns_apart):
             await asyncio.sleep(0)
+            if turn == 0:
+                time.sleep(busy_seconds)
         second = asyncio.ensure_future(request(groups, "second"))
         await asyncio.gather(first, second)
 
@@ -194,6 +206,17 @@ def test_a_group_waits_no_longer_than_its_turns(sqlite_engine: Engine) -> None:
     in_flight = InFlight()
     in_flight.enter()
     assert _commits_of_two_writes(sqlite_engine, in_flight, MOST_TURNS_GATHERING + 2) == 2
+
+
+def test_a_group_gathers_past_its_first_turn_only_while_the_turns_are_short(
+    sqlite_engine: Engine,
+) -> None:
+    """Under many connections a turn runs many requests' work: a group that waited three such
+    turns would hold its writes for all of them."""
+    in_flight = InFlight()
+    in_flight.enter()
+    busy = GATHERING_SECONDS * 2
+    assert _commits_of_two_writes(sqlite_engine, in_flight, 3, busy_seconds=busy) == 2
 
 
 def test_a_write_alone_in_flight_is_committed_without_waiting(sqlite_engine: Engine) -> None:
