@@ -10,7 +10,7 @@ durable row and its event; a request that fails costs only itself, its
 savepoint rolled back; a commit that fails answers every request of the group
 with the error, none of their changes made.
 
-A group is gathered without waiting on a clock: writes join it while the loop
+A group is gathered without a timer: writes join it while the loop
 runs the requests that arrived with them, and for up to three more turns of
 the loop (``_flush``), then it is written once this process's write turn is
 free. It waits for that turn without holding the loop (``api.loop_turns``). A
@@ -31,7 +31,8 @@ Past its first extra turn it gathers only within ``GATHERING_SECONDS`` of
 its first write: under fifty connections a turn runs dozens of requests'
 work, and a group that waited three such turns held its writes for all of
 them (W6 did some 6% fewer requests a second). A bound of one millisecond
-stopped W1's groups too once its database had grown and its turns with it.
+likely cut W1's gathering short too, once its database had grown and its
+turns with it.
 """
 
 import asyncio
