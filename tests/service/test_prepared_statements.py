@@ -284,6 +284,26 @@ def test_the_driver_path_is_seen_by_statement_listeners(
     assert len(seen) == 1 and "FROM directories" in seen[0], seen
 
 
+def test_listeners_are_asked_again_in_each_transaction(engine: Engine, directory_id: str) -> None:
+    """Whether a connection's statements go to the driver at once is kept for its transaction
+    only: a listener added before the next transaction sees that one's statements."""
+    seen: list[str] = []
+
+    def listener(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(statement)
+
+    with engine.connect() as conn:
+        with conn.begin():
+            configuration.directory(conn, directory_id)  # unwatched: on the driver
+        event.listen(conn, "before_cursor_execute", listener)
+        try:
+            with conn.begin():
+                configuration.directory(conn, directory_id)
+        finally:
+            event.remove(conn, "before_cursor_execute", listener)
+    assert len(seen) == 1 and "FROM directories" in seen[0], seen
+
+
 def test_a_driver_error_is_raised_as_through_sqlalchemy(
     engine: Engine, general: Engine, directory_id: str
 ) -> None:
