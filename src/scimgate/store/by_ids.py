@@ -12,12 +12,11 @@ whose rendering it shares out over its ids.
 
 from collections.abc import Callable, Sequence
 from dataclasses import field
-from functools import cached_property
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import ColumnElement, Connection, Executable, bindparam
 
-from scimgate.records import frozen
+from scimgate.records import cached_property, frozen
 from scimgate.store.prepared import Prepared
 
 S = TypeVar("S", bound=Executable)

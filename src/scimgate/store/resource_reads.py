@@ -6,12 +6,12 @@ on), and a filter is given as the stored rows can answer it (``store/column_code
 
 from collections.abc import Sequence
 from datetime import datetime
-from functools import cached_property
 from typing import Any
 
 from scim2_models.path import AttributeBinding
 from sqlalchemy import ColumnElement, Connection, Select, bindparam, func, select
 
+from scimgate.records import cached_property
 from scimgate.store.batches import batches
 from scimgate.store.by_ids import ByIds, by_ids
 from scimgate.store.column_codec import PLAIN, codec_of

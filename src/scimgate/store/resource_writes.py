@@ -8,13 +8,13 @@ user's e-mail addresses have hash rows of their own (``store/email_hashes.py``).
 
 from collections.abc import Sequence
 from datetime import datetime
-from functools import cached_property
 from typing import Any
 
 from sqlalchemy import Connection, Insert, bindparam, delete, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from scimgate.records import cached_property
 from scimgate.store.column_codec import ColumnCodec, SealedColumns, codec_of
 from scimgate.store.email_hashes import index_emails
 from scimgate.store.encryption import Keyring, Resealed

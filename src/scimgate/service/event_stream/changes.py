@@ -17,7 +17,6 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import field, replace
-from functools import cached_property
 from typing import Any
 
 from sqlalchemy import Connection, Engine
@@ -31,7 +30,7 @@ from scimgate.events.models import (
     MembershipData,
     UserData,
 )
-from scimgate.records import frozen
+from scimgate.records import cached_property, frozen
 from scimgate.scim.normalized import DirectoryGroup, DirectoryUser, UserState
 from scimgate.service.event_stream import publishing
 from scimgate.service.event_stream.payloads import PayloadBuilder, UserFacts, directory_info

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from functools import cached_property
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -12,7 +11,7 @@ from scim2_models import NotFoundException
 from sqlalchemy import Connection
 
 from scimgate.events.models import DirectoryInfo
-from scimgate.records import frozen
+from scimgate.records import cached_property, frozen
 from scimgate.scim.attribute_mapping import custom_attributes_of_dump
 from scimgate.scim.normalized import (
     DirectoryGroup,

@@ -25,13 +25,12 @@ which is what the read would find but for a change committed since.
 """
 
 from dataclasses import field
-from functools import cached_property
 from threading import Lock
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import Connection, Engine
 
-from scimgate.records import frozen
+from scimgate.records import cached_property, frozen
 from scimgate.scim.attribute_mapping import DEFAULTS
 from scimgate.service.administration.tenants import effective_idp
 from scimgate.store import configuration, mappings, roles

@@ -1,10 +1,8 @@
 """What every SCIM use case runs within: one directory, reached through one base URL."""
 
-from functools import cached_property
-
 from sqlalchemy import Engine
 
-from scimgate.records import frozen
+from scimgate.records import cached_property, frozen
 from scimgate.scim.extensions import ResourceModels
 from scimgate.scim.limits import Limits
 from scimgate.service.provisioning.directory_models import directory_models
