@@ -14,8 +14,7 @@ that only code running inside :func:`changing` can record one.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import field, replace
 from typing import Any
 
@@ -299,13 +298,39 @@ def user_created_alone(engine: Engine, config: DirectoryConfig, stored: StoredRe
         published_inserts.insert_published(conn, event.directory_id, USERS, stored, event, utcnow())
 
 
-@contextmanager
-def changing(
-    engine: Engine, directory_id: str, known: Confirmed | None = None
-) -> Iterator[UnitOfWork]:
+class changing:
     """A writing transaction on a directory whose recorded changes are published when it
-    commits; ``known`` is the directory as the request confirmed it, if it did."""
-    with writing(engine) as conn:
-        work = UnitOfWork(conn, directory_id, known)
-        yield work
-        work._publish()
+    commits; ``known`` is the directory as the request confirmed it, if it did.
+
+    A class rather than a generator's context manager, which costs about two microseconds
+    more, as every write of a directory enters one: what the generator did is spelled out.
+    """
+
+    __slots__ = ("_directory_id", "_engine", "_known", "_work", "_writing")
+
+    def __init__(self, engine: Engine, directory_id: str, known: Confirmed | None = None) -> None:
+        self._engine = engine
+        self._directory_id = directory_id
+        self._known = known
+
+    def __enter__(self) -> UnitOfWork:
+        self._writing = writing(self._engine)
+        conn = self._writing.__enter__()
+        try:
+            self._work = UnitOfWork(conn, self._directory_id, self._known)
+        except BaseException as failure:
+            self._writing.__exit__(type(failure), failure, failure.__traceback__)
+            raise
+        return self._work
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, traceback: Any
+    ) -> None:
+        # ``writing`` never swallows an exception: it ends its transaction and raises on.
+        if kind is None:
+            try:
+                self._work._publish()
+            except BaseException as failure:
+                self._writing.__exit__(type(failure), failure, failure.__traceback__)
+                raise
+        self._writing.__exit__(kind, exc, traceback)

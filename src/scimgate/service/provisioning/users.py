@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from scim2_models import PatchOp, UniquenessException
@@ -274,19 +273,27 @@ def _taken(user_name: str, holder: str | None) -> UniquenessException:
     )
 
 
-@contextmanager
-def _unique_user_name(user_name: str | None, scope: Scope | None = None) -> Iterator[None]:
+class _unique_user_name:
     """Turn a uniqueness race lost in the database into the same 409 as a checked conflict.
 
     Given the ``scope``, the holder is read (once the failed transaction has ended) for
-    the answer to name it, as a checked conflict does.
+    the answer to name it, as a checked conflict does. A class rather than a generator's
+    context manager, which costs about two microseconds more, as every create enters one.
     """
-    try:
-        yield
-    except Conflict as exc:
-        if exc.uniqueness is not Uniqueness.USER_NAME:
-            raise
-        holder = None
+
+    __slots__ = ("_scope", "_user_name")
+
+    def __init__(self, user_name: str | None, scope: Scope | None = None) -> None:
+        self._user_name = user_name
+        self._scope = scope
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, _: Any) -> None:
+        if not isinstance(exc, Conflict) or exc.uniqueness is not Uniqueness.USER_NAME:
+            return
+        user_name, scope, holder = self._user_name, self._scope, None
         if scope is not None and user_name is not None:
             with reading(scope.engine) as conn:
                 holder = user_name_holder(conn, scope.directory_id, user_name)
