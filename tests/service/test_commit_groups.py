@@ -7,6 +7,7 @@ commit that makes its change durable.
 """
 
 import asyncio
+import sqlite3
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -15,7 +16,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, event, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.responses import Response
 
 from loop_support import run_apart
@@ -27,6 +28,7 @@ from scimgate.api.commit_groups import (
     InFlight,
 )
 from scimgate.store.engine import open_engine, reader, writer
+from scimgate.store.errors import Busy
 from scimgate.store.migrate import upgrade
 from scimgate.store.transactions import committed_together, writing
 
@@ -69,6 +71,20 @@ def test_a_failing_write_leaves_only_its_own_changes_out(sqlite_engine: Engine) 
             _note(sqlite_engine, "failing", fail=True)
         _note(sqlite_engine, "after")
         assert _names(sqlite_engine) == set(), "nothing is seen by others before the group commits"
+    assert _names(sqlite_engine) == {"before", "after"}
+
+
+def test_a_write_the_database_cannot_take_is_busy_and_costs_only_itself(
+    sqlite_engine: Engine,
+) -> None:
+    """A write of a group that fails for want of the database is answered as a write in a
+    transaction of its own would be: ``Busy`` (503, retry), leaving the others' changes in."""
+    locked = OperationalError("INSERT …", {}, sqlite3.OperationalError("database is locked"))
+    with committed_together(sqlite_engine):
+        _note(sqlite_engine, "before")
+        with pytest.raises(Busy), writing(sqlite_engine):
+            raise locked
+        _note(sqlite_engine, "after")
     assert _names(sqlite_engine) == {"before", "after"}
 
 
