@@ -164,7 +164,7 @@ class ScimEdge:
         readable = refusal is None and _declared_within(request.headers, state)
         if readable and state.credentials.knows(request.headers.get("authorization")):
             try:
-                body = await request.body()
+                body = await _body(receive)
             except ClientDisconnect:
                 # A client that left is still logged as its directory's: authenticate it.
                 await self.threads.run(_refusal, state, request, route)
@@ -175,7 +175,7 @@ class ScimEdge:
             return refused
         if refusal is not None:
             return error_response(refusal)
-        body = await request.body()
+        body = await _body(receive)
         return await self._handled(state, request, route, body)
 
     async def _handled(self, state: Any, request: Request, route: _Route, body: bytes) -> Response:
@@ -207,6 +207,19 @@ class ScimEdge:
         if self._commit_groups is None or self._commit_groups.loop is not loop:
             self._commit_groups = CommitGroups(engine, loop, self.in_flight)
         return self._commit_groups
+
+
+async def _body(receive: Receive) -> bytes:
+    """The request's body, read once (the handlers are given it): what Starlette's
+    ``Request.body`` reads, without its stream's async generator (about 2 µs a request)."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def _declared_within(headers: Headers, state: Any) -> bool:
