@@ -271,8 +271,8 @@ def _watched(conn: Connection) -> bool:
 
 def _picker(names: tuple[str, ...]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
     """What takes the values of ``names`` from a statement's parameters, as a tuple: one call
-    in C (``itemgetter``), where a Python loop over them cost a statement about a
-    microsecond (a create runs seven)."""
+    in C (``itemgetter``), where a Python loop over a dozen of them cost about 0.4 µs more
+    (a create runs seven statements, a provisioning-log entry binds twenty values)."""
     if len(names) > 1:
         return itemgetter(*names)
     return lambda parameters: tuple([parameters[name] for name in names])  # one value, or none
