@@ -9,14 +9,17 @@ requests/s per process count and each count's ratio to one process.
 
 It also measures the CPU a create costs: the server processes' CPU time over
 the creates, plus that of the PostgreSQL backends serving the run's database,
-plus that of PostgreSQL's own processes, which serve every database (the WAL
-writer, the checkpointer, the background writer, autovacuum:
-``pg_stat_activity`` gives their pids, ``/proc/<pid>/stat`` their CPU time).
-The last are counted whole, as the run's: on a machine that runs the bench
-alone, nothing else gives them work; left out, a create's PostgreSQL CPU
-looked a third of what it was (75 µs against 224 in one run). A process that
-ended during the run would be missed (an autovacuum worker may; the servers'
-pools keep their backends).
+plus that of the backends that ended during the run (a connection a server's
+pool opened and closed again: PostgreSQL's postmaster waits for each, and
+``/proc/<pid>/stat`` adds its CPU time to the postmaster's ``cutime`` and
+``cstime``), plus that of PostgreSQL's own processes, which serve every
+database (the WAL writer, the checkpointer, the background writer,
+autovacuum; ``pg_stat_activity`` gives the pids, ``/proc/<pid>/stat`` their
+CPU time). The last two are counted whole, as the run's: on a machine that
+runs the bench alone, nothing else gives them work. Counting only the
+backends alive at the end, as runs before did, missed most of PostgreSQL's
+part when connections came and went: 60-90 µs a create against 740-1,250 in
+all, in four runs of one process.
 The same creates on SQLite with one process give the figure to compare with.
 During each load it reads how busy the whole machine was (``/proc/stat``) and
 how many cores the server processes used: one process's idle share bounds what
@@ -49,9 +52,11 @@ from servers import (
     Server,
     context_switches,
     cpu_seconds,
+    ended_children_cpu_seconds,
     kernel_cpu_seconds,
     machine_cpu_seconds,
     new_directories,
+    parent_pid,
     peak_rss_mib,
     scimgate_server,
     settled,
@@ -112,10 +117,12 @@ def measure(url: str, processes: int, seconds: float, backend_cpu: bool) -> dict
         "server_switches_per_lookup": looking_up.server_switches / lookups.requests,
     }
     if backend_cpu:
-        backends, shared = (
-            _delta(database_after[part], database_before[part]) for part in ("backends", "shared")
+        backends, ended, shared = (
+            _delta(database_after[part], database_before[part])
+            for part in ("backends", "ended", "shared")
         )
-        figures["database_cpu_us_per_create"] = 1e6 * backends / creates.requests
+        figures["database_cpu_us_per_create"] = 1e6 * (backends + ended) / creates.requests
+        figures["ended_cpu_us_per_create"] = 1e6 * ended / creates.requests
         figures["shared_cpu_us_per_create"] = 1e6 * shared / creates.requests
     return figures
 
@@ -180,8 +187,9 @@ def postgresql_cpu(url: str, wanted: bool) -> dict[str, dict[int, float]]:
     """CPU seconds so far of each PostgreSQL process that works for ``url``'s database, by
     pid: ``backends``, the client backends connected to it; ``shared``, PostgreSQL's own
     processes (WAL writer, checkpointer, background writer, autovacuum), which work for
-    every database. Both empty unless ``wanted``."""
-    found: dict[str, dict[int, float]] = {"backends": {}, "shared": {}}
+    every database; ``ended``, the processes that have ended, under the postmaster's pid.
+    All empty unless ``wanted``."""
+    found: dict[str, dict[int, float]] = {"backends": {}, "shared": {}, "ended": {}}
     if not wanted:
         return found
     database = url.rsplit("/", 1)[1]
@@ -195,6 +203,13 @@ def postgresql_cpu(url: str, wanted: bool) -> dict[str, dict[int, float]]:
         try:
             found["backends" if is_client else "shared"][int(pid)] = cpu_seconds(int(pid))
         except OSError:  # a process that ended meanwhile, or one on another machine
+            continue
+    for pid in found["shared"]:
+        try:
+            postmaster = parent_pid(pid)
+            found["ended"][postmaster] = ended_children_cpu_seconds(postmaster)
+            break
+        except OSError:
             continue
     return found
 
@@ -222,7 +237,8 @@ def report(results: dict[str, Any]) -> str:
         f"{CONNECTIONS} connections",
         "",
         "| server processes | creates/s | vs 1 | p99 | lookups/s | vs 1 | p99 | "
-        "CPU per create: server + PostgreSQL's backends + its shared processes = total "
+        "CPU per create: server + PostgreSQL's backends (those that ended) + its shared "
+        "processes = total "
         "| peak RSS (all processes) |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
@@ -240,7 +256,8 @@ def report(results: dict[str, Any]) -> str:
             f"| {figures['lookups_per_s']:,.0f} "
             f"| {figures['lookups_per_s'] / one['lookups_per_s']:.2f}x "
             f"| {figures['lookups_p99_ms']:.1f} ms "
-            f"| {server_us:,.0f} + {database_us:,.0f} + {shared_us:,.0f} = {total_us:,.0f} µs "
+            f"| {server_us:,.0f} + {database_us:,.0f} ({figures['ended_cpu_us_per_create']:,.0f})"
+            f" + {shared_us:,.0f} = {total_us:,.0f} µs "
             f"| {figures['peak_rss_mib']:.0f} MiB |"
         )
     lines += [

@@ -131,6 +131,17 @@ def _cpu_times(pid: int) -> tuple[float, float]:
     return int(fields[11]) / ticks, int(fields[12]) / ticks
 
 
+def ended_children_cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process's children that have ended and that it has
+    waited for (``/proc/<pid>/stat``'s ``cutime`` and ``cstime``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
+
+
+def parent_pid(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
 def machine_cpu_seconds() -> tuple[float, float]:
     """CPU seconds the cores of this machine have been busy so far, and in all (``/proc/stat``):
     busy is everything but idle, I/O wait and time the hypervisor gave to others, whoever
