@@ -139,6 +139,7 @@ def ended_children_cpu_seconds(pid: int) -> float:
 
 
 def parent_pid(pid: int) -> int:
+    """The pid of a running process's parent (``/proc/<pid>/stat``)."""
     return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
 
 
