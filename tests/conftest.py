@@ -190,6 +190,11 @@ def serving(database_url: str, log_path: Path, **env: str) -> Iterator[str]:
         # Tests refuse credentials on purpose; tests/test_anonymous_limits.py paces them.
         "SCIMGATE_ANONYMOUS_RATE": "0",
         "SCIMGATE_METRICS_TOKEN": METRICS_TOKEN,
+        # The suite runs dozens of servers on one PostgreSQL, whose max_connections (100
+        # here) is far below the 30 connections a process may keep (docs/deployment.md):
+        # each keeps 10, and closes the ones it opens past them.
+        "SCIMGATE_DB_POOL_SIZE": "10",
+        "SCIMGATE_DB_MAX_OVERFLOW": "20",
         **env,
     }
     server = Restartable(shared_launcher(), "server", str(port), log_path, environment)
