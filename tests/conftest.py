@@ -24,6 +24,7 @@ import structlog
 from sqlalchemy import Engine
 
 from process_support import Restartable, shared_launcher
+from scimgate.config import PoolSettings
 from scimgate.logging import configure
 from scimgate.service.administration import tenants
 from scimgate.store.engine import open_engine
@@ -43,6 +44,11 @@ LOOPBACK_RECEIVERS = {"SCIMGATE_WEBHOOK_ALLOWED_HOSTS": "127.0.0.1"}
 
 METRICS_TOKEN = secrets.token_urlsafe(24)
 """The live server's metrics token, which opens ``/metrics`` to a scraper."""
+
+SUITE_POOL = PoolSettings(size=10, overflow=20)
+"""The pool of the suite's long-lived engines and servers: it runs dozens of them on one
+PostgreSQL, whose max_connections (100 here) is far below the 30 connections a process may
+keep by default (docs/deployment.md). Each keeps 10 and closes those it opens past them."""
 
 METRICS_AUTH = {"Authorization": f"Bearer {METRICS_TOKEN}"}
 
@@ -120,7 +126,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 
 @pytest.fixture(scope="session")
 def engine(database_url: str) -> Engine:
-    return open_engine(database_url)
+    return open_engine(database_url, SUITE_POOL)
 
 
 @pytest.fixture
@@ -190,11 +196,8 @@ def serving(database_url: str, log_path: Path, **env: str) -> Iterator[str]:
         # Tests refuse credentials on purpose; tests/test_anonymous_limits.py paces them.
         "SCIMGATE_ANONYMOUS_RATE": "0",
         "SCIMGATE_METRICS_TOKEN": METRICS_TOKEN,
-        # The suite runs dozens of servers on one PostgreSQL, whose max_connections (100
-        # here) is far below the 30 connections a process may keep (docs/deployment.md):
-        # each keeps 10, and closes the ones it opens past them.
-        "SCIMGATE_DB_POOL_SIZE": "10",
-        "SCIMGATE_DB_MAX_OVERFLOW": "20",
+        "SCIMGATE_DB_POOL_SIZE": str(SUITE_POOL.size),
+        "SCIMGATE_DB_MAX_OVERFLOW": str(SUITE_POOL.overflow),
         **env,
     }
     server = Restartable(shared_launcher(), "server", str(port), log_path, environment)
