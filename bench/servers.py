@@ -123,24 +123,29 @@ def kernel_cpu_seconds(pid: int) -> float:
     return _cpu_times(pid)[1]
 
 
+def _stat_fields(pid: int) -> list[str]:
+    """A running process's ``/proc/<pid>/stat`` fields after its command name (the name may
+    hold spaces: the fields are counted after its closing parenthesis), from its state on."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
 def _cpu_times(pid: int) -> tuple[float, float]:
     """User and system CPU seconds of a running process so far."""
-    # The command name may hold spaces: the fields are counted after its closing parenthesis.
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    fields = _stat_fields(pid)
     ticks = os.sysconf("SC_CLK_TCK")
     return int(fields[11]) / ticks, int(fields[12]) / ticks
 
 
 def ended_children_cpu_seconds(pid: int) -> float:
     """User plus system CPU time of a process's children that have ended and that it has
-    waited for (``/proc/<pid>/stat``'s ``cutime`` and ``cstime``)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    waited for (``cutime`` and ``cstime``)."""
+    fields = _stat_fields(pid)
     return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
 
 
 def parent_pid(pid: int) -> int:
-    """The pid of a running process's parent (``/proc/<pid>/stat``)."""
-    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    """The pid of a running process's parent."""
+    return int(_stat_fields(pid)[1])
 
 
 def machine_cpu_seconds() -> tuple[float, float]:

@@ -254,11 +254,12 @@ def summary(raw: Path) -> dict[str, Any]:
             starting += count
             continue
         # With --subprocesses, each stack starts with a "process <pid>:<command>" pseudo-frame.
-        layers = [layer_of(frame) for frame in stack if not frame.startswith("process ")]
-        if not layers:
+        frames = [frame for frame in stack if not frame.startswith("process ")]
+        if not frames:
             continue
+        layers = [layer_of(frame) for frame in frames]
         own[layers[-1]] += count
-        if _function(next(f for f in stack if not f.startswith("process "))) not in THREAD_ROOTS:
+        if _function(frames[0]) not in THREAD_ROOTS:
             cut += count
         for layer in set(layers):
             anywhere[layer] += count
