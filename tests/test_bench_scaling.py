@@ -1,17 +1,24 @@
-"""The scale-out bench's reading of PostgreSQL's CPU: the run's backends, and PostgreSQL's own
-processes, which work for every database."""
+"""The scale-out bench's readings: PostgreSQL's CPU (the run's backends, and PostgreSQL's own
+processes, which work for every database), and the latencies the server measured itself."""
 
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
+from sqlalchemy import Engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
-from scaling import postgresql_cpu
+from scaling import misses, percentile, postgresql_cpu, server_latencies_ms
 
 from conftest import POSTGRES_DSN
+from scimgate.service.administration import tenants
+from scimgate.store import provisioning_logs
+from scimgate.store.ids import new_id
+from scimgate.store.provisioning_logs import LogEntry
+from scimgate.store.transactions import writing
 
 
 def test_the_runs_backends_and_postgresqls_own_processes_are_read_apart(postgres_url: str) -> None:
@@ -54,3 +61,56 @@ def test_a_connection_that_came_and_went_is_counted_as_ended(postgres_url: str) 
         time.sleep(0.05)
 
     assert after[postmaster] - before[postmaster] >= 0.01
+
+
+def _logged(directory_id: str, method: str, query: str | None, latency_ms: int) -> LogEntry:
+    return LogEntry(
+        id=new_id(),
+        directory_id=directory_id,
+        request_id=new_id(),
+        received_at=datetime.now(UTC),
+        method=method,
+        path=f"/scim/v2/{directory_id}/Users",
+        query=query,
+        status=201 if method == "POST" else 200,
+        latency_ms=latency_ms,
+        client=None,
+        user_agent=None,
+        scim_type=None,
+        error_detail=None,
+        resource_type="User",
+        resource_id=None,
+        user_name=None,
+        request_body=None,
+        response_body=None,
+        diagnosis=None,
+    )
+
+
+def test_the_servers_own_latencies_are_read_from_its_log(sqlite_engine: Engine) -> None:
+    organization = tenants.create_organization(sqlite_engine, "bench")
+    directory_id = tenants.create_directory(sqlite_engine, organization.id, "d").directory.id
+    lookup = misses()[0].path.partition("?")[2]
+    entries = [
+        _logged(directory_id, "POST", None, 12),
+        _logged(directory_id, "POST", None, 7),
+        _logged(directory_id, "GET", lookup, 3),
+        _logged(directory_id, "GET", lookup, 950),
+        # A directory's first request, before the loads: neither a create nor a lookup.
+        _logged(directory_id, "GET", "count=0", 400),
+    ]
+    with writing(sqlite_engine) as conn:
+        provisioning_logs.insert(conn, entries)
+
+    found = server_latencies_ms(str(sqlite_engine.url))
+
+    assert sorted(found["creates"]) == [7, 12]
+    assert sorted(found["lookups"]) == [3, 950]
+
+
+def test_a_percentile_is_the_nearest_rank() -> None:
+    latencies = list(range(1, 201))  # 1 to 200 ms
+    assert percentile(latencies, 0.99) == 198
+    assert percentile(latencies, 0.5) == 100
+    assert percentile([5], 0.99) == 5
+    assert percentile([9, 1, 4], 1.0) == 9
