@@ -26,7 +26,9 @@ how many cores the server processes used: one process's idle share bounds what
 a second can add. It also tells where the server processes' CPU went: the
 kernel's share of it, and how many times their threads were switched off a core
 per request (``/proc/<pid>/task/*/status``), which is what a request handed
-between threads costs.
+between threads costs. Beside wrk's p99 it reports the p99 and the longest of
+the latencies the server measured itself (``server_latencies_ms``), so that a
+tail can be told to be the server's handling of requests or time spent around it.
 
 On a 2-core machine wrk and PostgreSQL share the cores with the servers, so
 the ratios show how much another process still finds to do, not what another
@@ -100,7 +102,6 @@ def measure(url: str, processes: int, seconds: float, backend_cpu: bool) -> dict
                 pinned=False,
             )
         memory = peak_rss_mib(server.pid)
-    # The server has stopped, its provisioning log written to the last entry.
     measured_inside = server_latencies_ms(url)
     for name, result in (("creates", creates), ("lookups", lookups)):
         if result.failed:
@@ -196,10 +197,12 @@ def misses() -> list[Request]:
 
 
 def server_latencies_ms(url: str) -> dict[str, list[int]]:
-    """The latencies the server measured itself, in ms, from a request's arrival in its SCIM
-    pipeline to its answer, as its provisioning log keeps them: the creates' and the lookups'
-    (not the directories' first requests). Where wrk's p99 is far above the server's, the
-    time was lost before the server read the request or after it answered."""
+    """The latencies the server measured itself, in ms, as its provisioning log keeps them:
+    from a request's arrival in the SCIM pipeline to the end of its answer handed on for
+    sending; the creates' and the lookups' (not the directories' first requests). Where wrk's
+    p99 is far above the server's, the time was spent outside the server's handling of the
+    request: before the application took it up or after it answered, in the kernel, or in
+    wrk. Read once the server has stopped, its log written to the last entry."""
     engine = create_engine(url)
     try:
         with engine.connect() as conn:
