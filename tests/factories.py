@@ -1,6 +1,9 @@
-"""Test data made one way: a new directory with its scope, a directory's organization."""
+"""Test data made one way: a new directory with its scope, a directory's organization, a
+provisioning-log entry."""
 
 import secrets
+from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Engine
 
@@ -8,6 +11,8 @@ from scimgate.scim.limits import Limits
 from scimgate.service.administration import tenants
 from scimgate.service.provisioning.scope import Scope
 from scimgate.store import tenants as stored_tenants
+from scimgate.store.ids import new_id
+from scimgate.store.provisioning_logs import LogEntry
 from scimgate.store.transactions import reading
 
 BASE_URL = "http://x.example"
@@ -32,3 +37,30 @@ def organization_of(engine: Engine, directory_id: str) -> str:
     """The id of the organization a directory belongs to."""
     with reading(engine) as conn:
         return stored_tenants.existing_directory(conn, directory_id).organization_id
+
+
+def log_entry(directory_id: str, **fields: Any) -> LogEntry:
+    """A provisioning-log entry of the directory: a lookup of its users, answered 200 in a
+    millisecond and naming no one, but for what ``fields`` give."""
+    values: dict[str, Any] = {
+        "id": new_id(),
+        "directory_id": directory_id,
+        "request_id": new_id(),
+        "received_at": datetime.now(UTC),
+        "method": "GET",
+        "path": f"/scim/v2/{directory_id}/Users",
+        "query": None,
+        "status": 200,
+        "latency_ms": 1,
+        "client": None,
+        "user_agent": None,
+        "scim_type": None,
+        "error_detail": None,
+        "resource_type": "User",
+        "resource_id": None,
+        "user_name": None,
+        "request_body": None,
+        "response_body": None,
+        "diagnosis": None,
+    }
+    return LogEntry(**{**values, **fields})

@@ -3,7 +3,6 @@ processes, which work for every database), and the latencies the server measured
 
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
@@ -14,10 +13,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 from scaling import misses, percentile, postgresql_cpu, server_latencies_ms
 
 from conftest import POSTGRES_DSN
+from factories import log_entry
 from scimgate.service.administration import tenants
 from scimgate.store import provisioning_logs
-from scimgate.store.ids import new_id
-from scimgate.store.provisioning_logs import LogEntry
 from scimgate.store.transactions import writing
 
 
@@ -63,41 +61,17 @@ def test_a_connection_that_came_and_went_is_counted_as_ended(postgres_url: str) 
     assert after[postmaster] - before[postmaster] >= 0.01
 
 
-def _logged(directory_id: str, method: str, query: str | None, latency_ms: int) -> LogEntry:
-    return LogEntry(
-        id=new_id(),
-        directory_id=directory_id,
-        request_id=new_id(),
-        received_at=datetime.now(UTC),
-        method=method,
-        path=f"/scim/v2/{directory_id}/Users",
-        query=query,
-        status=201 if method == "POST" else 200,
-        latency_ms=latency_ms,
-        client=None,
-        user_agent=None,
-        scim_type=None,
-        error_detail=None,
-        resource_type="User",
-        resource_id=None,
-        user_name=None,
-        request_body=None,
-        response_body=None,
-        diagnosis=None,
-    )
-
-
 def test_the_servers_own_latencies_are_read_from_its_log(sqlite_engine: Engine) -> None:
     organization = tenants.create_organization(sqlite_engine, "bench")
     directory_id = tenants.create_directory(sqlite_engine, organization.id, "d").directory.id
     lookup = misses()[0].path.partition("?")[2]
     entries = [
-        _logged(directory_id, "POST", None, 12),
-        _logged(directory_id, "POST", None, 7),
-        _logged(directory_id, "GET", lookup, 3),
-        _logged(directory_id, "GET", lookup, 950),
+        log_entry(directory_id, method="POST", status=201, latency_ms=12),
+        log_entry(directory_id, method="POST", status=201, latency_ms=7),
+        log_entry(directory_id, query=lookup, latency_ms=3),
+        log_entry(directory_id, query=lookup, latency_ms=950),
         # A directory's first request, before the loads: neither a create nor a lookup.
-        _logged(directory_id, "GET", "count=0", 400),
+        log_entry(directory_id, query="count=0", latency_ms=400),
     ]
     with writing(sqlite_engine) as conn:
         provisioning_logs.insert(conn, entries)

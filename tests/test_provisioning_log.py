@@ -14,6 +14,7 @@ from sqlalchemy import Engine, select
 from typer.testing import CliRunner
 
 from conftest import ADMIN_TOKEN, DirectoryClient, LiveServer, new_directory, serving
+from factories import log_entry
 from scim_payloads import BULK_SCHEMA, patch, user
 from scimgate.cli.main import app as cli
 from scimgate.config import LogPolicy
@@ -456,26 +457,13 @@ def test_retention_purges_old_entries_only(scim: DirectoryClient, live_server: L
 def _entry(status: int, **fields: Any) -> LogEntry:
     values: dict[str, Any] = {
         "id": "l1",
-        "directory_id": "d1",
         "request_id": "r-42",
-        "received_at": datetime.now(UTC),
         "method": "PUT",
         "path": "/scim/v2/d1/Users/u1",
-        "query": None,
         "status": status,
-        "latency_ms": 1,
-        "client": None,
-        "user_agent": None,
-        "scim_type": None,
-        "error_detail": None,
-        "resource_type": "User",
         "resource_id": "u1",
-        "user_name": None,
-        "request_body": None,
-        "response_body": None,
-        "diagnosis": None,
     }
-    return LogEntry(**{**values, **fields})
+    return log_entry("d1", **{**values, **fields})
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, text
 
+from factories import log_entry
 from plan_support import explained, statements_naming
 from scimgate.service.administration import tenants
 from scimgate.store import provisioning_logs
@@ -23,26 +24,12 @@ START = datetime(2031, 1, 1, tzinfo=UTC)
 
 
 def _entry(directory_id: str, n: int, user_name: str | None, resource_id: str | None) -> LogEntry:
-    return LogEntry(
-        id=new_id(),
-        directory_id=directory_id,
-        request_id=new_id(),
+    return log_entry(
+        directory_id,
         received_at=START + timedelta(seconds=n),
         method="GET" if user_name is None else "PATCH",
-        path=f"/scim/v2/{directory_id}/Users",
-        query=None,
-        status=200,
-        latency_ms=1,
-        client=None,
-        user_agent=None,
-        scim_type=None,
-        error_detail=None,
-        resource_type="User",
-        resource_id=resource_id,
         user_name=user_name,
-        request_body=None,
-        response_body=None,
-        diagnosis=None,
+        resource_id=resource_id,
     )
 
 
