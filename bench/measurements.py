@@ -1,7 +1,15 @@
 """One row of the benchmark's table: a workload's case, measured on one server."""
 
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+
+def percentile(values: list[int], share: float) -> int:
+    """The nearest-rank percentile: the smallest of ``values`` that at least ``share`` of them
+    do not exceed (0 when there are none)."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(share * len(ordered)) - 1)] if ordered else 0
 
 
 @dataclass(frozen=True)

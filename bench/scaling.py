@@ -40,7 +40,6 @@ machine would add. Results go to ``bench/results/scaling.{json,md}`` (or
 
 import argparse
 import json
-import math
 import os
 import time
 from dataclasses import replace
@@ -49,6 +48,7 @@ from typing import Any
 
 import psycopg
 from load import LoadResult, Request, Shape, run_wrk
+from measurements import percentile
 from seed import POSTGRES_DSN, empty_database, postgresql_database
 from servers import (
     BenchDirectory,
@@ -102,7 +102,6 @@ def measure(url: str, processes: int, seconds: float, backend_cpu: bool) -> dict
                 pinned=False,
             )
         memory = peak_rss_mib(server.pid)
-    measured_inside = server_latencies_ms(url)
     for name, result in (("creates", creates), ("lookups", lookups)):
         if result.failed:
             raise RuntimeError(f"{label}, {name}: {result.failure()}")
@@ -112,12 +111,6 @@ def measure(url: str, processes: int, seconds: float, backend_cpu: bool) -> dict
         "lookups_per_s": lookups.requests / lookups.seconds,
         "lookups_p99_ms": lookups.p99_ms,
         "peak_rss_mib": memory,
-        **{
-            f"{name}_server_{figure}_ms": value
-            for name, latencies in measured_inside.items()
-            if latencies
-            for figure, value in (("p99", percentile(latencies, 0.99)), ("max", max(latencies)))
-        },
         "server_cpu_us_per_create": 1e6 * creating.server_seconds / creates.requests,
         "server_cpu_us_per_lookup": 1e6 * looking_up.server_seconds / lookups.requests,
         "creates_machine_busy": creating.machine_share,
@@ -129,6 +122,10 @@ def measure(url: str, processes: int, seconds: float, backend_cpu: bool) -> dict
         "server_switches_per_create": creating.server_switches / creates.requests,
         "server_switches_per_lookup": looking_up.server_switches / lookups.requests,
     }
+    for name, latencies in server_latencies_ms(url).items():  # the server has stopped
+        if latencies:
+            figures[f"{name}_server_p99_ms"] = percentile(latencies, 0.99)
+            figures[f"{name}_server_max_ms"] = max(latencies)
     if backend_cpu:
         backends, ended, shared = (
             _delta(database_after[part], database_before[part])
@@ -219,13 +216,6 @@ def server_latencies_ms(url: str) -> dict[str, list[int]]:
     for method, latency_ms in rows:
         found["creates" if method == "POST" else "lookups"].append(int(latency_ms))
     return found
-
-
-def percentile(values: list[int], share: float) -> float:
-    """The nearest-rank percentile: the smallest of ``values`` that at least ``share`` of them
-    do not exceed."""
-    ordered = sorted(values)
-    return float(ordered[max(0, math.ceil(share * len(ordered)) - 1)])
 
 
 def postgresql_cpu(url: str, wanted: bool) -> dict[str, dict[int, float]]:

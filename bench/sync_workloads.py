@@ -39,7 +39,7 @@ from typing import IO, Any
 
 import httpx
 import idp_sync
-from measurements import Measurement
+from measurements import Measurement, percentile
 from receiver import SECRET_VARIABLE
 from servers import (
     BenchDirectory,
@@ -607,8 +607,7 @@ class DeliveryRecord:
     """Each attempt's round trip to the receiver, as the worker timed it."""
 
     def latency_percentile(self, share: float) -> int:
-        ordered = sorted(self.latencies_ms)
-        return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else 0
+        return percentile(self.latencies_ms, share)
 
 
 def organization_of(engine: Engine, directory_id: str) -> str:

@@ -10,7 +10,8 @@ from sqlalchemy import Engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
-from scaling import misses, percentile, postgresql_cpu, server_latencies_ms
+from measurements import percentile
+from scaling import misses, postgresql_cpu, server_latencies_ms
 
 from conftest import POSTGRES_DSN
 from factories import log_entry
@@ -88,3 +89,4 @@ def test_a_percentile_is_the_nearest_rank() -> None:
     assert percentile(latencies, 0.5) == 100
     assert percentile([5], 0.99) == 5
     assert percentile([9, 1, 4], 1.0) == 9
+    assert percentile([], 0.99) == 0

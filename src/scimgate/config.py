@@ -216,14 +216,10 @@ class GoogleSettings:
 class PoolSettings:
     """Connections each process keeps to PostgreSQL (SQLite opens its file as needed).
 
-    By default a process opens up to 30 and keeps every one it opened. A connection
+    By default a process opens up to 30 and keeps every one it opened: a connection
     opened under load and closed after it costs PostgreSQL a new backend, which
-    fills its caches and plans its statements afresh: some 10 to 30 ms of
-    PostgreSQL's CPU each. With 10 kept and 20 more opened under load, one process
-    answering 16 connections' creates opened 98 to 434 connections in 12 s, and
-    PostgreSQL spent 666 and 672 µs of CPU a create (608 and 499 of them in the
-    backends that had ended) against 372 and 509 with 30 kept, in two pairs of
-    ``bench/scaling.py`` runs.
+    fills its caches and plans its statements afresh (some 10 to 30 ms of its CPU;
+    measured in the README's "Scale-out", sized in ``docs/deployment.md``).
     """
 
     size: int = 30
